@@ -1,0 +1,11 @@
+"""Finance Report on a Dokploy Docker host: config -> stack -> outputs."""
+
+import pulumi
+
+from components.config import read_pulumi_config
+from components.stack import FinanceReportStack
+
+config = read_pulumi_config()  # raises ConfigError (one line, no traceback) before any resource exists
+stack = FinanceReportStack("finance-report", config)
+for key, value in stack.outputs.items():
+    pulumi.export(key, value)

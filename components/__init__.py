@@ -1,0 +1,1 @@
+"""Finance Report deployment: ComponentResources and the pure builders they use."""

@@ -1,0 +1,430 @@
+"""Stack configuration: one declared schema, one frozen and validated value per stack.
+
+`FIELDS` is the single declaration of every config key. `Pulumi.yaml`'s `config:` block and README's
+reference table are checked against it by tests, so a key cannot be documented one way and read another.
+
+`load_config` is pure: it takes the raw strings Pulumi hands over (plus which keys were stored as
+secrets) and returns a `StackConfig` or raises `ConfigError` naming the key, the value and what is
+expected. It runs before any resource is registered (invariant 7). Secret values are never echoed in an
+error; they are shown as `[secret]`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Optional
+from urllib.parse import urlsplit
+
+import pulumi
+
+PROJECT = "finance-report"
+REQUIRED = object()  # marker: the key has no default and must be set in the stack file
+
+
+class ConfigError(pulumi.RunError):
+    """A user error in stack config. `pulumi.RunError` makes the language host print the message alone,
+    without a Python traceback."""
+
+    def __init__(self, key: str, value: Any, expected: str, secret: bool = False):
+        shown = "[secret]" if secret and value not in (None, "") else _show(value)
+        self.key, self.expected = key, expected
+        super().__init__(f"config {PROJECT}:{key} = {shown} is invalid: expected {expected}")
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return "(not set)"
+    return json.dumps(value) if isinstance(value, str) else str(value)
+
+
+@dataclass(frozen=True)
+class Field:
+    """One config key, as declared in Pulumi.yaml."""
+
+    key: str
+    type: str  # Pulumi.yaml types: string | integer | boolean | array
+    description: str
+    default: Any = REQUIRED
+    secret: bool = False
+
+    @property
+    def required(self) -> bool:
+        return self.default is REQUIRED
+
+
+FIELDS: tuple[Field, ...] = (
+    Field("env", "string", "Environment name: lowercase letters and digits (production, staging, ...)."),
+    Field("domain", "string", "Internal domain; the site is served at report<suffix>.<domain>."),
+    Field("dockerHost", "string", "Docker host of the Dokploy server, as ssh://user@host[:port]."),
+    Field("dockerSshOpts", "array", "Extra ssh options for the Docker host connection.", []),
+    Field("vaultAddress", "string", "Vault address (https://...; http only for loopback). The token comes from VAULT_TOKEN."),
+    Field("vaultKvMount", "string", "Mount path of the KV v2 engine.", "secret"),
+    Field("vaultApproleMount", "string", "Mount path of the AppRole auth method.", "approle"),
+    Field("imageTag", "string", "Tag (sha7 or vX.Y.Z) or sha256 digest of the backend and frontend images."),
+    Field("backendImage", "string", "Backend image repository.", "ghcr.io/wangzitian0/finance_report-backend"),
+    Field("frontendImage", "string", "Frontend image repository.", "ghcr.io/wangzitian0/finance_report-frontend"),
+    Field("postgresImage", "string", "Pinned PostgreSQL 16 image.", "postgres:16.10-alpine"),
+    Field("redisImage", "string", "Pinned Redis 7 image.", "redis:7.4.6-alpine"),
+    Field("vaultAgentImage", "string", "Pinned image that provides the `vault` binary for the agent sidecars.", "hashicorp/vault:1.18.5"),
+    Field("postgresMemoryMb", "integer", "Memory limit of the PostgreSQL container, MiB.", 1024),
+    Field("redisMemoryMb", "integer", "Memory limit of the Redis container, MiB.", 256),
+    Field("backendMemoryMb", "integer", "Memory limit of each backend container, MiB.", 1024),
+    Field("frontendMemoryMb", "integer", "Memory limit of each frontend container, MiB.", 512),
+    Field("prefectMemoryMb", "integer", "Memory limit of the prefect worker, MiB.", 512),
+    Field("agentMemoryMb", "integer", "Memory limit of each vault-agent sidecar, MiB.", 64),
+    Field("logMaxSize", "string", "json-file log rotation: size of one file (e.g. 10m).", "10m"),
+    Field("logMaxFiles", "integer", "json-file log rotation: number of files kept.", 3),
+    Field("traefikNetwork", "string", "Existing Traefik network (referenced, never created).", "dokploy-network"),
+    Field("traefikEntrypoint", "string", "Traefik TLS entrypoint.", "websecure"),
+    Field("traefikCertResolver", "string", "Traefik certificate resolver.", "letsencrypt"),
+    Field("postgresDataPath", "string", "Adopt an existing host data directory for PostgreSQL (empty: a protected named volume).", ""),
+    Field("redisDataPath", "string", "Adopt an existing host data directory for Redis (empty: a protected named volume).", ""),
+    Field("adoptExistingSecrets", "boolean", "Keep values already in Vault (passwords, SECRET_KEY) instead of generating new ones.", False),
+    Field("s3Endpoint", "string", "S3 (MinIO) endpoint URL used by the backend."),
+    Field("s3PublicEndpoint", "string", "Public S3 endpoint URL (empty: same as s3Endpoint).", ""),
+    Field("s3Bucket", "string", "Private bucket (empty: finance-report-<env>).", ""),
+    Field("s3PublicBucket", "string", "Public bucket (empty: same as s3Bucket).", ""),
+    Field("s3AccessKey", "string", "S3 access key (secret).", secret=True),
+    Field("s3SecretKey", "string", "S3 secret key (secret).", secret=True),
+    Field("s3PublicAccessKey", "string", "Public-bucket access key (secret; empty: feature off).", "", secret=True),
+    Field("s3PublicSecretKey", "string", "Public-bucket secret key (secret; empty: feature off).", "", secret=True),
+    Field("aiProvider", "string", "AI_PROVIDER passed to the backend.", "zai"),
+    Field("zaiApiKey", "string", "ZAI_API_KEY (secret; empty: AI features off).", "", secret=True),
+    Field("llmEncryption", "boolean", "Generate a Fernet key for LLM_ENCRYPTION_KEYS.", False),
+    Field("otelEndpoint", "string", "OTEL_EXPORTER_OTLP_ENDPOINT (empty: tracing off).", ""),
+    Field("otelServiceName", "string", "OTEL_SERVICE_NAME of the backend.", "finance-report-backend"),
+    Field("prefectApiUrl", "string", "PREFECT_API_URL; set to run the prefect worker (empty: no worker).", ""),
+    Field("openpanelClientId", "string", "OpenPanel client id for the frontend (public; empty: analytics off).", ""),
+    Field("gitCommitSha", "string", "GIT_COMMIT_SHA given to the backend (empty: the image tag).", ""),
+)
+FIELDS_BY_KEY = {f.key: f for f in FIELDS}
+
+
+@dataclass(frozen=True)
+class ImageRef:
+    """A parsed `repository[:tag][@sha256:digest]`."""
+
+    repository: str
+    tag: Optional[str] = None
+    digest: Optional[str] = None
+
+    def __str__(self) -> str:
+        return self.repository + (f":{self.tag}" if self.tag else "") + (f"@{self.digest}" if self.digest else "")
+
+    @property
+    def pinned(self) -> bool:
+        return bool(self.digest) or (bool(self.tag) and self.tag != "latest")
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    env: str
+    domain: str
+    docker_host: str
+    docker_ssh_opts: tuple[str, ...]
+    vault_address: str
+    vault_kv_mount: str
+    vault_approle_mount: str
+    image_tag: str
+    backend_image: ImageRef
+    frontend_image: ImageRef
+    postgres_image: ImageRef
+    redis_image: ImageRef
+    vault_agent_image: ImageRef
+    memory_mb: Mapping[str, int]  # service -> MiB (postgres, redis, backend, frontend, prefect, agent)
+    log_max_size: str
+    log_max_files: int
+    traefik_network: str
+    traefik_entrypoint: str
+    traefik_cert_resolver: str
+    postgres_data_path: str
+    redis_data_path: str
+    adopt_existing_secrets: bool
+    s3_endpoint: str
+    s3_public_endpoint: str
+    s3_bucket: str
+    s3_public_bucket: str
+    ai_provider: str
+    llm_encryption: bool
+    otel_endpoint: str
+    otel_service_name: str
+    prefect_api_url: str
+    openpanel_client_id: str
+    git_commit_sha: str
+    # Operator-supplied secrets stay Outputs (secret-marked) from the moment they are read.
+    secrets: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+
+# ---------------------------------------------------------------- value checks (pure)
+
+_ENV_RE = re.compile(r"^[a-z][a-z0-9]{0,19}$")
+_LABEL_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+_TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+_DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
+_REPO_RE = re.compile(r"^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-]+[a-z0-9]+)*)*$")
+_SIZE_RE = re.compile(r"^[1-9][0-9]*[kmg]$")
+_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_MOUNT_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*(/[a-z0-9][a-z0-9_-]*)*$")
+_LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+def is_fqdn(value: str) -> bool:
+    if not value or len(value) > 253 or "." not in value:
+        return False
+    labels = value.split(".")
+    return all(_LABEL_RE.match(label) for label in labels) and not labels[-1].isdigit()
+
+
+def parse_image(value: str) -> Optional[ImageRef]:
+    """Parse an image reference; None when it is not one."""
+    rest, digest = value, None
+    if "@" in rest:
+        rest, digest = rest.split("@", 1)
+        if not _DIGEST_RE.match(digest):
+            return None
+    tag = None
+    last = rest.rsplit("/", 1)[-1]
+    if ":" in last:
+        rest, tag = rest.rsplit(":", 1)
+        if not _TAG_RE.match(tag):
+            return None
+    if not _REPO_RE.match(rest):
+        return None
+    return ImageRef(rest, tag, digest)
+
+
+def _http_url(value: str, allow_http_hosts: Optional[set[str]] = None) -> bool:
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname
+        parts.port  # noqa: B018 - raises on a bad port
+    except ValueError:
+        return False
+    if not host or parts.username or parts.password or parts.query or parts.fragment:
+        return False
+    if parts.scheme == "https":
+        return True
+    return parts.scheme == "http" and (allow_http_hosts is None or host in allow_http_hosts)
+
+
+# ---------------------------------------------------------------- loading
+
+
+class _Reader:
+    """Reads raw strings for declared keys and turns them into typed values, raising ConfigError."""
+
+    def __init__(self, raw: Mapping[str, str], secret_keys: frozenset[str]):
+        unknown = sorted(set(raw) - set(FIELDS_BY_KEY))
+        if unknown:
+            raise ConfigError(unknown[0], raw[unknown[0]], f"a known key; known keys: {', '.join(FIELDS_BY_KEY)}")
+        self.raw, self.secret_keys = raw, secret_keys
+
+    def _get(self, key: str) -> Any:
+        spec = FIELDS_BY_KEY[key]
+        value = self.raw.get(key)
+        if value is None or (value == "" and spec.required):
+            if spec.required:
+                raise ConfigError(key, value, f"a value: {spec.description} Set it with `pulumi config set {key} ...`", spec.secret)
+            return spec.default
+        return value
+
+    def string(self, key: str, check: Optional[Callable[[str], bool]] = None, expected: str = "") -> str:
+        value = self._get(key)
+        if check is not None and value != "" and not check(value):
+            raise ConfigError(key, value, expected)
+        return value
+
+    def integer(self, key: str, low: int, high: int) -> int:
+        value = self._get(key)
+        if isinstance(value, int) and not isinstance(value, bool):
+            number = value
+        else:
+            try:
+                number = int(str(value).strip())
+            except ValueError:
+                raise ConfigError(key, value, f"an integer from {low} to {high}") from None
+        if not low <= number <= high:
+            raise ConfigError(key, value, f"an integer from {low} to {high}")
+        return number
+
+    def boolean(self, key: str) -> bool:
+        value = self._get(key)
+        if isinstance(value, bool):
+            return value
+        lowered = str(value).strip().lower()
+        if lowered not in ("true", "false"):
+            raise ConfigError(key, value, "true or false")
+        return lowered == "true"
+
+    def string_list(self, key: str) -> tuple[str, ...]:
+        value = self._get(key)
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except json.JSONDecodeError:
+                raise ConfigError(key, value, "a JSON array of strings, e.g. [\"-p\", \"2222\"]") from None
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(key, value, "a JSON array of strings, e.g. [\"-p\", \"2222\"]")
+        return tuple(value)
+
+    def secret_present(self, key: str) -> bool:
+        """Secret keys must be stored encrypted: a plaintext value in a stack file is an error."""
+        value = self.raw.get(key)
+        if value in (None, ""):
+            if FIELDS_BY_KEY[key].required:
+                raise ConfigError(key, None, f"a secret: run `pulumi config set --secret {key}`")
+            return False
+        if key not in self.secret_keys:
+            raise ConfigError(key, value, f"an encrypted value, not plaintext: run `pulumi config set --secret {key}`", secret=True)
+        return True
+
+
+def _image(reader: _Reader, key: str, production: bool, value: Optional[str] = None) -> ImageRef:
+    value = reader.string(key) if value is None else value
+    ref = parse_image(value)
+    if ref is None:
+        raise ConfigError(key, value, "an image reference repository:tag or repository@sha256:<64 hex>")
+    if not ref.tag and not ref.digest:
+        raise ConfigError(key, value, "a pinned image: add a tag (never latest) or a sha256 digest")
+    if production and not ref.pinned:
+        raise ConfigError(key, value, "a pinned tag or digest in production, never `latest`")
+    return ref
+
+
+def _ssh_host(value: str) -> bool:
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises on a bad port
+    except ValueError:
+        return False
+    host = parts.hostname or ""
+    ip_like = re.fullmatch(r"[0-9.]+", host) is not None
+    return (
+        parts.scheme == "ssh"
+        and bool(parts.username)
+        and parts.password is None
+        and (ip_like or is_fqdn(host) or _LABEL_RE.match(host) is not None)
+        and parts.path in ("", "/")
+        and not parts.query
+    )
+
+
+def load_config(raw: Mapping[str, str], secret_keys: frozenset[str] = frozenset(), secret_values: Optional[Mapping[str, Any]] = None) -> StackConfig:
+    """Validate raw stack config (keys without the project prefix) into a StackConfig.
+
+    `secret_values` maps secret keys to their values as the program should carry them (Outputs in a
+    real run); when omitted the raw values are used.
+    """
+    r = _Reader(raw, secret_keys)
+    env = r.string("env", _ENV_RE.match, "lowercase letters and digits, starting with a letter, at most 20 (no '-' or '/')")
+    production = env == "production"
+    domain = r.string("domain", is_fqdn, "a lowercase DNS domain such as zitian.party")
+    docker_host = r.string("dockerHost", _ssh_host, "ssh://user@host or ssh://user@host:port")
+    vault_address = r.string("vaultAddress", lambda v: _http_url(v, _LOOPBACK), "an https:// URL (http:// only for a loopback address), without credentials or path query")
+    kv_mount = r.string("vaultKvMount", _MOUNT_RE.match, "a mount path such as secret")
+    approle_mount = r.string("vaultApproleMount", _MOUNT_RE.match, "a mount path such as approle")
+
+    tag = r.string("imageTag")
+    if not (_TAG_RE.match(tag) or _DIGEST_RE.match(tag)):
+        raise ConfigError("imageTag", tag, "an image tag (sha7 or vX.Y.Z) or sha256:<64 hex>")
+    if production and tag == "latest":
+        raise ConfigError("imageTag", tag, "a pinned tag or digest in production, never `latest`")
+
+    def app_image(key: str) -> ImageRef:
+        repo = r.string(key)
+        joined = f"{repo}@{tag}" if tag.startswith("sha256:") else f"{repo}:{tag}"
+        if parse_image(repo) is None or parse_image(repo).tag or "@" in repo:
+            raise ConfigError(key, repo, "an image repository without tag or digest (the tag comes from imageTag)")
+        return _image(r, key, production, joined)
+
+    memory = {
+        service: r.integer(f"{service}MemoryMb", 16, 65536)
+        for service in ("postgres", "redis", "backend", "frontend", "prefect", "agent")
+    }
+    log_max_size = r.string("logMaxSize", _SIZE_RE.match, "a size such as 10m (digits then k, m or g)")
+    data_paths = {}
+    for key in ("postgresDataPath", "redisDataPath"):
+        data_paths[key] = r.string(key, lambda v: v.startswith("/") and ".." not in v.split("/") and "//" not in v and v != "/", "an absolute host path such as /data/finance_report/postgres, or empty")
+
+    s3_endpoint = r.string("s3Endpoint", _http_url, "an http(s) URL such as https://minio.zitian.party")
+    s3_bucket = r.string("s3Bucket", _BUCKET_RE.match, "an S3 bucket name (lowercase, 3-63 characters)") or f"finance-report-{env}"
+    otel = r.string("otelEndpoint", _http_url, "an http(s) URL of the OTLP collector, or empty")
+    prefect = r.string("prefectApiUrl", _http_url, "an http(s) URL of the Prefect API, or empty")
+
+    present = {f.key: r.secret_present(f.key) for f in FIELDS if f.secret}
+    values = dict(secret_values) if secret_values is not None else {k: raw[k] for k, ok in present.items() if ok}
+
+    return StackConfig(
+        env=env,
+        domain=domain,
+        docker_host=docker_host,
+        docker_ssh_opts=r.string_list("dockerSshOpts"),
+        vault_address=vault_address.rstrip("/"),
+        vault_kv_mount=kv_mount,
+        vault_approle_mount=approle_mount,
+        image_tag=tag,
+        backend_image=app_image("backendImage"),
+        frontend_image=app_image("frontendImage"),
+        postgres_image=_image(r, "postgresImage", production),
+        redis_image=_image(r, "redisImage", production),
+        vault_agent_image=_image(r, "vaultAgentImage", production),
+        memory_mb=memory,
+        log_max_size=log_max_size,
+        log_max_files=r.integer("logMaxFiles", 1, 100),
+        traefik_network=r.string("traefikNetwork", _NAME_RE.match, "a Docker network name"),
+        traefik_entrypoint=r.string("traefikEntrypoint", _NAME_RE.match, "a Traefik entrypoint name such as websecure"),
+        traefik_cert_resolver=r.string("traefikCertResolver", _NAME_RE.match, "a Traefik certificate resolver name such as letsencrypt"),
+        postgres_data_path=data_paths["postgresDataPath"],
+        redis_data_path=data_paths["redisDataPath"],
+        adopt_existing_secrets=r.boolean("adoptExistingSecrets"),
+        s3_endpoint=s3_endpoint,
+        s3_public_endpoint=r.string("s3PublicEndpoint", _http_url, "an http(s) URL, or empty") or s3_endpoint,
+        s3_bucket=s3_bucket,
+        s3_public_bucket=r.string("s3PublicBucket", _BUCKET_RE.match, "an S3 bucket name, or empty") or s3_bucket,
+        ai_provider=r.string("aiProvider", re.compile(r"^[a-z0-9_-]{1,32}$").match, "a provider name such as zai"),
+        llm_encryption=r.boolean("llmEncryption"),
+        otel_endpoint=otel,
+        otel_service_name=r.string("otelServiceName", _NAME_RE.match, "a service name such as finance-report-backend"),
+        prefect_api_url=prefect,
+        openpanel_client_id=r.string("openpanelClientId", re.compile(r"^[A-Za-z0-9-]{1,64}$").match, "an OpenPanel client id (letters, digits, '-'), or empty"),
+        git_commit_sha=r.string("gitCommitSha", re.compile(r"^[0-9a-f]{7,40}$").match, "a git commit sha (7-40 hex), or empty") or tag,
+        secrets=values,
+    )
+
+
+def read_pulumi_config() -> StackConfig:
+    """Read this stack's config through the Pulumi SDK and validate it. Secret keys are read with
+    `get_secret` so they stay secret-marked Outputs from here on."""
+    from pulumi.runtime.config import is_config_secret
+
+    cfg = pulumi.Config(PROJECT)
+    raw: dict[str, str] = {}
+    secret_keys = set()
+    for spec in FIELDS:
+        value = cfg.get(spec.key)
+        if value is not None:
+            raw[spec.key] = value
+        if is_config_secret(f"{PROJECT}:{spec.key}"):
+            secret_keys.add(spec.key)
+    _reject_unknown_keys(raw)
+    secret_values = {spec.key: cfg.get_secret(spec.key) for spec in FIELDS if spec.secret and raw.get(spec.key)}
+    return load_config(raw, frozenset(secret_keys), secret_values)
+
+
+def _reject_unknown_keys(raw: dict[str, str]) -> None:
+    """A misspelt key in a stack file would otherwise be silently ignored; surface it as unknown."""
+    from pulumi.runtime.config import CONFIG
+
+    prefix = f"{PROJECT}:"
+    for full_key, value in sorted(CONFIG.get().items()):
+        if full_key.startswith(prefix):
+            key = full_key[len(prefix):]
+            if key not in FIELDS_BY_KEY:
+                raw[key] = value

@@ -1,0 +1,30 @@
+"""Where a datastore keeps its data: an adopted host directory, or a protected, retained named volume."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_docker as docker
+
+from components import naming
+
+
+@dataclass
+class DataStorage:
+    mounts: list[docker.ContainerMountArgs] = field(default_factory=list)
+    volumes: list[docker.ContainerVolumeArgs] = field(default_factory=list)
+
+
+def data_storage(name: str, service: str, env: str, host_path: str, target: str, parent: pulumi.Resource) -> DataStorage:
+    """Invariant 3 and 8: adopting `host_path` keeps today's data where it is; otherwise the volume is
+    `protect`ed (no accidental delete) and retained (a `pulumi destroy` leaves it on the host)."""
+    if host_path:
+        return DataStorage(volumes=[docker.ContainerVolumeArgs(host_path=host_path, container_path=target)])
+    volume = docker.Volume(
+        f"{name}-data",
+        name=naming.data_volume_name(service, env),
+        labels=[docker.VolumeLabelArgs(label="finance-report.env", value=env)],
+        opts=pulumi.ResourceOptions(parent=parent, protect=True, retain_on_delete=True),
+    )
+    return DataStorage(mounts=[docker.ContainerMountArgs(type="volume", source=volume.name, target=target)])

@@ -1,0 +1,81 @@
+"""Names operators use today (app-contract "Naming used by operators today"). Pure functions only."""
+
+from __future__ import annotations
+
+PREFIX = "finance_report"
+SERVICES = ("postgres", "redis", "app")  # Vault services: one KV path, policy and AppRole each
+PRODUCTION = "production"
+
+
+def env_suffix(env: str) -> str:
+    """`""` for production, `-<env>` for every other environment."""
+    return "" if env == PRODUCTION else f"-{env}"
+
+
+def container_name(service: str, env: str) -> str:
+    """`finance_report-<service><suffix>`: also the DNS name other containers use."""
+    return f"{PREFIX}-{service}{env_suffix(env)}"
+
+
+def agent_container_name(service: str, env: str) -> str:
+    return f"{PREFIX}-{service}-vault-agent{env_suffix(env)}"
+
+
+def revision_container_name(service: str, env: str, revision: str) -> str:
+    """Rolling services (backend, frontend) get a new name per revision so the replacement can start,
+    pass its health check and join Traefik before the old container is removed (invariant 4)."""
+    return f"{container_name(service, env)}-{revision[:10]}"
+
+
+def site_host(env: str, domain: str) -> str:
+    return f"report{env_suffix(env)}.{domain}"
+
+
+def kv_name(env: str, service: str) -> str:
+    """Secret name inside the KV v2 mount."""
+    return f"{PREFIX}/{env}/{service}"
+
+
+def kv_data_path(mount: str, env: str, service: str) -> str:
+    """API path the agent reads: `secret/data/finance_report/<env>/<service>`."""
+    return f"{mount}/data/{kv_name(env, service)}"
+
+
+def kv_metadata_path(mount: str, env: str, service: str) -> str:
+    return f"{mount}/metadata/{kv_name(env, service)}"
+
+
+def vault_policy_name(env: str, service: str) -> str:
+    return f"{PREFIX}-{env}-{service}"
+
+
+def approle_role_name(env: str, service: str) -> str:
+    return f"{PREFIX}-{env}-{service}"
+
+
+def internal_network_name(env: str) -> str:
+    """Carries Postgres, Redis and backend traffic; `internal` so datastores have no route out."""
+    return f"{PREFIX}-internal{env_suffix(env)}"
+
+
+def vault_network_name(env: str) -> str:
+    """Egress-only network the vault agents use to reach Vault (they need no other peer)."""
+    return f"{PREFIX}-vault{env_suffix(env)}"
+
+
+def secrets_volume_name(service: str, env: str) -> str:
+    return f"{PREFIX}-{service}-secrets{env_suffix(env)}"
+
+
+def data_volume_name(service: str, env: str) -> str:
+    return f"{PREFIX}-{service}-data{env_suffix(env)}"
+
+
+def adopted_data_path(service: str, env: str) -> str:
+    """Where today's compose deployment keeps data on the host."""
+    return f"/data/{PREFIX}/{service}{env_suffix(env)}"
+
+
+def traefik_name(part: str, env: str) -> str:
+    """Traefik router/service/middleware names (`finance-report-api`, `finance-report-web`, ...)."""
+    return f"finance-report-{part}{env_suffix(env)}"

@@ -1,0 +1,155 @@
+"""FinanceReportStack: providers, networks and the three service components of one environment."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import pulumi
+import pulumi_docker as docker
+import pulumi_random as random
+import pulumi_vault as vault
+
+from components import app_env, naming, traefik
+from components.app import AppArgs, AppComponent
+from components.config import StackConfig
+from components.hardening import Limits
+from components.postgres import PostgresArgs, PostgresComponent
+from components.redis import RedisArgs, RedisComponent
+from components.vault_agent import AgentSettings
+
+OPERATOR_SECRETS = {
+    "s3AccessKey": "S3_ACCESS_KEY",
+    "s3SecretKey": "S3_SECRET_KEY",
+    "s3PublicAccessKey": "S3_PUBLIC_ACCESS_KEY",
+    "s3PublicSecretKey": "S3_PUBLIC_SECRET_KEY",
+    "zaiApiKey": "ZAI_API_KEY",
+}
+
+
+class FinanceReportStack(pulumi.ComponentResource):
+    outputs: dict[str, pulumi.Input]
+    """What __main__ exports: URLs, container names, Vault policy and role names, networks."""
+
+    def __init__(self, name: str, cfg: StackConfig, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("finance-report:index:Stack", name, None, opts)
+        env = cfg.env
+        child = pulumi.ResourceOptions(parent=self)
+
+        docker_provider = docker.Provider(
+            "dokploy", host=cfg.docker_host, ssh_opts=list(cfg.docker_ssh_opts), opts=child
+        )
+        # No token argument: the provider reads VAULT_TOKEN from the environment, so the token is
+        # never in config or state.
+        vault_provider = vault.Provider("vault", address=cfg.vault_address, opts=child)
+        # Children inherit these through their component parents.
+        scoped = pulumi.ResourceOptions(parent=self, providers={"docker": docker_provider, "vault": vault_provider})
+
+        # Referenced, never created or deleted: it belongs to Dokploy. The lookup fails the preview
+        # early if the network is missing on the host.
+        traefik_network = docker.get_network_output(
+            name=cfg.traefik_network, opts=pulumi.InvokeOutputOptions(parent=self, provider=docker_provider)
+        ).name
+        internal = docker.Network(
+            "internal",
+            name=naming.internal_network_name(env),
+            driver="bridge",
+            internal=True,  # no route out: datastores only talk to the backend
+            labels=[docker.NetworkLabelArgs(label="finance-report.env", value=env)],
+            opts=scoped,
+        )
+        vault_net = docker.Network(
+            "vault-egress",
+            name=naming.vault_network_name(env),
+            driver="bridge",
+            labels=[docker.NetworkLabelArgs(label="finance-report.env", value=env)],
+            opts=scoped,
+        )
+        digest_key = random.RandomBytes("restart-digest-key", length=32, opts=child)
+        agent_image = docker.RemoteImage("vault-agent-image", name=str(cfg.vault_agent_image), keep_locally=True, opts=scoped)
+
+        def limits(service: str) -> Limits:
+            return Limits(cfg.memory_mb[service], cfg.log_max_size, cfg.log_max_files)
+
+        agent = AgentSettings(
+            env=env,
+            vault_address=cfg.vault_address,
+            kv_mount=cfg.vault_kv_mount,
+            approle_mount=cfg.vault_approle_mount,
+            image=agent_image.image_id,
+            network=vault_net.name,
+            limits=limits("agent"),
+            digest_key=digest_key.hex,
+            adopt_existing=cfg.adopt_existing_secrets,
+            vault_provider=vault_provider,
+        )
+        postgres = PostgresComponent(
+            "postgres",
+            PostgresArgs(env=env, image=str(cfg.postgres_image), limits=limits("postgres"), internal_network=internal.name, agent=agent, data_path=cfg.postgres_data_path),
+            opts=scoped,
+        )
+        redis = RedisComponent(
+            "redis",
+            RedisArgs(env=env, image=str(cfg.redis_image), limits=limits("redis"), internal_network=internal.name, agent=agent, data_path=cfg.redis_data_path),
+            opts=scoped,
+        )
+        route = traefik.Route(env=env, domain=cfg.domain, entrypoint=cfg.traefik_entrypoint, cert_resolver=cfg.traefik_cert_resolver, network=cfg.traefik_network)
+        literals = app_env.backend_literals(
+            env=env,
+            domain=cfg.domain,
+            s3_endpoint=cfg.s3_endpoint,
+            s3_bucket=cfg.s3_bucket,
+            s3_public_endpoint=cfg.s3_public_endpoint,
+            s3_public_bucket=cfg.s3_public_bucket,
+            ai_provider=cfg.ai_provider,
+            otel_endpoint=cfg.otel_endpoint,
+            otel_service_name=cfg.otel_service_name,
+            git_commit_sha=cfg.git_commit_sha,
+            prefect_api_url=cfg.prefect_api_url,
+        )
+        app = AppComponent(
+            "app",
+            AppArgs(
+                env=env,
+                backend_image=str(cfg.backend_image),
+                frontend_image=str(cfg.frontend_image),
+                route=route,
+                backend_limits=limits("backend"),
+                frontend_limits=limits("frontend"),
+                prefect_limits=limits("prefect"),
+                internal_network=internal.name,
+                traefik_network=traefik_network,
+                agent=agent,
+                literals=literals,
+                postgres_password=postgres.password,
+                redis_password=redis.password,
+                operator_secrets={OPERATOR_SECRETS[k]: v for k, v in cfg.secrets.items()},
+                llm_encryption=cfg.llm_encryption,
+                prefect_enabled=bool(cfg.prefect_api_url),
+                openpanel_client_id=cfg.openpanel_client_id,
+                depends_on=[postgres.container, redis.container],
+            ),
+            opts=scoped,
+        )
+
+        sidecars = {"postgres": postgres.sidecar, "redis": redis.sidecar, "app": app.sidecar}
+        site = app_env.site_url(env, cfg.domain)
+        containers = {
+            "postgres": postgres.container_name,
+            "redis": redis.container_name,
+            "backend": app.backend_name,
+            "frontend": app.frontend_name,
+            **{f"{service}_vault_agent": s.container_name for service, s in sidecars.items()},
+        }
+        if app.prefect_name is not None:
+            containers["prefect_worker"] = app.prefect_name
+        self.outputs = {
+            "env": env,
+            "site_url": site,
+            "health_url": f"{site}/api/health",
+            "containers": containers,
+            "vault_policies": {service: s.policy_name for service, s in sidecars.items()},
+            "vault_roles": {service: s.role_name for service, s in sidecars.items()},
+            "vault_kv_paths": {service: naming.kv_data_path(cfg.vault_kv_mount, env, service) for service in sidecars},
+            "networks": {"internal": internal.name, "vault_egress": vault_net.name, "traefik": traefik_network},
+        }
+        self.register_outputs(self.outputs)

@@ -1,0 +1,206 @@
+"""What the program hands to Vault and to the vault-agent sidecars: policy HCL, agent HCL, consul-template
+templates, the tmpfs volume options and the health-check commands. Pure functions; the integration tests
+run these exact strings on a real OpenBao server, agent and Docker engine.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+from components import naming
+
+# Paths inside the agent container.
+AGENT_CONFIG_DIR = "/vault/config"
+AGENT_CONFIG_PATH = f"{AGENT_CONFIG_DIR}/agent.hcl"
+ROLE_ID_PATH = "/vault/approle/role-id"
+SECRET_ID_PATH = "/vault/approle/secret-id"
+
+# AppRole token settings: short-lived tokens; the agent logs in again with its secret-id when one expires.
+TOKEN_TTL_SECONDS = 3600
+TOKEN_MAX_TTL_SECONDS = 4 * 3600
+# 0 = the secret-id does not expire. An expiring one would take the service down at the next restart
+# after expiry; it is rotated instead with `pulumi up --replace <secret-id urn>` (README), which
+# revokes the old one. The advisory AppRole policy reports this and README explains it.
+SECRET_ID_TTL_SECONDS = 0
+SECRETS_TMPFS_SIZE = "1m"
+RENDERED_FILE_MODE = "0440"  # owner (agent, uid 0) and the consumer's group only
+
+
+def secrets_mount_path(service: str) -> str:
+    """Where the secrets volume is mounted, in the agent (read-write) and its consumers (read-only)."""
+    return f"/run/secrets/{service}"
+
+
+@dataclass(frozen=True)
+class Template:
+    """One file the agent renders into the secrets volume."""
+
+    filename: str
+    contents: str
+
+    def source_path(self) -> str:
+        return f"{AGENT_CONFIG_DIR}/{self.filename}.ctmpl"
+
+
+# ------------------------------------------------------------------------------------------ Vault side
+
+
+def policy_hcl(kv_mount: str, env: str, service: str) -> str:
+    """Least privilege (invariant 2): read this service's own KV secret, look up its own token."""
+    return (
+        f'path "{naming.kv_data_path(kv_mount, env, service)}" {{\n'
+        '  capabilities = ["read"]\n'
+        "}\n\n"
+        'path "auth/token/lookup-self" {\n'
+        '  capabilities = ["read"]\n'
+        "}\n"
+    )
+
+
+@dataclass(frozen=True)
+class AppRoleSettings:
+    role_name: str
+    token_policies: tuple[str, ...]
+    token_ttl: int = TOKEN_TTL_SECONDS
+    token_max_ttl: int = TOKEN_MAX_TTL_SECONDS
+    token_no_default_policy: bool = True
+    secret_id_ttl: int = SECRET_ID_TTL_SECONDS
+    secret_id_num_uses: int = 0  # the agent logs in again after restarts and token expiry
+    bind_secret_id: bool = True
+    token_type: str = "service"
+
+
+def approle_settings(env: str, service: str) -> AppRoleSettings:
+    return AppRoleSettings(
+        role_name=naming.approle_role_name(env, service),
+        token_policies=(naming.vault_policy_name(env, service),),
+    )
+
+
+# ------------------------------------------------------------------------------------------ agent side
+
+
+def _hcl_string(value: str) -> str:
+    """A JSON string is a valid HCL string once template sequences are escaped."""
+    return json.dumps(value).replace("${", "$${").replace("%{", "%%{")
+
+
+def agent_hcl(vault_address: str, approle_mount: str, service: str, templates: Sequence[Template]) -> str:
+    """Agent config: AppRole auto-auth that exits on error, templates that exit when retries fail, so a
+    broken agent shows as a stopped container (restart policy) instead of a silent stale file."""
+    mount = secrets_mount_path(service)
+    blocks = [
+        "exit_after_auth = false\n",
+        "vault {\n"
+        f"  address = {_hcl_string(vault_address)}\n"
+        "  retry {\n    num_retries = 5\n  }\n"
+        "}\n",
+        "auto_auth {\n"
+        '  method "approle" {\n'
+        f"    mount_path  = {_hcl_string('auth/' + approle_mount)}\n"
+        "    exit_on_err = true\n"
+        "    config = {\n"
+        f"      role_id_file_path                   = {_hcl_string(ROLE_ID_PATH)}\n"
+        f"      secret_id_file_path                 = {_hcl_string(SECRET_ID_PATH)}\n"
+        # The agent re-reads it on every login (restarts, token expiry): keep it.
+        "      remove_secret_id_file_after_reading = false\n"
+        "    }\n"
+        "  }\n"
+        "}\n",
+        "template_config {\n"
+        "  exit_on_retry_failure         = true\n"
+        # KV v2 values are not leases: re-read them on this interval so a changed value is re-rendered.
+        '  static_secret_render_interval = "1m"\n'
+        "}\n",
+    ]
+    for template in templates:
+        blocks.append(
+            "template {\n"
+            f"  source               = {_hcl_string(template.source_path())}\n"
+            f"  destination          = {_hcl_string(mount + '/' + template.filename)}\n"
+            f'  perms                = "{RENDERED_FILE_MODE}"\n'
+            "  error_on_missing_key = true\n"
+            "}\n"
+        )
+    return "\n".join(blocks)
+
+
+def agent_command() -> list[str]:
+    """Runs the agent binary directly: the vault image's entrypoint would drop to the `vault` user and
+    render files the consumer's group cannot read."""
+    return ["vault", "agent", f"-config={AGENT_CONFIG_PATH}"]
+
+
+def tmpfs_driver_opts(consumer_gid: int) -> dict[str, str]:
+    """Local-driver volume backed by tmpfs: rendered secrets live in memory only, and only while a
+    container mounts the volume. Owned by the agent (uid 0), readable by the consumer's group."""
+    return {
+        "type": "tmpfs",
+        "device": "tmpfs",
+        "o": f"size={SECRETS_TMPFS_SIZE},mode=0750,uid=0,gid={consumer_gid}",
+    }
+
+
+def agent_healthcheck(service: str, templates: Sequence[Template]) -> list[str]:
+    """Healthy once every rendered file is present, non-empty and holds no unresolved value."""
+    files = [f"{secrets_mount_path(service)}/{t.filename}" for t in templates]
+    present = " && ".join(f"test -s {f}" for f in files)
+    return ["CMD-SHELL", f"{present} && ! grep -qs '<no value>' {' '.join(files)}"]
+
+
+# ------------------------------------------------------------------------------------------ templates
+
+_SH_QUOTE = "replaceAll \"'\" \"'\\\\''\""  # consul-template: ' -> '\''  (inside '...' for sh)
+_REDIS_QUOTE = 'replaceAll "\\\\" "\\\\\\\\" | replaceAll "\\"" "\\\\\\""'  # \ -> \\ then " -> \"
+
+
+def sh_single_quote(value: str) -> str:
+    """Python twin of _SH_QUOTE for literal (non-secret) values written into the same env file."""
+    return "'" + value.replace("'", "'\\''") + "'"
+
+
+def _secret_block(kv_mount: str, env: str, service: str, body: str) -> str:
+    return f'{{{{ with secret "{naming.kv_data_path(kv_mount, env, service)}" }}}}{body}{{{{ end }}}}'
+
+
+def password_template(kv_mount: str, env: str, service: str, key: str) -> Template:
+    """The bare value, no newline: read with `$(cat file)` or a *_FILE variable."""
+    return Template("password", _secret_block(kv_mount, env, service, f"{{{{ .Data.data.{key} }}}}"))
+
+
+def redis_conf_template(kv_mount: str, env: str) -> Template:
+    """`requirepass` in a config file Redis includes, so the password is never on its command line."""
+    body = f'requirepass "{{{{ .Data.data.PASSWORD | {_REDIS_QUOTE} }}}}"\n'
+    return Template("redis.conf", _secret_block(kv_mount, env, "redis", body))
+
+
+def env_file_template(kv_mount: str, env: str, service: str, secret_keys: Sequence[str], literals: Mapping[str, str], filename: str = "app.env") -> Template:
+    """A file `sh` can source with `set -a; . file`: secret keys come from Vault, the rest are literal.
+    Both are single-quoted, so any byte sequence survives except NUL."""
+    lines = []
+    for key, value in sorted(literals.items()):
+        if "{{" in value or "}}" in value:
+            raise ValueError(f"literal for {key} contains a template delimiter")
+        lines.append(f"{key}={sh_single_quote(value)}")
+    body = "\n".join(lines) + "\n"
+    body += "".join(f"{key}='{{{{ .Data.data.{key} | {_SH_QUOTE} }}}}'\n" for key in sorted(secret_keys))
+    return Template(filename, _secret_block(kv_mount, env, service, "\n" + body))
+
+
+# ------------------------------------------------------------------------------------------ restart digest
+
+
+def restart_digest(key: bytes, templates: Sequence[Template], kv_data: Mapping[str, str]) -> str:
+    """HMAC of everything a consumer reads from its secrets volume. Carried as a container label, it
+    changes exactly when a consumed value or template changes, which replaces (restarts) the consumer
+    (invariant 6). Keyed with a random per-stack key so it reveals nothing about weak values."""
+    message = json.dumps(
+        {"templates": [[t.filename, t.contents] for t in templates], "data": dict(sorted(kv_data.items()))},
+        sort_keys=True,
+        ensure_ascii=False,
+    ).encode()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()

@@ -1,0 +1,1 @@
+"""Developer tooling: the offline plan, config reference generation."""
