@@ -1,0 +1,62 @@
+"""Shared helpers: run the real program for a stack file, with overrides, under Pulumi mocks."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any, Mapping, Optional
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from tools.program_run import PROJECT, ProgramRun, read_stack_file, run_program, with_missing_secrets  # noqa: E402
+
+
+def stack_config(stack: str, overrides: Optional[Mapping[str, Any]] = None, secret_overrides: Optional[Mapping[str, str]] = None, seed: str = "placeholder") -> tuple[dict[str, str], list[str]]:
+    """The stack file's config with its required secrets filled by generated values; `overrides`
+    set (or with None, remove) plain keys, `secret_overrides` set secret keys."""
+    config, secret_keys = read_stack_file(ROOT / f"Pulumi.{stack}.yaml")
+    config, secret_keys = with_missing_secrets(config, secret_keys, seed)
+    for key, value in (overrides or {}).items():
+        full = f"{PROJECT}:{key}"
+        if value is None:
+            config.pop(full, None)
+        else:
+            config[full] = value if isinstance(value, str) else __import__("json").dumps(value)
+    for key, value in (secret_overrides or {}).items():
+        full = f"{PROJECT}:{key}"
+        config[full] = value
+        if full not in secret_keys:
+            secret_keys.append(full)
+    return config, secret_keys
+
+
+def run_stack(stack: str, overrides: Optional[Mapping[str, Any]] = None, secret_overrides: Optional[Mapping[str, str]] = None, **kwargs: Any) -> ProgramRun:
+    config, secret_keys = stack_config(stack, overrides, secret_overrides)
+    run = run_program(stack, config, secret_keys, **kwargs)
+    return run
+
+
+@pytest.fixture(scope="session")
+def production() -> ProgramRun:
+    run = run_stack("production")
+    assert run.error is None, f"production program failed: {run.error}"
+    return run
+
+
+@pytest.fixture(scope="session")
+def staging() -> ProgramRun:
+    run = run_stack("staging")
+    assert run.error is None, f"staging program failed: {run.error}"
+    return run
+
+
+@pytest.fixture(scope="session")
+def staging_volumes() -> ProgramRun:
+    """Staging without adopted host paths: data lives in Pulumi-managed named volumes."""
+    run = run_stack("staging", {"postgresDataPath": None, "redisDataPath": None, "adoptExistingSecrets": "false"})
+    assert run.error is None, f"staging program failed: {run.error}"
+    return run

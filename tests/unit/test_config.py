@@ -1,0 +1,141 @@
+"""Config validation (invariant 7): every bad value stops the real program before any resource is
+registered, with one line naming the key, the value and what is expected. Exact texts are asserted."""
+
+from __future__ import annotations
+
+import pulumi
+import pytest
+
+from components.config import FIELDS, ConfigError, load_config, parse_image
+from tests.conftest import run_stack, stack_config
+
+BAD_VALUES = [
+    ("production", {"domain": "Zitian..Party"}, None,
+     'config finance-report:domain = "Zitian..Party" is invalid: expected a lowercase DNS domain such as zitian.party'),
+    ("staging", {"env": "pr-12"}, None,
+     'config finance-report:env = "pr-12" is invalid: expected lowercase letters and digits, starting with a letter, at most 20 (no \'-\' or \'/\')'),
+    ("production", {"imageTag": "latest"}, None,
+     'config finance-report:imageTag = "latest" is invalid: expected a pinned tag or digest in production, never `latest`'),
+    ("production", {"redisImage": "redis"}, None,
+     'config finance-report:redisImage = "redis" is invalid: expected a pinned image: add a tag (never latest) or a sha256 digest'),
+    ("production", {"postgresImage": "postgres:latest"}, None,
+     'config finance-report:postgresImage = "postgres:latest" is invalid: expected a pinned tag or digest in production, never `latest`'),
+    ("production", {"vaultAddress": None}, None,
+     "config finance-report:vaultAddress = (not set) is invalid: expected a value: Vault address (https://...; http only for loopback). The token comes from VAULT_TOKEN. Set it with `pulumi config set vaultAddress ...`"),
+    ("production", {"backendMemoryMb": "-512"}, None,
+     'config finance-report:backendMemoryMb = "-512" is invalid: expected an integer from 16 to 65536'),
+    ("production", {"redisMemoryMb": "lots"}, None,
+     'config finance-report:redisMemoryMb = "lots" is invalid: expected an integer from 16 to 65536'),
+    ("production", {"dockerHost": "root@dokploy.zitian.party"}, None,
+     'config finance-report:dockerHost = "root@dokploy.zitian.party" is invalid: expected ssh://user@host or ssh://user@host:port'),
+    ("staging", {"dockerHost": "ssh://dokploy.zitian.party"}, None,
+     'config finance-report:dockerHost = "ssh://dokploy.zitian.party" is invalid: expected ssh://user@host or ssh://user@host:port'),
+    ("production", {"vaultAddress": "http://vault.zitian.party"}, None,
+     'config finance-report:vaultAddress = "http://vault.zitian.party" is invalid: expected an https:// URL (http:// only for a loopback address), without credentials or path query'),
+    ("production", {"logMaxSize": "10 MB"}, None,
+     'config finance-report:logMaxSize = "10 MB" is invalid: expected a size such as 10m (digits then k, m or g)'),
+    ("production", {"postgresDataPath": "data/postgres"}, None,
+     'config finance-report:postgresDataPath = "data/postgres" is invalid: expected an absolute host path such as /data/finance_report/postgres, or empty'),
+    ("production", {"adoptExistingSecrets": "yes"}, None,
+     'config finance-report:adoptExistingSecrets = "yes" is invalid: expected true or false'),
+    ("production", {"dockerSshOpts": "-p 2222"}, None,
+     'config finance-report:dockerSshOpts = "-p 2222" is invalid: expected a JSON array of strings, e.g. ["-p", "2222"]'),
+    ("production", {"s3Endpoint": "minio.zitian.party"}, None,
+     'config finance-report:s3Endpoint = "minio.zitian.party" is invalid: expected an http(s) URL such as https://minio.zitian.party'),
+    ("production", {"imagetag": "v1"}, None,
+     'config finance-report:imagetag = "v1" is invalid: expected a known key; known keys: ' + ", ".join(f.key for f in FIELDS)),
+    ("production", {"backendImage": "ghcr.io/wangzitian0/finance_report-backend:v1"}, None,
+     'config finance-report:backendImage = "ghcr.io/wangzitian0/finance_report-backend:v1" is invalid: expected an image repository without tag or digest (the tag comes from imageTag)'),
+]
+
+
+@pytest.mark.parametrize("stack,overrides,secrets,message", BAD_VALUES, ids=[next(iter(o)) + "-" + s for s, o, _, _ in BAD_VALUES])
+def test_a_bad_value_stops_the_program_with_one_line_and_registers_nothing(stack, overrides, secrets, message):
+    run = run_stack(stack, overrides, secrets)
+    assert isinstance(run.error, ConfigError), f"expected a ConfigError, got {run.error!r}"
+    assert isinstance(run.error, pulumi.RunError), "RunError is what makes the language host print no traceback"
+    assert str(run.error) == message
+    assert "\n" not in str(run.error)
+    assert run.resources == [], f"registered before failing: {[r.urn for r in run.resources]}"
+
+
+def test_a_plaintext_secret_in_a_stack_file_is_refused_without_echoing_it():
+    config, secret_keys = stack_config("production")
+    secret_keys.remove("finance-report:s3SecretKey")  # as if written in plaintext in the stack file
+    from tools.program_run import run_program
+
+    run = run_program("production", config, secret_keys)
+    assert str(run.error) == (
+        "config finance-report:s3SecretKey = [secret] is invalid: expected an encrypted value, not plaintext: "
+        "run `pulumi config set --secret s3SecretKey`"
+    )
+    assert config["finance-report:s3SecretKey"] not in str(run.error)
+    assert run.resources == []
+
+
+def test_a_missing_required_secret_names_the_command_that_sets_it():
+    run = run_stack("staging", {"s3AccessKey": None})
+    assert str(run.error) == "config finance-report:s3AccessKey = (not set) is invalid: expected a secret: run `pulumi config set --secret s3AccessKey`"
+
+
+def test_latest_is_allowed_outside_production_but_a_missing_tag_never_is():
+    assert run_stack("staging", {"imageTag": "latest"}).error is None
+    assert "pinned image" in str(run_stack("staging", {"vaultAgentImage": "hashicorp/vault"}).error)
+
+
+def _minimal(**overrides: str) -> dict[str, str]:
+    raw = {
+        "env": "staging",
+        "domain": "example.org",
+        "dockerHost": "ssh://deploy@host.example.org:2222",
+        "vaultAddress": "http://127.0.0.1:8200",
+        "imageTag": "abc1234",
+        "s3Endpoint": "https://s3.example.org",
+        "s3AccessKey": "generated-access",
+        "s3SecretKey": "generated-secret",
+    }
+    raw.update(overrides)
+    return raw
+
+
+def test_defaults_apply_and_derived_values_follow_the_env():
+    cfg = load_config(_minimal(), frozenset({"s3AccessKey", "s3SecretKey"}))
+    assert cfg.s3_bucket == "finance-report-staging" and cfg.s3_public_bucket == "finance-report-staging"
+    assert cfg.s3_public_endpoint == "https://s3.example.org"
+    assert cfg.git_commit_sha == "abc1234"
+    assert cfg.memory_mb == {"postgres": 1024, "redis": 256, "backend": 1024, "frontend": 512, "prefect": 512, "agent": 64}
+    assert str(cfg.backend_image) == "ghcr.io/wangzitian0/finance_report-backend:abc1234"
+    assert cfg.vault_address == "http://127.0.0.1:8200"
+
+
+def test_a_digest_image_tag_is_joined_with_at():
+    digest = "sha256:" + "ab" * 32
+    cfg = load_config(_minimal(imageTag=digest), frozenset({"s3AccessKey", "s3SecretKey"}))
+    assert str(cfg.frontend_image) == f"ghcr.io/wangzitian0/finance_report-frontend@{digest}"
+
+
+def test_memory_bounds_are_inclusive():
+    keys = frozenset({"s3AccessKey", "s3SecretKey"})
+    assert load_config(_minimal(agentMemoryMb="16"), keys).memory_mb["agent"] == 16
+    with pytest.raises(ConfigError, match="agentMemoryMb"):
+        load_config(_minimal(agentMemoryMb="15"), keys)
+    with pytest.raises(ConfigError, match="agentMemoryMb"):
+        load_config(_minimal(agentMemoryMb="0"), keys)
+
+
+@pytest.mark.parametrize(
+    "ref,parsed",
+    [
+        ("postgres:16.10-alpine", ("postgres", "16.10-alpine", None)),
+        ("ghcr.io/a/b:v1", ("ghcr.io/a/b", "v1", None)),
+        ("registry:5000/a:1", ("registry:5000/a", "1", None)),
+        ("redis@sha256:" + "0" * 64, ("redis", None, "sha256:" + "0" * 64)),
+        ("redis", ("redis", None, None)),
+        ("Redis:7", None),
+        ("redis:", None),
+        ("redis@sha256:short", None),
+    ],
+)
+def test_image_references_parse_like_docker(ref, parsed):
+    result = parse_image(ref)
+    assert (None if result is None else (result.repository, result.tag, result.digest)) == parsed

@@ -1,0 +1,37 @@
+"""Project files agree with the code: Pulumi.yaml's config schema and README's table are FIELDS, the
+stack files carry no plaintext secret, and the runtime is python with uv."""
+
+from __future__ import annotations
+
+import re
+
+import yaml
+
+from components.config import FIELDS
+from tests.conftest import ROOT
+from tools.config_reference import project_config_block, readme_table
+
+
+def test_pulumi_yaml_declares_every_config_key_with_type_description_and_default():
+    project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
+    assert project["name"] == "finance-report"
+    assert project["runtime"] == {"name": "python", "options": {"toolchain": "uv"}}
+    assert project["config"] == project_config_block(), "run `uv run invoke config-reference` and update Pulumi.yaml"
+    for key, entry in project["config"].items():
+        assert entry["type"] in ("string", "integer", "boolean", "array") and entry["description"], key
+
+
+def test_readme_config_table_matches_the_schema():
+    readme = (ROOT / "README.md").read_text()
+    assert readme_table() in readme, "README's config reference is stale: run `uv run invoke config-reference`"
+
+
+def test_stack_files_hold_no_plaintext_secret():
+    secret_keys = {f.key for f in FIELDS if f.secret}
+    pattern = re.compile(r"(password|secret|token|apikey|api_key|accesskey)", re.I)
+    for path in ROOT.glob("Pulumi.*.yaml"):
+        config = yaml.safe_load(path.read_text()).get("config", {})
+        for full_key, value in config.items():
+            key = full_key.split(":", 1)[1]
+            if key in secret_keys or pattern.search(key):
+                assert isinstance(value, dict) and set(value) == {"secure"}, f"{path.name}: {full_key} is not a secure value"
