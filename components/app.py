@@ -146,7 +146,7 @@ class AppComponent(pulumi.ComponentResource):
         frontend_image = docker.RemoteImage(f"{name}-frontend-image", name=args.frontend_image, keep_locally=True, opts=child)
         internal, public = naming.internal_network_name(env), args.route.network
 
-        backend_labels = {**traefik.api_labels(args.route, BACKEND_PORT), "finance-report.env": env}
+        backend_labels = {**traefik.api_labels(args.route, BACKEND_PORT), "finance-report.env": env, "finance-report.service": "backend"}
         backend_spec = {"image": args.backend_image, "script": backend_script(), "labels": backend_labels, "limits": vars(args.backend_limits), "networks": [internal, public]}
         self.backend = docker.Container(
             f"{name}-backend",
@@ -169,7 +169,7 @@ class AppComponent(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.sidecar.container, *args.depends_on]),
         )
 
-        frontend_labels = {**traefik.web_labels(args.route, FRONTEND_PORT), "finance-report.env": env}
+        frontend_labels = {**traefik.web_labels(args.route, FRONTEND_PORT), "finance-report.env": env, "finance-report.service": "frontend"}
         frontend_envs = ["HOSTNAME=0.0.0.0", f"PORT={FRONTEND_PORT}", f"NEXT_PUBLIC_APP_URL={app_env.site_url(env, args.route.domain)}"]
         if args.openpanel_client_id:
             frontend_envs.append(f"NEXT_PUBLIC_OPENPANEL_CLIENT_ID={args.openpanel_client_id}")
@@ -202,7 +202,7 @@ class AppComponent(pulumi.ComponentResource):
                     docker.ContainerNetworksAdvancedArgs(name=args.internal_network),
                     docker.ContainerNetworksAdvancedArgs(name=args.traefik_network),
                 ],
-                labels=_labels({"traefik.enable": "false", "finance-report.env": env}, digest),
+                labels=_labels({"traefik.enable": "false", "finance-report.env": env, "finance-report.service": "prefect-worker"}, digest),
                 healthcheck=healthcheck(prefect_healthcheck(), start_period="30s"),
                 **hardened_container_args(args.prefect_limits),
                 # Not routed and not scaled: one worker at a time under its operator-known name.

@@ -110,6 +110,7 @@ class PostgresComponent(pulumi.ComponentResource):
             networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=args.internal_network, aliases=[container_name])],
             labels=[
                 docker.ContainerLabelArgs(label="traefik.enable", value="false"),
+                docker.ContainerLabelArgs(label="finance-report.service", value=SERVICE),
                 docker.ContainerLabelArgs(label="finance-report.restart-digest", value=self.sidecar.restart_digest),
             ],
             healthcheck=healthcheck(healthcheck_command(), start_period="30s"),

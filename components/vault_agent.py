@@ -122,7 +122,11 @@ class VaultAgentSidecar(pulumi.ComponentResource):
             uploads=uploads,
             mounts=[docker.ContainerMountArgs(type="volume", source=volume.name, target=self.mount_path, read_only=False)],
             networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=args.network)],
-            labels=[docker.ContainerLabelArgs(label="traefik.enable", value="false")],
+            labels=[
+                docker.ContainerLabelArgs(label="traefik.enable", value="false"),
+                docker.ContainerLabelArgs(label="finance-report.service", value="vault-agent"),
+                docker.ContainerLabelArgs(label="finance-report.env", value=env),
+            ],
             healthcheck=healthcheck(va.agent_healthcheck(service, args.templates), interval="5s", start_period="5s"),
             wait=True,  # consumers depend on this container: they start only once it is healthy
             wait_timeout=120,

@@ -112,6 +112,7 @@ def test_backend_has_exactly_the_api_router_labels_in_production(production):
         "traefik.http.middlewares.finance-report-api-strip.stripprefix.prefixes": "/api",
         "traefik.http.services.finance-report-api.loadbalancer.server.port": "8000",
         "finance-report.env": "production",
+        "finance-report.service": "backend",
     }
 
 
@@ -128,6 +129,7 @@ def test_frontend_has_exactly_the_web_router_labels_in_staging(staging):
         "traefik.http.routers.finance-report-web-staging.service": "finance-report-web-staging",
         "traefik.http.services.finance-report-web-staging.loadbalancer.server.port": "3000",
         "finance-report.env": "staging",
+        "finance-report.service": "frontend",
     }
 
 

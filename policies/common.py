@@ -1,0 +1,93 @@
+"""Helpers shared by the policies: reading engine-shaped (camelCase) properties and options."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Iterable, Mapping, Optional
+
+from pulumi_policy import Secret
+
+CONTAINER = "docker:index/container:Container"
+VOLUME = "docker:index/volume:Volume"
+REMOTE_IMAGE = "docker:index/remoteImage:RemoteImage"
+VAULT_POLICY = "vault:index/policy:Policy"
+KV_SECRET = "vault:kv/secretV2:SecretV2"
+APPROLE_ROLE = "vault:appRole/authBackendRole:AuthBackendRole"
+DATASTORES = ("postgres", "redis")
+SERVICE_LABEL = "finance-report.service"
+UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # the engine's marker for a value not known at preview
+SECRETS_ROOT = "/run/secrets"
+
+SECRET_KEY_RE = re.compile(r"(PASS(WORD|WD)?|SECRET|TOKEN|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|CREDENTIAL|REQUIREPASS)", re.I)
+URL_WITH_PASSWORD_RE = re.compile(r"[a-z][a-z0-9+.-]*://[^/\s:@]*:[^/\s@]+@", re.I)
+TOKEN_RE = re.compile(r"(-----BEGIN [A-Z ]*PRIVATE KEY-----|\bhv[sbr]\.[A-Za-z0-9_-]{20,}|\bgh[pousr]_[A-Za-z0-9]{30,}|\bAKIA[0-9A-Z]{16}\b)")
+INLINE_ASSIGNMENT_RE = re.compile(r"\b([A-Z0-9_]*(PASSWORD|SECRET|TOKEN|API_?KEY|ACCESS_?KEY))\s*=\s*['\"]?([^\s'\"$`]{4,})")
+SECRET_FLAG_RE = re.compile(r"^--?(password|passwd|requirepass|secret|token|api-?key)(=.+)?$", re.I)
+
+
+def plain(value: Any) -> Any:
+    """Engine values may arrive wrapped as secrets; policies judge the value."""
+    if isinstance(value, Secret):
+        return plain(value.value)
+    if isinstance(value, Mapping):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    return value
+
+
+def known(value: Any) -> bool:
+    return value is not None and value != UNKNOWN
+
+
+def labels(props: Mapping[str, Any]) -> dict[str, str]:
+    raw = plain(props.get("labels")) or []
+    if isinstance(raw, Mapping):
+        return {str(k): str(v) for k, v in raw.items()}
+    return {item.get("label"): item.get("value") for item in raw if isinstance(item, Mapping)}
+
+
+def network_names(props: Mapping[str, Any]) -> list[str]:
+    return [n.get("name") for n in plain(props.get("networksAdvanced")) or [] if isinstance(n, Mapping)]
+
+
+def service_of(props: Mapping[str, Any]) -> Optional[str]:
+    """The service a container runs: its `finance-report.service` label."""
+    return labels(props).get(SERVICE_LABEL)
+
+
+def is_datastore(props: Mapping[str, Any]) -> bool:
+    return service_of(props) in DATASTORES
+
+
+def is_vault_agent(props: Mapping[str, Any]) -> bool:
+    return service_of(props) == "vault-agent"
+
+
+def strings(value: Any) -> Iterable[str]:
+    value = plain(value)
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, Mapping):
+        for v in value.values():
+            yield from strings(v)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            yield from strings(v)
+
+
+def secret_value_reason(value: str) -> Optional[str]:
+    """Why a string looks like it carries a credential, or None."""
+    if URL_WITH_PASSWORD_RE.search(value):
+        return "a URL with an embedded password"
+    if TOKEN_RE.search(value):
+        return "a token or private key"
+    match = INLINE_ASSIGNMENT_RE.search(value)
+    if match:
+        return f"an inline assignment to {match.group(1)}"
+    return None
+
+
+def option(resource: Any, name: str) -> Optional[bool]:
+    """A resource option, or None when the engine does not expose it to policies (retainOnDelete)."""
+    return getattr(getattr(resource, "opts", None), name, None)

@@ -1,0 +1,60 @@
+"""Container hardening after the CIS Docker Benchmark, section 5: one policy per rule, each with its
+own level."""
+
+from __future__ import annotations
+
+from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy, Severity
+
+from .common import CONTAINER, plain
+
+
+def _container(check):
+    def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+        if args.resource_type == CONTAINER:
+            problem = check(args.props)
+            if problem:
+                report_violation(f"Container {args.name} {problem}.")
+
+    return validate
+
+
+def _privileged(props):
+    return "runs privileged (CIS 5.4)" if plain(props.get("privileged")) else None
+
+
+def _docker_socket(props):
+    paths = [str(v.get("hostPath", "")) for v in plain(props.get("volumes")) or []]
+    paths += [str(m.get("source", "")) for m in plain(props.get("mounts")) or [] if m.get("type") == "bind"]
+    hit = [p for p in paths if p.endswith("docker.sock")]
+    return f"mounts the Docker socket {hit[0]} (CIS 5.31)" if hit else None
+
+
+def _no_new_privileges(props):
+    opts = plain(props.get("securityOpts")) or []
+    return None if any(o in ("no-new-privileges", "no-new-privileges:true", "no-new-privileges=true") for o in opts) else "lacks security_opts no-new-privileges:true (CIS 5.25)"
+
+
+def _host_namespaces(props):
+    for field, cis in (("networkMode", "5.9"), ("pidMode", "5.15"), ("ipcMode", "5.16"), ("usernsMode", "5.30")):
+        if plain(props.get(field)) == "host":
+            return f"shares the host's {field[:-4]} namespace (CIS {cis})"
+    return None
+
+
+def _capabilities(props):
+    caps = plain(props.get("capabilities")) or {}
+    drops = [c.upper() for c in caps.get("drops") or []]
+    return None if "ALL" in drops else "does not drop all capabilities (CIS 5.3); drop ALL and add back only what the image needs"
+
+
+def _policy(name, description, check, level, severity, remediation):
+    return ResourceValidationPolicy(name=name, description=description, validate=_container(check), enforcement_level=level, severity=severity, remediation_steps=remediation)
+
+
+POLICIES = [
+    _policy("docker-container-disallow-privileged", "Prohibits privileged containers (CIS 5.4).", _privileged, EnforcementLevel.MANDATORY, Severity.CRITICAL, "Remove privileged=True; add the specific capability instead."),
+    _policy("docker-container-disallow-docker-socket", "Prohibits mounting the Docker socket (CIS 5.31).", _docker_socket, EnforcementLevel.MANDATORY, Severity.CRITICAL, "Remove the docker.sock mount; a container with it controls the host."),
+    _policy("docker-container-enforce-no-new-privileges", "Requires no-new-privileges (CIS 5.25).", _no_new_privileges, EnforcementLevel.MANDATORY, Severity.HIGH, "Build container args with components.hardening.hardened_container_args()."),
+    _policy("docker-container-disallow-host-namespaces", "Prohibits host network, PID, IPC and user namespaces (CIS 5.9, 5.15, 5.16, 5.30).", _host_namespaces, EnforcementLevel.MANDATORY, Severity.HIGH, "Remove network_mode/pid_mode/ipc_mode/userns_mode=host; use Docker networks."),
+    _policy("docker-container-enforce-capability-drop", "Requires dropping all Linux capabilities and adding back only those the image needs (CIS 5.3).", _capabilities, EnforcementLevel.ADVISORY, Severity.MEDIUM, "Set capabilities drops=[ALL] and adds=[...] with what the image's entrypoint needs."),
+]

@@ -1,0 +1,38 @@
+"""Every policy of the pack, in report order."""
+
+from __future__ import annotations
+
+from . import (
+    container_secrets,
+    datastore_data,
+    datastore_exposure,
+    hardening,
+    image_pinning,
+    resource_limits,
+    runtime_health,
+    secrets_mount,
+    stack_agents,
+    stack_env_isolation,
+    traefik_routing,
+    vault_approle,
+    vault_kv_path,
+    vault_least_privilege,
+)
+
+POLICIES = [
+    container_secrets.POLICY,
+    secrets_mount.POLICY,
+    traefik_routing.POLICY,
+    image_pinning.POLICY,
+    datastore_data.POLICY,
+    datastore_exposure.POLICY,
+    *hardening.POLICIES,
+    runtime_health.POLICY,
+    resource_limits.MEMORY,
+    resource_limits.LOGS,
+    vault_least_privilege.POLICY,
+    vault_kv_path.POLICY,
+    vault_approle.POLICY,
+    stack_agents.POLICY,
+    stack_env_isolation.POLICY,
+]

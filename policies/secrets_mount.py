@@ -1,0 +1,48 @@
+"""secrets-volume-enforce-tmpfs-read-only (invariant 1): stack-level, since a mount and the volume it
+names are two resources."""
+
+from __future__ import annotations
+
+from pulumi_policy import EnforcementLevel, ReportViolation, Severity, StackValidationArgs, StackValidationPolicy
+
+from .common import CONTAINER, SECRETS_ROOT, VOLUME, is_vault_agent, known, plain
+
+
+def is_tmpfs(volume_props) -> bool:
+    opts = plain(volume_props.get("driverOpts")) or {}
+    return plain(volume_props.get("driver")) in (None, "local") and opts.get("type") == "tmpfs" and "size=" in str(opts.get("o", ""))
+
+
+def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    volumes = {plain(r.props.get("name")): r for r in args.resources if r.resource_type == VOLUME}
+    for resource in args.resources:
+        if resource.resource_type != CONTAINER:
+            continue
+        props = resource.props
+        for bind in plain(props.get("volumes")) or []:
+            path = str(bind.get("containerPath", "")) + " " + str(bind.get("hostPath", ""))
+            if bind.get("hostPath") and (SECRETS_ROOT in path or "secret" in path.lower()):
+                report_violation(f"Container {resource.name} binds host path {bind.get('hostPath')} for secrets; secrets must never be on the host's disk. Mount the service's tmpfs secrets volume instead.", resource.urn)
+        for mount in plain(props.get("mounts")) or []:
+            target = str(mount.get("target", ""))
+            if not target.startswith(SECRETS_ROOT):
+                continue
+            source = mount.get("source")
+            if mount.get("type") != "volume":
+                report_violation(f"Container {resource.name} mounts {target} as {mount.get('type')}; expected a tmpfs-backed named volume.", resource.urn)
+                continue
+            volume = volumes.get(source)
+            if known(source) and (volume is None or not is_tmpfs(volume.props)):
+                report_violation(f"Container {resource.name} mounts {source} at {target}, which is not a tmpfs volume with a size limit; expected driver_opts type=tmpfs, device=tmpfs, o=size=...", resource.urn)
+            if not is_vault_agent(props) and not mount.get("readOnly"):
+                report_violation(f"Container {resource.name} mounts its secrets volume {source} read-write; consumers must mount it read-only.", resource.urn)
+
+
+POLICY = StackValidationPolicy(
+    name="secrets-volume-enforce-tmpfs-read-only",
+    description="Requires every secrets mount to be a tmpfs-backed volume mounted read-only by its consumers, and prohibits host binds of secret files.",
+    validate=validate,
+    enforcement_level=EnforcementLevel.MANDATORY,
+    severity=Severity.CRITICAL,
+    remediation_steps="Mount the sidecar's volume with vault_agent.secrets_mount(); create it with vault_artifacts.tmpfs_driver_opts(); never bind host files under /run/secrets.",
+)

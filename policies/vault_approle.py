@@ -1,0 +1,34 @@
+"""vault-approle-configure-hygiene (advisory)."""
+
+from __future__ import annotations
+
+from pulumi_policy import EnforcementLevel, PolicyConfigSchema, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy, Severity
+
+from .common import APPROLE_ROLE, known, plain
+
+
+def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    if args.resource_type != APPROLE_ROLE:
+        return
+    props, maximum = args.props, args.get_config()["maxTokenTtlSeconds"]
+    role = plain(props.get("roleName")) or args.name
+    if not plain(props.get("tokenNoDefaultPolicy")):
+        report_violation(f"AppRole {role} attaches Vault's default policy; set token_no_default_policy=True so its token can do only what its own policy allows.")
+    for field in ("tokenTtl", "tokenMaxTtl"):
+        value = plain(props.get(field))
+        if known(value) and (not value or value > maximum):
+            report_violation(f"AppRole {role} has {field}={int(value or 0)}s; bound it to at most {maximum}s.")
+    ttl = plain(props.get("secretIdTtl"))
+    if known(ttl) and not ttl and not plain(props.get("secretIdBoundCidrs")):
+        report_violation(f"AppRole {role} issues secret-ids that never expire and are not CIDR-bound; rotate them with `pulumi up --replace` (README) or set secret_id_ttl.")
+
+
+POLICY = ResourceValidationPolicy(
+    name="vault-approle-configure-hygiene",
+    description="Recommends AppRoles without the default policy, with bounded token TTLs and with bounded secret-ids.",
+    validate=validate,
+    enforcement_level=EnforcementLevel.ADVISORY,
+    severity=Severity.MEDIUM,
+    config_schema=PolicyConfigSchema(properties={"maxTokenTtlSeconds": {"type": "integer", "default": 86400}}),
+    remediation_steps="Use components.vault_artifacts.approle_settings(); rotate secret-ids as README's 'Rotating an AppRole secret-id' describes.",
+)
