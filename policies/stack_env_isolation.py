@@ -23,7 +23,7 @@ def foreign_references(text: str, env: str, other_envs: list[str]) -> list[str]:
             found.append(match.group(0))
     if env != "production":
         # Production names carry no suffix, so in another env every operator name must carry its own.
-        for match in re.finditer(r"finance_report-[a-z0-9_-]*[a-z0-9]", text):
+        for match in re.finditer(r"(?<![/\w.])finance_report-[a-z0-9_-]*[a-z0-9]", text):  # not image repositories
             token = match.group(0)
             if not (token.endswith(f"-{env}") or f"-{env}-" in token or token.startswith(f"finance_report-{env}-")):
                 found.append(token)

@@ -1,0 +1,29 @@
+"""Developer tasks: `uv run invoke --list`."""
+
+import sys
+
+from invoke import task
+
+
+@task(help={
+    "stack": "stack name (production, staging, ...)",
+    "json": "print one JSON object instead of the table",
+    "config_file": "evaluate this stack file instead of Pulumi.<stack>.yaml",
+    "policy_config": "policy config JSON instead of policies/config.<stack>.json",
+})
+def plan(c, stack="", json=False, config_file=None, policy_config=None):
+    """Offline plan: the program under mocks plus every policy; exit 0 clean, 1 mandatory violation, 2 bad input."""
+    from tools.offline_plan import main
+
+    sys.exit(main(stack, json, config_file, policy_config))
+
+
+@task(name="config-reference")
+def config_reference(c):
+    """Print Pulumi.yaml's config block and README's config table, generated from components/config.py."""
+    import yaml
+
+    from tools.config_reference import project_config_block, readme_table
+
+    print(yaml.safe_dump({"config": project_config_block()}, sort_keys=False, width=120))
+    print(readme_table())
