@@ -1,0 +1,199 @@
+"""Every policy against hand-built resources through the pulumi_policy API: a compliant fixture passes
+all policies, and one changed property per test makes exactly the named policy fire at its level."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, Optional
+
+import pytest
+from pulumi_policy import PolicyCustomTimeouts, PolicyResource, PolicyResourceOptions
+
+from policies.registry import POLICIES
+from tools.offline_plan import evaluate_resources
+
+ENV = "production"
+PACK_CONFIG = {
+    "traefik-enforce-tls-routing": {"domain": "zitian.party"},
+    "docker-image-disallow-unpinned": {"env": ENV},
+    "vault-policy-enforce-least-privilege": {"env": ENV},
+    "vault-kv-enforce-env-path": {"env": ENV},
+    "stack-disallow-cross-env-references": {"env": ENV},
+    "docker-container-enforce-memory-limit": {"maxMemoryMb": 2048},
+}
+CONTAINER, VOLUME = "docker:index/container:Container", "docker:index/volume:Volume"
+
+
+def resource(type_: str, name: str, props: dict[str, Any], protect: bool = False, dbr: bool = False, retain: Optional[bool] = False) -> PolicyResource:
+    opts = PolicyResourceOptions(protect, [], dbr, [], PolicyCustomTimeouts(0, 0, 0), [], None)
+    if retain is not None:
+        opts.retain_on_delete = retain
+    return PolicyResource(type_, props, f"urn:pulumi:{ENV}::finance-report::{type_}::{name}", name, opts, None, None, [], {})
+
+
+def hardened(service: str, labels: dict[str, str], **extra: Any) -> dict[str, Any]:
+    props = {
+        "name": f"finance_report-{service}",
+        "image": "sha256:" + "a" * 64,
+        "restart": "unless-stopped",
+        "memory": 512,
+        "logDriver": "json-file",
+        "logOpts": {"max-size": "10m", "max-file": "3"},
+        "securityOpts": ["no-new-privileges:true"],
+        "privileged": False,
+        "capabilities": {"drops": ["ALL"], "adds": []},
+        "healthcheck": {"tests": ["CMD-SHELL", "true"]},
+        "labels": [{"label": k, "value": v} for k, v in {**labels, "finance-report.service": service}.items()],
+        "networksAdvanced": [{"name": "finance_report-internal"}],
+    }
+    props.update(extra)
+    return props
+
+
+def secrets_mount(service: str, read_only: bool = True) -> dict[str, Any]:
+    return {"type": "volume", "source": f"finance_report-{service}-secrets", "target": f"/run/secrets/{service}", "readOnly": read_only}
+
+
+def compliant_stack() -> list[PolicyResource]:
+    backend_labels = {
+        "traefik.enable": "true",
+        "traefik.docker.network": "dokploy-network",
+        "traefik.http.routers.finance-report-api.rule": "Host(`report.zitian.party`) && PathPrefix(`/api`)",
+        "traefik.http.routers.finance-report-api.entrypoints": "websecure",
+        "traefik.http.routers.finance-report-api.tls.certresolver": "letsencrypt",
+    }
+    return [
+        resource(VOLUME, "app-secrets", {"name": "finance_report-app-secrets", "driver": "local", "driverOpts": {"type": "tmpfs", "device": "tmpfs", "o": "size=1m,mode=0750"}}),
+        resource(VOLUME, "postgres-secrets", {"name": "finance_report-postgres-secrets", "driver": "local", "driverOpts": {"type": "tmpfs", "device": "tmpfs", "o": "size=1m,mode=0750"}}),
+        resource(VOLUME, "postgres-data", {"name": "finance_report-postgres-data"}, protect=True, retain=True),
+        resource(CONTAINER, "app-agent", hardened("vault-agent", {"traefik.enable": "false"}, mounts=[secrets_mount("app", read_only=False)])),
+        resource(CONTAINER, "postgres-agent", hardened("vault-agent", {"traefik.enable": "false"}, mounts=[secrets_mount("postgres", read_only=False)])),
+        resource(CONTAINER, "backend", hardened("backend", backend_labels, mounts=[secrets_mount("app")], networksAdvanced=[{"name": "finance_report-internal"}, {"name": "dokploy-network"}], envs=["POSTGRES_PASSWORD_FILE=/run/secrets/app/x"])),
+        resource(
+            CONTAINER,
+            "postgres",
+            hardened("postgres", {"traefik.enable": "false"}, mounts=[secrets_mount("postgres"), {"type": "volume", "source": "finance_report-postgres-data", "target": "/var/lib/postgresql/data"}]),
+            dbr=True,
+        ),
+        resource("docker:index/remoteImage:RemoteImage", "backend-image", {"name": "ghcr.io/wangzitian0/finance_report-backend:v1.4.2"}),
+        resource("vault:index/policy:Policy", "app-policy", {"name": "finance_report-production-app", "policy": 'path "secret/data/finance_report/production/app" {\n  capabilities = ["read"]\n}\npath "auth/token/lookup-self" {\n  capabilities = ["read"]\n}\n'}),
+        resource("vault:kv/secretV2:SecretV2", "app-kv", {"mount": "secret", "name": "finance_report/production/app", "dataJson": "{}"}),
+        resource("vault:appRole/authBackendRole:AuthBackendRole", "app-role", {"roleName": "finance_report-production-app", "tokenNoDefaultPolicy": True, "tokenTtl": 3600, "tokenMaxTtl": 14400, "secretIdTtl": 86400}),
+    ]
+
+
+def fired(resources: list[PolicyResource]) -> set[tuple[str, str]]:
+    return {(v.policy, v.enforcementLevel) for v in evaluate_resources(resources, PACK_CONFIG, POLICIES)}
+
+
+def mutate(name: str, change) -> list[PolicyResource]:
+    resources = copy.deepcopy(compliant_stack())
+    target = next(r for r in resources if r.name == name)
+    change(target)
+    return resources
+
+
+def set_label(key: str, value: Optional[str]):
+    def change(r: PolicyResource) -> None:
+        labels = [l for l in r.props["labels"] if l["label"] != key]
+        if value is not None:
+            labels.append({"label": key, "value": value})
+        r.props["labels"] = labels
+
+    return change
+
+
+def set_prop(key: str, value: Any):
+    def change(r: PolicyResource) -> None:
+        r.props[key] = value
+
+    return change
+
+
+def test_the_compliant_stack_passes_every_policy():
+    assert fired(compliant_stack()) == set()
+
+
+def test_every_policy_has_complete_metadata():
+    names = [p.name for p in POLICIES]
+    assert len(names) == len(set(names)) == 19
+    for policy in POLICIES:
+        assert policy.description.endswith(".") and policy.severity is not None and policy.remediation_steps, policy.name
+        assert policy.enforcement_level is not None, policy.name
+        assert any(verb in policy.name for verb in ("-disallow-", "-enforce-", "-configure-", "-missing-")), policy.name
+
+
+CASES = [
+    # (resource, change, policy, level)
+    ("backend", set_prop("envs", ["DATABASE_PASSWORD=hunter2hunter2"]), "docker-container-disallow-plaintext-secrets", "mandatory"),
+    ("backend", set_prop("envs", ["DATABASE_URL=postgresql://postgres:pw123456@db:5432/x"]), "docker-container-disallow-plaintext-secrets", "mandatory"),
+    ("postgres", set_prop("command", ["redis-server", "--requirepass", "hunter2"]), "docker-container-disallow-plaintext-secrets", "mandatory"),
+    ("backend", set_label("app.token", "abc123"), "docker-container-disallow-plaintext-secrets", "mandatory"),
+    ("backend", set_prop("mounts", [secrets_mount("app", read_only=False)]), "secrets-volume-enforce-tmpfs-read-only", "mandatory"),
+    ("app-secrets", set_prop("driverOpts", {}), "secrets-volume-enforce-tmpfs-read-only", "mandatory"),
+    ("backend", set_prop("volumes", [{"hostPath": "/etc/finance/secrets.env", "containerPath": "/run/secrets/app/app.env"}]), "secrets-volume-enforce-tmpfs-read-only", "mandatory"),
+    ("backend", set_label("traefik.http.routers.finance-report-api.entrypoints", "web"), "traefik-enforce-tls-routing", "mandatory"),
+    ("backend", set_label("traefik.http.routers.finance-report-api.tls.certresolver", None), "traefik-enforce-tls-routing", "mandatory"),
+    ("backend", set_label("traefik.http.routers.finance-report-api.rule", "Host(`report.evil.example`)"), "traefik-enforce-tls-routing", "mandatory"),
+    ("backend", set_label("traefik.docker.network", None), "traefik-enforce-tls-routing", "mandatory"),
+    ("backend-image", set_prop("name", "ghcr.io/wangzitian0/finance_report-backend:latest"), "docker-image-disallow-unpinned", "mandatory"),
+    ("backend-image", set_prop("name", "redis"), "docker-image-disallow-unpinned", "mandatory"),
+    ("postgres-data", lambda r: setattr(r.opts, "protect", False), "datastore-enforce-protected-data", "mandatory"),
+    ("postgres-data", lambda r: setattr(r.opts, "retain_on_delete", False), "datastore-enforce-protected-data", "mandatory"),
+    ("postgres", lambda r: setattr(r.opts, "delete_before_replace", False), "datastore-enforce-protected-data", "mandatory"),
+    ("postgres", set_prop("ports", [{"internal": 5432, "external": 5432}]), "datastore-disallow-exposure", "mandatory"),
+    ("postgres", set_prop("networksAdvanced", [{"name": "dokploy-network"}]), "datastore-disallow-exposure", "mandatory"),
+    ("postgres", set_label("traefik.enable", None), "datastore-disallow-exposure", "mandatory"),
+    ("backend", set_prop("privileged", True), "docker-container-disallow-privileged", "mandatory"),
+    ("backend", set_prop("volumes", [{"hostPath": "/var/run/docker.sock", "containerPath": "/var/run/docker.sock"}]), "docker-container-disallow-docker-socket", "mandatory"),
+    ("backend", set_prop("securityOpts", []), "docker-container-enforce-no-new-privileges", "mandatory"),
+    ("backend", set_prop("pidMode", "host"), "docker-container-disallow-host-namespaces", "mandatory"),
+    ("backend", set_prop("capabilities", {"drops": ["NET_RAW"]}), "docker-container-enforce-capability-drop", "advisory"),
+    ("backend", set_prop("healthcheck", None), "docker-container-enforce-healthcheck-and-restart", "mandatory"),
+    ("backend", set_prop("restart", "no"), "docker-container-enforce-healthcheck-and-restart", "mandatory"),
+    ("backend", set_prop("memory", 0), "docker-container-enforce-memory-limit", "advisory"),
+    ("backend", set_prop("memory", 8192), "docker-container-enforce-memory-limit", "advisory"),
+    ("backend", set_prop("logOpts", {}), "docker-container-enforce-log-rotation", "advisory"),
+    ("app-policy", set_prop("policy", 'path "secret/data/finance_report/*" {\n  capabilities = ["read"]\n}\n'), "vault-policy-enforce-least-privilege", "mandatory"),
+    ("app-policy", set_prop("policy", 'path "secret/data/finance_report/production/app" {\n  capabilities = ["read", "sudo"]\n}\n'), "vault-policy-enforce-least-privilege", "mandatory"),
+    ("app-policy", set_prop("policy", 'path "secret/data/finance_report/production/redis" {\n  capabilities = ["read"]\n}\n'), "vault-policy-enforce-least-privilege", "mandatory"),
+    ("app-policy", set_prop("policy", 'path "secret/data/finance_report/production/app" {\n  capabilities = ["read", "update"]\n}\n'), "vault-policy-enforce-least-privilege", "mandatory"),
+    ("app-kv", set_prop("name", "platform/minio"), "vault-kv-enforce-env-path", "mandatory"),
+    ("app-kv", set_prop("mount", "kv"), "vault-kv-enforce-env-path", "mandatory"),
+    ("app-role", set_prop("tokenNoDefaultPolicy", False), "vault-approle-configure-hygiene", "advisory"),
+    ("app-role", set_prop("tokenMaxTtl", 0), "vault-approle-configure-hygiene", "advisory"),
+    ("app-role", set_prop("secretIdTtl", 0), "vault-approle-configure-hygiene", "advisory"),
+    ("app-agent", set_prop("mounts", []), "stack-enforce-agent-for-secrets-volume", "mandatory"),
+    ("backend", set_prop("envs", ["REDIS_HOST=finance_report-redis-staging"]), "stack-disallow-cross-env-references", "mandatory"),
+]
+
+
+@pytest.mark.parametrize("name,change,policy,level", CASES, ids=[f"{c[2]}-{i}" for i, c in enumerate(CASES)])
+def test_one_changed_property_fires_exactly_the_named_policy(name, change, policy, level):
+    assert fired(mutate(name, change)) == {(policy, level)}
+
+
+def test_violation_messages_say_what_is_wrong_and_where():
+    resources = mutate("backend", set_prop("envs", ["DATABASE_PASSWORD=hunter2hunter2"]))
+    (violation,) = evaluate_resources(resources, PACK_CONFIG, POLICIES)
+    assert violation.message == "Container backend: env DATABASE_PASSWORD holds a secret-looking value. Deliver secrets as files rendered by its vault-agent into the tmpfs secrets volume."
+    assert violation.urn.endswith("::backend")
+    assert "hunter2" not in violation.message
+
+
+def test_staging_names_without_their_suffix_are_production_names():
+    resources = compliant_stack()
+    config = {**PACK_CONFIG, "stack-disallow-cross-env-references": {"env": "staging"}}
+    stack_policy = [p for p in POLICIES if p.name == "stack-disallow-cross-env-references"]
+    hits = evaluate_resources([r for r in resources if r.name == "postgres"], config, stack_policy)
+    assert hits and "finance_report-postgres" in hits[0].message
+
+
+def test_unknown_values_at_preview_are_not_judged():
+    resources = mutate("backend-image", set_prop("name", "04da6b54-80e4-46f7-96ec-b56ff0331ba9"))
+    assert fired(resources) == set()
+
+
+def test_retain_on_delete_that_the_engine_does_not_expose_is_not_reported():
+    resources = mutate("postgres-data", lambda r: delattr(r.opts, "retain_on_delete"))
+    assert fired(resources) == set()
