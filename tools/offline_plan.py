@@ -51,6 +51,10 @@ class Plan:
     def mandatory(self) -> list[Violation]:
         return [v for v in self.violations if v.enforcementLevel == MANDATORY]
 
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.mandatory else 0
+
     def to_json(self) -> dict[str, Any]:
         return {
             "stack": self.stack,
@@ -233,4 +237,4 @@ def main(stack: str, as_json: bool = False, config_file: Optional[str] = None, p
         print(f"plan: {err}", file=sys.stderr)
         return 2
     print(json.dumps(result.to_json(), indent=2, default=str) if as_json else render(result))
-    return 1 if result.mandatory else 0
+    return result.exit_code

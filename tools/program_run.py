@@ -18,7 +18,7 @@ import runpy
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Optional
+from typing import Any, Iterable, Mapping, Optional, Sequence
 
 import pulumi
 import yaml
@@ -237,11 +237,13 @@ def run_program(
     seed: str = "seed",
     vault_data: Optional[Mapping[str, Mapping[str, str]]] = None,
     program: Path = PROGRAM,
+    transforms: Sequence[pulumi.ResourceTransformation] = (),
 ) -> ProgramRun:
     """Run `program` for `stack` with `config` (keys `finance-report:<key>`) under mocks.
 
     A ConfigError (or any exception) raised by the program is returned in `.error` together with
-    whatever was registered before it, so callers can assert that nothing was."""
+    whatever was registered before it, so callers can assert that nothing was. `transforms` are stack
+    transformations applied before capture: tests use them to seed regressions into the program."""
     mocks = RecordingMocks(seed, vault_data or {})
     monitor = pulumi_mocks.MockMonitor(mocks)
     settings.ROOT.set(None)
@@ -259,6 +261,8 @@ def run_program(
         raw_opts[(args.type_, args.name)] = args.opts
         return None
 
+    for transform in transforms:
+        pulumi.runtime.register_stack_transformation(transform)
     pulumi.runtime.register_stack_transformation(capture)
     root = settings.get_root_resource()
     run = ProgramRun(stack=stack)
