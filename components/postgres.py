@@ -31,6 +31,12 @@ def healthcheck_command() -> list[str]:
     return ["CMD-SHELL", f"pg_isready -q -h 127.0.0.1 -U {POSTGRES_USER} -d {POSTGRES_DB}"]
 
 
+def password_sync_input(path: str) -> str:
+    """psql input that sets the role's password to the content of `path` without the password ever
+    being in an argument, the environment or the statement log (`\\set` reads it through a backtick)."""
+    return f"\\set pw `cat {path}`\nALTER ROLE {POSTGRES_USER} PASSWORD :'pw';\n"
+
+
 def start_script() -> str:
     """Run the image's entrypoint, then align the role's password with the rendered file.
 
@@ -49,8 +55,7 @@ def start_script() -> str:
         "done\n"
         'if kill -0 "$pid" 2>/dev/null; then\n'
         f"  psql -v ON_ERROR_STOP=1 -q -U {POSTGRES_USER} -d {POSTGRES_DB} <<'SQL' || echo 'finance-report: password sync failed' >&2\n"
-        f"\\set pw `cat {password_file()}`\n"
-        f"ALTER ROLE {POSTGRES_USER} PASSWORD :'pw';\n"
+        f"{password_sync_input(password_file())}"
         "SQL\n"
         "fi\n"
         "status=0\n"

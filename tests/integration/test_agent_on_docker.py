@@ -1,0 +1,232 @@
+"""The vault-agent sidecar on a real Docker engine with a real OpenBao: the program's volume driver
+options, agent command, uploads (agent config and templates), health checks and hardening settings,
+taken from the program's resource inputs.
+
+Shown here: the volume is tmpfs inside the containers; the agent renders each service's files into it;
+the consumer mounts it read-only and sees them; the backend's env file carries every injected variable
+in the formats the app enforces; no secret value appears in `docker inspect` or under the Docker data
+root on disk.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+from sqlalchemy.engine import make_url
+
+from tests.integration.conftest import Artifacts, approle_pair
+from tests.integration.harness import DOCKER_ROOT, Docker, wait_until
+
+pytestmark = pytest.mark.integration
+
+CONSUMER_USER = {"postgres": "70:70", "redis": "999:1000", "app": "0:0"}
+FILES = {"postgres": ["password"], "redis": ["password", "redis.conf"], "app": ["app.env"]}
+# app-contract, "Environment the backend must receive": injected by the deployment.
+INJECTED = [
+    "DATABASE_URL", "REDIS_URL", "ENVIRONMENT", "SECRET_KEY", "S3_ENDPOINT", "S3_ACCESS_KEY", "S3_SECRET_KEY",
+    "S3_BUCKET", "S3_PUBLIC_ENDPOINT", "S3_PUBLIC_BUCKET", "S3_PUBLIC_ACCESS_KEY", "S3_PUBLIC_SECRET_KEY",
+    "NEXT_PUBLIC_APP_URL", "CORS_ORIGINS", "AI_PROVIDER", "ZAI_API_KEY", "LLM_ENCRYPTION_KEYS",
+    "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_SERVICE_NAME", "OTEL_RESOURCE_ATTRIBUTES", "GIT_COMMIT_SHA",
+]
+
+
+def start_agent(docker: Docker, image: str, bao, artifacts: Artifacts, service: str, tag: str) -> tuple[str, str, float]:
+    """Create the secrets volume and the agent container exactly as declared; return (agent, volume,
+    seconds from `docker start` to healthy)."""
+    env = artifacts.env
+    volume_inputs, agent = artifacts.secrets_volume(service), artifacts.agent(service)
+    volume = docker.track("volume", f"frh-{tag}-{volume_inputs['name']}")
+    opts = [arg for key, value in volume_inputs["driverOpts"].items() for arg in ("--opt", f"{key}={value}")]
+    docker.run("volume", "create", "--driver", volume_inputs["driver"], *opts, volume)
+
+    (mount,) = agent["mounts"]
+    health = agent["healthcheck"]["tests"]
+    assert health[0] == "CMD-SHELL"
+    name = docker.track("container", f"frh-{tag}-{agent['name']}")
+    entrypoint = agent["entrypoints"]
+    docker.run(
+        "create", "--name", name,
+        "--network", "host",  # the harness's OpenBao listens on loopback
+        "--user", agent["user"],
+        "--mount", f"type=volume,source={volume},target={mount['target']}",
+        "--entrypoint", entrypoint[0],
+        "--health-cmd", health[1], "--health-interval", "1s", "--health-retries", "120", "--health-start-period", "0s",
+        "--memory", f"{int(agent['memory'])}m", "--cap-drop", "ALL", "--security-opt", "no-new-privileges:true",
+        image, *entrypoint[1:],
+    )
+    role_id, secret_id = approle_pair(bao, f"finance_report-{env}-{service}")
+    uploads = artifacts.uploads(service)
+    uploads["/vault/approle/role-id"], uploads["/vault/approle/secret-id"] = role_id, secret_id
+    docker.copy_in(name, uploads)
+    docker.run("start", name)
+    seconds = wait_until(lambda: docker.health(name) == "healthy", 60, f"{service} agent")
+    return name, volume, seconds
+
+
+def consumer(docker: Docker, image: str, volume: str, service: str, script: str) -> str:
+    proc = docker.run(
+        "run", "--rm", "--network", "none", "--user", CONSUMER_USER[service],
+        "--mount", f"type=volume,source={volume},target=/run/secrets/{service},readonly",
+        image, "sh", "-c", script,
+    )
+    return proc.stdout.decode()
+
+
+@pytest.fixture(scope="module")
+def rendered(docker_engine, agent_image, openbao, program):
+    """All three production agents running, with what their consumers read."""
+    artifacts = program["production"]
+    out = {}
+    for service in ("postgres", "redis", "app"):
+        agent, volume, seconds = start_agent(docker_engine, agent_image, openbao, artifacts, service, "render")
+        files = {f: consumer(docker_engine, agent_image, volume, service, f"cat /run/secrets/{service}/{f}") for f in FILES[service]}
+        out[service] = {"agent": agent, "volume": volume, "files": files, "seconds": seconds}
+    yield out
+    for service in out.values():
+        docker_engine.run("rm", "-f", service["agent"], check=False)
+
+
+def test_the_volume_is_tmpfs_with_the_declared_size_inside_containers(docker_engine, agent_image, rendered):
+    mounts = consumer(docker_engine, agent_image, rendered["postgres"]["volume"], "postgres", "cat /proc/mounts")
+    line = next(l for l in mounts.splitlines() if " /run/secrets/postgres " in l)
+    fstype, options = line.split()[2], line.split()[3].split(",")
+    assert fstype == "tmpfs"
+    assert "ro" in options, "the consumer's mount must be read-only"
+    assert "size=1024k" in options and "mode=750" in options and "gid=70" in options
+
+
+def test_consumers_cannot_write_the_secrets_volume(docker_engine, agent_image, rendered):
+    out = consumer(docker_engine, agent_image, rendered["app"]["volume"], "app", "touch /run/secrets/app/x 2>&1 || echo refused")
+    assert "refused" in out
+
+
+def test_postgres_and_redis_files_hold_exactly_their_vault_values(rendered, program):
+    kv = program["production"].kv()
+    assert rendered["postgres"]["files"]["password"] == kv["postgres"][1]["POSTGRES_PASSWORD"]
+    assert rendered["redis"]["files"]["password"] == kv["redis"][1]["PASSWORD"]
+    password = kv["redis"][1]["PASSWORD"].replace("\\", "\\\\").replace('"', '\\"')
+    assert rendered["redis"]["files"]["redis.conf"] == f'requirepass "{password}"\n'
+
+
+def test_non_root_consumers_read_their_files_through_the_group(docker_engine, agent_image, rendered):
+    listing = consumer(docker_engine, agent_image, rendered["postgres"]["volume"], "postgres", "id -u; ls -ln /run/secrets/postgres")
+    uid, _, entry = listing.splitlines()[:3]
+    assert uid == "70"
+    mode, _, owner, group = entry.split()[:4]
+    assert (mode, owner, group) == ("-r--r-----", "0", "70")
+
+
+def test_the_backend_env_file_carries_every_injected_variable_in_the_app_formats(docker_engine, agent_image, rendered, program):
+    # Sourced the way the backend's start command does: `set -a; . file; set +a`.
+    dump = consumer(docker_engine, agent_image, rendered["app"]["volume"], "app", "set -a; . /run/secrets/app/app.env; set +a; env -0")
+    env = dict(item.split("=", 1) for item in dump.split("\0") if "=" in item)
+    missing = [k for k in INJECTED if k not in env]
+    assert missing == []
+    url = make_url(env["DATABASE_URL"])
+    assert url.drivername == "postgresql+asyncpg" and url.host == "finance_report-postgres" and url.database == "finance_report"
+    assert url.password == program["production"].kv()["postgres"][1]["POSTGRES_PASSWORD"]
+    assert env["REDIS_URL"].startswith("redis://:") and env["REDIS_URL"].endswith("@finance_report-redis:6379/0")
+    assert env["ENVIRONMENT"] == "production"
+    assert "deployment.environment=production" in env["OTEL_RESOURCE_ATTRIBUTES"].split(",")
+    assert len(env["SECRET_KEY"].encode()) >= 32
+    for key in env["LLM_ENCRYPTION_KEYS"].split(","):
+        Fernet(key.encode())  # raises unless urlsafe base64 of 32 bytes
+    assert env["NEXT_PUBLIC_APP_URL"] == "https://report.zitian.party" and env["S3_BUCKET"] == "finance-report-production"
+
+
+def secret_values(program) -> list[str]:
+    values = []
+    for _, (_, data) in program["production"].kv().items():
+        values += [v for v in data.values() if isinstance(v, str) and len(v) >= 12]
+    return values
+
+
+def test_no_secret_value_appears_in_docker_inspect(docker_engine, agent_image, rendered, program):
+    values = secret_values(program)
+    assert len(values) >= 5
+    for service in rendered.values():
+        dumped = json.dumps(docker_engine.inspect(service["agent"]))
+        assert not [v for v in values if v in dumped], f"{service['agent']} exposes a secret in docker inspect"
+
+
+def scan_for(root: Path, needles: list[bytes], same_filesystem: bool) -> list[str]:
+    """Files under `root` containing any needle. With same_filesystem, mounts below root (the live
+    tmpfs volumes) are not entered: only what is on disk counts."""
+    device = root.stat().st_dev
+    hits = []
+    for path in root.rglob("*"):
+        try:
+            if same_filesystem and path.lstat().st_dev != device:
+                continue
+            if not path.is_file() or path.is_symlink() or path.stat().st_size > 300 * 1024 * 1024:
+                continue
+            data = path.read_bytes()
+        except OSError:
+            continue
+        if any(n in data for n in needles):
+            hits.append(str(path))
+    return hits
+
+
+def test_no_rendered_secret_reaches_the_docker_data_root_on_disk(docker_engine, agent_image, rendered, program):
+    needles = [v.encode() for v in secret_values(program)]
+    assert scan_for(DOCKER_ROOT, needles, same_filesystem=True) == [], "a secret is on disk while the agents run"
+    for service in rendered.values():
+        docker_engine.run("rm", "-f", service["agent"])
+    # With no container mounting them, the tmpfs volumes hold nothing; nothing was written to disk.
+    assert scan_for(DOCKER_ROOT, needles, same_filesystem=False) == []
+
+
+# ------------------------------------------------------------------------------------------ health checks
+
+
+def run_health(docker: Docker, image: str, command: str, setup: str) -> int:
+    script = f"{setup}\n{command}"
+    proc = docker.run("run", "--rm", "--network", "none", "--tmpfs", "/run/secrets/redis", image, "sh", "-c", script, check=False)
+    return proc.returncode
+
+
+def test_the_agent_health_check_fails_until_every_file_is_complete(docker_engine, agent_image, program):
+    command = program["production"].agent("redis")["healthcheck"]["tests"][1]
+    d = "/run/secrets/redis"
+    assert run_health(docker_engine, agent_image, command, ":") != 0, "no files: unhealthy"
+    assert run_health(docker_engine, agent_image, command, f"printf pw > {d}/password") != 0, "one file missing: unhealthy"
+    assert run_health(docker_engine, agent_image, command, f"printf pw > {d}/password; : > {d}/redis.conf") != 0, "empty file: unhealthy"
+    unresolved = f"printf pw > {d}/password; printf 'requirepass \"<no value>\"' > {d}/redis.conf"
+    assert run_health(docker_engine, agent_image, command, unresolved) != 0, "unresolved value: unhealthy"
+    assert run_health(docker_engine, agent_image, command, f"printf pw > {d}/password; printf 'requirepass \"pw\"' > {d}/redis.conf") == 0
+
+
+def test_a_kv_change_re_renders_and_changes_the_digest_of_exactly_its_consumers(docker_engine, agent_image, openbao, program):
+    """Change one app secret in Vault, render every service again: only the app's rendered file and
+    the app consumers' restart digest differ."""
+    from components import vault_artifacts as va
+
+    artifacts = program["staging"]
+    key = secrets.token_bytes(32)
+
+    def render_all(tag: str) -> tuple[dict[str, str], dict[str, str]]:
+        files, digests = {}, {}
+        client = openbao.client()
+        for service in ("postgres", "redis", "app"):
+            agent, volume, _ = start_agent(docker_engine, agent_image, openbao, artifacts, service, tag)
+            files[service] = "".join(consumer(docker_engine, agent_image, volume, service, f"cat /run/secrets/{service}/{f}") for f in FILES[service])
+            data = client.secrets.kv.v2.read_secret_version(path=f"finance_report/staging/{service}", mount_point="secret", raise_on_deleted_version=True)["data"]["data"]
+            templates = [va.Template(p.rsplit("/", 1)[-1][: -len(".ctmpl")], c) for p, c in artifacts.uploads(service).items() if p.endswith(".ctmpl")]
+            digests[service] = va.restart_digest(key, templates, data)
+            docker_engine.run("rm", "-f", agent)
+        return files, digests
+
+    before_files, before_digests = render_all("digest-a")
+    client = openbao.client()
+    client.secrets.kv.v2.patch(path="finance_report/staging/app", secret={"S3_SECRET_KEY": "rotated-" + secrets.token_hex(8)}, mount_point="secret")
+    after_files, after_digests = render_all("digest-b")
+    assert {s for s in before_files if before_files[s] != after_files[s]} == {"app"}
+    assert {s for s in before_digests if before_digests[s] != after_digests[s]} == {"app"}
+    # put the program's value back for the other tests
+    mount, data = artifacts.kv()["app"]
+    client.secrets.kv.v2.create_or_update_secret(path="finance_report/staging/app", secret=data, mount_point=mount)

@@ -1,0 +1,80 @@
+"""The program's Vault artifacts (policy HCL, KV layout, AppRole settings) on a real OpenBao server:
+each service of each env reads exactly its own secret and nothing else (invariant 2)."""
+
+from __future__ import annotations
+
+import hvac.exceptions
+import pytest
+
+from tests.integration.conftest import approle_pair
+
+pytestmark = pytest.mark.integration
+
+SERVICES = ("postgres", "redis", "app")
+ENVS = ("production", "staging")
+
+
+def login(openbao, role: str):
+    role_id, secret_id = approle_pair(openbao, role)
+    client = openbao.client(token="none")
+    client.auth.approle.login(role_id=role_id, secret_id=secret_id)
+    return client
+
+
+@pytest.mark.parametrize("env", ENVS)
+@pytest.mark.parametrize("service", SERVICES)
+def test_each_role_reads_its_own_secret_and_nothing_else(openbao, program, env, service):
+    client = login(openbao, f"finance_report-{env}-{service}")
+    own = client.secrets.kv.v2.read_secret_version(path=f"finance_report/{env}/{service}", mount_point="secret", raise_on_deleted_version=True)
+    assert own["data"]["data"] == program[env].kv()[service][1]
+    assert client.auth.token.lookup_self()["data"]["policies"] == [f"finance_report-{env}-{service}"], "no default policy"
+
+    denied = []
+    for other_env in ENVS:
+        for other in SERVICES:
+            if (other_env, other) == (env, service):
+                continue
+            try:
+                client.secrets.kv.v2.read_secret_version(path=f"finance_report/{other_env}/{other}", mount_point="secret", raise_on_deleted_version=True)
+            except hvac.exceptions.Forbidden:
+                denied.append((other_env, other))
+    assert len(denied) == len(ENVS) * len(SERVICES) - 1, "every other service and env must be denied"
+
+    forbidden_calls = {
+        "write own": lambda: client.secrets.kv.v2.create_or_update_secret(path=f"finance_report/{env}/{service}", secret={"x": "y"}, mount_point="secret"),
+        "list env": lambda: client.secrets.kv.v2.list_secrets(path=f"finance_report/{env}", mount_point="secret"),
+        "list root": lambda: client.secrets.kv.v2.list_secrets(path="", mount_point="secret"),
+        "read metadata of another": lambda: client.secrets.kv.v2.read_secret_metadata(path=f"finance_report/{env}/{'app' if service != 'app' else 'redis'}", mount_point="secret"),
+        "read policies": lambda: client.sys.read_acl_policy(f"finance_report-{env}-{service}"),
+        "mint secret-ids": lambda: client.auth.approle.generate_secret_id(role_name=f"finance_report-{env}-{service}"),
+    }
+    allowed = []
+    for label, call in forbidden_calls.items():
+        try:
+            call()
+            allowed.append(label)
+        except (hvac.exceptions.Forbidden, hvac.exceptions.InvalidPath):
+            pass
+    assert allowed == [], f"{env}/{service} was allowed: {allowed}"
+
+
+def test_a_destroyed_secret_id_no_longer_logs_in(openbao, program):
+    """What replacing the Pulumi-managed secret-id does to the old one: the provider deletes it by
+    accessor, and it must stop working."""
+    role = "finance_report-staging-redis"
+    client = openbao.client()
+    role_id = client.auth.approle.read_role_id(role_name=role)["data"]["role_id"]
+    old = client.auth.approle.generate_secret_id(role_name=role)["data"]
+    new = client.auth.approle.generate_secret_id(role_name=role)["data"]
+    client.auth.approle.destroy_secret_id_accessor(role_name=role, secret_id_accessor=old["secret_id_accessor"])
+    with pytest.raises(hvac.exceptions.InvalidRequest):
+        openbao.client(token="none").auth.approle.login(role_id=role_id, secret_id=old["secret_id"])
+    assert openbao.client(token="none").auth.approle.login(role_id=role_id, secret_id=new["secret_id"])["auth"]["client_token"]
+
+
+def test_tokens_are_bounded_as_the_program_declares(openbao, program):
+    client = login(openbao, "finance_report-production-app")
+    token = client.auth.token.lookup_self()["data"]
+    settings = program["production"].roles()["finance_report-production-app"]
+    assert 0 < token["ttl"] <= settings["token_ttl"]
+    assert token["explicit_max_ttl"] == 0 and settings["token_max_ttl"] > 0
