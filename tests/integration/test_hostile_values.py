@@ -1,0 +1,267 @@
+"""Hostile secret values through the whole path, on real software: written to OpenBao, rendered by
+`bao agent` with the program's own agent config and templates, then read the way each consumer reads
+them (sourced by sh, included by redis-server, read by psql), and used to connect to real PostgreSQL
+and Redis servers through the composed DATABASE_URL and REDIS_URL. Also the program's Redis and
+Postgres health-check commands against the real servers.
+
+The agent runs on the host here (one process per example is fast enough for property tests); its
+container paths are mapped into a directory on /dev/shm, so rendered values stay in memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+import redis as redis_client
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+from sqlalchemy.engine import make_url
+
+from components import app_env
+from components import postgres as pg_component
+from components import redis as redis_component
+from tests.integration.conftest import Artifacts, approle_pair
+from tests.integration.harness import bao_binary, free_port, redis_server_binary, wait_until
+
+pytestmark = pytest.mark.integration
+
+HOSTILE = list("'\"$`\\ #=@:/%") + ["é", "中", "ß", "🔑", "\t", "a", "Z", "9", "-", "{", "}", "!", "&", ";", "|", "*", "?", "~", "(", ")", "<", ">"]
+hostile_text = st.text(alphabet=st.sampled_from(HOSTILE), min_size=1, max_size=40)
+HYPOTHESIS = settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+def render_on_host(bao, artifacts: Artifacts, service: str) -> dict[str, str]:
+    """Run `bao agent` once with the program's config and templates; return the rendered files."""
+    root = Path(tempfile.mkdtemp(prefix="frh-agent-", dir="/dev/shm"))
+    try:
+        mapping = {"/vault/": f"{root}/vault/", "/run/secrets/": f"{root}/secrets/"}
+
+        def host(path: str) -> str:
+            for container_prefix, host_prefix in mapping.items():
+                path = path.replace(container_prefix, host_prefix)
+            return path
+
+        role_id, secret_id = approle_pair(bao, f"finance_report-{artifacts.env}-{service}")
+        uploads = artifacts.uploads(service)
+        uploads["/vault/approle/role-id"], uploads["/vault/approle/secret-id"] = role_id, secret_id
+        config = uploads.pop("/vault/config/agent.hcl")
+        assert "exit_after_auth = false" in config
+        config = host(config.replace("exit_after_auth = false", "exit_after_auth = true"))
+        for path, content in {**uploads, "/vault/config/agent.hcl": config}.items():
+            Path(host(path)).parent.mkdir(parents=True, exist_ok=True)
+            Path(host(path)).write_text(content)
+        (root / "secrets" / service).mkdir(parents=True, exist_ok=True)
+        proc = subprocess.run([bao_binary(), "agent", f"-config={host('/vault/config/agent.hcl')}"], capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        out_dir = root / "secrets" / service
+        return {p.name: p.read_bytes().decode() for p in out_dir.iterdir()}
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def put(bao, env: str, service: str, data: dict[str, str]) -> None:
+    bao.client().secrets.kv.v2.create_or_update_secret(path=f"finance_report/{env}/{service}", secret=data, mount_point="secret")
+
+
+def source_env_file(text: str, keys: list[str]) -> dict[str, str]:
+    """Source the file with /bin/sh as the backend does (`set -a; . file`), print the values NUL-separated."""
+    shm = Path(tempfile.mkdtemp(prefix="frh-env-", dir="/dev/shm"))
+    try:
+        path = shm / "app.env"
+        path.write_bytes(text.encode())
+        printer = " ".join(f'"${{{k}}}"' for k in keys)
+        proc = subprocess.run(["sh", "-c", f"set -a; . {path}; set +a; printf '%s\\0' {printer}"], capture_output=True, timeout=10)
+        assert proc.returncode == 0, proc.stderr.decode(errors="replace")
+        return dict(zip(keys, proc.stdout.decode().split("\0")))
+    finally:
+        shutil.rmtree(shm, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def staging(program) -> Artifacts:
+    return program["staging"]
+
+
+@HYPOTHESIS
+@given(values=st.lists(hostile_text, min_size=9, max_size=9))
+@example(values=["it's", 'say "hi"', "$HOME", "`id`", "a b  c", "#not a comment", "k=v=w", "p@ss:w/rd%20", "back\\slash\\"])
+def test_app_secrets_round_trip_exactly_through_agent_and_sh(openbao, staging, values):
+    mount, original = staging.kv()["app"]
+    keys = sorted(original)
+    hostile = dict(zip(keys, values))
+    put(openbao, "staging", "app", hostile)
+    try:
+        rendered = render_on_host(openbao, staging, "app")["app.env"]
+        assert source_env_file(rendered, keys) == hostile
+    finally:
+        put(openbao, "staging", "app", original)
+
+
+# ------------------------------------------------------------------------------------------ Redis
+
+
+def start_redis(conf: Path, port: int) -> subprocess.Popen:
+    proc = subprocess.Popen(
+        [redis_server_binary(), str(conf), "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(conf.parent)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_until(lambda: _redis_answers(port), 15, "redis-server")
+    except TimeoutError:
+        proc.kill()
+        raise AssertionError("redis-server did not start with the rendered config: " + proc.stdout.read().decode(errors="replace")[-1500:])
+    return proc
+
+
+def connect(**kwargs) -> redis_client.Redis:
+    """A client that fails at once: redis-py retries connection errors (authentication failures
+    included) with backoff by default."""
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    url = kwargs.pop("url", None)
+    options = {"socket_timeout": 2, "retry": Retry(NoBackoff(), 0)}
+    return redis_client.from_url(url, **options) if url else redis_client.Redis(**kwargs, **options)
+
+
+def _redis_answers(port: int) -> bool:
+    try:
+        connect(host="127.0.0.1", port=port).ping()
+    except redis_client.AuthenticationError:
+        return True  # up, and refusing us without the password
+    except redis_client.ResponseError as err:
+        return "NOAUTH" in str(err)
+    except redis_client.ConnectionError:
+        return False
+    return True
+
+
+@HYPOTHESIS
+@given(password=hostile_text)
+@example(password='"; requirepass x; "')
+@example(password="\\x41 not hex")
+def test_redis_takes_the_rendered_password_and_redis_url_connects_with_it(openbao, staging, password):
+    _, original = staging.kv()["redis"]
+    put(openbao, "staging", "redis", {"PASSWORD": password})
+    shm = Path(tempfile.mkdtemp(prefix="frh-redis-", dir="/dev/shm"))
+    proc = None
+    try:
+        files = render_on_host(openbao, staging, "redis")
+        assert files["password"] == password
+        (shm / "redis.conf").write_text(files["redis.conf"])
+        port = free_port()
+        proc = start_redis(shm / "redis.conf", port)
+        assert connect(host="127.0.0.1", port=port, password=password).ping()
+        url = app_env.redis_url(password, "staging").replace("finance_report-redis-staging:6379", f"127.0.0.1:{port}")
+        assert connect(url=url).ping()
+        with pytest.raises(redis_client.AuthenticationError):
+            connect(host="127.0.0.1", port=port, password=password + "x").ping()
+    finally:
+        if proc:
+            proc.kill()
+            proc.wait()
+        shutil.rmtree(shm, ignore_errors=True)
+        put(openbao, "staging", "redis", original)
+
+
+def test_the_redis_health_check_passes_with_the_rendered_password_and_fails_without(openbao, staging):
+    """The program's exact command, in a private network and mount namespace where Redis listens on its
+    default port and /run/secrets/redis is a fresh tmpfs holding the rendered files."""
+    files = render_on_host(openbao, staging, "redis")
+    command = redis_component.healthcheck_command()
+    assert command[0] == "CMD-SHELL"
+    shm = Path(tempfile.mkdtemp(prefix="frh-redis-hc-", dir="/dev/shm"))
+    try:
+        for name, content in files.items():
+            (shm / name).write_text(content)
+        script = f"""
+set -u
+ip link set lo up
+mkdir -p /run/secrets && mount -t tmpfs tmpfs /run/secrets && mkdir -p /run/secrets/redis
+cp {shm}/password {shm}/redis.conf /run/secrets/redis/
+{redis_server_binary()} /run/secrets/redis/redis.conf --port 6379 --bind 127.0.0.1 --save '' --appendonly no --dir /tmp --daemonize yes --pidfile /tmp/frh-redis.pid > /dev/null
+for i in $(seq 50); do redis-cli -h 127.0.0.1 ping 2>/dev/null | grep -q NOAUTH && break; sleep 0.1; done
+sh -c {shlex_quote(command[1])}; echo "with=$?"
+printf wrong > /run/secrets/redis/password
+sh -c {shlex_quote(command[1])}; echo "wrong=$?"
+rm /run/secrets/redis/password
+sh -c {shlex_quote(command[1])}; echo "without=$?"
+kill "$(cat /tmp/frh-redis.pid)"
+"""
+        proc = subprocess.run(["unshare", "--net", "--mount", "sh", "-c", script], capture_output=True, text=True, timeout=60)
+        results = dict(line.split("=") for line in proc.stdout.split() if "=" in line)
+        assert results == {"with": "0", "wrong": "1", "without": "1"}, proc.stdout + proc.stderr
+    finally:
+        shutil.rmtree(shm, ignore_errors=True)
+
+
+def shlex_quote(text: str) -> str:
+    import shlex
+
+    return shlex.quote(text)
+
+
+# ------------------------------------------------------------------------------------------ PostgreSQL
+
+
+def psql(postgres_server, stdin: str, password: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(postgres_server.bindir / "psql"), "-v", "ON_ERROR_STOP=1", "-q", "-h", "127.0.0.1", "-p", str(postgres_server.port), "-U", "postgres", "-d", "finance_report"],
+        input=stdin, capture_output=True, text=True, env={**os.environ, "PGPASSWORD": password}, timeout=30,
+    )
+
+
+async def _select_one(url: str) -> int:
+    import asyncpg
+
+    parsed = make_url(url)  # how the backend (SQLAlchemy) reads DATABASE_URL
+    conn = await asyncpg.connect(host=parsed.host, port=parsed.port, user=parsed.username, password=parsed.password, database=parsed.database)
+    try:
+        return await conn.fetchval("SELECT 1")
+    finally:
+        await conn.close()
+
+
+@HYPOTHESIS
+@given(password=hostile_text)
+@example(password="'; DROP ROLE postgres; --")
+@example(password=":'pw' `whoami` \\set")
+def test_postgres_role_takes_the_rendered_password_and_database_url_connects(openbao, staging, postgres_server, password):
+    """The rendered file is applied with the program's own sync input (psql \\set from the file), then
+    the backend's DATABASE_URL, composed by the program, connects with it."""
+    _, original = staging.kv()["postgres"]
+    put(openbao, "staging", "postgres", {"POSTGRES_PASSWORD": password})
+    shm = Path(tempfile.mkdtemp(prefix="frh-pg-", dir="/dev/shm"))
+    current = postgres_server.password
+    try:
+        rendered = render_on_host(openbao, staging, "postgres")["password"]
+        assert rendered == password
+        (shm / "password").write_text(rendered)
+        result = psql(postgres_server, pg_component.password_sync_input(str(shm / "password")), current)
+        assert result.returncode == 0, result.stderr
+        postgres_server.password = password
+        url = app_env.database_url(password, "staging").replace("finance_report-postgres-staging:5432", f"127.0.0.1:{postgres_server.port}")
+        assert asyncio.run(_select_one(url)) == 1
+    finally:
+        # back to a known boot password so a failure cannot lock the other tests out
+        boot = "boot-" + secrets.token_hex(16)
+        (shm / "password").write_text(boot)
+        psql(postgres_server, pg_component.password_sync_input(str(shm / "password")), postgres_server.password)
+        postgres_server.password = boot
+        shutil.rmtree(shm, ignore_errors=True)
+        put(openbao, "staging", "postgres", original)
+
+
+def test_the_postgres_health_check_passes_against_the_real_server(postgres_server):
+    command = pg_component.healthcheck_command()
+    env = {**os.environ, "PATH": f"{postgres_server.bindir}:{os.environ['PATH']}", "PGPORT": str(postgres_server.port)}
+    assert subprocess.run(["sh", "-c", command[1]], env=env, timeout=30).returncode == 0
+    down = {**env, "PGPORT": str(free_port())}
+    assert subprocess.run(["sh", "-c", command[1]], env=down, timeout=30).returncode != 0
