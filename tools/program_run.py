@@ -24,7 +24,7 @@ import pulumi
 import yaml
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc, settings
-from pulumi.runtime.sync_await import _sync_await
+from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
 ROOT = Path(__file__).resolve().parent.parent
 PROGRAM = ROOT / "__main__.py"
@@ -244,6 +244,7 @@ def run_program(
     A ConfigError (or any exception) raised by the program is returned in `.error` together with
     whatever was registered before it, so callers can assert that nothing was. `transforms` are stack
     transformations applied before capture: tests use them to seed regressions into the program."""
+    _ensure_event_loop()  # a caller's asyncio.run() may have closed the thread's loop
     mocks = RecordingMocks(seed, vault_data or {})
     monitor = pulumi_mocks.MockMonitor(mocks)
     settings.ROOT.set(None)

@@ -18,13 +18,11 @@ import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy.engine import make_url
 
-from tests.integration.conftest import Artifacts, approle_pair
-from tests.integration.harness import DOCKER_ROOT, Docker, wait_until
+from tests.integration.harness import DOCKER_ROOT, Docker
+from tests.integration.sidecar import FILES, consumer, start_agent
 
 pytestmark = pytest.mark.integration
 
-CONSUMER_USER = {"postgres": "70:70", "redis": "999:1000", "app": "0:0"}
-FILES = {"postgres": ["password"], "redis": ["password", "redis.conf"], "app": ["app.env"]}
 # app-contract, "Environment the backend must receive": injected by the deployment.
 INJECTED = [
     "DATABASE_URL", "REDIS_URL", "ENVIRONMENT", "SECRET_KEY", "S3_ENDPOINT", "S3_ACCESS_KEY", "S3_SECRET_KEY",
@@ -32,48 +30,6 @@ INJECTED = [
     "NEXT_PUBLIC_APP_URL", "CORS_ORIGINS", "AI_PROVIDER", "ZAI_API_KEY", "LLM_ENCRYPTION_KEYS",
     "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_SERVICE_NAME", "OTEL_RESOURCE_ATTRIBUTES", "GIT_COMMIT_SHA",
 ]
-
-
-def start_agent(docker: Docker, image: str, bao, artifacts: Artifacts, service: str, tag: str) -> tuple[str, str, float]:
-    """Create the secrets volume and the agent container exactly as declared; return (agent, volume,
-    seconds from `docker start` to healthy)."""
-    env = artifacts.env
-    volume_inputs, agent = artifacts.secrets_volume(service), artifacts.agent(service)
-    volume = docker.track("volume", f"frh-{tag}-{volume_inputs['name']}")
-    opts = [arg for key, value in volume_inputs["driverOpts"].items() for arg in ("--opt", f"{key}={value}")]
-    docker.run("volume", "create", "--driver", volume_inputs["driver"], *opts, volume)
-
-    (mount,) = agent["mounts"]
-    health = agent["healthcheck"]["tests"]
-    assert health[0] == "CMD-SHELL"
-    name = docker.track("container", f"frh-{tag}-{agent['name']}")
-    entrypoint = agent["entrypoints"]
-    docker.run(
-        "create", "--name", name,
-        "--network", "host",  # the harness's OpenBao listens on loopback
-        "--user", agent["user"],
-        "--mount", f"type=volume,source={volume},target={mount['target']}",
-        "--entrypoint", entrypoint[0],
-        "--health-cmd", health[1], "--health-interval", "1s", "--health-retries", "120", "--health-start-period", "0s",
-        "--memory", f"{int(agent['memory'])}m", "--cap-drop", "ALL", "--security-opt", "no-new-privileges:true",
-        image, *entrypoint[1:],
-    )
-    role_id, secret_id = approle_pair(bao, f"finance_report-{env}-{service}")
-    uploads = artifacts.uploads(service)
-    uploads["/vault/approle/role-id"], uploads["/vault/approle/secret-id"] = role_id, secret_id
-    docker.copy_in(name, uploads)
-    docker.run("start", name)
-    seconds = wait_until(lambda: docker.health(name) == "healthy", 60, f"{service} agent")
-    return name, volume, seconds
-
-
-def consumer(docker: Docker, image: str, volume: str, service: str, script: str) -> str:
-    proc = docker.run(
-        "run", "--rm", "--network", "none", "--user", CONSUMER_USER[service],
-        "--mount", f"type=volume,source={volume},target=/run/secrets/{service},readonly",
-        image, "sh", "-c", script,
-    )
-    return proc.stdout.decode()
 
 
 @pytest.fixture(scope="module")

@@ -27,7 +27,7 @@ from sqlalchemy.engine import make_url
 from components import app_env
 from components import postgres as pg_component
 from components import redis as redis_component
-from tests.integration.conftest import Artifacts, approle_pair
+from tests.integration.sidecar import Artifacts, approle_pair
 from tests.integration.harness import bao_binary, free_port, redis_server_binary, wait_until
 
 pytestmark = pytest.mark.integration

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hvac.exceptions
 import pytest
 
-from tests.integration.conftest import approle_pair
+from tests.integration.sidecar import approle_pair
 
 pytestmark = pytest.mark.integration
 

@@ -1,0 +1,129 @@
+"""Deploying one service's sidecar on the harness the way `pulumi up` would: Vault side from the
+program's captured inputs, agent container from its declared image, user, mounts, command, uploads,
+health check and limits. Shared by the integration tests and the render-latency benchmark."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from tests.integration.harness import Docker, OpenBao, wait_until
+from tools.program_run import ProgramRun, unwrap_secrets
+
+CONSUMER_USER = {"postgres": "70:70", "redis": "999:1000", "app": "0:0"}
+FILES = {"postgres": ["password"], "redis": ["password", "redis.conf"], "app": ["app.env"]}
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)([A-Z])", r"_\1", name).lower()
+
+
+@dataclass
+class Artifacts:
+    """What the program hands to Vault and Docker, read from its captured resource inputs."""
+
+    run: ProgramRun
+
+    def inputs(self, type_: str, name: str) -> dict[str, Any]:
+        return unwrap_secrets(self.run.one(type_, name).inputs)
+
+    @property
+    def env(self) -> str:
+        return self.run.outputs["env"]
+
+    def policies(self) -> dict[str, str]:
+        return {r.inputs["name"]: r.inputs["policy"] for r in self.run.by_type("vault:index/policy:Policy")}
+
+    def kv(self) -> dict[str, tuple[str, dict[str, str]]]:
+        """service -> (mount, data) of each KV write."""
+        out = {}
+        for r in self.run.by_type("vault:kv/secretV2:SecretV2"):
+            i = unwrap_secrets(r.inputs)
+            out[i["name"].rsplit("/", 1)[-1]] = (i["mount"], json.loads(i["dataJson"]))
+        return out
+
+    def roles(self) -> dict[str, dict[str, Any]]:
+        """role name -> AppRole settings as hvac keyword arguments."""
+        out = {}
+        for r in self.run.by_type("vault:appRole/authBackendRole:AuthBackendRole"):
+            settings = {_snake(k): (int(v) if isinstance(v, float) else v) for k, v in r.inputs.items() if k not in ("roleName", "backend")}
+            out[r.inputs["roleName"]] = settings
+        return out
+
+    def agent(self, service: str) -> dict[str, Any]:
+        return self.inputs("docker:index/container:Container", f"{service}-vault-agent")
+
+    def uploads(self, service: str) -> dict[str, str]:
+        return {u["file"]: u["content"] for u in self.agent(service)["uploads"]}
+
+    def secrets_volume(self, service: str) -> dict[str, Any]:
+        return self.inputs("docker:index/volume:Volume", f"{service}-vault-secrets")
+
+    def consumer(self, name: str) -> dict[str, Any]:
+        return self.inputs("docker:index/container:Container", name)
+
+
+def apply_vault(bao: OpenBao, artifacts: Artifacts) -> None:
+    """What `pulumi up` does through the Vault provider: policies, KV secrets, AppRole roles."""
+    client = bao.client()
+    for name, hcl in artifacts.policies().items():
+        client.sys.create_or_update_acl_policy(name=name, policy=hcl)
+    for service, (mount, data) in artifacts.kv().items():
+        client.secrets.kv.v2.create_or_update_secret(path=f"finance_report/{artifacts.env}/{service}", secret=data, mount_point=mount)
+    for role, settings in artifacts.roles().items():
+        client.auth.approle.create_or_update_approle(role_name=role, mount_point="approle", **settings)
+
+
+def approle_pair(bao: OpenBao, role: str) -> tuple[str, str]:
+    client = bao.client()
+    role_id = client.auth.approle.read_role_id(role_name=role)["data"]["role_id"]
+    secret_id = client.auth.approle.generate_secret_id(role_name=role)["data"]["secret_id"]
+    return role_id, secret_id
+
+
+def start_agent(docker: Docker, image: str, bao, artifacts: Artifacts, service: str, tag: str, until: str = "healthy") -> tuple[str, str, float]:
+    """Create the secrets volume and the agent container exactly as declared; return (agent, volume,
+    seconds from `docker start` until Docker reports it healthy, or with until="rendered", until its
+    own health-check command first succeeds when run with `docker exec`, i.e. every file complete)."""
+    env = artifacts.env
+    volume_inputs, agent = artifacts.secrets_volume(service), artifacts.agent(service)
+    volume = docker.track("volume", f"frh-{tag}-{volume_inputs['name']}")
+    opts = [arg for key, value in volume_inputs["driverOpts"].items() for arg in ("--opt", f"{key}={value}")]
+    docker.run("volume", "create", "--driver", volume_inputs["driver"], *opts, volume)
+
+    (mount,) = agent["mounts"]
+    health = agent["healthcheck"]["tests"]
+    assert health[0] == "CMD-SHELL"
+    name = docker.track("container", f"frh-{tag}-{agent['name']}")
+    entrypoint = agent["entrypoints"]
+    docker.run(
+        "create", "--name", name,
+        "--network", "host",  # the harness's OpenBao listens on loopback
+        "--user", agent["user"],
+        "--mount", f"type=volume,source={volume},target={mount['target']}",
+        "--entrypoint", entrypoint[0],
+        "--health-cmd", health[1], "--health-interval", "1s", "--health-retries", "120", "--health-start-period", "0s",
+        "--memory", f"{int(agent['memory'])}m", "--cap-drop", "ALL", "--security-opt", "no-new-privileges:true",
+        image, *entrypoint[1:],
+    )
+    role_id, secret_id = approle_pair(bao, f"finance_report-{env}-{service}")
+    uploads = artifacts.uploads(service)
+    uploads["/vault/approle/role-id"], uploads["/vault/approle/secret-id"] = role_id, secret_id
+    docker.copy_in(name, uploads)
+    docker.run("start", name)
+    if until == "rendered":
+        seconds = wait_until(lambda: docker.run("exec", name, "sh", "-c", health[1], check=False).returncode == 0, 60, f"{service} agent", interval=0.01)
+    else:
+        seconds = wait_until(lambda: docker.health(name) == "healthy", 60, f"{service} agent")
+    return name, volume, seconds
+
+
+def consumer(docker: Docker, image: str, volume: str, service: str, script: str) -> str:
+    proc = docker.run(
+        "run", "--rm", "--network", "none", "--user", CONSUMER_USER[service],
+        "--mount", f"type=volume,source={volume},target=/run/secrets/{service},readonly",
+        image, "sh", "-c", script,
+    )
+    return proc.stdout.decode()
