@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Optional, Sequence
 
 import pulumi
+import pulumi_command as command
 import pulumi_docker as docker
 import pulumi_random as random
 
@@ -67,6 +68,15 @@ def prefect_healthcheck() -> list[str]:
     return ["CMD-SHELL", "for f in /proc/[0-9]*/cmdline; do tr '\\0' ' ' < \"$f\" | grep -q 'worker start' && exit 0; done; exit 1"]
 
 
+def public_health_gate_command(urls: Sequence[str], attempts: int = 60, delay_seconds: int = 5) -> str:
+    """Run by `pulumi up` where it runs: the deploy is done only when the public routes answer through
+    Traefik and TLS (today's pain: a deploy counted as done when the container started)."""
+    checks = " && ".join(
+        f"curl -fsS -o /dev/null --max-time 10 --retry {attempts} --retry-delay {delay_seconds} --retry-all-errors {url}" for url in urls
+    )
+    return checks
+
+
 def revision(spec: Mapping[str, Any], restart_digest: str) -> str:
     """Short hash of everything that defines a rolling container; a new revision means a new name."""
     text = json.dumps({"spec": spec, "digest": restart_digest}, sort_keys=True, default=str)
@@ -105,6 +115,8 @@ class AppArgs:
     llm_encryption: bool = False
     prefect_enabled: bool = False
     openpanel_client_id: str = ""
+    public_health_gate: bool = True
+    """Wait for the public health URL and site root after every backend or frontend change."""
     depends_on: Sequence[pulumi.Resource] = ()
     """Datastore containers the backend must find healthy before it starts."""
 
@@ -209,6 +221,16 @@ class AppComponent(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True, depends_on=[self.sidecar.container, *args.depends_on]),
             )
             self.prefect_name = prefect.name
+
+        if args.public_health_gate:
+            site = app_env.site_url(env, args.route.domain)
+            command.local.Command(
+                f"{name}-public-health-gate",
+                create=public_health_gate_command([f"{site}/api/health", f"{site}/"]),
+                # A new revision of either container re-runs the gate.
+                triggers=[self.backend.name, self.frontend.name],
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.backend, self.frontend]),
+            )
 
         self.backend_name = self.backend.name
         self.frontend_name = self.frontend.name

@@ -98,6 +98,7 @@ FIELDS: tuple[Field, ...] = (
     Field("prefectApiUrl", "string", "PREFECT_API_URL; set to run the prefect worker (empty: no worker).", ""),
     Field("openpanelClientId", "string", "OpenPanel client id for the frontend (public; empty: analytics off).", ""),
     Field("gitCommitSha", "string", "GIT_COMMIT_SHA given to the backend (empty: the image tag).", ""),
+    Field("publicHealthGate", "boolean", "After an update, `pulumi up` waits until https://report<suffix>.<domain>/api/health and / answer through Traefik.", True),
 )
 FIELDS_BY_KEY = {f.key: f for f in FIELDS}
 
@@ -153,6 +154,7 @@ class StackConfig:
     prefect_api_url: str
     openpanel_client_id: str
     git_commit_sha: str
+    public_health_gate: bool
     # Operator-supplied secrets stay Outputs (secret-marked) from the moment they are read.
     secrets: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
@@ -394,6 +396,7 @@ def load_config(raw: Mapping[str, str], secret_keys: frozenset[str] = frozenset(
         otel_service_name=r.string("otelServiceName", _NAME_RE.match, "a service name such as finance-report-backend"),
         prefect_api_url=prefect,
         openpanel_client_id=r.string("openpanelClientId", re.compile(r"^[A-Za-z0-9-]{1,64}$").match, "an OpenPanel client id (letters, digits, '-'), or empty"),
+        public_health_gate=r.boolean("publicHealthGate"),
         git_commit_sha=r.string("gitCommitSha", re.compile(r"^[0-9a-f]{7,40}$").match, "a git commit sha (7-40 hex), or empty") or tag,
         secrets=values,
     )

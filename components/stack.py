@@ -126,6 +126,7 @@ class FinanceReportStack(pulumi.ComponentResource):
                 llm_encryption=cfg.llm_encryption,
                 prefect_enabled=bool(cfg.prefect_api_url),
                 openpanel_client_id=cfg.openpanel_client_id,
+                public_health_gate=cfg.public_health_gate,
                 depends_on=[postgres.container, redis.container],
             ),
             opts=scoped,

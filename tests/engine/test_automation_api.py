@@ -54,6 +54,7 @@ def test_preview_up_no_change_preview_and_destroy(tmp_path):
         "vaultAddress": env["VAULT_ADDR"],
         "imageTag": env["FR_ENGINE_IMAGE_TAG"],
         "s3Endpoint": os.environ.get("FR_ENGINE_S3_ENDPOINT", "https://s3.engine.test"),
+        "publicHealthGate": "false",  # engine.test is not routed by any Traefik
     }
     for key, value in config.items():
         stack.set_config(f"finance-report:{key}", auto.ConfigValue(value))

@@ -400,3 +400,14 @@ def test_outputs_give_urls_names_and_vault_identities(production, staging):
     assert containers["app_vault_agent"] == "finance_report-app-vault-agent-staging"
     assert containers["backend"].startswith("finance_report-backend-staging-")
     assert "prefect_worker" not in containers and production.outputs["containers"]["prefect_worker"] == "finance_report-prefect-worker"
+
+
+def test_a_public_health_gate_runs_after_every_new_backend_or_frontend_revision(production):
+    gate = production.one("command:local:Command", "app-public-health-gate")
+    names = {c.name: c.inputs["name"] for c in production.by_type(CONTAINER)}
+    assert gate.inputs["triggers"] == [names["app-backend"], names["app-frontend"]]
+    assert "https://report.zitian.party/api/health" in gate.inputs["create"] and "https://report.zitian.party/" in gate.inputs["create"]
+    assert gate.inputs["create"].startswith("curl -fsS")
+    backend_urn = container(production, "app-backend").urn
+    assert backend_urn in gate.options["dependsOn"]
+    assert not run_stack("staging", {"publicHealthGate": "false"}).by_type("command:local:Command")
