@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any, Iterable, Mapping, Optional
 
-from pulumi_policy import Secret
+from pulumi_policy import PolicyConfigSchema, Secret
 
 CONTAINER = "docker:index/container:Container"
 VOLUME = "docker:index/volume:Volume"
@@ -17,6 +17,12 @@ DATASTORES = ("postgres", "redis")
 SERVICE_LABEL = "finance-report.service"
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # the engine's marker for a value not known at preview
 SECRETS_ROOT = "/run/secrets"
+
+# Config of the policies that judge Vault paths: this stack's env and the KV v2 mount.
+ENV_KV_SCHEMA = PolicyConfigSchema(
+    properties={"env": {"type": "string"}, "kvMount": {"type": "string", "default": "secret"}},
+    required=["env"],
+)
 
 SECRET_KEY_RE = re.compile(r"(PASS(WORD|WD)?|SECRET|TOKEN|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|CREDENTIAL|REQUIREPASS)", re.I)
 URL_WITH_PASSWORD_RE = re.compile(r"[a-z][a-z0-9+.-]*://[^/\s:@]*:[^/\s@]+@", re.I)

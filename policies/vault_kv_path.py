@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from pulumi_policy import EnforcementLevel, PolicyConfigSchema, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy, Severity
+from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy, Severity
 
-from .common import KV_SECRET, known, plain
+from .common import ENV_KV_SCHEMA, KV_SECRET, known, plain
 
 
 def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
@@ -27,9 +27,6 @@ POLICY = ResourceValidationPolicy(
     validate=validate,
     enforcement_level=EnforcementLevel.MANDATORY,
     severity=Severity.CRITICAL,
-    config_schema=PolicyConfigSchema(
-        properties={"env": {"type": "string"}, "kvMount": {"type": "string", "default": "secret"}},
-        required=["env"],
-    ),
+    config_schema=ENV_KV_SCHEMA,
     remediation_steps="Name KV secrets with components.naming.kv_name(env, service).",
 )

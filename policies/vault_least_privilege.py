@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 
 import hcl2
-from pulumi_policy import EnforcementLevel, PolicyConfigSchema, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy, Severity
+from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy, Severity
 
-from .common import VAULT_POLICY, known, plain
+from .common import ENV_KV_SCHEMA, VAULT_POLICY, known, plain
 
 NAME_RE = re.compile(r"^finance_report-(?P<env>[a-z][a-z0-9]*)-(?P<service>[a-z][a-z0-9-]*)$")
 READ_ONLY = {"read"}
@@ -73,9 +73,6 @@ POLICY = ResourceValidationPolicy(
     validate=validate,
     enforcement_level=EnforcementLevel.MANDATORY,
     severity=Severity.CRITICAL,
-    config_schema=PolicyConfigSchema(
-        properties={"env": {"type": "string"}, "kvMount": {"type": "string", "default": "secret"}},
-        required=["env"],
-    ),
+    config_schema=ENV_KV_SCHEMA,
     remediation_steps="Generate policies with components.vault_artifacts.policy_hcl(kv_mount, env, service).",
 )

@@ -12,9 +12,8 @@ from tests.integration.sidecar import Artifacts, apply_vault
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(scope="session")
-def openbao():
-    server = OpenBao()
+def _serve(server):
+    """Start a harness server for the session and stop it whatever happened."""
     try:
         server.start()
         yield server
@@ -23,13 +22,13 @@ def openbao():
 
 
 @pytest.fixture(scope="session")
+def openbao():
+    yield from _serve(OpenBao())
+
+
+@pytest.fixture(scope="session")
 def docker_engine():
-    engine = Docker()
-    try:
-        engine.start()
-        yield engine
-    finally:
-        engine.stop()
+    yield from _serve(Docker())
 
 
 @pytest.fixture(scope="session")
@@ -39,12 +38,7 @@ def agent_image(docker_engine):
 
 @pytest.fixture(scope="session")
 def postgres_server():
-    server = Postgres()
-    try:
-        server.start()
-        yield server
-    finally:
-        server.stop()
+    yield from _serve(Postgres())
 
 
 @pytest.fixture(scope="session")
