@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 PREFIX = "finance_report"
-SERVICES = ("postgres", "redis", "app")  # Vault services: one KV path, policy and AppRole each
 PRODUCTION = "production"
 
 
@@ -41,9 +40,6 @@ def kv_data_path(mount: str, env: str, service: str) -> str:
     return f"{mount}/data/{kv_name(env, service)}"
 
 
-def kv_metadata_path(mount: str, env: str, service: str) -> str:
-    return f"{mount}/metadata/{kv_name(env, service)}"
-
 
 def vault_policy_name(env: str, service: str) -> str:
     return f"{PREFIX}-{env}-{service}"
@@ -70,10 +66,6 @@ def secrets_volume_name(service: str, env: str) -> str:
 def data_volume_name(service: str, env: str) -> str:
     return f"{PREFIX}-{service}-data{env_suffix(env)}"
 
-
-def adopted_data_path(service: str, env: str) -> str:
-    """Where today's compose deployment keeps data on the host."""
-    return f"/data/{PREFIX}/{service}{env_suffix(env)}"
 
 
 def traefik_name(part: str, env: str) -> str:

@@ -68,8 +68,6 @@ class ProgramRun:
             raise LookupError(f"expected one {type_} named {name}, found {len(matches)}: {[r.name for r in self.by_type(type_)]}")
         return matches[0]
 
-    def by_urn(self, urn: str) -> Resource:
-        return next(r for r in self.resources if r.urn == urn)
 
 
 # ----------------------------------------------------------------------------- secrets in captured data
@@ -316,9 +314,3 @@ def run_program(
             if _sync_await(output.is_secret()):
                 run.secret_outputs.add(key)
     return run
-
-
-def run_stack_file(stack: str, config_file: Optional[Path] = None, **kwargs: Any) -> ProgramRun:
-    config, secret_keys = read_stack_file(config_file or ROOT / f"Pulumi.{stack}.yaml")
-    config, secret_keys = with_missing_secrets(config, secret_keys)
-    return run_program(stack, config, secret_keys, **kwargs)
