@@ -218,7 +218,7 @@ class AppComponent(pulumi.ComponentResource):
                 healthcheck=healthcheck(prefect_healthcheck(), start_period="30s"),
                 **hardened_container_args(args.prefect_limits),
                 # Not routed and not scaled: one worker at a time under its operator-known name.
-                opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True, depends_on=[self.sidecar.container, *args.depends_on]),
+                opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True, replace_on_changes=["labels"], depends_on=[self.sidecar.container, *args.depends_on]),
             )
             self.prefect_name = prefect.name
 

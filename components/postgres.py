@@ -124,7 +124,9 @@ class PostgresComponent(pulumi.ComponentResource):
             stop_timeout=60,
             **hardened_container_args(args.limits, CAPABILITIES),
             # Two servers on one data directory corrupt it: the old container goes first.
-            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True, depends_on=[self.sidecar.container]),
+            # replace_on_changes: a new restart digest must restart the server, whatever the provider
+            # considers updatable in place.
+            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True, replace_on_changes=["labels"], depends_on=[self.sidecar.container]),
         )
         self.container_name = self.container.name
         self.register_outputs({"container_name": self.container_name, "password": self.password})

@@ -102,7 +102,7 @@ class RedisComponent(pulumi.ComponentResource):
             wait_timeout=120,
             **hardened_container_args(args.limits, CAPABILITIES),
             # A second server on the same append-only file would corrupt it: the old container goes first.
-            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True, depends_on=[self.sidecar.container]),
+            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True, replace_on_changes=["labels"], depends_on=[self.sidecar.container]),
         )
         self.container_name = self.container.name
         self.register_outputs({"container_name": self.container_name, "password": self.password})

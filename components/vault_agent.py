@@ -131,8 +131,9 @@ class VaultAgentSidecar(pulumi.ComponentResource):
             wait=True,  # consumers depend on this container: they start only once it is healthy
             wait_timeout=120,
             **hardened_container_args(args.limits),
-            # Fixed name: the old agent must go before the new one can take its name.
-            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True, depends_on=[self.kv_secret]),
+            # Fixed name: the old agent must go before the new one can take its name. A changed config,
+            # template or secret-id (uploads) must recreate the agent.
+            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True, replace_on_changes=["uploads"], depends_on=[self.kv_secret]),
         )
 
         templates = list(args.templates)

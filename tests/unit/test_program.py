@@ -411,3 +411,10 @@ def test_a_public_health_gate_runs_after_every_new_backend_or_frontend_revision(
     backend_urn = container(production, "app-backend").urn
     assert backend_urn in gate.options["dependsOn"]
     assert not run_stack("staging", {"publicHealthGate": "false"}).by_type("command:local:Command")
+
+
+def test_fixed_name_consumers_are_replaced_on_a_new_digest_and_agents_on_new_uploads(production):
+    for name in ("postgres-container", "redis-container", "app-prefect-worker"):
+        assert container(production, name).options["replaceOnChanges"] == ["labels"], name
+    for service in ("postgres", "redis", "app"):
+        assert container(production, f"{service}-vault-agent").options["replaceOnChanges"] == ["uploads"], service
