@@ -58,9 +58,9 @@ def start_script() -> str:
         f"{password_sync_input(password_file())}"
         "SQL\n"
         "fi\n"
-        "status=0\n"
-        'while kill -0 "$pid" 2>/dev/null; do wait "$pid" || status=$?; done\n'
-        'exit "$status"\n'
+        # A trap interrupts `wait`; wait again until the server is gone, then exit with its status.
+        'while kill -0 "$pid" 2>/dev/null; do wait "$pid"; done\n'
+        'wait "$pid"\n'
     )
 
 
