@@ -94,6 +94,13 @@ def test_the_backend_env_file_carries_every_injected_variable_in_the_app_formats
     assert env["NEXT_PUBLIC_APP_URL"] == "https://report.zitian.party" and env["S3_BUCKET"] == "finance-report-production"
 
 
+def test_the_backend_start_wrapper_exports_the_rendered_environment(docker_engine, agent_image, rendered, program):
+    from components.app import source_env_then
+
+    out = consumer(docker_engine, agent_image, rendered["app"]["volume"], "app", source_env_then('printf "%s|%s" "$DATABASE_URL" "$ENVIRONMENT"'))
+    assert out == program["production"].kv()["app"][1]["DATABASE_URL"] + "|production"
+
+
 def secret_values(program) -> list[str]:
     values = []
     for _, (_, data) in program["production"].kv().items():
