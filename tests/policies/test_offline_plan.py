@@ -187,27 +187,6 @@ def test_a_policy_config_missing_a_required_key_exits_2(tmp_path):
 # ------------------------------------------------------------------------------------------ the pack itself
 
 
-def test_the_pack_serves_its_policies_over_the_analyzer_protocol():
-    """Start policies/__main__.py exactly as the policy host does and ask it for its policies."""
-    import grpc
-    from pulumi.runtime.proto import analyzer_pb2_grpc, plugin_pb2
-    from google.protobuf import empty_pb2
-
-    proc = subprocess.Popen([sys.executable, "__main__.py"], cwd=ROOT / "policies", stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        port = int(proc.stdout.readline().strip())
-        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-            info = analyzer_pb2_grpc.AnalyzerStub(channel).GetAnalyzerInfo(empty_pb2.Empty(), timeout=30)
-    finally:
-        proc.kill()
-        proc.wait(timeout=30)
-    from policies.registry import POLICIES
-
-    assert info.name == "finance-report"
-    assert [p.name for p in info.policies] == [p.name for p in POLICIES]
-    del plugin_pb2
-
-
 def test_policy_pack_config_files_cover_every_required_key():
     from policies.registry import POLICIES
     from tools.offline_plan import load_policy_config, resolve_policy
