@@ -145,7 +145,8 @@ class AppComponent(pulumi.ComponentResource):
             kv_data["LLM_ENCRYPTION_KEYS"] = keep_or_generate(existing, "LLM_ENCRYPTION_KEYS", fernet.base64.apply(fernet_key))
         for key in ("S3_ACCESS_KEY", "S3_SECRET_KEY", "S3_PUBLIC_ACCESS_KEY", "S3_PUBLIC_SECRET_KEY", "ZAI_API_KEY"):
             kv_data[key] = args.operator_secrets.get(key, "")
-        assert set(kv_data) == set(app_env.APP_SECRET_KEYS), "app KV keys and the env-file template disagree"
+        if set(kv_data) != set(app_env.APP_SECRET_KEYS):
+            raise RuntimeError("app KV keys and the env-file template disagree")  # a programming error
 
         template = va.env_file_template(args.agent.kv_mount, env, SERVICE, app_env.APP_SECRET_KEYS, args.literals)
         self.sidecar = VaultAgentSidecar(
@@ -159,23 +160,35 @@ class AppComponent(pulumi.ComponentResource):
         internal, public = naming.internal_network_name(env), args.route.network
 
         backend_labels = {**traefik.api_labels(args.route, BACKEND_PORT), "finance-report.env": env, "finance-report.service": "backend"}
-        backend_spec = {"image": args.backend_image, "script": backend_script(), "labels": backend_labels, "limits": vars(args.backend_limits), "networks": [internal, public]}
+        # Every plain value the container is built from: its hash names the revision, so any change
+        # that replaces the container also gives the replacement a new name (no name clash during
+        # create-before-delete).
+        backend_spec = {
+            "image": args.backend_image,
+            "command": [backend_script()],
+            "labels": backend_labels,
+            "healthcheck": {"test": backend_healthcheck(), "start_period": "60s"},
+            "stop_timeout": 30,
+            "limits": vars(args.backend_limits),
+            "networks": [internal, public],
+            "secrets": va.secrets_mount_path(SERVICE),
+        }
         self.backend = docker.Container(
             f"{name}-backend",
             name=digest.apply(lambda d: naming.revision_container_name("backend", env, revision(backend_spec, d))),
             image=backend_image.image_id,
             entrypoints=["sh", "-c"],
-            command=[backend_script()],
+            command=backend_spec["command"],
             mounts=[secrets_mount(self.sidecar)],
             networks_advanced=[
                 docker.ContainerNetworksAdvancedArgs(name=args.internal_network),
                 docker.ContainerNetworksAdvancedArgs(name=args.traefik_network),
             ],
             labels=_labels(backend_labels, digest),
-            healthcheck=healthcheck(backend_healthcheck(), start_period="60s"),
+            healthcheck=healthcheck(**backend_spec["healthcheck"]),
             wait=True,  # the replacement must be healthy before Pulumi deletes the old container
             wait_timeout=600,
-            stop_timeout=30,
+            stop_timeout=backend_spec["stop_timeout"],
             **hardened_container_args(args.backend_limits),
             # Default create-before-delete: the new revision's name differs, so both run during the swap.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.sidecar.container, *args.depends_on]),
@@ -185,7 +198,14 @@ class AppComponent(pulumi.ComponentResource):
         frontend_envs = ["HOSTNAME=0.0.0.0", f"PORT={FRONTEND_PORT}", f"NEXT_PUBLIC_APP_URL={app_env.site_url(env, args.route.domain)}"]
         if args.openpanel_client_id:
             frontend_envs.append(f"NEXT_PUBLIC_OPENPANEL_CLIENT_ID={args.openpanel_client_id}")
-        frontend_spec = {"image": args.frontend_image, "envs": frontend_envs, "labels": frontend_labels, "limits": vars(args.frontend_limits), "networks": [public]}
+        frontend_spec = {
+            "image": args.frontend_image,
+            "envs": frontend_envs,
+            "labels": frontend_labels,
+            "healthcheck": {"test": frontend_healthcheck(), "start_period": "20s"},
+            "limits": vars(args.frontend_limits),
+            "networks": [public],
+        }
         frontend_revision = revision(frontend_spec, "")
         self.frontend = docker.Container(
             f"{name}-frontend",
@@ -194,7 +214,7 @@ class AppComponent(pulumi.ComponentResource):
             envs=frontend_envs,
             networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=args.traefik_network)],
             labels=[docker.ContainerLabelArgs(label=k, value=v) for k, v in sorted(frontend_labels.items())],
-            healthcheck=healthcheck(frontend_healthcheck(), start_period="20s"),
+            healthcheck=healthcheck(**frontend_spec["healthcheck"]),
             wait=True,
             wait_timeout=300,
             **hardened_container_args(args.frontend_limits),

@@ -418,3 +418,11 @@ def test_fixed_name_consumers_are_replaced_on_a_new_digest_and_agents_on_new_upl
         assert container(production, name).options["replaceOnChanges"] == ["labels"], name
     for service in ("postgres", "redis", "app"):
         assert container(production, f"{service}-vault-agent").options["replaceOnChanges"] == ["uploads"], service
+
+
+def test_any_change_to_a_rolling_container_renames_only_that_container(production):
+    before = {c.name: c.inputs["name"] for c in production.by_type(CONTAINER)}
+    after = {c.name: c.inputs["name"] for c in run_stack("production", {"frontendMemoryMb": "640"}).by_type(CONTAINER)}
+    assert {k for k in before if before[k] != after[k]} == {"app-frontend"}
+    after = {c.name: c.inputs["name"] for c in run_stack("production", {"backendMemoryMb": "1536"}).by_type(CONTAINER)}
+    assert {k for k in before if before[k] != after[k]} == {"app-backend"}
