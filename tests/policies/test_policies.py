@@ -197,3 +197,7 @@ def test_unknown_values_at_preview_are_not_judged():
 def test_retain_on_delete_that_the_engine_does_not_expose_is_not_reported():
     resources = mutate("postgres-data", lambda r: delattr(r.opts, "retain_on_delete"))
     assert fired(resources) == set()
+
+
+def test_every_policy_has_at_least_one_violating_case_here():
+    assert {case[2] for case in CASES} == {p.name for p in POLICIES}
