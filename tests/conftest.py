@@ -57,7 +57,7 @@ def staging() -> ProgramRun:
 @pytest.fixture(scope="session")
 def staging_volumes() -> ProgramRun:
     """Staging without adopted host paths: data lives in Pulumi-managed named volumes."""
-    run = run_stack("staging", {"postgresDataPath": None, "redisDataPath": None, "adoptExistingSecrets": "false"})
+    run = run_stack("staging", {"postgresDataPath": None, "redisDataPath": None, "adoptVaultValues": "false"})
     assert run.error is None, f"staging program failed: {run.error}"
     return run
 

@@ -371,7 +371,7 @@ def test_adopt_mode_keeps_existing_vault_values_instead_of_generated_ones(produc
     run = run_stack("production", vault_data=existing)
     app_kv = json.loads(unwrap_secrets(run.one(KV, "app-vault-kv").inputs["dataJson"]))
     assert app_kv["SECRET_KEY"] == "k" * 48 and app_kv["LLM_ENCRYPTION_KEYS"] == "adopted-fernet"
-    fresh = run_stack("production", {"adoptExistingSecrets": "false"}, vault_data=existing)
+    fresh = run_stack("production", {"adoptVaultValues": "false"}, vault_data=existing)
     fresh_kv = json.loads(unwrap_secrets(fresh.one(KV, "app-vault-kv").inputs["dataJson"]))
     assert fresh_kv["SECRET_KEY"] != "k" * 48 and len(fresh_kv["SECRET_KEY"]) >= 32
 

@@ -28,7 +28,7 @@ def test_readme_config_table_matches_the_schema():
 
 def test_stack_files_hold_no_plaintext_secret():
     secret_keys = {f.key for f in FIELDS if f.secret}
-    plain_keys = {f.key for f in FIELDS if not f.secret}  # e.g. adoptExistingSecrets: a flag, not a secret
+    plain_keys = {f.key for f in FIELDS if not f.secret}  # e.g. adoptVaultValues: a flag, not a secret
     pattern = re.compile(r"(password|secret|token|apikey|api_key|accesskey)", re.I)
     for path in ROOT.glob("Pulumi.*.yaml"):
         config = yaml.safe_load(path.read_text()).get("config", {})
