@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-IMPORTS = "import pulumi, pulumi_docker, pulumi_vault, pulumi_random, pulumi_policy"
+IMPORTS = "import pulumi, pulumi_command, pulumi_docker, pulumi_vault, pulumi_random, pulumi_policy"
 
 
 def timed(code: str) -> float:
