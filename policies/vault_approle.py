@@ -10,7 +10,8 @@ from .common import APPROLE_ROLE, known, plain
 def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
     if args.resource_type != APPROLE_ROLE:
         return
-    props, maximum = args.props, args.get_config()["maxTokenTtlSeconds"]
+    config = args.get_config()
+    props, maximum, minimum = args.props, config["maxTokenTtlSeconds"], config["minTokenTtlSeconds"]
     role = plain(props.get("roleName")) or args.name
     if not plain(props.get("tokenNoDefaultPolicy")):
         report_violation(f"AppRole {role} attaches Vault's default policy; set token_no_default_policy=True so its token can do only what its own policy allows.")
@@ -18,6 +19,11 @@ def validate(args: ResourceValidationArgs, report_violation: ReportViolation) ->
         value = plain(props.get(field))
         if known(value) and (not value or value > maximum):
             report_violation(f"AppRole {role} has {field}={int(value or 0)}s; bound it to at most {maximum}s.")
+    ttl_value = plain(props.get("tokenTtl"))
+    if known(ttl_value) and ttl_value and ttl_value < minimum:
+        # The agent's token cannot renew itself (no renew-self in the policy): it logs in again as the
+        # token nears expiry, and with a very short TTL that becomes a login storm against Vault.
+        report_violation(f"AppRole {role} has tokenTtl={int(ttl_value)}s; at least {minimum}s keeps the agent from logging in again every few seconds.")
     ttl = plain(props.get("secretIdTtl"))
     if known(ttl) and not ttl and not plain(props.get("secretIdBoundCidrs")):
         report_violation(f"AppRole {role} issues secret-ids that never expire and are not CIDR-bound; rotate them with `pulumi up --replace` (README) or set secret_id_ttl.")
@@ -25,10 +31,15 @@ def validate(args: ResourceValidationArgs, report_violation: ReportViolation) ->
 
 POLICY = ResourceValidationPolicy(
     name="vault-approle-configure-hygiene",
-    description="Recommends AppRoles without the default policy, with bounded token TTLs and with bounded secret-ids.",
+    description="Recommends AppRoles without the default policy, with token TTLs between bounds and with bounded secret-ids.",
     validate=validate,
     enforcement_level=EnforcementLevel.ADVISORY,
     severity=Severity.MEDIUM,
-    config_schema=PolicyConfigSchema(properties={"maxTokenTtlSeconds": {"type": "integer", "default": 86400}}),
+    config_schema=PolicyConfigSchema(
+        properties={
+            "maxTokenTtlSeconds": {"type": "integer", "default": 86400},
+            "minTokenTtlSeconds": {"type": "integer", "default": 300},
+        }
+    ),
     remediation_steps="Use components.vault_artifacts.approle_settings(); rotate secret-ids as README's 'Rotating an AppRole secret-id' describes.",
 )

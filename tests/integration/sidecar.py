@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from tests.integration.harness import Docker, OpenBao, wait_until
@@ -127,3 +128,28 @@ def consumer(docker: Docker, image: str, volume: str, service: str, script: str)
         image, "sh", "-c", script,
     )
     return proc.stdout.decode()
+
+
+def write_host_agent(bao: OpenBao, artifacts: Artifacts, service: str, root: Path, exit_after_auth: bool) -> Path:
+    """Lay out the agent's uploads under `root` (on /dev/shm: rendered values stay in memory) for a
+    `bao agent` run on the host: the program's config with its container paths mapped into `root`,
+    optionally rendering once and exiting. Returns the config path."""
+    mapping = {"/vault/": f"{root}/vault/", "/run/secrets/": f"{root}/secrets/"}
+
+    def host(path: str) -> str:
+        for container_prefix, host_prefix in mapping.items():
+            path = path.replace(container_prefix, host_prefix)
+        return path
+
+    role_id, secret_id = approle_pair(bao, f"finance_report-{artifacts.env}-{service}")
+    uploads = artifacts.uploads(service)
+    uploads["/vault/approle/role-id"], uploads["/vault/approle/secret-id"] = role_id, secret_id
+    config = uploads.pop("/vault/config/agent.hcl")
+    assert "exit_after_auth = false" in config
+    if exit_after_auth:
+        config = config.replace("exit_after_auth = false", "exit_after_auth = true")
+    for path, content in {**uploads, "/vault/config/agent.hcl": host(config)}.items():
+        Path(host(path)).parent.mkdir(parents=True, exist_ok=True)
+        Path(host(path)).write_text(content)
+    (root / "secrets" / service).mkdir(parents=True, exist_ok=True)
+    return Path(host("/vault/config/agent.hcl"))

@@ -27,7 +27,7 @@ from sqlalchemy.engine import make_url
 from components import app_env
 from components import postgres as pg_component
 from components import redis as redis_component
-from tests.integration.sidecar import Artifacts, approle_pair
+from tests.integration.sidecar import Artifacts, write_host_agent
 from tests.integration.harness import bao_binary, free_port, redis_server_binary, wait_until
 
 pytestmark = pytest.mark.integration
@@ -41,24 +41,8 @@ def render_on_host(bao, artifacts: Artifacts, service: str) -> dict[str, str]:
     """Run `bao agent` once with the program's config and templates; return the rendered files."""
     root = Path(tempfile.mkdtemp(prefix="frh-agent-", dir="/dev/shm"))
     try:
-        mapping = {"/vault/": f"{root}/vault/", "/run/secrets/": f"{root}/secrets/"}
-
-        def host(path: str) -> str:
-            for container_prefix, host_prefix in mapping.items():
-                path = path.replace(container_prefix, host_prefix)
-            return path
-
-        role_id, secret_id = approle_pair(bao, f"finance_report-{artifacts.env}-{service}")
-        uploads = artifacts.uploads(service)
-        uploads["/vault/approle/role-id"], uploads["/vault/approle/secret-id"] = role_id, secret_id
-        config = uploads.pop("/vault/config/agent.hcl")
-        assert "exit_after_auth = false" in config
-        config = host(config.replace("exit_after_auth = false", "exit_after_auth = true"))
-        for path, content in {**uploads, "/vault/config/agent.hcl": config}.items():
-            Path(host(path)).parent.mkdir(parents=True, exist_ok=True)
-            Path(host(path)).write_text(content)
-        (root / "secrets" / service).mkdir(parents=True, exist_ok=True)
-        proc = subprocess.run([bao_binary(), "agent", f"-config={host('/vault/config/agent.hcl')}"], capture_output=True, text=True, timeout=60)
+        config = write_host_agent(bao, artifacts, service, root, exit_after_auth=True)
+        proc = subprocess.run([bao_binary(), "agent", f"-config={config}"], capture_output=True, text=True, timeout=60)
         assert proc.returncode == 0, proc.stderr[-2000:]
         out_dir = root / "secrets" / service
         return {p.name: p.read_bytes().decode() for p in out_dir.iterdir()}

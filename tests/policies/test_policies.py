@@ -163,6 +163,7 @@ CASES = [
     ("app-role", set_prop("tokenNoDefaultPolicy", False), "vault-approle-configure-hygiene", "advisory"),
     ("app-role", set_prop("tokenMaxTtl", 0), "vault-approle-configure-hygiene", "advisory"),
     ("app-role", set_prop("secretIdTtl", 0), "vault-approle-configure-hygiene", "advisory"),
+    ("app-role", set_prop("tokenTtl", 5), "vault-approle-configure-hygiene", "advisory"),
     ("app-agent", set_prop("mounts", []), "stack-enforce-agent-for-secrets-volume", "mandatory"),
     ("backend", set_prop("envs", ["REDIS_HOST=finance_report-redis-staging"]), "stack-disallow-cross-env-references", "mandatory"),
 ]
