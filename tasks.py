@@ -27,3 +27,16 @@ def config_reference(c):
 
     print(yaml.safe_dump({"config": project_config_block()}, sort_keys=False, width=120))
     print(readme_table())
+
+
+@task(help={
+    "stack": "stack name (production, staging, ...)",
+    "docker_host": "Docker host to ask instead of the stack's dockerHost",
+    "http": "also GET the public health URL (--no-http to skip)",
+    "config_file": "read this stack file instead of Pulumi.<stack>.yaml",
+})
+def status(c, stack="", docker_host=None, http=True, config_file=None):
+    """One env's containers (by label) with state and health, and its public health URL."""
+    from tools.status import main
+
+    sys.exit(main(stack, docker_host, http, config_file))
