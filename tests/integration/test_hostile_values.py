@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import shlex
 import shutil
 import subprocess
 import tempfile
@@ -172,11 +173,11 @@ mkdir -p /run/secrets && mount -t tmpfs tmpfs /run/secrets && mkdir -p /run/secr
 cp {shm}/password {shm}/redis.conf /run/secrets/redis/
 {redis_server_binary()} /run/secrets/redis/redis.conf --port 6379 --bind 127.0.0.1 --save '' --appendonly no --dir /tmp --daemonize yes --pidfile /tmp/frh-redis.pid > /dev/null
 for i in $(seq 50); do redis-cli -h 127.0.0.1 ping 2>/dev/null | grep -q NOAUTH && break; sleep 0.1; done
-sh -c {shlex_quote(command[1])}; echo "with=$?"
+sh -c {shlex.quote(command[1])}; echo "with=$?"
 printf wrong > /run/secrets/redis/password
-sh -c {shlex_quote(command[1])}; echo "wrong=$?"
+sh -c {shlex.quote(command[1])}; echo "wrong=$?"
 rm /run/secrets/redis/password
-sh -c {shlex_quote(command[1])}; echo "without=$?"
+sh -c {shlex.quote(command[1])}; echo "without=$?"
 kill "$(cat /tmp/frh-redis.pid)"
 """
         proc = subprocess.run(["unshare", "--net", "--mount", "sh", "-c", script], capture_output=True, text=True, timeout=60)
@@ -184,12 +185,6 @@ kill "$(cat /tmp/frh-redis.pid)"
         assert results == {"with": "0", "wrong": "1", "without": "1"}, proc.stdout + proc.stderr
     finally:
         shutil.rmtree(shm, ignore_errors=True)
-
-
-def shlex_quote(text: str) -> str:
-    import shlex
-
-    return shlex.quote(text)
 
 
 # ------------------------------------------------------------------------------------------ PostgreSQL

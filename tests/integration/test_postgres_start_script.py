@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shlex
 import shutil
 import signal
 import subprocess
@@ -63,7 +64,7 @@ def test_start_script_applies_a_rotated_password_and_stops_postgres_cleanly():
         wrapper = (
             "mkdir -p /run/secrets && mount -t tmpfs tmpfs /run/secrets && mkdir /run/secrets/postgres\n"
             f"cp {new_file} /run/secrets/postgres/password\n"
-            f"exec sh -c {shell_quote(script)}\n"
+            f"exec sh -c {shlex.quote(script)}\n"
         )
         env = {**os.environ, "PATH": f"{shim.parent}:{bindir}:{os.environ['PATH']}", "PGPORT": str(port), "PGHOST": str(root)}
         log = open(root / "start.log", "wb")
@@ -88,9 +89,3 @@ def test_start_script_applies_a_rotated_password_and_stops_postgres_cleanly():
     finally:
         subprocess.run(["pkill", "-f", f"{root}/data"], check=False)
         shutil.rmtree(root, ignore_errors=True)
-
-
-def shell_quote(text: str) -> str:
-    import shlex
-
-    return shlex.quote(text)
