@@ -25,9 +25,14 @@ from typing import Callable, Optional
 
 import pytest
 
-WORK = Path(os.environ.get("FR_HARNESS_DIR", "/tmp/fr-harness"))
-DOCKER_SOCK = "/run/fr-harness-docker.sock"
-DOCKER_ROOT = Path("/var/lib/fr-harness-docker")
+# FR_HARNESS_ID keeps two harness sessions on one machine (e.g. two checkouts) from sharing an engine.
+_ID = os.environ.get("FR_HARNESS_ID", "")
+_SUFFIX = f"-{_ID}" if _ID else ""
+WORK = Path(os.environ.get("FR_HARNESS_DIR", f"/tmp/fr-harness{_SUFFIX}"))
+DOCKER_SOCK = f"/run/fr-harness-docker{_SUFFIX}.sock"
+DOCKER_ROOT = Path(f"/var/lib/fr-harness-docker{_SUFFIX}")
+DOCKER_EXEC_ROOT = Path(f"/run/fr-harness-docker{_SUFFIX}")
+DOCKER_PIDFILE = f"/run/fr-harness-docker{_SUFFIX}.pid"
 AGENT_IMAGE = "fr-harness/agent:local"
 
 
@@ -118,10 +123,9 @@ class Docker:
             unavailable("Docker engine", "dockerd is not installed (Debian package docker.io)")
         if os.geteuid() != 0:
             unavailable("Docker engine", "dockerd needs root")
-        exec_root = Path("/run/fr-harness-docker")
         self.process = start_process(
             "dockerd",
-            ["dockerd", "--host", f"unix://{DOCKER_SOCK}", "--data-root", str(DOCKER_ROOT), "--exec-root", str(exec_root), "--pidfile", "/run/fr-harness-docker.pid", "--bridge", "none"],
+            ["dockerd", "--host", f"unix://{DOCKER_SOCK}", "--data-root", str(DOCKER_ROOT), "--exec-root", str(DOCKER_EXEC_ROOT), "--pidfile", DOCKER_PIDFILE, "--bridge", "none"],
         )
         try:
             wait_until(lambda: self.run("info", check=False, timeout=10).returncode == 0, 60, "dockerd")
