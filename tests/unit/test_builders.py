@@ -10,6 +10,7 @@ import hcl2
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from redis.connection import parse_url
 from sqlalchemy.engine import make_url
 
 from components import app_env, naming, traefik
@@ -89,8 +90,6 @@ def test_database_url_round_trips_any_password_through_sqlalchemy(password, env)
 @settings(max_examples=300)
 @given(password=passwords, env=envs)
 def test_redis_url_round_trips_any_password(password, env):
-    from redis.connection import parse_url
-
     url = app_env.redis_url(password, env)
     parts = parse_url(url)
     assert parts["password"] == password and parts["db"] == 0 and parts["port"] == 6379
@@ -102,7 +101,9 @@ def test_otel_attributes_name_the_environment():
     literals = app_env.backend_literals(
         env="staging", domain="zitian.party", s3_endpoint="https://s3", s3_bucket="b", s3_public_endpoint="https://s3",
         s3_public_bucket="b", ai_provider="zai", otel_endpoint="https://otel", otel_service_name="svc", git_commit_sha="abc1234",
+        version="v1.4.2",
     )
+    assert "service.version=v1.4.2" in literals["OTEL_RESOURCE_ATTRIBUTES"].split(",")
     assert "deployment.environment=staging" in literals["OTEL_RESOURCE_ATTRIBUTES"].split(",")
     assert literals["NEXT_PUBLIC_APP_URL"] == "https://report-staging.zitian.party" == literals["CORS_ORIGINS"]
     assert literals["ENVIRONMENT"] == "staging"
