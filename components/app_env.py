@@ -58,6 +58,7 @@ def backend_literals(
     otel_endpoint: str,
     otel_service_name: str,
     git_commit_sha: str,
+    version: str,
     prefect_api_url: str = "",
 ) -> Mapping[str, str]:
     """Non-secret variables of the backend env file."""
@@ -74,7 +75,7 @@ def backend_literals(
         "OTEL_EXPORTER_OTLP_ENDPOINT": otel_endpoint,
         "OTEL_SERVICE_NAME": otel_service_name,
         # The app refuses to boot with an OTEL endpoint unless this names its environment.
-        "OTEL_RESOURCE_ATTRIBUTES": f"deployment.environment={env},service.version={git_commit_sha}",
+        "OTEL_RESOURCE_ATTRIBUTES": f"deployment.environment={env},service.version={version}",
         "GIT_COMMIT_SHA": git_commit_sha,
     }
     if prefect_api_url:

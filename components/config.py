@@ -28,15 +28,38 @@ class ConfigError(pulumi.RunError):
     without a Python traceback."""
 
     def __init__(self, key: str, value: Any, expected: str, secret: bool = False):
-        shown = "[secret]" if secret and value not in (None, "") else _show(value)
+        shown = "[secret]" if secret and value not in (None, "") else show_value(value)
         self.key, self.expected = key, expected
         super().__init__(f"config {PROJECT}:{key} = {shown} is invalid: expected {expected}")
 
 
-def _show(value: Any) -> str:
+class UnknownKeyError(ConfigError):
+    """A key the program does not read. Its value is never shown: a secret set under a misspelt key
+    would otherwise be printed in clear."""
+
+    def __init__(self, key: str, suggestion: Optional[str]):
+        self.key = key
+        hint = f"did you mean {suggestion}? " if suggestion else ""
+        self.expected = hint
+        pulumi.RunError.__init__(
+            self, f"config {PROJECT}:{key} is not a known key (its value is not shown): {hint}README's configuration reference lists every key"
+        )
+
+
+MAX_SHOWN = 80
+_URL_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/@\s]*@")
+
+
+def show_value(value: Any) -> str:
+    """A config value as an error message may show it: credentials in URLs hidden, long values cut."""
     if value is None:
         return "(not set)"
-    return json.dumps(value) if isinstance(value, str) else str(value)
+    if not isinstance(value, str):
+        return str(value)
+    text = _URL_CREDENTIALS.sub(r"\1[credentials hidden]@", value)
+    if len(text) > MAX_SHOWN:
+        return json.dumps(text[:MAX_SHOWN]) + f"... ({len(value)} characters)"
+    return json.dumps(text)
 
 
 @dataclass(frozen=True)
@@ -55,7 +78,7 @@ class Field:
 
 
 FIELDS: tuple[Field, ...] = (
-    Field("env", "string", "Environment name: lowercase letters and digits (production, staging, ...)."),
+    Field("env", "string", "Environment name; must equal the stack name (empty: the stack name). Lowercase letters and digits.", ""),
     Field("domain", "string", "Internal domain; the site is served at report<suffix>.<domain>."),
     Field("dockerHost", "string", "Docker host of the Dokploy server, as ssh://user@host[:port]."),
     Field("dockerSshOpts", "array", "Extra ssh options for the Docker host connection.", []),
@@ -97,7 +120,7 @@ FIELDS: tuple[Field, ...] = (
     Field("otelServiceName", "string", "OTEL_SERVICE_NAME of the backend.", "finance-report-backend"),
     Field("prefectApiUrl", "string", "PREFECT_API_URL; set to run the prefect worker (empty: no worker).", ""),
     Field("openpanelClientId", "string", "OpenPanel client id for the frontend (public; empty: analytics off).", ""),
-    Field("gitCommitSha", "string", "GIT_COMMIT_SHA given to the backend (empty: the image tag).", ""),
+    Field("gitCommitSha", "string", "GIT_COMMIT_SHA given to the backend (empty: the image tag when it is a commit sha, else empty).", ""),
     Field("publicHealthGate", "boolean", "After an update, `pulumi up` waits until https://report<suffix>.<domain>/api/health and / answer through Traefik.", True),
 )
 FIELDS_BY_KEY = {f.key: f for f in FIELDS}
@@ -158,10 +181,6 @@ class StackConfig:
     # Operator-supplied secrets stay Outputs (secret-marked) from the moment they are read.
     secrets: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
-    @property
-    def is_production(self) -> bool:
-        return self.env == "production"
-
 
 # ---------------------------------------------------------------- value checks (pure)
 
@@ -170,6 +189,7 @@ _LABEL_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 _TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
+_SHA_RE = re.compile(r"^[0-9a-f]{7,40}$")
 _REPO_RE = re.compile(r"^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-]+[a-z0-9]+)*)*$")
 _SIZE_RE = re.compile(r"^[1-9][0-9]*[kmg]$")
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
@@ -219,13 +239,26 @@ def _http_url(value: str, allow_http_hosts: Optional[set[str]] = None) -> bool:
 # ---------------------------------------------------------------- loading
 
 
+def suggest_key(key: str) -> Optional[str]:
+    """The declared key a misspelt one most likely meant (case, namespace separators, typos)."""
+    import difflib
+
+    folded = {f.key.lower(): f.key for f in FIELDS}
+    bare = key.lower().replace("_", "").replace("-", "")
+    for candidate, real in folded.items():
+        if candidate == bare:
+            return real
+    close = difflib.get_close_matches(key, list(FIELDS_BY_KEY), n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
 class _Reader:
     """Reads raw strings for declared keys and turns them into typed values, raising ConfigError."""
 
     def __init__(self, raw: Mapping[str, str], secret_keys: frozenset[str]):
         unknown = sorted(set(raw) - set(FIELDS_BY_KEY))
         if unknown:
-            raise ConfigError(unknown[0], raw[unknown[0]], f"a known key; known keys: {', '.join(FIELDS_BY_KEY)}")
+            raise UnknownKeyError(unknown[0], suggest_key(unknown[0]))
         self.raw, self.secret_keys = raw, secret_keys
 
     def _get(self, key: str) -> Any:
@@ -288,15 +321,15 @@ class _Reader:
         return True
 
 
-def _image(reader: _Reader, key: str, production: bool, value: Optional[str] = None) -> ImageRef:
+def _image(reader: _Reader, key: str, value: Optional[str] = None) -> ImageRef:
     value = reader.string(key) if value is None else value
     ref = parse_image(value)
     if ref is None:
         raise ConfigError(key, value, "an image reference repository:tag or repository@sha256:<64 hex>")
-    if not ref.tag and not ref.digest:
-        raise ConfigError(key, value, "a pinned image: add a tag (never latest) or a sha256 digest")
-    if production and not ref.pinned:
-        raise ConfigError(key, value, "a pinned tag or digest in production, never `latest`")
+    if not ref.pinned:
+        # Never `latest`, in any env: it floats (the app no longer publishes it) and the image policy
+        # refuses it, so staging must not plan what production could never deploy.
+        raise ConfigError(key, value, "a pinned image: a release tag or a sha256 digest, never `latest` or no tag")
     return ref
 
 
@@ -318,15 +351,22 @@ def _ssh_host(value: str) -> bool:
     )
 
 
-def load_config(raw: Mapping[str, str], secret_keys: frozenset[str] = frozenset(), secret_values: Optional[Mapping[str, Any]] = None) -> StackConfig:
-    """Validate raw stack config (keys without the project prefix) into a StackConfig.
+ENV_EXPECTED = "lowercase letters and digits, starting with a letter, at most 20 (no '-' or '/')"
 
-    `secret_values` maps secret keys to their values as the program should carry them (Outputs in a
-    real run); when omitted the raw values are used.
+
+def load_config(raw: Mapping[str, str], stack: str, secret_keys: frozenset[str] = frozenset(), secret_values: Optional[Mapping[str, Any]] = None) -> StackConfig:
+    """Validate raw stack config (keys without the project prefix) of stack `stack` into a StackConfig.
+
+    The env is the stack's name: a stack file whose `env` names another env (a staging stack writing
+    production's KV paths and names) is refused. `secret_values` maps secret keys to their values as the
+    program should carry them (Outputs in a real run); when omitted the raw values are used.
     """
     r = _Reader(raw, secret_keys)
-    env = r.string("env", _ENV_RE.match, "lowercase letters and digits, starting with a letter, at most 20 (no '-' or '/')")
-    production = env == "production"
+    env = r.string("env") or stack
+    if env != stack:
+        raise ConfigError("env", env, f"the stack's own name {stack} (a stack deploys only its own env; remove the key to derive it from the stack)")
+    if not _ENV_RE.match(env):
+        raise ConfigError("env", env, f"a stack name usable as env: {ENV_EXPECTED}")
     domain = r.string("domain", is_fqdn, "a lowercase DNS domain such as zitian.party")
     docker_host = r.string("dockerHost", _ssh_host, "ssh://user@host or ssh://user@host:port")
     vault_address = r.string("vaultAddress", lambda v: _http_url(v, _LOOPBACK), "an https:// URL (http:// only for a loopback address), without credentials or path query")
@@ -336,15 +376,15 @@ def load_config(raw: Mapping[str, str], secret_keys: frozenset[str] = frozenset(
     tag = r.string("imageTag")
     if not (_TAG_RE.match(tag) or _DIGEST_RE.match(tag)):
         raise ConfigError("imageTag", tag, "an image tag (sha7 or vX.Y.Z) or sha256:<64 hex>")
-    if production and tag == "latest":
-        raise ConfigError("imageTag", tag, "a pinned tag or digest in production, never `latest`")
+    if tag == "latest":
+        raise ConfigError("imageTag", tag, "a pinned tag (sha7 or vX.Y.Z) or sha256 digest, never `latest`")
 
     def app_image(key: str) -> ImageRef:
         repo = r.string(key)
         joined = f"{repo}@{tag}" if tag.startswith("sha256:") else f"{repo}:{tag}"
         if parse_image(repo) is None or parse_image(repo).tag or "@" in repo:
             raise ConfigError(key, repo, "an image repository without tag or digest (the tag comes from imageTag)")
-        return _image(r, key, production, joined)
+        return _image(r, key, joined)
 
     memory = {
         service: r.integer(f"{service}MemoryMb", 16, 65536)
@@ -374,9 +414,9 @@ def load_config(raw: Mapping[str, str], secret_keys: frozenset[str] = frozenset(
         image_tag=tag,
         backend_image=app_image("backendImage"),
         frontend_image=app_image("frontendImage"),
-        postgres_image=_image(r, "postgresImage", production),
-        redis_image=_image(r, "redisImage", production),
-        vault_agent_image=_image(r, "vaultAgentImage", production),
+        postgres_image=_image(r, "postgresImage"),
+        redis_image=_image(r, "redisImage"),
+        vault_agent_image=_image(r, "vaultAgentImage"),
         memory_mb=memory,
         log_max_size=log_max_size,
         log_max_files=r.integer("logMaxFiles", 1, 100),
@@ -397,7 +437,8 @@ def load_config(raw: Mapping[str, str], secret_keys: frozenset[str] = frozenset(
         prefect_api_url=prefect,
         openpanel_client_id=r.string("openpanelClientId", re.compile(r"^[A-Za-z0-9-]{1,64}$").match, "an OpenPanel client id (letters, digits, '-'), or empty"),
         public_health_gate=r.boolean("publicHealthGate"),
-        git_commit_sha=r.string("gitCommitSha", re.compile(r"^[0-9a-f]{7,40}$").match, "a git commit sha (7-40 hex), or empty") or tag,
+        # Main builds are tagged with their commit (sha7); a release tag (vX.Y.Z) or a digest is not one.
+        git_commit_sha=r.string("gitCommitSha", _SHA_RE.match, "a git commit sha (7-40 hex), or empty") or (tag if _SHA_RE.match(tag) else ""),
         secrets=values,
     )
 
@@ -418,7 +459,7 @@ def read_pulumi_config() -> StackConfig:
             secret_keys.add(spec.key)
     _reject_unknown_keys(raw)
     secret_values = {spec.key: cfg.get_secret(spec.key) for spec in FIELDS if spec.secret and raw.get(spec.key)}
-    return load_config(raw, frozenset(secret_keys), secret_values)
+    return load_config(raw, pulumi.get_stack(), frozenset(secret_keys), secret_values)
 
 
 def _reject_unknown_keys(raw: dict[str, str]) -> None:

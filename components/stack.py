@@ -104,6 +104,7 @@ class FinanceReportStack(pulumi.ComponentResource):
             otel_endpoint=cfg.otel_endpoint,
             otel_service_name=cfg.otel_service_name,
             git_commit_sha=cfg.git_commit_sha,
+            version=cfg.image_tag,
             prefect_api_url=cfg.prefect_api_url,
         )
         app = AppComponent(

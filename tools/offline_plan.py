@@ -24,13 +24,23 @@ from pulumi_policy import (
     StackValidationArgs,
 )
 
-from tools.program_run import ROOT, ProgramRun, Resource, StackFileError, mask_secrets, read_stack_file, run_program, unwrap_secrets, with_missing_secrets
+from components.config import ConfigError
+from tools.program_run import ROOT, ProgramRun, Resource, mask_secrets, run_program, unwrap_secrets, with_missing_secrets
+from tools.stack_file import StackFileError, read_stack_file
 
 MANDATORY = EnforcementLevel.MANDATORY.value
 
 
 class PlanInputError(Exception):
     """Bad input: reported as one line, exit 2."""
+
+
+class ProgramCrash(Exception):
+    """The program raised something other than a config error: a bug, reported with its traceback, exit 3."""
+
+    def __init__(self, error: BaseException):
+        super().__init__(repr(error))
+        self.error = error
 
 
 @dataclass
@@ -87,6 +97,8 @@ def resolve_policy(policy: Any, pack_config: Mapping[str, Any], path: Path) -> t
     section = pack_config.get(policy.name, {})
     if isinstance(section, str):
         section = {"enforcementLevel": section}
+    if not isinstance(section, dict):
+        raise PlanInputError(f"policy config {path}: {policy.name} = {json.dumps(section)[:60]}; expected an object of settings or an enforcement level")
     level = section.get("enforcementLevel") or pack_config.get("all") or (policy.enforcement_level or EnforcementLevel.ADVISORY).value
     if level not in ("advisory", "mandatory", "disabled", "remediate"):
         raise PlanInputError(f"policy config {path}: {policy.name}.enforcementLevel = {level!r}; expected advisory, mandatory or disabled")
@@ -100,7 +112,26 @@ def resolve_policy(policy: Any, pack_config: Mapping[str, Any], path: Path) -> t
         for key in schema.required or []:
             if key not in config:
                 raise PlanInputError(f"policy config {path}: {policy.name}.{key} is missing; expected {schema.properties[key].get('type', 'a value')}")
+        _check_schema(policy.name, config, schema, path)
     return level, config
+
+
+def _check_schema(name: str, config: Mapping[str, Any], schema: Any, path: Path) -> None:
+    """The engine validates each policy's config against its JSON schema before the pack runs."""
+    import jsonschema
+
+    document = {"type": "object", "properties": schema.properties, "additionalProperties": False}
+    error = jsonschema.exceptions.best_match(jsonschema.Draft7Validator(document).iter_errors(dict(config)))
+    if error is not None:
+        where = ".".join(str(p) for p in error.absolute_path)
+        raise PlanInputError(f"policy config {path}: {name}{'.' + where if where else ''}: {error.message[:120]}")
+
+
+def check_sections(pack_config: Mapping[str, Any], policies: Sequence[Any], path: Path) -> None:
+    known = {p.name for p in policies} | {"all"}
+    for section in pack_config:
+        if section not in known and not section.startswith("$"):
+            raise PlanInputError(f"policy config {path}: {section} names no policy of the pack; expected one of the names in README's policy table")
 
 
 # ------------------------------------------------------------------------------------------ engine-shaped resources
@@ -170,10 +201,13 @@ def plan(stack: str, config_file: Optional[Path] = None, policy_config: Optional
     except StackFileError as err:
         raise PlanInputError(str(err)) from None
     pack_config = load_policy_config(policy_path)
+    check_sections(pack_config, policies or POLICIES, policy_path)
     config, secret_keys = with_missing_secrets(config, secret_keys)
     run = run_program(stack, config, secret_keys, **run_kwargs)
+    if isinstance(run.error, ConfigError):
+        raise PlanInputError(str(run.error))
     if run.error is not None:
-        raise PlanInputError(str(run.error).splitlines()[0] if str(run.error) else repr(run.error))
+        raise ProgramCrash(run.error)
     return Plan(stack, run, evaluate(run, pack_config, policies or POLICIES, policy_path))
 
 
@@ -227,6 +261,8 @@ def render(result: Plan) -> str:
 
 
 def main(stack: str, as_json: bool = False, config_file: Optional[str] = None, policy_config: Optional[str] = None) -> int:
+    """Exit 0: no mandatory violation; 1: at least one; 2: bad input (one line); 3: the program crashed
+    (a bug, not the user's input: its traceback is printed)."""
     try:
         if not stack:
             raise PlanInputError("--stack is required: production, staging or another stack with a Pulumi.<stack>.yaml")
@@ -236,5 +272,11 @@ def main(stack: str, as_json: bool = False, config_file: Optional[str] = None, p
     except PlanInputError as err:
         print(f"plan: {err}", file=sys.stderr)
         return 2
+    except ProgramCrash as crash:
+        import traceback
+
+        print("plan: the program crashed (a bug in the program, not in your input):", file=sys.stderr)
+        traceback.print_exception(crash.error, file=sys.stderr)
+        return 3
     print(json.dumps(result.to_json(), indent=2, default=str) if as_json else render(result))
     return result.exit_code

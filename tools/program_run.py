@@ -21,20 +21,17 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
 import pulumi
-import yaml
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc, settings
 from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
+
+from tools.stack_file import placeholder_secret
 
 ROOT = Path(__file__).resolve().parent.parent
 PROGRAM = ROOT / "__main__.py"
 PROJECT = "finance-report"
 SECRET_MASK = "[secret]"
 PASSWORD_ALPHABET = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789!#%+-.:=?@^_~"
-
-
-class StackFileError(Exception):
-    """A stack file that cannot be read as Pulumi stack config."""
 
 
 @dataclass
@@ -104,39 +101,6 @@ def contains_secret(value: Any) -> bool:
 
 
 # ----------------------------------------------------------------------------- stack files
-
-
-def read_stack_file(path: Path) -> tuple[dict[str, str], list[str]]:
-    """Pulumi.<stack>.yaml -> (config as the engine passes it, keys of secure values).
-
-    Encrypted `secure:` values cannot be decrypted without the stack's secrets provider; they are
-    replaced by generated placeholders and still marked secret, which is all a plan needs."""
-    try:
-        doc = yaml.safe_load(path.read_text()) or {}
-    except OSError as err:
-        raise StackFileError(f"cannot read stack file {path}: {err.strerror}") from None
-    except yaml.YAMLError as err:
-        raise StackFileError(f"stack file {path} is not valid YAML: {str(err).splitlines()[0]}") from None
-    if not isinstance(doc, dict) or not isinstance(doc.get("config", {}), dict):
-        raise StackFileError(f"stack file {path}: expected a mapping with a `config:` mapping")
-    config, secret_keys = {}, []
-    for key, value in (doc.get("config") or {}).items():
-        if ":" not in str(key):
-            raise StackFileError(f"stack file {path}: config key {key!r} has no namespace; expected {PROJECT}:{key}")
-        if isinstance(value, dict) and set(value) == {"secure"}:
-            config[key] = placeholder_secret(key)
-            secret_keys.append(key)
-        elif isinstance(value, (dict, list)):
-            config[key] = json.dumps(value)
-        elif isinstance(value, bool):
-            config[key] = "true" if value else "false"
-        else:
-            config[key] = str(value)
-    return config, secret_keys
-
-
-def placeholder_secret(key: str, seed: str = "placeholder") -> str:
-    return "gen-" + hashlib.sha256(f"{seed}:{key}".encode()).hexdigest()[:24]
 
 
 def with_missing_secrets(config: Mapping[str, str], secret_keys: Iterable[str], seed: str = "placeholder") -> tuple[dict[str, str], list[str]]:
@@ -287,7 +251,8 @@ def run_program(
     for urn in monitor.resources:
         type_chain, name = urn.split("::")[2], urn.split("::")[3]
         urn_of[(type_chain.split("$")[-1], name)] = urn
-    for (type_, name), urn in urn_of.items():
+    # Registration order depends on the event loop: sort by URN so two runs print the same plan.
+    for (type_, name), urn in sorted(urn_of.items(), key=lambda item: item[1]):
         opts = options.get((type_, name), {})
         parent_key = opts.get("parent")
         record = dict(opts)

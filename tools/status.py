@@ -19,7 +19,8 @@ from typing import Optional, Sequence
 
 from components.app_env import site_url
 from components.config import ConfigError, StackConfig, load_config
-from tools.program_run import PROJECT, ROOT, StackFileError, read_stack_file, with_missing_secrets
+from tools.program_run import PROJECT, ROOT, with_missing_secrets
+from tools.stack_file import StackFileError, read_stack_file
 
 SERVICES = ("postgres", "redis", "backend", "frontend")
 AGENTS = 3  # postgres, redis and app vault-agents
@@ -65,7 +66,7 @@ def load(stack: str, config_file: Optional[Path]) -> StackConfig:
     config, secret_keys = with_missing_secrets(config, secret_keys)  # status needs no secret
     prefix = f"{PROJECT}:"
     raw = {k[len(prefix):]: v for k, v in config.items() if k.startswith(prefix)}
-    return load_config(raw, frozenset(k[len(prefix):] for k in secret_keys if k.startswith(prefix)))
+    return load_config(raw, stack, frozenset(k[len(prefix):] for k in secret_keys if k.startswith(prefix)))
 
 
 def http_status(url: str) -> str:

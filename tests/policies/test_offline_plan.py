@@ -125,7 +125,7 @@ def test_json_output_has_the_documented_shape_and_masks_every_secret():
     agent = next(r for r in doc["resources"] if r["name"] == "app-vault-agent")
     assert agent["inputs"]["uploads"] == "[secret]"
     # the generated S3 placeholders must not appear anywhere
-    from tools.program_run import placeholder_secret
+    from tools.stack_file import placeholder_secret
 
     for key in ("s3AccessKey", "s3SecretKey"):
         assert placeholder_secret(key) not in proc.stdout
@@ -170,7 +170,7 @@ def test_a_config_error_in_the_stack_file_exits_2_naming_the_key(tmp_path):
     bad.write_text((ROOT / "Pulumi.production.yaml").read_text().replace("imageTag: v1.4.2", "imageTag: latest"))
     proc = run_cli("--stack", "production", "--config-file", str(bad))
     assert proc.returncode == 2
-    assert proc.stderr.strip() == 'plan: config finance-report:imageTag = "latest" is invalid: expected a pinned tag or digest in production, never `latest`'
+    assert proc.stderr.strip() == 'plan: config finance-report:imageTag = "latest" is invalid: expected a pinned tag (sha7 or vX.Y.Z) or sha256 digest, never `latest`'
     assert "Traceback" not in proc.stderr
 
 

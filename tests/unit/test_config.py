@@ -6,20 +6,22 @@ from __future__ import annotations
 import pulumi
 import pytest
 
-from components.config import FIELDS, ConfigError, load_config, parse_image
+from components.config import ConfigError, load_config, parse_image
 from tests.conftest import run_stack, stack_config
 
 BAD_VALUES = [
     ("production", {"domain": "Zitian..Party"}, None,
      'config finance-report:domain = "Zitian..Party" is invalid: expected a lowercase DNS domain such as zitian.party'),
-    ("staging", {"env": "pr-12"}, None,
-     'config finance-report:env = "pr-12" is invalid: expected lowercase letters and digits, starting with a letter, at most 20 (no \'-\' or \'/\')'),
+    ("staging", {"env": "production"}, None,
+     'config finance-report:env = "production" is invalid: expected the stack\'s own name staging (a stack deploys only its own env; remove the key to derive it from the stack)'),
     ("production", {"imageTag": "latest"}, None,
-     'config finance-report:imageTag = "latest" is invalid: expected a pinned tag or digest in production, never `latest`'),
+     'config finance-report:imageTag = "latest" is invalid: expected a pinned tag (sha7 or vX.Y.Z) or sha256 digest, never `latest`'),
+    ("staging", {"imageTag": "latest"}, None,
+     'config finance-report:imageTag = "latest" is invalid: expected a pinned tag (sha7 or vX.Y.Z) or sha256 digest, never `latest`'),
     ("production", {"redisImage": "redis"}, None,
-     'config finance-report:redisImage = "redis" is invalid: expected a pinned image: add a tag (never latest) or a sha256 digest'),
-    ("production", {"postgresImage": "postgres:latest"}, None,
-     'config finance-report:postgresImage = "postgres:latest" is invalid: expected a pinned tag or digest in production, never `latest`'),
+     'config finance-report:redisImage = "redis" is invalid: expected a pinned image: a release tag or a sha256 digest, never `latest` or no tag'),
+    ("staging", {"postgresImage": "postgres:latest"}, None,
+     'config finance-report:postgresImage = "postgres:latest" is invalid: expected a pinned image: a release tag or a sha256 digest, never `latest` or no tag'),
     ("production", {"vaultAddress": None}, None,
      "config finance-report:vaultAddress = (not set) is invalid: expected a value: Vault address (https://...; http only for loopback). The token comes from VAULT_TOKEN. Set it with `pulumi config set vaultAddress ...`"),
     ("production", {"backendMemoryMb": "-512"}, None,
@@ -43,7 +45,7 @@ BAD_VALUES = [
     ("production", {"s3Endpoint": "minio.zitian.party"}, None,
      'config finance-report:s3Endpoint = "minio.zitian.party" is invalid: expected an http(s) URL such as https://minio.zitian.party'),
     ("production", {"imagetag": "v1"}, None,
-     'config finance-report:imagetag = "v1" is invalid: expected a known key; known keys: ' + ", ".join(f.key for f in FIELDS)),
+     "config finance-report:imagetag is not a known key (its value is not shown): did you mean imageTag? README's configuration reference lists every key"),
     ("production", {"backendImage": "ghcr.io/wangzitian0/finance_report-backend:v1"}, None,
      'config finance-report:backendImage = "ghcr.io/wangzitian0/finance_report-backend:v1" is invalid: expected an image repository without tag or digest (the tag comes from imageTag)'),
 ]
@@ -78,9 +80,24 @@ def test_a_missing_required_secret_names_the_command_that_sets_it():
     assert str(run.error) == "config finance-report:s3AccessKey = (not set) is invalid: expected a secret: run `pulumi config set --secret s3AccessKey`"
 
 
-def test_latest_is_allowed_outside_production_but_a_missing_tag_never_is():
-    assert run_stack("staging", {"imageTag": "latest"}).error is None
-    assert "pinned image" in str(run_stack("staging", {"vaultAgentImage": "hashicorp/vault"}).error)
+def test_a_secret_under_a_misspelt_key_is_never_echoed():
+    value = "generated-" + __import__("secrets").token_hex(16)
+    run = run_stack("production", secret_overrides={"s3SecretKy": value})
+    assert str(run.error) == "config finance-report:s3SecretKy is not a known key (its value is not shown): did you mean s3SecretKey? README's configuration reference lists every key"
+    assert value not in str(run.error) and run.resources == []
+
+
+def test_credentials_in_a_url_and_huge_values_are_not_echoed():
+    run = run_stack("production", {"s3Endpoint": "minio://user:hunter2-generated@minio.zitian.party"})
+    assert str(run.error) == 'config finance-report:s3Endpoint = "minio://[credentials hidden]@minio.zitian.party" is invalid: expected an http(s) URL such as https://minio.zitian.party'
+    huge = "a" * (10 * 1024 * 1024)
+    run = run_stack("production", {"domain": huge})
+    assert len(str(run.error)) < 300 and "(10485760 characters)" in str(run.error)
+
+
+def test_env_defaults_to_the_stack_name_and_must_be_usable_as_one():
+    assert run_stack("staging", {"env": None}).outputs["env"] == "staging"
+    assert str(run_stack("staging", {"env": "Staging"}).error).startswith('config finance-report:env = "Staging" is invalid: expected the stack\'s own name staging')
 
 
 def _minimal(**overrides: str) -> dict[str, str]:
@@ -99,10 +116,10 @@ def _minimal(**overrides: str) -> dict[str, str]:
 
 
 def test_defaults_apply_and_derived_values_follow_the_env():
-    cfg = load_config(_minimal(), frozenset({"s3AccessKey", "s3SecretKey"}))
+    cfg = load_config(_minimal(), "staging", frozenset({"s3AccessKey", "s3SecretKey"}))
     assert cfg.s3_bucket == "finance-report-staging" and cfg.s3_public_bucket == "finance-report-staging"
     assert cfg.s3_public_endpoint == "https://s3.example.org"
-    assert cfg.git_commit_sha == "abc1234"
+    assert cfg.git_commit_sha == "abc1234", "a main build's tag is its commit"
     assert cfg.memory_mb == {"postgres": 1024, "redis": 256, "backend": 1024, "frontend": 512, "prefect": 512, "agent": 64}
     assert str(cfg.backend_image) == "ghcr.io/wangzitian0/finance_report-backend:abc1234"
     assert cfg.vault_address == "http://127.0.0.1:8200"
@@ -110,17 +127,24 @@ def test_defaults_apply_and_derived_values_follow_the_env():
 
 def test_a_digest_image_tag_is_joined_with_at():
     digest = "sha256:" + "ab" * 32
-    cfg = load_config(_minimal(imageTag=digest), frozenset({"s3AccessKey", "s3SecretKey"}))
+    cfg = load_config(_minimal(imageTag=digest), "staging", frozenset({"s3AccessKey", "s3SecretKey"}))
     assert str(cfg.frontend_image) == f"ghcr.io/wangzitian0/finance_report-frontend@{digest}"
+    assert cfg.git_commit_sha == "", "a digest is not a commit"
+
+
+def test_a_release_tag_is_not_reported_as_the_commit():
+    keys = frozenset({"s3AccessKey", "s3SecretKey"})
+    assert load_config(_minimal(imageTag="v1.4.2"), "staging", keys).git_commit_sha == ""
+    assert load_config(_minimal(imageTag="v1.4.2", gitCommitSha="0123abc"), "staging", keys).git_commit_sha == "0123abc"
 
 
 def test_memory_bounds_are_inclusive():
     keys = frozenset({"s3AccessKey", "s3SecretKey"})
-    assert load_config(_minimal(agentMemoryMb="16"), keys).memory_mb["agent"] == 16
+    assert load_config(_minimal(agentMemoryMb="16"), "staging", keys).memory_mb["agent"] == 16
     with pytest.raises(ConfigError, match="agentMemoryMb"):
-        load_config(_minimal(agentMemoryMb="15"), keys)
+        load_config(_minimal(agentMemoryMb="15"), "staging", keys)
     with pytest.raises(ConfigError, match="agentMemoryMb"):
-        load_config(_minimal(agentMemoryMb="0"), keys)
+        load_config(_minimal(agentMemoryMb="0"), "staging", keys)
 
 
 @pytest.mark.parametrize(
