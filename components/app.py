@@ -6,20 +6,20 @@ frontend needs no secret and gets no secrets mount.
 
 from __future__ import annotations
 
-import hashlib
-import json
-from dataclasses import dataclass
-from typing import Any, Mapping, Optional, Sequence
+from dataclasses import dataclass, field
+from typing import Mapping, Optional, Sequence
 
 import pulumi
-import pulumi_command as command
 import pulumi_docker as docker
 import pulumi_random as random
 
 from components import app_env, naming, traefik
 from components import vault_artifacts as va
-from components.hardening import Limits, hardened_container_args, healthcheck
-from components.vault_agent import AgentSettings, VaultAgentSidecar, keep_or_generate, secrets_mount
+from components.containers import fixed_container, rolling_container
+from components.hardening import Limits, Stop, hardened_container_args, healthcheck
+from components.labels import BACKEND, FRONTEND, PREFECT_WORKER, container_labels
+from components.secrets import generated_options, kept_merge, llm_keys
+from components.vault_agent import AgentSettings, VaultAgentSidecar, secrets_mount
 
 SERVICE = "app"
 GID = 0  # the backend image runs as root (app-contract)
@@ -27,6 +27,9 @@ BACKEND_PORT = 8000
 FRONTEND_PORT = 3000
 ENV_FILE = f"{va.secrets_mount_path(SERVICE)}/app.env"
 SECRETS_WAIT_SECONDS = 60
+BACKEND_STOP = Stop(seconds=30)  # uvicorn finishes in-flight requests on SIGTERM
+FRONTEND_STOP = Stop(seconds=15)
+PREFECT_STOP = Stop(seconds=60)  # a flow run in progress gets time to report its state
 
 
 def source_env_then(command: str) -> str:
@@ -64,23 +67,10 @@ def frontend_healthcheck() -> list[str]:
 
 
 def prefect_healthcheck() -> list[str]:
-    """The API probe does not apply to the worker (app-contract): check its process is alive."""
-    return ["CMD-SHELL", "for f in /proc/[0-9]*/cmdline; do tr '\\0' ' ' < \"$f\" | grep -q 'worker start' && exit 0; done; exit 1"]
-
-
-def public_health_gate_command(urls: Sequence[str], attempts: int = 60, delay_seconds: int = 5) -> str:
-    """Run by `pulumi up` where it runs: the deploy is done only when the public routes answer through
-    Traefik and TLS (today's pain: a deploy counted as done when the container started)."""
-    checks = " && ".join(
-        f"curl -fsS -o /dev/null --max-time 10 --retry {attempts} --retry-delay {delay_seconds} --retry-all-errors {url}" for url in urls
-    )
-    return checks
-
-
-def revision(spec: Mapping[str, Any], restart_digest: str) -> str:
-    """Short hash of everything that defines a rolling container; a new revision means a new name."""
-    text = json.dumps({"spec": spec, "digest": restart_digest}, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:10]
+    """The API probe does not apply to the worker (app-contract): a process running `prefect worker
+    start` must exist. The pattern `[w]orker start` matches that command line but not its own: the
+    checking shell's and grep's command lines hold `[w]orker`, which the pattern does not match."""
+    return ["CMD-SHELL", "for f in /proc/[0-9]*/cmdline; do tr '\\0' ' ' < \"$f\" 2>/dev/null | grep -q 'prefect [w]orker start' && exit 0; done; exit 1"]
 
 
 def fernet_key(random_base64: str) -> str:
@@ -112,16 +102,20 @@ class AppArgs:
     redis_password: pulumi.Input[str]
     operator_secrets: Mapping[str, pulumi.Input[str]]
     """S3_ACCESS_KEY, S3_SECRET_KEY and the optional S3_PUBLIC_*, ZAI_API_KEY (absent: "")."""
+    kept: pulumi.Input[Mapping[str, str]] = field(default_factory=dict)
+    """Values already in the app's KV secret that the program does not own (kept, never dropped)."""
     llm_encryption: bool = False
     prefect_enabled: bool = False
     openpanel_client_id: str = ""
-    public_health_gate: bool = True
-    """Wait for the public health URL and site root after every backend or frontend change."""
-    depends_on: Sequence[pulumi.Resource] = ()
+    depends_on: Sequence[docker.Container] = ()
     """Datastore containers the backend must find healthy before it starts."""
 
 
 class AppComponent(pulumi.ComponentResource):
+    containers: list[docker.Container]
+    """Every container of the app (agent, backend, frontend, worker): the rollout gate checks them."""
+    rolling: list[docker.Container]
+    """Backend and frontend: the rollout gate watches each new revision."""
     backend_name: pulumi.Output[str]
     frontend_name: pulumi.Output[str]
     prefect_name: Optional[pulumi.Output[str]]
@@ -131,126 +125,96 @@ class AppComponent(pulumi.ComponentResource):
         super().__init__("finance-report:app:App", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         env = args.env
-        existing = args.agent.existing_values(SERVICE, self)
+        kept = pulumi.Output.from_input(args.kept).apply(lambda k: dict(k or {}))
 
-        secret_key = random.RandomPassword(f"{name}-secret-key", length=64, special=False, opts=child)
-        kv_data: dict[str, pulumi.Input[str]] = {
+        secret_key = random.RandomPassword(f"{name}-secret-key", length=64, special=False, opts=generated_options(self))
+        generated_llm: pulumi.Input[Optional[str]] = None
+        if args.llm_encryption:
+            fernet = random.RandomBytes(f"{name}-llm-key", length=32, opts=generated_options(self))
+            generated_llm = fernet.base64.apply(fernet_key)
+        owned: dict[str, pulumi.Input[str]] = {
             "DATABASE_URL": pulumi.Output.from_input(args.postgres_password).apply(lambda pw: app_env.database_url(pw, env)),
             "REDIS_URL": pulumi.Output.from_input(args.redis_password).apply(lambda pw: app_env.redis_url(pw, env)),
-            "SECRET_KEY": keep_or_generate(existing, "SECRET_KEY", secret_key.result),
-            "LLM_ENCRYPTION_KEYS": "",
+            "SECRET_KEY": secret_key.result,
+            # Never blanked: keys kept from before stay after the generated one (or alone when off).
+            "LLM_ENCRYPTION_KEYS": pulumi.Output.all(generated_llm, kept).apply(lambda gk: llm_keys(gk[0], gk[1].get("LLM_ENCRYPTION_KEYS"))),
         }
-        if args.llm_encryption:
-            fernet = random.RandomBytes(f"{name}-llm-key", length=32, opts=child)
-            kv_data["LLM_ENCRYPTION_KEYS"] = keep_or_generate(existing, "LLM_ENCRYPTION_KEYS", fernet.base64.apply(fernet_key))
         for key in ("S3_ACCESS_KEY", "S3_SECRET_KEY", "S3_PUBLIC_ACCESS_KEY", "S3_PUBLIC_SECRET_KEY", "ZAI_API_KEY"):
-            kv_data[key] = args.operator_secrets.get(key, "")
-        if set(kv_data) != set(app_env.APP_SECRET_KEYS):
+            owned[key] = args.operator_secrets.get(key, "")
+        if set(owned) != set(app_env.APP_SECRET_KEYS):
             raise RuntimeError("app KV keys and the env-file template disagree")  # a programming error
 
         template = va.env_file_template(args.agent.kv_mount, env, SERVICE, app_env.APP_SECRET_KEYS, args.literals)
-        self.sidecar = VaultAgentSidecar(
-            f"{name}-vault",
-            args.agent.sidecar_args(SERVICE, pulumi.Output.secret(pulumi.Output.all(**kv_data)), [template], GID),
-            opts=child,
-        )
+        self.sidecar = args.agent.sidecar(self, f"{name}-vault", SERVICE, kept_merge(owned, kept), [template], GID)
         digest = self.sidecar.restart_digest
         backend_image = docker.RemoteImage(f"{name}-backend-image", name=args.backend_image, keep_locally=True, opts=child)
         frontend_image = docker.RemoteImage(f"{name}-frontend-image", name=args.frontend_image, keep_locally=True, opts=child)
-        internal, public = naming.internal_network_name(env), args.route.network
 
-        backend_labels = {**traefik.api_labels(args.route, BACKEND_PORT), "finance-report.env": env, "finance-report.service": "backend"}
-        # Every plain value the container is built from: its hash names the revision, so any change
-        # that replaces the container also gives the replacement a new name (no name clash during
-        # create-before-delete).
-        backend_spec = {
-            "image": args.backend_image,
-            "command": [backend_script()],
-            "labels": backend_labels,
-            "healthcheck": {"test": backend_healthcheck(), "start_period": "60s"},
-            "stop_timeout": 30,
-            "limits": vars(args.backend_limits),
-            "networks": [internal, public],
-            "secrets": va.secrets_mount_path(SERVICE),
-        }
-        self.backend = docker.Container(
+        self.backend = rolling_container(
             f"{name}-backend",
-            name=digest.apply(lambda d: naming.revision_container_name("backend", env, revision(backend_spec, d))),
-            image=backend_image.image_id,
-            entrypoints=["sh", "-c"],
-            command=backend_spec["command"],
-            mounts=[secrets_mount(self.sidecar)],
-            networks_advanced=[
-                docker.ContainerNetworksAdvancedArgs(name=args.internal_network),
-                docker.ContainerNetworksAdvancedArgs(name=args.traefik_network),
-            ],
-            labels=_labels(backend_labels, digest),
-            healthcheck=healthcheck(**backend_spec["healthcheck"]),
-            wait=True,  # the replacement must be healthy before Pulumi deletes the old container
-            wait_timeout=600,
-            stop_timeout=backend_spec["stop_timeout"],
-            **hardened_container_args(args.backend_limits),
-            # Default create-before-delete: the new revision's name differs, so both run during the swap.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.sidecar.container, *args.depends_on]),
-        )
-
-        frontend_labels = {**traefik.web_labels(args.route, FRONTEND_PORT), "finance-report.env": env, "finance-report.service": "frontend"}
-        frontend_envs = ["HOSTNAME=0.0.0.0", f"PORT={FRONTEND_PORT}", f"NEXT_PUBLIC_APP_URL={app_env.site_url(env, args.route.domain)}"]
-        if args.openpanel_client_id:
-            frontend_envs.append(f"NEXT_PUBLIC_OPENPANEL_CLIENT_ID={args.openpanel_client_id}")
-        frontend_spec = {
-            "image": args.frontend_image,
-            "envs": frontend_envs,
-            "labels": frontend_labels,
-            "healthcheck": {"test": frontend_healthcheck(), "start_period": "20s"},
-            "limits": vars(args.frontend_limits),
-            "networks": [public],
-        }
-        frontend_revision = revision(frontend_spec, "")
-        self.frontend = docker.Container(
-            f"{name}-frontend",
-            name=naming.revision_container_name("frontend", env, frontend_revision),
-            image=frontend_image.image_id,
-            envs=frontend_envs,
-            networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=args.traefik_network)],
-            labels=[docker.ContainerLabelArgs(label=k, value=v) for k, v in sorted(frontend_labels.items())],
-            healthcheck=healthcheck(**frontend_spec["healthcheck"]),
-            wait=True,
-            wait_timeout=300,
-            **hardened_container_args(args.frontend_limits),
-            opts=child,
-        )
-
-        self.prefect_name = None
-        if args.prefect_enabled:
-            prefect = docker.Container(
-                f"{name}-prefect-worker",
-                name=naming.container_name("prefect-worker", env),
+            naming.container_name(BACKEND, env),
+            dict(
                 image=backend_image.image_id,
                 entrypoints=["sh", "-c"],
-                command=[prefect_script()],
+                command=[backend_script()],
                 mounts=[secrets_mount(self.sidecar)],
                 networks_advanced=[
                     docker.ContainerNetworksAdvancedArgs(name=args.internal_network),
                     docker.ContainerNetworksAdvancedArgs(name=args.traefik_network),
                 ],
-                labels=_labels({"traefik.enable": "false", "finance-report.env": env, "finance-report.service": "prefect-worker"}, digest),
-                healthcheck=healthcheck(prefect_healthcheck(), start_period="30s"),
-                **hardened_container_args(args.prefect_limits),
+                labels=container_labels(env, BACKEND, routing=traefik.api_labels(args.route, BACKEND_PORT), restart_digest=digest),
+                healthcheck=healthcheck(backend_healthcheck(), start_period=60),
+                wait=True,  # the replacement must be healthy before Pulumi deletes the old container
+                wait_timeout=600,
+                **hardened_container_args(args.backend_limits, stop=BACKEND_STOP),
+            ),
+            pulumi.ResourceOptions(parent=self, depends_on=[self.sidecar.container, *args.depends_on]),
+        )
+
+        frontend_envs = ["HOSTNAME=0.0.0.0", f"PORT={FRONTEND_PORT}", f"NEXT_PUBLIC_APP_URL={app_env.site_url(env, args.route.domain)}"]
+        if args.openpanel_client_id:
+            frontend_envs.append(f"NEXT_PUBLIC_OPENPANEL_CLIENT_ID={args.openpanel_client_id}")
+        self.frontend = rolling_container(
+            f"{name}-frontend",
+            naming.container_name(FRONTEND, env),
+            dict(
+                image=frontend_image.image_id,
+                envs=frontend_envs,
+                networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=args.traefik_network)],
+                labels=container_labels(env, FRONTEND, routing=traefik.web_labels(args.route, FRONTEND_PORT)),
+                healthcheck=healthcheck(frontend_healthcheck(), start_period=20),
+                wait=True,
+                wait_timeout=300,
+                **hardened_container_args(args.frontend_limits, stop=FRONTEND_STOP),
+            ),
+            child,
+        )
+
+        self.containers: list[docker.Container] = [self.sidecar.container, self.backend, self.frontend]
+        self.rolling: list[docker.Container] = [self.backend, self.frontend]
+        self.prefect_name = None
+        if args.prefect_enabled:
+            prefect = fixed_container(
+                f"{name}-prefect-worker",
+                dict(
+                    name=naming.container_name(PREFECT_WORKER, env),
+                    image=backend_image.image_id,
+                    entrypoints=["sh", "-c"],
+                    command=[prefect_script()],
+                    mounts=[secrets_mount(self.sidecar)],
+                    networks_advanced=[
+                        docker.ContainerNetworksAdvancedArgs(name=args.internal_network),
+                        docker.ContainerNetworksAdvancedArgs(name=args.traefik_network),
+                    ],
+                    labels=container_labels(env, PREFECT_WORKER, restart_digest=digest),
+                    healthcheck=healthcheck(prefect_healthcheck(), start_period=30),
+                    **hardened_container_args(args.prefect_limits, stop=PREFECT_STOP),
+                ),
                 # Not routed and not scaled: one worker at a time under its operator-known name.
-                opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True, replace_on_changes=["labels"], depends_on=[self.sidecar.container, *args.depends_on]),
+                pulumi.ResourceOptions(parent=self, depends_on=[self.sidecar.container, *args.depends_on]),
             )
             self.prefect_name = prefect.name
-
-        if args.public_health_gate:
-            site = app_env.site_url(env, args.route.domain)
-            command.local.Command(
-                f"{name}-public-health-gate",
-                create=public_health_gate_command([f"{site}/api/health", f"{site}/"]),
-                # A new revision of either container re-runs the gate.
-                triggers=[self.backend.name, self.frontend.name],
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.backend, self.frontend]),
-            )
+            self.containers.append(prefect)
 
         self.backend_name = self.backend.name
         self.frontend_name = self.frontend.name
@@ -258,8 +222,3 @@ class AppComponent(pulumi.ComponentResource):
         if self.prefect_name is not None:
             outputs["prefect_name"] = self.prefect_name
         self.register_outputs(outputs)
-
-
-def _labels(static: Mapping[str, str], digest: pulumi.Output[str]) -> list[docker.ContainerLabelArgs]:
-    labels = [docker.ContainerLabelArgs(label=k, value=v) for k, v in sorted(static.items())]
-    return labels + [docker.ContainerLabelArgs(label="finance-report.restart-digest", value=digest)]

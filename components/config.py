@@ -104,7 +104,12 @@ FIELDS: tuple[Field, ...] = (
     Field("traefikCertResolver", "string", "Traefik certificate resolver.", "letsencrypt"),
     Field("postgresDataPath", "string", "Adopt an existing host data directory for PostgreSQL (empty: a protected named volume).", ""),
     Field("redisDataPath", "string", "Adopt an existing host data directory for Redis (empty: a protected named volume).", ""),
-    Field("adoptVaultValues", "boolean", "Keep values already in Vault (passwords, SECRET_KEY) instead of generating new ones.", False),
+    Field("adoptVaultValues", "boolean", "Vault already holds this env's values (compose deployment): `pulumi up` refuses to run until `uv run invoke adopt` has imported them.", False),
+    Field("vaultValuesAdopted", "boolean", "Set by `uv run invoke adopt` once today's Vault values are in the stack's state.", False),
+    Field("vaultKeptValues", "string", "Set by `uv run invoke adopt` (secret JSON): values in the env's KV secrets that the program does not generate, written back unchanged.", "", secret=True),
+    Field("vaultSkipChildToken", "boolean", "Use VAULT_TOKEN itself instead of a child token (read-only preview tokens may not create tokens).", False),
+    Field("vaultTokenTtlSeconds", "integer", "TTL of the Vault provider's child token; must outlast the longest `pulumi up`.", 3600),
+    Field("vaultAgentCidrs", "array", "CIDRs the agents reach Vault from (the Docker host's egress address); bound to every AppRole secret-id and token.", []),
     Field("s3Endpoint", "string", "S3 (MinIO) endpoint URL used by the backend."),
     Field("s3PublicEndpoint", "string", "Public S3 endpoint URL (empty: same as s3Endpoint).", ""),
     Field("s3Bucket", "string", "Private bucket (empty: finance-report-<env>).", ""),
@@ -122,6 +127,9 @@ FIELDS: tuple[Field, ...] = (
     Field("openpanelClientId", "string", "OpenPanel client id for the frontend (public; empty: analytics off).", ""),
     Field("gitCommitSha", "string", "GIT_COMMIT_SHA given to the backend (empty: the image tag when it is a commit sha, else empty).", ""),
     Field("publicHealthGate", "boolean", "After an update, `pulumi up` waits until https://report<suffix>.<domain>/api/health and / answer through Traefik.", True),
+    Field("cutoverWatchSeconds", "integer", "After a new backend/frontend revision is healthy, `pulumi up` watches it this long (no restart, still healthy) before the old one goes; 0: no watch.", 60),
+    Field("registryUser", "string", "User for pulling the backend and frontend images from a private registry (empty: anonymous pulls).", ""),
+    Field("registryToken", "string", "Token for registryUser (secret).", "", secret=True),
 )
 FIELDS_BY_KEY = {f.key: f for f in FIELDS}
 
@@ -165,7 +173,11 @@ class StackConfig:
     traefik_cert_resolver: str
     postgres_data_path: str
     redis_data_path: str
-    adopt_existing_secrets: bool
+    adopt_vault_values: bool
+    vault_values_adopted: bool
+    vault_skip_child_token: bool
+    vault_token_ttl_seconds: int
+    vault_agent_cidrs: tuple[str, ...]
     s3_endpoint: str
     s3_public_endpoint: str
     s3_bucket: str
@@ -178,6 +190,8 @@ class StackConfig:
     openpanel_client_id: str
     git_commit_sha: str
     public_health_gate: bool
+    cutover_watch_seconds: int
+    registry_user: str
     # Operator-supplied secrets stay Outputs (secret-marked) from the moment they are read.
     secrets: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
@@ -402,6 +416,10 @@ def load_config(raw: Mapping[str, str], stack: str, secret_keys: frozenset[str] 
 
     present = {f.key: r.secret_present(f.key) for f in FIELDS if f.secret}
     values = dict(secret_values) if secret_values is not None else {k: raw[k] for k, ok in present.items() if ok}
+    if present["vaultKeptValues"]:
+        kept_values(raw["vaultKeptValues"])  # shape checked here; the value stays a secret Output
+    if present["registryToken"] and not r.string("registryUser"):
+        raise ConfigError("registryUser", "", "the user of registryToken (set both, or neither for anonymous pulls)")
 
     return StackConfig(
         env=env,
@@ -425,7 +443,11 @@ def load_config(raw: Mapping[str, str], stack: str, secret_keys: frozenset[str] 
         traefik_cert_resolver=r.string("traefikCertResolver", _NAME_RE.match, "a Traefik certificate resolver name such as letsencrypt"),
         postgres_data_path=data_paths["postgresDataPath"],
         redis_data_path=data_paths["redisDataPath"],
-        adopt_existing_secrets=r.boolean("adoptVaultValues"),
+        adopt_vault_values=r.boolean("adoptVaultValues"),
+        vault_values_adopted=r.boolean("vaultValuesAdopted"),
+        vault_skip_child_token=r.boolean("vaultSkipChildToken"),
+        vault_token_ttl_seconds=r.integer("vaultTokenTtlSeconds", 600, 86400),
+        vault_agent_cidrs=_cidrs(r.string_list("vaultAgentCidrs")),
         s3_endpoint=s3_endpoint,
         s3_public_endpoint=r.string("s3PublicEndpoint", _http_url, "an http(s) URL, or empty") or s3_endpoint,
         s3_bucket=s3_bucket,
@@ -437,10 +459,41 @@ def load_config(raw: Mapping[str, str], stack: str, secret_keys: frozenset[str] 
         prefect_api_url=prefect,
         openpanel_client_id=r.string("openpanelClientId", re.compile(r"^[A-Za-z0-9-]{1,64}$").match, "an OpenPanel client id (letters, digits, '-'), or empty"),
         public_health_gate=r.boolean("publicHealthGate"),
+        cutover_watch_seconds=r.integer("cutoverWatchSeconds", 0, 3600),
+        registry_user=r.string("registryUser", re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$").match, "a registry user name, or empty"),
         # Main builds are tagged with their commit (sha7); a release tag (vX.Y.Z) or a digest is not one.
         git_commit_sha=r.string("gitCommitSha", _SHA_RE.match, "a git commit sha (7-40 hex), or empty") or (tag if _SHA_RE.match(tag) else ""),
         secrets=values,
     )
+
+
+KEPT_SERVICES = ("postgres", "redis", "app")
+
+
+def kept_values(text: str) -> dict[str, dict[str, str]]:
+    """Parse vaultKeptValues: {"<service>": {"<KEY>": "<value>"}}. Errors never show the value."""
+    try:
+        value = json.loads(text) if text else {}
+    except json.JSONDecodeError:
+        value = None
+    ok = isinstance(value, dict) and all(
+        service in KEPT_SERVICES and isinstance(keys, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in keys.items())
+        for service, keys in value.items()
+    )
+    if not ok:
+        raise ConfigError("vaultKeptValues", text, 'a JSON object {"postgres"|"redis"|"app": {"KEY": "value"}}, as `uv run invoke adopt` writes it', secret=True)
+    return value
+
+
+def _cidrs(values: tuple[str, ...]) -> tuple[str, ...]:
+    import ipaddress
+
+    for value in values:
+        try:
+            ipaddress.ip_network(value, strict=True)
+        except ValueError:
+            raise ConfigError("vaultAgentCidrs", list(values), "a list of CIDRs such as [\"203.0.113.7/32\"]") from None
+    return values
 
 
 def read_pulumi_config() -> StackConfig:
@@ -459,7 +512,22 @@ def read_pulumi_config() -> StackConfig:
             secret_keys.add(spec.key)
     _reject_unknown_keys(raw)
     secret_values = {spec.key: cfg.get_secret(spec.key) for spec in FIELDS if spec.secret and raw.get(spec.key)}
-    return load_config(raw, pulumi.get_stack(), frozenset(secret_keys), secret_values)
+    config = load_config(raw, pulumi.get_stack(), frozenset(secret_keys), secret_values)
+    check_adoption(config, pulumi.runtime.is_dry_run())
+    return config
+
+
+def check_adoption(config: StackConfig, preview: bool) -> None:
+    """An env whose Vault already holds values must have them imported before the first `pulumi up`, or
+    the up would replace them with new ones: everyone logged out, data encrypted with the old LLM keys
+    unreadable. A preview only warns, so plans and reviews of such an env still run."""
+    if not config.adopt_vault_values or config.vault_values_adopted:
+        return
+    message = f"run `uv run invoke adopt --stack {config.env}` first: it imports the values in Vault into this stack"
+    if preview:
+        pulumi.log.warn(f"adoptVaultValues is true and vaultValuesAdopted is not: `pulumi up` will refuse to run; {message}")
+        return
+    raise ConfigError("vaultValuesAdopted", False, f"true before the first `pulumi up` of an env with values in Vault: {message}")
 
 
 def _reject_unknown_keys(raw: dict[str, str]) -> None:

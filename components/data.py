@@ -8,6 +8,7 @@ import pulumi
 import pulumi_docker as docker
 
 from components import naming
+from components.labels import volume_labels
 
 
 @dataclass
@@ -24,7 +25,7 @@ def data_storage(name: str, service: str, env: str, host_path: str, target: str,
     volume = docker.Volume(
         f"{name}-data",
         name=naming.data_volume_name(service, env),
-        labels=[docker.VolumeLabelArgs(label="finance-report.env", value=env)],
+        labels=volume_labels(env),
         opts=pulumi.ResourceOptions(parent=parent, protect=True, retain_on_delete=True),
     )
     return DataStorage(mounts=[docker.ContainerMountArgs(type="volume", source=volume.name, target=target)])

@@ -40,7 +40,6 @@ def kv_data_path(mount: str, env: str, service: str) -> str:
     return f"{mount}/data/{kv_name(env, service)}"
 
 
-
 def vault_policy_name(env: str, service: str) -> str:
     return f"{PREFIX}-{env}-{service}"
 
@@ -59,13 +58,13 @@ def vault_network_name(env: str) -> str:
     return f"{PREFIX}-vault{env_suffix(env)}"
 
 
-def secrets_volume_name(service: str, env: str) -> str:
-    return f"{PREFIX}-{service}-secrets{env_suffix(env)}"
+def secrets_volume_name(service: str, env: str, options_digest: str) -> str:
+    """Carries a hash of its driver options: new options, new volume (never Docker's old one reused)."""
+    return f"{PREFIX}-{service}-secrets{env_suffix(env)}-{options_digest}"
 
 
 def data_volume_name(service: str, env: str) -> str:
     return f"{PREFIX}-{service}-data{env_suffix(env)}"
-
 
 
 def traefik_name(part: str, env: str) -> str:

@@ -1,24 +1,25 @@
-"""RedisComponent: the app's own Redis 7; `requirepass` comes from a file its vault-agent renders."""
+"""Redis 7 (alpine): the image contract the program relies on and the container's process (pure).
+
+Contract of `redis:7.4.x-alpine` (docker-library/redis, copies in the shared reference folder): user
+redis 999, group redis 1000; WORKDIR and VOLUME /data; when started as root with `redis-server` first,
+the entrypoint runs `find . \\! -user redis -exec chown redis '{}' +` under `set -e`, then steps down to
+redis; it sets umask 0077, so Redis creates `appendonlydir` 0700.
+
+The server runs as 999:1000 directly. As root with every capability dropped but CHOWN/SETGID/SETUID the
+entrypoint's `find` cannot read an `appendonlydir` (0700, owned by redis) and Redis never starts again
+on its own data; as its own user no step is skipped that the data needs, and no capability is needed.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Optional
-
-import pulumi
-import pulumi_docker as docker
-import pulumi_random as random
-
-from components import naming
 from components import vault_artifacts as va
-from components.data import data_storage
-from components.hardening import Limits, hardened_container_args, healthcheck
-from components.vault_agent import AgentSettings, VaultAgentSidecar, keep_or_generate, secrets_mount
+from components.datastore import DatastoreSpec
+from components.hardening import Stop
 
 SERVICE = "redis"
-GID = 1000  # redis group in the alpine image
+USER = "999:1000"  # redis:redis in the alpine image (the debian image is 999:999)
 DATA_DIR = "/data"
-CAPABILITIES = ("CHOWN", "SETGID", "SETUID")  # the entrypoint chowns /data, then drops to redis
+STOP = Stop(seconds=30)  # the image's SIGTERM: Redis flushes the AOF and exits
 
 
 def password_file() -> str:
@@ -46,63 +47,16 @@ def server_command(memory_mb: int) -> list[str]:
     ]
 
 
-@dataclass
-class RedisArgs:
-    env: str
-    """Environment name."""
-    image: str
-    """Pinned Redis 7 image reference."""
-    limits: Limits
-    """Memory and log limits; maxmemory is derived from the memory limit."""
-    internal_network: pulumi.Input[str]
-    """The env's internal network: the only network Redis joins."""
-    agent: AgentSettings
-    """Shared vault-agent settings."""
-    data_path: str = ""
-    """Existing host directory to adopt; empty: a protected, retained named volume."""
-
-
-class RedisComponent(pulumi.ComponentResource):
-    password: pulumi.Output[str]
-    """Secret: the requirepass value (the app's REDIS_URL is built from it)."""
-    container_name: pulumi.Output[str]
-    sidecar: VaultAgentSidecar
-
-    def __init__(self, name: str, args: RedisArgs, opts: Optional[pulumi.ResourceOptions] = None):
-        super().__init__("finance-report:datastore:Redis", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
-        generated = random.RandomPassword(f"{name}-password", length=32, special=True, override_special="!#%+-.:=?@^_~", opts=child)
-        self.password = keep_or_generate(args.agent.existing_values(SERVICE, self), "PASSWORD", generated.result)
-
-        templates = [
-            va.password_template(args.agent.kv_mount, args.env, SERVICE, "PASSWORD"),
-            va.redis_conf_template(args.agent.kv_mount, args.env),
-        ]
-        self.sidecar = VaultAgentSidecar(f"{name}-vault", args.agent.sidecar_args(SERVICE, {"PASSWORD": self.password}, templates, GID), opts=child)
-        image = docker.RemoteImage(f"{name}-image", name=args.image, keep_locally=True, opts=child)
-
-        storage = data_storage(name, SERVICE, args.env, args.data_path, DATA_DIR, self)
-
-        container_name = naming.container_name(SERVICE, args.env)
-        self.container = docker.Container(
-            f"{name}-container",
-            name=container_name,
-            image=image.image_id,
-            command=server_command(args.limits.memory_mb),
-            mounts=[secrets_mount(self.sidecar), *storage.mounts],
-            volumes=storage.volumes,
-            networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=args.internal_network, aliases=[container_name])],
-            labels=[
-                docker.ContainerLabelArgs(label="traefik.enable", value="false"),
-                docker.ContainerLabelArgs(label="finance-report.service", value=SERVICE),
-                docker.ContainerLabelArgs(label="finance-report.restart-digest", value=self.sidecar.restart_digest),
-            ],
-            healthcheck=healthcheck(healthcheck_command()),
-            wait=True,
-            wait_timeout=120,
-            **hardened_container_args(args.limits, CAPABILITIES),
-            # A second server on the same append-only file would corrupt it: the old container goes first.
-            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True, replace_on_changes=["labels"], depends_on=[self.sidecar.container]),
-        )
-        self.container_name = self.container.name
-        self.register_outputs({"container_name": self.container_name, "password": self.password})
+def spec(kv_mount: str, env: str, memory_mb: int) -> DatastoreSpec:
+    return DatastoreSpec(
+        service=SERVICE,
+        user=USER,
+        data_dir=DATA_DIR,
+        password_key="PASSWORD",
+        templates=[va.password_template(kv_mount, env, SERVICE, "PASSWORD"), va.redis_conf_template(kv_mount, env)],
+        process={"command": server_command(memory_mb)},
+        health=healthcheck_command(),
+        stop=STOP,
+        start_period=10,
+        wait_timeout=120,
+    )

@@ -1,4 +1,5 @@
-"""FinanceReportStack: providers, networks and the three service components of one environment."""
+"""FinanceReportStack: providers, networks, the datastores and the app of one environment, and the rollout
+gate that ends every update."""
 
 from __future__ import annotations
 
@@ -10,11 +11,14 @@ import pulumi_random as random
 import pulumi_vault as vault
 
 from components import app_env, naming, traefik
+from components import postgres as pg
+from components import redis as rd
 from components.app import AppArgs, AppComponent
-from components.config import StackConfig
+from components.config import StackConfig, kept_values
+from components.datastore import DatastoreArgs, DatastoreComponent
 from components.hardening import Limits
-from components.postgres import PostgresArgs, PostgresComponent
-from components.redis import RedisArgs, RedisComponent
+from components.labels import resource_labels
+from components.rollout import RolloutGateArgs, rollout_gate
 from components.vault_agent import AgentSettings
 
 OPERATOR_SECRETS = {
@@ -26,6 +30,15 @@ OPERATOR_SECRETS = {
 }
 
 
+def docker_provider_args(cfg: StackConfig) -> dict:
+    args: dict = {"host": cfg.docker_host, "ssh_opts": list(cfg.docker_ssh_opts)}
+    token = cfg.secrets.get("registryToken")
+    if token is not None:
+        registry = cfg.backend_image.repository.split("/", 1)[0]
+        args["registry_auth"] = [docker.ProviderRegistryAuthArgs(address=registry, username=cfg.registry_user, password=token)]
+    return args
+
+
 class FinanceReportStack(pulumi.ComponentResource):
     outputs: dict[str, pulumi.Input]
     """What __main__ exports: URLs, container names, Vault policy and role names, networks."""
@@ -35,12 +48,17 @@ class FinanceReportStack(pulumi.ComponentResource):
         env = cfg.env
         child = pulumi.ResourceOptions(parent=self)
 
-        docker_provider = docker.Provider(
-            "dokploy", host=cfg.docker_host, ssh_opts=list(cfg.docker_ssh_opts), opts=child
+        docker_provider = docker.Provider("dokploy", **docker_provider_args(cfg), opts=child)
+        # No token argument: the provider reads VAULT_TOKEN from the environment, so the token is never in
+        # config or state. Its child token must outlive the longest update (provider_facts.VAULT_CHILD_TOKEN);
+        # read-only previews skip it (their token may not create tokens).
+        vault_provider = vault.Provider(
+            "vault",
+            address=cfg.vault_address,
+            max_lease_ttl_seconds=cfg.vault_token_ttl_seconds,
+            skip_child_token=cfg.vault_skip_child_token or None,
+            opts=child,
         )
-        # No token argument: the provider reads VAULT_TOKEN from the environment, so the token is
-        # never in config or state.
-        vault_provider = vault.Provider("vault", address=cfg.vault_address, opts=child)
         # Children inherit these through their component parents.
         scoped = pulumi.ResourceOptions(parent=self, providers={"docker": docker_provider, "vault": vault_provider})
 
@@ -54,21 +72,19 @@ class FinanceReportStack(pulumi.ComponentResource):
             name=naming.internal_network_name(env),
             driver="bridge",
             internal=True,  # no route out: datastores only talk to the backend
-            labels=[docker.NetworkLabelArgs(label="finance-report.env", value=env)],
+            labels=resource_labels(env),
             opts=scoped,
         )
-        vault_net = docker.Network(
-            "vault-egress",
-            name=naming.vault_network_name(env),
-            driver="bridge",
-            labels=[docker.NetworkLabelArgs(label="finance-report.env", value=env)],
-            opts=scoped,
-        )
+        vault_net = docker.Network("vault-egress", name=naming.vault_network_name(env), driver="bridge", labels=resource_labels(env), opts=scoped)
         digest_key = random.RandomBytes("restart-digest-key", length=32, opts=child)
         agent_image = docker.RemoteImage("vault-agent-image", name=str(cfg.vault_agent_image), keep_locally=True, opts=scoped)
+        kept = pulumi.Output.secret(pulumi.Output.from_input(cfg.secrets.get("vaultKeptValues", "")).apply(kept_values))
 
         def limits(service: str) -> Limits:
             return Limits(cfg.memory_mb[service], cfg.log_max_size, cfg.log_max_files)
+
+        def kept_for(service: str) -> pulumi.Output:
+            return kept.apply(lambda k: k.get(service, {}))
 
         agent = AgentSettings(
             env=env,
@@ -79,19 +95,20 @@ class FinanceReportStack(pulumi.ComponentResource):
             network=vault_net.name,
             limits=limits("agent"),
             digest_key=digest_key.hex,
-            adopt_existing=cfg.adopt_existing_secrets,
-            vault_provider=vault_provider,
+            bound_cidrs=cfg.vault_agent_cidrs,
         )
-        postgres = PostgresComponent(
-            "postgres",
-            PostgresArgs(env=env, image=str(cfg.postgres_image), limits=limits("postgres"), internal_network=internal.name, agent=agent, data_path=cfg.postgres_data_path),
-            opts=scoped,
-        )
-        redis = RedisComponent(
-            "redis",
-            RedisArgs(env=env, image=str(cfg.redis_image), limits=limits("redis"), internal_network=internal.name, agent=agent, data_path=cfg.redis_data_path),
-            opts=scoped,
-        )
+
+        def datastore(spec, data_path: str) -> DatastoreComponent:
+            image = str(cfg.postgres_image if spec.service == "postgres" else cfg.redis_image)
+            return DatastoreComponent(
+                spec.service,
+                spec,
+                DatastoreArgs(env=env, image=image, limits=limits(spec.service), internal_network=internal.name, agent=agent, kept=kept_for(spec.service), data_path=data_path),
+                opts=scoped,
+            )
+
+        postgres = datastore(pg.spec(cfg.vault_kv_mount, env), cfg.postgres_data_path)
+        redis = datastore(rd.spec(cfg.vault_kv_mount, env, cfg.memory_mb["redis"]), cfg.redis_data_path)
         route = traefik.Route(env=env, domain=cfg.domain, entrypoint=cfg.traefik_entrypoint, cert_resolver=cfg.traefik_cert_resolver, network=cfg.traefik_network)
         literals = app_env.backend_literals(
             env=env,
@@ -123,19 +140,28 @@ class FinanceReportStack(pulumi.ComponentResource):
                 literals=literals,
                 postgres_password=postgres.password,
                 redis_password=redis.password,
-                operator_secrets={OPERATOR_SECRETS[k]: v for k, v in cfg.secrets.items()},
+                operator_secrets={OPERATOR_SECRETS[k]: v for k, v in cfg.secrets.items() if k in OPERATOR_SECRETS},
+                kept=kept_for("app"),
                 llm_encryption=cfg.llm_encryption,
                 prefect_enabled=bool(cfg.prefect_api_url),
                 openpanel_client_id=cfg.openpanel_client_id,
-                public_health_gate=cfg.public_health_gate,
                 depends_on=[postgres.container, redis.container],
             ),
             opts=scoped,
         )
 
-        sidecars = {"postgres": postgres.sidecar, "redis": redis.sidecar, "app": app.sidecar}
         site = app_env.site_url(env, cfg.domain)
-        containers = {
+        gate = RolloutGateArgs(
+            docker_host=cfg.docker_host,
+            ssh_opts=cfg.docker_ssh_opts,
+            watch_seconds=cfg.cutover_watch_seconds,
+            urls=(f"{site}/api/health", f"{site}/") if cfg.public_health_gate else (),
+        )
+        containers = [postgres.sidecar.container, postgres.container, redis.sidecar.container, redis.container, *app.containers]
+        rollout_gate("rollout-gate", gate, containers, app.rolling, self)
+
+        sidecars = {"postgres": postgres.sidecar, "redis": redis.sidecar, "app": app.sidecar}
+        names = {
             "postgres": postgres.container_name,
             "redis": redis.container_name,
             "backend": app.backend_name,
@@ -143,12 +169,12 @@ class FinanceReportStack(pulumi.ComponentResource):
             **{f"{service}_vault_agent": s.container_name for service, s in sidecars.items()},
         }
         if app.prefect_name is not None:
-            containers["prefect_worker"] = app.prefect_name
+            names["prefect_worker"] = app.prefect_name
         self.outputs = {
             "env": env,
             "site_url": site,
             "health_url": f"{site}/api/health",
-            "containers": containers,
+            "containers": names,
             "vault_policies": {service: s.policy_name for service, s in sidecars.items()},
             "vault_roles": {service: s.role_name for service, s in sidecars.items()},
             "vault_kv_paths": {service: naming.kv_data_path(cfg.vault_kv_mount, env, service) for service in sidecars},

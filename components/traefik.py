@@ -58,7 +58,3 @@ def web_labels(route: Route, port: int = 3000) -> dict[str, str]:
     labels.update(_router(route, "web", host_rule(route), WEB_PRIORITY, port))
     return labels
 
-
-def disabled_labels() -> dict[str, str]:
-    """Datastores, agents and workers: never routed, even if Traefik's exposedByDefault is on."""
-    return {"traefik.enable": "false"}

@@ -28,6 +28,7 @@ TOKEN_MAX_TTL_SECONDS = 4 * 3600
 SECRET_ID_TTL_SECONDS = 0
 SECRETS_TMPFS_SIZE = "1m"
 RENDERED_FILE_MODE = "0440"  # owner (agent, uid 0) and the consumer's group only
+CREDENTIAL_FILE_MODE = "0400"  # role-id and secret-id: the agent (uid 0) only
 
 
 def secrets_mount_path(service: str) -> str:
@@ -65,6 +66,9 @@ def policy_hcl(kv_mount: str, env: str, service: str) -> str:
 class AppRoleSettings:
     role_name: str
     token_policies: tuple[str, ...]
+    bound_cidrs: tuple[str, ...] = ()
+    """Where the agents' requests reach Vault from (the Docker host): the secret-id and the tokens it
+    yields work from nowhere else."""
     token_ttl: int = TOKEN_TTL_SECONDS
     token_max_ttl: int = TOKEN_MAX_TTL_SECONDS
     token_no_default_policy: bool = True
@@ -74,10 +78,11 @@ class AppRoleSettings:
     token_type: str = "service"
 
 
-def approle_settings(env: str, service: str) -> AppRoleSettings:
+def approle_settings(env: str, service: str, bound_cidrs: Sequence[str] = ()) -> AppRoleSettings:
     return AppRoleSettings(
         role_name=naming.approle_role_name(env, service),
         token_policies=(naming.vault_policy_name(env, service),),
+        bound_cidrs=tuple(bound_cidrs),
     )
 
 
@@ -129,10 +134,19 @@ def agent_hcl(vault_address: str, approle_mount: str, service: str, templates: S
     return "\n".join(blocks)
 
 
-def agent_command() -> list[str]:
-    """Runs the agent binary directly: the vault image's entrypoint would drop to the `vault` user and
-    render files the consumer's group cannot read."""
-    return ["vault", "agent", f"-config={AGENT_CONFIG_PATH}"]
+def agent_command(service: str) -> list[str]:
+    """Runs the agent binary directly (the vault image's entrypoint would drop to the `vault` user and
+    render files the consumer's group cannot read), after emptying the secrets volume: a volume that a
+    running consumer keeps mounted still holds the previous agent's files, and the health check ("every
+    file present") must only pass once this agent has rendered them."""
+    return ["sh", "-c", f"rm -f {secrets_mount_path(service)}/* && exec vault agent -config={AGENT_CONFIG_PATH}"]
+
+
+def options_digest(options: Mapping[str, str]) -> str:
+    """Short hash of a volume's driver options, carried in its name: Docker silently returns an existing
+    volume of the same name with its old options (provider_facts.VOLUME_CREATE_REUSES), so new options
+    must mean a new name."""
+    return hashlib.sha256(json.dumps(dict(options), sort_keys=True).encode()).hexdigest()[:8]
 
 
 def tmpfs_driver_opts(consumer_gid: int) -> dict[str, str]:

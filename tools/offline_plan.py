@@ -25,6 +25,7 @@ from pulumi_policy import (
 )
 
 from components.config import ConfigError
+from policies import provider_facts as facts
 from tools.program_run import ROOT, ProgramRun, Resource, mask_secrets, run_program, unwrap_secrets, with_missing_secrets
 from tools.stack_file import StackFileError, read_stack_file
 
@@ -69,12 +70,25 @@ class Plan:
         return {
             "stack": self.stack,
             "resources": [
-                {"urn": r.urn, "type": r.type, "name": r.name, "parent": r.parent, "inputs": mask_secrets(r.inputs), "options": r.options}
+                {"urn": r.urn, "type": r.type, "name": r.name, "parent": r.parent, "inputs": mask_secrets(r.inputs), "options": r.options, "replace": replace_plan(r)}
                 for r in self.run.resources
             ],
             "outputs": {k: ("[secret]" if k in self.run.secret_outputs else v) for k, v in self.run.outputs.items()},
+            "warnings": list(self.run.warnings),
             "violations": [vars(v) for v in self.violations],
         }
+
+
+def replace_plan(resource: Resource) -> Optional[dict[str, Any]]:
+    """How the real engine would replace this resource, from policies/provider_facts.py: the effective
+    strategy (and whether the program or the provider chose it) and the inputs whose change replaces it."""
+    if not resource.custom or resource.type.startswith("pulumi:providers:"):
+        return None
+    props = unwrap_secrets(resource.inputs)
+    strategy, why = facts.effective_strategy(resource.type, props, resource.options.get("deleteBeforeReplace"))
+    properties = facts.replacing_properties(resource.type, props)
+    forced = sorted(set(resource.options.get("replaceOnChanges", [])) - set(properties or []))
+    return {"strategy": strategy, "decidedBy": why, "properties": properties, "alsoReplaceOn": forced}
 
 
 # ------------------------------------------------------------------------------------------ policy config
@@ -145,10 +159,11 @@ def policy_resources(run: ProgramRun) -> list[PolicyResource]:
         opts = PolicyResourceOptions(
             protect=r.options.get("protect", False),
             ignore_changes=r.options.get("ignoreChanges", []),
-            delete_before_replace=r.options.get("deleteBeforeReplace", False),
+            # None when the program leaves it to the provider, as the engine passes it (deleteBeforeReplaceDefined).
+            delete_before_replace=r.options.get("deleteBeforeReplace"),
             aliases=[],
             custom_timeouts=PolicyCustomTimeouts(0, 0, 0),
-            additional_secret_outputs=[],
+            additional_secret_outputs=r.options.get("additionalSecretOutputs", []),
             parent=r.parent,
         )
         opts.retain_on_delete = r.options.get("retainOnDelete", False)  # type: ignore[attr-defined]
@@ -237,7 +252,10 @@ def _summary(resource: Resource) -> str:
         elif isinstance(value, float) and value.is_integer():
             value = int(value)
         parts.append(f"{key}={value}")
-    flags = [name for name in ("protect", "retainOnDelete", "deleteBeforeReplace") if resource.options.get(name)]
+    flags = [name for name in ("protect", "retainOnDelete") if resource.options.get(name)]
+    replace = replace_plan(resource)
+    if replace:
+        flags.append(replace["strategy"])
     if flags:
         parts.append("[" + ",".join(flags) + "]")
     return " ".join(parts)
@@ -252,6 +270,8 @@ def render(result: Plan) -> str:
     for key, value in result.run.outputs.items():
         shown = "[secret]" if key in result.run.secret_outputs else json.dumps(value)
         lines.append(f"  {key}: {shown}")
+    if result.run.warnings:
+        lines += ["", "Warnings (as `pulumi preview` prints them):"] + [f"  {w}" for w in result.run.warnings]
     lines += ["", f"Policy violations: {len(result.mandatory)} mandatory, {len(result.violations) - len(result.mandatory)} advisory"]
     for v in sorted(result.violations, key=lambda v: (v.enforcementLevel != MANDATORY, v.policy)):
         lines.append(f"  [{v.enforcementLevel}] {v.policy}: {v.message}")

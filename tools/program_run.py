@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
+import logging
 import os
 import runpy
 import uuid
@@ -54,6 +54,8 @@ class ProgramRun:
     resources: list[Resource] = field(default_factory=list)
     outputs: dict[str, Any] = field(default_factory=dict)
     secret_outputs: set[str] = field(default_factory=set)
+    warnings: list[str] = field(default_factory=list)
+    """What the program logged as warnings (pulumi.log.warn), as `pulumi preview` would print them."""
     error: Optional[BaseException] = None
 
     def by_type(self, type_: str) -> list[Resource]:
@@ -114,6 +116,9 @@ def with_missing_secrets(config: Mapping[str, str], secret_keys: Iterable[str], 
         if spec.secret and spec.required and full not in config:
             config[full] = placeholder_secret(spec.key, seed)
             keys.append(full)
+    kept = f"{PROJECT}:vaultKeptValues"
+    if kept in keys and config.get(kept, "").startswith("gen-"):
+        config[kept] = "{}"  # an encrypted JSON document: an empty one plans the same resources
     return config, keys
 
 
@@ -125,11 +130,14 @@ def _digest(*parts: str) -> bytes:
 
 
 class RecordingMocks(pulumi.runtime.Mocks):
-    """Answers registrations with deterministic computed values (seeded) and records inputs."""
+    """Answers registrations with deterministic computed values (seeded) and records inputs.
 
-    def __init__(self, seed: str, vault_data: Mapping[str, Mapping[str, str]]):
+    `state` gives the values a random resource already holds in the stack's state, by resource name:
+    what `invoke adopt` imported, or a new value after `pulumi up --replace` rotated it."""
+
+    def __init__(self, seed: str, state: Mapping[str, str]):
         self.seed = seed
-        self.vault_data = vault_data
+        self.state = state
         self.inputs: dict[tuple[str, str], dict[str, Any]] = {}
         self.providers: dict[tuple[str, str], Optional[str]] = {}
         self.calls: list[tuple[str, dict]] = []
@@ -145,9 +153,9 @@ class RecordingMocks(pulumi.runtime.Mocks):
         state = dict(unwrap_secrets(args.inputs))
         typ = args.typ
         if typ == "random:index/randomPassword:RandomPassword":
-            state["result"] = self._password(args.name, int(state.get("length", 32)), bool(state.get("special", True)))
+            state["result"] = self.state.get(args.name) or self._password(args.name, int(state.get("length", 32)), bool(state.get("special", True)))
         elif typ == "random:index/randomBytes:RandomBytes":
-            raw = (_digest(self.seed, args.name) * 4)[: int(state.get("length", 32))]
+            raw = base64.b64decode(self.state[args.name]) if args.name in self.state else (_digest(self.seed, args.name) * 4)[: int(state.get("length", 32))]
             state.update(base64=base64.b64encode(raw).decode(), hex=raw.hex())
         elif typ == "docker:index/remoteImage:RemoteImage":
             state["imageId"] = "sha256:" + _digest(state["name"]).hex()
@@ -163,13 +171,19 @@ class RecordingMocks(pulumi.runtime.Mocks):
         self.calls.append((args.token, dict(args.args)))
         if args.token == "docker:index/getNetwork:getNetwork":
             return {"name": args.args["name"], "id": f"{args.args['name']}-id", "driver": "overlay", "internal": False, "scope": "swarm"}, []
-        if args.token == "vault:kv/getSecretV2:getSecretV2":
-            data = dict(self.vault_data.get(args.args["name"], {}))
-            return {"data": data, "dataJson": json.dumps(data), "mount": args.args["mount"], "name": args.args["name"], "path": f"{args.args['mount']}/data/{args.args['name']}"}, []
         return {}, []
 
 
 # ----------------------------------------------------------------------------- running the program
+
+
+class _ListHandler(logging.Handler):
+    def __init__(self, sink: list[str]):
+        super().__init__(logging.WARNING)
+        self.sink = sink
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.sink.append(record.getMessage())
 
 
 def _option_record(opts: pulumi.ResourceOptions, names: dict[int, tuple[str, str]]) -> dict[str, Any]:
@@ -181,7 +195,9 @@ def _option_record(opts: pulumi.ResourceOptions, names: dict[int, tuple[str, str
         depends = [depends]
     return {
         "protect": bool(opts.protect),
-        "deleteBeforeReplace": bool(opts.delete_before_replace),
+        # None, True or False as the SDK sends it: None leaves the choice to the provider (provider_facts).
+        "deleteBeforeReplace": opts.delete_before_replace,
+        "additionalSecretOutputs": list(opts.additional_secret_outputs or []),
         "retainOnDelete": bool(opts.retain_on_delete),
         "ignoreChanges": list(opts.ignore_changes or []),
         "replaceOnChanges": list(opts.replace_on_changes or []),
@@ -197,9 +213,10 @@ def run_program(
     secret_keys: Iterable[str] = (),
     *,
     seed: str = "seed",
-    vault_data: Optional[Mapping[str, Mapping[str, str]]] = None,
+    state: Optional[Mapping[str, str]] = None,
     program: Path = PROGRAM,
     transforms: Sequence[pulumi.ResourceTransformation] = (),
+    preview: bool = True,
 ) -> ProgramRun:
     """Run `program` for `stack` with `config` (keys `finance-report:<key>`) under mocks.
 
@@ -207,10 +224,15 @@ def run_program(
     whatever was registered before it, so callers can assert that nothing was. `transforms` are stack
     transformations applied before capture: tests use them to seed regressions into the program."""
     _ensure_event_loop()  # a caller's asyncio.run() may have closed the thread's loop
-    mocks = RecordingMocks(seed, vault_data or {})
+    mocks = RecordingMocks(seed, state or {})
     monitor = pulumi_mocks.MockMonitor(mocks)
     settings.ROOT.set(None)
-    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
+    run = ProgramRun(stack=stack)
+    logger = logging.getLogger(f"finance-report.program.{id(run)}")
+    logger.propagate = False
+    logger.addHandler(_ListHandler(run.warnings))
+    # preview=True: a plan is what `pulumi preview` evaluates (pulumi.runtime.is_dry_run() is true).
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview, monitor=monitor, logger=logger)
     settings.SETTINGS.rpc_manager.clear()
     settings.SETTINGS.outputs.clear()
     pulumi.runtime.set_all_config(dict(config), list(secret_keys))
@@ -228,7 +250,6 @@ def run_program(
         pulumi.runtime.register_stack_transformation(transform)
     pulumi.runtime.register_stack_transformation(capture)
     root = settings.get_root_resource()
-    run = ProgramRun(stack=stack)
 
     def body():
         old_cwd = os.getcwd()

@@ -1,29 +1,38 @@
-"""Status of one environment: its containers (found by their `finance-report.env` label, so a staging
-status can never probe production) with state and health, and the public health URL.
+"""Status of one environment: what the program declares for the stack, against what runs on its Docker host.
+
+The expected containers come from the program itself (run under mocks for the stack, as the offline plan
+does): their `finance-report.env` and `finance-report.service` labels. The host is asked over the
+stack's own connection (dockerHost and dockerSshOpts, as the provider connects) for the containers
+carrying that env's label, so a staging status can never probe production. The public health URL is
+checked too, whether or not the Docker host answered.
 
 `uv run invoke status --stack staging [--docker-host URL] [--no-http]`
-Exit codes: 0 every expected service running and healthy (and the health URL answers 200), 1 otherwise,
-2 bad input (one line on stderr).
+Exit codes: 0 every declared service runs healthy and the health URL answers 200; 1 otherwise (a problem
+per line); 2 bad input (one line on stderr).
 """
 
 from __future__ import annotations
 
-import json
-import subprocess
 import sys
 import urllib.error
 import urllib.request
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
+from components import labels as L
 from components.app_env import site_url
 from components.config import ConfigError, StackConfig, load_config
-from tools.program_run import PROJECT, ROOT, with_missing_secrets
+from tools.docker_api import DockerAPI, DockerError
+from tools.program_run import PROJECT, ROOT, ProgramRun, run_program, unwrap_secrets, with_missing_secrets
 from tools.stack_file import StackFileError, read_stack_file
 
-SERVICES = ("postgres", "redis", "backend", "frontend")
-AGENTS = 3  # postgres, redis and app vault-agents
+CONTAINER = "docker:index/container:Container"
+
+
+class StatusInputError(Exception):
+    """Bad input: one line, exit 2."""
 
 
 @dataclass(frozen=True)
@@ -34,39 +43,63 @@ class ContainerState:
     health: str  # healthy, unhealthy, starting, none
 
 
-def parse_ps(lines: str) -> list[ContainerState]:
-    """`docker ps --format '{{json .}}'` output -> states. Health is in Status: 'Up 3 min (healthy)'."""
+@dataclass(frozen=True)
+class Declared:
+    """What the program declares for a stack: its config and the services of its containers."""
+
+    config: StackConfig
+    services: Counter
+
+    @classmethod
+    def of(cls, stack: str, config_file: Optional[Path] = None) -> "Declared":
+        try:
+            config, secret_keys = read_stack_file(config_file or ROOT / f"Pulumi.{stack}.yaml")
+        except StackFileError as err:
+            raise StatusInputError(str(err)) from None
+        config, secret_keys = with_missing_secrets(config, secret_keys)  # status reads no secret
+        prefix = f"{PROJECT}:"
+        raw = {k[len(prefix):]: v for k, v in config.items() if k.startswith(prefix)}
+        try:
+            cfg = load_config(raw, stack, frozenset(k[len(prefix):] for k in secret_keys if k.startswith(prefix)))
+        except ConfigError as err:
+            raise StatusInputError(str(err)) from None
+        run = run_program(stack, config, secret_keys)
+        if run.error is not None:
+            raise StatusInputError(str(run.error).splitlines()[0])
+        return cls(cfg, declared_services(run))
+
+
+def declared_services(run: ProgramRun) -> Counter:
+    """service label -> number of containers the program declares with it."""
+    found: Counter = Counter()
+    for container in run.by_type(CONTAINER):
+        labels = {item["label"]: item["value"] for item in unwrap_secrets(container.inputs.get("labels", []))}
+        found[labels[L.SERVICE]] += 1
+    return found
+
+
+def parse_containers(listing: Sequence[dict[str, Any]]) -> list[ContainerState]:
+    """GET /containers/json entries -> states. Health is in Status: 'Up 3 minutes (healthy)'."""
     states = []
-    for line in lines.splitlines():
-        if not line.strip():
-            continue
-        row = json.loads(line)
-        labels = dict(item.split("=", 1) for item in row.get("Labels", "").split(",") if "=" in item)
+    for row in listing:
+        labels = row.get("Labels") or {}
         status = row.get("Status", "")
         health = next((h for h in ("unhealthy", "healthy", "health: starting") if f"({h})" in status), "none")
-        states.append(ContainerState(row["Names"], labels.get("finance-report.service", "?"), row.get("State", "?"), health.replace("health: ", "")))
+        name = (row.get("Names") or ["?"])[0].lstrip("/")
+        states.append(ContainerState(name, labels.get(L.SERVICE, "?"), row.get("State", "?"), health.replace("health: ", "")))
     return sorted(states, key=lambda s: (s.service, s.name))
 
 
-def problems(states: Sequence[ContainerState], prefect: bool) -> list[str]:
+def problems(states: Sequence[ContainerState], expected: Counter) -> list[str]:
     found = []
-    expected = {**{s: 1 for s in SERVICES}, "vault-agent": AGENTS, **({"prefect-worker": 1} if prefect else {})}
-    for service, count in expected.items():
+    for service, count in sorted(expected.items()):
         running = [s for s in states if s.service == service and s.state == "running"]
         if len(running) < count:
             found.append(f"{service}: {len(running)} of {count} running")
     for s in states:
-        if s.state == "running" and s.health not in ("healthy",):
+        if s.state == "running" and s.health != "healthy":
             found.append(f"{s.name}: health {s.health}")
     return found
-
-
-def load(stack: str, config_file: Optional[Path]) -> StackConfig:
-    config, secret_keys = read_stack_file(config_file or ROOT / f"Pulumi.{stack}.yaml")
-    config, secret_keys = with_missing_secrets(config, secret_keys)  # status needs no secret
-    prefix = f"{PROJECT}:"
-    raw = {k[len(prefix):]: v for k, v in config.items() if k.startswith(prefix)}
-    return load_config(raw, stack, frozenset(k[len(prefix):] for k in secret_keys if k.startswith(prefix)))
 
 
 def http_status(url: str) -> str:
@@ -79,33 +112,33 @@ def http_status(url: str) -> str:
         return f"unreachable ({getattr(err, 'reason', err)})"
 
 
-def main(stack: str, docker_host: Optional[str] = None, http: bool = True, config_file: Optional[str] = None) -> int:
+def main(stack: str, docker_host: Optional[str] = None, http: bool = True, config_file: Optional[str] = None, out=sys.stdout) -> int:
     try:
         if not stack:
-            raise StackFileError("--stack is required")
-        cfg = load(stack, Path(config_file) if config_file else None)
-    except (StackFileError, ConfigError) as err:
+            raise StatusInputError("--stack is required: production, staging or another stack with a Pulumi.<stack>.yaml")
+        declared = Declared.of(stack, Path(config_file) if config_file else None)
+    except StatusInputError as err:
         print(f"status: {err}", file=sys.stderr)
         return 2
+    cfg = declared.config
     host = docker_host or cfg.docker_host
-    ps = subprocess.run(
-        ["docker", "-H", host, "ps", "-a", "--filter", f"label=finance-report.env={cfg.env}", "--format", "{{json .}}"],
-        capture_output=True, text=True, timeout=120,
-    )
-    if ps.returncode != 0:
-        print(f"status: docker -H {host} ps failed: {ps.stderr.strip().splitlines()[-1] if ps.stderr.strip() else ps.returncode}", file=sys.stderr)
-        return 1
-    states = parse_ps(ps.stdout)
-    print(f"env {cfg.env} on {host}")
-    for s in states:
-        print(f"  {s.service:<15} {s.name:<48} {s.state:<10} {s.health}")
-    found = problems(states, bool(cfg.prefect_api_url))
+    found: list[str] = []
+    print(f"env {cfg.env} on {host}", file=out)
+    try:
+        listing = DockerAPI(host, cfg.docker_ssh_opts).containers([f"{L.ENV}={cfg.env}"])
+    except DockerError as err:
+        found.append(str(err))
+    else:
+        states = parse_containers(listing)
+        for s in states:
+            print(f"  {s.service:<15} {s.name:<48} {s.state:<10} {s.health}", file=out)
+        found += problems(states, declared.services)
     if http:
         url = f"{site_url(cfg.env, cfg.domain)}/api/health"
         code = http_status(url)
-        print(f"  {'public health':<15} {url:<48} {code}")
+        print(f"  {'public health':<15} {url:<48} {code}", file=out)
         if code != "200":
             found.append(f"{url} answered {code}")
     for problem in found:
-        print(f"problem: {problem}")
+        print(f"problem: {problem}", file=out)
     return 1 if found else 0

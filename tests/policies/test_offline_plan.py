@@ -115,11 +115,18 @@ def test_json_output_has_the_documented_shape_and_masks_every_secret():
     proc = run_cli("--stack", "production", "--json")
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)
-    assert list(doc) == ["stack", "resources", "outputs", "violations"]
+    assert list(doc) == ["stack", "resources", "outputs", "warnings", "violations"]
     assert doc["stack"] == "production" and len(doc["resources"]) >= 40
     for resource in doc["resources"]:
-        assert set(resource) == {"urn", "type", "name", "parent", "inputs", "options"}
-        assert {"protect", "deleteBeforeReplace", "retainOnDelete", "ignoreChanges", "replaceOnChanges", "dependsOn", "parent", "provider"} <= set(resource["options"])
+        assert set(resource) == {"urn", "type", "name", "parent", "inputs", "options", "replace"}
+        assert {"protect", "deleteBeforeReplace", "retainOnDelete", "ignoreChanges", "replaceOnChanges", "dependsOn", "parent", "provider", "additionalSecretOutputs"} <= set(resource["options"])
+    replace = {r["name"]: r["replace"] for r in doc["resources"]}
+    assert replace["app-backend"]["strategy"] == "create-before-delete" and replace["app-backend"]["decidedBy"] == "program option"
+    assert replace["postgres-container"]["strategy"] == "delete-before-replace"
+    assert "healthcheck" in replace["postgres-container"]["alsoReplaceOn"] and "image" in replace["postgres-container"]["properties"]
+    assert "memory" not in replace["postgres-container"]["properties"], "memory is updated in place"
+    assert replace["internal"] == {"strategy": "delete-before-replace", "decidedBy": "provider default", "properties": ["driver", "internal", "labels", "name"], "alsoReplaceOn": []}
+    assert replace["finance-report"] is None and replace["dokploy"] is None
     kv = next(r for r in doc["resources"] if r["name"] == "app-vault-kv")
     assert kv["inputs"]["dataJson"] == "[secret]"
     agent = next(r for r in doc["resources"] if r["name"] == "app-vault-agent")

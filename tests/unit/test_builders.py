@@ -39,8 +39,9 @@ def test_operator_names_for_production_and_staging():
 def test_names_of_two_envs_never_collide_and_always_carry_the_env(env, other, service):
     if env == other:
         return
-    for build in (naming.container_name, naming.agent_container_name, naming.secrets_volume_name, naming.data_volume_name):
+    for build in (naming.container_name, naming.agent_container_name, naming.data_volume_name):
         assert build(service, env) != build(service, other)
+    assert naming.secrets_volume_name(service, env, "0123abcd") != naming.secrets_volume_name(service, other, "0123abcd")
     assert naming.kv_data_path("secret", env, service).split("/")[3] == env
     assert naming.vault_policy_name(env, service) != naming.vault_policy_name(other, service)
     assert naming.internal_network_name(env) != naming.internal_network_name(other)

@@ -345,35 +345,83 @@ def test_a_new_image_tag_gives_rolling_services_new_names_and_keeps_datastore_na
 
 def test_the_restart_digest_changes_only_for_consumers_of_a_changed_secret(production):
     base = digests(production)
-    assert set(base) == {"postgres-container", "redis-container", "app-backend", "app-prefect-worker"}
-    assert run_stack("production") and digests(run_stack("production")) == base, "no change must mean no restart"
+    agents = {"postgres-vault-agent", "redis-vault-agent", "app-vault-agent"}
+    assert set(base) == {"postgres-container", "redis-container", "app-backend", "app-prefect-worker"} | agents
+    assert digests(run_stack("production")) == base, "no change must mean no restart"
 
     s3 = digests(run_stack("production", secret_overrides={"s3SecretKey": "rotated-s3-secret-value"}))
-    assert {k for k in base if base[k] != s3[k]} == {"app-backend", "app-prefect-worker"}
+    assert {k for k in base if base[k] != s3[k]} == {"app-vault-agent", "app-backend", "app-prefect-worker"}
 
-    # A new Postgres password (adopted from Vault here) reaches Postgres and, through DATABASE_URL, the app.
-    pg = digests(run_stack("production", vault_data={"finance_report/production/postgres": {"POSTGRES_PASSWORD": "adopted-pg-password"}}))
-    assert {k for k in base if base[k] != pg[k]} == {"postgres-container", "app-backend", "app-prefect-worker"}
+    # A rotated Postgres password (the random resource replaced: a new value in state) reaches Postgres
+    # and, through DATABASE_URL, the app; each agent renders it before its consumers restart.
+    pg = digests(run_stack("production", state={"postgres-password": "rotated-pg-password-0123456789ab"}))
+    assert {k for k in base if base[k] != pg[k]} == {"postgres-vault-agent", "postgres-container", "app-vault-agent", "app-backend", "app-prefect-worker"}
 
-    redis = digests(run_stack("production", vault_data={"finance_report/production/redis": {"PASSWORD": "adopted-redis-password"}}))
-    assert {k for k in base if base[k] != redis[k]} == {"redis-container", "app-backend", "app-prefect-worker"}
+    redis = digests(run_stack("production", state={"redis-password": "rotated-redis-password-012345678"}))
+    assert {k for k in base if base[k] != redis[k]} == {"redis-vault-agent", "redis-container", "app-vault-agent", "app-backend", "app-prefect-worker"}
 
 
 def test_the_restart_digest_changes_when_a_rendered_template_changes(production):
-    # OTEL_SERVICE_NAME is a literal of the app's env-file template: only app consumers restart.
+    # OTEL_SERVICE_NAME is a literal of the app's env-file template: only the app's agent and consumers restart.
     changed = digests(run_stack("production", {"otelServiceName": "finance-report-api"}))
     base = digests(production)
-    assert {k for k in base if base[k] != changed[k]} == {"app-backend", "app-prefect-worker"}
+    assert {k for k in base if base[k] != changed[k]} == {"app-vault-agent", "app-backend", "app-prefect-worker"}
 
 
-def test_adopt_mode_keeps_existing_vault_values_instead_of_generated_ones(production):
-    existing = {"finance_report/production/app": {"SECRET_KEY": "k" * 48, "LLM_ENCRYPTION_KEYS": "adopted-fernet"}}
-    run = run_stack("production", vault_data=existing)
-    app_kv = json.loads(unwrap_secrets(run.one(KV, "app-vault-kv").inputs["dataJson"]))
-    assert app_kv["SECRET_KEY"] == "k" * 48 and app_kv["LLM_ENCRYPTION_KEYS"] == "adopted-fernet"
-    fresh = run_stack("production", {"adoptVaultValues": "false"}, vault_data=existing)
-    fresh_kv = json.loads(unwrap_secrets(fresh.one(KV, "app-vault-kv").inputs["dataJson"]))
-    assert fresh_kv["SECRET_KEY"] != "k" * 48 and len(fresh_kv["SECRET_KEY"]) >= 32
+def kv(run: ProgramRun, service: str) -> dict:
+    return json.loads(unwrap_secrets(run.one(KV, f"{service}-vault-kv").inputs["dataJson"]))
+
+
+def test_imported_values_are_written_back_unchanged_and_a_replace_rotates_them(production):
+    """`invoke adopt` imports today's values into the random resources' state; the program then writes
+    exactly those values, never reads Vault, and `pulumi up --replace <urn>` gives a new one."""
+    adopted = {"postgres-password": "adopted-pg-" + "p" * 20, "app-secret-key": "adopted-key-" + "k" * 52}
+    run = run_stack("production", state=adopted)
+    assert kv(run, "postgres")["POSTGRES_PASSWORD"] == adopted["postgres-password"]
+    assert kv(run, "app")["SECRET_KEY"] == adopted["app-secret-key"]
+    assert quote(adopted["postgres-password"], safe="") in kv(run, "app")["DATABASE_URL"]
+    rotated = run_stack("production", state={**adopted, "postgres-password": "rotated-pg-" + "r" * 20})
+    assert kv(rotated, "postgres")["POSTGRES_PASSWORD"] == "rotated-pg-" + "r" * 20
+    assert quote("rotated-pg-" + "r" * 20, safe="") in kv(rotated, "app")["DATABASE_URL"]
+    assert kv(rotated, "app")["SECRET_KEY"] == adopted["app-secret-key"], "rotating one value leaves the others"
+
+
+def test_random_values_ignore_the_arguments_an_import_records_differently(production):
+    for name in ("postgres-password", "redis-password", "app-secret-key", "app-llm-key"):
+        resource = next(r for r in production.resources if r.name == name)
+        assert {"length", "special", "overrideSpecial"} <= set(resource.options["ignoreChanges"]), resource.urn
+
+
+KEPT = {"app": {"LLM_ENCRYPTION_KEYS": "old-fernet-key-1,old-fernet-key-2", "LEGACY_FLAG": "kept-as-is"}, "redis": {"NOTE": "x"}}
+
+
+def test_values_the_program_does_not_own_are_kept_never_dropped_or_blanked(staging):
+    """Staging has llmEncryption off: its existing keys must survive, as must a key the program does not know."""
+    run = run_stack("staging", secret_overrides={"vaultKeptValues": json.dumps(KEPT)})
+    app = kv(run, "app")
+    assert app["LLM_ENCRYPTION_KEYS"] == "old-fernet-key-1,old-fernet-key-2"
+    assert app["LEGACY_FLAG"] == "kept-as-is" and kv(run, "redis")["NOTE"] == "x"
+    assert kv(staging, "app")["LLM_ENCRYPTION_KEYS"] == "", "nothing kept, feature off: empty"
+
+
+def test_a_generated_llm_key_goes_first_and_kept_keys_follow(production):
+    run = run_stack("production", secret_overrides={"vaultKeptValues": json.dumps(KEPT)})
+    keys = kv(run, "app")["LLM_ENCRYPTION_KEYS"].split(",")
+    assert keys[1:] == ["old-fernet-key-1", "old-fernet-key-2"] and keys[0] == kv(production, "app")["LLM_ENCRYPTION_KEYS"]
+
+
+def test_an_env_with_values_in_vault_refuses_up_until_adopted_and_warns_on_preview():
+    from tools.program_run import run_program
+    from tests.conftest import stack_config
+
+    config, keys = stack_config("production")
+    up = run_program("production", config, keys, preview=False)
+    assert str(up.error).startswith("config finance-report:vaultValuesAdopted = False is invalid: expected true before the first `pulumi up`")
+    assert up.resources == []
+    preview = run_program("production", config, keys)
+    assert preview.error is None and any("uv run invoke adopt --stack production" in w for w in preview.warnings)
+    adopted = run_stack("production", {"vaultValuesAdopted": "true"})
+    assert adopted.error is None and adopted.warnings == []
 
 
 def test_app_kv_holds_urls_built_from_the_datastore_passwords(production):
@@ -402,22 +450,24 @@ def test_outputs_give_urls_names_and_vault_identities(production, staging):
     assert "prefect_worker" not in containers and production.outputs["containers"]["prefect_worker"] == "finance_report-prefect-worker"
 
 
-def test_a_public_health_gate_runs_after_every_new_backend_or_frontend_revision(production):
-    gate = production.one("command:local:Command", "app-public-health-gate")
-    names = {c.name: c.inputs["name"] for c in production.by_type(CONTAINER)}
-    assert gate.inputs["triggers"] == [names["app-backend"], names["app-frontend"]]
-    assert "https://report.zitian.party/api/health" in gate.inputs["create"] and "https://report.zitian.party/" in gate.inputs["create"]
-    assert gate.inputs["create"].startswith("curl -fsS")
-    backend_urn = container(production, "app-backend").urn
-    assert backend_urn in gate.options["dependsOn"]
-    assert not run_stack("staging", {"publicHealthGate": "false"}).by_type("command:local:Command")
-
-
-def test_fixed_name_consumers_are_replaced_on_a_new_digest_and_agents_on_new_uploads(production):
-    for name in ("postgres-container", "redis-container", "app-prefect-worker"):
-        assert container(production, name).options["replaceOnChanges"] == ["labels"], name
-    for service in ("postgres", "redis", "app"):
-        assert container(production, f"{service}-vault-agent").options["replaceOnChanges"] == ["uploads"], service
+def test_the_rollout_gate_checks_every_container_and_watches_the_new_revisions(production):
+    gate = production.one("command:local:Command", "rollout-gate")
+    containers = production.by_type(CONTAINER)
+    assert gate.inputs["triggers"] == sorted(gate.inputs["triggers"], key=gate.inputs["triggers"].index)
+    assert set(gate.inputs["triggers"]) == {f"{c.name}-id" for c in containers}, "a replaced container re-runs the gate"
+    assert {c.urn for c in containers} <= set(gate.options["dependsOn"])
+    argv = __import__("shlex").split(gate.inputs["create"])
+    assert argv[:7] == ["uv", "run", "--frozen", "--no-sync", "python", "-m", "tools.rollout_gate"]
+    names = {c.name: c.inputs["name"] for c in containers}
+    healthy = [argv[i + 1] for i, a in enumerate(argv) if a == "--healthy"]
+    watched = [argv[i + 1] for i, a in enumerate(argv) if a == "--watch"]
+    assert sorted(healthy) == sorted(names.values())
+    assert watched == [names["app-backend"], names["app-frontend"]]
+    assert argv[argv.index("--watch-seconds") + 1] == "60"
+    assert [argv[i + 1] for i, a in enumerate(argv) if a == "--url"] == ["https://report.zitian.party/api/health", "https://report.zitian.party/"]
+    assert argv[argv.index("--docker-host") + 1] == "ssh://deploy@dokploy.zitian.party"
+    quiet = run_stack("staging", {"publicHealthGate": "false", "cutoverWatchSeconds": "0"}).one("command:local:Command", "rollout-gate")
+    assert "--url" not in quiet.inputs["create"] and "--watch-seconds 0" in quiet.inputs["create"]
 
 
 def test_any_change_to_a_rolling_container_renames_only_that_container(production):

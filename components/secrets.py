@@ -1,0 +1,36 @@
+"""Generated secrets and the values adopted from Vault (invariant 8: adoption without data loss).
+
+The program owns the values it generates (random resources): after `invoke adopt` imported today's values
+into their state, they are kept until `pulumi up --replace <urn>` rotates them, and Vault is never read by
+the program (a preview cannot fail on a missing KV path). Values in an env's KV secrets that the program
+does not generate (older LLM encryption keys, keys of features it does not know) are carried in the
+secret config `vaultKeptValues` by `invoke adopt` and written back unchanged: a KV write never drops or
+blanks them.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping, Optional
+
+import pulumi
+
+GENERATED_PASSWORD = {"length": 32, "special": True, "override_special": "!#%+-.:=?@^_~"}
+# Arguments that `pulumi import` of an existing value records differently (its length, character classes):
+# never a reason to regenerate the value. Rotation is an explicit replace.
+IMPORT_IGNORED = ["length", "special", "overrideSpecial", "upper", "lower", "numeric", "number", "minLower", "minUpper", "minNumeric", "minSpecial", "keepers"]
+
+
+def generated_options(parent: pulumi.Resource) -> pulumi.ResourceOptions:
+    return pulumi.ResourceOptions(parent=parent, ignore_changes=IMPORT_IGNORED)
+
+
+def kept_merge(owned: Mapping[str, pulumi.Input[str]], kept: pulumi.Input[Optional[Mapping[str, str]]]) -> pulumi.Output[dict]:
+    """The KV document: kept values, then the program's own (which win). Always secret."""
+    merged = pulumi.Output.all(pulumi.Output.from_input(kept), pulumi.Output.all(**owned)).apply(lambda ko: {**(ko[0] or {}), **ko[1]})
+    return pulumi.Output.secret(merged)
+
+
+def llm_keys(generated: Optional[str], kept: Optional[str]) -> str:
+    """LLM_ENCRYPTION_KEYS, newest first: the generated key (when llmEncryption is on), then every key
+    kept from before, so data encrypted with them stays readable."""
+    return ",".join(k for k in [generated, *((kept or "").split(","))] if k)

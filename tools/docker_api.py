@@ -1,0 +1,157 @@
+"""A small Docker Engine API client for the operator tools (status, doctor, logs, backups), reaching the
+same daemon the same way the Pulumi docker provider does.
+
+For `ssh://user@host[:port]` the provider runs `ssh <sshOpts> user@host -- docker system dial-stdio`
+(the docker CLI's connection helper, kreuzwerker/terraform-provider-docker internal/provider/config.go)
+and speaks HTTP over the pipe. The docker CLI has no way to pass the stack's `dockerSshOpts`, and docker-py
+starts ssh without them, so this module does what the provider does: HTTP/1.1 over the ssh pipe, or over
+the unix socket for `unix://` hosts (the harness and a local engine).
+
+Errors are `DockerError` with one line naming the host and what failed; nothing here prints.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import shutil
+import socket
+import subprocess
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Mapping, Optional, Sequence
+from urllib.parse import quote, urlencode, urlsplit
+
+
+class DockerError(Exception):
+    """The Docker host could not be reached or answered an error (one line)."""
+
+
+@dataclass
+class Response:
+    status: int
+    body: bytes
+
+    def json(self) -> Any:
+        try:
+            return json.loads(self.body or b"null")
+        except json.JSONDecodeError:
+            raise DockerError(f"the Docker API answered {self.status} with a body that is not JSON: {self.body[:80]!r}") from None
+
+
+class _PipeSocket:
+    """What http.client needs from a socket, over an ssh process's stdin and stdout."""
+
+    def __init__(self, proc: subprocess.Popen):
+        self.proc = proc
+
+    def sendall(self, data: bytes) -> None:
+        self.proc.stdin.write(data)
+        self.proc.stdin.flush()
+
+    def makefile(self, mode: str, *args: Any, **kwargs: Any):
+        return self.proc.stdout
+
+    def close(self) -> None:
+        pass
+
+
+def ssh_command(host: str, ssh_opts: Sequence[str] = ()) -> list[str]:
+    """The ssh command line the provider's connection helper runs for `ssh://user@host[:port]`."""
+    parts = urlsplit(host)
+    if parts.scheme != "ssh" or not parts.hostname:
+        raise DockerError(f"docker host {host} is not ssh://user@host[:port]")
+    argv = ["ssh", *ssh_opts]
+    if parts.port:
+        argv += ["-p", str(parts.port)]
+    if parts.username:
+        argv += ["-l", parts.username]
+    return [*argv, "--", parts.hostname, "docker", "system", "dial-stdio"]
+
+
+@dataclass
+class DockerAPI:
+    host: str
+    """`unix:///path/to/docker.sock` or `ssh://user@host[:port]`."""
+    ssh_opts: Sequence[str] = field(default_factory=tuple)
+    timeout: float = 60
+
+    def _connect(self) -> tuple[http.client.HTTPConnection, Optional[subprocess.Popen]]:
+        parts = urlsplit(self.host)
+        if parts.scheme == "unix":
+            conn = http.client.HTTPConnection("docker", timeout=self.timeout)
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.settimeout(self.timeout)
+            try:
+                sock.connect(parts.path)
+            except OSError as err:
+                sock.close()
+                raise DockerError(f"cannot reach the Docker engine at {self.host}: {err.strerror or err}") from None
+            conn.sock = sock
+            return conn, None
+        if parts.scheme == "ssh":
+            if shutil.which("ssh") is None:
+                raise DockerError("ssh is not installed: it is needed to reach the Docker host " + self.host)
+            proc = subprocess.Popen(ssh_command(self.host, self.ssh_opts), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            conn = http.client.HTTPConnection("docker", timeout=self.timeout)
+            conn.sock = _PipeSocket(proc)  # type: ignore[assignment]
+            return conn, proc
+        raise DockerError(f"docker host {self.host} must be unix:///path or ssh://user@host[:port]")
+
+    @staticmethod
+    def _close(conn: http.client.HTTPConnection, proc: Optional[subprocess.Popen]) -> str:
+        conn.close()
+        if proc is None:
+            return ""
+        proc.stdin.close()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        err = proc.stderr.read().decode(errors="replace").strip()
+        return err.splitlines()[-1] if err else ""
+
+    def request(self, method: str, path: str, query: Optional[Mapping[str, Any]] = None, body: Any = None) -> Response:
+        url = quote(path, safe="/:@") + (("?" + urlencode(query)) if query else "")
+        data = json.dumps(body).encode() if body is not None else None
+        conn, proc = self._connect()
+        try:
+            conn.request(method, url, body=data, headers={"Host": "docker", "Connection": "close", **({"Content-Type": "application/json"} if data else {})})
+            answer = conn.getresponse()
+            response = Response(answer.status, answer.read())
+        except (OSError, http.client.HTTPException) as err:
+            # ssh's last stderr line says why (host key, auth, connection refused) better than the pipe error.
+            detail = self._close(conn, proc) or str(err) or type(err).__name__
+            raise DockerError(f"cannot reach the Docker engine at {self.host}: {detail}") from None
+        self._close(conn, proc)
+        return response
+
+    def stream(self, path: str, query: Optional[Mapping[str, Any]] = None) -> Iterator[bytes]:
+        """A GET whose body is read as it arrives (logs --follow)."""
+        url = quote(path, safe="/:@") + (("?" + urlencode(query)) if query else "")
+        conn, proc = self._connect()
+        try:
+            conn.request("GET", url, headers={"Host": "docker"})
+            answer = conn.getresponse()
+            if answer.status >= 400:
+                raise DockerError(f"{path}: the Docker API answered {answer.status}: {answer.read()[:200].decode(errors='replace').strip()}")
+            while True:
+                chunk = answer.read1(65536) if hasattr(answer, "read1") else answer.read(65536)
+                if not chunk:
+                    return
+                yield chunk
+        except (OSError, http.client.HTTPException) as err:
+            raise DockerError(f"cannot reach the Docker engine at {self.host}: {err}") from None
+        finally:
+            self._close(conn, proc)
+
+    def get(self, path: str, **query: Any) -> Any:
+        response = self.request("GET", path, {k: v for k, v in query.items() if v is not None} or None)
+        if response.status >= 400:
+            message = response.json().get("message", "") if response.body.startswith(b"{") else response.body[:200].decode(errors="replace")
+            raise DockerError(f"GET {path}: the Docker API answered {response.status}: {message}")
+        return response.json()
+
+    def containers(self, labels: Sequence[str], all_: bool = True) -> list[dict[str, Any]]:
+        """Containers carrying every `key=value` label (GET /containers/json)."""
+        return self.get("/containers/json", all="1" if all_ else "0", filters=json.dumps({"label": list(labels)}))
