@@ -33,6 +33,9 @@ DOCKER_SOCK = f"/run/fr-harness-docker{_SUFFIX}.sock"
 DOCKER_ROOT = Path(f"/var/lib/fr-harness-docker{_SUFFIX}")
 DOCKER_EXEC_ROOT = Path(f"/run/fr-harness-docker{_SUFFIX}")
 DOCKER_PIDFILE = f"/run/fr-harness-docker{_SUFFIX}.pid"
+# Networks the harness creates get addresses from a pool of their own, so two harness engines on one
+# machine never hand out the same subnet.
+DOCKER_ADDRESS_POOL = f"base=10.{200 + (sum(map(ord, _ID)) % 50) if _ID else 199}.0.0/16,size=24"
 AGENT_IMAGE = "fr-harness/agent:local"
 
 
@@ -125,7 +128,7 @@ class Docker:
             unavailable("Docker engine", "dockerd needs root")
         self.process = start_process(
             "dockerd",
-            ["dockerd", "--host", f"unix://{DOCKER_SOCK}", "--data-root", str(DOCKER_ROOT), "--exec-root", str(DOCKER_EXEC_ROOT), "--pidfile", DOCKER_PIDFILE, "--bridge", "none"],
+            ["dockerd", "--host", f"unix://{DOCKER_SOCK}", "--data-root", str(DOCKER_ROOT), "--exec-root", str(DOCKER_EXEC_ROOT), "--pidfile", DOCKER_PIDFILE, "--bridge", "none", "--default-address-pool", DOCKER_ADDRESS_POOL],
         )
         try:
             wait_until(lambda: self.run("info", check=False, timeout=10).returncode == 0, 60, "dockerd")
