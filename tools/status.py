@@ -112,7 +112,8 @@ def http_status(url: str) -> str:
         return f"unreachable ({getattr(err, 'reason', err)})"
 
 
-def main(stack: str, docker_host: Optional[str] = None, http: bool = True, config_file: Optional[str] = None, out=sys.stdout) -> int:
+def main(stack: str, docker_host: Optional[str] = None, http: bool = True, config_file: Optional[str] = None, out=None) -> int:
+    out = out or sys.stdout
     try:
         if not stack:
             raise StatusInputError("--stack is required: production, staging or another stack with a Pulumi.<stack>.yaml")
