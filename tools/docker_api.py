@@ -111,12 +111,14 @@ class DockerAPI:
         err = proc.stderr.read().decode(errors="replace").strip()
         return err.splitlines()[-1] if err else ""
 
-    def request(self, method: str, path: str, query: Optional[Mapping[str, Any]] = None, body: Any = None) -> Response:
+    def request(self, method: str, path: str, query: Optional[Mapping[str, Any]] = None, body: Any = None, raw: Optional[bytes] = None, content_type: str = "application/x-tar") -> Response:
+        """One API call. `body` is sent as JSON; `raw` as bytes of `content_type` (a tar for /build, archive)."""
         url = quote(path, safe="/:@") + (("?" + urlencode(query)) if query else "")
-        data = json.dumps(body).encode() if body is not None else None
+        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+        kind = content_type if raw is not None else "application/json"
         conn, proc = self._connect()
         try:
-            conn.request(method, url, body=data, headers={"Host": "docker", "Connection": "close", **({"Content-Type": "application/json"} if data else {})})
+            conn.request(method, url, body=data, headers={"Host": "docker", "Connection": "close", **({"Content-Type": kind} if data is not None else {})})
             answer = conn.getresponse()
             response = Response(answer.status, answer.read())
         except (OSError, http.client.HTTPException) as err:

@@ -37,6 +37,27 @@ def agent_image(docker_engine):
 
 
 @pytest.fixture(scope="session")
+def postgres_image(docker_engine):
+    from tests.integration.images import postgres_image as build
+
+    return build(docker_engine.api())
+
+
+@pytest.fixture(scope="session")
+def redis_image(docker_engine):
+    from tests.integration.images import redis_image as build
+
+    return build(docker_engine.api())
+
+
+@pytest.fixture(scope="session")
+def app_image(docker_engine):
+    from tests.integration.images import app_image as build
+
+    return build(docker_engine.api())
+
+
+@pytest.fixture(scope="session")
 def postgres_server():
     yield from _serve(Postgres())
 

@@ -35,7 +35,12 @@ DOCKER_EXEC_ROOT = Path(f"/run/fr-harness-docker{_SUFFIX}")
 DOCKER_PIDFILE = f"/run/fr-harness-docker{_SUFFIX}.pid"
 # Networks the harness creates get addresses from a pool of their own, so two harness engines on one
 # machine never hand out the same subnet.
-DOCKER_ADDRESS_POOL = f"base=10.{200 + (sum(map(ord, _ID)) % 50) if _ID else 199}.0.0/16,size=24"
+_OCTET = 200 + (sum(map(ord, _ID)) % 50) if _ID else 199
+DOCKER_ADDRESS_POOL = f"base=10.{_OCTET}.0.0/16,size=24"
+# The engine's default `bridge` network (the provider creates every container on it, then moves it to
+# its networks), on an interface of this harness's own instead of docker0.
+DOCKER_BRIDGE = f"frh-br{_ID[:8]}"
+DOCKER_BRIDGE_ADDRESS = f"10.{_OCTET}.255.1/24"
 AGENT_IMAGE = "fr-harness/agent:local"
 
 
@@ -126,9 +131,14 @@ class Docker:
             unavailable("Docker engine", "dockerd is not installed (Debian package docker.io)")
         if os.geteuid() != 0:
             unavailable("Docker engine", "dockerd needs root")
+        subprocess.run(["ip", "link", "del", DOCKER_BRIDGE], capture_output=True)
+        for argv in (["ip", "link", "add", DOCKER_BRIDGE, "type", "bridge"], ["ip", "addr", "add", DOCKER_BRIDGE_ADDRESS, "dev", DOCKER_BRIDGE], ["ip", "link", "set", DOCKER_BRIDGE, "up"]):
+            made = subprocess.run(argv, capture_output=True, text=True)
+            if made.returncode != 0:
+                unavailable("Docker engine", f"{' '.join(argv)}: {made.stderr.strip()}")
         self.process = start_process(
             "dockerd",
-            ["dockerd", "--host", f"unix://{DOCKER_SOCK}", "--data-root", str(DOCKER_ROOT), "--exec-root", str(DOCKER_EXEC_ROOT), "--pidfile", DOCKER_PIDFILE, "--bridge", "none", "--default-address-pool", DOCKER_ADDRESS_POOL],
+            ["dockerd", "--host", f"unix://{DOCKER_SOCK}", "--data-root", str(DOCKER_ROOT), "--exec-root", str(DOCKER_EXEC_ROOT), "--pidfile", DOCKER_PIDFILE, "--bridge", DOCKER_BRIDGE, "--default-address-pool", DOCKER_ADDRESS_POOL],
         )
         try:
             wait_until(lambda: self.run("info", check=False, timeout=10).returncode == 0, 60, "dockerd")
@@ -153,6 +163,12 @@ class Docker:
         self.cleanup()
         if self.process:
             self.process.stop()
+        subprocess.run(["ip", "link", "del", DOCKER_BRIDGE], capture_output=True)
+
+    def api(self):
+        from tools.docker_api import DockerAPI
+
+        return DockerAPI(f"unix://{DOCKER_SOCK}")
 
     def build_agent_image(self) -> str:
         """No registry is reachable: import a root filesystem holding a static busybox and the static
