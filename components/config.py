@@ -365,6 +365,9 @@ def _ssh_host(value: str) -> bool:
     )
 
 
+# Words that appear in the program's names as services or networks: an env of that name makes
+# `finance_report-postgres-redis` both "Postgres of env redis" and "role redis of env postgres".
+RESERVED_ENVS = frozenset({"postgres", "redis", "app", "backend", "frontend", "worker", "prefect", "vault", "agent", "internal", "secrets", "data"})
 ENV_EXPECTED = "lowercase letters and digits, starting with a letter, at most 20 (no '-' or '/')"
 
 
@@ -381,6 +384,8 @@ def load_config(raw: Mapping[str, str], stack: str, secret_keys: frozenset[str] 
         raise ConfigError("env", env, f"the stack's own name {stack} (a stack deploys only its own env; remove the key to derive it from the stack)")
     if not _ENV_RE.match(env):
         raise ConfigError("env", env, f"a stack name usable as env: {ENV_EXPECTED}")
+    if env in RESERVED_ENVS:
+        raise ConfigError("env", env, f"an env name that is not a service or network word ({', '.join(sorted(RESERVED_ENVS))}): finance_report-<service>-<env> and finance_report-<env>-<service> names would collide")
     domain = r.string("domain", is_fqdn, "a lowercase DNS domain such as zitian.party")
     docker_host = r.string("dockerHost", _ssh_host, "ssh://user@host or ssh://user@host:port")
     vault_address = r.string("vaultAddress", lambda v: _http_url(v, _LOOPBACK), "an https:// URL (http:// only for a loopback address), without credentials or path query")

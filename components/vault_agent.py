@@ -16,6 +16,7 @@ from components import vault_artifacts as va
 from components.containers import fixed_container
 from components.hardening import Limits, hardened_container_args, healthcheck
 from components.labels import VAULT_AGENT, container_labels, volume_labels
+from policies.revision import options_digest
 
 
 @dataclass
@@ -92,7 +93,7 @@ class VaultAgentSidecar(pulumi.ComponentResource):
         driver_opts = va.tmpfs_driver_opts(args.consumer_gid)
         volume = docker.Volume(
             f"{name}-secrets",
-            name=naming.secrets_volume_name(service, env, va.options_digest(driver_opts)),
+            name=naming.secrets_volume_name(service, env, options_digest(driver_opts)),
             driver="local",
             driver_opts=driver_opts,
             labels=volume_labels(env),

@@ -142,13 +142,6 @@ def agent_command(service: str) -> list[str]:
     return ["sh", "-c", f"rm -f {secrets_mount_path(service)}/* && exec vault agent -config={AGENT_CONFIG_PATH}"]
 
 
-def options_digest(options: Mapping[str, str]) -> str:
-    """Short hash of a volume's driver options, carried in its name: Docker silently returns an existing
-    volume of the same name with its old options (provider_facts.VOLUME_CREATE_REUSES), so new options
-    must mean a new name."""
-    return hashlib.sha256(json.dumps(dict(options), sort_keys=True).encode()).hexdigest()[:8]
-
-
 def tmpfs_driver_opts(consumer_gid: int) -> dict[str, str]:
     """Local-driver volume backed by tmpfs: rendered secrets live in memory only, and only while a
     container mounts the volume. Owned by the agent (uid 0), readable by the consumer's group."""

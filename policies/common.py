@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any, Iterable, Mapping, Optional
 
 from pulumi_policy import PolicyConfigSchema, Secret
@@ -24,20 +25,25 @@ ENV_KV_SCHEMA = PolicyConfigSchema(
     required=["env"],
 )
 
-SECRET_KEY_RE = re.compile(r"(PASS(WORD|WD)?|SECRET|TOKEN|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|CREDENTIAL|REQUIREPASS)", re.I)
+# Name parts that say a variable holds a credential (TOKENIZERS_PARALLELISM does not; DB_PASSWORD does).
+SECRET_WORDS = {"PASSWORD", "PASSWD", "PASS", "PWD", "SECRET", "SECRETS", "TOKEN", "TOKENS", "CREDENTIAL", "CREDENTIALS", "REQUIREPASS", "APIKEY", "PASSPHRASE"}
+KEY_QUALIFIERS = {"API", "ACCESS", "PRIVATE", "SECRET", "ENCRYPTION", "SIGNING", "MASTER"}
+# A *_FILE variable may hold only the path of a rendered file under /run/secrets.
+SECRET_FILE_PATH_RE = re.compile(r"^/run/secrets/[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$")
 URL_WITH_PASSWORD_RE = re.compile(r"[a-z][a-z0-9+.-]*://[^/\s:@]*:[^/\s@]+@", re.I)
 TOKEN_RE = re.compile(r"(-----BEGIN [A-Z ]*PRIVATE KEY-----|\bhv[sbr]\.[A-Za-z0-9_-]{20,}|\bgh[pousr]_[A-Za-z0-9]{30,}|\bAKIA[0-9A-Z]{16}\b)")
 INLINE_ASSIGNMENT_RE = re.compile(r"\b([A-Z0-9_]*(PASSWORD|SECRET|TOKEN|API_?KEY|ACCESS_?KEY))\s*=\s*['\"]?([^\s'\"$`]{4,})")
-SECRET_FLAG_RE = re.compile(r"^--?(password|passwd|requirepass|secret|token|api-?key)(=.+)?$", re.I)
+SECRET_FLAG_RE = re.compile(r"^--?(password|passwd|pass|requirepass|secret|token|api-?key)(=.+)?$", re.I)
 
 
 def plain(value: Any) -> Any:
-    """Engine values may arrive wrapped as secrets; policies judge the value."""
+    """Engine values may arrive wrapped as secrets, and as the analyzer's read-only proxies of lists and
+    dicts; policies judge plain values."""
     if isinstance(value, Secret):
         return plain(value.value)
     if isinstance(value, Mapping):
         return {k: plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
+    if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
         return [plain(v) for v in value]
     return value
 
@@ -77,9 +83,18 @@ def strings(value: Any) -> Iterable[str]:
     elif isinstance(value, Mapping):
         for v in value.values():
             yield from strings(v)
-    elif isinstance(value, (list, tuple)):
+    elif isinstance(value, Sequence):
         for v in value:
             yield from strings(v)
+
+
+def is_secret_key(name: str) -> bool:
+    """Whether an env or label name says it carries a credential: one of its words is a credential word,
+    or it is a qualified KEY (API_KEY, S3_ACCESS_KEY, LLM_ENCRYPTION_KEYS...)."""
+    words = [w for w in re.split(r"[^A-Za-z0-9]+", name.upper()) if w]
+    if any(w in SECRET_WORDS for w in words):
+        return True
+    return any(w in ("KEY", "KEYS") and i > 0 and words[i - 1] in KEY_QUALIFIERS for i, w in enumerate(words))
 
 
 def secret_value_reason(value: str) -> Optional[str]:

@@ -14,12 +14,12 @@ def validate(args: StackValidationArgs, report_violation: ReportViolation) -> No
         if resource.resource_type != CONTAINER or not is_datastore(resource.props):
             continue
         service = service_of(resource.props)
-        if not option(resource, "delete_before_replace"):
-            report_violation(f"{service} container {resource.name} is not deleteBeforeReplace; two servers on one data directory corrupt it.", resource.urn)
-        for mount in plain(resource.props.get("mounts")) or []:
-            if mount.get("type") != "volume" or str(mount.get("target", "")).startswith("/run/secrets"):
-                continue
-            volume = volumes.get(mount.get("source"))
+        # (Its replacement strategy is docker-resource-enforce-delete-before-replace's concern.)
+        sources = [m.get("source") for m in plain(resource.props.get("mounts")) or [] if m.get("type") == "volume" and not str(m.get("target", "")).startswith("/run/secrets")]
+        # A named volume can also be attached through `volumes` (volume_name): it is data all the same.
+        sources += [v.get("volumeName") for v in plain(resource.props.get("volumes")) or [] if v.get("volumeName")]
+        for source in sources:
+            volume = volumes.get(source)
             if volume is None:
                 continue  # a volume this stack does not manage (adopted): nothing Pulumi could delete
             if not option(volume, "protect"):
@@ -32,9 +32,9 @@ def validate(args: StackValidationArgs, report_violation: ReportViolation) -> No
 
 POLICY = StackValidationPolicy(
     name="datastore-enforce-protected-data",
-    description="Requires Postgres and Redis data volumes to be protected and retained, and their containers delete-before-replace.",
+    description="Requires Postgres and Redis data volumes, however attached, to be protected and retained.",
     validate=validate,
     enforcement_level=EnforcementLevel.MANDATORY,
     severity=Severity.CRITICAL,
-    remediation_steps="Create data volumes through components.data.data_storage (protect + retain_on_delete) and give datastore containers delete_before_replace=True.",
+    remediation_steps="Create data volumes through components.data.data_storage (protect + retain_on_delete).",
 )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from typing import Any, Mapping
 
 REVISION_LENGTH = 10
@@ -21,7 +22,7 @@ def canonical(value: Any) -> Any:
     (1024.0), unset values as None or absent."""
     if isinstance(value, Mapping):
         return {str(k): canonical(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0])) if v is not None}
-    if isinstance(value, (list, tuple)):
+    if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
         return [canonical(v) for v in value]
     if isinstance(value, float) and value.is_integer():
         return int(value)
@@ -37,3 +38,10 @@ def revision(props: Mapping[str, Any]) -> str:
 
 def revision_name(prefix: str, props: Mapping[str, Any]) -> str:
     return f"{prefix}-{revision(props)}"
+
+
+def options_digest(options: Mapping[str, Any]) -> str:
+    """Short hash of a volume's driver options, carried at the end of its name: Docker silently returns
+    an existing volume of the same name with its old options (provider_facts.VOLUME_CREATE_REUSES), so
+    new options must mean a new name."""
+    return hashlib.sha256(json.dumps(dict(options), sort_keys=True).encode()).hexdigest()[:8]

@@ -1,5 +1,10 @@
 """secrets-volume-enforce-tmpfs-read-only (invariant 1): stack-level, since a mount and the volume it
-names are two resources."""
+names are two resources.
+
+A secrets volume is one a vault-agent writes (or any tmpfs volume mounted under /run/secrets): every
+mount of it is judged, wherever it is mounted, so a consumer cannot get read-write access by mounting the
+volume at another path.
+"""
 
 from __future__ import annotations
 
@@ -13,8 +18,21 @@ def is_tmpfs(volume_props) -> bool:
     return plain(volume_props.get("driver")) in (None, "local") and opts.get("type") == "tmpfs" and "size=" in str(opts.get("o", ""))
 
 
+def secrets_volumes(resources) -> set:
+    """Names of volumes that hold rendered secrets: written by an agent, or mounted under /run/secrets."""
+    names = set()
+    for resource in resources:
+        if resource.resource_type != CONTAINER:
+            continue
+        for mount in plain(resource.props.get("mounts")) or []:
+            if str(mount.get("target", "")).startswith(SECRETS_ROOT) or is_vault_agent(resource.props):
+                names.add(mount.get("source"))
+    return names
+
+
 def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
     volumes = {plain(r.props.get("name")): r for r in args.resources if r.resource_type == VOLUME}
+    secret_names = secrets_volumes(args.resources)
     for resource in args.resources:
         if resource.resource_type != CONTAINER:
             continue
@@ -23,11 +41,12 @@ def validate(args: StackValidationArgs, report_violation: ReportViolation) -> No
             path = str(bind.get("containerPath", "")) + " " + str(bind.get("hostPath", ""))
             if bind.get("hostPath") and (SECRETS_ROOT in path or "secret" in path.lower()):
                 report_violation(f"Container {resource.name} binds host path {bind.get('hostPath')} for secrets; secrets must never be on the host's disk. Mount the service's tmpfs secrets volume instead.", resource.urn)
+            if bind.get("volumeName") in secret_names:
+                report_violation(f"Container {resource.name} attaches secrets volume {bind.get('volumeName')} through `volumes`; mount it with `mounts`, read-only.", resource.urn)
         for mount in plain(props.get("mounts")) or []:
-            target = str(mount.get("target", ""))
-            if not target.startswith(SECRETS_ROOT):
+            target, source = str(mount.get("target", "")), mount.get("source")
+            if not (target.startswith(SECRETS_ROOT) or source in secret_names):
                 continue
-            source = mount.get("source")
             if mount.get("type") != "volume":
                 report_violation(f"Container {resource.name} mounts {target} as {mount.get('type')}; expected a tmpfs-backed named volume.", resource.urn)
                 continue
@@ -35,7 +54,7 @@ def validate(args: StackValidationArgs, report_violation: ReportViolation) -> No
             if known(source) and (volume is None or not is_tmpfs(volume.props)):
                 report_violation(f"Container {resource.name} mounts {source} at {target}, which is not a tmpfs volume with a size limit; expected driver_opts type=tmpfs, device=tmpfs, o=size=...", resource.urn)
             if not is_vault_agent(props) and not mount.get("readOnly"):
-                report_violation(f"Container {resource.name} mounts its secrets volume {source} read-write; consumers must mount it read-only.", resource.urn)
+                report_violation(f"Container {resource.name} mounts secrets volume {source} read-write at {target}; consumers must mount it read-only.", resource.urn)
 
 
 POLICY = StackValidationPolicy(

@@ -10,7 +10,6 @@ from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationA
 from .common import ENV_KV_SCHEMA, VAULT_POLICY, known, plain
 
 NAME_RE = re.compile(r"^finance_report-(?P<env>[a-z][a-z0-9]*)-(?P<service>[a-z][a-z0-9-]*)$")
-READ_ONLY = {"read"}
 SELF_PATHS = {"auth/token/lookup-self": {"read"}}
 
 
@@ -23,7 +22,8 @@ def parse_paths(text: str) -> dict[str, set[str]]:
     paths: dict[str, set[str]] = {}
     for block in parsed.get("path", []):
         for raw_path, body in block.items():
-            paths[raw_path.strip('"')] = set(body.get("capabilities", []))
+            # Vault merges every block of one path: their capabilities add up.
+            paths.setdefault(raw_path.strip('"'), set()).update(body.get("capabilities", []))
     return paths
 
 

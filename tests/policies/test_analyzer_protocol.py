@@ -55,11 +55,13 @@ def engine_verdicts(stub, run) -> set[tuple[str, str, str]]:
     verdicts = set()
     resources = []
     for r in run.resources:
+        # What the engine sends: deleteBeforeReplace is "defined" only when the program set it.
         options = analyzer_pb2.AnalyzerResourceOptions(
             protect=r.options["protect"],
             ignoreChanges=r.options["ignoreChanges"],
-            deleteBeforeReplace=r.options["deleteBeforeReplace"],
-            deleteBeforeReplaceDefined=True,
+            deleteBeforeReplace=bool(r.options["deleteBeforeReplace"]),
+            deleteBeforeReplaceDefined=r.options["deleteBeforeReplace"] is not None,
+            additionalSecretOutputs=r.options["additionalSecretOutputs"],
             parent=r.parent or "",
         )
         props = struct(unwrap_secrets(r.inputs))

@@ -70,11 +70,38 @@ def unprotected(props, opts):
     return props, pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(protect=False))
 
 
+def option_unset(name):
+    """The option as the program before this project's engine fixes left it: unset."""
+
+    def change(props, opts):
+        opts = __import__("copy").copy(opts)
+        setattr(opts, name, None)
+        return props, opts
+
+    return change
+
+
+def no_destroy_grace(props, opts):
+    props.pop("destroy_grace_seconds", None)
+    return props, opts
+
+
+def seconds_duration(props, opts):
+    health = props["healthcheck"]
+    props["healthcheck"] = docker.ContainerHealthcheckArgs(tests=health.tests, interval=health.interval, start_period="60s")
+    return props, opts
+
+
 SEEDED = [
     ("plaintext password env", "production", {"transforms": [on("postgres-container", plaintext_password_env)]}, None, "docker-container-disallow-plaintext-secrets"),
     ("latest image in production", "production", {"transforms": [on("app-backend-image", latest_image)]}, None, "docker-image-disallow-unpinned"),
     ("datastore on the Traefik network", "staging", {"transforms": [on("redis-container", on_traefik_network)]}, None, "datastore-disallow-exposure"),
     ("unprotected data volume", "staging", {"transforms": [on("postgres-data", unprotected)]}, {"postgresDataPath": ""}, "datastore-enforce-protected-data"),
+    # the engine-readiness defects, as the program had them: each fails the plan naming its policy
+    ("backend left to the provider's delete-first", "production", {"transforms": [on("app-backend", option_unset("delete_before_replace"))]}, None, "docker-container-enforce-rolling-replacement"),
+    ("postgres killed with t=0 on delete", "production", {"transforms": [on("postgres-container", no_destroy_grace)]}, None, "docker-container-enforce-destroy-grace"),
+    ("60s read back as 1m0s", "staging", {"transforms": [on("app-backend", seconds_duration)]}, None, "docker-container-enforce-go-durations"),
+    ("secret-id upload not a secret output", "staging", {"transforms": [on("redis-vault-agent", option_unset("additional_secret_outputs"))]}, None, "resource-enforce-secret-outputs"),
 ]
 
 

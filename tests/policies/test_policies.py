@@ -10,6 +10,7 @@ import pytest
 from pulumi_policy import PolicyCustomTimeouts, PolicyResource, PolicyResourceOptions
 
 from policies.registry import POLICIES
+from policies.revision import options_digest, revision_name
 from tools.offline_plan import evaluate_resources
 
 ENV = "production"
@@ -24,8 +25,8 @@ PACK_CONFIG = {
 CONTAINER, VOLUME = "docker:index/container:Container", "docker:index/volume:Volume"
 
 
-def resource(type_: str, name: str, props: dict[str, Any], protect: bool = False, dbr: bool = False, retain: Optional[bool] = False) -> PolicyResource:
-    opts = PolicyResourceOptions(protect, [], dbr, [], PolicyCustomTimeouts(0, 0, 0), [], None)
+def resource(type_: str, name: str, props: dict[str, Any], protect: bool = False, dbr: Optional[bool] = None, retain: Optional[bool] = False, secret_outputs: tuple = ()) -> PolicyResource:
+    opts = PolicyResourceOptions(protect, [], dbr, [], PolicyCustomTimeouts(0, 0, 0), list(secret_outputs), None)
     if retain is not None:
         opts.retain_on_delete = retain
     return PolicyResource(type_, props, f"urn:pulumi:{ENV}::finance-report::{type_}::{name}", name, opts, None, None, [], {})
@@ -42,7 +43,9 @@ def hardened(service: str, labels: dict[str, str], **extra: Any) -> dict[str, An
         "securityOpts": ["no-new-privileges:true"],
         "privileged": False,
         "capabilities": {"drops": ["ALL"], "adds": []},
-        "healthcheck": {"tests": ["CMD-SHELL", "true"]},
+        "healthcheck": {"tests": ["CMD-SHELL", "true"], "interval": "10s", "timeout": "5s", "startPeriod": "1m0s"},
+        "stopTimeout": 10,
+        "destroyGraceSeconds": 10,
         "labels": [{"label": k, "value": v} for k, v in {**labels, "finance-report.service": service}.items()],
         "networksAdvanced": [{"name": "finance_report-internal"}],
     }
@@ -50,8 +53,22 @@ def hardened(service: str, labels: dict[str, str], **extra: Any) -> dict[str, An
     return props
 
 
+TMPFS = {"type": "tmpfs", "device": "tmpfs", "o": "size=1m,mode=0750"}
+SECRETS_VOLUME = {s: f"finance_report-{s}-secrets-{options_digest(TMPFS)}" for s in ("app", "postgres")}
+
+
 def secrets_mount(service: str, read_only: bool = True) -> dict[str, Any]:
-    return {"type": "volume", "source": f"finance_report-{service}-secrets", "target": f"/run/secrets/{service}", "readOnly": read_only}
+    return {"type": "volume", "source": SECRETS_VOLUME[service], "target": f"/run/secrets/{service}", "readOnly": read_only}
+
+
+def rolling(props: dict[str, Any]) -> dict[str, Any]:
+    """A rolling container's props with the name the program gives it: the hash of every argument."""
+    return {**props, "name": revision_name(props["name"], props)}
+
+
+def agent(service: str) -> PolicyResource:
+    uploads = [{"file": "/vault/approle/secret-id", "content": "generated", "permissions": "0400"}]
+    return resource(CONTAINER, f"{service}-agent", hardened("vault-agent", {"traefik.enable": "false"}, mounts=[secrets_mount(service, read_only=False)], uploads=uploads), dbr=True, secret_outputs=("uploads",))
 
 
 def compliant_stack() -> list[PolicyResource]:
@@ -62,17 +79,18 @@ def compliant_stack() -> list[PolicyResource]:
         "traefik.http.routers.finance-report-api.entrypoints": "websecure",
         "traefik.http.routers.finance-report-api.tls.certresolver": "letsencrypt",
     }
+    backend = hardened("backend", backend_labels, mounts=[secrets_mount("app")], networksAdvanced=[{"name": "finance_report-internal"}, {"name": "dokploy-network"}], envs=["POSTGRES_PASSWORD_FILE=/run/secrets/app/x", "TOKENIZERS_PARALLELISM=false"])
     return [
-        resource(VOLUME, "app-secrets", {"name": "finance_report-app-secrets", "driver": "local", "driverOpts": {"type": "tmpfs", "device": "tmpfs", "o": "size=1m,mode=0750"}}),
-        resource(VOLUME, "postgres-secrets", {"name": "finance_report-postgres-secrets", "driver": "local", "driverOpts": {"type": "tmpfs", "device": "tmpfs", "o": "size=1m,mode=0750"}}),
+        resource(VOLUME, "app-secrets", {"name": SECRETS_VOLUME["app"], "driver": "local", "driverOpts": TMPFS}),
+        resource(VOLUME, "postgres-secrets", {"name": SECRETS_VOLUME["postgres"], "driver": "local", "driverOpts": TMPFS}),
         resource(VOLUME, "postgres-data", {"name": "finance_report-postgres-data"}, protect=True, retain=True),
-        resource(CONTAINER, "app-agent", hardened("vault-agent", {"traefik.enable": "false"}, mounts=[secrets_mount("app", read_only=False)])),
-        resource(CONTAINER, "postgres-agent", hardened("vault-agent", {"traefik.enable": "false"}, mounts=[secrets_mount("postgres", read_only=False)])),
-        resource(CONTAINER, "backend", hardened("backend", backend_labels, mounts=[secrets_mount("app")], networksAdvanced=[{"name": "finance_report-internal"}, {"name": "dokploy-network"}], envs=["POSTGRES_PASSWORD_FILE=/run/secrets/app/x"])),
+        agent("app"),
+        agent("postgres"),
+        resource(CONTAINER, "backend", rolling(backend), dbr=False),
         resource(
             CONTAINER,
             "postgres",
-            hardened("postgres", {"traefik.enable": "false"}, mounts=[secrets_mount("postgres"), {"type": "volume", "source": "finance_report-postgres-data", "target": "/var/lib/postgresql/data"}]),
+            hardened("postgres", {"traefik.enable": "false"}, mounts=[secrets_mount("postgres"), {"type": "volume", "source": "finance_report-postgres-data", "target": "/var/lib/postgresql/data"}], stopTimeout=60, destroyGraceSeconds=60),
             dbr=True,
         ),
         resource("docker:index/remoteImage:RemoteImage", "backend-image", {"name": "ghcr.io/wangzitian0/finance_report-backend:v1.4.2"}),
@@ -87,10 +105,19 @@ def fired(resources: list[PolicyResource]) -> set[tuple[str, str]]:
 
 
 def mutate(name: str, change) -> list[PolicyResource]:
+    """One changed property. A changed rolling container is renamed as the program renames it, unless the
+    change is meant to keep its old name (`keep_name`)."""
     resources = copy.deepcopy(compliant_stack())
     target = next(r for r in resources if r.name == name)
     change(target)
+    if name == "backend" and not getattr(change, "keep_name", False):
+        target.props["name"] = revision_name("finance_report-backend", target.props)
     return resources
+
+
+def keep_name(change):
+    change.keep_name = True
+    return change
 
 
 def set_label(key: str, value: Optional[str]):
@@ -116,7 +143,7 @@ def test_the_compliant_stack_passes_every_policy():
 
 def test_every_policy_has_complete_metadata():
     names = [p.name for p in POLICIES]
-    assert len(names) == len(set(names)) == 19
+    assert len(names) == len(set(names)) == 24
     for policy in POLICIES:
         assert policy.description.endswith(".") and policy.severity is not None and policy.remediation_steps, policy.name
         assert policy.enforcement_level is not None, policy.name
@@ -126,10 +153,14 @@ def test_every_policy_has_complete_metadata():
 CASES = [
     # (resource, change, policy, level)
     ("backend", set_prop("envs", ["DATABASE_PASSWORD=hunter2hunter2"]), "docker-container-disallow-plaintext-secrets", "mandatory"),
+    ("backend", set_prop("envs", ["DB_PASSWORD=/not-a-path-but-the-password"]), "docker-container-disallow-plaintext-secrets", "mandatory"),
+    ("backend", set_prop("envs", ["POSTGRES_PASSWORD_FILE=hunter2hunter2"]), "docker-container-disallow-plaintext-secrets", "mandatory"),
+    ("backend", set_prop("healthcheck", {"tests": ["CMD", "redis-cli", "--pass", "hunter2hunter2", "ping"], "interval": "10s"}), "docker-container-disallow-plaintext-secrets", "mandatory"),
     ("backend", set_prop("envs", ["DATABASE_URL=postgresql://postgres:pw123456@db:5432/x"]), "docker-container-disallow-plaintext-secrets", "mandatory"),
     ("postgres", set_prop("command", ["redis-server", "--requirepass", "hunter2"]), "docker-container-disallow-plaintext-secrets", "mandatory"),
     ("backend", set_label("app.token", "abc123"), "docker-container-disallow-plaintext-secrets", "mandatory"),
     ("backend", set_prop("mounts", [secrets_mount("app", read_only=False)]), "secrets-volume-enforce-tmpfs-read-only", "mandatory"),
+    ("backend", set_prop("mounts", [{**secrets_mount("app", read_only=False), "target": "/srv/config"}]), "secrets-volume-enforce-tmpfs-read-only", "mandatory"),
     ("app-secrets", set_prop("driverOpts", {}), "secrets-volume-enforce-tmpfs-read-only", "mandatory"),
     ("backend", set_prop("volumes", [{"hostPath": "/etc/finance/secrets.env", "containerPath": "/run/secrets/app/app.env"}]), "secrets-volume-enforce-tmpfs-read-only", "mandatory"),
     ("backend", set_label("traefik.http.routers.finance-report-api.entrypoints", "web"), "traefik-enforce-tls-routing", "mandatory"),
@@ -140,7 +171,7 @@ CASES = [
     ("backend-image", set_prop("name", "redis"), "docker-image-disallow-unpinned", "mandatory"),
     ("postgres-data", lambda r: setattr(r.opts, "protect", False), "datastore-enforce-protected-data", "mandatory"),
     ("postgres-data", lambda r: setattr(r.opts, "retain_on_delete", False), "datastore-enforce-protected-data", "mandatory"),
-    ("postgres", lambda r: setattr(r.opts, "delete_before_replace", False), "datastore-enforce-protected-data", "mandatory"),
+    ("postgres", lambda r: setattr(r.opts, "delete_before_replace", False), "docker-resource-enforce-delete-before-replace", "mandatory"),
     ("postgres", set_prop("ports", [{"internal": 5432, "external": 5432}]), "datastore-disallow-exposure", "mandatory"),
     ("postgres", set_prop("networksAdvanced", [{"name": "dokploy-network"}]), "datastore-disallow-exposure", "mandatory"),
     ("postgres", set_label("traefik.enable", None), "datastore-disallow-exposure", "mandatory"),
@@ -158,6 +189,8 @@ CASES = [
     ("app-policy", set_prop("policy", 'path "secret/data/finance_report/production/app" {\n  capabilities = ["read", "sudo"]\n}\n'), "vault-policy-enforce-least-privilege", "mandatory"),
     ("app-policy", set_prop("policy", 'path "secret/data/finance_report/production/redis" {\n  capabilities = ["read"]\n}\n'), "vault-policy-enforce-least-privilege", "mandatory"),
     ("app-policy", set_prop("policy", 'path "secret/data/finance_report/production/app" {\n  capabilities = ["read", "update"]\n}\n'), "vault-policy-enforce-least-privilege", "mandatory"),
+    # Vault adds up the capabilities of every block of one path
+    ("app-policy", set_prop("policy", 'path "secret/data/finance_report/production/app" {\n  capabilities = ["read"]\n}\npath "secret/data/finance_report/production/app" {\n  capabilities = ["delete"]\n}\n'), "vault-policy-enforce-least-privilege", "mandatory"),
     ("app-kv", set_prop("name", "platform/minio"), "vault-kv-enforce-env-path", "mandatory"),
     ("app-kv", set_prop("mount", "kv"), "vault-kv-enforce-env-path", "mandatory"),
     ("app-role", set_prop("tokenNoDefaultPolicy", False), "vault-approle-configure-hygiene", "advisory"),
@@ -166,6 +199,15 @@ CASES = [
     ("app-role", set_prop("tokenTtl", 5), "vault-approle-configure-hygiene", "advisory"),
     ("app-agent", set_prop("mounts", []), "stack-enforce-agent-for-secrets-volume", "mandatory"),
     ("backend", set_prop("envs", ["REDIS_HOST=finance_report-redis-staging"]), "stack-disallow-cross-env-references", "mandatory"),
+    ("backend", lambda r: setattr(r.opts, "delete_before_replace", None), "docker-container-enforce-rolling-replacement", "mandatory"),
+    ("backend", keep_name(set_prop("memory", 640)), "docker-container-enforce-rolling-replacement", "mandatory"),
+    ("app-agent", lambda r: setattr(r.opts, "delete_before_replace", False), "docker-resource-enforce-delete-before-replace", "mandatory"),
+    # replaced create-first, with options its name does not carry: Docker would hand back the old volume
+    ("app-secrets", lambda r: setattr(r.opts, "delete_before_replace", False) or r.props.update(driverOpts={**TMPFS, "o": "size=2m,mode=0750"}), "docker-resource-enforce-delete-before-replace", "mandatory"),
+    ("app-agent", set_prop("destroyGraceSeconds", None), "docker-container-enforce-destroy-grace", "mandatory"),
+    ("postgres", set_prop("destroyGraceSeconds", 30), "docker-container-enforce-destroy-grace", "mandatory"),
+    ("app-agent", set_prop("healthcheck", {"tests": ["CMD-SHELL", "true"], "startPeriod": "60s"}), "docker-container-enforce-go-durations", "mandatory"),
+    ("app-agent", lambda r: setattr(r.opts, "additional_secret_outputs", []), "resource-enforce-secret-outputs", "mandatory"),
 ]
 
 
@@ -188,6 +230,23 @@ def test_staging_names_without_their_suffix_are_production_names():
     stack_policy = [p for p in POLICIES if p.name == "stack-disallow-cross-env-references"]
     hits = evaluate_resources([r for r in resources if r.name == "postgres"], config, stack_policy)
     assert hits and "finance_report-postgres" in hits[0].message
+
+
+def test_a_data_volume_attached_through_volumes_is_protected_too():
+    resources = copy.deepcopy(compliant_stack())
+    postgres = next(r for r in resources if r.name == "postgres")
+    postgres.props["mounts"] = [m for m in postgres.props["mounts"] if m["target"].startswith("/run/secrets")]
+    postgres.props["volumes"] = [{"volumeName": "finance_report-postgres-data", "containerPath": "/var/lib/postgresql/data"}]
+    assert fired(resources) == set()
+    next(r for r in resources if r.name == "postgres-data").opts.protect = False
+    assert fired(resources) == {("datastore-enforce-protected-data", "mandatory")}
+
+
+def test_an_env_variable_that_merely_contains_token_is_not_a_secret():
+    from policies.common import is_secret_key
+
+    assert not is_secret_key("TOKENIZERS_PARALLELISM") and not is_secret_key("PASSTHROUGH_MODE") and not is_secret_key("KEYBOARD")
+    assert all(is_secret_key(k) for k in ("DB_PASSWORD", "S3_SECRET_KEY", "S3_ACCESS_KEY", "ZAI_API_KEY", "LLM_ENCRYPTION_KEYS", "GITHUB_TOKEN", "REDIS_PASS", "app.token"))
 
 
 def test_unknown_values_at_preview_are_not_judged():

@@ -95,6 +95,15 @@ def test_credentials_in_a_url_and_huge_values_are_not_echoed():
     assert len(str(run.error)) < 300 and "(10485760 characters)" in str(run.error)
 
 
+def test_an_env_named_like_a_service_is_refused_so_names_stay_unambiguous():
+    from tools.program_run import run_program
+
+    config, keys = stack_config("staging", {"env": None})
+    run = run_program("redis", config, keys)
+    assert str(run.error).startswith('config finance-report:env = "redis" is invalid: expected an env name that is not a service or network word')
+    assert run.resources == []
+
+
 def test_env_defaults_to_the_stack_name_and_must_be_usable_as_one():
     assert run_stack("staging", {"env": None}).outputs["env"] == "staging"
     assert str(run_stack("staging", {"env": "Staging"}).error).startswith('config finance-report:env = "Staging" is invalid: expected the stack\'s own name staging')
