@@ -8,12 +8,14 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 from tests.integration.harness import Docker, OpenBao, wait_until
 from tools.program_run import ProgramRun, unwrap_secrets
 
 CONSUMER_USER = {"postgres": "70:70", "redis": "999:1000", "app": "0:0"}
+# agent container -> the (role-id, secret-id) minted for it: the disk scans look for them too
+MINTED: dict[str, tuple[str, str]] = {}
 FILES = {"postgres": ["password"], "redis": ["password", "redis.conf"], "app": ["app.env"]}
 
 
@@ -84,15 +86,20 @@ def approle_pair(bao: OpenBao, role: str) -> tuple[str, str]:
     return role_id, secret_id
 
 
-def start_agent(docker: Docker, image: str, bao, artifacts: Artifacts, service: str, tag: str, until: str = "healthy") -> tuple[str, str, float]:
-    """Create the secrets volume and the agent container exactly as declared; return (agent, volume,
-    seconds from `docker start` until Docker reports it healthy, or with until="rendered", until its
-    own health-check command first succeeds when run with `docker exec`, i.e. every file complete)."""
+def start_agent(docker: Docker, image: str, bao, artifacts: Artifacts, service: str, tag: str, until: str = "healthy", volume: Optional[str] = None, vault_address: Optional[str] = None) -> tuple[str, str, float]:
+    """Create the secrets volume (or reuse `volume`) and the agent container exactly as declared; return
+    (agent, volume, seconds from `docker start` until Docker reports it healthy, or with until="rendered",
+    until its own health-check command first succeeds when run with `docker exec`, i.e. every file
+    complete, or with until="started", at once). `vault_address` points the agent's config elsewhere (an
+    unreachable Vault)."""
+    from tests.integration.provider import upload_tar
+
     env = artifacts.env
     volume_inputs, agent = artifacts.secrets_volume(service), artifacts.agent(service)
-    volume = docker.track("volume", f"frh-{tag}-{volume_inputs['name']}")
-    opts = [arg for key, value in volume_inputs["driverOpts"].items() for arg in ("--opt", f"{key}={value}")]
-    docker.run("volume", "create", "--driver", volume_inputs["driver"], *opts, volume)
+    if volume is None:
+        volume = docker.track("volume", f"frh-{tag}-{volume_inputs['name']}")
+        opts = [arg for key, value in volume_inputs["driverOpts"].items() for arg in ("--opt", f"{key}={value}")]
+        docker.run("volume", "create", "--driver", volume_inputs["driver"], *opts, volume)
 
     (mount,) = agent["mounts"]
     health = agent["healthcheck"]["tests"]
@@ -110,10 +117,18 @@ def start_agent(docker: Docker, image: str, bao, artifacts: Artifacts, service: 
         image, *entrypoint[1:],
     )
     role_id, secret_id = approle_pair(bao, f"finance_report-{env}-{service}")
-    uploads = artifacts.uploads(service)
-    uploads["/vault/approle/role-id"], uploads["/vault/approle/secret-id"] = role_id, secret_id
-    docker.copy_in(name, uploads)
+    minted = {"/vault/approle/role-id": role_id, "/vault/approle/secret-id": secret_id}
+    MINTED[name] = (role_id, secret_id)
+    # Each upload as the provider copies it: its own tar, with the program's permissions.
+    for upload in agent["uploads"]:
+        upload = {**upload, "content": minted.get(upload["file"], upload["content"])}
+        if vault_address and upload["file"].endswith("agent.hcl"):
+            upload["content"] = upload["content"].replace(bao.address, vault_address)
+        answer = docker.api().request("PUT", f"/containers/{name}/archive", {"path": "/"}, raw=upload_tar(upload))
+        assert answer.status < 300, answer.body
     docker.run("start", name)
+    if until == "started":
+        return name, volume, 0.0
     if until == "rendered":
         seconds = wait_until(lambda: docker.run("exec", name, "sh", "-c", health[1], check=False).returncode == 0, 60, f"{service} agent", interval=0.01)
     else:

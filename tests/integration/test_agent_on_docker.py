@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import secrets
+import socket
+import time
 from pathlib import Path
 
 import pytest
@@ -135,13 +137,74 @@ def scan_for(root: Path, needles: list[bytes], same_filesystem: bool) -> list[st
     return hits
 
 
-def test_no_rendered_secret_reaches_the_docker_data_root_on_disk(docker_engine, agent_image, rendered, program):
+def test_only_the_agents_credentials_are_on_disk_each_0400_and_nothing_after_removal(docker_engine, agent_image, rendered, program):
+    """README "What is on disk": rendered secrets never; the role-id and secret-id an agent logs in with
+    are uploaded into its container's writable layer (the provider copies uploads before start, where
+    no tmpfs exists yet), readable by the agent's uid only, bound to the Docker host's address when
+    vaultAgentCidrs is set, and gone with the container."""
+    from tests.integration.sidecar import MINTED
+
     needles = [v.encode() for v in secret_values(program)]
-    assert scan_for(DOCKER_ROOT, needles, same_filesystem=True) == [], "a secret is on disk while the agents run"
+    assert scan_for(DOCKER_ROOT, needles, same_filesystem=True) == [], "a rendered secret is on disk while the agents run"
+    credentials = {name: MINTED[name] for name in (s["agent"] for s in rendered.values())}
+    found = scan_for(DOCKER_ROOT, [c.encode() for pair in credentials.values() for c in pair], same_filesystem=True)
+    expected_suffixes = ("/diff/vault/approle/role-id", "/diff/vault/approle/secret-id")
+    assert found and all(path.endswith(expected_suffixes) for path in found), found
+    assert len(found) == 2 * len(credentials), "one role-id and one secret-id per agent, nowhere else"
+    for path in found:
+        mode = Path(path).stat().st_mode & 0o777
+        assert mode == 0o400 and Path(path).stat().st_uid == 0, f"{path} is {oct(mode)}"
     for service in rendered.values():
         docker_engine.run("rm", "-f", service["agent"])
-    # With no container mounting them, the tmpfs volumes hold nothing; nothing was written to disk.
-    assert scan_for(DOCKER_ROOT, needles, same_filesystem=False) == []
+    # With no container mounting them, the tmpfs volumes hold nothing; the credentials left with their layers.
+    leftover = [v.encode() for v in secret_values(program)] + [c.encode() for pair in credentials.values() for c in pair]
+    assert scan_for(DOCKER_ROOT, leftover, same_filesystem=False) == []
+
+
+def test_a_new_agent_is_healthy_only_once_it_has_rendered_itself(docker_engine, agent_image, openbao, program):
+    """A consumer that keeps the secrets volume mounted keeps the previous agent's files in it. A
+    replacement agent that cannot reach Vault must not look healthy on those stale files: consumers
+    would restart on old values (the defect: KV changed, consumers restarted before the agent rendered)."""
+    artifacts = program["staging"]
+    agent, volume, _ = start_agent(docker_engine, agent_image, openbao, artifacts, "app", "stale-1")
+    holder = docker_engine.track("container", "frh-stale-holder")
+    docker_engine.run("run", "-d", "--name", holder, "--network", "none", "--mount", f"type=volume,source={volume},target=/run/secrets/app,readonly", agent_image, "sleep", "600")
+    docker_engine.run("rm", "-f", agent)
+    assert consumer(docker_engine, agent_image, volume, "app", "test -s /run/secrets/app/app.env && echo stale").strip() == "stale"
+
+    # A Vault that accepts connections and never answers: the new agent runs, but cannot render.
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)
+    try:
+        blocked, _, _ = start_agent(docker_engine, agent_image, openbao, artifacts, "app", "stale-2", until="started", volume=volume, vault_address=f"http://127.0.0.1:{silent.getsockname()[1]}")
+        time.sleep(6)
+        assert docker_engine.inspect(blocked)["State"]["Running"], "the agent must still be waiting for Vault"
+        assert docker_engine.health(blocked) != "healthy", "healthy on the previous agent's files"
+        docker_engine.run("rm", "-f", blocked)
+    finally:
+        silent.close()
+
+    client = openbao.client()
+    new_value = "rotated-" + secrets.token_hex(8)
+    client.secrets.kv.v2.patch(path="finance_report/staging/app", secret={"S3_SECRET_KEY": new_value}, mount_point="secret")
+    try:
+        start_agent(docker_engine, agent_image, openbao, artifacts, "app", "stale-3", volume=volume)
+        assert f"S3_SECRET_KEY='{new_value}'" in consumer(docker_engine, agent_image, volume, "app", "cat /run/secrets/app/app.env")
+    finally:
+        mount, data = artifacts.kv()["app"]
+        client.secrets.kv.v2.create_or_update_secret(path="finance_report/staging/app", secret=data, mount_point=mount)
+        docker_engine.run("rm", "-f", holder, check=False)
+
+
+def test_the_prefect_worker_health_check_fails_without_the_worker_and_passes_with_it(docker_engine, agent_image, program):
+    command = program["production"].consumer("app-prefect-worker")["healthcheck"]["tests"][1]
+    alone = docker_engine.run("run", "--rm", "--network", "none", agent_image, "sh", "-c", command, check=False)
+    assert alone.returncode != 0, "the check matched its own command line"
+    worker = docker_engine.track("container", "frh-prefect-worker")
+    docker_engine.run("run", "-d", "--name", worker, "--network", "none", agent_image, "sh", "-c", "sleep 600; :", "prefect", "worker", "start")
+    assert docker_engine.run("exec", worker, "sh", "-c", command, check=False).returncode == 0
+    docker_engine.run("rm", "-f", worker)
 
 
 # ------------------------------------------------------------------------------------------ health checks
