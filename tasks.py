@@ -40,3 +40,17 @@ def status(c, stack="", docker_host=None, http=True, config_file=None):
     from tools.status import main
 
     sys.exit(main(stack, docker_host, http, config_file))
+
+
+@task(help={
+    "stack": "stack name (production, staging, ...)",
+    "config_file": "read this stack file instead of Pulumi.<stack>.yaml",
+    "vault_address": "Vault to read instead of the stack's vaultAddress",
+    "yes": "do not ask for confirmation",
+    "dry_run": "only say what would be imported and kept",
+})
+def adopt(c, stack="", config_file=None, vault_address=None, yes=False, dry_run=False):
+    """Once, before the first `pulumi up` of an env with values in Vault: import them into the stack."""
+    from tools.adopt import main
+
+    sys.exit(main(stack, config_file, vault_address, yes, dry_run))

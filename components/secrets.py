@@ -34,3 +34,34 @@ def llm_keys(generated: Optional[str], kept: Optional[str]) -> str:
     """LLM_ENCRYPTION_KEYS, newest first: the generated key (when llmEncryption is on), then every key
     kept from before, so data encrypted with them stays readable."""
     return ",".join(k for k in [generated, *((kept or "").split(","))] if k)
+
+
+class Generated:
+    """A value the program generates, and where it is written: `invoke adopt` imports today's value of
+    `service`'s KV `key` into the random resource `resource` (its Pulumi name)."""
+
+    def __init__(self, resource: str, service: str, key: str, kind: str):
+        self.resource, self.service, self.key, self.kind = resource, service, key, kind
+
+    def import_id(self, vault_value: str) -> Optional[str]:
+        """The id `pulumi import` takes for today's value: the password itself, or for the newest Fernet
+        key its 32 bytes as standard base64 (random_bytes' import id)."""
+        if self.kind == "password":
+            return vault_value or None
+        newest = (vault_value or "").split(",")[0].strip()
+        return newest.replace("-", "+").replace("_", "/") or None
+
+    def kept_rest(self, vault_value: str) -> Optional[str]:
+        """What of today's value the import does not carry (older Fernet keys): kept as it is."""
+        if self.kind != "fernet":
+            return None
+        rest = ",".join(k for k in (vault_value or "").split(",")[1:] if k)
+        return rest or None
+
+
+GENERATED = (
+    Generated("postgres-password", "postgres", "POSTGRES_PASSWORD", "password"),
+    Generated("redis-password", "redis", "PASSWORD", "password"),
+    Generated("app-secret-key", "app", "SECRET_KEY", "password"),
+    Generated("app-llm-key", "app", "LLM_ENCRYPTION_KEYS", "fernet"),
+)

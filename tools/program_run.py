@@ -177,6 +177,29 @@ class RecordingMocks(pulumi.runtime.Mocks):
 # ----------------------------------------------------------------------------- running the program
 
 
+def engine_urns(stack: str, mock_urns: Mapping[tuple[str, str], str], options: Mapping[tuple[str, str], Mapping[str, Any]]) -> dict[tuple[str, str], str]:
+    """The URN the engine gives each resource. The mock monitor prefixes only the parent's own type; the
+    engine prefixes the parent's whole type chain, leaving out the root stack's type
+    (pulumi/pulumi sdk/go/common/resource/urn.go, NewURN; pkg/resource/deploy/source_eval.go generateURN),
+    and that is what `pulumi preview`, `pulumi import` and `--replace` use."""
+    result: dict[tuple[str, str], str] = {}
+
+    def urn(key: tuple[str, str]) -> str:
+        if key not in result:
+            type_, name = key
+            parent = options.get(key, {}).get("parent")
+            chain = ""
+            if parent in mock_urns:
+                qualified = urn(parent).split("::")[2]
+                chain = "" if qualified == "pulumi:pulumi:Stack" else qualified + "$"
+            result[key] = f"urn:pulumi:{stack}::{PROJECT}::{chain}{type_}::{name}"
+        return result[key]
+
+    for key in mock_urns:
+        urn(key)
+    return result
+
+
 class _ListHandler(logging.Handler):
     def __init__(self, sink: list[str]):
         super().__init__(logging.WARNING)
@@ -268,19 +291,23 @@ def run_program(
         options[key] = _option_record(opts, names)
 
     stack_urn = f"urn:pulumi:{stack}::{PROJECT}::pulumi:pulumi:Stack::{PROJECT}-{stack}"
-    urn_of: dict[tuple[str, str], str] = {}
+    mock_urns: dict[tuple[str, str], str] = {}
     for urn in monitor.resources:
         type_chain, name = urn.split("::")[2], urn.split("::")[3]
-        urn_of[(type_chain.split("$")[-1], name)] = urn
+        mock_urns[(type_chain.split("$")[-1], name)] = urn
+    urn_of = engine_urns(stack, mock_urns, options)
+    by_mock = {mock_urns[key]: urn_of[key] for key in mock_urns}
     # Registration order depends on the event loop: sort by URN so two runs print the same plan.
     for (type_, name), urn in sorted(urn_of.items(), key=lambda item: item[1]):
+        if type_ == "pulumi:pulumi:Stack":
+            continue
         opts = options.get((type_, name), {})
         parent_key = opts.get("parent")
         record = dict(opts)
         record["parent"] = urn_of.get(parent_key, stack_urn) if parent_key else stack_urn
         record["dependsOn"] = [urn_of[d] for d in opts.get("dependsOn", []) if d in urn_of]
         provider_ref = mocks.providers.get((type_, name))
-        record["provider"] = provider_ref.rsplit("::", 1)[0] if provider_ref else None
+        record["provider"] = by_mock.get(provider_ref.rsplit("::", 1)[0]) if provider_ref else None
         run.resources.append(
             Resource(
                 urn=urn,

@@ -120,8 +120,9 @@ class Docker:
     process: Optional[Process] = None
     created: list[tuple[str, str]] = field(default_factory=list)  # (kind, name) to remove at the end
 
-    def run(self, *args: str, check: bool = True, input: Optional[bytes] = None, timeout: float = 120) -> subprocess.CompletedProcess:
-        proc = subprocess.run(["docker", "-H", f"unix://{DOCKER_SOCK}", *args], capture_output=True, input=input, timeout=timeout)
+    def run(self, *args: str, check: bool = True, input: Optional[bytes] = None, timeout: float = 120, env: Optional[dict] = None) -> subprocess.CompletedProcess:
+        """`env` adds variables to the docker CLI's environment (for `-e NAME` without a value in argv)."""
+        proc = subprocess.run(["docker", "-H", f"unix://{DOCKER_SOCK}", *args], capture_output=True, input=input, timeout=timeout, env={**os.environ, **env} if env else None)
         if check and proc.returncode != 0:
             raise RuntimeError(f"docker {' '.join(args[:3])} failed: {proc.stderr.decode(errors='replace').strip()}")
         return proc

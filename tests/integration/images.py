@@ -9,6 +9,7 @@ relies on (facts from the docker-library Dockerfiles and entrypoints of the pinn
 | data directory | PGDATA /var/lib/postgresql/data (1777, postgres), VOLUME | /data (redis), VOLUME, WORKDIR /data |
 | STOPSIGNAL | SIGINT (fast shutdown) | SIGTERM (Docker's default) |
 | entrypoint as root | `find "$PGDATA" \\! -user postgres -exec chown postgres {} +`, chmod 700, then re-exec itself through gosu as postgres | under `set -e`: `find . \\! -user redis -exec chown redis {} +`, then gosu to redis |
+| sample config | `listen_addresses = '*'` | — |
 | entrypoint as the service user | initdb only on an empty PGDATA (password from POSTGRES_PASSWORD(_FILE), `host all all all scram-sha-256` appended, POSTGRES_DB created), then exec | umask 0077 when it is 0022, then exec (Redis creates appendonlydir 0700) |
 
 The entrypoints below are this project's own scripts reproducing those steps (busybox sh, as alpine's is);
@@ -21,6 +22,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import tarfile
@@ -217,6 +219,12 @@ def postgres_image(api: DockerAPI) -> str:
     libdir = f"/usr/lib/postgresql/{version}/lib"
     fs.host_tree(libdir)
     fs.binaries([str(p) for p in Path(libdir).glob("*.so")])
+    # The official image edits the sample config: listen_addresses = '*' (its Dockerfile, "make the sample
+    # config easier to munge"); initdb copies it into every new data directory.
+    sample = f"/usr/share/postgresql/{version}/postgresql.conf.sample"
+    text = re.sub(r"(?m)^#?(listen_addresses)\s*=\s*\S+.*$", "listen_addresses = '*'", Path(sample).read_text())
+    fs.seen.add(sample.strip("/"))
+    fs.file(sample, text.encode())
     fs.host_tree(f"/usr/share/postgresql/{version}")
     fs.host_tree("/usr/share/zoneinfo")
     fs.host_tree("/usr/lib/locale/C.utf8")  # glibc's C.UTF-8 (musl needs none): initdb checks LC_*
