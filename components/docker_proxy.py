@@ -127,6 +127,24 @@ def proxy_healthcheck() -> list[str]:
     return ["CMD-SHELL", f"test -S {LISTEN_SOCKET}"]
 
 
+_PUBLIC_KEY = re.compile(r"^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) [A-Za-z0-9+/]+={0,2}( [\x21-\x7e]+)?$")
+
+
+def authorized_keys_line(public_key: str, socket_path: str) -> str:
+    """The preview key's line in the preview user's ~/.ssh/authorized_keys (README: CI credentials).
+
+    The provider connects with `ssh ... -- host docker system dial-stdio` and speaks HTTP over the pipe;
+    the forced command replaces whatever the client asks to run with a pipe into the proxy's socket, so
+    the key reaches the proxy and nothing else. `restrict` turns off pty, port, agent and X11 forwarding
+    and ~/.ssh/rc."""
+    key = public_key.strip()
+    if not _PUBLIC_KEY.match(key):
+        raise ValueError("expected one OpenSSH public key line: ssh-ed25519 AAAA... [comment]")
+    if not re.fullmatch(r"/[A-Za-z0-9_./-]+", socket_path):
+        raise ValueError(f"socket path {socket_path!r} must be an absolute path of letters, digits and _./-")
+    return f'restrict,command="exec socat - UNIX-CONNECT:{socket_path}" {key}'
+
+
 # ------------------------------------------------------------------------------------------ component
 
 

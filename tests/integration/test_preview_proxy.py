@@ -13,18 +13,22 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
+import shutil
 import socket
 import subprocess
 import tempfile
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
 from components import docker_proxy as dp
 from policies.provider_facts import READ_CALLS
 from tests.conftest import run_stack
-from tests.integration.harness import wait_until
+from tests.integration.harness import free_port, start_process, unavailable, wait_until
 from tests.integration.preview_proxy import build_haproxy_image, host_path_map, start_proxy
+from tools.docker_api import DockerAPI
 from tools.program_run import ProgramRun, unwrap_secrets
 
 pytestmark = pytest.mark.integration
@@ -223,3 +227,63 @@ def test_stopped_as_the_provider_stops_it_and_created_again_it_serves_on_the_sam
     wait_until(lambda: request(proxied["socket"], "GET", "/_ping")[0] == 200, 10, "proxy after re-create")
     assert request(proxied["socket"], "POST", "/containers/create", b"{}")[0] == 403
 
+
+
+@pytest.fixture(scope="module")
+def preview_sshd(proxied):
+    """A loopback sshd with a preview user whose only key carries README's authorized_keys line for the
+    proxy's socket, as the Dokploy host is set up. The user exists only for this module."""
+    sshd, socat = shutil.which("sshd") or "/usr/sbin/sshd", shutil.which("socat")
+    if not Path(sshd).exists() or socat is None or shutil.which("ssh-keygen") is None:
+        unavailable("preview sshd", "sshd, socat and ssh-keygen are needed (Debian packages openssh-server, socat, openssh-client)")
+    work = Path(tempfile.mkdtemp(prefix="fr-preview-sshd-"))  # sshd reads the keys as the user: not under a 0700 dir
+    os.chmod(work, 0o755)
+    user, group = "frpreview" + secrets.token_hex(3), "frpreviewg" + secrets.token_hex(3)
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "ci-preview-staging", "-f", str(work / "client")], check=True)
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(work / "host")], check=True)
+    (work / "keys").mkdir()
+    port = free_port()
+    process = None
+    try:
+        subprocess.run(["groupadd", "--gid", str(PREVIEW_GID), group], check=True, capture_output=True)
+        subprocess.run(["useradd", "--gid", group, "--no-create-home", "--home-dir", "/nonexistent", "--shell", "/bin/sh", user], check=True, capture_output=True)
+        subprocess.run(["passwd", "-d", user], check=True, capture_output=True)  # a locked account refuses even key logins
+        line = dp.authorized_keys_line((work / "client.pub").read_text(), proxied["socket"])
+        (work / "keys" / user).write_text(line + "\n")
+        config = work / "sshd_config"
+        config.write_text(
+            f"ListenAddress 127.0.0.1\nPort {port}\nHostKey {work / 'host'}\nPidFile {work / 'sshd.pid'}\n"
+            f"AuthorizedKeysFile {work / 'keys'}/%u\nAllowUsers {user}\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n"
+            "UsePAM no\nStrictModes no\nPermitRootLogin no\n"  # StrictModes: the keys live under /tmp for the test
+        )
+        Path("/run/sshd").mkdir(exist_ok=True)  # privilege separation directory
+        process = start_process("preview-sshd", [sshd, "-D", "-e", "-f", str(config)])
+        wait_until(lambda: socket.create_connection(("127.0.0.1", port), timeout=1).close() is None, 20, "preview sshd")
+        known = work / "known_hosts"
+        known.write_text(f"[127.0.0.1]:{port} " + (work / "host.pub").read_text().split(" ", 2)[0] + " " + (work / "host.pub").read_text().split(" ", 2)[1] + "\n")
+        opts = ["-i", str(work / "client"), "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes", "-o", f"UserKnownHostsFile={known}", "-o", "StrictHostKeyChecking=yes"]
+        yield {"host": f"ssh://{user}@127.0.0.1:{port}", "opts": opts, "process": process}
+    finally:
+        if process:
+            process.stop()
+        subprocess.run(["userdel", user], capture_output=True)
+        subprocess.run(["groupdel", group], capture_output=True)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def test_the_preview_key_reaches_the_proxy_over_ssh_as_the_provider_connects(preview_sshd):
+    api = DockerAPI(preview_sshd["host"], preview_sshd["opts"])  # ssh ... -- host docker system dial-stdio
+    assert api.request("GET", "/_ping").status == 200
+    assert api.get("/version")["ApiVersion"]
+    assert api.request("POST", "/containers/create", body={"Image": "fr-harness/haproxy:local"}).status == 403
+    assert api.request("POST", "/v1.41/volumes/create", body={"Name": "frh-preview-ssh"}).status == 403
+
+
+def test_the_preview_key_can_run_no_command_and_forward_nothing(preview_sshd):
+    parts = urlsplit(preview_sshd["host"])
+    base = ["ssh", *preview_sshd["opts"], "-p", str(parts.port), "-l", parts.username]
+    # Whatever command is asked for, the session is the pipe into the proxy: `id` is just bytes HAProxy refuses.
+    shell = subprocess.run([*base, "--", "127.0.0.1", "id"], input=b"id\n", capture_output=True, timeout=30)
+    assert b"uid=" not in shell.stdout and b"400 Bad request" in shell.stdout, shell.stdout[:200]
+    forward = subprocess.run([*base, "-W", f"127.0.0.1:{parts.port}", "--", "127.0.0.1"], input=b"", capture_output=True, timeout=30)
+    assert forward.returncode != 0 and b"prohibited" in forward.stderr, forward.stderr

@@ -147,3 +147,21 @@ def test_bad_proxy_settings_stop_the_program_with_one_line_before_any_resource(o
     run = run_stack("staging", overrides)
     assert isinstance(run.error, ConfigError) and str(run.error) == message
     assert [r for r in run.resources if r.custom] == []
+
+
+def test_the_preview_key_line_forces_a_pipe_into_the_proxy_socket_and_restricts_everything_else():
+    line = dp.authorized_keys_line("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIG9 ci-preview-staging\n", dp.host_socket_path("staging"))
+    assert line == 'restrict,command="exec socat - UNIX-CONNECT:/run/finance_report-docker-proxy-staging/docker.sock" ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIG9 ci-preview-staging'
+
+
+@pytest.mark.parametrize(
+    ("key", "socket_path", "message"),
+    [
+        ('command="sh" ssh-ed25519 AAAA', "/run/x/docker.sock", "expected one OpenSSH public key line"),
+        ("ssh-ed25519 AAAA\nssh-ed25519 BBBB", "/run/x/docker.sock", "expected one OpenSSH public key line"),
+        ("ssh-ed25519 AAAA", '/run/x" sh', "must be an absolute path"),
+    ],
+)
+def test_a_key_or_path_that_could_change_the_forced_command_is_refused(key, socket_path, message):
+    with pytest.raises(ValueError, match=message):
+        dp.authorized_keys_line(key, socket_path)
