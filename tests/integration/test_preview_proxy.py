@@ -247,7 +247,8 @@ def preview_sshd(proxied):
     try:
         subprocess.run(["groupadd", "--gid", str(PREVIEW_GID), group], check=True, capture_output=True)
         subprocess.run(["useradd", "--gid", group, "--no-create-home", "--home-dir", "/nonexistent", "--shell", "/bin/sh", user], check=True, capture_output=True)
-        subprocess.run(["passwd", "-d", user], check=True, capture_output=True)  # a locked account refuses even key logins
+        # No password, but not locked ("!"): sshd refuses a locked account even with a valid key.
+        subprocess.run(["usermod", "-p", "*", user], check=True, capture_output=True)
         line = dp.authorized_keys_line((work / "client.pub").read_text(), proxied["socket"])
         (work / "keys" / user).write_text(line + "\n")
         config = work / "sshd_config"

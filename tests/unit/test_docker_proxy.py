@@ -11,7 +11,7 @@ import pytest
 from components import docker_proxy as dp
 from components.config import ConfigError
 from policies.provider_facts import READ_CALLS
-from tests.conftest import run_stack
+from tests.conftest import ROOT, run_stack
 
 CONTAINER = "docker:index/container:Container"
 PROXY = "preview-docker-proxy-container"
@@ -165,3 +165,10 @@ def test_the_preview_key_line_forces_a_pipe_into_the_proxy_socket_and_restricts_
 def test_a_key_or_path_that_could_change_the_forced_command_is_refused(key, socket_path, message):
     with pytest.raises(ValueError, match=message):
         dp.authorized_keys_line(key, socket_path)
+
+
+def test_readme_gives_each_stack_its_forced_command_line():
+    readme = (ROOT / "README.md").read_text()
+    for env in ("staging", "production"):
+        line = dp.authorized_keys_line(f"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPreviewKeyOf{env.capitalize()}Goes0Here ci-preview-{env}", dp.host_socket_path(env))
+        assert f"\n{line}\n" in readme, f"README's authorized_keys line of {env} is stale"
