@@ -66,7 +66,7 @@ def _policy(name, description, check, level, severity, remediation):
 
 POLICIES = [
     _policy("docker-container-disallow-privileged", "Prohibits privileged containers (CIS 5.4).", _privileged, EnforcementLevel.MANDATORY, Severity.CRITICAL, "Remove privileged=True; add the specific capability instead."),
-    _policy("docker-container-disallow-docker-socket", "Prohibits mounting the Docker socket (CIS 5.31).", _docker_socket, EnforcementLevel.MANDATORY, Severity.CRITICAL, "Remove the docker.sock mount; a container with it controls the host."),
+    _policy("docker-container-disallow-docker-socket", "Prohibits mounting the Docker socket (CIS 5.31), except in the preview proxy, which has no network.", _docker_socket, EnforcementLevel.MANDATORY, Severity.CRITICAL, "Remove the docker.sock mount; a container with it controls the host."),
     _policy("docker-container-enforce-no-new-privileges", "Requires no-new-privileges (CIS 5.25).", _no_new_privileges, EnforcementLevel.MANDATORY, Severity.HIGH, "Build container args with components.hardening.hardened_container_args()."),
     _policy("docker-container-disallow-host-namespaces", "Prohibits host network, PID, IPC and user namespaces (CIS 5.9, 5.15, 5.16, 5.30).", _host_namespaces, EnforcementLevel.MANDATORY, Severity.HIGH, "Remove network_mode/pid_mode/ipc_mode/userns_mode=host; use Docker networks."),
     _policy("docker-container-enforce-capability-drop", "Requires dropping all Linux capabilities and adding back only those the image needs (CIS 5.3).", _capabilities, EnforcementLevel.ADVISORY, Severity.MEDIUM, "Set capabilities drops=[ALL] and adds=[...] with what the image's entrypoint needs."),
