@@ -82,6 +82,9 @@ FIELDS: tuple[Field, ...] = (
     Field("domain", "string", "Internal domain; the site is served at report<suffix>.<domain>."),
     Field("dockerHost", "string", "Docker host of the Dokploy server, as ssh://user@host[:port]."),
     Field("dockerSshOpts", "array", "Extra ssh options for the Docker host connection.", []),
+    Field("previewDockerProxy", "boolean", "Run the read-only Docker API proxy that `pulumi preview` reaches through the preview ssh user (README: CI credentials).", False),
+    Field("previewDockerProxyGid", "integer", "Host group of the preview ssh user: the only group (besides root) that may open the proxy's socket.", 23750),
+    Field("previewDockerProxyImage", "string", "Pinned HAProxy image of the read-only Docker API proxy.", "haproxy:3.2.21-alpine"),
     Field("vaultAddress", "string", "Vault address (https://...; http only for loopback). The token comes from VAULT_TOKEN."),
     Field("vaultKvMount", "string", "Mount path of the KV v2 engine.", "secret"),
     Field("vaultApproleMount", "string", "Mount path of the AppRole auth method.", "approle"),
@@ -192,6 +195,9 @@ class StackConfig:
     public_health_gate: bool
     cutover_watch_seconds: int
     registry_user: str
+    preview_docker_proxy: bool = False
+    preview_docker_proxy_gid: int = 23750
+    preview_docker_proxy_image: Optional[ImageRef] = None
     # Operator-supplied secrets stay Outputs (secret-marked) from the moment they are read.
     secrets: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
@@ -466,6 +472,10 @@ def load_config(raw: Mapping[str, str], stack: str, secret_keys: frozenset[str] 
         public_health_gate=r.boolean("publicHealthGate"),
         cutover_watch_seconds=r.integer("cutoverWatchSeconds", 0, 3600),
         registry_user=r.string("registryUser", re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$").match, "a registry user name, or empty"),
+        preview_docker_proxy=r.boolean("previewDockerProxy"),
+        # 1000 and up: a group of its own, never root's or a system group that other daemons use.
+        preview_docker_proxy_gid=r.integer("previewDockerProxyGid", 1000, 65533),
+        preview_docker_proxy_image=_image(r, "previewDockerProxyImage"),
         # Main builds are tagged with their commit (sha7); a release tag (vX.Y.Z) or a digest is not one.
         git_commit_sha=r.string("gitCommitSha", _SHA_RE.match, "a git commit sha (7-40 hex), or empty") or (tag if _SHA_RE.match(tag) else ""),
         secrets=values,

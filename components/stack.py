@@ -16,6 +16,7 @@ from components import redis as rd
 from components.app import AppArgs, AppComponent
 from components.config import StackConfig, kept_values
 from components.datastore import DatastoreArgs, DatastoreComponent
+from components.docker_proxy import DockerProxy, DockerProxyArgs
 from components.hardening import Limits
 from components.labels import resource_labels
 from components.rollout import RolloutGateArgs, rollout_gate
@@ -180,4 +181,11 @@ class FinanceReportStack(pulumi.ComponentResource):
             "vault_kv_paths": {service: naming.kv_data_path(cfg.vault_kv_mount, env, service) for service in sidecars},
             "networks": {"internal": internal.name, "vault_egress": vault_net.name, "traefik": traefik_network},
         }
+        if cfg.preview_docker_proxy:
+            proxy = DockerProxy(
+                "preview-docker-proxy",
+                DockerProxyArgs(env=env, image=str(cfg.preview_docker_proxy_image), gid=cfg.preview_docker_proxy_gid, limits=limits("agent")),
+                opts=scoped,
+            )
+            self.outputs["preview_docker_proxy"] = {"container": proxy.container_name, "socket": proxy.socket_path}
         self.register_outputs(self.outputs)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 from components import naming
+from policies import provider_facts as facts
 
 # Paths inside the agent container.
 AGENT_CONFIG_DIR = "/vault/config"
@@ -60,6 +61,30 @@ def policy_hcl(kv_mount: str, env: str, service: str) -> str:
         '  capabilities = ["read"]\n'
         "}\n"
     )
+
+
+def preview_policy_name(env: str) -> str:
+    return f"{naming.PREFIX}-{env}-preview"
+
+
+def preview_policy_hcl(kv_mount: str, approle_mount: str, env: str, services: Sequence[str]) -> str:
+    """The policy of `pulumi preview --stack <env>`'s token (README: CI credentials): exactly the calls the
+    Vault provider makes to read this env's resources (provider_facts.VAULT_READ_CALLS), on each service's
+    own paths, without globs. No list, no write, no auth/token/create (previews set vaultSkipChildToken).
+    The one update is the secret-id accessor lookup the provider's read uses: it returns a secret-id's
+    metadata, never the secret-id."""
+    grants: dict[str, str] = {}
+    for capability, template in facts.VAULT_READ_CALLS:
+        for service in services:
+            path = template.format(
+                kv=kv_mount,
+                approle=approle_mount,
+                name=naming.kv_name(env, service),
+                policy=naming.vault_policy_name(env, service),
+                role=naming.approle_role_name(env, service),
+            )
+            grants.setdefault(path, capability)
+    return "\n".join(f'path "{path}" {{\n  capabilities = ["{capability}"]\n}}\n' for path, capability in grants.items())
 
 
 @dataclass(frozen=True)

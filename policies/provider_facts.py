@@ -294,3 +294,26 @@ READ_CALLS = (
     ("GET", "/networks/{id}"),
     ("GET", "/volumes/{name}"),
 )
+
+# ------------------------------------------------------------------------------------------ Vault API the provider calls to read
+
+VAULT_TF = "hashicorp/terraform-provider-vault@v5.10.1"
+VAULT_READ_PATHS_FACT = Fact(
+    "With skip_child_token, Configure calls auth/token/lookup-self (and the unauthenticated sys/seal-status); refresh "
+    "reads GET sys/policies/acl/<name> (vault/api v1.23.0 Sys.GetPolicy), GET <kv>/data/<name> and, when the secret "
+    "has custom metadata, GET <kv>/metadata/<name>, GET auth/<approle>/role/<role> and .../role-id, and looks a "
+    "secret-id up with POST auth/<approle>/role/<role>/secret-id-accessor/lookup (an update).",
+    f"{VAULT_TF}:internal/provider/meta.go:331,346-355,575; vault/resource_policy.go:123; vault/resource_kv_secret_v2.go:302,346; "
+    "vault/resource_approle_auth_backend_role.go:215,257; vault/resource_approle_auth_backend_role_secret_id.go:279-284",
+)
+# (Vault capability, path template) of every call a preview or refresh of the program's Vault resources
+# makes. Placeholders: {kv}, {approle} (mounts), {name} (KV secret name), {policy}, {role}.
+VAULT_READ_CALLS = (
+    ("read", "auth/token/lookup-self"),
+    ("read", "sys/policies/acl/{policy}"),
+    ("read", "{kv}/data/{name}"),
+    ("read", "{kv}/metadata/{name}"),
+    ("read", "auth/{approle}/role/{role}"),
+    ("read", "auth/{approle}/role/{role}/role-id"),
+    ("update", "auth/{approle}/role/{role}/secret-id-accessor/lookup"),
+)

@@ -1,0 +1,286 @@
+"""The GitHub workflows hold the deploy credentials, so they are checked like the program is.
+
+- zizmor (offline) reports no finding, and does report findings on a workflow known to be bad, so a
+  run that audited nothing cannot pass.
+- Who can reach which secret: a job that references a deploy secret never runs for a pull request and
+  only in a protected deploy environment on main; a job that references a preview secret runs only in a
+  preview environment and, on pull requests, only for branches of this repository; no job reads a
+  repository-level secret. `trust_problems` is checked against mutated workflows too.
+- Hygiene: actions pinned to full commit SHAs with the tag in a comment, no workflow-wide permissions,
+  minimal job permissions, timeouts, checkouts that keep no credentials.
+- Deploy path: a pinned Pulumi CLI equal to the locked SDK, the policy pack's venv installed before any
+  policy run, `invoke status` after every `up`, one concurrency group per stack; the engine workflow
+  runs tests/engine against a real Traefik on dokploy-network and an OpenBao dev server, with no secret.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Iterable
+
+import pytest
+import yaml
+
+from tests.conftest import ROOT
+
+WORKFLOWS = ROOT / ".github" / "workflows"
+DEPLOY_SECRETS = {"DOKPLOY_SSH_KEY", "VAULT_DEPLOY_TOKEN", "PULUMI_ACCESS_TOKEN"}
+PREVIEW_SECRETS = {"DOKPLOY_PREVIEW_SSH_KEY", "VAULT_PREVIEW_TOKEN", "PULUMI_PREVIEW_TOKEN"}
+# Environments configured in GitHub (README: CI credentials): deploy ones allow main only, and
+# `production` and `preview-production` require a reviewer.
+DEPLOY_ENVIRONMENTS = {"staging", "production"}
+PREVIEW_ENVIRONMENTS = {"preview-staging", "preview-production"}
+PR_TRIGGERS = {"pull_request", "pull_request_target", "workflow_run"}
+SAME_REPO_GUARD = "github.event.pull_request.head.repo.full_name == github.repository"
+MAIN_GUARD = "github.ref == 'refs/heads/main'"
+PIN = re.compile(r"^\s*(?:-\s+)?uses:\s*(?P<action>[^@\s]+)@(?P<ref>\S+)(?:\s+#\s*(?P<tag>\S+))?\s*$")
+
+
+def load(path: Path) -> dict[str, Any]:
+    return yaml.safe_load(path.read_text())
+
+
+def workflows() -> dict[str, dict[str, Any]]:
+    found = {p.name: load(p) for p in sorted(WORKFLOWS.glob("*.yml"))}
+    assert set(found) == {"deploy.yml", "engine.yml", "pull-request.yml"}
+    return found
+
+
+def triggers(wf: dict[str, Any]) -> set[str]:
+    on = wf.get("on", wf.get(True))  # YAML 1.1 reads a bare `on` key as true
+    return {on} if isinstance(on, str) else set(on)
+
+
+def secrets_of(job: dict[str, Any]) -> set[str]:
+    return set(re.findall(r"secrets\.([A-Za-z0-9_]+)", json.dumps(job)))
+
+
+def steps_using(job: dict[str, Any], action: str) -> list[dict[str, Any]]:
+    return [s for s in job.get("steps", []) if str(s.get("uses", "")).split("@")[0] == action]
+
+
+# ------------------------------------------------------------------------------------------ trust
+
+
+def trust_problems(name: str, wf: dict[str, Any]) -> list[str]:
+    """Why a job could hand a credential to code nobody reviewed; empty when none can."""
+    problems = []
+    on = triggers(wf)
+    if "pull_request_target" in on or "workflow_run" in on:
+        problems.append(f"{name}: pull_request_target/workflow_run run a fork's changes with this repository's secrets")
+    for job_name, job in wf.get("jobs", {}).items():
+        where = f"{name}:{job_name}"
+        used = secrets_of(job) - {"GITHUB_TOKEN"}
+        env = job.get("environment")
+        env_name = env.get("name") if isinstance(env, dict) else env
+        condition = str(job.get("if", ""))
+        if used and not isinstance(env_name, str) or (used and "${{" in str(env_name)):
+            problems.append(f"{where}: uses {sorted(used)} without a literal environment (repository secrets reach every branch)")
+            continue
+        if used & DEPLOY_SECRETS:
+            if on & PR_TRIGGERS:
+                problems.append(f"{where}: holds deploy secrets {sorted(used & DEPLOY_SECRETS)} in a workflow triggered by {sorted(on & PR_TRIGGERS)}")
+            if env_name not in DEPLOY_ENVIRONMENTS:
+                problems.append(f"{where}: holds deploy secrets outside a protected deploy environment ({env_name})")
+            if MAIN_GUARD not in condition:
+                problems.append(f"{where}: holds deploy secrets without `if: {MAIN_GUARD}`")
+        if used & PREVIEW_SECRETS:
+            if env_name not in PREVIEW_ENVIRONMENTS:
+                problems.append(f"{where}: holds preview secrets outside a preview environment ({env_name})")
+            if "pull_request" in on and SAME_REPO_GUARD not in condition:
+                problems.append(f"{where}: holds preview secrets on pull requests without the same-repository guard")
+        if used and env_name in PREVIEW_ENVIRONMENTS and used & DEPLOY_SECRETS:
+            problems.append(f"{where}: a preview environment job references deploy secrets")
+        stacks = {str(s.get("with", {}).get("stack-name")) for s in steps_using(job, "pulumi/actions") if s.get("with", {}).get("stack-name")}
+        if "production" in stacks and env_name not in ("production", "preview-production"):
+            problems.append(f"{where}: runs pulumi on production in environment {env_name}, which requires no reviewer")
+    return problems
+
+
+def test_no_job_can_hand_a_credential_to_unreviewed_code():
+    problems = [p for name, wf in workflows().items() for p in trust_problems(name, wf)]
+    assert problems == []
+
+
+def test_every_secret_the_workflows_use_is_a_known_deploy_or_preview_secret():
+    used = {s for wf in workflows().values() for job in wf["jobs"].values() for s in secrets_of(job)}
+    assert used == DEPLOY_SECRETS | PREVIEW_SECRETS | {"DOKPLOY_KNOWN_HOSTS"}
+    assert not any(secrets_of(job) for job in workflows()["engine.yml"]["jobs"].values())
+
+
+def mutate(name: str, change) -> list[str]:
+    wf = copy.deepcopy(workflows()[name])
+    change(wf)
+    return trust_problems(name, wf)
+
+
+@pytest.mark.parametrize(
+    ("name", "change", "expected"),
+    [
+        ("deploy.yml", lambda wf: wf[True].update(pull_request=None), "holds deploy secrets ['DOKPLOY_SSH_KEY', 'PULUMI_ACCESS_TOKEN', 'VAULT_DEPLOY_TOKEN'] in a workflow triggered by ['pull_request']"),
+        ("deploy.yml", lambda wf: wf["jobs"]["up-production"].pop("environment"), "without a literal environment"),
+        ("deploy.yml", lambda wf: wf["jobs"]["up-production"].update(environment="${{ inputs.stack }}"), "without a literal environment"),
+        ("deploy.yml", lambda wf: wf["jobs"]["up-production"].update(environment="preview-production"), "outside a protected deploy environment (preview-production)"),
+        ("deploy.yml", lambda wf: wf["jobs"]["up-staging"].update({"if": "github.event_name == 'push'"}), "without `if: github.ref == 'refs/heads/main'`"),
+        ("pull-request.yml", lambda wf: wf["jobs"]["preview-staging"].pop("if"), "without the same-repository guard"),
+        ("pull-request.yml", lambda wf: wf.update({True: {"pull_request_target": None}}), "pull_request_target/workflow_run"),
+        ("pull-request.yml", lambda wf: wf["jobs"]["preview-production"].update(environment="preview-staging"), "runs pulumi on production in environment preview-staging"),
+        ("pull-request.yml", lambda wf: wf["jobs"]["checks"]["steps"].append({"run": "true", "env": {"K": "${{ secrets.DOKPLOY_SSH_KEY }}"}}), "checks: uses ['DOKPLOY_SSH_KEY'] without a literal environment"),
+        ("pull-request.yml", lambda wf: wf["jobs"]["preview-staging"]["steps"].append({"run": "true", "env": {"K": "${{ secrets.VAULT_DEPLOY_TOKEN }}"}}), "holds deploy secrets ['VAULT_DEPLOY_TOKEN'] in a workflow triggered by ['pull_request']"),
+    ],
+)
+def test_a_workflow_that_exposes_a_credential_is_caught(name, change, expected):
+    problems = mutate(name, change)
+    assert any(expected in p for p in problems), problems
+
+
+def test_production_runs_only_in_environments_that_require_a_reviewer():
+    jobs = {f"{n}:{j}": job for n, wf in workflows().items() for j, job in wf["jobs"].items()}
+    production = {k for k, job in jobs.items() if any(s["with"].get("stack-name") == "production" for s in steps_using(job, "pulumi/actions"))}
+    assert production == {"pull-request.yml:preview-production", "deploy.yml:up-production"}
+    assert jobs["deploy.yml:up-production"]["if"] == f"{MAIN_GUARD} && github.event_name == 'workflow_dispatch' && inputs.stack == 'production'"
+
+
+# ------------------------------------------------------------------------------------------ hygiene
+
+
+def zizmor(*paths: str) -> subprocess.CompletedProcess:
+    binary = shutil.which("zizmor", path=str(Path(sys.executable).parent)) or shutil.which("zizmor")
+    assert binary, "zizmor is a dev dependency and must be installed"
+    return subprocess.run([binary, "--offline", "--format", "json", *paths], capture_output=True, text=True, cwd=ROOT, timeout=120)
+
+
+def test_zizmor_finds_nothing_in_the_workflows():
+    proc = zizmor(".github/workflows/")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert json.loads(proc.stdout) == []
+    for name in workflows():
+        assert f"completed .github/workflows/{name}" in proc.stderr, f"zizmor did not audit {name}: {proc.stderr}"
+
+
+def test_zizmor_reports_a_workflow_known_to_be_bad(tmp_path):
+    bad = tmp_path / ".github" / "workflows" / "bad.yml"
+    bad.parent.mkdir(parents=True)
+    bad.write_text("on: pull_request_target\njobs:\n  x:\n    runs-on: ubuntu-24.04\n    steps:\n      - uses: actions/checkout@v5\n      - run: echo \"${{ github.event.pull_request.title }}\"\n")
+    proc = zizmor(str(bad))
+    assert proc.returncode != 0
+    assert {"unpinned-uses", "artipacked", "dangerous-triggers", "template-injection"} <= {f["ident"] for f in json.loads(proc.stdout)}
+
+
+def uses_lines() -> Iterable[tuple[str, str]]:
+    for path in sorted(WORKFLOWS.glob("*.yml")):
+        for line in path.read_text().splitlines():
+            if re.match(r"^\s*(-\s+)?uses:", line):
+                yield path.name, line
+
+
+def test_every_action_is_pinned_to_a_full_commit_sha_with_its_tag_in_a_comment():
+    lines = list(uses_lines())
+    assert len(lines) >= 10
+    for name, line in lines:
+        m = PIN.match(line)
+        assert m and re.fullmatch(r"[0-9a-f]{40}", m["ref"]) and m["tag"] and re.fullmatch(r"v\d+(\.\d+){1,2}", m["tag"]), f"{name}: {line.strip()}"
+
+
+def test_one_action_is_pinned_to_one_commit_everywhere():
+    pins: dict[str, set[tuple[str, str]]] = {}
+    for _, line in uses_lines():
+        m = PIN.match(line)
+        pins.setdefault(m["action"], set()).add((m["ref"], m["tag"]))
+    assert all(len(v) == 1 for v in pins.values()), pins
+
+
+ALLOWED_WRITES = {("pull-request.yml", "preview-staging", "pull-requests"), ("pull-request.yml", "preview-production", "pull-requests")}
+
+
+def test_permissions_are_empty_by_default_and_minimal_per_job():
+    for name, wf in workflows().items():
+        assert wf["permissions"] == {}, name
+        for job_name, job in wf["jobs"].items():
+            perms = job.get("permissions")
+            assert isinstance(perms, dict) and perms.get("contents") == "read", f"{name}:{job_name}"
+            writes = {(name, job_name, scope) for scope, level in perms.items() if level != "read"}
+            assert writes <= ALLOWED_WRITES, writes
+
+
+def test_every_job_has_a_timeout_and_no_checkout_keeps_credentials():
+    for name, wf in workflows().items():
+        for job_name, job in wf["jobs"].items():
+            assert 0 < job.get("timeout-minutes", 0) <= 60, f"{name}:{job_name}"
+            checkouts = steps_using(job, "actions/checkout")
+            assert checkouts, f"{name}:{job_name}"
+            for step in checkouts:
+                assert step.get("with", {}).get("persist-credentials") is False, f"{name}:{job_name}"
+
+
+# ------------------------------------------------------------------------------------------ deploy path
+
+
+def locked_pulumi_version() -> str:
+    lock = (ROOT / "uv.lock").read_text()
+    return re.search(r'\[\[package\]\]\nname = "pulumi"\nversion = "([^"]+)"', lock).group(1)
+
+
+def test_every_pulumi_cli_is_pinned_to_the_locked_sdk_version():
+    uses = [s for wf in workflows().values() for job in wf["jobs"].values() for s in steps_using(job, "pulumi/actions")]
+    assert len(uses) == 5
+    assert {str(s["with"]["pulumi-version"]) for s in uses} == {locked_pulumi_version()}
+
+
+def test_the_policy_pack_venv_is_installed_before_every_policy_run():
+    for name, wf in workflows().items():
+        for job_name, job in wf["jobs"].items():
+            steps = job["steps"]
+            for i, step in enumerate(steps):
+                if str(step.get("uses", "")).startswith("pulumi/actions@") and step["with"].get("policyPacks"):
+                    before = "\n".join(str(s.get("run", "")) for s in steps[:i])
+                    assert "uv venv policies/venv" in before and "-r policies/requirements.txt" in before, f"{name}:{job_name}"
+
+
+def test_every_up_is_followed_by_status_and_has_its_own_concurrency_group():
+    jobs = workflows()["deploy.yml"]["jobs"]
+    groups = set()
+    for job_name, job in jobs.items():
+        steps = job["steps"]
+        (up_index,) = [i for i, s in enumerate(steps) if s.get("with", {}).get("command") == "up"]
+        stack = steps[up_index]["with"]["stack-name"]
+        assert [s.get("run") for s in steps[up_index + 1:]] == [f"uv run invoke status --stack {stack}"], job_name
+        assert job["environment"] == stack and job["concurrency"] == {"group": f"pulumi-up-{stack}", "cancel-in-progress": False}
+        groups.add(job["concurrency"]["group"])
+    assert groups == {"pulumi-up-staging", "pulumi-up-production"}
+
+
+def test_previews_run_with_the_read_only_connection_of_their_stack():
+    jobs = workflows()["pull-request.yml"]["jobs"]
+    for stack in ("staging", "production"):
+        job = jobs[f"preview-{stack}"]
+        runs = "\n".join(str(s.get("run", "")) for s in job["steps"])
+        assert f"uv run python -m tools.preview_config --stack {stack}" in runs
+        (preview,) = steps_using(job, "pulumi/actions")
+        assert preview["with"]["command"] == "preview" and preview["with"]["stack-name"] == stack
+        assert preview["with"]["config-map"] == "${{ steps.preview-config.outputs.config-map }}"
+        assert preview["env"] == {"PULUMI_ACCESS_TOKEN": "${{ secrets.PULUMI_PREVIEW_TOKEN }}", "VAULT_TOKEN": "${{ secrets.VAULT_PREVIEW_TOKEN }}"}
+        (agent,) = steps_using(job, "webfactory/ssh-agent")
+        assert agent["with"]["ssh-private-key"] == "${{ secrets.DOKPLOY_PREVIEW_SSH_KEY }}"
+
+
+def test_the_engine_workflow_runs_the_engine_tests_on_a_runner_with_traefik_and_openbao():
+    wf = workflows()["engine.yml"]
+    assert triggers(wf) == {"workflow_dispatch", "schedule"}
+    (job,) = wf["jobs"].values()
+    runs = "\n".join(str(s.get("run", "")) for s in job["steps"])
+    assert "docker network create dokploy-network" in runs
+    traefik = re.search(r"\btraefik:(\S+)", runs)
+    assert traefik and re.fullmatch(r"v\d+\.\d+\.\d+", traefik.group(1)), "a pinned Traefik release"
+    assert "--network dokploy-network" in runs and "server -dev" in runs and "auth enable approle" in runs
+    for variable in ("VAULT_ADDR", "VAULT_TOKEN", "FR_ENGINE_DOCKER_HOST", "FR_ENGINE_IMAGE_TAG"):
+        assert f"{variable}=" in runs, variable
+    assert "uv run pytest tests/engine" in runs
+    (install,) = steps_using(job, "pulumi/actions")
+    assert "command" not in install["with"]  # install only: the tests drive the engine
