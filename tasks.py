@@ -54,3 +54,17 @@ def adopt(c, stack="", config_file=None, vault_address=None, yes=False, dry_run=
     from tools.adopt import main
 
     sys.exit(main(stack, config_file, vault_address, yes, dry_run))
+
+
+@task(help={
+    "stack": "stack name (production, staging, ...)",
+    "config_file": "read this stack file instead of Pulumi.<stack>.yaml",
+    "docker_host": "Docker host to check instead of the stack's dockerHost",
+    "vault_address": "Vault to check instead of the stack's vaultAddress",
+    "pull": "pull images the host lacks (--no-pull: only report them)",
+})
+def doctor(c, stack="", config_file=None, docker_host=None, vault_address=None, pull=True):
+    """Preflight of the Docker host, Vault and S3 before the first deploy: one line per check, exit 0/1/2."""
+    from tools.doctor import main
+
+    sys.exit(main(stack, config_file, docker_host, vault_address, pull))

@@ -87,6 +87,31 @@ def preview_policy_hcl(kv_mount: str, approle_mount: str, env: str, services: Se
     return "\n".join(f'path "{path}" {{\n  capabilities = ["{capability}"]\n}}\n' for path, capability in grants.items())
 
 
+def deploy_grants(kv_mount: str, approle_mount: str, env: str, services: Sequence[str], child_token: bool = True) -> dict[str, set[str]]:
+    """path -> capabilities the `pulumi up` token of one env needs: every read the provider makes
+    (provider_facts.VAULT_READ_CALLS) and every write (VAULT_WRITE_CALLS), on each service's own paths."""
+    grants: dict[str, set[str]] = {}
+    calls = [((c,), t) for c, t in facts.VAULT_READ_CALLS] + list(facts.VAULT_WRITE_CALLS)
+    for capabilities, template in calls:
+        for service in services:
+            path = template.format(kv=kv_mount, approle=approle_mount, name=naming.kv_name(env, service), policy=naming.vault_policy_name(env, service), role=naming.approle_role_name(env, service))
+            grants.setdefault(path, set()).update(capabilities)
+    if child_token:
+        capabilities, path = facts.VAULT_CHILD_TOKEN_CALL
+        grants[path] = set(capabilities)
+    return grants
+
+
+DOCTOR_GRANT = ("sys/capabilities-self", {"update"})  # `invoke doctor` asks Vault what the token may do
+
+
+def deploy_policy_hcl(kv_mount: str, approle_mount: str, env: str, services: Sequence[str]) -> str:
+    """The policy of `pulumi up --stack <env>`'s token (README: CI credentials): what the deploy reads
+    and writes, and sys/capabilities-self so `invoke doctor` can check exactly that."""
+    grants = {**deploy_grants(kv_mount, approle_mount, env, services), DOCTOR_GRANT[0]: DOCTOR_GRANT[1]}
+    return "\n".join(f'path "{path}" {{\n  capabilities = [{", ".join(json.dumps(c) for c in sorted(caps))}]\n}}\n' for path, caps in grants.items())
+
+
 @dataclass(frozen=True)
 class AppRoleSettings:
     role_name: str

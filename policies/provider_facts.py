@@ -317,3 +317,22 @@ VAULT_READ_CALLS = (
     ("read", "auth/{approle}/role/{role}/role-id"),
     ("update", "auth/{approle}/role/{role}/secret-id-accessor/lookup"),
 )
+
+VAULT_WRITE_FACT = Fact(
+    "`pulumi up` writes: KV v2 data (create/update; no delete: the KV secrets are retained on delete), ACL "
+    "policies (put/delete), AppRole roles and their role-id (write/delete), secret-ids (write; destroyed through "
+    "their accessor), and the provider's child token (auth/token/create) unless skip_child_token.",
+    "hashicorp/terraform-provider-vault@v5.10.1:vault/resource_kv_secret_v2.go:246; resource_policy.go:87,107; "
+    "resource_approle_auth_backend_role.go:161,177,319; resource_approle_auth_backend_role_secret_id.go:214,385; "
+    "internal/provider/meta.go:617-622",
+)
+# (capabilities, path template) the deploy token needs beyond VAULT_READ_CALLS.
+VAULT_WRITE_CALLS = (
+    (("create", "update"), "{kv}/data/{name}"),
+    (("create", "update", "delete"), "sys/policies/acl/{policy}"),
+    (("create", "update", "delete"), "auth/{approle}/role/{role}"),
+    (("update",), "auth/{approle}/role/{role}/role-id"),
+    (("update",), "auth/{approle}/role/{role}/secret-id"),
+    (("update",), "auth/{approle}/role/{role}/secret-id-accessor/destroy"),
+)
+VAULT_CHILD_TOKEN_CALL = (("update",), "auth/token/create")

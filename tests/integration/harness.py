@@ -29,18 +29,57 @@ import pytest
 _ID = os.environ.get("FR_HARNESS_ID", "")
 _SUFFIX = f"-{_ID}" if _ID else ""
 WORK = Path(os.environ.get("FR_HARNESS_DIR", f"/tmp/fr-harness{_SUFFIX}"))
-DOCKER_SOCK = f"/run/fr-harness-docker{_SUFFIX}.sock"
-DOCKER_ROOT = Path(f"/var/lib/fr-harness-docker{_SUFFIX}")
-DOCKER_EXEC_ROOT = Path(f"/run/fr-harness-docker{_SUFFIX}")
-DOCKER_PIDFILE = f"/run/fr-harness-docker{_SUFFIX}.pid"
-# Networks the harness creates get addresses from a pool of their own, so two harness engines on one
-# machine never hand out the same subnet.
-_OCTET = 200 + (sum(map(ord, _ID)) % 50) if _ID else 199
-DOCKER_ADDRESS_POOL = f"base=10.{_OCTET}.0.0/16,size=24"
-# The engine's default `bridge` network (the provider creates every container on it, then moves it to
-# its networks), on an interface of this harness's own instead of docker0.
-DOCKER_BRIDGE = f"frh-br{_ID[:8]}"
-DOCKER_BRIDGE_ADDRESS = f"10.{_OCTET}.255.1/24"
+
+
+@dataclass(frozen=True)
+class EnginePaths:
+    """Where one harness engine lives: socket, data and exec roots, its own default bridge and its own
+    address pool, so two engines on one machine never share anything."""
+
+    ident: str = ""
+
+    @property
+    def suffix(self) -> str:
+        return f"-{self.ident}" if self.ident else ""
+
+    @property
+    def sock(self) -> str:
+        return f"/run/fr-harness-docker{self.suffix}.sock"
+
+    @property
+    def root(self) -> Path:
+        return Path(f"/var/lib/fr-harness-docker{self.suffix}")
+
+    @property
+    def exec_root(self) -> Path:
+        return Path(f"/run/fr-harness-docker{self.suffix}")
+
+    @property
+    def pidfile(self) -> str:
+        return f"/run/fr-harness-docker{self.suffix}.pid"
+
+    @property
+    def octet(self) -> int:
+        return 200 + (sum(map(ord, self.ident)) % 50) if self.ident else 199
+
+    @property
+    def address_pool(self) -> str:
+        return f"base=10.{self.octet}.0.0/16,size=24"
+
+    @property
+    def bridge(self) -> str:
+        # The engine's default `bridge` network (the provider creates every container on it, then moves
+        # it to its networks), on an interface of this harness's own instead of docker0.
+        return f"frh-br{self.ident[:8]}"
+
+    @property
+    def bridge_address(self) -> str:
+        return f"10.{self.octet}.255.1/24"
+
+
+ENGINE = EnginePaths(_ID)
+DOCKER_SOCK = ENGINE.sock
+DOCKER_ROOT = ENGINE.root
 AGENT_IMAGE = "fr-harness/agent:local"
 
 
@@ -119,10 +158,13 @@ def start_process(name: str, argv: list[str], env: Optional[dict] = None, **kwar
 class Docker:
     process: Optional[Process] = None
     created: list[tuple[str, str]] = field(default_factory=list)  # (kind, name) to remove at the end
+    paths: EnginePaths = ENGINE
+    daemon_args: tuple[str, ...] = ()
+    """Extra dockerd flags (a daemon configured like some host, e.g. with default log options)."""
 
     def run(self, *args: str, check: bool = True, input: Optional[bytes] = None, timeout: float = 120, env: Optional[dict] = None) -> subprocess.CompletedProcess:
         """`env` adds variables to the docker CLI's environment (for `-e NAME` without a value in argv)."""
-        proc = subprocess.run(["docker", "-H", f"unix://{DOCKER_SOCK}", *args], capture_output=True, input=input, timeout=timeout, env={**os.environ, **env} if env else None)
+        proc = subprocess.run(["docker", "-H", f"unix://{self.paths.sock}", *args], capture_output=True, input=input, timeout=timeout, env={**os.environ, **env} if env else None)
         if check and proc.returncode != 0:
             raise RuntimeError(f"docker {' '.join(args[:3])} failed: {proc.stderr.decode(errors='replace').strip()}")
         return proc
@@ -132,14 +174,15 @@ class Docker:
             unavailable("Docker engine", "dockerd is not installed (Debian package docker.io)")
         if os.geteuid() != 0:
             unavailable("Docker engine", "dockerd needs root")
-        subprocess.run(["ip", "link", "del", DOCKER_BRIDGE], capture_output=True)
-        for argv in (["ip", "link", "add", DOCKER_BRIDGE, "type", "bridge"], ["ip", "addr", "add", DOCKER_BRIDGE_ADDRESS, "dev", DOCKER_BRIDGE], ["ip", "link", "set", DOCKER_BRIDGE, "up"]):
+        paths = self.paths
+        subprocess.run(["ip", "link", "del", paths.bridge], capture_output=True)
+        for argv in (["ip", "link", "add", paths.bridge, "type", "bridge"], ["ip", "addr", "add", paths.bridge_address, "dev", paths.bridge], ["ip", "link", "set", paths.bridge, "up"]):
             made = subprocess.run(argv, capture_output=True, text=True)
             if made.returncode != 0:
                 unavailable("Docker engine", f"{' '.join(argv)}: {made.stderr.strip()}")
         self.process = start_process(
-            "dockerd",
-            ["dockerd", "--host", f"unix://{DOCKER_SOCK}", "--data-root", str(DOCKER_ROOT), "--exec-root", str(DOCKER_EXEC_ROOT), "--pidfile", DOCKER_PIDFILE, "--bridge", DOCKER_BRIDGE, "--default-address-pool", DOCKER_ADDRESS_POOL],
+            f"dockerd{paths.suffix}",
+            ["dockerd", "--host", f"unix://{paths.sock}", "--data-root", str(paths.root), "--exec-root", str(paths.exec_root), "--pidfile", paths.pidfile, "--bridge", paths.bridge, "--default-address-pool", paths.address_pool, *self.daemon_args],
         )
         try:
             wait_until(lambda: self.run("info", check=False, timeout=10).returncode == 0, 60, "dockerd")
@@ -164,12 +207,12 @@ class Docker:
         self.cleanup()
         if self.process:
             self.process.stop()
-        subprocess.run(["ip", "link", "del", DOCKER_BRIDGE], capture_output=True)
+        subprocess.run(["ip", "link", "del", self.paths.bridge], capture_output=True)
 
     def api(self):
         from tools.docker_api import DockerAPI
 
-        return DockerAPI(f"unix://{DOCKER_SOCK}")
+        return DockerAPI(f"unix://{self.paths.sock}")
 
     def build_agent_image(self) -> str:
         """No registry is reachable: import a root filesystem holding a static busybox and the static
