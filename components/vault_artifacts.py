@@ -115,7 +115,6 @@ def deploy_policy_hcl(kv_mount: str, approle_mount: str, env: str, services: Seq
 @dataclass(frozen=True)
 class AppRoleSettings:
     role_name: str
-    token_policies: tuple[str, ...]
     bound_cidrs: tuple[str, ...] = ()
     """Where the agents' requests reach Vault from (the Docker host): the secret-id and the tokens it
     yields work from nowhere else."""
@@ -131,7 +130,6 @@ class AppRoleSettings:
 def approle_settings(env: str, service: str, bound_cidrs: Sequence[str] = ()) -> AppRoleSettings:
     return AppRoleSettings(
         role_name=naming.approle_role_name(env, service),
-        token_policies=(naming.vault_policy_name(env, service),),
         bound_cidrs=tuple(bound_cidrs),
     )
 

@@ -140,7 +140,6 @@ class RecordingMocks(pulumi.runtime.Mocks):
         self.state = state
         self.inputs: dict[tuple[str, str], dict[str, Any]] = {}
         self.providers: dict[tuple[str, str], Optional[str]] = {}
-        self.calls: list[tuple[str, dict]] = []
 
     def _password(self, name: str, length: int, special: bool) -> str:
         alphabet = PASSWORD_ALPHABET if special else PASSWORD_ALPHABET[:56]
@@ -168,7 +167,6 @@ class RecordingMocks(pulumi.runtime.Mocks):
         return f"{args.name}-id", state
 
     def call(self, args: pulumi.runtime.MockCallArgs):
-        self.calls.append((args.token, dict(args.args)))
         if args.token == "docker:index/getNetwork:getNetwork":
             return {"name": args.args["name"], "id": f"{args.args['name']}-id", "driver": "overlay", "internal": False, "scope": "swarm"}, []
         return {}, []

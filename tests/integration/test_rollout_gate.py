@@ -52,7 +52,7 @@ def gate(args: list[str], **overrides) -> Gate:
 
 def test_the_programs_gate_command_is_accepted_and_names_every_container(production):
     args = parse(program_gate_args(production))
-    assert args.docker_host == "ssh://deploy@dokploy.zitian.party" and args.ssh_opts == ["-o", "StrictHostKeyChecking=yes"]
+    assert args.docker_host == "ssh://deploy@dokploy.zitian.party" and args.ssh_opts[:2] == ["-o", "StrictHostKeyChecking=yes"] and "ControlMaster=auto" in args.ssh_opts
     assert len(args.healthy) == 8 and len(args.watch) == 2 and args.watch_seconds == 60
 
 

@@ -79,7 +79,7 @@ def test_vault_provider_gets_the_address_and_no_token(production):
 def test_docker_provider_targets_the_dokploy_host_over_ssh(production):
     provider = production.one("pulumi:providers:docker", "dokploy")
     assert provider.inputs["host"] == "ssh://deploy@dokploy.zitian.party"
-    assert json.loads(provider.inputs["sshOpts"]) == ["-o", "StrictHostKeyChecking=yes"]
+    assert json.loads(provider.inputs["sshOpts"]) == ["-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes", "-o", "ControlMaster=auto", "-o", "ControlPath=~/.ssh/finance-report-%C", "-o", "ControlPersist=120"]
 
 
 @pytest.mark.parametrize("stack", ["production", "staging"])

@@ -36,3 +36,17 @@ def test_stack_files_hold_no_plaintext_secret():
             key = full_key.split(":", 1)[1]
             if key in secret_keys or (key not in plain_keys and pattern.search(key)):
                 assert isinstance(value, dict) and set(value) == {"secure"}, f"{path.name}: {full_key} is not a secure value"
+
+
+def test_stack_files_reuse_one_ssh_connection_and_never_prompt():
+    """Every session the provider and the tools open goes through one master connection: sshd's
+    MaxStartups throttles bursts (kreuzwerker/terraform-provider-docker#262); a prompt would hang CI."""
+    from tools.stack_file import read_stack_file
+    import json
+
+    for path in ROOT.glob("Pulumi.*.yaml"):
+        config, _ = read_stack_file(path)
+        opts = json.loads(config["finance-report:dockerSshOpts"])
+        pairs = {opts[i + 1].split("=")[0]: opts[i + 1].split("=", 1)[1] for i in range(0, len(opts), 2) if opts[i] == "-o"}
+        assert pairs.get("BatchMode") == "yes" and pairs.get("StrictHostKeyChecking") == "yes", path.name
+        assert pairs.get("ControlMaster") == "auto" and pairs.get("ControlPath") and int(pairs.get("ControlPersist", 0)) > 0, path.name
