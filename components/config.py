@@ -86,6 +86,7 @@ FIELDS: tuple[Field, ...] = (
     Field("previewDockerProxyGid", "integer", "Host group of the preview ssh user: the only group (besides root) that may open the proxy's socket.", 23750),
     Field("previewDockerProxyImage", "string", "Pinned HAProxy image of the read-only Docker API proxy.", "haproxy:3.2.21-alpine"),
     Field("vaultAddress", "string", "Vault address (https://...; http only for loopback). The token comes from VAULT_TOKEN."),
+    Field("vaultCaCert", "string", "PEM of the CA that signed Vault's certificate, when it is a private CA (empty: the agent image's roots; `pulumi` itself reads VAULT_CACERT).", ""),
     Field("vaultKvMount", "string", "Mount path of the KV v2 engine.", "secret"),
     Field("vaultApproleMount", "string", "Mount path of the AppRole auth method.", "approle"),
     Field("imageTag", "string", "Tag (sha7 or vX.Y.Z) or sha256 digest of the backend and frontend images."),
@@ -181,6 +182,7 @@ class StackConfig:
     vault_skip_child_token: bool
     vault_token_ttl_seconds: int
     vault_agent_cidrs: tuple[str, ...]
+    vault_ca_cert: str
     s3_endpoint: str
     s3_public_endpoint: str
     s3_bucket: str
@@ -459,6 +461,7 @@ def load_config(raw: Mapping[str, str], stack: str, secret_keys: frozenset[str] 
         vault_skip_child_token=r.boolean("vaultSkipChildToken"),
         vault_token_ttl_seconds=r.integer("vaultTokenTtlSeconds", 600, 86400),
         vault_agent_cidrs=_cidrs(r.string_list("vaultAgentCidrs")),
+        vault_ca_cert=r.string("vaultCaCert", lambda v: v.strip().startswith("-----BEGIN CERTIFICATE-----") and v.strip().endswith("-----END CERTIFICATE-----"), "a PEM certificate (-----BEGIN CERTIFICATE----- ... -----END CERTIFICATE-----), or empty"),
         s3_endpoint=s3_endpoint,
         s3_public_endpoint=r.string("s3PublicEndpoint", _http_url, "an http(s) URL, or empty") or s3_endpoint,
         s3_bucket=s3_bucket,

@@ -97,6 +97,7 @@ class FinanceReportStack(pulumi.ComponentResource):
             limits=limits("agent"),
             digest_key=digest_key.hex,
             bound_cidrs=cfg.vault_agent_cidrs,
+            ca_cert=cfg.vault_ca_cert,
         )
 
         def datastore(spec, data_path: str) -> DatastoreComponent:

@@ -110,7 +110,8 @@ class VaultAgentSidecar(pulumi.ComponentResource):
         )
         credentials = va.CREDENTIAL_FILE_MODE
         uploads = [
-            docker.ContainerUploadArgs(file=va.AGENT_CONFIG_PATH, content=va.agent_hcl(s.vault_address, s.approle_mount, service, templates)),
+            docker.ContainerUploadArgs(file=va.AGENT_CONFIG_PATH, content=va.agent_hcl(s.vault_address, s.approle_mount, service, templates, ca_cert=bool(s.ca_cert))),
+            *([docker.ContainerUploadArgs(file=va.CA_CERT_PATH, content=s.ca_cert)] if s.ca_cert else []),
             *[docker.ContainerUploadArgs(file=t.source_path(), content=t.contents) for t in templates],
             docker.ContainerUploadArgs(file=va.ROLE_ID_PATH, content=role.role_id, permissions=credentials),
             docker.ContainerUploadArgs(file=va.SECRET_ID_PATH, content=pulumi.Output.secret(secret_id.secret_id), permissions=credentials),
@@ -170,6 +171,8 @@ class AgentSettings:
     digest_key: pulumi.Input[str]
     bound_cidrs: tuple[str, ...] = ()
     """CIDRs the agents reach Vault from; bound to every secret-id and token when set."""
+    ca_cert: str = ""
+    """PEM of the CA that signed Vault's certificate (a private CA); empty: the image's roots."""
 
     def sidecar(self, parent: pulumi.Resource, name: str, service: str, kv_data: pulumi.Input[Mapping[str, str]], templates: Sequence[va.Template], consumer_gid: int) -> VaultAgentSidecar:
         return VaultAgentSidecar(

