@@ -99,7 +99,9 @@ def test_the_backend_env_file_carries_every_injected_variable_in_the_app_formats
 def test_the_backend_start_wrapper_exports_the_rendered_environment(docker_engine, agent_image, rendered, program):
     from components.app import source_env_then
 
-    out = consumer(docker_engine, agent_image, rendered["app"]["volume"], "app", source_env_then('printf "%s|%s" "$DATABASE_URL" "$ENVIRONMENT"'))
+    # uvicorn is a child process: it sees only what the wrapper exported
+    child = "exec sh -c 'printf \"%s|%s\" \"$DATABASE_URL\" \"$ENVIRONMENT\"'"
+    out = consumer(docker_engine, agent_image, rendered["app"]["volume"], "app", source_env_then(child))
     assert out == program["production"].kv()["app"][1]["DATABASE_URL"] + "|production"
 
 

@@ -244,3 +244,27 @@ def test_the_postgres_health_check_passes_against_the_real_server(postgres_serve
     assert subprocess.run(["sh", "-c", command[1]], env=env, timeout=30).returncode == 0
     down = {**env, "PGPORT": str(free_port())}
     assert subprocess.run(["sh", "-c", command[1]], env=down, timeout=30).returncode != 0
+
+
+def test_a_running_agent_re_renders_a_changed_kv_value_without_a_restart(openbao, staging):
+    """KV v2 values are not leases: the agent re-reads them on static_secret_render_interval, so a value
+    changed out of band reaches the files. The program's interval (1m) is shortened to 2s here only."""
+    root = Path(tempfile.mkdtemp(prefix="frh-interval-", dir="/dev/shm"))
+    proc = None
+    try:
+        config = write_host_agent(openbao, staging, "redis", root, exit_after_auth=False)
+        text = config.read_text()
+        assert 'static_secret_render_interval = "1m"' in text, "the program's agent config must re-read KV periodically"
+        config.write_text(text.replace('static_secret_render_interval = "1m"', 'static_secret_render_interval = "2s"'))
+        proc = subprocess.Popen([bao_binary(), "agent", f"-config={config}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        password = root / "secrets" / "redis" / "password"
+        wait_until(lambda: password.exists() and password.read_text() == staging.kv()["redis"][1]["PASSWORD"], 30, "first render")
+        changed = "changed-" + secrets.token_hex(8)
+        put(openbao, "staging", "redis", {"PASSWORD": changed})
+        wait_until(lambda: password.read_text() == changed, 30, "re-render of the changed value")
+    finally:
+        if proc:
+            proc.terminate()
+            proc.wait(timeout=10)
+        put(openbao, "staging", "redis", staging.kv()["redis"][1])
+        shutil.rmtree(root, ignore_errors=True)

@@ -243,3 +243,18 @@ def test_workflow_files_pass_actionlint():
     assert len(workflows) >= 2
     proc = subprocess.run([actionlint, "-no-color", *workflows], capture_output=True, text=True, cwd=ROOT, env={**os.environ, "SHELLCHECK_OPTS": ""})
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_a_program_crash_is_exit_3_with_its_traceback_not_bad_input(monkeypatch, capsys):
+    import tools.offline_plan as offline_plan
+    from tools.program_run import ProgramRun
+
+    def crashing(stack, *args, **kwargs):
+        run = ProgramRun(stack=stack)
+        run.error = ZeroDivisionError("a bug in a component")
+        return run
+
+    monkeypatch.setattr(offline_plan, "run_program", crashing)
+    assert offline_plan.main("staging") == 3
+    err = capsys.readouterr().err
+    assert err.startswith("plan: the program crashed (a bug in the program, not in your input):") and "ZeroDivisionError: a bug in a component" in err

@@ -162,6 +162,7 @@ CASES = [
     ("backend", set_prop("mounts", [secrets_mount("app", read_only=False)]), "secrets-volume-enforce-tmpfs-read-only", "mandatory"),
     ("backend", set_prop("mounts", [{**secrets_mount("app", read_only=False), "target": "/srv/config"}]), "secrets-volume-enforce-tmpfs-read-only", "mandatory"),
     ("app-secrets", set_prop("driverOpts", {}), "secrets-volume-enforce-tmpfs-read-only", "mandatory"),
+    ("app-secrets", set_prop("driverOpts", {"type": "tmpfs", "device": "tmpfs", "o": "mode=0750"}), "secrets-volume-enforce-tmpfs-read-only", "mandatory"),
     ("backend", set_prop("volumes", [{"hostPath": "/etc/finance/secrets.env", "containerPath": "/run/secrets/app/app.env"}]), "secrets-volume-enforce-tmpfs-read-only", "mandatory"),
     ("backend", set_label("traefik.http.routers.finance-report-api.entrypoints", "web"), "traefik-enforce-tls-routing", "mandatory"),
     ("backend", set_label("traefik.http.routers.finance-report-api.tls.certresolver", None), "traefik-enforce-tls-routing", "mandatory"),
@@ -169,6 +170,7 @@ CASES = [
     ("backend", set_label("traefik.docker.network", None), "traefik-enforce-tls-routing", "mandatory"),
     ("backend-image", set_prop("name", "ghcr.io/wangzitian0/finance_report-backend:latest"), "docker-image-disallow-unpinned", "mandatory"),
     ("backend-image", set_prop("name", "redis"), "docker-image-disallow-unpinned", "mandatory"),
+    ("backend-image", set_prop("name", "ghcr.io/wangzitian0/finance_report-backend@sha256:abc123"), "docker-image-disallow-unpinned", "mandatory"),
     ("postgres-data", lambda r: setattr(r.opts, "protect", False), "datastore-enforce-protected-data", "mandatory"),
     ("postgres-data", lambda r: setattr(r.opts, "retain_on_delete", False), "datastore-enforce-protected-data", "mandatory"),
     ("postgres", lambda r: setattr(r.opts, "delete_before_replace", False), "docker-resource-enforce-delete-before-replace", "mandatory"),
@@ -192,6 +194,7 @@ CASES = [
     # Vault adds up the capabilities of every block of one path
     ("app-policy", set_prop("policy", 'path "secret/data/finance_report/production/app" {\n  capabilities = ["read"]\n}\npath "secret/data/finance_report/production/app" {\n  capabilities = ["delete"]\n}\n'), "vault-policy-enforce-least-privilege", "mandatory"),
     ("app-kv", set_prop("name", "platform/minio"), "vault-kv-enforce-env-path", "mandatory"),
+    ("app-kv", set_prop("name", "finance_report/production/app/nested"), "vault-kv-enforce-env-path", "mandatory"),
     ("app-kv", set_prop("mount", "kv"), "vault-kv-enforce-env-path", "mandatory"),
     ("app-role", set_prop("tokenNoDefaultPolicy", False), "vault-approle-configure-hygiene", "advisory"),
     ("app-role", set_prop("tokenMaxTtl", 0), "vault-approle-configure-hygiene", "advisory"),
@@ -230,6 +233,15 @@ def test_staging_names_without_their_suffix_are_production_names():
     stack_policy = [p for p in POLICIES if p.name == "stack-disallow-cross-env-references"]
     hits = evaluate_resources([r for r in resources if r.name == "postgres"], config, stack_policy)
     assert hits and "finance_report-postgres" in hits[0].message
+
+
+def test_least_privilege_judges_by_the_stacks_env_not_the_env_a_policy_names():
+    """A staging policy reading staging's path is self-consistent, but not this production stack's to
+    write (the cross-env policy also says so; this one must on its own)."""
+    resources = mutate("app-policy", lambda r: r.props.update(name="finance_report-staging-app", policy='path "secret/data/finance_report/staging/app" {\n  capabilities = ["read"]\n}\n'))
+    only = [p for p in POLICIES if p.name == "vault-policy-enforce-least-privilege"]
+    violations = evaluate_resources([r for r in resources if r.name == "app-policy"], PACK_CONFIG, only)
+    assert [v.message for v in violations] == ["Vault policy finance_report-staging-app belongs to env staging, not this stack's env production."]
 
 
 def test_a_data_volume_attached_through_volumes_is_protected_too():
