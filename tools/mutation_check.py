@@ -1,0 +1,140 @@
+"""Mutation check: each guarded behaviour, broken on purpose, must make its tests fail.
+
+`uv run python -m tools.mutation_check [--only NAME ...] [--list]` copies the project's tracked files to a
+scratch directory once per mutation, applies one mutation (an exact text replacement, which must match
+once), runs the tests that guard it, and expects them to FAIL. A mutation whose tests still pass
+"survives": the check prints it and exits 1. A mutation whose text no longer matches exits 2 (the list
+went stale with the code). `.ci/run` runs it.
+
+The list covers the places a review found unguarded (issue "Defects at the seams") and one mutation per
+defect it fixed; integration tests run on the real-systems harness with their own FR_HARNESS_ID.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Mutation:
+    name: str
+    path: str
+    old: str
+    new: str
+    tests: tuple[str, ...]
+
+
+M = Mutation
+MUTATIONS = (
+    # the places named in the review
+    M("env-policy-exempts-slash-values", "policies/container_secrets.py", "if is_secret_key(key) and value:", "if is_secret_key(key) and value and not value.startswith('/'):", ("tests/policies/test_policies.py",)),
+    M("least-privilege-trusts-the-policy-name", "policies/vault_least_privilege.py", 'if match.group("env") != env:', "if False:", ("tests/policies/test_policies.py",)),
+    M("postgres-stop-not-forwarded", "components/postgres.py", "\"trap 'kill -INT \\\"$pid\\\" 2>/dev/null' INT TERM\\n\"", '""', ("tests/integration/test_datastores.py::test_postgres_stops_fast_with_a_pooled_connection_and_restarts_without_recovery",)),
+    M("backend-wrapper-without-set-a", "components/app.py", "f'set -a; . \"{ENV_FILE}\"; set +a\\n'", "f'. \"{ENV_FILE}\"\\n'", ("tests/integration/test_agent_on_docker.py::test_the_backend_start_wrapper_exports_the_rendered_environment",)),
+    M("prefect-health-exit-0", "components/app.py", '"for f in /proc/[0-9]*/cmdline;', '"exit 0; for f in /proc/[0-9]*/cmdline;', ("tests/integration/test_agent_on_docker.py::test_the_prefect_worker_health_check_fails_without_the_worker_and_passes_with_it",)),
+    M("image-pin-any-digest-length", "policies/image_pinning.py", 'digest.startswith("sha256:") and len(digest) == 71', 'digest.startswith("sha256:")', ("tests/policies/test_policies.py",)),
+    M("tmpfs-policy-without-size", "policies/secrets_mount.py", 'and "size=" in str(opts.get("o", ""))', "", ("tests/policies/test_policies.py",)),
+    M("agent-without-render-interval", "components/vault_artifacts.py", "        '  static_secret_render_interval = \"1m\"\\n'\n", "", ("tests/integration/test_hostile_values.py::test_a_running_agent_re_renders_a_changed_kv_value_without_a_restart",)),
+    M("postgres-without-alter-role", "components/postgres.py", "ALTER ROLE {POSTGRES_USER} PASSWORD :'pw';", "SELECT 1;", ("tests/integration/test_postgres_start_script.py",)),
+    M("kv-path-policy-allows-nesting", "policies/vault_kv_path.py", ' or "/" in str(name)[len(prefix):]', "", ("tests/policies/test_policies.py",)),
+    # one per defect fixed
+    M("redis-as-root-again", "components/redis.py", 'USER = "999:1000"', 'USER = "0:0"', ("tests/integration/test_datastores.py::test_redis_restarts_on_its_own_data_including_appendonlydir",)),
+    M("datastore-without-env-label", "components/labels.py", "    labels[ENV] = env\n", "    if service not in ('postgres', 'redis'):\n        labels[ENV] = env\n", ("tests/unit/test_engine_semantics.py", "tests/integration/test_status.py")),
+    M("agent-healthy-on-stale-files", "components/vault_artifacts.py", 'f"rm -f {secrets_mount_path(service)}/* && exec vault agent', 'f"exec vault agent', ("tests/integration/test_agent_on_docker.py::test_a_new_agent_is_healthy_only_once_it_has_rendered_itself",)),
+    M("agent-not-replaced-on-kv-change", "components/vault_agent.py", "labels=container_labels(env, VAULT_AGENT, agent_for=service, restart_digest=self.restart_digest)", "labels=container_labels(env, VAULT_AGENT, agent_for=service)", ("tests/unit/test_engine_semantics.py",)),
+    M("llm-keys-blanked-when-off", "components/secrets.py", 'return ",".join(k for k in [generated, *((kept or "").split(","))] if k)', 'return generated or ""', ("tests/unit/test_program.py",)),
+    M("ci-skips-the-workflow-unit-step", ".ci/run", "uv run pytest tests/unit tests/policies -q", "true", ("tests/unit/test_project_files.py",)),
+    M("postgres-smart-shutdown", "components/postgres.py", "'  kill -INT \"$pid\" 2>/dev/null\\n'", "'  kill -TERM \"$pid\" 2>/dev/null\\n'", ("tests/integration/test_datastores.py::test_a_failed_password_sync_keeps_postgres_from_turning_healthy",)),
+    M("password-sync-failure-ignored", "components/postgres.py", '"  finish 1\\n"', '"  :\\n"', ("tests/integration/test_datastores.py::test_a_failed_password_sync_keeps_postgres_from_turning_healthy",)),
+    M("revision-misses-an-argument", "components/containers.py", "lambda resolved: revision_name(name_prefix, resolved)", "lambda resolved: revision_name(name_prefix, {k: v for k, v in resolved.items() if k != 'capabilities'})", ("tests/unit/test_engine_semantics.py",)),
+    M("secret-id-uploaded-0644", "components/vault_artifacts.py", 'CREDENTIAL_FILE_MODE = "0400"', 'CREDENTIAL_FILE_MODE = "0644"', ("tests/unit/test_engine_semantics.py",)),
+    M("duplicate-vault-paths-overwrite", "policies/vault_least_privilege.py", "paths.setdefault(raw_path.strip('\"'), set()).update(body.get(\"capabilities\", []))", "paths[raw_path.strip('\"')] = set(body.get(\"capabilities\", []))", ("tests/policies/test_policies.py",)),
+    M("url-credentials-echoed", "components/config.py", 'text = _URL_CREDENTIALS.sub(r"\\1[credentials hidden]@", value)', "text = value", ("tests/unit/test_config.py",)),
+    M("stack-file-duplicates-allowed", "tools/stack_file.py", "    _check_duplicates(label, root)\n", "", ("tests/unit/test_stack_file.py",)),
+    M("env-may-differ-from-stack", "components/config.py", "    if env != stack:\n", "    if False:\n", ("tests/unit/test_config.py",)),
+    M("plan-crash-reported-as-bad-input", "tools/offline_plan.py", "        return 3\n", "        return 2\n", ("tests/policies/test_offline_plan.py",)),
+    M("rolling-left-to-the-provider", "components/containers.py", "options = pulumi.ResourceOptions(delete_before_replace=False, additional_secret_outputs", "options = pulumi.ResourceOptions(additional_secret_outputs", ("tests/unit/test_engine_semantics.py",)),
+    M("no-destroy-grace", "components/hardening.py", '        "destroy_grace_seconds": stop.seconds,\n', "", ("tests/unit/test_engine_semantics.py",)),
+)
+
+
+def tracked_files() -> list[str]:
+    out = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout.decode()
+    return [f for f in out.split("\0") if f]
+
+
+def scratch_copy(files: list[str]) -> Path:
+    target = Path(tempfile.mkdtemp(prefix="fr-mutant-"))
+    for name in files:
+        source = ROOT / name
+        if source.is_file():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / name)
+    return target
+
+
+def run_one(mutation: Mutation, files: list[str]) -> tuple[str, float, str]:
+    """('killed'|'survived'|'stale', seconds, detail)."""
+    started = time.monotonic()
+    directory = scratch_copy(files)
+    try:
+        path = directory / mutation.path
+        text = path.read_text()
+        if text.count(mutation.old) != 1:
+            return "stale", 0.0, f"{mutation.path}: the text to mutate occurs {text.count(mutation.old)} times"
+        path.write_text(text.replace(mutation.old, mutation.new))
+        env = {**os.environ, "FR_HARNESS_ID": "mutant", "PYTHONDONTWRITEBYTECODE": "1"}
+        proc = subprocess.run(
+            [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *mutation.tests],
+            cwd=directory, env=env, capture_output=True, text=True, timeout=1800,
+        )
+        summary = (proc.stdout.strip().splitlines() or ["(no output)"])[-1]
+        if proc.returncode == 0:
+            return "survived", time.monotonic() - started, summary
+        if proc.returncode not in (1,):
+            return "survived", time.monotonic() - started, f"pytest exited {proc.returncode} (not a test failure): {summary}"
+        return "killed", time.monotonic() - started, summary
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tools.mutation_check", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", nargs="*", help="run only these mutations (names from --list)")
+    parser.add_argument("--list", action="store_true")
+    args = parser.parse_args(argv)
+    chosen = [m for m in MUTATIONS if not args.only or m.name in args.only]
+    if args.list:
+        for m in MUTATIONS:
+            print(f"{m.name:40} {m.path:36} {' '.join(m.tests)}")
+        return 0
+    unknown = set(args.only or ()) - {m.name for m in MUTATIONS}
+    if unknown:
+        print(f"mutation_check: unknown mutation(s) {', '.join(sorted(unknown))}; see --list", file=sys.stderr)
+        return 2
+    files = tracked_files()
+    results = []
+    for mutation in chosen:
+        verdict, seconds, detail = run_one(mutation, files)
+        results.append((mutation, verdict))
+        print(f"{verdict:9} {mutation.name:40} {seconds:6.1f}s  {detail}", flush=True)
+    survived = [m.name for m, v in results if v == "survived"]
+    stale = [m.name for m, v in results if v == "stale"]
+    print(f"mutation check: {sum(v == 'killed' for _, v in results)} killed, {len(survived)} survived, {len(stale)} stale")
+    if stale:
+        return 2
+    return 1 if survived else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
