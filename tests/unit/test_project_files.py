@@ -50,3 +50,14 @@ def test_stack_files_reuse_one_ssh_connection_and_never_prompt():
         pairs = {opts[i + 1].split("=")[0]: opts[i + 1].split("=", 1)[1] for i in range(0, len(opts), 2) if opts[i] == "-o"}
         assert pairs.get("BatchMode") == "yes" and pairs.get("StrictHostKeyChecking") == "yes", path.name
         assert pairs.get("ControlMaster") == "auto" and pairs.get("ControlPath") and int(pairs.get("ControlPersist", 0)) > 0, path.name
+
+
+def test_ci_runs_every_command_of_the_pull_request_checks_job():
+    """CI runs only .ci/run: a command the workflow runs and .ci/run does not is never run before merge
+    (the workflow's unit step once failed every run while .ci/run stayed green)."""
+    workflow = yaml.safe_load((ROOT / ".github/workflows/pull-request.yml").read_text())
+    ci = (ROOT / ".ci/run").read_text()
+    commands = [line.strip() for step in workflow["jobs"]["checks"]["steps"] if "run" in step for line in step["run"].splitlines() if line.strip()]
+    assert commands, "the checks job runs commands"
+    assert [c for c in commands if c not in ci] == []
+    assert "\nuv run pytest\n" in ci, "README's test command, exactly"
