@@ -38,3 +38,13 @@ def readme_table() -> str:
     for spec in FIELDS:
         rows.append(f"| `{spec.key}` | {spec.type} | {_cell(spec)} | {'yes' if spec.secret else ''} | {spec.description.replace('|', '/')} |")
     return "\n".join(rows) + "\n"
+
+
+def policy_table() -> str:
+    """README's table of the policy pack, from policies.registry."""
+    from policies.registry import POLICIES
+
+    rows = ["| policy | level | what it checks |", "|---|---|---|"]
+    for policy in POLICIES:
+        rows.append(f"| `{policy.name}` | {policy.enforcement_level.value} | {policy.description.replace('|', '/')} |")
+    return "\n".join(rows) + "\n"

@@ -9,7 +9,7 @@ import yaml
 
 from components.config import FIELDS
 from tests.conftest import ROOT
-from tools.config_reference import project_config_block, readme_table
+from tools.config_reference import policy_table, project_config_block, readme_table
 
 
 def test_pulumi_yaml_declares_every_config_key_with_type_description_and_default():
@@ -61,3 +61,16 @@ def test_ci_runs_every_command_of_the_pull_request_checks_job():
     assert commands, "the checks job runs commands"
     assert [c for c in commands if c not in ci] == []
     assert "\nuv run pytest\n" in ci, "README's test command, exactly"
+
+
+def test_readme_policy_table_lists_every_policy_of_the_pack():
+    assert policy_table() in (ROOT / "README.md").read_text(), "README's policy table is stale: regenerate it from tools.config_reference.policy_table()"
+
+
+def test_readme_shows_the_exact_deploy_policy_of_each_stack():
+    from components.vault_artifacts import deploy_policy_hcl
+
+    readme = (ROOT / "README.md").read_text()
+    for env in ("staging", "production"):
+        hcl = deploy_policy_hcl("secret", "approle", env, ["app", "postgres", "redis"])
+        assert f"vault policy write finance_report-{env}-deploy - <<'EOF'\n{hcl}EOF\n" in readme, f"README's deploy policy of {env} is stale"
