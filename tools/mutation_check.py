@@ -45,7 +45,7 @@ MUTATIONS = (
     M("image-pin-any-digest-length", "policies/image_pinning.py", 'digest.startswith("sha256:") and len(digest) == 71', 'digest.startswith("sha256:")', ("tests/policies/test_policies.py",)),
     M("tmpfs-policy-without-size", "policies/secrets_mount.py", 'and "size=" in str(opts.get("o", ""))', "", ("tests/policies/test_policies.py",)),
     M("agent-without-render-interval", "components/vault_artifacts.py", "        '  static_secret_render_interval = \"1m\"\\n'\n", "", ("tests/integration/test_hostile_values.py::test_a_running_agent_re_renders_a_changed_kv_value_without_a_restart",)),
-    M("postgres-without-alter-role", "components/postgres.py", "ALTER ROLE {POSTGRES_USER} PASSWORD :'pw';", "SELECT 1;", ("tests/integration/test_postgres_start_script.py",)),
+    M("postgres-without-alter-role", "components/postgres.py", "ALTER ROLE {POSTGRES_USER} PASSWORD :'pw';", "SELECT 1;", ("tests/integration/test_adopt_rotation.py",)),
     M("kv-path-policy-allows-nesting", "policies/vault_kv_path.py", ' or "/" in str(name)[len(prefix):]', "", ("tests/policies/test_policies.py",)),
     # one per defect fixed
     M("redis-as-root-again", "components/redis.py", 'USER = "999:1000"', 'USER = "0:0"', ("tests/integration/test_datastores.py::test_redis_restarts_on_its_own_data_including_appendonlydir",)),
@@ -54,7 +54,7 @@ MUTATIONS = (
     M("agent-not-replaced-on-kv-change", "components/vault_agent.py", "labels=container_labels(env, VAULT_AGENT, agent_for=service, restart_digest=self.restart_digest)", "labels=container_labels(env, VAULT_AGENT, agent_for=service)", ("tests/unit/test_engine_semantics.py",)),
     M("llm-keys-blanked-when-off", "components/secrets.py", 'return ",".join(k for k in [generated, *((kept or "").split(","))] if k)', 'return generated or ""', ("tests/unit/test_program.py",)),
     M("ci-skips-the-workflow-unit-step", ".ci/run", "uv run pytest tests/unit tests/policies -q", "true", ("tests/unit/test_project_files.py",)),
-    M("postgres-smart-shutdown", "components/postgres.py", "'  kill -INT \"$pid\" 2>/dev/null\\n'", "'  kill -TERM \"$pid\" 2>/dev/null\\n'", ("tests/integration/test_datastores.py::test_a_failed_password_sync_keeps_postgres_from_turning_healthy",)),
+    M("postgres-smart-shutdown", "components/postgres.py", "trap 'kill -INT ", "trap 'kill -TERM ", ("tests/integration/test_datastores.py::test_postgres_stops_fast_with_a_pooled_connection_and_restarts_without_recovery",)),
     M("password-sync-failure-ignored", "components/postgres.py", '"  finish 1\\n"', '"  :\\n"', ("tests/integration/test_datastores.py::test_a_failed_password_sync_keeps_postgres_from_turning_healthy",)),
     M("revision-misses-an-argument", "components/containers.py", "lambda resolved: revision_name(name_prefix, resolved)", "lambda resolved: revision_name(name_prefix, {k: v for k, v in resolved.items() if k != 'capabilities'})", ("tests/unit/test_engine_semantics.py",)),
     M("secret-id-uploaded-0644", "components/vault_artifacts.py", 'CREDENTIAL_FILE_MODE = "0400"', 'CREDENTIAL_FILE_MODE = "0644"', ("tests/unit/test_engine_semantics.py",)),

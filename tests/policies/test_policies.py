@@ -192,7 +192,7 @@ CASES = [
     ("app-policy", set_prop("policy", 'path "secret/data/finance_report/production/redis" {\n  capabilities = ["read"]\n}\n'), "vault-policy-enforce-least-privilege", "mandatory"),
     ("app-policy", set_prop("policy", 'path "secret/data/finance_report/production/app" {\n  capabilities = ["read", "update"]\n}\n'), "vault-policy-enforce-least-privilege", "mandatory"),
     # Vault adds up the capabilities of every block of one path
-    ("app-policy", set_prop("policy", 'path "secret/data/finance_report/production/app" {\n  capabilities = ["read"]\n}\npath "secret/data/finance_report/production/app" {\n  capabilities = ["delete"]\n}\n'), "vault-policy-enforce-least-privilege", "mandatory"),
+    ("app-policy", set_prop("policy", 'path "secret/data/finance_report/production/app" {\n  capabilities = ["delete"]\n}\npath "secret/data/finance_report/production/app" {\n  capabilities = ["read"]\n}\n'), "vault-policy-enforce-least-privilege", "mandatory"),
     ("app-kv", set_prop("name", "platform/minio"), "vault-kv-enforce-env-path", "mandatory"),
     ("app-kv", set_prop("name", "finance_report/production/app/nested"), "vault-kv-enforce-env-path", "mandatory"),
     ("app-kv", set_prop("mount", "kv"), "vault-kv-enforce-env-path", "mandatory"),
