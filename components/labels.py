@@ -21,7 +21,8 @@ RESTART_DIGEST = "finance-report.restart-digest"
 
 # Every service a stack runs, as its containers' SERVICE label says.
 POSTGRES, REDIS, BACKEND, FRONTEND, PREFECT_WORKER, VAULT_AGENT = "postgres", "redis", "backend", "frontend", "prefect-worker", "vault-agent"
-SERVICES = (POSTGRES, REDIS, BACKEND, FRONTEND, PREFECT_WORKER, VAULT_AGENT)
+BACKUP = "backup"
+SERVICES = (POSTGRES, REDIS, BACKEND, FRONTEND, PREFECT_WORKER, VAULT_AGENT, BACKUP)
 
 
 def label_map(env: str, service: str, routing: Optional[Mapping[str, str]] = None, agent_for: Optional[str] = None) -> dict[str, str]:
