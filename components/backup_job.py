@@ -110,6 +110,7 @@ _SCRIPT = r"""#!/bin/sh
 #   fr-backup health                       Docker health check: last run ok, successes recent enough
 #   fr-backup list                         this env's snapshots, as restic's JSON
 #   fr-backup restore SNAPSHOT|latest DATABASE [--live]
+#   fr-backup check SNAPSHOT|latest        the restore check alone, on an existing snapshot
 #   fr-backup next-run EPOCH               when the schedule runs next after EPOCH
 # Settings are the container's (non-secret) environment; credentials are read from the file the backup
 # vault-agent renders into @SECRETS@, never from arguments or the container's configuration.
@@ -258,7 +259,8 @@ backup_once() {
   fi
   printf '%s run=%s snapshot=%s %s\n' "$(date -u +%s)" "$run" "$db" "$report" > "$STATE/last-report"
   log "restore check of $db passed: $report"
-  restic tag --add verified --add "bytes=$size" --add "tables=$tables" "$db" "$globals" >/dev/null 2>"$STATE/err" || { failed "tagging $db verified"; return 1; }
+  restic tag --add verified --add "bytes=$size" --add "tables=$tables" "$db" >/dev/null 2>"$STATE/err" &&
+    restic tag --add verified "$globals" >/dev/null 2>"$STATE/err" || { failed "tagging $db verified"; return 1; }
   date -u +%s > "$STATE/last-verified"
   restic check >/dev/null 2>"$STATE/err" || { failed "repository check"; return 1; }
   # Retention only now: after a verified backup, over verified snapshots of this env only.
@@ -363,13 +365,34 @@ restore_into() {
     return 1
   fi
   if [ "$3" != --live ]; then echo "restored snapshot $1 into database $2"; return 0; fi
+  # The live database is renamed, never dropped: the operator drops it once the restore is confirmed.
   kept="${PGDATABASE}_before_$(date -u +%Y%m%d%H%M%S)"
-  psql -X -q -v ON_ERROR_STOP=1 -d postgres -v db="$PGDATABASE" >/dev/null 2>"$STATE/err" <<SQL || { echo "restore: swapping the databases failed: $(why)" >&2; return 1; }
+  exists=$(psql -X -tA -d postgres -v db="$PGDATABASE" -c "SELECT count(*) FROM pg_database WHERE datname = :'db'" 2>"$STATE/err") || { echo "restore: $(why)" >&2; return 1; }
+  if [ "$exists" = 1 ]; then
+    psql -X -q -v ON_ERROR_STOP=1 -d postgres -v db="$PGDATABASE" >/dev/null 2>"$STATE/err" <<SQL || { echo "restore: renaming $PGDATABASE failed: $(why)" >&2; return 1; }
 SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :'db' AND pid <> pg_backend_pid();
 ALTER DATABASE "$PGDATABASE" RENAME TO "$kept";
-ALTER DATABASE "$2" RENAME TO "$PGDATABASE";
 SQL
-  echo "restored snapshot $1 into $PGDATABASE; the previous database is kept as $kept"
+    moved=" (the previous database is kept as $kept)"
+  else
+    moved=" ($PGDATABASE did not exist)"
+  fi
+  psql -X -q -v ON_ERROR_STOP=1 -d postgres -c "ALTER DATABASE \"$2\" RENAME TO \"$PGDATABASE\"" >/dev/null 2>"$STATE/err" || { echo "restore: $(why)" >&2; return 1; }
+  echo "restored snapshot $1 into $PGDATABASE$moved"
+}
+
+# check SNAPSHOT|latest: the restore check of an existing snapshot (an operator's rehearsal; tests).
+cmd_check() {
+  setup && load_secrets || { echo "check: $(why)" >&2; return 1; }
+  lock || { echo "check: $(why)" >&2; return 1; }
+  snapshot=$1
+  if [ "$snapshot" = latest ]; then latest=$(latest_verified); snapshot=${latest##* }; fi
+  verify "$snapshot"
+  checked=$?
+  stop_verify
+  unlock
+  if [ "$checked" = 0 ]; then echo "restore check of $snapshot passed: $report"; else echo "check: restore check of $snapshot failed: $(why)" >&2; fi
+  return $checked
 }
 
 case ${1:-} in
@@ -378,7 +401,8 @@ case ${1:-} in
   health) cmd_health ;;
   list) setup && load_secrets || { echo "list: $(why)" >&2; exit 1; }; restic snapshots --host "$BACKUP_HOST" --json ;;
   restore) shift; cmd_restore "$@" ;;
+  check) cmd_check "${2:-latest}" ;;
   next-run) next_run "$2" ;;
-  *) echo "usage: fr-backup loop|run [REASON]|health|list|restore SNAPSHOT DATABASE [--live]|next-run EPOCH" >&2; exit 2 ;;
+  *) echo "usage: fr-backup loop|run [REASON]|health|list|restore SNAPSHOT DATABASE [--live]|check SNAPSHOT|next-run EPOCH" >&2; exit 2 ;;
 esac
 """
