@@ -117,9 +117,9 @@ def backup_ages(api: DockerAPI, states: Sequence[ContainerState], out) -> list[s
             found.append(str(err))
             continue
         if ages is None:
-            print(f"  {'backups':<15} {s.name:<48} no health probe yet", file=out)
+            print(f"backups: {s.name}: no backup health probe yet", file=out)
             continue
-        print(f"  {'backups':<15} {ages_line(ages)}", file=out)
+        print(f"backups: {ages_line(ages)}", file=out)
         found += [f"{s.name}: {p}" for p in age_problems(ages)]
     return found
 
