@@ -106,7 +106,7 @@ def script() -> str:
 _SCRIPT = r"""#!/bin/sh
 # fr-backup: the backup service of one env (components/backup_job.py; README "Backups and restore").
 #   fr-backup loop                         the container's process: catch up, then run on schedule
-#   fr-backup run [REASON]                 one backup now: dump, store, restore check, tag, check, prune
+#   fr-backup run [REASON] [--no-prune]    one backup now: dump, store, restore check, tag, check, prune
 #   fr-backup health                       Docker health check: last run ok, successes recent enough
 #   fr-backup list                         this env's snapshots, as restic's JSON
 #   fr-backup restore SNAPSHOT|latest DATABASE [--live]
@@ -127,8 +127,11 @@ STEP=$(( BACKUP_INTERVAL_HOURS * 3600 ))
 MAX_AGE=$(( 2 * STEP ))
 
 log() { printf '%s fr-backup: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >&2; }
-# The last line of the last failing step's error output: why, in one line.
-why() { tail -n 1 "$STATE/err" 2>/dev/null | tr -d '\r' | cut -c1-300; }
+# Why the last failing step failed, in one line: its first error line (psql follows one with context
+# lines), else its last line.
+why() {
+  { grep -m 1 -E 'ERROR|FATAL|Fatal|error:' "$STATE/err" || tail -n 1 "$STATE/err"; } 2>/dev/null | tr -d '\r' | cut -c1-300
+}
 note() { printf '%s\n' "$*" > "$STATE/err"; }
 
 setup() { mkdir -p "$STATE" "$SCRATCH/cache" "$SCRATCH/tmp"; }
@@ -228,8 +231,9 @@ verify() {
 
 heartbeat() {
   [ -n "${HEARTBEAT_URL:-}" ] || return 0
-  # wget's own messages are not logged: the URL is a secret and may appear in them.
-  wget -q -O /dev/null -T 15 "$HEARTBEAT_URL" >/dev/null 2>&1 || log "heartbeat call failed (exit $?)"
+  # wget's own messages are not logged: the URL is a secret and may appear in them. `timeout`, not
+  # wget -T: Debian's static busybox 1.35 wget crashes with -T.
+  timeout 20 wget -q -O /dev/null "$HEARTBEAT_URL" >/dev/null 2>&1 || log "heartbeat call failed (exit $?)"
 }
 
 backup_once() {
@@ -263,8 +267,9 @@ backup_once() {
     restic tag --add verified "$globals" >/dev/null 2>"$STATE/err" || { failed "tagging $db verified"; return 1; }
   date -u +%s > "$STATE/last-verified"
   restic check >/dev/null 2>"$STATE/err" || { failed "repository check"; return 1; }
-  # Retention only now: after a verified backup, over verified snapshots of this env only.
-  restic forget --host "$BACKUP_HOST" --tag verified --group-by host,paths \
+  # Retention only now: after a verified backup, over verified snapshots of this env only. A safety
+  # backup taken before a restore prunes nothing: the snapshot about to be restored stays.
+  [ "${2:-}" = --no-prune ] || restic forget --host "$BACKUP_HOST" --tag verified --group-by host,paths \
     --keep-daily "$BACKUP_KEEP_DAILY" --keep-weekly "$BACKUP_KEEP_WEEKLY" --prune >"$STATE/forget.log" 2>"$STATE/err" || { failed retention; return 1; }
   heartbeat
   printf 'ok %s run=%s snapshot=%s %s\n' "$(date -u +%s)" "$run" "$db" "$report" > "$STATE/last-result"
@@ -274,7 +279,7 @@ backup_once() {
 cmd_run() {
   setup || exit 1
   lock || { log "$(why)"; return 1; }
-  backup_once "${1:-on demand}"
+  backup_once "${1:-on demand}" "${2:-}"
   status=$?
   unlock
   return $status
@@ -283,8 +288,8 @@ cmd_run() {
 # The newest verified database snapshot: the state a new container starts from, and `latest`.
 latest_verified() {
   # One line per snapshot: restic 0.17+ nests a flat "summary" object, dropped first.
-  restic snapshots --host "$BACKUP_HOST" --tag verified,kind=db --json 2>"$STATE/err" |
-    sed 's/"summary":{[^}]*}//g' | tr '{' '\n' | sed -n 's/.*"time":"\([0-9-]*\)T\([0-9:]*\)[^"]*".*"id":"\([0-9a-f]*\)".*/\1 \2 \3/p' | sort | tail -n 1
+  restic snapshots --host "$BACKUP_HOST" --tag verified,kind=db --json >"$STATE/snapshots.json" 2>"$STATE/err" || return 1
+  sed 's/"summary":{[^}]*}//g' "$STATE/snapshots.json" | tr '{' '\n' | sed -n 's/.*"time":"\([0-9-]*\)T\([0-9:]*\)[^"]*".*"id":"\([0-9a-f]*\)".*/\1 \2 \3/p' | sort | tail -n 1
 }
 
 recover_state() {
@@ -367,7 +372,7 @@ restore_into() {
   if [ "$3" != --live ]; then echo "restored snapshot $1 into database $2"; return 0; fi
   # The live database is renamed, never dropped: the operator drops it once the restore is confirmed.
   kept="${PGDATABASE}_before_$(date -u +%Y%m%d%H%M%S)"
-  exists=$(psql -X -tA -d postgres -v db="$PGDATABASE" -c "SELECT count(*) FROM pg_database WHERE datname = :'db'" 2>"$STATE/err") || { echo "restore: $(why)" >&2; return 1; }
+  exists=$(echo "SELECT count(*) FROM pg_database WHERE datname = :'db'" | psql -X -tA -d postgres -v db="$PGDATABASE" 2>"$STATE/err") || { echo "restore: $(why)" >&2; return 1; }
   if [ "$exists" = 1 ]; then
     psql -X -q -v ON_ERROR_STOP=1 -d postgres -v db="$PGDATABASE" >/dev/null 2>"$STATE/err" <<SQL || { echo "restore: renaming $PGDATABASE failed: $(why)" >&2; return 1; }
 SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :'db' AND pid <> pg_backend_pid();
@@ -397,7 +402,7 @@ cmd_check() {
 
 case ${1:-} in
   loop) cmd_loop ;;
-  run) shift; cmd_run "${1:-on demand}" ;;
+  run) shift; cmd_run "${1:-on demand}" "${2:-}" ;;
   health) cmd_health ;;
   list) setup && load_secrets || { echo "list: $(why)" >&2; exit 1; }; restic snapshots --host "$BACKUP_HOST" --json ;;
   restore) shift; cmd_restore "$@" ;;

@@ -245,9 +245,9 @@ def context(stack: str, docker_host: Optional[str], config_file: Optional[str], 
     return Context(cfg.env, api, site_url(cfg.env, cfg.domain), cfg.public_health_gate, out, (lambda _q: True) if yes else confirm)
 
 
-def run_backup(ctx: Context, reason: str = "on demand") -> None:
+def run_backup(ctx: Context, reason: str = "on demand", prune: bool = True) -> None:
     name = backup_container(ctx.api, ctx.env)
-    code, _out, err = exec_run(ctx.api, name, [job.SCRIPT_PATH, "run", reason])
+    code, _out, err = exec_run(ctx.api, name, [job.SCRIPT_PATH, "run", reason, *([] if prune else ["--no-prune"])])
     for line in err.strip().splitlines():
         print(f"  {line}", file=ctx.out)
     if code != 0:
@@ -284,13 +284,21 @@ def cmd_restore(ctx: Context, source: str, into_scratch: bool, now: Callable[[],
     stamp = now().strftime("%Y%m%d%H%M%S")
     target = f"finance_report_scratch_{stamp}" if into_scratch else f"finance_report_restore_{stamp}"
     name = backup_container(ctx.api, ctx.env)
+    # Resolved before the safety backup, which would otherwise be `latest` itself.
+    verified = [b for b in snapshot_list(ctx) if b.verification == "verified"]
+    if source == "latest":
+        if not verified:
+            raise OpsFailure(f"env {ctx.env} has no verified backup to restore")
+        source = verified[-1].id
+    elif not any(b.id.startswith(source[:8]) for b in snapshot_list(ctx)):
+        raise OpsInputError(f"--from {source}: no backup of env {ctx.env} has this id (see `uv run invoke backups --stack {ctx.env}`)")
     what = f"into the new database {target}, beside the live one" if into_scratch else "over the live database (the backend and worker stop meanwhile; the current database is kept under a new name)"
     if not ctx.confirm(f"Restore env {ctx.env} from {source} {what}?"):
         raise OpsFailure("not confirmed")
 
     print(f"safety backup of env {ctx.env} first", file=ctx.out)
     try:
-        run_backup(ctx, "before restore")
+        run_backup(ctx, "before restore", prune=False)
     except OpsFailure as err:
         raise OpsFailure(f"{err}; nothing was restored") from None
     if into_scratch:
