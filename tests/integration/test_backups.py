@@ -61,6 +61,7 @@ def stage(docker_engine, openbao, s3_server, agent_image, backup_image, heartbea
         stage.sql("finance_report", "CREATE TABLE ledger (id int PRIMARY KEY, memo text, amount numeric)")
         stage.sql("finance_report", "INSERT INTO ledger SELECT g, %s || '-' || g || ' it''s $5 @ 100%% é', g * 1.5 FROM generate_series(1, 5000) g", (MARKER,))
         stage.start()
+        stage.wait_first_backup()  # the service's own catch-up backup at start
         yield stage
     finally:
         stage.remove()
@@ -84,7 +85,6 @@ def reason(stderr: str) -> str:
 
 
 def test_the_service_backs_up_at_start_and_a_dropped_database_comes_back_equal(stage, heartbeat):
-    stage.wait_first_backup()
     code, line = stage.health()
     assert code == 0 and "result: ok" in line and "tables=2" in line and "public.ledger=5000" in line, line
     assert heartbeat.calls >= 1, f"a verified backup calls the heartbeat: {stage.logs()[-1500:]}"
