@@ -192,11 +192,15 @@ class BackupStage:
         self.envs = dict(e.split("=", 1) for e in self.inputs["envs"])
         self.pg = Postgres()
         self.pg.start()
-        from psycopg import sql
+        try:
+            from psycopg import sql
 
-        self.sql("postgres", sql.SQL("ALTER ROLE postgres PASSWORD {}").format(sql.Literal(self.kv["PGPASSWORD"])), password=self.pg.password)
-        apply_service(self.openbao, self.artifacts, "backup")
-        self.agent, self.secrets_volume, _ = start_agent(self.docker, self.agent_image, self.openbao, self.artifacts, "backup", self.tag)
+            self.sql("postgres", sql.SQL("ALTER ROLE postgres PASSWORD {}").format(sql.Literal(self.kv["PGPASSWORD"])), password=self.pg.password)
+            apply_service(self.openbao, self.artifacts, "backup")
+            self.agent, self.secrets_volume, _ = start_agent(self.docker, self.agent_image, self.openbao, self.artifacts, "backup", self.tag)
+        except BaseException:
+            self.stop()  # a half-built stage leaves no server running
+            raise
         self.scratch = self.docker.track("volume", f"frh-{self.tag}-scratch")
         self.docker.run("volume", "create", self.scratch)
         self.cid = ""
