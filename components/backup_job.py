@@ -164,7 +164,8 @@ open_repo() {
     restic unlock >/dev/null 2>&1  # locks left by a run that was killed
     return 0
   fi
-  grep -q "key does not exist" "$STATE/err" || return 1
+  # S3's NoSuchKey on the config file, as restic 0.14 (Debian) and 0.17+ (the image) report it.
+  grep -q -e "key does not exist" -e "repository does not exist" "$STATE/err" || return 1
   restic init >/dev/null 2>"$STATE/err" || return 1
   log "created the repository $RESTIC_REPOSITORY"
 }
