@@ -14,10 +14,13 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional
 from urllib.parse import urlsplit
 
 import pulumi
+
+if TYPE_CHECKING:  # components.backup imports this module: its settings type is imported for typing only
+    from components.backup import BackupSettings
 
 PROJECT = "finance-report"
 REQUIRED = object()  # marker: the key has no default and must be set in the stack file
@@ -207,7 +210,7 @@ class StackConfig:
     registry_user: str
     # Operator-supplied secrets stay Outputs (secret-marked) from the moment they are read.
     secrets: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
-    backup: Any = None  # components.backup.BackupSettings (imported late: backup imports this module)
+    backup: Optional[BackupSettings] = None
 
 
 # ---------------------------------------------------------------- value checks (pure)
@@ -487,7 +490,7 @@ def load_config(raw: Mapping[str, str], stack: str, secret_keys: frozenset[str] 
     )
 
 
-def _backup_settings(reader: "_Reader", env: str, s3_endpoint: str, s3_bucket: str) -> Any:
+def _backup_settings(reader: _Reader, env: str, s3_endpoint: str, s3_bucket: str) -> BackupSettings:
     from components.backup import read_settings
 
     return read_settings(reader, env, s3_endpoint, s3_bucket)

@@ -285,12 +285,13 @@ def cmd_restore(ctx: Context, source: str, into_scratch: bool, now: Callable[[],
     target = f"finance_report_scratch_{stamp}" if into_scratch else f"finance_report_restore_{stamp}"
     name = backup_container(ctx.api, ctx.env)
     # Resolved before the safety backup, which would otherwise be `latest` itself.
-    verified = [b for b in snapshot_list(ctx) if b.verification == "verified"]
+    listed = snapshot_list(ctx)
+    verified = [b for b in listed if b.verification == "verified"]
     if source == "latest":
         if not verified:
             raise OpsFailure(f"env {ctx.env} has no verified backup to restore")
         source = verified[-1].id
-    elif not any(b.id.startswith(source[:8]) for b in snapshot_list(ctx)):
+    elif not any(b.id.startswith(source[:8]) for b in listed):
         raise OpsInputError(f"--from {source}: no backup of env {ctx.env} has this id (see `uv run invoke backups --stack {ctx.env}`)")
     what = f"into the new database {target}, beside the live one" if into_scratch else "over the live database (the backend and worker stop meanwhile; the current database is kept under a new name)"
     if not ctx.confirm(f"Restore env {ctx.env} from {source} {what}?"):
