@@ -68,3 +68,34 @@ def doctor(c, stack="", config_file=None, docker_host=None, vault_address=None, 
     from tools.doctor import main
 
     sys.exit(main(stack, config_file, docker_host, vault_address, pull))
+
+_BACKUP_HELP = {
+    "stack": "stack name (production, staging, ...)",
+    "docker_host": "Docker host to use instead of the stack's dockerHost",
+    "config_file": "read this stack file instead of Pulumi.<stack>.yaml",
+    "yes": "do not ask for confirmation",
+}
+
+
+@task(help=_BACKUP_HELP)
+def backup(c, stack="", docker_host=None, config_file=None, yes=False):
+    """Back up the env now (dump, store off-host, restore check); waits and reports. Exit 0/1/2."""
+    from tools.backup_ops import main
+
+    sys.exit(main("backup", stack, docker_host=docker_host, config_file=config_file, yes=yes))
+
+
+@task(help={k: v for k, v in _BACKUP_HELP.items() if k != "yes"})
+def backups(c, stack="", docker_host=None, config_file=None):
+    """List the env's backups: time, size, restore-check result. Exit 0/1/2."""
+    from tools.backup_ops import main
+
+    sys.exit(main("backups", stack, docker_host=docker_host, config_file=config_file))
+
+
+@task(help={**_BACKUP_HELP, "from_": "latest or a snapshot id from `invoke backups`", "into_scratch": "restore into a new database beside the live one", "http": "check the public health URLs after the restore (--no-http to skip)"})
+def restore(c, stack="", from_="", docker_host=None, config_file=None, yes=False, into_scratch=False, http=True):
+    """Safety backup, stop backend/worker, restore, start them, health gate (--into-scratch: a new database only). Exit 0/1/2."""
+    from tools.backup_ops import main
+
+    sys.exit(main("restore", stack, docker_host=docker_host, config_file=config_file, yes=yes, source=from_, into_scratch=into_scratch, no_http=not http))

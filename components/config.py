@@ -14,10 +14,13 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional
 from urllib.parse import urlsplit
 
 import pulumi
+
+if TYPE_CHECKING:  # components.backup imports this module: its settings type is imported for typing only
+    from components.backup import BackupSettings
 
 PROJECT = "finance-report"
 REQUIRED = object()  # marker: the key has no default and must be set in the stack file
@@ -134,6 +137,19 @@ FIELDS: tuple[Field, ...] = (
     Field("cutoverWatchSeconds", "integer", "After a new backend/frontend revision is healthy, `pulumi up` watches it this long (no restart, still healthy) before the old one goes; 0: no watch.", 60),
     Field("registryUser", "string", "User for pulling the backend and frontend images from a private registry (empty: anonymous pulls).", ""),
     Field("registryToken", "string", "Token for registryUser (secret).", "", secret=True),
+    # Backups (components/backup.py, README "Backups and restore").
+    Field("backupResticImage", "string", "Pinned official restic image; the backup image (built on the Docker host over postgresImage) copies its binary.", "restic/restic:0.18.0"),
+    Field("backupS3Endpoint", "string", "S3 endpoint of the encrypted backup repository (empty: s3Endpoint); never the Docker host.", ""),
+    Field("backupS3Bucket", "string", "Bucket of the backup repository (empty: s3Bucket).", ""),
+    Field("backupS3Prefix", "string", "Key prefix of this env's repository (empty: finance_report/<env>/postgres); must contain the env's name.", ""),
+    Field("backupS3AccessKey", "string", "S3 access key for the backup repository, ideally limited to its prefix (secret; empty: s3AccessKey).", "", secret=True),
+    Field("backupS3SecretKey", "string", "S3 secret key for the backup repository (secret; empty: s3SecretKey).", "", secret=True),
+    Field("backupHeartbeatUrl", "string", "URL the backup service GETs after each verified backup, for an external monitor (secret; empty: none).", "", secret=True),
+    Field("backupTime", "string", "UTC time (HH:MM) of the daily backup.", "02:30"),
+    Field("backupIntervalHours", "integer", "Hours between backups, counted from backupTime (24: daily).", 24),
+    Field("backupKeepDaily", "integer", "Verified daily backups kept (the policy requires at least 7).", 7),
+    Field("backupKeepWeekly", "integer", "Verified weekly backups kept beyond the dailies.", 4),
+    Field("backupMemoryMb", "integer", "Memory limit of the backup container (dump, upload and the restore-check server), MiB.", 1024),
 )
 FIELDS_BY_KEY = {f.key: f for f in FIELDS}
 
@@ -202,6 +218,7 @@ class StackConfig:
     preview_docker_proxy_image: Optional[ImageRef] = None
     # Operator-supplied secrets stay Outputs (secret-marked) from the moment they are read.
     secrets: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    backup: Optional[BackupSettings] = None
 
 
 # ---------------------------------------------------------------- value checks (pure)
@@ -375,7 +392,7 @@ def _ssh_host(value: str) -> bool:
 
 # Words that appear in the program's names as services or networks: an env of that name makes
 # `finance_report-postgres-redis` both "Postgres of env redis" and "role redis of env postgres".
-RESERVED_ENVS = frozenset({"postgres", "redis", "app", "backend", "frontend", "worker", "prefect", "vault", "agent", "internal", "secrets", "data"})
+RESERVED_ENVS = frozenset({"postgres", "redis", "app", "backend", "frontend", "worker", "prefect", "vault", "agent", "internal", "secrets", "data", "backup", "egress", "scratch"})
 ENV_EXPECTED = "lowercase letters and digits, starting with a letter, at most 20 (no '-' or '/')"
 
 
@@ -482,10 +499,17 @@ def load_config(raw: Mapping[str, str], stack: str, secret_keys: frozenset[str] 
         # Main builds are tagged with their commit (sha7); a release tag (vX.Y.Z) or a digest is not one.
         git_commit_sha=r.string("gitCommitSha", _SHA_RE.match, "a git commit sha (7-40 hex), or empty") or (tag if _SHA_RE.match(tag) else ""),
         secrets=values,
+        backup=_backup_settings(r, env, s3_endpoint, s3_bucket),
     )
 
 
-KEPT_SERVICES = ("postgres", "redis", "app")
+def _backup_settings(reader: _Reader, env: str, s3_endpoint: str, s3_bucket: str) -> BackupSettings:
+    from components.backup import read_settings
+
+    return read_settings(reader, env, s3_endpoint, s3_bucket)
+
+
+KEPT_SERVICES = ("postgres", "redis", "app", "backup")
 
 
 def kept_values(text: str) -> dict[str, dict[str, str]]:

@@ -21,10 +21,10 @@ RESTART_DIGEST = "finance-report.restart-digest"
 
 # Every service a stack runs, as its containers' SERVICE label says.
 POSTGRES, REDIS, BACKEND, FRONTEND, PREFECT_WORKER, VAULT_AGENT = "postgres", "redis", "backend", "frontend", "prefect-worker", "vault-agent"
-SERVICES = (POSTGRES, REDIS, BACKEND, FRONTEND, PREFECT_WORKER, VAULT_AGENT)
+BACKUP = "backup"
 # The read-only Docker API proxy that previews reach (components/docker_proxy.py); opt-in per stack.
 DOCKER_PROXY = "docker-proxy"
-SERVICES += (DOCKER_PROXY,)
+SERVICES = (POSTGRES, REDIS, BACKEND, FRONTEND, PREFECT_WORKER, VAULT_AGENT, BACKUP, DOCKER_PROXY)
 
 
 def label_map(env: str, service: str, routing: Optional[Mapping[str, str]] = None, agent_for: Optional[str] = None) -> dict[str, str]:

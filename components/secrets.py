@@ -64,4 +64,6 @@ GENERATED = (
     Generated("redis-password", "redis", "PASSWORD", "password"),
     Generated("app-secret-key", "app", "SECRET_KEY", "password"),
     Generated("app-llm-key", "app", "LLM_ENCRYPTION_KEYS", "fernet"),
+    # A re-created stack must keep the repository password, or every backup made with it is lost.
+    Generated("backup-restic-password", "backup", "RESTIC_PASSWORD", "password"),
 )

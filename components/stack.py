@@ -14,6 +14,7 @@ from components import app_env, naming, traefik
 from components import postgres as pg
 from components import redis as rd
 from components.app import AppArgs, AppComponent
+from components.backup import BackupArgs, BackupComponent
 from components.config import StackConfig, kept_values
 from components.datastore import DatastoreArgs, DatastoreComponent
 from components.docker_proxy import DockerProxy, DockerProxyArgs
@@ -152,6 +153,26 @@ class FinanceReportStack(pulumi.ComponentResource):
             opts=scoped,
         )
 
+        # Invariant 9: every env's database is backed up off-host, encrypted, restore-checked.
+        backup = BackupComponent(
+            "backup",
+            BackupArgs(
+                env=env,
+                settings=cfg.backup,
+                postgres_image=str(cfg.postgres_image),
+                limits=Limits(cfg.backup.memory_mb, cfg.log_max_size, cfg.log_max_files),
+                internal_network=internal.name,
+                agent=agent,
+                postgres_password=postgres.password,
+                s3_access_key=cfg.secrets.get("backupS3AccessKey") or cfg.secrets["s3AccessKey"],
+                s3_secret_key=cfg.secrets.get("backupS3SecretKey") or cfg.secrets["s3SecretKey"],
+                heartbeat_url=cfg.secrets.get("backupHeartbeatUrl", ""),
+                kept=kept_for("backup"),
+                depends_on=[postgres.container],
+            ),
+            opts=scoped,
+        )
+
         site = app_env.site_url(env, cfg.domain)
         gate = RolloutGateArgs(
             docker_host=cfg.docker_host,
@@ -159,15 +180,16 @@ class FinanceReportStack(pulumi.ComponentResource):
             watch_seconds=cfg.cutover_watch_seconds,
             urls=(f"{site}/api/health", f"{site}/") if cfg.public_health_gate else (),
         )
-        containers = [postgres.sidecar.container, postgres.container, redis.sidecar.container, redis.container, *app.containers]
+        containers = [postgres.sidecar.container, postgres.container, redis.sidecar.container, redis.container, *app.containers, backup.sidecar.container, backup.container]
         rollout_gate("rollout-gate", gate, containers, app.rolling, self)
 
-        sidecars = {"postgres": postgres.sidecar, "redis": redis.sidecar, "app": app.sidecar}
+        sidecars = {"postgres": postgres.sidecar, "redis": redis.sidecar, "app": app.sidecar, "backup": backup.sidecar}
         names = {
             "postgres": postgres.container_name,
             "redis": redis.container_name,
             "backend": app.backend_name,
             "frontend": app.frontend_name,
+            "backup": backup.container_name,
             **{f"{service}_vault_agent": s.container_name for service, s in sidecars.items()},
         }
         if app.prefect_name is not None:
@@ -181,6 +203,7 @@ class FinanceReportStack(pulumi.ComponentResource):
             "vault_roles": {service: s.role_name for service, s in sidecars.items()},
             "vault_kv_paths": {service: naming.kv_data_path(cfg.vault_kv_mount, env, service) for service in sidecars},
             "networks": {"internal": internal.name, "vault_egress": vault_net.name, "traefik": traefik_network},
+            "backup_repository": backup.repository,
         }
         if cfg.preview_docker_proxy:
             proxy = DockerProxy(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from . import (
+    backups,
     container_secrets,
     datastore_data,
     datastore_exposure,
@@ -42,4 +43,5 @@ POLICIES = [
     engine_forms.GRACE,
     engine_forms.DURATIONS,
     engine_forms.SECRET_OUTPUTS,
+    *backups.POLICIES,
 ]

@@ -34,8 +34,9 @@ from components.secrets import GENERATED
 from tools.program_run import PROJECT, ROOT, ProgramRun, run_program, with_missing_secrets
 from tools.stack_file import StackFileError, read_stack_file
 
-SERVICES = ("postgres", "redis", "app")
-OWNED = {"postgres": {"POSTGRES_PASSWORD"}, "redis": {"PASSWORD"}, "app": set(APP_SECRET_KEYS)}
+SERVICES = ("postgres", "redis", "app", "backup")
+# Keys the program writes itself (the rest of a KV document is kept as it is).
+OWNED = {"postgres": {"POSTGRES_PASSWORD"}, "redis": {"PASSWORD"}, "app": set(APP_SECRET_KEYS), "backup": {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "RESTIC_PASSWORD", "PGPASSWORD", "HEARTBEAT_URL"}}
 OPERATOR_SECRETS = {"S3_ACCESS_KEY": "s3AccessKey", "S3_SECRET_KEY": "s3SecretKey", "S3_PUBLIC_ACCESS_KEY": "s3PublicAccessKey", "S3_PUBLIC_SECRET_KEY": "s3PublicSecretKey", "ZAI_API_KEY": "zaiApiKey"}
 
 

@@ -210,7 +210,8 @@ class Doctor:
             version = (data.get("options") or {}).get("version")
             ok = data.get("type") == kind and (kind != "kv" or str(version) == "2")
             found.append(Finding(f"vault {label} mount", ok, f"{path} is {data.get('type') or 'not mounted'}{' v' + str(version) if version else ''}", "" if ok else f"enable {label} at {path} (platform prerequisite), or set vault{'KvMount' if kind == 'kv' else 'ApproleMount'}"))
-        grants = deploy_grants(self.cfg.vault_kv_mount, self.cfg.vault_approle_mount, self.cfg.env, ("postgres", "redis", "app"), child_token=not self.cfg.vault_skip_child_token)
+        services = sorted(self.run.outputs.get("vault_roles") or {})  # every service with a Vault side
+        grants = deploy_grants(self.cfg.vault_kv_mount, self.cfg.vault_approle_mount, self.cfg.env, services, child_token=not self.cfg.vault_skip_child_token)
         status, body = self.http("POST", f"{self.vault_address}/v1/sys/capabilities-self", {**headers, "_body": json.dumps({"paths": sorted(grants)})})
         held = json.loads(body or b"{}") if status == 200 else {}
         missing = [f"{p} ({', '.join(sorted(c - set(held.get(p, []))))})" for p, c in grants.items() if not c <= set(held.get(p, [])) and "root" not in held.get(p, [])]

@@ -102,6 +102,28 @@ def problems(states: Sequence[ContainerState], expected: Counter) -> list[str]:
     return found
 
 
+def backup_ages(api: DockerAPI, states: Sequence[ContainerState], out) -> list[str]:
+    """Age of the last backup and of the last verified restore, read from the backup service's latest
+    health probe (tools/backup_ops.py); a problem when either is older than the schedule allows."""
+    from tools.backup_ops import age_problems, ages_line, read_ages
+
+    found = []
+    for s in states:
+        if s.service != L.BACKUP or s.state != "running":
+            continue
+        try:
+            ages = read_ages(api, s.name)
+        except DockerError as err:
+            found.append(str(err))
+            continue
+        if ages is None:
+            print(f"backups: {s.name}: no backup health probe yet", file=out)
+            continue
+        print(f"backups: {ages_line(ages)}", file=out)
+        found += [f"{s.name}: {p}" for p in age_problems(ages)]
+    return found
+
+
 def http_status(url: str) -> str:
     try:
         with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 - https URL from config
@@ -126,7 +148,8 @@ def main(stack: str, docker_host: Optional[str] = None, http: bool = True, confi
     found: list[str] = []
     print(f"env {cfg.env} on {host}", file=out)
     try:
-        listing = DockerAPI(host, cfg.docker_ssh_opts).containers([f"{L.ENV}={cfg.env}"])
+        api = DockerAPI(host, cfg.docker_ssh_opts)
+        listing = api.containers([f"{L.ENV}={cfg.env}"])
     except DockerError as err:
         found.append(str(err))
     else:
@@ -134,6 +157,7 @@ def main(stack: str, docker_host: Optional[str] = None, http: bool = True, confi
         for s in states:
             print(f"  {s.service:<15} {s.name:<48} {s.state:<10} {s.health}", file=out)
         found += problems(states, declared.services)
+        found += backup_ages(api, states, out)
     if http:
         url = f"{site_url(cfg.env, cfg.domain)}/api/health"
         code = http_status(url)

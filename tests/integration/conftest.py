@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import run_stack
-from tests.integration.harness import Docker, OpenBao, Postgres
+from tests.integration.harness import Docker, OpenBao, Postgres, S3Server
 from tests.integration.sidecar import Artifacts, apply_vault
 
 pytestmark = pytest.mark.integration
@@ -53,6 +53,18 @@ def redis_image(docker_engine):
 @pytest.fixture(scope="session")
 def app_image(docker_engine):
     from tests.integration.images import app_image as build
+
+    return build(docker_engine.api())
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    yield from _serve(S3Server())
+
+
+@pytest.fixture(scope="session")
+def backup_image(docker_engine):
+    from tests.integration.backup_stage import backup_image as build
 
     return build(docker_engine.api())
 

@@ -15,6 +15,7 @@ import secrets
 import shutil
 import signal
 import socket
+import sys
 import subprocess
 import tarfile
 import tempfile
@@ -381,3 +382,64 @@ def redis_server_binary() -> str:
     if binary is None:
         unavailable("Redis", "redis-server not found (Debian package redis-server)")
     return binary  # type: ignore[return-value]
+
+
+# ------------------------------------------------------------------------------------------ S3
+
+
+@dataclass
+class S3Server:
+    """An S3-protocol server (moto's, from PyPI `moto[server]`) on a free loopback port, with request
+    signing enforced: after the first unauthenticated calls that create an IAM user, its access key and
+    the bucket, every request must carry that user's valid signature, as MinIO requires."""
+
+    url: str = ""
+    access_key: str = ""
+    secret_key: str = ""
+    bucket: str = "finance-report-staging"
+    process: Optional[Process] = None
+    # create_user, create_access_key, put_user_policy: the calls allowed before authentication applies
+    BOOTSTRAP_CALLS = 3
+
+    def start(self) -> None:
+        venv = Path(sys.executable).parent / "moto_server"
+        binary = str(venv) if venv.exists() else (shutil.which("moto_server") or str(venv))
+        if not Path(binary).exists():
+            unavailable("S3 server", "moto_server not found (dev dependency moto[server])")
+        port = free_port()
+        self.url = f"http://127.0.0.1:{port}"
+        self.process = start_process("moto", [binary, "-H", "127.0.0.1", "-p", str(port)], env={"INITIAL_NO_AUTH_ACTION_COUNT": str(self.BOOTSTRAP_CALLS)})
+        try:
+            wait_until(lambda: socket.create_connection(("127.0.0.1", port), timeout=1).close() is None, 60, "S3 server")
+        except TimeoutError as err:
+            unavailable("S3 server", f"{err}; log: {self.process.tail()}")
+        iam = self._client("iam", "bootstrap", "bootstrap")
+        iam.create_user(UserName="finance-report-backup")
+        key = iam.create_access_key(UserName="finance-report-backup")["AccessKey"]
+        iam.put_user_policy(
+            UserName="finance-report-backup",
+            PolicyName="backups",
+            PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}),
+        )
+        self.access_key, self.secret_key = key["AccessKeyId"], key["SecretAccessKey"]
+        self.client().create_bucket(Bucket=self.bucket)
+
+    def _client(self, service: str, key: str, secret: str):
+        import boto3
+
+        return boto3.client(service, endpoint_url=self.url, region_name="us-east-1", aws_access_key_id=key, aws_secret_access_key=secret)
+
+    def client(self):
+        return self._client("s3", self.access_key, self.secret_key)
+
+    def objects(self, prefix: str = "") -> dict[str, bytes]:
+        """Every object under `prefix` with its bytes (paginated: more than 1,000 are listed)."""
+        s3, out = self.client(), {}
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
+            for item in page.get("Contents", []):
+                out[item["Key"]] = s3.get_object(Bucket=self.bucket, Key=item["Key"])["Body"].read()
+        return out
+
+    def stop(self) -> None:
+        if self.process:
+            self.process.stop()

@@ -211,6 +211,21 @@ def _base() -> RootFs:
 
 
 def postgres_image(api: DockerAPI) -> str:
+    fs, bindir = postgres_rootfs()
+    fs.file("/usr/local/bin/docker-entrypoint.sh", POSTGRES_ENTRYPOINT.encode(), 0o755)
+    tail = (
+        f"ENV PATH=/usr/local/bin:{bindir}:/bin PGDATA=/var/lib/postgresql/data LC_ALL=C.UTF-8\n"
+        "VOLUME /var/lib/postgresql/data\n"
+        'ENTRYPOINT ["docker-entrypoint.sh"]\n'
+        "STOPSIGNAL SIGINT\n"
+        'CMD ["postgres"]\n'
+    )
+    return build(api, POSTGRES_IMAGE, fs.close(), tail)
+
+
+def postgres_rootfs() -> tuple[RootFs, Path]:
+    """The postgres:16-alpine stand-in's files (servers, clients, users, directories); the backup stand-in
+    (tests/integration/backup_stage.py) is built on the same files, as the real one is built FROM it."""
     bindir = sorted(Path("/usr/lib/postgresql").glob("*/bin"))[-1]
     version = bindir.parent.name
     fs = _base()
@@ -232,15 +247,7 @@ def postgres_image(api: DockerAPI) -> str:
     fs.directory("/var/lib/postgresql/data", 0o1777, 70, 70)
     fs.directory("/var/run/postgresql", 0o3777, 70, 70)
     fs.directory("/docker-entrypoint-initdb.d")
-    fs.file("/usr/local/bin/docker-entrypoint.sh", POSTGRES_ENTRYPOINT.encode(), 0o755)
-    tail = (
-        f"ENV PATH=/usr/local/bin:{bindir}:/bin PGDATA=/var/lib/postgresql/data LC_ALL=C.UTF-8\n"
-        "VOLUME /var/lib/postgresql/data\n"
-        'ENTRYPOINT ["docker-entrypoint.sh"]\n'
-        "STOPSIGNAL SIGINT\n"
-        'CMD ["postgres"]\n'
-    )
-    return build(api, POSTGRES_IMAGE, fs.close(), tail)
+    return fs, bindir
 
 
 def redis_image(api: DockerAPI) -> str:

@@ -27,7 +27,13 @@ from tools.doctor import Doctor, file_capabilities
 from tools.program_run import run_program
 
 pytestmark = pytest.mark.integration
-SERVICES = ("postgres", "redis", "app")
+
+
+def services() -> list[str]:
+    """Every service with a Vault side, as the program declares them."""
+    from tests.conftest import run_stack
+
+    return sorted(run_stack("staging").outputs["vault_roles"])
 
 
 def doctor(docker, openbao, overrides=None, token=None, api=None) -> Doctor:
@@ -155,17 +161,17 @@ def _token(openbao, hcl: str) -> str:
 
 
 def test_vault_mounts_and_the_deploy_tokens_capabilities(host, openbao):
-    deploy = _token(openbao, deploy_policy_hcl("secret", "approle", "staging", SERVICES))
+    deploy = _token(openbao, deploy_policy_hcl("secret", "approle", "staging", services()))
     findings = doctor(host, openbao, token=deploy).vault()
     assert all(f.ok for f in findings), [f.line() for f in findings]
     assert {f.check for f in findings} == {"vault", "vault KV v2 mount", "vault AppRole mount", "vault token capabilities"}
 
-    preview = _token(openbao, preview_policy_hcl("secret", "approle", "staging", SERVICES))
+    preview = _token(openbao, preview_policy_hcl("secret", "approle", "staging", services()))
     (caps,) = by_check(doctor(host, openbao, token=preview).vault(), "vault token capabilities")
     assert not caps.ok and "deploy policy" in caps.fix
 
     # a token that may create everything but child tokens: exactly that one grant is named
-    partial = deploy_policy_hcl("secret", "approle", "staging", SERVICES).replace('path "auth/token/create" {\n  capabilities = ["update"]\n}\n', "")
+    partial = deploy_policy_hcl("secret", "approle", "staging", services()).replace('path "auth/token/create" {\n  capabilities = ["update"]\n}\n', "")
     (caps,) = by_check(doctor(host, openbao, token=_token(openbao, partial)).vault(), "vault token capabilities")
     assert not caps.ok and caps.detail.startswith("the token lacks 1 of ") and "auth/token/create (update)" in caps.detail
     assert doctor(host, openbao, {"vaultSkipChildToken": "true"}, token=_token(openbao, partial)).vault()[-1].ok, "a preview needs no child token"

@@ -53,7 +53,7 @@ def gate(args: list[str], **overrides) -> Gate:
 def test_the_programs_gate_command_is_accepted_and_names_every_container(production):
     args = parse(program_gate_args(production))
     assert args.docker_host == "ssh://deploy@dokploy.zitian.party" and args.ssh_opts[:2] == ["-o", "StrictHostKeyChecking=yes"] and "ControlMaster=auto" in args.ssh_opts
-    assert len(args.healthy) == 8 and len(args.watch) == 2 and args.watch_seconds == 60
+    assert len(args.healthy) == 10 and len(args.watch) == 2 and args.watch_seconds == 60  # 4 agents, 6 services
 
 
 def test_steady_containers_pass_and_a_crash_loop_after_healthy_fails_the_watch(containers):

@@ -45,7 +45,7 @@ def test_status_passes_for_the_declared_containers_sees_only_its_env_and_names_w
     agent = next(n for n in names if "app-vault-agent" in n)
     docker.run("rm", "-f", agent)
     assert main("staging", docker_host=f"unix://{DOCKER_SOCK}", http=False) == 1
-    assert "problem: vault-agent: 2 of 3 running" in capsys.readouterr().out
+    assert "problem: vault-agent: 3 of 4 running" in capsys.readouterr().out
     docker.cleanup()
 
 

@@ -97,7 +97,26 @@ def compliant_stack() -> list[PolicyResource]:
         resource("vault:index/policy:Policy", "app-policy", {"name": "finance_report-production-app", "policy": 'path "secret/data/finance_report/production/app" {\n  capabilities = ["read"]\n}\npath "auth/token/lookup-self" {\n  capabilities = ["read"]\n}\n'}),
         resource("vault:kv/secretV2:SecretV2", "app-kv", {"mount": "secret", "name": "finance_report/production/app", "dataJson": "{}"}),
         resource("vault:appRole/authBackendRole:AuthBackendRole", "app-role", {"roleName": "finance_report-production-app", "tokenNoDefaultPolicy": True, "tokenTtl": 3600, "tokenMaxTtl": 14400, "secretIdTtl": 86400}),
+        resource(CONTAINER, "backup", hardened("backup", {"traefik.enable": "false"}, envs=BACKUP_ENVS, networksAdvanced=[{"name": "finance_report-internal"}, {"name": "finance_report-backup-egress"}]), dbr=True),
+        resource("pulumi:providers:docker", "dokploy", {"host": "ssh://deploy@dokploy.zitian.party"}),
     ]
+
+
+BACKUP_ENVS = [
+    "RESTIC_REPOSITORY=s3:https://minio.zitian.party/finance-report-production/finance_report/production/postgres",
+    "BACKUP_TIME=02:30",
+    "BACKUP_INTERVAL_HOURS=24",
+    "BACKUP_KEEP_DAILY=7",
+    "PGHOST=finance_report-postgres",
+]
+
+
+def backup_env(key: str, value: Optional[str]):
+    def change(r: PolicyResource) -> None:
+        envs = [e for e in r.props["envs"] if not e.startswith(f"{key}=")]
+        r.props["envs"] = envs + ([f"{key}={value}"] if value is not None else [])
+
+    return change
 
 
 def fired(resources: list[PolicyResource]) -> set[tuple[str, str]]:
@@ -143,7 +162,7 @@ def test_the_compliant_stack_passes_every_policy():
 
 def test_every_policy_has_complete_metadata():
     names = [p.name for p in POLICIES]
-    assert len(names) == len(set(names)) == 24
+    assert len(names) == len(set(names)) == 27
     for policy in POLICIES:
         assert policy.description.endswith(".") and policy.severity is not None and policy.remediation_steps, policy.name
         assert policy.enforcement_level is not None, policy.name
@@ -211,6 +230,14 @@ CASES = [
     ("postgres", set_prop("destroyGraceSeconds", 30), "docker-container-enforce-destroy-grace", "mandatory"),
     ("app-agent", set_prop("healthcheck", {"tests": ["CMD-SHELL", "true"], "startPeriod": "60s"}), "docker-container-enforce-go-durations", "mandatory"),
     ("app-agent", lambda r: setattr(r.opts, "additional_secret_outputs", []), "resource-enforce-secret-outputs", "mandatory"),
+    ("backup", backup_env("PGHOST", "finance_report-redis"), "stack-enforce-database-backup", "mandatory"),
+    ("backup", backup_env("BACKUP_TIME", None), "stack-enforce-database-backup", "mandatory"),
+    ("backup", backup_env("BACKUP_INTERVAL_HOURS", "0"), "stack-enforce-database-backup", "mandatory"),
+    ("backup", backup_env("RESTIC_REPOSITORY", "s3:https://dokploy.zitian.party/finance-report-production/finance_report/production/postgres"), "backup-disallow-on-host-repository", "mandatory"),
+    ("backup", backup_env("RESTIC_REPOSITORY", "s3:http://127.0.0.1:9000/finance-report-production/finance_report/production/postgres"), "backup-disallow-on-host-repository", "mandatory"),
+    ("backup", backup_env("RESTIC_REPOSITORY", "/var/backups/finance_report"), "backup-disallow-on-host-repository", "mandatory"),
+    ("backup", backup_env("BACKUP_KEEP_DAILY", "6"), "backup-enforce-minimum-retention", "mandatory"),
+    ("backup", backup_env("BACKUP_KEEP_DAILY", None), "backup-enforce-minimum-retention", "mandatory"),
 ]
 
 

@@ -88,7 +88,7 @@ def test_the_traefik_network_is_referenced_never_created(stack, request):
     created = [r.inputs["name"] for r in run.by_type("docker:index/network:Network")]
     assert "dokploy-network" not in created
     suffix = "" if stack == "production" else "-staging"
-    assert sorted(created) == sorted([f"finance_report-internal{suffix}", f"finance_report-vault{suffix}"])
+    assert sorted(created) == sorted([f"finance_report-internal{suffix}", f"finance_report-vault{suffix}", f"finance_report-backup-egress{suffix}"])
     internal = next(r for r in run.by_type("docker:index/network:Network") if r.inputs["name"].startswith("finance_report-internal"))
     assert internal.inputs["internal"] is True
 
@@ -159,6 +159,8 @@ def test_each_service_joins_only_its_networks(stack, suffix, request):
         "postgres-vault-agent": [vault_net],
         "redis-vault-agent": [vault_net],
         "app-vault-agent": [vault_net],
+        "backup-vault-agent": [vault_net],
+        "backup-container": sorted([internal, f"finance_report-backup-egress{suffix}"]),
     }
     if stack == "production":
         expected["app-prefect-worker"] = sorted([internal, "dokploy-network"])
@@ -177,11 +179,11 @@ def test_no_container_publishes_a_port_or_uses_host_namespaces(stack, request):
 # ------------------------------------------------------------------------------------------ secrets path
 
 
-@pytest.mark.parametrize("stack,gids", [("production", {"postgres": "70", "redis": "1000", "app": "0"})])
+@pytest.mark.parametrize("stack,gids", [("production", {"postgres": "70", "redis": "1000", "app": "0", "backup": "70"})])
 def test_secrets_volumes_are_tmpfs_with_a_size_limit_and_mode(stack, gids, request):
     run: ProgramRun = request.getfixturevalue(stack)
     volumes = {v.name: v.inputs for v in run.by_type(VOLUME) if v.name.endswith("-vault-secrets")}
-    assert set(volumes) == {"postgres-vault-secrets", "redis-vault-secrets", "app-vault-secrets"}
+    assert set(volumes) == {"postgres-vault-secrets", "redis-vault-secrets", "app-vault-secrets", "backup-vault-secrets"}
     for service, gid in gids.items():
         inputs = volumes[f"{service}-vault-secrets"]
         assert inputs["driver"] == "local"
@@ -199,8 +201,8 @@ def test_consumers_mount_secrets_read_only_and_only_agents_write(stack, request)
                 seen[c.name] = mount["readOnly"]
         for volume in c.inputs.get("volumes", []):
             assert "secret" not in volume.get("hostPath", ""), f"{c.urn} binds a host secret file"
-    consumers = {"postgres-container", "redis-container", "app-backend"} | ({"app-prefect-worker"} if stack == "production" else set())
-    agents = {"postgres-vault-agent", "redis-vault-agent", "app-vault-agent"}
+    consumers = {"postgres-container", "redis-container", "app-backend", "backup-container"} | ({"app-prefect-worker"} if stack == "production" else set())
+    agents = {"postgres-vault-agent", "redis-vault-agent", "app-vault-agent", "backup-vault-agent"}
     assert seen == {**{c: True for c in consumers}, **{a: False for a in agents}}
 
 
@@ -227,7 +229,7 @@ def test_no_secret_value_reaches_any_env_label_command_or_healthcheck(stack, req
 def test_kv_writes_are_secret_and_land_under_this_envs_path(stack, request):
     run: ProgramRun = request.getfixturevalue(stack)
     kvs = run.by_type(KV)
-    assert sorted(k.inputs["name"] for k in kvs) == sorted(f"finance_report/{stack}/{s}" for s in ("postgres", "redis", "app"))
+    assert sorted(k.inputs["name"] for k in kvs) == sorted(f"finance_report/{stack}/{s}" for s in ("postgres", "redis", "app", "backup"))
     for kv in kvs:
         assert contains_secret(kv.inputs["dataJson"]), f"{kv.urn}: dataJson is not marked secret"
         assert kv.inputs["mount"] == "secret"
@@ -275,7 +277,7 @@ def test_adopted_host_paths_are_mounted_where_the_compose_deployment_kept_data(p
 def test_datastores_and_agents_are_delete_before_replace_and_rolling_services_are_not(stack, request):
     run: ProgramRun = request.getfixturevalue(stack)
     dbr = {c.name for c in run.by_type(CONTAINER) if c.options["deleteBeforeReplace"]}
-    expected = {"postgres-container", "redis-container", "postgres-vault-agent", "redis-vault-agent", "app-vault-agent"}
+    expected = {"postgres-container", "redis-container", "postgres-vault-agent", "redis-vault-agent", "app-vault-agent", "backup-container", "backup-vault-agent"}
     if stack == "production":
         expected.add("app-prefect-worker")
     assert dbr == expected
@@ -299,7 +301,7 @@ def test_every_container_is_hardened_limited_and_health_checked(stack, request):
 
 
 def test_images_are_pinned_in_production(production):
-    images = sorted(r.inputs["name"] for r in production.by_type("docker:index/remoteImage:RemoteImage"))
+    images = sorted(r.inputs["name"] for r in production.by_type("docker:index/remoteImage:RemoteImage") if r.name != "backup-image")
     assert images == [
         "ghcr.io/wangzitian0/finance_report-backend:v1.4.2",
         "ghcr.io/wangzitian0/finance_report-frontend:v1.4.2",
@@ -345,17 +347,20 @@ def test_a_new_image_tag_gives_rolling_services_new_names_and_keeps_datastore_na
 
 def test_the_restart_digest_changes_only_for_consumers_of_a_changed_secret(production):
     base = digests(production)
-    agents = {"postgres-vault-agent", "redis-vault-agent", "app-vault-agent"}
-    assert set(base) == {"postgres-container", "redis-container", "app-backend", "app-prefect-worker"} | agents
+    agents = {"postgres-vault-agent", "redis-vault-agent", "app-vault-agent", "backup-vault-agent"}
+    assert set(base) == {"postgres-container", "redis-container", "app-backend", "app-prefect-worker", "backup-container"} | agents
     assert digests(run_stack("production")) == base, "no change must mean no restart"
 
     s3 = digests(run_stack("production", secret_overrides={"s3SecretKey": "rotated-s3-secret-value"}))
-    assert {k for k in base if base[k] != s3[k]} == {"app-vault-agent", "app-backend", "app-prefect-worker"}
+    # the backup service uses the app's S3 key while backupS3SecretKey is unset
+    assert {k for k in base if base[k] != s3[k]} == {"app-vault-agent", "app-backend", "app-prefect-worker", "backup-vault-agent", "backup-container"}
+    own = digests(run_stack("production", secret_overrides={"backupS3SecretKey": "backup-only-s3-secret"}))
+    assert {k for k in base if base[k] != own[k]} == {"backup-vault-agent", "backup-container"}
 
     # A rotated Postgres password (the random resource replaced: a new value in state) reaches Postgres
     # and, through DATABASE_URL, the app; each agent renders it before its consumers restart.
     pg = digests(run_stack("production", state={"postgres-password": "rotated-pg-password-0123456789ab"}))
-    assert {k for k in base if base[k] != pg[k]} == {"postgres-vault-agent", "postgres-container", "app-vault-agent", "app-backend", "app-prefect-worker"}
+    assert {k for k in base if base[k] != pg[k]} == {"postgres-vault-agent", "postgres-container", "app-vault-agent", "app-backend", "app-prefect-worker", "backup-vault-agent", "backup-container"}
 
     redis = digests(run_stack("production", state={"redis-password": "rotated-redis-password-012345678"}))
     assert {k for k in base if base[k] != redis[k]} == {"redis-vault-agent", "redis-container", "app-vault-agent", "app-backend", "app-prefect-worker"}
@@ -440,8 +445,8 @@ def test_outputs_give_urls_names_and_vault_identities(production, staging):
     assert production.outputs["site_url"] == "https://report.zitian.party"
     assert production.outputs["health_url"] == "https://report.zitian.party/api/health"
     assert staging.outputs["site_url"] == "https://report-staging.zitian.party"
-    assert staging.outputs["vault_policies"] == {s: f"finance_report-staging-{s}" for s in ("postgres", "redis", "app")}
-    assert staging.outputs["vault_roles"] == {s: f"finance_report-staging-{s}" for s in ("postgres", "redis", "app")}
+    assert staging.outputs["vault_policies"] == {s: f"finance_report-staging-{s}" for s in ("postgres", "redis", "app", "backup")}
+    assert staging.outputs["vault_roles"] == {s: f"finance_report-staging-{s}" for s in ("postgres", "redis", "app", "backup")}
     assert staging.outputs["networks"] == {"internal": "finance_report-internal-staging", "vault_egress": "finance_report-vault-staging", "traefik": "dokploy-network"}
     containers = staging.outputs["containers"]
     assert containers["postgres"] == "finance_report-postgres-staging"

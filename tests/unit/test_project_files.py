@@ -70,7 +70,10 @@ def test_readme_policy_table_lists_every_policy_of_the_pack():
 def test_readme_shows_the_exact_deploy_policy_of_each_stack():
     from components.vault_artifacts import deploy_policy_hcl
 
+    from tests.conftest import run_stack
+
     readme = (ROOT / "README.md").read_text()
     for env in ("staging", "production"):
-        hcl = deploy_policy_hcl("secret", "approle", env, ["app", "postgres", "redis"])
+        services = sorted(run_stack(env).outputs["vault_roles"])  # every service with a Vault side
+        hcl = deploy_policy_hcl("secret", "approle", env, services)
         assert f"vault policy write finance_report-{env}-deploy - <<'EOF'\n{hcl}EOF\n" in readme, f"README's deploy policy of {env} is stale"

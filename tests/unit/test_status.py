@@ -14,8 +14,8 @@ def listing(name: str, service: str, state: str = "running", status: str = "Up 2
 
 
 def test_the_declared_services_are_read_from_the_programs_containers(production, staging):
-    assert declared_services(production) == Counter({"postgres": 1, "redis": 1, "backend": 1, "frontend": 1, "prefect-worker": 1, "vault-agent": 3})
-    assert declared_services(staging) == Counter({"postgres": 1, "redis": 1, "backend": 1, "frontend": 1, "vault-agent": 3})
+    assert declared_services(production) == Counter({"postgres": 1, "redis": 1, "backend": 1, "frontend": 1, "prefect-worker": 1, "backup": 1, "vault-agent": 4})
+    assert declared_services(staging) == Counter({"postgres": 1, "redis": 1, "backend": 1, "frontend": 1, "backup": 1, "vault-agent": 4})
 
 
 def test_health_is_read_from_the_status_column():
@@ -33,14 +33,14 @@ def test_health_is_read_from_the_status_column():
 
 def test_missing_stopped_and_unhealthy_services_are_named(staging):
     expected = declared_services(staging)
-    rows = [listing(f"finance_report-{s}-staging", s) for s in ("postgres", "redis", "backend", "frontend")]
-    rows += [listing(f"finance_report-{s}-vault-agent-staging", "vault-agent") for s in ("postgres", "redis", "app")]
+    rows = [listing(f"finance_report-{s}-staging", s) for s in ("postgres", "redis", "backend", "frontend", "backup")]
+    rows += [listing(f"finance_report-{s}-vault-agent-staging", "vault-agent") for s in ("postgres", "redis", "app", "backup")]
     assert problems(parse_containers(rows), expected) == []
     rows[0] = listing("finance_report-postgres-staging", "postgres", state="exited", status="Exited (1)")
     rows[1] = listing("finance_report-redis-staging", "redis", status="Up 1 minute (unhealthy)")
     del rows[-1]
     assert problems(parse_containers(rows), expected) == [
         "postgres: 0 of 1 running",
-        "vault-agent: 2 of 3 running",
+        "vault-agent: 3 of 4 running",
         "finance_report-redis-staging: health unhealthy",
     ]

@@ -1,0 +1,398 @@
+"""The backup service on real software: PostgreSQL, restic and an S3-protocol server (moto, signed
+requests enforced) on loopback, the program's own agent rendering the program's template from OpenBao,
+and the program's job script in a container created from the program's captured inputs (the stand-in of
+the backup image; tests/integration/backup_stage.py maps only container names to loopback addresses).
+
+The Postgres password and the repository password are hostile (quotes, `$`, backticks, spaces, `@`,
+`%`, non-ASCII): they are the program's own generated values as a stack's state would hold them.
+
+Shown: a backup at start, rows equal after the database is dropped and restored; no row, password or key
+in the stored objects; a wrong repository password fails the restore clearly; S3 unreachable, wrong S3
+credentials, Postgres down and a dump killed midway each fail the run in one line, keep every earlier
+backup, never call the heartbeat and fail the health check, and the next good run recovers; retention
+keeps exactly restic's daily/weekly selection of verified snapshots of this env and prunes nothing when
+the latest run failed; the restore check rejects an empty database and corrupted data; more than 1,000
+snapshots are listed; the operator commands back up, list and restore through the Docker API.
+
+The tests of this module share one env (one repository, one container) and run in file order; the
+corruption test is last because it damages the repository on purpose.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import threading
+import time
+from collections import Counter
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from components import backup_job as job
+from tests.integration.backup_stage import BackupStage, Heartbeat, write_kv, write_snapshots
+from tests.integration.harness import DOCKER_SOCK, wait_until
+
+pytestmark = pytest.mark.integration
+
+HOSTILE_PG = "pg'pw \"q\" $HOME `id` a b@c:d/e%20f é中🔑\\z"
+HOSTILE_RESTIC = "re'st $PATH \"ic\" @%41 ß 漢字 pass"
+MARKER = "row-marker-7f3a9c"  # in every known row: must never appear in the stored bytes
+CONTAINER = "docker:index/container:Container"
+
+
+@pytest.fixture(scope="module")
+def heartbeat():
+    beat = Heartbeat()
+    yield beat
+    beat.stop()
+
+
+@pytest.fixture(scope="module")
+def stage(docker_engine, openbao, s3_server, agent_image, backup_image, heartbeat):
+    stage = BackupStage(
+        docker_engine, openbao, s3_server, agent_image, backup_image, "bk",
+        state={"postgres-password": HOSTILE_PG, "backup-restic-password": HOSTILE_RESTIC}, heartbeat=heartbeat,
+    )
+    try:
+        assert stage.kv["PGPASSWORD"] == HOSTILE_PG and stage.kv["RESTIC_PASSWORD"] == HOSTILE_RESTIC
+        stage.sql("finance_report", "CREATE TABLE alembic_version (version_num varchar(32) PRIMARY KEY); INSERT INTO alembic_version VALUES ('0042_head')")
+        stage.sql("finance_report", "CREATE TABLE ledger (id int PRIMARY KEY, memo text, amount numeric)")
+        stage.sql("finance_report", "INSERT INTO ledger SELECT g, %s || '-' || g || ' it''s $5 @ 100%% é', g * 1.5 FROM generate_series(1, 5000) g", (MARKER,))
+        stage.start()
+        stage.wait_first_backup()  # the service's own catch-up backup at start
+        yield stage
+    finally:
+        stage.remove()
+        stage.stop()
+        docker_engine.cleanup()
+
+
+def ledger(stage: BackupStage, db: str = "finance_report") -> list[tuple]:
+    return stage.sql(db, "SELECT id, memo, amount FROM ledger ORDER BY id")
+
+
+def snapshot_ids(stage: BackupStage) -> set[str]:
+    return {s["id"] for s in stage.snapshots()}
+
+
+def reason(stderr: str) -> str:
+    return [line for line in stderr.splitlines() if "FAILED" in line][-1]
+
+
+# ------------------------------------------------------------------------------------------ round trip
+
+
+def test_the_service_backs_up_at_start_and_a_dropped_database_comes_back_equal(stage, heartbeat):
+    code, line = stage.health()
+    assert code == 0 and "result: ok" in line and "tables=2" in line and "public.ledger=5000" in line, line
+    assert heartbeat.calls >= 1, f"a verified backup calls the heartbeat: {stage.logs()[-1500:]}"
+    before = ledger(stage)
+    assert len(before) == 5000
+
+    stage.sql("postgres", "DROP DATABASE finance_report")
+    code, out, err = stage.job("restore", "latest", "finance_report_restore_t1", "--live")
+    assert code == 0, err
+    assert out.strip().endswith("into finance_report (finance_report did not exist)")
+    assert ledger(stage) == before
+    assert stage.sql("finance_report", "SELECT version_num FROM alembic_version") == [("0042_head",)]
+
+
+def test_the_stored_objects_hold_no_row_and_no_secret(stage, s3_server):
+    stored = s3_server.objects(stage.envs["RESTIC_REPOSITORY"].split(f"/{s3_server.bucket}/", 1)[1])
+    assert any("/data/" in key for key in stored) and len(stored) > 5
+    blob = b"".join(stored.values())
+    needles = {
+        "row marker": MARKER,
+        "a row": f"{MARKER}-4999",
+        "Postgres password": HOSTILE_PG,
+        "repository password": HOSTILE_RESTIC,
+        "S3 secret key": s3_server.secret_key,
+        "heartbeat URL": stage.kv["HEARTBEAT_URL"],
+    }
+    for what, text in needles.items():
+        for encoding in ("utf-8", "utf-16-le"):
+            assert text.encode(encoding) not in blob, f"{what} found in plaintext in the repository"
+
+
+def test_a_wrong_repository_password_fails_the_restore_clearly(stage, openbao):
+    try:
+        write_kv(openbao, stage.artifacts, "backup", {**stage.kv, "RESTIC_PASSWORD": "not-the-repository-password"})
+        restart_agent(stage)
+        code, _out, err = stage.job("restore", "latest", "finance_report_wrong_pw")
+        assert code == 1 and "wrong password" in err, err
+        assert len(err.strip().splitlines()) == 1, err
+        assert stage.sql("postgres", "SELECT count(*) FROM pg_database WHERE datname = 'finance_report_wrong_pw'") == [(0,)]
+    finally:
+        write_kv(openbao, stage.artifacts, "backup", stage.kv)
+        restart_agent(stage)
+    assert stage.job("run", "after the password test")[0] == 0
+
+
+def restart_agent(stage: BackupStage) -> None:
+    """The agent re-renders at start (its command empties the volume first), as after a KV change."""
+    stage.docker.run("restart", "-t", "1", stage.agent)
+    wait_until(lambda: stage.docker.health(stage.agent) == "healthy", 60, "backup agent", interval=0.2)
+
+
+# ------------------------------------------------------------------------------------------ failures
+
+
+def _s3_unreachable(stage, openbao):
+    stage.proxy.close()
+    return stage.proxy.open
+
+
+def _wrong_s3_credentials(stage, openbao):
+    write_kv(openbao, stage.artifacts, "backup", {**stage.kv, "AWS_SECRET_ACCESS_KEY": "wrong" + stage.kv["AWS_SECRET_ACCESS_KEY"][5:]})
+    restart_agent(stage)
+
+    def undo():
+        write_kv(openbao, stage.artifacts, "backup", stage.kv)
+        restart_agent(stage)
+
+    return undo
+
+
+def _postgres_down(stage, openbao):
+    argv = stage.pg.process.proc.args
+    stage.pg.process.stop()
+
+    def undo():
+        from tests.integration.harness import start_process
+
+        stage.pg.process = start_process("postgres-backup-tests", argv)
+        wait_until(lambda: stage.sql("postgres", "SELECT 1") == [(1,)], 60, "Postgres again", interval=0.2)
+
+    return undo
+
+
+def _dump_fails_midway(stage, openbao):
+    """A big table, and the dump's server session terminated while its COPY streams (as a crash, an
+    OOM kill or an admin would): pg_dump has written part of the dump when it fails."""
+    stage.sql("finance_report", "CREATE TABLE bulk AS SELECT g AS id, repeat(md5(g::text), 8) AS filler FROM generate_series(1, 400000) g")
+    stop = threading.Event()
+
+    def killer():
+        while not stop.is_set():
+            rows = stage.sql("postgres", "SELECT pid FROM pg_stat_activity WHERE query LIKE 'COPY public.bulk%%' AND pid <> pg_backend_pid()")
+            if rows:
+                time.sleep(0.3)  # well inside the table's data
+                stage.sql("postgres", "SELECT pg_terminate_backend(%s)", (rows[0][0],))
+                return
+            time.sleep(0.02)
+
+    thread = threading.Thread(target=killer, daemon=True)
+    thread.start()
+
+    def undo():
+        stop.set()
+        thread.join(5)
+        stage.sql("finance_report", "DROP TABLE bulk")
+
+    return undo
+
+
+FAILURES = [
+    ("s3-unreachable", _s3_unreachable, "repository"),
+    ("wrong-s3-credentials", _wrong_s3_credentials, "repository"),
+    ("postgres-down", _postgres_down, "dump of the globals"),
+    ("dump-fails-midway", _dump_fails_midway, "dump of finance_report"),
+]
+
+
+@pytest.mark.parametrize("case,induce,step", FAILURES, ids=[f[0] for f in FAILURES])
+def test_a_failed_run_keeps_earlier_backups_fails_the_health_check_and_calls_no_heartbeat(stage, openbao, heartbeat, case, induce, step):
+    earlier, calls = snapshot_ids(stage), heartbeat.calls
+    undo = induce(stage, openbao)
+    try:
+        code, _out, err = stage.job("run", case)
+        assert code == 1, err
+        line = reason(err)
+        assert f"backup FAILED at {step}:" in line, err
+        health, probe = stage.health()
+        assert health == 1 and f"result: failed" in probe and step in probe, probe
+    finally:
+        undo()
+    assert snapshot_ids(stage) == earlier, "a failed run leaves the repository as it was"
+    assert heartbeat.calls == calls
+    code, _out, err = stage.job("run", f"after {case}")
+    assert code == 0, err
+    assert stage.health()[0] == 0
+
+
+# ------------------------------------------------------------------------------------------ retention
+
+
+def restic_env(stage: BackupStage) -> dict[str, str]:
+    """restic on the host, for the synthetic history (the test's own writes, not the job's)."""
+    return {
+        **os.environ,
+        "RESTIC_REPOSITORY": stage.envs["RESTIC_REPOSITORY"],
+        "RESTIC_PASSWORD": stage.kv["RESTIC_PASSWORD"],
+        "AWS_ACCESS_KEY_ID": stage.kv["AWS_ACCESS_KEY_ID"],
+        "AWS_SECRET_ACCESS_KEY": stage.kv["AWS_SECRET_ACCESS_KEY"],
+        "RESTIC_CACHE_DIR": "/dev/shm/frh-restic-cache",
+    }
+
+
+def synthetic(stage: BackupStage, when: datetime, tags: list[str], host: str) -> None:
+    argv = ["restic", "backup", "--stdin", "--stdin-filename", job.DUMP_FILE, "--host", host, "--time", when.strftime("%Y-%m-%d %H:%M:%S"), "--quiet"]
+    for tag in tags:
+        argv += ["--tag", tag]
+    proc = subprocess.run(argv, input=f"synthetic {when}".encode(), env=restic_env(stage), capture_output=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr.decode(errors="replace")
+
+
+def restic_keeps(times: list[datetime], daily: int, weekly: int) -> set[datetime]:
+    """restic's keep-daily/keep-weekly over one group (internal/restic/snapshot_policy.go): newest first,
+    a rule keeps a snapshot when its bucket differs from the last one that rule kept, N buckets at most."""
+    rules = [[daily, None, lambda t: t.strftime("%Y-%m-%d")], [weekly, None, lambda t: t.isocalendar()[:2]]]
+    kept = set()
+    for t in sorted(times, reverse=True):
+        for rule in rules:
+            if rule[0] > 0 and rule[2](t) != rule[1]:
+                rule[1], rule[0] = rule[2](t), rule[0] - 1
+                kept.add(t)
+    return kept
+
+
+def test_retention_prunes_exactly_restics_selection_and_nothing_after_a_failed_run(stage, openbao):
+    host = stage.envs["BACKUP_HOST"]
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    history = [now - timedelta(days=d, hours=3) for d in range(1, 45)] + [now - timedelta(days=2, hours=9), now - timedelta(days=9, hours=1)]
+    for when in history:
+        synthetic(stage, when, ["finance-report", "kind=db", "run=synthetic", "verified"], host)
+    synthetic(stage, now - timedelta(days=60), ["finance-report", "kind=db", "verify-failed"], host)  # never counted, never pruned
+    synthetic(stage, now - timedelta(days=61), ["finance-report", "kind=db", "verified"], "finance_report-backup-production")  # another env
+    before = stage.snapshots()
+
+    undo = _postgres_down(stage, openbao)
+    try:
+        assert stage.job("run", "retention after a failure")[0] == 1
+    finally:
+        undo()
+    assert stage.snapshots() == before, "a failed run prunes nothing"
+
+    code, _out, err = stage.job("run", "retention")
+    assert code == 0, err
+    after = stage.snapshots()
+    parse = lambda s: datetime.fromisoformat(s["time"][:19]).replace(tzinfo=timezone.utc)  # noqa: E731
+    verified_db = [s for s in before + after if host == s["hostname"] and "verified" in s["tags"] and "kind=db" in s["tags"]]
+    times = sorted({parse(s) for s in verified_db})
+    expected = restic_keeps(times, int(stage.envs["BACKUP_KEEP_DAILY"]), int(stage.envs["BACKUP_KEEP_WEEKLY"]))
+    kept_db = {parse(s) for s in after if s["hostname"] == host and "verified" in s["tags"] and "kind=db" in s["tags"]}
+    assert kept_db == expected
+    assert len(expected) >= 8 and len(kept_db) < len(times), "dailies plus older weeklies kept, the rest pruned"
+    assert any("verify-failed" in s["tags"] for s in after), "an unverified snapshot is not subject to retention"
+    everything = json.loads(subprocess.run(["restic", "snapshots", "--json"], env=restic_env(stage), capture_output=True, check=True, timeout=120).stdout)
+    assert any(s["hostname"] == "finance_report-backup-production" for s in everything), "another env's snapshots are never pruned"
+
+
+# ------------------------------------------------------------------------------------------ restore check
+
+
+def test_the_restore_check_rejects_a_backup_without_the_schema(stage):
+    stage.sql("finance_report", "ALTER TABLE alembic_version RENAME TO alembic_version_moved")
+    try:
+        code, _out, err = stage.job("run", "empty schema")
+        assert code == 1 and "restore check of" in reason(err) and "no alembic_version table" in reason(err), err
+        assert stage.health()[0] == 1
+        latest = max((s for s in stage.snapshots() if "kind=db" in s["tags"]), key=lambda s: s["time"])
+        assert "verify-failed" in latest["tags"] and "verified" not in latest["tags"]
+    finally:
+        stage.sql("finance_report", "ALTER TABLE alembic_version_moved RENAME TO alembic_version")
+    assert stage.job("run", "schema back")[0] == 0
+
+
+def test_more_than_1000_snapshots_are_listed_and_counted(stage, s3_server):
+    from tools.backup_ops import backups_of, render_backups
+
+    repository = stage.envs["RESTIC_REPOSITORY"] + "-listing"
+    env = {**restic_env(stage), "RESTIC_REPOSITORY": repository}
+    assert subprocess.run(["restic", "init"], env=env, capture_output=True, timeout=60).returncode == 0
+    tree = "0" * 64
+    start = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    docs = [
+        {"time": (start + timedelta(hours=i)).isoformat().replace("+00:00", "Z"), "tree": tree, "paths": [f"/{job.DUMP_FILE}"], "hostname": stage.envs["BACKUP_HOST"], "username": "postgres", "tags": ["finance-report", "kind=db", f"run=s{i}", "verified", f"bytes={1000 + i}", "tables=3"]}
+        for i in range(1100)
+    ]
+    write_snapshots(s3_server, repository.split(f"/{s3_server.bucket}/", 1)[1], stage.kv["RESTIC_PASSWORD"], docs)
+    proc = stage.docker.run("exec", "-e", f"RESTIC_REPOSITORY={repository}", stage.cid, job.SCRIPT_PATH, "list", check=False, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-500:]
+    rows = backups_of(json.loads(proc.stdout))
+    assert len(rows) == 1100 and len({r.run for r in rows}) == 1100
+    assert rows[0].time == "2024-01-01 00:00:00Z" and rows[-1].size == 2099
+    assert render_backups(rows).endswith("1100 backups, 1100 verified")
+
+
+# ------------------------------------------------------------------------------------------ operator commands
+
+
+def test_the_operator_commands_back_up_list_and_restore_through_the_docker_api(stage, docker_engine, agent_image, capsys):
+    from tools import backup_ops
+
+    # a stand-in backend with the program's labels: the restore stops it and starts it again
+    labels = {i["label"]: i["value"] for i in stage.artifacts.consumer("app-backend")["labels"]}
+    flags = [arg for k, v in labels.items() for arg in ("--label", f"{k}={v}")]
+    backend = docker_engine.track("container", "frh-bk-backend")
+    docker_engine.run("run", "-d", "--name", backend, "--network", "none", *flags, "--health-cmd", "true", "--health-interval", "1s", agent_image, "sleep", "3600")
+    wait_until(lambda: docker_engine.health(backend) == "healthy" and docker_engine.health(stage.agent) == "healthy" and docker_engine.health(stage.cid) == "healthy", 120, "env containers healthy", interval=1)
+    host = f"unix://{DOCKER_SOCK}"
+
+    assert backup_ops.main("backup", "staging", docker_host=host, yes=True) == 0
+    assert "backup of env staging done and verified" in capsys.readouterr().out
+    assert backup_ops.main("backups", "staging", docker_host=host) == 0
+    listing = capsys.readouterr().out
+    assert "verified" in listing and listing.strip().splitlines()[-1].endswith("verified")
+
+    full = ledger(stage)  # the latest verified backup holds these rows
+    stage.sql("finance_report", "DELETE FROM ledger WHERE id > 10")
+    deleted = ledger(stage)
+    assert backup_ops.main("restore", "staging", docker_host=host, yes=True, source="latest", no_http=True) == 0
+    out = capsys.readouterr().out
+    assert "safety backup of env staging first" in out and f"stopped {backend}" in out and f"started {backend}" in out and "health gate:" in out, out
+    assert ledger(stage) == full, "latest means the newest verified backup before the safety backup"
+    kept = sorted(r[0] for r in stage.sql("postgres", "SELECT datname FROM pg_database WHERE datname LIKE 'finance_report_before_%'"))
+    assert kept and ledger(stage, kept[-1]) == deleted, "the replaced database is kept, not dropped"
+
+    assert backup_ops.main("restore", "staging", docker_host=host, yes=True, source="latest", into_scratch=True, no_http=True) == 0
+    scratch = [r[0] for r in stage.sql("postgres", "SELECT datname FROM pg_database WHERE datname LIKE 'finance_report_scratch_%'")]
+    assert len(scratch) == 1 and ledger(stage) == full, "the live database is untouched"
+    assert ledger(stage, scratch[0]) == deleted, "latest is now the safety backup, taken before the restore"
+    capsys.readouterr()
+
+    assert backup_ops.main("restore", "staging", docker_host=host, source="latest", confirm=lambda _q: False) == 1
+    assert capsys.readouterr().err.strip() == "restore: not confirmed"
+    assert backup_ops.main("restore", "staging", docker_host=host, yes=True, source="../x") == 2
+    docker_engine.run("rm", "-f", backend)
+
+
+def test_the_status_shows_the_age_of_the_last_backup_and_verified_restore(stage, capsys):
+    from tools.status import main
+
+    wait_until(lambda: stage.docker.inspect(stage.cid)["State"]["Health"]["Log"], 90, "a health probe", interval=1)
+    main("staging", docker_host=f"unix://{DOCKER_SOCK}", http=False)
+    out = capsys.readouterr().out
+    assert "backups: last backup " in out and "last verified restore " in out and "(allowed: 48h)" in out, out
+
+
+# ------------------------------------------------------------------------------------------ last: corrupts the repository
+
+
+def test_the_restore_check_detects_corrupted_data(stage, s3_server):
+    prefix = stage.envs["RESTIC_REPOSITORY"].split(f"/{s3_server.bucket}/", 1)[1]
+    before = set(s3_server.objects(f"{prefix}/data/"))
+    stage.sql("finance_report", "INSERT INTO ledger SELECT g, md5(g::text), g FROM generate_series(100001, 160000) g")
+    assert stage.job("run", "before corruption")[0] == 0
+    new_packs = set(s3_server.objects(f"{prefix}/data/")) - before
+    assert new_packs
+    client = s3_server.client()
+    for key in new_packs:
+        body = bytearray(client.get_object(Bucket=s3_server.bucket, Key=key)["Body"].read())
+        body[len(body) // 2] ^= 0xFF
+        client.put_object(Bucket=s3_server.bucket, Key=key, Body=bytes(body))
+    code, _out, err = stage.job("check", "latest")
+    assert code == 1 and "restore check of" in err, err
+    assert any(word in err for word in ("ciphertext verification failed", "Fatal", "error")), err

@@ -1,0 +1,236 @@
+"""The backup service as the program declares it (mocks), its pure builders and the operator tools' pure
+parts. The job script itself runs on real PostgreSQL, restic and S3 in tests/integration/test_backups.py;
+here only its schedule arithmetic runs (under sh), and its syntax is checked by the shells it targets."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import struct
+import subprocess
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from components import backup as bk
+from components import backup_job as job
+from components.config import ConfigError, load_config
+from tests.conftest import run_stack
+from tools import backup_ops as ops
+from tools.program_run import contains_secret, unwrap_secrets
+
+CONTAINER = "docker:index/container:Container"
+
+
+def inputs(run, name: str) -> dict:
+    return unwrap_secrets(run.one(CONTAINER, name).inputs)
+
+
+# ------------------------------------------------------------------------------------------ the program
+
+
+def test_production_declares_the_backup_container_with_its_schedule_repository_and_hardening(production):
+    c = inputs(production, "backup-container")
+    assert c["name"] == "finance_report-backup"
+    assert c["envs"] == [
+        "RESTIC_REPOSITORY=s3:https://minio.zitian.party/finance-report-production/finance_report/production/postgres",
+        "BACKUP_HOST=finance_report-backup",
+        "BACKUP_TIME=02:30",
+        "BACKUP_INTERVAL_HOURS=24",
+        "BACKUP_KEEP_DAILY=7",
+        "BACKUP_KEEP_WEEKLY=4",
+        "PGHOST=finance_report-postgres",
+        "PGPORT=5432",
+        "PGUSER=postgres",
+        "PGDATABASE=finance_report",
+    ]
+    assert c["user"] == "70:70" and c["entrypoints"] == ["/usr/local/bin/fr-backup"] and c["command"] == ["loop"]
+    assert sorted(n["name"] for n in c["networksAdvanced"]) == ["finance_report-backup-egress", "finance_report-internal"]
+    assert [(m["target"], m.get("readOnly", False)) for m in c["mounts"]] == [("/run/secrets/backup", True), ("/scratch", False)]
+    assert c["mounts"][1]["source"] == "finance_report-backup-scratch"
+    assert c["healthcheck"] == {"tests": ["CMD", "/usr/local/bin/fr-backup", "health"], "interval": "30s", "timeout": "10s", "retries": 2, "startPeriod": "15m0s"}
+    assert c["memory"] == 1024 and c["capabilities"] == {"drops": ["ALL"], "adds": []} and c["stopSignal"] == "SIGTERM"
+    assert c["uploads"] == [{"file": "/usr/local/bin/fr-backup", "content": job.script(), "permissions": "0755"}]
+    labels = {i["label"]: i["value"] for i in c["labels"]}
+    assert labels["finance-report.service"] == "backup" and labels["finance-report.env"] == "production" and labels["traefik.enable"] == "false"
+
+
+def test_staging_backs_up_under_its_own_names_prefix_and_host_tag(staging):
+    c = inputs(staging, "backup-container")
+    envs = dict(e.split("=", 1) for e in c["envs"])
+    assert envs["RESTIC_REPOSITORY"] == "s3:https://minio.zitian.party/finance-report-staging/finance_report/staging/postgres"
+    assert envs["BACKUP_HOST"] == c["name"] == "finance_report-backup-staging" and envs["PGHOST"] == "finance_report-postgres-staging"
+    assert staging.outputs["backup_repository"] == envs["RESTIC_REPOSITORY"]
+    assert staging.outputs["containers"]["backup"] == "finance_report-backup-staging"
+
+
+def test_the_image_is_built_on_the_host_from_the_envs_postgres_image_and_pinned_restic(production):
+    image = unwrap_secrets(production.one("docker:index/remoteImage:RemoteImage", "backup-image").inputs)
+    assert image["build"]["context"] == "components/backup_image" and image["build"]["dockerfile"] == "Dockerfile"
+    assert image["build"]["buildArgs"] == {"POSTGRES_IMAGE": "postgres:16.10-alpine", "RESTIC_IMAGE": "restic/restic:0.18.0"}
+    assert image["name"].startswith("finance_report-backup:") and image["keepLocally"] is True
+    other = run_stack("production", {"backupResticImage": "restic/restic:0.18.1"})
+    assert unwrap_secrets(other.one("docker:index/remoteImage:RemoteImage", "backup-image").inputs)["name"] != image["name"], "a new base is a new tag"
+
+
+def test_credentials_reach_only_the_backup_kv_and_the_rendered_file(production):
+    kv = production.one("vault:kv/secretV2:SecretV2", "backup-vault-kv")
+    assert kv.inputs["name"] == "finance_report/production/backup" and contains_secret(kv.inputs["dataJson"])
+    data = json.loads(unwrap_secrets(kv.inputs["dataJson"]))
+    assert sorted(data) == sorted(job.SECRET_KEYS) and len(data["RESTIC_PASSWORD"]) == 48
+    postgres = json.loads(unwrap_secrets(production.one("vault:kv/secretV2:SecretV2", "postgres-vault-kv").inputs["dataJson"]))
+    assert data["PGPASSWORD"] == postgres["POSTGRES_PASSWORD"] and data["HEARTBEAT_URL"] == ""
+    policy = production.one("vault:index/policy:Policy", "backup-vault-policy").inputs["policy"]
+    assert 'path "secret/data/finance_report/production/backup"' in policy and policy.count('path "') == 2
+    app_policy = production.one("vault:index/policy:Policy", "app-vault-policy").inputs["policy"]
+    assert "backup" not in app_policy, "the app can never read the repository password"
+    exposed = json.dumps({k: inputs(production, "backup-container").get(k) for k in ("envs", "labels", "command", "entrypoints", "healthcheck")})
+    assert not [v for v in data.values() if v and v in exposed]
+    template = next(u for u in inputs(production, "backup-vault-agent")["uploads"] if u["file"].endswith("backup.env.ctmpl"))["content"]
+    assert all(f"{k}='{{{{ .Data.data.{k} |" in template for k in job.SECRET_KEYS)
+
+
+def test_dedicated_backup_credentials_and_heartbeat_replace_the_apps(production):
+    run = run_stack("production", secret_overrides={"backupS3AccessKey": "backup-only-access", "backupS3SecretKey": "backup-only-secret", "backupHeartbeatUrl": "https://hc.example.org/ping/abc"})
+    data = json.loads(unwrap_secrets(run.one("vault:kv/secretV2:SecretV2", "backup-vault-kv").inputs["dataJson"]))
+    assert (data["AWS_ACCESS_KEY_ID"], data["AWS_SECRET_ACCESS_KEY"], data["HEARTBEAT_URL"]) == ("backup-only-access", "backup-only-secret", "https://hc.example.org/ping/abc")
+
+
+def test_the_backup_container_waits_for_postgres_and_its_agent_and_is_in_the_rollout_gate(production):
+    deps = production.one(CONTAINER, "backup-container").options["dependsOn"]
+    urns = {c.name: c.urn for c in production.by_type(CONTAINER)}
+    assert {urns["postgres-container"], urns["backup-vault-agent"]} <= set(deps)
+    gate = production.one("command:local:Command", "rollout-gate")
+    assert "finance_report-backup" in gate.inputs["create"].split()
+
+
+# ------------------------------------------------------------------------------------------ config
+
+
+def _raw(**overrides: str) -> dict[str, str]:
+    raw = {"env": "staging", "domain": "example.org", "dockerHost": "ssh://deploy@host.example.org", "vaultAddress": "https://vault.example.org", "imageTag": "abc1234", "s3Endpoint": "https://s3.example.org", "s3AccessKey": "a", "s3SecretKey": "b"}
+    raw.update(overrides)
+    return raw
+
+
+KEYS = frozenset({"s3AccessKey", "s3SecretKey", "backupHeartbeatUrl"})
+
+
+def test_backup_settings_default_to_the_apps_storage_and_a_daily_schedule():
+    s = load_config(_raw(), "staging", KEYS).backup
+    assert (s.endpoint, s.bucket, s.prefix, s.time, s.interval_hours, s.keep_daily, s.keep_weekly) == ("https://s3.example.org", "finance-report-staging", "finance_report/staging/postgres", "02:30", 24, 7, 4)
+
+
+@pytest.mark.parametrize(
+    "key,value,message",
+    [
+        ("backupTime", "25:00", 'config finance-report:backupTime = "25:00" is invalid: expected a UTC time HH:MM such as 02:30'),
+        ("backupKeepDaily", "0", 'config finance-report:backupKeepDaily = "0" is invalid: expected an integer from 1 to 366'),
+        ("backupIntervalHours", "200", 'config finance-report:backupIntervalHours = "200" is invalid: expected an integer from 1 to 168'),
+        ("backupS3Prefix", "finance_report/shared", 'config finance-report:backupS3Prefix = "finance_report/shared" is invalid: expected a prefix of this env\'s own, containing the path segment staging'),
+        ("backupS3Prefix", "/x/staging/", 'config finance-report:backupS3Prefix = "/x/staging/" is invalid: expected a key prefix such as finance_report/<env>/postgres (no leading or trailing /)'),
+        ("backupS3Endpoint", "https://minio.example.org/bucket", 'config finance-report:backupS3Endpoint = "https://minio.example.org/bucket" is invalid: expected an endpoint URL without a path (the bucket and prefix are their own keys)'),
+        ("backupHeartbeatUrl", "not a url", "config finance-report:backupHeartbeatUrl = [secret] is invalid: expected an http(s) URL the backup service calls after each verified backup, or empty"),
+        ("backupResticImage", "restic/restic:latest", 'config finance-report:backupResticImage = "restic/restic:latest" is invalid: expected a pinned image: a release tag or a sha256 digest, never `latest` or no tag'),
+    ],
+)
+def test_bad_backup_settings_are_one_line_naming_key_value_and_expectation(key, value, message):
+    with pytest.raises(ConfigError) as err:
+        load_config(_raw(**{key: value}), "staging", KEYS)
+    assert str(err.value) == message
+
+
+def test_an_env_named_backup_is_refused():
+    with pytest.raises(ConfigError, match="not a service or network word"):
+        load_config(_raw(env="backup"), "backup", KEYS)
+
+
+# ------------------------------------------------------------------------------------------ the script
+
+
+@pytest.mark.parametrize("shell", ["sh", "dash", "busybox"])
+def test_the_job_script_parses_in_the_shells_it_targets(shell):
+    if shutil.which(shell) is None:
+        pytest.skip(f"{shell} is not installed")
+    argv = [shell, "sh", "-n"] if shell == "busybox" else [shell, "-n"]
+    proc = subprocess.run(argv, input=job.script(), capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+
+
+def next_run_in_sh(now: int, at: str, hours: int) -> int:
+    env = {"BACKUP_TIME": at, "BACKUP_INTERVAL_HOURS": str(hours), "PATH": "/usr/bin:/bin"}
+    proc = subprocess.run(["sh", "-c", job.script(), "fr-backup", "next-run", str(now)], env=env, capture_output=True, text=True, timeout=10)
+    assert proc.returncode == 0, proc.stderr
+    return int(proc.stdout)
+
+
+def expected_next(now: datetime, at: str, hours: int) -> datetime:
+    """The first run time after `now` of the series at + k * hours (k any integer)."""
+    h, m = map(int, at.split(":"))
+    t = now.replace(hour=h, minute=m, second=0, microsecond=0) - timedelta(days=2)
+    while t <= now:
+        t += timedelta(hours=hours)
+    return t
+
+
+@given(
+    now=st.datetimes(min_value=datetime(2024, 1, 1), max_value=datetime(2035, 1, 1)).map(lambda d: d.replace(microsecond=0, tzinfo=timezone.utc)),
+    at=st.sampled_from(["00:00", "02:30", "08:05", "23:59"]),
+    hours=st.sampled_from([1, 4, 6, 12, 24]),
+)
+def test_the_schedule_runs_next_at_the_configured_utc_time_and_interval(now, at, hours):
+    assert next_run_in_sh(int(now.timestamp()), at, hours) == int(expected_next(now, at, hours).timestamp())
+
+
+def test_the_health_allows_two_intervals():
+    assert job.max_age_seconds(24) == 2 * 86400
+
+
+# ------------------------------------------------------------------------------------------ operator tools (pure)
+
+
+def snapshot(i: int, tags: list[str]) -> dict:
+    return {"time": f"2026-01-0{i}T02:30:0{i}.123Z", "short_id": f"abcdef0{i}", "id": f"abcdef0{i}" + "0" * 56, "tags": tags}
+
+
+def test_the_listing_has_one_row_per_database_snapshot_with_size_and_verification():
+    rows = ops.backups_of([
+        snapshot(3, ["kind=db", "run=r3", "verify-failed"]),
+        snapshot(1, ["kind=db", "run=r1", "verified", "bytes=2048", "tables=12"]),
+        snapshot(2, ["kind=globals", "run=r1", "verified"]),
+        snapshot(4, ["kind=db", "run=r4"]),
+    ])
+    assert [(r.id, r.verification, r.size, r.tables) for r in rows] == [("abcdef01", "verified", 2048, 12), ("abcdef03", "failed", None, None), ("abcdef04", "unverified", None, None)]
+    assert ops.render_backups(rows).splitlines() == [
+        "time (UTC)            snapshot        size  restore check tables",
+        "2026-01-01 02:30:01Z  abcdef01     2.0 KiB  verified      12",
+        "2026-01-03 02:30:03Z  abcdef03           ?  failed        -",
+        "2026-01-04 02:30:04Z  abcdef04           ?  unverified    -",
+        "3 backups, 1 verified",
+    ]
+
+
+def test_ages_come_from_the_health_probe_and_stale_ones_are_problems():
+    ok = ops.parse_health_output("last_backup=1000 last_verified=900 max_age=172800 now=8200 result: ok 1000 run=x")
+    assert (ok.backup, ok.verified) == (7200, 7300) and ops.age_problems(ok) == []
+    assert ops.ages_line(ok) == "last backup 2h 0m ago, last verified restore 2h 1m ago (allowed: 48h)"
+    stale = ops.parse_health_output("last_backup=0 last_verified=0 max_age=172800 now=9999999 result: failed 9 repository: Fatal: wrong password")
+    assert ops.age_problems(stale) == [
+        "last backup never, older than the 48h the schedule allows",
+        "last verified restore never, older than the 48h the schedule allows",
+        "last backup run: failed 9 repository: Fatal: wrong password",
+    ]
+    assert ops.parse_health_output("") is None
+
+
+def test_the_exec_stream_is_split_into_stdout_and_stderr():
+    frame = lambda kind, text: bytes([kind, 0, 0, 0]) + struct.pack(">I", len(text)) + text  # noqa: E731
+    assert ops.demultiplex(frame(1, b"out ") + frame(2, b"err") + frame(1, b"more")) == ("out more", "err")
+
+
+def test_restore_refuses_a_bad_source_before_touching_anything(capsys):
+    assert ops.main("restore", "staging", docker_host="unix:///nonexistent.sock", yes=True, source="../etc") == 2
+    assert capsys.readouterr().err.startswith("restore: --from '../etc': expected latest or a snapshot id")
+    assert ops.main("backups", "") == 2
