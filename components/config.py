@@ -19,6 +19,8 @@ from urllib.parse import urlsplit
 
 import pulumi
 
+from components import naming
+
 PROJECT = "finance-report"
 REQUIRED = object()  # marker: the key has no default and must be set in the stack file
 
@@ -390,6 +392,8 @@ def load_config(raw: Mapping[str, str], stack: str, secret_keys: frozenset[str] 
         raise ConfigError("env", env, f"the stack's own name {stack} (a stack deploys only its own env; remove the key to derive it from the stack)")
     if not _ENV_RE.match(env):
         raise ConfigError("env", env, f"a stack name usable as env: {ENV_EXPECTED}")
+    if naming.looks_like_preview_env(env) and not naming.is_preview_env(env):
+        raise ConfigError("env", env, "pr<N> with N a pull-request number without leading zero: `pr` then a digit is reserved for preview environments")
     if env in RESERVED_ENVS:
         raise ConfigError("env", env, f"an env name that is not a service or network word ({', '.join(sorted(RESERVED_ENVS))}): finance_report-<service>-<env> and finance_report-<env>-<service> names would collide")
     domain = r.string("domain", is_fqdn, "a lowercase DNS domain such as zitian.party")
@@ -419,6 +423,8 @@ def load_config(raw: Mapping[str, str], stack: str, secret_keys: frozenset[str] 
     data_paths = {}
     for key in ("postgresDataPath", "redisDataPath"):
         data_paths[key] = r.string(key, lambda v: v.startswith("/") and ".." not in v.split("/") and "//" not in v and v != "/", "an absolute host path such as /data/finance_report/postgres, or empty")
+        if data_paths[key] and naming.is_preview_env(env):
+            raise ConfigError(key, data_paths[key], "empty in a preview env: its data lives in its own volume, never in a host directory another env may use")
 
     s3_endpoint = r.string("s3Endpoint", _http_url, "an http(s) URL such as https://minio.zitian.party")
     s3_bucket = r.string("s3Bucket", _BUCKET_RE.match, "an S3 bucket name (lowercase, 3-63 characters)") or f"finance-report-{env}"
