@@ -54,3 +54,16 @@ def adopt(c, stack="", config_file=None, vault_address=None, yes=False, dry_run=
     from tools.adopt import main
 
     sys.exit(main(stack, config_file, vault_address, yes, dry_run))
+
+
+@task(name="preview-env", help={
+    "pr": "pull request number N: the preview env and stack are pr<N>",
+    "out_dir": "write Pulumi.pr<N>.yaml and policies/config.pr<N>.json here instead of the project",
+    "image_tag": "backend/frontend image tag (default: the base stack's imageTag)",
+    "existing_stacks": "JSON of `pulumi stack ls --json`: refuse a new preview beyond maxPreviewEnvs",
+})
+def preview_env(c, pr="", out_dir=None, image_tag=None, existing_stacks=None):
+    """Generate a pull request's preview env (stack pr<N>) from tools/preview_env.template.yaml."""
+    from tools.preview_env import main
+
+    sys.exit(main(pr, out_dir, image_tag, existing_stacks))
