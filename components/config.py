@@ -135,6 +135,8 @@ FIELDS: tuple[Field, ...] = (
     Field("cutoverWatchSeconds", "integer", "After a new backend/frontend revision is healthy, `pulumi up` watches it this long (no restart, still healthy) before the old one goes; 0: no watch.", 60),
     Field("registryUser", "string", "User for pulling the backend and frontend images from a private registry (empty: anonymous pulls).", ""),
     Field("registryToken", "string", "Token for registryUser (secret).", "", secret=True),
+    Field("hostMemoryMb", "integer", "Memory of the Docker host this project's containers may use, MiB (its total minus Dokploy, Traefik and the OS); the offline plan checks every committed stack plus maxPreviewEnvs previews against it. 0: not checked.", 0),
+    Field("maxPreviewEnvs", "integer", "Most pull-request preview environments (README: Preview environments) that may run at once on this host.", 0),
 )
 FIELDS_BY_KEY = {f.key: f for f in FIELDS}
 
@@ -200,6 +202,8 @@ class StackConfig:
     preview_docker_proxy: bool = False
     preview_docker_proxy_gid: int = 23750
     preview_docker_proxy_image: Optional[ImageRef] = None
+    host_memory_mb: int = 0
+    max_preview_envs: int = 0
     # Operator-supplied secrets stay Outputs (secret-marked) from the moment they are read.
     secrets: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
@@ -482,6 +486,8 @@ def load_config(raw: Mapping[str, str], stack: str, secret_keys: frozenset[str] 
         # 1000 and up: a group of its own, never root's or a system group that other daemons use.
         preview_docker_proxy_gid=r.integer("previewDockerProxyGid", 1000, 65533),
         preview_docker_proxy_image=_image(r, "previewDockerProxyImage"),
+        host_memory_mb=r.integer("hostMemoryMb", 0, 4194304),
+        max_preview_envs=r.integer("maxPreviewEnvs", 0, 100),
         # Main builds are tagged with their commit (sha7); a release tag (vX.Y.Z) or a digest is not one.
         git_commit_sha=r.string("gitCommitSha", _SHA_RE.match, "a git commit sha (7-40 hex), or empty") or (tag if _SHA_RE.match(tag) else ""),
         secrets=values,
