@@ -67,3 +67,22 @@ def preview_env(c, pr="", out_dir=None, image_tag=None, existing_stacks=None):
     from tools.preview_env import main
 
     sys.exit(main(pr, out_dir, image_tag, existing_stacks))
+
+
+@task(help={
+    "stack": "stack name (production, staging, pr<N>)",
+    "service": "backend, frontend, postgres, redis, worker, backup, or agent:postgres|redis|app",
+    "since": "only lines since a duration ago (10m, 2h, 1d) or an RFC 3339 time",
+    "tail": "lines from the end: a number or all (default 200, or all with --since)",
+    "follow": "keep printing new lines of the current revision (Ctrl-C to stop)",
+    "grep": "only lines matching this regular expression",
+    "all_revisions": "also earlier revisions (a rolling service's previous or failed container), newest first",
+    "timestamps": "prefix each line with Docker's timestamp",
+    "docker_host": "Docker host to ask instead of the stack's dockerHost",
+    "config_file": "read this stack file instead of Pulumi.<stack>.yaml",
+})
+def logs(c, stack="", service="", since=None, tail=None, follow=False, grep=None, all_revisions=False, timestamps=False, docker_host=None, config_file=None):
+    """One service's container logs in one env, found by label over the stack's Docker connection."""
+    from tools.logs import main
+
+    sys.exit(main(stack, service, since, tail, follow, grep, all_revisions, timestamps, docker_host, config_file))
