@@ -86,3 +86,17 @@ def logs(c, stack="", service="", since=None, tail=None, follow=False, grep=None
     from tools.logs import main
 
     sys.exit(main(stack, service, since, tail, follow, grep, all_revisions, timestamps, docker_host, config_file))
+
+
+@task(help={
+    "stack": "stack name (production, staging, pr<N>)",
+    "what": "app-secret-id, postgres-secret-id, redis-secret-id, postgres-password, redis-password or secret-key",
+    "yes": "do not ask for confirmation",
+    "dry_run": "only say what the rotation replaces and does",
+    "config_file": "read this stack file instead of Pulumi.<stack>.yaml",
+})
+def rotate(c, stack="", what="", yes=False, dry_run=False, config_file=None):
+    """Rotate a generated secret or an AppRole secret-id: `pulumi up --replace` of its resource, after saying what it does."""
+    from tools.rotate import main
+
+    sys.exit(main(stack, what, yes, dry_run, config_file))
