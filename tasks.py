@@ -100,3 +100,16 @@ def rotate(c, stack="", what="", yes=False, dry_run=False, config_file=None):
     from tools.rotate import main
 
     sys.exit(main(stack, what, yes, dry_run, config_file))
+
+
+@task(help={
+    "stack": "stack name (production, staging)",
+    "to": "image tag to redeploy (default: the newest successful one before the current imageTag)",
+    "list": "only print the update history and the target; change nothing",
+    "yes": "do not ask for confirmation",
+})
+def rollback(c, stack="", to=None, list=False, yes=False):  # noqa: A002 - the documented flag is --list
+    """Redeploy an image tag from the stack's update history, as a normal health-gated update."""
+    from tools.rollback import main
+
+    sys.exit(main(stack, to, list, yes))
