@@ -3,6 +3,23 @@
 import sys
 
 from invoke import task
+from invoke.exceptions import Exit, ParseError
+from invoke.program import Program
+
+_parse_tasks = Program.parse_tasks
+
+
+def _usage_errors_exit_2(self):
+    """A usage error (unknown task or flag, a flag without its value) is bad input: one line, exit 2, as
+    every command here documents. Invoke itself exits 1 for them; this file is loaded before the task
+    arguments are parsed."""
+    try:
+        _parse_tasks(self)
+    except ParseError as err:
+        raise Exit(str(err), code=2) from None
+
+
+Program.parse_tasks = _usage_errors_exit_2
 
 
 @task(help={
