@@ -58,7 +58,7 @@ def mutate(change) -> list[str]:
         (lambda d: d["jobs"]["deploy"].pop("environment"), "without a literal environment"),
         (lambda d: d.update({True: {"pull_request_target": None}}), "pull_request_target/workflow_run"),
         (lambda d: steps_using(d["jobs"]["deploy"], "pulumi/actions")[1]["with"].update({"stack-name": "staging"}), "deploy: runs pulumi on stack staging with preview-env secrets"),
-        (lambda d: steps_using(d["jobs"]["destroy"], "pulumi/actions")[0]["with"].update({"stack-name": "production"}), "destroy: runs pulumi on stack production with preview-env secrets"),
+        (lambda d: steps_using(d["jobs"]["destroy"], "pulumi/actions")[1]["with"].update({"stack-name": "production"}), "destroy: runs pulumi on stack production with preview-env secrets"),
         (lambda d: d["jobs"]["deploy"]["steps"].append({"run": "true", "env": {"T": "${{ secrets.VAULT_DEPLOY_TOKEN }}"}}), "deploy: holds preview-env secrets beside ['VAULT_DEPLOY_TOKEN']"),
         (lambda d: d["jobs"]["destroy"]["steps"].append({"run": "true", "env": {"T": "${{ secrets.VAULT_PREVIEW_TOKEN }}"}}), "destroy: the pr-envs environment holds ['VAULT_PREVIEW_TOKEN']"),
     ],
@@ -84,19 +84,22 @@ def test_a_deploy_is_generated_planned_policy_checked_and_ends_with_status():
     assert job["env"] == {"PR": "${{ github.event.pull_request.number }}"}
 
 
-def test_the_s3_keys_reach_pulumi_on_stdin_never_in_a_command_line():
-    job = wf()["jobs"]["deploy"]
+@pytest.mark.parametrize("job_name", ["deploy", "destroy"])
+def test_the_s3_keys_reach_pulumi_on_stdin_never_in_a_command_line(job_name):
+    job = wf()["jobs"][job_name]
     step = job["steps"][index(job, lambda s: "config set --secret" in str(s.get("run", "")))]
     assert set(step["env"]) == {"PULUMI_ACCESS_TOKEN", "S3_ACCESS_KEY", "S3_SECRET_KEY"}
-    for line in step["run"].splitlines():
-        if "config set" in line:
-            assert line.startswith("printf '%s' \"$S3_") and "| pulumi config set --secret --stack \"pr$PR\" finance-report:s3" in line
+    lines = [line for line in step["run"].splitlines() if "config set" in line]
+    assert len(lines) == 2
+    for line in lines:
+        assert line.startswith("printf '%s' \"$S3_") and "| pulumi config set --secret --stack \"pr$PR\" finance-report:s3" in line
     assert all("secrets." not in run for job in wf()["jobs"].values() for run in runs(job)), "a secret expanded into a script"
 
 
 def test_closing_the_pull_request_destroys_and_removes_the_stack():
     job = wf()["jobs"]["destroy"]
-    (destroy,) = steps_using(job, "pulumi/actions")
+    install, destroy = steps_using(job, "pulumi/actions")
+    assert "command" not in install["with"]
     assert destroy["with"]["command"] == "destroy" and destroy["with"]["remove"] is True
     assert destroy["with"]["stack-name"] == "pr${{ github.event.pull_request.number }}"
     assert set(destroy["env"]) == {"PULUMI_ACCESS_TOKEN", "VAULT_TOKEN"}

@@ -254,7 +254,7 @@ def locked_pulumi_version() -> str:
 
 def test_every_pulumi_cli_is_pinned_to_the_locked_sdk_version():
     uses = [s for wf in workflows().values() for job in wf["jobs"].values() for s in steps_using(job, "pulumi/actions")]
-    assert len(uses) == 8
+    assert len(uses) == 9
     assert {str(s["with"]["pulumi-version"]) for s in uses} == {locked_pulumi_version()}
 
 
