@@ -3,6 +3,23 @@
 import sys
 
 from invoke import task
+from invoke.exceptions import Exit, ParseError
+from invoke.program import Program
+
+_parse_tasks = Program.parse_tasks
+
+
+def _usage_errors_exit_2(self):
+    """A usage error (unknown task or flag, a flag without its value) is bad input: one line, exit 2, as
+    every command here documents. Invoke itself exits 1 for them; this file is loaded before the task
+    arguments are parsed."""
+    try:
+        _parse_tasks(self)
+    except ParseError as err:
+        raise Exit(str(err), code=2) from None
+
+
+Program.parse_tasks = _usage_errors_exit_2
 
 
 @task(help={
@@ -99,3 +116,61 @@ def restore(c, stack="", from_="", docker_host=None, config_file=None, yes=False
     from tools.backup_ops import main
 
     sys.exit(main("restore", stack, docker_host=docker_host, config_file=config_file, yes=yes, source=from_, into_scratch=into_scratch, no_http=not http))
+
+@task(name="preview-env", help={
+    "pr": "pull request number N: the preview env and stack are pr<N>",
+    "out_dir": "write Pulumi.pr<N>.yaml and policies/config.pr<N>.json here instead of the project",
+    "image_tag": "backend/frontend image tag (default: the base stack's imageTag)",
+    "existing_stacks": "JSON of `pulumi stack ls --json`: refuse a new preview beyond maxPreviewEnvs",
+})
+def preview_env(c, pr="", out_dir=None, image_tag=None, existing_stacks=None):
+    """Generate a pull request's preview env (stack pr<N>) from tools/preview_env.template.yaml."""
+    from tools.preview_env import main
+
+    sys.exit(main(pr, out_dir, image_tag, existing_stacks))
+
+
+@task(help={
+    "stack": "stack name (production, staging, pr<N>)",
+    "service": "backend, frontend, postgres, redis, worker, backup, or agent:postgres|redis|app",
+    "since": "only lines since a duration ago (10m, 2h, 1d) or an RFC 3339 time",
+    "tail": "lines from the end: a number or all (default 200, or all with --since)",
+    "follow": "keep printing new lines of the current revision (Ctrl-C to stop)",
+    "grep": "only lines matching this regular expression",
+    "all_revisions": "also earlier revisions (a rolling service's previous or failed container), newest first",
+    "timestamps": "prefix each line with Docker's timestamp",
+    "docker_host": "Docker host to ask instead of the stack's dockerHost",
+    "config_file": "read this stack file instead of Pulumi.<stack>.yaml",
+})
+def logs(c, stack="", service="", since=None, tail=None, follow=False, grep=None, all_revisions=False, timestamps=False, docker_host=None, config_file=None):
+    """One service's container logs in one env, found by label over the stack's Docker connection."""
+    from tools.logs import main
+
+    sys.exit(main(stack, service, since, tail, follow, grep, all_revisions, timestamps, docker_host, config_file))
+
+
+@task(help={
+    "stack": "stack name (production, staging, pr<N>)",
+    "what": "app-secret-id, postgres-secret-id, redis-secret-id, postgres-password, redis-password or secret-key",
+    "yes": "do not ask for confirmation",
+    "dry_run": "only say what the rotation replaces and does",
+    "config_file": "read this stack file instead of Pulumi.<stack>.yaml",
+})
+def rotate(c, stack="", what="", yes=False, dry_run=False, config_file=None):
+    """Rotate a generated secret or an AppRole secret-id: `pulumi up --replace` of its resource, after saying what it does."""
+    from tools.rotate import main
+
+    sys.exit(main(stack, what, yes, dry_run, config_file))
+
+
+@task(help={
+    "stack": "stack name (production, staging)",
+    "to": "image tag to redeploy (default: the newest successful one before the current imageTag)",
+    "list": "only print the update history and the target; change nothing",
+    "yes": "do not ask for confirmation",
+})
+def rollback(c, stack="", to=None, list=False, yes=False):  # noqa: A002 - the documented flag is --list
+    """Redeploy an image tag from the stack's update history, as a normal health-gated update."""
+    from tools.rollback import main
+
+    sys.exit(main(stack, to, list, yes))

@@ -22,6 +22,8 @@ import pulumi
 if TYPE_CHECKING:  # components.backup imports this module: its settings type is imported for typing only
     from components.backup import BackupSettings
 
+from components import naming
+
 PROJECT = "finance-report"
 REQUIRED = object()  # marker: the key has no default and must be set in the stack file
 
@@ -150,6 +152,9 @@ FIELDS: tuple[Field, ...] = (
     Field("backupKeepDaily", "integer", "Verified daily backups kept (the policy requires at least 7).", 7),
     Field("backupKeepWeekly", "integer", "Verified weekly backups kept beyond the dailies.", 4),
     Field("backupMemoryMb", "integer", "Memory limit of the backup container (dump, upload and the restore-check server), MiB.", 1024),
+
+    Field("hostMemoryMb", "integer", "Memory of the Docker host this project's containers may use, MiB (its total minus Dokploy, Traefik and the OS); the offline plan checks every committed stack plus maxPreviewEnvs previews against it. 0: not checked.", 0),
+    Field("maxPreviewEnvs", "integer", "Most pull-request preview environments (README: Preview environments) that may run at once on this host.", 0),
 )
 FIELDS_BY_KEY = {f.key: f for f in FIELDS}
 
@@ -216,6 +221,8 @@ class StackConfig:
     preview_docker_proxy: bool = False
     preview_docker_proxy_gid: int = 23750
     preview_docker_proxy_image: Optional[ImageRef] = None
+    host_memory_mb: int = 0
+    max_preview_envs: int = 0
     # Operator-supplied secrets stay Outputs (secret-marked) from the moment they are read.
     secrets: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
     backup: Optional[BackupSettings] = None
@@ -409,6 +416,8 @@ def load_config(raw: Mapping[str, str], stack: str, secret_keys: frozenset[str] 
         raise ConfigError("env", env, f"the stack's own name {stack} (a stack deploys only its own env; remove the key to derive it from the stack)")
     if not _ENV_RE.match(env):
         raise ConfigError("env", env, f"a stack name usable as env: {ENV_EXPECTED}")
+    if naming.looks_like_preview_env(env) and not naming.is_preview_env(env):
+        raise ConfigError("env", env, "pr<N> with N a pull-request number without leading zero: `pr` then a digit is reserved for preview environments")
     if env in RESERVED_ENVS:
         raise ConfigError("env", env, f"an env name that is not a service or network word ({', '.join(sorted(RESERVED_ENVS))}): finance_report-<service>-<env> and finance_report-<env>-<service> names would collide")
     domain = r.string("domain", is_fqdn, "a lowercase DNS domain such as zitian.party")
@@ -438,6 +447,8 @@ def load_config(raw: Mapping[str, str], stack: str, secret_keys: frozenset[str] 
     data_paths = {}
     for key in ("postgresDataPath", "redisDataPath"):
         data_paths[key] = r.string(key, lambda v: v.startswith("/") and ".." not in v.split("/") and "//" not in v and v != "/", "an absolute host path such as /data/finance_report/postgres, or empty")
+        if data_paths[key] and naming.is_preview_env(env):
+            raise ConfigError(key, data_paths[key], "empty in a preview env: its data lives in its own volume, never in a host directory another env may use")
 
     s3_endpoint = r.string("s3Endpoint", _http_url, "an http(s) URL such as https://minio.zitian.party")
     s3_bucket = r.string("s3Bucket", _BUCKET_RE.match, "an S3 bucket name (lowercase, 3-63 characters)") or f"finance-report-{env}"
@@ -496,6 +507,8 @@ def load_config(raw: Mapping[str, str], stack: str, secret_keys: frozenset[str] 
         # 1000 and up: a group of its own, never root's or a system group that other daemons use.
         preview_docker_proxy_gid=r.integer("previewDockerProxyGid", 1000, 65533),
         preview_docker_proxy_image=_image(r, "previewDockerProxyImage"),
+        host_memory_mb=r.integer("hostMemoryMb", 0, 4194304),
+        max_preview_envs=r.integer("maxPreviewEnvs", 0, 100),
         # Main builds are tagged with their commit (sha7); a release tag (vX.Y.Z) or a digest is not one.
         git_commit_sha=r.string("gitCommitSha", _SHA_RE.match, "a git commit sha (7-40 hex), or empty") or (tag if _SHA_RE.match(tag) else ""),
         secrets=values,

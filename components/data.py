@@ -1,4 +1,5 @@
-"""Where a datastore keeps its data: an adopted host directory, or a protected, retained named volume."""
+"""Where a datastore keeps its data: an adopted host directory, or a protected, retained named volume
+(a preview env's volume is neither: it goes with its pull request)."""
 
 from __future__ import annotations
 
@@ -22,10 +23,12 @@ def data_storage(name: str, service: str, env: str, host_path: str, target: str,
     `protect`ed (no accidental delete) and retained (a `pulumi destroy` leaves it on the host)."""
     if host_path:
         return DataStorage(volumes=[docker.ContainerVolumeArgs(host_path=host_path, container_path=target)])
+    # A pull request's preview env holds only test data: closing the PR destroys its stack, volume included.
+    keep = not naming.is_preview_env(env)
     volume = docker.Volume(
         f"{name}-data",
         name=naming.data_volume_name(service, env),
         labels=volume_labels(env),
-        opts=pulumi.ResourceOptions(parent=parent, protect=True, retain_on_delete=True),
+        opts=pulumi.ResourceOptions(parent=parent, protect=keep, retain_on_delete=keep),
     )
     return DataStorage(mounts=[docker.ContainerMountArgs(type="volume", source=volume.name, target=target)])

@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
+from policies.envs import is_preview_env, looks_like_preview_env  # noqa: F401 - re-exported for the program
+
 PREFIX = "finance_report"
 PRODUCTION = "production"
+
+
+def preview_env(pr: int) -> str:
+    """The env (and stack) name of pull request `pr` (README "Preview environments")."""
+    env = f"pr{pr}"
+    if not is_preview_env(env):
+        raise ValueError(f"pull request number {pr!r} gives no preview env name (expected 1 to 999999999)")
+    return env
 
 
 def env_suffix(env: str) -> str:

@@ -52,13 +52,17 @@ class VaultAgentSidecar(pulumi.ComponentResource):
         env = s.env
 
         kv_data = pulumi.Output.secret(args.kv_data)
-        # Destroying the stack must not destroy the passwords of data that is itself retained.
+        # Destroying the stack must not destroy the passwords of data that is itself retained; a preview
+        # env's data is not retained, so neither are its secrets (nothing is left in Vault after the PR).
         self.kv_secret = vault.kv.SecretV2(
             f"{name}-kv",
             mount=s.kv_mount,
             name=naming.kv_name(env, service),
             data_json=pulumi.Output.json_dumps(kv_data),
-            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
+            # A destroyed preview deletes every version and the metadata (a plain delete only soft-deletes the
+            # latest version, which can be undeleted).
+            delete_all_versions=True if naming.is_preview_env(env) else None,
+            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=not naming.is_preview_env(env)),
         )
         policy = vault.Policy(f"{name}-policy", name=naming.vault_policy_name(env, service), policy=va.policy_hcl(s.kv_mount, env, service), opts=child)
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from pulumi_policy import EnforcementLevel, ReportViolation, Severity, StackValidationArgs, StackValidationPolicy
 
-from .common import CONTAINER, VOLUME, is_datastore, option, plain, service_of
+from .common import CONTAINER, VOLUME, is_datastore, labels, option, plain, service_of
+from .envs import is_preview_env
+
+ENV_LABEL = "finance-report.env"
 
 
 def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
@@ -22,6 +25,8 @@ def validate(args: StackValidationArgs, report_violation: ReportViolation) -> No
             volume = volumes.get(source)
             if volume is None:
                 continue  # a volume this stack does not manage (adopted): nothing Pulumi could delete
+            if is_preview_env(labels(volume.props).get(ENV_LABEL, "")):
+                continue  # a PR's test data goes with its PR (preview-stack-disallow-shared-resources checks the label)
             if not option(volume, "protect"):
                 report_violation(f"Data volume {volume.name} of {service} is not protected; set protect=True so no update or destroy can delete it.", volume.urn)
             if option(volume, "retain_on_delete") is False:

@@ -57,6 +57,8 @@ class Plan:
     stack: str
     run: ProgramRun
     violations: list[Violation] = field(default_factory=list)
+    budget: Optional[Any] = None
+    """The host's memory budget (tools/memory_budget.Budget), when the command line computed it."""
 
     @property
     def mandatory(self) -> list[Violation]:
@@ -76,6 +78,7 @@ class Plan:
             "outputs": {k: ("[secret]" if k in self.run.secret_outputs else v) for k, v in self.run.outputs.items()},
             "warnings": list(self.run.warnings),
             "violations": [vars(v) for v in self.violations],
+            **({"memoryBudget": self.budget.to_json()} if self.budget is not None else {}),
         }
 
 
@@ -272,12 +275,26 @@ def render(result: Plan) -> str:
         lines.append(f"  {key}: {shown}")
     if result.run.warnings:
         lines += ["", "Warnings (as `pulumi preview` prints them):"] + [f"  {w}" for w in result.run.warnings]
+    if result.budget is not None:
+        lines += ["", *result.budget.lines()]
     lines += ["", f"Policy violations: {len(result.mandatory)} mandatory, {len(result.violations) - len(result.mandatory)} advisory"]
     for v in sorted(result.violations, key=lambda v: (v.enforcementLevel != MANDATORY, v.policy)):
         lines.append(f"  [{v.enforcementLevel}] {v.policy}: {v.message}")
         if v.urn:
             lines.append(f"      {v.urn}")
     return "\n".join(lines)
+
+
+def with_budget(result: Plan, config_file: Optional[Path] = None) -> None:
+    """The host memory budget across the committed stacks and maxPreviewEnvs previews (tools/memory_budget.py);
+    each of its problems is a mandatory violation, so the plan fails on them."""
+    from tools.memory_budget import BudgetInputError, host_budget
+
+    try:
+        result.budget = host_budget(result.stack, result.run, config_file)
+    except BudgetInputError as err:
+        raise PlanInputError(f"memory budget: {err}") from None
+    result.violations += [Violation("host-memory-budget", MANDATORY, "", problem) for problem in result.budget.problems]
 
 
 def main(stack: str, as_json: bool = False, config_file: Optional[str] = None, policy_config: Optional[str] = None) -> int:
@@ -289,6 +306,7 @@ def main(stack: str, as_json: bool = False, config_file: Optional[str] = None, p
         if config_file is None and not (ROOT / f"Pulumi.{stack}.yaml").exists():
             raise PlanInputError(f"no stack file Pulumi.{stack}.yaml; pass --config-file PATH or one of: " + ", ".join(sorted(p.name[7:-5] for p in ROOT.glob("Pulumi.*.yaml"))))
         result = plan(stack, Path(config_file) if config_file else None, Path(policy_config) if policy_config else None)
+        with_budget(result, Path(config_file) if config_file else None)
     except PlanInputError as err:
         print(f"plan: {err}", file=sys.stderr)
         return 2

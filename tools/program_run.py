@@ -162,7 +162,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
         elif typ == "vault:appRole/authBackendRole:AuthBackendRole":
             state["roleId"] = str(uuid.UUID(bytes=_digest(self.seed, args.name)[:16]))
         elif typ == "vault:appRole/authBackendRoleSecretId:AuthBackendRoleSecretId":
-            state["secretId"] = str(uuid.UUID(bytes=_digest(self.seed, args.name, "secret-id")[:16]))
+            # `state` may hold a new secret-id: what `pulumi up --replace` of it mints (invoke rotate).
+            state["secretId"] = self.state.get(args.name) or str(uuid.UUID(bytes=_digest(self.seed, args.name, "secret-id")[:16]))
             state["accessor"] = str(uuid.UUID(bytes=_digest(self.seed, args.name, "accessor")[:16]))
         return f"{args.name}-id", state
 

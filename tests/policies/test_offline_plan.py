@@ -142,7 +142,7 @@ def test_json_output_has_the_documented_shape_and_masks_every_secret():
     proc = run_cli("--stack", "production", "--json")
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)
-    assert list(doc) == ["stack", "resources", "outputs", "warnings", "violations"]
+    assert list(doc) == ["stack", "resources", "outputs", "warnings", "violations", "memoryBudget"]
     assert doc["stack"] == "production" and len(doc["resources"]) >= 40
     for resource in doc["resources"]:
         assert set(resource) == {"urn", "type", "name", "parent", "inputs", "options", "replace"}

@@ -20,6 +20,7 @@ PACK_CONFIG = {
     "vault-policy-enforce-least-privilege": {"env": ENV},
     "vault-kv-enforce-env-path": {"env": ENV},
     "stack-disallow-cross-env-references": {"env": ENV},
+    "preview-stack-disallow-shared-resources": {"env": ENV},
     "docker-container-enforce-memory-limit": {"maxMemoryMb": 2048},
 }
 CONTAINER, VOLUME = "docker:index/container:Container", "docker:index/volume:Volume"
@@ -162,7 +163,7 @@ def test_the_compliant_stack_passes_every_policy():
 
 def test_every_policy_has_complete_metadata():
     names = [p.name for p in POLICIES]
-    assert len(names) == len(set(names)) == 27
+    assert len(names) == len(set(names)) == 28
     for policy in POLICIES:
         assert policy.description.endswith(".") and policy.severity is not None and policy.remediation_steps, policy.name
         assert policy.enforcement_level is not None, policy.name
@@ -221,6 +222,7 @@ CASES = [
     ("app-role", set_prop("tokenTtl", 5), "vault-approle-configure-hygiene", "advisory"),
     ("app-agent", set_prop("mounts", []), "stack-enforce-agent-for-secrets-volume", "mandatory"),
     ("backend", set_prop("envs", ["REDIS_HOST=finance_report-redis-staging"]), "stack-disallow-cross-env-references", "mandatory"),
+    ("backend", set_label("finance-report.env", "staging"), "preview-stack-disallow-shared-resources", "mandatory"),
     ("backend", lambda r: setattr(r.opts, "delete_before_replace", None), "docker-container-enforce-rolling-replacement", "mandatory"),
     ("backend", keep_name(set_prop("memory", 640)), "docker-container-enforce-rolling-replacement", "mandatory"),
     ("app-agent", lambda r: setattr(r.opts, "delete_before_replace", False), "docker-resource-enforce-delete-before-replace", "mandatory"),

@@ -32,6 +32,10 @@ from tests.conftest import ROOT
 WORKFLOWS = ROOT / ".github" / "workflows"
 DEPLOY_SECRETS = {"DOKPLOY_SSH_KEY", "VAULT_DEPLOY_TOKEN", "PULUMI_ACCESS_TOKEN"}
 PREVIEW_SECRETS = {"DOKPLOY_PREVIEW_SSH_KEY", "VAULT_PREVIEW_TOKEN", "PULUMI_PREVIEW_TOKEN"}
+# Pull requests' preview environments (stacks pr<N>): deploy credentials scoped to pr* stacks and names,
+# in the `pr-envs` environment, which requires a reviewer (README: CI credentials).
+PR_ENV_SECRETS = {"PULUMI_PR_ENV_TOKEN", "DOKPLOY_PR_ENV_SSH_KEY", "VAULT_PR_ENV_TOKEN", "PR_ENV_S3_ACCESS_KEY", "PR_ENV_S3_SECRET_KEY"}
+PR_ENV_ENVIRONMENT = "pr-envs"
 # Environments configured in GitHub (README: CI credentials): deploy ones allow main only, and
 # `production` and `preview-production` require a reviewer.
 DEPLOY_ENVIRONMENTS = {"staging", "production"}
@@ -48,7 +52,7 @@ def load(path: Path) -> dict[str, Any]:
 
 def workflows() -> dict[str, dict[str, Any]]:
     found = {p.name: load(p) for p in sorted(WORKFLOWS.glob("*.yml"))}
-    assert set(found) == {"deploy.yml", "engine.yml", "pull-request.yml"}
+    assert set(found) == {"deploy.yml", "engine.yml", "pull-request.yml", "preview-env.yml"}
     return found
 
 
@@ -97,9 +101,30 @@ def trust_problems(name: str, wf: dict[str, Any]) -> list[str]:
                 problems.append(f"{where}: holds preview secrets on pull requests without the same-repository guard")
         if used and env_name in PREVIEW_ENVIRONMENTS and used & DEPLOY_SECRETS:
             problems.append(f"{where}: a preview environment job references deploy secrets")
+        problems += pr_env_problems(where, on, job, used, env_name, condition)
         stacks = {str(s.get("with", {}).get("stack-name")) for s in steps_using(job, "pulumi/actions") if s.get("with", {}).get("stack-name")}
         if "production" in stacks and env_name not in ("production", "preview-production"):
             problems.append(f"{where}: runs pulumi on production in environment {env_name}, which requires no reviewer")
+    return problems
+
+
+def pr_env_problems(where: str, on: set[str], job: dict[str, Any], used: set[str], env_name: Any, condition: str) -> list[str]:
+    """Preview-env credentials deploy (the ssh key is root on the host): only in `pr-envs`, only for
+    branches of this repository, never beside other credentials, only on pr<N> stacks."""
+    problems = []
+    if used & PR_ENV_SECRETS:
+        if env_name != PR_ENV_ENVIRONMENT:
+            problems.append(f"{where}: holds preview-env secrets outside the {PR_ENV_ENVIRONMENT} environment ({env_name})")
+        if on & PR_TRIGGERS and SAME_REPO_GUARD not in condition:
+            problems.append(f"{where}: holds preview-env secrets on pull requests without the same-repository guard")
+        if used & (DEPLOY_SECRETS | PREVIEW_SECRETS):
+            problems.append(f"{where}: holds preview-env secrets beside {sorted(used & (DEPLOY_SECRETS | PREVIEW_SECRETS))}")
+        for step in steps_using(job, "pulumi/actions"):
+            stack = str(step.get("with", {}).get("stack-name", "pr"))
+            if step.get("with", {}).get("command") and not re.fullmatch(r"pr\$\{\{ github\.event\.pull_request\.number \}\}", stack):
+                problems.append(f"{where}: runs pulumi on stack {stack} with preview-env secrets; only pr<pull request number>")
+    if env_name == PR_ENV_ENVIRONMENT and used - PR_ENV_SECRETS - {"DOKPLOY_KNOWN_HOSTS"}:
+        problems.append(f"{where}: the {PR_ENV_ENVIRONMENT} environment holds {sorted(used - PR_ENV_SECRETS - {'DOKPLOY_KNOWN_HOSTS'})}")
     return problems
 
 
@@ -110,7 +135,7 @@ def test_no_job_can_hand_a_credential_to_unreviewed_code():
 
 def test_every_secret_the_workflows_use_is_a_known_deploy_or_preview_secret():
     used = {s for wf in workflows().values() for job in wf["jobs"].values() for s in secrets_of(job)}
-    assert used == DEPLOY_SECRETS | PREVIEW_SECRETS | {"DOKPLOY_KNOWN_HOSTS"}
+    assert used == DEPLOY_SECRETS | PREVIEW_SECRETS | PR_ENV_SECRETS | {"DOKPLOY_KNOWN_HOSTS"}
     assert not any(secrets_of(job) for job in workflows()["engine.yml"]["jobs"].values())
 
 
@@ -229,7 +254,7 @@ def locked_pulumi_version() -> str:
 
 def test_every_pulumi_cli_is_pinned_to_the_locked_sdk_version():
     uses = [s for wf in workflows().values() for job in wf["jobs"].values() for s in steps_using(job, "pulumi/actions")]
-    assert len(uses) == 5
+    assert len(uses) == 9
     assert {str(s["with"]["pulumi-version"]) for s in uses} == {locked_pulumi_version()}
 
 

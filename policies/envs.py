@@ -1,0 +1,24 @@
+"""Env names with a meaning of their own (pure; shared by the program and the policy pack).
+
+A pull request's preview environment is `pr<N>` (README "Preview environments"). N has no leading zero, so
+the preview deployer's Vault globs (`finance_report-pr1*` ... `pr9*`, components/preview_env.py) cover
+exactly these envs, and never `production`, whose name also starts with "pr". Any other env starting with
+`pr` and a digit is refused (components/config.py), so no committed env can fall under those globs.
+"""
+
+from __future__ import annotations
+
+import re
+
+PREVIEW_ENV_RE = re.compile(r"^pr[1-9][0-9]{0,8}$")
+COMMITTED_ENVS = ("production", "staging")
+
+
+def is_preview_env(env: str) -> bool:
+    """Whether `env` is a pull request's preview environment: its data lives and dies with the PR."""
+    return PREVIEW_ENV_RE.match(env) is not None
+
+
+def looks_like_preview_env(env: str) -> bool:
+    """`pr` then a digit: reserved for previews, so only `pr<N>` itself may use it."""
+    return re.match(r"^pr[0-9]", env) is not None

@@ -1,0 +1,111 @@
+"""`invoke rotate` on real OpenBao, Postgres and Redis (stand-in images), following the command's own plan.
+
+For each password: the datastore runs with the program's generated value; `invoke rotate` plans the
+replace (its URN from the program, the containers it recreates from the program run again); the program
+with the new value in its state is applied to OpenBao (what `pulumi up` writes), the containers the plan
+names are recreated as the program declares them (delete-first); then the old password is refused by the
+server and by the URL rendered before, and the new one is accepted by the server and through the app's
+freshly rendered DATABASE_URL / REDIS_URL.
+
+For a secret-id: the plan recreates the agent only; the replace mints a new secret-id, the new agent
+renders with it, deleting the old resource revokes the old one (it no longer logs in), and the server
+keeps running on its rendered files, untouched, accepting the same password.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+import pytest
+
+from tests.conftest import run_stack
+from tests.integration.datastore_deployment import URL_KEY, DatastoreDeployment
+from tests.integration.harness import wait_until
+from tests.integration.sidecar import MINTED, Artifacts, apply_vault
+from tools import rotate
+
+pytestmark = pytest.mark.integration
+KEY = {"postgres": "POSTGRES_PASSWORD", "redis": "PASSWORD"}
+
+
+def settings(openbao) -> dict:
+    return {"vaultAddress": openbao.address, "postgresDataPath": None, "redisDataPath": None, "adoptVaultValues": "false"}
+
+
+@pytest.fixture
+def image_of(postgres_image, redis_image):
+    return {"postgres": postgres_image, "redis": redis_image}
+
+
+@pytest.mark.parametrize("service", ["postgres", "redis"])
+def test_a_rotated_password_works_and_the_old_one_no_longer_does(service, docker_engine, agent_image, image_of, openbao, program):
+    config = settings(openbao)
+    before = Artifacts(run_stack("staging", config))
+    apply_vault(openbao, before)
+    old = before.kv()[service][1][KEY[service]]
+    deployment = DatastoreDeployment(docker_engine, agent_image, image_of[service], openbao, before, service, f"rot-{service[:2]}")
+    try:
+        deployment.up()
+        assert deployment.connects(old), deployment.last_error
+        old_url = deployment.rendered_url()
+        assert deployment.url_connects(old_url), deployment.last_error
+
+        new = "rotated-" + secrets.token_urlsafe(18) + "%@:/"  # reserved URL characters: the URL must encode them
+        plan = rotate.plan_rotation("staging", f"{service}-password", before.run, lambda state: run_stack("staging", config, state=state), new_value=new)
+        assert plan.urn == before.run.one("random:index/randomPassword:RandomPassword", f"{service}-password").urn
+        recreated = {(r.service, r.agent_for) for r in plan.replaced}
+        assert {(service, None), ("vault-agent", service), ("vault-agent", "app"), ("backend", None)} <= recreated
+
+        after = Artifacts(run_stack("staging", config, state={plan.resource_name: new}))
+        assert after.kv()[service][1][KEY[service]] == new
+        apply_vault(openbao, after)  # what the up writes to Vault
+        deployment.artifacts = after
+        deployment.up(replace=True)  # the datastore and its agent, delete-first, as the plan says
+
+        assert not deployment.connects(old), f"the old {service} password still works"
+        assert not deployment.url_connects(old_url), f"the {URL_KEY[service]} rendered before the rotation still connects"
+        assert deployment.connects(new), deployment.last_error
+        new_url = deployment.rendered_url()
+        assert new_url != old_url and deployment.url_connects(new_url), deployment.last_error
+        assert new not in new_url, "the password must be percent-encoded in the URL"
+    finally:
+        apply_vault(openbao, program["staging"])  # the program's values back, for the other tests
+        docker_engine.cleanup()
+
+
+@pytest.mark.parametrize("service", ["postgres", "redis"])
+def test_a_rotated_secret_id_revokes_the_old_one_and_nothing_but_the_agent_restarts(service, docker_engine, agent_image, image_of, openbao, program):
+    config = settings(openbao)
+    artifacts = Artifacts(run_stack("staging", config))
+    apply_vault(openbao, artifacts)
+    password = artifacts.kv()[service][1][KEY[service]]
+    deployment = DatastoreDeployment(docker_engine, agent_image, image_of[service], openbao, artifacts, service, f"sid-{service[:2]}")
+    role = f"finance_report-staging-{service}"
+    try:
+        deployment.up()
+        plan = rotate.plan_rotation("staging", f"{service}-secret-id", artifacts.run, lambda state: run_stack("staging", config, state=state))
+        assert [(r.service, r.agent_for) for r in plan.replaced] == [("vault-agent", service)]
+        role_id, old_secret_id = MINTED[deployment.agent]
+        server, started = deployment.container, docker_engine.inspect(deployment.container)["State"]["StartedAt"]
+
+        deployment.replace_agent()  # the replace: a new secret-id, the agent recreated with it ...
+        _, new_secret_id = MINTED[deployment.agent]
+        assert new_secret_id != old_secret_id
+        client = openbao.client()
+        client.auth.approle.destroy_secret_id(role_name=role, secret_id=old_secret_id, mount_point="approle")  # ... then the old one deleted
+
+        def logs_in(secret_id: str) -> bool:
+            try:
+                openbao.client(token="none").auth.approle.login(role_id=role_id, secret_id=secret_id, use_token=False)
+                return True
+            except Exception:  # noqa: BLE001 - hvac raises InvalidRequest for a revoked secret-id
+                return False
+
+        assert not logs_in(old_secret_id), "the old secret-id still logs in"
+        assert logs_in(new_secret_id)
+        wait_until(lambda: docker_engine.health(deployment.agent) == "healthy", 60, "the new agent")
+        assert deployment.container == server and docker_engine.inspect(server)["State"]["StartedAt"] == started, "the server restarted"
+        assert docker_engine.health(server) == "healthy" and deployment.connects(password), deployment.last_error
+    finally:
+        apply_vault(openbao, program["staging"])
+        docker_engine.cleanup()

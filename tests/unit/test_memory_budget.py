@@ -1,0 +1,102 @@
+"""The host memory budget (tools/memory_budget.py) over the real program: what it counts comes from the
+containers' captured memory limits; a rolling container counts twice (old and new revision during a
+cutover); previews count maxPreviewEnvs times; disagreeing stacks, an over-budget host and the plan's
+report and exit code."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, run_stack
+from tools.memory_budget import Budget, StackMemory, committed_stacks, host_budget, stack_memory
+
+
+def project(tmp_path: Path, **changes: dict[str, str]) -> Path:
+    """A copy of the committed stack files with some values replaced (stack -> {key: value})."""
+    for stack in ("production", "staging"):
+        text = (ROOT / f"Pulumi.{stack}.yaml").read_text()
+        for key, value in changes.get(stack, {}).items():
+            lines = [line for line in text.splitlines() if not line.strip().startswith(f"finance-report:{key}:")]
+            text = "\n".join(lines) + f"\n  finance-report:{key}: {value}\n"
+        (tmp_path / f"Pulumi.{stack}.yaml").write_text(text)
+    return tmp_path
+
+
+def test_a_stack_counts_every_containers_limit_and_its_rolling_ones_twice(production):
+    memory = stack_memory("production", production)
+    containers = production.by_type("docker:index/container:Container")
+    rolling = [c for c in containers if c.options["deleteBeforeReplace"] is False]
+    assert sorted(c.name for c in rolling) == ["app-backend", "app-frontend"]
+    assert memory.steady_mb == sum(int(c.inputs["memory"]) for c in containers) > 0
+    assert memory.rolling_mb == sum(int(c.inputs["memory"]) for c in rolling) > 0
+
+
+def test_a_larger_backend_limit_raises_the_peak_twice_over():
+    base = stack_memory("staging", run_stack("staging"))
+    bigger = stack_memory("staging", run_stack("staging", {"backendMemoryMb": "868"}))
+    assert bigger.peak_mb - base.peak_mb == 2 * 100
+
+
+def test_the_committed_stacks_share_one_host_and_fit_its_budget():
+    budget = host_budget("production")
+    assert committed_stacks() == ["production", "staging"]
+    assert budget.host == "dokploy.zitian.party" and budget.problems == [] and not budget.over
+    assert [s.stack for s in budget.stacks] == ["production", "staging"]
+    assert budget.preview is not None and budget.preview.peak_mb < min(s.peak_mb for s in budget.stacks)
+    assert budget.peak_mb == sum(s.peak_mb for s in budget.stacks) + budget.max_previews * budget.preview.peak_mb
+
+
+def test_previews_count_max_preview_envs_times(tmp_path):
+    none = host_budget("staging", root=project(tmp_path, production={"maxPreviewEnvs": "0"}, staging={"maxPreviewEnvs": "0"}))
+    three = host_budget("staging", root=project(tmp_path, production={"maxPreviewEnvs": "3"}, staging={"maxPreviewEnvs": "3"}))
+    assert none.preview is None and none.problems == []
+    assert three.peak_mb - none.peak_mb == 3 * three.preview.peak_mb
+
+
+def test_a_host_that_is_too_small_fails_and_says_by_how_much(tmp_path):
+    root = project(tmp_path, production={"hostMemoryMb": "4096"}, staging={"hostMemoryMb": "4096"})
+    budget = host_budget("production", root=root)
+    assert budget.over
+    assert budget.problems == [f"the peak, {budget.peak_mb} MiB, exceeds hostMemoryMb 4096 MiB: lower memory limits or maxPreviewEnvs, or give the host more memory"]
+
+
+def test_stacks_on_one_host_must_agree_on_its_memory(tmp_path):
+    root = project(tmp_path, staging={"hostMemoryMb": "8192"})
+    budget = host_budget("production", root=root)
+    assert budget.problems[0] == "hostMemoryMb differs between the stacks on dokploy.zitian.party: production 20480, staging 8192; set the same value in each"
+
+
+def test_a_stack_on_another_host_is_not_counted(tmp_path):
+    root = project(tmp_path, staging={"dockerHost": "ssh://deploy@other.zitian.party", "hostMemoryMb": "8192"})
+    budget = host_budget("production", root=root)
+    assert [s.stack for s in budget.stacks] == ["production"]
+    assert budget.problems == ["maxPreviewEnvs is 2 but previews are based on staging, which deploys to another host"]
+
+
+def test_zero_host_memory_is_reported_as_not_checked():
+    budget = Budget("h", 0, 2, [StackMemory("s", 10**6, 10**6)])
+    assert not budget.over and budget.lines() == ["Host memory budget (h): not checked (hostMemoryMb is 0)"]
+
+
+def run_plan(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "invoke", "plan", *args], cwd=ROOT, capture_output=True, text=True, timeout=300)
+
+
+def test_the_offline_plan_reports_the_budget_and_fails_when_it_is_exceeded(tmp_path):
+    proc = run_plan("--stack", "production")
+    assert proc.returncode == 0, proc.stderr
+    assert "Host memory budget (dokploy.zitian.party): peak " in proc.stdout and "of hostMemoryMb 20480 MiB" in proc.stdout
+    small = tmp_path / "Pulumi.production.yaml"
+    small.write_text((ROOT / "Pulumi.production.yaml").read_text().replace("hostMemoryMb: 20480", "hostMemoryMb: 2048"))
+    proc = run_plan("--stack", "production", "--config-file", str(small), "--json")
+    assert proc.returncode == 1
+    doc = json.loads(proc.stdout)
+    assert doc["memoryBudget"]["over"] is True and doc["memoryBudget"]["hostMemoryMb"] == 2048
+    policies = {v["policy"] for v in doc["violations"] if v["enforcementLevel"] == "mandatory"}
+    assert policies == {"host-memory-budget"}

@@ -1,0 +1,113 @@
+"""`invoke rotate` without the Pulumi CLI: each --what finds its resource and engine URN in the program's
+plan, the containers a replace recreates are computed from the program run again with a new value (and
+match what the command tells users), and the command asks, runs exactly one `pulumi up --replace`, and
+exits as documented (the real systems: tests/integration/test_rotation.py)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.conftest import run_stack
+from tools import rotate
+from tools.program_run import unwrap_secrets
+
+PASSWORD = "random:index/randomPassword:RandomPassword"
+
+
+def rerun_for(stack: str):
+    return lambda state: run_stack(stack, state=state)
+
+
+def recreated(plan: rotate.RotationPlan) -> set[str]:
+    return {f"vault-agent/{r.agent_for}" if r.agent_for else r.service for r in plan.replaced}
+
+
+EXPECTED = {
+    "secret-key": ({"backend", "prefect-worker", "vault-agent/app"}, (PASSWORD, "app-secret-key")),
+    # the backup service dumps with its own copy of the Postgres password: it and its agent renew too
+    "postgres-password": ({"postgres", "vault-agent/postgres", "backend", "prefect-worker", "vault-agent/app", "backup", "vault-agent/backup"}, (PASSWORD, "postgres-password")),
+    "redis-password": ({"redis", "vault-agent/redis", "backend", "prefect-worker", "vault-agent/app"}, (PASSWORD, "redis-password")),
+    "app-secret-id": ({"vault-agent/app"}, (rotate.SECRET_ID, "app-vault-secret-id")),
+    "postgres-secret-id": ({"vault-agent/postgres"}, (rotate.SECRET_ID, "postgres-vault-secret-id")),
+    "redis-secret-id": ({"vault-agent/redis"}, (rotate.SECRET_ID, "redis-vault-secret-id")),
+}
+
+
+@pytest.mark.parametrize("what", list(rotate.KINDS))
+def test_each_rotation_replaces_its_own_resource_and_recreates_exactly_its_consumers(what, production):
+    plan = rotate.plan_rotation("production", what, production, rerun_for("production"))
+    containers, (type_, name) = EXPECTED[what]
+    assert plan.urn == production.one(type_, name).urn
+    assert plan.urn.startswith("urn:pulumi:production::finance-report::finance-report:index:Stack$")
+    assert recreated(plan) == containers
+    rolling = {r.service for r in plan.replaced if r.rolls}
+    assert rolling == ({"backend"} & containers), "only the backend rolls to a new revision; the frontend never reads a secret"
+
+
+def test_a_secret_id_is_found_by_the_service_in_its_metadata(staging):
+    for service in ("app", "postgres", "redis"):
+        resource = rotate.KINDS[f"{service}-secret-id"].resource(staging)
+        assert json.loads(unwrap_secrets(resource.inputs)["metadata"]) == {"service": service, "env": "staging"}
+
+
+def test_what_the_command_says_matches_what_the_program_does(production):
+    """The user-facing text promises who restarts; the computed plan must agree with it."""
+    key = rotate.plan_rotation("production", "secret-key", production, rerun_for("production"))
+    assert "LOGGED OUT" in key.kind.effect and not {"postgres", "redis"} & recreated(key)
+    for what in ("postgres-password", "redis-password"):
+        plan = rotate.plan_rotation("production", what, production, rerun_for("production"))
+        assert "Nobody is logged out" in plan.kind.effect and "delete-first" in plan.kind.effect
+    secret_id = rotate.plan_rotation("production", "redis-secret-id", production, rerun_for("production"))
+    assert "nothing else restarts" in secret_id.kind.effect and len(secret_id.replaced) == 1
+
+
+class Recorder:
+    def __init__(self, code: int = 0):
+        self.calls: list[list[str]] = []
+        self.code = code
+
+    def __call__(self, argv):
+        self.calls.append(list(argv))
+        return self.code
+
+
+def test_with_yes_it_runs_one_pulumi_up_replace_of_the_planned_urn(staging, capsys):
+    runner = Recorder()
+    assert rotate.main("staging", "redis-password", yes=True, runner=runner) == 0
+    urn = staging.one(PASSWORD, "redis-password").urn
+    assert runner.calls == [["pulumi", "up", "--stack", "staging", "--replace", urn, "--policy-pack", "policies", "--policy-pack-config", "policies/config.staging.json", "--message", "invoke rotate --what redis-password", "--yes"]]
+    out = capsys.readouterr().out
+    assert "recreates" in out and "redis (finance_report-redis-staging)" in out and out.rstrip().endswith("`uv run invoke status --stack staging` checks every service")
+
+
+def test_it_asks_first_and_changes_nothing_when_declined(capsys):
+    runner = Recorder()
+    prompts = []
+    assert rotate.main("staging", "secret-key", runner=runner, answer=lambda p: prompts.append(p) or "n") == 1
+    assert runner.calls == [] and prompts == ["Rotate secret-key of stack staging now? [y/N] "]
+    assert capsys.readouterr().out.rstrip().endswith("rotate: nothing changed")
+    assert rotate.main("staging", "secret-key", runner=runner, answer=lambda p: "yes") == 0 and len(runner.calls) == 1
+
+
+def test_a_failed_up_and_bad_input_exit_as_documented(capsys):
+    assert rotate.main("staging", "app-secret-id", yes=True, runner=Recorder(1)) == 1
+    assert "`pulumi up --stack staging` finishes with the value already replaced" in capsys.readouterr().err
+    runner = Recorder()
+    assert rotate.main("staging", "database", yes=True, runner=runner) == 2 and runner.calls == []
+    assert capsys.readouterr().err.strip() == "rotate: --what = 'database' is invalid: expected one of secret-key, postgres-password, redis-password, app-secret-id, postgres-secret-id, redis-secret-id"
+    assert rotate.main("nope", "secret-key", yes=True, runner=runner) == 2
+    assert rotate.main("staging", "secret-key", dry_run=True, runner=runner) == 0 and runner.calls == []
+
+
+def test_without_the_pulumi_cli_the_real_run_is_refused_with_one_line(capsys, monkeypatch):
+    monkeypatch.setattr(rotate.shutil, "which", lambda name: None)
+    assert rotate.main("staging", "secret-key", yes=True) == 2
+    assert capsys.readouterr().err.strip() == "rotate: the pulumi CLI is not installed: the rotation is a `pulumi up --replace` (README Prerequisites)"
+
+
+def test_the_new_value_is_never_printed(staging, capsys):
+    value = "rotated-value-" + "x" * 20
+    plan = rotate.plan_rotation("staging", "secret-key", staging, rerun_for("staging"), new_value=value)
+    assert value not in "\n".join(plan.lines())

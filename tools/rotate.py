@@ -1,0 +1,239 @@
+"""`uv run invoke rotate --stack S --what WHAT`: rotate one generated secret or AppRole secret-id by
+replacing its resource (`pulumi up --replace <urn>`), after saying what that does to users (README
+"Rotation").
+
+WHAT is app-secret-id, postgres-secret-id, redis-secret-id (a service's AppRole secret-id), postgres-password,
+redis-password or secret-key (the backend's SECRET_KEY). The resource and its engine URN come from the
+program's own plan (tools/program_run.py, as the offline plan computes them), never from a hand-written
+string. Which containers the replace recreates is computed from the program too: it is run again with
+a new value for that resource, as the engine would see it after the replace, and every container whose
+inputs change is listed (a new secret changes its agent's and consumers' restart digest; a new
+secret-id changes only its agent's upload).
+
+Exit codes: 0 rotated (or --dry-run printed the plan), 1 declined or `pulumi up` failed, 2 bad input.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shlex
+import shutil
+import subprocess
+import sys
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional, Sequence
+
+from components import labels as L
+from components.config import PROJECT, ConfigError, load_config
+from components.secrets import GENERATED
+from tools.program_run import ROOT, ProgramRun, Resource, run_program, unwrap_secrets, with_missing_secrets
+from tools.stack_file import StackFileError, read_stack_file
+
+CONTAINER = "docker:index/container:Container"
+SECRET_ID = "vault:appRole/authBackendRoleSecretId:AuthBackendRoleSecretId"
+
+
+class RotateError(Exception):
+    def __init__(self, message: str, code: int = 2):
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One thing `--what` can rotate: how to find its resource in the program, and what rotating it does
+    to the people using the app."""
+
+    what: str
+    effect: str
+    vault_service: str
+    """The Vault service (postgres, redis, app) the secret belongs to."""
+    kv_key: Optional[str] = None
+    """For a generated value: its key in the service's KV secret (components/secrets.GENERATED)."""
+
+    def resource(self, run: ProgramRun) -> Resource:
+        if self.kv_key is None:
+            found = [r for r in run.by_type(SECRET_ID) if json.loads(unwrap_secrets(r.inputs).get("metadata") or "{}").get("service") == self.vault_service]
+        else:
+            (generated,) = [g for g in GENERATED if g.service == self.vault_service and g.key == self.kv_key]
+            found = [r for r in run.resources if r.name == generated.resource and r.custom]
+        if len(found) != 1:
+            raise RotateError(f"the program declares {len(found)} resources for {self.what} in stack {run.stack}; expected one")
+        return found[0]
+
+
+KINDS = {
+    k.what: k
+    for k in (
+        Kind(
+            "secret-key",
+            "New SECRET_KEY. It signs every session token, so EVERY USER IS LOGGED OUT and must sign in again. "
+            "The backend rolls to a new revision without downtime (the prefect worker restarts).",
+            "app",
+            "SECRET_KEY",
+        ),
+        Kind(
+            "postgres-password",
+            "New database password. Postgres is replaced delete-first: it stops, starts again on the same data and "
+            "applies the new password to its role, so requests that need the database fail for the seconds until it "
+            "is healthy. The backend rolls to a new revision with the new DATABASE_URL. Nobody is logged out; no data changes.",
+            "postgres",
+            "POSTGRES_PASSWORD",
+        ),
+        Kind(
+            "redis-password",
+            "New Redis password. Redis is replaced delete-first: it stops and starts again on the same data (AOF) with "
+            "the new requirepass, so requests that need Redis fail for the seconds until it is healthy. The backend "
+            "rolls to a new revision with the new REDIS_URL. Nobody is logged out.",
+            "redis",
+            "PASSWORD",
+        ),
+        *(
+            Kind(
+                f"{service}-secret-id",
+                f"New AppRole secret-id for the {service} vault-agent: the agent is recreated with it, then the old "
+                f"secret-id is deleted, which revokes it in Vault. The rendered files do not change, so nothing else "
+                f"restarts and no user notices.",
+                service,
+            )
+            for service in ("app", "postgres", "redis")
+        ),
+    )
+}
+WHAT_CHOICES = ", ".join(KINDS)
+
+
+@dataclass(frozen=True)
+class Replaced:
+    resource: str
+    service: str
+    agent_for: Optional[str]
+    name: str
+    """The container's current name."""
+    rolls: bool = False
+    """A rolling container: its replacement is a new revision under a new name, started before the old one goes."""
+
+    def describe(self) -> str:
+        who = f"vault-agent of {self.agent_for}" if self.agent_for else self.service
+        return f"{who} ({self.name} -> a new revision)" if self.rolls else f"{who} ({self.name})"
+
+
+@dataclass(frozen=True)
+class RotationPlan:
+    stack: str
+    kind: Kind
+    urn: str
+    replaced: tuple[Replaced, ...]
+    resource_name: str = ""
+    """The replaced resource's Pulumi name (what the mocks' state is keyed by)."""
+
+    def command(self) -> list[str]:
+        return [
+            "pulumi", "up", "--stack", self.stack, "--replace", self.urn,
+            "--policy-pack", "policies", "--policy-pack-config", f"policies/config.{self.stack}.json",
+            "--message", f"invoke rotate --what {self.kind.what}", "--yes",
+        ]
+
+    def lines(self) -> list[str]:
+        return [
+            f"rotate {self.kind.what} of stack {self.stack}",
+            f"  replaces  {self.urn}",
+            f"  effect    {self.kind.effect}",
+            "  recreates " + (", ".join(r.describe() for r in self.replaced) or "no container"),
+            "  runs      " + shlex.join(self.command()),
+        ]
+
+
+def changed_containers(before: ProgramRun, after: ProgramRun) -> tuple[Replaced, ...]:
+    """Containers whose inputs differ between two runs of the program: what the engine replaces."""
+    after_inputs = {c.name: unwrap_secrets(c.inputs) for c in after.by_type(CONTAINER)}
+    found = []
+    for container in before.by_type(CONTAINER):
+        inputs = unwrap_secrets(container.inputs)
+        if after_inputs.get(container.name) != inputs:
+            labels = {item["label"]: item["value"] for item in inputs.get("labels", [])}
+            rolls = container.name in after_inputs and after_inputs[container.name].get("name") != inputs.get("name")
+            found.append(Replaced(container.name, labels.get(L.SERVICE, "?"), labels.get(L.AGENT_FOR), inputs.get("name", "?"), rolls))
+    return tuple(sorted(found, key=lambda r: r.resource))
+
+
+Rerun = Callable[[dict[str, str]], ProgramRun]
+
+
+def plan_rotation(stack: str, what: str, run: ProgramRun, rerun: Rerun, new_value: Optional[str] = None) -> RotationPlan:
+    """`rerun(state)` runs the program again with `state` (resource name -> value) in the stack's state."""
+    kind = KINDS.get(what)
+    if kind is None:
+        raise RotateError(f"--what = {what!r} is invalid: expected one of {WHAT_CHOICES}")
+    resource = kind.resource(run)
+    value = new_value or (secrets.token_urlsafe(24) if kind.kv_key else str(uuid.uuid4()))
+    after = rerun({resource.name: value})
+    return RotationPlan(stack, kind, resource.urn, changed_containers(run, after), resource.name)
+
+
+def load(stack: str, config_file: Optional[Path]) -> tuple[ProgramRun, Rerun]:
+    try:
+        config, secret_keys = read_stack_file(config_file or ROOT / f"Pulumi.{stack}.yaml")
+    except StackFileError as err:
+        raise RotateError(str(err)) from None
+    config, secret_keys = with_missing_secrets(config, secret_keys)
+    prefix = f"{PROJECT}:"
+    raw = {k[len(prefix):]: v for k, v in config.items() if k.startswith(prefix)}
+    try:
+        load_config(raw, stack, frozenset(k[len(prefix):] for k in secret_keys if k.startswith(prefix)))
+    except ConfigError as err:
+        raise RotateError(str(err)) from None
+
+    def rerun(state: dict[str, str]) -> ProgramRun:
+        return run_program(stack, config, secret_keys, state=state)
+
+    run = rerun({})
+    if run.error is not None:
+        raise RotateError(str(run.error).splitlines()[0])
+    return run, rerun
+
+
+Runner = Callable[[Sequence[str]], int]
+
+
+def run_pulumi(argv: Sequence[str]) -> int:
+    # The engine's own output goes to the terminal: it masks secret values.
+    return subprocess.run(list(argv), cwd=ROOT).returncode
+
+
+def main(stack: str, what: str, yes: bool = False, dry_run: bool = False, config_file: Optional[str] = None, runner: Runner = run_pulumi, answer: Callable[[str], str] = input) -> int:
+    try:
+        if not stack:
+            raise RotateError("--stack is required: production, staging or another stack with a Pulumi.<stack>.yaml")
+        if what not in KINDS:
+            raise RotateError(f"--what = {what!r} is invalid: expected one of {WHAT_CHOICES}")
+        if config_file is None and not (ROOT / f"Pulumi.{stack}.yaml").exists():
+            raise RotateError(f"no stack file Pulumi.{stack}.yaml; pass --config-file PATH")
+        run, rerun = load(stack, Path(config_file) if config_file else None)
+        rotation = plan_rotation(stack, what, run, rerun)
+        print("\n".join(rotation.lines()))
+        if dry_run:
+            return 0
+        if runner is run_pulumi:
+            if shutil.which("pulumi") is None:
+                raise RotateError("the pulumi CLI is not installed: the rotation is a `pulumi up --replace` (README Prerequisites)")
+            if not os.environ.get("VAULT_TOKEN"):
+                raise RotateError("VAULT_TOKEN is not set: the deploy token (README Prerequisites) writes the new value to Vault")
+            if not (ROOT / "policies" / "venv").is_dir():
+                raise RotateError("the policy pack's venv is missing: run `uv venv policies/venv --python 3.11 && uv pip install --python policies/venv/bin/python -r policies/requirements.txt`")
+        if not yes and answer(f"Rotate {what} of stack {stack} now? [y/N] ").strip().lower() not in ("y", "yes"):
+            print("rotate: nothing changed")
+            return 1
+        code = runner(rotation.command())
+        if code != 0:
+            print(f"rotate: pulumi up failed (exit {code}); its output says how far it got. `pulumi up --stack {stack}` finishes with the value already replaced (rotating again would replace it once more)", file=sys.stderr)
+            return 1
+        print(f"rotate: {what} of stack {stack} rotated; `uv run invoke status --stack {stack}` checks every service")
+        return 0
+    except RotateError as err:
+        print(f"rotate: {err}", file=sys.stderr)
+        return err.code
