@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import shlex
 from dataclasses import dataclass, field
-from typing import Optional, Sequence
+from typing import Sequence
 
 import pulumi
 import pulumi_command as command

@@ -8,7 +8,7 @@ import re
 from pulumi_policy import EnforcementLevel, ReportViolation, Severity, StackValidationArgs, StackValidationPolicy
 
 from . import provider_facts as facts
-from .common import CONTAINER, SECRETS_ROOT, VOLUME, is_vault_agent, known, option, plain, service_of
+from .common import CONTAINER, VOLUME, is_vault_agent, known, option, plain, service_of
 from .revision import REVISION_LENGTH, options_digest, revision_name
 
 ROLLING_SERVICES = ("backend", "frontend")

@@ -29,10 +29,10 @@ from typing import Any, Callable, Mapping, Optional, Sequence
 
 from components import naming
 from components.app_env import APP_SECRET_KEYS
-from components.config import ConfigError, StackConfig, load_config
+from components.config import StackConfig
 from components.secrets import GENERATED
-from tools.program_run import PROJECT, ROOT, ProgramRun, run_program, with_missing_secrets
-from tools.stack_file import StackFileError, read_stack_file
+from tools.program_run import PROJECT, ROOT, ProgramRun
+from tools.stack_context import StackInputError, load_stack
 
 SERVICES = ("postgres", "redis", "app", "backup")
 # Keys the program writes itself (the rest of a KV document is kept as it is).
@@ -187,30 +187,19 @@ def _last_line(done: subprocess.CompletedProcess) -> str:
 # ------------------------------------------------------------------------------------------ command
 
 
-def load(stack: str, config_file: Optional[Path]) -> tuple[StackConfig, ProgramRun, set[str], dict[str, str]]:
+def load(stack: str, config_file: Optional[Path]) -> tuple[StackConfig, ProgramRun, set[str]]:
     try:
-        config, secret_keys = read_stack_file(config_file or ROOT / f"Pulumi.{stack}.yaml")
-    except StackFileError as err:
+        context = load_stack(stack, config_file)
+        return context.config, context.plan(), context.configured
+    except StackInputError as err:
         raise AdoptError(str(err), 2) from None
-    configured = {k.split(":", 1)[1] for k in config if k.startswith(f"{PROJECT}:")}
-    config, secret_keys = with_missing_secrets(config, secret_keys)
-    prefix = f"{PROJECT}:"
-    raw = {k[len(prefix):]: v for k, v in config.items() if k.startswith(prefix)}
-    try:
-        cfg = load_config(raw, stack, frozenset(k[len(prefix):] for k in secret_keys if k.startswith(prefix)))
-    except ConfigError as err:
-        raise AdoptError(str(err), 2) from None
-    run = run_program(stack, config, secret_keys)
-    if run.error is not None:
-        raise AdoptError(str(run.error).splitlines()[0], 2)
-    return cfg, run, configured, raw
 
 
 def main(stack: str, config_file: Optional[str] = None, vault_address: Optional[str] = None, yes: bool = False, dry_run: bool = False, runner: Runner = run_cli, answer: Callable[[str], str] = input) -> int:
     try:
         if not stack:
             raise AdoptError("--stack is required", 2)
-        cfg, run, configured, raw = load(stack, Path(config_file) if config_file else None)
+        cfg, run, configured = load(stack, Path(config_file) if config_file else None)
         if cfg.vault_values_adopted:
             print(f"adopt: stack {stack} has adopted its Vault values already (vaultValuesAdopted: true); nothing to do")
             return 0

@@ -18,13 +18,13 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Optional
 
-from components.config import ConfigError, StackConfig, load_config
+from components.config import StackConfig
 from components.vault_artifacts import deploy_grants
 from tools.docker_api import DockerAPI, DockerError
-from tools.program_run import PROJECT, ROOT, ProgramRun, run_program, unwrap_secrets, with_missing_secrets
-from tools.stack_file import StackFileError, read_stack_file
+from tools.program_run import ProgramRun, unwrap_secrets
+from tools.stack_context import StackInputError, load_stack
 
 MIN_API = (1, 41)  # Docker 20.10: the provider's client negotiates down to it; older engines lack what it sends
 DATA_OWNERS = {"postgres": (70, "PG_VERSION"), "redis": (999, None)}
@@ -90,7 +90,7 @@ class Doctor:
         name = self.cfg.traefik_network
         response = self.api.request("GET", f"/networks/{name}")
         if response.status == 404:
-            return Finding("traefik network", False, f"network {name} does not exist", f"start Dokploy's Traefik, or set traefikNetwork to the network Traefik watches")
+            return Finding("traefik network", False, f"network {name} does not exist", "start Dokploy's Traefik, or set traefikNetwork to the network Traefik watches")
         network = response.json()
         if network.get("Driver") == "overlay" and not network.get("Attachable"):
             return Finding("traefik network", False, f"{name} is an overlay network that standalone containers cannot join", "recreate it with --attachable (Dokploy creates it so)")
@@ -310,20 +310,10 @@ def _http(method: str, url: str, headers: Optional[dict]) -> tuple[int, bytes]:
 
 def load(stack: str, config_file: Optional[Path]) -> tuple[StackConfig, ProgramRun]:
     try:
-        config, secret_keys = read_stack_file(config_file or ROOT / f"Pulumi.{stack}.yaml")
-    except StackFileError as err:
+        context = load_stack(stack, config_file)
+        return context.config, context.plan()
+    except StackInputError as err:
         raise DoctorInputError(str(err)) from None
-    config, secret_keys = with_missing_secrets(config, secret_keys)
-    prefix = f"{PROJECT}:"
-    raw = {k[len(prefix):]: v for k, v in config.items() if k.startswith(prefix)}
-    try:
-        cfg = load_config(raw, stack, frozenset(k[len(prefix):] for k in secret_keys if k.startswith(prefix)))
-    except ConfigError as err:
-        raise DoctorInputError(str(err)) from None
-    run = run_program(stack, config, secret_keys)
-    if run.error is not None:
-        raise DoctorInputError(str(run.error).splitlines()[0])
-    return cfg, run
 
 
 def main(stack: str, config_file: Optional[str] = None, docker_host: Optional[str] = None, vault_address: Optional[str] = None, pull: bool = True, out=None) -> int:

@@ -28,10 +28,10 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Optional, Sequence, TextIO
 
 from components import labels as L
-from components.config import PROJECT, ConfigError, StackConfig, load_config
+from components.config import StackConfig
 from tools.docker_api import DockerAPI, DockerError
-from tools.program_run import ROOT, with_missing_secrets
-from tools.stack_file import StackFileError, read_stack_file
+from tools.program_run import ROOT
+from tools import stack_context
 
 # What an operator types -> the service label the program puts on those containers. `backup` is the
 # label of a backup service's containers, when the stack runs one.
@@ -198,15 +198,8 @@ def stream_logs(api: DockerAPI, container: dict[str, Any], query: dict[str, str]
 def load_stack(stack: str, config_file: Optional[Path]) -> StackConfig:
     """The stack's env and Docker connection (no secret is read)."""
     try:
-        config, secret_keys = read_stack_file(config_file or ROOT / f"Pulumi.{stack}.yaml")
-    except StackFileError as err:
-        raise LogsInputError(str(err)) from None
-    config, secret_keys = with_missing_secrets(config, secret_keys)
-    prefix = f"{PROJECT}:"
-    raw = {k[len(prefix):]: v for k, v in config.items() if k.startswith(prefix)}
-    try:
-        return load_config(raw, stack, frozenset(k[len(prefix):] for k in secret_keys if k.startswith(prefix)))
-    except ConfigError as err:
+        return stack_context.load_stack(stack, config_file).config
+    except stack_context.StackInputError as err:
         raise LogsInputError(str(err)) from None
 
 

@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any, Mapping, Optional
 from urllib.parse import urlsplit
 
-from components.config import PROJECT, ConfigError, StackConfig, load_config
+from components.config import StackConfig
 from policies.envs import is_preview_env
 from tools.program_run import ROOT, ProgramRun, run_program, unwrap_secrets, with_missing_secrets
-from tools.stack_file import StackFileError, read_stack_file
+from tools.stack_context import StackInputError, load_stack
 
 CONTAINER = "docker:index/container:Container"
 
@@ -100,17 +100,10 @@ class Budget:
 
 def _load(stack: str, path: Path) -> tuple[StackConfig, dict[str, str], list[str]]:
     try:
-        config, secret_keys = read_stack_file(path)
-    except StackFileError as err:
-        raise BudgetInputError(str(err)) from None
-    config, secret_keys = with_missing_secrets(config, secret_keys)
-    prefix = f"{PROJECT}:"
-    raw = {k[len(prefix):]: v for k, v in config.items() if k.startswith(prefix)}
-    try:
-        cfg = load_config(raw, stack, frozenset(k[len(prefix):] for k in secret_keys if k.startswith(prefix)))
-    except ConfigError as err:
-        raise BudgetInputError(f"{path.name}: {err}") from None
-    return cfg, config, secret_keys
+        context = load_stack(stack, path)
+    except StackInputError as err:
+        raise BudgetInputError(f"{path.name}: {err}" if str(err).startswith("config ") else str(err)) from None
+    return context.config, context.engine_config, context.secret_keys
 
 
 def _measure(stack: str, config: Mapping[str, str], secret_keys: list[str]) -> StackMemory:

@@ -28,10 +28,9 @@ from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 from components import labels as L
-from components.config import PROJECT, ConfigError, load_config
 from components.secrets import GENERATED
-from tools.program_run import ROOT, ProgramRun, Resource, run_program, unwrap_secrets, with_missing_secrets
-from tools.stack_file import StackFileError, read_stack_file
+from tools.program_run import ROOT, ProgramRun, Resource, run_program, unwrap_secrets
+from tools.stack_context import StackInputError, load_stack
 
 CONTAINER = "docker:index/container:Container"
 SECRET_ID = "vault:appRole/authBackendRoleSecretId:AuthBackendRoleSecretId"
@@ -177,19 +176,12 @@ def plan_rotation(stack: str, what: str, run: ProgramRun, rerun: Rerun, new_valu
 
 def load(stack: str, config_file: Optional[Path]) -> tuple[ProgramRun, Rerun]:
     try:
-        config, secret_keys = read_stack_file(config_file or ROOT / f"Pulumi.{stack}.yaml")
-    except StackFileError as err:
-        raise RotateError(str(err)) from None
-    config, secret_keys = with_missing_secrets(config, secret_keys)
-    prefix = f"{PROJECT}:"
-    raw = {k[len(prefix):]: v for k, v in config.items() if k.startswith(prefix)}
-    try:
-        load_config(raw, stack, frozenset(k[len(prefix):] for k in secret_keys if k.startswith(prefix)))
-    except ConfigError as err:
+        context = load_stack(stack, config_file)
+    except StackInputError as err:
         raise RotateError(str(err)) from None
 
     def rerun(state: dict[str, str]) -> ProgramRun:
-        return run_program(stack, config, secret_keys, state=state)
+        return run_program(stack, context.engine_config, context.secret_keys, state=state)
 
     run = rerun({})
     if run.error is not None:

@@ -23,10 +23,10 @@ from typing import Any, Optional, Sequence
 
 from components import labels as L
 from components.app_env import site_url
-from components.config import ConfigError, StackConfig, load_config
+from components.config import StackConfig
 from tools.docker_api import DockerAPI, DockerError
-from tools.program_run import PROJECT, ROOT, ProgramRun, run_program, unwrap_secrets, with_missing_secrets
-from tools.stack_file import StackFileError, read_stack_file
+from tools.program_run import ProgramRun, unwrap_secrets
+from tools.stack_context import StackInputError, load_stack
 
 CONTAINER = "docker:index/container:Container"
 
@@ -53,20 +53,10 @@ class Declared:
     @classmethod
     def of(cls, stack: str, config_file: Optional[Path] = None) -> "Declared":
         try:
-            config, secret_keys = read_stack_file(config_file or ROOT / f"Pulumi.{stack}.yaml")
-        except StackFileError as err:
+            context = load_stack(stack, config_file)
+            return cls(context.config, declared_services(context.plan()))
+        except StackInputError as err:
             raise StatusInputError(str(err)) from None
-        config, secret_keys = with_missing_secrets(config, secret_keys)  # status reads no secret
-        prefix = f"{PROJECT}:"
-        raw = {k[len(prefix):]: v for k, v in config.items() if k.startswith(prefix)}
-        try:
-            cfg = load_config(raw, stack, frozenset(k[len(prefix):] for k in secret_keys if k.startswith(prefix)))
-        except ConfigError as err:
-            raise StatusInputError(str(err)) from None
-        run = run_program(stack, config, secret_keys)
-        if run.error is not None:
-            raise StatusInputError(str(run.error).splitlines()[0])
-        return cls(cfg, declared_services(run))
 
 
 def declared_services(run: ProgramRun) -> Counter:

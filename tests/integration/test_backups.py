@@ -25,7 +25,6 @@ import os
 import subprocess
 import threading
 import time
-from collections import Counter
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -212,7 +211,7 @@ def test_a_failed_run_keeps_earlier_backups_fails_the_health_check_and_calls_no_
         line = reason(err)
         assert f"backup FAILED at {step}:" in line, err
         health, probe = stage.health()
-        assert health == 1 and f"result: failed" in probe and step in probe, probe
+        assert health == 1 and "result: failed" in probe and step in probe, probe
     finally:
         undo()
     assert snapshot_ids(stage) == earlier, "a failed run leaves the repository as it was"

@@ -15,9 +15,7 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 import pytest

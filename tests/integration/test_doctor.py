@@ -23,7 +23,7 @@ from tests.conftest import stack_config
 from tests.integration import images
 from tests.integration.harness import Docker, EnginePaths
 from tools.docker_api import DockerAPI
-from tools.doctor import Doctor, file_capabilities
+from tools.doctor import Doctor
 from tools.program_run import run_program
 
 pytestmark = pytest.mark.integration

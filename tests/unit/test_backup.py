@@ -14,7 +14,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from components import backup as bk
 from components import backup_job as job
 from components.config import ConfigError, load_config
 from tests.conftest import run_stack

@@ -7,7 +7,6 @@ Mocks do not apply any of this; these tests apply the facts to the program's cap
 
 from __future__ import annotations
 
-import json
 
 import pytest
 

@@ -6,12 +6,10 @@ report and exit code."""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 
 from tests.conftest import ROOT, run_stack
 from tools.memory_budget import Budget, StackMemory, committed_stacks, host_budget, stack_memory

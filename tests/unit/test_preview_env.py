@@ -6,7 +6,6 @@ PR, nothing of staging's)."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 import yaml
