@@ -80,7 +80,9 @@ def test_adopt_keeps_todays_values_and_a_replace_then_rotates_the_postgres_passw
     assert not [v for doc in COMPOSE.values() for v in doc.values() if v in flat], "a value reached an argument or the output"
     assert recorder.file_path.startswith("/dev/shm/") and recorder.file_mode == 0o600 and not os.path.exists(recorder.file_path)
     ids = {e["logicalName"]: e["id"] for e in recorder.import_file["resources"] if "id" in e}
-    assert ids == {"postgres-password": COMPOSE["postgres"]["POSTGRES_PASSWORD"], "redis-password": COMPOSE["redis"]["PASSWORD"], "app-secret-key": COMPOSE["app"]["SECRET_KEY"]}
+    # the backup repository password already in Vault (the program's, applied by the `program` fixture) is adopted too
+    backup_password = openbao.client().secrets.kv.v2.read_secret_version(path="finance_report/staging/backup", mount_point="secret", raise_on_deleted_version=True)["data"]["data"]["RESTIC_PASSWORD"]
+    assert ids == {"postgres-password": COMPOSE["postgres"]["POSTGRES_PASSWORD"], "redis-password": COMPOSE["redis"]["PASSWORD"], "app-secret-key": COMPOSE["app"]["SECRET_KEY"], "backup-restic-password": backup_password}
     assert json.loads(recorder.config["finance-report:vaultKeptValues"]) == {"app": {"EXTRA_FLAG": COMPOSE["app"]["EXTRA_FLAG"]}}
     assert recorder.config["finance-report:s3AccessKey"] == COMPOSE["app"]["S3_ACCESS_KEY"].encode()
     assert recorder.config["finance-report:vaultValuesAdopted"] == b"true"
