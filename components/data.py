@@ -29,6 +29,6 @@ def data_storage(name: str, service: str, env: str, host_path: str, target: str,
         f"{name}-data",
         name=naming.data_volume_name(service, env),
         labels=volume_labels(env),
-        opts=pulumi.ResourceOptions(parent=parent, protect=keep, retain_on_delete=keep),
+        opts=pulumi.ResourceOptions(parent=parent, protect=keep, retain_on_delete=keep, delete_before_replace=True),
     )
     return DataStorage(mounts=[docker.ContainerMountArgs(type="volume", source=volume.name, target=target)])

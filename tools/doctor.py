@@ -228,17 +228,22 @@ class Doctor:
     # ---------------------------------------------------------------- S3
 
     def s3(self) -> list[Finding]:
+        """Each bucket exists. With AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY in the environment (the stack's
+        S3 keys are encrypted in its stack file) the HEAD is signed and exact; without, an unsigned HEAD
+        tells a missing bucket (404) from a private one (403) on S3 and MinIO."""
         found = []
+        key, secret = os.environ.get("AWS_ACCESS_KEY_ID"), os.environ.get("AWS_SECRET_ACCESS_KEY")
         for bucket in sorted({self.cfg.s3_bucket, self.cfg.s3_public_bucket}):
-            url = f"{self.cfg.s3_endpoint.rstrip('/')}/{bucket}"
-            status, _ = self.http("HEAD", url, None)
-            # Unsigned: 403 means the bucket exists and is private, 404 that it does not.
-            if status in (200, 301, 403):
-                found.append(Finding(f"s3 bucket {bucket}", True, f"{self.cfg.s3_endpoint} answers and the bucket exists"))
+            status = _signed_head(self.cfg.s3_endpoint, bucket, key, secret) if key and secret else self.http("HEAD", f"{self.cfg.s3_endpoint.rstrip('/')}/{bucket}", None)[0]
+            how = "signed" if key and secret else "unsigned"
+            if status in (200, 301) or (status == 403 and how == "unsigned"):
+                found.append(Finding(f"s3 bucket {bucket}", True, f"{self.cfg.s3_endpoint} answers and the bucket exists ({how} HEAD)"))
             elif status == 404:
                 found.append(Finding(f"s3 bucket {bucket}", False, f"{self.cfg.s3_endpoint} has no bucket {bucket}: the backend's health check fails until it exists", f"create it (mc mb <alias>/{bucket})"))
+            elif status == 403:
+                found.append(Finding(f"s3 bucket {bucket}", False, f"the keys in AWS_ACCESS_KEY_ID may not read {bucket}", "use the stack's S3 keys, or grant them the bucket"))
             else:
-                found.append(Finding(f"s3 bucket {bucket}", False, f"{url} answered {status}", "check s3Endpoint"))
+                found.append(Finding(f"s3 bucket {bucket}", False, f"{self.cfg.s3_endpoint}/{bucket} answered {status or 'nothing'}", "check s3Endpoint and that this machine reaches it"))
         return found
 
     def all(self) -> list[Finding]:
@@ -282,6 +287,19 @@ def file_capabilities(archive: bytes) -> str:
     permitted = int.from_bytes(data[4:8], "little") | (int.from_bytes(data[12:16], "little") << 32 if len(data) >= 16 else 0)
     names = {CAP_IPC_LOCK: "cap_ipc_lock", 12: "cap_net_admin", 21: "cap_sys_admin", 10: "cap_net_bind_service"}
     return ",".join(names.get(bit, f"cap_{bit}") for bit in range(64) if permitted >> bit & 1) + ("+ep" if int.from_bytes(data[0:4], "little") & 1 else "+p")
+
+
+def _signed_head(endpoint: str, bucket: str, key: str, secret: str) -> int:
+    import boto3
+    import botocore.exceptions
+
+    client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id=key, aws_secret_access_key=secret)
+    try:
+        return client.head_bucket(Bucket=bucket)["ResponseMetadata"]["HTTPStatusCode"]
+    except botocore.exceptions.ClientError as err:
+        return int(err.response.get("Error", {}).get("Code", "0")) if str(err.response.get("Error", {}).get("Code", "")).isdigit() else err.response["ResponseMetadata"]["HTTPStatusCode"]
+    except (botocore.exceptions.BotoCoreError, OSError):
+        return 0
 
 
 def _logs(api: DockerAPI, cid: str) -> str:

@@ -180,3 +180,18 @@ def test_vault_mounts_and_the_deploy_tokens_capabilities(host, openbao):
     assert [f.ok for f in by_check(wrong_mounts, "vault KV")] == [False] and [f.ok for f in by_check(wrong_mounts, "vault AppRole")] == [False]
     down = doctor(host, type("Down", (), {"address": "http://127.0.0.1:9"})(), token=deploy)
     assert [f.ok for f in down.vault()] == [False]
+
+
+def test_each_bucket_must_exist_on_the_s3_endpoint(host, openbao, s3_server, monkeypatch):
+    """Signed with the keys an operator exports (the stack's own are encrypted in its stack file)."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", s3_server.access_key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", s3_server.secret_key)
+    present = doctor(host, openbao, {"s3Endpoint": s3_server.url, "s3Bucket": s3_server.bucket}).s3()
+    assert [f.ok for f in present] == [True] and "signed HEAD" in present[0].detail
+    missing = doctor(host, openbao, {"s3Endpoint": s3_server.url, "s3Bucket": "finance-report-nowhere"}).s3()
+    assert [f.ok for f in missing] == [False] and "has no bucket finance-report-nowhere" in missing[0].detail and "mc mb" in missing[0].fix
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wrong-" + secrets.token_hex(8))
+    refused = doctor(host, openbao, {"s3Endpoint": s3_server.url, "s3Bucket": s3_server.bucket}).s3()
+    assert [f.ok for f in refused] == [False]
+    unreachable = doctor(host, openbao, {"s3Endpoint": "http://127.0.0.1:9", "s3Bucket": s3_server.bucket}).s3()
+    assert [f.ok for f in unreachable] == [False] and "answered nothing" in unreachable[0].detail
