@@ -24,7 +24,7 @@ import pulumi
 import pulumi_docker as docker
 import pulumi_random as random
 
-from components import app_env, naming
+from components import app_env, named, naming
 from components import backup_job as job
 from components import vault_artifacts as va
 from components.containers import fixed_container
@@ -210,7 +210,7 @@ class BackupComponent(pulumi.ComponentResource):
             keep_locally=True,
             opts=child,
         )
-        egress = docker.Network(f"{name}-egress", name=egress_network_name(env), driver="bridge", labels=resource_labels(env), opts=child)
+        egress = named.network(f"{name}-egress", egress_network_name(env), child, driver="bridge", labels=resource_labels(env))
         # Not protected: it holds the job's state and, during a check only, the throwaway server's files.
         scratch = docker.Volume(f"{name}-scratch", name=scratch_volume_name(env), labels=volume_labels(env), opts=child)
 

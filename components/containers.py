@@ -24,20 +24,21 @@ from policies import provider_facts as facts
 from policies.revision import revision_name
 
 
-def _plain_tree(value: Any) -> Any:
+def plain_tree(value: Any) -> Any:
+    """Args objects (ContainerArgs, NetworkArgs...) as the engine receives them: camelCase keys, nested args as dicts."""
     if _types.is_input_type(type(value)):
-        return {k: _plain_tree(v) for k, v in _types.input_type_to_dict(value).items()}
+        return {k: plain_tree(v) for k, v in _types.input_type_to_dict(value).items()}
     if isinstance(value, Mapping):
-        return {k: _plain_tree(v) for k, v in value.items()}
+        return {k: plain_tree(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_plain_tree(v) for v in value]
+        return [plain_tree(v) for v in value]
     return value
 
 
 def engine_props(kwargs: Mapping[str, Any]) -> dict[str, Any]:
     """The arguments as the engine receives them: camelCase keys, nested args as dicts (values may
     still be Outputs). Building ContainerArgs first rejects a misspelt argument."""
-    return _plain_tree(docker.ContainerArgs(**kwargs))
+    return plain_tree(docker.ContainerArgs(**kwargs))
 
 
 def _secret_outputs(props: Mapping[str, Any]) -> list[str]:

@@ -58,19 +58,20 @@ def approle_role_name(env: str, service: str) -> str:
     return f"{PREFIX}-{env}-{service}"
 
 
-def internal_network_name(env: str) -> str:
-    """Carries Postgres, Redis and backend traffic; `internal` so datastores have no route out."""
+def internal_network_prefix(env: str) -> str:
+    """Carries Postgres, Redis and backend traffic; `internal` so datastores have no route out. The name
+    is this, then a hash of what replaces the network (components/named.py)."""
     return f"{PREFIX}-internal{env_suffix(env)}"
 
 
-def vault_network_name(env: str) -> str:
+def vault_network_prefix(env: str) -> str:
     """Egress-only network the vault agents use to reach Vault (they need no other peer)."""
     return f"{PREFIX}-vault{env_suffix(env)}"
 
 
-def secrets_volume_name(service: str, env: str, options_digest: str) -> str:
-    """Carries a hash of its driver options: new options, new volume (never Docker's old one reused)."""
-    return f"{PREFIX}-{service}-secrets{env_suffix(env)}-{options_digest}"
+def secrets_volume_prefix(service: str, env: str) -> str:
+    """The volume's name is this, then a hash of what replaces it (components/named.py)."""
+    return f"{PREFIX}-{service}-secrets{env_suffix(env)}"
 
 
 def data_volume_name(service: str, env: str) -> str:

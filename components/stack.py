@@ -10,7 +10,7 @@ import pulumi_docker as docker
 import pulumi_random as random
 import pulumi_vault as vault
 
-from components import app_env, naming, traefik
+from components import app_env, named, naming, traefik
 from components import postgres as pg
 from components import redis as rd
 from components.app import AppArgs, AppComponent
@@ -69,15 +69,9 @@ class FinanceReportStack(pulumi.ComponentResource):
         traefik_network = docker.get_network_output(
             name=cfg.traefik_network, opts=pulumi.InvokeOutputOptions(parent=self, provider=docker_provider)
         ).name
-        internal = docker.Network(
-            "internal",
-            name=naming.internal_network_name(env),
-            driver="bridge",
-            internal=True,  # no route out: datastores only talk to the backend
-            labels=resource_labels(env),
-            opts=scoped,
-        )
-        vault_net = docker.Network("vault-egress", name=naming.vault_network_name(env), driver="bridge", labels=resource_labels(env), opts=scoped)
+        # internal: no route out, datastores only talk to the backend and the backup service
+        internal = named.network("internal", naming.internal_network_prefix(env), scoped, driver="bridge", internal=True, labels=resource_labels(env))
+        vault_net = named.network("vault-egress", naming.vault_network_prefix(env), scoped, driver="bridge", labels=resource_labels(env))
         digest_key = random.RandomBytes("restart-digest-key", length=32, opts=child)
         agent_image = docker.RemoteImage("vault-agent-image", name=str(cfg.vault_agent_image), keep_locally=True, opts=scoped)
         kept = pulumi.Output.secret(pulumi.Output.from_input(cfg.secrets.get("vaultKeptValues", "")).apply(kept_values))

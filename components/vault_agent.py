@@ -11,12 +11,11 @@ import pulumi
 import pulumi_docker as docker
 import pulumi_vault as vault
 
-from components import naming
+from components import named, naming
 from components import vault_artifacts as va
 from components.containers import fixed_container
 from components.hardening import Limits, hardened_container_args, healthcheck
 from components.labels import VAULT_AGENT, container_labels, volume_labels
-from policies.revision import options_digest
 
 
 @dataclass
@@ -94,16 +93,14 @@ class VaultAgentSidecar(pulumi.ComponentResource):
         )
 
         self.mount_path = va.secrets_mount_path(service)
-        driver_opts = va.tmpfs_driver_opts(args.consumer_gid)
-        volume = docker.Volume(
+        # The name carries the volume's options: new options, a new volume beside the old one (named.py).
+        volume = named.volume(
             f"{name}-secrets",
-            name=naming.secrets_volume_name(service, env, options_digest(driver_opts)),
+            naming.secrets_volume_prefix(service, env),
+            pulumi.ResourceOptions(parent=self),
             driver="local",
-            driver_opts=driver_opts,
+            driver_opts=va.tmpfs_driver_opts(args.consumer_gid),
             labels=volume_labels(env),
-            # New options mean a new name, so the new volume can exist beside the old one until the
-            # agent and consumers have moved to it.
-            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=False),
         )
 
         templates = list(args.templates)

@@ -44,7 +44,7 @@ class Fact:
 ENGINE_DBR_RULE = Fact(
     "The engine replaces delete-first when the provider's Diff says so, unless the program sets deleteBeforeReplace; "
     "an explicit False (Python SDK: deleteBeforeReplaceDefined) overrides the provider.",
-    "pulumi/pulumi@v3.259.0:pkg/resource/deploy/step_generator.go:2041-2047; sdk/python/lib/pulumi/runtime/resource.py:1132-1133",
+    "pulumi/pulumi@v3.259.0:pkg/resource/deploy/step_generator.go:2041-2047; sdk/python/lib/pulumi/runtime/resource.py:1132-1133 (the installed pulumi 3.272.0: resource.py:1297-1298)",
 )
 PROVIDER_DELETE_BEFORE_REPLACE = {
     CONTAINER: Fact("docker_container is declared DeleteBeforeReplace.", "pulumi/pulumi-docker@v5.1.0:provider/resources.go:112-114"),
@@ -57,7 +57,22 @@ NAMED_DELETE_BEFORE_REPLACE = {
         "pulumi/pulumi-docker@v5.1.0:provider/resources.go:404; pulumi/pulumi-terraform-bridge@v3.133.0:pkg/tfbridge/provider.go:1253-1254, schema.go:238-243",
     )
     for t in (CONTAINER, NETWORK, VOLUME)
+} | {
+    # pulumi-vault enables autonaming for every resource with a `name` too: a replaced policy or KV secret
+    # (a new mount or path) is deleted before its successor exists.
+    t: Fact(
+        "An explicitly set autonamed `name` makes the bridge answer DeleteBeforeReplace.",
+        "pulumi/pulumi-vault@v7.11.0:provider/resources.go:561; pulumi/pulumi-terraform-bridge@v3.133.0:pkg/tfbridge/provider.go:1253-1254",
+    )
+    for t in (VAULT_POLICY, KV_SECRET)
 }
+# Before a delete-first replacement the engine deletes, first, every dependent whose inputs take a value
+# from the replaced resource and which the provider would replace if that value changed: a container
+# attached to a replaced network, or mounting a replaced volume, goes down with it.
+DEPENDENT_REPLACEMENTS = Fact(
+    "A delete-before-replace replacement first deletes the transitive dependents that a changed input would replace.",
+    "pulumi/pulumi@v3.259.0:pkg/resource/deploy/step_generator.go:2047-2068, 3268-3345",
+)
 
 CREATE_BEFORE_DELETE, DELETE_BEFORE_REPLACE = "create-before-delete", "delete-before-replace"
 
@@ -106,8 +121,8 @@ REPLACE_EXCEPT = {
     VOLUME: frozenset({"cluster"}),
     # docker_network has no Update: every argument is ForceNew.
     NETWORK: frozenset(),
-    # docker_image: name, pull_triggers, triggers, platform are ForceNew.
-    REMOTE_IMAGE: frozenset({"keepLocally", "forceRemove", "build"}),
+    # docker_image: name, pull_triggers, triggers, platform and the fields of `build` are ForceNew.
+    REMOTE_IMAGE: frozenset({"keepLocally", "forceRemove"}),
     # vault_approle_auth_backend_role_secret_id has no Update: every argument is ForceNew.
     SECRET_ID: frozenset(),
 }
@@ -115,7 +130,7 @@ REPLACE_FACTS = {
     CONTAINER: Fact("Every docker_container argument not listed as updatable is ForceNew.", f"{DOCKER_TF}/resource_docker_container.go:57-1170"),
     VOLUME: Fact("docker_volume name, labels, driver and driver_opts are ForceNew.", f"{DOCKER_TF}/resource_docker_volume.go:41-67"),
     NETWORK: Fact("docker_network has no UpdateContext: every argument is ForceNew.", f"{DOCKER_TF}/resource_docker_network.go:17-90"),
-    REMOTE_IMAGE: Fact("docker_image name, pull_triggers, triggers and platform are ForceNew.", f"{DOCKER_TF}/resource_docker_image.go:36-95"),
+    REMOTE_IMAGE: Fact("docker_image name, pull_triggers, triggers, platform and every field of build are ForceNew.", f"{DOCKER_TF}/resource_docker_image.go:36-95,101-479"),
     SECRET_ID: Fact("The secret-id resource has no Update; every argument is ForceNew.", "hashicorp/terraform-provider-vault@v5.10.1:vault/resource_approle_auth_backend_role_secret_id.go:26-132"),
     COMMAND: Fact("Only `triggers` replaces a command; other changes re-run `create` as an update.", "pulumi/pulumi-command@v1.2.1:provider/pkg/provider/common/inputs.go:10; local/commandController.go:79-83"),
 }

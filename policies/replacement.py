@@ -1,62 +1,75 @@
 """How the engine will replace each container and secrets volume (policies/provider_facts.py): rolling
-services create-first under a new name, everything with a fixed name delete-first."""
+services create-first under a new name, everything with a fixed name delete-first.
+
+Resource policies, not stack policies: the engine runs a resource policy on what the program declared
+(its inputs), a stack policy on the resources' final outputs (pulumi/pulumi step_generator.go:3518,
+"AnalyzeStack is called on the final outputs"), where the provider's defaults and read-back attributes
+would change the hash of the arguments.
+"""
 
 from __future__ import annotations
 
 import re
 
-from pulumi_policy import EnforcementLevel, ReportViolation, Severity, StackValidationArgs, StackValidationPolicy
+from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy, Severity
 
 from . import provider_facts as facts
-from .common import CONTAINER, VOLUME, is_vault_agent, known, option, plain, service_of
+from .common import CONTAINER, UNKNOWN, VOLUME, plain, service_of
 from .revision import REVISION_LENGTH, options_digest, revision_name
 
 ROLLING_SERVICES = ("backend", "frontend")
 _REVISION_RE = re.compile(rf"^(?P<prefix>.+)-[0-9a-f]{{{REVISION_LENGTH}}}$")
 
 
-def _strategy(resource) -> str:
-    return facts.effective_strategy(resource.resource_type, plain(resource.props), option(resource, "delete_before_replace"))[0]
+def _strategy(args: ResourceValidationArgs) -> str:
+    return facts.effective_strategy(args.resource_type, plain(args.props), getattr(args.opts, "delete_before_replace", None))[0]
 
 
 def _all_known(value) -> bool:
+    """No value the engine has yet to compute (None is a known value: unset)."""
     if isinstance(value, dict):
         return all(_all_known(v) for v in value.values())
     if isinstance(value, list):
         return all(_all_known(v) for v in value)
-    return known(value)
+    return value != UNKNOWN
 
 
-def validate_rolling(args: StackValidationArgs, report_violation: ReportViolation) -> None:
-    for resource in args.resources:
-        if resource.resource_type != CONTAINER or service_of(resource.props) not in ROLLING_SERVICES:
-            continue
-        props = plain(resource.props)
-        service = service_of(props)
-        if _strategy(resource) != facts.CREATE_BEFORE_DELETE:
-            report_violation(f"{service} container {resource.name} is replaced delete-first: the service is down until its replacement is healthy; set delete_before_replace=False (components.containers.rolling_container).", resource.urn)
-        if not _all_known(props):
-            continue  # a preview with values still unknown: the name is computed from them
+def is_tmpfs_volume(props) -> bool:
+    return (props.get("driverOpts") or {}).get("type") == "tmpfs"
+
+
+def volume_identity(props) -> dict:
+    """What of a volume forces its replacement (provider_facts.REPLACE_FACTS[VOLUME]), but its name."""
+    return {k: v for k, v in props.items() if k in (facts.replacing_properties(VOLUME, props) or []) and k != "name"}
+
+
+def validate_rolling(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    if args.resource_type != CONTAINER or service_of(args.props) not in ROLLING_SERVICES:
+        return
+    props = plain(args.props)
+    service = service_of(props)
+    if _strategy(args) != facts.CREATE_BEFORE_DELETE:
+        report_violation(f"{service} container {args.name} is replaced delete-first: the service is down until its replacement is healthy; set delete_before_replace=False (components.containers.rolling_container).")
+    if not _all_known(props):
+        return  # a preview with values still unknown: the name is computed from them
+    name = str(props.get("name", ""))
+    match = _REVISION_RE.match(name)
+    if not match or name != revision_name(match.group("prefix"), props):
+        report_violation(f"{service} container {args.name} is named {name}, not by the hash of its arguments: a replacement could reuse the name, which Docker refuses while the old one runs.")
+
+
+def validate_fixed(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    props = plain(args.props)
+    if args.resource_type == CONTAINER and service_of(props) not in ROLLING_SERVICES:
+        if _strategy(args) != facts.DELETE_BEFORE_REPLACE:
+            report_violation(f"Container {args.name} has a fixed name but would be replaced create-first: the create fails on the name (and two datastores on one data directory corrupt it); set delete_before_replace=True.")
+    elif args.resource_type == VOLUME and is_tmpfs_volume(props) and _all_known(props):
         name = str(props.get("name", ""))
-        match = _REVISION_RE.match(name)
-        if not match or name != revision_name(match.group("prefix"), props):
-            report_violation(f"{service} container {resource.name} is named {name}, not by the hash of its arguments: a replacement could reuse the name, which Docker refuses while the old one runs.", resource.urn)
+        if _strategy(args) != facts.DELETE_BEFORE_REPLACE and not name.endswith("-" + options_digest(volume_identity(props))):
+            report_violation(f"Secrets volume {name} is replaced create-first under a name that does not carry what replaces it (driver, options, labels): Docker would return the old volume; end its name with policies.revision.options_digest of those, or replace it delete-first.")
 
 
-def validate_fixed(args: StackValidationArgs, report_violation: ReportViolation) -> None:
-    written = {m.get("source") for r in args.resources if r.resource_type == CONTAINER and is_vault_agent(r.props) for m in plain(r.props.get("mounts")) or []}
-    for resource in args.resources:
-        props = plain(resource.props)
-        if resource.resource_type == CONTAINER and service_of(props) not in ROLLING_SERVICES:
-            if _strategy(resource) != facts.DELETE_BEFORE_REPLACE:
-                report_violation(f"Container {resource.name} has a fixed name but would be replaced create-first: the create fails on the name (and two datastores on one data directory corrupt it); set delete_before_replace=True.", resource.urn)
-        elif resource.resource_type == VOLUME and props.get("name") in written:
-            name, opts = str(props.get("name", "")), props.get("driverOpts") or {}
-            if _strategy(resource) != facts.DELETE_BEFORE_REPLACE and known(name) and not name.endswith("-" + options_digest(opts)):
-                report_violation(f"Secrets volume {name} is replaced create-first under the same name: Docker returns the old volume with its old options; end its name with the hash of its driver options or replace it delete-first.", resource.urn)
-
-
-ROLLING = StackValidationPolicy(
+ROLLING = ResourceValidationPolicy(
     name="docker-container-enforce-rolling-replacement",
     description="Requires backend and frontend containers to be replaced create-first under a name hashed from every argument.",
     validate=validate_rolling,
@@ -64,11 +77,11 @@ ROLLING = StackValidationPolicy(
     severity=Severity.HIGH,
     remediation_steps="Declare rolling services with components.containers.rolling_container(), which sets delete_before_replace=False and names the container by policies.revision.revision_name().",
 )
-FIXED = StackValidationPolicy(
+FIXED = ResourceValidationPolicy(
     name="docker-resource-enforce-delete-before-replace",
-    description="Requires fixed-name containers, and secrets volumes whose name does not carry their options, to be replaced delete-first.",
+    description="Requires fixed-name containers, and secrets volumes whose name does not carry what replaces them, to be replaced delete-first.",
     validate=validate_fixed,
     enforcement_level=EnforcementLevel.MANDATORY,
     severity=Severity.HIGH,
-    remediation_steps="Declare fixed-name containers with components.containers.fixed_container(); name secrets volumes with naming.secrets_volume_name(..., options_digest(driver_opts)).",
+    remediation_steps="Declare fixed-name containers with components.containers.fixed_container(); name secrets volumes with components.named.volume().",
 )

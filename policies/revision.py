@@ -40,8 +40,15 @@ def revision_name(prefix: str, props: Mapping[str, Any]) -> str:
     return f"{prefix}-{revision(props)}"
 
 
+def is_revision_named(props: Mapping[str, Any]) -> bool:
+    """Whether the name ends in the hash of every other argument: then any change renames, so replaces, it."""
+    name = str(props.get("name") or "")
+    prefix = name.rpartition("-")[0]
+    return bool(prefix) and name == revision_name(prefix, props)
+
+
 def options_digest(options: Mapping[str, Any]) -> str:
-    """Short hash of a volume's driver options, carried at the end of its name: Docker silently returns
-    an existing volume of the same name with its old options (provider_facts.VOLUME_CREATE_REUSES), so
-    new options must mean a new name."""
-    return hashlib.sha256(json.dumps(dict(options), sort_keys=True).encode()).hexdigest()[:8]
+    """Short hash of what replaces a network or volume, carried at the end of its name
+    (components/named.py): Docker silently returns an existing volume of the same name with its old
+    options (provider_facts.VOLUME_CREATE_REUSES), so new options must mean a new name."""
+    return hashlib.sha256(json.dumps(canonical(dict(options)), sort_keys=True).encode()).hexdigest()[:8]

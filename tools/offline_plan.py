@@ -26,6 +26,7 @@ from pulumi_policy import (
 
 from components.config import ConfigError
 from policies import provider_facts as facts
+from policies.revision import is_revision_named
 from tools.program_run import ROOT, ProgramRun, Resource, mask_secrets, run_program, unwrap_secrets, with_missing_secrets
 from tools.stack_file import StackFileError, read_stack_file
 
@@ -90,6 +91,8 @@ def replace_plan(resource: Resource) -> Optional[dict[str, Any]]:
     props = unwrap_secrets(resource.inputs)
     strategy, why = facts.effective_strategy(resource.type, props, resource.options.get("deleteBeforeReplace"))
     properties = facts.replacing_properties(resource.type, props)
+    if resource.type == facts.CONTAINER and is_revision_named(props):
+        properties = sorted(props)  # its name is the hash of every argument: any change renames it
     forced = sorted(set(resource.options.get("replaceOnChanges", [])) - set(properties or []))
     return {"strategy": strategy, "decidedBy": why, "properties": properties, "alsoReplaceOn": forced}
 

@@ -149,10 +149,12 @@ def test_json_output_has_the_documented_shape_and_masks_every_secret():
         assert {"protect", "deleteBeforeReplace", "retainOnDelete", "ignoreChanges", "replaceOnChanges", "dependsOn", "parent", "provider", "additionalSecretOutputs"} <= set(resource["options"])
     replace = {r["name"]: r["replace"] for r in doc["resources"]}
     assert replace["app-backend"]["strategy"] == "create-before-delete" and replace["app-backend"]["decidedBy"] == "program option"
+    backend = next(r for r in doc["resources"] if r["name"] == "app-backend")
+    assert replace["app-backend"]["properties"] == sorted(backend["inputs"]), "named by the hash of every argument: memory too replaces it"
     assert replace["postgres-container"]["strategy"] == "delete-before-replace"
     assert "healthcheck" in replace["postgres-container"]["alsoReplaceOn"] and "image" in replace["postgres-container"]["properties"]
     assert "memory" not in replace["postgres-container"]["properties"], "memory is updated in place"
-    assert replace["internal"] == {"strategy": "delete-before-replace", "decidedBy": "provider default", "properties": ["driver", "internal", "labels", "name"], "alsoReplaceOn": []}
+    assert replace["internal"] == {"strategy": "create-before-delete", "decidedBy": "program option", "properties": ["driver", "internal", "labels", "name"], "alsoReplaceOn": []}
     assert replace["finance-report"] is None and replace["dokploy"] is None
     kv = next(r for r in doc["resources"] if r["name"] == "app-vault-kv")
     assert kv["inputs"]["dataJson"] == "[secret]"

@@ -55,7 +55,9 @@ def hardened(service: str, labels: dict[str, str], **extra: Any) -> dict[str, An
 
 
 TMPFS = {"type": "tmpfs", "device": "tmpfs", "o": "size=1m,mode=0750"}
-SECRETS_VOLUME = {s: f"finance_report-{s}-secrets-{options_digest(TMPFS)}" for s in ("app", "postgres")}
+# As components/named.py names them: the hash of what replaces a volume (driver, options, labels), so
+# they are replaced create-first beside the old one.
+SECRETS_VOLUME = {s: f"finance_report-{s}-secrets-{options_digest({'driver': 'local', 'driverOpts': TMPFS})}" for s in ("app", "postgres")}
 
 
 def secrets_mount(service: str, read_only: bool = True) -> dict[str, Any]:
@@ -82,8 +84,8 @@ def compliant_stack() -> list[PolicyResource]:
     }
     backend = hardened("backend", backend_labels, mounts=[secrets_mount("app")], networksAdvanced=[{"name": "finance_report-internal"}, {"name": "dokploy-network"}], envs=["POSTGRES_PASSWORD_FILE=/run/secrets/app/x", "TOKENIZERS_PARALLELISM=false"])
     return [
-        resource(VOLUME, "app-secrets", {"name": SECRETS_VOLUME["app"], "driver": "local", "driverOpts": TMPFS}),
-        resource(VOLUME, "postgres-secrets", {"name": SECRETS_VOLUME["postgres"], "driver": "local", "driverOpts": TMPFS}),
+        resource(VOLUME, "app-secrets", {"name": SECRETS_VOLUME["app"], "driver": "local", "driverOpts": TMPFS}, dbr=False),
+        resource(VOLUME, "postgres-secrets", {"name": SECRETS_VOLUME["postgres"], "driver": "local", "driverOpts": TMPFS}, dbr=False),
         resource(VOLUME, "postgres-data", {"name": "finance_report-postgres-data"}, protect=True, retain=True),
         agent("app"),
         agent("postgres"),
@@ -182,7 +184,8 @@ CASES = [
     ("backend", set_prop("mounts", [secrets_mount("app", read_only=False)]), "secrets-volume-enforce-tmpfs-read-only", "mandatory"),
     ("backend", set_prop("mounts", [{**secrets_mount("app", read_only=False), "target": "/srv/config"}]), "secrets-volume-enforce-tmpfs-read-only", "mandatory"),
     ("app-secrets", set_prop("driverOpts", {}), "secrets-volume-enforce-tmpfs-read-only", "mandatory"),
-    ("app-secrets", set_prop("driverOpts", {"type": "tmpfs", "device": "tmpfs", "o": "mode=0750"}), "secrets-volume-enforce-tmpfs-read-only", "mandatory"),
+    # (replaced delete-first, so only the missing size is wrong)
+    ("app-secrets", lambda r: setattr(r.opts, "delete_before_replace", True) or r.props.update(driverOpts={"type": "tmpfs", "device": "tmpfs", "o": "mode=0750"}), "secrets-volume-enforce-tmpfs-read-only", "mandatory"),
     ("backend", set_prop("volumes", [{"hostPath": "/etc/finance/secrets.env", "containerPath": "/run/secrets/app/app.env"}]), "secrets-volume-enforce-tmpfs-read-only", "mandatory"),
     ("backend", set_label("traefik.http.routers.finance-report-api.entrypoints", "web"), "traefik-enforce-tls-routing", "mandatory"),
     ("backend", set_label("traefik.http.routers.finance-report-api.tls.certresolver", None), "traefik-enforce-tls-routing", "mandatory"),
@@ -227,7 +230,8 @@ CASES = [
     ("backend", keep_name(set_prop("memory", 640)), "docker-container-enforce-rolling-replacement", "mandatory"),
     ("app-agent", lambda r: setattr(r.opts, "delete_before_replace", False), "docker-resource-enforce-delete-before-replace", "mandatory"),
     # replaced create-first, with options its name does not carry: Docker would hand back the old volume
-    ("app-secrets", lambda r: setattr(r.opts, "delete_before_replace", False) or r.props.update(driverOpts={**TMPFS, "o": "size=2m,mode=0750"}), "docker-resource-enforce-delete-before-replace", "mandatory"),
+    ("app-secrets", set_prop("driverOpts", {**TMPFS, "o": "size=2m,mode=0750"}), "docker-resource-enforce-delete-before-replace", "mandatory"),
+    ("app-secrets", set_prop("labels", [{"label": "finance-report.env", "value": "production"}]), "docker-resource-enforce-delete-before-replace", "mandatory"),
     ("app-agent", set_prop("destroyGraceSeconds", None), "docker-container-enforce-destroy-grace", "mandatory"),
     ("postgres", set_prop("destroyGraceSeconds", 30), "docker-container-enforce-destroy-grace", "mandatory"),
     ("app-agent", set_prop("healthcheck", {"tests": ["CMD-SHELL", "true"], "startPeriod": "60s"}), "docker-container-enforce-go-durations", "mandatory"),

@@ -46,7 +46,9 @@ def test_production_declares_the_backup_container_with_its_schedule_repository_a
         "PGDATABASE=finance_report",
     ]
     assert c["user"] == "70:70" and c["entrypoints"] == ["/usr/local/bin/fr-backup"] and c["command"] == ["loop"]
-    assert sorted(n["name"] for n in c["networksAdvanced"]) == ["finance_report-backup-egress", "finance_report-internal"]
+    networks = {r.name: r.inputs["name"] for r in production.by_type("docker:index/network:Network")}
+    assert networks["backup-egress"].startswith("finance_report-backup-egress-") and networks["internal"].startswith("finance_report-internal-")
+    assert sorted(n["name"] for n in c["networksAdvanced"]) == sorted([networks["backup-egress"], networks["internal"]])
     assert [(m["target"], m.get("readOnly", False)) for m in c["mounts"]] == [("/run/secrets/backup", True), ("/scratch", False)]
     assert c["mounts"][1]["source"] == "finance_report-backup-scratch"
     assert c["healthcheck"] == {"tests": ["CMD", "/usr/local/bin/fr-backup", "health"], "interval": "30s", "timeout": "10s", "retries": 2, "startPeriod": "15m0s"}

@@ -41,10 +41,22 @@ def test_names_of_two_envs_never_collide_and_always_carry_the_env(env, other, se
         return
     for build in (naming.container_name, naming.agent_container_name, naming.data_volume_name):
         assert build(service, env) != build(service, other)
-    assert naming.secrets_volume_name(service, env, "0123abcd") != naming.secrets_volume_name(service, other, "0123abcd")
+    assert naming.secrets_volume_prefix(service, env) != naming.secrets_volume_prefix(service, other)
     assert naming.kv_data_path("secret", env, service).split("/")[3] == env
     assert naming.vault_policy_name(env, service) != naming.vault_policy_name(other, service)
-    assert naming.internal_network_name(env) != naming.internal_network_name(other)
+    assert naming.internal_network_prefix(env) != naming.internal_network_prefix(other)
+    assert naming.vault_network_prefix(env) != naming.vault_network_prefix(other)
+
+
+@given(memory=st.integers(64, 4096), other=st.integers(64, 4096))
+def test_a_revision_name_stops_matching_when_any_argument_changes(memory, other):
+    from policies.revision import is_revision_named, revision_name
+
+    props = {"image": "sha256:" + "a" * 64, "memory": memory}
+    named_props = {**props, "name": revision_name("finance_report-backend", props)}
+    assert is_revision_named(named_props)
+    assert is_revision_named({**named_props, "memory": other}) == (memory == other)
+    assert not is_revision_named({**props, "name": "finance_report-backend"})
 
 
 @given(env=envs, revision=st.from_regex(r"[0-9a-f]{10}", fullmatch=True))

@@ -128,6 +128,49 @@ def test_secrets_volume_names_carry_their_options_so_a_change_never_reuses_the_o
     assert not set(names) & {v.inputs["name"] for v in changed.by_type(VOLUME)}, "new options, new volumes"
 
 
+@pytest.mark.parametrize("stack", STACKS)
+def test_what_a_rolling_service_attaches_to_is_replaced_beside_it_never_under_it(stack, request):
+    """A delete-first replacement of a network or volume deletes first every container whose arguments
+    name it (the engine's dependent replacements), so the backend would go down with its network. What a
+    rolling container uses must be replaced create-first, under a name that changes with what replaces it
+    (provider_facts.NAMED_DELETE_BEFORE_REPLACE, VOLUME_CREATE_REUSES)."""
+    from policies.revision import options_digest
+
+    run: ProgramRun = request.getfixturevalue(stack)
+    declared = {r.inputs["name"]: r for r in run.resources if r.type in (NETWORK, VOLUME)}
+    used = 0
+    for name in ROLLING:
+        props = unwrap_secrets(run.one(CONTAINER, name).inputs)
+        sources = [n["name"] for n in props.get("networksAdvanced", [])] + [m["source"] for m in props.get("mounts", []) if m.get("type") == "volume"]
+        for source in (s for s in sources if s in declared):
+            used += 1
+            resource = declared[source]
+            assert strategy(resource) == facts.CREATE_BEFORE_DELETE, f"{resource.urn}: a replacement would take {name} down first"
+            inputs = unwrap_secrets(resource.inputs)
+            replacing = {k: v for k, v in inputs.items() if k in facts.replacing_properties(resource.type, inputs) and k != "name"}
+            assert source.endswith("-" + options_digest(replacing)), f"{resource.urn}: the new one would take the old one's name"
+    assert used >= 2, "the backend uses the internal network and its secrets volume (the frontend only the external Traefik network)"
+
+
+def test_a_network_setting_that_replaces_the_network_renames_it(production):
+    import components.stack as stack_module
+
+    from tests.conftest import run_stack as again
+
+    before = {r.name: r.inputs["name"] for r in production.by_type(NETWORK)}
+    original = stack_module.named.network
+
+    def not_internal(resource_name, prefix, opts, **kwargs):
+        return original(resource_name, prefix, opts, **{**kwargs, "internal": False} if resource_name == "internal" else kwargs)
+
+    stack_module.named.network = not_internal
+    try:
+        after = {r.name: r.inputs["name"] for r in again("production").by_type(NETWORK)}
+    finally:
+        stack_module.named.network = original
+    assert after["internal"] != before["internal"] and after["vault-egress"] == before["vault-egress"]
+
+
 def test_the_vault_provider_token_outlives_the_longest_update_and_previews_can_skip_the_child_token(production):
     provider = production.one("pulumi:providers:vault", "vault").inputs
     waits = sum(int(c.inputs.get("waitTimeout", 0)) for c in production.by_type(CONTAINER))

@@ -6,6 +6,7 @@ PR, nothing of staging's)."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 import yaml
@@ -190,7 +191,7 @@ def test_every_name_of_the_preview_carries_its_own_env(preview_run):
         labels = {item["label"]: item["value"] for item in inputs["labels"]}
         assert labels["finance-report.env"] == "pr42", c.urn
         for network in inputs.get("networksAdvanced", []):
-            assert network["name"].endswith("-pr42") or network["name"] == "dokploy-network", c.urn
+            assert re.search(r"-pr42-[0-9a-f]{8}$", network["name"]) or network["name"] == "dokploy-network", c.urn
         assert not inputs.get("volumes"), f"{c.urn} mounts a host path"
     assert preview_run.outputs["vault_roles"] == {s: f"finance_report-pr42-{s}" for s in ("postgres", "redis", "app", "backup")}
     assert preview_run.outputs["vault_kv_paths"]["postgres"] == "secret/data/finance_report/pr42/postgres"

@@ -88,7 +88,9 @@ def test_the_traefik_network_is_referenced_never_created(stack, request):
     created = [r.inputs["name"] for r in run.by_type("docker:index/network:Network")]
     assert "dokploy-network" not in created
     suffix = "" if stack == "production" else "-staging"
-    assert sorted(created) == sorted([f"finance_report-internal{suffix}", f"finance_report-vault{suffix}", f"finance_report-backup-egress{suffix}"])
+    prefixes = sorted(name.rsplit("-", 1)[0] for name in created)
+    assert prefixes == sorted([f"finance_report-internal{suffix}", f"finance_report-vault{suffix}", f"finance_report-backup-egress{suffix}"])
+    assert all(re.fullmatch(r"[0-9a-f]{8}", name.rsplit("-", 1)[1]) for name in created), "the hash of what replaces the network ends its name"
     internal = next(r for r in run.by_type("docker:index/network:Network") if r.inputs["name"].startswith("finance_report-internal"))
     assert internal.inputs["internal"] is True
 
@@ -150,7 +152,9 @@ def test_only_backend_and_frontend_are_routed(stack, request):
 @pytest.mark.parametrize("stack,suffix", [("production", ""), ("staging", "-staging")])
 def test_each_service_joins_only_its_networks(stack, suffix, request):
     run: ProgramRun = request.getfixturevalue(stack)
-    internal, vault_net = f"finance_report-internal{suffix}", f"finance_report-vault{suffix}"
+    declared = {r.name: r.inputs["name"] for r in run.by_type("docker:index/network:Network")}
+    internal, vault_net, backup_egress = declared["internal"], declared["vault-egress"], declared["backup-egress"]
+    assert internal.startswith(f"finance_report-internal{suffix}-") and vault_net.startswith(f"finance_report-vault{suffix}-")
     expected = {
         "postgres-container": [internal],
         "redis-container": [internal],
@@ -160,7 +164,7 @@ def test_each_service_joins_only_its_networks(stack, suffix, request):
         "redis-vault-agent": [vault_net],
         "app-vault-agent": [vault_net],
         "backup-vault-agent": [vault_net],
-        "backup-container": sorted([internal, f"finance_report-backup-egress{suffix}"]),
+        "backup-container": sorted([internal, backup_egress]),
     }
     if stack == "production":
         expected["app-prefect-worker"] = sorted([internal, "dokploy-network"])
@@ -447,7 +451,9 @@ def test_outputs_give_urls_names_and_vault_identities(production, staging):
     assert staging.outputs["site_url"] == "https://report-staging.zitian.party"
     assert staging.outputs["vault_policies"] == {s: f"finance_report-staging-{s}" for s in ("postgres", "redis", "app", "backup")}
     assert staging.outputs["vault_roles"] == {s: f"finance_report-staging-{s}" for s in ("postgres", "redis", "app", "backup")}
-    assert staging.outputs["networks"] == {"internal": "finance_report-internal-staging", "vault_egress": "finance_report-vault-staging", "traefik": "dokploy-network"}
+    declared = {r.name: r.inputs["name"] for r in staging.by_type("docker:index/network:Network")}
+    assert staging.outputs["networks"] == {"internal": declared["internal"], "vault_egress": declared["vault-egress"], "traefik": "dokploy-network"}
+    assert declared["internal"].startswith("finance_report-internal-staging-")
     containers = staging.outputs["containers"]
     assert containers["postgres"] == "finance_report-postgres-staging"
     assert containers["app_vault_agent"] == "finance_report-app-vault-agent-staging"
