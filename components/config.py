@@ -525,18 +525,17 @@ def _backup_settings(reader: _Reader, env: str, s3_endpoint: str, s3_bucket: str
 KEPT_SERVICES = ("postgres", "redis", "app", "backup")
 
 
-def kept_values(text: str) -> dict[str, dict[str, str]]:
-    """Parse vaultKeptValues: {"<service>": {"<KEY>": "<value>"}}. Errors never show the value."""
+def kept_values(text: str) -> dict[str, dict[str, Any]]:
+    """Parse vaultKeptValues: {"<service>": {"<KEY>": <any JSON value>}} (a KV document's values are
+    JSON: what the program does not own is written back with its type). Errors never show the value."""
     try:
         value = json.loads(text) if text else {}
     except json.JSONDecodeError:
         value = None
-    ok = isinstance(value, dict) and all(
-        service in KEPT_SERVICES and isinstance(keys, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in keys.items())
-        for service, keys in value.items()
-    )
+    ok = isinstance(value, dict) and all(service in KEPT_SERVICES and isinstance(keys, dict) for service, keys in value.items())
     if not ok:
-        raise ConfigError("vaultKeptValues", text, 'a JSON object {"postgres"|"redis"|"app": {"KEY": "value"}}, as `uv run invoke adopt` writes it', secret=True)
+        services = "|".join(f'"{s}"' for s in KEPT_SERVICES)
+        raise ConfigError("vaultKeptValues", text, f'a JSON object {{{services}: {{"KEY": value}}}}, as `uv run invoke adopt` writes it', secret=True)
     return value
 
 

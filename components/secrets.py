@@ -10,7 +10,7 @@ blanks them.
 
 from __future__ import annotations
 
-from typing import Mapping, Optional
+from typing import Any, Mapping, Optional
 
 import pulumi
 
@@ -24,7 +24,7 @@ def generated_options(parent: pulumi.Resource) -> pulumi.ResourceOptions:
     return pulumi.ResourceOptions(parent=parent, ignore_changes=IMPORT_IGNORED)
 
 
-def kept_merge(owned: Mapping[str, pulumi.Input[str]], kept: pulumi.Input[Optional[Mapping[str, str]]]) -> pulumi.Output[dict]:
+def kept_merge(owned: Mapping[str, pulumi.Input[str]], kept: pulumi.Input[Optional[Mapping[str, Any]]]) -> pulumi.Output[dict]:
     """The KV document: kept values, then the program's own (which win). Always secret."""
     merged = pulumi.Output.all(pulumi.Output.from_input(kept), pulumi.Output.all(**owned)).apply(lambda ko: {**(ko[0] or {}), **ko[1]})
     return pulumi.Output.secret(merged)

@@ -54,7 +54,8 @@ class Adoption:
 
     imports: list[dict[str, Any]] = field(default_factory=list)
     """`pulumi import --file` resources: the component chain, then each generated value (id = the value)."""
-    kept: dict[str, dict[str, str]] = field(default_factory=dict)
+    kept: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """service -> KEY -> today's value (any JSON value) of what the program does not write itself."""
     operator_secrets: dict[str, str] = field(default_factory=dict)
     """config key -> value for operator secrets the stack file lacks."""
     adopted: list[str] = field(default_factory=list)
@@ -74,9 +75,18 @@ def _chain(run: ProgramRun, urn: str) -> list[Any]:
     return list(reversed(chain))
 
 
-def plan_adoption(run: ProgramRun, cfg: StackConfig, vault: Mapping[str, Mapping[str, str]], configured: set[str]) -> Adoption:
+def _require_strings(vault: Mapping[str, Mapping[str, Any]], kv_mount: str, env: str) -> None:
+    """What the program imports or sets from Vault is a string; anything else is named, never shown."""
+    for service, document in vault.items():
+        for key, value in (document or {}).items():
+            if (key in OWNED[service] or key in OPERATOR_SECRETS) and value is not None and not isinstance(value, str):
+                raise AdoptError(f"Vault {kv_mount}/data/{naming.kv_name(env, service)}: {key} is a JSON {type(value).__name__}, expected a string (the program writes it as one); fix it in Vault, then adopt again")
+
+
+def plan_adoption(run: ProgramRun, cfg: StackConfig, vault: Mapping[str, Mapping[str, Any]], configured: set[str]) -> Adoption:
     """`vault`: service -> today's KV document (absent when the path does not exist). `configured`: the
     config keys the stack file sets."""
+    _require_strings(vault, cfg.vault_kv_mount, cfg.env)
     result = Adoption()
     seen_components: set[str] = set()
     generated_keys: dict[str, set[str]] = {s: set() for s in SERVICES}
@@ -112,15 +122,14 @@ def plan_adoption(run: ProgramRun, cfg: StackConfig, vault: Mapping[str, Mapping
                 if value and OPERATOR_SECRETS[key] not in configured:
                     result.operator_secrets[OPERATOR_SECRETS[key]] = value
             elif key not in OWNED[service] or (key in ("LLM_ENCRYPTION_KEYS",) and key not in generated_keys[service]):
-                if value:
-                    result.kept.setdefault(service, {})[key] = value
+                result.kept.setdefault(service, {})[key] = value  # as it is, empty or not
     return result
 
 
 # ------------------------------------------------------------------------------------------ Vault
 
 
-def read_vault(address: str, token: str, kv_mount: str, env: str, timeout: float = 30) -> dict[str, dict[str, str]]:
+def read_vault(address: str, token: str, kv_mount: str, env: str, timeout: float = 30) -> dict[str, dict[str, Any]]:
     """Today's KV documents of the env; a path that does not exist is simply absent."""
     import hvac
     import hvac.exceptions
@@ -138,8 +147,8 @@ def read_vault(address: str, token: str, kv_mount: str, env: str, timeout: float
             raise AdoptError(f"Vault refused to read {kv_mount}/data/{path}: the token needs read on the env's KV paths") from None
         except (hvac.exceptions.VaultError, requests.RequestException) as err:
             raise AdoptError(f"cannot read {kv_mount}/data/{path} from Vault at {address}: {type(err).__name__}") from None
-        data = answer["data"]["data"] or {}
-        found[service] = {k: v for k, v in data.items() if isinstance(v, str)}
+        # Every value, whatever its JSON type: what the program does not own is written back as it was.
+        found[service] = dict(answer["data"]["data"] or {})
     return found
 
 

@@ -34,7 +34,7 @@ CONTAINER = "docker:index/container:Container"
 COMPOSE = {
     "postgres": {"POSTGRES_PASSWORD": "compose-pg-" + secrets.token_urlsafe(12) + "%@'$ é"},
     "redis": {"PASSWORD": "compose-redis-" + secrets.token_hex(8)},
-    "app": {"SECRET_KEY": "compose-key-" + secrets.token_hex(24), "S3_ACCESS_KEY": "compose-s3-" + secrets.token_hex(4), "EXTRA_FLAG": "kept-" + secrets.token_hex(6)},
+    "app": {"SECRET_KEY": "compose-key-" + secrets.token_hex(24), "S3_ACCESS_KEY": "compose-s3-" + secrets.token_hex(4), "EXTRA_FLAG": "kept-" + secrets.token_hex(6), "EXTRA_LIMITS": {"rpm": 60, "burst": [1, 2], "on": True}},
 }
 
 
@@ -77,13 +77,13 @@ def test_adopt_keeps_todays_values_and_a_replace_then_rotates_the_postgres_passw
     assert adopt.main("staging", vault_address=openbao.address, yes=True, runner=recorder) == 0
     out = capsys.readouterr()
     flat = json.dumps(recorder.argv) + out.out + out.err
-    assert not [v for doc in COMPOSE.values() for v in doc.values() if v in flat], "a value reached an argument or the output"
+    assert not [v for doc in COMPOSE.values() for v in doc.values() if isinstance(v, str) and v in flat], "a value reached an argument or the output"
     assert recorder.file_path.startswith("/dev/shm/") and recorder.file_mode == 0o600 and not os.path.exists(recorder.file_path)
     ids = {e["logicalName"]: e["id"] for e in recorder.import_file["resources"] if "id" in e}
     # the backup repository password already in Vault (the program's, applied by the `program` fixture) is adopted too
     backup_password = openbao.client().secrets.kv.v2.read_secret_version(path="finance_report/staging/backup", mount_point="secret", raise_on_deleted_version=True)["data"]["data"]["RESTIC_PASSWORD"]
     assert ids == {"postgres-password": COMPOSE["postgres"]["POSTGRES_PASSWORD"], "redis-password": COMPOSE["redis"]["PASSWORD"], "app-secret-key": COMPOSE["app"]["SECRET_KEY"], "backup-restic-password": backup_password}
-    assert json.loads(recorder.config["finance-report:vaultKeptValues"]) == {"app": {"EXTRA_FLAG": COMPOSE["app"]["EXTRA_FLAG"]}}
+    assert json.loads(recorder.config["finance-report:vaultKeptValues"]) == {"app": {"EXTRA_FLAG": COMPOSE["app"]["EXTRA_FLAG"], "EXTRA_LIMITS": COMPOSE["app"]["EXTRA_LIMITS"]}}
     assert recorder.config["finance-report:s3AccessKey"] == COMPOSE["app"]["S3_ACCESS_KEY"].encode()
     assert recorder.config["finance-report:vaultValuesAdopted"] == b"true"
 
@@ -94,6 +94,8 @@ def test_adopt_keeps_todays_values_and_a_replace_then_rotates_the_postgres_passw
     apply_vault(openbao, adopted)
     stored = openbao.client().secrets.kv.v2.read_secret_version(path="finance_report/staging/postgres", mount_point="secret", raise_on_deleted_version=True)["data"]["data"]
     assert stored == COMPOSE["postgres"]
+    app_doc = openbao.client().secrets.kv.v2.read_secret_version(path="finance_report/staging/app", mount_point="secret", raise_on_deleted_version=True)["data"]["data"]
+    assert app_doc["EXTRA_LIMITS"] == COMPOSE["app"]["EXTRA_LIMITS"], "a non-string value is written back with its type"
     deployment = Deployment(docker_engine, agent_image, postgres_image, openbao, adopted)
     try:
         deployment.postgres()

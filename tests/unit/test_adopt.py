@@ -11,13 +11,15 @@ from tools.adopt import plan_adoption
 
 SEEDED = {
     "postgres": {"POSTGRES_PASSWORD": "compose-pg-Pa55word"},
-    "redis": {"PASSWORD": "compose-redis-pw", "LEGACY": "kept-too"},
+    # A KV document's values are JSON: what the program does not own keeps its type, empty or not.
+    "redis": {"PASSWORD": "compose-redis-pw", "LEGACY": "kept-too", "MAXCLIENTS": 64, "TLS": False, "EMPTY": ""},
     "app": {
         "SECRET_KEY": "compose-secret-key-" + "x" * 40,
         "LLM_ENCRYPTION_KEYS": "bmV3ZXN0LWtleS1uZXdlc3Qta2V5LW5ld2VzdC1rZXk_LWtl,b2xkZXI=",
         "S3_ACCESS_KEY": "compose-s3-access",
         "DATABASE_URL": "postgresql+asyncpg://old",
         "FEATURE_X_TOKEN": "kept-unknown-key",
+        "FEATURE_FLAGS": {"beta": ["ocr", "llm"], "ratio": 0.25},
     },
 }
 
@@ -75,7 +77,10 @@ def test_imports_land_on_the_programs_urns_with_todays_values(production):
 
 def test_what_the_program_does_not_generate_is_kept_and_missing_operator_secrets_are_set(production, staging):
     adoption = plan_adoption(production, config_of("production"), SEEDED, configured=set())
-    assert adoption.kept == {"redis": {"LEGACY": "kept-too"}, "app": {"LLM_ENCRYPTION_KEYS": "b2xkZXI=", "FEATURE_X_TOKEN": "kept-unknown-key"}}
+    assert adoption.kept == {
+        "redis": {"LEGACY": "kept-too", "MAXCLIENTS": 64, "TLS": False, "EMPTY": ""},
+        "app": {"LLM_ENCRYPTION_KEYS": "b2xkZXI=", "FEATURE_X_TOKEN": "kept-unknown-key", "FEATURE_FLAGS": SEEDED["app"]["FEATURE_FLAGS"]},
+    }
     assert adoption.operator_secrets == {"s3AccessKey": "compose-s3-access"}
     assert plan_adoption(production, config_of("production"), SEEDED, configured={"s3AccessKey"}).operator_secrets == {}
     # staging does not generate an LLM key: all of today's keys are kept, none is imported
@@ -103,3 +108,17 @@ def test_after_adoption_the_program_writes_todays_values_back(production):
     assert kv["app"]["SECRET_KEY"] == SEEDED["app"]["SECRET_KEY"]
     assert kv["app"]["LLM_ENCRYPTION_KEYS"] == SEEDED["app"]["LLM_ENCRYPTION_KEYS"], "newest first, the older kept"
     assert kv["app"]["FEATURE_X_TOKEN"] == "kept-unknown-key" and kv["redis"]["LEGACY"] == "kept-too"
+    assert kv["app"]["FEATURE_FLAGS"] == SEEDED["app"]["FEATURE_FLAGS"], "a nested value keeps its type"
+    assert (kv["redis"]["MAXCLIENTS"], kv["redis"]["TLS"], kv["redis"]["EMPTY"]) == (64, False, "")
+
+
+def test_a_value_the_program_owns_must_be_a_string_and_the_error_names_its_key_not_its_value(production):
+    import pytest
+
+    from tools.adopt import AdoptError
+
+    seeded = {**SEEDED, "postgres": {"POSTGRES_PASSWORD": 12345678}}
+    with pytest.raises(AdoptError) as raised:
+        plan_adoption(production, config_of("production"), seeded, configured=set())
+    assert str(raised.value) == "Vault secret/data/finance_report/production/postgres: POSTGRES_PASSWORD is a JSON int, expected a string (the program writes it as one); fix it in Vault, then adopt again"
+    assert "12345678" not in str(raised.value)
