@@ -13,17 +13,41 @@ NAME_RE = re.compile(r"^finance_report-(?P<env>[a-z][a-z0-9]*)-(?P<service>[a-z]
 SELF_PATHS = {"auth/token/lookup-self": {"read"}}
 
 
+# Vault still honours the pre-0.9 `policy = "<level>"` key of a path block, as these capabilities
+# (hashicorp/vault vault/policy.go, parsePaths: OldDenyPathPolicy ... OldSudoPathPolicy).
+LEGACY_POLICY = {
+    "deny": {"deny"},
+    "read": {"read", "list"},
+    "write": {"create", "read", "update", "delete", "list"},
+    "sudo": {"create", "read", "update", "delete", "list", "sudo"},
+}
+
+
 def parse_paths(text: str) -> dict[str, set[str]]:
-    """`path "x" { capabilities = [...] }` blocks -> {x: capabilities}. Raises ValueError if unparsable."""
+    """`path "x" { capabilities = [...] }` blocks -> {x: capabilities}. Raises ValueError if unparsable,
+    or if it holds anything this check cannot judge (another block, another key of a path)."""
     try:
         parsed = hcl2.loads(text)
     except Exception as err:  # hcl2 raises lark errors of several types
         raise ValueError(str(err).splitlines()[0]) from None
+    others = sorted(k for k in parsed if k != "path")
+    if others:
+        raise ValueError(f"has {others[0]!r} outside a path block; only path blocks are expected")
     paths: dict[str, set[str]] = {}
     for block in parsed.get("path", []):
         for raw_path, body in block.items():
+            path = raw_path.strip('"')
+            unknown = sorted(k for k in body if k not in ("capabilities", "policy"))
+            if unknown:
+                raise ValueError(f"sets {unknown[0]} on {path}; only capabilities are expected")
+            caps = set(body.get("capabilities", []))
+            if "policy" in body:
+                level = str(body["policy"])
+                if level not in LEGACY_POLICY:
+                    raise ValueError(f"sets policy = {level!r} on {path}; expected one of {sorted(LEGACY_POLICY)}")
+                caps |= LEGACY_POLICY[level]
             # Vault merges every block of one path: their capabilities add up.
-            paths.setdefault(raw_path.strip('"'), set()).update(body.get("capabilities", []))
+            paths.setdefault(path, set()).update(caps)
     return paths
 
 
@@ -41,7 +65,7 @@ def problems(name: str, text: str, kv_mount: str, env: str) -> list[str]:
     try:
         paths = parse_paths(text)
     except ValueError as err:
-        return [f"is not valid HCL: {err}"]
+        return [f"cannot be judged: {err}"]
     allowed = allowed_paths(kv_mount, env, match.group("service"))
     found = []
     for path, caps in sorted(paths.items()):

@@ -3,6 +3,9 @@ each service of each env reads exactly its own secret and nothing else (invarian
 
 from __future__ import annotations
 
+import ipaddress
+import json
+
 import hvac.exceptions
 import pytest
 
@@ -78,3 +81,30 @@ def test_tokens_are_bounded_as_the_program_declares(openbao, program):
     settings = program["production"].roles()["finance_report-production-app"]
     assert 0 < token["ttl"] <= settings["token_ttl"]
     assert token["explicit_max_ttl"] == 0 and settings["token_max_ttl"] > 0
+
+
+@pytest.mark.parametrize("cidrs,logs_in", [(["203.0.113.7/32"], False), (["127.0.0.1/32"], True)])
+def test_vault_agent_cidrs_bind_the_roles_secret_ids_and_tokens_to_the_hosts_address(openbao, program, cidrs, logs_in):
+    """vaultAgentCidrs, as the program declares it on each AppRole (secret_id_bound_cidrs and
+    token_bound_cidrs): a secret-id used from another address is refused, from the bound one it logs in.
+    The harness reaches OpenBao from 127.0.0.1. Applied under a role name of this test's own, so the
+    other tests' roles are untouched."""
+    from tests.conftest import run_stack
+    from tests.integration.sidecar import Artifacts
+
+    artifacts = Artifacts(run_stack("staging", {"vaultAddress": openbao.address, "vaultAgentCidrs": json.dumps(cidrs)}))
+    settings = artifacts.roles()["finance_report-staging-app"]
+    assert settings["secret_id_bound_cidrs"] == cidrs and settings["token_bound_cidrs"] == cidrs
+    role = f"frh-cidr-{'open' if logs_in else 'bound'}"
+    client = openbao.client()
+    client.auth.approle.create_or_update_approle(role_name=role, mount_point="approle", **settings)
+    role_id = client.auth.approle.read_role_id(role_name=role)["data"]["role_id"]
+    secret_id = client.auth.approle.generate_secret_id(role_name=role)["data"]["secret_id"]
+    agent = openbao.client(token="none")
+    if logs_in:
+        token = agent.auth.approle.login(role_id=role_id, secret_id=secret_id)["auth"]["client_token"]
+        bound = openbao.client(token=token).auth.token.lookup_self()["data"]["bound_cidrs"]
+        assert [ipaddress.ip_network(c) for c in bound] == [ipaddress.ip_network(c) for c in cidrs], "the token is bound too (Vault shows /32 as the bare address)"
+    else:
+        with pytest.raises(hvac.exceptions.VaultError, match="source address"):
+            agent.auth.approle.login(role_id=role_id, secret_id=secret_id)

@@ -277,6 +277,33 @@ def test_least_privilege_judges_by_the_stacks_env_not_the_env_a_policy_names():
     assert [v.message for v in violations] == ["Vault policy finance_report-staging-app belongs to env staging, not this stack's env production."]
 
 
+APP_KV = "secret/data/finance_report/production/app"
+
+
+@pytest.mark.parametrize(
+    "body,message",
+    [
+        # Vault still maps the pre-0.9 `policy` key to capabilities (vault/policy.go, parsePaths)
+        ('  policy = "write"', "grants ['create', 'delete', 'list', 'update'] on secret/data/finance_report/production/app; only ['read'] is needed"),
+        ('  policy = "sudo"', "grants sudo on secret/data/finance_report/production/app"),
+        ('  policy = "root"', "cannot be judged: sets policy = 'root' on secret/data/finance_report/production/app; expected one of ['deny', 'read', 'sudo', 'write']"),
+        ('  capabilities = ["read"]\n  allowed_parameters = { "*" = [] }', "cannot be judged: sets allowed_parameters on secret/data/finance_report/production/app; only capabilities are expected"),
+    ],
+)
+def test_least_privilege_reads_every_key_vault_honours_in_a_path_block(body, message):
+    resources = mutate("app-policy", set_prop("policy", f'path "{APP_KV}" {{\n{body}\n}}\n'))
+    only = [p for p in POLICIES if p.name == "vault-policy-enforce-least-privilege"]
+    violations = evaluate_resources([r for r in resources if r.name == "app-policy"], PACK_CONFIG, only)
+    assert [v.message for v in violations][:1] == [f"Vault policy finance_report-production-app {message}."]
+
+
+def test_least_privilege_accepts_the_legacy_read_level_as_what_it_grants():
+    resources = mutate("app-policy", set_prop("policy", f'path "{APP_KV}" {{\n  policy = "read"\n}}\n'))
+    only = [p for p in POLICIES if p.name == "vault-policy-enforce-least-privilege"]
+    violations = evaluate_resources([r for r in resources if r.name == "app-policy"], PACK_CONFIG, only)
+    assert [v.message for v in violations] == [f"Vault policy finance_report-production-app grants ['list'] on {APP_KV}; only ['read'] is needed."]
+
+
 def test_a_data_volume_attached_through_volumes_is_protected_too():
     resources = copy.deepcopy(compliant_stack())
     postgres = next(r for r in resources if r.name == "postgres")

@@ -487,3 +487,12 @@ def test_any_change_to_a_rolling_container_renames_only_that_container(productio
     assert {k for k in before if before[k] != after[k]} == {"app-frontend"}
     after = {c.name: c.inputs["name"] for c in run_stack("production", {"backendMemoryMb": "1536"}).by_type(CONTAINER)}
     assert {k for k in before if before[k] != after[k]} == {"app-backend"}
+
+
+def test_vault_agent_cidrs_bind_every_role_and_nothing_when_unset(staging):
+    roles = staging.by_type("vault:appRole/authBackendRole:AuthBackendRole")
+    assert roles and all(not r.inputs.get("secretIdBoundCidrs") and not r.inputs.get("tokenBoundCidrs") for r in roles)
+    bound = run_stack("staging", {"vaultAgentCidrs": json.dumps(["203.0.113.7/32", "2001:db8::1/128"])})
+    for role in bound.by_type("vault:appRole/authBackendRole:AuthBackendRole"):
+        assert role.inputs["secretIdBoundCidrs"] == role.inputs["tokenBoundCidrs"] == ["203.0.113.7/32", "2001:db8::1/128"], role.urn
+    assert len(bound.by_type("vault:appRole/authBackendRole:AuthBackendRole")) == len(roles)
