@@ -34,8 +34,12 @@ class ConfigError(pulumi.RunError):
 
     def __init__(self, key: str, value: Any, expected: str, secret: bool = False):
         shown = "[secret]" if secret and value not in (None, "") else show_value(value)
-        self.key, self.expected = key, expected
+        self.key, self.value, self.expected, self.secret = key, value, expected, secret
         super().__init__(f"config {PROJECT}:{key} = {shown} is invalid: expected {expected}")
+
+    def as_secret(self) -> "ConfigError":
+        """The same error, its value hidden (the stack file holds it encrypted)."""
+        return self if self.secret else ConfigError(self.key, self.value, self.expected, secret=True)
 
 
 class UnknownKeyError(ConfigError):
@@ -43,7 +47,7 @@ class UnknownKeyError(ConfigError):
     would otherwise be printed in clear."""
 
     def __init__(self, key: str, suggestion: Optional[str]):
-        self.key = key
+        self.key, self.value, self.secret = key, None, True
         hint = f"did you mean {suggestion}? " if suggestion else ""
         self.expected = hint
         pulumi.RunError.__init__(
@@ -51,20 +55,64 @@ class UnknownKeyError(ConfigError):
         )
 
 
+# The program declares its own docker and vault providers from finance-report keys. A `docker:` or
+# `vault:` key configures only the default provider, which it never uses: the setting would be silently
+# ignored (and a `vault:token` would sit in the stack file).
+PROVIDER_NAMESPACES = ("docker", "vault")
+PROVIDER_KEY_HOMES = {
+    "docker:host": f"{PROJECT}:dockerHost",
+    "docker:sshOpts": f"{PROJECT}:dockerSshOpts",
+    "docker:registryAuth": f"{PROJECT}:registryUser and {PROJECT}:registryToken",
+    "vault:address": f"{PROJECT}:vaultAddress",
+    "vault:token": "the VAULT_TOKEN environment variable",
+    "vault:caCertFile": f"{PROJECT}:vaultCaCert",
+    "vault:skipChildToken": f"{PROJECT}:vaultSkipChildToken",
+    "vault:maxLeaseTtlSeconds": f"{PROJECT}:vaultTokenTtlSeconds",
+}
+
+
+def provider_key_problem(full_key: str) -> Optional[str]:
+    """Why a `docker:`/`vault:` stack config key is refused, and where its setting belongs; None for others."""
+    namespace = full_key.partition(":")[0]
+    if namespace not in PROVIDER_NAMESPACES:
+        return None
+    home = PROVIDER_KEY_HOMES.get(full_key, f"README's configuration reference ({PROJECT}:* keys)")
+    return f"config {full_key} configures the default {namespace} provider, which this program never uses (its value is not shown): set {home} instead, and remove the key"
+
+
+class ProviderKeyError(ConfigError):
+    def __init__(self, full_key: str):
+        self.key, self.value, self.secret, self.expected = full_key, None, True, ""
+        pulumi.RunError.__init__(self, provider_key_problem(full_key))
+
+
 MAX_SHOWN = 80
 _URL_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/@\s]*@")
 
 
+def _hide_credentials(value: Any) -> Any:
+    if isinstance(value, str):
+        return _URL_CREDENTIALS.sub(r"\1[credentials hidden]@", value)
+    if isinstance(value, list):
+        return [_hide_credentials(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _hide_credentials(v) for k, v in value.items()}
+    return value
+
+
 def show_value(value: Any) -> str:
-    """A config value as an error message may show it: credentials in URLs hidden, long values cut."""
+    """A config value as an error message may show it, as JSON (the way a stack file writes it, so
+    `true`, not Python's `True`): credentials in URLs hidden, in every element of a list or object too;
+    long values cut."""
     if value is None:
         return "(not set)"
-    if not isinstance(value, str):
-        return str(value)
-    text = _URL_CREDENTIALS.sub(r"\1[credentials hidden]@", value)
-    if len(text) > MAX_SHOWN:
-        return json.dumps(text[:MAX_SHOWN]) + f"... ({len(value)} characters)"
-    return json.dumps(text)
+    if isinstance(value, str):
+        text = _hide_credentials(value)
+        if len(text) > MAX_SHOWN:
+            return json.dumps(text[:MAX_SHOWN]) + f"... ({len(value)} characters)"
+        return json.dumps(text)
+    text = json.dumps(_hide_credentials(value), ensure_ascii=False, default=str)
+    return text if len(text) <= MAX_SHOWN else f"{text[:MAX_SHOWN]}... ({len(text)} characters)"
 
 
 @dataclass(frozen=True)
@@ -410,6 +458,14 @@ def load_config(raw: Mapping[str, str], stack: str, secret_keys: frozenset[str] 
     production's KV paths and names) is refused. `secret_values` maps secret keys to their values as the
     program should carry them (Outputs in a real run); when omitted the raw values are used.
     """
+    try:
+        return _load_config(raw, stack, secret_keys, secret_values)
+    except ConfigError as err:
+        # A value stored encrypted is never shown, whatever key it sits under.
+        raise (err.as_secret() if err.key in secret_keys else err) from None
+
+
+def _load_config(raw: Mapping[str, str], stack: str, secret_keys: frozenset[str], secret_values: Optional[Mapping[str, Any]]) -> StackConfig:
     r = _Reader(raw, secret_keys)
     env = r.string("env") or stack
     if env != stack:
@@ -461,6 +517,8 @@ def load_config(raw: Mapping[str, str], stack: str, secret_keys: frozenset[str] 
         kept_values(raw["vaultKeptValues"])  # shape checked here; the value stays a secret Output
     if present["registryToken"] and not r.string("registryUser"):
         raise ConfigError("registryUser", "", "the user of registryToken (set both, or neither for anonymous pulls)")
+    if r.string("registryUser") and not present["registryToken"]:
+        raise ConfigError("registryToken", None, f"a secret: the token of registryUser {r.string('registryUser')} (set both, or neither for anonymous pulls): run `pulumi config set --secret registryToken`")
 
     return StackConfig(
         env=env,
@@ -590,6 +648,8 @@ def _reject_unknown_keys(raw: dict[str, str]) -> None:
 
     prefix = f"{PROJECT}:"
     for full_key, value in sorted(CONFIG.get().items()):
+        if provider_key_problem(full_key):
+            raise ProviderKeyError(full_key)
         if full_key.startswith(prefix):
             key = full_key[len(prefix):]
             if key not in FIELDS_BY_KEY:

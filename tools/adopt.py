@@ -33,6 +33,7 @@ from components.config import StackConfig
 from components.secrets import GENERATED
 from tools.program_run import PROJECT, ROOT, ProgramRun
 from tools.stack_context import StackInputError, load_stack
+from tools.net_errors import why_unreachable
 
 SERVICES = ("postgres", "redis", "app", "backup")
 # Keys the program writes itself (the rest of a KV document is kept as it is).
@@ -145,8 +146,10 @@ def read_vault(address: str, token: str, kv_mount: str, env: str, timeout: float
             continue
         except hvac.exceptions.Forbidden:
             raise AdoptError(f"Vault refused to read {kv_mount}/data/{path}: the token needs read on the env's KV paths") from None
-        except (hvac.exceptions.VaultError, requests.RequestException) as err:
-            raise AdoptError(f"cannot read {kv_mount}/data/{path} from Vault at {address}: {type(err).__name__}") from None
+        except requests.RequestException as err:
+            raise AdoptError(f"cannot reach Vault at {address}: {why_unreachable(err)}; check --vault-address (or vaultAddress) and that this machine reaches it") from None
+        except hvac.exceptions.VaultError as err:
+            raise AdoptError(f"cannot read {kv_mount}/data/{path} from Vault at {address}: Vault answered {type(err).__name__}") from None
         # Every value, whatever its JSON type: what the program does not own is written back as it was.
         found[service] = dict(answer["data"]["data"] or {})
     return found

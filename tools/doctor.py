@@ -25,6 +25,7 @@ from components.vault_artifacts import deploy_grants
 from tools.docker_api import DockerAPI, DockerError
 from tools.program_run import ProgramRun, unwrap_secrets
 from tools.stack_context import StackInputError, load_stack
+from tools.net_errors import why_unreachable
 
 MIN_API = (1, 41)  # Docker 20.10: the provider's client negotiates down to it; older engines lack what it sends
 DATA_OWNERS = {"postgres": (70, "PG_VERSION"), "redis": (999, None)}
@@ -197,7 +198,9 @@ class Doctor:
     # ---------------------------------------------------------------- Vault
 
     def vault(self) -> list[Finding]:
-        status, _ = self.http("GET", f"{self.vault_address}/v1/sys/health", None)
+        status, body = self.http("GET", f"{self.vault_address}/v1/sys/health", None)
+        if status == 0:
+            return [Finding("vault", False, f"{self.vault_address} did not answer: {body.decode() or 'no connection'}", "check vaultAddress and that this machine reaches Vault")]
         if status not in (200, 429, 472, 473):
             return [Finding("vault", False, f"{self.vault_address} answered {status} to /v1/sys/health", "check vaultAddress and that Vault is unsealed")]
         found = [Finding("vault", True, f"{self.vault_address} is up")]
@@ -234,8 +237,17 @@ class Doctor:
         found = []
         key, secret = os.environ.get("AWS_ACCESS_KEY_ID"), os.environ.get("AWS_SECRET_ACCESS_KEY")
         for bucket in sorted({self.cfg.s3_bucket, self.cfg.s3_public_bucket}):
-            status = _signed_head(self.cfg.s3_endpoint, bucket, key, secret) if key and secret else self.http("HEAD", f"{self.cfg.s3_endpoint.rstrip('/')}/{bucket}", None)[0]
             how = "signed" if key and secret else "unsigned"
+            try:
+                if key and secret:
+                    status = _signed_head(self.cfg.s3_endpoint, bucket, key, secret)
+                else:
+                    status, body = self.http("HEAD", f"{self.cfg.s3_endpoint.rstrip('/')}/{bucket}", None)
+                    if status == 0:
+                        raise Unreachable(body.decode() or "no connection")
+            except Unreachable as err:
+                found.append(Finding(f"s3 bucket {bucket}", False, f"{self.cfg.s3_endpoint} did not answer: {err}", "check s3Endpoint and that this machine reaches it"))
+                continue
             if status in (200, 301) or (status == 403 and how == "unsigned"):
                 found.append(Finding(f"s3 bucket {bucket}", True, f"{self.cfg.s3_endpoint} answers and the bucket exists ({how} HEAD)"))
             elif status == 404:
@@ -243,7 +255,7 @@ class Doctor:
             elif status == 403:
                 found.append(Finding(f"s3 bucket {bucket}", False, f"the keys in AWS_ACCESS_KEY_ID may not read {bucket}", "use the stack's S3 keys, or grant them the bucket"))
             else:
-                found.append(Finding(f"s3 bucket {bucket}", False, f"{self.cfg.s3_endpoint}/{bucket} answered {status or 'nothing'}", "check s3Endpoint and that this machine reaches it"))
+                found.append(Finding(f"s3 bucket {bucket}", False, f"{self.cfg.s3_endpoint}/{bucket} answered {status}", "check s3Endpoint and the keys"))
         return found
 
     def all(self) -> list[Finding]:
@@ -289,6 +301,10 @@ def file_capabilities(archive: bytes) -> str:
     return ",".join(names.get(bit, f"cap_{bit}") for bit in range(64) if permitted >> bit & 1) + ("+ep" if int.from_bytes(data[0:4], "little") & 1 else "+p")
 
 
+class Unreachable(Exception):
+    """No HTTP answer at all; the message says why (tools.net_errors)."""
+
+
 def _signed_head(endpoint: str, bucket: str, key: str, secret: str) -> int:
     import boto3
     import botocore.exceptions
@@ -298,8 +314,8 @@ def _signed_head(endpoint: str, bucket: str, key: str, secret: str) -> int:
         return client.head_bucket(Bucket=bucket)["ResponseMetadata"]["HTTPStatusCode"]
     except botocore.exceptions.ClientError as err:
         return int(err.response.get("Error", {}).get("Code", "0")) if str(err.response.get("Error", {}).get("Code", "")).isdigit() else err.response["ResponseMetadata"]["HTTPStatusCode"]
-    except (botocore.exceptions.BotoCoreError, OSError):
-        return 0
+    except (botocore.exceptions.BotoCoreError, OSError) as err:
+        raise Unreachable(why_unreachable(err)) from None
 
 
 def _logs(api: DockerAPI, cid: str) -> str:
@@ -322,8 +338,8 @@ def _http(method: str, url: str, headers: Optional[dict]) -> tuple[int, bytes]:
             return response.status, response.read()
     except urllib.error.HTTPError as err:
         return err.code, err.read() if method != "HEAD" else b""
-    except (urllib.error.URLError, OSError):
-        return 0, b""
+    except (urllib.error.URLError, OSError) as err:
+        return 0, why_unreachable(err).encode()  # no HTTP answer: the body says why
 
 
 def load(stack: str, config_file: Optional[Path]) -> tuple[StackConfig, ProgramRun]:

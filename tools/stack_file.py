@@ -21,9 +21,12 @@ from typing import Any, Iterable
 
 import yaml
 
+from components.config import provider_key_problem
+
 PROJECT = "finance-report"
-# Namespaces a stack file of this project may use: its own, and the providers' own settings.
-KNOWN_NAMESPACES = (PROJECT, "pulumi", "docker", "vault", "random", "command")
+# Namespaces a stack file of this project may use: its own, the engine's, and the default providers the
+# program does use (`docker:` and `vault:` are refused: components.config.provider_key_problem).
+KNOWN_NAMESPACES = (PROJECT, "pulumi", "random", "command")
 # Top-level keys of a stack file (pulumi/pulumi sdk/go/common/workspace/project.go, ProjectStack).
 TOP_LEVEL_KEYS = ("config", "secretsprovider", "encryptedkey", "encryptionsalt", "environment")
 
@@ -148,6 +151,9 @@ def _read_entry(label: str, key_node: yaml.Node, value_node: yaml.Node, result: 
     namespace, sep, name = key.partition(":")
     if not sep or not name:
         raise StackFileError(f"{_where(label, key_node)}: config key {key} has no namespace; expected {PROJECT}:{key}")
+    problem = provider_key_problem(key)
+    if problem:
+        raise StackFileError(f"{_where(label, key_node)}: {problem}")
     if namespace not in KNOWN_NAMESPACES:
         raise StackFileError(f"{_where(label, key_node)}: config key {key} is in unknown namespace {namespace}{_suggest(namespace, KNOWN_NAMESPACES)}")
     if isinstance(value_node, yaml.MappingNode) and [_plain(k) for k, _ in value_node.value] == ["secure"]:

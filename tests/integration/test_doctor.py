@@ -179,7 +179,7 @@ def test_vault_mounts_and_the_deploy_tokens_capabilities(host, openbao):
     wrong_mounts = doctor(host, openbao, {"vaultKvMount": "kv", "vaultApproleMount": "apps"}, token=deploy).vault()
     assert [f.ok for f in by_check(wrong_mounts, "vault KV")] == [False] and [f.ok for f in by_check(wrong_mounts, "vault AppRole")] == [False]
     down = doctor(host, type("Down", (), {"address": "http://127.0.0.1:9"})(), token=deploy)
-    assert [f.ok for f in down.vault()] == [False]
+    assert [(f.ok, f.detail) for f in down.vault()] == [(False, "http://127.0.0.1:9 did not answer: the connection was refused (nothing listens on that address and port)")]
 
 
 def test_each_bucket_must_exist_on_the_s3_endpoint(host, openbao, s3_server, monkeypatch):
@@ -194,4 +194,7 @@ def test_each_bucket_must_exist_on_the_s3_endpoint(host, openbao, s3_server, mon
     refused = doctor(host, openbao, {"s3Endpoint": s3_server.url, "s3Bucket": s3_server.bucket}).s3()
     assert [f.ok for f in refused] == [False]
     unreachable = doctor(host, openbao, {"s3Endpoint": "http://127.0.0.1:9", "s3Bucket": s3_server.bucket}).s3()
-    assert [f.ok for f in unreachable] == [False] and "answered nothing" in unreachable[0].detail
+    assert [f.ok for f in unreachable] == [False] and unreachable[0].detail == "http://127.0.0.1:9 did not answer: the connection was refused (nothing listens on that address and port)"
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    unsigned = doctor(host, openbao, {"s3Endpoint": "http://s3.finance-report.invalid", "s3Bucket": s3_server.bucket}).s3()
+    assert [f.detail for f in unsigned] == ["http://s3.finance-report.invalid did not answer: its name does not resolve (DNS)"]

@@ -122,3 +122,15 @@ def test_a_value_the_program_owns_must_be_a_string_and_the_error_names_its_key_n
         plan_adoption(production, config_of("production"), seeded, configured=set())
     assert str(raised.value) == "Vault secret/data/finance_report/production/postgres: POSTGRES_PASSWORD is a JSON int, expected a string (the program writes it as one); fix it in Vault, then adopt again"
     assert "12345678" not in str(raised.value)
+
+
+def test_a_vault_that_cannot_be_reached_is_one_line_saying_why():
+    import pytest
+
+    from tools.adopt import AdoptError, read_vault
+    from tests.unit.test_net_errors import closed_port
+
+    address = f"http://127.0.0.1:{closed_port()}"
+    with pytest.raises(AdoptError) as raised:
+        read_vault(address, "generated-token", "secret", "staging", timeout=2)
+    assert str(raised.value) == f"cannot reach Vault at {address}: the connection was refused (nothing listens on that address and port); check --vault-address (or vaultAddress) and that this machine reaches it"

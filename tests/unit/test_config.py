@@ -44,6 +44,10 @@ BAD_VALUES = [
      'config finance-report:dockerSshOpts = "-p 2222" is invalid: expected a JSON array of strings, e.g. ["-p", "2222"]'),
     ("production", {"s3Endpoint": "minio.zitian.party"}, None,
      'config finance-report:s3Endpoint = "minio.zitian.party" is invalid: expected an http(s) URL such as https://minio.zitian.party'),
+    ("production", {"registryUser": "ci-bot"}, None,
+     "config finance-report:registryToken = (not set) is invalid: expected a secret: the token of registryUser ci-bot (set both, or neither for anonymous pulls): run `pulumi config set --secret registryToken`"),
+    ("production", {}, {"registryToken": "generated-token"},
+     'config finance-report:registryUser = "" is invalid: expected the user of registryToken (set both, or neither for anonymous pulls)'),
     ("production", {"imagetag": "v1"}, None,
      "config finance-report:imagetag is not a known key (its value is not shown): did you mean imageTag? README's configuration reference lists every key"),
     ("production", {"backendImage": "ghcr.io/wangzitian0/finance_report-backend:v1"}, None,
@@ -51,7 +55,7 @@ BAD_VALUES = [
 ]
 
 
-@pytest.mark.parametrize("stack,overrides,secrets,message", BAD_VALUES, ids=[next(iter(o)) + "-" + s for s, o, _, _ in BAD_VALUES])
+@pytest.mark.parametrize("stack,overrides,secrets,message", BAD_VALUES, ids=[next(iter({**o, **(x or {})})) + "-" + s for s, o, x, _ in BAD_VALUES])
 def test_a_bad_value_stops_the_program_with_one_line_and_registers_nothing(stack, overrides, secrets, message):
     run = run_stack(stack, overrides, secrets)
     assert isinstance(run.error, ConfigError), f"expected a ConfigError, got {run.error!r}"
@@ -93,6 +97,32 @@ def test_credentials_in_a_url_and_huge_values_are_not_echoed():
     huge = "a" * (10 * 1024 * 1024)
     run = run_stack("production", {"domain": huge})
     assert len(str(run.error)) < 300 and "(10485760 characters)" in str(run.error)
+
+
+def test_an_encrypted_value_under_a_key_that_is_not_secret_is_never_echoed():
+    value = "Not.A.Domain-" + __import__("secrets").token_hex(8)
+    run = run_stack("production", secret_overrides={"domain": value})
+    assert str(run.error) == "config finance-report:domain = [secret] is invalid: expected a lowercase DNS domain such as zitian.party"
+    assert value not in str(run.error) and run.resources == []
+
+
+def test_a_list_value_is_shown_as_json_with_credentials_hidden_in_every_element_and_cut():
+    import json
+
+    password = "pw-" + __import__("secrets").token_hex(8)
+    run = run_stack("production", {"vaultAgentCidrs": json.dumps(["203.0.113.7/33", f"https://ops:{password}@vault.zitian.party"])})
+    assert str(run.error) == 'config finance-report:vaultAgentCidrs = ["203.0.113.7/33", "https://[credentials hidden]@vault.zitian.party"] is invalid: expected a list of CIDRs such as ["203.0.113.7/32"]'
+    assert password not in str(run.error)
+    many = json.dumps([f"10.0.{i}.0/33" for i in range(5000)])
+    run = run_stack("production", {"vaultAgentCidrs": many})
+    assert len(str(run.error)) < 300 and "characters)" in str(run.error)
+
+
+def test_values_are_shown_the_way_a_stack_file_writes_them():
+    from components.config import show_value
+
+    assert (show_value(True), show_value(False), show_value(3), show_value(None)) == ("true", "false", "3", "(not set)")
+    assert show_value({"url": "redis://:hunter2@x:6379"}) == '{"url": "redis://[credentials hidden]@x:6379"}'
 
 
 def test_an_env_named_like_a_service_is_refused_so_names_stay_unambiguous():
@@ -172,3 +202,25 @@ def test_memory_bounds_are_inclusive():
 def test_image_references_parse_like_docker(ref, parsed):
     result = parse_image(ref)
     assert (None if result is None else (result.repository, result.tag, result.digest)) == parsed
+
+
+def test_a_registry_user_and_token_authenticate_the_pulls_of_the_images_registry():
+    token = "generated-" + __import__("secrets").token_hex(12)
+    run = run_stack("production", {"registryUser": "ci-bot"}, {"registryToken": token})
+    assert run.error is None, run.error
+    from tools.program_run import contains_secret, unwrap_secrets
+
+    provider = run.one("pulumi:providers:docker", "dokploy").inputs
+    assert contains_secret(provider["registryAuth"]), "the token stays a secret"
+    (auth,) = __import__("json").loads(unwrap_secrets(provider["registryAuth"]))  # provider inputs travel as JSON text
+    assert auth == {"address": "ghcr.io", "username": "ci-bot", "password": token}
+    assert "registryAuth" not in run_stack("production").one("pulumi:providers:docker", "dokploy").inputs
+
+
+def test_a_default_provider_setting_in_the_stack_config_stops_the_real_program():
+    from tools.program_run import run_program
+
+    config, secret_keys = stack_config("production")
+    run = run_program("production", {**config, "vault:address": "https://vault.zitian.party"}, secret_keys)
+    assert isinstance(run.error, pulumi.RunError) and run.resources == []
+    assert str(run.error) == "config vault:address configures the default vault provider, which this program never uses (its value is not shown): set finance-report:vaultAddress instead, and remove the key"

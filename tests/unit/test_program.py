@@ -425,7 +425,7 @@ def test_an_env_with_values_in_vault_refuses_up_until_adopted_and_warns_on_previ
 
     config, keys = stack_config("production")
     up = run_program("production", config, keys, preview=False)
-    assert str(up.error).startswith("config finance-report:vaultValuesAdopted = False is invalid: expected true before the first `pulumi up`")
+    assert str(up.error).startswith("config finance-report:vaultValuesAdopted = false is invalid: expected true before the first `pulumi up`")
     assert up.resources == []
     preview = run_program("production", config, keys)
     assert preview.error is None and any("uv run invoke adopt --stack production" in w for w in preview.warnings)

@@ -123,6 +123,9 @@ MISTAKES = [
     ("commit-not-sha", "production", add("production", "  finance-report:gitCommitSha: v1.4.2"), "gitCommitSha", "expected a git commit sha"),
     ("top-level-typo", "production", b"configs:\n  finance-report:env: production\n", "configs", "unknown top-level key configs; did you mean config?"),
     ("config-not-mapping", "production", b"config:\n  - finance-report:env\n", "config", "`config:` must be a mapping"),
+    # settings of the default providers, which the program never uses (it declares its own)
+    ("vault-provider-token", "production", add("production", f"  vault:token: {GENERATED}"), "vault:token", "configures the default vault provider, which this program never uses (its value is not shown): set the VAULT_TOKEN environment variable instead"),
+    ("docker-provider-host", "staging", add("staging", "  docker:host: ssh://root@dokploy.zitian.party"), "docker:host", "set finance-report:dockerHost instead, and remove the key"),
 ]
 
 

@@ -38,9 +38,13 @@ def test_missing_stopped_and_unhealthy_services_are_named(staging):
     assert problems(parse_containers(rows), expected) == []
     rows[0] = listing("finance_report-postgres-staging", "postgres", state="exited", status="Exited (1)")
     rows[1] = listing("finance_report-redis-staging", "redis", status="Up 1 minute (unhealthy)")
+    rows[2] = listing("finance_report-backend-staging", "backend", status="Up 4 seconds (health: starting)")
+    rows[3] = listing("finance_report-frontend-staging", "frontend", status="Up 2 days")  # no health check at all
     del rows[-1]
     assert problems(parse_containers(rows), expected) == [
         "postgres: 0 of 1 running",
         "vault-agent: 3 of 4 running",
+        "finance_report-backend-staging: health starting",  # not yet serving: not healthy either
+        "finance_report-frontend-staging: health none",  # every container the program declares has a health check
         "finance_report-redis-staging: health unhealthy",
     ]
