@@ -447,7 +447,7 @@ def _ssh_host(value: str) -> bool:
 
 # Words that appear in the program's names as services or networks: an env of that name makes
 # `finance_report-postgres-redis` both "Postgres of env redis" and "role redis of env postgres".
-RESERVED_ENVS = frozenset({"postgres", "redis", "app", "backend", "frontend", "worker", "prefect", "vault", "agent", "internal", "secrets", "data", "backup", "egress", "scratch"})
+RESERVED_ENVS = frozenset({"postgres", "redis", "app", "backend", "frontend", "worker", "prefect", "vault", "agent", "internal", "secrets", "data", "backup", "egress", "scratch", "previews"})
 ENV_EXPECTED = "lowercase letters and digits, starting with a letter, at most 20 (no '-' or '/')"
 
 

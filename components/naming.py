@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from policies.envs import is_preview_env, looks_like_preview_env  # noqa: F401 - re-exported for the program
+from policies.envs import is_preview_env, kv_env_prefix, looks_like_preview_env  # noqa: F401 - re-exported for the program
 
 PREFIX = "finance_report"
 PRODUCTION = "production"
@@ -41,8 +41,9 @@ def site_host(env: str, domain: str) -> str:
 
 
 def kv_name(env: str, service: str) -> str:
-    """Secret name inside the KV v2 mount."""
-    return f"{PREFIX}/{env}/{service}"
+    """Secret name inside the KV v2 mount: `finance_report/<env>/<service>`, a preview's under
+    `finance_report/previews/<env>/` (policies/envs.py)."""
+    return f"{kv_env_prefix(env)}{service}"
 
 
 def kv_data_path(mount: str, env: str, service: str) -> str:
@@ -51,7 +52,16 @@ def kv_data_path(mount: str, env: str, service: str) -> str:
 
 
 def vault_policy_name(env: str, service: str) -> str:
+    """The ACL policy a service's AppRole tokens carry. Previews share one per service, written once by the
+    platform (components/preview_env.py): the preview deployer may not write policies, since a token
+    that writes a policy's text can grant itself anything."""
+    if is_preview_env(env):
+        return preview_service_policy_name(service)
     return f"{PREFIX}-{env}-{service}"
+
+
+def preview_service_policy_name(service: str) -> str:
+    return f"{PREFIX}-previews-{service}"
 
 
 def approle_role_name(env: str, service: str) -> str:

@@ -63,14 +63,19 @@ class VaultAgentSidecar(pulumi.ComponentResource):
             delete_all_versions=True if naming.is_preview_env(env) else None,
             opts=pulumi.ResourceOptions(parent=self, retain_on_delete=not naming.is_preview_env(env)),
         )
-        policy = vault.Policy(f"{name}-policy", name=naming.vault_policy_name(env, service), policy=va.policy_hcl(s.kv_mount, env, service), opts=child)
+        if naming.is_preview_env(env):
+            # The platform's shared preview policy (components/preview_env.py): the preview deployer may
+            # attach it, never write one.
+            policy_name: pulumi.Input[str] = naming.vault_policy_name(env, service)
+        else:
+            policy_name = vault.Policy(f"{name}-policy", name=naming.vault_policy_name(env, service), policy=va.policy_hcl(s.kv_mount, env, service), opts=child).name
 
         role_settings = va.approle_settings(env, service, s.bound_cidrs)
         role = vault.approle.AuthBackendRole(
             f"{name}-role",
             backend=s.approle_mount,
             role_name=role_settings.role_name,
-            token_policies=[policy.name],
+            token_policies=[policy_name],
             token_ttl=role_settings.token_ttl,
             token_max_ttl=role_settings.token_max_ttl,
             token_no_default_policy=role_settings.token_no_default_policy,
@@ -139,7 +144,7 @@ class VaultAgentSidecar(pulumi.ComponentResource):
         )
 
         self.volume_name = volume.name
-        self.policy_name = policy.name
+        self.policy_name = pulumi.Output.from_input(policy_name)
         self.role_name = role.role_name
         self.container_name = self.container.name
         self.register_outputs(

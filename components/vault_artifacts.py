@@ -9,7 +9,7 @@ import hashlib
 import hmac
 import json
 from dataclasses import dataclass
-from typing import Mapping, Sequence
+from typing import Mapping, Optional, Sequence
 
 from components import naming
 from policies import provider_facts as facts
@@ -93,6 +93,8 @@ def deploy_grants(kv_mount: str, approle_mount: str, env: str, services: Sequenc
     (provider_facts.VAULT_READ_CALLS) and every write (VAULT_WRITE_CALLS), on each service's own paths."""
     grants: dict[str, set[str]] = {}
     calls = [((c,), t) for c, t in facts.VAULT_READ_CALLS] + list(facts.VAULT_WRITE_CALLS)
+    if naming.is_preview_env(env):
+        calls = [(c, t) for c, t in calls if "{policy}" not in t]  # a preview declares no policy (preview_env.py)
     for capabilities, template in calls:
         for service in services:
             path = template.format(kv=kv_mount, approle=approle_mount, name=naming.kv_name(env, service), policy=naming.vault_policy_name(env, service), role=naming.approle_role_name(env, service))
@@ -106,11 +108,45 @@ def deploy_grants(kv_mount: str, approle_mount: str, env: str, services: Sequenc
 DOCTOR_GRANT = ("sys/capabilities-self", {"update"})  # `invoke doctor` asks Vault what the token may do
 
 
+def _hcl_value(value: object) -> str:
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_hcl_value(v) for v in value) + "]"
+    return json.dumps(value)  # HCL strings take JSON's escapes (\n, \")
+
+
+def hcl_block(path: str, capabilities: Sequence[str], allowed: Optional[Mapping[str, Sequence[object]]] = None) -> str:
+    """One `path` block; `allowed` becomes allowed_parameters (Vault then refuses any parameter not named)."""
+    lines = [f'path "{path}" {{', f"  capabilities = [{', '.join(json.dumps(c) for c in sorted(capabilities))}]"]
+    if allowed is not None:
+        lines.append("  allowed_parameters = {")
+        lines += [f"    {json.dumps(key)} = {_hcl_value(list(values))}" for key, values in allowed.items()]
+        lines.append("  }")
+    return "\n".join(lines) + "\n}\n"
+
+
+def role_write_parameters(policy_names: Sequence[str]) -> dict[str, list[object]]:
+    """What a role write may carry (provider_facts.VAULT_ROLE_WRITE_PARAMS, any value) with token_policies
+    pinned to one of `policy_names`. A token that may write a role could otherwise attach any policy to it,
+    mint a secret-id and log in with that policy: staging's deploy token would read production. Each name
+    is allowed as a string and as the one-element list the provider sends (Vault before 1.15 compares a
+    list parameter whole); names are exact, never globs, which a comma-joined string could satisfy."""
+    allowed: dict[str, list[object]] = {p: [] for p in facts.VAULT_ROLE_WRITE_PARAMS}
+    allowed["token_policies"] = [*policy_names, *([name] for name in policy_names)]
+    return allowed
+
+
 def deploy_policy_hcl(kv_mount: str, approle_mount: str, env: str, services: Sequence[str]) -> str:
     """The policy of `pulumi up --stack <env>`'s token (README: CI credentials): what the deploy reads
-    and writes, and sys/capabilities-self so `invoke doctor` can check exactly that."""
+    and writes, and sys/capabilities-self so `invoke doctor` can check exactly that. Each ACL policy may
+    only be written with the exact text the program writes, and each role only with its own policy: a
+    token that may write either could otherwise grant itself any path."""
     grants = {**deploy_grants(kv_mount, approle_mount, env, services), DOCTOR_GRANT[0]: DOCTOR_GRANT[1]}
-    return "\n".join(f'path "{path}" {{\n  capabilities = [{", ".join(json.dumps(c) for c in sorted(caps))}]\n}}\n' for path, caps in grants.items())
+    pinned: dict[str, dict[str, list[object]]] = {}
+    for service in services:
+        name = naming.vault_policy_name(env, service)
+        pinned[f"sys/policies/acl/{name}"] = {facts.VAULT_POLICY_WRITE_PARAM: [policy_hcl(kv_mount, env, service)]}
+        pinned[f"auth/{approle_mount}/role/{naming.approle_role_name(env, service)}"] = role_write_parameters([name])
+    return "\n".join(hcl_block(path, caps, pinned.get(path)) for path, caps in grants.items())
 
 
 @dataclass(frozen=True)

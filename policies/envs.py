@@ -12,6 +12,9 @@ import re
 
 PREVIEW_ENV_RE = re.compile(r"^pr[1-9][0-9]{0,8}$")
 COMMITTED_ENVS = ("production", "staging")
+# Previews' KV secrets live under their own subtree, so one platform-owned policy per service can read
+# them (`finance_report/previews/+/<service>`) without a glob that could reach another env's paths.
+PREVIEWS_KV_DIR = "previews"
 
 
 def is_preview_env(env: str) -> bool:
@@ -22,3 +25,9 @@ def is_preview_env(env: str) -> bool:
 def looks_like_preview_env(env: str) -> bool:
     """`pr` then a digit: reserved for previews, so only `pr<N>` itself may use it."""
     return re.match(r"^pr[0-9]", env) is not None
+
+
+def kv_env_prefix(env: str) -> str:
+    """Where an env's KV secrets live inside the KV mount: `finance_report/<env>/`, or for a preview
+    `finance_report/previews/<env>/`."""
+    return f"finance_report/{PREVIEWS_KV_DIR}/{env}/" if is_preview_env(env) else f"finance_report/{env}/"

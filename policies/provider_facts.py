@@ -351,3 +351,29 @@ VAULT_WRITE_CALLS = (
     (("update",), "auth/{approle}/role/{role}/secret-id-accessor/destroy"),
 )
 VAULT_CHILD_TOKEN_CALL = (("update",), "auth/token/create")
+
+# What the provider sends when it writes a role and a policy: the deploy tokens' policies list exactly
+# these parameters (Vault refuses any other once allowed_parameters is set), and pin the ones that could
+# widen what a role's tokens may read (components/vault_artifacts.py, pinned_write_blocks).
+VAULT_WRITE_PARAMS_FACT = Fact(
+    "A role write sends the token fields (token_bound_cidrs, token_policies as a list, token_explicit_max_ttl, "
+    "token_max_ttl, token_no_default_policy, token_period, token_type, token_ttl, token_num_uses, alias_metadata) "
+    "and bind_secret_id, secret_id_num_uses, secret_id_ttl, secret_id_bound_cidrs, local_secret_ids; a policy "
+    "write is PUT sys/policies/acl/<name> with {\"policy\": <text>}.",
+    "hashicorp/terraform-provider-vault@v5.10.1:vault/auth_token.go:250-293; vault/resource_approle_auth_backend_role.go:97-140,161,286; "
+    "vault/resource_policy.go:87 (vault/api Sys.PutPolicyWithContext: body {\"policy\": rules})",
+)
+VAULT_ROLE_WRITE_PARAMS = (
+    "token_bound_cidrs", "token_policies", "token_explicit_max_ttl", "token_max_ttl", "token_no_default_policy",
+    "token_period", "token_type", "token_ttl", "token_num_uses", "alias_metadata",
+    "bind_secret_id", "secret_id_num_uses", "secret_id_ttl", "secret_id_bound_cidrs", "local_secret_ids",
+)
+VAULT_POLICY_WRITE_PARAM = "policy"
+# A secret-id write (mint) and an accessor lookup/destroy send these.
+VAULT_SECRET_ID_WRITE_PARAMS = ("secret_id", "cidr_list", "token_bound_cidrs", "metadata", "ttl", "num_uses")
+VAULT_ACCESSOR_PARAM = "secret_id_accessor"
+VAULT_SECRET_ID_PARAMS_FACT = Fact(
+    "A secret-id mint sends secret_id (custom only), cidr_list, token_bound_cidrs, metadata, ttl, num_uses; its read "
+    "and delete send secret_id_accessor.",
+    "hashicorp/terraform-provider-vault@v5.10.1:vault/resource_approle_auth_backend_role_secret_id.go:167-214,282-283,380-387,424-425",
+)

@@ -7,15 +7,22 @@ import re
 from pulumi_policy import EnforcementLevel, PolicyConfigSchema, ReportViolation, Severity, StackValidationArgs, StackValidationPolicy
 
 from .common import strings
+from .envs import PREVIEWS_KV_DIR, is_preview_env
+
+
+def _shared_preview_policy(token: str, env: str) -> bool:
+    """The platform's preview policies (`finance_report-previews-<service>`), which a preview's roles carry."""
+    return is_preview_env(env) and re.fullmatch(rf"finance_report-{PREVIEWS_KV_DIR}-(postgres|redis|app|backup)", token) is not None
 
 
 def foreign_references(text: str, env: str, other_envs: list[str]) -> list[str]:
     found = []
-    for match in re.finditer(r"finance_report/([a-z][a-z0-9]*)/", text):
-        if match.group(1) != env:
+    # `finance_report/<env>/` (KV names, backup repository paths), a preview's KV under `previews/`
+    for match in re.finditer(rf"finance_report/(?:({PREVIEWS_KV_DIR})/)?([a-z][a-z0-9]*)/", text):
+        if match.group(2) != env or (match.group(1) and not is_preview_env(env)):
             found.append(match.group(0))
-    for match in re.finditer(r"finance_report-([a-z][a-z0-9]*)-(postgres|redis|app)\b", text):
-        if match.group(1) != env:
+    for match in re.finditer(r"finance_report-([a-z][a-z0-9]*)-(postgres|redis|app|backup)\b", text):
+        if match.group(1) != env and not _shared_preview_policy(match.group(0), env):
             found.append(match.group(0))
     for other in other_envs:
         # env-suffixed names (containers, volumes, networks, Traefik routers, hosts) of another env
@@ -25,7 +32,7 @@ def foreign_references(text: str, env: str, other_envs: list[str]) -> list[str]:
         # Production names carry no suffix, so in another env every operator name must carry its own.
         for match in re.finditer(r"(?<![/\w.])finance_report-[a-z0-9_-]*[a-z0-9]", text):  # not image repositories
             token = match.group(0)
-            if not (token.endswith(f"-{env}") or f"-{env}-" in token or token.startswith(f"finance_report-{env}-")):
+            if not (token.endswith(f"-{env}") or f"-{env}-" in token or token.startswith(f"finance_report-{env}-") or _shared_preview_policy(token, env)):
                 found.append(token)
         for match in re.finditer(r"traefik\.http\.(routers|services|middlewares)\.([a-z0-9-]+)", text):
             if not match.group(2).endswith(f"-{env}"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy, Severity
 
 from .common import ENV_KV_SCHEMA, KV_SECRET, known, plain
+from .envs import kv_env_prefix
 
 
 def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
@@ -14,7 +15,7 @@ def validate(args: ResourceValidationArgs, report_violation: ReportViolation) ->
     name, mount = plain(args.props.get("name")), plain(args.props.get("mount"))
     if not known(name):
         return
-    prefix = f"finance_report/{config['env']}/"
+    prefix = kv_env_prefix(config["env"])
     if not str(name).startswith(prefix) or "/" in str(name)[len(prefix):] or str(name) == prefix:
         report_violation(f"KV secret {args.name} writes {mount}/{name}; this stack may only write {config['kvMount']}/{prefix}<service>.")
     elif known(mount) and mount != config["kvMount"]:
@@ -23,7 +24,7 @@ def validate(args: ResourceValidationArgs, report_violation: ReportViolation) ->
 
 POLICY = ResourceValidationPolicy(
     name="vault-kv-enforce-env-path",
-    description="Requires KV secrets to live under finance_report/<env>/ of this stack's env.",
+    description="Requires KV secrets to live under finance_report/<env>/ of this stack's env (finance_report/previews/<env>/ for a preview).",
     validate=validate,
     enforcement_level=EnforcementLevel.MANDATORY,
     severity=Severity.CRITICAL,

@@ -8,6 +8,7 @@ import hcl2
 from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy, Severity
 
 from .common import ENV_KV_SCHEMA, VAULT_POLICY, known, plain
+from .envs import kv_env_prefix
 
 NAME_RE = re.compile(r"^finance_report-(?P<env>[a-z][a-z0-9]*)-(?P<service>[a-z][a-z0-9-]*)$")
 SELF_PATHS = {"auth/token/lookup-self": {"read"}}
@@ -52,7 +53,7 @@ def parse_paths(text: str) -> dict[str, set[str]]:
 
 
 def allowed_paths(kv_mount: str, env: str, service: str) -> dict[str, set[str]]:
-    base = f"finance_report/{env}/{service}"
+    base = f"{kv_env_prefix(env)}{service}"
     return {f"{kv_mount}/data/{base}": {"read"}, f"{kv_mount}/metadata/{base}": {"read", "list"}, **SELF_PATHS}
 
 
@@ -74,7 +75,7 @@ def problems(name: str, text: str, kv_mount: str, env: str) -> list[str]:
         if "*" in path or "+" in path:
             found.append(f"uses a wildcard in {path}, which can cross env or service boundaries")
         elif path not in allowed:
-            found.append(f"grants {sorted(caps)} on {path}, outside its own KV path {kv_mount}/data/finance_report/{env}/{match.group('service')}")
+            found.append(f"grants {sorted(caps)} on {path}, outside its own KV path {kv_mount}/data/{kv_env_prefix(env)}{match.group('service')}")
         elif caps - allowed[path]:
             found.append(f"grants {sorted(caps - allowed[path])} on {path}; only {sorted(allowed[path])} is needed")
     return found

@@ -59,12 +59,18 @@ MUTATIONS = (
     M("revision-misses-an-argument", "components/containers.py", "lambda resolved: revision_name(name_prefix, resolved)", "lambda resolved: revision_name(name_prefix, {k: v for k, v in resolved.items() if k != 'capabilities'})", ("tests/unit/test_engine_semantics.py",)),
     M("secret-id-uploaded-0644", "components/vault_artifacts.py", 'CREDENTIAL_FILE_MODE = "0400"', 'CREDENTIAL_FILE_MODE = "0644"', ("tests/unit/test_engine_semantics.py",)),
     M("duplicate-vault-paths-overwrite", "policies/vault_least_privilege.py", "paths.setdefault(raw_path.strip('\"'), set()).update(body.get(\"capabilities\", []))", "paths[raw_path.strip('\"')] = set(body.get(\"capabilities\", []))", ("tests/policies/test_policies.py",)),
-    M("url-credentials-echoed", "components/config.py", 'text = _URL_CREDENTIALS.sub(r"\\1[credentials hidden]@", value)', "text = value", ("tests/unit/test_config.py",)),
+    M("url-credentials-echoed", "components/config.py", 'return _URL_CREDENTIALS.sub(r"\\1[credentials hidden]@", value)', "return value", ("tests/unit/test_config.py",)),
     M("stack-file-duplicates-allowed", "tools/stack_file.py", "    _check_duplicates(label, root)\n", "", ("tests/unit/test_stack_file.py",)),
     M("env-may-differ-from-stack", "components/config.py", "    if env != stack:\n", "    if False:\n", ("tests/unit/test_config.py",)),
     M("plan-crash-reported-as-bad-input", "tools/offline_plan.py", "        return 3\n", "        return 2\n", ("tests/policies/test_offline_plan.py",)),
     M("rolling-left-to-the-provider", "components/containers.py", "options = pulumi.ResourceOptions(delete_before_replace=False, additional_secret_outputs", "options = pulumi.ResourceOptions(additional_secret_outputs", ("tests/unit/test_engine_semantics.py",)),
     M("no-destroy-grace", "components/hardening.py", '        "destroy_grace_seconds": stop.seconds,\n', "", ("tests/unit/test_engine_semantics.py",)),
+    # the second review: seams between the program, Vault and the engine
+    M("deploy-token-unpinned", "components/vault_artifacts.py", "hcl_block(path, caps, pinned.get(path))", "hcl_block(path, caps)", ("tests/integration/test_deploy_token.py",)),
+    M("preview-deployer-unpinned", "components/preview_env.py", '-pr{digit}*", crud, allowed)', '-pr{digit}*", crud)', ("tests/integration/test_preview_env_vault.py",)),
+    M("network-replaced-delete-first", "components/named.py", "return docker.Network(resource_name, name=name, **kwargs, opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(delete_before_replace=False)))", "return docker.Network(resource_name, name=name, **kwargs, opts=opts)", ("tests/unit/test_engine_semantics.py",)),
+    M("adopt-drops-non-strings", "tools/adopt.py", 'found[service] = dict(answer["data"]["data"] or {})', 'found[service] = {k: v for k, v in (answer["data"]["data"] or {}).items() if isinstance(v, str)}', ("tests/integration/test_adopt_rotation.py",)),
+    M("legacy-policy-level-ignored", "policies/vault_least_privilege.py", "caps |= LEGACY_POLICY[level]", "pass", ("tests/policies/test_policies.py",)),
 )
 
 

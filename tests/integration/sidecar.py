@@ -47,6 +47,10 @@ class Artifacts:
             out[i["name"].rsplit("/", 1)[-1]] = (i["mount"], json.loads(i["dataJson"]))
         return out
 
+    def kv_names(self) -> dict[str, str]:
+        """service -> the KV secret's name in its mount, as the program declares it."""
+        return {unwrap_secrets(r.inputs)["name"].rsplit("/", 1)[-1]: unwrap_secrets(r.inputs)["name"] for r in self.run.by_type("vault:kv/secretV2:SecretV2")}
+
     def roles(self) -> dict[str, dict[str, Any]]:
         """role name -> AppRole settings as hvac keyword arguments."""
         out = {}
@@ -73,8 +77,9 @@ def apply_vault(bao: OpenBao, artifacts: Artifacts) -> None:
     client = bao.client()
     for name, hcl in artifacts.policies().items():
         client.sys.create_or_update_acl_policy(name=name, policy=hcl)
+    names = artifacts.kv_names()
     for service, (mount, data) in artifacts.kv().items():
-        client.secrets.kv.v2.create_or_update_secret(path=f"finance_report/{artifacts.env}/{service}", secret=data, mount_point=mount)
+        client.secrets.kv.v2.create_or_update_secret(path=names[service], secret=data, mount_point=mount)
     for role, settings in artifacts.roles().items():
         client.auth.approle.create_or_update_approle(role_name=role, mount_point="approle", **settings)
 

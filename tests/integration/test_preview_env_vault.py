@@ -1,12 +1,14 @@
 """The preview deployer's Vault token on a real OpenBao (README "Preview environments").
 
-The compose deployment's previews borrowed staging's AppRole; here a preview stack creates its own, with
-a token whose policy (components/preview_env.deployer_policy_hcl, no default policy) covers `pr<N>` names
-only. Shown with a generated preview's own artifacts (policies, KV secrets, AppRoles from its captured
-inputs): that token does everything the Vault provider does to deploy and destroy them (child token,
-writes, role-id, secret-id mint, lookup and destroy, delete of every KV version, deletes), and is refused
-every one of those on staging's and production's names: it cannot read staging's database password,
-mint a secret-id for staging's roles, or rewrite their policies.
+The compose deployment's previews borrowed staging's AppRole; here a preview stack creates its own roles
+with a token whose policy (components/preview_env.deployer_policy_hcl, no default policy) covers `pr<N>`
+names only and writes no ACL policy: its roles may carry only the platform's shared preview policies.
+Shown with a generated preview's own artifacts (KV secrets, AppRoles from its captured inputs), in the
+provider's request shapes (vault_provider.py): that token does everything the Vault provider does to
+deploy and destroy them (child token, writes, role-id, secret-id mint, lookup and destroy, delete of every
+KV version, deletes), its agents read their own service's secret only, and it is refused everything of
+staging's and production's, including through a role it writes: it cannot give a role another policy in
+any form Vault accepts, or write a policy.
 """
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ from __future__ import annotations
 import hvac.exceptions
 import pytest
 
-from components.preview_env import DEPLOYER_POLICY_NAME, deployer_policy_hcl
+from components import naming
+from components.preview_env import DEPLOYER_POLICY_NAME, SERVICES, deployer_policy_hcl, preview_service_policy_hcl
 from tests.integration.sidecar import Artifacts
+from tests.integration.vault_provider import VaultHTTP, deploy, destroy, escalations
 from tools import preview_env
 from tools.program_run import run_program, with_missing_secrets
 from tools.stack_file import read_stack_file
@@ -36,60 +40,54 @@ def preview(openbao, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def deployer(openbao):
+    """The previews' deploy token, and the platform's shared preview policies (README: once, before the
+    first preview), both written by root."""
     root = openbao.client()
+    for service in SERVICES:
+        root.sys.create_or_update_acl_policy(name=naming.preview_service_policy_name(service), policy=preview_service_policy_hcl("secret", service))
     root.sys.create_or_update_acl_policy(name=DEPLOYER_POLICY_NAME, policy=deployer_policy_hcl("secret", "approle"))
     token = root.auth.token.create(policies=[DEPLOYER_POLICY_NAME], no_default_policy=True, no_parent=True, ttl="1h")["auth"]["client_token"]
     # The Vault provider works with a child token of the one it is given (it inherits the policy).
     child = openbao.client(token=token).auth.token.create(ttl="20m")["auth"]["client_token"]
-    return openbao.client(token=child)
-
-
-def deploy(client, artifacts: Artifacts) -> dict[str, str]:
-    """What `pulumi up` does through the Vault provider; returns role -> minted secret-id."""
-    for name, hcl in artifacts.policies().items():
-        client.sys.create_or_update_acl_policy(name=name, policy=hcl)
-        client.sys.read_acl_policy(name=name)
-    for service, (mount, data) in artifacts.kv().items():
-        path = f"finance_report/{artifacts.env}/{service}"
-        client.secrets.kv.v2.create_or_update_secret(path=path, secret=data, mount_point=mount)
-        client.secrets.kv.v2.read_secret_version(path=path, mount_point=mount, raise_on_deleted_version=True)
-    minted = {}
-    for role, settings in artifacts.roles().items():
-        client.auth.approle.create_or_update_approle(role_name=role, mount_point="approle", **settings)
-        client.auth.approle.read_role(role_name=role, mount_point="approle")
-        client.auth.approle.read_role_id(role_name=role, mount_point="approle")
-        minted[role] = client.auth.approle.generate_secret_id(role_name=role, metadata={"service": role.rsplit("-", 1)[1]}, mount_point="approle")["data"]
-    return minted
-
-
-def destroy(client, artifacts: Artifacts, minted: dict[str, dict]) -> None:
-    """What `pulumi destroy` does: secret-ids (looked up by accessor, then destroyed), roles, every KV
-    version with its metadata (delete_all_versions), policies."""
-    for role, secret in minted.items():
-        client.auth.approle.read_secret_id_accessor(role_name=role, secret_id_accessor=secret["secret_id_accessor"], mount_point="approle")
-        client.auth.approle.destroy_secret_id_accessor(role_name=role, secret_id_accessor=secret["secret_id_accessor"], mount_point="approle")
-        client.auth.approle.delete_role(role_name=role, mount_point="approle")
-    for service, (mount, _) in artifacts.kv().items():
-        client.secrets.kv.v2.delete_metadata_and_all_versions(path=f"finance_report/{artifacts.env}/{service}", mount_point=mount)
-    for name in artifacts.policies():
-        client.sys.delete_acl_policy(name=name)
+    return VaultHTTP(openbao.address, child)
 
 
 def test_the_deployer_deploys_and_destroys_its_preview_and_leaves_nothing(openbao, preview, deployer):
+    assert preview.policies() == {}, "a preview writes no ACL policy"
     minted = deploy(deployer, preview)
     assert sorted(minted) == sorted(preview.roles()), "a secret-id for every role the program declares"
-    role_id = deployer.auth.approle.read_role_id(role_name="finance_report-pr4242-app", mount_point="approle")["data"]["role_id"]
+    role_id = deployer.ok("GET", "auth/approle/role/finance_report-pr4242-app/role-id")["data"]["role_id"]
     agent = openbao.client(token="none")
     login = agent.auth.approle.login(role_id=role_id, secret_id=minted["finance_report-pr4242-app"]["secret_id"], use_token=False)
-    assert set(login["auth"]["policies"]) == {"finance_report-pr4242-app"}
+    assert login["auth"]["policies"] == ["finance_report-previews-app"]
+    reader = VaultHTTP(openbao.address, login["auth"]["client_token"])
+    assert reader.call("GET", "secret/data/finance_report/previews/pr4242/app").status_code == 200
+    assert reader.call("GET", "secret/data/finance_report/previews/pr4242/postgres").status_code == 403, "another service's secret"
     destroy(deployer, preview, minted)
     root = openbao.client()
-    for service in ("app", "postgres", "redis"):
+    for service in ("app", "postgres", "redis", "backup"):
         with pytest.raises(hvac.exceptions.InvalidPath):  # no version left, no metadata: nothing to undelete
-            root.secrets.kv.v2.read_secret_metadata(path=f"finance_report/pr4242/{service}", mount_point="secret")
-    assert not [p for p in root.sys.list_acl_policies()["data"]["keys"] if p.startswith("finance_report-pr4242")]
+            root.secrets.kv.v2.read_secret_metadata(path=f"finance_report/previews/pr4242/{service}", mount_point="secret")
     with pytest.raises(hvac.exceptions.InvalidRequest):
         agent.auth.approle.login(role_id=role_id, secret_id=minted["finance_report-pr4242-app"]["secret_id"], use_token=False)
+
+
+@pytest.mark.parametrize("target", ["finance_report-production-app", "finance_report-staging-postgres", "finance_report-preview-envs-deployer", "root", "default"])
+def test_the_deployer_cannot_give_a_preview_role_any_other_policy(openbao, preview, deployer, target):
+    """The escalation a plain role grant allows: write a pr<N> role carrying production's policy, mint
+    a secret-id, log in, read. Every form Vault accepts is refused; the role keeps its preview policy."""
+    deploy(deployer, preview)
+    attempts = escalations(deployer, "finance_report-pr4242-app", target)
+    assert {what: r.status_code for what, r in attempts.items()} == {what: 403 for what in attempts}
+    fresh = deployer.call("POST", "auth/approle/role/finance_report-pr9-new", {"token_policies": [target]})
+    assert fresh.status_code == 403, "nor a new preview-named role"
+    assert openbao.client().read("auth/approle/role/finance_report-pr4242-app")["data"]["token_policies"] == ["finance_report-previews-app"]
+
+
+def test_the_deployer_writes_no_acl_policy_at_all(deployer):
+    text = 'path "secret/data/finance_report/production/app" {\n  capabilities = ["read"]\n}\n'
+    for name in ("finance_report-pr4242-app", "finance_report-previews-app", "finance_report-pr1-x"):
+        assert deployer.call("PUT", f"sys/policies/acl/{name}", {"policy": text}).status_code == 403, name
 
 
 @pytest.mark.parametrize("stack", ["staging", "production"])
@@ -97,23 +95,17 @@ def test_the_deployer_is_refused_everything_of_staging_and_production(openbao, d
     artifacts: Artifacts = program[stack]
     env = artifacts.env
     attempts = {
-        "read the database password": lambda: deployer.secrets.kv.v2.read_secret_version(path=f"finance_report/{env}/postgres", mount_point="secret", raise_on_deleted_version=True),
-        "overwrite the app secrets": lambda: deployer.secrets.kv.v2.create_or_update_secret(path=f"finance_report/{env}/app", secret={"SECRET_KEY": "x"}, mount_point="secret"),
-        "delete the KV history": lambda: deployer.secrets.kv.v2.delete_metadata_and_all_versions(path=f"finance_report/{env}/redis", mount_point="secret"),
-        "mint a secret-id for its role": lambda: deployer.auth.approle.generate_secret_id(role_name=f"finance_report-{env}-postgres", mount_point="approle"),
-        "read its role-id": lambda: deployer.auth.approle.read_role_id(role_name=f"finance_report-{env}-app", mount_point="approle"),
-        "widen its policy": lambda: deployer.sys.create_or_update_acl_policy(name=f"finance_report-{env}-app", policy='path "secret/*" {\n  capabilities = ["read"]\n}\n'),
-        "delete its role": lambda: deployer.auth.approle.delete_role(role_name=f"finance_report-{env}-redis", mount_point="approle"),
-        "write a policy outside the previews": lambda: deployer.sys.create_or_update_acl_policy(name="finance_report-prod-app", policy='path "secret/*" {\n  capabilities = ["read"]\n}\n'),
+        "read the database password": ("GET", f"secret/data/finance_report/{env}/postgres", None),
+        "overwrite the app secrets": ("POST", f"secret/data/finance_report/{env}/app", {"data": {"SECRET_KEY": "x"}}),
+        "delete the KV history": ("DELETE", f"secret/metadata/finance_report/{env}/redis", None),
+        "mint a secret-id for its role": ("POST", f"auth/approle/role/finance_report-{env}-postgres/secret-id", {}),
+        "read its role-id": ("GET", f"auth/approle/role/finance_report-{env}-app/role-id", None),
+        "widen its policy": ("PUT", f"sys/policies/acl/finance_report-{env}-app", {"policy": 'path "secret/*" {\n  capabilities = ["read"]\n}\n'}),
+        "delete its role": ("DELETE", f"auth/approle/role/finance_report-{env}-redis", None),
+        "write a policy outside the previews": ("PUT", "sys/policies/acl/finance_report-prod-app", {"policy": 'path "secret/*" {\n  capabilities = ["read"]\n}\n'}),
     }
-    allowed = []
-    for what, attempt in attempts.items():
-        try:
-            attempt()
-            allowed.append(what)
-        except hvac.exceptions.Forbidden:
-            pass
-    assert allowed == [], f"the preview deployer may {allowed} of {stack}"
+    statuses = {what: deployer.call(*call).status_code for what, call in attempts.items()}
+    assert statuses == {what: 403 for what in attempts}, f"the preview deployer may do some of this to {stack}"
     root = openbao.client()
     stored = root.secrets.kv.v2.read_secret_version(path=f"finance_report/{env}/app", mount_point="secret", raise_on_deleted_version=True)["data"]["data"]
     assert stored == artifacts.kv()["app"][1], "a refused write changed nothing"

@@ -194,7 +194,7 @@ def test_every_name_of_the_preview_carries_its_own_env(preview_run):
             assert re.search(r"-pr42-[0-9a-f]{8}$", network["name"]) or network["name"] == "dokploy-network", c.urn
         assert not inputs.get("volumes"), f"{c.urn} mounts a host path"
     assert preview_run.outputs["vault_roles"] == {s: f"finance_report-pr42-{s}" for s in ("postgres", "redis", "app", "backup")}
-    assert preview_run.outputs["vault_kv_paths"]["postgres"] == "secret/data/finance_report/pr42/postgres"
+    assert preview_run.outputs["vault_kv_paths"]["postgres"] == "secret/data/finance_report/previews/pr42/postgres"
     text = json.dumps([unwrap_secrets(r.inputs) for r in preview_run.resources])
     assert "staging" not in text and "production" not in text
 
@@ -224,14 +224,42 @@ def test_the_deployer_policy_globs_only_preview_names_never_production():
     doc = hcl2.loads(deployer_policy_hcl())
     paths = [p for block in doc["path"] for p in block]
     globs = [p for p in paths if p.endswith("*")]
-    assert len(globs) == 36
+    assert len(globs) == 11, "the previews' KV subtree (data, metadata) and one role glob per leading digit"
 
     def allowed(path: str) -> bool:
         return path in paths or any(fnmatch.fnmatchcase(path, g) for g in globs)
 
     for env in ("production", "staging", "pr", "pr0"):
-        for path in (f"secret/data/finance_report/{env}/app", f"sys/policies/acl/finance_report-{env}-app", f"auth/approle/role/finance_report-{env}-app/secret-id"):
+        for path in (f"secret/data/finance_report/{env}/app", f"auth/approle/role/finance_report-{env}-app/secret-id"):
             assert not allowed(path), path
+    for env in ("pr1", "pr42", "pr9001", "production", "staging"):
+        assert not allowed(f"sys/policies/acl/finance_report-{env}-app"), "no ACL policy is ever written by this token"
     for env in ("pr1", "pr42", "pr9001"):
-        for path in (f"secret/data/finance_report/{env}/app", f"secret/metadata/finance_report/{env}/app", f"sys/policies/acl/finance_report-{env}-app", f"auth/approle/role/finance_report-{env}-app/secret-id"):
+        for path in (f"secret/data/finance_report/previews/{env}/app", f"secret/metadata/finance_report/previews/{env}/app", f"auth/approle/role/finance_report-{env}-app/secret-id"):
             assert allowed(path), path
+
+
+def test_a_preview_attaches_the_platforms_shared_policy_and_writes_none(preview_run):
+    from components.preview_env import SERVICES
+
+    assert preview_run.by_type("vault:index/policy:Policy") == []
+    roles = {r.inputs["roleName"]: r.inputs["tokenPolicies"] for r in preview_run.by_type("vault:appRole/authBackendRole:AuthBackendRole")}
+    assert roles == {f"finance_report-pr42-{s}": [f"finance_report-previews-{s}"] for s in SERVICES}
+    assert sorted(preview_run.outputs["vault_roles"]) == sorted(SERVICES), "the deployer policy pins exactly these services"
+
+
+def test_the_deployer_policy_grants_every_call_a_previews_deploy_makes_and_no_policy_write():
+    """What `invoke doctor` checks for a pr<N> stack (deploy_grants) is what the deployer policy grants."""
+    import fnmatch
+
+    import hcl2
+
+    from components.preview_env import SERVICES
+    from components.vault_artifacts import deploy_grants
+
+    rules = {p: set(body["capabilities"]) for block in hcl2.loads(deployer_policy_hcl())["path"] for p, body in block.items()}
+    needed = deploy_grants("secret", "approle", "pr42", SERVICES)
+    assert not [p for p in needed if p.startswith("sys/policies/")], "a preview reads and writes no ACL policy"
+    for path, capabilities in needed.items():
+        granted = rules.get(path) or next((caps for rule, caps in rules.items() if rule.endswith("*") and fnmatch.fnmatchcase(path, rule)), set())
+        assert capabilities <= granted, f"{path} needs {capabilities - granted}"
