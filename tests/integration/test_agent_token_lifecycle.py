@@ -47,8 +47,10 @@ def test_agent_logs_in_again_when_its_token_expires_and_keeps_files_rendered(ope
         text = log_path.read_text(errors="replace")
         logins = text.count("authentication successful")
         assert alive, text[-2000:]
-        # A few logins per TTL is the agent's renewal cadence; a tight loop would be thousands.
-        assert 2 <= logins <= OBSERVE_SECONDS, f"{logins} logins in {OBSERVE_SECONDS}s"
+        # The agent logs in again a few times per TTL (its renewal attempt fails, it backs off, logs in):
+        # 8 to 14 in 25 s measured here, 26 once with other suites loading both cores. A tight loop would
+        # be thousands; the bound leaves room for a loaded machine and still catches one.
+        assert 2 <= logins <= 4 * OBSERVE_SECONDS, f"{logins} logins in {OBSERVE_SECONDS}s"
         assert "[ERROR]" not in text, text[-2000:]
         assert (root / "secrets/redis/password").read_text() == artifacts.kv()["redis"][1]["PASSWORD"]
     finally:
