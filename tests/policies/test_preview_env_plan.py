@@ -11,6 +11,7 @@ import pytest
 
 from tests.conftest import ROOT
 from tools import preview_env as pe
+from tests.policies.test_offline_plan import on
 from tools.offline_plan import plan
 
 POLICY = "preview-stack-disallow-shared-resources"
@@ -25,16 +26,6 @@ def files(tmp_path_factory):
 
 def preview_plan(files, *transforms):
     return plan("pr314", files[0], files[1], transforms=list(transforms))
-
-
-def on(resource_name: str, change):
-    def transform(args: pulumi.ResourceTransformationArgs):
-        if args.name == resource_name:
-            props, opts = change(dict(args.props), args.opts)
-            return pulumi.ResourceTransformationResult(props, opts)
-        return None
-
-    return transform
 
 
 def test_a_generated_preview_plans_clean_like_staging_and_production(files):
