@@ -5,7 +5,10 @@
 - Who can reach which secret: a job that references a deploy secret never runs for a pull request and
   only in a protected deploy environment on main; a job that references a preview secret runs only in a
   preview environment and, on pull requests, only for branches of this repository; no job reads a
-  repository-level secret. `trust_problems` is checked against mutated workflows too.
+  repository-level secret. The main and same-repository guards are read as expressions
+  (workflow_parse.py): each must be a condition every run meets (the whole `if:` or a `&&` operand of
+  it), never one `||` or a status function makes optional.
+  `trust_problems` is checked against mutated workflows (seeded cases) too.
 - Hygiene: actions pinned to full commit SHAs with the tag in a comment, no workflow-wide permissions,
   minimal job permissions, timeouts, checkouts that keep no credentials.
 - Deploy path: a pinned Pulumi CLI equal to the locked SDK, the policy pack's venv installed before any
@@ -22,12 +25,13 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Optional
 
 import pytest
 import yaml
 
 from tests.conftest import ROOT
+from tests.policies.workflow_parse import Node, ParseError, calls, conjuncts, if_expression, is_equality, parse_expression
 
 WORKFLOWS = ROOT / ".github" / "workflows"
 DEPLOY_SECRETS = {"DOKPLOY_SSH_KEY", "VAULT_DEPLOY_TOKEN", "PULUMI_ACCESS_TOKEN"}
@@ -72,6 +76,30 @@ def steps_using(job: dict[str, Any], action: str) -> list[dict[str, Any]]:
 # ------------------------------------------------------------------------------------------ trust
 
 
+def guard_problem(condition: Any, guard: Node) -> Optional[str]:
+    """None when every run of the job must meet `guard` (it is a top-level `&&` operand of the job's
+    `if:`), else why not. `guard || x`, `(guard || x) && y`, `always() || guard` or text outside `${{ }}`
+    (a string, always true) make it optional. Status functions other than success() (always(),
+    failure(), cancelled(), `!cancelled()`) are refused too: a guarded job runs only when what it needs
+    succeeded."""
+    try:
+        node = parse_expression(if_expression(condition)) if if_expression(condition) else None
+    except ParseError as err:
+        return f"cannot read `if: {condition}`: {err}"
+    if node is None:
+        return "no `if:`"
+    status = calls(node) & {"always", "failure", "cancelled"}
+    if status:
+        return f"`if: {condition}` calls {sorted(status)}"
+    if not any(is_equality(c, guard.left, guard.right) for c in conjuncts(node)):
+        return f"`if: {condition}` does not require it of every run (it must be the condition or a `&&` operand of it)"
+    return None
+
+
+MAIN_GUARD_NODE = parse_expression(MAIN_GUARD)
+SAME_REPO_GUARD_NODE = parse_expression(SAME_REPO_GUARD)
+
+
 def trust_problems(name: str, wf: dict[str, Any]) -> list[str]:
     """Why a job could hand a credential to code nobody reviewed; empty when none can."""
     problems = []
@@ -83,7 +111,7 @@ def trust_problems(name: str, wf: dict[str, Any]) -> list[str]:
         used = secrets_of(job) - {"GITHUB_TOKEN"}
         env = job.get("environment")
         env_name = env.get("name") if isinstance(env, dict) else env
-        condition = str(job.get("if", ""))
+        condition = job.get("if")
         if used and not isinstance(env_name, str) or (used and "${{" in str(env_name)):
             problems.append(f"{where}: uses {sorted(used)} without a literal environment (repository secrets reach every branch)")
             continue
@@ -92,13 +120,15 @@ def trust_problems(name: str, wf: dict[str, Any]) -> list[str]:
                 problems.append(f"{where}: holds deploy secrets {sorted(used & DEPLOY_SECRETS)} in a workflow triggered by {sorted(on & PR_TRIGGERS)}")
             if env_name not in DEPLOY_ENVIRONMENTS:
                 problems.append(f"{where}: holds deploy secrets outside a protected deploy environment ({env_name})")
-            if MAIN_GUARD not in condition:
-                problems.append(f"{where}: holds deploy secrets without `if: {MAIN_GUARD}`")
+            why = guard_problem(condition, MAIN_GUARD_NODE)
+            if why:
+                problems.append(f"{where}: holds deploy secrets without `if: {MAIN_GUARD}` ({why})")
         if used & PREVIEW_SECRETS:
             if env_name not in PREVIEW_ENVIRONMENTS:
                 problems.append(f"{where}: holds preview secrets outside a preview environment ({env_name})")
-            if "pull_request" in on and SAME_REPO_GUARD not in condition:
-                problems.append(f"{where}: holds preview secrets on pull requests without the same-repository guard")
+            why = guard_problem(condition, SAME_REPO_GUARD_NODE)
+            if "pull_request" in on and why:
+                problems.append(f"{where}: holds preview secrets on pull requests without the same-repository guard ({why})")
         if used and env_name in PREVIEW_ENVIRONMENTS and used & DEPLOY_SECRETS:
             problems.append(f"{where}: a preview environment job references deploy secrets")
         problems += pr_env_problems(where, on, job, used, env_name, condition)
@@ -108,15 +138,16 @@ def trust_problems(name: str, wf: dict[str, Any]) -> list[str]:
     return problems
 
 
-def pr_env_problems(where: str, on: set[str], job: dict[str, Any], used: set[str], env_name: Any, condition: str) -> list[str]:
+def pr_env_problems(where: str, on: set[str], job: dict[str, Any], used: set[str], env_name: Any, condition: Any) -> list[str]:
     """Preview-env credentials deploy (the ssh key is root on the host): only in `pr-envs`, only for
     branches of this repository, never beside other credentials, only on pr<N> stacks."""
     problems = []
     if used & PR_ENV_SECRETS:
         if env_name != PR_ENV_ENVIRONMENT:
             problems.append(f"{where}: holds preview-env secrets outside the {PR_ENV_ENVIRONMENT} environment ({env_name})")
-        if on & PR_TRIGGERS and SAME_REPO_GUARD not in condition:
-            problems.append(f"{where}: holds preview-env secrets on pull requests without the same-repository guard")
+        why = guard_problem(condition, SAME_REPO_GUARD_NODE)
+        if on & PR_TRIGGERS and why:
+            problems.append(f"{where}: holds preview-env secrets on pull requests without the same-repository guard ({why})")
         if used & (DEPLOY_SECRETS | PREVIEW_SECRETS):
             problems.append(f"{where}: holds preview-env secrets beside {sorted(used & (DEPLOY_SECRETS | PREVIEW_SECRETS))}")
         for step in steps_using(job, "pulumi/actions"):
@@ -158,11 +189,40 @@ def mutate(name: str, change) -> list[str]:
         ("pull-request.yml", lambda wf: wf["jobs"]["preview-production"].update(environment="preview-staging"), "runs pulumi on production in environment preview-staging"),
         ("pull-request.yml", lambda wf: wf["jobs"]["checks"]["steps"].append({"run": "true", "env": {"K": "${{ secrets.DOKPLOY_SSH_KEY }}"}}), "checks: uses ['DOKPLOY_SSH_KEY'] without a literal environment"),
         ("pull-request.yml", lambda wf: wf["jobs"]["preview-staging"]["steps"].append({"run": "true", "env": {"K": "${{ secrets.VAULT_DEPLOY_TOKEN }}"}}), "holds deploy secrets ['VAULT_DEPLOY_TOKEN'] in a workflow triggered by ['pull_request']"),
+        # The main guard must hold for every run: a substring check passed each of these.
+        ("deploy.yml", lambda wf: wf["jobs"]["up-staging"].update({"if": "github.ref == 'refs/heads/main' || always()"}), "up-staging: holds deploy secrets without `if: github.ref == 'refs/heads/main'`"),
+        ("deploy.yml", lambda wf: wf["jobs"]["up-production"].update({"if": "!cancelled() || github.ref == 'refs/heads/main'"}), "up-production: holds deploy secrets without `if: github.ref == 'refs/heads/main'`"),
+        ("deploy.yml", lambda wf: wf["jobs"]["up-staging"].update({"if": "(github.ref == 'refs/heads/main' || inputs.stack == 'staging') && github.event_name == 'workflow_dispatch'"}), "does not require it of every run"),
+        ("deploy.yml", lambda wf: wf["jobs"]["up-staging"].update({"if": "always() && github.ref == 'refs/heads/main'"}), "calls ['always']"),
+        ("deploy.yml", lambda wf: wf["jobs"]["up-staging"].update({"if": "${{ github.ref == 'refs/heads/main' }} && github.event_name == 'push'"}), "GitHub evaluates the value as a string, which is always true"),
+        ("pull-request.yml", lambda wf: wf["jobs"]["preview-staging"].update({"if": "github.event.pull_request.head.repo.full_name == github.repository || github.actor == 'dependabot[bot]'"}), "preview-staging: holds preview secrets on pull requests without the same-repository guard"),
     ],
 )
 def test_a_workflow_that_exposes_a_credential_is_caught(name, change, expected):
     problems = mutate(name, change)
     assert any(expected in p for p in problems), problems
+
+
+@pytest.mark.parametrize(
+    ("condition", "required"),
+    [
+        ("github.ref == 'refs/heads/main'", True),
+        ("${{ github.ref == 'refs/heads/main' }}", True),
+        ("'refs/heads/main' == github.ref && (github.event_name == 'push' || inputs.stack == 'staging')", True),
+        ("(github.event_name == 'push' && (github.ref == 'refs/heads/main')) && success()", True),
+        ("github.ref == 'refs/heads/main' || always()", False),
+        ("github.ref == 'refs/heads/main' || github.event_name == 'push'", False),
+        ("!(github.ref == 'refs/heads/main')", False),
+        ("github.ref != 'refs/heads/main'", False),
+        ("github.ref == 'refs/heads/main' && !cancelled()", False),
+        ("contains(github.ref, 'refs/heads/main')", False),
+        ("github.ref == 'refs/heads/main' && (", False),
+        ("${{ github.ref == 'refs/heads/main' }} || ${{ false }}", False),
+        (True, False),
+    ],
+)
+def test_the_main_guard_counts_only_when_every_run_must_meet_it(condition, required):
+    assert (guard_problem(condition, MAIN_GUARD_NODE) is None) is required, guard_problem(condition, MAIN_GUARD_NODE)
 
 
 def test_production_runs_only_in_environments_that_require_a_reviewer():
