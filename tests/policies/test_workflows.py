@@ -8,6 +8,8 @@
   repository-level secret. The main and same-repository guards are read as expressions
   (workflow_parse.py): each must be a condition every run meets (the whole `if:` or a `&&` operand of
   it), never one `||` or a status function makes optional.
+- What a job with credentials runs: the event's own commit (no checkout `ref:`/`repository:`, no git
+  fetch/checkout, no workflow_dispatch input outside the job's `if:`).
   `trust_problems` is checked against mutated workflows (seeded cases) too.
 - Hygiene: actions pinned to full commit SHAs with the tag in a comment, no workflow-wide permissions,
   minimal job permissions, timeouts, checkouts that keep no credentials.
@@ -31,7 +33,7 @@ import pytest
 import yaml
 
 from tests.conftest import ROOT
-from tests.policies.workflow_parse import Node, ParseError, calls, conjuncts, if_expression, is_equality, parse_expression
+from tests.policies.workflow_parse import Node, ParseError, calls, conjuncts, if_expression, is_equality, parse_expression, shell_commands
 
 WORKFLOWS = ROOT / ".github" / "workflows"
 DEPLOY_SECRETS = {"DOKPLOY_SSH_KEY", "VAULT_DEPLOY_TOKEN", "PULUMI_ACCESS_TOKEN"}
@@ -135,6 +137,9 @@ def trust_problems(name: str, wf: dict[str, Any]) -> list[str]:
         stacks = {str(s.get("with", {}).get("stack-name")) for s in steps_using(job, "pulumi/actions") if s.get("with", {}).get("stack-name")}
         if "production" in stacks and env_name not in ("production", "preview-production"):
             problems.append(f"{where}: runs pulumi on production in environment {env_name}, which requires no reviewer")
+        credentialed = bool(used) or env_name is not None
+        if credentialed:
+            problems += source_problems(where, job)
     return problems
 
 
@@ -157,6 +162,66 @@ def pr_env_problems(where: str, on: set[str], job: dict[str, Any], used: set[str
     if env_name == PR_ENV_ENVIRONMENT and used - PR_ENV_SECRETS - {"DOKPLOY_KNOWN_HOSTS"}:
         problems.append(f"{where}: the {PR_ENV_ENVIRONMENT} environment holds {sorted(used - PR_ENV_SECRETS - {'DOKPLOY_KNOWN_HOSTS'})}")
     return problems
+
+
+# What a job holding credentials runs must be main's reviewed code: the checkout's default ref (the
+# event's commit), nothing a dispatch input or a script chooses.
+TREE_CHANGING_GIT = {"checkout", "switch", "fetch", "pull", "reset", "restore", "worktree", "clone", "merge", "rebase", "cherry-pick", "am", "apply", "submodule"}
+DISPATCH_INPUT = re.compile(r"(?<![\w.])inputs\b|github\s*\.\s*event\s*\.\s*inputs|github\s*\.\s*event(?![\w.])|github\s*\.\s*event_path|github\s*\[", re.I)
+
+
+def git_subcommand(words: list[str]) -> Optional[str]:
+    """`git [-C dir] [-c k=v] [--git-dir=..] <sub>` -> sub."""
+    i = 0
+    while i < len(words):
+        w = words[i]
+        if w in ("-C", "-c", "--git-dir", "--work-tree", "--namespace"):
+            i += 2
+        elif w.startswith("-"):
+            i += 1
+        else:
+            return w
+    return None
+
+
+def source_problems(where: str, job: dict[str, Any]) -> list[str]:
+    """A job with credentials runs the event's own commit: no checkout `ref:` or `repository:`, no git
+    or gh command that fetches or switches to other code, no workflow_dispatch input anywhere but the
+    job's `if:` (an input must not choose the code, the stack or a step), no script reading the raw
+    event, and no shell these checks cannot read."""
+    problems = []
+    for step in steps_using(job, "actions/checkout"):
+        for key in ("ref", "repository"):
+            if key in (step.get("with") or {}):
+                problems.append(f"{where}: checks out {key} {step['with'][key]} in a job that holds credentials (only the event's own commit)")
+    without_if = {k: v for k, v in job.items() if k != "if"}
+    for expression in re.findall(r"\$\{\{(.*?)\}\}", json.dumps(without_if)):
+        if DISPATCH_INPUT.search(expression):
+            problems.append(f"{where}: a workflow_dispatch input or the raw event reaches a step of a job that holds credentials: ${{{{{expression}}}}}")
+    for step in job.get("steps", []):
+        shell = step.get("shell", (job.get("defaults") or {}).get("run", {}).get("shell", "bash"))
+        if "run" in step and str(shell).split()[0] not in ("bash", "sh"):
+            problems.append(f"{where}: runs a script in shell {shell}, which these checks cannot read")
+        if "GITHUB_EVENT_PATH" in str(step.get("run", "")):
+            problems.append(f"{where}: a script reads the raw event (GITHUB_EVENT_PATH) in a job that holds credentials")
+        for words in script_commands(where, step, problems):
+            for k, w in enumerate(words):
+                base = w.rsplit("/", 1)[-1]
+                if base == "git" and git_subcommand(words[k + 1:]) in TREE_CHANGING_GIT:
+                    problems.append(f"{where}: `git {git_subcommand(words[k + 1:])}` changes the checked-out code in a job that holds credentials")
+                if base == "gh" and ("checkout" in words[k + 1:] or "clone" in words[k + 1:]):
+                    problems.append(f"{where}: `{' '.join(words[k:k + 3])}` changes the checked-out code in a job that holds credentials")
+    return problems
+
+
+def script_commands(where: str, step: dict[str, Any], problems: list[str]) -> list[list[str]]:
+    if "run" not in step:
+        return []
+    try:
+        return shell_commands(str(step["run"]))
+    except ParseError as err:
+        problems.append(f"{where}: cannot read the script {str(step['run'])[:60]!r}: {err}")
+        return []
 
 
 def test_no_job_can_hand_a_credential_to_unreviewed_code():
@@ -196,6 +261,13 @@ def mutate(name: str, change) -> list[str]:
         ("deploy.yml", lambda wf: wf["jobs"]["up-staging"].update({"if": "always() && github.ref == 'refs/heads/main'"}), "calls ['always']"),
         ("deploy.yml", lambda wf: wf["jobs"]["up-staging"].update({"if": "${{ github.ref == 'refs/heads/main' }} && github.event_name == 'push'"}), "GitHub evaluates the value as a string, which is always true"),
         ("pull-request.yml", lambda wf: wf["jobs"]["preview-staging"].update({"if": "github.event.pull_request.head.repo.full_name == github.repository || github.actor == 'dependabot[bot]'"}), "preview-staging: holds preview secrets on pull requests without the same-repository guard"),
+        # A deploy job runs main's own commit: no ref a dispatch input, a checkout `ref:` or git chooses.
+        ("deploy.yml", lambda wf: (wf[True]["workflow_dispatch"]["inputs"].update(ref={"type": "string", "required": False}), steps_using(wf["jobs"]["up-staging"], "actions/checkout")[0]["with"].update(ref="${{ inputs.ref }}")), "up-staging: checks out ref ${{ inputs.ref }} in a job that holds credentials"),
+        ("deploy.yml", lambda wf: (wf[True]["workflow_dispatch"]["inputs"].update(ref={"type": "string", "required": False}), steps_using(wf["jobs"]["up-staging"], "actions/checkout")[0]["with"].update(ref="${{ inputs.ref }}")), "up-staging: a workflow_dispatch input or the raw event reaches a step of a job that holds credentials: ${{ inputs.ref }}"),
+        ("deploy.yml", lambda wf: steps_using(wf["jobs"]["up-production"], "actions/checkout")[0]["with"].update(ref="refs/heads/release"), "up-production: checks out ref refs/heads/release"),
+        ("deploy.yml", lambda wf: steps_using(wf["jobs"]["up-production"], "pulumi/actions")[0]["with"].update({"stack-name": "${{ inputs.stack }}"}), "up-production: a workflow_dispatch input or the raw event reaches a step"),
+        ("deploy.yml", lambda wf: wf["jobs"]["up-staging"]["steps"].insert(1, {"run": "git fetch origin \"$REF\" && git checkout FETCH_HEAD", "env": {"REF": "${{ github.event.inputs.ref }}"}}), "up-staging: `git checkout` changes the checked-out code"),
+        ("deploy.yml", lambda wf: wf["jobs"]["up-staging"]["steps"].insert(1, {"run": "git switch \"$(jq -r .inputs.ref \"$GITHUB_EVENT_PATH\")\""}), "up-staging: a script reads the raw event (GITHUB_EVENT_PATH)"),
     ],
 )
 def test_a_workflow_that_exposes_a_credential_is_caught(name, change, expected):
@@ -223,6 +295,17 @@ def test_a_workflow_that_exposes_a_credential_is_caught(name, change, expected):
 )
 def test_the_main_guard_counts_only_when_every_run_must_meet_it(condition, required):
     assert (guard_problem(condition, MAIN_GUARD_NODE) is None) is required, guard_problem(condition, MAIN_GUARD_NODE)
+
+
+def test_the_script_reader_finds_commands_wherever_bash_would_run_them():
+    script = 'x="$(pulumi whoami)"; echo `pulumi version` | tee f # pulumi up (a comment)\nbash -ec "pulumi destroy -s \\"staging\\"" && eval pulumi stack rm pr1 \\\n  --yes\npulumi up --stack pr${{ github.event.pull_request.number }} 2>&1'
+    assert sorted(" ".join(c) for c in shell_commands(script) if c[0] == "pulumi") == [
+        "pulumi destroy -s staging",
+        "pulumi stack rm pr1 --yes",
+        "pulumi up --stack pr${{ github.event.pull_request.number }}",
+        "pulumi version",
+        "pulumi whoami",
+    ]
 
 
 def test_production_runs_only_in_environments_that_require_a_reviewer():

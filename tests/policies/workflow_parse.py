@@ -3,9 +3,12 @@
 - `conjuncts` parses a GitHub Actions expression (a job's `if:`) and returns the conditions every run
   must meet (the top-level `&&` operands), so a guard can be required as one of them: `guard || x` or
   `always() || guard` do not make it one.
+- `shell_commands` splits a `run:` script into its simple commands (word lists), the scripts inside
+  `$(...)`, backticks, `bash -c '...'` and `eval` included, so a `pulumi` or `git` call is found wherever
+  it is in the script.
 
-Deliberately small: it reads the forms the workflows use and raises `ParseError` on what it cannot read
-(the caller reports it as a problem), rather than guessing.
+Both are deliberately small: they read the forms the workflows use and raise `ParseError` on what they
+cannot read (the caller reports it as a problem), rather than guessing.
 """
 
 from __future__ import annotations
@@ -244,3 +247,191 @@ def is_equality(node: Node, a: Node, b: Node) -> bool:
         return x == y
 
     return isinstance(node, Compare) and node.op == "==" and ((same(node.left, a) and same(node.right, b)) or (same(node.left, b) and same(node.right, a)))
+
+
+# ------------------------------------------------------------------------------------------ shell scripts
+
+_OPERATORS = ("&&", "||", ";;", "|&", ">>", "<<", "&>", ">&", "<&", ">|", "<>", ";", "&", "|", "(", ")", "<", ">", "\n")
+_SEPARATORS = {"&&", "||", ";;", "|&", ";", "&", "|", "(", ")", "\n"}
+_KEYWORDS = {"if", "then", "else", "elif", "fi", "do", "done", "while", "until", "!", "{", "}", "time"}
+_GH_EXPRESSION = re.compile(r"\$\{\{(.*?)\}\}", re.S)
+SUBSTITUTION = "\x01"
+"""Stands for a `$(...)` or backtick substitution inside a word: its value is not known here."""
+
+
+@dataclass(frozen=True)
+class _Op:
+    text: str
+
+
+def _matching_paren(script: str, start: int) -> int:
+    """Index of the `)` closing the `$(` whose `(` is at `start`, skipping quoted text."""
+    depth, i = 0, start
+    while i < len(script):
+        c = script[i]
+        if c == "\\":
+            i += 2
+            continue
+        if c == "'":
+            end = script.find("'", i + 1)
+            if end < 0:
+                raise ParseError("unterminated ' in a $(...)")
+            i = end + 1
+            continue
+        if c == '"':
+            i = _end_of_double_quotes(script, i + 1) + 1
+            continue
+        if c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+            if depth == 0:
+                return i
+        i += 1
+    raise ParseError("unterminated $(")
+
+
+def _end_of_double_quotes(script: str, i: int) -> int:
+    while i < len(script):
+        c = script[i]
+        if c == "\\":
+            i += 2
+            continue
+        if c == '"':
+            return i
+        if script.startswith("$(", i):
+            i = _matching_paren(script, i + 1) + 1
+            continue
+        i += 1
+    raise ParseError('unterminated "')
+
+
+def _tokenize(script: str, subs: list[str]) -> list[Union[str, _Op]]:
+    out: list[Union[str, _Op]] = []
+    word: Optional[str] = None
+    i, n = 0, len(script)
+
+    def flush():
+        nonlocal word
+        if word is not None:
+            out.append(word)
+            word = None
+
+    while i < n:
+        c = script[i]
+        if c in " \t\r":
+            flush()
+            i += 1
+        elif c == "\\":
+            if script.startswith("\\\n", i):
+                i += 2  # line continuation
+            else:
+                word = (word or "") + script[i + 1:i + 2]
+                i += 2
+        elif c == "#" and word is None:
+            while i < n and script[i] != "\n":
+                i += 1
+        elif c == "'":
+            end = script.find("'", i + 1)
+            if end < 0:
+                raise ParseError("unterminated '")
+            word = (word or "") + script[i + 1:end]
+            i = end + 1
+        elif c == '"':
+            end = _end_of_double_quotes(script, i + 1)
+            inner, j, text = script[i + 1:end], 0, ""
+            while j < len(inner):
+                if inner[j] == "\\" and j + 1 < len(inner) and inner[j + 1] in '$`"\\\n':
+                    text += inner[j + 1] if inner[j + 1] != "\n" else ""
+                    j += 2
+                elif inner.startswith("$(", j) or inner[j] == "`":
+                    before = len(subs)
+                    j = _sub_in(inner, j, subs)
+                    text += SUBSTITUTION * (len(subs) > before)
+                else:
+                    text += inner[j]
+                    j += 1
+            word = (word or "") + text
+            i = end + 1
+        elif script.startswith("$(", i) or c == "`":
+            i = _sub_in(script, i, subs)
+            word = (word or "") + SUBSTITUTION
+        else:
+            op = next((o for o in _OPERATORS if script.startswith(o, i)), None)
+            if op:
+                if op[0] in "<>" and word is not None and word.isdigit():
+                    word = None  # an io number: 2>&1
+                flush()
+                out.append(_Op(op))
+                i += len(op)
+            else:
+                word = (word or "") + c
+                i += 1
+    flush()
+    return out
+
+
+def _sub_in(text: str, at: int, subs: list[str]) -> int:
+    """Records the `$(...)` or backtick script starting at `at`; returns the index after it."""
+    if text.startswith("$(", at):
+        end = _matching_paren(text, at + 1)
+        subs.append(text[at + 2:end])
+        return end + 1
+    end = text.find("`", at + 1)
+    if end < 0:
+        raise ParseError("unterminated `")
+    subs.append(text[at + 1:end])
+    return end + 1
+
+
+def shell_commands(script: str) -> list[list[str]]:
+    """The simple commands of a bash script as word lists (quotes removed, `${{ }}` expressions kept as
+    written), the commands of every `$(...)`, backtick, `sh -c`/`bash -c` script and `eval` included.
+    Redirection targets are dropped; a heredoc's lines are read as commands (it may be piped to a shell)."""
+    expressions: list[str] = []
+
+    def hide(m: re.Match) -> str:
+        expressions.append("${{ " + m.group(1).strip() + " }}")
+        return f"\x00{len(expressions) - 1}\x00"
+
+    def show(word: str) -> str:
+        return re.sub(r"\x00(\d+)\x00", lambda m: expressions[int(m.group(1))], word)
+
+    return [[show(w) for w in words] for words in _commands(_GH_EXPRESSION.sub(hide, script), 0)]
+
+
+def _commands(script: str, depth: int) -> list[list[str]]:
+    if depth > 8:
+        raise ParseError("scripts nested more than 8 deep")
+    nested: list[str] = []
+    commands: list[list[str]] = []
+    current: list[str] = []
+    skip_target = False
+    for tok in _tokenize(script, nested) + [_Op("\n")]:
+        if isinstance(tok, _Op):
+            if tok.text in _SEPARATORS:
+                if current:
+                    commands.append(current)
+                current = []
+            else:
+                skip_target = True  # a redirection: the next word is its target
+            continue
+        if skip_target:
+            skip_target = False
+            continue
+        if not current and tok in _KEYWORDS:
+            continue
+        current.append(tok)
+    for words in commands:
+        for k, w in enumerate(words):
+            if w.rsplit("/", 1)[-1] in ("sh", "bash", "dash", "zsh"):
+                # sh -c SCRIPT (also combined flags: -ec, -xc)
+                flag = next((j for j in range(k + 1, len(words) - 1) if re.fullmatch(r"-[A-Za-z]*c[A-Za-z]*", words[j])), None)
+                if flag is not None:
+                    nested.append(words[flag + 1])
+            elif w == "eval" and k == 0:
+                nested.append(" ".join(words[1:]))
+    out = list(commands)
+    for inner in nested:
+        out += _commands(inner, depth + 1)
+    return out
