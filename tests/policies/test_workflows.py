@@ -9,7 +9,11 @@
   (workflow_parse.py): each must be a condition every run meets (the whole `if:` or a `&&` operand of
   it), never one `||` or a status function makes optional.
 - What a job with credentials runs: the event's own commit (no checkout `ref:`/`repository:`, no git
-  fetch/checkout, no workflow_dispatch input outside the job's `if:`).
+  fetch/checkout, no workflow_dispatch input outside the job's `if:`), and pulumi only on its own stack:
+  every pulumi/actions step and every `pulumi`, `invoke` and `python -m tools.*` call in every `run:`
+  script (inside `$(...)`, `bash -c` and `eval` too, `PULUMI_STACK` included) names only the job's
+  stack (deploy jobs their environment's, preview jobs theirs and read-only, pr-envs jobs
+  pr<pull request number>); pull-request jobs without an environment write nothing.
   `trust_problems` is checked against mutated workflows (seeded cases) too.
 - Hygiene: actions pinned to full commit SHAs with the tag in a comment, no workflow-wide permissions,
   minimal job permissions, timeouts, checkouts that keep no credentials.
@@ -27,13 +31,14 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from dataclasses import dataclass
 from typing import Any, Iterable, Optional
 
 import pytest
 import yaml
 
 from tests.conftest import ROOT
-from tests.policies.workflow_parse import Node, ParseError, calls, conjuncts, if_expression, is_equality, parse_expression, shell_commands
+from tests.policies.workflow_parse import SUBSTITUTION, Node, ParseError, calls, conjuncts, if_expression, is_equality, parse_expression, shell_commands
 
 WORKFLOWS = ROOT / ".github" / "workflows"
 DEPLOY_SECRETS = {"DOKPLOY_SSH_KEY", "VAULT_DEPLOY_TOKEN", "PULUMI_ACCESS_TOKEN"}
@@ -140,12 +145,13 @@ def trust_problems(name: str, wf: dict[str, Any]) -> list[str]:
         credentialed = bool(used) or env_name is not None
         if credentialed:
             problems += source_problems(where, job)
+        problems += stack_problems(where, wf, job, job_scope(on, env_name))
     return problems
 
 
 def pr_env_problems(where: str, on: set[str], job: dict[str, Any], used: set[str], env_name: Any, condition: Any) -> list[str]:
     """Preview-env credentials deploy (the ssh key is root on the host): only in `pr-envs`, only for
-    branches of this repository, never beside other credentials, only on pr<N> stacks."""
+    branches of this repository, never beside other credentials, only on pr<N> stacks (stack_problems)."""
     problems = []
     if used & PR_ENV_SECRETS:
         if env_name != PR_ENV_ENVIRONMENT:
@@ -155,10 +161,6 @@ def pr_env_problems(where: str, on: set[str], job: dict[str, Any], used: set[str
             problems.append(f"{where}: holds preview-env secrets on pull requests without the same-repository guard ({why})")
         if used & (DEPLOY_SECRETS | PREVIEW_SECRETS):
             problems.append(f"{where}: holds preview-env secrets beside {sorted(used & (DEPLOY_SECRETS | PREVIEW_SECRETS))}")
-        for step in steps_using(job, "pulumi/actions"):
-            stack = str(step.get("with", {}).get("stack-name", "pr"))
-            if step.get("with", {}).get("command") and not re.fullmatch(r"pr\$\{\{ github\.event\.pull_request\.number \}\}", stack):
-                problems.append(f"{where}: runs pulumi on stack {stack} with preview-env secrets; only pr<pull request number>")
     if env_name == PR_ENV_ENVIRONMENT and used - PR_ENV_SECRETS - {"DOKPLOY_KNOWN_HOSTS"}:
         problems.append(f"{where}: the {PR_ENV_ENVIRONMENT} environment holds {sorted(used - PR_ENV_SECRETS - {'DOKPLOY_KNOWN_HOSTS'})}")
     return problems
@@ -224,6 +226,191 @@ def script_commands(where: str, step: dict[str, Any], problems: list[str]) -> li
         return []
 
 
+# ------------------------------------------------------------------------------------------ stacks a job touches
+
+PR_NUMBER = "${{ github.event.pull_request.number }}"
+PR_STACK = f"pr{PR_NUMBER}"
+# Pulumi commands that change nothing; anything else (up, destroy, refresh, import, state, config set,
+# stack init/rm, select --create, an unknown command) writes.
+READ_ONLY_PULUMI = {"", "preview", "version", "whoami", "about", "help", "login", "logout", "gen-completion", "stack", "stack ls", "stack output", "stack history", "stack select", "stack export", "config", "config get", "plugin ls"}
+PULUMI_GROUPS = {"stack", "config", "plugin", "state", "policy", "org", "env", "deployment", "package", "schema", "template", "ai", "console", "project"}
+PULUMI_VALUE_FLAGS = {"-C", "--cwd", "--color", "-v", "--verbose", "--tracing", "--tracing-header", "--profiling", "--memprofilerate"}
+# invoke tasks that run pulumi themselves (tools/adopt.py: import and config set; tools/rotate.py: up
+# --replace; tools/rollback.py: up through the Automation API).
+PULUMI_TASKS = {"adopt", "rotate", "rollback"}
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What a job may do with pulumi: `stacks` it may name (None: any, for a job with nothing to protect
+    but its commands) and whether it may write."""
+
+    label: str
+    stacks: Optional[frozenset[str]]
+    writes: bool
+
+
+def job_scope(on: set[str], env_name: Any) -> Optional[Scope]:
+    if env_name in DEPLOY_ENVIRONMENTS:
+        return Scope(f"the {env_name} deploy job", frozenset({env_name}), True)
+    if env_name in PREVIEW_ENVIRONMENTS:
+        return Scope(f"the {env_name} job", frozenset({env_name.removeprefix("preview-")}), False)
+    if env_name == PR_ENV_ENVIRONMENT:
+        return Scope(f"a {PR_ENV_ENVIRONMENT} job", frozenset({PR_STACK}), True)
+    if on & PR_TRIGGERS:
+        return Scope("a pull-request job without a deploy environment", None, False)
+    return None
+
+
+def pulumi_command(args: list[str]) -> str:
+    """`pulumi [global flags] stack select --create x` -> 'stack select' (the first one or two words)."""
+    words, i = [], 0
+    while i < len(args) and len(words) < 2:
+        a = args[i]
+        if a in PULUMI_VALUE_FLAGS:
+            i += 2
+            continue
+        if a.startswith("-"):
+            i += 1
+            continue
+        words.append(a)
+        if words[0] not in PULUMI_GROUPS:
+            break
+        i += 1
+    return " ".join(words)
+
+
+def flag_values(args: list[str], long: tuple[str, ...], short: str) -> list[Optional[str]]:
+    """Values of `--long X`, `--long=X`, `-sX`, `-s X`, `-s=X` and of a short-flag group holding `short`
+    (`-ys X`); None when the value is missing."""
+    out: list[Optional[str]] = []
+    for i, a in enumerate(args):
+        nxt = args[i + 1] if i + 1 < len(args) else None
+        name, eq, value = a.partition("=")
+        if name in long:
+            out.append(value if eq else nxt)
+        elif short and re.fullmatch(r"-[A-Za-z]+.*", a) and not a.startswith("--") and short in name[1:].split("=")[0]:
+            rest = a[a.index(short, 1) + 1:].lstrip("=")
+            out.append(rest or nxt)
+    return out
+
+
+def invocations(words: list[str]) -> list[tuple[str, list[str]]]:
+    """(tool, arguments) of the stack-taking commands in one simple command: pulumi, invoke, and
+    `python -m tools.<module>`, wherever they stand (after env, sudo, uv run, xargs ...)."""
+    for k, w in enumerate(words):
+        base = w.rsplit("/", 1)[-1]
+        if base == "pulumi":
+            return [("pulumi", words[k + 1:])]
+        if base in ("invoke", "inv"):
+            return [("invoke", words[k + 1:])]
+        if w == "-m" and k + 1 < len(words) and words[k + 1].startswith("tools."):
+            return [(words[k + 1], words[k + 2:])]
+    return []
+
+
+def stacks_named(tool: str, args: list[str]) -> list[Optional[str]]:
+    if tool == "pulumi":
+        stacks = flag_values(args, ("--stack",), "s")
+        command = pulumi_command(args)
+        if command in ("stack select", "stack init", "stack rm", "stack rename"):
+            sub = args.index(command.split()[1])
+            stacks += [a for a in args[sub + 1:] if not a.startswith("-")]
+        if command == "config cp":
+            stacks += flag_values(args, ("--dest",), "d")
+        return stacks
+    if tool == "invoke":
+        return flag_values(args, ("--stack",), "s")
+    # argparse: --stack, its unambiguous abbreviations (--st, --sta ...) and --stack=X
+    return flag_values(args, tuple("--stack"[:n] for n in range(3, 8)), "")
+
+
+def variables(wf: dict[str, Any], job: dict[str, Any], step: dict[str, Any]) -> dict[str, str]:
+    """Environment a step's script sees from the workflow, job and step `env:` (the later wins)."""
+    out: dict[str, str] = {}
+    for level in (wf, job, step):
+        out.update({str(k): str(v) for k, v in (level.get("env") or {}).items()})
+    return out
+
+
+def assigned_in_scripts(job: dict[str, Any], name: str) -> bool:
+    """Whether any script of the job may set `name` (assignment, export, read, for, printf -v, declare,
+    or a NAME= line written to $GITHUB_ENV): its `env:` binding then says nothing. Over-reports."""
+    pattern = re.compile(rf"(?<![\w$]){re.escape(name)}(\[[^\]]*\])?\+?=|\b(read|mapfile|readarray)\b[^\n;|&]*\b{re.escape(name)}\b|\bfor\s+{re.escape(name)}\b|-v\s*{re.escape(name)}\b|\b(declare|typeset|local)\b")
+    return any(pattern.search(str(s.get("run", ""))) for s in job.get("steps", []))
+
+
+def resolve(value: str, env: dict[str, str], job: dict[str, Any]) -> tuple[Optional[str], str]:
+    """A stack argument with its `$VAR`/`${VAR}` taken from `env:`, or (None, why) when a variable is
+    unbound or set by a script, or the value holds a command substitution or another expansion."""
+    if SUBSTITUTION in value:
+        return None, "a command substitution"
+    why = []
+
+    def sub(m: re.Match) -> str:
+        name = m.group(1) or m.group(2)
+        if name not in env:
+            why.append(f"${name} is bound by no env:")
+        elif assigned_in_scripts(job, name):
+            why.append(f"a script of the job may set ${name}")
+        return env.get(name, "")
+
+    resolved = re.sub(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))", sub, value)
+    if why:
+        return None, why[0]
+    if "$" in resolved.replace("${{", ""):
+        return None, "a shell expansion"
+    return resolved, ""
+
+
+def stack_problems(where: str, wf: dict[str, Any], job: dict[str, Any], scope: Optional[Scope]) -> list[str]:
+    """Every pulumi invocation of the job, in a pulumi/actions step or anywhere in a `run:` script (and
+    `invoke`/`python -m tools.*` with --stack), names only the stacks its scope allows and, in a
+    read-only scope, writes nothing. A stack the checks cannot resolve counts as another stack."""
+    if scope is None:
+        return []
+    problems: list[str] = []
+    allowed = "pr<pull request number> (pr" + PR_NUMBER + ")" if scope.stacks == {PR_STACK} else ", ".join(sorted(scope.stacks or []))
+
+    def check(what: str, raw: Optional[str], env: dict[str, str]):
+        if scope.stacks is None:
+            return
+        if raw is None:
+            problems.append(f"{where}: runs {what} without a stack value")
+            return
+        resolved, why = resolve(raw, env, job)
+        if resolved is None:
+            problems.append(f"{where}: runs {what} on stack {raw}, which cannot be resolved ({why}); {scope.label} may touch only {allowed}")
+        elif re.sub(r"\s+", " ", resolved) not in scope.stacks:
+            problems.append(f"{where}: runs {what} on stack {raw}" + (f" (= {resolved})" if resolved != raw else "") + f"; {scope.label} may touch only {allowed}")
+
+    for step in job.get("steps", []):
+        env = variables(wf, job, step)
+        if "PULUMI_STACK" in env:
+            check("pulumi (PULUMI_STACK)", env["PULUMI_STACK"], env)
+        if "PULUMI_STACK" in str(step.get("run", "")):
+            problems.append(f"{where}: a script sets or reads PULUMI_STACK, which chooses pulumi's stack out of sight of these checks")
+        if str(step.get("uses", "")).split("@")[0] == "pulumi/actions":
+            with_ = step.get("with") or {}
+            command = str(with_.get("command", ""))
+            if command and not scope.writes and command != "preview":
+                problems.append(f"{where}: runs `pulumi {command}` (pulumi/actions) in {scope.label}, which may only preview")
+            if command:
+                check(f"`pulumi {command}` (pulumi/actions)", str(with_["stack-name"]) if "stack-name" in with_ else None, env)
+        for words in script_commands(where, step, problems):
+            for tool, args in invocations(words):
+                command = pulumi_command(args) if tool == "pulumi" else tool
+                if tool == "pulumi" and not scope.writes and (command not in READ_ONLY_PULUMI or flag_values(args, ("--create",), "c")):
+                    problems.append(f"{where}: runs `pulumi {command}` in {scope.label}, which may only read")
+                tasks = sorted(PULUMI_TASKS & set(args)) if tool == "invoke" else []
+                if tasks and not scope.writes:
+                    problems.append(f"{where}: runs `invoke {tasks[0]}` (a pulumi update) in {scope.label}, which may only read")
+                label = {"pulumi": f"`pulumi {command}`", "invoke": f"`invoke {' '.join(args[:1])}`"}.get(tool, f"`python -m {tool}`")
+                for value in stacks_named(tool, args):
+                    check(label, value, env)
+    return problems
+
+
 def test_no_job_can_hand_a_credential_to_unreviewed_code():
     problems = [p for name, wf in workflows().items() for p in trust_problems(name, wf)]
     assert problems == []
@@ -268,6 +455,15 @@ def mutate(name: str, change) -> list[str]:
         ("deploy.yml", lambda wf: steps_using(wf["jobs"]["up-production"], "pulumi/actions")[0]["with"].update({"stack-name": "${{ inputs.stack }}"}), "up-production: a workflow_dispatch input or the raw event reaches a step"),
         ("deploy.yml", lambda wf: wf["jobs"]["up-staging"]["steps"].insert(1, {"run": "git fetch origin \"$REF\" && git checkout FETCH_HEAD", "env": {"REF": "${{ github.event.inputs.ref }}"}}), "up-staging: `git checkout` changes the checked-out code"),
         ("deploy.yml", lambda wf: wf["jobs"]["up-staging"]["steps"].insert(1, {"run": "git switch \"$(jq -r .inputs.ref \"$GITHUB_EVENT_PATH\")\""}), "up-staging: a script reads the raw event (GITHUB_EVENT_PATH)"),
+        # Every pulumi a job runs, in a script too, names its own stack only; pull-request jobs write nothing.
+        ("deploy.yml", lambda wf: wf["jobs"]["up-staging"]["steps"].append({"run": "pulumi destroy --yes -s production"}), "up-staging: runs `pulumi destroy` on stack production; the staging deploy job may touch only staging"),
+        ("deploy.yml", lambda wf: wf["jobs"]["up-production"]["steps"].append({"run": "uv run invoke rotate --stack=staging --what postgres-password --yes"}), "up-production: runs `invoke rotate` on stack staging; the production deploy job may touch only production"),
+        ("deploy.yml", lambda wf: wf["jobs"]["up-staging"]["steps"].append({"run": "pulumi refresh --yes", "env": {"PULUMI_STACK": "production"}}), "up-staging: runs pulumi (PULUMI_STACK) on stack production"),
+        ("pull-request.yml", lambda wf: wf["jobs"]["checks"]["steps"].append({"run": "pulumi up --yes --stack staging"}), "checks: runs `pulumi up` in a pull-request job without a deploy environment, which may only read"),
+        ("pull-request.yml", lambda wf: wf["jobs"]["checks"]["steps"].append({"run": "uv run invoke rollback --stack staging --yes"}), "checks: runs `invoke rollback` (a pulumi update) in a pull-request job"),
+        ("pull-request.yml", lambda wf: wf["jobs"]["preview-staging"]["steps"].append({"run": "pulumi destroy --yes --stack staging"}), "preview-staging: runs `pulumi destroy` in the preview-staging job, which may only read"),
+        ("pull-request.yml", lambda wf: steps_using(wf["jobs"]["preview-production"], "pulumi/actions")[0]["with"].update(command="up"), "preview-production: runs `pulumi up` (pulumi/actions) in the preview-production job, which may only preview"),
+        ("pull-request.yml", lambda wf: wf["jobs"]["preview-staging"]["steps"].append({"run": "uv run python -m tools.preview_config --sta production"}), "preview-staging: runs `python -m tools.preview_config` on stack production; the preview-staging job may touch only staging"),
     ],
 )
 def test_a_workflow_that_exposes_a_credential_is_caught(name, change, expected):
