@@ -26,7 +26,9 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -620,18 +622,77 @@ def test_every_up_is_followed_by_status_and_has_its_own_concurrency_group():
     assert groups == {"pulumi-up-staging", "pulumi-up-production"}
 
 
+PREVIEW_ON = "steps.preview-config.outputs.preview == 'true'"
+
+
+def preview_config_step(job: dict[str, Any]) -> dict[str, Any]:
+    (step,) = [s for s in job["steps"] if s.get("id") == "preview-config"]
+    return step
+
+
 def test_previews_run_with_the_read_only_connection_of_their_stack():
     jobs = workflows()["pull-request.yml"]["jobs"]
     for stack in ("staging", "production"):
         job = jobs[f"preview-{stack}"]
-        runs = "\n".join(str(s.get("run", "")) for s in job["steps"])
-        assert f"uv run python -m tools.preview_config --stack {stack}" in runs
+        config = preview_config_step(job)
+        assert config["run"] == f'uv run python -m tools.preview_config --stack {stack} --github-output "$GITHUB_OUTPUT"'
         (preview,) = steps_using(job, "pulumi/actions")
         assert preview["with"]["command"] == "preview" and preview["with"]["stack-name"] == stack
         assert preview["with"]["config-map"] == "${{ steps.preview-config.outputs.config-map }}"
         assert preview["env"] == {"PULUMI_ACCESS_TOKEN": "${{ secrets.PULUMI_PREVIEW_TOKEN }}", "VAULT_TOKEN": "${{ secrets.VAULT_PREVIEW_TOKEN }}"}
         (agent,) = steps_using(job, "webfactory/ssh-agent")
         assert agent["with"]["ssh-private-key"] == "${{ secrets.DOKPLOY_PREVIEW_SSH_KEY }}"
+        # Without a read-only path (preview=false) no step that uses a credential runs: each comes after
+        # the config step and runs only when it said preview=true.
+        index = job["steps"].index(config)
+        for i, step in enumerate(job["steps"]):
+            if secrets_of(step):
+                assert i > index and step.get("if") == PREVIEW_ON, (stack, step)
+
+
+def run_step(script: str, tmp_path: Path) -> tuple[int, str]:
+    """A step's script as GitHub's runner runs a `run:` without `shell:` (`bash -e {0}`), from the
+    repository root, with `uv run python` as this interpreter: (exit code, what it wrote to $GITHUB_OUTPUT)."""
+    output = tmp_path / "github_output"
+    output.write_text("")
+    path = tmp_path / "step.sh"
+    path.write_text(script.replace("uv run python", shlex.quote(sys.executable)))
+    proc = subprocess.run(["bash", "-e", str(path)], cwd=ROOT, env={**os.environ, "GITHUB_OUTPUT": str(output)}, capture_output=True, text=True, timeout=120)
+    return proc.returncode, output.read_text()
+
+
+def hides_a_failure(script: str, stack: str, tmp_path: Path) -> Optional[str]:
+    """The config step run for a stack file that does not exist (the tool exits 2): None when the step
+    fails too and writes no output, else what it did."""
+    broken = script.replace(f"--stack {stack}", "--stack no-such-stack")
+    assert broken != script
+    code, written = run_step(broken, tmp_path)
+    return None if code != 0 and written == "" else f"the step exits {code} and writes {written!r} although the tool failed"
+
+
+@pytest.mark.parametrize("stack", ["staging", "production"])
+def test_the_preview_config_step_fails_when_the_tool_fails_and_says_no_preview_without_the_proxy(stack, tmp_path):
+    from tools.preview_config import github_outputs, load
+
+    script = preview_config_step(workflows()["pull-request.yml"]["jobs"][f"preview-{stack}"])["run"]
+    assert hides_a_failure(script, stack, tmp_path) is None
+    code, written = run_step(script, tmp_path)
+    assert code == 0 and written == github_outputs(load(stack))
+    if not load(stack).preview_docker_proxy:  # the committed stacks today: an explicit "no preview"
+        assert written == "preview=false\n"
+
+
+@pytest.mark.parametrize(
+    ("script", "hides"),
+    [
+        # as the workflow had it: the command substitution's exit status is lost in echo's
+        ('echo "config-map=$(uv run python -m tools.preview_config --stack staging)" >> "$GITHUB_OUTPUT"', True),
+        ('map="$(uv run python -m tools.preview_config --stack staging)"; echo "config-map=$map" >> "$GITHUB_OUTPUT"', False),
+        ('uv run python -m tools.preview_config --stack staging | tee -a "$GITHUB_OUTPUT"', True),
+    ],
+)
+def test_a_config_step_that_hides_the_tools_failure_is_caught(script, hides, tmp_path):
+    assert (hides_a_failure(script, "staging", tmp_path) is not None) is hides
 
 
 def test_the_engine_workflow_runs_the_engine_tests_on_a_runner_with_traefik_and_openbao():
