@@ -49,8 +49,8 @@ PREVIEW_SECRETS = {"DOKPLOY_PREVIEW_SSH_KEY", "VAULT_PREVIEW_TOKEN", "PULUMI_PRE
 # in the `pr-envs` environment, which requires a reviewer (README: CI credentials).
 PR_ENV_SECRETS = {"PULUMI_PR_ENV_TOKEN", "DOKPLOY_PR_ENV_SSH_KEY", "VAULT_PR_ENV_TOKEN", "PR_ENV_S3_ACCESS_KEY", "PR_ENV_S3_SECRET_KEY"}
 PR_ENV_ENVIRONMENT = "pr-envs"
-# Environments configured in GitHub (README: CI credentials): deploy ones allow main only, and
-# `production` and `preview-production` require a reviewer.
+# Environments configured in GitHub (README: CI credentials): deploy ones allow main only; `production`,
+# both preview environments (their tokens read the env's secrets) and `pr-envs` require a reviewer.
 DEPLOY_ENVIRONMENTS = {"staging", "production"}
 PREVIEW_ENVIRONMENTS = {"preview-staging", "preview-production"}
 PR_TRIGGERS = {"pull_request", "pull_request_target", "workflow_run"}
