@@ -8,6 +8,13 @@ to the stack file.
 
 `uv run python -m tools.preview_config --stack staging` prints one JSON object; exit 2 with one line on
 stderr for bad input (a stack without `previewDockerProxy: true` has no read-only path to preview with).
+
+`--github-output FILE` is how the preview workflow calls it: the tool itself appends the step outputs to
+FILE (`$GITHUB_OUTPUT`), so its failure is the step's failure (a `$(...)` inside `echo` would hide it).
+A stack with the proxy gets `preview=true` and `config-map=<json>`; a stack without it gets
+`preview=false` and a `::notice` saying no preview runs and why (exit 0: no read-only path is a known
+state of a stack, not an error, and the workflow skips the preview and its credentials); bad input is
+exit 2 with nothing written.
 """
 
 from __future__ import annotations
@@ -64,16 +71,39 @@ def load(stack: str, config_file: Optional[Path] = None) -> StackConfig:
         raise PreviewConfigError(str(err)) from None
 
 
+def github_outputs(cfg: StackConfig) -> str:
+    """The step outputs for `--github-output`: `preview=false` for a stack without the read-only proxy,
+    else `preview=true` and the one-line `config-map`."""
+    if not cfg.preview_docker_proxy:
+        return "preview=false\n"
+    return f"preview=true\nconfig-map={json.dumps(config_map(cfg), sort_keys=True)}\n"
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.preview_config", description=__doc__.splitlines()[0])
     parser.add_argument("--stack", required=True)
     parser.add_argument("--config-file", type=Path)
+    parser.add_argument("--github-output", type=Path, help="append preview=true|false and config-map to this file ($GITHUB_OUTPUT); no proxy is preview=false, exit 0")
     args = parser.parse_args(argv)
     try:
-        print(json.dumps(config_map(load(args.stack, args.config_file)), sort_keys=True))
+        cfg = load(args.stack, args.config_file)
+        if args.github_output is None:
+            print(json.dumps(config_map(cfg), sort_keys=True))
+            return 0
+        outputs = github_outputs(cfg)
     except PreviewConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    with args.github_output.open("a", encoding="utf-8") as out:
+        out.write(outputs)
+    if cfg.preview_docker_proxy:
+        print(outputs.splitlines()[1].removeprefix("config-map="))
+    else:
+        print(
+            f"::notice title=No pulumi preview of {cfg.env}::stack {cfg.env} has no read-only Docker path "
+            f"(previewDockerProxy is off in Pulumi.{cfg.env}.yaml), so no preview runs and no preview credential is used; "
+            "README CI credentials says how to set it up"
+        )
     return 0
 
 

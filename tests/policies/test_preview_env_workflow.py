@@ -43,6 +43,10 @@ def test_it_runs_on_pull_request_events_of_this_repository_only_in_the_reviewed_
     assert trust_problems(NAME, doc) == []
 
 
+def run_in(doc, job: str, script: str, **step) -> None:
+    doc["jobs"][job]["steps"].append({"run": script, **step})
+
+
 def mutate(change) -> list[str]:
     doc = wf()
     change(doc)
@@ -57,15 +61,39 @@ def mutate(change) -> list[str]:
         (lambda d: d["jobs"]["deploy"].update(environment="preview-staging"), "deploy: holds preview-env secrets outside the pr-envs environment (preview-staging)"),
         (lambda d: d["jobs"]["deploy"].pop("environment"), "without a literal environment"),
         (lambda d: d.update({True: {"pull_request_target": None}}), "pull_request_target/workflow_run"),
-        (lambda d: steps_using(d["jobs"]["deploy"], "pulumi/actions")[1]["with"].update({"stack-name": "staging"}), "deploy: runs pulumi on stack staging with preview-env secrets"),
-        (lambda d: steps_using(d["jobs"]["destroy"], "pulumi/actions")[1]["with"].update({"stack-name": "production"}), "destroy: runs pulumi on stack production with preview-env secrets"),
+        (lambda d: steps_using(d["jobs"]["deploy"], "pulumi/actions")[1]["with"].update({"stack-name": "staging"}), "deploy: runs `pulumi up` (pulumi/actions) on stack staging; a pr-envs job may touch only pr<pull request number>"),
+        (lambda d: steps_using(d["jobs"]["destroy"], "pulumi/actions")[1]["with"].update({"stack-name": "production"}), "destroy: runs `pulumi destroy` (pulumi/actions) on stack production; a pr-envs job may touch only pr<pull request number>"),
         (lambda d: d["jobs"]["deploy"]["steps"].append({"run": "true", "env": {"T": "${{ secrets.VAULT_DEPLOY_TOKEN }}"}}), "deploy: holds preview-env secrets beside ['VAULT_DEPLOY_TOKEN']"),
         (lambda d: d["jobs"]["destroy"]["steps"].append({"run": "true", "env": {"T": "${{ secrets.VAULT_PREVIEW_TOKEN }}"}}), "destroy: the pr-envs environment holds ['VAULT_PREVIEW_TOKEN']"),
+        # pulumi in a script names pr<N> only (a pulumi/actions-only check passed each of these)
+        (lambda d: run_in(d, "destroy", "pulumi destroy --yes --stack staging"), "destroy: runs `pulumi destroy` on stack staging; a pr-envs job may touch only pr<pull request number>"),
+        (lambda d: run_in(d, "destroy", "pulumi destroy --yes -s production"), "destroy: runs `pulumi destroy` on stack production"),
+        (lambda d: run_in(d, "deploy", 'echo "$(pulumi stack rm --yes --stack=staging)"'), "deploy: runs `pulumi stack rm` on stack staging"),
+        (lambda d: run_in(d, "destroy", "bash -c 'pulumi stack select staging && pulumi destroy --yes'"), "destroy: runs `pulumi stack select` on stack staging"),
+        (lambda d: run_in(d, "destroy", "uv run invoke rotate --stack staging --what postgres-password --yes"), "destroy: runs `invoke rotate` on stack staging"),
+        (lambda d: run_in(d, "destroy", 'STACK=staging\npulumi destroy --yes --stack "$STACK"'), "destroy: runs `pulumi destroy` on stack $STACK, which cannot be resolved"),
+        (lambda d: run_in(d, "destroy", 'PR=1\npulumi destroy --yes --stack "pr$PR"'), "destroy: runs `pulumi destroy` on stack pr$PR, which cannot be resolved (a script of the job may set $PR)"),
+        (lambda d: run_in(d, "destroy", 'pulumi destroy --yes --stack "pr$PR"', env={"PR": "7"}), "destroy: runs `pulumi destroy` on stack pr$PR (= pr7)"),
+        (lambda d: run_in(d, "destroy", "pulumi destroy --yes", env={"PULUMI_STACK": "staging"}), "destroy: runs pulumi (PULUMI_STACK) on stack staging"),
+        (lambda d: run_in(d, "deploy", 'echo "PULUMI_STACK=production" >> "$GITHUB_ENV"'), "deploy: a script sets or reads PULUMI_STACK"),
     ],
 )
 def test_a_change_that_would_hand_the_preview_env_credentials_to_unreviewed_code_is_caught(change, expected):
     problems = mutate(change)
     assert any(expected in p for p in problems), problems
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        'pulumi destroy --yes --stack "pr$PR"',
+        "pulumi stack rm --yes pr${{ github.event.pull_request.number }}",
+        'pulumi stack select "pr${PR}" && pulumi destroy --yes',
+        'uv run invoke logs --stack "pr$PR" --service backend',
+    ],
+)
+def test_pulumi_on_the_pull_requests_own_stack_is_allowed(script):
+    assert mutate(lambda d: run_in(d, "destroy", script)) == []
 
 
 def test_a_deploy_is_generated_planned_policy_checked_and_ends_with_status():
