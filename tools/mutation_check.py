@@ -58,7 +58,7 @@ MUTATIONS = (
     M("password-sync-failure-ignored", "components/postgres.py", '"  finish 1\\n"', '"  :\\n"', ("tests/integration/test_datastores.py::test_a_failed_password_sync_keeps_postgres_from_turning_healthy",)),
     M("revision-misses-an-argument", "components/containers.py", "lambda resolved: revision_name(name_prefix, resolved)", "lambda resolved: revision_name(name_prefix, {k: v for k, v in resolved.items() if k != 'capabilities'})", ("tests/unit/test_engine_semantics.py",)),
     M("secret-id-uploaded-0644", "components/vault_artifacts.py", 'CREDENTIAL_FILE_MODE = "0400"', 'CREDENTIAL_FILE_MODE = "0644"', ("tests/unit/test_engine_semantics.py",)),
-    M("duplicate-vault-paths-overwrite", "policies/vault_least_privilege.py", "paths.setdefault(raw_path.strip('\"'), set()).update(body.get(\"capabilities\", []))", "paths[raw_path.strip('\"')] = set(body.get(\"capabilities\", []))", ("tests/policies/test_policies.py",)),
+    M("duplicate-vault-paths-overwrite", "policies/vault_least_privilege.py", "paths.setdefault(path, set()).update(caps)", "paths[path] = caps", ("tests/policies/test_policies.py",)),
     M("url-credentials-echoed", "components/config.py", 'return _URL_CREDENTIALS.sub(r"\\1[credentials hidden]@", value)', "return value", ("tests/unit/test_config.py",)),
     M("stack-file-duplicates-allowed", "tools/stack_file.py", "    _check_duplicates(label, root)\n", "", ("tests/unit/test_stack_file.py",)),
     M("env-may-differ-from-stack", "components/config.py", "    if env != stack:\n", "    if False:\n", ("tests/unit/test_config.py",)),
