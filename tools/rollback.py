@@ -15,7 +15,9 @@ URLs before the current one is deleted. When the last update failed its gate, th
 before it is still running and is "pending deletion" in the state, under the same name the rollback would
 create: the rollback first swaps the pending-deletion mark between the two revisions (state export,
 edit, import through the CLI, secrets staying encrypted), so the `up` keeps the serving revision and
-deletes the failed one. Exit codes: 0 rolled back (or listed), 1 declined or the update failed (the
+deletes the failed one. The state decides that swap, not the history: every rollback exports the state
+and swaps when a rolling service has a failed revision live and an older one pending deletion, whatever
+ran since (a `pulumi refresh` records entries of its own in the history). Exit codes: 0 rolled back (or listed), 1 declined or the update failed (the
 stack file is restored), 2 bad input.
 """
 
@@ -37,6 +39,10 @@ from tools.program_run import ROOT
 from tools.stack_file import StackFileError, read_stack_file
 
 IMAGE_TAG = f"{PROJECT}:imageTag"
+# The history entry kinds (pulumi/pulumi sdk/go/common/apitype/updates.go, UpdateKind) that ran the program
+# against the host: `pulumi up`. refresh, preview, import (a state import, e.g. a rollback's own swap),
+# resource-import, rename and destroy deploy no image tag.
+DEPLOY_KINDS = ("update",)
 HISTORY_PAGE_SIZE = 100  # the CLI's default page is 10 updates: too short to find the tag before a bad streak
 ROLLING_SERVICES = (L.BACKEND, L.FRONTEND)
 CONTAINER = "docker:index/container:Container"
@@ -68,7 +74,7 @@ class Update:
     @property
     def deployed(self) -> bool:
         """A successful update: its tag ran and passed the rollout gate."""
-        return self.kind == "update" and self.result == "succeeded" and bool(self.image_tag)
+        return self.kind in DEPLOY_KINDS and self.result == "succeeded" and bool(self.image_tag)
 
 
 def parse_history(entries: Sequence[Mapping[str, Any]]) -> list[Update]:
@@ -116,7 +122,8 @@ class Target:
     update: Update
     """The newest successful update that deployed this tag."""
     after_failed_cutover: bool
-    """The newest update failed: the revision that served before it is still pending deletion."""
+    """The newest `pulumi up` failed (refreshes and previews since do not count): the revision that served
+    before it is likely still pending deletion. Only for what the command prints; the state decides."""
 
 
 def deployed_tags(updates: Sequence[Update]) -> list[Update]:
@@ -128,12 +135,17 @@ def deployed_tags(updates: Sequence[Update]) -> list[Update]:
     return list(seen.values())
 
 
+def last_deploy(updates: Sequence[Update]) -> Optional[Update]:
+    """The newest `pulumi up` of the history (newest first), skipping refreshes, previews and imports."""
+    return next((u for u in updates if u.kind in DEPLOY_KINDS), None)
+
+
 def choose_target(stack: str, updates: Sequence[Update], current_tag: str, to: Optional[str] = None) -> Target:
     deployed = deployed_tags(updates)
     if not deployed:
         raise RollbackError(f"stack {stack} has no successful update in its history: there is nothing to roll back to", 1)
-    newest = updates[0]
-    failed_cutover = newest.kind == "update" and newest.result == "failed"
+    last = last_deploy(updates)
+    failed_cutover = last is not None and last.result == "failed"
     if to is not None:
         match = next((u for u in deployed if u.image_tag == to), None)
         if match is None:
@@ -241,6 +253,8 @@ class Engine:
         return done.stdout
 
     def keep_serving_revision(self) -> list[str]:
+        """Export the state; when a rolling service has its failed revision live and the serving one
+        pending deletion, import it with the mark swapped. Returns the URNs swapped (none: no import)."""
         doc, swapped = swap_failed_revisions(json.loads(self._cli(["stack", "export"])))
         if swapped:
             self._cli(["stack", "import"], json.dumps(doc).encode())
@@ -283,7 +297,7 @@ def main(stack: str, to: Optional[str] = None, list_only: bool = False, yes: boo
         print("\n".join(history_lines(stack, updates, current, target)))
         plan = f"rollback: imageTag {current} -> {target.tag} (deployed by update {target.update.version}); `pulumi up` rolls it like any update, health-gated"
         if target.after_failed_cutover:
-            plan += "; the last update failed, so the revision still serving is kept and the failed one deleted"
+            plan += f"; the last update (version {last_deploy(updates).version}) failed, so the revision still serving is kept and the failed one deleted"
         print(plan)
         if list_only:
             return 0
@@ -299,11 +313,15 @@ def main(stack: str, to: Optional[str] = None, list_only: bool = False, yes: boo
         if read_stack_file(path)[0].get(IMAGE_TAG) != target.tag:
             path.write_bytes(original)
             raise RollbackError(f"the edited stack file does not read back imageTag {target.tag}; nothing changed", 1)
-        swapped: list[str] = []
-        if target.after_failed_cutover:
+        # The state, not the history, says whether a failed revision is live and the serving one pending
+        # deletion: exported right before the up (read-only when there is nothing to swap).
+        try:
             swapped = engine.keep_serving_revision()
-            for urn in swapped:
-                print(f"rollback: the state now keeps the serving revision of {urn.rsplit('::', 1)[-1]}; the update deletes the failed one")
+        except RollbackError:
+            path.write_bytes(original)
+            raise
+        for urn in swapped:
+            print(f"rollback: the state now keeps the serving revision of {urn.rsplit('::', 1)[-1]}; the update deletes the failed one")
         if engine.up(target.tag) != 0:
             if swapped:
                 # The state already names the serving revision as current: the file must keep its tag.

@@ -62,6 +62,21 @@ def test_after_a_failed_cutover_the_default_is_the_tag_that_kept_serving():
     assert (target.tag, target.update.version, target.after_failed_cutover) == ("v1.4.2", 46, True)
 
 
+def with_refreshes_in_front(history=HISTORY, count=2):
+    """`pulumi refresh` after the update (a scheduled drift check, an operator looking): newer entries of
+    kind refresh, each recording the config it ran with, deploying nothing."""
+    newest = max(e["version"] for e in history)
+    refresh = next(e for e in history if e["kind"] == "refresh")
+    return [{**refresh, "version": newest + i, "message": f"drift check {i}"} for i in range(count, 0, -1)] + list(history)
+
+
+def test_refreshes_after_a_failed_cutover_do_not_hide_it():
+    target = rb.choose_target("production", updates(with_refreshes_in_front()), "v1.4.3")
+    assert (target.tag, target.update.version, target.after_failed_cutover) == ("v1.4.2", 46, True)
+    good = with_refreshes_in_front([e for e in HISTORY if e["version"] != 48])
+    assert rb.choose_target("production", updates(good), "v1.4.2").after_failed_cutover is False
+
+
 def test_after_a_good_deploy_the_default_is_the_tag_before_it():
     good = [e for e in HISTORY if e["version"] != 48]
     target = rb.choose_target("production", updates(good), "v1.4.2")
@@ -142,13 +157,22 @@ def test_only_the_image_tag_line_of_the_stack_file_changes():
 # ------------------------------------------------------------------------------------------ the command
 
 
+CLEAN_EXPORT = {**EXPORT, "deployment": {**EXPORT["deployment"], "resources": [r for r in EXPORT["deployment"]["resources"] if not r.get("delete")]}}
+
+
 class FakeEngine:
-    def __init__(self, code: int = 0, swapped=("urn:x::app-backend",)):
-        self.code, self.swapped, self.calls = code, list(swapped), []
+    """The engine's state as `pulumi stack export` gives it (default: after the failed cutover)."""
+
+    def __init__(self, code: int = 0, state=EXPORT):
+        self.code, self.state, self.calls = code, json.loads(json.dumps(state)), []
 
     def keep_serving_revision(self):
-        self.calls.append("swap")
-        return self.swapped
+        self.calls.append("export")
+        doc, swapped = rb.swap_failed_revisions(self.state)
+        if swapped:
+            self.calls.append("import")
+            self.state = doc
+        return swapped
 
     def up(self, tag):
         self.calls.append(f"up {tag}")
@@ -182,7 +206,7 @@ def test_after_a_failed_cutover_the_state_is_swapped_before_the_up(project, caps
     path.write_text(rb.with_image_tag(path.read_text(), "v1.4.3"))
     engine = FakeEngine()
     assert command(project, engine, yes=True) == 0
-    assert engine.calls == ["swap", "up v1.4.2"]
+    assert engine.calls == ["export", "import", "up v1.4.2"]
     assert read_stack_file(path)[0]["finance-report:imageTag"] == "v1.4.2"
     assert "Commit Pulumi.production.yaml (imageTag v1.4.3 -> v1.4.2)" in capsys.readouterr().out
 
@@ -191,14 +215,54 @@ def test_a_failed_rollback_restores_the_stack_file_unless_the_state_was_swapped(
     path = project / "Pulumi.production.yaml"
     good = [e for e in HISTORY if e["version"] != 48]
     before = path.read_bytes()
-    engine = FakeEngine(code=1)
+    engine = FakeEngine(code=1, state=CLEAN_EXPORT)
     assert command(project, engine, history=good, yes=True) == 1
-    assert engine.calls == ["up v1.4.1"] and path.read_bytes() == before
+    assert engine.calls == ["export", "up v1.4.1"] and path.read_bytes() == before
     assert "is back at imageTag v1.4.2" in capsys.readouterr().err
     path.write_text(rb.with_image_tag(path.read_text(), "v1.4.3"))
     assert command(project, FakeEngine(code=1), yes=True) == 1
     assert read_stack_file(path)[0]["finance-report:imageTag"] == "v1.4.2"
     assert "stays at imageTag v1.4.2, which the state now runs" in capsys.readouterr().err
+
+
+def test_refreshes_after_a_failed_cutover_still_swap_the_state_before_the_up(project, capsys):
+    """The container-name conflict README warns about: without the swap the `up` recreates the serving
+    revision's name while that container still runs."""
+    path = project / "Pulumi.production.yaml"
+    path.write_text(rb.with_image_tag(path.read_text(), "v1.4.3"))
+    engine = FakeEngine()
+    assert command(project, engine, history=with_refreshes_in_front(), yes=True) == 0
+    assert engine.calls == ["export", "import", "up v1.4.2"]
+    assert "the last update (version 48) failed, so the revision still serving is kept" in capsys.readouterr().out
+
+
+def test_the_state_decides_the_swap_whatever_the_history_says(project, capsys):
+    """A history that does not show the failure (cut at a page, or only refreshes since): the state's
+    pending-delete revisions still get swapped; a clean state is never imported."""
+    path = project / "Pulumi.production.yaml"
+    path.write_text(rb.with_image_tag(path.read_text(), "v1.4.3"))
+    good = [e for e in HISTORY if e["version"] != 48]
+    engine = FakeEngine()
+    assert command(project, engine, history=good, yes=True) == 0
+    assert engine.calls == ["export", "import", "up v1.4.2"]
+    path.write_text(rb.with_image_tag(path.read_text(), "v1.4.3"))
+    clean = FakeEngine(state=CLEAN_EXPORT)
+    assert command(project, clean, yes=True) == 0
+    assert clean.calls == ["export", "up v1.4.2"]
+
+
+def test_a_state_that_cannot_be_exported_changes_nothing(project, capsys):
+    class Unreadable(FakeEngine):
+        def keep_serving_revision(self):
+            self.calls.append("export")
+            raise rb.RollbackError("pulumi stack export failed (exit 255): error: no access", 1)
+
+    path = project / "Pulumi.production.yaml"
+    before = path.read_bytes()
+    engine = Unreadable()
+    assert command(project, engine, yes=True) == 1
+    assert engine.calls == ["export"] and path.read_bytes() == before
+    assert capsys.readouterr().err == "rollback: pulumi stack export failed (exit 255): error: no access\n"
 
 
 def test_it_asks_and_a_no_changes_nothing(project, capsys):
