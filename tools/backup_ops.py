@@ -13,7 +13,8 @@ the operator's machine. The env's containers are found by their `finance-report.
 `restore` takes a safety backup first (and stops if it fails), stops the env's backend and worker,
 restores into a new database and swaps it in (the old one is renamed, never dropped), starts them again
 and runs the rollout gate's health checks. `--into-scratch` restores into a new database beside the live
-one and touches nothing else. Exit codes: 0 done; 1 failed (one line per failure); 2 bad input.
+one and touches nothing else. Exit codes: 0 done; 1 failed (one line per failure) or not confirmed (a
+no, or standard input closed without --yes: tools/confirm.py); 2 bad input.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from typing import Any, Callable, Optional, Sequence, TextIO
 from components import backup_job as job
 from components import labels as L
 from components.app_env import site_url
+from tools.confirm import NoConfirmation, ask
 from tools.docker_api import DockerAPI, DockerError
 
 EXEC_TIMEOUT = 6 * 3600  # a backup of a large database streams for a long time without output
@@ -221,14 +223,6 @@ class Context:
     confirm: Callable[[str], bool]
 
 
-def ask(question: str) -> bool:
-    try:
-        answer = input(f"{question} [y/N] ")
-    except EOFError:
-        raise OpsInputError("no confirmation (standard input is closed): pass --yes to run without asking") from None
-    return answer.strip().lower() in ("y", "yes")
-
-
 def context(stack: str, docker_host: Optional[str], config_file: Optional[str], yes: bool, out: TextIO, confirm: Callable[[str], bool] = ask) -> Context:
     from pathlib import Path
 
@@ -364,6 +358,6 @@ def main(command: str, stack: str, *, docker_host: Optional[str] = None, config_
     except OpsInputError as err:
         print(f"{command}: {err}", file=sys.stderr)
         return 2
-    except (OpsFailure, DockerError) as err:
+    except (OpsFailure, DockerError, NoConfirmation) as err:
         print(f"{command}: {err}", file=sys.stderr)
         return 1

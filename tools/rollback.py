@@ -17,8 +17,10 @@ create: the rollback first swaps the pending-deletion mark between the two revis
 edit, import through the CLI, secrets staying encrypted), so the `up` keeps the serving revision and
 deletes the failed one. The state decides that swap, not the history: every rollback exports the state
 and swaps when a rolling service has a failed revision live and an older one pending deletion, whatever
-ran since (a `pulumi refresh` records entries of its own in the history). Exit codes: 0 rolled back (or listed), 1 declined or the update failed (the
-stack file is restored), 2 bad input.
+ran since (a `pulumi refresh` records entries of its own in the history).
+
+Exit codes: 0 rolled back (or listed), 1 declined (or standard input closed without --yes) or the
+update failed (the stack file is restored), 2 bad input.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
 
 from components import labels as L
 from components.config import PROJECT
+from tools.confirm import NoConfirmation, ask
 from tools.program_run import ROOT
 from tools.stack_file import StackFileError, read_stack_file
 
@@ -303,7 +306,11 @@ def main(stack: str, to: Optional[str] = None, list_only: bool = False, yes: boo
             return 0
         if engine is None and not (root / "policies" / "venv").is_dir():
             raise RollbackError("the policy pack's venv is missing: run `uv venv policies/venv --python 3.11 && uv pip install --python policies/venv/bin/python -r policies/requirements.txt`")
-        if not yes and answer(f"Roll stack {stack} back to {target.tag}? [y/N] ").strip().lower() not in ("y", "yes"):
+        try:
+            confirmed = yes or ask(f"Roll stack {stack} back to {target.tag}?", answer)
+        except NoConfirmation as err:
+            raise RollbackError(f"{err}; nothing changed", 1) from None
+        if not confirmed:
             print("rollback: nothing changed")
             return 1
         engine = engine or Engine(stack, root)

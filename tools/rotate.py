@@ -10,7 +10,8 @@ a new value for that resource, as the engine would see it after the replace, and
 inputs change is listed (a new secret changes its agent's and consumers' restart digest; a new
 secret-id changes only its agent's upload).
 
-Exit codes: 0 rotated (or --dry-run printed the plan), 1 declined or `pulumi up` failed, 2 bad input.
+Exit codes: 0 rotated (or --dry-run printed the plan), 1 declined (or standard input closed without
+--yes) or `pulumi up` failed, 2 bad input.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from typing import Callable, Optional, Sequence
 
 from components import labels as L
 from components.secrets import GENERATED
+from tools.confirm import NoConfirmation, ask
 from tools.program_run import ROOT, ProgramRun, Resource, run_program, unwrap_secrets
 from tools.stack_context import StackInputError, load_stack
 
@@ -217,7 +219,11 @@ def main(stack: str, what: str, yes: bool = False, dry_run: bool = False, config
                 raise RotateError("VAULT_TOKEN is not set: the deploy token (README Prerequisites) writes the new value to Vault")
             if not (ROOT / "policies" / "venv").is_dir():
                 raise RotateError("the policy pack's venv is missing: run `uv venv policies/venv --python 3.11 && uv pip install --python policies/venv/bin/python -r policies/requirements.txt`")
-        if not yes and answer(f"Rotate {what} of stack {stack} now? [y/N] ").strip().lower() not in ("y", "yes"):
+        try:
+            confirmed = yes or ask(f"Rotate {what} of stack {stack} now?", answer)
+        except NoConfirmation as err:
+            raise RotateError(f"{err}; nothing changed", 1) from None
+        if not confirmed:
             print("rotate: nothing changed")
             return 1
         code = runner(rotation.command())

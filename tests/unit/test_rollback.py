@@ -278,3 +278,14 @@ def test_bad_input_exits_2(project, capsys):
     assert command(project, FakeEngine(), to="v0.0.1", yes=True) == 2
     assert capsys.readouterr().err.startswith("rollback: --to = 'v0.0.1' is invalid")
     assert rb.main("nope", history=lambda s: HISTORY, engine=FakeEngine(), root=project) == 2
+
+
+def test_closed_stdin_is_one_line_and_exit_1_like_a_no(project, monkeypatch, capsys):
+    import io
+
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    engine = FakeEngine()
+    before = (project / "Pulumi.production.yaml").read_bytes()
+    assert rb.main("production", history=lambda stack: HISTORY, engine=engine, root=project) == 1
+    assert engine.calls == [] and (project / "Pulumi.production.yaml").read_bytes() == before
+    assert capsys.readouterr().err == "rollback: no confirmation (standard input is closed): pass --yes to run without asking; nothing changed\n"

@@ -111,3 +111,13 @@ def test_the_new_value_is_never_printed(staging, capsys):
     value = "rotated-value-" + "x" * 20
     plan = rotate.plan_rotation("staging", "secret-key", staging, rerun_for("staging"), new_value=value)
     assert value not in "\n".join(plan.lines())
+
+
+def test_closed_stdin_is_one_line_and_exit_1_like_a_no(monkeypatch, capsys):
+    import io
+
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    runner = Recorder()
+    assert rotate.main("staging", "secret-key", runner=runner) == 1
+    assert runner.calls == []
+    assert capsys.readouterr().err == "rotate: no confirmation (standard input is closed): pass --yes to run without asking; nothing changed\n"
