@@ -6,14 +6,16 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from typing import Optional
 
 import pytest
 
 from tests.conftest import ROOT
 
 
-def invoke(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "invoke", *args], cwd=ROOT, capture_output=True, text=True, timeout=120)
+def invoke(*args: str, stdin: str = "", env: Optional[dict] = None) -> subprocess.CompletedProcess:
+    """`uv run invoke ARGS`; standard input holds `stdin`, then ends (as `</dev/null` for "")."""
+    return subprocess.run([sys.executable, "-m", "invoke", *args], cwd=ROOT, capture_output=True, text=True, input=stdin, timeout=120, env=env)
 
 
 @pytest.mark.parametrize(
@@ -32,3 +34,12 @@ def invoke(*args: str) -> subprocess.CompletedProcess:
 def test_a_usage_error_is_one_line_and_exit_2(args, line):
     proc = invoke(*args)
     assert (proc.returncode, proc.stdout, proc.stderr.strip()) == (2, "", line)
+
+
+@pytest.mark.parametrize("stdin", ["", "n\n"], ids=["stdin closed", "answered no"])
+def test_a_confirmation_not_given_is_exit_1_however_it_is_not_given(stdin):
+    """`backup </dev/null` and `echo n | backup`: both "not done", exit 1, one line (never 2, never a
+    traceback). The question comes before the Docker host is reached."""
+    proc = invoke("backup", "--stack", "staging", "--docker-host", "unix:///nonexistent.sock", stdin=stdin)
+    expected = "backup: no confirmation (standard input is closed): pass --yes to run without asking" if not stdin else "backup: not confirmed"
+    assert (proc.returncode, proc.stderr.strip()) == (1, expected)
