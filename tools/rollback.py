@@ -230,12 +230,46 @@ def with_image_tag(text: str, tag: str) -> str:
 History = Callable[[str], list[dict[str, Any]]]
 
 
+def cli_failure(doing: str, command: str, stack: str, err: Exception) -> RollbackError:
+    """An Automation API error (the CLI's exit code and stderr in its text) as one line naming what
+    failed and what fixes it; exit 1: the backend or the CLI, not the command line, is the problem."""
+    from pulumi.automation.errors import InvalidVersionError, StackNotFoundError
+
+    if isinstance(err, InvalidVersionError):
+        return RollbackError(f"{doing} failed: {str(err).strip().splitlines()[0][:200].rstrip('.')} (README Prerequisites: the version the workflows pin)", 1)
+    text = str(err)
+    code = re.search(r"\bcode: (-?\d+)", text)
+    stderr = [line.strip() for line in text.split("stderr:", 1)[-1].splitlines() if line.strip()]
+    line = next((l for l in stderr if l.startswith("error:")), stderr[-1] if stderr else "no output")[:200]
+    if isinstance(err, StackNotFoundError):
+        fix = f"the backend the CLI is logged in to has no stack {stack}: `pulumi stack ls` lists its stacks; `pulumi login <backend>` for another"
+    elif "login" in line.lower() or "logged in" in line.lower() or "access token" in line.lower():
+        fix = "log in to the state backend with `pulumi login` (README Prerequisites)"
+    else:
+        fix = f"`pulumi {command.split(' ', 1)[-1]} --stack {stack}` shows the CLI's own error"
+    exited = f"exited {code.group(1)}" if code else "failed"
+    return RollbackError(f"{doing} failed: `{command}` {exited}: {line}; {fix}", 1)
+
+
+def select(stack: str, work_dir: Path) -> Any:
+    from pulumi import automation as auto
+
+    try:
+        return auto.select_stack(stack_name=stack, work_dir=str(work_dir))
+    except (auto.CommandError, auto.errors.InvalidVersionError) as err:
+        raise cli_failure(f"selecting stack {stack}", "pulumi stack select", stack, err) from None
+
+
 def engine_history(stack: str, work_dir: Path = ROOT) -> list[dict[str, Any]]:
     from pulumi import automation as auto
 
-    workspace_stack = auto.select_stack(stack_name=stack, work_dir=str(work_dir))
-    # show_secrets=False: secret config stays encrypted (the SDK's default decrypts it).
-    return summaries_to_entries(workspace_stack.history(page_size=HISTORY_PAGE_SIZE, show_secrets=False))
+    workspace_stack = select(stack, work_dir)
+    try:
+        # show_secrets=False: secret config stays encrypted (the SDK's default decrypts it).
+        summaries = workspace_stack.history(page_size=HISTORY_PAGE_SIZE, show_secrets=False)
+    except auto.CommandError as err:
+        raise cli_failure(f"reading the update history of stack {stack}", "pulumi stack history", stack, err) from None
+    return summaries_to_entries(summaries)
 
 
 @dataclass
@@ -266,7 +300,7 @@ class Engine:
     def up(self, tag: str) -> int:
         from pulumi import automation as auto
 
-        stack = auto.select_stack(stack_name=self.stack, work_dir=str(self.work_dir))
+        stack = select(self.stack, self.work_dir)
         try:
             stack.up(
                 message=f"invoke rollback to {tag}",

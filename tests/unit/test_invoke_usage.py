@@ -4,8 +4,10 @@ from a host, Vault or the Pulumi backend."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from pathlib import Path
 from typing import Optional
 
 import pytest
@@ -43,3 +45,23 @@ def test_a_confirmation_not_given_is_exit_1_however_it_is_not_given(stdin):
     proc = invoke("backup", "--stack", "staging", "--docker-host", "unix:///nonexistent.sock", stdin=stdin)
     expected = "backup: no confirmation (standard input is closed): pass --yes to run without asking" if not stdin else "backup: not confirmed"
     assert (proc.returncode, proc.stderr.strip()) == (1, expected)
+
+
+NOT_LOGGED_IN = "error: PULUMI_ACCESS_TOKEN must be set for login during non-interactive CLI sessions"
+
+
+def pulumi_stub(tmp_path: Path, version: str = "v3.272.0", code: int = 255, stderr: str = NOT_LOGGED_IN) -> dict:
+    """A `pulumi` on PATH that answers `version` and fails every other command as the real CLI does when
+    it is not logged in (exit 255, its error on stderr). Returns the environment to run invoke with."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    stub = bin_dir / "pulumi"
+    stub.write_text(f"#!/bin/sh\nif [ \"$1\" = version ]; then echo {version}; exit 0; fi\necho '{stderr}' >&2\nexit {code}\n")
+    stub.chmod(0o755)
+    return {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+
+
+def test_rollback_list_when_the_cli_is_not_logged_in_is_one_line_naming_the_fix(tmp_path):
+    proc = invoke("rollback", "--stack", "production", "--list", env=pulumi_stub(tmp_path))
+    assert (proc.returncode, proc.stdout) == (1, "")
+    assert proc.stderr.strip() == f"rollback: selecting stack production failed: `pulumi stack select` exited 255: {NOT_LOGGED_IN}; log in to the state backend with `pulumi login` (README Prerequisites)"

@@ -289,3 +289,38 @@ def test_closed_stdin_is_one_line_and_exit_1_like_a_no(project, monkeypatch, cap
     assert rb.main("production", history=lambda stack: HISTORY, engine=engine, root=project) == 1
     assert engine.calls == [] and (project / "Pulumi.production.yaml").read_bytes() == before
     assert capsys.readouterr().err == "rollback: no confirmation (standard input is closed): pass --yes to run without asking; nothing changed\n"
+
+
+# ------------------------------------------------------------------------------------------ the CLI's own failures
+
+
+def cli_error(stderr: str, code: int = 255):
+    """What the Automation API raises when the CLI exits non-zero (pulumi/automation/errors.py)."""
+    from pulumi.automation._cmd import CommandResult
+    from pulumi.automation.errors import create_command_error
+
+    return create_command_error(CommandResult(stdout="", stderr=stderr, code=code))
+
+
+@pytest.mark.parametrize(
+    "stderr,fix",
+    [
+        ("error: PULUMI_ACCESS_TOKEN must be set for login during non-interactive CLI sessions", "log in to the state backend with `pulumi login` (README Prerequisites)"),
+        ("error: no stack named 'production' found", "the backend the CLI is logged in to has no stack production: `pulumi stack ls` lists its stacks; `pulumi login <backend>` for another"),
+        ("warning: A new version of Pulumi is available.\nerror: getting history: [500] Internal Server Error", "`pulumi stack history --stack production` shows the CLI's own error"),
+    ],
+)
+def test_a_cli_failure_is_one_line_naming_the_step_the_cli_error_and_the_fix(stderr, fix):
+    err = rb.cli_failure("reading the update history of stack production", "pulumi stack history", "production", cli_error(stderr))
+    error_line = next(line for line in stderr.splitlines() if line.startswith("error:"))
+    assert (str(err), err.code) == (f"reading the update history of stack production failed: `pulumi stack history` exited 255: {error_line}; {fix}", 1)
+
+
+def test_a_cli_too_old_for_the_automation_api_is_one_line():
+    from pulumi.automation.errors import InvalidVersionError
+
+    err = rb.cli_failure("selecting stack production", "pulumi stack select", "production", InvalidVersionError("Minimum version requirement failed. The minimum CLI version requirement is 3.1.0, your current CLI version is 3.0.0. Please update the Pulumi CLI."))
+    assert err.code == 1 and str(err) == (
+        "selecting stack production failed: Minimum version requirement failed. The minimum CLI version requirement is 3.1.0, "
+        "your current CLI version is 3.0.0. Please update the Pulumi CLI (README Prerequisites: the version the workflows pin)"
+    )
