@@ -19,15 +19,15 @@ deletes the failed one. The state decides that swap, not the history: every roll
 and swaps when a rolling service has a failed revision live and an older one pending deletion, whatever
 ran since (a `pulumi refresh` records entries of its own in the history).
 
-Exit codes: 0 rolled back (or listed), 1 declined (or standard input closed without --yes) or the
-update failed (the stack file is restored), 2 bad input.
+Exit codes: 0 rolled back (or listed), 1 declined (or standard input closed without --yes), the update
+or a CLI step failed (the stack file is restored), or this machine lacks the Pulumi CLI or the policy
+pack's venv; 2 bad input.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -37,6 +37,7 @@ from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
 
 from components import labels as L
 from components.config import PROJECT
+from tools import pulumi_cli
 from tools.confirm import NoConfirmation, ask
 from tools.program_run import ROOT
 from tools.stack_file import StackFileError, read_stack_file
@@ -326,8 +327,9 @@ def main(stack: str, to: Optional[str] = None, list_only: bool = False, yes: boo
             raise RollbackError(str(err)) from None
         current = config.get(IMAGE_TAG, "")
         if history is engine_history:
-            if shutil.which("pulumi") is None:
-                raise RollbackError("the pulumi CLI is not installed: the history is read from the stack's backend and the rollback is a `pulumi up`")
+            missing = pulumi_cli.missing_cli("the rollback reads the stack's history and runs `pulumi up`")
+            if missing is not None:
+                raise RollbackError(missing, 1)
         entries = history(stack, root) if history is engine_history else history(stack)
         updates = parse_history(entries)
         target = choose_target(stack, updates, current, to)
@@ -338,8 +340,8 @@ def main(stack: str, to: Optional[str] = None, list_only: bool = False, yes: boo
         print(plan)
         if list_only:
             return 0
-        if engine is None and not (root / "policies" / "venv").is_dir():
-            raise RollbackError("the policy pack's venv is missing: run `uv venv policies/venv --python 3.11 && uv pip install --python policies/venv/bin/python -r policies/requirements.txt`")
+        if engine is None and pulumi_cli.missing_policy_venv(root) is not None:
+            raise RollbackError(pulumi_cli.missing_policy_venv(root), 1)
         try:
             confirmed = yes or ask(f"Roll stack {stack} back to {target.tag}?", answer)
         except NoConfirmation as err:

@@ -11,7 +11,8 @@ inputs change is listed (a new secret changes its agent's and consumers' restart
 secret-id changes only its agent's upload).
 
 Exit codes: 0 rotated (or --dry-run printed the plan), 1 declined (or standard input closed without
---yes) or `pulumi up` failed, 2 bad input.
+--yes), `pulumi up` failed, or this machine lacks the Pulumi CLI, VAULT_TOKEN or the policy pack's venv;
+2 bad input.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ import json
 import os
 import secrets
 import shlex
-import shutil
 import subprocess
 import sys
 import uuid
@@ -30,12 +30,14 @@ from typing import Callable, Optional, Sequence
 
 from components import labels as L
 from components.secrets import GENERATED
+from tools import pulumi_cli
 from tools.confirm import NoConfirmation, ask
 from tools.program_run import ROOT, ProgramRun, Resource, run_program, unwrap_secrets
 from tools.stack_context import StackInputError, load_stack
 
 CONTAINER = "docker:index/container:Container"
 SECRET_ID = "vault:appRole/authBackendRoleSecretId:AuthBackendRoleSecretId"
+POLICY_VENV = ROOT / "policies" / "venv"
 
 
 class RotateError(Exception):
@@ -213,12 +215,14 @@ def main(stack: str, what: str, yes: bool = False, dry_run: bool = False, config
         if dry_run:
             return 0
         if runner is run_pulumi:
-            if shutil.which("pulumi") is None:
-                raise RotateError("the pulumi CLI is not installed: the rotation is a `pulumi up --replace` (README Prerequisites)")
-            if not os.environ.get("VAULT_TOKEN"):
-                raise RotateError("VAULT_TOKEN is not set: the deploy token (README Prerequisites) writes the new value to Vault")
-            if not (ROOT / "policies" / "venv").is_dir():
-                raise RotateError("the policy pack's venv is missing: run `uv venv policies/venv --python 3.11 && uv pip install --python policies/venv/bin/python -r policies/requirements.txt`")
+            # What this machine lacks is not bad input: exit 1, one line saying how to get it.
+            missing = pulumi_cli.missing_cli("the rotation is a `pulumi up --replace`")
+            if missing is None and not os.environ.get("VAULT_TOKEN"):
+                missing = "VAULT_TOKEN is not set: the deploy token (README Prerequisites) writes the new value to Vault"
+            if missing is None:
+                missing = pulumi_cli.missing_policy_venv(POLICY_VENV.parent.parent)
+            if missing is not None:
+                raise RotateError(missing, 1)
         try:
             confirmed = yes or ask(f"Rotate {what} of stack {stack} now?", answer)
         except NoConfirmation as err:

@@ -77,3 +77,13 @@ def test_readme_shows_the_exact_deploy_policy_of_each_stack():
         services = sorted(run_stack(env).outputs["vault_roles"])  # every service with a Vault side
         hcl = deploy_policy_hcl("secret", "approle", env, services)
         assert f"vault policy write finance_report-{env}-deploy - <<'EOF'\n{hcl}EOF\n" in readme, f"README's deploy policy of {env} is stale"
+
+
+def test_the_cli_version_the_tools_tell_operators_to_install_is_the_one_every_workflow_pins():
+    from tools.pulumi_cli import PINNED_VERSION
+
+    pins = set()
+    for path in sorted((ROOT / ".github/workflows").glob("*.yml")):
+        pins |= set(re.findall(r"pulumi-version:\s*['\"]?([0-9.]+)", path.read_text()))
+    assert pins == {PINNED_VERSION}
+    assert f"Pulumi CLI ({PINNED_VERSION.rsplit('.', 1)[0]}, the version the workflows pin)" in (ROOT / "README.md").read_text()

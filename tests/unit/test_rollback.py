@@ -22,6 +22,7 @@ import pytest
 from pulumi.automation._stack import _DATETIME_FORMAT, UpdateSummary
 
 from tests.conftest import ROOT
+from tools import pulumi_cli
 from tools import rollback as rb
 from tools.stack_file import read_stack_file
 
@@ -324,3 +325,20 @@ def test_a_cli_too_old_for_the_automation_api_is_one_line():
         "selecting stack production failed: Minimum version requirement failed. The minimum CLI version requirement is 3.1.0, "
         "your current CLI version is 3.0.0. Please update the Pulumi CLI (README Prerequisites: the version the workflows pin)"
     )
+
+
+def test_without_the_pulumi_cli_it_is_one_line_and_exit_1(project, monkeypatch, capsys):
+    """The default history reads the stack's backend through the CLI: its absence is the machine's
+    problem (exit 1, how to install it), not bad input (2)."""
+    monkeypatch.setattr(pulumi_cli.shutil, "which", lambda name: None)
+    assert rb.main("production", list_only=True, root=project) == 1
+    assert capsys.readouterr().err.strip() == (
+        "rollback: the pulumi CLI is not on PATH: install the version the workflows pin (`curl -fsSL https://get.pulumi.com | sh -s -- --version 3.272.0`) "
+        "and put ~/.pulumi/bin on PATH (README Prerequisites); the rollback reads the stack's history and runs `pulumi up`"
+    )
+
+
+def test_without_the_policy_venv_it_is_one_line_and_exit_1(project, capsys):
+    """The rollback's `up` runs the policy pack from its venv; the project copy here has none."""
+    assert rb.main("production", yes=True, history=lambda stack: HISTORY, root=project) == 1
+    assert capsys.readouterr().err.strip().startswith("rollback: the policy pack's venv is missing: run `uv venv policies/venv")

@@ -10,7 +10,7 @@ import json
 import pytest
 
 from tests.conftest import run_stack
-from tools import rotate
+from tools import pulumi_cli, rotate
 from tools.program_run import unwrap_secrets
 
 PASSWORD = "random:index/randomPassword:RandomPassword"
@@ -101,10 +101,25 @@ def test_a_failed_up_and_bad_input_exit_as_documented(capsys):
     assert rotate.main("staging", "secret-key", dry_run=True, runner=runner) == 0 and runner.calls == []
 
 
-def test_without_the_pulumi_cli_the_real_run_is_refused_with_one_line(capsys, monkeypatch):
-    monkeypatch.setattr(rotate.shutil, "which", lambda name: None)
-    assert rotate.main("staging", "secret-key", yes=True) == 2
-    assert capsys.readouterr().err.strip() == "rotate: the pulumi CLI is not installed: the rotation is a `pulumi up --replace` (README Prerequisites)"
+def test_without_the_pulumi_cli_the_real_run_is_refused_with_one_line_and_exit_1(capsys, monkeypatch):
+    """A missing CLI is the machine's problem, not bad input (2): exit 1, naming how to install it."""
+    monkeypatch.setattr(pulumi_cli.shutil, "which", lambda name: None)
+    assert rotate.main("staging", "secret-key", yes=True) == 1
+    assert capsys.readouterr().err.strip() == (
+        "rotate: the pulumi CLI is not on PATH: install the version the workflows pin (`curl -fsSL https://get.pulumi.com | sh -s -- --version 3.272.0`) "
+        "and put ~/.pulumi/bin on PATH (README Prerequisites); the rotation is a `pulumi up --replace`"
+    )
+
+
+def test_without_a_vault_token_or_the_policy_venv_the_real_run_is_exit_1(capsys, monkeypatch, tmp_path):
+    monkeypatch.setattr(pulumi_cli.shutil, "which", lambda name: "/usr/local/bin/pulumi")
+    monkeypatch.delenv("VAULT_TOKEN", raising=False)
+    assert rotate.main("staging", "secret-key", yes=True) == 1
+    assert capsys.readouterr().err.strip() == "rotate: VAULT_TOKEN is not set: the deploy token (README Prerequisites) writes the new value to Vault"
+    monkeypatch.setenv("VAULT_TOKEN", "generated-" + "t" * 8)
+    monkeypatch.setattr(rotate, "POLICY_VENV", tmp_path / "no-venv")
+    assert rotate.main("staging", "secret-key", yes=True) == 1
+    assert capsys.readouterr().err.strip().startswith("rotate: the policy pack's venv is missing: run `uv venv policies/venv")
 
 
 def test_the_new_value_is_never_printed(staging, capsys):
