@@ -151,7 +151,7 @@ def logs(c, stack="", service="", since=None, tail=None, follow=False, grep=None
 
 @task(help={
     "stack": "stack name (production, staging, pr<N>)",
-    "what": "app-secret-id, postgres-secret-id, redis-secret-id, postgres-password, redis-password or secret-key",
+    "what": "app-secret-id, postgres-secret-id, redis-secret-id, backup-secret-id, postgres-password, redis-password or secret-key",
     "yes": "do not ask for confirmation",
     "dry_run": "only say what the rotation replaces and does",
     "config_file": "read this stack file instead of Pulumi.<stack>.yaml",

@@ -2,10 +2,10 @@
 replacing its resource (`pulumi up --replace <urn>`), after saying what that does to users (README
 "Rotation").
 
-WHAT is app-secret-id, postgres-secret-id, redis-secret-id (a service's AppRole secret-id), postgres-password,
-redis-password or secret-key (the backend's SECRET_KEY). The resource and its engine URN come from the
-program's own plan (tools/program_run.py, as the offline plan computes them), never from a hand-written
-string. Which containers the replace recreates is computed from the program too: it is run again with
+WHAT is app-secret-id, postgres-secret-id, redis-secret-id, backup-secret-id (a service's AppRole
+secret-id), postgres-password, redis-password or secret-key (the backend's SECRET_KEY). The resource and
+its engine URN come from the program's own plan (tools/program_run.py, as the offline plan computes
+them), never from a hand-written string. Which containers the replace recreates is computed from the program too: it is run again with
 a new value for that resource, as the engine would see it after the replace, and every container whose
 inputs change is listed (a new secret changes its agent's and consumers' restart digest; a new
 secret-id changes only its agent's upload).
@@ -38,6 +38,9 @@ from tools.stack_context import StackInputError, load_stack
 CONTAINER = "docker:index/container:Container"
 SECRET_ID = "vault:appRole/authBackendRoleSecretId:AuthBackendRoleSecretId"
 POLICY_VENV = ROOT / "policies" / "venv"
+# Every service the program gives a vault-agent with its own AppRole secret-id (tests/unit/test_rotate.py
+# fails when the program declares one this list lacks).
+SECRET_ID_SERVICES = ("app", "postgres", "redis", "backup")
 
 
 class RotateError(Exception):
@@ -54,7 +57,7 @@ class Kind:
     what: str
     effect: str
     vault_service: str
-    """The Vault service (postgres, redis, app) the secret belongs to."""
+    """The Vault service (postgres, redis, app, backup) the secret belongs to."""
     kv_key: Optional[str] = None
     """For a generated value: its key in the service's KV secret (components/secrets.GENERATED)."""
 
@@ -103,7 +106,7 @@ KINDS = {
                 f"restarts and no user notices.",
                 service,
             )
-            for service in ("app", "postgres", "redis")
+            for service in SECRET_ID_SERVICES
         ),
     )
 }

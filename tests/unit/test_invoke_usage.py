@@ -28,7 +28,7 @@ def invoke(*args: str, stdin: str = "", env: Optional[dict] = None) -> subproces
         (["rollback", "--stack"], "Flag <Argument: stack (s)> needed value and was not given one!"),
         (["logs", "--stack", "staging", "--service", "db"], "logs: --service = 'db' is invalid: expected backend, frontend, postgres, redis, worker, backup, agent:postgres, agent:redis, agent:app or agent:backup"),
         (["logs", "--stack", "staging", "--service", "backend", "--tail", "lots"], "logs: --tail = 'lots' is invalid: expected a number of lines or all"),
-        (["rotate", "--stack", "staging"], "rotate: --what = '' is invalid: expected one of secret-key, postgres-password, redis-password, app-secret-id, postgres-secret-id, redis-secret-id"),
+        (["rotate", "--stack", "staging"], "rotate: --what = '' is invalid: expected one of secret-key, postgres-password, redis-password, app-secret-id, postgres-secret-id, redis-secret-id, backup-secret-id"),
         (["rollback"], "rollback: --stack is required: production, staging or another stack with a Pulumi.<stack>.yaml"),
         (["preview-env", "--pr", "abc"], "preview-env: --pr = 'abc' is invalid: expected a pull-request number such as 42"),
     ],

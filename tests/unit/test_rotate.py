@@ -32,7 +32,19 @@ EXPECTED = {
     "app-secret-id": ({"vault-agent/app"}, (rotate.SECRET_ID, "app-vault-secret-id")),
     "postgres-secret-id": ({"vault-agent/postgres"}, (rotate.SECRET_ID, "postgres-vault-secret-id")),
     "redis-secret-id": ({"vault-agent/redis"}, (rotate.SECRET_ID, "redis-vault-secret-id")),
+    "backup-secret-id": ({"vault-agent/backup"}, (rotate.SECRET_ID, "backup-vault-secret-id")),
 }
+
+
+@pytest.mark.parametrize("stack", ["production", "staging"])
+def test_every_approle_secret_id_the_program_declares_has_its_rotation(stack, request):
+    """Each service's bootstrap credential is rotatable with one command (invariant 2): a service the
+    program gives an AppRole secret-id without a `--what` for it fails here."""
+    run = request.getfixturevalue(stack)
+    services = {json.loads(unwrap_secrets(r.inputs)["metadata"])["service"] for r in run.by_type(rotate.SECRET_ID)}
+    assert services == {"app", "postgres", "redis", "backup"}
+    assert {f"{s}-secret-id" for s in services} <= set(rotate.KINDS)
+    assert set(EXPECTED) == set(rotate.KINDS)
 
 
 @pytest.mark.parametrize("what", list(rotate.KINDS))
@@ -47,7 +59,7 @@ def test_each_rotation_replaces_its_own_resource_and_recreates_exactly_its_consu
 
 
 def test_a_secret_id_is_found_by_the_service_in_its_metadata(staging):
-    for service in ("app", "postgres", "redis"):
+    for service in ("app", "postgres", "redis", "backup"):
         resource = rotate.KINDS[f"{service}-secret-id"].resource(staging)
         assert json.loads(unwrap_secrets(resource.inputs)["metadata"]) == {"service": service, "env": "staging"}
 
@@ -96,7 +108,7 @@ def test_a_failed_up_and_bad_input_exit_as_documented(capsys):
     assert "`pulumi up --stack staging` finishes with the value already replaced" in capsys.readouterr().err
     runner = Recorder()
     assert rotate.main("staging", "database", yes=True, runner=runner) == 2 and runner.calls == []
-    assert capsys.readouterr().err.strip() == "rotate: --what = 'database' is invalid: expected one of secret-key, postgres-password, redis-password, app-secret-id, postgres-secret-id, redis-secret-id"
+    assert capsys.readouterr().err.strip() == "rotate: --what = 'database' is invalid: expected one of secret-key, postgres-password, redis-password, app-secret-id, postgres-secret-id, redis-secret-id, backup-secret-id"
     assert rotate.main("nope", "secret-key", yes=True, runner=runner) == 2
     assert rotate.main("staging", "secret-key", dry_run=True, runner=runner) == 0 and runner.calls == []
 
@@ -136,3 +148,20 @@ def test_closed_stdin_is_one_line_and_exit_1_like_a_no(monkeypatch, capsys):
     assert rotate.main("staging", "secret-key", runner=runner) == 1
     assert runner.calls == []
     assert capsys.readouterr().err == "rotate: no confirmation (standard input is closed): pass --yes to run without asking; nothing changed\n"
+
+
+def test_the_backup_secret_id_rotation_recreates_its_agent_only(staging, capsys):
+    runner = Recorder()
+    assert rotate.main("staging", "backup-secret-id", yes=True, runner=runner) == 0
+    urn = staging.one(rotate.SECRET_ID, "backup-vault-secret-id").urn
+    assert runner.calls[0][:6] == ["pulumi", "up", "--stack", "staging", "--replace", urn]
+    out = capsys.readouterr().out
+    assert "recreates vault-agent of backup (finance_report-backup-vault-agent-staging)\n" in out
+    assert "New AppRole secret-id for the backup vault-agent" in out
+
+
+def test_the_invoke_help_lists_every_rotation():
+    import tasks
+
+    listed = tasks.rotate.help["what"].replace(" or ", ", ").split(", ")
+    assert sorted(listed) == sorted(rotate.KINDS)
