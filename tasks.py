@@ -73,6 +73,15 @@ def adopt(c, stack="", config_file=None, vault_address=None, yes=False, dry_run=
     sys.exit(main(stack, config_file, vault_address, yes, dry_run))
 
 
+@task(name="readme-tables")
+def readme_tables(c):
+    """Print README's blocks generated from the tools (tests fail when README drifts from them)."""
+    from tools.rotate import readme_table as rotation_table
+
+    print("## Rotation\n")
+    print(rotation_table())
+
+
 @task(help={
     "stack": "stack name (production, staging, ...)",
     "config_file": "read this stack file instead of Pulumi.<stack>.yaml",

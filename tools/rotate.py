@@ -52,10 +52,14 @@ class RotateError(Exception):
 @dataclass(frozen=True)
 class Kind:
     """One thing `--what` can rotate: how to find its resource in the program, and what rotating it does
-    to the people using the app."""
+    to the people using the app. The containers it recreates are never written here: they are computed
+    from the stack's own program (a staging or preview stack has no prefect worker)."""
 
     what: str
     effect: str
+    """What the command prints before it asks."""
+    notice: str
+    """README's rotation table: what users notice, in short."""
     vault_service: str
     """The Vault service (postgres, redis, app, backup) the secret belongs to."""
     kv_key: Optional[str] = None
@@ -78,7 +82,8 @@ KINDS = {
         Kind(
             "secret-key",
             "New SECRET_KEY. It signs every session token, so EVERY USER IS LOGGED OUT and must sign in again. "
-            "The backend rolls to a new revision without downtime (the prefect worker restarts).",
+            "The backend rolls to a new revision without downtime.",
+            "**everyone is logged out** (it signs the session tokens); no downtime",
             "app",
             "SECRET_KEY",
         ),
@@ -86,7 +91,9 @@ KINDS = {
             "postgres-password",
             "New database password. Postgres is replaced delete-first: it stops, starts again on the same data and "
             "applies the new password to its role, so requests that need the database fail for the seconds until it "
-            "is healthy. The backend rolls to a new revision with the new DATABASE_URL. Nobody is logged out; no data changes.",
+            "is healthy. The backend rolls to a new revision with the new DATABASE_URL; the backup service restarts "
+            "with its own copy of the password. Nobody is logged out; no data changes.",
+            "requests that need the database fail for the seconds Postgres takes to restart; nobody is logged out",
             "postgres",
             "POSTGRES_PASSWORD",
         ),
@@ -95,6 +102,7 @@ KINDS = {
             "New Redis password. Redis is replaced delete-first: it stops and starts again on the same data (AOF) with "
             "the new requirepass, so requests that need Redis fail for the seconds until it is healthy. The backend "
             "rolls to a new revision with the new REDIS_URL. Nobody is logged out.",
+            "requests that need Redis fail for the seconds Redis takes to restart; nobody is logged out",
             "redis",
             "PASSWORD",
         ),
@@ -104,6 +112,7 @@ KINDS = {
                 f"New AppRole secret-id for the {service} vault-agent: the agent is recreated with it, then the old "
                 f"secret-id is deleted, which revokes it in Vault. The rendered files do not change, so nothing else "
                 f"restarts and no user notices.",
+                "nothing: the rendered files do not change; the old secret-id is deleted last, which revokes it",
                 service,
             )
             for service in SECRET_ID_SERVICES
@@ -179,6 +188,54 @@ def plan_rotation(stack: str, what: str, run: ProgramRun, rerun: Rerun, new_valu
     value = new_value or (secrets.token_urlsafe(24) if kind.kv_key else str(uuid.uuid4()))
     after = rerun({resource.name: value})
     return RotationPlan(stack, kind, resource.urn, changed_containers(run, after), resource.name)
+
+
+# README's words for a container a rotation recreates, in the order the table lists them.
+_WHO = (
+    ((L.POSTGRES, None), "Postgres"),
+    ((L.VAULT_AGENT, "postgres"), "the agent of postgres"),
+    ((L.REDIS, None), "Redis"),
+    ((L.VAULT_AGENT, "redis"), "the agent of redis"),
+    ((L.VAULT_AGENT, "app"), "the agent of app"),
+    ((L.BACKEND, None), "the backend"),
+    ((L.FRONTEND, None), "the frontend"),
+    ((L.PREFECT_WORKER, None), "the prefect worker"),
+    ((L.BACKUP, None), "the backup service"),
+    ((L.VAULT_AGENT, "backup"), "the agent of backup"),
+)
+README_STACKS = ("production", "staging")
+
+
+def readme_table(plans: Optional[dict[str, Sequence[RotationPlan]]] = None) -> str:
+    """README's rotation table, from each committed stack's plans: the resource each --what replaces, the
+    containers it recreates (a container only some stacks run says which), what users notice."""
+    if plans is None:
+        plans = {}
+        for stack in README_STACKS:
+            run, rerun = load(stack, None)
+            plans[stack] = [plan_rotation(stack, what, run, rerun) for what in KINDS]
+    order = {key: i for i, (key, _) in enumerate(_WHO)}
+    words = dict(_WHO)
+    rows = ["| `--what` | replaces | recreates | what users notice |", "|---|---|---|---|"]
+    for i, kind in enumerate(KINDS.values()):
+        stack_plans = {stack: found[i] for stack, found in plans.items()}
+        names = {p.resource_name for p in stack_plans.values()}
+        if len(names) != 1:
+            raise RotateError(f"{kind.what} replaces {sorted(names)} in the stacks {', '.join(stack_plans)}; expected one resource")
+        seen: dict[tuple[str, Optional[str]], tuple[bool, list[str]]] = {}
+        for stack, plan in stack_plans.items():
+            for r in plan.replaced:
+                rolls, stacks = seen.setdefault((r.service, r.agent_for), (r.rolls, []))
+                stacks.append(stack)
+        cells = []
+        for key in sorted(seen, key=lambda k: (order.get(k, len(order)), k[0], k[1] or "")):
+            rolls, stacks = seen[key]
+            text = words.get(key) or (f"the agent of {key[1]}" if key[1] else key[0])
+            text += " (new revision)" if rolls else ""
+            text += f" ({', '.join(stacks)} only)" if len(stacks) < len(stack_plans) else ""
+            cells.append(text)
+        rows.append(f"| `{kind.what}` | `{names.pop()}` | {', '.join(cells) or 'nothing'} | {kind.notice} |")
+    return "\n".join(rows) + "\n"
 
 
 def load(stack: str, config_file: Optional[Path]) -> tuple[ProgramRun, Rerun]:

@@ -165,3 +165,36 @@ def test_the_invoke_help_lists_every_rotation():
 
     listed = tasks.rotate.help["what"].replace(" or ", ", ").split(", ")
     assert sorted(listed) == sorted(rotate.KINDS)
+
+
+# What a Kind's effect text may name, and the container it means.
+MENTIONS = {"prefect worker": ("prefect-worker", None), "backup service": ("backup", None), "backend": ("backend", None), "Postgres": ("postgres", None), "Redis": ("redis", None)}
+
+
+@pytest.mark.parametrize("stack", ["production", "staging"])
+def test_what_the_command_says_restarts_is_what_the_stacks_plan_recreates(stack, request):
+    """Staging and previews run no prefect worker: an effect promising its restart is wrong there."""
+    run = request.getfixturevalue(stack)
+    for what in rotate.KINDS:
+        plan = rotate.plan_rotation(stack, what, run, rerun_for(stack))
+        named = {container for word, container in MENTIONS.items() if word in plan.kind.effect}
+        assert named <= {(r.service, r.agent_for) for r in plan.replaced}, (what, plan.kind.effect)
+
+
+def test_every_container_a_rotation_recreates_in_place_is_replaced_delete_first(production):
+    """README's rotation table marks the rolling ones (new revision); the others are delete-first."""
+    options = {c.name: c.options for c in production.by_type(rotate.CONTAINER)}
+    for what in rotate.KINDS:
+        for r in rotate.plan_rotation("production", what, production, rerun_for("production")).replaced:
+            assert options[r.resource]["deleteBeforeReplace"] is (not r.rolls), (what, r)
+
+
+def test_readme_rotation_table_is_generated_from_the_tool():
+    from tests.conftest import ROOT
+
+    table = rotate.readme_table()
+    assert table in (ROOT / "README.md").read_text(), "README's rotation table is stale: `uv run invoke readme-tables` prints it"
+    rows = {line.split(" | ")[0].strip("| `"): line for line in table.splitlines()[2:]}
+    assert list(rows) == list(rotate.KINDS)
+    assert "the prefect worker (production only)" in rows["secret-key"]
+    assert "the backup service, the agent of backup" in rows["postgres-password"]
