@@ -78,8 +78,12 @@ def readme_tables(c):
     """Print README's blocks generated from the tools (tests fail when README drifts from them)."""
     from tools.rotate import readme_table as rotation_table
 
+    from tools.memory_budget import host_budget
+
     print("## Rotation\n")
     print(rotation_table())
+    print("## Preview environments: host memory budget\n")
+    print("\n".join(host_budget("staging").lines()))
 
 
 @task(help={
