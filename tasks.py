@@ -82,6 +82,10 @@ def readme_tables(c):
 
     print("## Rotation\n")
     print(rotation_table())
+    from tools.logs import readme_services
+
+    print("## Logs\n")
+    print(readme_services() + "\n")
     print("## Preview environments: host memory budget\n")
     print("\n".join(host_budget("staging").lines()))
 
@@ -145,7 +149,7 @@ def preview_env(c, pr="", out_dir=None, image_tag=None, existing_stacks=None):
 
 @task(help={
     "stack": "stack name (production, staging, pr<N>)",
-    "service": "backend, frontend, postgres, redis, worker, backup, or agent:postgres|redis|app",
+    "service": "backend, frontend, postgres, redis, worker, backup, agent:postgres, agent:redis, agent:app or agent:backup",
     "since": "only lines since a duration ago (10m, 2h, 1d) or an RFC 3339 time",
     "tail": "lines from the end: a number or all (default 200, or all with --since)",
     "follow": "keep printing new lines of the current revision (Ctrl-C to stop)",
