@@ -1,14 +1,18 @@
-"""`invoke rollback` without the Pulumi CLI, on recorded engine documents:
+"""`invoke rollback` without the Pulumi CLI, on hand-written engine documents (not recordings: their
+times, git SHAs, messages and resources are invented; their shape follows the CLI's source):
 
-- fixtures/stack_history_production.json: `pulumi stack history --json --page-size 100` of production,
-  newest first, in the CLI's shape (pulumi/pulumi pkg/cmd/pulumi/stack/stack_history.go, updateInfoJSON
-  and configValueJSON: secret values absent without --show-secrets); the Automation API's
-  `Stack.history()` builds `pulumi.automation.UpdateSummary` objects from the same JSON;
-- fixtures/stack_export_failed_cutover.json: `pulumi stack export` (apitype.UntypedDeployment v3) after an
-  update whose rollout gate failed: the new backend/frontend revisions live, the serving ones
-  `delete: true`.
+- fixtures/stack_history_production.json: written in the shape of `pulumi stack history --json` (newest
+  first): pulumi/pulumi pkg/cmd/pulumi/stack/stack_history.go (read at commit 055a380cee61),
+  updateInfoJSON (version, kind, startTime, message, environment, config, result, endTime,
+  resourceChanges) and configValueJSON (value, objectValue, secret: a secret's value is absent without
+  --show-secrets); the Automation API's `Stack.history()` builds `pulumi.automation.UpdateSummary`
+  objects from the same JSON (test_the_automation_apis_summaries_read_the_same);
+- fixtures/stack_export_failed_cutover.json: written in the shape of `pulumi stack export`
+  (apitype.UntypedDeployment version 3, resources as sdk/go/common/apitype/core.go ResourceV3 with
+  `delete` and `created`), ten resources as the state would hold them after an update whose rollout gate
+  failed: the new backend/frontend revisions live, the serving ones `delete: true`.
 
-The deploy step itself needs the engine: tests/engine/test_rollback.py.
+The deploy step itself, and these shapes against a real CLI, need the engine: tests/engine/test_rollback.py.
 """
 
 from __future__ import annotations
