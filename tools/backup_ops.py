@@ -203,11 +203,25 @@ def age_problems(ages: Ages) -> list[str]:
     return found
 
 
+HEALTH_LINE = "`last_backup=... last_verified=... max_age=... now=... result: ...`"
+
+
+class UnreadableHealth(Exception):
+    """The latest health probe printed something that is not the job's health line."""
+
+
 def read_ages(api: DockerAPI, container: str) -> Optional[Ages]:
-    """From the container's latest health probe: a read (GET), nothing runs on the host."""
+    """From the container's latest health probe: a read (GET), nothing runs on the host. None: no probe
+    has run yet; UnreadableHealth: one ran and printed something else than `fr-backup health` prints."""
     health = (api.get(f"/containers/{container}/json").get("State") or {}).get("Health") or {}
     log = health.get("Log") or []
-    return parse_health_output(log[-1].get("Output", "")) if log else None
+    if not log:
+        return None
+    output = log[-1].get("Output", "") or ""
+    ages = parse_health_output(output)
+    if ages is None:
+        raise UnreadableHealth(f"its latest health probe printed {output.strip()[:80]!r}, not the backup job's {HEALTH_LINE} line: backup ages unknown")
+    return ages
 
 
 # ------------------------------------------------------------------------------------------ commands
