@@ -73,6 +73,23 @@ def adopt(c, stack="", config_file=None, vault_address=None, yes=False, dry_run=
     sys.exit(main(stack, config_file, vault_address, yes, dry_run))
 
 
+@task(name="readme-tables")
+def readme_tables(c):
+    """Print README's blocks generated from the tools (tests fail when README drifts from them)."""
+    from tools.rotate import readme_table as rotation_table
+
+    from tools.memory_budget import host_budget
+
+    print("## Rotation\n")
+    print(rotation_table())
+    from tools.logs import readme_services
+
+    print("## Logs\n")
+    print(readme_services() + "\n")
+    print("## Preview environments: host memory budget\n")
+    print("\n".join(host_budget("staging").lines()))
+
+
 @task(help={
     "stack": "stack name (production, staging, ...)",
     "config_file": "read this stack file instead of Pulumi.<stack>.yaml",
@@ -132,7 +149,7 @@ def preview_env(c, pr="", out_dir=None, image_tag=None, existing_stacks=None):
 
 @task(help={
     "stack": "stack name (production, staging, pr<N>)",
-    "service": "backend, frontend, postgres, redis, worker, backup, or agent:postgres|redis|app",
+    "service": "backend, frontend, postgres, redis, worker, backup, agent:postgres, agent:redis, agent:app or agent:backup",
     "since": "only lines since a duration ago (10m, 2h, 1d) or an RFC 3339 time",
     "tail": "lines from the end: a number or all (default 200, or all with --since)",
     "follow": "keep printing new lines of the current revision (Ctrl-C to stop)",
@@ -151,7 +168,7 @@ def logs(c, stack="", service="", since=None, tail=None, follow=False, grep=None
 
 @task(help={
     "stack": "stack name (production, staging, pr<N>)",
-    "what": "app-secret-id, postgres-secret-id, redis-secret-id, postgres-password, redis-password or secret-key",
+    "what": "app-secret-id, postgres-secret-id, redis-secret-id, backup-secret-id, postgres-password, redis-password or secret-key",
     "yes": "do not ask for confirmation",
     "dry_run": "only say what the rotation replaces and does",
     "config_file": "read this stack file instead of Pulumi.<stack>.yaml",

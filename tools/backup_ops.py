@@ -13,7 +13,8 @@ the operator's machine. The env's containers are found by their `finance-report.
 `restore` takes a safety backup first (and stops if it fails), stops the env's backend and worker,
 restores into a new database and swaps it in (the old one is renamed, never dropped), starts them again
 and runs the rollout gate's health checks. `--into-scratch` restores into a new database beside the live
-one and touches nothing else. Exit codes: 0 done; 1 failed (one line per failure); 2 bad input.
+one and touches nothing else. Exit codes: 0 done; 1 failed (one line per failure) or not confirmed (a
+no, or standard input closed without --yes: tools/confirm.py); 2 bad input.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from typing import Any, Callable, Optional, Sequence, TextIO
 from components import backup_job as job
 from components import labels as L
 from components.app_env import site_url
+from tools.confirm import NoConfirmation, ask
 from tools.docker_api import DockerAPI, DockerError
 
 EXEC_TIMEOUT = 6 * 3600  # a backup of a large database streams for a long time without output
@@ -201,11 +203,25 @@ def age_problems(ages: Ages) -> list[str]:
     return found
 
 
+HEALTH_LINE = "`last_backup=... last_verified=... max_age=... now=... result: ...`"
+
+
+class UnreadableHealth(Exception):
+    """The latest health probe printed something that is not the job's health line."""
+
+
 def read_ages(api: DockerAPI, container: str) -> Optional[Ages]:
-    """From the container's latest health probe: a read (GET), nothing runs on the host."""
+    """From the container's latest health probe: a read (GET), nothing runs on the host. None: no probe
+    has run yet; UnreadableHealth: one ran and printed something else than `fr-backup health` prints."""
     health = (api.get(f"/containers/{container}/json").get("State") or {}).get("Health") or {}
     log = health.get("Log") or []
-    return parse_health_output(log[-1].get("Output", "")) if log else None
+    if not log:
+        return None
+    output = log[-1].get("Output", "") or ""
+    ages = parse_health_output(output)
+    if ages is None:
+        raise UnreadableHealth(f"its latest health probe printed {output.strip()[:80]!r}, not the backup job's {HEALTH_LINE} line: backup ages unknown")
+    return ages
 
 
 # ------------------------------------------------------------------------------------------ commands
@@ -219,14 +235,6 @@ class Context:
     public_gate: bool
     out: TextIO
     confirm: Callable[[str], bool]
-
-
-def ask(question: str) -> bool:
-    try:
-        answer = input(f"{question} [y/N] ")
-    except EOFError:
-        raise OpsInputError("no confirmation (standard input is closed): pass --yes to run without asking") from None
-    return answer.strip().lower() in ("y", "yes")
 
 
 def context(stack: str, docker_host: Optional[str], config_file: Optional[str], yes: bool, out: TextIO, confirm: Callable[[str], bool] = ask) -> Context:
@@ -364,6 +372,6 @@ def main(command: str, stack: str, *, docker_host: Optional[str] = None, config_
     except OpsInputError as err:
         print(f"{command}: {err}", file=sys.stderr)
         return 2
-    except (OpsFailure, DockerError) as err:
+    except (OpsFailure, DockerError, NoConfirmation) as err:
         print(f"{command}: {err}", file=sys.stderr)
         return 1

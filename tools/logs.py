@@ -2,7 +2,8 @@
 stack's own Docker connection (README "Logs").
 
 SERVICE is backend, frontend, postgres, redis, worker (the prefect worker), backup, or agent:<svc> for
-the vault-agent of postgres, redis or app. Containers are found by their `finance-report.env` and
+the vault-agent of postgres, redis, app or backup (SERVICES and AGENT_SERVICES below; README's list is
+generated from them). Containers are found by their `finance-report.env` and
 `finance-report.service` labels (components/labels.py; agents also by `finance-report.agent-for`), so a
 staging command never reads production's. The newest container is the current revision; with
 --all-revisions the earlier ones (a rolling service's previous revision, a failed one) follow, newest
@@ -44,7 +45,16 @@ SERVICES = {
     "backup": "backup",
 }
 AGENT_SERVICES = ("postgres", "redis", "app", "backup")
-SERVICE_CHOICES = "backend, frontend, postgres, redis, worker, backup, agent:postgres, agent:redis, agent:app or agent:backup"
+# What a name means when it is not the label itself (README and the error line say so).
+SERVICE_NOTES = {"worker": "the prefect worker"}
+_ALL = [*SERVICES, *(f"agent:{a}" for a in AGENT_SERVICES)]
+SERVICE_CHOICES = ", ".join(_ALL[:-1]) + f" or {_ALL[-1]}"
+
+
+def readme_services() -> str:
+    """README "Logs": the accepted --service values, from SERVICES and AGENT_SERVICES."""
+    names = [f"`{name}`" + (f" ({SERVICE_NOTES[name]})" if name in SERVICE_NOTES else "") for name in SERVICES]
+    return f"`--service` is {', '.join(names)}, or `agent:{'|'.join(AGENT_SERVICES)}` for a vault-agent."
 DEFAULT_TAIL = "200"
 _DURATION = re.compile(r"^([0-9]+)([smhd])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}

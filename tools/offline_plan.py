@@ -307,7 +307,12 @@ def main(stack: str, as_json: bool = False, config_file: Optional[str] = None, p
         if not stack:
             raise PlanInputError("--stack is required: production, staging or another stack with a Pulumi.<stack>.yaml")
         if config_file is None and not (ROOT / f"Pulumi.{stack}.yaml").exists():
-            raise PlanInputError(f"no stack file Pulumi.{stack}.yaml; pass --config-file PATH or one of: " + ", ".join(sorted(p.name[7:-5] for p in ROOT.glob("Pulumi.*.yaml"))))
+            # The committed stacks only: generated previews (Pulumi.pr<N>.yaml, git-ignored) come and go.
+            from policies.envs import is_preview_env
+            from tools.memory_budget import committed_stacks
+
+            hint = f" (a preview's stack file: `uv run invoke preview-env --pr {stack[2:]}`)" if is_preview_env(stack) else ""
+            raise PlanInputError(f"no stack file Pulumi.{stack}.yaml; pass --config-file PATH or one of: {', '.join(committed_stacks(ROOT))}{hint}")
         result = plan(stack, Path(config_file) if config_file else None, Path(policy_config) if policy_config else None)
         with_budget(result, Path(config_file) if config_file else None)
     except PlanInputError as err:

@@ -15,15 +15,19 @@ URLs before the current one is deleted. When the last update failed its gate, th
 before it is still running and is "pending deletion" in the state, under the same name the rollback would
 create: the rollback first swaps the pending-deletion mark between the two revisions (state export,
 edit, import through the CLI, secrets staying encrypted), so the `up` keeps the serving revision and
-deletes the failed one. Exit codes: 0 rolled back (or listed), 1 declined or the update failed (the
-stack file is restored), 2 bad input.
+deletes the failed one. The state decides that swap, not the history: every rollback exports the state
+and swaps when a rolling service has a failed revision live and an older one pending deletion, whatever
+ran since (a `pulumi refresh` records entries of its own in the history).
+
+Exit codes: 0 rolled back (or listed), 1 declined (or standard input closed without --yes), the update
+or a CLI step failed (the stack file is restored), or this machine lacks the Pulumi CLI or the policy
+pack's venv; 2 bad input.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -33,10 +37,16 @@ from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
 
 from components import labels as L
 from components.config import PROJECT
+from tools import pulumi_cli
+from tools.confirm import NoConfirmation, ask
 from tools.program_run import ROOT
 from tools.stack_file import StackFileError, read_stack_file
 
 IMAGE_TAG = f"{PROJECT}:imageTag"
+# The history entry kinds (pulumi/pulumi sdk/go/common/apitype/updates.go, UpdateKind) that ran the program
+# against the host: `pulumi up`. refresh, preview, import (a state import, e.g. a rollback's own swap),
+# resource-import, rename and destroy deploy no image tag.
+DEPLOY_KINDS = ("update",)
 HISTORY_PAGE_SIZE = 100  # the CLI's default page is 10 updates: too short to find the tag before a bad streak
 ROLLING_SERVICES = (L.BACKEND, L.FRONTEND)
 CONTAINER = "docker:index/container:Container"
@@ -68,7 +78,7 @@ class Update:
     @property
     def deployed(self) -> bool:
         """A successful update: its tag ran and passed the rollout gate."""
-        return self.kind == "update" and self.result == "succeeded" and bool(self.image_tag)
+        return self.kind in DEPLOY_KINDS and self.result == "succeeded" and bool(self.image_tag)
 
 
 def parse_history(entries: Sequence[Mapping[str, Any]]) -> list[Update]:
@@ -116,7 +126,8 @@ class Target:
     update: Update
     """The newest successful update that deployed this tag."""
     after_failed_cutover: bool
-    """The newest update failed: the revision that served before it is still pending deletion."""
+    """The newest `pulumi up` failed (refreshes and previews since do not count): the revision that served
+    before it is likely still pending deletion. Only for what the command prints; the state decides."""
 
 
 def deployed_tags(updates: Sequence[Update]) -> list[Update]:
@@ -128,12 +139,17 @@ def deployed_tags(updates: Sequence[Update]) -> list[Update]:
     return list(seen.values())
 
 
+def last_deploy(updates: Sequence[Update]) -> Optional[Update]:
+    """The newest `pulumi up` of the history (newest first), skipping refreshes, previews and imports."""
+    return next((u for u in updates if u.kind in DEPLOY_KINDS), None)
+
+
 def choose_target(stack: str, updates: Sequence[Update], current_tag: str, to: Optional[str] = None) -> Target:
     deployed = deployed_tags(updates)
     if not deployed:
         raise RollbackError(f"stack {stack} has no successful update in its history: there is nothing to roll back to", 1)
-    newest = updates[0]
-    failed_cutover = newest.kind == "update" and newest.result == "failed"
+    last = last_deploy(updates)
+    failed_cutover = last is not None and last.result == "failed"
     if to is not None:
         match = next((u for u in deployed if u.image_tag == to), None)
         if match is None:
@@ -215,12 +231,46 @@ def with_image_tag(text: str, tag: str) -> str:
 History = Callable[[str], list[dict[str, Any]]]
 
 
+def cli_failure(doing: str, command: str, stack: str, err: Exception) -> RollbackError:
+    """An Automation API error (the CLI's exit code and stderr in its text) as one line naming what
+    failed and what fixes it; exit 1: the backend or the CLI, not the command line, is the problem."""
+    from pulumi.automation.errors import InvalidVersionError, StackNotFoundError
+
+    if isinstance(err, InvalidVersionError):
+        return RollbackError(f"{doing} failed: {str(err).strip().splitlines()[0][:200].rstrip('.')} (README Prerequisites: the version the workflows pin)", 1)
+    text = str(err)
+    code = re.search(r"\bcode: (-?\d+)", text)
+    stderr = [line.strip() for line in text.split("stderr:", 1)[-1].splitlines() if line.strip()]
+    line = next((l for l in stderr if l.startswith("error:")), stderr[-1] if stderr else "no output")[:200]
+    if isinstance(err, StackNotFoundError):
+        fix = f"the backend the CLI is logged in to has no stack {stack}: `pulumi stack ls` lists its stacks; `pulumi login <backend>` for another"
+    elif "login" in line.lower() or "logged in" in line.lower() or "access token" in line.lower():
+        fix = "log in to the state backend with `pulumi login` (README Prerequisites)"
+    else:
+        fix = f"`pulumi {command.split(' ', 1)[-1]} --stack {stack}` shows the CLI's own error"
+    exited = f"exited {code.group(1)}" if code else "failed"
+    return RollbackError(f"{doing} failed: `{command}` {exited}: {line}; {fix}", 1)
+
+
+def select(stack: str, work_dir: Path) -> Any:
+    from pulumi import automation as auto
+
+    try:
+        return auto.select_stack(stack_name=stack, work_dir=str(work_dir))
+    except (auto.CommandError, auto.errors.InvalidVersionError) as err:
+        raise cli_failure(f"selecting stack {stack}", "pulumi stack select", stack, err) from None
+
+
 def engine_history(stack: str, work_dir: Path = ROOT) -> list[dict[str, Any]]:
     from pulumi import automation as auto
 
-    workspace_stack = auto.select_stack(stack_name=stack, work_dir=str(work_dir))
-    # show_secrets=False: secret config stays encrypted (the SDK's default decrypts it).
-    return summaries_to_entries(workspace_stack.history(page_size=HISTORY_PAGE_SIZE, show_secrets=False))
+    workspace_stack = select(stack, work_dir)
+    try:
+        # show_secrets=False: secret config stays encrypted (the SDK's default decrypts it).
+        summaries = workspace_stack.history(page_size=HISTORY_PAGE_SIZE, show_secrets=False)
+    except auto.CommandError as err:
+        raise cli_failure(f"reading the update history of stack {stack}", "pulumi stack history", stack, err) from None
+    return summaries_to_entries(summaries)
 
 
 @dataclass
@@ -241,6 +291,8 @@ class Engine:
         return done.stdout
 
     def keep_serving_revision(self) -> list[str]:
+        """Export the state; when a rolling service has its failed revision live and the serving one
+        pending deletion, import it with the mark swapped. Returns the URNs swapped (none: no import)."""
         doc, swapped = swap_failed_revisions(json.loads(self._cli(["stack", "export"])))
         if swapped:
             self._cli(["stack", "import"], json.dumps(doc).encode())
@@ -249,7 +301,7 @@ class Engine:
     def up(self, tag: str) -> int:
         from pulumi import automation as auto
 
-        stack = auto.select_stack(stack_name=self.stack, work_dir=str(self.work_dir))
+        stack = select(self.stack, self.work_dir)
         try:
             stack.up(
                 message=f"invoke rollback to {tag}",
@@ -275,21 +327,26 @@ def main(stack: str, to: Optional[str] = None, list_only: bool = False, yes: boo
             raise RollbackError(str(err)) from None
         current = config.get(IMAGE_TAG, "")
         if history is engine_history:
-            if shutil.which("pulumi") is None:
-                raise RollbackError("the pulumi CLI is not installed: the history is read from the stack's backend and the rollback is a `pulumi up`")
+            missing = pulumi_cli.missing_cli("the rollback reads the stack's history and runs `pulumi up`")
+            if missing is not None:
+                raise RollbackError(missing, 1)
         entries = history(stack, root) if history is engine_history else history(stack)
         updates = parse_history(entries)
         target = choose_target(stack, updates, current, to)
         print("\n".join(history_lines(stack, updates, current, target)))
         plan = f"rollback: imageTag {current} -> {target.tag} (deployed by update {target.update.version}); `pulumi up` rolls it like any update, health-gated"
         if target.after_failed_cutover:
-            plan += "; the last update failed, so the revision still serving is kept and the failed one deleted"
+            plan += f"; the last update (version {last_deploy(updates).version}) failed, so the revision still serving is kept and the failed one deleted"
         print(plan)
         if list_only:
             return 0
-        if engine is None and not (root / "policies" / "venv").is_dir():
-            raise RollbackError("the policy pack's venv is missing: run `uv venv policies/venv --python 3.11 && uv pip install --python policies/venv/bin/python -r policies/requirements.txt`")
-        if not yes and answer(f"Roll stack {stack} back to {target.tag}? [y/N] ").strip().lower() not in ("y", "yes"):
+        if engine is None and pulumi_cli.missing_policy_venv(root) is not None:
+            raise RollbackError(pulumi_cli.missing_policy_venv(root), 1)
+        try:
+            confirmed = yes or ask(f"Roll stack {stack} back to {target.tag}?", answer)
+        except NoConfirmation as err:
+            raise RollbackError(f"{err}; nothing changed", 1) from None
+        if not confirmed:
             print("rollback: nothing changed")
             return 1
         engine = engine or Engine(stack, root)
@@ -299,11 +356,15 @@ def main(stack: str, to: Optional[str] = None, list_only: bool = False, yes: boo
         if read_stack_file(path)[0].get(IMAGE_TAG) != target.tag:
             path.write_bytes(original)
             raise RollbackError(f"the edited stack file does not read back imageTag {target.tag}; nothing changed", 1)
-        swapped: list[str] = []
-        if target.after_failed_cutover:
+        # The state, not the history, says whether a failed revision is live and the serving one pending
+        # deletion: exported right before the up (read-only when there is nothing to swap).
+        try:
             swapped = engine.keep_serving_revision()
-            for urn in swapped:
-                print(f"rollback: the state now keeps the serving revision of {urn.rsplit('::', 1)[-1]}; the update deletes the failed one")
+        except RollbackError:
+            path.write_bytes(original)
+            raise
+        for urn in swapped:
+            print(f"rollback: the state now keeps the serving revision of {urn.rsplit('::', 1)[-1]}; the update deletes the failed one")
         if engine.up(target.tag) != 0:
             if swapped:
                 # The state already names the serving revision as current: the file must keep its tag.

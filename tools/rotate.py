@@ -2,15 +2,17 @@
 replacing its resource (`pulumi up --replace <urn>`), after saying what that does to users (README
 "Rotation").
 
-WHAT is app-secret-id, postgres-secret-id, redis-secret-id (a service's AppRole secret-id), postgres-password,
-redis-password or secret-key (the backend's SECRET_KEY). The resource and its engine URN come from the
-program's own plan (tools/program_run.py, as the offline plan computes them), never from a hand-written
-string. Which containers the replace recreates is computed from the program too: it is run again with
+WHAT is app-secret-id, postgres-secret-id, redis-secret-id, backup-secret-id (a service's AppRole
+secret-id), postgres-password, redis-password or secret-key (the backend's SECRET_KEY). The resource and
+its engine URN come from the program's own plan (tools/program_run.py, as the offline plan computes
+them), never from a hand-written string. Which containers the replace recreates is computed from the program too: it is run again with
 a new value for that resource, as the engine would see it after the replace, and every container whose
 inputs change is listed (a new secret changes its agent's and consumers' restart digest; a new
 secret-id changes only its agent's upload).
 
-Exit codes: 0 rotated (or --dry-run printed the plan), 1 declined or `pulumi up` failed, 2 bad input.
+Exit codes: 0 rotated (or --dry-run printed the plan), 1 declined (or standard input closed without
+--yes), `pulumi up` failed, or this machine lacks the Pulumi CLI, VAULT_TOKEN or the policy pack's venv;
+2 bad input.
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ import json
 import os
 import secrets
 import shlex
-import shutil
 import subprocess
 import sys
 import uuid
@@ -29,11 +30,17 @@ from typing import Callable, Optional, Sequence
 
 from components import labels as L
 from components.secrets import GENERATED
+from tools import pulumi_cli
+from tools.confirm import NoConfirmation, ask
 from tools.program_run import ROOT, ProgramRun, Resource, run_program, unwrap_secrets
 from tools.stack_context import StackInputError, load_stack
 
 CONTAINER = "docker:index/container:Container"
 SECRET_ID = "vault:appRole/authBackendRoleSecretId:AuthBackendRoleSecretId"
+POLICY_VENV = ROOT / "policies" / "venv"
+# Every service the program gives a vault-agent with its own AppRole secret-id (tests/unit/test_rotate.py
+# fails when the program declares one this list lacks).
+SECRET_ID_SERVICES = ("app", "postgres", "redis", "backup")
 
 
 class RotateError(Exception):
@@ -45,12 +52,16 @@ class RotateError(Exception):
 @dataclass(frozen=True)
 class Kind:
     """One thing `--what` can rotate: how to find its resource in the program, and what rotating it does
-    to the people using the app."""
+    to the people using the app. The containers it recreates are never written here: they are computed
+    from the stack's own program (a staging or preview stack has no prefect worker)."""
 
     what: str
     effect: str
+    """What the command prints before it asks."""
+    notice: str
+    """README's rotation table: what users notice, in short."""
     vault_service: str
-    """The Vault service (postgres, redis, app) the secret belongs to."""
+    """The Vault service (postgres, redis, app, backup) the secret belongs to."""
     kv_key: Optional[str] = None
     """For a generated value: its key in the service's KV secret (components/secrets.GENERATED)."""
 
@@ -71,7 +82,8 @@ KINDS = {
         Kind(
             "secret-key",
             "New SECRET_KEY. It signs every session token, so EVERY USER IS LOGGED OUT and must sign in again. "
-            "The backend rolls to a new revision without downtime (the prefect worker restarts).",
+            "The backend rolls to a new revision without downtime.",
+            "**everyone is logged out** (it signs the session tokens); no downtime",
             "app",
             "SECRET_KEY",
         ),
@@ -79,7 +91,9 @@ KINDS = {
             "postgres-password",
             "New database password. Postgres is replaced delete-first: it stops, starts again on the same data and "
             "applies the new password to its role, so requests that need the database fail for the seconds until it "
-            "is healthy. The backend rolls to a new revision with the new DATABASE_URL. Nobody is logged out; no data changes.",
+            "is healthy. The backend rolls to a new revision with the new DATABASE_URL; the backup service restarts "
+            "with its own copy of the password. Nobody is logged out; no data changes.",
+            "requests that need the database fail for the seconds Postgres takes to restart; nobody is logged out",
             "postgres",
             "POSTGRES_PASSWORD",
         ),
@@ -88,6 +102,7 @@ KINDS = {
             "New Redis password. Redis is replaced delete-first: it stops and starts again on the same data (AOF) with "
             "the new requirepass, so requests that need Redis fail for the seconds until it is healthy. The backend "
             "rolls to a new revision with the new REDIS_URL. Nobody is logged out.",
+            "requests that need Redis fail for the seconds Redis takes to restart; nobody is logged out",
             "redis",
             "PASSWORD",
         ),
@@ -97,9 +112,10 @@ KINDS = {
                 f"New AppRole secret-id for the {service} vault-agent: the agent is recreated with it, then the old "
                 f"secret-id is deleted, which revokes it in Vault. The rendered files do not change, so nothing else "
                 f"restarts and no user notices.",
+                "nothing: the rendered files do not change; the old secret-id is deleted last, which revokes it",
                 service,
             )
-            for service in ("app", "postgres", "redis")
+            for service in SECRET_ID_SERVICES
         ),
     )
 }
@@ -174,6 +190,54 @@ def plan_rotation(stack: str, what: str, run: ProgramRun, rerun: Rerun, new_valu
     return RotationPlan(stack, kind, resource.urn, changed_containers(run, after), resource.name)
 
 
+# README's words for a container a rotation recreates, in the order the table lists them.
+_WHO = (
+    ((L.POSTGRES, None), "Postgres"),
+    ((L.VAULT_AGENT, "postgres"), "the agent of postgres"),
+    ((L.REDIS, None), "Redis"),
+    ((L.VAULT_AGENT, "redis"), "the agent of redis"),
+    ((L.VAULT_AGENT, "app"), "the agent of app"),
+    ((L.BACKEND, None), "the backend"),
+    ((L.FRONTEND, None), "the frontend"),
+    ((L.PREFECT_WORKER, None), "the prefect worker"),
+    ((L.BACKUP, None), "the backup service"),
+    ((L.VAULT_AGENT, "backup"), "the agent of backup"),
+)
+README_STACKS = ("production", "staging")
+
+
+def readme_table(plans: Optional[dict[str, Sequence[RotationPlan]]] = None) -> str:
+    """README's rotation table, from each committed stack's plans: the resource each --what replaces, the
+    containers it recreates (a container only some stacks run says which), what users notice."""
+    if plans is None:
+        plans = {}
+        for stack in README_STACKS:
+            run, rerun = load(stack, None)
+            plans[stack] = [plan_rotation(stack, what, run, rerun) for what in KINDS]
+    order = {key: i for i, (key, _) in enumerate(_WHO)}
+    words = dict(_WHO)
+    rows = ["| `--what` | replaces | recreates | what users notice |", "|---|---|---|---|"]
+    for i, kind in enumerate(KINDS.values()):
+        stack_plans = {stack: found[i] for stack, found in plans.items()}
+        names = {p.resource_name for p in stack_plans.values()}
+        if len(names) != 1:
+            raise RotateError(f"{kind.what} replaces {sorted(names)} in the stacks {', '.join(stack_plans)}; expected one resource")
+        seen: dict[tuple[str, Optional[str]], tuple[bool, list[str]]] = {}
+        for stack, plan in stack_plans.items():
+            for r in plan.replaced:
+                rolls, stacks = seen.setdefault((r.service, r.agent_for), (r.rolls, []))
+                stacks.append(stack)
+        cells = []
+        for key in sorted(seen, key=lambda k: (order.get(k, len(order)), k[0], k[1] or "")):
+            rolls, stacks = seen[key]
+            text = words.get(key) or (f"the agent of {key[1]}" if key[1] else key[0])
+            text += " (new revision)" if rolls else ""
+            text += f" ({', '.join(stacks)} only)" if len(stacks) < len(stack_plans) else ""
+            cells.append(text)
+        rows.append(f"| `{kind.what}` | `{names.pop()}` | {', '.join(cells) or 'nothing'} | {kind.notice} |")
+    return "\n".join(rows) + "\n"
+
+
 def load(stack: str, config_file: Optional[Path]) -> tuple[ProgramRun, Rerun]:
     try:
         context = load_stack(stack, config_file)
@@ -211,13 +275,19 @@ def main(stack: str, what: str, yes: bool = False, dry_run: bool = False, config
         if dry_run:
             return 0
         if runner is run_pulumi:
-            if shutil.which("pulumi") is None:
-                raise RotateError("the pulumi CLI is not installed: the rotation is a `pulumi up --replace` (README Prerequisites)")
-            if not os.environ.get("VAULT_TOKEN"):
-                raise RotateError("VAULT_TOKEN is not set: the deploy token (README Prerequisites) writes the new value to Vault")
-            if not (ROOT / "policies" / "venv").is_dir():
-                raise RotateError("the policy pack's venv is missing: run `uv venv policies/venv --python 3.11 && uv pip install --python policies/venv/bin/python -r policies/requirements.txt`")
-        if not yes and answer(f"Rotate {what} of stack {stack} now? [y/N] ").strip().lower() not in ("y", "yes"):
+            # What this machine lacks is not bad input: exit 1, one line saying how to get it.
+            missing = pulumi_cli.missing_cli("the rotation is a `pulumi up --replace`")
+            if missing is None and not os.environ.get("VAULT_TOKEN"):
+                missing = "VAULT_TOKEN is not set: the deploy token (README Prerequisites) writes the new value to Vault"
+            if missing is None:
+                missing = pulumi_cli.missing_policy_venv(POLICY_VENV.parent.parent)
+            if missing is not None:
+                raise RotateError(missing, 1)
+        try:
+            confirmed = yes or ask(f"Rotate {what} of stack {stack} now?", answer)
+        except NoConfirmation as err:
+            raise RotateError(f"{err}; nothing changed", 1) from None
+        if not confirmed:
             print("rotate: nothing changed")
             return 1
         code = runner(rotation.command())

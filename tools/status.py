@@ -94,8 +94,10 @@ def problems(states: Sequence[ContainerState], expected: Counter) -> list[str]:
 
 def backup_ages(api: DockerAPI, states: Sequence[ContainerState], out) -> list[str]:
     """Age of the last backup and of the last verified restore, read from the backup service's latest
-    health probe (tools/backup_ops.py); a problem when either is older than the schedule allows."""
-    from tools.backup_ops import age_problems, ages_line, read_ages
+    health probe (tools/backup_ops.py); a problem when either is older than the schedule allows, or when
+    the probe printed something that is not the job's health line. No probe yet is not a problem here:
+    the container is then not healthy either, which problems() reports."""
+    from tools.backup_ops import UnreadableHealth, age_problems, ages_line, read_ages
 
     found = []
     for s in states:
@@ -105,6 +107,9 @@ def backup_ages(api: DockerAPI, states: Sequence[ContainerState], out) -> list[s
             ages = read_ages(api, s.name)
         except DockerError as err:
             found.append(str(err))
+            continue
+        except UnreadableHealth as err:
+            found.append(f"{s.name}: {err}")
             continue
         if ages is None:
             print(f"backups: {s.name}: no backup health probe yet", file=out)

@@ -186,6 +186,21 @@ def test_config_file_evaluates_another_stack_file(tmp_path):
     assert "traefik-enforce-tls-routing" in {v["policy"] for v in json.loads(proc.stdout)["violations"]}
 
 
+def test_generated_preview_files_in_the_project_change_no_answer(tmp_path, monkeypatch, capsys):
+    """README's preview steps leave Pulumi.pr42.yaml (and policies/config.pr42.json) in the project root:
+    the plan's answers, and so this suite's expectations, must not depend on them."""
+    from tools import offline_plan
+
+    for name in ("Pulumi.production.yaml", "Pulumi.staging.yaml"):
+        shutil.copy(ROOT / name, tmp_path / name)
+    (tmp_path / "Pulumi.pr42.yaml").write_text((ROOT / "Pulumi.staging.yaml").read_text().replace("env: staging", "env: pr42"))
+    monkeypatch.setattr(offline_plan, "ROOT", tmp_path)
+    assert offline_plan.main("nope") == 2
+    assert capsys.readouterr().err == "plan: no stack file Pulumi.nope.yaml; pass --config-file PATH or one of: production, staging\n"
+    assert offline_plan.main("pr7") == 2
+    assert capsys.readouterr().err == "plan: no stack file Pulumi.pr7.yaml; pass --config-file PATH or one of: production, staging (a preview's stack file: `uv run invoke preview-env --pr 7`)\n"
+
+
 @pytest.mark.parametrize(
     "args,message",
     [

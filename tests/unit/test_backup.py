@@ -235,3 +235,22 @@ def test_restore_refuses_a_bad_source_before_touching_anything(capsys):
     assert ops.main("restore", "staging", docker_host="unix:///nonexistent.sock", yes=True, source="../etc") == 2
     assert capsys.readouterr().err.startswith("restore: --from '../etc': expected latest or a snapshot id")
     assert ops.main("backups", "") == 2
+
+
+def closed_stdin(monkeypatch):
+    """Standard input at its end, as with `</dev/null` or a CI step: input() raises EOFError."""
+    import io
+
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+
+
+def test_a_declined_or_unanswerable_confirmation_is_exit_1_not_done(monkeypatch, capsys):
+    """Both mean "not done" (exit 1), never "bad input" (2): nothing ran, nothing was wrong with the flags."""
+    host = "unix:///nonexistent.sock"  # never reached: the question comes first
+    assert ops.main("backup", "staging", docker_host=host, confirm=lambda _q: False) == 1
+    assert capsys.readouterr().err == "backup: not confirmed\n"
+    closed_stdin(monkeypatch)
+    assert ops.main("backup", "staging", docker_host=host) == 1
+    out = capsys.readouterr()
+    assert out.err == "backup: no confirmation (standard input is closed): pass --yes to run without asking\n"
+    assert out.out == "Back up env staging now? [y/N] "

@@ -4,16 +4,20 @@ from a host, Vault or the Pulumi backend."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from pathlib import Path
+from typing import Optional
 
 import pytest
 
 from tests.conftest import ROOT
 
 
-def invoke(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "invoke", *args], cwd=ROOT, capture_output=True, text=True, timeout=120)
+def invoke(*args: str, stdin: str = "", env: Optional[dict] = None) -> subprocess.CompletedProcess:
+    """`uv run invoke ARGS`; standard input holds `stdin`, then ends (as `</dev/null` for "")."""
+    return subprocess.run([sys.executable, "-m", "invoke", *args], cwd=ROOT, capture_output=True, text=True, input=stdin, timeout=120, env=env)
 
 
 @pytest.mark.parametrize(
@@ -24,7 +28,7 @@ def invoke(*args: str) -> subprocess.CompletedProcess:
         (["rollback", "--stack"], "Flag <Argument: stack (s)> needed value and was not given one!"),
         (["logs", "--stack", "staging", "--service", "db"], "logs: --service = 'db' is invalid: expected backend, frontend, postgres, redis, worker, backup, agent:postgres, agent:redis, agent:app or agent:backup"),
         (["logs", "--stack", "staging", "--service", "backend", "--tail", "lots"], "logs: --tail = 'lots' is invalid: expected a number of lines or all"),
-        (["rotate", "--stack", "staging"], "rotate: --what = '' is invalid: expected one of secret-key, postgres-password, redis-password, app-secret-id, postgres-secret-id, redis-secret-id"),
+        (["rotate", "--stack", "staging"], "rotate: --what = '' is invalid: expected one of secret-key, postgres-password, redis-password, app-secret-id, postgres-secret-id, redis-secret-id, backup-secret-id"),
         (["rollback"], "rollback: --stack is required: production, staging or another stack with a Pulumi.<stack>.yaml"),
         (["preview-env", "--pr", "abc"], "preview-env: --pr = 'abc' is invalid: expected a pull-request number such as 42"),
     ],
@@ -32,3 +36,32 @@ def invoke(*args: str) -> subprocess.CompletedProcess:
 def test_a_usage_error_is_one_line_and_exit_2(args, line):
     proc = invoke(*args)
     assert (proc.returncode, proc.stdout, proc.stderr.strip()) == (2, "", line)
+
+
+@pytest.mark.parametrize("stdin", ["", "n\n"], ids=["stdin closed", "answered no"])
+def test_a_confirmation_not_given_is_exit_1_however_it_is_not_given(stdin):
+    """`backup </dev/null` and `echo n | backup`: both "not done", exit 1, one line (never 2, never a
+    traceback). The question comes before the Docker host is reached."""
+    proc = invoke("backup", "--stack", "staging", "--docker-host", "unix:///nonexistent.sock", stdin=stdin)
+    expected = "backup: no confirmation (standard input is closed): pass --yes to run without asking" if not stdin else "backup: not confirmed"
+    assert (proc.returncode, proc.stderr.strip()) == (1, expected)
+
+
+NOT_LOGGED_IN = "error: PULUMI_ACCESS_TOKEN must be set for login during non-interactive CLI sessions"
+
+
+def pulumi_stub(tmp_path: Path, version: str = "v3.272.0", code: int = 255, stderr: str = NOT_LOGGED_IN) -> dict:
+    """A `pulumi` on PATH that answers `version` and fails every other command as the real CLI does when
+    it is not logged in (exit 255, its error on stderr). Returns the environment to run invoke with."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    stub = bin_dir / "pulumi"
+    stub.write_text(f"#!/bin/sh\nif [ \"$1\" = version ]; then echo {version}; exit 0; fi\necho '{stderr}' >&2\nexit {code}\n")
+    stub.chmod(0o755)
+    return {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+
+
+def test_rollback_list_when_the_cli_is_not_logged_in_is_one_line_naming_the_fix(tmp_path):
+    proc = invoke("rollback", "--stack", "production", "--list", env=pulumi_stub(tmp_path))
+    assert (proc.returncode, proc.stdout) == (1, "")
+    assert proc.stderr.strip() == f"rollback: selecting stack production failed: `pulumi stack select` exited 255: {NOT_LOGGED_IN}; log in to the state backend with `pulumi login` (README Prerequisites)"

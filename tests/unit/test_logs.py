@@ -33,6 +33,21 @@ def test_every_service_label_the_program_declares_can_be_asked_for(production):
     assert logs.parse_service("agent:app").filters("staging") == ["finance-report.env=staging", "finance-report.service=vault-agent", "finance-report.agent-for=app"]
 
 
+def test_readme_and_the_invoke_help_list_every_service_the_tool_accepts():
+    """README "Logs" and `invoke logs --help` are derived from logs.SERVICES and logs.AGENT_SERVICES: an
+    accepted name missing from either (agent:backup once) fails here."""
+    import tasks
+    from tests.conftest import ROOT
+
+    doc = logs.readme_services()
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    assert doc in readme, "README's list of --service values is stale: `uv run invoke readme-tables` prints it"
+    documented = {f"agent:{a}" for part in doc.split("`") if part.startswith("agent:") for a in part[len("agent:"):].split("|")}
+    documented |= {part for part in doc.split("`") if part in logs.SERVICES}
+    assert documented == {*logs.SERVICES, *(f"agent:{a}" for a in logs.AGENT_SERVICES)}
+    assert tasks.logs.help["service"] == logs.SERVICE_CHOICES
+
+
 @pytest.mark.parametrize("value", ["web", "agent:backend", "agent:", "Backend"])
 def test_an_unknown_service_is_one_line_naming_the_choices(value):
     with pytest.raises(logs.LogsInputError) as err:

@@ -48,3 +48,36 @@ def test_missing_stopped_and_unhealthy_services_are_named(staging):
         "finance_report-frontend-staging: health none",  # every container the program declares has a health check
         "finance_report-redis-staging: health unhealthy",
     ]
+
+
+class HealthAPI:
+    """GET /containers/{name}/json as the Docker API answers it: the health probes' log, newest last."""
+
+    def __init__(self, *outputs: str):
+        self.outputs = outputs
+
+    def get(self, path: str) -> dict:
+        return {"State": {"Health": {"Status": "healthy", "Log": [{"ExitCode": 0, "Output": o} for o in self.outputs]}}}
+
+
+def test_a_backup_health_output_the_status_cannot_read_is_a_problem():
+    """An unreadable probe must not pass as "no probe yet": status would then vouch for backups it
+    cannot see (a job whose health line changed, a health command that is not the job's)."""
+    import io
+    import time
+
+    from tools.status import backup_ages
+
+    states = [ContainerState("finance_report-backup-staging", "backup", "running", "healthy")]
+    now = int(time.time())
+    good = f"last_backup={now - 60} last_verified={now - 60} max_age=172800 now={now} result: ok {now - 60} run=r1\n"
+    out = io.StringIO()
+    assert backup_ages(HealthAPI(good), states, out) == []
+    assert out.getvalue() == "backups: last backup 1m ago, last verified restore 1m ago (allowed: 48h)\n"
+    out = io.StringIO()
+    assert backup_ages(HealthAPI(), states, out) == []
+    assert out.getvalue() == "backups: finance_report-backup-staging: no backup health probe yet\n"
+    assert backup_ages(HealthAPI(good, "backup ok\n"), states, io.StringIO()) == [
+        "finance_report-backup-staging: its latest health probe printed 'backup ok', not the backup job's "
+        "`last_backup=... last_verified=... max_age=... now=... result: ...` line: backup ages unknown"
+    ]
