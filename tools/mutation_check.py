@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -67,6 +68,8 @@ MUTATIONS = (
     M("no-destroy-grace", "components/hardening.py", '        "destroy_grace_seconds": stop.seconds,\n', "", ("tests/unit/test_engine_semantics.py",)),
     # the second review: seams between the program, Vault and the engine
     M("deploy-token-unpinned", "components/vault_artifacts.py", "hcl_block(path, caps, pinned.get(path))", "hcl_block(path, caps)", ("tests/integration/test_deploy_token.py",)),
+    M("deploy-token-pins-only-the-app-role", "components/vault_artifacts.py", '        pinned[f"auth/{approle_mount}/role/', '        if service == "app": pinned[f"auth/{approle_mount}/role/', ("tests/integration/test_deploy_token.py",)),
+    M("deploy-token-pins-only-the-app-policy-text", "components/vault_artifacts.py", '        pinned[f"sys/policies/acl/{name}"] = {', '        if service == "app": pinned[f"sys/policies/acl/{name}"] = {', ("tests/integration/test_deploy_token.py",)),
     M("preview-deployer-unpinned", "components/preview_env.py", '-pr{digit}*", crud, allowed)', '-pr{digit}*", crud)', ("tests/integration/test_preview_env_vault.py",)),
     M("network-replaced-delete-first", "components/named.py", "return docker.Network(resource_name, name=name, **kwargs, opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(delete_before_replace=False)))", "return docker.Network(resource_name, name=name, **kwargs, opts=opts)", ("tests/unit/test_engine_semantics.py",)),
     M("adopt-drops-non-strings", "tools/adopt.py", 'found[service] = dict(answer["data"]["data"] or {})', 'found[service] = {k: v for k, v in (answer["data"]["data"] or {}).items() if isinstance(v, str)}', ("tests/integration/test_adopt_rotation.py",)),
@@ -118,6 +121,11 @@ def run_one(mutation: Mutation, files: list[str]) -> tuple[str, float, str]:
             return "survived", time.monotonic() - started, summary
         if proc.returncode not in (1,):
             return "survived", time.monotonic() - started, f"pytest exited {proc.returncode} (not a test failure): {summary}"
+        # Only a guard test failing counts: an error in a fixture or the harness (an engine that did not
+        # start) says nothing about the mutation. The guard tests themselves pass unmutated: .ci/run runs
+        # the whole suite first.
+        if not re.search(r"^FAILED ", proc.stdout, re.MULTILINE):
+            return "survived", time.monotonic() - started, f"no guard test failed, only errors: {summary}"
         return "killed", time.monotonic() - started, summary
     finally:
         shutil.rmtree(directory, ignore_errors=True)

@@ -29,7 +29,7 @@ def strategy(resource) -> str:
 
 
 @pytest.mark.parametrize("stack", STACKS)
-def test_rolling_services_are_replaced_create_first_and_everything_named_delete_first(stack, request):
+def test_rolling_services_are_replaced_create_first_the_other_containers_delete_first(stack, request):
     run: ProgramRun = request.getfixturevalue(stack)
     for resource in run.resources:
         if resource.type == CONTAINER and resource.name in ROLLING:
@@ -114,7 +114,10 @@ def test_fixed_name_containers_replace_on_settings_the_provider_would_not_apply(
 def test_secrets_volume_names_carry_their_options_so_a_change_never_reuses_the_old_volume(production):
     from tests.conftest import run_stack as again
 
-    bigger = again("production", {"agentMemoryMb": "64"})  # unchanged options: same names
+    # Another agent memory limit changes the agents, not the volumes' options: same names (a label or
+    # name carrying it would replace every consumer of the volume).
+    bigger = again("production", {"agentMemoryMb": "96"})
+    assert {c.inputs["memory"] for c in bigger.by_type(CONTAINER) if c.name.endswith("-agent")} != {c.inputs["memory"] for c in production.by_type(CONTAINER) if c.name.endswith("-agent")}
     names = sorted(v.inputs["name"] for v in production.by_type(VOLUME) if v.inputs.get("driverOpts"))
     assert names == sorted(v.inputs["name"] for v in bigger.by_type(VOLUME) if v.inputs.get("driverOpts"))
     from components import vault_artifacts as va
