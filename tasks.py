@@ -95,10 +95,10 @@ def readme_tables(c):
     "config_file": "read this stack file instead of Pulumi.<stack>.yaml",
     "docker_host": "Docker host to check instead of the stack's dockerHost",
     "vault_address": "Vault to check instead of the stack's vaultAddress",
-    "pull": "pull images the host lacks (--no-pull: only report them)",
+    "pull": "pull images the host lacks (the default; --no-pull: only report them)",
 })
 def doctor(c, stack="", config_file=None, docker_host=None, vault_address=None, pull=True):
-    """Preflight of the Docker host, Vault and S3 before the first deploy: one line per check, exit 0/1/2."""
+    """Preflight of the Docker host, Vault (VAULT_TOKEN) and S3: one line per check; exit 0 ok, 1 a check failed, 2 bad input."""
     from tools.doctor import main
 
     sys.exit(main(stack, config_file, docker_host, vault_address, pull))
