@@ -7,7 +7,8 @@ once), runs the tests that guard it, and expects them to FAIL. A mutation whose 
 went stale with the code). `.ci/run` runs it.
 
 The list covers the places a review found unguarded (issue "Defects at the seams") and one mutation per
-defect it fixed; integration tests run on the real-systems harness with their own FR_HARNESS_ID.
+defect it fixed; integration tests run on the real-systems harness with the caller's FR_HARNESS_ID
+(`mutant` when unset).
 """
 
 from __future__ import annotations
@@ -93,7 +94,9 @@ def run_one(mutation: Mutation, files: list[str]) -> tuple[str, float, str]:
         if text.count(mutation.old) != 1:
             return "stale", 0.0, f"{mutation.path}: the text to mutate occurs {text.count(mutation.old)} times"
         path.write_text(text.replace(mutation.old, mutation.new))
-        env = {**os.environ, "FR_HARNESS_ID": "mutant", "PYTHONDONTWRITEBYTECODE": "1"}
+        # A caller's FR_HARNESS_ID is kept: two checks (or a check and a test run) on one machine must
+        # not share a harness engine; "mutant" only when none is given.
+        env = {**os.environ, "FR_HARNESS_ID": os.environ.get("FR_HARNESS_ID") or "mutant", "PYTHONDONTWRITEBYTECODE": "1"}
         proc = subprocess.run(
             [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *mutation.tests],
             cwd=directory, env=env, capture_output=True, text=True, timeout=1800,
