@@ -304,9 +304,12 @@ recover_state() {
   printf 'ok %s snapshot=%s (found in the repository)\n' "$at" "${latest##* }" > "$STATE/last-result"
 }
 
+# The series BACKUP_TIME + k * interval is counted from BACKUP_TIME on the epoch's day, not today's: one
+# fixed series, so a restart on another day plans the same run, and every gap is the interval (an
+# interval dividing 24 runs at BACKUP_TIME every day).
 next_run() {
   h=${BACKUP_TIME%%:*} m=${BACKUP_TIME#*:}
-  base=$(( $1 - $1 % 86400 + ${h#0} * 3600 + ${m#0} * 60 ))
+  base=$(( ${h#0} * 3600 + ${m#0} * 60 ))
   off=$(( ($1 - base) % STEP ))
   [ "$off" -ge 0 ] || off=$(( off + STEP ))
   echo $(( $1 - off + STEP ))

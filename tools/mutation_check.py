@@ -66,6 +66,8 @@ MUTATIONS = (
     M("plan-crash-reported-as-bad-input", "tools/offline_plan.py", "        return 3\n", "        return 2\n", ("tests/policies/test_offline_plan.py",)),
     M("rolling-left-to-the-provider", "components/containers.py", "options = pulumi.ResourceOptions(delete_before_replace=False, additional_secret_outputs", "options = pulumi.ResourceOptions(additional_secret_outputs", ("tests/unit/test_engine_semantics.py",)),
     M("no-destroy-grace", "components/hardening.py", '        "destroy_grace_seconds": stop.seconds,\n', "", ("tests/unit/test_engine_semantics.py",)),
+    # the backup service's review (branch fix-backups)
+    M("backup-schedule-anchored-on-today", "components/backup_job.py", "base=$(( ${h#0} * 3600", "base=$(( $1 - $1 % 86400 + ${h#0} * 3600", ("tests/unit/test_backup.py::test_the_schedule_runs_next_at_the_configured_utc_time_and_interval", "tests/unit/test_backup.py::test_a_restart_at_any_moment_plans_the_same_next_run")),
 )
 
 

@@ -167,22 +167,39 @@ def next_run_in_sh(now: int, at: str, hours: int) -> int:
     return int(proc.stdout)
 
 
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
 def expected_next(now: datetime, at: str, hours: int) -> datetime:
-    """The first run time after `now` of the series at + k * hours (k any integer)."""
+    """The first run after `now` of the series at + k * hours, k any integer, counted from `at` on the
+    epoch's day: one fixed series, so every gap is the interval (across midnight and restarts too), and
+    an interval that divides 24 runs at `at` every day."""
     h, m = map(int, at.split(":"))
-    t = now.replace(hour=h, minute=m, second=0, microsecond=0) - timedelta(days=2)
-    while t <= now:
-        t += timedelta(hours=hours)
-    return t
+    step = timedelta(hours=hours)
+    anchor = EPOCH + timedelta(hours=h, minutes=m)
+    return anchor + ((now - anchor) // step + 1) * step
 
 
 @given(
     now=st.datetimes(min_value=datetime(2024, 1, 1), max_value=datetime(2035, 1, 1)).map(lambda d: d.replace(microsecond=0, tzinfo=timezone.utc)),
     at=st.sampled_from(["00:00", "02:30", "08:05", "23:59"]),
-    hours=st.sampled_from([1, 4, 6, 12, 24]),
+    hours=st.integers(1, 168),  # every interval config allows (components/backup.py: backupIntervalHours)
 )
 def test_the_schedule_runs_next_at_the_configured_utc_time_and_interval(now, at, hours):
-    assert next_run_in_sh(int(now.timestamp()), at, hours) == int(expected_next(now, at, hours).timestamp())
+    first = next_run_in_sh(int(now.timestamp()), at, hours)
+    assert first == int(expected_next(now, at, hours).timestamp())
+    # what the loop does after that run: the next one is exactly one interval later
+    assert next_run_in_sh(first, at, hours) == first + hours * 3600
+
+
+@pytest.mark.parametrize("hours", [1, 5, 24, 48, 168])
+def test_a_restart_at_any_moment_plans_the_same_next_run(hours):
+    """The container's loop recomputes the next run from the clock after every run and every restart:
+    the plan must not depend on the day it is computed on (5 h across midnight, 48 h across a day)."""
+    start = int(datetime(2026, 3, 1, 23, 0, tzinfo=timezone.utc).timestamp())
+    planned = next_run_in_sh(start, "02:30", hours)
+    for later in range(start, planned, max(600, (planned - start) // 40)):
+        assert next_run_in_sh(later, "02:30", hours) == planned, datetime.fromtimestamp(later, timezone.utc)
 
 
 def test_the_health_allows_two_intervals():
