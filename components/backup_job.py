@@ -76,11 +76,6 @@ def job_envs(settings: JobSettings) -> list[str]:
     return [f"{key}={value}" for key, value in values.items()]
 
 
-def max_age_seconds(interval_hours: int) -> int:
-    """The health check fails when the last success is older than two intervals (one missed run)."""
-    return 2 * interval_hours * 3600
-
-
 def healthcheck_command() -> list[str]:
     return ["CMD", SCRIPT_PATH, "health"]
 
@@ -124,7 +119,7 @@ DUMP=/@DUMP@
 GLOBALS=/@GLOBALS@
 export RESTIC_CACHE_DIR="$SCRATCH/cache" TMPDIR="$SCRATCH/tmp"
 STEP=$(( BACKUP_INTERVAL_HOURS * 3600 ))
-MAX_AGE=$(( 2 * STEP ))
+MAX_AGE=$(( 2 * STEP ))  # health fails after two intervals without success (one missed run)
 
 log() { printf '%s fr-backup: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >&2; }
 # Why the last failing step failed, in one line: its first error line (psql follows one with context

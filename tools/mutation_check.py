@@ -68,6 +68,7 @@ MUTATIONS = (
     M("no-destroy-grace", "components/hardening.py", '        "destroy_grace_seconds": stop.seconds,\n', "", ("tests/unit/test_engine_semantics.py",)),
     # the backup service's review (branch fix-backups)
     M("backup-schedule-anchored-on-today", "components/backup_job.py", "base=$(( ${h#0} * 3600", "base=$(( $1 - $1 % 86400 + ${h#0} * 3600", ("tests/unit/test_backup.py::test_the_schedule_runs_next_at_the_configured_utc_time_and_interval", "tests/unit/test_backup.py::test_a_restart_at_any_moment_plans_the_same_next_run")),
+    M("backup-health-allows-three-intervals", "components/backup_job.py", "MAX_AGE=$(( 2 * STEP ))", "MAX_AGE=$(( 3 * STEP ))", ("tests/unit/test_backup.py::test_the_health_allows_two_intervals",)),
 )
 
 

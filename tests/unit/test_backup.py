@@ -202,8 +202,18 @@ def test_a_restart_at_any_moment_plans_the_same_next_run(hours):
         assert next_run_in_sh(later, "02:30", hours) == planned, datetime.fromtimestamp(later, timezone.utc)
 
 
-def test_the_health_allows_two_intervals():
-    assert job.max_age_seconds(24) == 2 * 86400
+def health_line_in_sh(hours: int) -> str:
+    """`fr-backup health`'s line (Docker keeps it, `invoke status` parses it), with the maximum age the
+    script computes. Its state files (under /scratch, absent here) only change the ages, not max_age."""
+    env = {"BACKUP_INTERVAL_HOURS": str(hours), "PATH": "/usr/bin:/bin"}
+    proc = subprocess.run(["sh", "-c", job.script(), "fr-backup", "health"], env=env, capture_output=True, text=True, timeout=10)
+    return proc.stdout
+
+
+@given(hours=st.integers(1, 168))
+def test_the_health_allows_two_intervals(hours):
+    ages = ops.parse_health_output(health_line_in_sh(hours))
+    assert ages is not None and ages.max_age == 2 * hours * 3600
 
 
 # ------------------------------------------------------------------------------------------ operator tools (pure)
