@@ -69,6 +69,8 @@ MUTATIONS = (
     # the backup service's review (branch fix-backups)
     M("backup-schedule-anchored-on-today", "components/backup_job.py", "base=$(( ${h#0} * 3600", "base=$(( $1 - $1 % 86400 + ${h#0} * 3600", ("tests/unit/test_backup.py::test_the_schedule_runs_next_at_the_configured_utc_time_and_interval", "tests/unit/test_backup.py::test_a_restart_at_any_moment_plans_the_same_next_run")),
     M("backup-health-allows-three-intervals", "components/backup_job.py", "MAX_AGE=$(( 2 * STEP ))", "MAX_AGE=$(( 3 * STEP ))", ("tests/unit/test_backup.py::test_the_health_allows_two_intervals",)),
+    M("restore-latest-takes-the-newest-listed", "tools/backup_ops.py", "return verified[-1].id", "return listed[-1].id", ("tests/unit/test_backup.py::test_latest_is_the_newest_verified_backup_even_when_newer_ones_failed_their_check",)),
+    M("restore-accepts-a-failed-snapshot", "tools/backup_ops.py", 'if named[0].verification != "verified" and not unverified:', "if False:", ("tests/unit/test_backup.py::test_a_backup_that_failed_or_never_passed_its_restore_check_is_refused_unless_asked_for",)),
 )
 
 

@@ -258,6 +258,33 @@ def test_the_exec_stream_is_split_into_stdout_and_stderr():
     assert ops.demultiplex(frame(1, b"out ") + frame(2, b"err") + frame(1, b"more")) == ("out more", "err")
 
 
+LISTED = ops.backups_of([
+    snapshot(1, ["kind=db", "run=r1", "verified"]),
+    snapshot(2, ["kind=db", "run=r2", "verified"]),
+    snapshot(3, ["kind=db", "run=r3", "verify-failed"]),
+    snapshot(4, ["kind=db", "run=r4"]),
+])
+
+
+def test_latest_is_the_newest_verified_backup_even_when_newer_ones_failed_their_check():
+    assert ops.resolve_source(LISTED, "latest", "staging") == "abcdef02"
+    with pytest.raises(ops.OpsFailure, match="^env staging has no verified backup to restore$"):
+        ops.resolve_source(LISTED[2:], "latest", "staging")
+
+
+def test_a_backup_that_failed_or_never_passed_its_restore_check_is_refused_unless_asked_for():
+    with pytest.raises(ops.OpsInputError) as failed:
+        ops.resolve_source(LISTED, "abcdef03", "staging")
+    assert str(failed.value) == "--from abcdef03: snapshot abcdef03 failed its restore check; pass --unverified to restore it anyway (with --into-scratch to inspect it)"
+    with pytest.raises(ops.OpsInputError) as unchecked:
+        ops.resolve_source(LISTED, "abcdef04" + "0" * 56, "staging")
+    assert str(unchecked.value) == "--from abcdef04" + "0" * 56 + ": snapshot abcdef04 has not passed a restore check; pass --unverified to restore it anyway (with --into-scratch to inspect it)"
+    assert ops.resolve_source(LISTED, "abcdef03", "staging", unverified=True) == "abcdef03"
+    assert ops.resolve_source(LISTED, "abcdef01", "staging") == "abcdef01"
+    with pytest.raises(ops.OpsInputError, match="no backup of env staging has this id"):
+        ops.resolve_source(LISTED, "abcdef09", "staging", unverified=True)
+
+
 def test_restore_refuses_a_bad_source_before_touching_anything(capsys):
     assert ops.main("restore", "staging", docker_host="unix:///nonexistent.sock", yes=True, source="../etc") == 2
     assert capsys.readouterr().err.startswith("restore: --from '../etc': expected latest or a snapshot id")
