@@ -14,7 +14,7 @@ from tools import preview_env as pe
 from tools.offline_plan import plan
 
 POLICY = "preview-stack-disallow-shared-resources"
-ADVISORY_EXPLAINED_IN_README = {"vault-approle-configure-hygiene"}
+ADVISORY_EXPLAINED_IN_README = {"vault-approle-configure-hygiene", "backup-enforce-separate-storage"}
 
 
 @pytest.fixture(scope="module")
