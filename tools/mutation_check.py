@@ -71,6 +71,11 @@ MUTATIONS = (
     M("backup-health-allows-three-intervals", "components/backup_job.py", "MAX_AGE=$(( 2 * STEP ))", "MAX_AGE=$(( 3 * STEP ))", ("tests/unit/test_backup.py::test_the_health_allows_two_intervals",)),
     M("restore-latest-takes-the-newest-listed", "tools/backup_ops.py", "return verified[-1].id", "return listed[-1].id", ("tests/unit/test_backup.py::test_latest_is_the_newest_verified_backup_even_when_newer_ones_failed_their_check",)),
     M("restore-accepts-a-failed-snapshot", "tools/backup_ops.py", 'if named[0].verification != "verified" and not unverified:', "if False:", ("tests/unit/test_backup.py::test_a_backup_that_failed_or_never_passed_its_restore_check_is_refused_unless_asked_for",)),
+    M("restore-check-ignores-pg-restore", "components/backup_job.py", '  [ "$restored" = 0 ] || { [ -s "$STATE/err" ] || note "pg_restore exited with $restored"; return 1; }\n', "", ("tests/integration/test_backups.py::test_the_restore_check_rejects_a_backup_pg_restore_cannot_restore",)),
+    M("restore-check-any-alembic-rows", "components/backup_job.py", '  [ "$versions" = 1 ] || { note "alembic_version holds $versions rows, expected 1"; return 1; }\n', "", ("tests/integration/test_backups.py::test_the_restore_check_requires_exactly_one_alembic_version_row",)),
+    M("empty-dump-said-as-restics-error", "components/backup_job.py", '    if grep -q "snapshot is empty" "$STATE/err"; then note "the $kind dump was empty"; return 1; fi\n', "", ("tests/integration/test_backups.py::test_an_empty_dump_is_forgotten_and_fails_the_run",)),
+    M("job-latest-takes-a-failed-snapshot", "components/backup_job.py", "--tag verified,kind=db --json", "--tag kind=db --json", ("tests/integration/test_backups.py::test_latest_is_the_newest_verified_backup_never_a_newer_failed_one",)),
+    M("retention-forgets-other-envs", "components/backup_job.py", 'restic forget --host "$BACKUP_HOST" --tag verified', "restic forget --tag verified", ("tests/integration/test_backups.py::test_retention_prunes_exactly_restics_selection_and_nothing_after_a_failed_run",)),
 )
 
 
