@@ -127,12 +127,12 @@ def backups(c, stack="", docker_host=None, config_file=None):
     sys.exit(main("backups", stack, docker_host=docker_host, config_file=config_file))
 
 
-@task(help={**_BACKUP_HELP, "from_": "latest or a snapshot id from `invoke backups`", "into_scratch": "restore into a new database beside the live one", "http": "check the public health URLs after the restore (--no-http to skip)"})
-def restore(c, stack="", from_="", docker_host=None, config_file=None, yes=False, into_scratch=False, http=True):
+@task(help={**_BACKUP_HELP, "from_": "latest (the newest verified backup) or a snapshot id from `invoke backups`", "into_scratch": "restore into a new database beside the live one", "unverified": "allow a snapshot that failed (or never passed) its restore check", "http": "check the public health URLs after the restore (--no-http to skip)"})
+def restore(c, stack="", from_="", docker_host=None, config_file=None, yes=False, into_scratch=False, unverified=False, http=True):
     """Safety backup, stop backend/worker, restore, start them, health gate (--into-scratch: a new database only). Exit 0/1/2."""
     from tools.backup_ops import main
 
-    sys.exit(main("restore", stack, docker_host=docker_host, config_file=config_file, yes=yes, source=from_, into_scratch=into_scratch, no_http=not http))
+    sys.exit(main("restore", stack, docker_host=docker_host, config_file=config_file, yes=yes, source=from_, into_scratch=into_scratch, unverified=unverified, no_http=not http))
 
 @task(name="preview-env", help={
     "pr": "pull request number N: the preview env and stack are pr<N>",

@@ -76,11 +76,6 @@ def job_envs(settings: JobSettings) -> list[str]:
     return [f"{key}={value}" for key, value in values.items()]
 
 
-def max_age_seconds(interval_hours: int) -> int:
-    """The health check fails when the last success is older than two intervals (one missed run)."""
-    return 2 * interval_hours * 3600
-
-
 def healthcheck_command() -> list[str]:
     return ["CMD", SCRIPT_PATH, "health"]
 
@@ -124,7 +119,7 @@ DUMP=/@DUMP@
 GLOBALS=/@GLOBALS@
 export RESTIC_CACHE_DIR="$SCRATCH/cache" TMPDIR="$SCRATCH/tmp"
 STEP=$(( BACKUP_INTERVAL_HOURS * 3600 ))
-MAX_AGE=$(( 2 * STEP ))
+MAX_AGE=$(( 2 * STEP ))  # health fails after two intervals without success (one missed run)
 
 log() { printf '%s fr-backup: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >&2; }
 # Why the last failing step failed, in one line: its first error line (psql follows one with context
@@ -184,8 +179,11 @@ store() {
   bytes=$(sed -n 's/.*"total_bytes_processed":\([0-9]*\).*/\1/p' "$STATE/restic.out" | tail -n 1)
   dumped=$(cat "$STATE/dump.rc" 2>/dev/null || echo 1)
   if [ "$stored" != 0 ] || [ -z "$snap" ]; then
-    # restic failed (the dump then fails too, on a closed pipe): restic's error says why.
+    # restic failed (the dump then fails too, on a closed pipe): restic's error says why. An empty
+    # stdin is refused by restic itself ("snapshot is empty": restic/restic#1791, still so in #3760);
+    # said as the empty dump it is. The 0-byte check below covers a restic that stores it anyway.
     [ -z "$snap" ] || restic forget "$snap" >/dev/null 2>&1
+    if grep -q "snapshot is empty" "$STATE/err"; then note "the $kind dump was empty"; return 1; fi
     [ -s "$STATE/err" ] || note "restic backup exited with $stored"
     return 1
   fi
@@ -206,6 +204,30 @@ stop_verify() {
   rm -rf "$VERIFY"
 }
 
+# dump_to_pg_restore SNAPSHOT PG_RESTORE_ARGS...: streams the snapshot's dump into pg_restore, which
+# stops at its first error; on failure $STATE/err holds the reason.
+dump_to_pg_restore() {
+  piped=$1
+  shift
+  rm -f "$STATE/dump.rc"
+  { restic dump "$piped" "$DUMP" 2>"$STATE/dump.err"; echo $? > "$STATE/dump.rc"; } |
+    pg_restore --exit-on-error "$@" 2>"$STATE/err"
+  restored=$?
+  dumped=$(cat "$STATE/dump.rc" 2>/dev/null || echo 1)
+  # A restic that died on the closed pipe left its lock in the repository, which would refuse the
+  # tagging that follows; its process is gone, so the lock is stale and unlock removes just it
+  # (restic internal/restic/lock.go, Stale: same host, no such PID).
+  [ "$dumped" = 0 ] || restic unlock >/dev/null 2>&1
+  # When pg_restore stops first, restic is cut off (SIGPIPE: 141, or "broken pipe") with nothing to
+  # say: pg_restore's error is the reason. Any other restic failure (a damaged pack) is restic's.
+  if [ "$dumped" != 0 ] && [ "$dumped" != 141 ] && ! grep -q "broken pipe" "$STATE/dump.err" 2>/dev/null; then
+    if [ -s "$STATE/dump.err" ]; then cp "$STATE/dump.err" "$STATE/err"; else note "restic dump exited with $dumped"; fi
+    return 1
+  fi
+  [ "$restored" = 0 ] || { [ -s "$STATE/err" ] || note "pg_restore exited with $restored"; return 1; }
+  [ "$dumped" = 0 ] || { note "restic dump exited with $dumped"; return 1; }
+}
+
 # verify SNAPSHOT: restore it into a throwaway server on the scratch volume and check it; sets $report.
 verify() {
   stop_verify
@@ -216,12 +238,7 @@ verify() {
     -o "-c listen_addresses= -c unix_socket_directories=$VERIFY -c fsync=off -c full_page_writes=off -c synchronous_commit=off" \
     start >"$STATE/err" 2>&1 || { tail -n 3 "$VERIFY/server.log" >> "$STATE/err" 2>/dev/null; return 1; }
   psql -X -q -h "$VERIFY" -U postgres -d postgres -c "CREATE DATABASE verify" >/dev/null 2>"$STATE/err" || return 1
-  rm -f "$STATE/dump.rc"
-  { restic dump "$1" "$DUMP" 2>"$STATE/dump.err"; echo $? > "$STATE/dump.rc"; } |
-    pg_restore -h "$VERIFY" -U postgres -d verify --exit-on-error --no-owner --no-privileges 2>"$STATE/err"
-  restored=$?
-  if [ "$(cat "$STATE/dump.rc" 2>/dev/null || echo 1)" != 0 ]; then cp "$STATE/dump.err" "$STATE/err"; return 1; fi
-  [ "$restored" = 0 ] || return 1
+  dump_to_pg_restore "$1" -h "$VERIFY" -U postgres -d verify --no-owner --no-privileges || return 1
   q() { psql -X -h "$VERIFY" -U postgres -d verify -v ON_ERROR_STOP=1 -tA "$@"; }
   versions=$(q -c "SELECT count(*) FROM public.alembic_version" 2>"$STATE/err") || { note "the restored database has no alembic_version table"; return 1; }
   [ "$versions" = 1 ] || { note "alembic_version holds $versions rows, expected 1"; return 1; }
@@ -304,9 +321,12 @@ recover_state() {
   printf 'ok %s snapshot=%s (found in the repository)\n' "$at" "${latest##* }" > "$STATE/last-result"
 }
 
+# The series BACKUP_TIME + k * interval is counted from BACKUP_TIME on the epoch's day, not today's: one
+# fixed series, so a restart on another day plans the same run, and every gap is the interval (an
+# interval dividing 24 runs at BACKUP_TIME every day).
 next_run() {
   h=${BACKUP_TIME%%:*} m=${BACKUP_TIME#*:}
-  base=$(( $1 - $1 % 86400 + ${h#0} * 3600 + ${m#0} * 60 ))
+  base=$(( ${h#0} * 3600 + ${m#0} * 60 ))
   off=$(( ($1 - base) % STEP ))
   [ "$off" -ge 0 ] || off=$(( off + STEP ))
   echo $(( $1 - off + STEP ))
@@ -360,12 +380,7 @@ restore_into() {
     [ -n "$1" ] || { echo "restore: no verified backup in $RESTIC_REPOSITORY" >&2; return 1; }
   fi
   psql -X -q -v ON_ERROR_STOP=1 -d postgres -c "CREATE DATABASE \"$2\"" >/dev/null 2>"$STATE/err" || { echo "restore: $(why)" >&2; return 1; }
-  rm -f "$STATE/dump.rc"
-  { restic dump "$1" "$DUMP" 2>"$STATE/dump.err"; echo $? > "$STATE/dump.rc"; } |
-    pg_restore -d "$2" --exit-on-error 2>"$STATE/err"
-  restored=$?
-  if [ "$(cat "$STATE/dump.rc" 2>/dev/null || echo 1)" != 0 ]; then cp "$STATE/dump.err" "$STATE/err"; restored=1; fi
-  if [ "$restored" != 0 ]; then
+  if ! dump_to_pg_restore "$1" -d "$2"; then
     echo "restore: snapshot $1 could not be restored: $(why)" >&2
     psql -X -q -d postgres -c "DROP DATABASE IF EXISTS \"$2\"" >/dev/null 2>&1
     return 1

@@ -1,5 +1,6 @@
 """The backup policies (invariant 9): every env's database has a scheduled backup service, its repository
-is off the Docker host, and its retention keeps at least a week of dailies.
+is off the Docker host, its retention keeps at least a week of dailies, and (advisory) the backups sit
+in a bucket and behind an S3 key of their own, out of the app's reach.
 
 They read what the backup container declares (components/backup.py, components/backup_job.py): its
 `finance-report.service=backup` label and its non-secret settings in `envs` (RESTIC_REPOSITORY,
@@ -9,6 +10,7 @@ BACKUP_TIME, BACKUP_INTERVAL_HOURS, BACKUP_KEEP_DAILY, PGHOST).
 from __future__ import annotations
 
 import ipaddress
+import json
 import re
 from typing import Any, Mapping, Optional
 from urllib.parse import urlsplit
@@ -24,9 +26,11 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from .common import CONTAINER, known, plain, service_of
+from .common import CONTAINER, KV_SECRET, known, labels, plain, service_of, strings
 
 BACKUP = "backup"
+AGENT_FOR_LABEL = "finance-report.agent-for"
+ENV_LABEL = "finance-report.env"
 DOCKER_PROVIDER = "pulumi:providers:docker"
 _TIME_RE = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
 # Names and addresses that are the Docker host itself, seen from it or from a container on it.
@@ -149,4 +153,84 @@ RETENTION = ResourceValidationPolicy(
     remediation_steps="Set backupKeepDaily to 7 or more.",
 )
 
-POLICIES = [PRESENT, OFF_HOST, RETENTION]
+# ------------------------------------------------------------------------------------------ storage of their own
+
+# The backend's S3 buckets, literal lines of the env-file template its vault-agent uploads (components/app_env.py).
+_APP_BUCKET_RE = re.compile(r"^S3(_PUBLIC)?_(BUCKET|ENDPOINT)='([^']*)'$", re.M)
+_APP_KEYS = ("S3_ACCESS_KEY", "S3_PUBLIC_ACCESS_KEY")
+
+
+def _host(endpoint: str) -> str:
+    return (urlsplit(endpoint).netloc if "://" in endpoint else endpoint).lower()
+
+
+def repository_bucket(repository: str) -> Optional[tuple[str, str]]:
+    """(endpoint host, bucket) of an `s3:<endpoint>/<bucket>/<prefix>` repository."""
+    if not repository.startswith("s3:"):
+        return None
+    rest = repository[3:]
+    host, _, path = (rest.split("://", 1)[1] if "://" in rest else rest).partition("/")
+    bucket = path.split("/", 1)[0]
+    return (host.lower(), bucket) if host and bucket else None
+
+
+def app_buckets(args: StackValidationArgs) -> set[tuple[str, str]]:
+    """(endpoint host, bucket) of every bucket the backend is configured with (S3_* and S3_PUBLIC_*)."""
+    found = set()
+    for r in args.resources:
+        if r.resource_type != CONTAINER or labels(r.props).get(AGENT_FOR_LABEL) != "app" or not known(plain(r.props.get("uploads"))):
+            continue
+        for content in strings(r.props.get("uploads")):
+            values = {(public or "") + kind: value for public, kind, value in _APP_BUCKET_RE.findall(content)}
+            for public in ("", "_PUBLIC"):
+                if values.get(public + "BUCKET") and values.get(public + "ENDPOINT"):
+                    found.add((_host(values[public + "ENDPOINT"]), values[public + "BUCKET"]))
+    return found
+
+
+def kv_data(args: StackValidationArgs, name: str) -> Optional[dict[str, Any]]:
+    """The data of the KV secret `name`, or None while unknown. Only compared, never reported."""
+    for r in args.resources:
+        if r.resource_type == KV_SECRET and plain(r.props.get("name")) == name:
+            raw = plain(r.props.get("dataJson"))
+            try:
+                data = json.loads(raw) if known(raw) and isinstance(raw, str) else None
+            except json.JSONDecodeError:
+                return None
+            return data if isinstance(data, dict) else None
+    return None
+
+
+def validate_separate_storage(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    buckets = app_buckets(args)
+    for r in args.resources:
+        if r.resource_type != CONTAINER or service_of(r.props) != BACKUP:
+            continue
+        shared = []
+        repository = envs(r.props).get("RESTIC_REPOSITORY", "")
+        bucket = repository_bucket(repository) if known(repository) else None
+        if bucket in buckets:
+            shared.append(f"the app's bucket {bucket[1]}")
+        env = labels(r.props).get(ENV_LABEL)
+        app, backup = kv_data(args, f"finance_report/{env}/app"), kv_data(args, f"finance_report/{env}/backup")
+        if app is not None and backup is not None and backup.get("AWS_ACCESS_KEY_ID") and backup["AWS_ACCESS_KEY_ID"] in {app.get(k) for k in _APP_KEYS}:
+            shared.append("the app's S3 key")
+        if shared:
+            report_violation(
+                f"Backup container {r.name}: its repository shares {' and '.join(shared)}, so the backend, or anyone holding the app's S3 key, can delete every backup. {SEPARATE_FIX}",
+                r.urn,
+            )
+
+
+SEPARATE_FIX = "Set backupS3Bucket, and backupS3AccessKey/backupS3SecretKey to a key limited to the backup prefix; enable versioning or object lock on the backup bucket."
+
+SEPARATE = StackValidationPolicy(
+    name="backup-enforce-separate-storage",
+    description="Recommends a backup bucket and S3 key apart from the app's, so the app's key cannot delete the backups.",
+    validate=validate_separate_storage,
+    enforcement_level=EnforcementLevel.ADVISORY,
+    severity=Severity.HIGH,
+    remediation_steps=SEPARATE_FIX + " The bucket and the key are made on the storage side (README \"Backups and restore\").",
+)
+
+POLICIES = [PRESENT, OFF_HOST, RETENTION, SEPARATE]

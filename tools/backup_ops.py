@@ -2,7 +2,7 @@
 
     uv run invoke backup  --stack S [--yes]                       a backup now; waits and reports
     uv run invoke backups --stack S                               snapshots: time, size, verification
-    uv run invoke restore --stack S --from latest|ID [--into-scratch] [--yes]
+    uv run invoke restore --stack S --from latest|ID [--into-scratch] [--unverified] [--yes]
 
 They reach the env's Docker host the way the provider does (tools/docker_api.py: the stack's dockerHost
 and dockerSshOpts) and run the backup container's own job (`fr-backup`, components/backup_job.py) in it
@@ -13,8 +13,10 @@ the operator's machine. The env's containers are found by their `finance-report.
 `restore` takes a safety backup first (and stops if it fails), stops the env's backend and worker,
 restores into a new database and swaps it in (the old one is renamed, never dropped), starts them again
 and runs the rollout gate's health checks. `--into-scratch` restores into a new database beside the live
-one and touches nothing else. Exit codes: 0 done; 1 failed (one line per failure) or not confirmed (a
-no, or standard input closed without --yes: tools/confirm.py); 2 bad input.
+one and touches nothing else. `latest` is the newest backup that passed its restore check; an id of one
+that failed it (or was never checked) is refused unless `--unverified`. Exit codes: 0 done; 1 failed (one
+line per failure) or not confirmed (a no, or standard input closed without --yes: tools/confirm.py); 2 bad
+input.
 """
 
 from __future__ import annotations
@@ -286,21 +288,32 @@ def cmd_backups(ctx: Context) -> int:
     return 0
 
 
-def cmd_restore(ctx: Context, source: str, into_scratch: bool, now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> int:
+def resolve_source(listed: Sequence[Backup], source: str, env: str, unverified: bool = False) -> str:
+    """The snapshot `--from` names: `latest` is the newest backup that passed its restore check (a newer
+    one that failed it, or was never checked, is skipped); an id must be one of this env's backups, and
+    one that did not pass its check is refused unless `unverified` (an operator inspecting it)."""
+    verified = [b for b in listed if b.verification == "verified"]
+    if source == "latest":
+        if not verified:
+            raise OpsFailure(f"env {env} has no verified backup to restore")
+        return verified[-1].id
+    named = [b for b in listed if b.id.startswith(source[:8])]
+    if not named:
+        raise OpsInputError(f"--from {source}: no backup of env {env} has this id (see `uv run invoke backups --stack {env}`)")
+    if named[0].verification != "verified" and not unverified:
+        what = "failed its restore check" if named[0].verification == "failed" else "has not passed a restore check"
+        raise OpsInputError(f"--from {source}: snapshot {named[0].id} {what}; pass --unverified to restore it anyway (with --into-scratch to inspect it)")
+    return source
+
+
+def cmd_restore(ctx: Context, source: str, into_scratch: bool, unverified: bool = False, now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> int:
     if not SNAPSHOT_RE.match(source or ""):
         raise OpsInputError(f"--from {source!r}: expected latest or a snapshot id (8 to 64 hex digits, see `uv run invoke backups`)")
     stamp = now().strftime("%Y%m%d%H%M%S")
     target = f"finance_report_scratch_{stamp}" if into_scratch else f"finance_report_restore_{stamp}"
     name = backup_container(ctx.api, ctx.env)
     # Resolved before the safety backup, which would otherwise be `latest` itself.
-    listed = snapshot_list(ctx)
-    verified = [b for b in listed if b.verification == "verified"]
-    if source == "latest":
-        if not verified:
-            raise OpsFailure(f"env {ctx.env} has no verified backup to restore")
-        source = verified[-1].id
-    elif not any(b.id.startswith(source[:8]) for b in listed):
-        raise OpsInputError(f"--from {source}: no backup of env {ctx.env} has this id (see `uv run invoke backups --stack {ctx.env}`)")
+    source = resolve_source(snapshot_list(ctx), source, ctx.env, unverified)
     what = f"into the new database {target}, beside the live one" if into_scratch else "over the live database (the backend and worker stop meanwhile; the current database is kept under a new name)"
     if not ctx.confirm(f"Restore env {ctx.env} from {source} {what}?"):
         raise OpsFailure("not confirmed")
@@ -358,7 +371,7 @@ def health_gate(ctx: Context) -> list[str]:
     return [f"health gate: {p}" for p in problems]
 
 
-def main(command: str, stack: str, *, docker_host: Optional[str] = None, config_file: Optional[str] = None, yes: bool = False, source: str = "", into_scratch: bool = False, no_http: bool = False, out: Optional[TextIO] = None, confirm: Callable[[str], bool] = ask) -> int:
+def main(command: str, stack: str, *, docker_host: Optional[str] = None, config_file: Optional[str] = None, yes: bool = False, source: str = "", into_scratch: bool = False, unverified: bool = False, no_http: bool = False, out: Optional[TextIO] = None, confirm: Callable[[str], bool] = ask) -> int:
     out = out or sys.stdout
     try:
         ctx = context(stack, docker_host, config_file, yes, out, confirm)
@@ -368,7 +381,7 @@ def main(command: str, stack: str, *, docker_host: Optional[str] = None, config_
             return cmd_backup(ctx)
         if command == "backups":
             return cmd_backups(ctx)
-        return cmd_restore(ctx, source, into_scratch)
+        return cmd_restore(ctx, source, into_scratch, unverified)
     except OpsInputError as err:
         print(f"{command}: {err}", file=sys.stderr)
         return 2

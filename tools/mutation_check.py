@@ -7,7 +7,8 @@ once), runs the tests that guard it, and expects them to FAIL. A mutation whose 
 went stale with the code). `.ci/run` runs it.
 
 The list covers the places a review found unguarded (issue "Defects at the seams") and one mutation per
-defect it fixed; integration tests run on the real-systems harness with their own FR_HARNESS_ID.
+defect it fixed; integration tests run on the real-systems harness with the caller's FR_HARNESS_ID
+(`mutant` when unset).
 """
 
 from __future__ import annotations
@@ -83,6 +84,16 @@ MUTATIONS = (
     M("deploy-staging-checks-out-a-dispatch-ref", ".github/workflows/deploy.yml", "      group: pulumi-up-staging\n      cancel-in-progress: false\n    steps:\n      - uses: actions/checkout@fbc6f3992d24b796d5a048ff273f7fcc4a7b6c09 # v5.1.0\n        with:\n          persist-credentials: false\n", "      group: pulumi-up-staging\n      cancel-in-progress: false\n    steps:\n      - uses: actions/checkout@fbc6f3992d24b796d5a048ff273f7fcc4a7b6c09 # v5.1.0\n        with:\n          persist-credentials: false\n          ref: ${{ inputs.ref }}\n", ("tests/policies/test_workflows.py::test_no_job_can_hand_a_credential_to_unreviewed_code",)),
     M("preview-env-destroy-touches-staging", ".github/workflows/preview-env.yml", '          pulumi stack select "pr$PR"\n', '          pulumi stack select "pr$PR"\n          pulumi destroy --yes --stack staging\n', ("tests/policies/test_workflows.py::test_no_job_can_hand_a_credential_to_unreviewed_code",)),
     M("preview-config-failure-hidden", ".github/workflows/pull-request.yml", 'run: uv run python -m tools.preview_config --stack staging --github-output "$GITHUB_OUTPUT"', 'run: echo "config-map=$(uv run python -m tools.preview_config --stack staging)" >> "$GITHUB_OUTPUT"', ("tests/policies/test_workflows.py::test_the_preview_config_step_fails_when_the_tool_fails_and_says_no_preview_without_the_proxy",)),
+    # the backup service's review (branch fix-backups)
+    M("backup-schedule-anchored-on-today", "components/backup_job.py", "base=$(( ${h#0} * 3600", "base=$(( $1 - $1 % 86400 + ${h#0} * 3600", ("tests/unit/test_backup.py::test_the_schedule_runs_next_at_the_configured_utc_time_and_interval", "tests/unit/test_backup.py::test_a_restart_at_any_moment_plans_the_same_next_run")),
+    M("backup-health-allows-three-intervals", "components/backup_job.py", "MAX_AGE=$(( 2 * STEP ))", "MAX_AGE=$(( 3 * STEP ))", ("tests/unit/test_backup.py::test_the_health_allows_two_intervals",)),
+    M("restore-latest-takes-the-newest-listed", "tools/backup_ops.py", "return verified[-1].id", "return listed[-1].id", ("tests/unit/test_backup.py::test_latest_is_the_newest_verified_backup_even_when_newer_ones_failed_their_check",)),
+    M("restore-accepts-a-failed-snapshot", "tools/backup_ops.py", 'if named[0].verification != "verified" and not unverified:', "if False:", ("tests/unit/test_backup.py::test_a_backup_that_failed_or_never_passed_its_restore_check_is_refused_unless_asked_for",)),
+    M("restore-check-ignores-pg-restore", "components/backup_job.py", '  [ "$restored" = 0 ] || { [ -s "$STATE/err" ] || note "pg_restore exited with $restored"; return 1; }\n', "", ("tests/integration/test_backups.py::test_the_restore_check_rejects_a_backup_pg_restore_cannot_restore",)),
+    M("restore-check-any-alembic-rows", "components/backup_job.py", '  [ "$versions" = 1 ] || { note "alembic_version holds $versions rows, expected 1"; return 1; }\n', "", ("tests/integration/test_backups.py::test_the_restore_check_requires_exactly_one_alembic_version_row",)),
+    M("empty-dump-said-as-restics-error", "components/backup_job.py", '    if grep -q "snapshot is empty" "$STATE/err"; then note "the $kind dump was empty"; return 1; fi\n', "", ("tests/integration/test_backups.py::test_an_empty_dump_is_forgotten_and_fails_the_run",)),
+    M("job-latest-takes-a-failed-snapshot", "components/backup_job.py", "--tag verified,kind=db --json", "--tag kind=db --json", ("tests/integration/test_backups.py::test_latest_is_the_newest_verified_backup_never_a_newer_failed_one",)),
+    M("retention-forgets-other-envs", "components/backup_job.py", 'restic forget --host "$BACKUP_HOST" --tag verified', "restic forget --tag verified", ("tests/integration/test_backups.py::test_retention_prunes_exactly_restics_selection_and_nothing_after_a_failed_run",)),
 )
 
 
@@ -111,7 +122,9 @@ def run_one(mutation: Mutation, files: list[str]) -> tuple[str, float, str]:
         if text.count(mutation.old) != 1:
             return "stale", 0.0, f"{mutation.path}: the text to mutate occurs {text.count(mutation.old)} times"
         path.write_text(text.replace(mutation.old, mutation.new))
-        env = {**os.environ, "FR_HARNESS_ID": "mutant", "PYTHONDONTWRITEBYTECODE": "1"}
+        # A caller's FR_HARNESS_ID is kept: two checks (or a check and a test run) on one machine must
+        # not share a harness engine; "mutant" only when none is given.
+        env = {**os.environ, "FR_HARNESS_ID": os.environ.get("FR_HARNESS_ID") or "mutant", "PYTHONDONTWRITEBYTECODE": "1"}
         proc = subprocess.run(
             [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *mutation.tests],
             cwd=directory, env=env, capture_output=True, text=True, timeout=1800,

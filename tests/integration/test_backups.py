@@ -9,10 +9,14 @@ The Postgres password and the repository password are hostile (quotes, `$`, back
 Shown: a backup at start, rows equal after the database is dropped and restored; no row, password or key
 in the stored objects; a wrong repository password fails the restore clearly; S3 unreachable, wrong S3
 credentials, Postgres down and a dump killed midway each fail the run in one line, keep every earlier
-backup, never call the heartbeat and fail the health check, and the next good run recovers; retention
-keeps exactly restic's daily/weekly selection of verified snapshots of this env and prunes nothing when
-the latest run failed; the restore check rejects an empty database and corrupted data; more than 1,000
-snapshots are listed; the operator commands back up, list and restore through the Docker API.
+backup, never call the heartbeat and fail the health check, and the next good run recovers; an empty
+dump is forgotten; retention keeps exactly restic's daily/weekly selection of verified snapshots of this
+env, never touches another env's and prunes nothing when the latest run failed; the restore check
+rejects an empty database, a dump pg_restore refuses, an alembic_version without exactly one row and
+corrupted data; `latest` (check, restore, the state a new container recovers, `invoke restore`) is the
+newest verified backup, never a newer failed one, and a failed one is restored only with --unverified;
+more than 1,000 snapshots are listed; the operator commands back up, list and restore through the
+Docker API.
 
 The tests of this module share one env (one repository, one container) and run in file order; the
 corruption test is last because it damages the repository on purpose.
@@ -221,6 +225,32 @@ def test_a_failed_run_keeps_earlier_backups_fails_the_health_check_and_calls_no_
     assert stage.health()[0] == 0
 
 
+def newest_db(stage: BackupStage) -> dict:
+    return max((s for s in stage.snapshots() if "kind=db" in s["tags"]), key=lambda s: s["time"])
+
+
+@pytest.mark.parametrize("tool,kind,step", [("pg_dumpall", "globals", "dump of the globals"), ("pg_dump", "db", "dump of finance_report")])
+def test_an_empty_dump_is_forgotten_and_fails_the_run(stage, heartbeat, tool, kind, step):
+    """A dump that exits 0 having written nothing (a broken binary or wrapper; no real pg_dump can be
+    made to): injected as an executable of the tool's name that only exits 0, first on the job's PATH.
+    An empty globals dump is never restore-checked, so without this check it would be tagged verified."""
+    earlier, calls = snapshot_ids(stage), heartbeat.calls
+    fault = f"{job.SCRATCH}/tmp/empty-{tool}"
+    stage.docker.run("exec", stage.cid, "sh", "-c", f"mkdir -p {fault} && printf '#!/bin/sh\\nexit 0\\n' > {fault}/{tool} && chmod 0755 {fault}/{tool}")
+    path = stage.docker.run("exec", stage.cid, "sh", "-c", "echo $PATH").stdout.decode().strip()
+    try:
+        proc = stage.docker.run("exec", "-e", f"PATH={fault}:{path}", stage.cid, job.SCRIPT_PATH, "run", f"empty {kind}", check=False, timeout=600)
+        err = proc.stderr.decode(errors="replace")
+        assert proc.returncode == 1, err
+        assert reason(err).endswith(f"backup FAILED at {step}: the {kind} dump was empty"), err
+        assert stage.health()[0] == 1
+    finally:
+        stage.docker.run("exec", stage.cid, "rm", "-rf", fault)
+    assert snapshot_ids(stage) == earlier, "the empty snapshot (and a globals one of the same run) is forgotten"
+    assert heartbeat.calls == calls
+    assert stage.job("run", f"after an empty {kind} dump")[0] == 0
+
+
 # ------------------------------------------------------------------------------------------ retention
 
 
@@ -264,7 +294,14 @@ def test_retention_prunes_exactly_restics_selection_and_nothing_after_a_failed_r
     for when in history:
         synthetic(stage, when, ["finance-report", "kind=db", "run=synthetic", "verified"], host)
     synthetic(stage, now - timedelta(days=60), ["finance-report", "kind=db", "verify-failed"], host)  # never counted, never pruned
-    synthetic(stage, now - timedelta(days=61), ["finance-report", "kind=db", "verified"], "finance_report-backup-production")  # another env
+    # Another env's verified history in the same repository, more than the keep policy would keep of it
+    # (same-day duplicates and more days than keep-daily): forgetting with --group-by host alone would
+    # prune some of it; --host keeps forget away from it entirely.
+    other = "finance_report-backup-production"
+    foreign = [now - timedelta(days=61 + d, hours=1) for d in range(12)] + [now - timedelta(days=61, hours=h) for h in (5, 9)]
+    for when in foreign:
+        synthetic(stage, when, ["finance-report", "kind=db", "verified"], other)
+    assert len(restic_keeps(foreign, int(stage.envs["BACKUP_KEEP_DAILY"]), int(stage.envs["BACKUP_KEEP_WEEKLY"]))) < len(foreign)
     before = stage.snapshots()
 
     undo = _postgres_down(stage, openbao)
@@ -286,7 +323,7 @@ def test_retention_prunes_exactly_restics_selection_and_nothing_after_a_failed_r
     assert len(expected) >= 8 and len(kept_db) < len(times), "dailies plus older weeklies kept, the rest pruned"
     assert any("verify-failed" in s["tags"] for s in after), "an unverified snapshot is not subject to retention"
     everything = json.loads(subprocess.run(["restic", "snapshots", "--json"], env=restic_env(stage), capture_output=True, check=True, timeout=120).stdout)
-    assert any(s["hostname"] == "finance_report-backup-production" for s in everything), "another env's snapshots are never pruned"
+    assert sorted(parse(s) for s in everything if s["hostname"] == other) == sorted(foreign), "another env's snapshots are never pruned"
 
 
 # ------------------------------------------------------------------------------------------ restore check
@@ -303,6 +340,104 @@ def test_the_restore_check_rejects_a_backup_without_the_schema(stage):
     finally:
         stage.sql("finance_report", "ALTER TABLE alembic_version_moved RENAME TO alembic_version")
     assert stage.job("run", "schema back")[0] == 0
+
+
+def test_the_restore_check_rejects_a_backup_pg_restore_cannot_restore(stage):
+    """A dump that restic returns intact and pg_restore rejects: a CHECK constraint calls a function
+    that reads an unqualified table, which a restore (pg_dump's search_path is '') cannot see, so the
+    COPY of that table fails. Its data comes before the ledger's: pg_restore stops with most of the
+    stream unread, and restic, cut off, is not the reason given."""
+    stage.sql("finance_report", """
+        CREATE FUNCTION ledger_has(i int) RETURNS boolean LANGUAGE plpgsql AS $$ BEGIN RETURN EXISTS (SELECT 1 FROM ledger WHERE id = i); END $$;
+        CREATE TABLE a_guarded (id int CHECK (ledger_has(id)));
+        INSERT INTO a_guarded VALUES (1);
+    """)
+    try:
+        code, _out, err = stage.job("run", "unrestorable")
+        assert code == 1, err
+        assert "restore check of" in reason(err) and 'relation "ledger" does not exist' in reason(err), err
+        db = newest_db(stage)
+        assert "verify-failed" in db["tags"] and "verified" not in db["tags"], db["tags"]
+        assert stage.health()[0] == 1
+        # the same snapshot restored by hand fails the same way, in one line, and leaves no database
+        code, _out, err = stage.job("restore", db["id"], "finance_report_unrestorable")
+        assert code == 1 and 'relation "ledger" does not exist' in err and len(err.strip().splitlines()) == 1, err
+        assert stage.sql("postgres", "SELECT count(*) FROM pg_database WHERE datname = 'finance_report_unrestorable'") == [(0,)]
+    finally:
+        stage.sql("finance_report", "DROP TABLE a_guarded; DROP FUNCTION ledger_has(int)")
+    assert stage.job("run", "restorable again")[0] == 0
+
+
+def set_alembic_rows(stage: BackupStage, versions: list[str]) -> None:
+    stage.sql("finance_report", "DELETE FROM alembic_version")
+    for version in versions:
+        stage.sql("finance_report", "INSERT INTO alembic_version VALUES (%s)", (version,))
+
+
+@pytest.mark.parametrize("versions", [[], ["0042_head", "0043_other_head"]], ids=["no-row", "two-rows"])
+def test_the_restore_check_requires_exactly_one_alembic_version_row(stage, versions):
+    set_alembic_rows(stage, versions)
+    try:
+        code, _out, err = stage.job("run", f"{len(versions)} alembic rows")
+        assert code == 1 and f"alembic_version holds {len(versions)} rows, expected 1" in reason(err), err
+        db = newest_db(stage)
+        assert "verify-failed" in db["tags"] and "verified" not in db["tags"], db["tags"]
+        assert stage.health()[0] == 1
+    finally:
+        set_alembic_rows(stage, ["0042_head"])
+    assert stage.job("run", "one alembic row again")[0] == 0
+
+
+def test_latest_is_the_newest_verified_backup_never_a_newer_failed_one(stage, capsys):
+    """V verified, then F newer and failed (no alembic_version row): `check latest`, `restore latest`,
+    the state a new container recovers from the repository, and `invoke restore --from latest` all take
+    V; `invoke restore --from F` is refused unless --unverified."""
+    from tools import backup_ops
+
+    stage.sql("finance_report", "INSERT INTO ledger VALUES (700001, 'in-V', 1)")
+    assert stage.job("run", "verified V")[0] == 0
+    v = newest_db(stage)
+    assert "verified" in v["tags"]
+    set_alembic_rows(stage, [])
+    stage.sql("finance_report", "INSERT INTO ledger VALUES (700002, 'in-F', 2)")
+    try:
+        assert stage.job("run", "failed F")[0] == 1
+        f = newest_db(stage)
+        assert f["id"] != v["id"] and "verify-failed" in f["tags"]
+
+        code, out, err = stage.job("check", "latest")
+        assert code == 0 and f"restore check of {v['id']} passed" in out, out + err
+        code, out, err = stage.job("restore", "latest", "finance_report_latest")
+        assert code == 0 and out.strip() == f"restored snapshot {v['id']} into database finance_report_latest", out + err
+        assert stage.sql("finance_report_latest", "SELECT id FROM ledger WHERE id > 700000") == [(700001,)]
+        stage.sql("postgres", "DROP DATABASE finance_report_latest")
+
+        # a new container (empty scratch state) takes its ages from the newest verified snapshot
+        stage.docker.run("exec", stage.cid, "sh", "-c", f"rm -rf {job.SCRATCH}/state/*")
+        stage.docker.run("restart", "-t", "10", stage.cid)
+        wait_until(lambda: "found in the repository" in stage.health()[1], 120, "the state recovered at start", interval=0.5)
+        code, line = stage.health()
+        assert code == 0 and f"snapshot={v['id']} (found in the repository)" in line, line
+    finally:
+        set_alembic_rows(stage, ["0042_head"])  # the safety backups below must pass their check
+
+    host = f"unix://{DOCKER_SOCK}"
+    scratch = "SELECT datname FROM pg_database WHERE datname LIKE 'finance_report_scratch_%%' ORDER BY datname"
+    assert backup_ops.main("restore", "staging", docker_host=host, yes=True, source="latest", into_scratch=True, no_http=True) == 0
+    (restored,) = [r[0] for r in stage.sql("postgres", scratch)]
+    assert stage.sql(restored, "SELECT id FROM ledger WHERE id > 700000") == [(700001,)], "latest is V, not the newer F"
+    stage.sql("postgres", f'DROP DATABASE "{restored}"')
+    capsys.readouterr()
+
+    assert backup_ops.main("restore", "staging", docker_host=host, yes=True, source=f["short_id"], into_scratch=True, no_http=True) == 2
+    assert capsys.readouterr().err.strip() == f"restore: --from {f['short_id']}: snapshot {f['short_id']} failed its restore check; pass --unverified to restore it anyway (with --into-scratch to inspect it)"
+    assert stage.sql("postgres", scratch) == []
+    assert backup_ops.main("restore", "staging", docker_host=host, yes=True, source=f["short_id"], into_scratch=True, unverified=True, no_http=True) == 0
+    (inspected,) = [r[0] for r in stage.sql("postgres", scratch)]
+    assert stage.sql(inspected, "SELECT count(*) FROM alembic_version") == [(0,)], "the failed backup itself, on request"
+    stage.sql("postgres", f'DROP DATABASE "{inspected}"')
+    stage.sql("finance_report", "DELETE FROM ledger WHERE id > 700000")
+    assert stage.job("run", "after the latest test")[0] == 0
 
 
 def test_more_than_1000_snapshots_are_listed_and_counted(stage, s3_server):

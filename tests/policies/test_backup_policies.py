@@ -5,6 +5,7 @@ Docker host or a short retention seeded into the program's config."""
 from __future__ import annotations
 
 import copy
+import json
 
 from policies.backups import on_host_reason
 from policies.registry import POLICIES
@@ -32,6 +33,49 @@ def test_the_messages_name_the_container_the_value_and_the_fix():
     assert violations(short) == [("backup-enforce-minimum-retention", "Backup container backup keeps 3 daily backups; keep at least 7 (backupKeepDaily).")]
 
 
+SEPARATE = "backup-enforce-separate-storage"
+FIX = "Set backupS3Bucket, and backupS3AccessKey/backupS3SecretKey to a key limited to the backup prefix; enable versioning or object lock on the backup bucket."
+
+
+def test_a_backup_sharing_the_apps_bucket_or_key_is_reported_naming_what_and_the_fix():
+    same_bucket = backup_env("RESTIC_REPOSITORY", "s3:https://minio.zitian.party/finance-report-production/finance_report/production/postgres")
+
+    def same_key(r):
+        r.props["dataJson"] = json.dumps({"AWS_ACCESS_KEY_ID": "app-access", "AWS_SECRET_ACCESS_KEY": "generated-app-secret"})
+
+    both = copy.deepcopy(compliant_stack())
+    same_bucket(next(r for r in both if r.name == "backup"))
+    same_key(next(r for r in both if r.name == "backup-kv"))
+    what = {
+        "the app's bucket finance-report-production and the app's S3 key": both,
+        "the app's bucket finance-report-production": mutate("backup", same_bucket),
+        "the app's S3 key": mutate("backup-kv", same_key),
+    }
+    for shared, resources in what.items():
+        assert violations(resources) == [(SEPARATE, f"Backup container backup: its repository shares {shared}, so the backend, or anyone holding the app's S3 key, can delete every backup. {FIX}")]
+        assert "generated-app-secret" not in str(violations(resources)) and "app-access" not in str(violations(resources))
+
+
+def test_the_same_bucket_name_on_another_endpoint_and_unknown_values_are_not_reported():
+    elsewhere = mutate("backup", backup_env("RESTIC_REPOSITORY", "s3:https://backups.example.org/finance-report-production/finance_report/production/postgres"))
+    assert violations(elsewhere) == []
+    unknown = mutate("backup-kv", lambda r: r.props.update(dataJson="04da6b54-80e4-46f7-96ec-b56ff0331ba9"))
+    assert violations(unknown) == []
+
+
+def test_the_real_plans_report_the_shared_bucket_and_key_until_dedicated_ones_are_set():
+    from tests.conftest import ROOT, run_stack
+    from tools.offline_plan import load_policy_config
+
+    pack = load_policy_config(ROOT / "policies" / "config.production.json")
+    shared = [v for v in evaluate(run_stack("production"), pack, POLICIES) if v.policy == SEPARATE]
+    assert [(v.enforcementLevel, v.message) for v in shared] == [("advisory", f"Backup container backup-container: its repository shares the app's bucket finance-report-production and the app's S3 key, so the backend, or anyone holding the app's S3 key, can delete every backup. {FIX}")]
+    dedicated = run_stack("production", {"backupS3Bucket": "finance-report-backups"}, {"backupS3AccessKey": "backup-only-access", "backupS3SecretKey": "backup-only-secret"})
+    assert [v for v in evaluate(dedicated, pack, POLICIES) if v.policy == SEPARATE] == []
+    key_only = run_stack("production", {}, {"backupS3AccessKey": "backup-only-access", "backupS3SecretKey": "backup-only-secret"})
+    assert [v.message.split(", so")[0] for v in evaluate(key_only, pack, POLICIES) if v.policy == SEPARATE] == ["Backup container backup-container: its repository shares the app's bucket finance-report-production"]
+
+
 def test_what_counts_as_the_docker_host():
     hosts = {"dokploy.zitian.party"}
     assert on_host_reason("s3:https://minio.zitian.party/b/p", hosts) is None
@@ -49,7 +93,7 @@ def test_the_real_program_with_its_repository_on_the_docker_host_fails_the_plan(
 
     pack = load_policy_config(ROOT / "policies" / "config.production.json")
     clean = run_stack("production")
-    assert [v for v in evaluate(clean, pack, POLICIES) if v.policy.startswith(("backup-", "stack-enforce-database"))] == []
+    assert [v for v in evaluate(clean, pack, POLICIES) if v.enforcementLevel == "mandatory" and v.policy.startswith(("backup-", "stack-enforce-database"))] == []
     seeded = run_stack("production", {"backupS3Endpoint": "https://dokploy.zitian.party", "backupKeepDaily": "3"})
     fired = sorted({v.policy for v in evaluate(seeded, pack, POLICIES) if v.enforcementLevel == "mandatory"})
     assert fired == ["backup-disallow-on-host-repository", "backup-enforce-minimum-retention"]

@@ -19,7 +19,7 @@ import components.vault_artifacts as va
 from tests.conftest import ROOT
 from tools.offline_plan import plan
 
-ADVISORY_EXPLAINED_IN_README = {"vault-approle-configure-hygiene"}
+ADVISORY_EXPLAINED_IN_README = {"vault-approle-configure-hygiene", "backup-enforce-separate-storage"}
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
@@ -173,7 +173,7 @@ def test_the_table_lists_resources_outputs_and_violations():
     assert proc.returncode == 0, proc.stderr
     assert "Offline plan for stack staging" in proc.stdout
     assert "site_url: \"https://report-staging.zitian.party\"" in proc.stdout
-    assert "Policy violations: 0 mandatory, 4 advisory" in proc.stdout
+    assert "Policy violations: 0 mandatory, 5 advisory" in proc.stdout
 
 
 def test_config_file_evaluates_another_stack_file(tmp_path):

@@ -4,6 +4,7 @@ all policies, and one changed property per test makes exactly the named policy f
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any, Optional
 
 import pytest
@@ -69,9 +70,16 @@ def rolling(props: dict[str, Any]) -> dict[str, Any]:
     return {**props, "name": revision_name(props["name"], props)}
 
 
+# The backend's env-file template as the app agent uploads it (components/app_env.py): its S3 buckets.
+APP_TEMPLATE = "S3_BUCKET='finance-report-production'\nS3_ENDPOINT='https://minio.zitian.party'\nS3_PUBLIC_BUCKET='finance-report-public'\nS3_PUBLIC_ENDPOINT='https://minio.zitian.party'\n"
+
+
 def agent(service: str) -> PolicyResource:
     uploads = [{"file": "/vault/approle/secret-id", "content": "generated", "permissions": "0400"}]
-    return resource(CONTAINER, f"{service}-agent", hardened("vault-agent", {"traefik.enable": "false"}, mounts=[secrets_mount(service, read_only=False)], uploads=uploads), dbr=True, secret_outputs=("uploads",))
+    if service == "app":
+        uploads.append({"file": "/vault/config/app.env.ctmpl", "content": APP_TEMPLATE, "permissions": "0400"})
+    labels = {"traefik.enable": "false", "finance-report.agent-for": service}
+    return resource(CONTAINER, f"{service}-agent", hardened("vault-agent", labels, mounts=[secrets_mount(service, read_only=False)], uploads=uploads), dbr=True, secret_outputs=("uploads",))
 
 
 def compliant_stack() -> list[PolicyResource]:
@@ -98,15 +106,16 @@ def compliant_stack() -> list[PolicyResource]:
         ),
         resource("docker:index/remoteImage:RemoteImage", "backend-image", {"name": "ghcr.io/wangzitian0/finance_report-backend:v1.4.2"}),
         resource("vault:index/policy:Policy", "app-policy", {"name": "finance_report-production-app", "policy": 'path "secret/data/finance_report/production/app" {\n  capabilities = ["read"]\n}\npath "auth/token/lookup-self" {\n  capabilities = ["read"]\n}\n'}),
-        resource("vault:kv/secretV2:SecretV2", "app-kv", {"mount": "secret", "name": "finance_report/production/app", "dataJson": "{}"}),
+        resource("vault:kv/secretV2:SecretV2", "app-kv", {"mount": "secret", "name": "finance_report/production/app", "dataJson": json.dumps({"S3_ACCESS_KEY": "app-access", "S3_PUBLIC_ACCESS_KEY": "public-access"})}),
+        resource("vault:kv/secretV2:SecretV2", "backup-kv", {"mount": "secret", "name": "finance_report/production/backup", "dataJson": json.dumps({"AWS_ACCESS_KEY_ID": "backup-access"})}),
         resource("vault:appRole/authBackendRole:AuthBackendRole", "app-role", {"roleName": "finance_report-production-app", "tokenNoDefaultPolicy": True, "tokenTtl": 3600, "tokenMaxTtl": 14400, "secretIdTtl": 86400}),
-        resource(CONTAINER, "backup", hardened("backup", {"traefik.enable": "false"}, envs=BACKUP_ENVS, networksAdvanced=[{"name": "finance_report-internal"}, {"name": "finance_report-backup-egress"}]), dbr=True),
+        resource(CONTAINER, "backup", hardened("backup", {"traefik.enable": "false", "finance-report.env": ENV}, envs=BACKUP_ENVS, networksAdvanced=[{"name": "finance_report-internal"}, {"name": "finance_report-backup-egress"}]), dbr=True),
         resource("pulumi:providers:docker", "dokploy", {"host": "ssh://deploy@dokploy.zitian.party"}),
     ]
 
 
 BACKUP_ENVS = [
-    "RESTIC_REPOSITORY=s3:https://minio.zitian.party/finance-report-production/finance_report/production/postgres",
+    "RESTIC_REPOSITORY=s3:https://minio.zitian.party/finance-report-backups/finance_report/production/postgres",
     "BACKUP_TIME=02:30",
     "BACKUP_INTERVAL_HOURS=24",
     "BACKUP_KEEP_DAILY=7",
@@ -165,7 +174,7 @@ def test_the_compliant_stack_passes_every_policy():
 
 def test_every_policy_has_complete_metadata():
     names = [p.name for p in POLICIES]
-    assert len(names) == len(set(names)) == 28
+    assert len(names) == len(set(names)) == 29
     for policy in POLICIES:
         assert policy.description.endswith(".") and policy.severity is not None and policy.remediation_steps, policy.name
         assert policy.enforcement_level is not None, policy.name
@@ -244,6 +253,10 @@ CASES = [
     ("backup", backup_env("RESTIC_REPOSITORY", "/var/backups/finance_report"), "backup-disallow-on-host-repository", "mandatory"),
     ("backup", backup_env("BACKUP_KEEP_DAILY", "6"), "backup-enforce-minimum-retention", "mandatory"),
     ("backup", backup_env("BACKUP_KEEP_DAILY", None), "backup-enforce-minimum-retention", "mandatory"),
+    ("backup", backup_env("RESTIC_REPOSITORY", "s3:https://minio.zitian.party/finance-report-production/finance_report/production/postgres"), "backup-enforce-separate-storage", "advisory"),
+    ("backup", backup_env("RESTIC_REPOSITORY", "s3:https://MINIO.zitian.party/finance-report-public/p/production"), "backup-enforce-separate-storage", "advisory"),
+    ("backup-kv", set_prop("dataJson", json.dumps({"AWS_ACCESS_KEY_ID": "app-access"})), "backup-enforce-separate-storage", "advisory"),
+    ("backup-kv", set_prop("dataJson", json.dumps({"AWS_ACCESS_KEY_ID": "public-access"})), "backup-enforce-separate-storage", "advisory"),
 ]
 
 

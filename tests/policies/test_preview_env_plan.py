@@ -15,7 +15,7 @@ from tests.policies.test_offline_plan import on
 from tools.offline_plan import plan
 
 POLICY = "preview-stack-disallow-shared-resources"
-ADVISORY_EXPLAINED_IN_README = {"vault-approle-configure-hygiene"}
+ADVISORY_EXPLAINED_IN_README = {"vault-approle-configure-hygiene", "backup-enforce-separate-storage"}
 
 
 @pytest.fixture(scope="module")

@@ -26,7 +26,7 @@ def test_a_stack_with_the_proxy_has_no_mandatory_violation(stack):
     config_path = ROOT / "policies" / f"config.{stack}.json"
     violations = evaluate(run, load_policy_config(config_path), POLICIES, config_path)
     assert [v for v in violations if v.enforcementLevel == "mandatory"] == [], violations
-    assert {v.policy for v in violations} <= {"vault-approle-configure-hygiene"}
+    assert {v.policy for v in violations} <= {"vault-approle-configure-hygiene", "backup-enforce-separate-storage"}
 
 
 def proxy(**changes):

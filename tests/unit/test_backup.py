@@ -167,26 +167,53 @@ def next_run_in_sh(now: int, at: str, hours: int) -> int:
     return int(proc.stdout)
 
 
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
 def expected_next(now: datetime, at: str, hours: int) -> datetime:
-    """The first run time after `now` of the series at + k * hours (k any integer)."""
+    """The first run after `now` of the series at + k * hours, k any integer, counted from `at` on the
+    epoch's day: one fixed series, so every gap is the interval (across midnight and restarts too), and
+    an interval that divides 24 runs at `at` every day."""
     h, m = map(int, at.split(":"))
-    t = now.replace(hour=h, minute=m, second=0, microsecond=0) - timedelta(days=2)
-    while t <= now:
-        t += timedelta(hours=hours)
-    return t
+    step = timedelta(hours=hours)
+    anchor = EPOCH + timedelta(hours=h, minutes=m)
+    return anchor + ((now - anchor) // step + 1) * step
 
 
 @given(
     now=st.datetimes(min_value=datetime(2024, 1, 1), max_value=datetime(2035, 1, 1)).map(lambda d: d.replace(microsecond=0, tzinfo=timezone.utc)),
     at=st.sampled_from(["00:00", "02:30", "08:05", "23:59"]),
-    hours=st.sampled_from([1, 4, 6, 12, 24]),
+    hours=st.integers(1, 168),  # every interval config allows (components/backup.py: backupIntervalHours)
 )
 def test_the_schedule_runs_next_at_the_configured_utc_time_and_interval(now, at, hours):
-    assert next_run_in_sh(int(now.timestamp()), at, hours) == int(expected_next(now, at, hours).timestamp())
+    first = next_run_in_sh(int(now.timestamp()), at, hours)
+    assert first == int(expected_next(now, at, hours).timestamp())
+    # what the loop does after that run: the next one is exactly one interval later
+    assert next_run_in_sh(first, at, hours) == first + hours * 3600
 
 
-def test_the_health_allows_two_intervals():
-    assert job.max_age_seconds(24) == 2 * 86400
+@pytest.mark.parametrize("hours", [1, 5, 24, 48, 168])
+def test_a_restart_at_any_moment_plans_the_same_next_run(hours):
+    """The container's loop recomputes the next run from the clock after every run and every restart:
+    the plan must not depend on the day it is computed on (5 h across midnight, 48 h across a day)."""
+    start = int(datetime(2026, 3, 1, 23, 0, tzinfo=timezone.utc).timestamp())
+    planned = next_run_in_sh(start, "02:30", hours)
+    for later in range(start, planned, max(600, (planned - start) // 40)):
+        assert next_run_in_sh(later, "02:30", hours) == planned, datetime.fromtimestamp(later, timezone.utc)
+
+
+def health_line_in_sh(hours: int) -> str:
+    """`fr-backup health`'s line (Docker keeps it, `invoke status` parses it), with the maximum age the
+    script computes. Its state files (under /scratch, absent here) only change the ages, not max_age."""
+    env = {"BACKUP_INTERVAL_HOURS": str(hours), "PATH": "/usr/bin:/bin"}
+    proc = subprocess.run(["sh", "-c", job.script(), "fr-backup", "health"], env=env, capture_output=True, text=True, timeout=10)
+    return proc.stdout
+
+
+@given(hours=st.integers(1, 168))
+def test_the_health_allows_two_intervals(hours):
+    ages = ops.parse_health_output(health_line_in_sh(hours))
+    assert ages is not None and ages.max_age == 2 * hours * 3600
 
 
 # ------------------------------------------------------------------------------------------ operator tools (pure)
@@ -229,6 +256,33 @@ def test_ages_come_from_the_health_probe_and_stale_ones_are_problems():
 def test_the_exec_stream_is_split_into_stdout_and_stderr():
     frame = lambda kind, text: bytes([kind, 0, 0, 0]) + struct.pack(">I", len(text)) + text  # noqa: E731
     assert ops.demultiplex(frame(1, b"out ") + frame(2, b"err") + frame(1, b"more")) == ("out more", "err")
+
+
+LISTED = ops.backups_of([
+    snapshot(1, ["kind=db", "run=r1", "verified"]),
+    snapshot(2, ["kind=db", "run=r2", "verified"]),
+    snapshot(3, ["kind=db", "run=r3", "verify-failed"]),
+    snapshot(4, ["kind=db", "run=r4"]),
+])
+
+
+def test_latest_is_the_newest_verified_backup_even_when_newer_ones_failed_their_check():
+    assert ops.resolve_source(LISTED, "latest", "staging") == "abcdef02"
+    with pytest.raises(ops.OpsFailure, match="^env staging has no verified backup to restore$"):
+        ops.resolve_source(LISTED[2:], "latest", "staging")
+
+
+def test_a_backup_that_failed_or_never_passed_its_restore_check_is_refused_unless_asked_for():
+    with pytest.raises(ops.OpsInputError) as failed:
+        ops.resolve_source(LISTED, "abcdef03", "staging")
+    assert str(failed.value) == "--from abcdef03: snapshot abcdef03 failed its restore check; pass --unverified to restore it anyway (with --into-scratch to inspect it)"
+    with pytest.raises(ops.OpsInputError) as unchecked:
+        ops.resolve_source(LISTED, "abcdef04" + "0" * 56, "staging")
+    assert str(unchecked.value) == "--from abcdef04" + "0" * 56 + ": snapshot abcdef04 has not passed a restore check; pass --unverified to restore it anyway (with --into-scratch to inspect it)"
+    assert ops.resolve_source(LISTED, "abcdef03", "staging", unverified=True) == "abcdef03"
+    assert ops.resolve_source(LISTED, "abcdef01", "staging") == "abcdef01"
+    with pytest.raises(ops.OpsInputError, match="no backup of env staging has this id"):
+        ops.resolve_source(LISTED, "abcdef09", "staging", unverified=True)
 
 
 def test_restore_refuses_a_bad_source_before_touching_anything(capsys):
