@@ -2,7 +2,7 @@
 
 import sys
 
-from invoke import task
+import invoke
 from invoke.exceptions import Exit, ParseError
 from invoke.program import Program
 
@@ -20,6 +20,18 @@ def _usage_errors_exit_2(self):
 
 
 Program.parse_tasks = _usage_errors_exit_2
+
+
+class _HelpKeepsDashH(invoke.Task):
+    """`-h` after a task stays its help: invoke hands a task's first parameter starting with h the short
+    flag -h, so `invoke restore -h` ran a restore (its --http) instead of printing help."""
+
+    def arg_opts(self, name, default, taken_names):
+        return super().arg_opts(name, default, taken_names | {"h"})
+
+
+def task(*args, **kwargs):
+    return invoke.task(*args, klass=_HelpKeepsDashH, **kwargs)
 
 
 @task(help={

@@ -65,3 +65,20 @@ def test_rollback_list_when_the_cli_is_not_logged_in_is_one_line_naming_the_fix(
     proc = invoke("rollback", "--stack", "production", "--list", env=pulumi_stub(tmp_path))
     assert (proc.returncode, proc.stdout) == (1, "")
     assert proc.stderr.strip() == f"rollback: selecting stack production failed: `pulumi stack select` exited 255: {NOT_LOGGED_IN}; log in to the state backend with `pulumi login` (README Prerequisites)"
+
+
+@pytest.mark.parametrize("name", ["restore", "status", "backup", "rotate", "rollback"])
+def test_dash_h_after_a_task_is_its_help_never_an_option(name):
+    """Invoke gives a task's first parameter starting with h the short flag -h: `invoke restore -h` ran
+    a restore (its --http flag) instead of printing help."""
+    proc = invoke(name, "-h", "--stack", "nonexistent-stack-for-help", stdin="n\n")
+    assert proc.returncode == 0 and proc.stdout.startswith("Usage: inv[oke]") and f" {name} " in proc.stdout.splitlines()[0], proc.stdout + proc.stderr
+
+
+def test_no_task_gives_away_the_h_short_flag():
+    from invoke import Collection
+
+    import tasks
+
+    for name, task in Collection.from_module(tasks).tasks.items():
+        assert not [a for a in task.get_arguments() if "h" in a.names], f"{name}: -h is help"
