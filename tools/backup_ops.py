@@ -65,7 +65,9 @@ def exec_run(api: DockerAPI, container: str, argv: Sequence[str], env: Sequence[
     for _ in range(50):  # the stream ends when the process does; its exit code follows shortly
         state = api.get(f"/exec/{exec_id}/json")
         if not state.get("Running"):
-            return int(state.get("ExitCode") or 0), out, err
+            if state.get("ExitCode") is None:
+                raise DockerError(f"exec in {container} ended with no exit code (GET /exec/{exec_id}/json)")
+            return int(state["ExitCode"]), out, err
         time.sleep(0.1)
     raise DockerError(f"exec in {container} did not finish")
 
@@ -108,11 +110,12 @@ def last_line(text: str) -> str:
 @dataclass(frozen=True)
 class Backup:
     time: str
-    id: str
+    id: str  # the 8 characters restic shows
     size: Optional[int]
     verification: str  # verified | failed | unverified
     tables: Optional[int]
     run: str
+    full_id: str = ""
 
 
 def backups_of(snapshots: Sequence[dict[str, Any]]) -> list[Backup]:
@@ -132,6 +135,7 @@ def backups_of(snapshots: Sequence[dict[str, Any]]) -> list[Backup]:
                 verification=verification,
                 tables=int(values["tables"]) if values.get("tables", "").isdigit() else None,
                 run=values.get("run", ""),
+                full_id=str(s.get("id") or s.get("short_id") or ""),
             )
         )
     return sorted(rows, key=lambda b: (b.time, b.id))
@@ -297,9 +301,11 @@ def resolve_source(listed: Sequence[Backup], source: str, env: str, unverified: 
         if not verified:
             raise OpsFailure(f"env {env} has no verified backup to restore")
         return verified[-1].id
-    named = [b for b in listed if b.id.startswith(source[:8])]
+    named = [b for b in listed if (b.full_id or b.id).startswith(source)]
     if not named:
         raise OpsInputError(f"--from {source}: no backup of env {env} has this id (see `uv run invoke backups --stack {env}`)")
+    if len(named) > 1:
+        raise OpsInputError(f"--from {source}: {len(named)} backups of env {env} start with it; give more of the id (restic snapshots --json shows it whole)")
     if named[0].verification != "verified" and not unverified:
         what = "failed its restore check" if named[0].verification == "failed" else "has not passed a restore check"
         raise OpsInputError(f"--from {source}: snapshot {named[0].id} {what}; pass --unverified to restore it anyway (with --into-scratch to inspect it)")
@@ -330,21 +336,24 @@ def cmd_restore(ctx: Context, source: str, into_scratch: bool, unverified: bool 
         print(last_line(out), file=ctx.out)
         return 0
 
-    stopped = []
-    for row in env_containers(ctx.api, ctx.env):
-        if row.get("Labels", {}).get(L.SERVICE) in (L.BACKEND, L.PREFECT_WORKER) and row.get("State") == "running":
-            answer = ctx.api.request("POST", f"/containers/{row['Id']}/stop")
-            if answer.status >= 400 and answer.status != 304:
-                raise OpsFailure(f"stopping {name_of(row)} failed ({answer.status}); nothing was restored")
-            stopped.append(name_of(row))
-            print(f"stopped {name_of(row)}", file=ctx.out)
+    stopped: list[str] = []
     failures = []
     try:
-        code, out, err = exec_run(ctx.api, name, [job.SCRIPT_PATH, "restore", source, target, "--live"])
-        if code != 0:
-            failures.append(last_line(err) or f"restore exited {code}")
-        else:
-            print(last_line(out), file=ctx.out)
+        # Inside the try: a stop that fails starts again what was already stopped.
+        for row in env_containers(ctx.api, ctx.env):
+            if row.get("Labels", {}).get(L.SERVICE) in (L.BACKEND, L.PREFECT_WORKER) and row.get("State") == "running":
+                answer = ctx.api.request("POST", f"/containers/{row['Id']}/stop")
+                if answer.status >= 400 and answer.status != 304:
+                    failures.append(f"stopping {name_of(row)} failed ({answer.status}); nothing was restored")
+                    break
+                stopped.append(name_of(row))
+                print(f"stopped {name_of(row)}", file=ctx.out)
+        if not failures:
+            code, out, err = exec_run(ctx.api, name, [job.SCRIPT_PATH, "restore", source, target, "--live"])
+            if code != 0:
+                failures.append(last_line(err) or f"restore exited {code}")
+            else:
+                print(last_line(out), file=ctx.out)
     finally:
         for container in stopped:
             answer = ctx.api.request("POST", f"/containers/{container}/start")

@@ -308,3 +308,77 @@ def test_a_declined_or_unanswerable_confirmation_is_exit_1_not_done(monkeypatch,
     out = capsys.readouterr()
     assert out.err == "backup: no confirmation (standard input is closed): pass --yes to run without asking\n"
     assert out.out == "Back up env staging now? [y/N] "
+
+
+def test_an_id_is_matched_in_full_and_an_ambiguous_one_is_refused():
+    """The listing shows 8 characters, but `--from` is matched against the whole id: a longer id that only
+    starts like a backup is not that backup, and two backups sharing the 8 characters need more of it."""
+    longer_wrong = "abcdef01" + "f" * 8
+    with pytest.raises(ops.OpsInputError, match="no backup of env staging has this id"):
+        ops.resolve_source(LISTED, longer_wrong, "staging")
+    twins = ops.backups_of([
+        {**snapshot(1, ["kind=db", "run=a", "verified"]), "short_id": "abcdef01", "id": "abcdef01" + "1" * 56},
+        {**snapshot(2, ["kind=db", "run=b", "verify-failed"]), "short_id": "abcdef01", "id": "abcdef01" + "2" * 56},
+    ])
+    with pytest.raises(ops.OpsInputError) as ambiguous:
+        ops.resolve_source(twins, "abcdef01", "staging")
+    assert str(ambiguous.value) == "--from abcdef01: 2 backups of env staging start with it; give more of the id (restic snapshots --json shows it whole)"
+    assert ops.resolve_source(twins, "abcdef011", "staging") == "abcdef011"
+    with pytest.raises(ops.OpsInputError, match="failed its restore check"):
+        ops.resolve_source(twins, "abcdef012", "staging")
+
+
+class FakeDocker:
+    """The Docker API calls `invoke restore` makes, answered from a table; records every write."""
+
+    def __init__(self, stop_status: dict[str, int], exit_code: object = 0):
+        self.rows = [
+            {"Id": name, "Names": [f"/{name}"], "State": "running", "Labels": {"finance-report.env": "staging", "finance-report.service": service}}
+            for name, service in (("fr-backup", "backup"), ("fr-backend", "backend"), ("fr-worker", "prefect-worker"))
+        ]
+        self.stop_status, self.exit_code, self.writes, self.execs = stop_status, exit_code, [], []
+
+    def containers(self, labels):
+        wanted = dict(label.split("=", 1) for label in labels)
+        return [r for r in self.rows if all(r["Labels"].get(k) == v for k, v in wanted.items())]
+
+    def request(self, method, path, query=None, body=None, **_):
+        from tools.docker_api import Response
+
+        if path.endswith("/exec"):
+            self.execs.append(body["Cmd"])
+            return Response(201, json.dumps({"Id": str(len(self.execs))}).encode())
+        if method == "GET" and path.endswith("/json"):  # the health gate: every container healthy again
+            return Response(200, json.dumps({"State": {"Running": True, "Health": {"Status": "healthy"}}, "RestartCount": 0}).encode())
+        if path.startswith("/exec/"):
+            out = json.dumps([snapshot(1, ["kind=db", "run=r1", "verified"])]).encode() if self.execs[-1][1:2] == ["list"] else b""
+            return Response(200, bytes([1, 0, 0, 0]) + struct.pack(">I", len(out)) + out)
+        self.writes.append(f"{method} {path}")
+        action, name = path.rsplit("/", 1)[1], path.split("/")[2]
+        return Response(self.stop_status.get(name, 204) if action == "stop" else 204, b"")
+
+    def get(self, path, **query):
+        state = {"Running": False}
+        if self.exit_code is not None:
+            state["ExitCode"] = self.exit_code
+        return state
+
+
+def ctx_of(api) -> "ops.Context":
+    import io
+
+    return ops.Context(env="staging", api=api, site="https://report-staging.example", public_gate=False, out=io.StringIO(), confirm=lambda _q: True)
+
+
+def test_a_stop_that_fails_starts_again_what_was_stopped_and_restores_nothing():
+    api = FakeDocker({"fr-worker": 500})
+    with pytest.raises(ops.OpsFailure) as failed:
+        ops.cmd_restore(ctx_of(api), "latest", into_scratch=False)
+    assert str(failed.value) == "stopping fr-worker failed (500); nothing was restored"
+    assert api.writes == ["POST /containers/fr-backend/stop", "POST /containers/fr-worker/stop", "POST /containers/fr-backend/start"]
+    assert not [cmd for cmd in api.execs if cmd[1] == "restore"]
+
+
+def test_an_exec_without_an_exit_code_is_not_a_success():
+    with pytest.raises(ops.DockerError, match="no exit code"):
+        ops.exec_run(FakeDocker({}, exit_code=None), "fr-backup", ["true"])
