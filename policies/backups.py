@@ -34,7 +34,8 @@ ENV_LABEL = "finance-report.env"
 DOCKER_PROVIDER = "pulumi:providers:docker"
 _TIME_RE = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
 # Names and addresses that are the Docker host itself, seen from it or from a container on it.
-HOST_LOCAL_NAMES = {"localhost", "host.docker.internal", "gateway.docker.internal", "0.0.0.0"}
+# 172.17.0.1 is the gateway of Docker's default bridge (docker0): the host, as its containers see it.
+HOST_LOCAL_NAMES = {"localhost", "host.docker.internal", "gateway.docker.internal", "0.0.0.0", "172.17.0.1"}
 
 
 def envs(props: Mapping[str, Any]) -> dict[str, str]:
@@ -100,8 +101,10 @@ def on_host_reason(repository: str, hosts: set[str]) -> Optional[str]:
     if host in HOST_LOCAL_NAMES:
         return f"points at {host}, the Docker host itself"
     try:
-        address = ipaddress.ip_address(host)
+        address = ipaddress.ip_address(host.strip("[]"))
     except ValueError:
+        if "." not in host:
+            return f"names {host}, a name without a domain (a container on the Docker host's networks answers to such names); write the storage's full name"
         return None
     if address.is_loopback or address.is_unspecified or address.is_link_local:
         return f"points at {host}, the Docker host itself"
@@ -160,8 +163,15 @@ _APP_BUCKET_RE = re.compile(r"^S3(_PUBLIC)?_(BUCKET|ENDPOINT)='([^']*)'$", re.M)
 _APP_KEYS = ("S3_ACCESS_KEY", "S3_PUBLIC_ACCESS_KEY")
 
 
+_DEFAULT_PORTS = {"https": 443, "http": 80}
+
+
 def _host(endpoint: str) -> str:
-    return (urlsplit(endpoint).netloc if "://" in endpoint else endpoint).lower()
+    """host[:port] of an endpoint, lower case, without its scheme's default port (https://h:443 is
+    https://h); no scheme is https, as restic's s3: backend assumes."""
+    parts = urlsplit(endpoint if "://" in endpoint else f"https://{endpoint}")
+    host, port = (parts.hostname or "").lower(), parts.port
+    return host if port in (None, _DEFAULT_PORTS.get(parts.scheme)) else f"{host}:{port}"
 
 
 def repository_bucket(repository: str) -> Optional[tuple[str, str]]:
@@ -169,9 +179,10 @@ def repository_bucket(repository: str) -> Optional[tuple[str, str]]:
     if not repository.startswith("s3:"):
         return None
     rest = repository[3:]
-    host, _, path = (rest.split("://", 1)[1] if "://" in rest else rest).partition("/")
+    scheme, sep, after = rest.partition("://")
+    netloc, _, path = (after if sep else rest).partition("/")
     bucket = path.split("/", 1)[0]
-    return (host.lower(), bucket) if host and bucket else None
+    return (_host(f"{scheme if sep else 'https'}://{netloc}"), bucket) if netloc and bucket else None
 
 
 def app_buckets(args: StackValidationArgs) -> set[tuple[str, str]]:

@@ -51,7 +51,10 @@ def test_a_backup_sharing_the_apps_bucket_or_key_is_reported_naming_what_and_the
         "the app's bucket finance-report-production": mutate("backup", same_bucket),
         "the app's S3 key": mutate("backup-kv", same_key),
     }
+    # the app's endpoint written with its scheme's default port is the same endpoint
+    what["the app's bucket finance-report-production (port 443 written)"] = mutate("backup", backup_env("RESTIC_REPOSITORY", "s3:https://minio.zitian.party:443/finance-report-production/finance_report/production/postgres"))
     for shared, resources in what.items():
+        shared = shared.removesuffix(" (port 443 written)")
         assert violations(resources) == [(SEPARATE, f"Backup container backup: its repository shares {shared}, so the backend, or anyone holding the app's S3 key, can delete every backup. {FIX}")]
         assert "generated-app-secret" not in str(violations(resources)) and "app-access" not in str(violations(resources))
 
@@ -80,8 +83,12 @@ def test_what_counts_as_the_docker_host():
     hosts = {"dokploy.zitian.party"}
     assert on_host_reason("s3:https://minio.zitian.party/b/p", hosts) is None
     assert on_host_reason("s3:https://10.0.0.9:9000/b/p", hosts) is None
-    for repository in ("s3:http://localhost:9000/b/p", "s3:http://[::1]:9000/b/p", "s3:http://127.0.0.2/b/p", "s3:http://host.docker.internal/b/p", "s3:https://DOKPLOY.zitian.party/b/p"):
+    for repository in ("s3:http://localhost:9000/b/p", "s3:http://[::1]:9000/b/p", "s3:http://127.0.0.2/b/p", "s3:http://host.docker.internal/b/p", "s3:https://DOKPLOY.zitian.party/b/p",
+                       "s3:http://gateway.docker.internal/b/p", "s3:http://169.254.0.1/b/p", "s3:http://172.17.0.1:9000/b/p"):
         assert on_host_reason(repository, hosts), repository
+    # A name without a domain is what a container on the host's Docker networks answers to (a MinIO
+    # container beside the app): on the host until written as the storage's full name.
+    assert on_host_reason("s3:http://minio:9000/b/p", hosts) == "names minio, a name without a domain (a container on the Docker host's networks answers to such names); write the storage's full name"
     assert on_host_reason("local:/srv/backups", hosts) == "is local, not S3-compatible storage"
     assert on_host_reason("sftp:dokploy.zitian.party:/b", hosts) == "is sftp, not S3-compatible storage"
 
