@@ -116,8 +116,8 @@ def doctor(c, stack="", config_file=None, docker_host=None, vault_address=None, 
     sys.exit(main(stack, config_file, docker_host, vault_address, pull))
 
 _BACKUP_HELP = {
-    "stack": "stack name (production, staging, ...)",
-    "docker_host": "Docker host to use instead of the stack's dockerHost",
+    "stack": "stack name (production, staging, ...); required",
+    "docker_host": "Docker host to use instead of the stack's dockerHost (ssh://user@host or unix:///path)",
     "config_file": "read this stack file instead of Pulumi.<stack>.yaml",
     "yes": "do not ask for confirmation",
 }
@@ -125,7 +125,12 @@ _BACKUP_HELP = {
 
 @task(help=_BACKUP_HELP)
 def backup(c, stack="", docker_host=None, config_file=None, yes=False):
-    """Back up the env now (dump, store off-host, restore check); waits and reports. Exit 0/1/2."""
+    """Back up the env now (dump, store off-host, restore check); waits and reports. Exit 0/1/2.
+
+    Runs the backup container's job: dump, upload, restore check, then retention (forget --prune over the
+    env's verified backups). It can take as long as the dump and the restore check (up to 6 h) and fails
+    when another backup or restore holds the lock. Exit 0 done, 1 failed or not confirmed, 2 bad input.
+    """
     from tools.backup_ops import main
 
     sys.exit(main("backup", stack, docker_host=docker_host, config_file=config_file, yes=yes))
@@ -133,15 +138,26 @@ def backup(c, stack="", docker_host=None, config_file=None, yes=False):
 
 @task(help={k: v for k, v in _BACKUP_HELP.items() if k != "yes"})
 def backups(c, stack="", docker_host=None, config_file=None):
-    """List the env's backups: time, size, restore-check result. Exit 0/1/2."""
+    """List the env's backups: time, size, restore-check result. Exit 0/1/2.
+
+    The result is verified, failed or unverified; `invoke restore --from ID` takes a verified one (the
+    others only with --unverified). Exit 0 listed, 1 the host or repository failed, 2 bad input.
+    """
     from tools.backup_ops import main
 
     sys.exit(main("backups", stack, docker_host=docker_host, config_file=config_file))
 
 
-@task(help={**_BACKUP_HELP, "from_": "latest (the newest verified backup) or a snapshot id from `invoke backups`", "into_scratch": "restore into a new database beside the live one", "unverified": "allow a snapshot that failed (or never passed) its restore check", "http": "check the public health URLs after the restore (--no-http to skip)"})
+@task(help={**_BACKUP_HELP, "from_": "required: latest (the newest verified backup) or a snapshot id (8 to 64 hex digits) from `invoke backups`", "into_scratch": "restore into a new database beside the live one", "unverified": "allow a snapshot that failed (or never passed) its restore check", "http": "check the public health URLs after the restore (--no-http to skip)"})
 def restore(c, stack="", from_="", docker_host=None, config_file=None, yes=False, into_scratch=False, unverified=False, http=True):
-    """Safety backup, stop backend/worker, restore, start them, health gate (--into-scratch: a new database only). Exit 0/1/2."""
+    """Safety backup, stop backend/worker, restore, start them, health gate (--into-scratch: a new database only). Exit 0/1/2.
+
+    Without --into-scratch it restores OVER the live database: the current one is kept as
+    finance_report_before_<time> (drop it by hand once the restore is confirmed), then the health gate
+    (and, unless --no-http, the public URLs) must pass. --into-scratch still takes the safety backup and
+    leaves the live database and services alone. --from is required. Exit 0 done, 1 failed or not
+    confirmed, 2 bad input.
+    """
     from tools.backup_ops import main
 
     sys.exit(main("restore", stack, docker_host=docker_host, config_file=config_file, yes=yes, source=from_, into_scratch=into_scratch, unverified=unverified, no_http=not http))
