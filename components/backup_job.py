@@ -407,7 +407,11 @@ cmd_check() {
   setup && load_secrets || { echo "check: $(why)" >&2; return 1; }
   lock || { echo "check: $(why)" >&2; return 1; }
   snapshot=$1
-  if [ "$snapshot" = latest ]; then latest=$(latest_verified); snapshot=${latest##* }; fi
+  if [ "$snapshot" = latest ]; then
+    latest=$(latest_verified) || { unlock; echo "check: $(why)" >&2; return 1; }
+    snapshot=${latest##* }
+    [ -n "$snapshot" ] || { unlock; echo "check: no verified backup in $RESTIC_REPOSITORY" >&2; return 1; }
+  fi
   verify "$snapshot"
   checked=$?
   stop_verify
@@ -418,12 +422,14 @@ cmd_check() {
 
 case ${1:-} in
   loop) cmd_loop ;;
-  run) shift; cmd_run "${1:-on demand}" "${2:-}" ;;
+  run) shift
+    # `run --no-prune` without a reason: the flag is not the reason
+    if [ "${1:-}" = --no-prune ]; then cmd_run "on demand" --no-prune; else cmd_run "${1:-on demand}" "${2:-}"; fi ;;
   health) cmd_health ;;
   list) setup && load_secrets || { echo "list: $(why)" >&2; exit 1; }; restic snapshots --host "$BACKUP_HOST" --json ;;
   restore) shift; cmd_restore "$@" ;;
   check) cmd_check "${2:-latest}" ;;
   next-run) next_run "$2" ;;
-  *) echo "usage: fr-backup loop|run [REASON]|health|list|restore SNAPSHOT DATABASE [--live]|check SNAPSHOT|next-run EPOCH" >&2; exit 2 ;;
+  *) echo "usage: fr-backup loop|run [REASON] [--no-prune]|health|list|restore SNAPSHOT DATABASE [--live]|check SNAPSHOT|next-run EPOCH" >&2; exit 2 ;;
 esac
 """

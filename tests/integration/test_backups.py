@@ -440,6 +440,24 @@ def test_latest_is_the_newest_verified_backup_never_a_newer_failed_one(stage, ca
     assert stage.job("run", "after the latest test")[0] == 0
 
 
+def test_run_with_only_no_prune_is_an_on_demand_run_that_prunes_nothing(stage):
+    """`fr-backup run --no-prune` typed by hand: the flag is not taken for the reason (which then pruned
+    the day's earlier backup anyway)."""
+    before = stage.snapshots()
+    code, _out, err = stage.job("run", "--no-prune")
+    assert code == 0, err
+    assert "(on demand)" in err and "(--no-prune)" not in err, err
+    after = stage.snapshots()
+    assert {s["id"] for s in before} <= {s["id"] for s in after} and len(after) == len(before) + 2, "db and globals added, nothing forgotten"
+    assert stage.job("run", "pruning again")[0] == 0
+
+
+def test_check_latest_without_a_verified_backup_says_so(stage):
+    proc = stage.docker.run("exec", "-e", "BACKUP_HOST=finance_report-backup-none", stage.cid, job.SCRIPT_PATH, "check", "latest", check=False, timeout=300)
+    err = proc.stderr.decode(errors="replace").strip()
+    assert (proc.returncode, err) == (1, f"check: no verified backup in {stage.envs['RESTIC_REPOSITORY']}")
+
+
 def test_more_than_1000_snapshots_are_listed_and_counted(stage, s3_server):
     from tools.backup_ops import backups_of, render_backups
 
