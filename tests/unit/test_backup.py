@@ -74,6 +74,11 @@ def test_the_image_is_built_on_the_host_from_the_envs_postgres_image_and_pinned_
     assert image["name"].startswith("finance_report-backup:") and image["keepLocally"] is True
     other = run_stack("production", {"backupResticImage": "restic/restic:0.18.1"})
     assert unwrap_secrets(other.one("docker:index/remoteImage:RemoteImage", "backup-image").inputs)["name"] != image["name"], "a new base is a new tag"
+    from components.backup import image_name
+
+    base = ("production", "postgres:16.10-alpine", "restic/restic:0.18.0", b"FROM x\n")
+    names = {image_name(*base), image_name(base[0], "postgres:16.11-alpine", *base[2:]), image_name(*base[:3], b"FROM x\nRUN true\n")}
+    assert len(names) == 3, "a new Postgres base or a new Dockerfile is a new tag too"
 
 
 def test_credentials_reach_only_the_backup_kv_and_the_rendered_file(production):
@@ -131,6 +136,8 @@ def test_backup_settings_default_to_the_apps_storage_and_a_daily_schedule():
         ("backupKeepDaily", "0", 'config finance-report:backupKeepDaily = "0" is invalid: expected an integer from 1 to 366'),
         ("backupIntervalHours", "200", 'config finance-report:backupIntervalHours = "200" is invalid: expected an integer from 1 to 168'),
         ("backupS3Prefix", "finance_report/shared", 'config finance-report:backupS3Prefix = "finance_report/shared" is invalid: expected a prefix of this env\'s own, containing the path segment staging'),
+        ("backupS3Prefix", "finance_report/staging2/postgres", 'config finance-report:backupS3Prefix = "finance_report/staging2/postgres" is invalid: expected a prefix of this env\'s own, containing the path segment staging'),
+        ("backupS3Prefix", "finance_report/staging/../production", 'config finance-report:backupS3Prefix = "finance_report/staging/../production" is invalid: expected a key prefix such as finance_report/<env>/postgres (no leading or trailing /)'),
         ("backupS3Prefix", "/x/staging/", 'config finance-report:backupS3Prefix = "/x/staging/" is invalid: expected a key prefix such as finance_report/<env>/postgres (no leading or trailing /)'),
         ("backupS3Endpoint", "https://minio.example.org/bucket", 'config finance-report:backupS3Endpoint = "https://minio.example.org/bucket" is invalid: expected an endpoint URL without a path (the bucket and prefix are their own keys)'),
         ("backupHeartbeatUrl", "not a url", "config finance-report:backupHeartbeatUrl = [secret] is invalid: expected an http(s) URL the backup service calls after each verified backup, or empty"),
