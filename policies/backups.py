@@ -130,7 +130,7 @@ OFF_HOST = StackValidationPolicy(
     validate=validate_off_host,
     enforcement_level=EnforcementLevel.MANDATORY,
     severity=Severity.CRITICAL,
-    remediation_steps="Set backupS3Endpoint (or s3Endpoint) to the platform MinIO's URL on another machine, never the dockerHost, localhost or a loopback address.",
+    remediation_steps="Set backupS3Endpoint (or s3Endpoint) to the platform MinIO's full URL on another machine, never the dockerHost, localhost, a loopback address, Docker's bridge gateway or a container name.",
 )
 
 
