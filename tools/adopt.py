@@ -31,6 +31,7 @@ from components import naming
 from components.app_env import APP_SECRET_KEYS
 from components.config import StackConfig
 from components.secrets import GENERATED
+from tools.operator_error import OperatorError
 from tools.program_run import PROJECT, ROOT, ProgramRun
 from tools.stack_context import StackInputError, load_stack
 from tools.net_errors import why_unreachable
@@ -41,12 +42,10 @@ OWNED = {"postgres": {"POSTGRES_PASSWORD"}, "redis": {"PASSWORD"}, "app": set(AP
 OPERATOR_SECRETS = {"S3_ACCESS_KEY": "s3AccessKey", "S3_SECRET_KEY": "s3SecretKey", "S3_PUBLIC_ACCESS_KEY": "s3PublicAccessKey", "S3_PUBLIC_SECRET_KEY": "s3PublicSecretKey", "ZAI_API_KEY": "zaiApiKey"}
 
 
-class AdoptError(Exception):
+class AdoptError(OperatorError):
     """One line, exit 1 (or 2 for bad input)."""
 
-    def __init__(self, message: str, code: int = 1):
-        super().__init__(message)
-        self.code = code
+    default_code = 1
 
 
 @dataclass

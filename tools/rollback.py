@@ -39,6 +39,7 @@ from components import labels as L
 from components.config import PROJECT
 from tools import pulumi_cli
 from tools.confirm import NoConfirmation, ask
+from tools.operator_error import OperatorError
 from tools.program_run import ROOT
 from tools.stack_file import StackFileError, read_stack_file
 
@@ -52,10 +53,8 @@ ROLLING_SERVICES = (L.BACKEND, L.FRONTEND)
 CONTAINER = "docker:index/container:Container"
 
 
-class RollbackError(Exception):
-    def __init__(self, message: str, code: int = 2):
-        super().__init__(message)
-        self.code = code
+class RollbackError(OperatorError):
+    """One line; exit 2 for bad input unless a code is given."""
 
 
 # ------------------------------------------------------------------------------------------ history (pure)

@@ -32,6 +32,7 @@ from components import labels as L
 from components.secrets import GENERATED
 from tools import pulumi_cli
 from tools.confirm import NoConfirmation, ask
+from tools.operator_error import OperatorError
 from tools.program_run import ROOT, ProgramRun, Resource, run_program, unwrap_secrets
 from tools.stack_context import StackInputError, load_stack
 
@@ -43,10 +44,8 @@ POLICY_VENV = ROOT / "policies" / "venv"
 SECRET_ID_SERVICES = ("app", "postgres", "redis", "backup")
 
 
-class RotateError(Exception):
-    def __init__(self, message: str, code: int = 2):
-        super().__init__(message)
-        self.code = code
+class RotateError(OperatorError):
+    """One line; exit 2 for bad input unless a code is given."""
 
 
 @dataclass(frozen=True)
