@@ -339,10 +339,12 @@ class FakeDocker:
     """The Docker API calls `invoke restore` makes, answered from a table; records every write."""
 
     def __init__(self, stop_status: dict[str, int], exit_code: object = 0):
-        self.rows = [
-            {"Id": name, "Names": [f"/{name}"], "State": "running", "Labels": {"finance-report.env": "staging", "finance-report.service": service}}
-            for name, service in (("fr-backup", "backup"), ("fr-backend", "backend"), ("fr-worker", "prefect-worker"))
-        ]
+        # The containers of production's plan, named and labelled as the program declares them.
+        self.rows = []
+        for c in run_stack("production").by_type("docker:index/container:Container"):
+            name = unwrap_secrets(c.inputs)["name"]
+            labels = {entry["label"]: entry["value"] for entry in c.inputs.get("labels", [])}
+            self.rows.append({"Id": name, "Names": [f"/{name}"], "State": "running", "Labels": labels})
         self.stop_status, self.exit_code, self.writes, self.execs = stop_status, exit_code, [], []
 
     def containers(self, labels):
@@ -374,15 +376,19 @@ class FakeDocker:
 def ctx_of(api) -> "ops.Context":
     import io
 
-    return ops.Context(env="staging", api=api, site="https://report-staging.example", public_gate=False, out=io.StringIO(), confirm=lambda _q: True)
+    return ops.Context(env="production", api=api, site="https://report-staging.example", public_gate=False, out=io.StringIO(), confirm=lambda _q: True)
 
 
 def test_a_stop_that_fails_starts_again_what_was_stopped_and_restores_nothing():
-    api = FakeDocker({"fr-worker": 500})
+    from components import labels as L
+
+    # the backend and the worker in the order the API lists them: the second one's stop fails
+    first, second = [r["Id"] for r in FakeDocker({}).rows if r["Labels"].get(L.SERVICE) in (L.BACKEND, L.PREFECT_WORKER)]
+    api = FakeDocker({second: 500})
     with pytest.raises(ops.OpsFailure) as failed:
         ops.cmd_restore(ctx_of(api), "latest", into_scratch=False)
-    assert str(failed.value) == "stopping fr-worker failed (500); nothing was restored"
-    assert api.writes == ["POST /containers/fr-backend/stop", "POST /containers/fr-worker/stop", "POST /containers/fr-backend/start"]
+    assert str(failed.value) == f"stopping {second} failed (500); nothing was restored"
+    assert api.writes == [f"POST /containers/{first}/stop", f"POST /containers/{second}/stop", f"POST /containers/{first}/start"]
     assert not [cmd for cmd in api.execs if cmd[1] == "restore"]
 
 
