@@ -2,8 +2,8 @@
 
 import pulumi
 
-from components.config import read_pulumi_config
-from components.stack import FinanceReportStack
+from config.stack_config import read_pulumi_config
+from program.stack import FinanceReportStack
 
 config = read_pulumi_config()  # raises ConfigError (one line, no traceback) before any resource exists
 stack = FinanceReportStack("finance-report", config)

@@ -42,17 +42,17 @@ def task(*args, **kwargs):
 })
 def plan(c, stack="", json=False, config_file=None, policy_config=None):
     """Offline plan: the program under mocks plus every policy; exit 0 clean, 1 mandatory violation, 2 bad input."""
-    from tools.offline_plan import main
+    from ci.offline_plan import main
 
     sys.exit(main(stack, json, config_file, policy_config))
 
 
 @task(name="config-reference")
 def config_reference(c):
-    """Print Pulumi.yaml's config block and README's config table, generated from components/config.py."""
+    """Print Pulumi.yaml's config block and README's config table, generated from config/stack_config.py."""
     import yaml
 
-    from tools.config_reference import project_config_block, readme_table
+    from ci.config_reference import project_config_block, readme_table
 
     print(yaml.safe_dump({"config": project_config_block()}, sort_keys=False, width=120))
     print(readme_table())
@@ -66,7 +66,7 @@ def config_reference(c):
 })
 def status(c, stack="", docker_host=None, http=True, config_file=None):
     """One env's containers (by label) with state and health, and its public health URL."""
-    from tools.status import main
+    from ops.status import main
 
     sys.exit(main(stack, docker_host, http, config_file))
 
@@ -80,7 +80,7 @@ def status(c, stack="", docker_host=None, http=True, config_file=None):
 })
 def adopt(c, stack="", config_file=None, vault_address=None, yes=False, dry_run=False):
     """Once, before the first `pulumi up` of an env with values in Vault: import them into the stack."""
-    from tools.adopt import main
+    from ops.adopt import main
 
     sys.exit(main(stack, config_file, vault_address, yes, dry_run))
 
@@ -88,13 +88,13 @@ def adopt(c, stack="", config_file=None, vault_address=None, yes=False, dry_run=
 @task(name="readme-tables")
 def readme_tables(c):
     """Print README's blocks generated from the tools (tests fail when README drifts from them)."""
-    from tools.rotate import readme_table as rotation_table
+    from ops.rotate import readme_table as rotation_table
 
-    from tools.memory_budget import host_budget
+    from ci.memory_budget import host_budget
 
     print("## Rotation\n")
     print(rotation_table())
-    from tools.logs import readme_services
+    from ops.logs import readme_services
 
     print("## Logs\n")
     print(readme_services() + "\n")
@@ -111,7 +111,7 @@ def readme_tables(c):
 })
 def doctor(c, stack="", config_file=None, docker_host=None, vault_address=None, pull=True):
     """Preflight of the Docker host, Vault (VAULT_TOKEN) and S3: one line per check; exit 0 ok, 1 a check failed, 2 bad input."""
-    from tools.doctor import main
+    from ops.doctor import main
 
     sys.exit(main(stack, config_file, docker_host, vault_address, pull))
 
@@ -131,7 +131,7 @@ def backup(c, stack="", docker_host=None, config_file=None, yes=False):
     env's verified backups). It can take as long as the dump and the restore check (up to 6 h) and fails
     when another backup or restore holds the lock. Exit 0 done, 1 failed or not confirmed, 2 bad input.
     """
-    from tools.backup_ops import main
+    from ops.backup_ops import main
 
     sys.exit(main("backup", stack, docker_host=docker_host, config_file=config_file, yes=yes))
 
@@ -143,7 +143,7 @@ def backups(c, stack="", docker_host=None, config_file=None):
     The result is verified, failed or unverified; `invoke restore --from ID` takes a verified one (the
     others only with --unverified). Exit 0 listed, 1 the host or repository failed, 2 bad input.
     """
-    from tools.backup_ops import main
+    from ops.backup_ops import main
 
     sys.exit(main("backups", stack, docker_host=docker_host, config_file=config_file))
 
@@ -158,7 +158,7 @@ def restore(c, stack="", from_="", docker_host=None, config_file=None, yes=False
     leaves the live database and services alone. --from is required. Exit 0 done, 1 failed or not
     confirmed, 2 bad input.
     """
-    from tools.backup_ops import main
+    from ops.backup_ops import main
 
     sys.exit(main("restore", stack, docker_host=docker_host, config_file=config_file, yes=yes, source=from_, into_scratch=into_scratch, unverified=unverified, no_http=not http))
 
@@ -169,8 +169,8 @@ def restore(c, stack="", from_="", docker_host=None, config_file=None, yes=False
     "existing_stacks": "JSON of `pulumi stack ls --json`: refuse a new preview beyond maxPreviewEnvs",
 })
 def preview_env(c, pr="", out_dir=None, image_tag=None, existing_stacks=None):
-    """Generate a pull request's preview env (stack pr<N>) from tools/preview_env.template.yaml."""
-    from tools.preview_env import main
+    """Generate a pull request's preview env (stack pr<N>) from ops/preview_env.template.yaml."""
+    from ops.preview_env import main
 
     sys.exit(main(pr, out_dir, image_tag, existing_stacks))
 
@@ -189,7 +189,7 @@ def preview_env(c, pr="", out_dir=None, image_tag=None, existing_stacks=None):
 })
 def logs(c, stack="", service="", since=None, tail=None, follow=False, grep=None, all_revisions=False, timestamps=False, docker_host=None, config_file=None):
     """One service's container logs in one env, found by label over the stack's Docker connection."""
-    from tools.logs import main
+    from ops.logs import main
 
     sys.exit(main(stack, service, since, tail, follow, grep, all_revisions, timestamps, docker_host, config_file))
 
@@ -203,7 +203,7 @@ def logs(c, stack="", service="", since=None, tail=None, follow=False, grep=None
 })
 def rotate(c, stack="", what="", yes=False, dry_run=False, config_file=None):
     """Rotate a generated secret or an AppRole secret-id: `pulumi up --replace` of its resource, after saying what it does."""
-    from tools.rotate import main
+    from ops.rotate import main
 
     sys.exit(main(stack, what, yes, dry_run, config_file))
 
@@ -216,6 +216,6 @@ def rotate(c, stack="", what="", yes=False, dry_run=False, config_file=None):
 })
 def rollback(c, stack="", to=None, list=False, yes=False):  # noqa: A002 - the documented flag is --list
     """Redeploy an image tag from the stack's update history, as a normal health-gated update."""
-    from tools.rollback import main
+    from ops.rollback import main
 
     sys.exit(main(stack, to, list, yes))

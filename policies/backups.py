@@ -2,7 +2,7 @@
 is off the Docker host, its retention keeps at least a week of dailies, and (advisory) the backups sit
 in a bucket and behind an S3 key of their own, out of the app's reach.
 
-They read what the backup container declares (components/backup.py, components/backup_job.py): its
+They read what the backup container declares (program/backup.py, render/backup_job.py): its
 `finance-report.service=backup` label and its non-secret settings in `envs` (RESTIC_REPOSITORY,
 BACKUP_TIME, BACKUP_INTERVAL_HOURS, BACKUP_KEEP_DAILY, PGHOST).
 """
@@ -72,7 +72,7 @@ PRESENT = StackValidationPolicy(
     validate=validate_present,
     enforcement_level=EnforcementLevel.MANDATORY,
     severity=Severity.CRITICAL,
-    remediation_steps="Declare components.backup.BackupComponent for the env (components/stack.py does): it sets PGHOST, BACKUP_TIME and BACKUP_INTERVAL_HOURS.",
+    remediation_steps="Declare program.backup.BackupComponent for the env (program/stack.py does): it sets PGHOST, BACKUP_TIME and BACKUP_INTERVAL_HOURS.",
 )
 
 
@@ -158,7 +158,7 @@ RETENTION = ResourceValidationPolicy(
 
 # ------------------------------------------------------------------------------------------ storage of their own
 
-# The backend's S3 buckets, literal lines of the env-file template its vault-agent uploads (components/app_env.py).
+# The backend's S3 buckets, literal lines of the env-file template its vault-agent uploads (render/app_env.py).
 _APP_BUCKET_RE = re.compile(r"^S3(_PUBLIC)?_(BUCKET|ENDPOINT)='([^']*)'$", re.M)
 _APP_KEYS = ("S3_ACCESS_KEY", "S3_PUBLIC_ACCESS_KEY")
 

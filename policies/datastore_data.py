@@ -6,7 +6,7 @@ from __future__ import annotations
 from pulumi_policy import EnforcementLevel, ReportViolation, Severity, StackValidationArgs, StackValidationPolicy
 
 from .common import CONTAINER, VOLUME, is_datastore, labels, option, plain, service_of
-from .envs import is_preview_env
+from facts.envs import is_preview_env
 
 ENV_LABEL = "finance-report.env"
 
@@ -41,5 +41,5 @@ POLICY = StackValidationPolicy(
     validate=validate,
     enforcement_level=EnforcementLevel.MANDATORY,
     severity=Severity.CRITICAL,
-    remediation_steps="Create data volumes through components.data.data_storage (protect + retain_on_delete).",
+    remediation_steps="Create data volumes through program.data.data_storage (protect + retain_on_delete).",
 )

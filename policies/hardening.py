@@ -7,7 +7,7 @@ from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationA
 
 from .common import CONTAINER, plain, service_of
 
-DOCKER_PROXY = "docker-proxy"  # components.labels.DOCKER_PROXY: the pack ships without components/
+DOCKER_PROXY = "docker-proxy"  # render.labels.DOCKER_PROXY: the pack ships without components/
 
 
 def _container(check):
@@ -25,7 +25,7 @@ def _privileged(props):
 
 
 def _is_read_only_proxy(props):
-    """The preview proxy (components/docker_proxy.py) is the one container that holds the socket: it is
+    """The preview proxy (program/docker_proxy.py) is the one container that holds the socket: it is
     what keeps the socket from preview credentials. It must have no network (nothing on a Docker network
     can reach it) and publish nothing; its allow-list is tested against a real engine."""
     return service_of(props) == DOCKER_PROXY and plain(props.get("networkMode")) == "none" and not plain(props.get("ports")) and not plain(props.get("networksAdvanced"))
@@ -67,7 +67,7 @@ def _policy(name, description, check, level, severity, remediation):
 POLICIES = [
     _policy("docker-container-disallow-privileged", "Prohibits privileged containers (CIS 5.4).", _privileged, EnforcementLevel.MANDATORY, Severity.CRITICAL, "Remove privileged=True; add the specific capability instead."),
     _policy("docker-container-disallow-docker-socket", "Prohibits mounting the Docker socket (CIS 5.31), except in the preview proxy, which has no network.", _docker_socket, EnforcementLevel.MANDATORY, Severity.CRITICAL, "Remove the docker.sock mount; a container with it controls the host."),
-    _policy("docker-container-enforce-no-new-privileges", "Requires no-new-privileges (CIS 5.25).", _no_new_privileges, EnforcementLevel.MANDATORY, Severity.HIGH, "Build container args with components.hardening.hardened_container_args()."),
+    _policy("docker-container-enforce-no-new-privileges", "Requires no-new-privileges (CIS 5.25).", _no_new_privileges, EnforcementLevel.MANDATORY, Severity.HIGH, "Build container args with render.hardening.hardened_container_args()."),
     _policy("docker-container-disallow-host-namespaces", "Prohibits host network, PID, IPC and user namespaces (CIS 5.9, 5.15, 5.16, 5.30).", _host_namespaces, EnforcementLevel.MANDATORY, Severity.HIGH, "Remove network_mode/pid_mode/ipc_mode/userns_mode=host; use Docker networks."),
     _policy("docker-container-enforce-capability-drop", "Requires dropping all Linux capabilities and adding back only those the image needs (CIS 5.3).", _capabilities, EnforcementLevel.ADVISORY, Severity.MEDIUM, "Set capabilities drops=[ALL] and adds=[...] with what the image's entrypoint needs."),
 ]

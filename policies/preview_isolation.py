@@ -1,7 +1,7 @@
 """preview-stack-disallow-shared-resources: a pull request's preview env shares nothing with another env.
 
 The compose deployment's previews borrowed staging's AppRole, so a preview could read staging's database
-password. A preview (`pr<N>`, policies/envs.py) runs a branch's own program, so this stack policy checks
+password. A preview (`pr<N>`, facts/envs.py) runs a branch's own program, so this stack policy checks
 what that program declares, whatever the branch changed:
 
 - no other env's name as a word anywhere in its resources (names, networks, KV paths, Vault policies and
@@ -23,7 +23,7 @@ from typing import Any, Iterable
 from pulumi_policy import EnforcementLevel, PolicyConfigSchema, ReportViolation, Severity, StackValidationArgs, StackValidationPolicy
 
 from .common import CONTAINER, KV_SECRET, VOLUME, labels, option, plain, strings
-from .envs import COMMITTED_ENVS, is_preview_env
+from facts.envs import COMMITTED_ENVS, is_preview_env
 
 ENV_LABEL = "finance-report.env"
 _PREVIEW_WORD = re.compile(r"(?<![a-z0-9])pr[1-9][0-9]*(?![a-z0-9])")
@@ -91,5 +91,5 @@ POLICY = StackValidationPolicy(
         properties={"env": {"type": "string"}, "knownEnvs": {"type": "array", "items": {"type": "string"}, "default": list(COMMITTED_ENVS)}},
         required=["env"],
     ),
-    remediation_steps="Generate the preview's stack with `uv run invoke preview-env --pr <N>` and derive every name from the env with components.naming.",
+    remediation_steps="Generate the preview's stack with `uv run invoke preview-env --pr <N>` and derive every name from the env with render.naming.",
 )

@@ -36,7 +36,7 @@ MEMORY = ResourceValidationPolicy(
     enforcement_level=EnforcementLevel.ADVISORY,
     severity=Severity.MEDIUM,
     config_schema=PolicyConfigSchema(properties={"maxMemoryMb": {"type": "integer", "default": 4096, "minimum": 16}}),
-    remediation_steps="Set the service's <service>MemoryMb config key (components.hardening.Limits).",
+    remediation_steps="Set the service's <service>MemoryMb config key (render.hardening.Limits).",
 )
 LOGS = ResourceValidationPolicy(
     name="docker-container-enforce-log-rotation",
@@ -44,5 +44,5 @@ LOGS = ResourceValidationPolicy(
     validate=validate_logs,
     enforcement_level=EnforcementLevel.ADVISORY,
     severity=Severity.LOW,
-    remediation_steps="Use components.hardening.hardened_container_args(), which sets log_opts from logMaxSize/logMaxFiles.",
+    remediation_steps="Use render.hardening.hardened_container_args(), which sets log_opts from logMaxSize/logMaxFiles.",
 )

@@ -26,5 +26,5 @@ POLICY = ResourceValidationPolicy(
     validate=validate,
     enforcement_level=EnforcementLevel.MANDATORY,
     severity=Severity.HIGH,
-    remediation_steps="Pass healthcheck=components.hardening.healthcheck([...]) and restart='unless-stopped' (hardened_container_args sets it).",
+    remediation_steps="Pass healthcheck=render.hardening.healthcheck([...]) and restart='unless-stopped' (hardened_container_args sets it).",
 )

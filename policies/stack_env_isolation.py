@@ -7,7 +7,7 @@ import re
 from pulumi_policy import EnforcementLevel, PolicyConfigSchema, ReportViolation, Severity, StackValidationArgs, StackValidationPolicy
 
 from .common import strings
-from .envs import PREVIEWS_KV_DIR, is_preview_env
+from facts.envs import PREVIEWS_KV_DIR, is_preview_env
 
 
 def _shared_preview_policy(token: str, env: str) -> bool:
@@ -71,5 +71,5 @@ POLICY = StackValidationPolicy(
         properties={"env": {"type": "string"}, "knownEnvs": {"type": "array", "items": {"type": "string"}, "default": ["production", "staging"]}},
         required=["env"],
     ),
-    remediation_steps="Derive every name and path from the stack's own env with components.naming.",
+    remediation_steps="Derive every name and path from the stack's own env with render.naming.",
 )

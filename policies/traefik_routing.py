@@ -60,5 +60,5 @@ POLICY = ResourceValidationPolicy(
         },
         required=["domain"],
     ),
-    remediation_steps="Build labels with components.traefik.api_labels/web_labels, which set entrypoints, tls.certresolver, the Host rule and traefik.docker.network.",
+    remediation_steps="Build labels with render.traefik.api_labels/web_labels, which set entrypoints, tls.certresolver, the Host rule and traefik.docker.network.",
 )

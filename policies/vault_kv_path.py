@@ -5,7 +5,7 @@ from __future__ import annotations
 from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy, Severity
 
 from .common import ENV_KV_SCHEMA, KV_SECRET, known, plain
-from .envs import kv_env_prefix
+from facts.envs import kv_env_prefix
 
 
 def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
@@ -29,5 +29,5 @@ POLICY = ResourceValidationPolicy(
     enforcement_level=EnforcementLevel.MANDATORY,
     severity=Severity.CRITICAL,
     config_schema=ENV_KV_SCHEMA,
-    remediation_steps="Name KV secrets with components.naming.kv_name(env, service).",
+    remediation_steps="Name KV secrets with render.naming.kv_name(env, service).",
 )

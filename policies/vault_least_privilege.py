@@ -8,7 +8,7 @@ import hcl2
 from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy, Severity
 
 from .common import ENV_KV_SCHEMA, VAULT_POLICY, known, plain
-from .envs import kv_env_prefix
+from facts.envs import kv_env_prefix
 
 NAME_RE = re.compile(r"^finance_report-(?P<env>[a-z][a-z0-9]*)-(?P<service>[a-z][a-z0-9-]*)$")
 SELF_PATHS = {"auth/token/lookup-self": {"read"}}
@@ -99,5 +99,5 @@ POLICY = ResourceValidationPolicy(
     enforcement_level=EnforcementLevel.MANDATORY,
     severity=Severity.CRITICAL,
     config_schema=ENV_KV_SCHEMA,
-    remediation_steps="Generate policies with components.vault_artifacts.policy_hcl(kv_mount, env, service).",
+    remediation_steps="Generate policies with render.vault_artifacts.policy_hcl(kv_mount, env, service).",
 )

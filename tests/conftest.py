@@ -19,8 +19,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from tools.program_run import PROJECT, ProgramRun, run_program, with_missing_secrets  # noqa: E402
-from tools.stack_file import read_stack_file  # noqa: E402
+from ops.program_run import PROJECT, ProgramRun, run_program, with_missing_secrets  # noqa: E402
+from config.stack_file import read_stack_file  # noqa: E402
 
 
 def stack_config(stack: str, overrides: Optional[Mapping[str, Any]] = None, secret_overrides: Optional[Mapping[str, str]] = None, seed: str = "placeholder") -> tuple[dict[str, str], list[str]]:

@@ -35,6 +35,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
+from tests.engine import PROGRAM_DIRS
 
 pytestmark = pytest.mark.engine
 STACK = "enginetest"
@@ -87,7 +88,7 @@ class RequestLoop:
 
 
 def _inspect(docker_host: str, ssh_opts: list[str], name: str) -> dict:
-    from tools.docker_api import DockerAPI
+    from clients.docker_api import DockerAPI
 
     response = DockerAPI(docker_host, ssh_opts).request("GET", f"/containers/{name}/json")
     return response.json() if response.status == 200 else {}
@@ -98,7 +99,7 @@ def test_preview_up_no_change_preview_rolling_bump_rotation_and_destroy(tmp_path
     from pulumi import automation as auto
 
     project = tmp_path / "project"
-    for directory in ("components", "policies", "tools"):
+    for directory in PROGRAM_DIRS:
         shutil.copytree(ROOT / directory, project / directory, ignore=shutil.ignore_patterns("venv", "__pycache__"))
     for name in ("Pulumi.yaml", "__main__.py", "pyproject.toml", "uv.lock"):
         shutil.copy(ROOT / name, project / name)

@@ -25,6 +25,7 @@ import subprocess
 import pytest
 
 from tests.conftest import ROOT
+from tests.engine import PROGRAM_DIRS
 
 pytestmark = pytest.mark.engine
 STACK = "enginerb"
@@ -49,10 +50,10 @@ def test_list_then_rollback_then_rollback_after_a_failed_cutover(tmp_path, monke
     env = _requirements()
     from pulumi import automation as auto
 
-    from tools import rollback
+    from ops import rollback
 
     project = tmp_path / "project"
-    for directory in ("components", "tools", "policies"):
+    for directory in PROGRAM_DIRS:
         shutil.copytree(ROOT / directory, project / directory, ignore=shutil.ignore_patterns("venv", "__pycache__"))
     for name in ("Pulumi.yaml", "__main__.py", "pyproject.toml", "uv.lock"):
         shutil.copy(ROOT / name, project / name)
@@ -73,7 +74,7 @@ def test_list_then_rollback_then_rollback_after_a_failed_cutover(tmp_path, monke
     state.mkdir()
     env_vars = {"PULUMI_BACKEND_URL": f"file://{state}", "PULUMI_CONFIG_PASSPHRASE": "engine-test-only", "VAULT_TOKEN": env["VAULT_TOKEN"]}
     for key, value in env_vars.items():
-        monkeypatch.setenv(key, value)  # tools.rollback drives the CLI and the Automation API in this process
+        monkeypatch.setenv(key, value)  # ops.rollback drives the CLI and the Automation API in this process
     stack = auto.create_or_select_stack(stack_name=STACK, work_dir=str(project), opts=auto.LocalWorkspaceOptions(env_vars=env_vars))
     config = {
         "env": STACK,

@@ -8,7 +8,7 @@ container uses the host network: the harness's servers listen on loopback only, 
 the program's volume names become this stage's volumes.
 
 The stand-in image is the postgres:16-alpine stand-in's files (tests/integration/images.py) plus what
-components/backup_image/Dockerfile adds: the restic binary at /usr/local/bin/restic (Debian's 0.14
+program/backup_image/Dockerfile adds: the restic binary at /usr/local/bin/restic (Debian's 0.14
 here, the official image's 0.18 on the host), /scratch owned by postgres (70:70, mode 0700), USER
 postgres, STOPSIGNAL SIGINT inherited from the base.
 """
@@ -27,12 +27,12 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from components import backup_job as job
+from render import backup_job as job
 from tests.integration import provider
 from tests.integration.harness import Docker, OpenBao, Postgres, S3Server, free_port, unavailable, wait_until
 from tests.integration.images import build, postgres_rootfs
 from tests.integration.sidecar import Artifacts, start_agent
-from tools.docker_api import DockerAPI
+from clients.docker_api import DockerAPI
 
 BACKUP_IMAGE = "fr-harness/backup:standin"
 CONTAINER = "docker:index/container:Container"

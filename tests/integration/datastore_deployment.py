@@ -11,7 +11,7 @@ from urllib.parse import unquote, urlsplit
 from tests.integration import provider
 from tests.integration.harness import wait_until
 from tests.integration.sidecar import Artifacts, consumer, start_agent
-from tools.program_run import unwrap_secrets
+from ops.program_run import unwrap_secrets
 
 CONTAINER = "docker:index/container:Container"
 URL_KEY = {"postgres": "DATABASE_URL", "redis": "REDIS_URL"}

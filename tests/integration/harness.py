@@ -211,7 +211,7 @@ class Docker:
         subprocess.run(["ip", "link", "del", self.paths.bridge], capture_output=True)
 
     def api(self):
-        from tools.docker_api import DockerAPI
+        from clients.docker_api import DockerAPI
 
         return DockerAPI(f"unix://{self.paths.sock}")
 

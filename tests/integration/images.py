@@ -29,7 +29,7 @@ import tarfile
 from pathlib import Path
 from typing import Iterable
 
-from tools.docker_api import DockerAPI
+from clients.docker_api import DockerAPI
 
 POSTGRES_IMAGE = "fr-harness/postgres:16-alpine-standin"
 REDIS_IMAGE = "fr-harness/redis:7.4-alpine-standin"

@@ -5,7 +5,7 @@ Mapping: internal/provider/resource_docker_container_funcs.go, resourceDockerCon
 host config from the arguments, ContainerCreate, disconnect from `bridge` and NetworkConnect each
 networks_advanced entry, one CopyToContainer per upload with its mode, ContainerStart, the health wait),
 resourceDockerContainerDelete (ContainerStop with t = destroy_grace_seconds or 0, ContainerRemove) and
-resourceDockerContainerRead (the attributes listed in policies/provider_facts.CONTAINER_READ_BACK).
+resourceDockerContainerRead (the attributes listed in facts/providers.CONTAINER_READ_BACK).
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import tarfile
 import time
 from typing import Any, Mapping, Optional
 
-from policies import provider_facts as facts
-from tools.docker_api import DockerAPI
+from facts import providers
+from clients.docker_api import DockerAPI
 
 _NS = {"h": 3600e9, "m": 60e9, "s": 1e9, "ms": 1e6, "us": 1e3, "µs": 1e3, "ns": 1}
 
@@ -41,7 +41,7 @@ def go_duration_string(nanoseconds: int) -> str:
     """Duration.String() for whole seconds (and 0), as the provider reads the value back."""
     if nanoseconds % 1_000_000_000:
         raise ValueError("the program only writes whole seconds")
-    return facts.go_duration(nanoseconds // 1_000_000_000)
+    return providers.go_duration(nanoseconds // 1_000_000_000)
 
 
 def create_request(inputs: Mapping[str, Any], image: str) -> dict[str, Any]:
@@ -129,7 +129,7 @@ def upload_tar(upload: Mapping[str, Any]) -> bytes:
     elif upload.get("executable"):
         mode = 0o744
     else:
-        mode = facts.DEFAULT_UPLOAD_MODE
+        mode = providers.DEFAULT_UPLOAD_MODE
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as tar:
         info = tarfile.TarInfo(upload["file"])
@@ -168,7 +168,7 @@ def create(api: DockerAPI, inputs: Mapping[str, Any], image: str, name: Optional
 def stop_for_delete(api: DockerAPI, cid: str, inputs: Mapping[str, Any], timeout: float = 300) -> float:
     """ContainerStop as the provider's delete sends it (t = destroy_grace_seconds or 0); returns seconds."""
     started = time.monotonic()
-    answer = api.request("POST", f"/containers/{cid}/stop", {"t": str(facts.delete_stop_seconds(inputs))})
+    answer = api.request("POST", f"/containers/{cid}/stop", {"t": str(providers.delete_stop_seconds(inputs))})
     if answer.status >= 400 and answer.status != 304:
         raise RuntimeError(f"stop: {answer.status} {answer.body[:200]!r}")
     return time.monotonic() - started
@@ -215,7 +215,7 @@ def differences(inputs: Mapping[str, Any], state: Mapping[str, Any], image: str)
     """Each read-back attribute the program sets whose state differs from its input: a diff in the next
     preview (and, for a ForceNew attribute, a replacement)."""
     out = []
-    for key in facts.CONTAINER_READ_BACK:
+    for key in providers.CONTAINER_READ_BACK:
         if key not in inputs or key == "image":
             continue
         want, got = _normal(key, inputs[key]), _normal(key, state.get(key))

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from tests.integration.harness import Docker, OpenBao, wait_until
-from tools.program_run import ProgramRun, unwrap_secrets
+from ops.program_run import ProgramRun, unwrap_secrets
 
 CONSUMER_USER = {"postgres": "70:70", "redis": "999:1000", "app": "0:0"}
 # agent container -> the (role-id, secret-id) minted for it: the disk scans look for them too

@@ -26,8 +26,8 @@ from tests.conftest import run_stack
 from tests.integration import provider
 from tests.integration.harness import wait_until
 from tests.integration.sidecar import Artifacts, apply_vault, consumer, start_agent
-from tools import adopt
-from tools.program_run import unwrap_secrets
+from ops import adopt
+from ops.program_run import unwrap_secrets
 
 pytestmark = pytest.mark.integration
 CONTAINER = "docker:index/container:Container"

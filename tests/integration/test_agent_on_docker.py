@@ -97,7 +97,7 @@ def test_the_backend_env_file_carries_every_injected_variable_in_the_app_formats
 
 
 def test_the_backend_start_wrapper_exports_the_rendered_environment(docker_engine, agent_image, rendered, program):
-    from components.app import source_env_then
+    from program.app import source_env_then
 
     # uvicorn is a child process: it sees only what the wrapper exported
     child = "exec sh -c 'printf \"%s|%s\" \"$DATABASE_URL\" \"$ENVIRONMENT\"'"
@@ -232,7 +232,7 @@ def test_the_agent_health_check_fails_until_every_file_is_complete(docker_engine
 def test_a_kv_change_re_renders_and_changes_the_digest_of_exactly_its_consumers(docker_engine, agent_image, openbao, program):
     """Change one app secret in Vault, render every service again: only the app's rendered file and
     the app consumers' restart digest differ."""
-    from components import vault_artifacts as va
+    from render import vault_artifacts as va
 
     artifacts = program["staging"]
     key = secrets.token_bytes(32)

@@ -33,7 +33,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from components import backup_job as job
+from render import backup_job as job
 from tests.integration.backup_stage import BackupStage, Heartbeat, write_kv, write_snapshots
 from tests.integration.harness import DOCKER_SOCK, wait_until
 
@@ -392,7 +392,7 @@ def test_latest_is_the_newest_verified_backup_never_a_newer_failed_one(stage, ca
     """V verified, then F newer and failed (no alembic_version row): `check latest`, `restore latest`,
     the state a new container recovers from the repository, and `invoke restore --from latest` all take
     V; `invoke restore --from F` is refused unless --unverified."""
-    from tools import backup_ops
+    from ops import backup_ops
 
     stage.sql("finance_report", "INSERT INTO ledger VALUES (700001, 'in-V', 1)")
     assert stage.job("run", "verified V")[0] == 0
@@ -459,7 +459,7 @@ def test_check_latest_without_a_verified_backup_says_so(stage):
 
 
 def test_more_than_1000_snapshots_are_listed_and_counted(stage, s3_server):
-    from tools.backup_ops import backups_of, render_backups
+    from ops.backup_ops import backups_of, render_backups
 
     repository = stage.envs["RESTIC_REPOSITORY"] + "-listing"
     env = {**restic_env(stage), "RESTIC_REPOSITORY": repository}
@@ -483,7 +483,7 @@ def test_more_than_1000_snapshots_are_listed_and_counted(stage, s3_server):
 
 
 def test_the_operator_commands_back_up_list_and_restore_through_the_docker_api(stage, docker_engine, agent_image, capsys):
-    from tools import backup_ops
+    from ops import backup_ops
 
     # a stand-in backend with the program's labels: the restore stops it and starts it again
     labels = {i["label"]: i["value"] for i in stage.artifacts.consumer("app-backend")["labels"]}
@@ -522,7 +522,7 @@ def test_the_operator_commands_back_up_list_and_restore_through_the_docker_api(s
 
 
 def test_the_status_shows_the_age_of_the_last_backup_and_verified_restore(stage, capsys):
-    from tools.status import main
+    from ops.status import main
 
     wait_until(lambda: stage.docker.inspect(stage.cid)["State"]["Health"]["Log"], 90, "a health probe", interval=1)
     main("staging", docker_host=f"unix://{DOCKER_SOCK}", http=False)

@@ -23,7 +23,7 @@ import pytest
 from tests.integration import provider
 from tests.integration.harness import wait_until
 from tests.integration.sidecar import Artifacts, start_agent
-from tools.program_run import unwrap_secrets
+from ops.program_run import unwrap_secrets
 
 pytestmark = pytest.mark.integration
 CONTAINER = "docker:index/container:Container"

@@ -1,5 +1,5 @@
 """The deploy Vault token of a committed env on a real OpenBao (README "The deploy Vault policy and
-token"): with the policy `components.vault_artifacts.deploy_policy_hcl` builds, it makes every request
+token"): with the policy `render.vault_artifacts.deploy_policy_hcl` builds, it makes every request
 the Vault provider makes to deploy its env, in the provider's own shapes (tests/integration/
 vault_provider.py), and cannot give itself another env's secrets: not by rewriting its policies' text,
 not by attaching another policy to its roles in any form Vault accepts, then minting a secret-id and
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from components.vault_artifacts import deploy_policy_hcl
+from render.vault_artifacts import deploy_policy_hcl
 from tests.integration.sidecar import Artifacts
 from tests.integration.vault_provider import APPROLE, VaultHTTP, deploy, escalations
 

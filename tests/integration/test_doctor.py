@@ -17,14 +17,14 @@ from pathlib import Path
 
 import pytest
 
-from components.config import load_config
-from components.vault_artifacts import deploy_policy_hcl, preview_policy_hcl
+from config.stack_config import load_config
+from render.vault_artifacts import deploy_policy_hcl, preview_policy_hcl
 from tests.conftest import stack_config
 from tests.integration import images
 from tests.integration.harness import Docker, EnginePaths
-from tools.docker_api import DockerAPI
-from tools.doctor import Doctor
-from tools.program_run import run_program
+from clients.docker_api import DockerAPI
+from ops.doctor import Doctor
+from ops.program_run import run_program
 
 pytestmark = pytest.mark.integration
 

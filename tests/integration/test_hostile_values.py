@@ -25,9 +25,9 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.engine import make_url
 
-from components import app_env
-from components import postgres as pg_component
-from components import redis as redis_component
+from render import app_env
+from render import postgres as pg_component
+from render import redis as redis_component
 from tests.integration.sidecar import Artifacts, write_host_agent
 from tests.integration.harness import bao_binary, free_port, redis_server_binary, wait_until
 

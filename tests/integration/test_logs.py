@@ -19,9 +19,9 @@ import pytest
 
 from tests.conftest import run_stack
 from tests.integration.harness import DOCKER_SOCK, wait_until
-from tools import logs
-from tools.docker_api import DockerAPI
-from tools.program_run import unwrap_secrets
+from ops import logs
+from clients.docker_api import DockerAPI
+from ops.program_run import unwrap_secrets
 
 pytestmark = pytest.mark.integration
 HOST = f"unix://{DOCKER_SOCK}"

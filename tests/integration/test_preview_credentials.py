@@ -1,6 +1,6 @@
 """The preview Vault token on a real OpenBao: with the policy README gives for its env (built by
 vault_artifacts.preview_policy_hcl) it makes every call the Vault provider makes to read that env's
-resources (provider_facts.VAULT_READ_CALLS, filled with the program's own roles, policies and KV paths),
+resources (facts.providers.VAULT_READ_CALLS, filled with the program's own roles, policies and KV paths),
 and it cannot write them, list anything, read the other env, or create a token (previews skip the
 child token)."""
 
@@ -12,8 +12,8 @@ from typing import Any, Optional
 import pytest
 import requests
 
-from components.vault_artifacts import preview_policy_hcl, preview_policy_name
-from policies.provider_facts import VAULT_READ_CALLS
+from render.vault_artifacts import preview_policy_hcl, preview_policy_name
+from facts.providers import VAULT_READ_CALLS
 from tests.integration.sidecar import Artifacts
 
 pytestmark = pytest.mark.integration

@@ -1,7 +1,7 @@
 """The preview deployer's Vault token on a real OpenBao (README "Preview environments").
 
 The compose deployment's previews borrowed staging's AppRole; here a preview stack creates its own roles
-with a token whose policy (components/preview_env.deployer_policy_hcl, no default policy) covers `pr<N>`
+with a token whose policy (render/preview_env.deployer_policy_hcl, no default policy) covers `pr<N>`
 names only and writes no ACL policy: its roles may carry only the platform's shared preview policies.
 Shown with a generated preview's own artifacts (KV secrets, AppRoles from its captured inputs), in the
 provider's request shapes (vault_provider.py): that token does everything the Vault provider does to
@@ -16,13 +16,13 @@ from __future__ import annotations
 import hvac.exceptions
 import pytest
 
-from components import naming
-from components.preview_env import DEPLOYER_POLICY_NAME, SERVICES, deployer_policy_hcl, preview_service_policy_hcl
+from render import naming
+from render.preview_env import DEPLOYER_POLICY_NAME, SERVICES, deployer_policy_hcl, preview_service_policy_hcl
 from tests.integration.sidecar import Artifacts
 from tests.integration.vault_provider import VaultHTTP, deploy, destroy, escalations
-from tools import preview_env
-from tools.program_run import run_program, with_missing_secrets
-from tools.stack_file import read_stack_file
+from ops import preview_env
+from ops.program_run import run_program, with_missing_secrets
+from config.stack_file import read_stack_file
 
 pytestmark = pytest.mark.integration
 

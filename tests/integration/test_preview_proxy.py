@@ -3,7 +3,7 @@
 own socket bound in, answers every read the provider makes for the program's resources and refuses every
 write with 403, leaving the engine unchanged.
 
-The reads are provider_facts.READ_CALLS with each placeholder filled by every object of that kind the
+The reads are facts.providers.READ_CALLS with each placeholder filled by every object of that kind the
 program declares (its containers, images, networks and volumes, plus the Traefik network it looks up),
 created on the engine first; each is sent with and without the API version prefix the engine reports.
 """
@@ -23,13 +23,13 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from components import docker_proxy as dp
-from policies.provider_facts import READ_CALLS
+from program import docker_proxy as dp
+from facts.providers import READ_CALLS
 from tests.conftest import run_stack
 from tests.integration.harness import free_port, start_process, unavailable, wait_until
 from tests.integration.preview_proxy import build_haproxy_image, host_path_map, start_proxy
-from tools.docker_api import DockerAPI
-from tools.program_run import ProgramRun, unwrap_secrets
+from clients.docker_api import DockerAPI
+from ops.program_run import ProgramRun, unwrap_secrets
 
 pytestmark = pytest.mark.integration
 

@@ -1,6 +1,6 @@
 """Every container of the plan, created on a real Docker engine the way the provider maps its inputs and
 read back the way the provider reads it (tests/integration/provider.py; the attributes in
-policies/provider_facts.CONTAINER_READ_BACK): nothing read back differs from what the program declares,
+facts/providers.CONTAINER_READ_BACK): nothing read back differs from what the program declares,
 so a refresh followed by a preview finds no change (no spurious update, no replacement).
 
 Images are the harness's stand-ins; networks and volumes are created under this test's names with the
@@ -16,7 +16,7 @@ import pytest
 
 from tests.conftest import run_stack
 from tests.integration import provider
-from tools.program_run import ProgramRun, unwrap_secrets
+from ops.program_run import ProgramRun, unwrap_secrets
 
 pytestmark = pytest.mark.integration
 CONTAINER, VOLUME, NETWORK = "docker:index/container:Container", "docker:index/volume:Volume", "docker:index/network:Network"

@@ -1,4 +1,4 @@
-"""The rollout gate (tools/rollout_gate.py) on a real Docker engine: it passes for containers that are
+"""The rollout gate (runtime/rollout_gate.py) on a real Docker engine: it passes for containers that are
 healthy and stay so, and fails, naming the container, for one that never turns healthy, one that is
 missing, one that crash-loops after its first healthy check (the watched cutover), and a public URL
 that stops answering during the watch. The gate is run with the command line the program declares."""
@@ -12,15 +12,15 @@ import threading
 import pytest
 
 from tests.integration.harness import DOCKER_SOCK, wait_until
-from tools.docker_api import DockerAPI
-from tools.rollout_gate import Gate, parse
+from clients.docker_api import DockerAPI
+from runtime.rollout_gate import Gate, parse
 
 pytestmark = pytest.mark.integration
 
 
 def program_gate_args(run) -> list[str]:
     argv = shlex.split(run.one("command:local:Command", "rollout-gate").inputs["create"])
-    assert argv[:7] == ["uv", "run", "--frozen", "--no-sync", "python", "-m", "tools.rollout_gate"]
+    assert argv[:7] == ["uv", "run", "--frozen", "--no-sync", "python", "-m", "runtime.rollout_gate"]
     return argv[7:]
 
 

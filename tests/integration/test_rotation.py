@@ -22,7 +22,7 @@ from tests.conftest import run_stack
 from tests.integration.datastore_deployment import URL_KEY, DatastoreDeployment
 from tests.integration.harness import wait_until
 from tests.integration.sidecar import MINTED, Artifacts, apply_vault
-from tools import rotate
+from ops import rotate
 
 pytestmark = pytest.mark.integration
 KEY = {"postgres": "POSTGRES_PASSWORD", "redis": "PASSWORD"}

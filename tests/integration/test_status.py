@@ -13,8 +13,8 @@ import pytest
 
 from tests.conftest import run_stack
 from tests.integration.harness import DOCKER_SOCK, wait_until
-from tools.program_run import unwrap_secrets
-from tools.status import main
+from ops.program_run import unwrap_secrets
+from ops.status import main
 
 pytestmark = pytest.mark.integration
 CONTAINER = "docker:index/container:Container"
@@ -41,7 +41,7 @@ def start_like_the_program(docker, image: str, name: str, labels: dict[str, str]
     return name
 
 
-# What a successful run of the job leaves in its state directory (components/backup_job.py: last-backup,
+# What a successful run of the job leaves in its state directory (render/backup_job.py: last-backup,
 # last-verified, last-result), written here because the stand-in has no database or repository to back up.
 _SUCCESSFUL_RUN_STATE = (
     'mkdir -p "$1" && now=$(date -u +%s) && echo "$now" > "$1/last-backup" && echo "$now" > "$1/last-verified" '
@@ -54,7 +54,7 @@ def start_backup_like_the_program(docker, image: str, inputs: dict, edit_script=
     health check command as declared (the probe interval shortened to 1s); no network, Vault or secrets
     mount; it sleeps instead of `fr-backup loop`. `edit_script` changes the uploaded script (a job whose
     health line is not what status reads)."""
-    from components import backup_job as job
+    from render import backup_job as job
     from tests.integration import provider
 
     assert inputs["healthcheck"]["tests"] == job.healthcheck_command()

@@ -1,5 +1,5 @@
 """The requests the Vault provider makes to deploy and destroy a stack's Vault side, in its own shapes
-(hashicorp/terraform-provider-vault v5.10.1, provider_facts.VAULT_WRITE_PARAMS_FACT and
+(hashicorp/terraform-provider-vault v5.10.1, facts.providers.VAULT_WRITE_PARAMS_FACT and
 VAULT_SECRET_ID_PARAMS_FACT): a role write carries token_policies as a JSON list and only the fields
 the program sets; a policy write is PUT sys/policies/acl/<name> {"policy": text}. Deploy tokens whose
 policies pin parameters are tested with these exact bodies, so a pin that refused the provider's own

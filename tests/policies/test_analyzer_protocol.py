@@ -16,8 +16,8 @@ from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 from policies.registry import POLICIES
 from tests.conftest import ROOT
 from tests.policies.test_offline_plan import on, plaintext_password_env
-from tools.offline_plan import load_policy_config, plan, resolve_policy
-from tools.program_run import unwrap_secrets
+from ci.offline_plan import load_policy_config, plan, resolve_policy
+from ops.program_run import unwrap_secrets
 
 LEVELS = {"advisory": analyzer_pb2.ADVISORY, "mandatory": analyzer_pb2.MANDATORY, "disabled": analyzer_pb2.DISABLED}
 

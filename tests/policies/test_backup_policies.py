@@ -10,7 +10,7 @@ import json
 from policies.backups import on_host_reason
 from policies.registry import POLICIES
 from tests.policies.test_policies import PACK_CONFIG, backup_env, compliant_stack, mutate
-from tools.offline_plan import evaluate, evaluate_resources
+from ci.offline_plan import evaluate, evaluate_resources
 
 
 def violations(resources):
@@ -68,7 +68,7 @@ def test_the_same_bucket_name_on_another_endpoint_and_unknown_values_are_not_rep
 
 def test_the_real_plans_report_the_shared_bucket_and_key_until_dedicated_ones_are_set():
     from tests.conftest import ROOT, run_stack
-    from tools.offline_plan import load_policy_config
+    from ci.offline_plan import load_policy_config
 
     pack = load_policy_config(ROOT / "policies" / "config.production.json")
     shared = [v for v in evaluate(run_stack("production"), pack, POLICIES) if v.policy == SEPARATE]
@@ -95,7 +95,7 @@ def test_what_counts_as_the_docker_host():
 
 def test_the_real_program_with_its_repository_on_the_docker_host_fails_the_plan():
     from tests.conftest import run_stack
-    from tools.offline_plan import load_policy_config
+    from ci.offline_plan import load_policy_config
     from tests.conftest import ROOT
 
     pack = load_policy_config(ROOT / "policies" / "config.production.json")

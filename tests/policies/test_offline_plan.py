@@ -15,9 +15,9 @@ import pulumi
 import pulumi_docker as docker
 import pytest
 
-import components.vault_artifacts as va
+import render.vault_artifacts as va
 from tests.conftest import ROOT
-from tools.offline_plan import plan
+from ci.offline_plan import plan
 
 ADVISORY_EXPLAINED_IN_README = {"vault-approle-configure-hygiene", "backup-enforce-separate-storage"}
 
@@ -161,7 +161,7 @@ def test_json_output_has_the_documented_shape_and_masks_every_secret():
     agent = next(r for r in doc["resources"] if r["name"] == "app-vault-agent")
     assert agent["inputs"]["uploads"] == "[secret]"
     # the generated S3 placeholders must not appear anywhere
-    from tools.stack_file import placeholder_secret
+    from config.stack_file import placeholder_secret
 
     for key in ("s3AccessKey", "s3SecretKey"):
         assert placeholder_secret(key) not in proc.stdout
@@ -189,7 +189,7 @@ def test_config_file_evaluates_another_stack_file(tmp_path):
 def test_generated_preview_files_in_the_project_change_no_answer(tmp_path, monkeypatch, capsys):
     """README's preview steps leave Pulumi.pr42.yaml (and policies/config.pr42.json) in the project root:
     the plan's answers, and so this suite's expectations, must not depend on them."""
-    from tools import offline_plan
+    from ci import offline_plan
 
     for name in ("Pulumi.production.yaml", "Pulumi.staging.yaml"):
         shutil.copy(ROOT / name, tmp_path / name)
@@ -240,7 +240,7 @@ def test_a_policy_config_missing_a_required_key_exits_2(tmp_path):
 
 def test_policy_pack_config_files_cover_every_required_key():
     from policies.registry import POLICIES
-    from tools.offline_plan import load_policy_config, resolve_policy
+    from ci.offline_plan import load_policy_config, resolve_policy
 
     for stack in ("production", "staging"):
         path = ROOT / f"policies/config.{stack}.json"
@@ -263,8 +263,8 @@ def test_workflow_files_pass_actionlint():
 
 
 def test_a_program_crash_is_exit_3_with_its_traceback_not_bad_input(monkeypatch, capsys):
-    import tools.offline_plan as offline_plan
-    from tools.program_run import ProgramRun
+    import ci.offline_plan as offline_plan
+    from ops.program_run import ProgramRun
 
     def crashing(stack, *args, **kwargs):
         run = ProgramRun(stack=stack)

@@ -11,8 +11,8 @@ import pytest
 from pulumi_policy import PolicyCustomTimeouts, PolicyResource, PolicyResourceOptions
 
 from policies.registry import POLICIES
-from policies.revision import options_digest, revision_name
-from tools.offline_plan import evaluate_resources
+from facts.revision import options_digest, revision_name
+from ci.offline_plan import evaluate_resources
 
 ENV = "production"
 PACK_CONFIG = {
@@ -56,7 +56,7 @@ def hardened(service: str, labels: dict[str, str], **extra: Any) -> dict[str, An
 
 
 TMPFS = {"type": "tmpfs", "device": "tmpfs", "o": "size=1m,mode=0750"}
-# As components/named.py names them: the hash of what replaces a volume (driver, options, labels), so
+# As program/named.py names them: the hash of what replaces a volume (driver, options, labels), so
 # they are replaced create-first beside the old one.
 SECRETS_VOLUME = {s: f"finance_report-{s}-secrets-{options_digest({'driver': 'local', 'driverOpts': TMPFS})}" for s in ("app", "postgres")}
 
@@ -70,7 +70,7 @@ def rolling(props: dict[str, Any]) -> dict[str, Any]:
     return {**props, "name": revision_name(props["name"], props)}
 
 
-# The backend's env-file template as the app agent uploads it (components/app_env.py): its S3 buckets.
+# The backend's env-file template as the app agent uploads it (render/app_env.py): its S3 buckets.
 APP_TEMPLATE = "S3_BUCKET='finance-report-production'\nS3_ENDPOINT='https://minio.zitian.party'\nS3_PUBLIC_BUCKET='finance-report-public'\nS3_PUBLIC_ENDPOINT='https://minio.zitian.party'\n"
 
 

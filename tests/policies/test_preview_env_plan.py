@@ -10,9 +10,9 @@ import pulumi_docker as docker
 import pytest
 
 from tests.conftest import ROOT
-from tools import preview_env as pe
+from ops import preview_env as pe
 from tests.policies.test_offline_plan import on
-from tools.offline_plan import plan
+from ci.offline_plan import plan
 
 POLICY = "preview-stack-disallow-shared-resources"
 ADVISORY_EXPLAINED_IN_README = {"vault-approle-configure-hygiene", "backup-enforce-separate-storage"}

@@ -11,7 +11,7 @@ import pytest
 from tests.conftest import ROOT, run_stack
 from tests.policies.test_policies import PACK_CONFIG, hardened, resource
 from policies.registry import POLICIES
-from tools.offline_plan import evaluate, evaluate_resources, load_policy_config, policy_resources
+from ci.offline_plan import evaluate, evaluate_resources, load_policy_config, policy_resources
 
 CONTAINER = "docker:index/container:Container"
 SOCKET_POLICY = "docker-container-disallow-docker-socket"

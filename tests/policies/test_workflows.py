@@ -10,7 +10,7 @@
   it), never one `||` or a status function makes optional.
 - What a job with credentials runs: the event's own commit (no checkout `ref:`/`repository:`, no git
   fetch/checkout, no workflow_dispatch input outside the job's `if:`), and pulumi only on its own stack:
-  every pulumi/actions step and every `pulumi`, `invoke` and `python -m tools.*` call in every `run:`
+  every pulumi/actions step and every `pulumi`, `invoke` and `python -m ci.*`/`ops.*` call in every `run:`
   script (inside `$(...)`, `bash -c` and `eval` too, `PULUMI_STACK` included) names only the job's
   stack (deploy jobs their environment's, preview jobs theirs and read-only, pr-envs jobs
   pr<pull request number>); pull-request jobs without an environment write nothing.
@@ -237,8 +237,8 @@ PR_STACK = f"pr{PR_NUMBER}"
 READ_ONLY_PULUMI = {"", "preview", "version", "whoami", "about", "help", "login", "logout", "gen-completion", "stack", "stack ls", "stack output", "stack history", "stack select", "stack export", "config", "config get", "plugin ls"}
 PULUMI_GROUPS = {"stack", "config", "plugin", "state", "policy", "org", "env", "deployment", "package", "schema", "template", "ai", "console", "project"}
 PULUMI_VALUE_FLAGS = {"-C", "--cwd", "--color", "-v", "--verbose", "--tracing", "--tracing-header", "--profiling", "--memprofilerate"}
-# invoke tasks that run pulumi themselves (tools/adopt.py: import and config set; tools/rotate.py: up
-# --replace; tools/rollback.py: up through the Automation API).
+# invoke tasks that run pulumi themselves (ops/adopt.py: import and config set; ops/rotate.py: up
+# --replace; ops/rollback.py: up through the Automation API).
 PULUMI_TASKS = {"adopt", "rotate", "rollback"}
 
 
@@ -299,14 +299,14 @@ def flag_values(args: list[str], long: tuple[str, ...], short: str) -> list[Opti
 
 def invocations(words: list[str]) -> list[tuple[str, list[str]]]:
     """(tool, arguments) of the stack-taking commands in one simple command: pulumi, invoke, and
-    `python -m tools.<module>`, wherever they stand (after env, sudo, uv run, xargs ...)."""
+    `python -m ci.<module>` or `ops.<module>`, wherever they stand (after env, sudo, uv run, xargs ...)."""
     for k, w in enumerate(words):
         base = w.rsplit("/", 1)[-1]
         if base == "pulumi":
             return [("pulumi", words[k + 1:])]
         if base in ("invoke", "inv"):
             return [("invoke", words[k + 1:])]
-        if w == "-m" and k + 1 < len(words) and words[k + 1].startswith("tools."):
+        if w == "-m" and k + 1 < len(words) and words[k + 1].startswith(("ci.", "ops.")):
             return [(words[k + 1], words[k + 2:])]
     return []
 
@@ -367,7 +367,7 @@ def resolve(value: str, env: dict[str, str], job: dict[str, Any]) -> tuple[Optio
 
 def stack_problems(where: str, wf: dict[str, Any], job: dict[str, Any], scope: Optional[Scope]) -> list[str]:
     """Every pulumi invocation of the job, in a pulumi/actions step or anywhere in a `run:` script (and
-    `invoke`/`python -m tools.*` with --stack), names only the stacks its scope allows and, in a
+    `invoke`/`python -m ci.*`/`ops.*` with --stack), names only the stacks its scope allows and, in a
     read-only scope, writes nothing. A stack the checks cannot resolve counts as another stack."""
     if scope is None:
         return []
@@ -465,7 +465,7 @@ def mutate(name: str, change) -> list[str]:
         ("pull-request.yml", lambda wf: wf["jobs"]["checks"]["steps"].append({"run": "uv run invoke rollback --stack staging --yes"}), "checks: runs `invoke rollback` (a pulumi update) in a pull-request job"),
         ("pull-request.yml", lambda wf: wf["jobs"]["preview-staging"]["steps"].append({"run": "pulumi destroy --yes --stack staging"}), "preview-staging: runs `pulumi destroy` in the preview-staging job, which may only read"),
         ("pull-request.yml", lambda wf: steps_using(wf["jobs"]["preview-production"], "pulumi/actions")[0]["with"].update(command="up"), "preview-production: runs `pulumi up` (pulumi/actions) in the preview-production job, which may only preview"),
-        ("pull-request.yml", lambda wf: wf["jobs"]["preview-staging"]["steps"].append({"run": "uv run python -m tools.preview_config --sta production"}), "preview-staging: runs `python -m tools.preview_config` on stack production; the preview-staging job may touch only staging"),
+        ("pull-request.yml", lambda wf: wf["jobs"]["preview-staging"]["steps"].append({"run": "uv run python -m ci.preview_config --sta production"}), "preview-staging: runs `python -m ci.preview_config` on stack production; the preview-staging job may touch only staging"),
     ],
 )
 def test_a_workflow_that_exposes_a_credential_is_caught(name, change, expected):
@@ -635,7 +635,7 @@ def test_previews_run_with_the_read_only_connection_of_their_stack():
     for stack in ("staging", "production"):
         job = jobs[f"preview-{stack}"]
         config = preview_config_step(job)
-        assert config["run"] == f'uv run python -m tools.preview_config --stack {stack} --github-output "$GITHUB_OUTPUT"'
+        assert config["run"] == f'uv run python -m ci.preview_config --stack {stack} --github-output "$GITHUB_OUTPUT"'
         (preview,) = steps_using(job, "pulumi/actions")
         assert preview["with"]["command"] == "preview" and preview["with"]["stack-name"] == stack
         assert preview["with"]["config-map"] == "${{ steps.preview-config.outputs.config-map }}"
@@ -672,7 +672,7 @@ def hides_a_failure(script: str, stack: str, tmp_path: Path) -> Optional[str]:
 
 @pytest.mark.parametrize("stack", ["staging", "production"])
 def test_the_preview_config_step_fails_when_the_tool_fails_and_says_no_preview_without_the_proxy(stack, tmp_path):
-    from tools.preview_config import github_outputs, load
+    from ci.preview_config import github_outputs, load
 
     script = preview_config_step(workflows()["pull-request.yml"]["jobs"][f"preview-{stack}"])["run"]
     assert hides_a_failure(script, stack, tmp_path) is None
@@ -686,9 +686,9 @@ def test_the_preview_config_step_fails_when_the_tool_fails_and_says_no_preview_w
     ("script", "hides"),
     [
         # as the workflow had it: the command substitution's exit status is lost in echo's
-        ('echo "config-map=$(uv run python -m tools.preview_config --stack staging)" >> "$GITHUB_OUTPUT"', True),
-        ('map="$(uv run python -m tools.preview_config --stack staging)"; echo "config-map=$map" >> "$GITHUB_OUTPUT"', False),
-        ('uv run python -m tools.preview_config --stack staging | tee -a "$GITHUB_OUTPUT"', True),
+        ('echo "config-map=$(uv run python -m ci.preview_config --stack staging)" >> "$GITHUB_OUTPUT"', True),
+        ('map="$(uv run python -m ci.preview_config --stack staging)"; echo "config-map=$map" >> "$GITHUB_OUTPUT"', False),
+        ('uv run python -m ci.preview_config --stack staging | tee -a "$GITHUB_OUTPUT"', True),
     ],
 )
 def test_a_config_step_that_hides_the_tools_failure_is_caught(script, hides, tmp_path):

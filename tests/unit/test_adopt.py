@@ -5,9 +5,9 @@ the program does not generate is kept, and every random resource of the plan is 
 from __future__ import annotations
 
 from tests.conftest import run_stack
-from components.config import load_config
-from components.secrets import GENERATED
-from tools.adopt import plan_adoption
+from config.stack_config import load_config
+from program.secrets import GENERATED
+from ops.adopt import plan_adoption
 
 SEEDED = {
     "postgres": {"POSTGRES_PASSWORD": "compose-pg-Pa55word"},
@@ -101,7 +101,7 @@ def test_after_adoption_the_program_writes_todays_values_back(production):
     import json
 
     run = run_stack("production", {"vaultValuesAdopted": "true"}, secret_overrides={"vaultKeptValues": json.dumps(adoption.kept)}, state=state)
-    from tools.program_run import unwrap_secrets
+    from ops.program_run import unwrap_secrets
 
     kv = {r.name.split("-")[0]: json.loads(unwrap_secrets(r.inputs["dataJson"])) for r in run.by_type("vault:kv/secretV2:SecretV2")}
     assert kv["postgres"]["POSTGRES_PASSWORD"] == SEEDED["postgres"]["POSTGRES_PASSWORD"]
@@ -115,7 +115,7 @@ def test_after_adoption_the_program_writes_todays_values_back(production):
 def test_a_value_the_program_owns_must_be_a_string_and_the_error_names_its_key_not_its_value(production):
     import pytest
 
-    from tools.adopt import AdoptError
+    from ops.adopt import AdoptError
 
     seeded = {**SEEDED, "postgres": {"POSTGRES_PASSWORD": 12345678}}
     with pytest.raises(AdoptError) as raised:
@@ -127,7 +127,7 @@ def test_a_value_the_program_owns_must_be_a_string_and_the_error_names_its_key_n
 def test_a_vault_that_cannot_be_reached_is_one_line_saying_why():
     import pytest
 
-    from tools.adopt import AdoptError, read_vault
+    from ops.adopt import AdoptError, read_vault
     from tests.unit.test_net_errors import closed_port
 
     address = f"http://127.0.0.1:{closed_port()}"

@@ -14,11 +14,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from components import backup_job as job
-from components.config import ConfigError, load_config
+from render import backup_job as job
+from config.stack_config import ConfigError, load_config
 from tests.conftest import run_stack
-from tools import backup_ops as ops
-from tools.program_run import contains_secret, unwrap_secrets
+from ops import backup_ops as ops
+from ops.program_run import contains_secret, unwrap_secrets
 
 CONTAINER = "docker:index/container:Container"
 
@@ -69,12 +69,12 @@ def test_staging_backs_up_under_its_own_names_prefix_and_host_tag(staging):
 
 def test_the_image_is_built_on_the_host_from_the_envs_postgres_image_and_pinned_restic(production):
     image = unwrap_secrets(production.one("docker:index/remoteImage:RemoteImage", "backup-image").inputs)
-    assert image["build"]["context"] == "components/backup_image" and image["build"]["dockerfile"] == "Dockerfile"
+    assert image["build"]["context"] == "program/backup_image" and image["build"]["dockerfile"] == "Dockerfile"
     assert image["build"]["buildArgs"] == {"POSTGRES_IMAGE": "postgres:16.10-alpine", "RESTIC_IMAGE": "restic/restic:0.18.0"}
     assert image["name"].startswith("finance_report-backup:") and image["keepLocally"] is True
     other = run_stack("production", {"backupResticImage": "restic/restic:0.18.1"})
     assert unwrap_secrets(other.one("docker:index/remoteImage:RemoteImage", "backup-image").inputs)["name"] != image["name"], "a new base is a new tag"
-    from components.backup import image_name
+    from program.backup import image_name
 
     base = ("production", "postgres:16.10-alpine", "restic/restic:0.18.0", b"FROM x\n")
     names = {image_name(*base), image_name(base[0], "postgres:16.11-alpine", *base[2:]), image_name(*base[:3], b"FROM x\nRUN true\n")}
@@ -190,7 +190,7 @@ def expected_next(now: datetime, at: str, hours: int) -> datetime:
 @given(
     now=st.datetimes(min_value=datetime(2024, 1, 1), max_value=datetime(2035, 1, 1)).map(lambda d: d.replace(microsecond=0, tzinfo=timezone.utc)),
     at=st.sampled_from(["00:00", "02:30", "08:05", "23:59"]),
-    hours=st.integers(1, 168),  # every interval config allows (components/backup.py: backupIntervalHours)
+    hours=st.integers(1, 168),  # every interval config allows (program/backup.py: backupIntervalHours)
 )
 def test_the_schedule_runs_next_at_the_configured_utc_time_and_interval(now, at, hours):
     first = next_run_in_sh(int(now.timestamp()), at, hours)
@@ -352,7 +352,7 @@ class FakeDocker:
         return [r for r in self.rows if all(r["Labels"].get(k) == v for k, v in wanted.items())]
 
     def request(self, method, path, query=None, body=None, **_):
-        from tools.docker_api import Response
+        from clients.docker_api import Response
 
         if path.endswith("/exec"):
             self.execs.append(body["Cmd"])
@@ -380,7 +380,7 @@ def ctx_of(api) -> "ops.Context":
 
 
 def test_a_stop_that_fails_starts_again_what_was_stopped_and_restores_nothing():
-    from components import labels as L
+    from render import labels as L
 
     # the backend and the worker in the order the API lists them: the second one's stop fails
     first, second = [r["Id"] for r in FakeDocker({}).rows if r["Labels"].get(L.SERVICE) in (L.BACKEND, L.PREFECT_WORKER)]

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from redis.connection import parse_url
 from sqlalchemy.engine import make_url
 
-from components import app_env, naming, traefik
-from components import vault_artifacts as va
+from render import app_env, naming, traefik
+from render import vault_artifacts as va
 
 envs = st.from_regex(r"[a-z][a-z0-9]{0,19}", fullmatch=True)
 labels_ = st.from_regex(r"[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?", fullmatch=True)
@@ -50,7 +50,7 @@ def test_names_of_two_envs_never_collide_and_always_carry_the_env(env, other, se
 
 @given(memory=st.integers(64, 4096), other=st.integers(64, 4096))
 def test_a_revision_name_stops_matching_when_any_argument_changes(memory, other):
-    from policies.revision import is_revision_named, revision_name
+    from facts.revision import is_revision_named, revision_name
 
     props = {"image": "sha256:" + "a" * 64, "memory": memory}
     named_props = {**props, "name": revision_name("finance_report-backend", props)}

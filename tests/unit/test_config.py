@@ -6,7 +6,7 @@ from __future__ import annotations
 import pulumi
 import pytest
 
-from components.config import ConfigError, load_config, parse_image
+from config.stack_config import ConfigError, load_config, parse_image
 from tests.conftest import run_stack, stack_config
 
 BAD_VALUES = [
@@ -68,7 +68,7 @@ def test_a_bad_value_stops_the_program_with_one_line_and_registers_nothing(stack
 def test_a_plaintext_secret_in_a_stack_file_is_refused_without_echoing_it():
     config, secret_keys = stack_config("production")
     secret_keys.remove("finance-report:s3SecretKey")  # as if written in plaintext in the stack file
-    from tools.program_run import run_program
+    from ops.program_run import run_program
 
     run = run_program("production", config, secret_keys)
     assert str(run.error) == (
@@ -119,14 +119,14 @@ def test_a_list_value_is_shown_as_json_with_credentials_hidden_in_every_element_
 
 
 def test_values_are_shown_the_way_a_stack_file_writes_them():
-    from components.config import show_value
+    from config.stack_config import show_value
 
     assert (show_value(True), show_value(False), show_value(3), show_value(None)) == ("true", "false", "3", "(not set)")
     assert show_value({"url": "redis://:hunter2@x:6379"}) == '{"url": "redis://[credentials hidden]@x:6379"}'
 
 
 def test_an_env_named_like_a_service_is_refused_so_names_stay_unambiguous():
-    from tools.program_run import run_program
+    from ops.program_run import run_program
 
     config, keys = stack_config("staging", {"env": None})
     run = run_program("redis", config, keys)
@@ -208,7 +208,7 @@ def test_a_registry_user_and_token_authenticate_the_pulls_of_the_images_registry
     token = "generated-" + __import__("secrets").token_hex(12)
     run = run_stack("production", {"registryUser": "ci-bot"}, {"registryToken": token})
     assert run.error is None, run.error
-    from tools.program_run import contains_secret, unwrap_secrets
+    from ops.program_run import contains_secret, unwrap_secrets
 
     provider = run.one("pulumi:providers:docker", "dokploy").inputs
     assert contains_secret(provider["registryAuth"]), "the token stays a secret"
@@ -218,7 +218,7 @@ def test_a_registry_user_and_token_authenticate_the_pulls_of_the_images_registry
 
 
 def test_a_default_provider_setting_in_the_stack_config_stops_the_real_program():
-    from tools.program_run import run_program
+    from ops.program_run import run_program
 
     config, secret_keys = stack_config("production")
     run = run_program("production", {**config, "vault:address": "https://vault.zitian.party"}, secret_keys)

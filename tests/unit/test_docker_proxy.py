@@ -1,4 +1,4 @@
-"""The read-only Docker API proxy for previews: its allow-list is provider_facts.READ_CALLS turned into
+"""The read-only Docker API proxy for previews: its allow-list is facts.providers.READ_CALLS turned into
 anchored regexes (and nothing else), and the program declares it, when a stack opts in, as a hardened
 container with no network. The same config runs on a real engine in tests/integration/test_preview_proxy.py."""
 
@@ -8,9 +8,9 @@ import re
 
 import pytest
 
-from components import docker_proxy as dp
-from components.config import ConfigError
-from policies.provider_facts import READ_CALLS
+from program import docker_proxy as dp
+from config.stack_config import ConfigError
+from facts.providers import READ_CALLS
 from tests.conftest import ROOT, run_stack
 
 CONTAINER = "docker:index/container:Container"

@@ -1,4 +1,4 @@
-"""The program against what the real engine and providers do (policies/provider_facts.py, each fact with its
+"""The program against what the real engine and providers do (facts/providers.py, each fact with its
 upstream source): replace strategies as the engine resolves them, stop grace on delete, read-back forms,
 secret outputs, rolling names, the Vault provider's child token, and no Vault read at preview.
 
@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import pytest
 
-from policies import provider_facts as facts
-from policies.revision import revision_name
+from facts import providers
+from facts.revision import revision_name
 from tests.conftest import run_stack
-from tools.program_run import ProgramRun, contains_secret, unwrap_secrets
+from ops.program_run import ProgramRun, contains_secret, unwrap_secrets
 
-CONTAINER, VOLUME, NETWORK = facts.CONTAINER, facts.VOLUME, facts.NETWORK
+CONTAINER, VOLUME, NETWORK = providers.CONTAINER, providers.VOLUME, providers.NETWORK
 STACKS = ["production", "staging"]
 ROLLING = {"app-backend": "backend", "app-frontend": "frontend"}
 
@@ -25,7 +25,7 @@ def labels(resource) -> dict[str, str]:
 
 
 def strategy(resource) -> str:
-    return facts.effective_strategy(resource.type, unwrap_secrets(resource.inputs), resource.options["deleteBeforeReplace"])[0]
+    return providers.effective_strategy(resource.type, unwrap_secrets(resource.inputs), resource.options["deleteBeforeReplace"])[0]
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -33,11 +33,11 @@ def test_rolling_services_are_replaced_create_first_the_other_containers_delete_
     run: ProgramRun = request.getfixturevalue(stack)
     for resource in run.resources:
         if resource.type == CONTAINER and resource.name in ROLLING:
-            assert strategy(resource) == facts.CREATE_BEFORE_DELETE, f"{resource.urn}: the API would be down during every deploy"
+            assert strategy(resource) == providers.CREATE_BEFORE_DELETE, f"{resource.urn}: the API would be down during every deploy"
         elif resource.type == CONTAINER:
-            assert strategy(resource) == facts.DELETE_BEFORE_REPLACE, resource.urn
+            assert strategy(resource) == providers.DELETE_BEFORE_REPLACE, resource.urn
         elif resource.type in (NETWORK, VOLUME) and resource.options["deleteBeforeReplace"] is None:
-            assert strategy(resource) == facts.DELETE_BEFORE_REPLACE, f"{resource.urn}: named, so the provider deletes first"
+            assert strategy(resource) == providers.DELETE_BEFORE_REPLACE, f"{resource.urn}: named, so the provider deletes first"
     for resource in run.by_type(CONTAINER):
         assert resource.options["deleteBeforeReplace"] is not None, f"{resource.urn}: the strategy must be explicit, not the provider's"
 
@@ -46,26 +46,26 @@ def test_rolling_services_are_replaced_create_first_the_other_containers_delete_
 def test_every_container_stops_gracefully_when_deleted(stack, request):
     run: ProgramRun = request.getfixturevalue(stack)
     for c in run.by_type(CONTAINER):
-        grace = facts.delete_stop_seconds(c.inputs)
+        grace = providers.delete_stop_seconds(c.inputs)
         assert grace >= c.inputs["stopTimeout"] > 0, f"{c.urn}: deleted with t={grace}, stop_timeout {c.inputs.get('stopTimeout')}"
     pg = run.one(CONTAINER, "postgres-container").inputs
-    assert facts.delete_stop_seconds(pg) >= 60 and pg["stopSignal"] == "SIGINT", "Postgres needs its fast shutdown and time to checkpoint"
+    assert providers.delete_stop_seconds(pg) >= 60 and pg["stopSignal"] == "SIGINT", "Postgres needs its fast shutdown and time to checkpoint"
 
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_every_duration_is_written_the_way_the_provider_reads_it_back(stack, request):
     run: ProgramRun = request.getfixturevalue(stack)
     for c in run.by_type(CONTAINER):
-        for block, field in facts.GO_DURATION_FIELDS[CONTAINER]:
+        for block, field in providers.GO_DURATION_FIELDS[CONTAINER]:
             value = (c.inputs.get(block) or {}).get(field)
             if value is not None:
-                assert facts.is_go_duration(value), f"{c.urn}: {block}.{field} = {value!r} is read back as another string"
+                assert providers.is_go_duration(value), f"{c.urn}: {block}.{field} = {value!r} is read back as another string"
 
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_every_docker_input_that_carries_a_secret_is_a_declared_secret_output(stack, request):
     """The docker provider declares no secret outputs and does not accept secrets: whether the engine keeps
-    a secret inside `uploads` secret in state depends on engine internals (provider_facts.NESTED_SECRETS),
+    a secret inside `uploads` secret in state depends on engine internals (facts.providers.NESTED_SECRETS),
     so the program declares it. (The mock monitor lifts nested secrets to the top level when it
     deserialises, so this checks every docker input that carries one.)"""
     run: ProgramRun = request.getfixturevalue(stack)
@@ -77,7 +77,7 @@ def test_every_docker_input_that_carries_a_secret_is_a_declared_secret_output(st
             if contains_secret(value):
                 carriers += 1
                 assert key in resource.options["additionalSecretOutputs"], f"{resource.urn}: {key} carries a secret but is not a secret output"
-        for key in facts.NESTED_SECRET_PROPERTIES.get(resource.type, ()):
+        for key in providers.NESTED_SECRET_PROPERTIES.get(resource.type, ()):
             if resource.inputs.get(key):
                 assert key in resource.options["additionalSecretOutputs"], resource.urn
     assert carriers >= 3, "the three agents' uploads carry their secret-id"
@@ -87,7 +87,7 @@ def test_role_and_secret_id_uploads_are_readable_by_the_agent_only(production):
     for service in ("postgres", "redis", "app"):
         uploads = {u["file"]: u for u in unwrap_secrets(production.one(CONTAINER, f"{service}-vault-agent").inputs["uploads"])}
         for path in ("/vault/approle/role-id", "/vault/approle/secret-id"):
-            assert uploads[path].get("permissions") == "0400", f"{service}: {path} would land {oct(facts.DEFAULT_UPLOAD_MODE)}"
+            assert uploads[path].get("permissions") == "0400", f"{service}: {path} would land {oct(providers.DEFAULT_UPLOAD_MODE)}"
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -106,7 +106,7 @@ def test_fixed_name_containers_replace_on_settings_the_provider_would_not_apply(
     for c in run.by_type(CONTAINER):
         if c.name in ROLLING:
             continue
-        ignored = facts.ignored_updates(unwrap_secrets(c.inputs))
+        ignored = providers.ignored_updates(unwrap_secrets(c.inputs))
         assert "healthcheck" in ignored
         assert set(ignored) <= set(c.options["replaceOnChanges"]), f"{c.urn}: a change to {ignored} would be lost"
 
@@ -120,7 +120,7 @@ def test_secrets_volume_names_carry_their_options_so_a_change_never_reuses_the_o
     assert {c.inputs["memory"] for c in bigger.by_type(CONTAINER) if c.name.endswith("-agent")} != {c.inputs["memory"] for c in production.by_type(CONTAINER) if c.name.endswith("-agent")}
     names = sorted(v.inputs["name"] for v in production.by_type(VOLUME) if v.inputs.get("driverOpts"))
     assert names == sorted(v.inputs["name"] for v in bigger.by_type(VOLUME) if v.inputs.get("driverOpts"))
-    from components import vault_artifacts as va
+    from render import vault_artifacts as va
 
     original = va.SECRETS_TMPFS_SIZE
     try:
@@ -136,8 +136,8 @@ def test_what_a_rolling_service_attaches_to_is_replaced_beside_it_never_under_it
     """A delete-first replacement of a network or volume deletes first every container whose arguments
     name it (the engine's dependent replacements), so the backend would go down with its network. What a
     rolling container uses must be replaced create-first, under a name that changes with what replaces it
-    (provider_facts.NAMED_DELETE_BEFORE_REPLACE, VOLUME_CREATE_REUSES)."""
-    from policies.revision import options_digest
+    (facts.providers.NAMED_DELETE_BEFORE_REPLACE, VOLUME_CREATE_REUSES)."""
+    from facts.revision import options_digest
 
     run: ProgramRun = request.getfixturevalue(stack)
     declared = {r.inputs["name"]: r for r in run.resources if r.type in (NETWORK, VOLUME)}
@@ -148,15 +148,15 @@ def test_what_a_rolling_service_attaches_to_is_replaced_beside_it_never_under_it
         for source in (s for s in sources if s in declared):
             used += 1
             resource = declared[source]
-            assert strategy(resource) == facts.CREATE_BEFORE_DELETE, f"{resource.urn}: a replacement would take {name} down first"
+            assert strategy(resource) == providers.CREATE_BEFORE_DELETE, f"{resource.urn}: a replacement would take {name} down first"
             inputs = unwrap_secrets(resource.inputs)
-            replacing = {k: v for k, v in inputs.items() if k in facts.replacing_properties(resource.type, inputs) and k != "name"}
+            replacing = {k: v for k, v in inputs.items() if k in providers.replacing_properties(resource.type, inputs) and k != "name"}
             assert source.endswith("-" + options_digest(replacing)), f"{resource.urn}: the new one would take the old one's name"
     assert used >= 2, "the backend uses the internal network and its secrets volume (the frontend only the external Traefik network)"
 
 
 def test_a_network_setting_that_replaces_the_network_renames_it(production):
-    import components.stack as stack_module
+    import program.stack as stack_module
 
     from tests.conftest import run_stack as again
 
@@ -185,7 +185,7 @@ def test_the_vault_provider_token_outlives_the_longest_update_and_previews_can_s
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_the_program_never_reads_vault_so_a_missing_kv_path_cannot_fail_a_preview(stack, request, monkeypatch):
-    from tools import program_run
+    from ops import program_run
 
     calls = []
     original = program_run.RecordingMocks.call

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from components import labels as L
-from tools import logs
-from tools.docker_api import DockerError, Response
+from render import labels as L
+from ops import logs
+from clients.docker_api import DockerError, Response
 
 
 def frame(stream: int, text: str) -> bytes:

@@ -1,4 +1,4 @@
-"""The host memory budget (tools/memory_budget.py) over the real program: what it counts comes from the
+"""The host memory budget (ci/memory_budget.py) over the real program: what it counts comes from the
 containers' captured memory limits; a rolling container counts twice (old and new revision during a
 cutover); previews count maxPreviewEnvs times; disagreeing stacks, an over-budget host and the plan's
 report and exit code."""
@@ -12,7 +12,7 @@ from pathlib import Path
 
 
 from tests.conftest import ROOT, run_stack
-from tools.memory_budget import Budget, StackMemory, committed_stacks, host_budget, stack_memory
+from ci.memory_budget import Budget, StackMemory, committed_stacks, host_budget, stack_memory
 
 
 def project(tmp_path: Path, **changes: dict[str, str]) -> Path:

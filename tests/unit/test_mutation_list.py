@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from tools.mutation_check import MUTATIONS, ROOT
+from ci.mutation_check import MUTATIONS, ROOT
 
 
 @pytest.mark.parametrize("mutation", MUTATIONS, ids=lambda m: m.name)

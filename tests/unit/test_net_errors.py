@@ -12,7 +12,7 @@ import urllib.request
 import pytest
 import requests
 
-from tools.net_errors import DNS, REFUSED, TIMEOUT, UNTRUSTED, why_unreachable
+from clients.net_errors import DNS, REFUSED, TIMEOUT, UNTRUSTED, why_unreachable
 
 
 def closed_port() -> int:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
-from tools.preview_config import PreviewConfigError, github_outputs, load, main, preview_docker_host
+from ci.preview_config import PreviewConfigError, github_outputs, load, main, preview_docker_host
 
 
 def opted_in(tmp_path, stack: str, extra: str = "") -> str:

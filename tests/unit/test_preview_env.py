@@ -11,13 +11,13 @@ import re
 import pytest
 import yaml
 
-from components import naming
-from components.config import ConfigError, load_config
-from components.preview_env import deployer_policy_hcl
+from render import naming
+from config.stack_config import ConfigError, load_config
+from render.preview_env import deployer_policy_hcl
 from tests.conftest import ROOT, stack_config
-from tools import preview_env as pe
-from tools.program_run import run_program, unwrap_secrets, with_missing_secrets
-from tools.stack_file import read_stack_file
+from ops import preview_env as pe
+from ops.program_run import run_program, unwrap_secrets, with_missing_secrets
+from config.stack_file import read_stack_file
 
 CONTAINER, VOLUME, KV = "docker:index/container:Container", "docker:index/volume:Volume", "vault:kv/secretV2:SecretV2"
 
@@ -240,7 +240,7 @@ def test_the_deployer_policy_globs_only_preview_names_never_production():
 
 
 def test_a_preview_attaches_the_platforms_shared_policy_and_writes_none(preview_run):
-    from components.preview_env import SERVICES
+    from render.preview_env import SERVICES
 
     assert preview_run.by_type("vault:index/policy:Policy") == []
     roles = {r.inputs["roleName"]: r.inputs["tokenPolicies"] for r in preview_run.by_type("vault:appRole/authBackendRole:AuthBackendRole")}
@@ -254,8 +254,8 @@ def test_the_deployer_policy_grants_every_call_a_previews_deploy_makes_and_no_po
 
     import hcl2
 
-    from components.preview_env import SERVICES
-    from components.vault_artifacts import deploy_grants
+    from render.preview_env import SERVICES
+    from render.vault_artifacts import deploy_grants
 
     rules = {p: set(body["capabilities"]) for block in hcl2.loads(deployer_policy_hcl())["path"] for p, body in block.items()}
     needed = deploy_grants("secret", "approle", "pr42", SERVICES)

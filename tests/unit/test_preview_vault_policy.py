@@ -1,4 +1,4 @@
-"""The preview token's Vault policy (README: CI credentials) is built from provider_facts.VAULT_READ_CALLS
+"""The preview token's Vault policy (README: CI credentials) is built from facts.providers.VAULT_READ_CALLS
 for one env's own services: reads only (plus the secret-id accessor lookup the provider's read uses), no
 glob, no list, no token creation. README shows the exact HCL for both stacks. Its behaviour on a real
 OpenBao is in tests/integration/test_preview_credentials.py."""
@@ -8,8 +8,8 @@ from __future__ import annotations
 import hcl2
 import pytest
 
-from components.vault_artifacts import preview_policy_hcl, preview_policy_name
-from policies.provider_facts import VAULT_READ_CALLS
+from render.vault_artifacts import preview_policy_hcl, preview_policy_name
+from facts.providers import VAULT_READ_CALLS
 from tests.conftest import ROOT
 
 SERVICES = ("postgres", "redis", "app")

@@ -14,7 +14,7 @@ from urllib.parse import quote
 import pytest
 
 from tests.conftest import run_stack
-from tools.program_run import ProgramRun, Resource, contains_secret, unwrap_secrets
+from ops.program_run import ProgramRun, Resource, contains_secret, unwrap_secrets
 
 CONTAINER = "docker:index/container:Container"
 VOLUME = "docker:index/volume:Volume"
@@ -420,7 +420,7 @@ def test_a_generated_llm_key_goes_first_and_kept_keys_follow(production):
 
 
 def test_an_env_with_values_in_vault_refuses_up_until_adopted_and_warns_on_preview():
-    from tools.program_run import run_program
+    from ops.program_run import run_program
     from tests.conftest import stack_config
 
     config, keys = stack_config("production")
@@ -468,7 +468,7 @@ def test_the_rollout_gate_checks_every_container_and_watches_the_new_revisions(p
     assert set(gate.inputs["triggers"]) == {f"{c.name}-id" for c in containers}, "a replaced container re-runs the gate"
     assert {c.urn for c in containers} <= set(gate.options["dependsOn"])
     argv = __import__("shlex").split(gate.inputs["create"])
-    assert argv[:7] == ["uv", "run", "--frozen", "--no-sync", "python", "-m", "tools.rollout_gate"]
+    assert argv[:7] == ["uv", "run", "--frozen", "--no-sync", "python", "-m", "runtime.rollout_gate"]
     names = {c.name: c.inputs["name"] for c in containers}
     healthy = [argv[i + 1] for i, a in enumerate(argv) if a == "--healthy"]
     watched = [argv[i + 1] for i, a in enumerate(argv) if a == "--watch"]

@@ -26,9 +26,9 @@ import pytest
 from pulumi.automation._stack import _DATETIME_FORMAT, UpdateSummary
 
 from tests.conftest import ROOT
-from tools import pulumi_cli
-from tools import rollback as rb
-from tools.stack_file import read_stack_file
+from ops import pulumi_cli
+from ops import rollback as rb
+from config.stack_file import read_stack_file
 
 FIXTURES = Path(__file__).parent / "fixtures"
 HISTORY = json.loads((FIXTURES / "stack_history_production.json").read_text())

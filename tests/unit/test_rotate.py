@@ -10,8 +10,8 @@ import json
 import pytest
 
 from tests.conftest import run_stack
-from tools import pulumi_cli, rotate
-from tools.program_run import unwrap_secrets
+from ops import pulumi_cli, rotate
+from ops.program_run import unwrap_secrets
 
 PASSWORD = "random:index/randomPassword:RandomPassword"
 

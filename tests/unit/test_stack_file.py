@@ -2,7 +2,7 @@
 decoded into a string with its text as written), and a table of user mistakes: each one exits 2 with one
 line naming the key (and the line), registers nothing, and echoes no secret and no over-long value.
 
-The mistakes go through `tools.offline_plan.main`, the function behind `uv run invoke plan`, with the
+The mistakes go through `ci.offline_plan.main`, the function behind `uv run invoke plan`, with the
 real stack files edited the way a user would edit them.
 """
 
@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-import tools.offline_plan as offline_plan
+import ci.offline_plan as offline_plan
 from tests.conftest import ROOT
-from tools.stack_file import StackFileError, parse_stack_file
+from config.stack_file import StackFileError, parse_stack_file
 
 GENERATED = "gen" + secrets.token_hex(12)  # a generated stand-in for a secret a user might mistype
 

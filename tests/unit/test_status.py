@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from tools.status import ContainerState, declared_services, parse_containers, problems
+from ops.status import ContainerState, declared_services, parse_containers, problems
 
 
 def listing(name: str, service: str, state: str = "running", status: str = "Up 2 minutes (healthy)", env: str = "staging") -> dict:
@@ -66,7 +66,7 @@ def test_a_backup_health_output_the_status_cannot_read_is_a_problem():
     import io
     import time
 
-    from tools.status import backup_ages
+    from ops.status import backup_ages
 
     states = [ContainerState("finance_report-backup-staging", "backup", "running", "healthy")]
     now = int(time.time())

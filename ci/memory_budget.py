@@ -1,0 +1,165 @@
+"""The Docker host's memory budget, checked by the offline plan (README "Preview environments").
+
+Every container the program declares has a memory limit; one host runs the committed stacks (production,
+staging) and up to `maxPreviewEnvs` pull-request previews. The budget adds, from the program's own
+captured inputs (run under mocks, as the offline plan runs it):
+
+- each committed stack on the host: every container's limit, plus a second revision of each rolling
+  container (backend, frontend): during a cutover the new revision runs beside the old one for at least
+  the watch period, and updates of different stacks may overlap (one concurrency group per stack);
+- `maxPreviewEnvs` times a preview generated from the template, counted the same way;
+
+and compares the peak with `hostMemoryMb` (what the host gives this project's containers: its total
+minus Dokploy, Traefik and the OS). The committed stacks on one host must agree on both keys. With
+hostMemoryMb 0 nothing is checked, and the plan says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Optional
+from urllib.parse import urlsplit
+
+from config.stack_config import StackConfig
+from facts.envs import is_preview_env
+from ops.program_run import ROOT, ProgramRun, run_program, unwrap_secrets, with_missing_secrets
+from ops.stack_context import StackInputError, load_stack
+
+CONTAINER = "docker:index/container:Container"
+
+
+class BudgetInputError(Exception):
+    """A stack file or template the budget cannot read: one line."""
+
+
+@dataclass(frozen=True)
+class StackMemory:
+    """Memory limits (MiB) of one stack's containers, from the program's captured inputs."""
+
+    stack: str
+    steady_mb: int
+    rolling_mb: int
+    """Limits of the create-before-delete containers: a second revision runs during each cutover."""
+
+    @property
+    def peak_mb(self) -> int:
+        return self.steady_mb + self.rolling_mb
+
+
+def stack_memory(stack: str, run: ProgramRun) -> StackMemory:
+    steady = rolling = 0
+    for container in run.by_type(CONTAINER):
+        memory = int(unwrap_secrets(container.inputs).get("memory") or 0)
+        steady += memory
+        if container.options.get("deleteBeforeReplace") is False:  # rolled create-first (program/containers.py)
+            rolling += memory
+    return StackMemory(stack, steady, rolling)
+
+
+@dataclass
+class Budget:
+    host: str
+    host_memory_mb: int
+    max_previews: int
+    stacks: list[StackMemory] = field(default_factory=list)
+    preview: Optional[StackMemory] = None
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def peak_mb(self) -> int:
+        previews = self.max_previews * (self.preview.peak_mb if self.preview else 0)
+        return sum(s.peak_mb for s in self.stacks) + previews
+
+    @property
+    def over(self) -> bool:
+        return self.host_memory_mb > 0 and self.peak_mb > self.host_memory_mb
+
+    def lines(self) -> list[str]:
+        if self.host_memory_mb == 0:
+            return [f"Host memory budget ({self.host}): not checked (hostMemoryMb is 0)"]
+        lines = [f"Host memory budget ({self.host}): peak {self.peak_mb} MiB of hostMemoryMb {self.host_memory_mb} MiB" + (" -- OVER" if self.over else "")]
+        for s in self.stacks:
+            lines.append(f"  {s.stack:<12} {s.steady_mb:>6} MiB + {s.rolling_mb} MiB during a cutover")
+        if self.preview is not None:
+            lines.append(f"  previews     {self.max_previews} x ({self.preview.steady_mb} MiB + {self.preview.rolling_mb} MiB during a cutover)  (maxPreviewEnvs {self.max_previews})")
+        return lines + [f"  problem: {p}" for p in self.problems]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "host": self.host,
+            "hostMemoryMb": self.host_memory_mb,
+            "maxPreviewEnvs": self.max_previews,
+            "peakMb": self.peak_mb,
+            "stacks": {s.stack: {"steadyMb": s.steady_mb, "rollingMb": s.rolling_mb} for s in self.stacks},
+            "preview": {"steadyMb": self.preview.steady_mb, "rollingMb": self.preview.rolling_mb} if self.preview else None,
+            "over": self.over,
+            "problems": list(self.problems),
+        }
+
+
+def _load(stack: str, path: Path) -> tuple[StackConfig, dict[str, str], list[str]]:
+    try:
+        context = load_stack(stack, path)
+    except StackInputError as err:
+        raise BudgetInputError(f"{path.name}: {err}" if str(err).startswith("config ") else str(err)) from None
+    return context.config, context.engine_config, context.secret_keys
+
+
+def _measure(stack: str, config: Mapping[str, str], secret_keys: list[str]) -> StackMemory:
+    run = run_program(stack, config, secret_keys)
+    if run.error is not None:
+        raise BudgetInputError(f"stack {stack}: {str(run.error).splitlines()[0]}")
+    return stack_memory(stack, run)
+
+
+def host_of(docker_host: str) -> str:
+    return urlsplit(docker_host).hostname or docker_host
+
+
+def committed_stacks(root: Path = ROOT) -> list[str]:
+    """The stack files in the project, previews excluded (they are counted as maxPreviewEnvs)."""
+    return sorted(p.name[len("Pulumi."):-len(".yaml")] for p in root.glob("Pulumi.*.yaml") if not is_preview_env(p.name[len("Pulumi."):-len(".yaml")]))
+
+
+def host_budget(stack: str, run: Optional[ProgramRun] = None, config_file: Optional[Path] = None, root: Path = ROOT) -> Budget:
+    """The budget of the host `stack` deploys to. `run` is `stack`'s program run when the caller has it
+    (the offline plan); `config_file` replaces `stack`'s own stack file."""
+    from ops import preview_env
+
+    own_cfg, own_config, own_secrets = _load(stack, config_file or root / f"Pulumi.{stack}.yaml")
+    host = host_of(own_cfg.docker_host)
+    members: list[tuple[str, StackConfig, Mapping[str, str], list[str]]] = []
+    if not is_preview_env(stack):
+        members.append((stack, own_cfg, own_config, own_secrets))
+    for other in committed_stacks(root):
+        if other == stack:
+            continue
+        cfg, config, secret_keys = _load(other, root / f"Pulumi.{other}.yaml")
+        if host_of(cfg.docker_host) == host:
+            members.append((other, cfg, config, secret_keys))
+    budget = Budget(host, own_cfg.host_memory_mb, own_cfg.max_preview_envs)
+    for key, attr in (("hostMemoryMb", "host_memory_mb"), ("maxPreviewEnvs", "max_preview_envs")):
+        values = {name: getattr(cfg, attr) for name, cfg, _, _ in members} | {stack: getattr(own_cfg, attr)}
+        if len(set(values.values())) > 1:
+            budget.problems.append(f"{key} differs between the stacks on {host}: " + ", ".join(f"{n} {v}" for n, v in sorted(values.items())) + "; set the same value in each")
+    if budget.host_memory_mb == 0:
+        return budget
+    for name, _, config, secret_keys in members:
+        if name == stack and run is not None:
+            budget.stacks.append(stack_memory(name, run))
+        else:
+            budget.stacks.append(_measure(name, config, secret_keys))
+    if budget.max_previews:
+        template = preview_env.load_template()
+        if template.base in [m[0] for m in members]:
+            base = next(m[2] for m in members if m[0] == template.base)
+            preview = preview_env.preview_config(1, base, template)
+            config = {k: preview_env.engine_text(v) for k, v in preview.items()}
+            config, secret_keys = with_missing_secrets(config, [])
+            budget.preview = _measure("pr1", config, secret_keys)
+        else:
+            budget.problems.append(f"maxPreviewEnvs is {budget.max_previews} but previews are based on {template.base}, which deploys to another host")
+    if budget.over:
+        budget.problems.append(f"the peak, {budget.peak_mb} MiB, exceeds hostMemoryMb {budget.host_memory_mb} MiB: lower memory limits or maxPreviewEnvs, or give the host more memory")
+    return budget

@@ -1,0 +1,328 @@
+"""Offline plan: the real program under mocks, every policy of the pack over its resources.
+
+Needs no Pulumi CLI, network, Vault, Docker or credentials, so it runs on pull requests from forks.
+Exit codes: 0 no mandatory violation, 1 at least one, 2 bad input (one line on stderr).
+Run it as `uv run invoke plan --stack <name> [--json] [--config-file PATH] [--policy-config PATH]`.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Optional, Sequence
+
+from pulumi_policy import (
+    EnforcementLevel,
+    PolicyCustomTimeouts,
+    PolicyProviderResource,
+    PolicyResource,
+    PolicyResourceOptions,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    StackValidationArgs,
+)
+
+from config.stack_config import ConfigError
+from facts import providers
+from facts.revision import is_revision_named
+from ops.program_run import ROOT, ProgramRun, Resource, mask_secrets, run_program, unwrap_secrets, with_missing_secrets
+from config.stack_file import StackFileError, read_stack_file
+
+MANDATORY = EnforcementLevel.MANDATORY.value
+
+
+class PlanInputError(Exception):
+    """Bad input: reported as one line, exit 2."""
+
+
+class ProgramCrash(Exception):
+    """The program raised something other than a config error: a bug, reported with its traceback, exit 3."""
+
+    def __init__(self, error: BaseException):
+        super().__init__(repr(error))
+        self.error = error
+
+
+@dataclass
+class Violation:
+    policy: str
+    enforcementLevel: str
+    urn: str
+    message: str
+
+
+@dataclass
+class Plan:
+    stack: str
+    run: ProgramRun
+    violations: list[Violation] = field(default_factory=list)
+    budget: Optional[Any] = None
+    """The host's memory budget (ci/memory_budget.Budget), when the command line computed it."""
+
+    @property
+    def mandatory(self) -> list[Violation]:
+        return [v for v in self.violations if v.enforcementLevel == MANDATORY]
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.mandatory else 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "stack": self.stack,
+            "resources": [
+                {"urn": r.urn, "type": r.type, "name": r.name, "parent": r.parent, "inputs": mask_secrets(r.inputs), "options": r.options, "replace": replace_plan(r)}
+                for r in self.run.resources
+            ],
+            "outputs": {k: ("[secret]" if k in self.run.secret_outputs else v) for k, v in self.run.outputs.items()},
+            "warnings": list(self.run.warnings),
+            "violations": [vars(v) for v in self.violations],
+            **({"memoryBudget": self.budget.to_json()} if self.budget is not None else {}),
+        }
+
+
+def replace_plan(resource: Resource) -> Optional[dict[str, Any]]:
+    """How the real engine would replace this resource, from facts/providers.py: the effective
+    strategy (and whether the program or the provider chose it) and the inputs whose change replaces it."""
+    if not resource.custom or resource.type.startswith("pulumi:providers:"):
+        return None
+    props = unwrap_secrets(resource.inputs)
+    strategy, why = providers.effective_strategy(resource.type, props, resource.options.get("deleteBeforeReplace"))
+    properties = providers.replacing_properties(resource.type, props)
+    if resource.type == providers.CONTAINER and is_revision_named(props):
+        properties = sorted(props)  # its name is the hash of every argument: any change renames it
+    forced = sorted(set(resource.options.get("replaceOnChanges", [])) - set(properties or []))
+    return {"strategy": strategy, "decidedBy": why, "properties": properties, "alsoReplaceOn": forced}
+
+
+# ------------------------------------------------------------------------------------------ policy config
+
+
+def load_policy_config(path: Path) -> dict[str, Any]:
+    try:
+        config = json.loads(path.read_text())
+    except OSError as err:
+        raise PlanInputError(f"cannot read policy config {path}: {err.strerror}") from None
+    except json.JSONDecodeError as err:
+        raise PlanInputError(f"policy config {path} is not valid JSON: {err.msg} at line {err.lineno}") from None
+    if not isinstance(config, dict):
+        raise PlanInputError(f"policy config {path}: expected a JSON object keyed by policy name")
+    return config
+
+
+def resolve_policy(policy: Any, pack_config: Mapping[str, Any], path: Path) -> tuple[str, dict[str, Any]]:
+    """(enforcement level, config) for one policy, as the engine resolves them."""
+    section = pack_config.get(policy.name, {})
+    if isinstance(section, str):
+        section = {"enforcementLevel": section}
+    if not isinstance(section, dict):
+        raise PlanInputError(f"policy config {path}: {policy.name} = {json.dumps(section)[:60]}; expected an object of settings or an enforcement level")
+    level = section.get("enforcementLevel") or pack_config.get("all") or (policy.enforcement_level or EnforcementLevel.ADVISORY).value
+    if level not in ("advisory", "mandatory", "disabled", "remediate"):
+        raise PlanInputError(f"policy config {path}: {policy.name}.enforcementLevel = {level!r}; expected advisory, mandatory or disabled")
+    config: dict[str, Any] = {}
+    schema = policy.config_schema
+    if schema is not None:
+        for key, prop in schema.properties.items():
+            if "default" in prop:
+                config[key] = prop["default"]
+        config.update({k: v for k, v in section.items() if k != "enforcementLevel"})
+        for key in schema.required or []:
+            if key not in config:
+                raise PlanInputError(f"policy config {path}: {policy.name}.{key} is missing; expected {schema.properties[key].get('type', 'a value')}")
+        _check_schema(policy.name, config, schema, path)
+    return level, config
+
+
+def _check_schema(name: str, config: Mapping[str, Any], schema: Any, path: Path) -> None:
+    """The engine validates each policy's config against its JSON schema before the pack runs."""
+    import jsonschema
+
+    document = {"type": "object", "properties": schema.properties, "additionalProperties": False}
+    error = jsonschema.exceptions.best_match(jsonschema.Draft7Validator(document).iter_errors(dict(config)))
+    if error is not None:
+        where = ".".join(str(p) for p in error.absolute_path)
+        raise PlanInputError(f"policy config {path}: {name}{'.' + where if where else ''}: {error.message[:120]}")
+
+
+def check_sections(pack_config: Mapping[str, Any], policies: Sequence[Any], path: Path) -> None:
+    known = {p.name for p in policies} | {"all"}
+    for section in pack_config:
+        if section not in known and not section.startswith("$"):
+            raise PlanInputError(f"policy config {path}: {section} names no policy of the pack; expected one of the names in README's policy table")
+
+
+# ------------------------------------------------------------------------------------------ engine-shaped resources
+
+
+def policy_resources(run: ProgramRun) -> list[PolicyResource]:
+    """The captured resources as CrossGuard sees them: plain (unwrapped) camelCase props and options.
+    retainOnDelete is attached too: the engine does not pass it to policies, the offline plan can."""
+    resources: dict[str, PolicyResource] = {}
+    for r in run.resources:
+        opts = PolicyResourceOptions(
+            protect=r.options.get("protect", False),
+            ignore_changes=r.options.get("ignoreChanges", []),
+            # None when the program leaves it to the provider, as the engine passes it (deleteBeforeReplaceDefined).
+            delete_before_replace=r.options.get("deleteBeforeReplace"),
+            aliases=[],
+            custom_timeouts=PolicyCustomTimeouts(0, 0, 0),
+            additional_secret_outputs=r.options.get("additionalSecretOutputs", []),
+            parent=r.parent,
+        )
+        opts.retain_on_delete = r.options.get("retainOnDelete", False)  # type: ignore[attr-defined]
+        provider = None
+        if r.options.get("provider"):
+            provider_urn = r.options["provider"]
+            provider = PolicyProviderResource("pulumi:providers:" + provider_urn.split("pulumi:providers:")[-1].split("::")[0], {}, provider_urn, provider_urn.rsplit("::", 1)[-1])
+        resources[r.urn] = PolicyResource(r.type, unwrap_secrets(r.inputs), r.urn, r.name, opts, provider, None, [], {})
+    for r in run.resources:
+        resources[r.urn].parent = resources.get(r.parent or "")
+        resources[r.urn].dependencies = [resources[d] for d in r.options.get("dependsOn", []) if d in resources]
+    return list(resources.values())
+
+
+def evaluate(run: ProgramRun, pack_config: Mapping[str, Any], policies: Sequence[Any], config_path: Path = Path("policy-config")) -> list[Violation]:
+    return evaluate_resources(policy_resources(run), pack_config, policies, config_path)
+
+
+def evaluate_resources(resources: Sequence[PolicyResource], pack_config: Mapping[str, Any], policies: Sequence[Any], config_path: Path = Path("policy-config")) -> list[Violation]:
+    """Run each policy as the engine would: resource policies per resource, stack policies once."""
+    violations: list[Violation] = []
+    for policy in policies:
+        level, config = resolve_policy(policy, pack_config, config_path)
+        if level == "disabled":
+            continue
+
+        if isinstance(policy, ResourceValidationPolicy):
+            for resource in resources:
+                args = ResourceValidationArgs(resource.resource_type, resource.props, resource.urn, resource.name, resource.opts, resource.provider, config)
+
+                def report(message: str, urn: Optional[str] = None, _urn: str = resource.urn) -> None:
+                    violations.append(Violation(policy.name, level, urn or _urn, message))
+
+                policy.validate(args, report)
+        else:
+            def report_stack(message: str, urn: Optional[str] = None) -> None:
+                violations.append(Violation(policy.name, level, urn or "", message))
+
+            policy.validate(StackValidationArgs(list(resources), config), report_stack)
+    return violations
+
+
+def plan(stack: str, config_file: Optional[Path] = None, policy_config: Optional[Path] = None, policies: Optional[Sequence[Any]] = None, **run_kwargs: Any) -> Plan:
+    from policies.registry import POLICIES
+
+    config_path = config_file or ROOT / f"Pulumi.{stack}.yaml"
+    policy_path = policy_config or ROOT / "policies" / f"config.{stack}.json"
+    try:
+        config, secret_keys = read_stack_file(config_path)
+    except StackFileError as err:
+        raise PlanInputError(str(err)) from None
+    pack_config = load_policy_config(policy_path)
+    check_sections(pack_config, policies or POLICIES, policy_path)
+    config, secret_keys = with_missing_secrets(config, secret_keys)
+    run = run_program(stack, config, secret_keys, **run_kwargs)
+    if isinstance(run.error, ConfigError):
+        raise PlanInputError(str(run.error))
+    if run.error is not None:
+        raise ProgramCrash(run.error)
+    return Plan(stack, run, evaluate(run, pack_config, policies or POLICIES, policy_path))
+
+
+# ------------------------------------------------------------------------------------------ report
+
+
+KEY_PROPERTIES = ("name", "image", "networksAdvanced", "mounts", "labels", "memory", "restart", "driverOpts", "policy", "roleName", "mount")
+
+
+def _summary(resource: Resource) -> str:
+    inputs = mask_secrets(resource.inputs)
+    parts = []
+    for key in KEY_PROPERTIES:
+        if key not in inputs:
+            continue
+        value = inputs[key]
+        if key == "networksAdvanced":
+            value = ",".join(n.get("name", "?") for n in value)
+        elif key == "mounts":
+            value = ",".join(f"{m.get('source')}:{m.get('target')}{':ro' if m.get('readOnly') else ''}" for m in value)
+        elif key == "labels":
+            value = f"{len(value)} labels"
+        elif key == "policy":
+            value = f"{len(str(value).splitlines())} lines HCL"
+        elif isinstance(value, (dict, list)):
+            value = json.dumps(value, separators=(",", ":"))
+        elif isinstance(value, float) and value.is_integer():
+            value = int(value)
+        parts.append(f"{key}={value}")
+    flags = [name for name in ("protect", "retainOnDelete") if resource.options.get(name)]
+    replace = replace_plan(resource)
+    if replace:
+        flags.append(replace["strategy"])
+    if flags:
+        parts.append("[" + ",".join(flags) + "]")
+    return " ".join(parts)
+
+
+def render(result: Plan) -> str:
+    lines = [f"Offline plan for stack {result.stack}: {len(result.run.resources)} resources (mocks; no engine, no credentials)", ""]
+    width = max(len(r.type) for r in result.run.resources)
+    for r in result.run.resources:
+        lines.append(f"  {r.type:<{width}}  {r.name:<28}  {_summary(r)}")
+    lines += ["", "Outputs:"]
+    for key, value in result.run.outputs.items():
+        shown = "[secret]" if key in result.run.secret_outputs else json.dumps(value)
+        lines.append(f"  {key}: {shown}")
+    if result.run.warnings:
+        lines += ["", "Warnings (as `pulumi preview` prints them):"] + [f"  {w}" for w in result.run.warnings]
+    if result.budget is not None:
+        lines += ["", *result.budget.lines()]
+    lines += ["", f"Policy violations: {len(result.mandatory)} mandatory, {len(result.violations) - len(result.mandatory)} advisory"]
+    for v in sorted(result.violations, key=lambda v: (v.enforcementLevel != MANDATORY, v.policy)):
+        lines.append(f"  [{v.enforcementLevel}] {v.policy}: {v.message}")
+        if v.urn:
+            lines.append(f"      {v.urn}")
+    return "\n".join(lines)
+
+
+def with_budget(result: Plan, config_file: Optional[Path] = None) -> None:
+    """The host memory budget across the committed stacks and maxPreviewEnvs previews (ci/memory_budget.py);
+    each of its problems is a mandatory violation, so the plan fails on them."""
+    from ci.memory_budget import BudgetInputError, host_budget
+
+    try:
+        result.budget = host_budget(result.stack, result.run, config_file)
+    except BudgetInputError as err:
+        raise PlanInputError(f"memory budget: {err}") from None
+    result.violations += [Violation("host-memory-budget", MANDATORY, "", problem) for problem in result.budget.problems]
+
+
+def main(stack: str, as_json: bool = False, config_file: Optional[str] = None, policy_config: Optional[str] = None) -> int:
+    """Exit 0: no mandatory violation; 1: at least one; 2: bad input (one line); 3: the program crashed
+    (a bug, not the user's input: its traceback is printed)."""
+    try:
+        if not stack:
+            raise PlanInputError("--stack is required: production, staging or another stack with a Pulumi.<stack>.yaml")
+        if config_file is None and not (ROOT / f"Pulumi.{stack}.yaml").exists():
+            # The committed stacks only: generated previews (Pulumi.pr<N>.yaml, git-ignored) come and go.
+            from facts.envs import is_preview_env
+            from ci.memory_budget import committed_stacks
+
+            hint = f" (a preview's stack file: `uv run invoke preview-env --pr {stack[2:]}`)" if is_preview_env(stack) else ""
+            raise PlanInputError(f"no stack file Pulumi.{stack}.yaml; pass --config-file PATH or one of: {', '.join(committed_stacks(ROOT))}{hint}")
+        result = plan(stack, Path(config_file) if config_file else None, Path(policy_config) if policy_config else None)
+        with_budget(result, Path(config_file) if config_file else None)
+    except PlanInputError as err:
+        print(f"plan: {err}", file=sys.stderr)
+        return 2
+    except ProgramCrash as crash:
+        import traceback
+
+        print("plan: the program crashed (a bug in the program, not in your input):", file=sys.stderr)
+        traceback.print_exception(crash.error, file=sys.stderr)
+        return 3
+    print(json.dumps(result.to_json(), indent=2, default=str) if as_json else render(result))
+    return result.exit_code

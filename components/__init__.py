@@ -1,1 +1,0 @@
-"""Finance Report deployment: ComponentResources and the pure builders they use."""

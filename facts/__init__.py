@@ -1,0 +1,1 @@
+"""Facts shared by the program and the policy pack: what the engine and providers do (with upstream sources), revision naming, env rules. Imports nothing of the project."""

@@ -1,0 +1,379 @@
+"""What the real engine and providers do with the program's resources, stated as data with its upstream
+source. Mocks cannot show any of this; the program, the offline plan, the policies and the real-systems
+tests all read it from here, so a fact is stated once and a change to one is a change to all.
+
+Versions: pulumi 3.272 (engine read at v3.259.0), pulumi-docker 5.2.0 bridging
+kreuzwerker/terraform-provider-docker v4.5.0 (read at pulumi-docker v5.1.0, whose `upstream` is the same
+v4.5.0), pulumi-vault 7.14.0 bridging hashicorp/terraform-provider-vault v5.10.1, pulumi-command 1.2.1,
+pulumi-terraform-bridge v3.133.0. Citations are `repository@version:path:line`. Where a pinned version
+was not available to read, the nearest one was read and is named; README "What is only checkable on a
+real host" lists what these facts could not show here.
+
+Pure data and small pure functions only: the policy pack ships this module as part of the pack.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Mapping, Optional
+
+CONTAINER = "docker:index/container:Container"
+VOLUME = "docker:index/volume:Volume"
+NETWORK = "docker:index/network:Network"
+REMOTE_IMAGE = "docker:index/remoteImage:RemoteImage"
+KV_SECRET = "vault:kv/secretV2:SecretV2"
+SECRET_ID = "vault:appRole/authBackendRoleSecretId:AuthBackendRoleSecretId"
+APPROLE_ROLE = "vault:appRole/authBackendRole:AuthBackendRole"
+VAULT_POLICY = "vault:index/policy:Policy"
+COMMAND = "command:local:Command"
+RANDOM_PASSWORD = "random:index/randomPassword:RandomPassword"
+RANDOM_BYTES = "random:index/randomBytes:RandomBytes"
+
+DOCKER_TF = "kreuzwerker/terraform-provider-docker@v4.5.0:internal/provider"
+
+
+@dataclass(frozen=True)
+class Fact:
+    statement: str
+    source: str
+
+
+# ------------------------------------------------------------------------------------------ replace strategy
+
+ENGINE_DBR_RULE = Fact(
+    "The engine replaces delete-first when the provider's Diff says so, unless the program sets deleteBeforeReplace; "
+    "an explicit False (Python SDK: deleteBeforeReplaceDefined) overrides the provider.",
+    "pulumi/pulumi@v3.259.0:pkg/resource/deploy/step_generator.go:2041-2047; sdk/python/lib/pulumi/runtime/resource.py:1132-1133 (the installed pulumi 3.272.0: resource.py:1297-1298)",
+)
+PROVIDER_DELETE_BEFORE_REPLACE = {
+    CONTAINER: Fact("docker_container is declared DeleteBeforeReplace.", "pulumi/pulumi-docker@v5.1.0:provider/resources.go:112-114"),
+}
+# The bridge also answers delete-first for a resource whose auto-namable `name` the program sets
+# explicitly (pulumi-docker enables autonaming): containers, networks and volumes with a fixed name.
+NAMED_DELETE_BEFORE_REPLACE = {
+    t: Fact(
+        "An explicitly set autonamed `name` makes the bridge answer DeleteBeforeReplace.",
+        "pulumi/pulumi-docker@v5.1.0:provider/resources.go:404; pulumi/pulumi-terraform-bridge@v3.133.0:pkg/tfbridge/provider.go:1253-1254, schema.go:238-243",
+    )
+    for t in (CONTAINER, NETWORK, VOLUME)
+} | {
+    # pulumi-vault enables autonaming for every resource with a `name` too: a replaced policy or KV secret
+    # (a new mount or path) is deleted before its successor exists.
+    t: Fact(
+        "An explicitly set autonamed `name` makes the bridge answer DeleteBeforeReplace.",
+        "pulumi/pulumi-vault@v7.11.0:provider/resources.go:561; pulumi/pulumi-terraform-bridge@v3.133.0:pkg/tfbridge/provider.go:1253-1254",
+    )
+    for t in (VAULT_POLICY, KV_SECRET)
+}
+# Before a delete-first replacement the engine deletes, first, every dependent whose inputs take a value
+# from the replaced resource and which the provider would replace if that value changed: a container
+# attached to a replaced network, or mounting a replaced volume, goes down with it.
+DEPENDENT_REPLACEMENTS = Fact(
+    "A delete-before-replace replacement first deletes the transitive dependents that a changed input would replace.",
+    "pulumi/pulumi@v3.259.0:pkg/resource/deploy/step_generator.go:2047-2068, 3268-3345",
+)
+
+CREATE_BEFORE_DELETE, DELETE_BEFORE_REPLACE = "create-before-delete", "delete-before-replace"
+
+
+def provider_deletes_first(type_: str, props: Mapping[str, Any]) -> bool:
+    """Whether the provider's Diff answers DeleteBeforeReplace for a replacement of this resource."""
+    return type_ in PROVIDER_DELETE_BEFORE_REPLACE or (type_ in NAMED_DELETE_BEFORE_REPLACE and bool(props.get("name")))
+
+
+def effective_strategy(type_: str, props: Mapping[str, Any], option: Optional[bool]) -> tuple[str, str]:
+    """(strategy, why) the engine uses to replace the resource: the program's option when set, else the provider's."""
+    if option is not None:
+        return (DELETE_BEFORE_REPLACE if option else CREATE_BEFORE_DELETE), "program option"
+    if provider_deletes_first(type_, props):
+        return DELETE_BEFORE_REPLACE, "provider default"
+    return CREATE_BEFORE_DELETE, "engine default"
+
+
+# ------------------------------------------------------------------------------------------ what replaces
+
+# docker_container: every argument is ForceNew except these. Of those, Update applies only the first set
+# (ContainerUpdate); changing any other leaves the running container as it was.
+CONTAINER_UPDATED_IN_PLACE = Fact(
+    "Update applies restart, max_retry_count, cpu_shares, memory, memory_reservation, cpu_set, memory_swap and the "
+    "device I/O limits through ContainerUpdate.",
+    f"{DOCKER_TF}/resource_docker_container_funcs.go:1016-1019",
+)
+CONTAINER_IN_PLACE = frozenset({
+    "restart", "maxRetryCount", "cpuShares", "memory", "memoryReservation", "cpuSet", "memorySwap",
+    "deviceReadBps", "deviceReadIops", "deviceWriteBps", "deviceWriteIops",
+})
+CONTAINER_UPDATE_IGNORED_FACT = Fact(
+    "healthcheck, init, tmpfs, cpu_period and cpu_quota are not ForceNew, and Update does not apply them: a change is "
+    "recorded in state while the container keeps its old settings.",
+    f"{DOCKER_TF}/resource_docker_container.go:482,1045,1126,1164,1170; resource_docker_container_funcs.go:1016-1076",
+)
+CONTAINER_UPDATE_IGNORED = frozenset({"healthcheck", "init", "tmpfs", "cpuPeriod", "cpuQuota"})
+# Settings of the provider's own behaviour, not of the container.
+CONTAINER_PROVIDER_ONLY = frozenset({
+    "rm", "start", "wait", "waitTimeout", "attach", "logs", "mustRun", "removeVolumes", "destroyGraceSeconds",
+    "containerReadRefreshTimeoutMilliseconds",
+})
+REPLACE_EXCEPT = {
+    CONTAINER: CONTAINER_IN_PLACE | CONTAINER_UPDATE_IGNORED | CONTAINER_PROVIDER_ONLY,
+    # docker_volume: name, labels, driver, driver_opts are ForceNew (only cluster.availability updates).
+    VOLUME: frozenset({"cluster"}),
+    # docker_network has no Update: every argument is ForceNew.
+    NETWORK: frozenset(),
+    # docker_image: name, pull_triggers, triggers, platform and the fields of `build` are ForceNew.
+    REMOTE_IMAGE: frozenset({"keepLocally", "forceRemove"}),
+    # vault_approle_auth_backend_role_secret_id has no Update: every argument is ForceNew.
+    SECRET_ID: frozenset(),
+}
+REPLACE_FACTS = {
+    CONTAINER: Fact("Every docker_container argument not listed as updatable is ForceNew.", f"{DOCKER_TF}/resource_docker_container.go:57-1170"),
+    VOLUME: Fact("docker_volume name, labels, driver and driver_opts are ForceNew.", f"{DOCKER_TF}/resource_docker_volume.go:41-67"),
+    NETWORK: Fact("docker_network has no UpdateContext: every argument is ForceNew.", f"{DOCKER_TF}/resource_docker_network.go:17-90"),
+    REMOTE_IMAGE: Fact("docker_image name, pull_triggers, triggers, platform and every field of build are ForceNew.", f"{DOCKER_TF}/resource_docker_image.go:36-95,101-479"),
+    SECRET_ID: Fact("The secret-id resource has no Update; every argument is ForceNew.", "hashicorp/terraform-provider-vault@v5.10.1:vault/resource_approle_auth_backend_role_secret_id.go:26-132"),
+    COMMAND: Fact("Only `triggers` replaces a command; other changes re-run `create` as an update.", "pulumi/pulumi-command@v1.2.1:provider/pkg/provider/common/inputs.go:10; local/commandController.go:79-83"),
+}
+REPLACE_ONLY = {COMMAND: frozenset({"triggers"})}
+
+
+def replacing_properties(type_: str, props: Mapping[str, Any]) -> Optional[list[str]]:
+    """The set inputs of a resource whose change replaces it, or None when no fact is known for its type."""
+    if type_ in REPLACE_ONLY:
+        return sorted(k for k in props if k in REPLACE_ONLY[type_])
+    if type_ not in REPLACE_EXCEPT:
+        return None
+    return sorted(k for k in props if k not in REPLACE_EXCEPT[type_])
+
+
+def ignored_updates(props: Mapping[str, Any]) -> list[str]:
+    """Container settings the program sets that the provider would never apply after create: a fixed-name
+    container must list them in replace_on_changes, or a change to them is silently lost."""
+    return sorted(k for k in props if k in CONTAINER_UPDATE_IGNORED and props[k] not in (None, {}, []))
+
+
+# ------------------------------------------------------------------------------------------ stop and removal
+
+STOP_ON_DELETE = Fact(
+    "Deleting a container sends ContainerStop with t = destroy_grace_seconds, or t=0 (stop signal, then SIGKILL at once) "
+    "when it is unset; stop_timeout is not used at delete.",
+    f"{DOCKER_TF}/resource_docker_container_funcs.go:1085-1093; moby/moby@v28.5.2:daemon/stop.go:57-67",
+)
+
+
+def delete_stop_seconds(props: Mapping[str, Any]) -> int:
+    """The `t` of the stop the provider sends when it deletes (or replaces) the container."""
+    grace = props.get("destroyGraceSeconds") or 0
+    return int(grace) if grace > 0 else 0
+
+
+# ------------------------------------------------------------------------------------------ read-back forms
+
+GO_DURATION_FACT = Fact(
+    "Health-check durations are parsed with time.ParseDuration and read back with Duration.String() (60s -> 1m0s); the "
+    "field is not ForceNew and has no DiffSuppressFunc, so any other spelling is a diff after every refresh.",
+    f"{DOCKER_TF}/resource_docker_container_funcs.go:147-157,960-967; go1.19.8:src/time/time.go:623-694",
+)
+GO_DURATION_FIELDS = {CONTAINER: (("healthcheck", "interval"), ("healthcheck", "timeout"), ("healthcheck", "startPeriod"), ("healthcheck", "startInterval"))}
+
+_UNITS = (("h", 3600), ("m", 60))
+
+
+def go_duration(seconds: int) -> str:
+    """Whole seconds as Go's time.Duration.String() prints them: 5s, 1m0s, 1m30s, 1h0m0s, 0s."""
+    if seconds < 0:
+        raise ValueError("durations here are non-negative whole seconds")
+    if seconds == 0:
+        return "0s"
+    out, rest, started = "", seconds, False
+    for unit, size in _UNITS:
+        count, rest = divmod(rest, size)
+        if count or started:
+            out += f"{count}{unit}"
+            started = True
+    return f"{out}{rest}s"
+
+
+_GO_DURATION_RE = re.compile(r"^(?:([1-9][0-9]*)h)?(?:([0-9]+)m)?([0-9]+)s$")
+
+
+def is_go_duration(text: str) -> bool:
+    """True when `text` is what Duration.String() prints for a whole number of seconds."""
+    match = _GO_DURATION_RE.match(text or "")
+    if not match:
+        return False
+    hours, minutes, seconds = (int(g) if g else 0 for g in match.groups())
+    return go_duration(hours * 3600 + minutes * 60 + seconds) == text
+
+
+CONTAINER_READ_BACK_FACT = Fact(
+    "Read sets these container attributes from ContainerInspect; env, labels and uploads are not read back, log_opts only "
+    "when set in config, memory_swap as MiB only when > 0 (else the raw 0 or -1).",
+    f"{DOCKER_TF}/resource_docker_container_funcs.go:758-981",
+)
+# Pulumi property -> where Read takes it from (docker inspect), for the attributes the program sets.
+CONTAINER_READ_BACK = {
+    "name": "Name without the leading /",
+    "image": "Image (the id) when the input is sha256:..., else Config.Image",
+    "command": "Config.Cmd",
+    "entrypoints": "Config.Entrypoint",
+    "user": "Config.User",
+    "securityOpts": "HostConfig.SecurityOpt",
+    "restart": "HostConfig.RestartPolicy.Name",
+    "init": "HostConfig.Init",
+    "capabilities": "HostConfig.CapAdd / CapDrop",
+    "mounts": "Mounts (getDockerContainerMounts)",
+    "privileged": "HostConfig.Privileged",
+    "memory": "HostConfig.Memory / MiB",
+    "memorySwap": "HostConfig.MemorySwap / MiB when > 0, else raw",
+    "logDriver": "HostConfig.LogConfig.Type",
+    "logOpts": "HostConfig.LogConfig.Config (daemon defaults for the same driver merged in)",
+    "healthcheck": "Config.Healthcheck, durations via Duration.String()",
+    "stopSignal": "Config.StopSignal",
+    "stopTimeout": "Config.StopTimeout",
+}
+
+# ------------------------------------------------------------------------------------------ uploads
+
+UPLOAD_MODE = Fact(
+    "An upload without `permissions` is written 0644 (0744 when executable); uploads are copied into the created "
+    "container's filesystem before it starts, and are never read back.",
+    f"{DOCKER_TF}/resource_docker_container_funcs.go:549-584,959",
+)
+DEFAULT_UPLOAD_MODE = 0o644
+
+# ------------------------------------------------------------------------------------------ health wait
+
+WAIT_FAILURE = Fact(
+    "When `wait` times out the container is saved with an initialization error; the next update retries as an "
+    "in-place update that neither waits nor recreates: a later `pulumi up` succeeds with the unhealthy container.",
+    f"{DOCKER_TF}/resource_docker_container_funcs.go:456-460,584-621; pulumi/pulumi@v3.259.0:pkg/resource/deploy/step_generator.go:2178-2183",
+)
+
+# ------------------------------------------------------------------------------------------ volumes
+
+VOLUME_CREATE_REUSES = Fact(
+    "Creating a volume whose name exists returns the existing volume without reconciling its driver options.",
+    "moby/moby@v28.5.2:volume/service/store.go:602-607; " + f"{DOCKER_TF}/resource_docker_volume.go:278-284",
+)
+
+# ------------------------------------------------------------------------------------------ secrets
+
+NESTED_SECRETS = Fact(
+    "The engine marks an output secret when its input was top-level secret (step_executor) and, for providers that do not "
+    "accept secrets, a whole array or object input that contains a secret (annotateSecrets); additionalSecretOutputs are "
+    "always secret. Only the option makes a nested secret's property secret whatever the provider's protocol.",
+    "pulumi/pulumi@v3.259.0:pkg/resource/deploy/step_executor.go:525-564; pkg/resource/plugin/provider_plugin.go:914-931",
+)
+# Properties that may hold a secret inside a list or object and are therefore declared secret outputs.
+NESTED_SECRET_PROPERTIES = {CONTAINER: ("uploads",)}
+SECRET_OUTPUTS = {
+    SECRET_ID: Fact("secretId and wrappingToken are additional secret outputs.", "pulumi-vault 7.14.0 sdk/python/pulumi_vault/approle/auth_backend_role_secret_id.py:654"),
+    KV_SECRET: Fact("data, dataJson and dataJsonWo are additional secret outputs.", "pulumi-vault 7.14.0 sdk/python/pulumi_vault/kv/secret_v2.py:751"),
+    RANDOM_PASSWORD: Fact("bcryptHash and result are additional secret outputs.", "pulumi-random 4.21.4 sdk/python/pulumi_random/random_password.py:612"),
+    RANDOM_BYTES: Fact("base64 and hex are additional secret outputs.", "pulumi-random 4.21.4 sdk/python/pulumi_random/random_bytes.py:244"),
+}
+
+# ------------------------------------------------------------------------------------------ Vault provider
+
+VAULT_CHILD_TOKEN = Fact(
+    "Unless skip_child_token, the Vault provider creates a child token (update on auth/token/create) with TTL "
+    "max_lease_ttl_seconds, default 1200 s; resources outliving it fail mid-update.",
+    "hashicorp/terraform-provider-vault@v5.10.1:internal/provider/meta.go:592,616-622; provider.go:94-125",
+)
+VAULT_DEFAULT_MAX_LEASE_TTL = 1200
+KV_DATA_SOURCE_MISSING = Fact(
+    "The vault_kv_secret_v2 data source fails with `no secret found at \"<mount>/data/<name>\"` when the secret does not exist.",
+    "hashicorp/terraform-provider-vault@v5.10.1:vault/data_source_kv_secret_v2.go:123-128",
+)
+
+# ------------------------------------------------------------------------------------------ Docker API the provider calls to read
+
+READ_PATHS_FACT = Fact(
+    "Refresh and preview read with: HEAD/GET /_ping and GET /version (client setup), GET /containers/json and "
+    "GET /containers/{id}/json (container Read), GET /images/json and GET /images/{name}/json (image Read), "
+    "GET /networks/{id} (network Read, getNetwork), GET /volumes/{name} (volume Read); Check and Diff call no API.",
+    f"{DOCKER_TF}/config.go:193-206; resource_docker_container_funcs.go:765,775; resource_docker_image_funcs.go:109-166; "
+    "resource_docker_network_funcs.go:92-165; resource_docker_volume.go:294; data_source_docker_network.go:146-151",
+)
+# (method, path template) of every Docker API call a preview or refresh of the program's resources makes.
+READ_CALLS = (
+    ("HEAD", "/_ping"),
+    ("GET", "/_ping"),
+    ("GET", "/version"),
+    ("GET", "/info"),
+    ("GET", "/containers/json"),
+    ("GET", "/containers/{id}/json"),
+    ("GET", "/images/json"),
+    ("GET", "/images/{name}/json"),
+    ("GET", "/networks/{id}"),
+    ("GET", "/volumes/{name}"),
+)
+
+# ------------------------------------------------------------------------------------------ Vault API the provider calls to read
+
+VAULT_TF = "hashicorp/terraform-provider-vault@v5.10.1"
+VAULT_READ_PATHS_FACT = Fact(
+    "With skip_child_token, Configure calls auth/token/lookup-self (and the unauthenticated sys/seal-status); refresh "
+    "reads GET sys/policies/acl/<name> (vault/api v1.23.0 Sys.GetPolicy), GET <kv>/data/<name> and, when the secret "
+    "has custom metadata, GET <kv>/metadata/<name>, GET auth/<approle>/role/<role> and .../role-id, and looks a "
+    "secret-id up with POST auth/<approle>/role/<role>/secret-id-accessor/lookup (an update).",
+    f"{VAULT_TF}:internal/provider/meta.go:331,346-355,575; vault/resource_policy.go:123; vault/resource_kv_secret_v2.go:302,346; "
+    "vault/resource_approle_auth_backend_role.go:215,257; vault/resource_approle_auth_backend_role_secret_id.go:279-284",
+)
+# (Vault capability, path template) of every call a preview or refresh of the program's Vault resources
+# makes. Placeholders: {kv}, {approle} (mounts), {name} (KV secret name), {policy}, {role}.
+VAULT_READ_CALLS = (
+    ("read", "auth/token/lookup-self"),
+    ("read", "sys/policies/acl/{policy}"),
+    ("read", "{kv}/data/{name}"),
+    ("read", "{kv}/metadata/{name}"),
+    ("read", "auth/{approle}/role/{role}"),
+    ("read", "auth/{approle}/role/{role}/role-id"),
+    ("update", "auth/{approle}/role/{role}/secret-id-accessor/lookup"),
+)
+
+VAULT_WRITE_FACT = Fact(
+    "`pulumi up` writes: KV v2 data (create/update; no delete: the KV secrets are retained on delete), ACL "
+    "policies (put/delete), AppRole roles and their role-id (write/delete), secret-ids (write; destroyed through "
+    "their accessor), and the provider's child token (auth/token/create) unless skip_child_token.",
+    "hashicorp/terraform-provider-vault@v5.10.1:vault/resource_kv_secret_v2.go:246; resource_policy.go:87,107; "
+    "resource_approle_auth_backend_role.go:161,177,319; resource_approle_auth_backend_role_secret_id.go:214,385; "
+    "internal/provider/meta.go:617-622",
+)
+# (capabilities, path template) the deploy token needs beyond VAULT_READ_CALLS.
+VAULT_WRITE_CALLS = (
+    (("create", "update"), "{kv}/data/{name}"),
+    (("create", "update", "delete"), "sys/policies/acl/{policy}"),
+    (("create", "update", "delete"), "auth/{approle}/role/{role}"),
+    (("update",), "auth/{approle}/role/{role}/role-id"),
+    (("update",), "auth/{approle}/role/{role}/secret-id"),
+    (("update",), "auth/{approle}/role/{role}/secret-id-accessor/destroy"),
+)
+VAULT_CHILD_TOKEN_CALL = (("update",), "auth/token/create")
+
+# What the provider sends when it writes a role and a policy: the deploy tokens' policies list exactly
+# these parameters (Vault refuses any other once allowed_parameters is set), and pin the ones that could
+# widen what a role's tokens may read (render/vault_artifacts.py, pinned_write_blocks).
+VAULT_WRITE_PARAMS_FACT = Fact(
+    "A role write sends the token fields (token_bound_cidrs, token_policies as a list, token_explicit_max_ttl, "
+    "token_max_ttl, token_no_default_policy, token_period, token_type, token_ttl, token_num_uses, alias_metadata) "
+    "and bind_secret_id, secret_id_num_uses, secret_id_ttl, secret_id_bound_cidrs, local_secret_ids; a policy "
+    "write is PUT sys/policies/acl/<name> with {\"policy\": <text>}.",
+    "hashicorp/terraform-provider-vault@v5.10.1:vault/auth_token.go:250-293; vault/resource_approle_auth_backend_role.go:97-140,161,286; "
+    "vault/resource_policy.go:87 (vault/api Sys.PutPolicyWithContext: body {\"policy\": rules})",
+)
+VAULT_ROLE_WRITE_PARAMS = (
+    "token_bound_cidrs", "token_policies", "token_explicit_max_ttl", "token_max_ttl", "token_no_default_policy",
+    "token_period", "token_type", "token_ttl", "token_num_uses", "alias_metadata",
+    "bind_secret_id", "secret_id_num_uses", "secret_id_ttl", "secret_id_bound_cidrs", "local_secret_ids",
+)
+VAULT_POLICY_WRITE_PARAM = "policy"
+# A secret-id write (mint) and an accessor lookup/destroy send these.
+VAULT_SECRET_ID_WRITE_PARAMS = ("secret_id", "cidr_list", "token_bound_cidrs", "metadata", "ttl", "num_uses")
+VAULT_ACCESSOR_PARAM = "secret_id_accessor"
+VAULT_SECRET_ID_PARAMS_FACT = Fact(
+    "A secret-id mint sends secret_id (custom only), cidr_list, token_bound_cidrs, metadata, ttl, num_uses; its read "
+    "and delete send secret_id_accessor.",
+    "hashicorp/terraform-provider-vault@v5.10.1:vault/resource_approle_auth_backend_role_secret_id.go:167-214,282-283,380-387,424-425",
+)

@@ -1,0 +1,1 @@
+"""Operator commands behind `uv run invoke` and their plumbing (the program under mocks, stack context, confirmation). Imports config, render, facts and clients."""

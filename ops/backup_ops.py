@@ -1,0 +1,399 @@
+"""Operator commands of the backup service (README "Backups and restore"):
+
+    uv run invoke backup  --stack S [--yes]                       a backup now; waits and reports
+    uv run invoke backups --stack S                               snapshots: time, size, verification
+    uv run invoke restore --stack S --from latest|ID [--into-scratch] [--unverified] [--yes]
+
+They reach the env's Docker host the way the provider does (clients/docker_api.py: the stack's dockerHost
+and dockerSshOpts) and run the backup container's own job (`fr-backup`, render/backup_job.py) in it
+with a Docker exec: the credentials stay in the container's tmpfs secrets; nothing secret passes through
+the operator's machine. The env's containers are found by their `finance-report.env` and
+`finance-report.service` labels, so a staging command never touches production.
+
+`restore` takes a safety backup first (and stops if it fails), stops the env's backend and worker,
+restores into a new database and swaps it in (the old one is renamed, never dropped), starts them again
+and runs the rollout gate's health checks. `--into-scratch` restores into a new database beside the live
+one and touches nothing else. `latest` is the newest backup that passed its restore check; an id of one
+that failed it (or was never checked) is refused unless `--unverified`. Exit codes: 0 done; 1 failed (one
+line per failure) or not confirmed (a no, or standard input closed without --yes: ops/confirm.py); 2 bad
+input.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import struct
+import sys
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Callable, Optional, Sequence, TextIO
+
+from render import backup_job as job
+from render import labels as L
+from render.app_env import site_url
+from ops.confirm import NoConfirmation, ask
+from clients.docker_api import DockerAPI, DockerError
+
+EXEC_TIMEOUT = 6 * 3600  # a backup of a large database streams for a long time without output
+SNAPSHOT_RE = re.compile(r"^(latest|[0-9a-f]{8,64})$")
+
+
+class OpsInputError(Exception):
+    """Bad input: one line, exit 2."""
+
+
+class OpsFailure(Exception):
+    """The operation failed: one line, exit 1."""
+
+
+# ------------------------------------------------------------------------------------------ Docker exec
+
+
+def exec_run(api: DockerAPI, container: str, argv: Sequence[str], env: Sequence[str] = ()) -> tuple[int, str, str]:
+    """Run `argv` in `container` (POST /containers/{id}/exec, /exec/{id}/start), wait for it to end and
+    return its exit code, stdout and stderr (the API multiplexes both on one stream: 8-byte frames)."""
+    created = api.request("POST", f"/containers/{container}/exec", body={"AttachStdout": True, "AttachStderr": True, "Cmd": list(argv), "Env": list(env)})
+    if created.status >= 400:
+        raise DockerError(f"exec in {container}: the Docker API answered {created.status}: {created.body[:200].decode(errors='replace').strip()}")
+    exec_id = created.json()["Id"]
+    started = api.request("POST", f"/exec/{exec_id}/start", body={"Detach": False, "Tty": False})
+    if started.status >= 400:
+        raise DockerError(f"exec start in {container}: the Docker API answered {started.status}")
+    out, err = demultiplex(started.body)
+    for _ in range(50):  # the stream ends when the process does; its exit code follows shortly
+        state = api.get(f"/exec/{exec_id}/json")
+        if not state.get("Running"):
+            if state.get("ExitCode") is None:
+                raise DockerError(f"exec in {container} ended with no exit code (GET /exec/{exec_id}/json)")
+            return int(state["ExitCode"]), out, err
+        time.sleep(0.1)
+    raise DockerError(f"exec in {container} did not finish")
+
+
+def demultiplex(stream: bytes) -> tuple[str, str]:
+    """Docker's multiplexed stream: [type, 0, 0, 0, size (big-endian u32)] + payload; 1 stdout, 2 stderr."""
+    out, err, pos = bytearray(), bytearray(), 0
+    while pos + 8 <= len(stream):
+        kind, size = stream[pos], struct.unpack(">I", stream[pos + 4 : pos + 8])[0]
+        payload = stream[pos + 8 : pos + 8 + size]
+        (err if kind == 2 else out).extend(payload)
+        pos += 8 + size
+    return out.decode(errors="replace"), err.decode(errors="replace")
+
+
+def env_containers(api: DockerAPI, env: str, service: Optional[str] = None) -> list[dict[str, Any]]:
+    labels = [f"{L.ENV}={env}"] + ([f"{L.SERVICE}={service}"] if service else [])
+    return api.containers(labels)
+
+
+def name_of(row: dict[str, Any]) -> str:
+    return (row.get("Names") or ["?"])[0].lstrip("/")
+
+
+def backup_container(api: DockerAPI, env: str) -> str:
+    running = [r for r in env_containers(api, env, L.BACKUP) if r.get("State") == "running"]
+    if len(running) != 1:
+        raise OpsFailure(f"expected one running backup container of env {env}, found {len(running)} (see `uv run invoke status --stack {env}`)")
+    return name_of(running[0])
+
+
+def last_line(text: str) -> str:
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else ""
+
+
+# ------------------------------------------------------------------------------------------ listing (pure)
+
+
+@dataclass(frozen=True)
+class Backup:
+    time: str
+    id: str  # the 8 characters restic shows
+    size: Optional[int]
+    verification: str  # verified | failed | unverified
+    tables: Optional[int]
+    run: str
+    full_id: str = ""
+
+
+def backups_of(snapshots: Sequence[dict[str, Any]]) -> list[Backup]:
+    """One row per database snapshot (the globals snapshot of each run rides along), oldest first."""
+    rows = []
+    for s in snapshots:
+        tags = s.get("tags") or []
+        if "kind=db" not in tags:
+            continue
+        values = dict(t.split("=", 1) for t in tags if "=" in t)
+        verification = "verified" if "verified" in tags else "failed" if "verify-failed" in tags else "unverified"
+        rows.append(
+            Backup(
+                time=str(s.get("time", ""))[:19].replace("T", " ") + "Z",
+                id=str(s.get("short_id") or s.get("id", ""))[:8],
+                size=int(values["bytes"]) if values.get("bytes", "").isdigit() else None,
+                verification=verification,
+                tables=int(values["tables"]) if values.get("tables", "").isdigit() else None,
+                run=values.get("run", ""),
+                full_id=str(s.get("id") or s.get("short_id") or ""),
+            )
+        )
+    return sorted(rows, key=lambda b: (b.time, b.id))
+
+
+def human_size(size: Optional[int]) -> str:
+    if size is None:
+        return "?"
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GiB"
+
+
+def render_backups(rows: Sequence[Backup]) -> str:
+    lines = [f"{'time (UTC)':<21} {'snapshot':<9} {'size':>10}  {'restore check':<13} tables"]
+    for b in rows:
+        lines.append(f"{b.time:<21} {b.id:<9} {human_size(b.size):>10}  {b.verification:<13} {b.tables if b.tables is not None else '-'}")
+    verified = sum(b.verification == "verified" for b in rows)
+    lines.append(f"{len(rows)} backups, {verified} verified")
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------------------ ages (status)
+
+_HEALTH_RE = re.compile(r"last_backup=(\d+) last_verified=(\d+) max_age=(\d+) now=(\d+) result: (.*)")
+
+
+@dataclass(frozen=True)
+class Ages:
+    backup: Optional[int]
+    """Seconds since the last successful backup (None: never)."""
+    verified: Optional[int]
+    """Seconds since the last verified restore (None: never)."""
+    max_age: int
+    result: str
+
+
+def parse_health_output(output: str) -> Optional[Ages]:
+    """The backup health check's line (`fr-backup health`), as Docker keeps it in State.Health.Log."""
+    match = _HEALTH_RE.search(output or "")
+    if not match:
+        return None
+    backup, verified, max_age, now = (int(match.group(i)) for i in range(1, 5))
+    return Ages(now - backup if backup else None, now - verified if verified else None, max_age, match.group(5).strip())
+
+
+def human_age(seconds: Optional[int]) -> str:
+    if seconds is None:
+        return "never"
+    if seconds < 3600:
+        return f"{seconds // 60}m ago"
+    if seconds < 48 * 3600:
+        return f"{seconds // 3600}h {seconds % 3600 // 60}m ago"
+    return f"{seconds // 86400}d {seconds % 86400 // 3600}h ago"
+
+
+def ages_line(ages: Ages) -> str:
+    return f"last backup {human_age(ages.backup)}, last verified restore {human_age(ages.verified)} (allowed: {ages.max_age // 3600}h)"
+
+
+def age_problems(ages: Ages) -> list[str]:
+    found = []
+    for what, age in (("backup", ages.backup), ("verified restore", ages.verified)):
+        if age is None or age > ages.max_age:
+            found.append(f"last {what} {human_age(age)}, older than the {ages.max_age // 3600}h the schedule allows")
+    if not ages.result.startswith("ok"):
+        found.append(f"last backup run: {ages.result[:200]}")
+    return found
+
+
+HEALTH_LINE = "`last_backup=... last_verified=... max_age=... now=... result: ...`"
+
+
+class UnreadableHealth(Exception):
+    """The latest health probe printed something that is not the job's health line."""
+
+
+def read_ages(api: DockerAPI, container: str) -> Optional[Ages]:
+    """From the container's latest health probe: a read (GET), nothing runs on the host. None: no probe
+    has run yet; UnreadableHealth: one ran and printed something else than `fr-backup health` prints."""
+    health = (api.get(f"/containers/{container}/json").get("State") or {}).get("Health") or {}
+    log = health.get("Log") or []
+    if not log:
+        return None
+    output = log[-1].get("Output", "") or ""
+    ages = parse_health_output(output)
+    if ages is None:
+        raise UnreadableHealth(f"its latest health probe printed {output.strip()[:80]!r}, not the backup job's {HEALTH_LINE} line: backup ages unknown")
+    return ages
+
+
+# ------------------------------------------------------------------------------------------ commands
+
+
+@dataclass
+class Context:
+    env: str
+    api: DockerAPI
+    site: str
+    public_gate: bool
+    out: TextIO
+    confirm: Callable[[str], bool]
+
+
+def context(stack: str, docker_host: Optional[str], config_file: Optional[str], yes: bool, out: TextIO, confirm: Callable[[str], bool] = ask) -> Context:
+    from pathlib import Path
+
+    from ops.status import Declared, StatusInputError
+
+    if not stack:
+        raise OpsInputError("--stack is required: production, staging or another stack with a Pulumi.<stack>.yaml")
+    try:
+        declared = Declared.of(stack, Path(config_file) if config_file else None)
+    except StatusInputError as err:
+        raise OpsInputError(str(err)) from None
+    cfg = declared.config
+    api = DockerAPI(docker_host or cfg.docker_host, cfg.docker_ssh_opts, timeout=EXEC_TIMEOUT)
+    return Context(cfg.env, api, site_url(cfg.env, cfg.domain), cfg.public_health_gate, out, (lambda _q: True) if yes else confirm)
+
+
+def run_backup(ctx: Context, reason: str = "on demand", prune: bool = True) -> None:
+    name = backup_container(ctx.api, ctx.env)
+    code, _out, err = exec_run(ctx.api, name, [job.SCRIPT_PATH, "run", reason, *([] if prune else ["--no-prune"])])
+    for line in err.strip().splitlines():
+        print(f"  {line}", file=ctx.out)
+    if code != 0:
+        raise OpsFailure(f"backup of env {ctx.env} failed: {last_line(err) or f'exit {code}'}")
+
+
+def cmd_backup(ctx: Context) -> int:
+    if not ctx.confirm(f"Back up env {ctx.env} now?"):
+        raise OpsFailure("not confirmed")
+    run_backup(ctx)
+    print(f"backup of env {ctx.env} done and verified", file=ctx.out)
+    return 0
+
+
+def snapshot_list(ctx: Context) -> list[Backup]:
+    name = backup_container(ctx.api, ctx.env)
+    code, out, err = exec_run(ctx.api, name, [job.SCRIPT_PATH, "list"])
+    if code != 0:
+        raise OpsFailure(f"listing the backups of env {ctx.env} failed: {last_line(err) or f'exit {code}'}")
+    try:
+        return backups_of(json.loads(out))
+    except (json.JSONDecodeError, TypeError, AttributeError):
+        raise OpsFailure(f"the backup container answered something that is not restic's snapshot list: {out[:80]!r}") from None
+
+
+def cmd_backups(ctx: Context) -> int:
+    print(render_backups(snapshot_list(ctx)), file=ctx.out)
+    return 0
+
+
+def resolve_source(listed: Sequence[Backup], source: str, env: str, unverified: bool = False) -> str:
+    """The snapshot `--from` names: `latest` is the newest backup that passed its restore check (a newer
+    one that failed it, or was never checked, is skipped); an id must be one of this env's backups, and
+    one that did not pass its check is refused unless `unverified` (an operator inspecting it)."""
+    verified = [b for b in listed if b.verification == "verified"]
+    if source == "latest":
+        if not verified:
+            raise OpsFailure(f"env {env} has no verified backup to restore")
+        return verified[-1].id
+    named = [b for b in listed if (b.full_id or b.id).startswith(source)]
+    if not named:
+        raise OpsInputError(f"--from {source}: no backup of env {env} has this id (see `uv run invoke backups --stack {env}`)")
+    if len(named) > 1:
+        raise OpsInputError(f"--from {source}: {len(named)} backups of env {env} start with it; give more of the id (restic snapshots --json shows it whole)")
+    if named[0].verification != "verified" and not unverified:
+        what = "failed its restore check" if named[0].verification == "failed" else "has not passed a restore check"
+        raise OpsInputError(f"--from {source}: snapshot {named[0].id} {what}; pass --unverified to restore it anyway (with --into-scratch to inspect it)")
+    return source
+
+
+def cmd_restore(ctx: Context, source: str, into_scratch: bool, unverified: bool = False, now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> int:
+    if not SNAPSHOT_RE.match(source or ""):
+        raise OpsInputError(f"--from {source!r}: expected latest or a snapshot id (8 to 64 hex digits, see `uv run invoke backups`)")
+    stamp = now().strftime("%Y%m%d%H%M%S")
+    target = f"finance_report_scratch_{stamp}" if into_scratch else f"finance_report_restore_{stamp}"
+    name = backup_container(ctx.api, ctx.env)
+    # Resolved before the safety backup, which would otherwise be `latest` itself.
+    source = resolve_source(snapshot_list(ctx), source, ctx.env, unverified)
+    what = f"into the new database {target}, beside the live one" if into_scratch else "over the live database (the backend and worker stop meanwhile; the current database is kept under a new name)"
+    if not ctx.confirm(f"Restore env {ctx.env} from {source} {what}?"):
+        raise OpsFailure("not confirmed")
+
+    print(f"safety backup of env {ctx.env} first", file=ctx.out)
+    try:
+        run_backup(ctx, "before restore", prune=False)
+    except OpsFailure as err:
+        raise OpsFailure(f"{err}; nothing was restored") from None
+    if into_scratch:
+        code, out, err = exec_run(ctx.api, name, [job.SCRIPT_PATH, "restore", source, target])
+        if code != 0:
+            raise OpsFailure(last_line(err) or f"restore exited {code}")
+        print(last_line(out), file=ctx.out)
+        return 0
+
+    stopped: list[str] = []
+    failures = []
+    try:
+        # Inside the try: a stop that fails starts again what was already stopped.
+        for row in env_containers(ctx.api, ctx.env):
+            if row.get("Labels", {}).get(L.SERVICE) in (L.BACKEND, L.PREFECT_WORKER) and row.get("State") == "running":
+                answer = ctx.api.request("POST", f"/containers/{row['Id']}/stop")
+                if answer.status >= 400 and answer.status != 304:
+                    failures.append(f"stopping {name_of(row)} failed ({answer.status}); nothing was restored")
+                    break
+                stopped.append(name_of(row))
+                print(f"stopped {name_of(row)}", file=ctx.out)
+        if not failures:
+            code, out, err = exec_run(ctx.api, name, [job.SCRIPT_PATH, "restore", source, target, "--live"])
+            if code != 0:
+                failures.append(last_line(err) or f"restore exited {code}")
+            else:
+                print(last_line(out), file=ctx.out)
+    finally:
+        for container in stopped:
+            answer = ctx.api.request("POST", f"/containers/{container}/start")
+            if answer.status >= 400 and answer.status != 304:
+                failures.append(f"starting {container} again failed ({answer.status})")
+            else:
+                print(f"started {container}", file=ctx.out)
+    failures += health_gate(ctx)
+    if failures:
+        raise OpsFailure("; ".join(failures))
+    return 0
+
+
+def health_gate(ctx: Context) -> list[str]:
+    """The rollout gate `pulumi up` runs (runtime/rollout_gate.py): every container of the env running and
+    healthy, and the public health URLs answering when the stack gates on them."""
+    from runtime.rollout_gate import Gate
+
+    names = [name_of(r) for r in env_containers(ctx.api, ctx.env)]
+    urls = (f"{ctx.site}/api/health", f"{ctx.site}/") if ctx.public_gate else ()
+    problems = Gate(ctx.api, names, urls=urls, timeout=600, say=lambda line: print(line, file=ctx.out)).run()
+    if not problems:
+        print(f"health gate: {len(names)} containers healthy" + (f", {len(urls)} URLs answer" if urls else ""), file=ctx.out)
+    return [f"health gate: {p}" for p in problems]
+
+
+def main(command: str, stack: str, *, docker_host: Optional[str] = None, config_file: Optional[str] = None, yes: bool = False, source: str = "", into_scratch: bool = False, unverified: bool = False, no_http: bool = False, out: Optional[TextIO] = None, confirm: Callable[[str], bool] = ask) -> int:
+    out = out or sys.stdout
+    try:
+        ctx = context(stack, docker_host, config_file, yes, out, confirm)
+        if no_http:
+            ctx.public_gate = False
+        if command == "backup":
+            return cmd_backup(ctx)
+        if command == "backups":
+            return cmd_backups(ctx)
+        return cmd_restore(ctx, source, into_scratch, unverified)
+    except OpsInputError as err:
+        print(f"{command}: {err}", file=sys.stderr)
+        return 2
+    except (OpsFailure, DockerError, NoConfirmation) as err:
+        print(f"{command}: {err}", file=sys.stderr)
+        return 1

@@ -1,0 +1,270 @@
+"""`uv run invoke logs --stack S --service SERVICE`: one env's container logs, found by label, over the
+stack's own Docker connection (README "Logs").
+
+SERVICE is backend, frontend, postgres, redis, worker (the prefect worker), backup, or agent:<svc> for
+the vault-agent of postgres, redis, app or backup (SERVICES and AGENT_SERVICES below; README's list is
+generated from them). Containers are found by their `finance-report.env` and
+`finance-report.service` labels (render/labels.py; agents also by `finance-report.agent-for`), so a
+staging command never reads production's. The newest container is the current revision; with
+--all-revisions the earlier ones (a rolling service's previous revision, a failed one) follow, newest
+first, each under a `==> name <==` header on stderr.
+
+Only the Docker API's container list, inspect (for the TTY flag) and logs endpoints are called: nothing is
+read from a container's filesystem, so no rendered secret file (/run/secrets/...) is ever printed.
+Container stdout goes to stdout, stderr to stderr, as `docker logs` does.
+
+Exit codes: 0 printed; 1 the host or a container could not be reached or found (one line on stderr);
+2 bad input (one line on stderr).
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Optional, Sequence, TextIO
+
+from render import labels as L
+from config.stack_config import StackConfig
+from clients.docker_api import DockerAPI, DockerError
+from ops.program_run import ROOT
+from ops import stack_context
+
+# What an operator types -> the service label the program puts on those containers. `backup` is the
+# label of a backup service's containers, when the stack runs one.
+SERVICES = {
+    "backend": L.BACKEND,
+    "frontend": L.FRONTEND,
+    "postgres": L.POSTGRES,
+    "redis": L.REDIS,
+    "worker": L.PREFECT_WORKER,
+    "backup": "backup",
+}
+AGENT_SERVICES = ("postgres", "redis", "app", "backup")
+# What a name means when it is not the label itself (README and the error line say so).
+SERVICE_NOTES = {"worker": "the prefect worker"}
+_ALL = [*SERVICES, *(f"agent:{a}" for a in AGENT_SERVICES)]
+SERVICE_CHOICES = ", ".join(_ALL[:-1]) + f" or {_ALL[-1]}"
+
+
+def readme_services() -> str:
+    """README "Logs": the accepted --service values, from SERVICES and AGENT_SERVICES."""
+    names = [f"`{name}`" + (f" ({SERVICE_NOTES[name]})" if name in SERVICE_NOTES else "") for name in SERVICES]
+    return f"`--service` is {', '.join(names)}, or `agent:{'|'.join(AGENT_SERVICES)}` for a vault-agent."
+DEFAULT_TAIL = "200"
+_DURATION = re.compile(r"^([0-9]+)([smhd])$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+STDOUT, STDERR = 1, 2
+
+
+class LogsInputError(Exception):
+    """Bad input: one line, exit 2."""
+
+
+class LogsError(Exception):
+    """The host or a container could not be reached or found: one line, exit 1."""
+
+
+@dataclass(frozen=True)
+class Target:
+    service: str
+    """The `finance-report.service` label."""
+    agent_for: Optional[str] = None
+    """For an agent: the `finance-report.agent-for` label."""
+
+    def filters(self, env: str) -> list[str]:
+        found = [f"{L.ENV}={env}", f"{L.SERVICE}={self.service}"]
+        if self.agent_for:
+            found.append(f"{L.AGENT_FOR}={self.agent_for}")
+        return found
+
+
+def parse_service(value: str) -> Target:
+    if value.startswith("agent:"):
+        service = value.split(":", 1)[1]
+        if service not in AGENT_SERVICES:
+            raise LogsInputError(f"--service = {value!r} is invalid: expected {SERVICE_CHOICES}")
+        return Target(L.VAULT_AGENT, service)
+    if value not in SERVICES:
+        raise LogsInputError(f"--service = {value!r} is invalid: expected {SERVICE_CHOICES}")
+    return Target(SERVICES[value])
+
+
+def parse_since(value: Optional[str], now: float) -> Optional[int]:
+    """`10m`, `2h`, `1d`, `30s` ago, or an RFC 3339 time, as the Unix time the logs API takes."""
+    if value is None or value == "":
+        return None
+    match = _DURATION.match(value)
+    if match:
+        return int(now) - int(match.group(1)) * _UNITS[match.group(2)]
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise LogsInputError(f"--since = {value!r} is invalid: expected a duration such as 10m, 2h or 1d, or a time such as 2026-05-12T09:00:00Z") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return int(moment.timestamp())
+
+
+def parse_tail(value: Optional[str], since: Optional[int]) -> str:
+    """Lines from the end: a number or `all`; by default the last 200, or all since --since."""
+    if value is None or value == "":
+        return "all" if since is not None else DEFAULT_TAIL
+    if value == "all" or (value.isdigit() and len(value) < 10):
+        return value
+    raise LogsInputError(f"--tail = {value!r} is invalid: expected a number of lines or all")
+
+
+def parse_grep(value: Optional[str]) -> Optional[re.Pattern]:
+    if not value:
+        return None
+    try:
+        return re.compile(value)
+    except re.error as err:
+        raise LogsInputError(f"--grep = {value!r} is invalid: expected a regular expression ({err.msg})") from None
+
+
+def pick(listing: Sequence[dict[str, Any]], all_revisions: bool) -> list[dict[str, Any]]:
+    """The containers to show: the newest (the current revision) first, then, with all_revisions, every
+    earlier one, newest first."""
+    ordered = sorted(listing, key=lambda c: (c.get("Created", 0), c.get("Id", "")), reverse=True)
+    return ordered if all_revisions else ordered[:1]
+
+
+def name_of(container: dict[str, Any]) -> str:
+    return (container.get("Names") or ["?"])[0].lstrip("/")
+
+
+def logs_query(since: Optional[int], tail: str, follow: bool, timestamps: bool) -> dict[str, str]:
+    query = {"stdout": "1", "stderr": "1", "tail": tail, "follow": "1" if follow else "0", "timestamps": "1" if timestamps else "0"}
+    if since is not None:
+        query["since"] = str(since)
+    return query
+
+
+@dataclass
+class Demux:
+    """Lines of a logs stream. Without a TTY the API multiplexes stdout and stderr in frames of
+    [stream, 0, 0, 0, size (big-endian uint32)] + payload; with a TTY it is the raw terminal stream."""
+
+    tty: bool
+    _pending: bytes = b""
+    _partial: dict[int, bytes] = field(default_factory=lambda: {STDOUT: b"", STDERR: b""})
+
+    def feed(self, chunk: bytes) -> Iterator[tuple[int, str]]:
+        if self.tty:
+            yield from self._lines(STDOUT, chunk)
+            return
+        self._pending += chunk
+        while len(self._pending) >= 8:
+            stream, size = self._pending[0], struct.unpack(">I", self._pending[4:8])[0]
+            if len(self._pending) < 8 + size:
+                break
+            payload, self._pending = self._pending[8:8 + size], self._pending[8 + size:]
+            yield from self._lines(STDERR if stream == STDERR else STDOUT, payload)
+
+    def _lines(self, stream: int, data: bytes) -> Iterator[tuple[int, str]]:
+        buffered = self._partial[stream] + data
+        *complete, self._partial[stream] = buffered.split(b"\n")
+        for line in complete:
+            yield stream, line.decode("utf-8", errors="replace")
+
+    def flush(self) -> Iterator[tuple[int, str]]:
+        for stream in (STDOUT, STDERR):
+            if self._partial[stream]:
+                yield stream, self._partial[stream].decode("utf-8", errors="replace")
+                self._partial[stream] = b""
+
+
+def print_lines(lines: Iterable[tuple[int, str]], grep: Optional[re.Pattern], out: TextIO, err: TextIO) -> int:
+    shown = 0
+    for stream, line in lines:
+        if grep is not None and not grep.search(line):
+            continue
+        print(line, file=err if stream == STDERR else out, flush=True)
+        shown += 1
+    return shown
+
+
+def stream_logs(api: DockerAPI, container: dict[str, Any], query: dict[str, str], grep: Optional[re.Pattern], out: TextIO, err: TextIO) -> int:
+    cid = container["Id"]
+    inspected = api.request("GET", f"/containers/{cid}/json")
+    if inspected.status == 404:
+        raise LogsError(f"container {name_of(container)} is gone (removed while its logs were read); run the command again")
+    if inspected.status >= 400:
+        raise LogsError(f"GET /containers/{name_of(container)}/json answered {inspected.status}")
+    demux = Demux(bool((inspected.json().get("Config") or {}).get("Tty")))
+    shown = 0
+    for chunk in api.stream(f"/containers/{cid}/logs", query):
+        shown += print_lines(demux.feed(chunk), grep, out, err)
+    shown += print_lines(demux.flush(), grep, out, err)
+    return shown
+
+
+def load_stack(stack: str, config_file: Optional[Path]) -> StackConfig:
+    """The stack's env and Docker connection (no secret is read)."""
+    try:
+        return stack_context.load_stack(stack, config_file).config
+    except stack_context.StackInputError as err:
+        raise LogsInputError(str(err)) from None
+
+
+def main(
+    stack: str,
+    service: str,
+    since: Optional[str] = None,
+    tail: Optional[str] = None,
+    follow: bool = False,
+    grep: Optional[str] = None,
+    all_revisions: bool = False,
+    timestamps: bool = False,
+    docker_host: Optional[str] = None,
+    config_file: Optional[str] = None,
+    out: Optional[TextIO] = None,
+    err: Optional[TextIO] = None,
+    api_factory: Callable[[str, Sequence[str]], DockerAPI] = DockerAPI,
+    now: Callable[[], float] = time.time,
+) -> int:
+    out, err = out or sys.stdout, err or sys.stderr
+    try:
+        if not stack:
+            raise LogsInputError("--stack is required: production, staging or another stack with a Pulumi.<stack>.yaml")
+        if not service:
+            raise LogsInputError(f"--service is required: {SERVICE_CHOICES}")
+        target = parse_service(service)
+        since_ts = parse_since(since, now())
+        query = logs_query(since_ts, parse_tail(tail, since_ts), False, timestamps)
+        pattern = parse_grep(grep)
+        if config_file is None and not (ROOT / f"Pulumi.{stack}.yaml").exists():
+            raise LogsInputError(f"no stack file Pulumi.{stack}.yaml; pass --config-file PATH")
+        cfg = load_stack(stack, Path(config_file) if config_file else None)
+    except LogsInputError as problem:
+        print(f"logs: {problem}", file=err)
+        return 2
+    host = docker_host or cfg.docker_host
+    api = api_factory(host, cfg.docker_ssh_opts)
+    try:
+        listing = api.containers(target.filters(cfg.env))
+        chosen = pick(listing, all_revisions)
+        if not chosen:
+            raise LogsError(f"no {service} container of env {cfg.env} on {host}; `uv run invoke status --stack {stack}` lists what runs there")
+        # Followed last, so the live stream stays at the end of the output.
+        order = list(reversed(chosen)) if follow else chosen
+        for index, container in enumerate(order):
+            live = follow and index == len(order) - 1
+            if len(order) > 1 or all_revisions:
+                print(f"==> {name_of(container)} ({container.get('State', '?')}, {'current' if container is chosen[0] else 'earlier'} revision) <==", file=err, flush=True)
+            stream_logs(api, container, {**query, "follow": "1" if live else "0"}, pattern, out, err)
+    except DockerError as problem:
+        print(f"logs: {problem}", file=err)
+        return 1
+    except LogsError as problem:
+        print(f"logs: {problem}", file=err)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    return 0

@@ -1,0 +1,328 @@
+"""Runs the real Pulumi program (`__main__.py`) under `pulumi.runtime.set_mocks` and captures every
+resource with its engine-shaped inputs and its options.
+
+This is Pulumi's documented unit-testing method, not a fake engine: the SDK serialises each resource
+registration exactly as it would for the engine, and a stack transformation records the options
+(protect, deleteBeforeReplace, ...) that the mock monitor does not receive. Providers are never
+contacted; the mocks answer with deterministic values derived from a seed, and secret-marked inputs
+stay marked (Pulumi's RPC secret wrapper) so callers can mask or assert on them.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import os
+import runpy
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Optional, Sequence
+
+import pulumi
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import rpc, settings
+from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
+
+from config.stack_file import placeholder_secret
+
+ROOT = Path(__file__).resolve().parent.parent
+PROGRAM = ROOT / "__main__.py"
+PROJECT = "finance-report"
+SECRET_MASK = "[secret]"
+PASSWORD_ALPHABET = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789!#%+-.:=?@^_~"
+
+
+@dataclass
+class Resource:
+    urn: str
+    type: str
+    name: str
+    parent: Optional[str]
+    inputs: dict[str, Any]
+    options: dict[str, Any]
+    custom: bool = True
+
+    def plain_inputs(self) -> dict[str, Any]:
+        return unwrap_secrets(self.inputs)
+
+
+@dataclass
+class ProgramRun:
+    stack: str
+    resources: list[Resource] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)
+    secret_outputs: set[str] = field(default_factory=set)
+    warnings: list[str] = field(default_factory=list)
+    """What the program logged as warnings (pulumi.log.warn), as `pulumi preview` would print them."""
+    error: Optional[BaseException] = None
+
+    def by_type(self, type_: str) -> list[Resource]:
+        return [r for r in self.resources if r.type == type_]
+
+    def one(self, type_: str, name: str) -> Resource:
+        matches = [r for r in self.resources if r.type == type_ and r.name == name]
+        if len(matches) != 1:
+            raise LookupError(f"expected one {type_} named {name}, found {len(matches)}: {[r.name for r in self.by_type(type_)]}")
+        return matches[0]
+
+
+
+# ----------------------------------------------------------------------------- secrets in captured data
+
+
+def unwrap_secrets(value: Any) -> Any:
+    if rpc.is_rpc_secret(value):
+        return unwrap_secrets(rpc.unwrap_rpc_secret(value))
+    if isinstance(value, dict):
+        return {k: unwrap_secrets(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [unwrap_secrets(v) for v in value]
+    return value
+
+
+def mask_secrets(value: Any) -> Any:
+    if rpc.is_rpc_secret(value):
+        return SECRET_MASK
+    if isinstance(value, dict):
+        return {k: mask_secrets(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [mask_secrets(v) for v in value]
+    return value
+
+
+def contains_secret(value: Any) -> bool:
+    if rpc.is_rpc_secret(value):
+        return True
+    if isinstance(value, dict):
+        return any(contains_secret(v) for v in value.values())
+    if isinstance(value, list):
+        return any(contains_secret(v) for v in value)
+    return False
+
+
+# ----------------------------------------------------------------------------- stack files
+
+
+def with_missing_secrets(config: Mapping[str, str], secret_keys: Iterable[str], seed: str = "placeholder") -> tuple[dict[str, str], list[str]]:
+    """Fill required secret keys that a stack file leaves to `pulumi config set --secret` with
+    generated placeholders, so a plan runs without anyone's credentials (e.g. on fork PRs)."""
+    from config.stack_config import FIELDS
+
+    config, keys = dict(config), list(secret_keys)
+    for spec in FIELDS:
+        full = f"{PROJECT}:{spec.key}"
+        if spec.secret and spec.required and full not in config:
+            config[full] = placeholder_secret(spec.key, seed)
+            keys.append(full)
+    kept = f"{PROJECT}:vaultKeptValues"
+    if kept in keys and config.get(kept, "").startswith("gen-"):
+        config[kept] = "{}"  # an encrypted JSON document: an empty one plans the same resources
+    return config, keys
+
+
+# ----------------------------------------------------------------------------- mocks
+
+
+def _digest(*parts: str) -> bytes:
+    return hashlib.sha256("\x00".join(parts).encode()).digest()
+
+
+class RecordingMocks(pulumi.runtime.Mocks):
+    """Answers registrations with deterministic computed values (seeded) and records inputs.
+
+    `state` gives the values a random resource already holds in the stack's state, by resource name:
+    what `invoke adopt` imported, or a new value after `pulumi up --replace` rotated it."""
+
+    def __init__(self, seed: str, state: Mapping[str, str]):
+        self.seed = seed
+        self.state = state
+        self.inputs: dict[tuple[str, str], dict[str, Any]] = {}
+        self.providers: dict[tuple[str, str], Optional[str]] = {}
+
+    def _password(self, name: str, length: int, special: bool) -> str:
+        alphabet = PASSWORD_ALPHABET if special else PASSWORD_ALPHABET[:56]
+        raw = _digest(self.seed, name) + _digest(self.seed, name, "2") + _digest(self.seed, name, "3")
+        return "".join(alphabet[b % len(alphabet)] for b in raw[:length])
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs):
+        self.inputs[(args.typ, args.name)] = args.inputs
+        self.providers[(args.typ, args.name)] = args.provider or None
+        state = dict(unwrap_secrets(args.inputs))
+        typ = args.typ
+        if typ == "random:index/randomPassword:RandomPassword":
+            state["result"] = self.state.get(args.name) or self._password(args.name, int(state.get("length", 32)), bool(state.get("special", True)))
+        elif typ == "random:index/randomBytes:RandomBytes":
+            raw = base64.b64decode(self.state[args.name]) if args.name in self.state else (_digest(self.seed, args.name) * 4)[: int(state.get("length", 32))]
+            state.update(base64=base64.b64encode(raw).decode(), hex=raw.hex())
+        elif typ == "docker:index/remoteImage:RemoteImage":
+            state["imageId"] = "sha256:" + _digest(state["name"]).hex()
+            state["repoDigest"] = state["name"].split(":")[0] + "@sha256:" + _digest(state["name"]).hex()
+        elif typ == "vault:appRole/authBackendRole:AuthBackendRole":
+            state["roleId"] = str(uuid.UUID(bytes=_digest(self.seed, args.name)[:16]))
+        elif typ == "vault:appRole/authBackendRoleSecretId:AuthBackendRoleSecretId":
+            # `state` may hold a new secret-id: what `pulumi up --replace` of it mints (invoke rotate).
+            state["secretId"] = self.state.get(args.name) or str(uuid.UUID(bytes=_digest(self.seed, args.name, "secret-id")[:16]))
+            state["accessor"] = str(uuid.UUID(bytes=_digest(self.seed, args.name, "accessor")[:16]))
+        return f"{args.name}-id", state
+
+    def call(self, args: pulumi.runtime.MockCallArgs):
+        if args.token == "docker:index/getNetwork:getNetwork":
+            return {"name": args.args["name"], "id": f"{args.args['name']}-id", "driver": "overlay", "internal": False, "scope": "swarm"}, []
+        return {}, []
+
+
+# ----------------------------------------------------------------------------- running the program
+
+
+def engine_urns(stack: str, mock_urns: Mapping[tuple[str, str], str], options: Mapping[tuple[str, str], Mapping[str, Any]]) -> dict[tuple[str, str], str]:
+    """The URN the engine gives each resource. The mock monitor prefixes only the parent's own type; the
+    engine prefixes the parent's whole type chain, leaving out the root stack's type
+    (pulumi/pulumi sdk/go/common/resource/urn.go, NewURN; pkg/resource/deploy/source_eval.go generateURN),
+    and that is what `pulumi preview`, `pulumi import` and `--replace` use."""
+    result: dict[tuple[str, str], str] = {}
+
+    def urn(key: tuple[str, str]) -> str:
+        if key not in result:
+            type_, name = key
+            parent = options.get(key, {}).get("parent")
+            chain = ""
+            if parent in mock_urns:
+                qualified = urn(parent).split("::")[2]
+                chain = "" if qualified == "pulumi:pulumi:Stack" else qualified + "$"
+            result[key] = f"urn:pulumi:{stack}::{PROJECT}::{chain}{type_}::{name}"
+        return result[key]
+
+    for key in mock_urns:
+        urn(key)
+    return result
+
+
+class _ListHandler(logging.Handler):
+    def __init__(self, sink: list[str]):
+        super().__init__(logging.WARNING)
+        self.sink = sink
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.sink.append(record.getMessage())
+
+
+def _option_record(opts: pulumi.ResourceOptions, names: dict[int, tuple[str, str]]) -> dict[str, Any]:
+    def ref(resource: Any) -> Optional[tuple[str, str]]:
+        return names.get(id(resource)) if resource is not None else None
+
+    depends = opts.depends_on or []
+    if not isinstance(depends, list):
+        depends = [depends]
+    return {
+        "protect": bool(opts.protect),
+        # None, True or False as the SDK sends it: None leaves the choice to the provider (provider_facts).
+        "deleteBeforeReplace": opts.delete_before_replace,
+        "additionalSecretOutputs": list(opts.additional_secret_outputs or []),
+        "retainOnDelete": bool(opts.retain_on_delete),
+        "ignoreChanges": list(opts.ignore_changes or []),
+        "replaceOnChanges": list(opts.replace_on_changes or []),
+        "dependsOn": [ref(d) for d in depends if isinstance(d, pulumi.Resource)],
+        "parent": ref(opts.parent),
+        "provider": ref(opts.provider),
+    }
+
+
+def run_program(
+    stack: str,
+    config: Mapping[str, str],
+    secret_keys: Iterable[str] = (),
+    *,
+    seed: str = "seed",
+    state: Optional[Mapping[str, str]] = None,
+    program: Path = PROGRAM,
+    transforms: Sequence[pulumi.ResourceTransformation] = (),
+    preview: bool = True,
+) -> ProgramRun:
+    """Run `program` for `stack` with `config` (keys `finance-report:<key>`) under mocks.
+
+    A ConfigError (or any exception) raised by the program is returned in `.error` together with
+    whatever was registered before it, so callers can assert that nothing was. `transforms` are stack
+    transformations applied before capture: tests use them to seed regressions into the program."""
+    _ensure_event_loop()  # a caller's asyncio.run() may have closed the thread's loop
+    mocks = RecordingMocks(seed, state or {})
+    monitor = pulumi_mocks.MockMonitor(mocks)
+    settings.ROOT.set(None)
+    run = ProgramRun(stack=stack)
+    logger = logging.getLogger(f"finance-report.program.{id(run)}")
+    logger.propagate = False
+    logger.addHandler(_ListHandler(run.warnings))
+    # preview=True: a plan is what `pulumi preview` evaluates (pulumi.runtime.is_dry_run() is true).
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview, monitor=monitor, logger=logger)
+    settings.SETTINGS.rpc_manager.clear()
+    settings.SETTINGS.outputs.clear()
+    pulumi.runtime.set_all_config(dict(config), list(secret_keys))
+
+    names: dict[int, tuple[str, str]] = {}
+    options: dict[tuple[str, str], dict[str, Any]] = {}
+    raw_opts: dict[tuple[str, str], pulumi.ResourceOptions] = {}
+
+    def capture(args: pulumi.ResourceTransformationArgs):
+        names[id(args.resource)] = (args.type_, args.name)
+        raw_opts[(args.type_, args.name)] = args.opts
+        return None
+
+    for transform in transforms:
+        pulumi.runtime.register_stack_transformation(transform)
+    pulumi.runtime.register_stack_transformation(capture)
+    root = settings.get_root_resource()
+
+    def body():
+        old_cwd = os.getcwd()
+        os.chdir(program.parent)
+        try:
+            runpy.run_path(str(program), run_name="__main__")
+        finally:
+            os.chdir(old_cwd)
+
+    try:
+        _sync_await(pulumi_mocks.run_pulumi_func(body))
+    except BaseException as err:  # noqa: BLE001 - reported to the caller, who decides
+        run.error = err
+
+    for key, opts in raw_opts.items():
+        options[key] = _option_record(opts, names)
+
+    stack_urn = f"urn:pulumi:{stack}::{PROJECT}::pulumi:pulumi:Stack::{PROJECT}-{stack}"
+    mock_urns: dict[tuple[str, str], str] = {}
+    for urn in monitor.resources:
+        type_chain, name = urn.split("::")[2], urn.split("::")[3]
+        mock_urns[(type_chain.split("$")[-1], name)] = urn
+    urn_of = engine_urns(stack, mock_urns, options)
+    by_mock = {mock_urns[key]: urn_of[key] for key in mock_urns}
+    # Registration order depends on the event loop: sort by URN so two runs print the same plan.
+    for (type_, name), urn in sorted(urn_of.items(), key=lambda item: item[1]):
+        if type_ == "pulumi:pulumi:Stack":
+            continue
+        opts = options.get((type_, name), {})
+        parent_key = opts.get("parent")
+        record = dict(opts)
+        record["parent"] = urn_of.get(parent_key, stack_urn) if parent_key else stack_urn
+        record["dependsOn"] = [urn_of[d] for d in opts.get("dependsOn", []) if d in urn_of]
+        provider_ref = mocks.providers.get((type_, name))
+        record["provider"] = by_mock.get(provider_ref.rsplit("::", 1)[0]) if provider_ref else None
+        run.resources.append(
+            Resource(
+                urn=urn,
+                type=type_,
+                name=name,
+                parent=record["parent"],
+                inputs=mocks.inputs.get((type_, name), {}),
+                options=record,
+                custom=not type_.startswith("finance-report:"),
+            )
+        )
+
+    if run.error is None and root is not None:
+        for key, value in root.outputs.items():
+            output = pulumi.Output.from_input(value)
+            run.outputs[key] = _sync_await(output.future())
+            if _sync_await(output.is_secret()):
+                run.secret_outputs.add(key)
+    return run

@@ -1,0 +1,164 @@
+"""Status of one environment: what the program declares for the stack, against what runs on its Docker host.
+
+The expected containers come from the program itself (run under mocks for the stack, as the offline plan
+does): their `finance-report.env` and `finance-report.service` labels. The host is asked over the
+stack's own connection (dockerHost and dockerSshOpts, as the provider connects) for the containers
+carrying that env's label, so a staging status can never probe production. The public health URL is
+checked too, whether or not the Docker host answered.
+
+`uv run invoke status --stack staging [--docker-host URL] [--no-http]`
+Exit codes: 0 every declared service runs healthy and the health URL answers 200; 1 otherwise (a problem
+per line); 2 bad input (one line on stderr).
+"""
+
+from __future__ import annotations
+
+import sys
+import urllib.error
+import urllib.request
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+from render import labels as L
+from render.app_env import site_url
+from config.stack_config import StackConfig
+from clients.docker_api import DockerAPI, DockerError
+from ops.program_run import ProgramRun, unwrap_secrets
+from ops.stack_context import StackInputError, load_stack
+
+CONTAINER = "docker:index/container:Container"
+
+
+class StatusInputError(Exception):
+    """Bad input: one line, exit 2."""
+
+
+@dataclass(frozen=True)
+class ContainerState:
+    name: str
+    service: str
+    state: str  # running, exited, ...
+    health: str  # healthy, unhealthy, starting, none
+
+
+@dataclass(frozen=True)
+class Declared:
+    """What the program declares for a stack: its config and the services of its containers."""
+
+    config: StackConfig
+    services: Counter
+
+    @classmethod
+    def of(cls, stack: str, config_file: Optional[Path] = None) -> "Declared":
+        try:
+            context = load_stack(stack, config_file)
+            return cls(context.config, declared_services(context.plan()))
+        except StackInputError as err:
+            raise StatusInputError(str(err)) from None
+
+
+def declared_services(run: ProgramRun) -> Counter:
+    """service label -> number of containers the program declares with it."""
+    found: Counter = Counter()
+    for container in run.by_type(CONTAINER):
+        labels = {item["label"]: item["value"] for item in unwrap_secrets(container.inputs.get("labels", []))}
+        found[labels[L.SERVICE]] += 1
+    return found
+
+
+def parse_containers(listing: Sequence[dict[str, Any]]) -> list[ContainerState]:
+    """GET /containers/json entries -> states. Health is in Status: 'Up 3 minutes (healthy)'."""
+    states = []
+    for row in listing:
+        labels = row.get("Labels") or {}
+        status = row.get("Status", "")
+        health = next((h for h in ("unhealthy", "healthy", "health: starting") if f"({h})" in status), "none")
+        name = (row.get("Names") or ["?"])[0].lstrip("/")
+        states.append(ContainerState(name, labels.get(L.SERVICE, "?"), row.get("State", "?"), health.replace("health: ", "")))
+    return sorted(states, key=lambda s: (s.service, s.name))
+
+
+def problems(states: Sequence[ContainerState], expected: Counter) -> list[str]:
+    found = []
+    for service, count in sorted(expected.items()):
+        running = [s for s in states if s.service == service and s.state == "running"]
+        if len(running) < count:
+            found.append(f"{service}: {len(running)} of {count} running")
+    for s in states:
+        if s.state == "running" and s.health != "healthy":
+            found.append(f"{s.name}: health {s.health}")
+    return found
+
+
+def backup_ages(api: DockerAPI, states: Sequence[ContainerState], out) -> list[str]:
+    """Age of the last backup and of the last verified restore, read from the backup service's latest
+    health probe (ops/backup_ops.py); a problem when either is older than the schedule allows, or when
+    the probe printed something that is not the job's health line. No probe yet is not a problem here:
+    the container is then not healthy either, which problems() reports."""
+    from ops.backup_ops import UnreadableHealth, age_problems, ages_line, read_ages
+
+    found = []
+    for s in states:
+        if s.service != L.BACKUP or s.state != "running":
+            continue
+        try:
+            ages = read_ages(api, s.name)
+        except DockerError as err:
+            found.append(str(err))
+            continue
+        except UnreadableHealth as err:
+            found.append(f"{s.name}: {err}")
+            continue
+        if ages is None:
+            print(f"backups: {s.name}: no backup health probe yet", file=out)
+            continue
+        print(f"backups: {ages_line(ages)}", file=out)
+        found += [f"{s.name}: {p}" for p in age_problems(ages)]
+    return found
+
+
+def http_status(url: str) -> str:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 - https URL from config
+            return str(response.status)
+    except urllib.error.HTTPError as err:
+        return str(err.code)
+    except (urllib.error.URLError, OSError) as err:
+        return f"unreachable ({getattr(err, 'reason', err)})"
+
+
+def main(stack: str, docker_host: Optional[str] = None, http: bool = True, config_file: Optional[str] = None, out=None) -> int:
+    out = out or sys.stdout
+    try:
+        if not stack:
+            raise StatusInputError("--stack is required: production, staging or another stack with a Pulumi.<stack>.yaml")
+        declared = Declared.of(stack, Path(config_file) if config_file else None)
+    except StatusInputError as err:
+        print(f"status: {err}", file=sys.stderr)
+        return 2
+    cfg = declared.config
+    host = docker_host or cfg.docker_host
+    found: list[str] = []
+    print(f"env {cfg.env} on {host}", file=out)
+    try:
+        api = DockerAPI(host, cfg.docker_ssh_opts)
+        listing = api.containers([f"{L.ENV}={cfg.env}"])
+    except DockerError as err:
+        found.append(str(err))
+    else:
+        states = parse_containers(listing)
+        for s in states:
+            print(f"  {s.service:<15} {s.name:<48} {s.state:<10} {s.health}", file=out)
+        found += problems(states, declared.services)
+        found += backup_ages(api, states, out)
+    if http:
+        url = f"{site_url(cfg.env, cfg.domain)}/api/health"
+        code = http_status(url)
+        print(f"  {'public health':<15} {url:<48} {code}", file=out)
+        if code != "200":
+            found.append(f"{url} answered {code}")
+    for problem in found:
+        print(f"problem: {problem}", file=out)
+    return 1 if found else 0

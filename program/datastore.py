@@ -1,0 +1,113 @@
+"""DatastoreComponent: what Postgres and Redis share. A generated password delivered by the service's own
+vault-agent, a pinned image, data on an adopted host directory or a protected named volume, one server
+under its operator name on the internal network only, replaced delete-first (two servers on one data
+directory corrupt it), stopped with time to shut down cleanly.
+
+What differs (image contract, start command, health check, stop signal) is a `DatastoreSpec` built by
+render/postgres.py and render/redis.py.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Optional, Sequence
+
+import pulumi
+import pulumi_docker as docker
+import pulumi_random as random
+
+from render import naming
+from render import vault_artifacts as va
+from program.containers import fixed_container
+from program.data import data_storage
+from render.hardening import Limits, Stop, hardened_container_args, healthcheck
+from render.labels import container_labels
+from program.secrets import GENERATED_PASSWORD, generated_options, kept_merge
+from program.vault_agent import AgentSettings, VaultAgentSidecar, secrets_mount
+
+
+@dataclass(frozen=True)
+class DatastoreSpec:
+    """One datastore's image contract and process, as pure data."""
+
+    service: str
+    """postgres or redis: the container, KV, policy and role names derive from it."""
+    user: str
+    """uid:gid the server runs as: the image's own service user, so no capability is needed."""
+    data_dir: str
+    """Where the image keeps its data."""
+    password_key: str
+    """Key of the password in the service's KV secret."""
+    templates: Sequence[va.Template]
+    """Files its agent renders (password, config include)."""
+    process: Mapping[str, Any]
+    """entrypoints/command/envs of the container."""
+    health: list[str]
+    """Health-check test."""
+    stop: Stop
+    """Stop signal and grace: the server must shut down cleanly within it."""
+    start_period: int = 30
+    wait_timeout: int = 120
+
+    @property
+    def gid(self) -> int:
+        return int(self.user.split(":")[1])
+
+
+@dataclass
+class DatastoreArgs:
+    env: str
+    """Environment name."""
+    image: str
+    """Pinned image reference."""
+    limits: Limits
+    """Memory and log limits."""
+    internal_network: pulumi.Input[str]
+    """The env's internal network: the only network the datastore joins."""
+    agent: AgentSettings
+    """Shared vault-agent settings."""
+    kept: pulumi.Input[Mapping[str, str]] = field(default_factory=dict)
+    """Values already in the service's KV secret that the program does not own (kept, never dropped)."""
+    data_path: str = ""
+    """Existing host directory to adopt; empty: a protected, retained named volume."""
+
+
+class DatastoreComponent(pulumi.ComponentResource):
+    password: pulumi.Output[str]
+    """Secret: the server's password (the app's URLs are built from it)."""
+    container: docker.Container
+    container_name: pulumi.Output[str]
+    sidecar: VaultAgentSidecar
+
+    def __init__(self, name: str, spec: DatastoreSpec, args: DatastoreArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("finance-report:datastore:Datastore", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        generated = random.RandomPassword(f"{name}-password", **GENERATED_PASSWORD, opts=generated_options(self))
+        self.password = pulumi.Output.secret(generated.result)
+
+        kv = kept_merge({spec.password_key: self.password}, args.kept)
+        self.sidecar = args.agent.sidecar(self, f"{name}-vault", spec.service, kv, spec.templates, spec.gid)
+        image = docker.RemoteImage(f"{name}-image", name=args.image, keep_locally=True, opts=child)
+        storage = data_storage(name, spec.service, args.env, args.data_path, spec.data_dir, self)
+
+        container_name = naming.container_name(spec.service, args.env)
+        self.container = fixed_container(
+            f"{name}-container",
+            dict(
+                name=container_name,
+                image=image.image_id,
+                **spec.process,
+                mounts=[secrets_mount(self.sidecar), *storage.mounts],
+                volumes=storage.volumes or None,
+                networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=args.internal_network, aliases=[container_name])],
+                labels=container_labels(args.env, spec.service, restart_digest=self.sidecar.restart_digest),
+                healthcheck=healthcheck(spec.health, start_period=spec.start_period),
+                wait=True,
+                wait_timeout=spec.wait_timeout,
+                **hardened_container_args(args.limits, stop=spec.stop, user=spec.user),
+            ),
+            pulumi.ResourceOptions(parent=self, depends_on=[self.sidecar.container]),
+        )
+        self.container_name = self.container.name
+        self.register_outputs({"container_name": self.container_name, "password": self.password})
+

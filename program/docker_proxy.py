@@ -1,0 +1,195 @@
+"""The read-only Docker API proxy that `pulumi preview` reaches instead of the Docker socket (opt-in per
+stack: `previewDockerProxy`).
+
+A preview runs the branch's own program, so its credentials must not be root on the host. The preview ssh
+user's key is forced to one command that pipes the ssh session into this proxy's socket (README: CI
+credentials); the proxy passes exactly the Docker API calls the provider makes to read
+(`facts.providers.READ_CALLS`) and answers 403 to everything else. It is HAProxy with a config built here
+from those facts, not a generic socket proxy: tecnativa/docker-socket-proxy allows whole sections
+(`CONTAINERS=1` also passes GET /containers/{id}/archive and /export, which read files, rendered secrets
+included, out of any container).
+
+The container has no network at all (`network_mode: none`): nothing on the app networks can reach it,
+and its only ways in and out are the two Unix sockets. It gets every other setting all containers get
+(render/hardening.py). It runs as uid 0 with every capability dropped: uid 0 owns the host's
+docker.sock (root:docker 0660), so it may open it without CAP_DAC_OVERRIDE, and the socket it creates
+belongs to its primary group, the preview user's (`previewDockerProxyGid`), mode 0660.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Iterable, Optional
+
+import pulumi
+import pulumi_docker as docker
+
+from render import naming
+from program.containers import fixed_container
+from render.hardening import Limits, hardened_container_args, healthcheck
+from render.labels import DOCKER_PROXY, container_labels
+from facts.providers import READ_CALLS
+
+SERVICE = DOCKER_PROXY
+HOST_DOCKER_SOCKET = "/var/run/docker.sock"
+"""The engine's socket on the Dokploy host (the only host path the proxy reads)."""
+ENGINE_SOCKET = "/var/run/docker.sock"
+"""Where the container sees it."""
+LISTEN_DIR = "/run/preview-proxy"
+LISTEN_SOCKET = f"{LISTEN_DIR}/docker.sock"
+CONFIG_PATH = "/usr/local/etc/haproxy/haproxy.cfg"
+"""Where the official haproxy image's CMD reads its config."""
+COMMAND = ["haproxy", "-f", CONFIG_PATH]
+"""The image's entrypoint adds -W -db (master-worker, foreground) when the command starts with haproxy."""
+MEMORY_MB = 64  # HAProxy with maxconn 64 needs a few MiB; the limit only bounds a misbehaving one.
+SOCKET_MODE = "660"
+
+# Docker clients negotiate an API version (via /_ping) and then prefix every path with it: /v1.41/info.
+VERSION_PREFIX = r"(/v[0-9]+\.[0-9]+)?"
+# One path segment of a name or id: starts with a letter or digit, so `.` and `..` never match, and holds
+# no `%`, so an encoded `/` or `.` never matches either.
+SEGMENT = r"[A-Za-z0-9][A-Za-z0-9_.:@-]*"
+# Image references hold `/` (ghcr.io/org/name:tag) and moby routes them as /images/{name:.*}/json
+# (moby api/server/router/image/image.go), so an image placeholder spans segments.
+MULTI_SEGMENT = rf"{SEGMENT}(/{SEGMENT})*"
+_PLACEHOLDER = re.compile(r"\{([a-z]+)\}")
+
+
+def host_socket_dir(env: str) -> str:
+    """Host directory the proxy's socket appears in; the preview key's forced command connects to
+    `<dir>/docker.sock`. Under /run: it is created again (by Docker, for the bind) after a reboot."""
+    return f"/run/{naming.container_name(SERVICE, env)}"
+
+
+def host_socket_path(env: str) -> str:
+    return f"{host_socket_dir(env)}/docker.sock"
+
+
+def path_regex(template: str) -> str:
+    """An anchored regex for one READ_CALLS path template, with the optional API version prefix."""
+    if not template.startswith("/"):
+        raise ValueError(f"Docker API path template must start with /: {template}")
+    out, last = "", 0
+    for match in _PLACEHOLDER.finditer(template):
+        out += re.escape(template[last:match.start()])
+        out += MULTI_SEGMENT if template.startswith("/images/") else SEGMENT
+        last = match.end()
+    out += re.escape(template[last:])
+    return f"^{VERSION_PREFIX}{out}$"
+
+
+def allow_rules(calls: Iterable[tuple[str, str]] = READ_CALLS) -> list[str]:
+    """One `http-request allow` line per (method, path template); the order is the facts' order."""
+    rules = []
+    for method, template in calls:
+        if method not in ("GET", "HEAD"):
+            raise ValueError(f"the preview proxy passes reads only, not {method} {template}")
+        # Single quotes: HAProxy takes the regex as written (unquoted, it would eat the backslashes).
+        rules.append(f"    http-request allow if {{ method {method} }} {{ path -m reg '{path_regex(template)}' }}")
+    return rules
+
+
+def haproxy_config(calls: Iterable[tuple[str, str]] = READ_CALLS, listen: str = LISTEN_SOCKET, engine: str = ENGINE_SOCKET) -> str:
+    """The whole HAProxy config: a Unix-socket frontend that allows `calls` and refuses the rest with 403,
+    and the engine's socket as the only server. Rules run on every request of a keep-alive connection."""
+    lines = [
+        "# Generated by program/docker_proxy.py from facts/providers.READ_CALLS: do not edit.",
+        "global",
+        "    maxconn 64",
+        "    log stdout format raw local0 info",
+        "",
+        "defaults",
+        "    mode http",
+        "    log global",
+        "    option httplog",
+        "    timeout connect 5s",
+        "    timeout client 60s",
+        "    timeout server 60s",
+        "    timeout http-request 10s",
+        "",
+        "frontend docker-read-only",
+        f"    bind unix@{listen} mode {SOCKET_MODE}",
+        *allow_rules(calls),
+        "    http-request deny deny_status 403",
+        "    default_backend docker-engine",
+        "",
+        "backend docker-engine",
+        f"    server engine {engine}",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def proxy_healthcheck() -> list[str]:
+    """Healthy once HAProxy has parsed its config and bound its socket (HAProxy is PID 1's child: if it
+    dies, the container stops and the restart policy applies)."""
+    return ["CMD-SHELL", f"test -S {LISTEN_SOCKET}"]
+
+
+_PUBLIC_KEY = re.compile(r"^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) [A-Za-z0-9+/]+={0,2}( [\x21-\x7e]+)?$")
+
+
+def authorized_keys_line(public_key: str, socket_path: str) -> str:
+    """The preview key's line in the preview user's ~/.ssh/authorized_keys (README: CI credentials).
+
+    The provider connects with `ssh ... -- host docker system dial-stdio` and speaks HTTP over the pipe;
+    the forced command replaces whatever the client asks to run with a pipe into the proxy's socket, so
+    the key reaches the proxy and nothing else. `restrict` turns off pty, port, agent and X11 forwarding
+    and ~/.ssh/rc."""
+    key = public_key.strip()
+    if not _PUBLIC_KEY.match(key):
+        raise ValueError("expected one OpenSSH public key line: ssh-ed25519 AAAA... [comment]")
+    if not re.fullmatch(r"/[A-Za-z0-9_./-]+", socket_path):
+        raise ValueError(f"socket path {socket_path!r} must be an absolute path of letters, digits and _./-")
+    return f'restrict,command="exec socat - UNIX-CONNECT:{socket_path}" {key}'
+
+
+# ------------------------------------------------------------------------------------------ component
+
+
+@dataclass
+class DockerProxyArgs:
+    env: str
+    image: str
+    """Pinned HAProxy image (`previewDockerProxyImage`)."""
+    gid: int
+    """Host group of the preview ssh user; the proxy's socket is root:<gid> 0660."""
+    limits: Limits
+    """Log rotation settings of the stack; the memory limit is MEMORY_MB."""
+
+
+class DockerProxy(pulumi.ComponentResource):
+    container: docker.Container
+    container_name: pulumi.Output[str]
+    socket_path: str
+    """Host path of the socket the preview key's forced command connects to."""
+
+    def __init__(self, name: str, args: DockerProxyArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("finance-report:docker:PreviewProxy", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        image = docker.RemoteImage(f"{name}-image", name=args.image, keep_locally=True, opts=child)
+        limits = Limits(MEMORY_MB, args.limits.log_max_size, args.limits.log_max_files)
+        self.socket_path = host_socket_path(args.env)
+        self.container = fixed_container(
+            f"{name}-container",
+            dict(
+                name=naming.container_name(SERVICE, args.env),
+                image=image.image_id,
+                command=COMMAND,
+                network_mode="none",  # reachable only through its socket, never from a Docker network
+                volumes=[
+                    docker.ContainerVolumeArgs(host_path=HOST_DOCKER_SOCKET, container_path=ENGINE_SOCKET),
+                    docker.ContainerVolumeArgs(host_path=host_socket_dir(args.env), container_path=LISTEN_DIR),
+                ],
+                uploads=[docker.ContainerUploadArgs(file=CONFIG_PATH, content=haproxy_config())],
+                labels=container_labels(args.env, SERVICE),
+                healthcheck=healthcheck(proxy_healthcheck(), interval=10, timeout=3, retries=3, start_period=5),
+                wait=True,
+                wait_timeout=60,
+                **hardened_container_args(limits, user=f"0:{args.gid}"),
+            ),
+            child,
+        )
+        self.container_name = self.container.name
+        self.register_outputs({"container_name": self.container_name, "socket_path": self.socket_path})

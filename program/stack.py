@@ -1,0 +1,211 @@
+"""FinanceReportStack: providers, networks, the datastores and the app of one environment, and the rollout
+gate that ends every update."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import pulumi
+import pulumi_docker as docker
+import pulumi_random as random
+import pulumi_vault as vault
+
+from render import app_env, naming, traefik
+
+from program import named
+from render import postgres as pg
+from render import redis as rd
+from program.app import AppArgs, AppComponent
+from program.backup import BackupArgs, BackupComponent
+from config.stack_config import StackConfig, kept_values
+from program.datastore import DatastoreArgs, DatastoreComponent
+from program.docker_proxy import DockerProxy, DockerProxyArgs
+from render.hardening import Limits
+from render.labels import resource_labels
+from program.rollout import RolloutGateArgs, rollout_gate
+from program.vault_agent import AgentSettings
+
+OPERATOR_SECRETS = {
+    "s3AccessKey": "S3_ACCESS_KEY",
+    "s3SecretKey": "S3_SECRET_KEY",
+    "s3PublicAccessKey": "S3_PUBLIC_ACCESS_KEY",
+    "s3PublicSecretKey": "S3_PUBLIC_SECRET_KEY",
+    "zaiApiKey": "ZAI_API_KEY",
+}
+
+
+def docker_provider_args(cfg: StackConfig) -> dict:
+    args: dict = {"host": cfg.docker_host, "ssh_opts": list(cfg.docker_ssh_opts)}
+    token = cfg.secrets.get("registryToken")
+    if token is not None:
+        registry = cfg.backend_image.repository.split("/", 1)[0]
+        args["registry_auth"] = [docker.ProviderRegistryAuthArgs(address=registry, username=cfg.registry_user, password=token)]
+    return args
+
+
+class FinanceReportStack(pulumi.ComponentResource):
+    outputs: dict[str, pulumi.Input]
+    """What __main__ exports: URLs, container names, Vault policy and role names, networks."""
+
+    def __init__(self, name: str, cfg: StackConfig, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("finance-report:index:Stack", name, None, opts)
+        env = cfg.env
+        child = pulumi.ResourceOptions(parent=self)
+
+        docker_provider = docker.Provider("dokploy", **docker_provider_args(cfg), opts=child)
+        # No token argument: the provider reads VAULT_TOKEN from the environment, so the token is never in
+        # config or state. Its child token must outlive the longest update (facts.providers.VAULT_CHILD_TOKEN);
+        # read-only previews skip it (their token may not create tokens).
+        vault_provider = vault.Provider(
+            "vault",
+            address=cfg.vault_address,
+            max_lease_ttl_seconds=cfg.vault_token_ttl_seconds,
+            skip_child_token=cfg.vault_skip_child_token or None,
+            opts=child,
+        )
+        # Children inherit these through their component parents.
+        scoped = pulumi.ResourceOptions(parent=self, providers={"docker": docker_provider, "vault": vault_provider})
+
+        # Referenced, never created or deleted: it belongs to Dokploy. The lookup fails the preview
+        # early if the network is missing on the host.
+        traefik_network = docker.get_network_output(
+            name=cfg.traefik_network, opts=pulumi.InvokeOutputOptions(parent=self, provider=docker_provider)
+        ).name
+        # internal: no route out, datastores only talk to the backend and the backup service
+        internal = named.network("internal", naming.internal_network_prefix(env), scoped, driver="bridge", internal=True, labels=resource_labels(env))
+        vault_net = named.network("vault-egress", naming.vault_network_prefix(env), scoped, driver="bridge", labels=resource_labels(env))
+        digest_key = random.RandomBytes("restart-digest-key", length=32, opts=child)
+        agent_image = docker.RemoteImage("vault-agent-image", name=str(cfg.vault_agent_image), keep_locally=True, opts=scoped)
+        kept = pulumi.Output.secret(pulumi.Output.from_input(cfg.secrets.get("vaultKeptValues", "")).apply(kept_values))
+
+        def limits(service: str) -> Limits:
+            return Limits(cfg.memory_mb[service], cfg.log_max_size, cfg.log_max_files)
+
+        def kept_for(service: str) -> pulumi.Output:
+            return kept.apply(lambda k: k.get(service, {}))
+
+        agent = AgentSettings(
+            env=env,
+            vault_address=cfg.vault_address,
+            kv_mount=cfg.vault_kv_mount,
+            approle_mount=cfg.vault_approle_mount,
+            image=agent_image.image_id,
+            network=vault_net.name,
+            limits=limits("agent"),
+            digest_key=digest_key.hex,
+            bound_cidrs=cfg.vault_agent_cidrs,
+            ca_cert=cfg.vault_ca_cert,
+        )
+
+        def datastore(spec, data_path: str) -> DatastoreComponent:
+            image = str(cfg.postgres_image if spec.service == "postgres" else cfg.redis_image)
+            return DatastoreComponent(
+                spec.service,
+                spec,
+                DatastoreArgs(env=env, image=image, limits=limits(spec.service), internal_network=internal.name, agent=agent, kept=kept_for(spec.service), data_path=data_path),
+                opts=scoped,
+            )
+
+        postgres = datastore(pg.spec(cfg.vault_kv_mount, env), cfg.postgres_data_path)
+        redis = datastore(rd.spec(cfg.vault_kv_mount, env, cfg.memory_mb["redis"]), cfg.redis_data_path)
+        route = traefik.Route(env=env, domain=cfg.domain, entrypoint=cfg.traefik_entrypoint, cert_resolver=cfg.traefik_cert_resolver, network=cfg.traefik_network)
+        literals = app_env.backend_literals(
+            env=env,
+            domain=cfg.domain,
+            s3_endpoint=cfg.s3_endpoint,
+            s3_bucket=cfg.s3_bucket,
+            s3_public_endpoint=cfg.s3_public_endpoint,
+            s3_public_bucket=cfg.s3_public_bucket,
+            ai_provider=cfg.ai_provider,
+            otel_endpoint=cfg.otel_endpoint,
+            otel_service_name=cfg.otel_service_name,
+            git_commit_sha=cfg.git_commit_sha,
+            version=cfg.image_tag,
+            prefect_api_url=cfg.prefect_api_url,
+        )
+        app = AppComponent(
+            "app",
+            AppArgs(
+                env=env,
+                backend_image=str(cfg.backend_image),
+                frontend_image=str(cfg.frontend_image),
+                route=route,
+                backend_limits=limits("backend"),
+                frontend_limits=limits("frontend"),
+                prefect_limits=limits("prefect"),
+                internal_network=internal.name,
+                traefik_network=traefik_network,
+                agent=agent,
+                literals=literals,
+                postgres_password=postgres.password,
+                redis_password=redis.password,
+                operator_secrets={OPERATOR_SECRETS[k]: v for k, v in cfg.secrets.items() if k in OPERATOR_SECRETS},
+                kept=kept_for("app"),
+                llm_encryption=cfg.llm_encryption,
+                prefect_enabled=bool(cfg.prefect_api_url),
+                openpanel_client_id=cfg.openpanel_client_id,
+                depends_on=[postgres.container, redis.container],
+            ),
+            opts=scoped,
+        )
+
+        # Invariant 9: every env's database is backed up off-host, encrypted, restore-checked.
+        backup = BackupComponent(
+            "backup",
+            BackupArgs(
+                env=env,
+                settings=cfg.backup,
+                postgres_image=str(cfg.postgres_image),
+                limits=Limits(cfg.backup.memory_mb, cfg.log_max_size, cfg.log_max_files),
+                internal_network=internal.name,
+                agent=agent,
+                postgres_password=postgres.password,
+                s3_access_key=cfg.secrets.get("backupS3AccessKey") or cfg.secrets["s3AccessKey"],
+                s3_secret_key=cfg.secrets.get("backupS3SecretKey") or cfg.secrets["s3SecretKey"],
+                heartbeat_url=cfg.secrets.get("backupHeartbeatUrl", ""),
+                kept=kept_for("backup"),
+                depends_on=[postgres.container],
+            ),
+            opts=scoped,
+        )
+
+        site = app_env.site_url(env, cfg.domain)
+        gate = RolloutGateArgs(
+            docker_host=cfg.docker_host,
+            ssh_opts=cfg.docker_ssh_opts,
+            watch_seconds=cfg.cutover_watch_seconds,
+            urls=(f"{site}/api/health", f"{site}/") if cfg.public_health_gate else (),
+        )
+        containers = [postgres.sidecar.container, postgres.container, redis.sidecar.container, redis.container, *app.containers, backup.sidecar.container, backup.container]
+        rollout_gate("rollout-gate", gate, containers, app.rolling, self)
+
+        sidecars = {"postgres": postgres.sidecar, "redis": redis.sidecar, "app": app.sidecar, "backup": backup.sidecar}
+        names = {
+            "postgres": postgres.container_name,
+            "redis": redis.container_name,
+            "backend": app.backend_name,
+            "frontend": app.frontend_name,
+            "backup": backup.container_name,
+            **{f"{service}_vault_agent": s.container_name for service, s in sidecars.items()},
+        }
+        if app.prefect_name is not None:
+            names["prefect_worker"] = app.prefect_name
+        self.outputs = {
+            "env": env,
+            "site_url": site,
+            "health_url": f"{site}/api/health",
+            "containers": names,
+            "vault_policies": {service: s.policy_name for service, s in sidecars.items()},
+            "vault_roles": {service: s.role_name for service, s in sidecars.items()},
+            "vault_kv_paths": {service: naming.kv_data_path(cfg.vault_kv_mount, env, service) for service in sidecars},
+            "networks": {"internal": internal.name, "vault_egress": vault_net.name, "traefik": traefik_network},
+            "backup_repository": backup.repository,
+        }
+        if cfg.preview_docker_proxy:
+            proxy = DockerProxy(
+                "preview-docker-proxy",
+                DockerProxyArgs(env=env, image=str(cfg.preview_docker_proxy_image), gid=cfg.preview_docker_proxy_gid, limits=limits("agent")),
+                opts=scoped,
+            )
+            self.outputs["preview_docker_proxy"] = {"container": proxy.container_name, "socket": proxy.socket_path}
+        self.register_outputs(self.outputs)

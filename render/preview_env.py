@@ -1,0 +1,61 @@
+"""The Vault policies of pull requests' preview envs (pure): the token that deploys and destroys them,
+and the platform-owned policy per service their agents read with.
+
+A preview stack (`pr<N>`, facts/envs.py) creates its own AppRoles, secret-ids and KV secrets, so its
+deploy token must write them; it must never reach staging's or production's. It writes no ACL policy: a
+token that may write a policy's text, or attach any policy to a role, can grant itself any path (mint a
+secret-id for a role carrying production's policy, log in, read). So the preview agents' policies are
+written once by the platform, one per service (`preview_service_policy_hcl`, reading that service's
+secret of every preview under `finance_report/previews/+/`), and a role write may attach only those.
+
+Vault policy paths only glob at the end, and `finance_report-pr*` would also match
+`finance_report-production-*`. So the role grants are per leading digit: `finance_report-pr1*` ...
+`pr9*`, which match exactly the `pr<N>` names (N has no leading zero; the program refuses any other env
+starting with `pr` and a digit). The KV grants need no such care: previews' secrets have their own
+subtree.
+
+README "Preview environments" prints these policies; tests/integration/test_preview_env_vault.py applies
+them to OpenBao and shows that such a token deploys a preview's artifacts and is refused everything of
+staging and production, including through a role or policy it writes.
+"""
+
+from __future__ import annotations
+
+from render import naming
+from render.vault_artifacts import hcl_block, role_write_parameters
+from facts import providers
+from facts.envs import PREVIEWS_KV_DIR
+
+DEPLOYER_POLICY_NAME = f"{naming.PREFIX}-preview-envs-deployer"
+DIGITS = "123456789"
+SERVICES = ("postgres", "redis", "app", "backup")  # every service with a Vault side (the program's vault_roles)
+
+
+def preview_service_policy_hcl(kv_mount: str, service: str) -> str:
+    """What a preview's `service` agent reads: that service's secret of any preview, and its own token.
+    Previews share it (one preview's agent can read another preview's secret of the same service, all
+    throwaway); nothing outside `finance_report/previews/` is reachable."""
+    return hcl_block(f"{kv_mount}/data/{naming.PREFIX}/{PREVIEWS_KV_DIR}/+/{service}", ["read"]) + "\n" + hcl_block("auth/token/lookup-self", ["read"])
+
+
+def deployer_policy_hcl(kv_mount: str = "secret", approle_mount: str = "approle") -> str:
+    """What a preview's `pulumi up`/`destroy` does through the Vault provider, on preview names only:
+    AppRole roles (carrying only the shared preview policies) with their role-id and secret-ids (create,
+    look up, destroy), KV v2 data and metadata under the previews' subtree (a destroyed preview deletes
+    every version). Plus its own token: look up, create the provider's child token (which inherits this
+    policy), revoke it."""
+    crud = ["create", "read", "update", "delete"]
+    # One rule covers a role and its sub-paths (role-id, secret-id, accessor lookup and destroy), so it
+    # allows what the provider sends to any of them, with token_policies pinned.
+    allowed = role_write_parameters([naming.preview_service_policy_name(s) for s in SERVICES])
+    for param in (*providers.VAULT_SECRET_ID_WRITE_PARAMS, providers.VAULT_ACCESSOR_PARAM, "role_id"):
+        allowed.setdefault(param, [])
+    blocks = [
+        hcl_block("auth/token/lookup-self", ["read"]),
+        hcl_block("auth/token/create", ["update"]),
+        hcl_block("auth/token/revoke-self", ["update"]),
+        hcl_block(f"{kv_mount}/data/{naming.PREFIX}/{PREVIEWS_KV_DIR}/*", crud),
+        hcl_block(f"{kv_mount}/metadata/{naming.PREFIX}/{PREVIEWS_KV_DIR}/*", ["read", "update", "delete"]),
+    ]
+    blocks += [hcl_block(f"auth/{approle_mount}/role/{naming.PREFIX}-pr{digit}*", crud, allowed) for digit in DIGITS]
+    return "\n".join(blocks)

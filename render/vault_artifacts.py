@@ -1,0 +1,303 @@
+"""What the program hands to Vault and to the vault-agent sidecars: policy HCL, agent HCL, consul-template
+templates, the tmpfs volume options and the health-check commands. Pure functions; the integration tests
+run these exact strings on a real OpenBao server, agent and Docker engine.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from dataclasses import dataclass
+from typing import Mapping, Optional, Sequence
+
+from render import naming
+from facts import providers
+
+# Paths inside the agent container.
+AGENT_CONFIG_DIR = "/vault/config"
+AGENT_CONFIG_PATH = f"{AGENT_CONFIG_DIR}/agent.hcl"
+CA_CERT_PATH = f"{AGENT_CONFIG_DIR}/vault-ca.pem"
+ROLE_ID_PATH = "/vault/approle/role-id"
+SECRET_ID_PATH = "/vault/approle/secret-id"
+
+# AppRole token settings: short-lived tokens; the agent logs in again with its secret-id when one expires.
+TOKEN_TTL_SECONDS = 3600
+TOKEN_MAX_TTL_SECONDS = 4 * 3600
+# 0 = the secret-id does not expire. An expiring one would take the service down at the next restart
+# after expiry; it is rotated instead with `pulumi up --replace <secret-id urn>` (README), which
+# revokes the old one. The advisory AppRole policy reports this and README explains it.
+SECRET_ID_TTL_SECONDS = 0
+SECRETS_TMPFS_SIZE = "1m"
+RENDERED_FILE_MODE = "0440"  # owner (agent, uid 0) and the consumer's group only
+CREDENTIAL_FILE_MODE = "0400"  # role-id and secret-id: the agent (uid 0) only
+
+
+def secrets_mount_path(service: str) -> str:
+    """Where the secrets volume is mounted, in the agent (read-write) and its consumers (read-only)."""
+    return f"/run/secrets/{service}"
+
+
+@dataclass(frozen=True)
+class Template:
+    """One file the agent renders into the secrets volume."""
+
+    filename: str
+    contents: str
+
+    def source_path(self) -> str:
+        return f"{AGENT_CONFIG_DIR}/{self.filename}.ctmpl"
+
+
+# ------------------------------------------------------------------------------------------ Vault side
+
+
+def policy_hcl(kv_mount: str, env: str, service: str) -> str:
+    """Least privilege (invariant 2): read this service's own KV secret, look up its own token."""
+    return (
+        f'path "{naming.kv_data_path(kv_mount, env, service)}" {{\n'
+        '  capabilities = ["read"]\n'
+        "}\n\n"
+        'path "auth/token/lookup-self" {\n'
+        '  capabilities = ["read"]\n'
+        "}\n"
+    )
+
+
+def preview_policy_name(env: str) -> str:
+    return f"{naming.PREFIX}-{env}-preview"
+
+
+def preview_policy_hcl(kv_mount: str, approle_mount: str, env: str, services: Sequence[str]) -> str:
+    """The policy of `pulumi preview --stack <env>`'s token (README: CI credentials): exactly the calls the
+    Vault provider makes to read this env's resources (facts.providers.VAULT_READ_CALLS), on each service's
+    own paths, without globs. No list, no write, no auth/token/create (previews set vaultSkipChildToken).
+    The one update is the secret-id accessor lookup the provider's read uses: it returns a secret-id's
+    metadata, never the secret-id."""
+    grants: dict[str, str] = {}
+    for capability, template in providers.VAULT_READ_CALLS:
+        for service in services:
+            path = template.format(
+                kv=kv_mount,
+                approle=approle_mount,
+                name=naming.kv_name(env, service),
+                policy=naming.vault_policy_name(env, service),
+                role=naming.approle_role_name(env, service),
+            )
+            grants.setdefault(path, capability)
+    return "\n".join(f'path "{path}" {{\n  capabilities = ["{capability}"]\n}}\n' for path, capability in grants.items())
+
+
+def deploy_grants(kv_mount: str, approle_mount: str, env: str, services: Sequence[str], child_token: bool = True) -> dict[str, set[str]]:
+    """path -> capabilities the `pulumi up` token of one env needs: every read the provider makes
+    (facts.providers.VAULT_READ_CALLS) and every write (VAULT_WRITE_CALLS), on each service's own paths."""
+    grants: dict[str, set[str]] = {}
+    calls = [((c,), t) for c, t in providers.VAULT_READ_CALLS] + list(providers.VAULT_WRITE_CALLS)
+    if naming.is_preview_env(env):
+        calls = [(c, t) for c, t in calls if "{policy}" not in t]  # a preview declares no policy (preview_env.py)
+    for capabilities, template in calls:
+        for service in services:
+            path = template.format(kv=kv_mount, approle=approle_mount, name=naming.kv_name(env, service), policy=naming.vault_policy_name(env, service), role=naming.approle_role_name(env, service))
+            grants.setdefault(path, set()).update(capabilities)
+    if child_token:
+        capabilities, path = providers.VAULT_CHILD_TOKEN_CALL
+        grants[path] = set(capabilities)
+    return grants
+
+
+DOCTOR_GRANT = ("sys/capabilities-self", {"update"})  # `invoke doctor` asks Vault what the token may do
+
+
+def _hcl_value(value: object) -> str:
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_hcl_value(v) for v in value) + "]"
+    return json.dumps(value)  # HCL strings take JSON's escapes (\n, \")
+
+
+def hcl_block(path: str, capabilities: Sequence[str], allowed: Optional[Mapping[str, Sequence[object]]] = None) -> str:
+    """One `path` block; `allowed` becomes allowed_parameters (Vault then refuses any parameter not named)."""
+    lines = [f'path "{path}" {{', f"  capabilities = [{', '.join(json.dumps(c) for c in sorted(capabilities))}]"]
+    if allowed is not None:
+        lines.append("  allowed_parameters = {")
+        lines += [f"    {json.dumps(key)} = {_hcl_value(list(values))}" for key, values in allowed.items()]
+        lines.append("  }")
+    return "\n".join(lines) + "\n}\n"
+
+
+def role_write_parameters(policy_names: Sequence[str]) -> dict[str, list[object]]:
+    """What a role write may carry (facts.providers.VAULT_ROLE_WRITE_PARAMS, any value) with token_policies
+    pinned to one of `policy_names`. A token that may write a role could otherwise attach any policy to it,
+    mint a secret-id and log in with that policy: staging's deploy token would read production. Each name
+    is allowed as a string and as the one-element list the provider sends (Vault before 1.15 compares a
+    list parameter whole); names are exact, never globs, which a comma-joined string could satisfy."""
+    allowed: dict[str, list[object]] = {p: [] for p in providers.VAULT_ROLE_WRITE_PARAMS}
+    allowed["token_policies"] = [*policy_names, *([name] for name in policy_names)]
+    return allowed
+
+
+def deploy_policy_hcl(kv_mount: str, approle_mount: str, env: str, services: Sequence[str]) -> str:
+    """The policy of `pulumi up --stack <env>`'s token (README: CI credentials): what the deploy reads
+    and writes, and sys/capabilities-self so `invoke doctor` can check exactly that. Each ACL policy may
+    only be written with the exact text the program writes, and each role only with its own policy: a
+    token that may write either could otherwise grant itself any path."""
+    grants = {**deploy_grants(kv_mount, approle_mount, env, services), DOCTOR_GRANT[0]: DOCTOR_GRANT[1]}
+    pinned: dict[str, dict[str, list[object]]] = {}
+    for service in services:
+        name = naming.vault_policy_name(env, service)
+        pinned[f"sys/policies/acl/{name}"] = {providers.VAULT_POLICY_WRITE_PARAM: [policy_hcl(kv_mount, env, service)]}
+        pinned[f"auth/{approle_mount}/role/{naming.approle_role_name(env, service)}"] = role_write_parameters([name])
+    return "\n".join(hcl_block(path, caps, pinned.get(path)) for path, caps in grants.items())
+
+
+@dataclass(frozen=True)
+class AppRoleSettings:
+    role_name: str
+    bound_cidrs: tuple[str, ...] = ()
+    """Where the agents' requests reach Vault from (the Docker host): the secret-id and the tokens it
+    yields work from nowhere else."""
+    token_ttl: int = TOKEN_TTL_SECONDS
+    token_max_ttl: int = TOKEN_MAX_TTL_SECONDS
+    token_no_default_policy: bool = True
+    secret_id_ttl: int = SECRET_ID_TTL_SECONDS
+    secret_id_num_uses: int = 0  # the agent logs in again after restarts and token expiry
+    bind_secret_id: bool = True
+    token_type: str = "service"
+
+
+def approle_settings(env: str, service: str, bound_cidrs: Sequence[str] = ()) -> AppRoleSettings:
+    return AppRoleSettings(
+        role_name=naming.approle_role_name(env, service),
+        bound_cidrs=tuple(bound_cidrs),
+    )
+
+
+# ------------------------------------------------------------------------------------------ agent side
+
+
+def _hcl_string(value: str) -> str:
+    """A JSON string is a valid HCL string once template sequences are escaped."""
+    return json.dumps(value).replace("${", "$${").replace("%{", "%%{")
+
+
+def agent_hcl(vault_address: str, approle_mount: str, service: str, templates: Sequence[Template], ca_cert: bool = False) -> str:
+    """Agent config: AppRole auto-auth that exits on error, templates that exit when retries fail, so a
+    broken agent shows as a stopped container (restart policy) instead of a silent stale file. With
+    `ca_cert`, Vault's certificate is verified against the uploaded CA_CERT_PATH (a private CA)."""
+    mount = secrets_mount_path(service)
+    blocks = [
+        "exit_after_auth = false\n",
+        "vault {\n"
+        f"  address = {_hcl_string(vault_address)}\n"
+        + (f"  ca_cert = {_hcl_string(CA_CERT_PATH)}\n" if ca_cert else "")
+        + "  retry {\n    num_retries = 5\n  }\n"
+        "}\n",
+        "auto_auth {\n"
+        '  method "approle" {\n'
+        f"    mount_path  = {_hcl_string('auth/' + approle_mount)}\n"
+        "    exit_on_err = true\n"
+        "    config = {\n"
+        f"      role_id_file_path                   = {_hcl_string(ROLE_ID_PATH)}\n"
+        f"      secret_id_file_path                 = {_hcl_string(SECRET_ID_PATH)}\n"
+        # The agent re-reads it on every login (restarts, token expiry): keep it.
+        "      remove_secret_id_file_after_reading = false\n"
+        "    }\n"
+        "  }\n"
+        "}\n",
+        "template_config {\n"
+        "  exit_on_retry_failure         = true\n"
+        # KV v2 values are not leases: re-read them on this interval so a changed value is re-rendered.
+        '  static_secret_render_interval = "1m"\n'
+        "}\n",
+    ]
+    for template in templates:
+        blocks.append(
+            "template {\n"
+            f"  source               = {_hcl_string(template.source_path())}\n"
+            f"  destination          = {_hcl_string(mount + '/' + template.filename)}\n"
+            f'  perms                = "{RENDERED_FILE_MODE}"\n'
+            "  error_on_missing_key = true\n"
+            "}\n"
+        )
+    return "\n".join(blocks)
+
+
+def agent_command(service: str) -> list[str]:
+    """Runs the agent binary directly (the vault image's entrypoint would drop to the `vault` user and
+    render files the consumer's group cannot read), after emptying the secrets volume: a volume that a
+    running consumer keeps mounted still holds the previous agent's files, and the health check ("every
+    file present") must only pass once this agent has rendered them."""
+    return ["sh", "-c", f"rm -f {secrets_mount_path(service)}/* && exec vault agent -config={AGENT_CONFIG_PATH}"]
+
+
+def tmpfs_driver_opts(consumer_gid: int) -> dict[str, str]:
+    """Local-driver volume backed by tmpfs: rendered secrets live in memory only, and only while a
+    container mounts the volume. Owned by the agent (uid 0), readable by the consumer's group."""
+    return {
+        "type": "tmpfs",
+        "device": "tmpfs",
+        "o": f"size={SECRETS_TMPFS_SIZE},mode=0750,uid=0,gid={consumer_gid}",
+    }
+
+
+def agent_healthcheck(service: str, templates: Sequence[Template]) -> list[str]:
+    """Healthy once every rendered file is present, non-empty and holds no unresolved value."""
+    files = [f"{secrets_mount_path(service)}/{t.filename}" for t in templates]
+    present = " && ".join(f"test -s {f}" for f in files)
+    return ["CMD-SHELL", f"{present} && ! grep -qs '<no value>' {' '.join(files)}"]
+
+
+# ------------------------------------------------------------------------------------------ templates
+
+_SH_QUOTE = "replaceAll \"'\" \"'\\\\''\""  # consul-template: ' -> '\''  (inside '...' for sh)
+# Redis config strings: \ -> \\, then " -> \", newline and CR -> \n and \r (one value stays one line).
+_REDIS_QUOTE = (
+    'replaceAll "\\\\" "\\\\\\\\" | replaceAll "\\"" "\\\\\\"" | replaceAll "\\n" "\\\\n" | replaceAll "\\r" "\\\\r"'
+)
+
+
+def sh_single_quote(value: str) -> str:
+    """Python twin of _SH_QUOTE for literal (non-secret) values written into the same env file."""
+    return "'" + value.replace("'", "'\\''") + "'"
+
+
+def _secret_block(kv_mount: str, env: str, service: str, body: str) -> str:
+    return f'{{{{ with secret "{naming.kv_data_path(kv_mount, env, service)}" }}}}{body}{{{{ end }}}}'
+
+
+def password_template(kv_mount: str, env: str, service: str, key: str) -> Template:
+    """The bare value, no newline: read with `$(cat file)` or a *_FILE variable."""
+    return Template("password", _secret_block(kv_mount, env, service, f"{{{{ .Data.data.{key} }}}}"))
+
+
+def redis_conf_template(kv_mount: str, env: str) -> Template:
+    """`requirepass` in a config file Redis includes, so the password is never on its command line."""
+    body = f'requirepass "{{{{ .Data.data.PASSWORD | {_REDIS_QUOTE} }}}}"\n'
+    return Template("redis.conf", _secret_block(kv_mount, env, "redis", body))
+
+
+def env_file_template(kv_mount: str, env: str, service: str, secret_keys: Sequence[str], literals: Mapping[str, str], filename: str = "app.env") -> Template:
+    """A file `sh` can source with `set -a; . file`: secret keys come from Vault, the rest are literal.
+    Both are single-quoted, so any byte sequence survives except NUL."""
+    lines = []
+    for key, value in sorted(literals.items()):
+        if "{{" in value or "}}" in value:
+            raise ValueError(f"literal for {key} contains a template delimiter")
+        lines.append(f"{key}={sh_single_quote(value)}")
+    body = "\n".join(lines) + "\n"
+    body += "".join(f"{key}='{{{{ .Data.data.{key} | {_SH_QUOTE} }}}}'\n" for key in sorted(secret_keys))
+    return Template(filename, _secret_block(kv_mount, env, service, "\n" + body))
+
+
+# ------------------------------------------------------------------------------------------ restart digest
+
+
+def restart_digest(key: bytes, templates: Sequence[Template], kv_data: Mapping[str, str]) -> str:
+    """HMAC of everything a consumer reads from its secrets volume. Carried as a container label, it
+    changes exactly when a consumed value or template changes, which replaces (restarts) the consumer
+    (invariant 6). Keyed with a random per-stack key so it reveals nothing about weak values."""
+    message = json.dumps(
+        {"templates": [[t.filename, t.contents] for t in templates], "data": dict(sorted(kv_data.items()))},
+        sort_keys=True,
+        ensure_ascii=False,
+    ).encode()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()

@@ -1,1 +1,0 @@
-"""Developer tooling: the offline plan, config reference generation."""
