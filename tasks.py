@@ -34,12 +34,14 @@ def task(*args, **kwargs):
     return invoke.task(*args, klass=_HelpKeepsDashH, **kwargs)
 
 
-@task(help={
-    "stack": "stack name (production, staging, ...)",
-    "json": "print one JSON object instead of the table",
-    "config_file": "evaluate this stack file instead of Pulumi.<stack>.yaml",
-    "policy_config": "policy config JSON instead of policies/config.<stack>.json",
-})
+@task(
+    help={
+        "stack": "stack name (production, staging, ...)",
+        "json": "print one JSON object instead of the table",
+        "config_file": "evaluate this stack file instead of Pulumi.<stack>.yaml",
+        "policy_config": "policy config JSON instead of policies/config.<stack>.json",
+    }
+)
 def plan(c, stack="", json=False, config_file=None, policy_config=None):
     """Offline plan: the program under mocks plus every policy; exit 0 clean, 1 mandatory violation, 2 bad input."""
     from ci.offline_plan import main
@@ -58,12 +60,14 @@ def config_reference(c):
     print(readme_table())
 
 
-@task(help={
-    "stack": "stack name (production, staging, ...)",
-    "docker_host": "Docker host to ask instead of the stack's dockerHost",
-    "http": "also GET the public health URL (--no-http to skip)",
-    "config_file": "read this stack file instead of Pulumi.<stack>.yaml",
-})
+@task(
+    help={
+        "stack": "stack name (production, staging, ...)",
+        "docker_host": "Docker host to ask instead of the stack's dockerHost",
+        "http": "also GET the public health URL (--no-http to skip)",
+        "config_file": "read this stack file instead of Pulumi.<stack>.yaml",
+    }
+)
 def status(c, stack="", docker_host=None, http=True, config_file=None):
     """One env's containers (by label) with state and health, and its public health URL."""
     from ops.status import main
@@ -71,13 +75,15 @@ def status(c, stack="", docker_host=None, http=True, config_file=None):
     sys.exit(main(stack, docker_host, http, config_file))
 
 
-@task(help={
-    "stack": "stack name (production, staging, ...)",
-    "config_file": "read this stack file instead of Pulumi.<stack>.yaml",
-    "vault_address": "Vault to read instead of the stack's vaultAddress",
-    "yes": "do not ask for confirmation",
-    "dry_run": "only say what would be imported and kept",
-})
+@task(
+    help={
+        "stack": "stack name (production, staging, ...)",
+        "config_file": "read this stack file instead of Pulumi.<stack>.yaml",
+        "vault_address": "Vault to read instead of the stack's vaultAddress",
+        "yes": "do not ask for confirmation",
+        "dry_run": "only say what would be imported and kept",
+    }
+)
 def adopt(c, stack="", config_file=None, vault_address=None, yes=False, dry_run=False):
     """Once, before the first `pulumi up` of an env with values in Vault: import them into the stack."""
     from ops.adopt import main
@@ -88,9 +94,8 @@ def adopt(c, stack="", config_file=None, vault_address=None, yes=False, dry_run=
 @task(name="readme-tables")
 def readme_tables(c):
     """Print README's blocks generated from the tools (tests fail when README drifts from them)."""
-    from ops.rotate import readme_table as rotation_table
-
     from ci.memory_budget import host_budget
+    from ops.rotate import readme_table as rotation_table
 
     print("## Rotation\n")
     print(rotation_table())
@@ -102,18 +107,21 @@ def readme_tables(c):
     print("\n".join(host_budget("staging").lines()))
 
 
-@task(help={
-    "stack": "stack name (production, staging, ...)",
-    "config_file": "read this stack file instead of Pulumi.<stack>.yaml",
-    "docker_host": "Docker host to check instead of the stack's dockerHost",
-    "vault_address": "Vault to check instead of the stack's vaultAddress",
-    "pull": "pull images the host lacks (the default; --no-pull: only report them)",
-})
+@task(
+    help={
+        "stack": "stack name (production, staging, ...)",
+        "config_file": "read this stack file instead of Pulumi.<stack>.yaml",
+        "docker_host": "Docker host to check instead of the stack's dockerHost",
+        "vault_address": "Vault to check instead of the stack's vaultAddress",
+        "pull": "pull images the host lacks (the default; --no-pull: only report them)",
+    }
+)
 def doctor(c, stack="", config_file=None, docker_host=None, vault_address=None, pull=True):
     """Preflight of the Docker host, Vault (VAULT_TOKEN) and S3: one line per check; exit 0 ok, 1 a check failed, 2 bad input."""
     from ops.doctor import main
 
     sys.exit(main(stack, config_file, docker_host, vault_address, pull))
+
 
 _BACKUP_HELP = {
     "stack": "stack name (production, staging, ...); required",
@@ -148,8 +156,27 @@ def backups(c, stack="", docker_host=None, config_file=None):
     sys.exit(main("backups", stack, docker_host=docker_host, config_file=config_file))
 
 
-@task(help={**_BACKUP_HELP, "from_": "required: latest (the newest verified backup) or a snapshot id (8 to 64 hex digits) from `invoke backups`", "into_scratch": "restore into a new database beside the live one", "unverified": "allow a snapshot that failed (or never passed) its restore check", "http": "check the public health URLs after the restore (--no-http to skip)"})
-def restore(c, stack="", from_="", docker_host=None, config_file=None, yes=False, into_scratch=False, unverified=False, http=True):
+@task(
+    help={
+        **_BACKUP_HELP,
+        "from_": "required: latest (the newest verified backup) or a snapshot id (8 to 64 hex digits) from `invoke "
+        "backups`",
+        "into_scratch": "restore into a new database beside the live one",
+        "unverified": "allow a snapshot that failed (or never passed) its restore check",
+        "http": "check the public health URLs after the restore (--no-http to skip)",
+    }
+)
+def restore(
+    c,
+    stack="",
+    from_="",
+    docker_host=None,
+    config_file=None,
+    yes=False,
+    into_scratch=False,
+    unverified=False,
+    http=True,
+):
     """Safety backup, stop backend/worker, restore, start them, health gate (--into-scratch: a new database only). Exit 0/1/2.
 
     Without --into-scratch it restores OVER the live database: the current one is kept as
@@ -160,14 +187,30 @@ def restore(c, stack="", from_="", docker_host=None, config_file=None, yes=False
     """
     from ops.backup_ops import main
 
-    sys.exit(main("restore", stack, docker_host=docker_host, config_file=config_file, yes=yes, source=from_, into_scratch=into_scratch, unverified=unverified, no_http=not http))
+    sys.exit(
+        main(
+            "restore",
+            stack,
+            docker_host=docker_host,
+            config_file=config_file,
+            yes=yes,
+            source=from_,
+            into_scratch=into_scratch,
+            unverified=unverified,
+            no_http=not http,
+        )
+    )
 
-@task(name="preview-env", help={
-    "pr": "pull request number N: the preview env and stack are pr<N>",
-    "out_dir": "write Pulumi.pr<N>.yaml and policies/config.pr<N>.json here instead of the project",
-    "image_tag": "backend/frontend image tag (default: the base stack's imageTag)",
-    "existing_stacks": "JSON of `pulumi stack ls --json`: refuse a new preview beyond maxPreviewEnvs",
-})
+
+@task(
+    name="preview-env",
+    help={
+        "pr": "pull request number N: the preview env and stack are pr<N>",
+        "out_dir": "write Pulumi.pr<N>.yaml and policies/config.pr<N>.json here instead of the project",
+        "image_tag": "backend/frontend image tag (default: the base stack's imageTag)",
+        "existing_stacks": "JSON of `pulumi stack ls --json`: refuse a new preview beyond maxPreviewEnvs",
+    },
+)
 def preview_env(c, pr="", out_dir=None, image_tag=None, existing_stacks=None):
     """Generate a pull request's preview env (stack pr<N>) from ops/preview_env.template.yaml."""
     from ops.preview_env import main
@@ -175,32 +218,50 @@ def preview_env(c, pr="", out_dir=None, image_tag=None, existing_stacks=None):
     sys.exit(main(pr, out_dir, image_tag, existing_stacks))
 
 
-@task(help={
-    "stack": "stack name (production, staging, pr<N>)",
-    "service": "backend, frontend, postgres, redis, worker, backup, agent:postgres, agent:redis, agent:app or agent:backup",
-    "since": "only lines since a duration ago (10m, 2h, 1d) or an RFC 3339 time",
-    "tail": "lines from the end: a number or all (default 200, or all with --since)",
-    "follow": "keep printing new lines of the current revision (Ctrl-C to stop)",
-    "grep": "only lines matching this regular expression",
-    "all_revisions": "also earlier revisions (a rolling service's previous or failed container), newest first",
-    "timestamps": "prefix each line with Docker's timestamp",
-    "docker_host": "Docker host to ask instead of the stack's dockerHost",
-    "config_file": "read this stack file instead of Pulumi.<stack>.yaml",
-})
-def logs(c, stack="", service="", since=None, tail=None, follow=False, grep=None, all_revisions=False, timestamps=False, docker_host=None, config_file=None):
+@task(
+    help={
+        "stack": "stack name (production, staging, pr<N>)",
+        "service": "backend, frontend, postgres, redis, worker, backup, agent:postgres, agent:redis, agent:app or "
+        "agent:backup",
+        "since": "only lines since a duration ago (10m, 2h, 1d) or an RFC 3339 time",
+        "tail": "lines from the end: a number or all (default 200, or all with --since)",
+        "follow": "keep printing new lines of the current revision (Ctrl-C to stop)",
+        "grep": "only lines matching this regular expression",
+        "all_revisions": "also earlier revisions (a rolling service's previous or failed container), newest first",
+        "timestamps": "prefix each line with Docker's timestamp",
+        "docker_host": "Docker host to ask instead of the stack's dockerHost",
+        "config_file": "read this stack file instead of Pulumi.<stack>.yaml",
+    }
+)
+def logs(
+    c,
+    stack="",
+    service="",
+    since=None,
+    tail=None,
+    follow=False,
+    grep=None,
+    all_revisions=False,
+    timestamps=False,
+    docker_host=None,
+    config_file=None,
+):
     """One service's container logs in one env, found by label over the stack's Docker connection."""
     from ops.logs import main
 
     sys.exit(main(stack, service, since, tail, follow, grep, all_revisions, timestamps, docker_host, config_file))
 
 
-@task(help={
-    "stack": "stack name (production, staging, pr<N>)",
-    "what": "app-secret-id, postgres-secret-id, redis-secret-id, backup-secret-id, postgres-password, redis-password or secret-key",
-    "yes": "do not ask for confirmation",
-    "dry_run": "only say what the rotation replaces and does",
-    "config_file": "read this stack file instead of Pulumi.<stack>.yaml",
-})
+@task(
+    help={
+        "stack": "stack name (production, staging, pr<N>)",
+        "what": "app-secret-id, postgres-secret-id, redis-secret-id, backup-secret-id, postgres-password, "
+        "redis-password or secret-key",
+        "yes": "do not ask for confirmation",
+        "dry_run": "only say what the rotation replaces and does",
+        "config_file": "read this stack file instead of Pulumi.<stack>.yaml",
+    }
+)
 def rotate(c, stack="", what="", yes=False, dry_run=False, config_file=None):
     """Rotate a generated secret or an AppRole secret-id: `pulumi up --replace` of its resource, after saying what it does."""
     from ops.rotate import main
@@ -208,13 +269,15 @@ def rotate(c, stack="", what="", yes=False, dry_run=False, config_file=None):
     sys.exit(main(stack, what, yes, dry_run, config_file))
 
 
-@task(help={
-    "stack": "stack name (production, staging)",
-    "to": "image tag to redeploy (default: the newest successful one before the current imageTag)",
-    "list": "only print the update history and the target; change nothing",
-    "yes": "do not ask for confirmation",
-})
-def rollback(c, stack="", to=None, list=False, yes=False):  # noqa: A002 - the documented flag is --list
+@task(
+    help={
+        "stack": "stack name (production, staging)",
+        "to": "image tag to redeploy (default: the newest successful one before the current imageTag)",
+        "list": "only print the update history and the target; change nothing",
+        "yes": "do not ask for confirmation",
+    }
+)
+def rollback(c, stack="", to=None, list=False, yes=False):
     """Redeploy an image tag from the stack's update history, as a normal health-gated update."""
     from ops.rollback import main
 

@@ -14,9 +14,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.conftest import run_stack  # noqa: E402
-from tests.integration.harness import Docker, OpenBao  # noqa: E402
-from tests.integration.sidecar import Artifacts, apply_vault, start_agent  # noqa: E402
+from tests.conftest import run_stack
+from tests.integration.harness import Docker, OpenBao
+from tests.integration.sidecar import Artifacts, apply_vault, start_agent
 
 
 def main() -> None:
@@ -31,10 +31,15 @@ def main() -> None:
         image = docker.build_agent_image()
         artifacts = Artifacts(run_stack("production", {"vaultAddress": bao.address}))
         apply_vault(bao, artifacts)
-        for until, label in (("rendered", "docker start -> every file complete (agent's own check via docker exec)"), ("healthy", "docker start -> Docker reports healthy (1 s probe interval)")):
+        for until, label in (
+            ("rendered", "docker start -> every file complete (agent's own check via docker exec)"),
+            ("healthy", "docker start -> Docker reports healthy (1 s probe interval)"),
+        ):
             samples = []
             for i in range(args.runs):
-                _, _, seconds = start_agent(docker, image, bao, artifacts, args.service, f"bench-{until}-{i}", until=until)
+                _, _, seconds = start_agent(
+                    docker, image, bao, artifacts, args.service, f"bench-{until}-{i}", until=until
+                )
                 samples.append(seconds)
                 docker.cleanup()
             print(f"{args.service} agent, {label}, {args.runs} runs:")

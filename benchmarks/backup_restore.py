@@ -23,18 +23,38 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.integration.backup_stage import BackupStage, backup_image  # noqa: E402
-from tests.integration.harness import Docker, OpenBao, S3Server  # noqa: E402
+from tests.integration.backup_stage import BackupStage, backup_image
+from tests.integration.harness import Docker, OpenBao, S3Server
 
 ROW_BYTES = 1000  # one row of `ledger_lines`: a mix of numbers and text, as the app's tables hold
 ON_DISK = 0.87  # Postgres compresses the text of a row to about this share of ROW_BYTES (pglz)
 
 
 def machine() -> str:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")), platform.processor())
-    mem = int(next(line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal"))) // 1024
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    mem = (
+        int(
+            next(
+                line.split()[1]
+                for line in Path("/proc/meminfo").read_text().splitlines()
+                if line.startswith("MemTotal")
+            )
+        )
+        // 1024
+    )
     restic = subprocess.run(["restic", "version"], capture_output=True, text=True).stdout.split()[1]
-    return f"{os.cpu_count()} vCPU {cpu}, {mem} MiB RAM, {platform.system()} {platform.release()}; restic {restic}, PostgreSQL {Path(sorted(Path('/usr/lib/postgresql').glob('*'))[-1]).name} (stand-in image), S3: moto on loopback"
+    return (
+        f"{os.cpu_count()} vCPU {cpu}, {mem} MiB RAM, {platform.system()} {platform.release()}; restic {restic}, "
+        f"PostgreSQL {Path(sorted(Path('/usr/lib/postgresql').glob('*'))[-1]).name} (stand-in image), S3: moto "
+        "on loopback"
+    )
 
 
 def run_once(stage: BackupStage, reason: str) -> tuple[float, str]:
@@ -46,9 +66,16 @@ def run_once(stage: BackupStage, reason: str) -> tuple[float, str]:
 
 
 def timeline(err: str) -> str:
-    stamps = [(datetime.fromisoformat(m.group(1).replace("Z", "+00:00")), m.group(2)) for m in re.finditer(r"^(\S+) fr-backup: (.*)$", err, re.M)]
-    names = {r"^stored ": "dump + upload", r"^restore check of \S+ passed": "restore check", r"^backup \S+ done$": "tag + restic check + retention + heartbeat"}
-    stamps = stamps[next(i for i, (_, text) in enumerate(stamps) if re.match(r"^backup \S+ \(", text)):]
+    stamps = [
+        (datetime.fromisoformat(m.group(1).replace("Z", "+00:00")), m.group(2))
+        for m in re.finditer(r"^(\S+) fr-backup: (.*)$", err, re.M)
+    ]
+    names = {
+        r"^stored ": "dump + upload",
+        r"^restore check of \S+ passed": "restore check",
+        r"^backup \S+ done$": "tag + restic check + retention + heartbeat",
+    }
+    stamps = stamps[next(i for i, (_, text) in enumerate(stamps) if re.match(r"^backup \S+ \(", text)) :]
     out, previous = [], stamps[0][0]
     for when, text in stamps[1:]:
         key = next((k for k in names if re.search(k, text)), None)
@@ -72,12 +99,17 @@ def main() -> None:
         stage = BackupStage(docker, bao, s3, agent, image, "bench", overrides={"backupMemoryMb": "1024"})
         rows = int(args.size_mb * 1024 * 1024 / (ROW_BYTES * ON_DISK))
         began = time.monotonic()
-        stage.sql("finance_report", "CREATE TABLE alembic_version (version_num varchar(32) PRIMARY KEY); INSERT INTO alembic_version VALUES ('bench')")
+        stage.sql(
+            "finance_report",
+            "CREATE TABLE alembic_version (version_num varchar(32) PRIMARY KEY); INSERT INTO alembic_version "
+            "VALUES ('bench')",
+        )
         # Random hex text: about as compressible as real text (2:1), so the stored size is not flattered.
         memo = " || ' ' || ".join(["md5(random()::text)"] * (ROW_BYTES // 40))
         stage.sql(
             "finance_report",
-            "CREATE TABLE ledger_lines AS SELECT g AS id, now() - g * interval '1 minute' AS at, (g % 9973) * 1.01 AS amount, "
+            "CREATE TABLE ledger_lines AS SELECT g AS id, now() - g * interval '1 minute' AS at, (g % 9973) "
+            "* 1.01 AS amount, "
             f"{memo} AS memo FROM generate_series(1, {rows}) g",
         )
         db_bytes = stage.sql("postgres", "SELECT pg_database_size('finance_report')")[0][0]
@@ -94,13 +126,21 @@ def main() -> None:
         snapshot = max((s for s in stage.snapshots() if "kind=db" in s["tags"]), key=lambda s: s["time"])
         dump = int(next(t for t in snapshot["tags"] if t.startswith("bytes="))[6:])
         stored = sum(len(v) for v in s3.objects().values())
-        print(f"backup run (dump of {dump / 2**20:.0f} MiB, second run: deduplicated against the first): {seconds:.0f} s")
+        print(
+            f"backup run (dump of {dump / 2**20:.0f} MiB, second run: deduplicated against the first): {seconds:.0f} s"
+        )
         print(timeline(err))
-        print(f"S3 repository after two runs: {stored / 2**20:.0f} MiB in {len(s3.objects())} objects (restic: zstd-compressed, encrypted)")
+        print(
+            f"S3 repository after two runs: {stored / 2**20:.0f} MiB in {len(s3.objects())} objects (restic: "
+            "zstd-compressed, encrypted)"
+        )
 
         stage.sql("finance_report", "UPDATE ledger_lines SET amount = amount + 1 WHERE id % 100 = 0")
         seconds, err = run_once(stage, "after 1% of the rows changed")
-        print(f"backup run after 1% of the rows changed: {seconds:.0f} s; S3 now {sum(len(v) for v in s3.objects().values()) / 2**20:.0f} MiB")
+        print(
+            f"backup run after 1% of the rows changed: {seconds:.0f} s; S3 now "
+            f"{sum(len(v) for v in s3.objects().values()) / 2**20:.0f} MiB"
+        )
 
         start = time.monotonic()
         code, out, err = stage.job("restore", "latest", "finance_report_bench_restore", timeout=7200)

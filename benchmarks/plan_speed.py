@@ -32,7 +32,10 @@ def main() -> None:
     print(f"python startup:             {baseline:6.2f} s (median of {runs})")
     print(f"import Pulumi SDKs:         {imports:6.2f} s")
     for stack in ("production", "staging"):
-        code = f"import sys; sys.path.insert(0, '.'); from ci.offline_plan import plan; p = plan({stack!r}); assert p.exit_code == 0"
+        code = (
+            f"import sys; sys.path.insert(0, '.'); from ci.offline_plan import plan; p = plan({stack!r}); assert "
+            "p.exit_code == 0"
+        )
         total = statistics.median(timed(code) for _ in range(runs))
         print(f"offline plan {stack:<11}   {total:6.2f} s  = {total / imports:4.2f} x the SDK import time")
 

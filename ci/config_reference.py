@@ -30,13 +30,24 @@ def project_config_block() -> dict[str, dict[str, Any]]:
 def _cell(spec: Field) -> str:
     if spec.required:
         return "**required**"
-    return "`" + (str(spec.default).lower() if isinstance(spec.default, bool) else (repr(spec.default) if spec.default in ("", []) else str(spec.default))) + "`"
+    return (
+        "`"
+        + (
+            str(spec.default).lower()
+            if isinstance(spec.default, bool)
+            else (repr(spec.default) if spec.default in ("", []) else str(spec.default))
+        )
+        + "`"
+    )
 
 
 def readme_table() -> str:
     rows = ["| key | type | default | secret | description |", "|---|---|---|---|---|"]
     for spec in FIELDS:
-        rows.append(f"| `{spec.key}` | {spec.type} | {_cell(spec)} | {'yes' if spec.secret else ''} | {spec.description.replace('|', '/')} |")
+        rows.append(
+            f"| `{spec.key}` | {spec.type} | {_cell(spec)} | {'yes' if spec.secret else ''} | "
+            f"{spec.description.replace('|', '/')} |"
+        )
     return "\n".join(rows) + "\n"
 
 

@@ -16,9 +16,10 @@ hostMemoryMb 0 nothing is checked, and the plan says so.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Optional
+from typing import Any
 from urllib.parse import urlsplit
 
 from config.stack_config import StackConfig
@@ -63,7 +64,7 @@ class Budget:
     host_memory_mb: int
     max_previews: int
     stacks: list[StackMemory] = field(default_factory=list)
-    preview: Optional[StackMemory] = None
+    preview: StackMemory | None = None
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -78,11 +79,17 @@ class Budget:
     def lines(self) -> list[str]:
         if self.host_memory_mb == 0:
             return [f"Host memory budget ({self.host}): not checked (hostMemoryMb is 0)"]
-        lines = [f"Host memory budget ({self.host}): peak {self.peak_mb} MiB of hostMemoryMb {self.host_memory_mb} MiB" + (" -- OVER" if self.over else "")]
+        lines = [
+            f"Host memory budget ({self.host}): peak {self.peak_mb} MiB of hostMemoryMb {self.host_memory_mb} MiB"
+            + (" -- OVER" if self.over else "")
+        ]
         for s in self.stacks:
             lines.append(f"  {s.stack:<12} {s.steady_mb:>6} MiB + {s.rolling_mb} MiB during a cutover")
         if self.preview is not None:
-            lines.append(f"  previews     {self.max_previews} x ({self.preview.steady_mb} MiB + {self.preview.rolling_mb} MiB during a cutover)  (maxPreviewEnvs {self.max_previews})")
+            lines.append(
+                f"  previews     {self.max_previews} x ({self.preview.steady_mb} MiB + "
+                f"{self.preview.rolling_mb} MiB during a cutover)  (maxPreviewEnvs {self.max_previews})"
+            )
         return lines + [f"  problem: {p}" for p in self.problems]
 
     def to_json(self) -> dict[str, Any]:
@@ -92,7 +99,9 @@ class Budget:
             "maxPreviewEnvs": self.max_previews,
             "peakMb": self.peak_mb,
             "stacks": {s.stack: {"steadyMb": s.steady_mb, "rollingMb": s.rolling_mb} for s in self.stacks},
-            "preview": {"steadyMb": self.preview.steady_mb, "rollingMb": self.preview.rolling_mb} if self.preview else None,
+            "preview": {"steadyMb": self.preview.steady_mb, "rollingMb": self.preview.rolling_mb}
+            if self.preview
+            else None,
             "over": self.over,
             "problems": list(self.problems),
         }
@@ -119,10 +128,16 @@ def host_of(docker_host: str) -> str:
 
 def committed_stacks(root: Path = ROOT) -> list[str]:
     """The stack files in the project, previews excluded (they are counted as maxPreviewEnvs)."""
-    return sorted(p.name[len("Pulumi."):-len(".yaml")] for p in root.glob("Pulumi.*.yaml") if not is_preview_env(p.name[len("Pulumi."):-len(".yaml")]))
+    return sorted(
+        p.name[len("Pulumi.") : -len(".yaml")]
+        for p in root.glob("Pulumi.*.yaml")
+        if not is_preview_env(p.name[len("Pulumi.") : -len(".yaml")])
+    )
 
 
-def host_budget(stack: str, run: Optional[ProgramRun] = None, config_file: Optional[Path] = None, root: Path = ROOT) -> Budget:
+def host_budget(
+    stack: str, run: ProgramRun | None = None, config_file: Path | None = None, root: Path = ROOT
+) -> Budget:
     """The budget of the host `stack` deploys to. `run` is `stack`'s program run when the caller has it
     (the offline plan); `config_file` replaces `stack`'s own stack file."""
     from ops import preview_env
@@ -142,7 +157,11 @@ def host_budget(stack: str, run: Optional[ProgramRun] = None, config_file: Optio
     for key, attr in (("hostMemoryMb", "host_memory_mb"), ("maxPreviewEnvs", "max_preview_envs")):
         values = {name: getattr(cfg, attr) for name, cfg, _, _ in members} | {stack: getattr(own_cfg, attr)}
         if len(set(values.values())) > 1:
-            budget.problems.append(f"{key} differs between the stacks on {host}: " + ", ".join(f"{n} {v}" for n, v in sorted(values.items())) + "; set the same value in each")
+            budget.problems.append(
+                f"{key} differs between the stacks on {host}: "
+                + ", ".join(f"{n} {v}" for n, v in sorted(values.items()))
+                + "; set the same value in each"
+            )
     if budget.host_memory_mb == 0:
         return budget
     for name, _, config, secret_keys in members:
@@ -159,7 +178,13 @@ def host_budget(stack: str, run: Optional[ProgramRun] = None, config_file: Optio
             config, secret_keys = with_missing_secrets(config, [])
             budget.preview = _measure("pr1", config, secret_keys)
         else:
-            budget.problems.append(f"maxPreviewEnvs is {budget.max_previews} but previews are based on {template.base}, which deploys to another host")
+            budget.problems.append(
+                f"maxPreviewEnvs is {budget.max_previews} but previews are based on {template.base}, which "
+                "deploys to another host"
+            )
     if budget.over:
-        budget.problems.append(f"the peak, {budget.peak_mb} MiB, exceeds hostMemoryMb {budget.host_memory_mb} MiB: lower memory limits or maxPreviewEnvs, or give the host more memory")
+        budget.problems.append(
+            f"the peak, {budget.peak_mb} MiB, exceeds hostMemoryMb {budget.host_memory_mb} MiB: lower memory "
+            "limits or maxPreviewEnvs, or give the host more memory"
+        )
     return budget

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any
 
 from pulumi_policy import (
     EnforcementLevel,
@@ -25,10 +26,10 @@ from pulumi_policy import (
 )
 
 from config.stack_config import ConfigError
+from config.stack_file import StackFileError, read_stack_file
 from facts import providers
 from facts.revision import is_revision_named
 from ops.program_run import ROOT, ProgramRun, Resource, mask_secrets, run_program, unwrap_secrets, with_missing_secrets
-from config.stack_file import StackFileError, read_stack_file
 
 MANDATORY = EnforcementLevel.MANDATORY.value
 
@@ -58,7 +59,7 @@ class Plan:
     stack: str
     run: ProgramRun
     violations: list[Violation] = field(default_factory=list)
-    budget: Optional[Any] = None
+    budget: Any | None = None
     """The host's memory budget (ci/memory_budget.Budget), when the command line computed it."""
 
     @property
@@ -73,7 +74,15 @@ class Plan:
         return {
             "stack": self.stack,
             "resources": [
-                {"urn": r.urn, "type": r.type, "name": r.name, "parent": r.parent, "inputs": mask_secrets(r.inputs), "options": r.options, "replace": replace_plan(r)}
+                {
+                    "urn": r.urn,
+                    "type": r.type,
+                    "name": r.name,
+                    "parent": r.parent,
+                    "inputs": mask_secrets(r.inputs),
+                    "options": r.options,
+                    "replace": replace_plan(r),
+                }
                 for r in self.run.resources
             ],
             "outputs": {k: ("[secret]" if k in self.run.secret_outputs else v) for k, v in self.run.outputs.items()},
@@ -83,7 +92,7 @@ class Plan:
         }
 
 
-def replace_plan(resource: Resource) -> Optional[dict[str, Any]]:
+def replace_plan(resource: Resource) -> dict[str, Any] | None:
     """How the real engine would replace this resource, from facts/providers.py: the effective
     strategy (and whether the program or the provider chose it) and the inputs whose change replaces it."""
     if not resource.custom or resource.type.startswith("pulumi:providers:"):
@@ -118,10 +127,20 @@ def resolve_policy(policy: Any, pack_config: Mapping[str, Any], path: Path) -> t
     if isinstance(section, str):
         section = {"enforcementLevel": section}
     if not isinstance(section, dict):
-        raise PlanInputError(f"policy config {path}: {policy.name} = {json.dumps(section)[:60]}; expected an object of settings or an enforcement level")
-    level = section.get("enforcementLevel") or pack_config.get("all") or (policy.enforcement_level or EnforcementLevel.ADVISORY).value
+        raise PlanInputError(
+            f"policy config {path}: {policy.name} = {json.dumps(section)[:60]}; expected an object of "
+            "settings or an enforcement level"
+        )
+    level = (
+        section.get("enforcementLevel")
+        or pack_config.get("all")
+        or (policy.enforcement_level or EnforcementLevel.ADVISORY).value
+    )
     if level not in ("advisory", "mandatory", "disabled", "remediate"):
-        raise PlanInputError(f"policy config {path}: {policy.name}.enforcementLevel = {level!r}; expected advisory, mandatory or disabled")
+        raise PlanInputError(
+            f"policy config {path}: {policy.name}.enforcementLevel = {level!r}; expected advisory, mandatory "
+            "or disabled"
+        )
     config: dict[str, Any] = {}
     schema = policy.config_schema
     if schema is not None:
@@ -131,7 +150,10 @@ def resolve_policy(policy: Any, pack_config: Mapping[str, Any], path: Path) -> t
         config.update({k: v for k, v in section.items() if k != "enforcementLevel"})
         for key in schema.required or []:
             if key not in config:
-                raise PlanInputError(f"policy config {path}: {policy.name}.{key} is missing; expected {schema.properties[key].get('type', 'a value')}")
+                raise PlanInputError(
+                    f"policy config {path}: {policy.name}.{key} is missing; expected "
+                    f"{schema.properties[key].get('type', 'a value')}"
+                )
         _check_schema(policy.name, config, schema, path)
     return level, config
 
@@ -151,7 +173,10 @@ def check_sections(pack_config: Mapping[str, Any], policies: Sequence[Any], path
     known = {p.name for p in policies} | {"all"}
     for section in pack_config:
         if section not in known and not section.startswith("$"):
-            raise PlanInputError(f"policy config {path}: {section} names no policy of the pack; expected one of the names in README's policy table")
+            raise PlanInputError(
+                f"policy config {path}: {section} names no policy of the pack; expected one of the names in "
+                "README's policy table"
+            )
 
 
 # ------------------------------------------------------------------------------------------ engine-shaped resources
@@ -176,7 +201,12 @@ def policy_resources(run: ProgramRun) -> list[PolicyResource]:
         provider = None
         if r.options.get("provider"):
             provider_urn = r.options["provider"]
-            provider = PolicyProviderResource("pulumi:providers:" + provider_urn.split("pulumi:providers:")[-1].split("::")[0], {}, provider_urn, provider_urn.rsplit("::", 1)[-1])
+            provider = PolicyProviderResource(
+                "pulumi:providers:" + provider_urn.split("pulumi:providers:")[-1].split("::")[0],
+                {},
+                provider_urn,
+                provider_urn.rsplit("::", 1)[-1],
+            )
         resources[r.urn] = PolicyResource(r.type, unwrap_secrets(r.inputs), r.urn, r.name, opts, provider, None, [], {})
     for r in run.resources:
         resources[r.urn].parent = resources.get(r.parent or "")
@@ -184,11 +214,18 @@ def policy_resources(run: ProgramRun) -> list[PolicyResource]:
     return list(resources.values())
 
 
-def evaluate(run: ProgramRun, pack_config: Mapping[str, Any], policies: Sequence[Any], config_path: Path = Path("policy-config")) -> list[Violation]:
+def evaluate(
+    run: ProgramRun, pack_config: Mapping[str, Any], policies: Sequence[Any], config_path: Path = Path("policy-config")
+) -> list[Violation]:
     return evaluate_resources(policy_resources(run), pack_config, policies, config_path)
 
 
-def evaluate_resources(resources: Sequence[PolicyResource], pack_config: Mapping[str, Any], policies: Sequence[Any], config_path: Path = Path("policy-config")) -> list[Violation]:
+def evaluate_resources(
+    resources: Sequence[PolicyResource],
+    pack_config: Mapping[str, Any],
+    policies: Sequence[Any],
+    config_path: Path = Path("policy-config"),
+) -> list[Violation]:
     """Run each policy as the engine would: resource policies per resource, stack policies once."""
     violations: list[Violation] = []
     for policy in policies:
@@ -198,21 +235,36 @@ def evaluate_resources(resources: Sequence[PolicyResource], pack_config: Mapping
 
         if isinstance(policy, ResourceValidationPolicy):
             for resource in resources:
-                args = ResourceValidationArgs(resource.resource_type, resource.props, resource.urn, resource.name, resource.opts, resource.provider, config)
+                args = ResourceValidationArgs(
+                    resource.resource_type,
+                    resource.props,
+                    resource.urn,
+                    resource.name,
+                    resource.opts,
+                    resource.provider,
+                    config,
+                )
 
-                def report(message: str, urn: Optional[str] = None, _urn: str = resource.urn) -> None:
+                def report(message: str, urn: str | None = None, _urn: str = resource.urn) -> None:
                     violations.append(Violation(policy.name, level, urn or _urn, message))
 
                 policy.validate(args, report)
         else:
-            def report_stack(message: str, urn: Optional[str] = None) -> None:
+
+            def report_stack(message: str, urn: str | None = None) -> None:
                 violations.append(Violation(policy.name, level, urn or "", message))
 
             policy.validate(StackValidationArgs(list(resources), config), report_stack)
     return violations
 
 
-def plan(stack: str, config_file: Optional[Path] = None, policy_config: Optional[Path] = None, policies: Optional[Sequence[Any]] = None, **run_kwargs: Any) -> Plan:
+def plan(
+    stack: str,
+    config_file: Path | None = None,
+    policy_config: Path | None = None,
+    policies: Sequence[Any] | None = None,
+    **run_kwargs: Any,
+) -> Plan:
     from policies.registry import POLICIES
 
     config_path = config_file or ROOT / f"Pulumi.{stack}.yaml"
@@ -235,7 +287,19 @@ def plan(stack: str, config_file: Optional[Path] = None, policy_config: Optional
 # ------------------------------------------------------------------------------------------ report
 
 
-KEY_PROPERTIES = ("name", "image", "networksAdvanced", "mounts", "labels", "memory", "restart", "driverOpts", "policy", "roleName", "mount")
+KEY_PROPERTIES = (
+    "name",
+    "image",
+    "networksAdvanced",
+    "mounts",
+    "labels",
+    "memory",
+    "restart",
+    "driverOpts",
+    "policy",
+    "roleName",
+    "mount",
+)
 
 
 def _summary(resource: Resource) -> str:
@@ -268,7 +332,11 @@ def _summary(resource: Resource) -> str:
 
 
 def render(result: Plan) -> str:
-    lines = [f"Offline plan for stack {result.stack}: {len(result.run.resources)} resources (mocks; no engine, no credentials)", ""]
+    lines = [
+        f"Offline plan for stack {result.stack}: {len(result.run.resources)} resources (mocks; no engine, no "
+        "credentials)",
+        "",
+    ]
     width = max(len(r.type) for r in result.run.resources)
     for r in result.run.resources:
         lines.append(f"  {r.type:<{width}}  {r.name:<28}  {_summary(r)}")
@@ -280,7 +348,11 @@ def render(result: Plan) -> str:
         lines += ["", "Warnings (as `pulumi preview` prints them):"] + [f"  {w}" for w in result.run.warnings]
     if result.budget is not None:
         lines += ["", *result.budget.lines()]
-    lines += ["", f"Policy violations: {len(result.mandatory)} mandatory, {len(result.violations) - len(result.mandatory)} advisory"]
+    lines += [
+        "",
+        f"Policy violations: {len(result.mandatory)} mandatory, "
+        f"{len(result.violations) - len(result.mandatory)} advisory",
+    ]
     for v in sorted(result.violations, key=lambda v: (v.enforcementLevel != MANDATORY, v.policy)):
         lines.append(f"  [{v.enforcementLevel}] {v.policy}: {v.message}")
         if v.urn:
@@ -288,7 +360,7 @@ def render(result: Plan) -> str:
     return "\n".join(lines)
 
 
-def with_budget(result: Plan, config_file: Optional[Path] = None) -> None:
+def with_budget(result: Plan, config_file: Path | None = None) -> None:
     """The host memory budget across the committed stacks and maxPreviewEnvs previews (ci/memory_budget.py);
     each of its problems is a mandatory violation, so the plan fails on them."""
     from ci.memory_budget import BudgetInputError, host_budget
@@ -300,7 +372,7 @@ def with_budget(result: Plan, config_file: Optional[Path] = None) -> None:
     result.violations += [Violation("host-memory-budget", MANDATORY, "", problem) for problem in result.budget.problems]
 
 
-def main(stack: str, as_json: bool = False, config_file: Optional[str] = None, policy_config: Optional[str] = None) -> int:
+def main(stack: str, as_json: bool = False, config_file: str | None = None, policy_config: str | None = None) -> int:
     """Exit 0: no mandatory violation; 1: at least one; 2: bad input (one line); 3: the program crashed
     (a bug, not the user's input: its traceback is printed)."""
     try:
@@ -308,11 +380,18 @@ def main(stack: str, as_json: bool = False, config_file: Optional[str] = None, p
             raise PlanInputError("--stack is required: production, staging or another stack with a Pulumi.<stack>.yaml")
         if config_file is None and not (ROOT / f"Pulumi.{stack}.yaml").exists():
             # The committed stacks only: generated previews (Pulumi.pr<N>.yaml, git-ignored) come and go.
-            from facts.envs import is_preview_env
             from ci.memory_budget import committed_stacks
+            from facts.envs import is_preview_env
 
-            hint = f" (a preview's stack file: `uv run invoke preview-env --pr {stack[2:]}`)" if is_preview_env(stack) else ""
-            raise PlanInputError(f"no stack file Pulumi.{stack}.yaml; pass --config-file PATH or one of: {', '.join(committed_stacks(ROOT))}{hint}")
+            hint = (
+                f" (a preview's stack file: `uv run invoke preview-env --pr {stack[2:]}`)"
+                if is_preview_env(stack)
+                else ""
+            )
+            raise PlanInputError(
+                f"no stack file Pulumi.{stack}.yaml; pass --config-file PATH or one of: "
+                f"{', '.join(committed_stacks(ROOT))}{hint}"
+            )
         result = plan(stack, Path(config_file) if config_file else None, Path(policy_config) if policy_config else None)
         with_budget(result, Path(config_file) if config_file else None)
     except PlanInputError as err:

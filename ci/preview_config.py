@@ -22,13 +22,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Optional, Sequence
 from urllib.parse import urlsplit
 
 from config.stack_config import PROJECT, ConfigError, StackConfig, load_config
-from ops.program_run import ROOT, with_missing_secrets
 from config.stack_file import StackFileError, read_stack_file
+from ops.program_run import ROOT, with_missing_secrets
 
 PREVIEW_SSH_USER = "fr-preview"
 
@@ -50,23 +50,24 @@ def config_map(cfg: StackConfig) -> dict[str, dict[str, object]]:
     """pulumi/actions `config-map`: {"<project>:<key>": {"value": ..., "secret": false}}."""
     if not cfg.preview_docker_proxy:
         raise PreviewConfigError(
-            f"stack {cfg.env} has no read-only Docker path for previews: set previewDockerProxy: true in Pulumi.{cfg.env}.yaml "
+            f"stack {cfg.env} has no read-only Docker path for previews: set previewDockerProxy: true in "
+            f"Pulumi.{cfg.env}.yaml "
             "after the host setup in README's CI credentials section"
         )
     values = {"dockerHost": preview_docker_host(cfg.docker_host), "vaultSkipChildToken": "true"}
     return {f"{PROJECT}:{key}": {"value": value, "secret": False} for key, value in values.items()}
 
 
-def load(stack: str, config_file: Optional[Path] = None) -> StackConfig:
+def load(stack: str, config_file: Path | None = None) -> StackConfig:
     try:
         config, secret_keys = read_stack_file(config_file or ROOT / f"Pulumi.{stack}.yaml")
     except StackFileError as err:
         raise PreviewConfigError(str(err)) from None
     config, secret_keys = with_missing_secrets(config, secret_keys)  # reads no secret
     prefix = f"{PROJECT}:"
-    raw = {k[len(prefix):]: v for k, v in config.items() if k.startswith(prefix)}
+    raw = {k[len(prefix) :]: v for k, v in config.items() if k.startswith(prefix)}
     try:
-        return load_config(raw, stack, frozenset(k[len(prefix):] for k in secret_keys if k.startswith(prefix)))
+        return load_config(raw, stack, frozenset(k[len(prefix) :] for k in secret_keys if k.startswith(prefix)))
     except ConfigError as err:
         raise PreviewConfigError(str(err)) from None
 
@@ -79,11 +80,16 @@ def github_outputs(cfg: StackConfig) -> str:
     return f"preview=true\nconfig-map={json.dumps(config_map(cfg), sort_keys=True)}\n"
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ci.preview_config", description=__doc__.splitlines()[0])
     parser.add_argument("--stack", required=True)
     parser.add_argument("--config-file", type=Path)
-    parser.add_argument("--github-output", type=Path, help="append preview=true|false and config-map to this file ($GITHUB_OUTPUT); no proxy is preview=false, exit 0")
+    parser.add_argument(
+        "--github-output",
+        type=Path,
+        help="append preview=true|false and config-map to this file ($GITHUB_OUTPUT); no proxy is preview=false, "
+        "exit 0",
+    )
     args = parser.parse_args(argv)
     try:
         cfg = load(args.stack, args.config_file)
@@ -101,7 +107,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     else:
         print(
             f"::notice title=No pulumi preview of {cfg.env}::stack {cfg.env} has no read-only Docker path "
-            f"(previewDockerProxy is off in Pulumi.{cfg.env}.yaml), so no preview runs and no preview credential is used; "
+            f"(previewDockerProxy is off in Pulumi.{cfg.env}.yaml), so no preview runs and no preview "
+            "credential is used; "
             "README CI credentials says how to set it up"
         )
     return 0

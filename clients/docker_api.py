@@ -17,8 +17,9 @@ import json
 import shutil
 import socket
 import subprocess
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Mapping, Optional, Sequence
+from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
 
@@ -35,7 +36,9 @@ class Response:
         try:
             return json.loads(self.body or b"null")
         except json.JSONDecodeError:
-            raise DockerError(f"the Docker API answered {self.status} with a body that is not JSON: {self.body[:80]!r}") from None
+            raise DockerError(
+                f"the Docker API answered {self.status} with a body that is not JSON: {self.body[:80]!r}"
+            ) from None
 
 
 class _PipeSocket:
@@ -75,7 +78,7 @@ class DockerAPI:
     ssh_opts: Sequence[str] = field(default_factory=tuple)
     timeout: float = 60
 
-    def _connect(self) -> tuple[http.client.HTTPConnection, Optional[subprocess.Popen]]:
+    def _connect(self) -> tuple[http.client.HTTPConnection, subprocess.Popen | None]:
         parts = urlsplit(self.host)
         if parts.scheme == "unix":
             conn = http.client.HTTPConnection("docker", timeout=self.timeout)
@@ -91,14 +94,19 @@ class DockerAPI:
         if parts.scheme == "ssh":
             if shutil.which("ssh") is None:
                 raise DockerError("ssh is not installed: it is needed to reach the Docker host " + self.host)
-            proc = subprocess.Popen(ssh_command(self.host, self.ssh_opts), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            proc = subprocess.Popen(
+                ssh_command(self.host, self.ssh_opts),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
             conn = http.client.HTTPConnection("docker", timeout=self.timeout)
             conn.sock = _PipeSocket(proc)  # type: ignore[assignment]
             return conn, proc
         raise DockerError(f"docker host {self.host} must be unix:///path or ssh://user@host[:port]")
 
     @staticmethod
-    def _close(conn: http.client.HTTPConnection, proc: Optional[subprocess.Popen]) -> str:
+    def _close(conn: http.client.HTTPConnection, proc: subprocess.Popen | None) -> str:
         conn.close()
         if proc is None:
             return ""
@@ -111,14 +119,31 @@ class DockerAPI:
         err = proc.stderr.read().decode(errors="replace").strip()
         return err.splitlines()[-1] if err else ""
 
-    def request(self, method: str, path: str, query: Optional[Mapping[str, Any]] = None, body: Any = None, raw: Optional[bytes] = None, content_type: str = "application/x-tar") -> Response:
+    def request(
+        self,
+        method: str,
+        path: str,
+        query: Mapping[str, Any] | None = None,
+        body: Any = None,
+        raw: bytes | None = None,
+        content_type: str = "application/x-tar",
+    ) -> Response:
         """One API call. `body` is sent as JSON; `raw` as bytes of `content_type` (a tar for /build, archive)."""
         url = quote(path, safe="/:@") + (("?" + urlencode(query)) if query else "")
         data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
         kind = content_type if raw is not None else "application/json"
         conn, proc = self._connect()
         try:
-            conn.request(method, url, body=data, headers={"Host": "docker", "Connection": "close", **({"Content-Type": kind} if data is not None else {})})
+            conn.request(
+                method,
+                url,
+                body=data,
+                headers={
+                    "Host": "docker",
+                    "Connection": "close",
+                    **({"Content-Type": kind} if data is not None else {}),
+                },
+            )
             answer = conn.getresponse()
             response = Response(answer.status, answer.read())
         except (OSError, http.client.HTTPException) as err:
@@ -128,7 +153,7 @@ class DockerAPI:
         self._close(conn, proc)
         return response
 
-    def stream(self, path: str, query: Optional[Mapping[str, Any]] = None) -> Iterator[bytes]:
+    def stream(self, path: str, query: Mapping[str, Any] | None = None) -> Iterator[bytes]:
         """A GET whose body is read as it arrives (logs --follow)."""
         url = quote(path, safe="/:@") + (("?" + urlencode(query)) if query else "")
         conn, proc = self._connect()
@@ -136,7 +161,10 @@ class DockerAPI:
             conn.request("GET", url, headers={"Host": "docker"})
             answer = conn.getresponse()
             if answer.status >= 400:
-                raise DockerError(f"{path}: the Docker API answered {answer.status}: {answer.read()[:200].decode(errors='replace').strip()}")
+                raise DockerError(
+                    f"{path}: the Docker API answered {answer.status}: "
+                    f"{answer.read()[:200].decode(errors='replace').strip()}"
+                )
             while True:
                 chunk = answer.read1(65536) if hasattr(answer, "read1") else answer.read(65536)
                 if not chunk:
@@ -150,7 +178,11 @@ class DockerAPI:
     def get(self, path: str, **query: Any) -> Any:
         response = self.request("GET", path, {k: v for k, v in query.items() if v is not None} or None)
         if response.status >= 400:
-            message = response.json().get("message", "") if response.body.startswith(b"{") else response.body[:200].decode(errors="replace")
+            message = (
+                response.json().get("message", "")
+                if response.body.startswith(b"{")
+                else response.body[:200].decode(errors="replace")
+            )
             raise DockerError(f"GET {path}: the Docker API answered {response.status}: {message}")
         return response.json()
 

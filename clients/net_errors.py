@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import socket
 import ssl
-from typing import Iterator
+from collections.abc import Iterator
 
 DNS = "its name does not resolve (DNS)"
 REFUSED = "the connection was refused (nothing listens on that address and port)"
@@ -28,7 +28,12 @@ def _chain(err: BaseException) -> Iterator[BaseException]:
             continue
         seen.add(id(current))
         yield current
-        nested = [getattr(current, "reason", None), current.__cause__, current.__context__, *getattr(current, "args", ())]
+        nested = [
+            getattr(current, "reason", None),
+            current.__cause__,
+            current.__context__,
+            *getattr(current, "args", ()),
+        ]
         todo.extend(e for e in nested if isinstance(e, BaseException))
 
 
@@ -41,7 +46,11 @@ def why_unreachable(err: BaseException) -> str:
             return f"{UNTRUSTED} ({e.verify_message})" if e.verify_message else UNTRUSTED
         if isinstance(e, ConnectionRefusedError):
             return REFUSED
-        if isinstance(e, (TimeoutError, socket.timeout)) or name in ("ConnectTimeoutError", "ConnectTimeout", "ReadTimeout"):
+        if isinstance(e, (TimeoutError, socket.timeout)) or name in (
+            "ConnectTimeoutError",
+            "ConnectTimeout",
+            "ReadTimeout",
+        ):
             return TIMEOUT
     for e in _chain(err):
         if isinstance(e, ssl.SSLError):

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import pulumi
@@ -37,7 +38,7 @@ class ConfigError(pulumi.RunError):
         self.key, self.value, self.expected, self.secret = key, value, expected, secret
         super().__init__(f"config {PROJECT}:{key} = {shown} is invalid: expected {expected}")
 
-    def as_secret(self) -> "ConfigError":
+    def as_secret(self) -> ConfigError:
         """The same error, its value hidden (the stack file holds it encrypted)."""
         return self if self.secret else ConfigError(self.key, self.value, self.expected, secret=True)
 
@@ -46,12 +47,14 @@ class UnknownKeyError(ConfigError):
     """A key the program does not read. Its value is never shown: a secret set under a misspelt key
     would otherwise be printed in clear."""
 
-    def __init__(self, key: str, suggestion: Optional[str]):
+    def __init__(self, key: str, suggestion: str | None):
         self.key, self.value, self.secret = key, None, True
         hint = f"did you mean {suggestion}? " if suggestion else ""
         self.expected = hint
         pulumi.RunError.__init__(
-            self, f"config {PROJECT}:{key} is not a known key (its value is not shown): {hint}README's configuration reference lists every key"
+            self,
+            f"config {PROJECT}:{key} is not a known key (its value is not shown): {hint}README's "
+            "configuration reference lists every key",
         )
 
 
@@ -71,13 +74,16 @@ PROVIDER_KEY_HOMES = {
 }
 
 
-def provider_key_problem(full_key: str) -> Optional[str]:
+def provider_key_problem(full_key: str) -> str | None:
     """Why a `docker:`/`vault:` stack config key is refused, and where its setting belongs; None for others."""
     namespace = full_key.partition(":")[0]
     if namespace not in PROVIDER_NAMESPACES:
         return None
     home = PROVIDER_KEY_HOMES.get(full_key, f"README's configuration reference ({PROJECT}:* keys)")
-    return f"config {full_key} configures the default {namespace} provider, which this program never uses (its value is not shown): set {home} instead, and remove the key"
+    return (
+        f"config {full_key} configures the default {namespace} provider, which this program never uses (its "
+        f"value is not shown): set {home} instead, and remove the key"
+    )
 
 
 class ProviderKeyError(ConfigError):
@@ -131,15 +137,46 @@ class Field:
 
 
 FIELDS: tuple[Field, ...] = (
-    Field("env", "string", "Environment name; must equal the stack name (empty: the stack name). Lowercase letters and digits.", ""),
+    Field(
+        "env",
+        "string",
+        "Environment name; must equal the stack name (empty: the stack name). Lowercase letters and digits.",
+        "",
+    ),
     Field("domain", "string", "Internal domain; the site is served at report<suffix>.<domain>."),
     Field("dockerHost", "string", "Docker host of the Dokploy server, as ssh://user@host[:port]."),
     Field("dockerSshOpts", "array", "Extra ssh options for the Docker host connection.", []),
-    Field("previewDockerProxy", "boolean", "Run the read-only Docker API proxy that `pulumi preview` reaches through the preview ssh user (README: CI credentials).", False),
-    Field("previewDockerProxyGid", "integer", "Host group of the preview ssh user: the only group (besides root) that may open the proxy's socket.", 23750),
-    Field("previewDockerProxyImage", "string", "Pinned HAProxy image of the read-only Docker API proxy.", "haproxy:3.2.21-alpine"),
-    Field("vaultAddress", "string", "Vault address (https://...; http only for loopback). The token comes from VAULT_TOKEN."),
-    Field("vaultCaCert", "string", "PEM of the CA that signed Vault's certificate, when it is a private CA (empty: the agent image's roots; `pulumi` itself reads VAULT_CACERT).", ""),
+    Field(
+        "previewDockerProxy",
+        "boolean",
+        "Run the read-only Docker API proxy that `pulumi preview` reaches through the preview ssh user "
+        "(README: CI credentials).",
+        False,
+    ),
+    Field(
+        "previewDockerProxyGid",
+        "integer",
+        "Host group of the preview ssh user: the only group (besides root) that may open the proxy's socket.",
+        23750,
+    ),
+    Field(
+        "previewDockerProxyImage",
+        "string",
+        "Pinned HAProxy image of the read-only Docker API proxy.",
+        "haproxy:3.2.21-alpine",
+    ),
+    Field(
+        "vaultAddress",
+        "string",
+        "Vault address (https://...; http only for loopback). The token comes from VAULT_TOKEN.",
+    ),
+    Field(
+        "vaultCaCert",
+        "string",
+        "PEM of the CA that signed Vault's certificate, when it is a private CA (empty: the agent image's "
+        "roots; `pulumi` itself reads VAULT_CACERT).",
+        "",
+    ),
     Field("vaultKvMount", "string", "Mount path of the KV v2 engine.", "secret"),
     Field("vaultApproleMount", "string", "Mount path of the AppRole auth method.", "approle"),
     Field("imageTag", "string", "Tag (sha7 or vX.Y.Z) or sha256 digest of the backend and frontend images."),
@@ -147,7 +184,12 @@ FIELDS: tuple[Field, ...] = (
     Field("frontendImage", "string", "Frontend image repository.", "ghcr.io/wangzitian0/finance_report-frontend"),
     Field("postgresImage", "string", "Pinned PostgreSQL 16 image.", "postgres:16.10-alpine"),
     Field("redisImage", "string", "Pinned Redis 7 image.", "redis:7.4.6-alpine"),
-    Field("vaultAgentImage", "string", "Pinned image that provides the `vault` binary for the agent sidecars.", "hashicorp/vault:1.18.5"),
+    Field(
+        "vaultAgentImage",
+        "string",
+        "Pinned image that provides the `vault` binary for the agent sidecars.",
+        "hashicorp/vault:1.18.5",
+    ),
     Field("postgresMemoryMb", "integer", "Memory limit of the PostgreSQL container, MiB.", 1024),
     Field("redisMemoryMb", "integer", "Memory limit of the Redis container, MiB.", 256),
     Field("backendMemoryMb", "integer", "Memory limit of each backend container, MiB.", 1024),
@@ -159,14 +201,58 @@ FIELDS: tuple[Field, ...] = (
     Field("traefikNetwork", "string", "Existing Traefik network (referenced, never created).", "dokploy-network"),
     Field("traefikEntrypoint", "string", "Traefik TLS entrypoint.", "websecure"),
     Field("traefikCertResolver", "string", "Traefik certificate resolver.", "letsencrypt"),
-    Field("postgresDataPath", "string", "Adopt an existing host data directory for PostgreSQL (empty: a protected named volume).", ""),
-    Field("redisDataPath", "string", "Adopt an existing host data directory for Redis (empty: a protected named volume).", ""),
-    Field("adoptVaultValues", "boolean", "Vault already holds this env's values (compose deployment): `pulumi up` refuses to run until `uv run invoke adopt` has imported them.", False),
-    Field("vaultValuesAdopted", "boolean", "Set by `uv run invoke adopt` once today's Vault values are in the stack's state.", False),
-    Field("vaultKeptValues", "string", "Set by `uv run invoke adopt` (secret JSON): values in the env's KV secrets that the program does not generate, written back unchanged.", "", secret=True),
-    Field("vaultSkipChildToken", "boolean", "Use VAULT_TOKEN itself instead of a child token (read-only preview tokens may not create tokens).", False),
-    Field("vaultTokenTtlSeconds", "integer", "TTL of the Vault provider's child token; must outlast the longest `pulumi up`.", 3600),
-    Field("vaultAgentCidrs", "array", "CIDRs the agents reach Vault from (the Docker host's egress address); bound to every AppRole secret-id and token.", []),
+    Field(
+        "postgresDataPath",
+        "string",
+        "Adopt an existing host data directory for PostgreSQL (empty: a protected named volume).",
+        "",
+    ),
+    Field(
+        "redisDataPath",
+        "string",
+        "Adopt an existing host data directory for Redis (empty: a protected named volume).",
+        "",
+    ),
+    Field(
+        "adoptVaultValues",
+        "boolean",
+        "Vault already holds this env's values (compose deployment): `pulumi up` refuses to run until `uv "
+        "run invoke adopt` has imported them.",
+        False,
+    ),
+    Field(
+        "vaultValuesAdopted",
+        "boolean",
+        "Set by `uv run invoke adopt` once today's Vault values are in the stack's state.",
+        False,
+    ),
+    Field(
+        "vaultKeptValues",
+        "string",
+        "Set by `uv run invoke adopt` (secret JSON): values in the env's KV secrets that the program does "
+        "not generate, written back unchanged.",
+        "",
+        secret=True,
+    ),
+    Field(
+        "vaultSkipChildToken",
+        "boolean",
+        "Use VAULT_TOKEN itself instead of a child token (read-only preview tokens may not create tokens).",
+        False,
+    ),
+    Field(
+        "vaultTokenTtlSeconds",
+        "integer",
+        "TTL of the Vault provider's child token; must outlast the longest `pulumi up`.",
+        3600,
+    ),
+    Field(
+        "vaultAgentCidrs",
+        "array",
+        "CIDRs the agents reach Vault from (the Docker host's egress address); bound to every AppRole "
+        "secret-id and token.",
+        [],
+    ),
     Field("s3Endpoint", "string", "S3 (MinIO) endpoint URL used by the backend."),
     Field("s3PublicEndpoint", "string", "Public S3 endpoint URL (empty: same as s3Endpoint).", ""),
     Field("s3Bucket", "string", "Private bucket (empty: finance-report-<env>).", ""),
@@ -182,27 +268,99 @@ FIELDS: tuple[Field, ...] = (
     Field("otelServiceName", "string", "OTEL_SERVICE_NAME of the backend.", "finance-report-backend"),
     Field("prefectApiUrl", "string", "PREFECT_API_URL; set to run the prefect worker (empty: no worker).", ""),
     Field("openpanelClientId", "string", "OpenPanel client id for the frontend (public; empty: analytics off).", ""),
-    Field("gitCommitSha", "string", "GIT_COMMIT_SHA given to the backend (empty: the image tag when it is a commit sha, else empty).", ""),
-    Field("publicHealthGate", "boolean", "After an update, `pulumi up` waits until https://report<suffix>.<domain>/api/health and / answer through Traefik.", True),
-    Field("cutoverWatchSeconds", "integer", "After a new backend/frontend revision is healthy, `pulumi up` watches it this long (no restart, still healthy) before the old one goes; 0: no watch.", 60),
-    Field("registryUser", "string", "User for pulling the backend and frontend images from a private registry (empty: anonymous pulls).", ""),
+    Field(
+        "gitCommitSha",
+        "string",
+        "GIT_COMMIT_SHA given to the backend (empty: the image tag when it is a commit sha, else empty).",
+        "",
+    ),
+    Field(
+        "publicHealthGate",
+        "boolean",
+        "After an update, `pulumi up` waits until https://report<suffix>.<domain>/api/health and / answer "
+        "through Traefik.",
+        True,
+    ),
+    Field(
+        "cutoverWatchSeconds",
+        "integer",
+        "After a new backend/frontend revision is healthy, `pulumi up` watches it this long (no restart, "
+        "still healthy) before the old one goes; 0: no watch.",
+        60,
+    ),
+    Field(
+        "registryUser",
+        "string",
+        "User for pulling the backend and frontend images from a private registry (empty: anonymous pulls).",
+        "",
+    ),
     Field("registryToken", "string", "Token for registryUser (secret).", "", secret=True),
     # Backups (program/backup.py, README "Backups and restore").
-    Field("backupResticImage", "string", "Pinned official restic image; the backup image (built on the Docker host over postgresImage) copies its binary.", "restic/restic:0.18.0"),
-    Field("backupS3Endpoint", "string", "S3 endpoint of the encrypted backup repository (empty: s3Endpoint); never the Docker host.", ""),
+    Field(
+        "backupResticImage",
+        "string",
+        "Pinned official restic image; the backup image (built on the Docker host over postgresImage) copies "
+        "its binary.",
+        "restic/restic:0.18.0",
+    ),
+    Field(
+        "backupS3Endpoint",
+        "string",
+        "S3 endpoint of the encrypted backup repository (empty: s3Endpoint); never the Docker host.",
+        "",
+    ),
     Field("backupS3Bucket", "string", "Bucket of the backup repository (empty: s3Bucket).", ""),
-    Field("backupS3Prefix", "string", "Key prefix of this env's repository (empty: finance_report/<env>/postgres); must contain the env's name.", ""),
-    Field("backupS3AccessKey", "string", "S3 access key for the backup repository, ideally limited to its prefix (secret; empty: s3AccessKey).", "", secret=True),
-    Field("backupS3SecretKey", "string", "S3 secret key for the backup repository (secret; empty: s3SecretKey).", "", secret=True),
-    Field("backupHeartbeatUrl", "string", "URL the backup service GETs after each verified backup, for an external monitor (secret; empty: none).", "", secret=True),
+    Field(
+        "backupS3Prefix",
+        "string",
+        "Key prefix of this env's repository (empty: finance_report/<env>/postgres); must contain the env's name.",
+        "",
+    ),
+    Field(
+        "backupS3AccessKey",
+        "string",
+        "S3 access key for the backup repository, ideally limited to its prefix (secret; empty: s3AccessKey).",
+        "",
+        secret=True,
+    ),
+    Field(
+        "backupS3SecretKey",
+        "string",
+        "S3 secret key for the backup repository (secret; empty: s3SecretKey).",
+        "",
+        secret=True,
+    ),
+    Field(
+        "backupHeartbeatUrl",
+        "string",
+        "URL the backup service GETs after each verified backup, for an external monitor (secret; empty: none).",
+        "",
+        secret=True,
+    ),
     Field("backupTime", "string", "UTC time (HH:MM) of the daily backup.", "02:30"),
     Field("backupIntervalHours", "integer", "Hours between backups, counted from backupTime (24: daily).", 24),
     Field("backupKeepDaily", "integer", "Verified daily backups kept (the policy requires at least 7).", 7),
     Field("backupKeepWeekly", "integer", "Verified weekly backups kept beyond the dailies.", 4),
-    Field("backupMemoryMb", "integer", "Memory limit of the backup container (dump, upload and the restore-check server), MiB.", 1024),
-
-    Field("hostMemoryMb", "integer", "Memory of the Docker host this project's containers may use, MiB (its total minus Dokploy, Traefik and the OS); the offline plan checks every committed stack plus maxPreviewEnvs previews against it. 0: not checked.", 0),
-    Field("maxPreviewEnvs", "integer", "Most pull-request preview environments (README: Preview environments) that may run at once on this host.", 0),
+    Field(
+        "backupMemoryMb",
+        "integer",
+        "Memory limit of the backup container (dump, upload and the restore-check server), MiB.",
+        1024,
+    ),
+    Field(
+        "hostMemoryMb",
+        "integer",
+        "Memory of the Docker host this project's containers may use, MiB (its total minus Dokploy, Traefik "
+        "and the OS); the offline plan checks every committed stack plus maxPreviewEnvs previews against it. "
+        "0: not checked.",
+        0,
+    ),
+    Field(
+        "maxPreviewEnvs",
+        "integer",
+        "Most pull-request preview environments (README: Preview environments) that may run at once on this host.",
+        0,
+    ),
 )
 FIELDS_BY_KEY = {f.key: f for f in FIELDS}
 
@@ -212,8 +370,8 @@ class ImageRef:
     """A parsed `repository[:tag][@sha256:digest]`."""
 
     repository: str
-    tag: Optional[str] = None
-    digest: Optional[str] = None
+    tag: str | None = None
+    digest: str | None = None
 
     def __str__(self) -> str:
         return self.repository + (f":{self.tag}" if self.tag else "") + (f"@{self.digest}" if self.digest else "")
@@ -268,12 +426,12 @@ class StackConfig:
     registry_user: str
     preview_docker_proxy: bool = False
     preview_docker_proxy_gid: int = 23750
-    preview_docker_proxy_image: Optional[ImageRef] = None
+    preview_docker_proxy_image: ImageRef | None = None
     host_memory_mb: int = 0
     max_preview_envs: int = 0
     # Operator-supplied secrets stay Outputs (secret-marked) from the moment they are read.
     secrets: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
-    backup: Optional[BackupSettings] = None
+    backup: BackupSettings | None = None
 
 
 # ---------------------------------------------------------------- value checks (pure)
@@ -298,7 +456,7 @@ def is_fqdn(value: str) -> bool:
     return all(_LABEL_RE.match(label) for label in labels) and not labels[-1].isdigit()
 
 
-def parse_image(value: str) -> Optional[ImageRef]:
+def parse_image(value: str) -> ImageRef | None:
     """Parse an image reference; None when it is not one."""
     rest, digest = value, None
     if "@" in rest:
@@ -316,7 +474,7 @@ def parse_image(value: str) -> Optional[ImageRef]:
     return ImageRef(rest, tag, digest)
 
 
-def _http_url(value: str, allow_http_hosts: Optional[set[str]] = None) -> bool:
+def _http_url(value: str, allow_http_hosts: set[str] | None = None) -> bool:
     try:
         parts = urlsplit(value)
         host = parts.hostname
@@ -333,7 +491,7 @@ def _http_url(value: str, allow_http_hosts: Optional[set[str]] = None) -> bool:
 # ---------------------------------------------------------------- loading
 
 
-def suggest_key(key: str) -> Optional[str]:
+def suggest_key(key: str) -> str | None:
     """The declared key a misspelt one most likely meant (case, namespace separators, typos)."""
     import difflib
 
@@ -360,11 +518,13 @@ class _Reader:
         value = self.raw.get(key)
         if value is None or (value == "" and spec.required):
             if spec.required:
-                raise ConfigError(key, value, f"a value: {spec.description} Set it with `pulumi config set {key} ...`", spec.secret)
+                raise ConfigError(
+                    key, value, f"a value: {spec.description} Set it with `pulumi config set {key} ...`", spec.secret
+                )
             return spec.default
         return value
 
-    def string(self, key: str, check: Optional[Callable[[str], bool]] = None, expected: str = "") -> str:
+    def string(self, key: str, check: Callable[[str], bool] | None = None, expected: str = "") -> str:
         value = self._get(key)
         if check is not None and value != "" and not check(value):
             raise ConfigError(key, value, expected)
@@ -398,9 +558,9 @@ class _Reader:
             try:
                 value = json.loads(value)
             except json.JSONDecodeError:
-                raise ConfigError(key, value, "a JSON array of strings, e.g. [\"-p\", \"2222\"]") from None
+                raise ConfigError(key, value, 'a JSON array of strings, e.g. ["-p", "2222"]') from None
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise ConfigError(key, value, "a JSON array of strings, e.g. [\"-p\", \"2222\"]")
+            raise ConfigError(key, value, 'a JSON array of strings, e.g. ["-p", "2222"]')
         return tuple(value)
 
     def secret_present(self, key: str) -> bool:
@@ -411,11 +571,13 @@ class _Reader:
                 raise ConfigError(key, None, f"a secret: run `pulumi config set --secret {key}`")
             return False
         if key not in self.secret_keys:
-            raise ConfigError(key, value, f"an encrypted value, not plaintext: run `pulumi config set --secret {key}`", secret=True)
+            raise ConfigError(
+                key, value, f"an encrypted value, not plaintext: run `pulumi config set --secret {key}`", secret=True
+            )
         return True
 
 
-def _image(reader: _Reader, key: str, value: Optional[str] = None) -> ImageRef:
+def _image(reader: _Reader, key: str, value: str | None = None) -> ImageRef:
     value = reader.string(key) if value is None else value
     ref = parse_image(value)
     if ref is None:
@@ -447,11 +609,35 @@ def _ssh_host(value: str) -> bool:
 
 # Words that appear in the program's names as services or networks: an env of that name makes
 # `finance_report-postgres-redis` both "Postgres of env redis" and "role redis of env postgres".
-RESERVED_ENVS = frozenset({"postgres", "redis", "app", "backend", "frontend", "worker", "prefect", "vault", "agent", "internal", "secrets", "data", "backup", "egress", "scratch", "previews"})
+RESERVED_ENVS = frozenset(
+    {
+        "postgres",
+        "redis",
+        "app",
+        "backend",
+        "frontend",
+        "worker",
+        "prefect",
+        "vault",
+        "agent",
+        "internal",
+        "secrets",
+        "data",
+        "backup",
+        "egress",
+        "scratch",
+        "previews",
+    }
+)
 ENV_EXPECTED = "lowercase letters and digits, starting with a letter, at most 20 (no '-' or '/')"
 
 
-def load_config(raw: Mapping[str, str], stack: str, secret_keys: frozenset[str] = frozenset(), secret_values: Optional[Mapping[str, Any]] = None) -> StackConfig:
+def load_config(
+    raw: Mapping[str, str],
+    stack: str,
+    secret_keys: frozenset[str] = frozenset(),
+    secret_values: Mapping[str, Any] | None = None,
+) -> StackConfig:
     """Validate raw stack config (keys without the project prefix) of stack `stack` into a StackConfig.
 
     The env is the stack's name: a stack file whose `env` names another env (a staging stack writing
@@ -465,20 +651,41 @@ def load_config(raw: Mapping[str, str], stack: str, secret_keys: frozenset[str] 
         raise (err.as_secret() if err.key in secret_keys else err) from None
 
 
-def _load_config(raw: Mapping[str, str], stack: str, secret_keys: frozenset[str], secret_values: Optional[Mapping[str, Any]]) -> StackConfig:
+def _load_config(
+    raw: Mapping[str, str], stack: str, secret_keys: frozenset[str], secret_values: Mapping[str, Any] | None
+) -> StackConfig:
     r = _Reader(raw, secret_keys)
     env = r.string("env") or stack
     if env != stack:
-        raise ConfigError("env", env, f"the stack's own name {stack} (a stack deploys only its own env; remove the key to derive it from the stack)")
+        raise ConfigError(
+            "env",
+            env,
+            f"the stack's own name {stack} (a stack deploys only its own env; remove the key to derive it "
+            "from the stack)",
+        )
     if not _ENV_RE.match(env):
         raise ConfigError("env", env, f"a stack name usable as env: {ENV_EXPECTED}")
     if naming.looks_like_preview_env(env) and not naming.is_preview_env(env):
-        raise ConfigError("env", env, "pr<N> with N a pull-request number without leading zero: `pr` then a digit is reserved for preview environments")
+        raise ConfigError(
+            "env",
+            env,
+            "pr<N> with N a pull-request number without leading zero: `pr` then a digit is reserved for "
+            "preview environments",
+        )
     if env in RESERVED_ENVS:
-        raise ConfigError("env", env, f"an env name that is not a service or network word ({', '.join(sorted(RESERVED_ENVS))}): finance_report-<service>-<env> and finance_report-<env>-<service> names would collide")
+        raise ConfigError(
+            "env",
+            env,
+            f"an env name that is not a service or network word ({', '.join(sorted(RESERVED_ENVS))}): "
+            "finance_report-<service>-<env> and finance_report-<env>-<service> names would collide",
+        )
     domain = r.string("domain", is_fqdn, "a lowercase DNS domain such as zitian.party")
     docker_host = r.string("dockerHost", _ssh_host, "ssh://user@host or ssh://user@host:port")
-    vault_address = r.string("vaultAddress", lambda v: _http_url(v, _LOOPBACK), "an https:// URL (http:// only for a loopback address), without credentials or path query")
+    vault_address = r.string(
+        "vaultAddress",
+        lambda v: _http_url(v, _LOOPBACK),
+        "an https:// URL (http:// only for a loopback address), without credentials or path query",
+    )
     kv_mount = r.string("vaultKvMount", _MOUNT_RE.match, "a mount path such as secret")
     approle_mount = r.string("vaultApproleMount", _MOUNT_RE.match, "a mount path such as approle")
 
@@ -502,12 +709,24 @@ def _load_config(raw: Mapping[str, str], stack: str, secret_keys: frozenset[str]
     log_max_size = r.string("logMaxSize", _SIZE_RE.match, "a size such as 10m (digits then k, m or g)")
     data_paths = {}
     for key in ("postgresDataPath", "redisDataPath"):
-        data_paths[key] = r.string(key, lambda v: v.startswith("/") and ".." not in v.split("/") and "//" not in v and v != "/", "an absolute host path such as /data/finance_report/postgres, or empty")
+        data_paths[key] = r.string(
+            key,
+            lambda v: v.startswith("/") and ".." not in v.split("/") and "//" not in v and v != "/",
+            "an absolute host path such as /data/finance_report/postgres, or empty",
+        )
         if data_paths[key] and naming.is_preview_env(env):
-            raise ConfigError(key, data_paths[key], "empty in a preview env: its data lives in its own volume, never in a host directory another env may use")
+            raise ConfigError(
+                key,
+                data_paths[key],
+                "empty in a preview env: its data lives in its own volume, never in a host directory another "
+                "env may use",
+            )
 
     s3_endpoint = r.string("s3Endpoint", _http_url, "an http(s) URL such as https://minio.zitian.party")
-    s3_bucket = r.string("s3Bucket", _BUCKET_RE.match, "an S3 bucket name (lowercase, 3-63 characters)") or f"finance-report-{env}"
+    s3_bucket = (
+        r.string("s3Bucket", _BUCKET_RE.match, "an S3 bucket name (lowercase, 3-63 characters)")
+        or f"finance-report-{env}"
+    )
     otel = r.string("otelEndpoint", _http_url, "an http(s) URL of the OTLP collector, or empty")
     prefect = r.string("prefectApiUrl", _http_url, "an http(s) URL of the Prefect API, or empty")
 
@@ -518,7 +737,12 @@ def _load_config(raw: Mapping[str, str], stack: str, secret_keys: frozenset[str]
     if present["registryToken"] and not r.string("registryUser"):
         raise ConfigError("registryUser", "", "the user of registryToken (set both, or neither for anonymous pulls)")
     if r.string("registryUser") and not present["registryToken"]:
-        raise ConfigError("registryToken", None, f"a secret: the token of registryUser {r.string('registryUser')} (set both, or neither for anonymous pulls): run `pulumi config set --secret registryToken`")
+        raise ConfigError(
+            "registryToken",
+            None,
+            f"a secret: the token of registryUser {r.string('registryUser')} (set both, or neither for "
+            "anonymous pulls): run `pulumi config set --secret registryToken`",
+        )
 
     return StackConfig(
         env=env,
@@ -539,7 +763,9 @@ def _load_config(raw: Mapping[str, str], stack: str, secret_keys: frozenset[str]
         log_max_files=r.integer("logMaxFiles", 1, 100),
         traefik_network=r.string("traefikNetwork", _NAME_RE.match, "a Docker network name"),
         traefik_entrypoint=r.string("traefikEntrypoint", _NAME_RE.match, "a Traefik entrypoint name such as websecure"),
-        traefik_cert_resolver=r.string("traefikCertResolver", _NAME_RE.match, "a Traefik certificate resolver name such as letsencrypt"),
+        traefik_cert_resolver=r.string(
+            "traefikCertResolver", _NAME_RE.match, "a Traefik certificate resolver name such as letsencrypt"
+        ),
         postgres_data_path=data_paths["postgresDataPath"],
         redis_data_path=data_paths["redisDataPath"],
         adopt_vault_values=r.boolean("adoptVaultValues"),
@@ -547,7 +773,13 @@ def _load_config(raw: Mapping[str, str], stack: str, secret_keys: frozenset[str]
         vault_skip_child_token=r.boolean("vaultSkipChildToken"),
         vault_token_ttl_seconds=r.integer("vaultTokenTtlSeconds", 600, 86400),
         vault_agent_cidrs=_cidrs(r.string_list("vaultAgentCidrs")),
-        vault_ca_cert=r.string("vaultCaCert", lambda v: v.strip().startswith("-----BEGIN CERTIFICATE-----") and v.strip().endswith("-----END CERTIFICATE-----"), "a PEM certificate (-----BEGIN CERTIFICATE----- ... -----END CERTIFICATE-----), or empty"),
+        vault_ca_cert=r.string(
+            "vaultCaCert",
+            lambda v: (
+                v.strip().startswith("-----BEGIN CERTIFICATE-----") and v.strip().endswith("-----END CERTIFICATE-----")
+            ),
+            "a PEM certificate (-----BEGIN CERTIFICATE----- ... -----END CERTIFICATE-----), or empty",
+        ),
         s3_endpoint=s3_endpoint,
         s3_public_endpoint=r.string("s3PublicEndpoint", _http_url, "an http(s) URL, or empty") or s3_endpoint,
         s3_bucket=s3_bucket,
@@ -557,10 +789,16 @@ def _load_config(raw: Mapping[str, str], stack: str, secret_keys: frozenset[str]
         otel_endpoint=otel,
         otel_service_name=r.string("otelServiceName", _NAME_RE.match, "a service name such as finance-report-backend"),
         prefect_api_url=prefect,
-        openpanel_client_id=r.string("openpanelClientId", re.compile(r"^[A-Za-z0-9-]{1,64}$").match, "an OpenPanel client id (letters, digits, '-'), or empty"),
+        openpanel_client_id=r.string(
+            "openpanelClientId",
+            re.compile(r"^[A-Za-z0-9-]{1,64}$").match,
+            "an OpenPanel client id (letters, digits, '-'), or empty",
+        ),
         public_health_gate=r.boolean("publicHealthGate"),
         cutover_watch_seconds=r.integer("cutoverWatchSeconds", 0, 3600),
-        registry_user=r.string("registryUser", re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$").match, "a registry user name, or empty"),
+        registry_user=r.string(
+            "registryUser", re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$").match, "a registry user name, or empty"
+        ),
         preview_docker_proxy=r.boolean("previewDockerProxy"),
         # 1000 and up: a group of its own, never root's or a system group that other daemons use.
         preview_docker_proxy_gid=r.integer("previewDockerProxyGid", 1000, 65533),
@@ -568,7 +806,8 @@ def _load_config(raw: Mapping[str, str], stack: str, secret_keys: frozenset[str]
         host_memory_mb=r.integer("hostMemoryMb", 0, 4194304),
         max_preview_envs=r.integer("maxPreviewEnvs", 0, 100),
         # Main builds are tagged with their commit (sha7); a release tag (vX.Y.Z) or a digest is not one.
-        git_commit_sha=r.string("gitCommitSha", _SHA_RE.match, "a git commit sha (7-40 hex), or empty") or (tag if _SHA_RE.match(tag) else ""),
+        git_commit_sha=r.string("gitCommitSha", _SHA_RE.match, "a git commit sha (7-40 hex), or empty")
+        or (tag if _SHA_RE.match(tag) else ""),
         secrets=values,
         backup=_backup_settings(r, env, s3_endpoint, s3_bucket),
     )
@@ -590,10 +829,17 @@ def kept_values(text: str) -> dict[str, dict[str, Any]]:
         value = json.loads(text) if text else {}
     except json.JSONDecodeError:
         value = None
-    ok = isinstance(value, dict) and all(service in KEPT_SERVICES and isinstance(keys, dict) for service, keys in value.items())
+    ok = isinstance(value, dict) and all(
+        service in KEPT_SERVICES and isinstance(keys, dict) for service, keys in value.items()
+    )
     if not ok:
         services = "|".join(f'"{s}"' for s in KEPT_SERVICES)
-        raise ConfigError("vaultKeptValues", text, f'a JSON object {{{services}: {{"KEY": value}}}}, as `uv run invoke adopt` writes it', secret=True)
+        raise ConfigError(
+            "vaultKeptValues",
+            text,
+            f'a JSON object {{{services}: {{"KEY": value}}}}, as `uv run invoke adopt` writes it',
+            secret=True,
+        )
     return value
 
 
@@ -604,7 +850,7 @@ def _cidrs(values: tuple[str, ...]) -> tuple[str, ...]:
         try:
             ipaddress.ip_network(value, strict=True)
         except ValueError:
-            raise ConfigError("vaultAgentCidrs", list(values), "a list of CIDRs such as [\"203.0.113.7/32\"]") from None
+            raise ConfigError("vaultAgentCidrs", list(values), 'a list of CIDRs such as ["203.0.113.7/32"]') from None
     return values
 
 
@@ -637,9 +883,13 @@ def check_adoption(config: StackConfig, preview: bool) -> None:
         return
     message = f"run `uv run invoke adopt --stack {config.env}` first: it imports the values in Vault into this stack"
     if preview:
-        pulumi.log.warn(f"adoptVaultValues is true and vaultValuesAdopted is not: `pulumi up` will refuse to run; {message}")
+        pulumi.log.warn(
+            f"adoptVaultValues is true and vaultValuesAdopted is not: `pulumi up` will refuse to run; {message}"
+        )
         return
-    raise ConfigError("vaultValuesAdopted", False, f"true before the first `pulumi up` of an env with values in Vault: {message}")
+    raise ConfigError(
+        "vaultValuesAdopted", False, f"true before the first `pulumi up` of an env with values in Vault: {message}"
+    )
 
 
 def _reject_unknown_keys(raw: dict[str, str]) -> None:
@@ -651,6 +901,6 @@ def _reject_unknown_keys(raw: dict[str, str]) -> None:
         if provider_key_problem(full_key):
             raise ProviderKeyError(full_key)
         if full_key.startswith(prefix):
-            key = full_key[len(prefix):]
+            key = full_key[len(prefix) :]
             if key not in FIELDS_BY_KEY:
                 raw[key] = value

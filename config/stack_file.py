@@ -15,9 +15,10 @@ from __future__ import annotations
 import difflib
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import yaml
 
@@ -86,7 +87,9 @@ def _check_duplicates(label: str, node: yaml.Node) -> None:
             plain = _plain(key) if isinstance(key, yaml.ScalarNode) else id(key)
             if plain in seen:
                 first = seen[plain].start_mark.line + 1
-                raise StackFileError(f"{_where(label, key)}: key {plain} is defined twice (first at line {first}); keep one")
+                raise StackFileError(
+                    f"{_where(label, key)}: key {plain} is defined twice (first at line {first}); keep one"
+                )
             seen[plain] = key
             _check_duplicates(label, value)
     elif isinstance(node, yaml.SequenceNode):
@@ -100,7 +103,10 @@ def _decode(raw: bytes, label: str) -> str:
     except UnicodeDecodeError as err:
         line = raw[: err.start].count(b"\n") + 1
         column = err.start - (raw.rfind(b"\n", 0, err.start) + 1) + 1
-        raise StackFileError(f"stack file {label} line {line} column {column}: not valid UTF-8 (byte 0x{raw[err.start]:02x}); save it as UTF-8") from None
+        raise StackFileError(
+            f"stack file {label} line {line} column {column}: not valid UTF-8 (byte 0x{raw[err.start]:02x}); "
+            "save it as UTF-8"
+        ) from None
 
 
 def _compose(text: str, label: str) -> yaml.Node | None:
@@ -134,7 +140,9 @@ def parse_stack_file(raw: bytes, label: str) -> StackFile:
     for key_node, value_node in root.value:
         top = _plain(key_node)
         if top not in TOP_LEVEL_KEYS:
-            raise StackFileError(f"{_where(label, key_node)}: unknown top-level key {top}{_suggest(str(top), TOP_LEVEL_KEYS)}")
+            raise StackFileError(
+                f"{_where(label, key_node)}: unknown top-level key {top}{_suggest(str(top), TOP_LEVEL_KEYS)}"
+            )
         if top != "config" or _plain(value_node) is None:
             continue
         if not isinstance(value_node, yaml.MappingNode):
@@ -155,7 +163,10 @@ def _read_entry(label: str, key_node: yaml.Node, value_node: yaml.Node, result: 
     if problem:
         raise StackFileError(f"{_where(label, key_node)}: {problem}")
     if namespace not in KNOWN_NAMESPACES:
-        raise StackFileError(f"{_where(label, key_node)}: config key {key} is in unknown namespace {namespace}{_suggest(namespace, KNOWN_NAMESPACES)}")
+        raise StackFileError(
+            f"{_where(label, key_node)}: config key {key} is in unknown namespace "
+            f"{namespace}{_suggest(namespace, KNOWN_NAMESPACES)}"
+        )
     if isinstance(value_node, yaml.MappingNode) and [_plain(k) for k, _ in value_node.value] == ["secure"]:
         result.config[key] = placeholder_secret(key)
         result.secret_keys.append(key)

@@ -15,8 +15,9 @@ Pure data and small pure functions only: the policy pack ships this module as pa
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional
+from typing import Any
 
 CONTAINER = "docker:index/container:Container"
 VOLUME = "docker:index/volume:Volume"
@@ -44,17 +45,22 @@ class Fact:
 ENGINE_DBR_RULE = Fact(
     "The engine replaces delete-first when the provider's Diff says so, unless the program sets deleteBeforeReplace; "
     "an explicit False (Python SDK: deleteBeforeReplaceDefined) overrides the provider.",
-    "pulumi/pulumi@v3.259.0:pkg/resource/deploy/step_generator.go:2041-2047; sdk/python/lib/pulumi/runtime/resource.py:1132-1133 (the installed pulumi 3.272.0: resource.py:1297-1298)",
+    "pulumi/pulumi@v3.259.0:pkg/resource/deploy/step_generator.go:2041-2047; "
+    "sdk/python/lib/pulumi/runtime/resource.py:1132-1133 (the installed pulumi 3.272.0: "
+    "resource.py:1297-1298)",
 )
 PROVIDER_DELETE_BEFORE_REPLACE = {
-    CONTAINER: Fact("docker_container is declared DeleteBeforeReplace.", "pulumi/pulumi-docker@v5.1.0:provider/resources.go:112-114"),
+    CONTAINER: Fact(
+        "docker_container is declared DeleteBeforeReplace.", "pulumi/pulumi-docker@v5.1.0:provider/resources.go:112-114"
+    ),
 }
 # The bridge also answers delete-first for a resource whose auto-namable `name` the program sets
 # explicitly (pulumi-docker enables autonaming): containers, networks and volumes with a fixed name.
 NAMED_DELETE_BEFORE_REPLACE = {
     t: Fact(
         "An explicitly set autonamed `name` makes the bridge answer DeleteBeforeReplace.",
-        "pulumi/pulumi-docker@v5.1.0:provider/resources.go:404; pulumi/pulumi-terraform-bridge@v3.133.0:pkg/tfbridge/provider.go:1253-1254, schema.go:238-243",
+        "pulumi/pulumi-docker@v5.1.0:provider/resources.go:404; "
+        "pulumi/pulumi-terraform-bridge@v3.133.0:pkg/tfbridge/provider.go:1253-1254, schema.go:238-243",
     )
     for t in (CONTAINER, NETWORK, VOLUME)
 } | {
@@ -62,7 +68,8 @@ NAMED_DELETE_BEFORE_REPLACE = {
     # (a new mount or path) is deleted before its successor exists.
     t: Fact(
         "An explicitly set autonamed `name` makes the bridge answer DeleteBeforeReplace.",
-        "pulumi/pulumi-vault@v7.11.0:provider/resources.go:561; pulumi/pulumi-terraform-bridge@v3.133.0:pkg/tfbridge/provider.go:1253-1254",
+        "pulumi/pulumi-vault@v7.11.0:provider/resources.go:561; "
+        "pulumi/pulumi-terraform-bridge@v3.133.0:pkg/tfbridge/provider.go:1253-1254",
     )
     for t in (VAULT_POLICY, KV_SECRET)
 }
@@ -82,7 +89,7 @@ def provider_deletes_first(type_: str, props: Mapping[str, Any]) -> bool:
     return type_ in PROVIDER_DELETE_BEFORE_REPLACE or (type_ in NAMED_DELETE_BEFORE_REPLACE and bool(props.get("name")))
 
 
-def effective_strategy(type_: str, props: Mapping[str, Any], option: Optional[bool]) -> tuple[str, str]:
+def effective_strategy(type_: str, props: Mapping[str, Any], option: bool | None) -> tuple[str, str]:
     """(strategy, why) the engine uses to replace the resource: the program's option when set, else the provider's."""
     if option is not None:
         return (DELETE_BEFORE_REPLACE if option else CREATE_BEFORE_DELETE), "program option"
@@ -100,10 +107,21 @@ CONTAINER_UPDATED_IN_PLACE = Fact(
     "device I/O limits through ContainerUpdate.",
     f"{DOCKER_TF}/resource_docker_container_funcs.go:1016-1019",
 )
-CONTAINER_IN_PLACE = frozenset({
-    "restart", "maxRetryCount", "cpuShares", "memory", "memoryReservation", "cpuSet", "memorySwap",
-    "deviceReadBps", "deviceReadIops", "deviceWriteBps", "deviceWriteIops",
-})
+CONTAINER_IN_PLACE = frozenset(
+    {
+        "restart",
+        "maxRetryCount",
+        "cpuShares",
+        "memory",
+        "memoryReservation",
+        "cpuSet",
+        "memorySwap",
+        "deviceReadBps",
+        "deviceReadIops",
+        "deviceWriteBps",
+        "deviceWriteIops",
+    }
+)
 CONTAINER_UPDATE_IGNORED_FACT = Fact(
     "healthcheck, init, tmpfs, cpu_period and cpu_quota are not ForceNew, and Update does not apply them: a change is "
     "recorded in state while the container keeps its old settings.",
@@ -111,10 +129,20 @@ CONTAINER_UPDATE_IGNORED_FACT = Fact(
 )
 CONTAINER_UPDATE_IGNORED = frozenset({"healthcheck", "init", "tmpfs", "cpuPeriod", "cpuQuota"})
 # Settings of the provider's own behaviour, not of the container.
-CONTAINER_PROVIDER_ONLY = frozenset({
-    "rm", "start", "wait", "waitTimeout", "attach", "logs", "mustRun", "removeVolumes", "destroyGraceSeconds",
-    "containerReadRefreshTimeoutMilliseconds",
-})
+CONTAINER_PROVIDER_ONLY = frozenset(
+    {
+        "rm",
+        "start",
+        "wait",
+        "waitTimeout",
+        "attach",
+        "logs",
+        "mustRun",
+        "removeVolumes",
+        "destroyGraceSeconds",
+        "containerReadRefreshTimeoutMilliseconds",
+    }
+)
 REPLACE_EXCEPT = {
     CONTAINER: CONTAINER_IN_PLACE | CONTAINER_UPDATE_IGNORED | CONTAINER_PROVIDER_ONLY,
     # docker_volume: name, labels, driver, driver_opts are ForceNew (only cluster.availability updates).
@@ -127,17 +155,35 @@ REPLACE_EXCEPT = {
     SECRET_ID: frozenset(),
 }
 REPLACE_FACTS = {
-    CONTAINER: Fact("Every docker_container argument not listed as updatable is ForceNew.", f"{DOCKER_TF}/resource_docker_container.go:57-1170"),
-    VOLUME: Fact("docker_volume name, labels, driver and driver_opts are ForceNew.", f"{DOCKER_TF}/resource_docker_volume.go:41-67"),
-    NETWORK: Fact("docker_network has no UpdateContext: every argument is ForceNew.", f"{DOCKER_TF}/resource_docker_network.go:17-90"),
-    REMOTE_IMAGE: Fact("docker_image name, pull_triggers, triggers, platform and every field of build are ForceNew.", f"{DOCKER_TF}/resource_docker_image.go:36-95,101-479"),
-    SECRET_ID: Fact("The secret-id resource has no Update; every argument is ForceNew.", "hashicorp/terraform-provider-vault@v5.10.1:vault/resource_approle_auth_backend_role_secret_id.go:26-132"),
-    COMMAND: Fact("Only `triggers` replaces a command; other changes re-run `create` as an update.", "pulumi/pulumi-command@v1.2.1:provider/pkg/provider/common/inputs.go:10; local/commandController.go:79-83"),
+    CONTAINER: Fact(
+        "Every docker_container argument not listed as updatable is ForceNew.",
+        f"{DOCKER_TF}/resource_docker_container.go:57-1170",
+    ),
+    VOLUME: Fact(
+        "docker_volume name, labels, driver and driver_opts are ForceNew.",
+        f"{DOCKER_TF}/resource_docker_volume.go:41-67",
+    ),
+    NETWORK: Fact(
+        "docker_network has no UpdateContext: every argument is ForceNew.",
+        f"{DOCKER_TF}/resource_docker_network.go:17-90",
+    ),
+    REMOTE_IMAGE: Fact(
+        "docker_image name, pull_triggers, triggers, platform and every field of build are ForceNew.",
+        f"{DOCKER_TF}/resource_docker_image.go:36-95,101-479",
+    ),
+    SECRET_ID: Fact(
+        "The secret-id resource has no Update; every argument is ForceNew.",
+        "hashicorp/terraform-provider-vault@v5.10.1:vault/resource_approle_auth_backend_role_secret_id.go:26-132",
+    ),
+    COMMAND: Fact(
+        "Only `triggers` replaces a command; other changes re-run `create` as an update.",
+        "pulumi/pulumi-command@v1.2.1:provider/pkg/provider/common/inputs.go:10; local/commandController.go:79-83",
+    ),
 }
 REPLACE_ONLY = {COMMAND: frozenset({"triggers"})}
 
 
-def replacing_properties(type_: str, props: Mapping[str, Any]) -> Optional[list[str]]:
+def replacing_properties(type_: str, props: Mapping[str, Any]) -> list[str] | None:
     """The set inputs of a resource whose change replaces it, or None when no fact is known for its type."""
     if type_ in REPLACE_ONLY:
         return sorted(k for k in props if k in REPLACE_ONLY[type_])
@@ -155,7 +201,8 @@ def ignored_updates(props: Mapping[str, Any]) -> list[str]:
 # ------------------------------------------------------------------------------------------ stop and removal
 
 STOP_ON_DELETE = Fact(
-    "Deleting a container sends ContainerStop with t = destroy_grace_seconds, or t=0 (stop signal, then SIGKILL at once) "
+    "Deleting a container sends ContainerStop with t = destroy_grace_seconds, or t=0 (stop signal, then "
+    "SIGKILL at once) "
     "when it is unset; stop_timeout is not used at delete.",
     f"{DOCKER_TF}/resource_docker_container_funcs.go:1085-1093; moby/moby@v28.5.2:daemon/stop.go:57-67",
 )
@@ -174,7 +221,14 @@ GO_DURATION_FACT = Fact(
     "field is not ForceNew and has no DiffSuppressFunc, so any other spelling is a diff after every refresh.",
     f"{DOCKER_TF}/resource_docker_container_funcs.go:147-157,960-967; go1.19.8:src/time/time.go:623-694",
 )
-GO_DURATION_FIELDS = {CONTAINER: (("healthcheck", "interval"), ("healthcheck", "timeout"), ("healthcheck", "startPeriod"), ("healthcheck", "startInterval"))}
+GO_DURATION_FIELDS = {
+    CONTAINER: (
+        ("healthcheck", "interval"),
+        ("healthcheck", "timeout"),
+        ("healthcheck", "startPeriod"),
+        ("healthcheck", "startInterval"),
+    )
+}
 
 _UNITS = (("h", 3600), ("m", 60))
 
@@ -207,7 +261,8 @@ def is_go_duration(text: str) -> bool:
 
 
 CONTAINER_READ_BACK_FACT = Fact(
-    "Read sets these container attributes from ContainerInspect; env, labels and uploads are not read back, log_opts only "
+    "Read sets these container attributes from ContainerInspect; env, labels and uploads are not read back, "
+    "log_opts only "
     "when set in config, memory_swap as MiB only when > 0 (else the raw 0 or -1).",
     f"{DOCKER_TF}/resource_docker_container_funcs.go:758-981",
 )
@@ -247,7 +302,8 @@ DEFAULT_UPLOAD_MODE = 0o644
 WAIT_FAILURE = Fact(
     "When `wait` times out the container is saved with an initialization error; the next update retries as an "
     "in-place update that neither waits nor recreates: a later `pulumi up` succeeds with the unhealthy container.",
-    f"{DOCKER_TF}/resource_docker_container_funcs.go:456-460,584-621; pulumi/pulumi@v3.259.0:pkg/resource/deploy/step_generator.go:2178-2183",
+    f"{DOCKER_TF}/resource_docker_container_funcs.go:456-460,584-621; "
+    "pulumi/pulumi@v3.259.0:pkg/resource/deploy/step_generator.go:2178-2183",
 )
 
 # ------------------------------------------------------------------------------------------ volumes
@@ -260,18 +316,33 @@ VOLUME_CREATE_REUSES = Fact(
 # ------------------------------------------------------------------------------------------ secrets
 
 NESTED_SECRETS = Fact(
-    "The engine marks an output secret when its input was top-level secret (step_executor) and, for providers that do not "
-    "accept secrets, a whole array or object input that contains a secret (annotateSecrets); additionalSecretOutputs are "
+    "The engine marks an output secret when its input was top-level secret (step_executor) and, for "
+    "providers that do not "
+    "accept secrets, a whole array or object input that contains a secret (annotateSecrets); "
+    "additionalSecretOutputs are "
     "always secret. Only the option makes a nested secret's property secret whatever the provider's protocol.",
-    "pulumi/pulumi@v3.259.0:pkg/resource/deploy/step_executor.go:525-564; pkg/resource/plugin/provider_plugin.go:914-931",
+    "pulumi/pulumi@v3.259.0:pkg/resource/deploy/step_executor.go:525-564; "
+    "pkg/resource/plugin/provider_plugin.go:914-931",
 )
 # Properties that may hold a secret inside a list or object and are therefore declared secret outputs.
 NESTED_SECRET_PROPERTIES = {CONTAINER: ("uploads",)}
 SECRET_OUTPUTS = {
-    SECRET_ID: Fact("secretId and wrappingToken are additional secret outputs.", "pulumi-vault 7.14.0 sdk/python/pulumi_vault/approle/auth_backend_role_secret_id.py:654"),
-    KV_SECRET: Fact("data, dataJson and dataJsonWo are additional secret outputs.", "pulumi-vault 7.14.0 sdk/python/pulumi_vault/kv/secret_v2.py:751"),
-    RANDOM_PASSWORD: Fact("bcryptHash and result are additional secret outputs.", "pulumi-random 4.21.4 sdk/python/pulumi_random/random_password.py:612"),
-    RANDOM_BYTES: Fact("base64 and hex are additional secret outputs.", "pulumi-random 4.21.4 sdk/python/pulumi_random/random_bytes.py:244"),
+    SECRET_ID: Fact(
+        "secretId and wrappingToken are additional secret outputs.",
+        "pulumi-vault 7.14.0 sdk/python/pulumi_vault/approle/auth_backend_role_secret_id.py:654",
+    ),
+    KV_SECRET: Fact(
+        "data, dataJson and dataJsonWo are additional secret outputs.",
+        "pulumi-vault 7.14.0 sdk/python/pulumi_vault/kv/secret_v2.py:751",
+    ),
+    RANDOM_PASSWORD: Fact(
+        "bcryptHash and result are additional secret outputs.",
+        "pulumi-random 4.21.4 sdk/python/pulumi_random/random_password.py:612",
+    ),
+    RANDOM_BYTES: Fact(
+        "base64 and hex are additional secret outputs.",
+        "pulumi-random 4.21.4 sdk/python/pulumi_random/random_bytes.py:244",
+    ),
 }
 
 # ------------------------------------------------------------------------------------------ Vault provider
@@ -283,7 +354,8 @@ VAULT_CHILD_TOKEN = Fact(
 )
 VAULT_DEFAULT_MAX_LEASE_TTL = 1200
 KV_DATA_SOURCE_MISSING = Fact(
-    "The vault_kv_secret_v2 data source fails with `no secret found at \"<mount>/data/<name>\"` when the secret does not exist.",
+    'The vault_kv_secret_v2 data source fails with `no secret found at "<mount>/data/<name>"` when the '
+    "secret does not exist.",
     "hashicorp/terraform-provider-vault@v5.10.1:vault/data_source_kv_secret_v2.go:123-128",
 )
 
@@ -293,7 +365,8 @@ READ_PATHS_FACT = Fact(
     "Refresh and preview read with: HEAD/GET /_ping and GET /version (client setup), GET /containers/json and "
     "GET /containers/{id}/json (container Read), GET /images/json and GET /images/{name}/json (image Read), "
     "GET /networks/{id} (network Read, getNetwork), GET /volumes/{name} (volume Read); Check and Diff call no API.",
-    f"{DOCKER_TF}/config.go:193-206; resource_docker_container_funcs.go:765,775; resource_docker_image_funcs.go:109-166; "
+    f"{DOCKER_TF}/config.go:193-206; resource_docker_container_funcs.go:765,775; "
+    "resource_docker_image_funcs.go:109-166; "
     "resource_docker_network_funcs.go:92-165; resource_docker_volume.go:294; data_source_docker_network.go:146-151",
 )
 # (method, path template) of every Docker API call a preview or refresh of the program's resources makes.
@@ -318,8 +391,10 @@ VAULT_READ_PATHS_FACT = Fact(
     "reads GET sys/policies/acl/<name> (vault/api v1.23.0 Sys.GetPolicy), GET <kv>/data/<name> and, when the secret "
     "has custom metadata, GET <kv>/metadata/<name>, GET auth/<approle>/role/<role> and .../role-id, and looks a "
     "secret-id up with POST auth/<approle>/role/<role>/secret-id-accessor/lookup (an update).",
-    f"{VAULT_TF}:internal/provider/meta.go:331,346-355,575; vault/resource_policy.go:123; vault/resource_kv_secret_v2.go:302,346; "
-    "vault/resource_approle_auth_backend_role.go:215,257; vault/resource_approle_auth_backend_role_secret_id.go:279-284",
+    f"{VAULT_TF}:internal/provider/meta.go:331,346-355,575; vault/resource_policy.go:123; "
+    "vault/resource_kv_secret_v2.go:302,346; "
+    "vault/resource_approle_auth_backend_role.go:215,257; "
+    "vault/resource_approle_auth_backend_role_secret_id.go:279-284",
 )
 # (Vault capability, path template) of every call a preview or refresh of the program's Vault resources
 # makes. Placeholders: {kv}, {approle} (mounts), {name} (KV secret name), {policy}, {role}.
@@ -359,14 +434,27 @@ VAULT_WRITE_PARAMS_FACT = Fact(
     "A role write sends the token fields (token_bound_cidrs, token_policies as a list, token_explicit_max_ttl, "
     "token_max_ttl, token_no_default_policy, token_period, token_type, token_ttl, token_num_uses, alias_metadata) "
     "and bind_secret_id, secret_id_num_uses, secret_id_ttl, secret_id_bound_cidrs, local_secret_ids; a policy "
-    "write is PUT sys/policies/acl/<name> with {\"policy\": <text>}.",
-    "hashicorp/terraform-provider-vault@v5.10.1:vault/auth_token.go:250-293; vault/resource_approle_auth_backend_role.go:97-140,161,286; "
-    "vault/resource_policy.go:87 (vault/api Sys.PutPolicyWithContext: body {\"policy\": rules})",
+    'write is PUT sys/policies/acl/<name> with {"policy": <text>}.',
+    "hashicorp/terraform-provider-vault@v5.10.1:vault/auth_token.go:250-293; "
+    "vault/resource_approle_auth_backend_role.go:97-140,161,286; "
+    'vault/resource_policy.go:87 (vault/api Sys.PutPolicyWithContext: body {"policy": rules})',
 )
 VAULT_ROLE_WRITE_PARAMS = (
-    "token_bound_cidrs", "token_policies", "token_explicit_max_ttl", "token_max_ttl", "token_no_default_policy",
-    "token_period", "token_type", "token_ttl", "token_num_uses", "alias_metadata",
-    "bind_secret_id", "secret_id_num_uses", "secret_id_ttl", "secret_id_bound_cidrs", "local_secret_ids",
+    "token_bound_cidrs",
+    "token_policies",
+    "token_explicit_max_ttl",
+    "token_max_ttl",
+    "token_no_default_policy",
+    "token_period",
+    "token_type",
+    "token_ttl",
+    "token_num_uses",
+    "alias_metadata",
+    "bind_secret_id",
+    "secret_id_num_uses",
+    "secret_id_ttl",
+    "secret_id_bound_cidrs",
+    "local_secret_ids",
 )
 VAULT_POLICY_WRITE_PARAM = "policy"
 # A secret-id write (mint) and an accessor lookup/destroy send these.

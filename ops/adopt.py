@@ -3,7 +3,7 @@ its values (the compose deployment's), make them the stack's own.
 
 1. Read the env's KV secrets (`<kvMount>/data/finance_report/<env>/{postgres,redis,app}`) with VAULT_TOKEN.
    A path that does not exist is fine: its values are generated at the first `up`.
-2. `pulumi import` each value the program generates (program/secrets.GENERATED) into its random
+2. `pulumi import` each value the program generates (render/secrets.GENERATED) into its random
    resource, under the exact URN the program declares (the component parents are imported with it):
    the first `up` then writes today's values back, nobody is logged out, no password changes, and
    `pulumi up --replace <urn>` rotates them later.
@@ -23,23 +23,35 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Optional, Sequence
+from typing import Any
 
-from render import naming
-from render.app_env import APP_SECRET_KEYS
+from clients.net_errors import why_unreachable
 from config.stack_config import StackConfig
-from program.secrets import GENERATED
 from ops.operator_error import OperatorError
 from ops.program_run import PROJECT, ROOT, ProgramRun
 from ops.stack_context import StackInputError, load_stack
-from clients.net_errors import why_unreachable
+from render import naming
+from render.app_env import APP_SECRET_KEYS
+from render.secrets import GENERATED
 
 SERVICES = ("postgres", "redis", "app", "backup")
 # Keys the program writes itself (the rest of a KV document is kept as it is).
-OWNED = {"postgres": {"POSTGRES_PASSWORD"}, "redis": {"PASSWORD"}, "app": set(APP_SECRET_KEYS), "backup": {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "RESTIC_PASSWORD", "PGPASSWORD", "HEARTBEAT_URL"}}
-OPERATOR_SECRETS = {"S3_ACCESS_KEY": "s3AccessKey", "S3_SECRET_KEY": "s3SecretKey", "S3_PUBLIC_ACCESS_KEY": "s3PublicAccessKey", "S3_PUBLIC_SECRET_KEY": "s3PublicSecretKey", "ZAI_API_KEY": "zaiApiKey"}
+OWNED = {
+    "postgres": {"POSTGRES_PASSWORD"},
+    "redis": {"PASSWORD"},
+    "app": set(APP_SECRET_KEYS),
+    "backup": {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "RESTIC_PASSWORD", "PGPASSWORD", "HEARTBEAT_URL"},
+}
+OPERATOR_SECRETS = {
+    "S3_ACCESS_KEY": "s3AccessKey",
+    "S3_SECRET_KEY": "s3SecretKey",
+    "S3_PUBLIC_ACCESS_KEY": "s3PublicAccessKey",
+    "S3_PUBLIC_SECRET_KEY": "s3PublicSecretKey",
+    "ZAI_API_KEY": "zaiApiKey",
+}
 
 
 class AdoptError(OperatorError):
@@ -80,10 +92,16 @@ def _require_strings(vault: Mapping[str, Mapping[str, Any]], kv_mount: str, env:
     for service, document in vault.items():
         for key, value in (document or {}).items():
             if (key in OWNED[service] or key in OPERATOR_SECRETS) and value is not None and not isinstance(value, str):
-                raise AdoptError(f"Vault {kv_mount}/data/{naming.kv_name(env, service)}: {key} is a JSON {type(value).__name__}, expected a string (the program writes it as one); fix it in Vault, then adopt again")
+                raise AdoptError(
+                    f"Vault {kv_mount}/data/{naming.kv_name(env, service)}: {key} is a JSON "
+                    f"{type(value).__name__}, expected a string (the program writes it as one); fix it in "
+                    "Vault, then adopt again"
+                )
 
 
-def plan_adoption(run: ProgramRun, cfg: StackConfig, vault: Mapping[str, Mapping[str, Any]], configured: set[str]) -> Adoption:
+def plan_adoption(
+    run: ProgramRun, cfg: StackConfig, vault: Mapping[str, Mapping[str, Any]], configured: set[str]
+) -> Adoption:
     """`vault`: service -> today's KV document (absent when the path does not exist). `configured`: the
     config keys the stack file sets."""
     _require_strings(vault, cfg.vault_kv_mount, cfg.env)
@@ -114,7 +132,15 @@ def plan_adoption(run: ProgramRun, cfg: StackConfig, vault: Mapping[str, Mapping
             if parent:
                 entry["parent"] = parent
             result.imports.append(entry)
-        result.imports.append({"type": resource.type, "name": resource.urn, "logicalName": resource.name, "id": import_id, "parent": resource.parent})
+        result.imports.append(
+            {
+                "type": resource.type,
+                "name": resource.urn,
+                "logicalName": resource.name,
+                "id": import_id,
+                "parent": resource.parent,
+            }
+        )
         result.adopted.append(resource.urn)
     for service, document in vault.items():
         for key, value in (document or {}).items():
@@ -140,15 +166,24 @@ def read_vault(address: str, token: str, kv_mount: str, env: str, timeout: float
     for service in SERVICES:
         path = naming.kv_name(env, service)
         try:
-            answer = client.secrets.kv.v2.read_secret_version(path=path, mount_point=kv_mount, raise_on_deleted_version=True)
+            answer = client.secrets.kv.v2.read_secret_version(
+                path=path, mount_point=kv_mount, raise_on_deleted_version=True
+            )
         except hvac.exceptions.InvalidPath:
             continue
         except hvac.exceptions.Forbidden:
-            raise AdoptError(f"Vault refused to read {kv_mount}/data/{path}: the token needs read on the env's KV paths") from None
+            raise AdoptError(
+                f"Vault refused to read {kv_mount}/data/{path}: the token needs read on the env's KV paths"
+            ) from None
         except requests.RequestException as err:
-            raise AdoptError(f"cannot reach Vault at {address}: {why_unreachable(err)}; check --vault-address (or vaultAddress) and that this machine reaches it") from None
+            raise AdoptError(
+                f"cannot reach Vault at {address}: {why_unreachable(err)}; check --vault-address (or "
+                "vaultAddress) and that this machine reaches it"
+            ) from None
         except hvac.exceptions.VaultError as err:
-            raise AdoptError(f"cannot read {kv_mount}/data/{path} from Vault at {address}: Vault answered {type(err).__name__}") from None
+            raise AdoptError(
+                f"cannot read {kv_mount}/data/{path} from Vault at {address}: Vault answered {type(err).__name__}"
+            ) from None
         # Every value, whatever its JSON type: what the program does not own is written back as it was.
         found[service] = dict(answer["data"]["data"] or {})
     return found
@@ -157,10 +192,10 @@ def read_vault(address: str, token: str, kv_mount: str, env: str, timeout: float
 # ------------------------------------------------------------------------------------------ Pulumi CLI
 
 
-Runner = Callable[[Sequence[str], Optional[bytes]], subprocess.CompletedProcess]
+Runner = Callable[[Sequence[str], bytes | None], subprocess.CompletedProcess]
 
 
-def run_cli(argv: Sequence[str], stdin: Optional[bytes] = None) -> subprocess.CompletedProcess:
+def run_cli(argv: Sequence[str], stdin: bytes | None = None) -> subprocess.CompletedProcess:
     # Output is captured, never shown: `pulumi import` may echo what it imported.
     return subprocess.run(list(argv), input=stdin, capture_output=True, timeout=1800, cwd=ROOT)
 
@@ -174,18 +209,38 @@ def apply(adoption: Adoption, stack: str, run: Runner = run_cli) -> None:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w") as handle:
                 json.dump(adoption.import_file(), handle)
-            done = run(["pulumi", "import", "--stack", stack, "--file", str(path), "--yes", "--protect=false", "--generate-code=false", "--non-interactive"], None)
+            done = run(
+                [
+                    "pulumi",
+                    "import",
+                    "--stack",
+                    stack,
+                    "--file",
+                    str(path),
+                    "--yes",
+                    "--protect=false",
+                    "--generate-code=false",
+                    "--non-interactive",
+                ],
+                None,
+            )
         finally:
             shutil.rmtree(directory, ignore_errors=True)
         if done.returncode != 0:
-            raise AdoptError(f"pulumi import failed (exit {done.returncode}); run it again after fixing: {_last_line(done)}")
-    settings: list[tuple[str, bytes, bool]] = [(k, v.encode(), True) for k, v in sorted(adoption.operator_secrets.items())]
+            raise AdoptError(
+                f"pulumi import failed (exit {done.returncode}); run it again after fixing: {_last_line(done)}"
+            )
+    settings: list[tuple[str, bytes, bool]] = [
+        (k, v.encode(), True) for k, v in sorted(adoption.operator_secrets.items())
+    ]
     if adoption.kept:
         settings.append(("vaultKeptValues", json.dumps(adoption.kept, sort_keys=True).encode(), True))
     settings.append(("vaultValuesAdopted", b"true", False))
     for key, value, secret in settings:
         # the value goes on stdin: never in argv, where any user of the machine could read it
-        done = run(["pulumi", "config", "set", "--stack", stack, *(["--secret"] if secret else []), f"{PROJECT}:{key}"], value)
+        done = run(
+            ["pulumi", "config", "set", "--stack", stack, *(["--secret"] if secret else []), f"{PROJECT}:{key}"], value
+        )
         if done.returncode != 0:
             raise AdoptError(f"pulumi config set {key} failed (exit {done.returncode}): {_last_line(done)}")
 
@@ -198,7 +253,7 @@ def _last_line(done: subprocess.CompletedProcess) -> str:
 # ------------------------------------------------------------------------------------------ command
 
 
-def load(stack: str, config_file: Optional[Path]) -> tuple[StackConfig, ProgramRun, set[str]]:
+def load(stack: str, config_file: Path | None) -> tuple[StackConfig, ProgramRun, set[str]]:
     try:
         context = load_stack(stack, config_file)
         return context.config, context.plan(), context.configured
@@ -206,22 +261,38 @@ def load(stack: str, config_file: Optional[Path]) -> tuple[StackConfig, ProgramR
         raise AdoptError(str(err), 2) from None
 
 
-def main(stack: str, config_file: Optional[str] = None, vault_address: Optional[str] = None, yes: bool = False, dry_run: bool = False, runner: Runner = run_cli, answer: Callable[[str], str] = input) -> int:
+def main(
+    stack: str,
+    config_file: str | None = None,
+    vault_address: str | None = None,
+    yes: bool = False,
+    dry_run: bool = False,
+    runner: Runner = run_cli,
+    answer: Callable[[str], str] = input,
+) -> int:
     try:
         if not stack:
             raise AdoptError("--stack is required", 2)
         cfg, run, configured = load(stack, Path(config_file) if config_file else None)
         if cfg.vault_values_adopted:
-            print(f"adopt: stack {stack} has adopted its Vault values already (vaultValuesAdopted: true); nothing to do")
+            print(
+                f"adopt: stack {stack} has adopted its Vault values already (vaultValuesAdopted: true); nothing to do"
+            )
             return 0
         token = os.environ.get("VAULT_TOKEN")
         if not token:
             raise AdoptError("VAULT_TOKEN is not set: a token that can read the env's KV paths is needed", 2)
         if not dry_run and shutil.which("pulumi") is None and runner is run_cli:
-            raise AdoptError("the pulumi CLI is not installed: adoption imports into the stack's state with `pulumi import`", 2)
+            raise AdoptError(
+                "the pulumi CLI is not installed: adoption imports into the stack's state with `pulumi import`", 2
+            )
         vault = read_vault(vault_address or cfg.vault_address, token, cfg.vault_kv_mount, cfg.env)
         adoption = plan_adoption(run, cfg, vault, configured)
-        print(f"adopt: stack {stack}: {len(adoption.adopted)} generated value(s) to import, {sum(len(v) for v in adoption.kept.values())} value(s) to keep, {len(adoption.operator_secrets)} operator secret(s) to set")
+        print(
+            f"adopt: stack {stack}: {len(adoption.adopted)} generated value(s) to import, "
+            f"{sum(len(v) for v in adoption.kept.values())} value(s) to keep, "
+            f"{len(adoption.operator_secrets)} operator secret(s) to set"
+        )
         for urn in adoption.adopted:
             print(f"  import {urn.rsplit('::', 1)[-1]}")
         for service, keys in sorted(adoption.kept.items()):
@@ -230,11 +301,17 @@ def main(stack: str, config_file: Optional[str] = None, vault_address: Optional[
             print(f"  set    {key} (secret)")
         if dry_run:
             return 0
-        if not yes and answer(f"Import these into stack {stack}'s state and config? [y/N] ").strip().lower() not in ("y", "yes"):
+        if not yes and answer(f"Import these into stack {stack}'s state and config? [y/N] ").strip().lower() not in (
+            "y",
+            "yes",
+        ):
             print("adopt: nothing changed")
             return 1
         apply(adoption, stack, runner)
-        print(f"adopt: done; commit Pulumi.{stack}.yaml (vaultValuesAdopted, encrypted kept values), then `pulumi preview --stack {stack}`")
+        print(
+            f"adopt: done; commit Pulumi.{stack}.yaml (vaultValuesAdopted, encrypted kept values), then "
+            f"`pulumi preview --stack {stack}`"
+        )
         return 0
     except AdoptError as err:
         print(f"adopt: {err}", file=sys.stderr)

@@ -26,15 +26,16 @@ import re
 import struct
 import sys
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Callable, Optional, Sequence, TextIO
+from datetime import UTC, datetime
+from typing import Any, TextIO
 
+from clients.docker_api import DockerAPI, DockerError
+from ops.confirm import NoConfirmation, ask
 from render import backup_job as job
 from render import labels as L
 from render.app_env import site_url
-from ops.confirm import NoConfirmation, ask
-from clients.docker_api import DockerAPI, DockerError
 
 EXEC_TIMEOUT = 6 * 3600  # a backup of a large database streams for a long time without output
 SNAPSHOT_RE = re.compile(r"^(latest|[0-9a-f]{8,64})$")
@@ -54,9 +55,16 @@ class OpsFailure(Exception):
 def exec_run(api: DockerAPI, container: str, argv: Sequence[str], env: Sequence[str] = ()) -> tuple[int, str, str]:
     """Run `argv` in `container` (POST /containers/{id}/exec, /exec/{id}/start), wait for it to end and
     return its exit code, stdout and stderr (the API multiplexes both on one stream: 8-byte frames)."""
-    created = api.request("POST", f"/containers/{container}/exec", body={"AttachStdout": True, "AttachStderr": True, "Cmd": list(argv), "Env": list(env)})
+    created = api.request(
+        "POST",
+        f"/containers/{container}/exec",
+        body={"AttachStdout": True, "AttachStderr": True, "Cmd": list(argv), "Env": list(env)},
+    )
     if created.status >= 400:
-        raise DockerError(f"exec in {container}: the Docker API answered {created.status}: {created.body[:200].decode(errors='replace').strip()}")
+        raise DockerError(
+            f"exec in {container}: the Docker API answered {created.status}: "
+            f"{created.body[:200].decode(errors='replace').strip()}"
+        )
     exec_id = created.json()["Id"]
     started = api.request("POST", f"/exec/{exec_id}/start", body={"Detach": False, "Tty": False})
     if started.status >= 400:
@@ -83,7 +91,7 @@ def demultiplex(stream: bytes) -> tuple[str, str]:
     return out.decode(errors="replace"), err.decode(errors="replace")
 
 
-def env_containers(api: DockerAPI, env: str, service: Optional[str] = None) -> list[dict[str, Any]]:
+def env_containers(api: DockerAPI, env: str, service: str | None = None) -> list[dict[str, Any]]:
     labels = [f"{L.ENV}={env}"] + ([f"{L.SERVICE}={service}"] if service else [])
     return api.containers(labels)
 
@@ -95,7 +103,10 @@ def name_of(row: dict[str, Any]) -> str:
 def backup_container(api: DockerAPI, env: str) -> str:
     running = [r for r in env_containers(api, env, L.BACKUP) if r.get("State") == "running"]
     if len(running) != 1:
-        raise OpsFailure(f"expected one running backup container of env {env}, found {len(running)} (see `uv run invoke status --stack {env}`)")
+        raise OpsFailure(
+            f"expected one running backup container of env {env}, found {len(running)} (see `uv run invoke "
+            f"status --stack {env}`)"
+        )
     return name_of(running[0])
 
 
@@ -111,9 +122,9 @@ def last_line(text: str) -> str:
 class Backup:
     time: str
     id: str  # the 8 characters restic shows
-    size: Optional[int]
+    size: int | None
     verification: str  # verified | failed | unverified
-    tables: Optional[int]
+    tables: int | None
     run: str
     full_id: str = ""
 
@@ -141,7 +152,7 @@ def backups_of(snapshots: Sequence[dict[str, Any]]) -> list[Backup]:
     return sorted(rows, key=lambda b: (b.time, b.id))
 
 
-def human_size(size: Optional[int]) -> str:
+def human_size(size: int | None) -> str:
     if size is None:
         return "?"
     value = float(size)
@@ -155,79 +166,13 @@ def human_size(size: Optional[int]) -> str:
 def render_backups(rows: Sequence[Backup]) -> str:
     lines = [f"{'time (UTC)':<21} {'snapshot':<9} {'size':>10}  {'restore check':<13} tables"]
     for b in rows:
-        lines.append(f"{b.time:<21} {b.id:<9} {human_size(b.size):>10}  {b.verification:<13} {b.tables if b.tables is not None else '-'}")
+        lines.append(
+            f"{b.time:<21} {b.id:<9} {human_size(b.size):>10}  {b.verification:<13} "
+            f"{b.tables if b.tables is not None else '-'}"
+        )
     verified = sum(b.verification == "verified" for b in rows)
     lines.append(f"{len(rows)} backups, {verified} verified")
     return "\n".join(lines)
-
-
-# ------------------------------------------------------------------------------------------ ages (status)
-
-_HEALTH_RE = re.compile(r"last_backup=(\d+) last_verified=(\d+) max_age=(\d+) now=(\d+) result: (.*)")
-
-
-@dataclass(frozen=True)
-class Ages:
-    backup: Optional[int]
-    """Seconds since the last successful backup (None: never)."""
-    verified: Optional[int]
-    """Seconds since the last verified restore (None: never)."""
-    max_age: int
-    result: str
-
-
-def parse_health_output(output: str) -> Optional[Ages]:
-    """The backup health check's line (`fr-backup health`), as Docker keeps it in State.Health.Log."""
-    match = _HEALTH_RE.search(output or "")
-    if not match:
-        return None
-    backup, verified, max_age, now = (int(match.group(i)) for i in range(1, 5))
-    return Ages(now - backup if backup else None, now - verified if verified else None, max_age, match.group(5).strip())
-
-
-def human_age(seconds: Optional[int]) -> str:
-    if seconds is None:
-        return "never"
-    if seconds < 3600:
-        return f"{seconds // 60}m ago"
-    if seconds < 48 * 3600:
-        return f"{seconds // 3600}h {seconds % 3600 // 60}m ago"
-    return f"{seconds // 86400}d {seconds % 86400 // 3600}h ago"
-
-
-def ages_line(ages: Ages) -> str:
-    return f"last backup {human_age(ages.backup)}, last verified restore {human_age(ages.verified)} (allowed: {ages.max_age // 3600}h)"
-
-
-def age_problems(ages: Ages) -> list[str]:
-    found = []
-    for what, age in (("backup", ages.backup), ("verified restore", ages.verified)):
-        if age is None or age > ages.max_age:
-            found.append(f"last {what} {human_age(age)}, older than the {ages.max_age // 3600}h the schedule allows")
-    if not ages.result.startswith("ok"):
-        found.append(f"last backup run: {ages.result[:200]}")
-    return found
-
-
-HEALTH_LINE = "`last_backup=... last_verified=... max_age=... now=... result: ...`"
-
-
-class UnreadableHealth(Exception):
-    """The latest health probe printed something that is not the job's health line."""
-
-
-def read_ages(api: DockerAPI, container: str) -> Optional[Ages]:
-    """From the container's latest health probe: a read (GET), nothing runs on the host. None: no probe
-    has run yet; UnreadableHealth: one ran and printed something else than `fr-backup health` prints."""
-    health = (api.get(f"/containers/{container}/json").get("State") or {}).get("Health") or {}
-    log = health.get("Log") or []
-    if not log:
-        return None
-    output = log[-1].get("Output", "") or ""
-    ages = parse_health_output(output)
-    if ages is None:
-        raise UnreadableHealth(f"its latest health probe printed {output.strip()[:80]!r}, not the backup job's {HEALTH_LINE} line: backup ages unknown")
-    return ages
 
 
 # ------------------------------------------------------------------------------------------ commands
@@ -243,7 +188,14 @@ class Context:
     confirm: Callable[[str], bool]
 
 
-def context(stack: str, docker_host: Optional[str], config_file: Optional[str], yes: bool, out: TextIO, confirm: Callable[[str], bool] = ask) -> Context:
+def context(
+    stack: str,
+    docker_host: str | None,
+    config_file: str | None,
+    yes: bool,
+    out: TextIO,
+    confirm: Callable[[str], bool] = ask,
+) -> Context:
     from pathlib import Path
 
     from ops.status import Declared, StatusInputError
@@ -256,7 +208,9 @@ def context(stack: str, docker_host: Optional[str], config_file: Optional[str], 
         raise OpsInputError(str(err)) from None
     cfg = declared.config
     api = DockerAPI(docker_host or cfg.docker_host, cfg.docker_ssh_opts, timeout=EXEC_TIMEOUT)
-    return Context(cfg.env, api, site_url(cfg.env, cfg.domain), cfg.public_health_gate, out, (lambda _q: True) if yes else confirm)
+    return Context(
+        cfg.env, api, site_url(cfg.env, cfg.domain), cfg.public_health_gate, out, (lambda _q: True) if yes else confirm
+    )
 
 
 def run_backup(ctx: Context, reason: str = "on demand", prune: bool = True) -> None:
@@ -284,7 +238,9 @@ def snapshot_list(ctx: Context) -> list[Backup]:
     try:
         return backups_of(json.loads(out))
     except (json.JSONDecodeError, TypeError, AttributeError):
-        raise OpsFailure(f"the backup container answered something that is not restic's snapshot list: {out[:80]!r}") from None
+        raise OpsFailure(
+            f"the backup container answered something that is not restic's snapshot list: {out[:80]!r}"
+        ) from None
 
 
 def cmd_backups(ctx: Context) -> int:
@@ -303,24 +259,45 @@ def resolve_source(listed: Sequence[Backup], source: str, env: str, unverified: 
         return verified[-1].id
     named = [b for b in listed if (b.full_id or b.id).startswith(source)]
     if not named:
-        raise OpsInputError(f"--from {source}: no backup of env {env} has this id (see `uv run invoke backups --stack {env}`)")
+        raise OpsInputError(
+            f"--from {source}: no backup of env {env} has this id (see `uv run invoke backups --stack {env}`)"
+        )
     if len(named) > 1:
-        raise OpsInputError(f"--from {source}: {len(named)} backups of env {env} start with it; give more of the id (restic snapshots --json shows it whole)")
+        raise OpsInputError(
+            f"--from {source}: {len(named)} backups of env {env} start with it; give more of the id (restic "
+            "snapshots --json shows it whole)"
+        )
     if named[0].verification != "verified" and not unverified:
         what = "failed its restore check" if named[0].verification == "failed" else "has not passed a restore check"
-        raise OpsInputError(f"--from {source}: snapshot {named[0].id} {what}; pass --unverified to restore it anyway (with --into-scratch to inspect it)")
+        raise OpsInputError(
+            f"--from {source}: snapshot {named[0].id} {what}; pass --unverified to restore it anyway (with "
+            "--into-scratch to inspect it)"
+        )
     return source
 
 
-def cmd_restore(ctx: Context, source: str, into_scratch: bool, unverified: bool = False, now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> int:
+def cmd_restore(
+    ctx: Context,
+    source: str,
+    into_scratch: bool,
+    unverified: bool = False,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> int:
     if not SNAPSHOT_RE.match(source or ""):
-        raise OpsInputError(f"--from {source!r}: expected latest or a snapshot id (8 to 64 hex digits, see `uv run invoke backups`)")
+        raise OpsInputError(
+            f"--from {source!r}: expected latest or a snapshot id (8 to 64 hex digits, see `uv run invoke backups`)"
+        )
     stamp = now().strftime("%Y%m%d%H%M%S")
     target = f"finance_report_scratch_{stamp}" if into_scratch else f"finance_report_restore_{stamp}"
     name = backup_container(ctx.api, ctx.env)
     # Resolved before the safety backup, which would otherwise be `latest` itself.
     source = resolve_source(snapshot_list(ctx), source, ctx.env, unverified)
-    what = f"into the new database {target}, beside the live one" if into_scratch else "over the live database (the backend and worker stop meanwhile; the current database is kept under a new name)"
+    what = (
+        f"into the new database {target}, beside the live one"
+        if into_scratch
+        else "over the live database (the backend and worker stop meanwhile; the current database is kept under a "
+        "new name)"
+    )
     if not ctx.confirm(f"Restore env {ctx.env} from {source} {what}?"):
         raise OpsFailure("not confirmed")
 
@@ -376,11 +353,27 @@ def health_gate(ctx: Context) -> list[str]:
     urls = (f"{ctx.site}/api/health", f"{ctx.site}/") if ctx.public_gate else ()
     problems = Gate(ctx.api, names, urls=urls, timeout=600, say=lambda line: print(line, file=ctx.out)).run()
     if not problems:
-        print(f"health gate: {len(names)} containers healthy" + (f", {len(urls)} URLs answer" if urls else ""), file=ctx.out)
+        print(
+            f"health gate: {len(names)} containers healthy" + (f", {len(urls)} URLs answer" if urls else ""),
+            file=ctx.out,
+        )
     return [f"health gate: {p}" for p in problems]
 
 
-def main(command: str, stack: str, *, docker_host: Optional[str] = None, config_file: Optional[str] = None, yes: bool = False, source: str = "", into_scratch: bool = False, unverified: bool = False, no_http: bool = False, out: Optional[TextIO] = None, confirm: Callable[[str], bool] = ask) -> int:
+def main(
+    command: str,
+    stack: str,
+    *,
+    docker_host: str | None = None,
+    config_file: str | None = None,
+    yes: bool = False,
+    source: str = "",
+    into_scratch: bool = False,
+    unverified: bool = False,
+    no_http: bool = False,
+    out: TextIO | None = None,
+    confirm: Callable[[str], bool] = ask,
+) -> int:
     out = out or sys.stdout
     try:
         ctx = context(stack, docker_host, config_file, yes, out, confirm)

@@ -8,7 +8,7 @@ never with a traceback and never with 2 ("bad input": nothing was wrong with the
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 NO_ANSWER = "no confirmation (standard input is closed): pass --yes to run without asking"
 

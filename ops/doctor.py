@@ -16,16 +16,17 @@ import sys
 import tarfile
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any
 
-from config.stack_config import StackConfig
-from render.vault_artifacts import deploy_grants
 from clients.docker_api import DockerAPI, DockerError
+from clients.net_errors import why_unreachable
+from config.stack_config import StackConfig
 from ops.program_run import ProgramRun, unwrap_secrets
 from ops.stack_context import StackInputError, load_stack
-from clients.net_errors import why_unreachable
+from render.vault_artifacts import deploy_grants
 
 MIN_API = (1, 41)  # Docker 20.10: the provider's client negotiates down to it; older engines lack what it sends
 DATA_OWNERS = {"postgres": (70, "PG_VERSION"), "redis": (999, None)}
@@ -60,9 +61,9 @@ class Doctor:
     run: ProgramRun
     api: DockerAPI
     vault_address: str
-    vault_token: Optional[str]
+    vault_token: str | None
     pull: bool = True
-    http: Callable[[str, str, Optional[dict]], tuple[int, bytes]] = None  # type: ignore[assignment]
+    http: Callable[[str, str, dict | None], tuple[int, bytes]] = None  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
         if self.http is None:
@@ -79,30 +80,63 @@ class Doctor:
     def docker_version(self) -> Finding:
         version = self.api.get("/version")
         ok = _version(version.get("ApiVersion", "0.0")) >= MIN_API
-        return Finding("docker engine", ok, f"Docker {version.get('Version')} (API {version.get('ApiVersion')}) on {version.get('Os')}/{version.get('Arch')}", "" if ok else f"upgrade the engine to API {MIN_API[0]}.{MIN_API[1]} or newer")
+        return Finding(
+            "docker engine",
+            ok,
+            f"Docker {version.get('Version')} (API {version.get('ApiVersion')}) on "
+            f"{version.get('Os')}/{version.get('Arch')}",
+            "" if ok else f"upgrade the engine to API {MIN_API[0]}.{MIN_API[1]} or newer",
+        )
 
     def swap_accounting(self) -> Finding:
         info = self.api.get("/info")
         if info.get("SwapLimit", True):
             return Finding("swap accounting", True, "the kernel limits swap: memory_swap reads back as set")
-        return Finding("swap accounting", False, "the kernel does not limit swap: the engine drops memory_swap and reads it back as -1, so every refresh shows a change", "enable swap accounting (cgroup v2, or swapaccount=1 on the kernel command line) and reboot")
+        return Finding(
+            "swap accounting",
+            False,
+            "the kernel does not limit swap: the engine drops memory_swap and reads it back as -1, so every "
+            "refresh shows a change",
+            "enable swap accounting (cgroup v2, or swapaccount=1 on the kernel command line) and reboot",
+        )
 
     def traefik_network(self) -> Finding:
         name = self.cfg.traefik_network
         response = self.api.request("GET", f"/networks/{name}")
         if response.status == 404:
-            return Finding("traefik network", False, f"network {name} does not exist", "start Dokploy's Traefik, or set traefikNetwork to the network Traefik watches")
+            return Finding(
+                "traefik network",
+                False,
+                f"network {name} does not exist",
+                "start Dokploy's Traefik, or set traefikNetwork to the network Traefik watches",
+            )
         network = response.json()
         if network.get("Driver") == "overlay" and not network.get("Attachable"):
-            return Finding("traefik network", False, f"{name} is an overlay network that standalone containers cannot join", "recreate it with --attachable (Dokploy creates it so)")
-        return Finding("traefik network", True, f"{name} ({network.get('Driver')}, {'attachable' if network.get('Attachable') else 'local'})")
+            return Finding(
+                "traefik network",
+                False,
+                f"{name} is an overlay network that standalone containers cannot join",
+                "recreate it with --attachable (Dokploy creates it so)",
+            )
+        return Finding(
+            "traefik network",
+            True,
+            f"{name} ({network.get('Driver')}, {'attachable' if network.get('Attachable') else 'local'})",
+        )
 
     def _probe(self, image: str, **host_config: Any) -> str:
         """A container created (never started) from `image`, removed by the caller."""
-        body = {"Image": image, "Entrypoint": ["/probe-never-runs"], "HostConfig": host_config, "Labels": {"finance-report.doctor": "probe"}}
+        body = {
+            "Image": image,
+            "Entrypoint": ["/probe-never-runs"],
+            "HostConfig": host_config,
+            "Labels": {"finance-report.doctor": "probe"},
+        }
         response = self.api.request("POST", "/containers/create", body=body)
         if response.status >= 400:
-            raise DockerError(f"creating a probe container from {image} failed: {response.json().get('message', response.status)}")
+            raise DockerError(
+                f"creating a probe container from {image} failed: {response.json().get('message', response.status)}"
+            )
         return response.json()["Id"]
 
     def _remove(self, cid: str) -> None:
@@ -117,7 +151,13 @@ class Doctor:
             self._remove(cid)
         extra = sorted(set(got) - set(wanted))
         if extra:
-            return Finding("daemon log options", False, f"the daemon adds {', '.join(f'{k}={got[k]}' for k in extra)} to every json-file container; log_opts read back differ and force a replacement of every container on every up", "remove those log-opts from /etc/docker/daemon.json (and restart dockerd)")
+            return Finding(
+                "daemon log options",
+                False,
+                f"the daemon adds {', '.join(f'{k}={got[k]}' for k in extra)} to every json-file container; "
+                "log_opts read back differ and force a replacement of every container on every up",
+                "remove those log-opts from /etc/docker/daemon.json (and restart dockerd)",
+            )
         return Finding("daemon log options", True, "a container reads back exactly the log options the program sets")
 
     def present_or_pull(self) -> list[Finding]:
@@ -127,15 +167,40 @@ class Doctor:
                 found.append(Finding(f"image {ref}", True, "present on the host"))
                 continue
             if not self.pull:
-                found.append(Finding(f"image {ref}", False, "not on the host (not pulled: --no-pull)", "pull it, or run doctor without --no-pull"))
+                found.append(
+                    Finding(
+                        f"image {ref}",
+                        False,
+                        "not on the host (not pulled: --no-pull)",
+                        "pull it, or run doctor without --no-pull",
+                    )
+                )
                 continue
             repository, _, tag = ref.rpartition(":") if "@" not in ref else (ref, "", "")
-            response = self.api.request("POST", "/images/create", {"fromImage": repository or ref, **({"tag": tag} if tag else {})})
+            response = self.api.request(
+                "POST", "/images/create", {"fromImage": repository or ref, **({"tag": tag} if tag else {})}
+            )
             text = response.body.decode(errors="replace")
-            error = next((json.loads(line).get("error") for line in text.splitlines() if line.strip().startswith("{") and '"error"' in line), None)
+            error = next(
+                (
+                    json.loads(line).get("error")
+                    for line in text.splitlines()
+                    if line.strip().startswith("{") and '"error"' in line
+                ),
+                None,
+            )
             if response.status >= 400 or error:
                 private = "denied" in (error or text) or "unauthorized" in (error or text)
-                found.append(Finding(f"image {ref}", False, f"cannot be pulled: {(error or text).strip()[:160]}", "set registryUser and registryToken (secret) for a private registry" if private else "check the reference and that the host reaches the registry"))
+                found.append(
+                    Finding(
+                        f"image {ref}",
+                        False,
+                        f"cannot be pulled: {(error or text).strip()[:160]}",
+                        "set registryUser and registryToken (secret) for a private registry"
+                        if private
+                        else "check the reference and that the host reaches the registry",
+                    )
+                )
             else:
                 found.append(Finding(f"image {ref}", True, "pulled"))
         return found
@@ -153,10 +218,22 @@ class Doctor:
         finally:
             self._remove(cid)
         if binary is None:
-            return Finding("agent binary", False, f"{image} has no vault binary in /bin, /usr/bin or /usr/local/bin", "use an image that provides `vault`")
+            return Finding(
+                "agent binary",
+                False,
+                f"{image} has no vault binary in /bin, /usr/bin or /usr/local/bin",
+                "use an image that provides `vault`",
+            )
         caps = file_capabilities(binary[1])
         if caps:
-            return Finding("agent binary", False, f"{binary[0]} in {image} carries file capabilities ({caps}); with every capability dropped the agent cannot even start it", "use an image whose vault binary has no file capabilities (the official image sets them only in its entrypoint, which the program bypasses)")
+            return Finding(
+                "agent binary",
+                False,
+                f"{binary[0]} in {image} carries file capabilities ({caps}); with every capability dropped "
+                "the agent cannot even start it",
+                "use an image whose vault binary has no file capabilities (the official image sets them only "
+                "in its entrypoint, which the program bypasses)",
+            )
         return Finding("agent binary", True, f"{binary[0]} in {image} needs no capability")
 
     def data_directories(self, image: str) -> list[Finding]:
@@ -170,27 +247,61 @@ class Doctor:
             uid, marker = DATA_OWNERS[service]
             targets = ["/probe"] + ([f"/probe/{marker}"] if marker else [])
             body = {
-                "Image": image, "Entrypoint": ["stat", "-c", "%u %n", *targets], "User": "0",
+                "Image": image,
+                "Entrypoint": ["stat", "-c", "%u %n", *targets],
+                "User": "0",
                 # a bind *mount* (not a Binds entry) fails on a missing path instead of creating it
-                "HostConfig": {"NetworkMode": "none", "Mounts": [{"Type": "bind", "Source": path, "Target": "/probe", "ReadOnly": True}]},
+                "HostConfig": {
+                    "NetworkMode": "none",
+                    "Mounts": [{"Type": "bind", "Source": path, "Target": "/probe", "ReadOnly": True}],
+                },
             }
             response = self.api.request("POST", "/containers/create", body=body)
             if response.status >= 400:
-                found.append(Finding(f"{service} data {path}", False, "does not exist on the host", f"create it owned by uid {uid} (mode 0700), or clear {service}DataPath to use a named volume"))
+                found.append(
+                    Finding(
+                        f"{service} data {path}",
+                        False,
+                        "does not exist on the host",
+                        f"create it owned by uid {uid} (mode 0700), or clear {service}DataPath to use a named volume",
+                    )
+                )
                 continue
             cid = response.json()["Id"]
             try:
                 self.api.request("POST", f"/containers/{cid}/start")
                 self.api.request("POST", f"/containers/{cid}/wait")
-                owners = {name: int(owner) for owner, name in (line.split(" ", 1) for line in _logs(self.api, cid).splitlines() if " " in line and line.split(" ", 1)[0].isdigit())}
+                owners = {
+                    name: int(owner)
+                    for owner, name in (
+                        line.split(" ", 1)
+                        for line in _logs(self.api, cid).splitlines()
+                        if " " in line and line.split(" ", 1)[0].isdigit()
+                    )
+                }
             finally:
                 self._remove(cid)
             wrong = {name: owner for name, owner in owners.items() if owner != uid}
             if "/probe" not in owners:
-                found.append(Finding(f"{service} data {path}", False, "could not be inspected", "check it by hand: stat -c %u " + path))
+                found.append(
+                    Finding(
+                        f"{service} data {path}",
+                        False,
+                        "could not be inspected",
+                        "check it by hand: stat -c %u " + path,
+                    )
+                )
             elif wrong:
                 name, owner = next(iter(wrong.items()))
-                found.append(Finding(f"{service} data {path}", False, f"{name.replace('/probe', path)} is owned by uid {owner}, not {uid}: the server runs as {uid} with no capability and cannot use it", f"chown -R {uid} {path}"))
+                found.append(
+                    Finding(
+                        f"{service} data {path}",
+                        False,
+                        f"{name.replace('/probe', path)} is owned by uid {owner}, not {uid}: the server runs "
+                        f"as {uid} with no capability and cannot use it",
+                        f"chown -R {uid} {path}",
+                    )
+                )
             else:
                 found.append(Finding(f"{service} data {path}", True, f"owned by uid {uid}"))
         return found
@@ -200,32 +311,98 @@ class Doctor:
     def vault(self) -> list[Finding]:
         status, body = self.http("GET", f"{self.vault_address}/v1/sys/health", None)
         if status == 0:
-            return [Finding("vault", False, f"{self.vault_address} did not answer: {body.decode() or 'no connection'}", "check vaultAddress and that this machine reaches Vault")]
+            return [
+                Finding(
+                    "vault",
+                    False,
+                    f"{self.vault_address} did not answer: {body.decode() or 'no connection'}",
+                    "check vaultAddress and that this machine reaches Vault",
+                )
+            ]
         if status not in (200, 429, 472, 473):
-            return [Finding("vault", False, f"{self.vault_address} answered {status} to /v1/sys/health", "check vaultAddress and that Vault is unsealed")]
+            return [
+                Finding(
+                    "vault",
+                    False,
+                    f"{self.vault_address} answered {status} to /v1/sys/health",
+                    "check vaultAddress and that Vault is unsealed",
+                )
+            ]
         found = [Finding("vault", True, f"{self.vault_address} is up")]
         if not self.vault_token:
             return found + [Finding("vault token", False, "VAULT_TOKEN is not set", "export the deploy token")]
         headers = {"X-Vault-Token": self.vault_token}
-        for label, path, kind in (("KV v2", self.cfg.vault_kv_mount, "kv"), ("AppRole", f"auth/{self.cfg.vault_approle_mount}", "approle")):
+        for label, path, kind in (
+            ("KV v2", self.cfg.vault_kv_mount, "kv"),
+            ("AppRole", f"auth/{self.cfg.vault_approle_mount}", "approle"),
+        ):
             status, body = self.http("GET", f"{self.vault_address}/v1/sys/internal/ui/mounts/{path}", headers)
             data = json.loads(body or b"{}").get("data") or {} if status == 200 else {}
             version = (data.get("options") or {}).get("version")
             ok = data.get("type") == kind and (kind != "kv" or str(version) == "2")
-            found.append(Finding(f"vault {label} mount", ok, f"{path} is {data.get('type') or 'not mounted'}{' v' + str(version) if version else ''}", "" if ok else f"enable {label} at {path} (platform prerequisite), or set vault{'KvMount' if kind == 'kv' else 'ApproleMount'}"))
+            found.append(
+                Finding(
+                    f"vault {label} mount",
+                    ok,
+                    f"{path} is {data.get('type') or 'not mounted'}{' v' + str(version) if version else ''}",
+                    ""
+                    if ok
+                    else f"enable {label} at {path} (platform prerequisite), or set "
+                    f"vault{'KvMount' if kind == 'kv' else 'ApproleMount'}",
+                )
+            )
         services = sorted(self.run.outputs.get("vault_roles") or {})  # every service with a Vault side
-        grants = deploy_grants(self.cfg.vault_kv_mount, self.cfg.vault_approle_mount, self.cfg.env, services, child_token=not self.cfg.vault_skip_child_token)
-        status, body = self.http("POST", f"{self.vault_address}/v1/sys/capabilities-self", {**headers, "_body": json.dumps({"paths": sorted(grants)})})
+        grants = deploy_grants(
+            self.cfg.vault_kv_mount,
+            self.cfg.vault_approle_mount,
+            self.cfg.env,
+            services,
+            child_token=not self.cfg.vault_skip_child_token,
+        )
+        status, body = self.http(
+            "POST",
+            f"{self.vault_address}/v1/sys/capabilities-self",
+            {**headers, "_body": json.dumps({"paths": sorted(grants)})},
+        )
         held = json.loads(body or b"{}") if status == 200 else {}
-        missing = [f"{p} ({', '.join(sorted(c - set(held.get(p, []))))})" for p, c in grants.items() if not c <= set(held.get(p, [])) and "root" not in held.get(p, [])]
+        missing = [
+            f"{p} ({', '.join(sorted(c - set(held.get(p, []))))})"
+            for p, c in grants.items()
+            if not c <= set(held.get(p, [])) and "root" not in held.get(p, [])
+        ]
         if status == 403:
-            found.append(Finding("vault token capabilities", False, "the token may not even ask what it may do (sys/capabilities-self: 403): it is not the deploy token", "give it the deploy policy in README (CI credentials)"))
+            found.append(
+                Finding(
+                    "vault token capabilities",
+                    False,
+                    "the token may not even ask what it may do (sys/capabilities-self: 403): it is not the "
+                    "deploy token",
+                    "give it the deploy policy in README (CI credentials)",
+                )
+            )
         elif status != 200:
-            found.append(Finding("vault token capabilities", False, f"sys/capabilities-self answered {status}", "check VAULT_TOKEN"))
+            found.append(
+                Finding(
+                    "vault token capabilities", False, f"sys/capabilities-self answered {status}", "check VAULT_TOKEN"
+                )
+            )
         elif missing:
-            found.append(Finding("vault token capabilities", False, f"the token lacks {len(missing)} of {len(grants)} grants the deploy needs, e.g. {missing[0]}", "give it the deploy policy in README (CI credentials)"))
+            found.append(
+                Finding(
+                    "vault token capabilities",
+                    False,
+                    f"the token lacks {len(missing)} of {len(grants)} grants the deploy needs, e.g. {missing[0]}",
+                    "give it the deploy policy in README (CI credentials)",
+                )
+            )
         else:
-            found.append(Finding("vault token capabilities", True, f"every one of the {len(grants)} paths the deploy reads and writes"))
+            found.append(
+                Finding(
+                    "vault token capabilities",
+                    True,
+                    f"every one of the {len(grants)} paths the deploy reads and writes",
+                )
+            )
         return found
 
     # ---------------------------------------------------------------- S3
@@ -246,16 +423,51 @@ class Doctor:
                     if status == 0:
                         raise Unreachable(body.decode() or "no connection")
             except Unreachable as err:
-                found.append(Finding(f"s3 bucket {bucket}", False, f"{self.cfg.s3_endpoint} did not answer: {err}", "check s3Endpoint and that this machine reaches it"))
+                found.append(
+                    Finding(
+                        f"s3 bucket {bucket}",
+                        False,
+                        f"{self.cfg.s3_endpoint} did not answer: {err}",
+                        "check s3Endpoint and that this machine reaches it",
+                    )
+                )
                 continue
             if status in (200, 301) or (status == 403 and how == "unsigned"):
-                found.append(Finding(f"s3 bucket {bucket}", True, f"{self.cfg.s3_endpoint} answers and the bucket exists ({how} HEAD)"))
+                found.append(
+                    Finding(
+                        f"s3 bucket {bucket}",
+                        True,
+                        f"{self.cfg.s3_endpoint} answers and the bucket exists ({how} HEAD)",
+                    )
+                )
             elif status == 404:
-                found.append(Finding(f"s3 bucket {bucket}", False, f"{self.cfg.s3_endpoint} has no bucket {bucket}: the backend's health check fails until it exists", f"create it (mc mb <alias>/{bucket})"))
+                found.append(
+                    Finding(
+                        f"s3 bucket {bucket}",
+                        False,
+                        f"{self.cfg.s3_endpoint} has no bucket {bucket}: the backend's health check fails "
+                        "until it exists",
+                        f"create it (mc mb <alias>/{bucket})",
+                    )
+                )
             elif status == 403:
-                found.append(Finding(f"s3 bucket {bucket}", False, f"the keys in AWS_ACCESS_KEY_ID may not read {bucket}", "use the stack's S3 keys, or grant them the bucket"))
+                found.append(
+                    Finding(
+                        f"s3 bucket {bucket}",
+                        False,
+                        f"the keys in AWS_ACCESS_KEY_ID may not read {bucket}",
+                        "use the stack's S3 keys, or grant them the bucket",
+                    )
+                )
             else:
-                found.append(Finding(f"s3 bucket {bucket}", False, f"{self.cfg.s3_endpoint}/{bucket} answered {status}", "check s3Endpoint and the keys"))
+                found.append(
+                    Finding(
+                        f"s3 bucket {bucket}",
+                        False,
+                        f"{self.cfg.s3_endpoint}/{bucket} answered {status}",
+                        "check s3Endpoint and the keys",
+                    )
+                )
         return found
 
     def all(self) -> list[Finding]:
@@ -266,7 +478,14 @@ class Doctor:
                 result = step()
                 findings.extend(result if isinstance(result, list) else [result])
             except DockerError as err:
-                findings.append(Finding("docker host", False, str(err), "check dockerHost, dockerSshOpts and that the deploy key may run docker"))
+                findings.append(
+                    Finding(
+                        "docker host",
+                        False,
+                        str(err),
+                        "check dockerHost, dockerSshOpts and that the deploy key may run docker",
+                    )
+                )
 
         attempt(self.docker_version)
         if findings and not findings[-1].ok and findings[-1].check == "docker host":
@@ -280,7 +499,14 @@ class Doctor:
             attempt(self.agent_file_capabilities)
             attempt(lambda: self.data_directories(agent))
         else:
-            findings.append(Finding("probe checks", False, f"{agent} is not on the host: log options, agent binary and data directories were not checked", "pull it (doctor without --no-pull)"))
+            findings.append(
+                Finding(
+                    "probe checks",
+                    False,
+                    f"{agent} is not on the host: log options, agent binary and data directories were not checked",
+                    "pull it (doctor without --no-pull)",
+                )
+            )
         findings += self.vault()
         findings += self.s3()
         return findings
@@ -296,9 +522,13 @@ def file_capabilities(archive: bytes) -> str:
     data = raw.encode("utf-8", "surrogateescape")
     if len(data) < 12:
         return "present"
-    permitted = int.from_bytes(data[4:8], "little") | (int.from_bytes(data[12:16], "little") << 32 if len(data) >= 16 else 0)
+    permitted = int.from_bytes(data[4:8], "little") | (
+        int.from_bytes(data[12:16], "little") << 32 if len(data) >= 16 else 0
+    )
     names = {CAP_IPC_LOCK: "cap_ipc_lock", 12: "cap_net_admin", 21: "cap_sys_admin", 10: "cap_net_bind_service"}
-    return ",".join(names.get(bit, f"cap_{bit}") for bit in range(64) if permitted >> bit & 1) + ("+ep" if int.from_bytes(data[0:4], "little") & 1 else "+p")
+    return ",".join(names.get(bit, f"cap_{bit}") for bit in range(64) if permitted >> bit & 1) + (
+        "+ep" if int.from_bytes(data[0:4], "little") & 1 else "+p"
+    )
 
 
 class Unreachable(Exception):
@@ -309,11 +539,17 @@ def _signed_head(endpoint: str, bucket: str, key: str, secret: str) -> int:
     import boto3
     import botocore.exceptions
 
-    client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id=key, aws_secret_access_key=secret)
+    client = boto3.client(
+        "s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id=key, aws_secret_access_key=secret
+    )
     try:
         return client.head_bucket(Bucket=bucket)["ResponseMetadata"]["HTTPStatusCode"]
     except botocore.exceptions.ClientError as err:
-        return int(err.response.get("Error", {}).get("Code", "0")) if str(err.response.get("Error", {}).get("Code", "")).isdigit() else err.response["ResponseMetadata"]["HTTPStatusCode"]
+        return (
+            int(err.response.get("Error", {}).get("Code", "0"))
+            if str(err.response.get("Error", {}).get("Code", "")).isdigit()
+            else err.response["ResponseMetadata"]["HTTPStatusCode"]
+        )
     except (botocore.exceptions.BotoCoreError, OSError) as err:
         raise Unreachable(why_unreachable(err)) from None
 
@@ -323,18 +559,18 @@ def _logs(api: DockerAPI, cid: str) -> str:
     raw = api.request("GET", f"/containers/{cid}/logs", {"stdout": "1", "stderr": "0"}).body
     out, i = [], 0
     while i + 8 <= len(raw):
-        size = int.from_bytes(raw[i + 4:i + 8], "big")
-        out.append(raw[i + 8:i + 8 + size])
+        size = int.from_bytes(raw[i + 4 : i + 8], "big")
+        out.append(raw[i + 8 : i + 8 + size])
         i += 8 + size
     return b"".join(out).decode(errors="replace")
 
 
-def _http(method: str, url: str, headers: Optional[dict]) -> tuple[int, bytes]:
+def _http(method: str, url: str, headers: dict | None) -> tuple[int, bytes]:
     headers = dict(headers or {})
     body = headers.pop("_body", None)
     request = urllib.request.Request(url, method=method, headers=headers, data=body.encode() if body else None)
     try:
-        with urllib.request.urlopen(request, timeout=15) as response:  # noqa: S310 - the stack's own endpoints
+        with urllib.request.urlopen(request, timeout=15) as response:
             return response.status, response.read()
     except urllib.error.HTTPError as err:
         return err.code, err.read() if method != "HEAD" else b""
@@ -342,7 +578,7 @@ def _http(method: str, url: str, headers: Optional[dict]) -> tuple[int, bytes]:
         return 0, why_unreachable(err).encode()  # no HTTP answer: the body says why
 
 
-def load(stack: str, config_file: Optional[Path]) -> tuple[StackConfig, ProgramRun]:
+def load(stack: str, config_file: Path | None) -> tuple[StackConfig, ProgramRun]:
     try:
         context = load_stack(stack, config_file)
         return context.config, context.plan()
@@ -350,7 +586,14 @@ def load(stack: str, config_file: Optional[Path]) -> tuple[StackConfig, ProgramR
         raise DoctorInputError(str(err)) from None
 
 
-def main(stack: str, config_file: Optional[str] = None, docker_host: Optional[str] = None, vault_address: Optional[str] = None, pull: bool = True, out=None) -> int:
+def main(
+    stack: str,
+    config_file: str | None = None,
+    docker_host: str | None = None,
+    vault_address: str | None = None,
+    pull: bool = True,
+    out=None,
+) -> int:
     out = out or sys.stdout
     try:
         if not stack:
@@ -359,7 +602,14 @@ def main(stack: str, config_file: Optional[str] = None, docker_host: Optional[st
     except DoctorInputError as err:
         print(f"doctor: {err}", file=sys.stderr)
         return 2
-    doctor = Doctor(cfg, run, DockerAPI(docker_host or cfg.docker_host, cfg.docker_ssh_opts), (vault_address or cfg.vault_address).rstrip("/"), os.environ.get("VAULT_TOKEN"), pull)
+    doctor = Doctor(
+        cfg,
+        run,
+        DockerAPI(docker_host or cfg.docker_host, cfg.docker_ssh_opts),
+        (vault_address or cfg.vault_address).rstrip("/"),
+        os.environ.get("VAULT_TOKEN"),
+        pull,
+    )
     findings = doctor.all()
     for finding in findings:
         print(finding.line(), file=out)

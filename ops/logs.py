@@ -23,16 +23,17 @@ import re
 import struct
 import sys
 import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Optional, Sequence, TextIO
+from typing import Any, TextIO
 
-from render import labels as L
-from config.stack_config import StackConfig
 from clients.docker_api import DockerAPI, DockerError
-from ops.program_run import ROOT
+from config.stack_config import StackConfig
 from ops import stack_context
+from ops.program_run import ROOT
+from render import labels as L
 
 # What an operator types -> the service label the program puts on those containers. `backup` is the
 # label of a backup service's containers, when the stack runs one.
@@ -55,6 +56,8 @@ def readme_services() -> str:
     """README "Logs": the accepted --service values, from SERVICES and AGENT_SERVICES."""
     names = [f"`{name}`" + (f" ({SERVICE_NOTES[name]})" if name in SERVICE_NOTES else "") for name in SERVICES]
     return f"`--service` is {', '.join(names)}, or `agent:{'|'.join(AGENT_SERVICES)}` for a vault-agent."
+
+
 DEFAULT_TAIL = "200"
 _DURATION = re.compile(r"^([0-9]+)([smhd])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -73,7 +76,7 @@ class LogsError(Exception):
 class Target:
     service: str
     """The `finance-report.service` label."""
-    agent_for: Optional[str] = None
+    agent_for: str | None = None
     """For an agent: the `finance-report.agent-for` label."""
 
     def filters(self, env: str) -> list[str]:
@@ -94,7 +97,7 @@ def parse_service(value: str) -> Target:
     return Target(SERVICES[value])
 
 
-def parse_since(value: Optional[str], now: float) -> Optional[int]:
+def parse_since(value: str | None, now: float) -> int | None:
     """`10m`, `2h`, `1d`, `30s` ago, or an RFC 3339 time, as the Unix time the logs API takes."""
     if value is None or value == "":
         return None
@@ -104,13 +107,16 @@ def parse_since(value: Optional[str], now: float) -> Optional[int]:
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise LogsInputError(f"--since = {value!r} is invalid: expected a duration such as 10m, 2h or 1d, or a time such as 2026-05-12T09:00:00Z") from None
+        raise LogsInputError(
+            f"--since = {value!r} is invalid: expected a duration such as 10m, 2h or 1d, or a time such as "
+            "2026-05-12T09:00:00Z"
+        ) from None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     return int(moment.timestamp())
 
 
-def parse_tail(value: Optional[str], since: Optional[int]) -> str:
+def parse_tail(value: str | None, since: int | None) -> str:
     """Lines from the end: a number or `all`; by default the last 200, or all since --since."""
     if value is None or value == "":
         return "all" if since is not None else DEFAULT_TAIL
@@ -119,7 +125,7 @@ def parse_tail(value: Optional[str], since: Optional[int]) -> str:
     raise LogsInputError(f"--tail = {value!r} is invalid: expected a number of lines or all")
 
 
-def parse_grep(value: Optional[str]) -> Optional[re.Pattern]:
+def parse_grep(value: str | None) -> re.Pattern | None:
     if not value:
         return None
     try:
@@ -139,8 +145,14 @@ def name_of(container: dict[str, Any]) -> str:
     return (container.get("Names") or ["?"])[0].lstrip("/")
 
 
-def logs_query(since: Optional[int], tail: str, follow: bool, timestamps: bool) -> dict[str, str]:
-    query = {"stdout": "1", "stderr": "1", "tail": tail, "follow": "1" if follow else "0", "timestamps": "1" if timestamps else "0"}
+def logs_query(since: int | None, tail: str, follow: bool, timestamps: bool) -> dict[str, str]:
+    query = {
+        "stdout": "1",
+        "stderr": "1",
+        "tail": tail,
+        "follow": "1" if follow else "0",
+        "timestamps": "1" if timestamps else "0",
+    }
     if since is not None:
         query["since"] = str(since)
     return query
@@ -164,7 +176,7 @@ class Demux:
             stream, size = self._pending[0], struct.unpack(">I", self._pending[4:8])[0]
             if len(self._pending) < 8 + size:
                 break
-            payload, self._pending = self._pending[8:8 + size], self._pending[8 + size:]
+            payload, self._pending = self._pending[8 : 8 + size], self._pending[8 + size :]
             yield from self._lines(STDERR if stream == STDERR else STDOUT, payload)
 
     def _lines(self, stream: int, data: bytes) -> Iterator[tuple[int, str]]:
@@ -180,7 +192,7 @@ class Demux:
                 self._partial[stream] = b""
 
 
-def print_lines(lines: Iterable[tuple[int, str]], grep: Optional[re.Pattern], out: TextIO, err: TextIO) -> int:
+def print_lines(lines: Iterable[tuple[int, str]], grep: re.Pattern | None, out: TextIO, err: TextIO) -> int:
     shown = 0
     for stream, line in lines:
         if grep is not None and not grep.search(line):
@@ -190,11 +202,20 @@ def print_lines(lines: Iterable[tuple[int, str]], grep: Optional[re.Pattern], ou
     return shown
 
 
-def stream_logs(api: DockerAPI, container: dict[str, Any], query: dict[str, str], grep: Optional[re.Pattern], out: TextIO, err: TextIO) -> int:
+def stream_logs(
+    api: DockerAPI,
+    container: dict[str, Any],
+    query: dict[str, str],
+    grep: re.Pattern | None,
+    out: TextIO,
+    err: TextIO,
+) -> int:
     cid = container["Id"]
     inspected = api.request("GET", f"/containers/{cid}/json")
     if inspected.status == 404:
-        raise LogsError(f"container {name_of(container)} is gone (removed while its logs were read); run the command again")
+        raise LogsError(
+            f"container {name_of(container)} is gone (removed while its logs were read); run the command again"
+        )
     if inspected.status >= 400:
         raise LogsError(f"GET /containers/{name_of(container)}/json answered {inspected.status}")
     demux = Demux(bool((inspected.json().get("Config") or {}).get("Tty")))
@@ -205,7 +226,7 @@ def stream_logs(api: DockerAPI, container: dict[str, Any], query: dict[str, str]
     return shown
 
 
-def load_stack(stack: str, config_file: Optional[Path]) -> StackConfig:
+def load_stack(stack: str, config_file: Path | None) -> StackConfig:
     """The stack's env and Docker connection (no secret is read)."""
     try:
         return stack_context.load_stack(stack, config_file).config
@@ -216,16 +237,16 @@ def load_stack(stack: str, config_file: Optional[Path]) -> StackConfig:
 def main(
     stack: str,
     service: str,
-    since: Optional[str] = None,
-    tail: Optional[str] = None,
+    since: str | None = None,
+    tail: str | None = None,
     follow: bool = False,
-    grep: Optional[str] = None,
+    grep: str | None = None,
     all_revisions: bool = False,
     timestamps: bool = False,
-    docker_host: Optional[str] = None,
-    config_file: Optional[str] = None,
-    out: Optional[TextIO] = None,
-    err: Optional[TextIO] = None,
+    docker_host: str | None = None,
+    config_file: str | None = None,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
     api_factory: Callable[[str, Sequence[str]], DockerAPI] = DockerAPI,
     now: Callable[[], float] = time.time,
 ) -> int:
@@ -251,13 +272,21 @@ def main(
         listing = api.containers(target.filters(cfg.env))
         chosen = pick(listing, all_revisions)
         if not chosen:
-            raise LogsError(f"no {service} container of env {cfg.env} on {host}; `uv run invoke status --stack {stack}` lists what runs there")
+            raise LogsError(
+                f"no {service} container of env {cfg.env} on {host}; `uv run invoke status --stack {stack}` "
+                "lists what runs there"
+            )
         # Followed last, so the live stream stays at the end of the output.
         order = list(reversed(chosen)) if follow else chosen
         for index, container in enumerate(order):
             live = follow and index == len(order) - 1
             if len(order) > 1 or all_revisions:
-                print(f"==> {name_of(container)} ({container.get('State', '?')}, {'current' if container is chosen[0] else 'earlier'} revision) <==", file=err, flush=True)
+                print(
+                    f"==> {name_of(container)} ({container.get('State', '?')}, "
+                    f"{'current' if container is chosen[0] else 'earlier'} revision) <==",
+                    file=err,
+                    flush=True,
+                )
             stream_logs(api, container, {**query, "follow": "1" if live else "0"}, pattern, out, err)
     except DockerError as problem:
         print(f"logs: {problem}", file=err)

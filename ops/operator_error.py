@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 
 class OperatorError(Exception):
     default_code = 2
 
-    def __init__(self, message: str, code: Optional[int] = None):
+    def __init__(self, message: str, code: int | None = None):
         super().__init__(message)
         self.code = self.default_code if code is None else code

@@ -16,27 +16,43 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any
 
 import yaml
 
-from render import naming
 from config.stack_config import FIELDS_BY_KEY, PROJECT
+from config.stack_file import StackFileError, parse_stack_file, read_stack_file
 from facts.envs import COMMITTED_ENVS
 from ops.program_run import ROOT
-from config.stack_file import StackFileError, parse_stack_file, read_stack_file
+from render import naming
 
 TEMPLATE = Path(__file__).resolve().parent / "preview_env.template.yaml"
 # Never copied from the base stack: its names, data, adoption state, feature hooks into its services, and
 # every secret. A preview derives names from its own env and gets its own credentials.
 NEVER_INHERITED = frozenset(
-    {"env", "postgresDataPath", "redisDataPath", "adoptVaultValues", "vaultValuesAdopted", "s3Bucket", "s3PublicBucket", "prefectApiUrl", "gitCommitSha", "previewDockerProxy", "otelEndpoint"}
+    {
+        "env",
+        "postgresDataPath",
+        "redisDataPath",
+        "adoptVaultValues",
+        "vaultValuesAdopted",
+        "s3Bucket",
+        "s3PublicBucket",
+        "prefectApiUrl",
+        "gitCommitSha",
+        "previewDockerProxy",
+        "otelEndpoint",
+    }
     | {f.key for f in FIELDS_BY_KEY.values() if f.secret}
 )
 # Never set by the template either: the env comes from the PR number, data paths and secrets never.
-NEVER_SET = frozenset({"env", "postgresDataPath", "redisDataPath", "adoptVaultValues", "vaultValuesAdopted"} | {f.key for f in FIELDS_BY_KEY.values() if f.secret})
+NEVER_SET = frozenset(
+    {"env", "postgresDataPath", "redisDataPath", "adoptVaultValues", "vaultValuesAdopted"}
+    | {f.key for f in FIELDS_BY_KEY.values() if f.secret}
+)
 TOP_LEVEL_KEPT = ("secretsprovider", "encryptedkey", "encryptionsalt")
 
 
@@ -60,13 +76,18 @@ def parse_template(text: str, label: str = "template") -> Template:
         raise PreviewEnvError(f"{label}: expected exactly the keys base, inherit and config")
     base, inherit, config = doc["base"], doc["inherit"] or [], doc["config"] or {}
     if base not in COMMITTED_ENVS:
-        raise PreviewEnvError(f"{label}: base = {base!r}; expected one of the committed stacks {', '.join(COMMITTED_ENVS)}")
+        raise PreviewEnvError(
+            f"{label}: base = {base!r}; expected one of the committed stacks {', '.join(COMMITTED_ENVS)}"
+        )
     for key in [*inherit, *config]:
         if key not in FIELDS_BY_KEY:
             raise PreviewEnvError(f"{label}: {key} is not a config key of the program")
     for key in inherit:
         if key in NEVER_INHERITED:
-            raise PreviewEnvError(f"{label}: inherit lists {key}, which a preview must never copy from {base} (its names, data, adoption state or credentials)")
+            raise PreviewEnvError(
+                f"{label}: inherit lists {key}, which a preview must never copy from {base} (its names, "
+                "data, adoption state or credentials)"
+            )
     for key in config:
         if key in NEVER_SET:
             raise PreviewEnvError(f"{label}: config sets {key}, which a preview template must not set")
@@ -102,7 +123,9 @@ def engine_text(value: Any) -> str:
     return str(value)
 
 
-def preview_config(pr: int, base: Mapping[str, str], template: Template, image_tag: Optional[str] = None) -> dict[str, Any]:
+def preview_config(
+    pr: int, base: Mapping[str, str], template: Template, image_tag: str | None = None
+) -> dict[str, Any]:
     """`finance-report:<key>` -> value of pull request `pr`'s stack (pure)."""
     try:
         env = naming.preview_env(pr)
@@ -135,7 +158,7 @@ def policy_config(env: str, base: Mapping[str, Any]) -> dict[str, Any]:
     return result
 
 
-def stack_file_text(pr: int, config: Mapping[str, Any], existing: Optional[Mapping[str, Any]] = None) -> str:
+def stack_file_text(pr: int, config: Mapping[str, Any], existing: Mapping[str, Any] | None = None) -> str:
     """The YAML of Pulumi.pr<N>.yaml; `existing` is the current file's document, whose encrypted values
     and secrets-provider settings are kept."""
     document: dict[str, Any] = {}
@@ -159,7 +182,7 @@ def stack_file_text(pr: int, config: Mapping[str, Any], existing: Optional[Mappi
     return text
 
 
-def capacity_problem(env: str, existing_stacks: Sequence[str], max_envs: int) -> Optional[str]:
+def capacity_problem(env: str, existing_stacks: Sequence[str], max_envs: int) -> str | None:
     """Why a new preview may not start: `existing_stacks` are the project's stack names."""
     previews = sorted({name.rsplit("/", 1)[-1] for name in existing_stacks} - {env}, key=lambda n: (len(n), n))
     previews = [n for n in previews if naming.is_preview_env(n)]
@@ -167,7 +190,11 @@ def capacity_problem(env: str, existing_stacks: Sequence[str], max_envs: int) ->
         return None  # an update of a running preview takes no more room
     if len(previews) >= max_envs:
         running = ", ".join(previews) or "none"
-        return f"{len(previews)} preview env(s) run already ({running}) and maxPreviewEnvs is {max_envs}: close one, or raise maxPreviewEnvs after checking the host memory budget (`uv run invoke plan --stack staging`)"
+        return (
+            f"{len(previews)} preview env(s) run already ({running}) and maxPreviewEnvs is {max_envs}: close "
+            "one, or raise maxPreviewEnvs after checking the host memory budget (`uv run invoke plan --stack "
+            "staging`)"
+        )
     return None
 
 
@@ -176,13 +203,19 @@ def stack_names(text: str, label: str) -> list[str]:
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as err:
-        raise PreviewEnvError(f"{label}: not JSON ({err.msg} at line {err.lineno}); expected the output of `pulumi stack ls --json`") from None
+        raise PreviewEnvError(
+            f"{label}: not JSON ({err.msg} at line {err.lineno}); expected the output of `pulumi stack ls --json`"
+        ) from None
     if not isinstance(doc, list) or not all(isinstance(e, dict) and isinstance(e.get("name"), str) for e in doc):
-        raise PreviewEnvError(f"{label}: expected a JSON list of stacks with a name, as `pulumi stack ls --json` prints")
+        raise PreviewEnvError(
+            f"{label}: expected a JSON list of stacks with a name, as `pulumi stack ls --json` prints"
+        )
     return [e["name"] for e in doc]
 
 
-def generate(pr: int, out_dir: Path = ROOT, image_tag: Optional[str] = None, template_path: Path = TEMPLATE, root: Path = ROOT) -> tuple[Path, Path, dict[str, Any]]:
+def generate(
+    pr: int, out_dir: Path = ROOT, image_tag: str | None = None, template_path: Path = TEMPLATE, root: Path = ROOT
+) -> tuple[Path, Path, dict[str, Any]]:
     """Write the preview's stack file and policy config; return their paths and the stack config."""
     template = load_template(template_path)
     try:
@@ -193,7 +226,9 @@ def generate(pr: int, out_dir: Path = ROOT, image_tag: Optional[str] = None, tem
     try:
         base_policy = json.loads(base_policy_path.read_text())
     except (OSError, json.JSONDecodeError) as err:
-        raise PreviewEnvError(f"cannot read policy config {base_policy_path}: {getattr(err, 'strerror', None) or err}") from None
+        raise PreviewEnvError(
+            f"cannot read policy config {base_policy_path}: {getattr(err, 'strerror', None) or err}"
+        ) from None
     config = preview_config(pr, base, template, image_tag)
     env = config[f"{PROJECT}:env"]
     stack_path = out_dir / f"Pulumi.{env}.yaml"
@@ -207,7 +242,7 @@ def generate(pr: int, out_dir: Path = ROOT, image_tag: Optional[str] = None, tem
     return stack_path, policy_path, config
 
 
-def main(pr: Any, out_dir: Optional[str] = None, image_tag: Optional[str] = None, existing_stacks: Optional[str] = None) -> int:
+def main(pr: Any, out_dir: str | None = None, image_tag: str | None = None, existing_stacks: str | None = None) -> int:
     try:
         try:
             number = int(str(pr))
@@ -236,6 +271,8 @@ def main(pr: Any, out_dir: Optional[str] = None, image_tag: Optional[str] = None
     except PreviewEnvError as err:
         print(f"preview-env: {err}", file=sys.stderr)
         return 2
-    plan = f"uv run invoke plan --stack {env}" + (f" --config-file {stack_path} --policy-config {policy_path}" if out_dir else "")
+    plan = f"uv run invoke plan --stack {env}" + (
+        f" --config-file {stack_path} --policy-config {policy_path}" if out_dir else ""
+    )
     print(f"preview-env: wrote {stack_path} and {policy_path}; next: `{plan}`")
     return 0

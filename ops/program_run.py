@@ -16,9 +16,10 @@ import logging
 import os
 import runpy
 import uuid
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Optional, Sequence
+from typing import Any
 
 import pulumi
 from pulumi.runtime import mocks as pulumi_mocks
@@ -39,7 +40,7 @@ class Resource:
     urn: str
     type: str
     name: str
-    parent: Optional[str]
+    parent: str | None
     inputs: dict[str, Any]
     options: dict[str, Any]
     custom: bool = True
@@ -56,7 +57,7 @@ class ProgramRun:
     secret_outputs: set[str] = field(default_factory=set)
     warnings: list[str] = field(default_factory=list)
     """What the program logged as warnings (pulumi.log.warn), as `pulumi preview` would print them."""
-    error: Optional[BaseException] = None
+    error: BaseException | None = None
 
     def by_type(self, type_: str) -> list[Resource]:
         return [r for r in self.resources if r.type == type_]
@@ -64,9 +65,10 @@ class ProgramRun:
     def one(self, type_: str, name: str) -> Resource:
         matches = [r for r in self.resources if r.type == type_ and r.name == name]
         if len(matches) != 1:
-            raise LookupError(f"expected one {type_} named {name}, found {len(matches)}: {[r.name for r in self.by_type(type_)]}")
+            raise LookupError(
+                f"expected one {type_} named {name}, found {len(matches)}: {[r.name for r in self.by_type(type_)]}"
+            )
         return matches[0]
-
 
 
 # ----------------------------------------------------------------------------- secrets in captured data
@@ -105,7 +107,9 @@ def contains_secret(value: Any) -> bool:
 # ----------------------------------------------------------------------------- stack files
 
 
-def with_missing_secrets(config: Mapping[str, str], secret_keys: Iterable[str], seed: str = "placeholder") -> tuple[dict[str, str], list[str]]:
+def with_missing_secrets(
+    config: Mapping[str, str], secret_keys: Iterable[str], seed: str = "placeholder"
+) -> tuple[dict[str, str], list[str]]:
     """Fill required secret keys that a stack file leaves to `pulumi config set --secret` with
     generated placeholders, so a plan runs without anyone's credentials (e.g. on fork PRs)."""
     from config.stack_config import FIELDS
@@ -139,7 +143,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
         self.seed = seed
         self.state = state
         self.inputs: dict[tuple[str, str], dict[str, Any]] = {}
-        self.providers: dict[tuple[str, str], Optional[str]] = {}
+        self.providers: dict[tuple[str, str], str | None] = {}
 
     def _password(self, name: str, length: int, special: bool) -> str:
         alphabet = PASSWORD_ALPHABET if special else PASSWORD_ALPHABET[:56]
@@ -152,9 +156,15 @@ class RecordingMocks(pulumi.runtime.Mocks):
         state = dict(unwrap_secrets(args.inputs))
         typ = args.typ
         if typ == "random:index/randomPassword:RandomPassword":
-            state["result"] = self.state.get(args.name) or self._password(args.name, int(state.get("length", 32)), bool(state.get("special", True)))
+            state["result"] = self.state.get(args.name) or self._password(
+                args.name, int(state.get("length", 32)), bool(state.get("special", True))
+            )
         elif typ == "random:index/randomBytes:RandomBytes":
-            raw = base64.b64decode(self.state[args.name]) if args.name in self.state else (_digest(self.seed, args.name) * 4)[: int(state.get("length", 32))]
+            raw = (
+                base64.b64decode(self.state[args.name])
+                if args.name in self.state
+                else (_digest(self.seed, args.name) * 4)[: int(state.get("length", 32))]
+            )
             state.update(base64=base64.b64encode(raw).decode(), hex=raw.hex())
         elif typ == "docker:index/remoteImage:RemoteImage":
             state["imageId"] = "sha256:" + _digest(state["name"]).hex()
@@ -163,20 +173,30 @@ class RecordingMocks(pulumi.runtime.Mocks):
             state["roleId"] = str(uuid.UUID(bytes=_digest(self.seed, args.name)[:16]))
         elif typ == "vault:appRole/authBackendRoleSecretId:AuthBackendRoleSecretId":
             # `state` may hold a new secret-id: what `pulumi up --replace` of it mints (invoke rotate).
-            state["secretId"] = self.state.get(args.name) or str(uuid.UUID(bytes=_digest(self.seed, args.name, "secret-id")[:16]))
+            state["secretId"] = self.state.get(args.name) or str(
+                uuid.UUID(bytes=_digest(self.seed, args.name, "secret-id")[:16])
+            )
             state["accessor"] = str(uuid.UUID(bytes=_digest(self.seed, args.name, "accessor")[:16]))
         return f"{args.name}-id", state
 
     def call(self, args: pulumi.runtime.MockCallArgs):
         if args.token == "docker:index/getNetwork:getNetwork":
-            return {"name": args.args["name"], "id": f"{args.args['name']}-id", "driver": "overlay", "internal": False, "scope": "swarm"}, []
+            return {
+                "name": args.args["name"],
+                "id": f"{args.args['name']}-id",
+                "driver": "overlay",
+                "internal": False,
+                "scope": "swarm",
+            }, []
         return {}, []
 
 
 # ----------------------------------------------------------------------------- running the program
 
 
-def engine_urns(stack: str, mock_urns: Mapping[tuple[str, str], str], options: Mapping[tuple[str, str], Mapping[str, Any]]) -> dict[tuple[str, str], str]:
+def engine_urns(
+    stack: str, mock_urns: Mapping[tuple[str, str], str], options: Mapping[tuple[str, str], Mapping[str, Any]]
+) -> dict[tuple[str, str], str]:
     """The URN the engine gives each resource. The mock monitor prefixes only the parent's own type; the
     engine prefixes the parent's whole type chain, leaving out the root stack's type
     (pulumi/pulumi sdk/go/common/resource/urn.go, NewURN; pkg/resource/deploy/source_eval.go generateURN),
@@ -209,7 +229,7 @@ class _ListHandler(logging.Handler):
 
 
 def _option_record(opts: pulumi.ResourceOptions, names: dict[int, tuple[str, str]]) -> dict[str, Any]:
-    def ref(resource: Any) -> Optional[tuple[str, str]]:
+    def ref(resource: Any) -> tuple[str, str] | None:
         return names.get(id(resource)) if resource is not None else None
 
     depends = opts.depends_on or []
@@ -235,7 +255,7 @@ def run_program(
     secret_keys: Iterable[str] = (),
     *,
     seed: str = "seed",
-    state: Optional[Mapping[str, str]] = None,
+    state: Mapping[str, str] | None = None,
     program: Path = PROGRAM,
     transforms: Sequence[pulumi.ResourceTransformation] = (),
     preview: bool = True,
@@ -283,7 +303,7 @@ def run_program(
 
     try:
         _sync_await(pulumi_mocks.run_pulumi_func(body))
-    except BaseException as err:  # noqa: BLE001 - reported to the caller, who decides
+    except BaseException as err:
         run.error = err
 
     for key, opts in raw_opts.items():

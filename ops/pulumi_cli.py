@@ -6,22 +6,27 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import Optional
 
 # The CLI version every workflow pins (`pulumi-version:` in .github/workflows; a test keeps them equal).
 PINNED_VERSION = "3.272.0"
 INSTALL = f"curl -fsSL https://get.pulumi.com | sh -s -- --version {PINNED_VERSION}"
-VENV_SETUP = "uv venv policies/venv --python 3.11 && uv pip install --python policies/venv/bin/python -r policies/requirements.txt"
+VENV_SETUP = (
+    "uv venv policies/venv --python 3.11 && uv pip install --python policies/venv/bin/python -r "
+    "policies/requirements.txt"
+)
 
 
-def missing_cli(purpose: str) -> Optional[str]:
+def missing_cli(purpose: str) -> str | None:
     """None when `pulumi` is on PATH; else the line saying how to install it, ending with `purpose`."""
     if shutil.which("pulumi") is not None:
         return None
-    return f"the pulumi CLI is not on PATH: install the version the workflows pin (`{INSTALL}`) and put ~/.pulumi/bin on PATH (README Prerequisites); {purpose}"
+    return (
+        f"the pulumi CLI is not on PATH: install the version the workflows pin (`{INSTALL}`) and put "
+        f"~/.pulumi/bin on PATH (README Prerequisites); {purpose}"
+    )
 
 
-def missing_policy_venv(root: Path) -> Optional[str]:
+def missing_policy_venv(root: Path) -> str | None:
     if (root / "policies" / "venv").is_dir():
         return None
     return f"the policy pack's venv is missing: run `{VENV_SETUP}`"

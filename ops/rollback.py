@@ -30,18 +30,19 @@ import json
 import re
 import subprocess
 import sys
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
+from typing import Any
 
-from render import labels as L
 from config.stack_config import PROJECT
+from config.stack_file import StackFileError, read_stack_file
 from ops import pulumi_cli
 from ops.confirm import NoConfirmation, ask
 from ops.operator_error import OperatorError
 from ops.program_run import ROOT
-from config.stack_file import StackFileError, read_stack_file
+from render import labels as L
 
 IMAGE_TAG = f"{PROJECT}:imageTag"
 # The history entry kinds (pulumi/pulumi sdk/go/common/apitype/updates.go, UpdateKind) that ran the program
@@ -69,9 +70,9 @@ class Update:
     kind: str
     result: str
     start_time: str
-    end_time: Optional[str]
+    end_time: str | None
     message: str
-    image_tag: Optional[str]
+    image_tag: str | None
     git_head: str
 
     @property
@@ -109,11 +110,18 @@ def summaries_to_entries(summaries: Iterable[Any]) -> list[dict[str, Any]]:
                 "version": s.version,
                 "kind": s.kind,
                 "result": s.result,
-                "startTime": s.start_time.strftime("%Y-%m-%dT%H:%M:%S.000Z") if isinstance(s.start_time, datetime) else str(s.start_time),
-                "endTime": s.end_time.strftime("%Y-%m-%dT%H:%M:%S.000Z") if isinstance(s.end_time, datetime) else s.end_time,
+                "startTime": s.start_time.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+                if isinstance(s.start_time, datetime)
+                else str(s.start_time),
+                "endTime": s.end_time.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+                if isinstance(s.end_time, datetime)
+                else s.end_time,
                 "message": s.message,
                 "environment": dict(s.environment or {}),
-                "config": {k: ({"secret": True} if v.secret else {"value": v.value, "secret": False}) for k, v in (s.config or {}).items()},
+                "config": {
+                    k: ({"secret": True} if v.secret else {"value": v.value, "secret": False})
+                    for k, v in (s.config or {}).items()
+                },
             }
         )
     return entries
@@ -138,35 +146,53 @@ def deployed_tags(updates: Sequence[Update]) -> list[Update]:
     return list(seen.values())
 
 
-def last_deploy(updates: Sequence[Update]) -> Optional[Update]:
+def last_deploy(updates: Sequence[Update]) -> Update | None:
     """The newest `pulumi up` of the history (newest first), skipping refreshes, previews and imports."""
     return next((u for u in updates if u.kind in DEPLOY_KINDS), None)
 
 
-def choose_target(stack: str, updates: Sequence[Update], current_tag: str, to: Optional[str] = None) -> Target:
+def choose_target(stack: str, updates: Sequence[Update], current_tag: str, to: str | None = None) -> Target:
     deployed = deployed_tags(updates)
     if not deployed:
-        raise RollbackError(f"stack {stack} has no successful update in its history: there is nothing to roll back to", 1)
+        raise RollbackError(
+            f"stack {stack} has no successful update in its history: there is nothing to roll back to", 1
+        )
     last = last_deploy(updates)
     failed_cutover = last is not None and last.result == "failed"
     if to is not None:
         match = next((u for u in deployed if u.image_tag == to), None)
         if match is None:
-            raise RollbackError(f"--to = {to!r} is invalid: expected a tag stack {stack} deployed successfully: {', '.join(u.image_tag for u in deployed)}")
+            raise RollbackError(
+                f"--to = {to!r} is invalid: expected a tag stack {stack} deployed successfully: "
+                f"{', '.join(u.image_tag for u in deployed)}"
+            )
         if to == current_tag:
-            raise RollbackError(f"--to = {to!r} is invalid: it is the stack file's current imageTag; expected an earlier one: {', '.join(u.image_tag for u in deployed if u.image_tag != current_tag) or 'none'}")
+            raise RollbackError(
+                f"--to = {to!r} is invalid: it is the stack file's current imageTag; expected an earlier "
+                f"one: {', '.join(u.image_tag for u in deployed if u.image_tag != current_tag) or 'none'}"
+            )
         return Target(to, match, failed_cutover)
     earlier = [u for u in deployed if u.image_tag != current_tag]
     if not earlier:
-        raise RollbackError(f"every successful update of stack {stack} deployed imageTag {current_tag}: there is no earlier tag to roll back to", 1)
+        raise RollbackError(
+            f"every successful update of stack {stack} deployed imageTag {current_tag}: there is no earlier "
+            "tag to roll back to",
+            1,
+        )
     return Target(earlier[0].image_tag, earlier[0], failed_cutover)
 
 
-def history_lines(stack: str, updates: Sequence[Update], current_tag: str, target: Optional[Target]) -> list[str]:
-    lines = [f"stack {stack}: update history, newest first (the stack file's imageTag is {current_tag})", f"  {'version':>7}  {'started':<24}  {'kind':<8}  {'result':<10}  {'imageTag':<14}  {'git.head':<8}  message"]
+def history_lines(stack: str, updates: Sequence[Update], current_tag: str, target: Target | None) -> list[str]:
+    lines = [
+        f"stack {stack}: update history, newest first (the stack file's imageTag is {current_tag})",
+        f"  {'version':>7}  {'started':<24}  {'kind':<8}  {'result':<10}  {'imageTag':<14}  {'git.head':<8}  message",
+    ]
     for u in updates:
         mark = "  <- rollback target" if target and u is target.update else ""
-        lines.append(f"  {u.version:>7}  {u.start_time:<24}  {u.kind:<8}  {u.result:<10}  {(u.image_tag or '-'):<14}  {u.git_head[:8]:<8}  {u.message[:60]}{mark}")
+        lines.append(
+            f"  {u.version:>7}  {u.start_time:<24}  {u.kind:<8}  {u.result:<10}  {(u.image_tag or '-'):<14}  "
+            f"{u.git_head[:8]:<8}  {u.message[:60]}{mark}"
+        )
     return lines
 
 
@@ -196,7 +222,11 @@ def swap_failed_revisions(deployment: Mapping[str, Any]) -> tuple[dict[str, Any]
         if len(pending) != 1 or len(live) != 1:
             continue
         if not pending[0].get("created") or not live[0].get("created"):
-            raise RollbackError(f"the state of {urn} does not say when its revisions were created: swap them by hand (README \"Rollback\")", 1)
+            raise RollbackError(
+                f"the state of {urn} does not say when its revisions were created: swap them by hand (README "
+                '"Rollback")',
+                1,
+            )
         # Only when the live revision is the newer one, i.e. the one the failed update created: a second
         # run (after a rollback that failed later on) must not swap the serving revision back out.
         if _instant(pending[0]["created"]) < _instant(live[0]["created"]):
@@ -236,13 +266,20 @@ def cli_failure(doing: str, command: str, stack: str, err: Exception) -> Rollbac
     from pulumi.automation.errors import InvalidVersionError, StackNotFoundError
 
     if isinstance(err, InvalidVersionError):
-        return RollbackError(f"{doing} failed: {str(err).strip().splitlines()[0][:200].rstrip('.')} (README Prerequisites: the version the workflows pin)", 1)
+        return RollbackError(
+            f"{doing} failed: {str(err).strip().splitlines()[0][:200].rstrip('.')} (README Prerequisites: "
+            "the version the workflows pin)",
+            1,
+        )
     text = str(err)
     code = re.search(r"\bcode: (-?\d+)", text)
     stderr = [line.strip() for line in text.split("stderr:", 1)[-1].splitlines() if line.strip()]
     line = next((l for l in stderr if l.startswith("error:")), stderr[-1] if stderr else "no output")[:200]
     if isinstance(err, StackNotFoundError):
-        fix = f"the backend the CLI is logged in to has no stack {stack}: `pulumi stack ls` lists its stacks; `pulumi login <backend>` for another"
+        fix = (
+            f"the backend the CLI is logged in to has no stack {stack}: `pulumi stack ls` lists its stacks; "
+            "`pulumi login <backend>` for another"
+        )
     elif "login" in line.lower() or "logged in" in line.lower() or "access token" in line.lower():
         fix = "log in to the state backend with `pulumi login` (README Prerequisites)"
     else:
@@ -280,10 +317,12 @@ class Engine:
     work_dir: Path = ROOT
     on_output: Callable[[str], None] = field(default=lambda line: print(line, flush=True))
 
-    def _cli(self, argv: Sequence[str], stdin: Optional[bytes] = None) -> bytes:
+    def _cli(self, argv: Sequence[str], stdin: bytes | None = None) -> bytes:
         # Export without --show-secrets and import from stdin: the Automation API's export_stack decrypts
         # every secret and import_stack writes the document to a temporary file.
-        done = subprocess.run(["pulumi", *argv, "--stack", self.stack], input=stdin, capture_output=True, cwd=self.work_dir, timeout=600)
+        done = subprocess.run(
+            ["pulumi", *argv, "--stack", self.stack], input=stdin, capture_output=True, cwd=self.work_dir, timeout=600
+        )
         if done.returncode != 0:
             last = (done.stderr or b"").decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
             raise RollbackError(f"pulumi {argv[0]} {argv[1]} failed (exit {done.returncode}): {last[0][:200]}", 1)
@@ -315,7 +354,16 @@ class Engine:
         return 0
 
 
-def main(stack: str, to: Optional[str] = None, list_only: bool = False, yes: bool = False, history: History = engine_history, engine: Optional[Engine] = None, answer: Callable[[str], str] = input, root: Path = ROOT) -> int:
+def main(
+    stack: str,
+    to: str | None = None,
+    list_only: bool = False,
+    yes: bool = False,
+    history: History = engine_history,
+    engine: Engine | None = None,
+    answer: Callable[[str], str] = input,
+    root: Path = ROOT,
+) -> int:
     try:
         if not stack:
             raise RollbackError("--stack is required: production, staging or another stack with a Pulumi.<stack>.yaml")
@@ -333,9 +381,15 @@ def main(stack: str, to: Optional[str] = None, list_only: bool = False, yes: boo
         updates = parse_history(entries)
         target = choose_target(stack, updates, current, to)
         print("\n".join(history_lines(stack, updates, current, target)))
-        plan = f"rollback: imageTag {current} -> {target.tag} (deployed by update {target.update.version}); `pulumi up` rolls it like any update, health-gated"
+        plan = (
+            f"rollback: imageTag {current} -> {target.tag} (deployed by update {target.update.version}); `pulumi "
+            "up` rolls it like any update, health-gated"
+        )
         if target.after_failed_cutover:
-            plan += f"; the last update (version {last_deploy(updates).version}) failed, so the revision still serving is kept and the failed one deleted"
+            plan += (
+                f"; the last update (version {last_deploy(updates).version}) failed, so the revision still "
+                "serving is kept and the failed one deleted"
+            )
         print(plan)
         if list_only:
             return 0
@@ -363,16 +417,31 @@ def main(stack: str, to: Optional[str] = None, list_only: bool = False, yes: boo
             path.write_bytes(original)
             raise
         for urn in swapped:
-            print(f"rollback: the state now keeps the serving revision of {urn.rsplit('::', 1)[-1]}; the update deletes the failed one")
+            print(
+                f"rollback: the state now keeps the serving revision of {urn.rsplit('::', 1)[-1]}; the "
+                "update deletes the failed one"
+            )
         if engine.up(target.tag) != 0:
             if swapped:
                 # The state already names the serving revision as current: the file must keep its tag.
-                print(f"rollback: the update failed; Pulumi.{stack}.yaml stays at imageTag {target.tag}, which the state now runs; fix the cause and run `pulumi up --stack {stack}` (README \"Rollback\")", file=sys.stderr)
+                print(
+                    f"rollback: the update failed; Pulumi.{stack}.yaml stays at imageTag {target.tag}, which "
+                    f"the state now runs; fix the cause and run `pulumi up --stack {stack}` (README "
+                    '"Rollback")',
+                    file=sys.stderr,
+                )
             else:
                 path.write_bytes(original)
-                print(f"rollback: the update failed; Pulumi.{stack}.yaml is back at imageTag {current}; the revision that was serving keeps serving (README \"Rollback\")", file=sys.stderr)
+                print(
+                    f"rollback: the update failed; Pulumi.{stack}.yaml is back at imageTag {current}; the "
+                    'revision that was serving keeps serving (README "Rollback")',
+                    file=sys.stderr,
+                )
             return 1
-        print(f"rollback: stack {stack} runs {target.tag}. Commit Pulumi.{stack}.yaml (imageTag {current} -> {target.tag}): the next deploy from main would otherwise roll forward again")
+        print(
+            f"rollback: stack {stack} runs {target.tag}. Commit Pulumi.{stack}.yaml (imageTag {current} -> "
+            f"{target.tag}): the next deploy from main would otherwise roll forward again"
+        )
         return 0
     except RollbackError as err:
         print(f"rollback: {err}", file=sys.stderr)

@@ -24,17 +24,17 @@ import shlex
 import subprocess
 import sys
 import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional, Sequence
 
-from render import labels as L
-from program.secrets import GENERATED
 from ops import pulumi_cli
 from ops.confirm import NoConfirmation, ask
 from ops.operator_error import OperatorError
 from ops.program_run import ROOT, ProgramRun, Resource, run_program, unwrap_secrets
 from ops.stack_context import StackInputError, load_stack
+from render import labels as L
+from render.secrets import GENERATED
 
 CONTAINER = "docker:index/container:Container"
 SECRET_ID = "vault:appRole/authBackendRoleSecretId:AuthBackendRoleSecretId"
@@ -61,17 +61,23 @@ class Kind:
     """README's rotation table: what users notice, in short."""
     vault_service: str
     """The Vault service (postgres, redis, app, backup) the secret belongs to."""
-    kv_key: Optional[str] = None
-    """For a generated value: its key in the service's KV secret (program/secrets.GENERATED)."""
+    kv_key: str | None = None
+    """For a generated value: its key in the service's KV secret (render/secrets.GENERATED)."""
 
     def resource(self, run: ProgramRun) -> Resource:
         if self.kv_key is None:
-            found = [r for r in run.by_type(SECRET_ID) if json.loads(unwrap_secrets(r.inputs).get("metadata") or "{}").get("service") == self.vault_service]
+            found = [
+                r
+                for r in run.by_type(SECRET_ID)
+                if json.loads(unwrap_secrets(r.inputs).get("metadata") or "{}").get("service") == self.vault_service
+            ]
         else:
             (generated,) = [g for g in GENERATED if g.service == self.vault_service and g.key == self.kv_key]
             found = [r for r in run.resources if r.name == generated.resource and r.custom]
         if len(found) != 1:
-            raise RotateError(f"the program declares {len(found)} resources for {self.what} in stack {run.stack}; expected one")
+            raise RotateError(
+                f"the program declares {len(found)} resources for {self.what} in stack {run.stack}; expected one"
+            )
         return found[0]
 
 
@@ -125,7 +131,7 @@ WHAT_CHOICES = ", ".join(KINDS)
 class Replaced:
     resource: str
     service: str
-    agent_for: Optional[str]
+    agent_for: str | None
     name: str
     """The container's current name."""
     rolls: bool = False
@@ -147,9 +153,19 @@ class RotationPlan:
 
     def command(self) -> list[str]:
         return [
-            "pulumi", "up", "--stack", self.stack, "--replace", self.urn,
-            "--policy-pack", "policies", "--policy-pack-config", f"policies/config.{self.stack}.json",
-            "--message", f"invoke rotate --what {self.kind.what}", "--yes",
+            "pulumi",
+            "up",
+            "--stack",
+            self.stack,
+            "--replace",
+            self.urn,
+            "--policy-pack",
+            "policies",
+            "--policy-pack-config",
+            f"policies/config.{self.stack}.json",
+            "--message",
+            f"invoke rotate --what {self.kind.what}",
+            "--yes",
         ]
 
     def lines(self) -> list[str]:
@@ -171,14 +187,18 @@ def changed_containers(before: ProgramRun, after: ProgramRun) -> tuple[Replaced,
         if after_inputs.get(container.name) != inputs:
             labels = {item["label"]: item["value"] for item in inputs.get("labels", [])}
             rolls = container.name in after_inputs and after_inputs[container.name].get("name") != inputs.get("name")
-            found.append(Replaced(container.name, labels.get(L.SERVICE, "?"), labels.get(L.AGENT_FOR), inputs.get("name", "?"), rolls))
+            found.append(
+                Replaced(
+                    container.name, labels.get(L.SERVICE, "?"), labels.get(L.AGENT_FOR), inputs.get("name", "?"), rolls
+                )
+            )
     return tuple(sorted(found, key=lambda r: r.resource))
 
 
 Rerun = Callable[[dict[str, str]], ProgramRun]
 
 
-def plan_rotation(stack: str, what: str, run: ProgramRun, rerun: Rerun, new_value: Optional[str] = None) -> RotationPlan:
+def plan_rotation(stack: str, what: str, run: ProgramRun, rerun: Rerun, new_value: str | None = None) -> RotationPlan:
     """`rerun(state)` runs the program again with `state` (resource name -> value) in the stack's state."""
     kind = KINDS.get(what)
     if kind is None:
@@ -205,7 +225,7 @@ _WHO = (
 README_STACKS = ("production", "staging")
 
 
-def readme_table(plans: Optional[dict[str, Sequence[RotationPlan]]] = None) -> str:
+def readme_table(plans: dict[str, Sequence[RotationPlan]] | None = None) -> str:
     """README's rotation table, from each committed stack's plans: the resource each --what replaces, the
     containers it recreates (a container only some stacks run says which), what users notice."""
     if plans is None:
@@ -220,8 +240,10 @@ def readme_table(plans: Optional[dict[str, Sequence[RotationPlan]]] = None) -> s
         stack_plans = {stack: found[i] for stack, found in plans.items()}
         names = {p.resource_name for p in stack_plans.values()}
         if len(names) != 1:
-            raise RotateError(f"{kind.what} replaces {sorted(names)} in the stacks {', '.join(stack_plans)}; expected one resource")
-        seen: dict[tuple[str, Optional[str]], tuple[bool, list[str]]] = {}
+            raise RotateError(
+                f"{kind.what} replaces {sorted(names)} in the stacks {', '.join(stack_plans)}; expected one resource"
+            )
+        seen: dict[tuple[str, str | None], tuple[bool, list[str]]] = {}
         for stack, plan in stack_plans.items():
             for r in plan.replaced:
                 rolls, stacks = seen.setdefault((r.service, r.agent_for), (r.rolls, []))
@@ -237,7 +259,7 @@ def readme_table(plans: Optional[dict[str, Sequence[RotationPlan]]] = None) -> s
     return "\n".join(rows) + "\n"
 
 
-def load(stack: str, config_file: Optional[Path]) -> tuple[ProgramRun, Rerun]:
+def load(stack: str, config_file: Path | None) -> tuple[ProgramRun, Rerun]:
     try:
         context = load_stack(stack, config_file)
     except StackInputError as err:
@@ -260,7 +282,15 @@ def run_pulumi(argv: Sequence[str]) -> int:
     return subprocess.run(list(argv), cwd=ROOT).returncode
 
 
-def main(stack: str, what: str, yes: bool = False, dry_run: bool = False, config_file: Optional[str] = None, runner: Runner = run_pulumi, answer: Callable[[str], str] = input) -> int:
+def main(
+    stack: str,
+    what: str,
+    yes: bool = False,
+    dry_run: bool = False,
+    config_file: str | None = None,
+    runner: Runner = run_pulumi,
+    answer: Callable[[str], str] = input,
+) -> int:
     try:
         if not stack:
             raise RotateError("--stack is required: production, staging or another stack with a Pulumi.<stack>.yaml")
@@ -277,7 +307,9 @@ def main(stack: str, what: str, yes: bool = False, dry_run: bool = False, config
             # What this machine lacks is not bad input: exit 1, one line saying how to get it.
             missing = pulumi_cli.missing_cli("the rotation is a `pulumi up --replace`")
             if missing is None and not os.environ.get("VAULT_TOKEN"):
-                missing = "VAULT_TOKEN is not set: the deploy token (README Prerequisites) writes the new value to Vault"
+                missing = (
+                    "VAULT_TOKEN is not set: the deploy token (README Prerequisites) writes the new value to Vault"
+                )
             if missing is None:
                 missing = pulumi_cli.missing_policy_venv(POLICY_VENV.parent.parent)
             if missing is not None:
@@ -291,7 +323,12 @@ def main(stack: str, what: str, yes: bool = False, dry_run: bool = False, config
             return 1
         code = runner(rotation.command())
         if code != 0:
-            print(f"rotate: pulumi up failed (exit {code}); its output says how far it got. `pulumi up --stack {stack}` finishes with the value already replaced (rotating again would replace it once more)", file=sys.stderr)
+            print(
+                f"rotate: pulumi up failed (exit {code}); its output says how far it got. `pulumi up --stack "
+                f"{stack}` finishes with the value already replaced (rotating again would replace it once "
+                "more)",
+                file=sys.stderr,
+            )
             return 1
         print(f"rotate: {what} of stack {stack} rotated; `uv run invoke status --stack {stack}` checks every service")
         return 0

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any
 
 from config.stack_config import ConfigError, StackConfig, load_config
-from ops.program_run import PROJECT, ROOT, ProgramRun, run_program, with_missing_secrets
 from config.stack_file import StackFileError, read_stack_file
+from ops.program_run import PROJECT, ROOT, ProgramRun, run_program, with_missing_secrets
 
 PREFIX = f"{PROJECT}:"
 
@@ -40,7 +40,7 @@ class StackContext:
         return run
 
 
-def load_stack(stack: str, config_file: Optional[Union[str, Path]] = None) -> StackContext:
+def load_stack(stack: str, config_file: str | Path | None = None) -> StackContext:
     if not stack:
         raise StackInputError("--stack is required: production, staging or another stack with a Pulumi.<stack>.yaml")
     path = Path(config_file) if config_file else ROOT / f"Pulumi.{stack}.yaml"
@@ -48,11 +48,11 @@ def load_stack(stack: str, config_file: Optional[Union[str, Path]] = None) -> St
         config, secret_keys = read_stack_file(path)
     except StackFileError as err:
         raise StackInputError(str(err)) from None
-    configured = {k[len(PREFIX):] for k in config if k.startswith(PREFIX)}
+    configured = {k[len(PREFIX) :] for k in config if k.startswith(PREFIX)}
     config, secret_keys = with_missing_secrets(config, secret_keys)  # the tools read no secret
-    raw = {k[len(PREFIX):]: v for k, v in config.items() if k.startswith(PREFIX)}
+    raw = {k[len(PREFIX) :]: v for k, v in config.items() if k.startswith(PREFIX)}
     try:
-        cfg = load_config(raw, stack, frozenset(k[len(PREFIX):] for k in secret_keys if k.startswith(PREFIX)))
+        cfg = load_config(raw, stack, frozenset(k[len(PREFIX) :] for k in secret_keys if k.startswith(PREFIX)))
     except ConfigError as err:
         raise StackInputError(str(err)) from None
     return StackContext(stack, cfg, config, secret_keys, configured)

@@ -17,16 +17,17 @@ import sys
 import urllib.error
 import urllib.request
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any
 
-from render import labels as L
-from render.app_env import site_url
-from config.stack_config import StackConfig
 from clients.docker_api import DockerAPI, DockerError
+from config.stack_config import StackConfig
 from ops.program_run import ProgramRun, unwrap_secrets
 from ops.stack_context import StackInputError, load_stack
+from render import labels as L
+from render.app_env import site_url
 
 CONTAINER = "docker:index/container:Container"
 
@@ -51,7 +52,7 @@ class Declared:
     services: Counter
 
     @classmethod
-    def of(cls, stack: str, config_file: Optional[Path] = None) -> "Declared":
+    def of(cls, stack: str, config_file: Path | None = None) -> Declared:
         try:
             context = load_stack(stack, config_file)
             return cls(context.config, declared_services(context.plan()))
@@ -76,7 +77,9 @@ def parse_containers(listing: Sequence[dict[str, Any]]) -> list[ContainerState]:
         status = row.get("Status", "")
         health = next((h for h in ("unhealthy", "healthy", "health: starting") if f"({h})" in status), "none")
         name = (row.get("Names") or ["?"])[0].lstrip("/")
-        states.append(ContainerState(name, labels.get(L.SERVICE, "?"), row.get("State", "?"), health.replace("health: ", "")))
+        states.append(
+            ContainerState(name, labels.get(L.SERVICE, "?"), row.get("State", "?"), health.replace("health: ", ""))
+        )
     return sorted(states, key=lambda s: (s.service, s.name))
 
 
@@ -97,7 +100,7 @@ def backup_ages(api: DockerAPI, states: Sequence[ContainerState], out) -> list[s
     health probe (ops/backup_ops.py); a problem when either is older than the schedule allows, or when
     the probe printed something that is not the job's health line. No probe yet is not a problem here:
     the container is then not healthy either, which problems() reports."""
-    from ops.backup_ops import UnreadableHealth, age_problems, ages_line, read_ages
+    from ops.backup_health import UnreadableHealth, age_problems, ages_line, read_ages
 
     found = []
     for s in states:
@@ -121,7 +124,7 @@ def backup_ages(api: DockerAPI, states: Sequence[ContainerState], out) -> list[s
 
 def http_status(url: str) -> str:
     try:
-        with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 - https URL from config
+        with urllib.request.urlopen(url, timeout=10) as response:
             return str(response.status)
     except urllib.error.HTTPError as err:
         return str(err.code)
@@ -129,11 +132,15 @@ def http_status(url: str) -> str:
         return f"unreachable ({getattr(err, 'reason', err)})"
 
 
-def main(stack: str, docker_host: Optional[str] = None, http: bool = True, config_file: Optional[str] = None, out=None) -> int:
+def main(
+    stack: str, docker_host: str | None = None, http: bool = True, config_file: str | None = None, out=None
+) -> int:
     out = out or sys.stdout
     try:
         if not stack:
-            raise StatusInputError("--stack is required: production, staging or another stack with a Pulumi.<stack>.yaml")
+            raise StatusInputError(
+                "--stack is required: production, staging or another stack with a Pulumi.<stack>.yaml"
+            )
         declared = Declared.of(stack, Path(config_file) if config_file else None)
     except StatusInputError as err:
         print(f"status: {err}", file=sys.stderr)

@@ -7,9 +7,9 @@ from pathlib import Path
 # file as a script from inside the pack directory.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pulumi_policy import EnforcementLevel, PolicyPack  # noqa: E402
+from pulumi_policy import EnforcementLevel, PolicyPack
 
-from policies.registry import POLICIES  # noqa: E402
+from policies.registry import POLICIES
 
 PolicyPack(
     name="finance-report",

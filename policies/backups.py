@@ -12,7 +12,8 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
-from typing import Any, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 from pulumi_policy import (
@@ -42,7 +43,7 @@ def envs(props: Mapping[str, Any]) -> dict[str, str]:
     return dict(str(e).split("=", 1) for e in plain(props.get("envs")) or [] if "=" in str(e))
 
 
-def _int(value: Optional[str]) -> Optional[int]:
+def _int(value: str | None) -> int | None:
     return int(value) if value is not None and value.isdigit() else None
 
 
@@ -58,12 +59,23 @@ def validate_present(args: StackValidationArgs, report_violation: ReportViolatio
             continue
         serving = [b for b in backups if envs(b.props).get("PGHOST") == name]
         if not serving:
-            report_violation(f"Postgres {name} has no backup service: no container labelled finance-report.service=backup dumps it (PGHOST={name}).", postgres.urn)
+            report_violation(
+                f"Postgres {name} has no backup service: no container labelled finance-report.service=backup "
+                f"dumps it (PGHOST={name}).",
+                postgres.urn,
+            )
             continue
         for backup in serving:
             settings = envs(backup.props)
-            if not _TIME_RE.match(settings.get("BACKUP_TIME", "")) or not (_int(settings.get("BACKUP_INTERVAL_HOURS")) or 0) > 0:
-                report_violation(f"Backup container {backup.name} has no schedule: BACKUP_TIME (HH:MM) and BACKUP_INTERVAL_HOURS (> 0) must be set.", backup.urn)
+            if (
+                not _TIME_RE.match(settings.get("BACKUP_TIME", ""))
+                or not (_int(settings.get("BACKUP_INTERVAL_HOURS")) or 0) > 0
+            ):
+                report_violation(
+                    f"Backup container {backup.name} has no schedule: BACKUP_TIME (HH:MM) and "
+                    "BACKUP_INTERVAL_HOURS (> 0) must be set.",
+                    backup.urn,
+                )
 
 
 PRESENT = StackValidationPolicy(
@@ -72,7 +84,8 @@ PRESENT = StackValidationPolicy(
     validate=validate_present,
     enforcement_level=EnforcementLevel.MANDATORY,
     severity=Severity.CRITICAL,
-    remediation_steps="Declare program.backup.BackupComponent for the env (program/stack.py does): it sets PGHOST, BACKUP_TIME and BACKUP_INTERVAL_HOURS.",
+    remediation_steps="Declare program.backup.BackupComponent for the env (program/stack.py does): it sets PGHOST, BACKUP_TIME "
+    "and BACKUP_INTERVAL_HOURS.",
 )
 
 
@@ -88,12 +101,16 @@ def docker_hosts(args: StackValidationArgs) -> set[str]:
     return hosts - {""}
 
 
-def on_host_reason(repository: str, hosts: set[str]) -> Optional[str]:
+def on_host_reason(repository: str, hosts: set[str]) -> str | None:
     """Why a restic repository is not off the Docker host, or None."""
     if not repository.startswith("s3:"):
         return f"is {repository.split(':', 1)[0] or 'a local path'}, not S3-compatible storage"
     endpoint = repository[3:]
-    host = (urlsplit(endpoint).hostname or "").lower() if "://" in endpoint else endpoint.split("/", 1)[0].split(":", 1)[0].lower()
+    host = (
+        (urlsplit(endpoint).hostname or "").lower()
+        if "://" in endpoint
+        else endpoint.split("/", 1)[0].split(":", 1)[0].lower()
+    )
     if not host:
         return "names no S3 endpoint"
     if host in hosts:
@@ -104,7 +121,10 @@ def on_host_reason(repository: str, hosts: set[str]) -> Optional[str]:
         address = ipaddress.ip_address(host.strip("[]"))
     except ValueError:
         if "." not in host:
-            return f"names {host}, a name without a domain (a container on the Docker host's networks answers to such names); write the storage's full name"
+            return (
+                f"names {host}, a name without a domain (a container on the Docker host's networks answers to "
+                "such names); write the storage's full name"
+            )
         return None
     if address.is_loopback or address.is_unspecified or address.is_link_local:
         return f"points at {host}, the Docker host itself"
@@ -121,7 +141,11 @@ def validate_off_host(args: StackValidationArgs, report_violation: ReportViolati
             continue
         reason = on_host_reason(repository, hosts) if repository else "is not set"
         if reason:
-            report_violation(f"Backup container {r.name}: its repository {repository or '(RESTIC_REPOSITORY)'} {reason}; backups must leave the host.", r.urn)
+            report_violation(
+                f"Backup container {r.name}: its repository {repository or '(RESTIC_REPOSITORY)'} {reason}; "
+                "backups must leave the host.",
+                r.urn,
+            )
 
 
 OFF_HOST = StackValidationPolicy(
@@ -130,7 +154,8 @@ OFF_HOST = StackValidationPolicy(
     validate=validate_off_host,
     enforcement_level=EnforcementLevel.MANDATORY,
     severity=Severity.CRITICAL,
-    remediation_steps="Set backupS3Endpoint (or s3Endpoint) to the platform MinIO's full URL on another machine, never the dockerHost, localhost, a loopback address, Docker's bridge gateway or a container name.",
+    remediation_steps="Set backupS3Endpoint (or s3Endpoint) to the platform MinIO's full URL on another machine, never the "
+    "dockerHost, localhost, a loopback address, Docker's bridge gateway or a container name.",
 )
 
 
@@ -143,7 +168,10 @@ def validate_retention(args: ResourceValidationArgs, report_violation: ReportVio
     minimum = args.get_config()["minDaily"]
     daily = _int(envs(args.props).get("BACKUP_KEEP_DAILY"))
     if daily is None or daily < minimum:
-        report_violation(f"Backup container {args.name} keeps {daily if daily is not None else 'no'} daily backups; keep at least {minimum} (backupKeepDaily).")
+        report_violation(
+            f"Backup container {args.name} keeps {daily if daily is not None else 'no'} daily backups; keep "
+            f"at least {minimum} (backupKeepDaily)."
+        )
 
 
 RETENTION = ResourceValidationPolicy(
@@ -174,7 +202,7 @@ def _host(endpoint: str) -> str:
     return host if port in (None, _DEFAULT_PORTS.get(parts.scheme)) else f"{host}:{port}"
 
 
-def repository_bucket(repository: str) -> Optional[tuple[str, str]]:
+def repository_bucket(repository: str) -> tuple[str, str] | None:
     """(endpoint host, bucket) of an `s3:<endpoint>/<bucket>/<prefix>` repository."""
     if not repository.startswith("s3:"):
         return None
@@ -189,7 +217,11 @@ def app_buckets(args: StackValidationArgs) -> set[tuple[str, str]]:
     """(endpoint host, bucket) of every bucket the backend is configured with (S3_* and S3_PUBLIC_*)."""
     found = set()
     for r in args.resources:
-        if r.resource_type != CONTAINER or labels(r.props).get(AGENT_FOR_LABEL) != "app" or not known(plain(r.props.get("uploads"))):
+        if (
+            r.resource_type != CONTAINER
+            or labels(r.props).get(AGENT_FOR_LABEL) != "app"
+            or not known(plain(r.props.get("uploads")))
+        ):
             continue
         for content in strings(r.props.get("uploads")):
             values = {(public or "") + kind: value for public, kind, value in _APP_BUCKET_RE.findall(content)}
@@ -199,7 +231,7 @@ def app_buckets(args: StackValidationArgs) -> set[tuple[str, str]]:
     return found
 
 
-def kv_data(args: StackValidationArgs, name: str) -> Optional[dict[str, Any]]:
+def kv_data(args: StackValidationArgs, name: str) -> dict[str, Any] | None:
     """The data of the KV secret `name`, or None while unknown. Only compared, never reported."""
     for r in args.resources:
         if r.resource_type == KV_SECRET and plain(r.props.get("name")) == name:
@@ -224,16 +256,25 @@ def validate_separate_storage(args: StackValidationArgs, report_violation: Repor
             shared.append(f"the app's bucket {bucket[1]}")
         env = labels(r.props).get(ENV_LABEL)
         app, backup = kv_data(args, f"finance_report/{env}/app"), kv_data(args, f"finance_report/{env}/backup")
-        if app is not None and backup is not None and backup.get("AWS_ACCESS_KEY_ID") and backup["AWS_ACCESS_KEY_ID"] in {app.get(k) for k in _APP_KEYS}:
+        if (
+            app is not None
+            and backup is not None
+            and backup.get("AWS_ACCESS_KEY_ID")
+            and backup["AWS_ACCESS_KEY_ID"] in {app.get(k) for k in _APP_KEYS}
+        ):
             shared.append("the app's S3 key")
         if shared:
             report_violation(
-                f"Backup container {r.name}: its repository shares {' and '.join(shared)}, so the backend, or anyone holding the app's S3 key, can delete every backup. {SEPARATE_FIX}",
+                f"Backup container {r.name}: its repository shares {' and '.join(shared)}, so the backend, "
+                f"or anyone holding the app's S3 key, can delete every backup. {SEPARATE_FIX}",
                 r.urn,
             )
 
 
-SEPARATE_FIX = "Set backupS3Bucket, and backupS3AccessKey/backupS3SecretKey to a key limited to the backup prefix; enable versioning or object lock on the backup bucket."
+SEPARATE_FIX = (
+    "Set backupS3Bucket, and backupS3AccessKey/backupS3SecretKey to a key limited to the backup prefix; enable "
+    "versioning or object lock on the backup bucket."
+)
 
 SEPARATE = StackValidationPolicy(
     name="backup-enforce-separate-storage",
@@ -241,7 +282,8 @@ SEPARATE = StackValidationPolicy(
     validate=validate_separate_storage,
     enforcement_level=EnforcementLevel.ADVISORY,
     severity=Severity.HIGH,
-    remediation_steps=SEPARATE_FIX + " The bucket and the key are made on the storage side (README \"Backups and restore\").",
+    remediation_steps=SEPARATE_FIX
+    + ' The bucket and the key are made on the storage side (README "Backups and restore").',
 )
 
 POLICIES = [PRESENT, OFF_HOST, RETENTION, SEPARATE]

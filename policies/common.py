@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from typing import Any, Iterable, Mapping, Optional
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from pulumi_policy import PolicyConfigSchema, Secret
 
@@ -26,13 +26,32 @@ ENV_KV_SCHEMA = PolicyConfigSchema(
 )
 
 # Name parts that say a variable holds a credential (TOKENIZERS_PARALLELISM does not; DB_PASSWORD does).
-SECRET_WORDS = {"PASSWORD", "PASSWD", "PASS", "PWD", "SECRET", "SECRETS", "TOKEN", "TOKENS", "CREDENTIAL", "CREDENTIALS", "REQUIREPASS", "APIKEY", "PASSPHRASE"}
+SECRET_WORDS = {
+    "PASSWORD",
+    "PASSWD",
+    "PASS",
+    "PWD",
+    "SECRET",
+    "SECRETS",
+    "TOKEN",
+    "TOKENS",
+    "CREDENTIAL",
+    "CREDENTIALS",
+    "REQUIREPASS",
+    "APIKEY",
+    "PASSPHRASE",
+}
 KEY_QUALIFIERS = {"API", "ACCESS", "PRIVATE", "SECRET", "ENCRYPTION", "SIGNING", "MASTER"}
 # A *_FILE variable may hold only the path of a rendered file under /run/secrets.
 SECRET_FILE_PATH_RE = re.compile(r"^/run/secrets/[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$")
 URL_WITH_PASSWORD_RE = re.compile(r"[a-z][a-z0-9+.-]*://[^/\s:@]*:[^/\s@]+@", re.I)
-TOKEN_RE = re.compile(r"(-----BEGIN [A-Z ]*PRIVATE KEY-----|\bhv[sbr]\.[A-Za-z0-9_-]{20,}|\bgh[pousr]_[A-Za-z0-9]{30,}|\bAKIA[0-9A-Z]{16}\b)")
-INLINE_ASSIGNMENT_RE = re.compile(r"\b([A-Z0-9_]*(PASSWORD|SECRET|TOKEN|API_?KEY|ACCESS_?KEY))\s*=\s*['\"]?([^\s'\"$`]{4,})")
+TOKEN_RE = re.compile(
+    r"(-----BEGIN [A-Z ]*PRIVATE "
+    r"KEY-----|\bhv[sbr]\.[A-Za-z0-9_-]{20,}|\bgh[pousr]_[A-Za-z0-9]{30,}|\bAKIA[0-9A-Z]{16}\b)"
+)
+INLINE_ASSIGNMENT_RE = re.compile(
+    r"\b([A-Z0-9_]*(PASSWORD|SECRET|TOKEN|API_?KEY|ACCESS_?KEY))\s*=\s*['\"]?([^\s'\"$`]{4,})"
+)
 SECRET_FLAG_RE = re.compile(r"^--?(password|passwd|pass|requirepass|secret|token|api-?key)(=.+)?$", re.I)
 
 
@@ -63,7 +82,7 @@ def network_names(props: Mapping[str, Any]) -> list[str]:
     return [n.get("name") for n in plain(props.get("networksAdvanced")) or [] if isinstance(n, Mapping)]
 
 
-def service_of(props: Mapping[str, Any]) -> Optional[str]:
+def service_of(props: Mapping[str, Any]) -> str | None:
     """The service a container runs: its `finance-report.service` label."""
     return labels(props).get(SERVICE_LABEL)
 
@@ -97,7 +116,7 @@ def is_secret_key(name: str) -> bool:
     return any(w in ("KEY", "KEYS") and i > 0 and words[i - 1] in KEY_QUALIFIERS for i, w in enumerate(words))
 
 
-def secret_value_reason(value: str) -> Optional[str]:
+def secret_value_reason(value: str) -> str | None:
     """Why a string looks like it carries a credential, or None."""
     if URL_WITH_PASSWORD_RE.search(value):
         return "a URL with an embedded password"
@@ -109,6 +128,6 @@ def secret_value_reason(value: str) -> Optional[str]:
     return None
 
 
-def option(resource: Any, name: str) -> Optional[bool]:
+def option(resource: Any, name: str) -> bool | None:
     """A resource option, or None when the engine does not expose it to policies (retainOnDelete)."""
     return getattr(getattr(resource, "opts", None), name, None)

@@ -5,7 +5,16 @@ from __future__ import annotations
 
 from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy, Severity
 
-from .common import CONTAINER, SECRET_FILE_PATH_RE, SECRET_FLAG_RE, is_secret_key, known, labels, plain, secret_value_reason
+from .common import (
+    CONTAINER,
+    SECRET_FILE_PATH_RE,
+    SECRET_FLAG_RE,
+    is_secret_key,
+    known,
+    labels,
+    plain,
+    secret_value_reason,
+)
 
 
 def _env_finding(key: str, value: str) -> str | None:
@@ -54,7 +63,10 @@ def validate(args: ResourceValidationArgs, report_violation: ReportViolation) ->
     if args.resource_type != CONTAINER:
         return
     for finding in findings(args.props):
-        report_violation(f"Container {args.name}: {finding}. Deliver secrets as files rendered by its vault-agent into the tmpfs secrets volume.")
+        report_violation(
+            f"Container {args.name}: {finding}. Deliver secrets as files rendered by its vault-agent into "
+            "the tmpfs secrets volume."
+        )
 
 
 POLICY = ResourceValidationPolicy(
@@ -66,6 +78,7 @@ POLICY = ResourceValidationPolicy(
     remediation_steps=(
         "1. Remove the value from envs/labels/command/healthcheck. "
         "2. Store it in the service's Vault KV secret (the component's kv_data). "
-        "3. Render it with the service's vault-agent template and read it from /run/secrets/<service> (or a *_FILE variable naming that file)."
+        "3. Render it with the service's vault-agent template and read it from /run/secrets/<service> (or a "
+        "*_FILE variable naming that file)."
     ),
 )

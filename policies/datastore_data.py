@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from pulumi_policy import EnforcementLevel, ReportViolation, Severity, StackValidationArgs, StackValidationPolicy
 
-from .common import CONTAINER, VOLUME, is_datastore, labels, option, plain, service_of
 from facts.envs import is_preview_env
+
+from .common import CONTAINER, VOLUME, is_datastore, labels, option, plain, service_of
 
 ENV_LABEL = "finance-report.env"
 
@@ -18,7 +19,11 @@ def validate(args: StackValidationArgs, report_violation: ReportViolation) -> No
             continue
         service = service_of(resource.props)
         # (Its replacement strategy is docker-resource-enforce-delete-before-replace's concern.)
-        sources = [m.get("source") for m in plain(resource.props.get("mounts")) or [] if m.get("type") == "volume" and not str(m.get("target", "")).startswith("/run/secrets")]
+        sources = [
+            m.get("source")
+            for m in plain(resource.props.get("mounts")) or []
+            if m.get("type") == "volume" and not str(m.get("target", "")).startswith("/run/secrets")
+        ]
         # A named volume can also be attached through `volumes` (volume_name): it is data all the same.
         sources += [v.get("volumeName") for v in plain(resource.props.get("volumes")) or [] if v.get("volumeName")]
         for source in sources:
@@ -28,11 +33,19 @@ def validate(args: StackValidationArgs, report_violation: ReportViolation) -> No
             if is_preview_env(labels(volume.props).get(ENV_LABEL, "")):
                 continue  # a PR's test data goes with its PR (preview-stack-disallow-shared-resources checks the label)
             if not option(volume, "protect"):
-                report_violation(f"Data volume {volume.name} of {service} is not protected; set protect=True so no update or destroy can delete it.", volume.urn)
+                report_violation(
+                    f"Data volume {volume.name} of {service} is not protected; set protect=True so no update "
+                    "or destroy can delete it.",
+                    volume.urn,
+                )
             if option(volume, "retain_on_delete") is False:
                 # retainOnDelete reaches this policy in the offline plan; the engine does not expose it
                 # to CrossGuard (PolicyResourceOptions has no such field), where None means unknown.
-                report_violation(f"Data volume {volume.name} of {service} is not retainOnDelete; set retain_on_delete=True so removing it from the program keeps the data.", volume.urn)
+                report_violation(
+                    f"Data volume {volume.name} of {service} is not retainOnDelete; set "
+                    "retain_on_delete=True so removing it from the program keeps the data.",
+                    volume.urn,
+                )
 
 
 POLICY = StackValidationPolicy(

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from pulumi_policy import EnforcementLevel, PolicyConfigSchema, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy, Severity
+from pulumi_policy import (
+    EnforcementLevel,
+    PolicyConfigSchema,
+    ReportViolation,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    Severity,
+)
 
 from .common import CONTAINER, is_datastore, labels, network_names, plain, service_of
 
@@ -12,13 +19,21 @@ def validate(args: ResourceValidationArgs, report_violation: ReportViolation) ->
         return
     service, traefik_network = service_of(args.props), args.get_config()["traefikNetwork"]
     if plain(args.props.get("ports")) or plain(args.props.get("publishAllPorts")):
-        report_violation(f"{service} container {args.name} publishes ports; datastores are reached only over the internal network.")
+        report_violation(
+            f"{service} container {args.name} publishes ports; datastores are reached only over the internal network."
+        )
     if traefik_network in network_names(args.props):
-        report_violation(f"{service} container {args.name} joins the Traefik network {traefik_network}; datastores join only the env's internal network.")
+        report_violation(
+            f"{service} container {args.name} joins the Traefik network {traefik_network}; datastores join "
+            "only the env's internal network."
+        )
     if plain(args.props.get("networkMode")) == "host":
         report_violation(f"{service} container {args.name} uses the host network.")
     if labels(args.props).get("traefik.enable") != "false":
-        report_violation(f"{service} container {args.name} lacks traefik.enable=false; set it so Traefik never routes to a datastore.")
+        report_violation(
+            f"{service} container {args.name} lacks traefik.enable=false; set it so Traefik never routes to "
+            "a datastore."
+        )
 
 
 POLICY = ResourceValidationPolicy(

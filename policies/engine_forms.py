@@ -3,9 +3,17 @@ on every container."""
 
 from __future__ import annotations
 
-from pulumi_policy import EnforcementLevel, PolicyConfigSchema, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy, Severity
+from pulumi_policy import (
+    EnforcementLevel,
+    PolicyConfigSchema,
+    ReportViolation,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    Severity,
+)
 
 from facts import providers
+
 from .common import CONTAINER, UNKNOWN, known, plain, service_of
 
 DOCKER_STOP_DEFAULT = 10  # seconds `docker stop` waits when the container sets no stop_timeout
@@ -20,21 +28,31 @@ def validate_grace(args: ResourceValidationArgs, report_violation: ReportViolati
         return  # computed at preview
     needed = max(int(stop or DOCKER_STOP_DEFAULT), int(args.get_config()["minimums"].get(service_of(props) or "", 0)))
     if providers.delete_stop_seconds(props) < needed:
-        report_violation(f"Container {args.name} is deleted with `docker stop -t {providers.delete_stop_seconds(props)}` (destroy_grace_seconds); it needs {needed}s to stop cleanly, or it is killed mid-write.")
+        report_violation(
+            f"Container {args.name} is deleted with `docker stop -t {providers.delete_stop_seconds(props)}` "
+            f"(destroy_grace_seconds); it needs {needed}s to stop cleanly, or it is killed mid-write."
+        )
 
 
 def validate_durations(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
     for block, field in providers.GO_DURATION_FIELDS.get(args.resource_type, ()):
         value = (plain(args.props.get(block)) or {}).get(field)
         if known(value) and value is not None and not providers.is_go_duration(str(value)):
-            report_violation(f"{args.name} sets {block}.{field} = {value!r}; the provider reads it back as Go prints it, so every refresh shows a change: write it as Go's Duration.String() does (e.g. 1m0s for 60s).")
+            report_violation(
+                f"{args.name} sets {block}.{field} = {value!r}; the provider reads it back as Go prints it, "
+                "so every refresh shows a change: write it as Go's Duration.String() does (e.g. 1m0s for "
+                "60s)."
+            )
 
 
 def validate_secret_outputs(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
     declared = set(getattr(args.opts, "additional_secret_outputs", None) or [])
     for prop in providers.NESTED_SECRET_PROPERTIES.get(args.resource_type, ()):
         if plain(args.props.get(prop)) and prop not in declared:
-            report_violation(f"{args.name} sets {prop}, which may hold a secret inside a list, without declaring it an additional secret output: the value could reach the state in plaintext.")
+            report_violation(
+                f"{args.name} sets {prop}, which may hold a secret inside a list, without declaring it an "
+                "additional secret output: the value could reach the state in plaintext."
+            )
 
 
 GRACE = ResourceValidationPolicy(
@@ -43,8 +61,13 @@ GRACE = ResourceValidationPolicy(
     validate=validate_grace,
     enforcement_level=EnforcementLevel.MANDATORY,
     severity=Severity.HIGH,
-    config_schema=PolicyConfigSchema(properties={"minimums": {"type": "object", "additionalProperties": {"type": "integer"}, "default": {"postgres": 60}}}),
-    remediation_steps="Use render.hardening.hardened_container_args(stop=Stop(seconds)), which sets stop_timeout and destroy_grace_seconds together.",
+    config_schema=PolicyConfigSchema(
+        properties={
+            "minimums": {"type": "object", "additionalProperties": {"type": "integer"}, "default": {"postgres": 60}}
+        }
+    ),
+    remediation_steps="Use render.hardening.hardened_container_args(stop=Stop(seconds)), which sets stop_timeout and "
+    "destroy_grace_seconds together.",
 )
 DURATIONS = ResourceValidationPolicy(
     name="docker-container-enforce-go-durations",
@@ -52,7 +75,8 @@ DURATIONS = ResourceValidationPolicy(
     validate=validate_durations,
     enforcement_level=EnforcementLevel.MANDATORY,
     severity=Severity.MEDIUM,
-    remediation_steps="Build health checks with render.hardening.healthcheck(), which takes whole seconds and writes them with provider_facts.go_duration().",
+    remediation_steps="Build health checks with render.hardening.healthcheck(), which takes whole seconds and writes them with "
+    "provider_facts.go_duration().",
 )
 SECRET_OUTPUTS = ResourceValidationPolicy(
     name="resource-enforce-secret-outputs",

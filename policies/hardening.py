@@ -28,7 +28,12 @@ def _is_read_only_proxy(props):
     """The preview proxy (program/docker_proxy.py) is the one container that holds the socket: it is
     what keeps the socket from preview credentials. It must have no network (nothing on a Docker network
     can reach it) and publish nothing; its allow-list is tested against a real engine."""
-    return service_of(props) == DOCKER_PROXY and plain(props.get("networkMode")) == "none" and not plain(props.get("ports")) and not plain(props.get("networksAdvanced"))
+    return (
+        service_of(props) == DOCKER_PROXY
+        and plain(props.get("networkMode")) == "none"
+        and not plain(props.get("ports"))
+        and not plain(props.get("networksAdvanced"))
+    )
 
 
 def _docker_socket(props):
@@ -38,13 +43,20 @@ def _docker_socket(props):
     if not hit or _is_read_only_proxy(props):
         return None
     if service_of(props) == DOCKER_PROXY:
-        return f"mounts the Docker socket {hit[0]} and is reachable from a network or a published port (CIS 5.31); the docker-proxy must run with network_mode none"
+        return (
+            f"mounts the Docker socket {hit[0]} and is reachable from a network or a published port (CIS 5.31); "
+            "the docker-proxy must run with network_mode none"
+        )
     return f"mounts the Docker socket {hit[0]} (CIS 5.31)"
 
 
 def _no_new_privileges(props):
     opts = plain(props.get("securityOpts")) or []
-    return None if any(o in ("no-new-privileges", "no-new-privileges:true", "no-new-privileges=true") for o in opts) else "lacks security_opts no-new-privileges:true (CIS 5.25)"
+    return (
+        None
+        if any(o in ("no-new-privileges", "no-new-privileges:true", "no-new-privileges=true") for o in opts)
+        else "lacks security_opts no-new-privileges:true (CIS 5.25)"
+    )
 
 
 def _host_namespaces(props):
@@ -57,17 +69,63 @@ def _host_namespaces(props):
 def _capabilities(props):
     caps = plain(props.get("capabilities")) or {}
     drops = [c.upper() for c in caps.get("drops") or []]
-    return None if "ALL" in drops else "does not drop all capabilities (CIS 5.3); drop ALL and add back only what the image needs"
+    return (
+        None
+        if "ALL" in drops
+        else "does not drop all capabilities (CIS 5.3); drop ALL and add back only what the image needs"
+    )
 
 
 def _policy(name, description, check, level, severity, remediation):
-    return ResourceValidationPolicy(name=name, description=description, validate=_container(check), enforcement_level=level, severity=severity, remediation_steps=remediation)
+    return ResourceValidationPolicy(
+        name=name,
+        description=description,
+        validate=_container(check),
+        enforcement_level=level,
+        severity=severity,
+        remediation_steps=remediation,
+    )
 
 
 POLICIES = [
-    _policy("docker-container-disallow-privileged", "Prohibits privileged containers (CIS 5.4).", _privileged, EnforcementLevel.MANDATORY, Severity.CRITICAL, "Remove privileged=True; add the specific capability instead."),
-    _policy("docker-container-disallow-docker-socket", "Prohibits mounting the Docker socket (CIS 5.31), except in the preview proxy, which has no network.", _docker_socket, EnforcementLevel.MANDATORY, Severity.CRITICAL, "Remove the docker.sock mount; a container with it controls the host."),
-    _policy("docker-container-enforce-no-new-privileges", "Requires no-new-privileges (CIS 5.25).", _no_new_privileges, EnforcementLevel.MANDATORY, Severity.HIGH, "Build container args with render.hardening.hardened_container_args()."),
-    _policy("docker-container-disallow-host-namespaces", "Prohibits host network, PID, IPC and user namespaces (CIS 5.9, 5.15, 5.16, 5.30).", _host_namespaces, EnforcementLevel.MANDATORY, Severity.HIGH, "Remove network_mode/pid_mode/ipc_mode/userns_mode=host; use Docker networks."),
-    _policy("docker-container-enforce-capability-drop", "Requires dropping all Linux capabilities and adding back only those the image needs (CIS 5.3).", _capabilities, EnforcementLevel.ADVISORY, Severity.MEDIUM, "Set capabilities drops=[ALL] and adds=[...] with what the image's entrypoint needs."),
+    _policy(
+        "docker-container-disallow-privileged",
+        "Prohibits privileged containers (CIS 5.4).",
+        _privileged,
+        EnforcementLevel.MANDATORY,
+        Severity.CRITICAL,
+        "Remove privileged=True; add the specific capability instead.",
+    ),
+    _policy(
+        "docker-container-disallow-docker-socket",
+        "Prohibits mounting the Docker socket (CIS 5.31), except in the preview proxy, which has no network.",
+        _docker_socket,
+        EnforcementLevel.MANDATORY,
+        Severity.CRITICAL,
+        "Remove the docker.sock mount; a container with it controls the host.",
+    ),
+    _policy(
+        "docker-container-enforce-no-new-privileges",
+        "Requires no-new-privileges (CIS 5.25).",
+        _no_new_privileges,
+        EnforcementLevel.MANDATORY,
+        Severity.HIGH,
+        "Build container args with render.hardening.hardened_container_args().",
+    ),
+    _policy(
+        "docker-container-disallow-host-namespaces",
+        "Prohibits host network, PID, IPC and user namespaces (CIS 5.9, 5.15, 5.16, 5.30).",
+        _host_namespaces,
+        EnforcementLevel.MANDATORY,
+        Severity.HIGH,
+        "Remove network_mode/pid_mode/ipc_mode/userns_mode=host; use Docker networks.",
+    ),
+    _policy(
+        "docker-container-enforce-capability-drop",
+        "Requires dropping all Linux capabilities and adding back only those the image needs (CIS 5.3).",
+        _capabilities,
+        EnforcementLevel.ADVISORY,
+        Severity.MEDIUM,
+        "Set capabilities drops=[ALL] and adds=[...] with what the image's entrypoint needs.",
+    ),
 ]

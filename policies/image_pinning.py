@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from pulumi_policy import EnforcementLevel, PolicyConfigSchema, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy, Severity
+from pulumi_policy import (
+    EnforcementLevel,
+    PolicyConfigSchema,
+    ReportViolation,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    Severity,
+)
 
 from .common import CONTAINER, REMOTE_IMAGE, known, plain
 
@@ -35,7 +42,9 @@ def validate(args: ResourceValidationArgs, report_violation: ReportViolation) ->
     problem = pin_problem(str(ref))
     if problem:
         where = " in production" if production else ""
-        report_violation(f"Image {ref} of {args.name} {problem}{where}; pin a release tag (vX.Y.Z or sha7) or a sha256 digest.")
+        report_violation(
+            f"Image {ref} of {args.name} {problem}{where}; pin a release tag (vX.Y.Z or sha7) or a sha256 digest."
+        )
 
 
 POLICY = ResourceValidationPolicy(

@@ -18,12 +18,21 @@ env, since the operator tools (status, logs, the memory budget) and the data pol
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
-from pulumi_policy import EnforcementLevel, PolicyConfigSchema, ReportViolation, Severity, StackValidationArgs, StackValidationPolicy
+from pulumi_policy import (
+    EnforcementLevel,
+    PolicyConfigSchema,
+    ReportViolation,
+    Severity,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
+
+from facts.envs import COMMITTED_ENVS, is_preview_env
 
 from .common import CONTAINER, KV_SECRET, VOLUME, labels, option, plain, strings
-from facts.envs import COMMITTED_ENVS, is_preview_env
 
 ENV_LABEL = "finance-report.env"
 _PREVIEW_WORD = re.compile(r"(?<![a-z0-9])pr[1-9][0-9]*(?![a-z0-9])")
@@ -58,38 +67,67 @@ def validate(args: StackValidationArgs, report_violation: ReportViolation) -> No
         props = plain(resource.props)
         claimed = labels(props).get(ENV_LABEL) if isinstance(props, dict) and "labels" in props else None
         if claimed is not None and claimed != env:
-            report_violation(f"{resource.name} is labelled {ENV_LABEL}={claimed} in env {env}: the operator tools and policies would count it as {claimed}'s.", resource.urn)
+            report_violation(
+                f"{resource.name} is labelled {ENV_LABEL}={claimed} in env {env}: the operator tools and "
+                f"policies would count it as {claimed}'s.",
+                resource.urn,
+            )
         if not preview:
             continue
         texts = [*strings(props), *_keys(props)]
         foreign = sorted({word for text in texts for word in foreign_env_words(text, env, config["knownEnvs"])})
         if foreign:
-            report_violation(f"{resource.name} of preview env {env} references env(s) {', '.join(foreign)}: a preview shares no name, network, Vault path, role or bucket with another env.", resource.urn)
+            report_violation(
+                f"{resource.name} of preview env {env} references env(s) {', '.join(foreign)}: a preview "
+                "shares no name, network, Vault path, role or bucket with another env.",
+                resource.urn,
+            )
         if resource.resource_type == CONTAINER:
             for volume in props.get("volumes") or []:
                 if volume.get("hostPath"):
-                    report_violation(f"{resource.name} of preview env {env} mounts host path {volume['hostPath']}: a preview keeps its data in its own volumes.", resource.urn)
+                    report_violation(
+                        f"{resource.name} of preview env {env} mounts host path {volume['hostPath']}: a "
+                        "preview keeps its data in its own volumes.",
+                        resource.urn,
+                    )
             for text in strings(props.get("labels")):
                 for host in _HOST.findall(text):
                     if not host.startswith(f"report-{env}."):
-                        report_violation(f"{resource.name} of preview env {env} routes host {host}; a preview serves only report-{env}.<domain>.", resource.urn)
+                        report_violation(
+                            f"{resource.name} of preview env {env} routes host {host}; a preview serves only "
+                            f"report-{env}.<domain>.",
+                            resource.urn,
+                        )
         if resource.resource_type in (VOLUME, KV_SECRET):
             what = "data volume" if resource.resource_type == VOLUME else "KV secret"
             if option(resource, "protect"):
-                report_violation(f"{what} {resource.name} of preview env {env} is protected: destroying the preview on PR close would fail and leave it behind.", resource.urn)
+                report_violation(
+                    f"{what} {resource.name} of preview env {env} is protected: destroying the preview on PR "
+                    "close would fail and leave it behind.",
+                    resource.urn,
+                )
             if option(resource, "retain_on_delete"):
-                report_violation(f"{what} {resource.name} of preview env {env} is retainOnDelete: destroying the preview would leave it behind.", resource.urn)
+                report_violation(
+                    f"{what} {resource.name} of preview env {env} is retainOnDelete: destroying the preview "
+                    "would leave it behind.",
+                    resource.urn,
+                )
 
 
 POLICY = StackValidationPolicy(
     name="preview-stack-disallow-shared-resources",
-    description="Prohibits a pull request's preview env from using another env's names, paths, hosts or data, and any resource from claiming another env's label.",
+    description="Prohibits a pull request's preview env from using another env's names, paths, hosts or data, and any "
+    "resource from claiming another env's label.",
     validate=validate,
     enforcement_level=EnforcementLevel.MANDATORY,
     severity=Severity.CRITICAL,
     config_schema=PolicyConfigSchema(
-        properties={"env": {"type": "string"}, "knownEnvs": {"type": "array", "items": {"type": "string"}, "default": list(COMMITTED_ENVS)}},
+        properties={
+            "env": {"type": "string"},
+            "knownEnvs": {"type": "array", "items": {"type": "string"}, "default": list(COMMITTED_ENVS)},
+        },
         required=["env"],
     ),
-    remediation_steps="Generate the preview's stack with `uv run invoke preview-env --pr <N>` and derive every name from the env with render.naming.",
+    remediation_steps="Generate the preview's stack with `uv run invoke preview-env --pr <N>` and derive every name from the "
+    "env with render.naming.",
 )

@@ -14,15 +14,18 @@ import re
 from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy, Severity
 
 from facts import providers
-from .common import CONTAINER, UNKNOWN, VOLUME, plain, service_of
 from facts.revision import REVISION_LENGTH, options_digest, revision_name
+
+from .common import CONTAINER, UNKNOWN, VOLUME, plain, service_of
 
 ROLLING_SERVICES = ("backend", "frontend")
 _REVISION_RE = re.compile(rf"^(?P<prefix>.+)-[0-9a-f]{{{REVISION_LENGTH}}}$")
 
 
 def _strategy(args: ResourceValidationArgs) -> str:
-    return providers.effective_strategy(args.resource_type, plain(args.props), getattr(args.opts, "delete_before_replace", None))[0]
+    return providers.effective_strategy(
+        args.resource_type, plain(args.props), getattr(args.opts, "delete_before_replace", None)
+    )[0]
 
 
 def _all_known(value) -> bool:
@@ -40,7 +43,9 @@ def is_tmpfs_volume(props) -> bool:
 
 def volume_identity(props) -> dict:
     """What of a volume forces its replacement (facts.providers.REPLACE_FACTS[VOLUME]), but its name."""
-    return {k: v for k, v in props.items() if k in (providers.replacing_properties(VOLUME, props) or []) and k != "name"}
+    return {
+        k: v for k, v in props.items() if k in (providers.replacing_properties(VOLUME, props) or []) and k != "name"
+    }
 
 
 def validate_rolling(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
@@ -49,39 +54,59 @@ def validate_rolling(args: ResourceValidationArgs, report_violation: ReportViola
     props = plain(args.props)
     service = service_of(props)
     if _strategy(args) != providers.CREATE_BEFORE_DELETE:
-        report_violation(f"{service} container {args.name} is replaced delete-first: the service is down until its replacement is healthy; set delete_before_replace=False (program.containers.rolling_container).")
+        report_violation(
+            f"{service} container {args.name} is replaced delete-first: the service is down until its "
+            "replacement is healthy; set delete_before_replace=False (program.containers.rolling_container)."
+        )
     if not _all_known(props):
         return  # a preview with values still unknown: the name is computed from them
     name = str(props.get("name", ""))
     match = _REVISION_RE.match(name)
     if not match or name != revision_name(match.group("prefix"), props):
-        report_violation(f"{service} container {args.name} is named {name}, not by the hash of its arguments: a replacement could reuse the name, which Docker refuses while the old one runs.")
+        report_violation(
+            f"{service} container {args.name} is named {name}, not by the hash of its arguments: a "
+            "replacement could reuse the name, which Docker refuses while the old one runs."
+        )
 
 
 def validate_fixed(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
     props = plain(args.props)
     if args.resource_type == CONTAINER and service_of(props) not in ROLLING_SERVICES:
         if _strategy(args) != providers.DELETE_BEFORE_REPLACE:
-            report_violation(f"Container {args.name} has a fixed name but would be replaced create-first: the create fails on the name (and two datastores on one data directory corrupt it); set delete_before_replace=True.")
+            report_violation(
+                f"Container {args.name} has a fixed name but would be replaced create-first: the create "
+                "fails on the name (and two datastores on one data directory corrupt it); set "
+                "delete_before_replace=True."
+            )
     elif args.resource_type == VOLUME and is_tmpfs_volume(props) and _all_known(props):
         name = str(props.get("name", ""))
-        if _strategy(args) != providers.DELETE_BEFORE_REPLACE and not name.endswith("-" + options_digest(volume_identity(props))):
-            report_violation(f"Secrets volume {name} is replaced create-first under a name that does not carry what replaces it (driver, options, labels): Docker would return the old volume; end its name with facts.revision.options_digest of those, or replace it delete-first.")
+        if _strategy(args) != providers.DELETE_BEFORE_REPLACE and not name.endswith(
+            "-" + options_digest(volume_identity(props))
+        ):
+            report_violation(
+                f"Secrets volume {name} is replaced create-first under a name that does not carry what "
+                "replaces it (driver, options, labels): Docker would return the old volume; end its name "
+                "with facts.revision.options_digest of those, or replace it delete-first."
+            )
 
 
 ROLLING = ResourceValidationPolicy(
     name="docker-container-enforce-rolling-replacement",
-    description="Requires backend and frontend containers to be replaced create-first under a name hashed from every argument.",
+    description="Requires backend and frontend containers to be replaced create-first under a name hashed from every "
+    "argument.",
     validate=validate_rolling,
     enforcement_level=EnforcementLevel.MANDATORY,
     severity=Severity.HIGH,
-    remediation_steps="Declare rolling services with program.containers.rolling_container(), which sets delete_before_replace=False and names the container by facts.revision.revision_name().",
+    remediation_steps="Declare rolling services with program.containers.rolling_container(), which sets "
+    "delete_before_replace=False and names the container by facts.revision.revision_name().",
 )
 FIXED = ResourceValidationPolicy(
     name="docker-resource-enforce-delete-before-replace",
-    description="Requires fixed-name containers, and secrets volumes whose name does not carry what replaces them, to be replaced delete-first.",
+    description="Requires fixed-name containers, and secrets volumes whose name does not carry what replaces them, to be "
+    "replaced delete-first.",
     validate=validate_fixed,
     enforcement_level=EnforcementLevel.MANDATORY,
     severity=Severity.HIGH,
-    remediation_steps="Declare fixed-name containers with program.containers.fixed_container(); name secrets volumes with program.named.volume().",
+    remediation_steps="Declare fixed-name containers with program.containers.fixed_container(); name secrets volumes with "
+    "program.named.volume().",
 )

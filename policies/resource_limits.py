@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from pulumi_policy import EnforcementLevel, PolicyConfigSchema, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy, Severity
+from pulumi_policy import (
+    EnforcementLevel,
+    PolicyConfigSchema,
+    ReportViolation,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    Severity,
+)
 
 from .common import CONTAINER, known, plain
 
@@ -14,9 +21,13 @@ def validate_memory(args: ResourceValidationArgs, report_violation: ReportViolat
     if not known(memory):
         return
     if not memory:
-        report_violation(f"Container {args.name} has no memory limit; set memory (MiB) so one service cannot starve the host.")
+        report_violation(
+            f"Container {args.name} has no memory limit; set memory (MiB) so one service cannot starve the host."
+        )
     elif memory > maximum:
-        report_violation(f"Container {args.name} has a memory limit of {int(memory)} MiB, above the maximum of {maximum} MiB.")
+        report_violation(
+            f"Container {args.name} has a memory limit of {int(memory)} MiB, above the maximum of {maximum} MiB."
+        )
 
 
 def validate_logs(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:

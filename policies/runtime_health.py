@@ -15,9 +15,15 @@ def validate(args: ResourceValidationArgs, report_violation: ReportViolation) ->
     health = plain(args.props.get("healthcheck")) or {}
     tests = health.get("tests") or []
     if not tests or tests[0] not in ("CMD", "CMD-SHELL") or len(tests) < 2:
-        report_violation(f"Container {args.name} has no health check; add one so deploys wait for health and Traefik routes only to healthy containers.")
+        report_violation(
+            f"Container {args.name} has no health check; add one so deploys wait for health and Traefik "
+            "routes only to healthy containers."
+        )
     if plain(args.props.get("restart")) not in RESTART_POLICIES:
-        report_violation(f"Container {args.name} has restart policy {plain(args.props.get('restart')) or 'no'}; expected one of {', '.join(RESTART_POLICIES)}.")
+        report_violation(
+            f"Container {args.name} has restart policy {plain(args.props.get('restart')) or 'no'}; expected "
+            f"one of {', '.join(RESTART_POLICIES)}."
+        )
 
 
 POLICY = ResourceValidationPolicy(
@@ -26,5 +32,6 @@ POLICY = ResourceValidationPolicy(
     validate=validate,
     enforcement_level=EnforcementLevel.MANDATORY,
     severity=Severity.HIGH,
-    remediation_steps="Pass healthcheck=render.hardening.healthcheck([...]) and restart='unless-stopped' (hardened_container_args sets it).",
+    remediation_steps="Pass healthcheck=render.hardening.healthcheck([...]) and restart='unless-stopped' "
+    "(hardened_container_args sets it).",
 )

@@ -15,7 +15,11 @@ from .common import CONTAINER, SECRETS_ROOT, VOLUME, is_vault_agent, known, plai
 
 def is_tmpfs(volume_props) -> bool:
     opts = plain(volume_props.get("driverOpts")) or {}
-    return plain(volume_props.get("driver")) in (None, "local") and opts.get("type") == "tmpfs" and "size=" in str(opts.get("o", ""))
+    return (
+        plain(volume_props.get("driver")) in (None, "local")
+        and opts.get("type") == "tmpfs"
+        and "size=" in str(opts.get("o", ""))
+    )
 
 
 def secrets_volumes(resources) -> set:
@@ -40,28 +44,50 @@ def validate(args: StackValidationArgs, report_violation: ReportViolation) -> No
         for bind in plain(props.get("volumes")) or []:
             path = str(bind.get("containerPath", "")) + " " + str(bind.get("hostPath", ""))
             if bind.get("hostPath") and (SECRETS_ROOT in path or "secret" in path.lower()):
-                report_violation(f"Container {resource.name} binds host path {bind.get('hostPath')} for secrets; secrets must never be on the host's disk. Mount the service's tmpfs secrets volume instead.", resource.urn)
+                report_violation(
+                    f"Container {resource.name} binds host path {bind.get('hostPath')} for secrets; secrets "
+                    "must never be on the host's disk. Mount the service's tmpfs secrets volume instead.",
+                    resource.urn,
+                )
             if bind.get("volumeName") in secret_names:
-                report_violation(f"Container {resource.name} attaches secrets volume {bind.get('volumeName')} through `volumes`; mount it with `mounts`, read-only.", resource.urn)
+                report_violation(
+                    f"Container {resource.name} attaches secrets volume {bind.get('volumeName')} through "
+                    "`volumes`; mount it with `mounts`, read-only.",
+                    resource.urn,
+                )
         for mount in plain(props.get("mounts")) or []:
             target, source = str(mount.get("target", "")), mount.get("source")
             if not (target.startswith(SECRETS_ROOT) or source in secret_names):
                 continue
             if mount.get("type") != "volume":
-                report_violation(f"Container {resource.name} mounts {target} as {mount.get('type')}; expected a tmpfs-backed named volume.", resource.urn)
+                report_violation(
+                    f"Container {resource.name} mounts {target} as {mount.get('type')}; expected a "
+                    "tmpfs-backed named volume.",
+                    resource.urn,
+                )
                 continue
             volume = volumes.get(source)
             if known(source) and (volume is None or not is_tmpfs(volume.props)):
-                report_violation(f"Container {resource.name} mounts {source} at {target}, which is not a tmpfs volume with a size limit; expected driver_opts type=tmpfs, device=tmpfs, o=size=...", resource.urn)
+                report_violation(
+                    f"Container {resource.name} mounts {source} at {target}, which is not a tmpfs volume "
+                    "with a size limit; expected driver_opts type=tmpfs, device=tmpfs, o=size=...",
+                    resource.urn,
+                )
             if not is_vault_agent(props) and not mount.get("readOnly"):
-                report_violation(f"Container {resource.name} mounts secrets volume {source} read-write at {target}; consumers must mount it read-only.", resource.urn)
+                report_violation(
+                    f"Container {resource.name} mounts secrets volume {source} read-write at {target}; "
+                    "consumers must mount it read-only.",
+                    resource.urn,
+                )
 
 
 POLICY = StackValidationPolicy(
     name="secrets-volume-enforce-tmpfs-read-only",
-    description="Requires every secrets mount to be a tmpfs-backed volume mounted read-only by its consumers, and prohibits host binds of secret files.",
+    description="Requires every secrets mount to be a tmpfs-backed volume mounted read-only by its consumers, and "
+    "prohibits host binds of secret files.",
     validate=validate,
     enforcement_level=EnforcementLevel.MANDATORY,
     severity=Severity.CRITICAL,
-    remediation_steps="Mount the sidecar's volume with vault_agent.secrets_mount(); create it with vault_artifacts.tmpfs_driver_opts(); never bind host files under /run/secrets.",
+    remediation_steps="Mount the sidecar's volume with vault_agent.secrets_mount(); create it with "
+    "vault_artifacts.tmpfs_driver_opts(); never bind host files under /run/secrets.",
 )

@@ -20,14 +20,20 @@ def validate(args: StackValidationArgs, report_violation: ReportViolation) -> No
         for mount in plain(resource.props.get("mounts")) or []:
             source = mount.get("source")
             if str(mount.get("target", "")).startswith(SECRETS_ROOT) and known(source) and source not in written:
-                report_violation(f"Container {resource.name} mounts secrets volume {source}, which no vault-agent in this stack writes.", resource.urn)
+                report_violation(
+                    f"Container {resource.name} mounts secrets volume {source}, which no vault-agent in this "
+                    "stack writes.",
+                    resource.urn,
+                )
 
 
 POLICY = StackValidationPolicy(
     name="stack-enforce-agent-for-secrets-volume",
-    description="Requires every container that mounts a secrets volume to have a vault-agent in the stack writing that volume.",
+    description="Requires every container that mounts a secrets volume to have a vault-agent in the stack writing that "
+    "volume.",
     validate=validate,
     enforcement_level=EnforcementLevel.MANDATORY,
     severity=Severity.HIGH,
-    remediation_steps="Create the consumer's secrets through a VaultAgentSidecar and mount it with vault_agent.secrets_mount(sidecar).",
+    remediation_steps="Create the consumer's secrets through a VaultAgentSidecar and mount it with "
+    "vault_agent.secrets_mount(sidecar).",
 )

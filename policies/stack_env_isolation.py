@@ -4,15 +4,26 @@ from __future__ import annotations
 
 import re
 
-from pulumi_policy import EnforcementLevel, PolicyConfigSchema, ReportViolation, Severity, StackValidationArgs, StackValidationPolicy
+from pulumi_policy import (
+    EnforcementLevel,
+    PolicyConfigSchema,
+    ReportViolation,
+    Severity,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
+
+from facts.envs import PREVIEWS_KV_DIR, is_preview_env
 
 from .common import strings
-from facts.envs import PREVIEWS_KV_DIR, is_preview_env
 
 
 def _shared_preview_policy(token: str, env: str) -> bool:
     """The platform's preview policies (`finance_report-previews-<service>`), which a preview's roles carry."""
-    return is_preview_env(env) and re.fullmatch(rf"finance_report-{PREVIEWS_KV_DIR}-(postgres|redis|app|backup)", token) is not None
+    return (
+        is_preview_env(env)
+        and re.fullmatch(rf"finance_report-{PREVIEWS_KV_DIR}-(postgres|redis|app|backup)", token) is not None
+    )
 
 
 def foreign_references(text: str, env: str, other_envs: list[str]) -> list[str]:
@@ -32,7 +43,12 @@ def foreign_references(text: str, env: str, other_envs: list[str]) -> list[str]:
         # Production names carry no suffix, so in another env every operator name must carry its own.
         for match in re.finditer(r"(?<![/\w.])finance_report-[a-z0-9_-]*[a-z0-9]", text):  # not image repositories
             token = match.group(0)
-            if not (token.endswith(f"-{env}") or f"-{env}-" in token or token.startswith(f"finance_report-{env}-") or _shared_preview_policy(token, env)):
+            if not (
+                token.endswith(f"-{env}")
+                or f"-{env}-" in token
+                or token.startswith(f"finance_report-{env}-")
+                or _shared_preview_policy(token, env)
+            ):
                 found.append(token)
         for match in re.finditer(r"traefik\.http\.(routers|services|middlewares)\.([a-z0-9-]+)", text):
             if not match.group(2).endswith(f"-{env}"):
@@ -48,7 +64,10 @@ def validate(args: StackValidationArgs, report_violation: ReportViolation) -> No
         texts = list(strings(resource.props)) + [str(k) for k in _keys(resource.props)]
         hits = sorted({hit for text in texts for hit in foreign_references(text, env, others)})
         if hits:
-            report_violation(f"{resource.name} of env {env} references another env's names or paths: {', '.join(hits)}.", resource.urn)
+            report_violation(
+                f"{resource.name} of env {env} references another env's names or paths: {', '.join(hits)}.",
+                resource.urn,
+            )
 
 
 def _keys(value):
@@ -68,7 +87,10 @@ POLICY = StackValidationPolicy(
     enforcement_level=EnforcementLevel.MANDATORY,
     severity=Severity.CRITICAL,
     config_schema=PolicyConfigSchema(
-        properties={"env": {"type": "string"}, "knownEnvs": {"type": "array", "items": {"type": "string"}, "default": ["production", "staging"]}},
+        properties={
+            "env": {"type": "string"},
+            "knownEnvs": {"type": "array", "items": {"type": "string"}, "default": ["production", "staging"]},
+        },
         required=["env"],
     ),
     remediation_steps="Derive every name and path from the stack's own env with render.naming.",

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from pulumi_policy import EnforcementLevel, PolicyConfigSchema, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy, Severity
+from pulumi_policy import (
+    EnforcementLevel,
+    PolicyConfigSchema,
+    ReportViolation,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    Severity,
+)
 
 from .common import APPROLE_ROLE, known, plain
 
@@ -14,7 +21,10 @@ def validate(args: ResourceValidationArgs, report_violation: ReportViolation) ->
     props, maximum, minimum = args.props, config["maxTokenTtlSeconds"], config["minTokenTtlSeconds"]
     role = plain(props.get("roleName")) or args.name
     if not plain(props.get("tokenNoDefaultPolicy")):
-        report_violation(f"AppRole {role} attaches Vault's default policy; set token_no_default_policy=True so its token can do only what its own policy allows.")
+        report_violation(
+            f"AppRole {role} attaches Vault's default policy; set token_no_default_policy=True so its token "
+            "can do only what its own policy allows."
+        )
     for field in ("tokenTtl", "tokenMaxTtl"):
         value = plain(props.get(field))
         if known(value) and (not value or value > maximum):
@@ -23,15 +33,22 @@ def validate(args: ResourceValidationArgs, report_violation: ReportViolation) ->
     if known(ttl_value) and ttl_value and ttl_value < minimum:
         # The agent's token cannot renew itself (no renew-self in the policy): it logs in again as the
         # token nears expiry, and with a very short TTL that becomes a login storm against Vault.
-        report_violation(f"AppRole {role} has tokenTtl={int(ttl_value)}s; at least {minimum}s keeps the agent from logging in again every few seconds.")
+        report_violation(
+            f"AppRole {role} has tokenTtl={int(ttl_value)}s; at least {minimum}s keeps the agent from "
+            "logging in again every few seconds."
+        )
     ttl = plain(props.get("secretIdTtl"))
     if known(ttl) and not ttl and not plain(props.get("secretIdBoundCidrs")):
-        report_violation(f"AppRole {role} issues secret-ids that never expire and are not CIDR-bound; rotate them with `pulumi up --replace` (README) or set secret_id_ttl.")
+        report_violation(
+            f"AppRole {role} issues secret-ids that never expire and are not CIDR-bound; rotate them with "
+            "`pulumi up --replace` (README) or set secret_id_ttl."
+        )
 
 
 POLICY = ResourceValidationPolicy(
     name="vault-approle-configure-hygiene",
-    description="Recommends AppRoles without the default policy, with token TTLs between bounds and with bounded secret-ids.",
+    description="Recommends AppRoles without the default policy, with token TTLs between bounds and with bounded "
+    "secret-ids.",
     validate=validate,
     enforcement_level=EnforcementLevel.ADVISORY,
     severity=Severity.MEDIUM,
@@ -41,5 +58,6 @@ POLICY = ResourceValidationPolicy(
             "minTokenTtlSeconds": {"type": "integer", "default": 300},
         }
     ),
-    remediation_steps="Use render.vault_artifacts.approle_settings(); rotate secret-ids as README's 'Rotating an AppRole secret-id' describes.",
+    remediation_steps="Use render.vault_artifacts.approle_settings(); rotate secret-ids as README's 'Rotating an AppRole "
+    "secret-id' describes.",
 )

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy, Severity
 
-from .common import ENV_KV_SCHEMA, KV_SECRET, known, plain
 from facts.envs import kv_env_prefix
+
+from .common import ENV_KV_SCHEMA, KV_SECRET, known, plain
 
 
 def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
@@ -16,15 +17,19 @@ def validate(args: ResourceValidationArgs, report_violation: ReportViolation) ->
     if not known(name):
         return
     prefix = kv_env_prefix(config["env"])
-    if not str(name).startswith(prefix) or "/" in str(name)[len(prefix):] or str(name) == prefix:
-        report_violation(f"KV secret {args.name} writes {mount}/{name}; this stack may only write {config['kvMount']}/{prefix}<service>.")
+    if not str(name).startswith(prefix) or "/" in str(name)[len(prefix) :] or str(name) == prefix:
+        report_violation(
+            f"KV secret {args.name} writes {mount}/{name}; this stack may only write "
+            f"{config['kvMount']}/{prefix}<service>."
+        )
     elif known(mount) and mount != config["kvMount"]:
         report_violation(f"KV secret {args.name} writes to mount {mount}; expected {config['kvMount']}.")
 
 
 POLICY = ResourceValidationPolicy(
     name="vault-kv-enforce-env-path",
-    description="Requires KV secrets to live under finance_report/<env>/ of this stack's env (finance_report/previews/<env>/ for a preview).",
+    description="Requires KV secrets to live under finance_report/<env>/ of this stack's env "
+    "(finance_report/previews/<env>/ for a preview).",
     validate=validate,
     enforcement_level=EnforcementLevel.MANDATORY,
     severity=Severity.CRITICAL,

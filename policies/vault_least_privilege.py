@@ -7,8 +7,9 @@ import re
 import hcl2
 from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy, Severity
 
-from .common import ENV_KV_SCHEMA, VAULT_POLICY, known, plain
 from facts.envs import kv_env_prefix
+
+from .common import ENV_KV_SCHEMA, VAULT_POLICY, known, plain
 
 NAME_RE = re.compile(r"^finance_report-(?P<env>[a-z][a-z0-9]*)-(?P<service>[a-z][a-z0-9-]*)$")
 SELF_PATHS = {"auth/token/lookup-self": {"read"}}
@@ -75,7 +76,10 @@ def problems(name: str, text: str, kv_mount: str, env: str) -> list[str]:
         if "*" in path or "+" in path:
             found.append(f"uses a wildcard in {path}, which can cross env or service boundaries")
         elif path not in allowed:
-            found.append(f"grants {sorted(caps)} on {path}, outside its own KV path {kv_mount}/data/{kv_env_prefix(env)}{match.group('service')}")
+            found.append(
+                f"grants {sorted(caps)} on {path}, outside its own KV path "
+                f"{kv_mount}/data/{kv_env_prefix(env)}{match.group('service')}"
+            )
         elif caps - allowed[path]:
             found.append(f"grants {sorted(caps - allowed[path])} on {path}; only {sorted(allowed[path])} is needed")
     return found
@@ -94,7 +98,8 @@ def validate(args: ResourceValidationArgs, report_violation: ReportViolation) ->
 
 POLICY = ResourceValidationPolicy(
     name="vault-policy-enforce-least-privilege",
-    description="Requires each Vault policy to read only its own env's and service's KV path (and token lookup-self), with no wildcard and no sudo.",
+    description="Requires each Vault policy to read only its own env's and service's KV path (and token lookup-self), "
+    "with no wildcard and no sudo.",
     validate=validate,
     enforcement_level=EnforcementLevel.MANDATORY,
     severity=Severity.CRITICAL,

@@ -6,20 +6,20 @@ frontend needs no secret and gets no secrets mount.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Mapping, Optional, Sequence
 
 import pulumi
 import pulumi_docker as docker
 import pulumi_random as random
 
+from program.containers import fixed_container, rolling_container
+from program.vault_agent import AgentSettings, VaultAgentSidecar, secrets_mount
 from render import app_env, naming, traefik
 from render import vault_artifacts as va
-from program.containers import fixed_container, rolling_container
 from render.hardening import Limits, Stop, hardened_container_args, healthcheck
 from render.labels import BACKEND, FRONTEND, PREFECT_WORKER, container_labels
-from program.secrets import generated_options, kept_merge, llm_keys
-from program.vault_agent import AgentSettings, VaultAgentSidecar, secrets_mount
+from render.secrets import generated_options, kept_merge, llm_keys
 
 SERVICE = "app"
 GID = 0  # the backend image runs as root (app-contract)
@@ -39,7 +39,8 @@ def source_env_then(command: str) -> str:
         "i=0\n"
         f'until [ -s "{ENV_FILE}" ]; do\n'
         "  i=$((i + 1))\n"
-        f'  if [ "$i" -gt {SECRETS_WAIT_SECONDS} ]; then echo "finance-report: {ENV_FILE} was not rendered" >&2; exit 1; fi\n'
+        f'  if [ "$i" -gt {SECRETS_WAIT_SECONDS} ]; then echo "finance-report: {ENV_FILE} was not rendered" '
+        ">&2; exit 1; fi\n"
         "  sleep 1\n"
         "done\n"
         f'set -a; . "{ENV_FILE}"; set +a\n'
@@ -70,7 +71,11 @@ def prefect_healthcheck() -> list[str]:
     """The API probe does not apply to the worker (app-contract): a process running `prefect worker
     start` must exist. The pattern `[w]orker start` matches that command line but not its own: the
     checking shell's and grep's command lines hold `[w]orker`, which the pattern does not match."""
-    return ["CMD-SHELL", "for f in /proc/[0-9]*/cmdline; do tr '\\0' ' ' < \"$f\" 2>/dev/null | grep -q 'prefect [w]orker start' && exit 0; done; exit 1"]
+    return [
+        "CMD-SHELL",
+        "for f in /proc/[0-9]*/cmdline; do tr '\\0' ' ' < \"$f\" 2>/dev/null | grep -q 'prefect [w]orker "
+        "start' && exit 0; done; exit 1",
+    ]
 
 
 def fernet_key(random_base64: str) -> str:
@@ -118,26 +123,30 @@ class AppComponent(pulumi.ComponentResource):
     """Backend and frontend: the rollout gate watches each new revision."""
     backend_name: pulumi.Output[str]
     frontend_name: pulumi.Output[str]
-    prefect_name: Optional[pulumi.Output[str]]
+    prefect_name: pulumi.Output[str] | None
     sidecar: VaultAgentSidecar
 
-    def __init__(self, name: str, args: AppArgs, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, args: AppArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("finance-report:app:App", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         env = args.env
         kept = pulumi.Output.from_input(args.kept).apply(lambda k: dict(k or {}))
 
         secret_key = random.RandomPassword(f"{name}-secret-key", length=64, special=False, opts=generated_options(self))
-        generated_llm: pulumi.Input[Optional[str]] = None
+        generated_llm: pulumi.Input[str | None] = None
         if args.llm_encryption:
             fernet = random.RandomBytes(f"{name}-llm-key", length=32, opts=generated_options(self))
             generated_llm = fernet.base64.apply(fernet_key)
         owned: dict[str, pulumi.Input[str]] = {
-            "DATABASE_URL": pulumi.Output.from_input(args.postgres_password).apply(lambda pw: app_env.database_url(pw, env)),
+            "DATABASE_URL": pulumi.Output.from_input(args.postgres_password).apply(
+                lambda pw: app_env.database_url(pw, env)
+            ),
             "REDIS_URL": pulumi.Output.from_input(args.redis_password).apply(lambda pw: app_env.redis_url(pw, env)),
             "SECRET_KEY": secret_key.result,
             # Never blanked: keys kept from before stay after the generated one (or alone when off).
-            "LLM_ENCRYPTION_KEYS": pulumi.Output.all(generated_llm, kept).apply(lambda gk: llm_keys(gk[0], gk[1].get("LLM_ENCRYPTION_KEYS"))),
+            "LLM_ENCRYPTION_KEYS": pulumi.Output.all(generated_llm, kept).apply(
+                lambda gk: llm_keys(gk[0], gk[1].get("LLM_ENCRYPTION_KEYS"))
+            ),
         }
         for key in ("S3_ACCESS_KEY", "S3_SECRET_KEY", "S3_PUBLIC_ACCESS_KEY", "S3_PUBLIC_SECRET_KEY", "ZAI_API_KEY"):
             owned[key] = args.operator_secrets.get(key, "")
@@ -147,8 +156,12 @@ class AppComponent(pulumi.ComponentResource):
         template = va.env_file_template(args.agent.kv_mount, env, SERVICE, app_env.APP_SECRET_KEYS, args.literals)
         self.sidecar = args.agent.sidecar(self, f"{name}-vault", SERVICE, kept_merge(owned, kept), [template], GID)
         digest = self.sidecar.restart_digest
-        backend_image = docker.RemoteImage(f"{name}-backend-image", name=args.backend_image, keep_locally=True, opts=child)
-        frontend_image = docker.RemoteImage(f"{name}-frontend-image", name=args.frontend_image, keep_locally=True, opts=child)
+        backend_image = docker.RemoteImage(
+            f"{name}-backend-image", name=args.backend_image, keep_locally=True, opts=child
+        )
+        frontend_image = docker.RemoteImage(
+            f"{name}-frontend-image", name=args.frontend_image, keep_locally=True, opts=child
+        )
 
         self.backend = rolling_container(
             f"{name}-backend",
@@ -162,7 +175,9 @@ class AppComponent(pulumi.ComponentResource):
                     docker.ContainerNetworksAdvancedArgs(name=args.internal_network),
                     docker.ContainerNetworksAdvancedArgs(name=args.traefik_network),
                 ],
-                labels=container_labels(env, BACKEND, routing=traefik.api_labels(args.route, BACKEND_PORT), restart_digest=digest),
+                labels=container_labels(
+                    env, BACKEND, routing=traefik.api_labels(args.route, BACKEND_PORT), restart_digest=digest
+                ),
                 healthcheck=healthcheck(backend_healthcheck(), start_period=60),
                 wait=True,  # the replacement must be healthy before Pulumi deletes the old container
                 wait_timeout=600,
@@ -171,7 +186,11 @@ class AppComponent(pulumi.ComponentResource):
             pulumi.ResourceOptions(parent=self, depends_on=[self.sidecar.container, *args.depends_on]),
         )
 
-        frontend_envs = ["HOSTNAME=0.0.0.0", f"PORT={FRONTEND_PORT}", f"NEXT_PUBLIC_APP_URL={app_env.site_url(env, args.route.domain)}"]
+        frontend_envs = [
+            "HOSTNAME=0.0.0.0",
+            f"PORT={FRONTEND_PORT}",
+            f"NEXT_PUBLIC_APP_URL={app_env.site_url(env, args.route.domain)}",
+        ]
         if args.openpanel_client_id:
             frontend_envs.append(f"NEXT_PUBLIC_OPENPANEL_CLIENT_ID={args.openpanel_client_id}")
         self.frontend = rolling_container(

@@ -15,29 +15,31 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any
 from urllib.parse import urlsplit
 
 import pulumi
 import pulumi_docker as docker
 import pulumi_random as random
 
-from render import app_env, naming
-
 from program import named
+from program.containers import fixed_container
+from program.vault_agent import AgentSettings, VaultAgentSidecar, secrets_mount
+from render import app_env, naming
 from render import backup_job as job
 from render import vault_artifacts as va
-from program.containers import fixed_container
 from render.hardening import Limits, Stop, hardened_container_args, healthcheck
 from render.labels import container_labels, resource_labels, volume_labels
-from program.secrets import generated_options, kept_merge
-from program.vault_agent import AgentSettings, VaultAgentSidecar, secrets_mount
+from render.secrets import generated_options, kept_merge
 
 SERVICE = job.SERVICE
 IMAGE_CONTEXT = Path(__file__).resolve().parent / "backup_image"
-STOP = Stop(seconds=60, signal="SIGTERM")  # a backup in progress finishes its current step; restic leaves no partial snapshot
+STOP = Stop(
+    seconds=60, signal="SIGTERM"
+)  # a backup in progress finishes its current step; restic leaves no partial snapshot
 HEALTH_INTERVAL = 30
 # The first backup of a new env (dump, upload, restore check) runs before the service turns healthy.
 START_PERIOD = 900
@@ -84,21 +86,38 @@ def repository_url(endpoint: str, bucket: str, prefix: str) -> str:
 
 def read_settings(reader: Any, env: str, s3_endpoint: str, s3_bucket: str) -> BackupSettings:
     """Validate the backup keys through config's reader (each error is one line naming the key)."""
-    from config.stack_config import ConfigError, _BUCKET_RE, _http_url, _image
+    from config.stack_config import _BUCKET_RE, ConfigError, _http_url, _image
 
-    endpoint = reader.string("backupS3Endpoint", _http_url, "an http(s) URL of the S3 endpoint holding the backups, or empty") or s3_endpoint
+    endpoint = (
+        reader.string("backupS3Endpoint", _http_url, "an http(s) URL of the S3 endpoint holding the backups, or empty")
+        or s3_endpoint
+    )
     if urlsplit(endpoint).path not in ("", "/"):
-        raise ConfigError("backupS3Endpoint", endpoint, "an endpoint URL without a path (the bucket and prefix are their own keys)")
-    prefix = reader.string("backupS3Prefix", lambda v: bool(_PREFIX_RE.match(v)) and ".." not in v.split("/"), "a key prefix such as finance_report/<env>/postgres (no leading or trailing /)") or default_prefix(env)
+        raise ConfigError(
+            "backupS3Endpoint", endpoint, "an endpoint URL without a path (the bucket and prefix are their own keys)"
+        )
+    prefix = reader.string(
+        "backupS3Prefix",
+        lambda v: bool(_PREFIX_RE.match(v)) and ".." not in v.split("/"),
+        "a key prefix such as finance_report/<env>/postgres (no leading or trailing /)",
+    ) or default_prefix(env)
     if env not in prefix.split("/"):
         # A prefix shared by two envs would let one env's retention prune the other's backups.
         raise ConfigError("backupS3Prefix", prefix, f"a prefix of this env's own, containing the path segment {env}")
     if reader.raw.get("backupHeartbeatUrl") and not _http_url(str(reader.raw["backupHeartbeatUrl"])):
-        raise ConfigError("backupHeartbeatUrl", reader.raw["backupHeartbeatUrl"], "an http(s) URL the backup service calls after each verified backup, or empty", secret=True)
+        raise ConfigError(
+            "backupHeartbeatUrl",
+            reader.raw["backupHeartbeatUrl"],
+            "an http(s) URL the backup service calls after each verified backup, or empty",
+            secret=True,
+        )
     return BackupSettings(
         restic_image=str(_image(reader, "backupResticImage")),
         endpoint=endpoint.rstrip("/"),
-        bucket=reader.string("backupS3Bucket", _BUCKET_RE.match, "an S3 bucket name (lowercase, 3-63 characters), or empty") or s3_bucket,
+        bucket=reader.string(
+            "backupS3Bucket", _BUCKET_RE.match, "an S3 bucket name (lowercase, 3-63 characters), or empty"
+        )
+        or s3_bucket,
         prefix=prefix,
         time=reader.string("backupTime", _TIME_RE.match, "a UTC time HH:MM such as 02:30"),
         interval_hours=reader.integer("backupIntervalHours", 1, 168),
@@ -183,14 +202,16 @@ class BackupComponent(pulumi.ComponentResource):
     repository: str
     """The restic repository URL (no credentials)."""
 
-    def __init__(self, name: str, args: BackupArgs, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, args: BackupArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("finance-report:backup:Backup", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         env, settings = args.env, args.settings
 
         # Generated once and kept in state (encrypted) and Vault; rotating it would orphan every backup
         # made with it, so it is rotated only by `restic key add/remove` by hand (README).
-        password = random.RandomPassword(f"{name}-restic-password", length=48, special=False, opts=generated_options(self))
+        password = random.RandomPassword(
+            f"{name}-restic-password", length=48, special=False, opts=generated_options(self)
+        )
         kv: Mapping[str, pulumi.Input[str]] = {
             "AWS_ACCESS_KEY_ID": args.s3_access_key,
             "AWS_SECRET_ACCESS_KEY": args.s3_secret_key,
@@ -198,7 +219,9 @@ class BackupComponent(pulumi.ComponentResource):
             "PGPASSWORD": args.postgres_password,
             "HEARTBEAT_URL": args.heartbeat_url,
         }
-        self.sidecar = args.agent.sidecar(self, f"{name}-vault", SERVICE, kept_merge(kv, args.kept), [env_template(args.agent.kv_mount, env)], job.GID)
+        self.sidecar = args.agent.sidecar(
+            self, f"{name}-vault", SERVICE, kept_merge(kv, args.kept), [env_template(args.agent.kv_mount, env)], job.GID
+        )
 
         dockerfile = (IMAGE_CONTEXT / "Dockerfile").read_bytes()
         image = docker.RemoteImage(
@@ -212,7 +235,9 @@ class BackupComponent(pulumi.ComponentResource):
             keep_locally=True,
             opts=child,
         )
-        egress = named.network(f"{name}-egress", egress_network_name(env), child, driver="bridge", labels=resource_labels(env))
+        egress = named.network(
+            f"{name}-egress", egress_network_name(env), child, driver="bridge", labels=resource_labels(env)
+        )
         # Not protected: it holds the job's state and, during a check only, the throwaway server's files.
         scratch = docker.Volume(f"{name}-scratch", name=scratch_volume_name(env), labels=volume_labels(env), opts=child)
 
@@ -227,13 +252,22 @@ class BackupComponent(pulumi.ComponentResource):
                 command=["loop"],
                 envs=job.job_envs(job_settings(settings, env)),
                 uploads=[docker.ContainerUploadArgs(file=job.SCRIPT_PATH, content=job.script(), permissions="0755")],
-                mounts=[secrets_mount(self.sidecar), docker.ContainerMountArgs(type="volume", source=scratch.name, target=job.SCRATCH)],
+                mounts=[
+                    secrets_mount(self.sidecar),
+                    docker.ContainerMountArgs(type="volume", source=scratch.name, target=job.SCRATCH),
+                ],
                 networks_advanced=[
                     docker.ContainerNetworksAdvancedArgs(name=args.internal_network),
                     docker.ContainerNetworksAdvancedArgs(name=egress.name),
                 ],
                 labels=container_labels(env, SERVICE, restart_digest=self.sidecar.restart_digest),
-                healthcheck=healthcheck(job.healthcheck_command(), interval=HEALTH_INTERVAL, timeout=10, retries=2, start_period=START_PERIOD),
+                healthcheck=healthcheck(
+                    job.healthcheck_command(),
+                    interval=HEALTH_INTERVAL,
+                    timeout=10,
+                    retries=2,
+                    start_period=START_PERIOD,
+                ),
                 wait=True,
                 wait_timeout=START_PERIOD,
                 **hardened_container_args(args.limits, stop=STOP, user=job.USER),

@@ -14,7 +14,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import pulumi
 import pulumi_docker as docker
@@ -56,7 +57,9 @@ def fixed_container(resource_name: str, kwargs: Mapping[str, Any], opts: pulumi.
     return docker.Container(resource_name, **kwargs, opts=pulumi.ResourceOptions.merge(opts, options))
 
 
-def rolling_container(resource_name: str, name_prefix: str, kwargs: Mapping[str, Any], opts: pulumi.ResourceOptions) -> docker.Container:
+def rolling_container(
+    resource_name: str, name_prefix: str, kwargs: Mapping[str, Any], opts: pulumi.ResourceOptions
+) -> docker.Container:
     """A container rolled create-first under `<name_prefix>-<revision>`."""
     if "name" in kwargs:
         raise ValueError("a rolling container's name is its revision; pass name_prefix")

@@ -18,7 +18,9 @@ class DataStorage:
     volumes: list[docker.ContainerVolumeArgs] = field(default_factory=list)
 
 
-def data_storage(name: str, service: str, env: str, host_path: str, target: str, parent: pulumi.Resource) -> DataStorage:
+def data_storage(
+    name: str, service: str, env: str, host_path: str, target: str, parent: pulumi.Resource
+) -> DataStorage:
     """Invariant 3 and 8: adopting `host_path` keeps today's data where it is; otherwise the volume is
     `protect`ed (no accidental delete) and retained (a `pulumi destroy` leaves it on the host)."""
     if host_path:

@@ -9,49 +9,21 @@ render/postgres.py and render/redis.py.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional, Sequence
 
 import pulumi
 import pulumi_docker as docker
 import pulumi_random as random
 
-from render import naming
-from render import vault_artifacts as va
 from program.containers import fixed_container
 from program.data import data_storage
-from render.hardening import Limits, Stop, hardened_container_args, healthcheck
-from render.labels import container_labels
-from program.secrets import GENERATED_PASSWORD, generated_options, kept_merge
 from program.vault_agent import AgentSettings, VaultAgentSidecar, secrets_mount
-
-
-@dataclass(frozen=True)
-class DatastoreSpec:
-    """One datastore's image contract and process, as pure data."""
-
-    service: str
-    """postgres or redis: the container, KV, policy and role names derive from it."""
-    user: str
-    """uid:gid the server runs as: the image's own service user, so no capability is needed."""
-    data_dir: str
-    """Where the image keeps its data."""
-    password_key: str
-    """Key of the password in the service's KV secret."""
-    templates: Sequence[va.Template]
-    """Files its agent renders (password, config include)."""
-    process: Mapping[str, Any]
-    """entrypoints/command/envs of the container."""
-    health: list[str]
-    """Health-check test."""
-    stop: Stop
-    """Stop signal and grace: the server must shut down cleanly within it."""
-    start_period: int = 30
-    wait_timeout: int = 120
-
-    @property
-    def gid(self) -> int:
-        return int(self.user.split(":")[1])
+from render import naming
+from render.datastore_spec import DatastoreSpec
+from render.hardening import Limits, hardened_container_args, healthcheck
+from render.labels import container_labels
+from render.secrets import GENERATED_PASSWORD, generated_options, kept_merge
 
 
 @dataclass
@@ -79,7 +51,7 @@ class DatastoreComponent(pulumi.ComponentResource):
     container_name: pulumi.Output[str]
     sidecar: VaultAgentSidecar
 
-    def __init__(self, name: str, spec: DatastoreSpec, args: DatastoreArgs, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, spec: DatastoreSpec, args: DatastoreArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("finance-report:datastore:Datastore", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         generated = random.RandomPassword(f"{name}-password", **GENERATED_PASSWORD, opts=generated_options(self))
@@ -99,7 +71,9 @@ class DatastoreComponent(pulumi.ComponentResource):
                 **spec.process,
                 mounts=[secrets_mount(self.sidecar), *storage.mounts],
                 volumes=storage.volumes or None,
-                networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=args.internal_network, aliases=[container_name])],
+                networks_advanced=[
+                    docker.ContainerNetworksAdvancedArgs(name=args.internal_network, aliases=[container_name])
+                ],
                 labels=container_labels(args.env, spec.service, restart_digest=self.sidecar.restart_digest),
                 healthcheck=healthcheck(spec.health, start_period=spec.start_period),
                 wait=True,
@@ -110,4 +84,3 @@ class DatastoreComponent(pulumi.ComponentResource):
         )
         self.container_name = self.container.name
         self.register_outputs({"container_name": self.container_name, "password": self.password})
-

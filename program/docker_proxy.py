@@ -19,17 +19,17 @@ belongs to its primary group, the preview user's (`previewDockerProxyGid`), mode
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable, Optional
 
 import pulumi
 import pulumi_docker as docker
 
-from render import naming
+from facts.providers import READ_CALLS
 from program.containers import fixed_container
+from render import naming
 from render.hardening import Limits, hardened_container_args, healthcheck
 from render.labels import DOCKER_PROXY, container_labels
-from facts.providers import READ_CALLS
 
 SERVICE = DOCKER_PROXY
 HOST_DOCKER_SOCKET = "/var/run/docker.sock"
@@ -72,7 +72,7 @@ def path_regex(template: str) -> str:
         raise ValueError(f"Docker API path template must start with /: {template}")
     out, last = "", 0
     for match in _PLACEHOLDER.finditer(template):
-        out += re.escape(template[last:match.start()])
+        out += re.escape(template[last : match.start()])
         out += MULTI_SEGMENT if template.startswith("/images/") else SEGMENT
         last = match.end()
     out += re.escape(template[last:])
@@ -90,7 +90,9 @@ def allow_rules(calls: Iterable[tuple[str, str]] = READ_CALLS) -> list[str]:
     return rules
 
 
-def haproxy_config(calls: Iterable[tuple[str, str]] = READ_CALLS, listen: str = LISTEN_SOCKET, engine: str = ENGINE_SOCKET) -> str:
+def haproxy_config(
+    calls: Iterable[tuple[str, str]] = READ_CALLS, listen: str = LISTEN_SOCKET, engine: str = ENGINE_SOCKET
+) -> str:
     """The whole HAProxy config: a Unix-socket frontend that allows `calls` and refuses the rest with 403,
     and the engine's socket as the only server. Rules run on every request of a keep-alive connection."""
     lines = [
@@ -165,7 +167,7 @@ class DockerProxy(pulumi.ComponentResource):
     socket_path: str
     """Host path of the socket the preview key's forced command connects to."""
 
-    def __init__(self, name: str, args: DockerProxyArgs, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, args: DockerProxyArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("finance-report:docker:PreviewProxy", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         image = docker.RemoteImage(f"{name}-image", name=args.image, keep_locally=True, opts=child)

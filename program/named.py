@@ -16,9 +16,9 @@ from typing import Any
 import pulumi
 import pulumi_docker as docker
 
-from program.containers import plain_tree
 from facts import providers
 from facts.revision import options_digest
+from program.containers import plain_tree
 
 
 def identity(type_: str, args: Any) -> dict[str, Any]:
@@ -34,10 +34,20 @@ def hashed_name(prefix: str, type_: str, args: Any) -> str:
 def network(resource_name: str, prefix: str, opts: pulumi.ResourceOptions, **kwargs: Any) -> docker.Network:
     """A network named `<prefix>-<hash>`, replaced create-first."""
     name = hashed_name(prefix, providers.NETWORK, docker.NetworkArgs(**kwargs))
-    return docker.Network(resource_name, name=name, **kwargs, opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(delete_before_replace=False)))
+    return docker.Network(
+        resource_name,
+        name=name,
+        **kwargs,
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(delete_before_replace=False)),
+    )
 
 
 def volume(resource_name: str, prefix: str, opts: pulumi.ResourceOptions, **kwargs: Any) -> docker.Volume:
     """A volume named `<prefix>-<hash>`, replaced create-first."""
     name = hashed_name(prefix, providers.VOLUME, docker.VolumeArgs(**kwargs))
-    return docker.Volume(resource_name, name=name, **kwargs, opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(delete_before_replace=False)))
+    return docker.Volume(
+        resource_name,
+        name=name,
+        **kwargs,
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(delete_before_replace=False)),
+    )

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import json
 import shlex
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import pulumi
 import pulumi_command as command
@@ -34,7 +34,17 @@ class RolloutGateArgs:
 
 def gate_command(args: RolloutGateArgs, healthy: Sequence[str], watched: Sequence[str]) -> str:
     """The command line `pulumi up` runs (pure: names are plain strings here)."""
-    argv = ["uv", "run", "--frozen", "--no-sync", "python", "-m", "runtime.rollout_gate", "--docker-host", args.docker_host]
+    argv = [
+        "uv",
+        "run",
+        "--frozen",
+        "--no-sync",
+        "python",
+        "-m",
+        "runtime.rollout_gate",
+        "--docker-host",
+        args.docker_host,
+    ]
     if args.ssh_opts:
         argv += ["--ssh-opts", json.dumps(list(args.ssh_opts))]
     for name in healthy:
@@ -47,7 +57,13 @@ def gate_command(args: RolloutGateArgs, healthy: Sequence[str], watched: Sequenc
     return " ".join(shlex.quote(a) for a in argv)
 
 
-def rollout_gate(name: str, args: RolloutGateArgs, containers: Sequence[docker.Container], watched: Sequence[docker.Container], parent: pulumi.Resource) -> command.local.Command:
+def rollout_gate(
+    name: str,
+    args: RolloutGateArgs,
+    containers: Sequence[docker.Container],
+    watched: Sequence[docker.Container],
+    parent: pulumi.Resource,
+) -> command.local.Command:
     names = pulumi.Output.all(*[c.name for c in containers])
     watched_names = pulumi.Output.all(*[c.name for c in watched])
     return command.local.Command(

@@ -3,27 +3,24 @@ gate that ends every update."""
 
 from __future__ import annotations
 
-from typing import Optional
-
 import pulumi
 import pulumi_docker as docker
 import pulumi_random as random
 import pulumi_vault as vault
 
-from render import app_env, naming, traefik
-
+from config.stack_config import StackConfig, kept_values
 from program import named
-from render import postgres as pg
-from render import redis as rd
 from program.app import AppArgs, AppComponent
 from program.backup import BackupArgs, BackupComponent
-from config.stack_config import StackConfig, kept_values
 from program.datastore import DatastoreArgs, DatastoreComponent
 from program.docker_proxy import DockerProxy, DockerProxyArgs
-from render.hardening import Limits
-from render.labels import resource_labels
 from program.rollout import RolloutGateArgs, rollout_gate
 from program.vault_agent import AgentSettings
+from render import app_env, naming, traefik
+from render import postgres as pg
+from render import redis as rd
+from render.hardening import Limits
+from render.labels import resource_labels
 
 OPERATOR_SECRETS = {
     "s3AccessKey": "S3_ACCESS_KEY",
@@ -39,7 +36,9 @@ def docker_provider_args(cfg: StackConfig) -> dict:
     token = cfg.secrets.get("registryToken")
     if token is not None:
         registry = cfg.backend_image.repository.split("/", 1)[0]
-        args["registry_auth"] = [docker.ProviderRegistryAuthArgs(address=registry, username=cfg.registry_user, password=token)]
+        args["registry_auth"] = [
+            docker.ProviderRegistryAuthArgs(address=registry, username=cfg.registry_user, password=token)
+        ]
     return args
 
 
@@ -47,7 +46,7 @@ class FinanceReportStack(pulumi.ComponentResource):
     outputs: dict[str, pulumi.Input]
     """What __main__ exports: URLs, container names, Vault policy and role names, networks."""
 
-    def __init__(self, name: str, cfg: StackConfig, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, cfg: StackConfig, opts: pulumi.ResourceOptions | None = None):
         super().__init__("finance-report:index:Stack", name, None, opts)
         env = cfg.env
         child = pulumi.ResourceOptions(parent=self)
@@ -72,10 +71,21 @@ class FinanceReportStack(pulumi.ComponentResource):
             name=cfg.traefik_network, opts=pulumi.InvokeOutputOptions(parent=self, provider=docker_provider)
         ).name
         # internal: no route out, datastores only talk to the backend and the backup service
-        internal = named.network("internal", naming.internal_network_prefix(env), scoped, driver="bridge", internal=True, labels=resource_labels(env))
-        vault_net = named.network("vault-egress", naming.vault_network_prefix(env), scoped, driver="bridge", labels=resource_labels(env))
+        internal = named.network(
+            "internal",
+            naming.internal_network_prefix(env),
+            scoped,
+            driver="bridge",
+            internal=True,
+            labels=resource_labels(env),
+        )
+        vault_net = named.network(
+            "vault-egress", naming.vault_network_prefix(env), scoped, driver="bridge", labels=resource_labels(env)
+        )
         digest_key = random.RandomBytes("restart-digest-key", length=32, opts=child)
-        agent_image = docker.RemoteImage("vault-agent-image", name=str(cfg.vault_agent_image), keep_locally=True, opts=scoped)
+        agent_image = docker.RemoteImage(
+            "vault-agent-image", name=str(cfg.vault_agent_image), keep_locally=True, opts=scoped
+        )
         kept = pulumi.Output.secret(pulumi.Output.from_input(cfg.secrets.get("vaultKeptValues", "")).apply(kept_values))
 
         def limits(service: str) -> Limits:
@@ -102,13 +112,27 @@ class FinanceReportStack(pulumi.ComponentResource):
             return DatastoreComponent(
                 spec.service,
                 spec,
-                DatastoreArgs(env=env, image=image, limits=limits(spec.service), internal_network=internal.name, agent=agent, kept=kept_for(spec.service), data_path=data_path),
+                DatastoreArgs(
+                    env=env,
+                    image=image,
+                    limits=limits(spec.service),
+                    internal_network=internal.name,
+                    agent=agent,
+                    kept=kept_for(spec.service),
+                    data_path=data_path,
+                ),
                 opts=scoped,
             )
 
         postgres = datastore(pg.spec(cfg.vault_kv_mount, env), cfg.postgres_data_path)
         redis = datastore(rd.spec(cfg.vault_kv_mount, env, cfg.memory_mb["redis"]), cfg.redis_data_path)
-        route = traefik.Route(env=env, domain=cfg.domain, entrypoint=cfg.traefik_entrypoint, cert_resolver=cfg.traefik_cert_resolver, network=cfg.traefik_network)
+        route = traefik.Route(
+            env=env,
+            domain=cfg.domain,
+            entrypoint=cfg.traefik_entrypoint,
+            cert_resolver=cfg.traefik_cert_resolver,
+            network=cfg.traefik_network,
+        )
         literals = app_env.backend_literals(
             env=env,
             domain=cfg.domain,
@@ -176,7 +200,15 @@ class FinanceReportStack(pulumi.ComponentResource):
             watch_seconds=cfg.cutover_watch_seconds,
             urls=(f"{site}/api/health", f"{site}/") if cfg.public_health_gate else (),
         )
-        containers = [postgres.sidecar.container, postgres.container, redis.sidecar.container, redis.container, *app.containers, backup.sidecar.container, backup.container]
+        containers = [
+            postgres.sidecar.container,
+            postgres.container,
+            redis.sidecar.container,
+            redis.container,
+            *app.containers,
+            backup.sidecar.container,
+            backup.container,
+        ]
         rollout_gate("rollout-gate", gate, containers, app.rolling, self)
 
         sidecars = {"postgres": postgres.sidecar, "redis": redis.sidecar, "app": app.sidecar, "backup": backup.sidecar}
@@ -204,7 +236,12 @@ class FinanceReportStack(pulumi.ComponentResource):
         if cfg.preview_docker_proxy:
             proxy = DockerProxy(
                 "preview-docker-proxy",
-                DockerProxyArgs(env=env, image=str(cfg.preview_docker_proxy_image), gid=cfg.preview_docker_proxy_gid, limits=limits("agent")),
+                DockerProxyArgs(
+                    env=env,
+                    image=str(cfg.preview_docker_proxy_image),
+                    gid=cfg.preview_docker_proxy_gid,
+                    limits=limits("agent"),
+                ),
                 opts=scoped,
             )
             self.outputs["preview_docker_proxy"] = {"container": proxy.container_name, "socket": proxy.socket_path}

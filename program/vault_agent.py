@@ -4,18 +4,17 @@ container that renders its secrets into a tmpfs volume its consumers mount read-
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Optional, Sequence
 
 import pulumi
 import pulumi_docker as docker
 import pulumi_vault as vault
 
 from program import named
-
+from program.containers import fixed_container
 from render import naming
 from render import vault_artifacts as va
-from program.containers import fixed_container
 from render.hardening import Limits, hardened_container_args, healthcheck
 from render.labels import VAULT_AGENT, container_labels, volume_labels
 
@@ -24,7 +23,7 @@ from render.labels import VAULT_AGENT, container_labels, volume_labels
 class VaultAgentArgs:
     service: str
     """Vault service name: postgres, redis or app. Picks the KV path, policy, role and volume names."""
-    settings: "AgentSettings"
+    settings: AgentSettings
     """What every sidecar of the stack shares (env, Vault address and mounts, image, network, limits)."""
     kv_data: pulumi.Input[Mapping[str, str]]
     """The service's secret values, written to `<kv_mount>/data/finance_report/<env>/<service>`."""
@@ -46,7 +45,7 @@ class VaultAgentSidecar(pulumi.ComponentResource):
     role_name: pulumi.Output[str]
     container_name: pulumi.Output[str]
 
-    def __init__(self, name: str, args: VaultAgentArgs, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, args: VaultAgentArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("finance-report:vault:AgentSidecar", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         service, s = args.service, args.settings
@@ -70,7 +69,12 @@ class VaultAgentSidecar(pulumi.ComponentResource):
             # attach it, never write one.
             policy_name: pulumi.Input[str] = naming.vault_policy_name(env, service)
         else:
-            policy_name = vault.Policy(f"{name}-policy", name=naming.vault_policy_name(env, service), policy=va.policy_hcl(s.kv_mount, env, service), opts=child).name
+            policy_name = vault.Policy(
+                f"{name}-policy",
+                name=naming.vault_policy_name(env, service),
+                policy=va.policy_hcl(s.kv_mount, env, service),
+                opts=child,
+            ).name
 
         role_settings = va.approle_settings(env, service, s.bound_cidrs)
         role = vault.approle.AuthBackendRole(
@@ -114,15 +118,22 @@ class VaultAgentSidecar(pulumi.ComponentResource):
         self.restart_digest = pulumi.Output.unsecret(
             # The digest is an HMAC under a random key: safe to show, and shown so that a preview of a
             # secret change reads as a label change on exactly the containers that must restart.
-            pulumi.Output.all(s.digest_key, kv_data).apply(lambda kd: va.restart_digest(bytes.fromhex(kd[0]), templates, kd[1]))
+            pulumi.Output.all(s.digest_key, kv_data).apply(
+                lambda kd: va.restart_digest(bytes.fromhex(kd[0]), templates, kd[1])
+            )
         )
         credentials = va.CREDENTIAL_FILE_MODE
         uploads = [
-            docker.ContainerUploadArgs(file=va.AGENT_CONFIG_PATH, content=va.agent_hcl(s.vault_address, s.approle_mount, service, templates, ca_cert=bool(s.ca_cert))),
+            docker.ContainerUploadArgs(
+                file=va.AGENT_CONFIG_PATH,
+                content=va.agent_hcl(s.vault_address, s.approle_mount, service, templates, ca_cert=bool(s.ca_cert)),
+            ),
             *([docker.ContainerUploadArgs(file=va.CA_CERT_PATH, content=s.ca_cert)] if s.ca_cert else []),
             *[docker.ContainerUploadArgs(file=t.source_path(), content=t.contents) for t in templates],
             docker.ContainerUploadArgs(file=va.ROLE_ID_PATH, content=role.role_id, permissions=credentials),
-            docker.ContainerUploadArgs(file=va.SECRET_ID_PATH, content=pulumi.Output.secret(secret_id.secret_id), permissions=credentials),
+            docker.ContainerUploadArgs(
+                file=va.SECRET_ID_PATH, content=pulumi.Output.secret(secret_id.secret_id), permissions=credentials
+            ),
         ]
         self.container = fixed_container(
             f"{name}-agent",
@@ -132,7 +143,11 @@ class VaultAgentSidecar(pulumi.ComponentResource):
                 entrypoints=va.agent_command(service),
                 user=f"0:{args.consumer_gid}",
                 uploads=uploads,
-                mounts=[docker.ContainerMountArgs(type="volume", source=volume.name, target=self.mount_path, read_only=False)],
+                mounts=[
+                    docker.ContainerMountArgs(
+                        type="volume", source=volume.name, target=self.mount_path, read_only=False
+                    )
+                ],
                 networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=s.network)],
                 # The digest makes a changed KV value replace the agent, which then renders it before any
                 # consumer restarts: the running agent would re-read KV only after static_secret_render_interval.
@@ -162,7 +177,9 @@ class VaultAgentSidecar(pulumi.ComponentResource):
 
 def secrets_mount(sidecar: VaultAgentSidecar) -> docker.ContainerMountArgs:
     """How a consumer mounts its sidecar's volume: read-only, same path as the agent writes."""
-    return docker.ContainerMountArgs(type="volume", source=sidecar.volume_name, target=sidecar.mount_path, read_only=True)
+    return docker.ContainerMountArgs(
+        type="volume", source=sidecar.volume_name, target=sidecar.mount_path, read_only=True
+    )
 
 
 @dataclass(frozen=True)
@@ -182,9 +199,19 @@ class AgentSettings:
     ca_cert: str = ""
     """PEM of the CA that signed Vault's certificate (a private CA); empty: the image's roots."""
 
-    def sidecar(self, parent: pulumi.Resource, name: str, service: str, kv_data: pulumi.Input[Mapping[str, str]], templates: Sequence[va.Template], consumer_gid: int) -> VaultAgentSidecar:
+    def sidecar(
+        self,
+        parent: pulumi.Resource,
+        name: str,
+        service: str,
+        kv_data: pulumi.Input[Mapping[str, str]],
+        templates: Sequence[va.Template],
+        consumer_gid: int,
+    ) -> VaultAgentSidecar:
         return VaultAgentSidecar(
             name,
-            VaultAgentArgs(service=service, settings=self, kv_data=kv_data, templates=templates, consumer_gid=consumer_gid),
+            VaultAgentArgs(
+                service=service, settings=self, kv_data=kv_data, templates=templates, consumer_gid=consumer_gid
+            ),
             opts=pulumi.ResourceOptions(parent=parent),
         )

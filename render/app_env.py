@@ -7,7 +7,7 @@ injected environment and a change to either restarts the backend.
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 from urllib.parse import quote
 
 from render import naming

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Optional, Sequence
+from typing import Any
 
 import pulumi_docker as docker
 
@@ -27,11 +28,13 @@ class Stop:
     (facts.providers.STOP_ON_DELETE), so both are the same here."""
 
     seconds: int = 10
-    signal: Optional[str] = None
+    signal: str | None = None
     """None keeps the image's STOPSIGNAL."""
 
 
-def hardened_container_args(limits: Limits, cap_add: Sequence[str] = (), stop: Stop = Stop(), user: Optional[str] = None) -> dict[str, Any]:
+def hardened_container_args(
+    limits: Limits, cap_add: Sequence[str] = (), stop: Stop = Stop(), user: str | None = None
+) -> dict[str, Any]:
     """Keyword arguments for docker.Container: restart policy, memory limit, rotated json-file logs,
     no privilege escalation, every capability dropped except `cap_add`, a graceful stop on delete."""
     args: dict[str, Any] = {
@@ -53,9 +56,15 @@ def hardened_container_args(limits: Limits, cap_add: Sequence[str] = (), stop: S
     return args
 
 
-def healthcheck(test: list[str], interval: int = 10, timeout: int = 5, retries: int = 5, start_period: int = 10) -> docker.ContainerHealthcheckArgs:
+def healthcheck(
+    test: list[str], interval: int = 10, timeout: int = 5, retries: int = 5, start_period: int = 10
+) -> docker.ContainerHealthcheckArgs:
     """Durations in whole seconds, written the way the provider reads them back (Go's Duration.String()),
     so a refresh finds nothing to change."""
     return docker.ContainerHealthcheckArgs(
-        tests=test, interval=go_duration(interval), timeout=go_duration(timeout), retries=retries, start_period=go_duration(start_period)
+        tests=test,
+        interval=go_duration(interval),
+        timeout=go_duration(timeout),
+        retries=retries,
+        start_period=go_duration(start_period),
     )

@@ -9,7 +9,7 @@ container that is not routed says `traefik.enable=false`, so Traefik never route
 
 from __future__ import annotations
 
-from typing import Mapping, Optional
+from collections.abc import Mapping
 
 import pulumi
 import pulumi_docker as docker
@@ -20,14 +20,23 @@ AGENT_FOR = "finance-report.agent-for"
 RESTART_DIGEST = "finance-report.restart-digest"
 
 # Every service a stack runs, as its containers' SERVICE label says.
-POSTGRES, REDIS, BACKEND, FRONTEND, PREFECT_WORKER, VAULT_AGENT = "postgres", "redis", "backend", "frontend", "prefect-worker", "vault-agent"
+POSTGRES, REDIS, BACKEND, FRONTEND, PREFECT_WORKER, VAULT_AGENT = (
+    "postgres",
+    "redis",
+    "backend",
+    "frontend",
+    "prefect-worker",
+    "vault-agent",
+)
 BACKUP = "backup"
 # The read-only Docker API proxy that previews reach (program/docker_proxy.py); opt-in per stack.
 DOCKER_PROXY = "docker-proxy"
 SERVICES = (POSTGRES, REDIS, BACKEND, FRONTEND, PREFECT_WORKER, VAULT_AGENT, BACKUP, DOCKER_PROXY)
 
 
-def label_map(env: str, service: str, routing: Optional[Mapping[str, str]] = None, agent_for: Optional[str] = None) -> dict[str, str]:
+def label_map(
+    env: str, service: str, routing: Mapping[str, str] | None = None, agent_for: str | None = None
+) -> dict[str, str]:
     """The plain labels of one container. `routing` are Traefik labels (traefik.enable=true included)."""
     if service not in SERVICES:
         raise ValueError(f"unknown service {service}; add it to render.labels.SERVICES")
@@ -43,12 +52,15 @@ def container_labels(
     env: str,
     service: str,
     *,
-    routing: Optional[Mapping[str, str]] = None,
-    agent_for: Optional[str] = None,
-    restart_digest: Optional[pulumi.Input[str]] = None,
+    routing: Mapping[str, str] | None = None,
+    agent_for: str | None = None,
+    restart_digest: pulumi.Input[str] | None = None,
 ) -> list[docker.ContainerLabelArgs]:
     """`docker.Container(labels=...)`: the plain labels, sorted, then the restart digest when given."""
-    labels = [docker.ContainerLabelArgs(label=k, value=v) for k, v in sorted(label_map(env, service, routing, agent_for).items())]
+    labels = [
+        docker.ContainerLabelArgs(label=k, value=v)
+        for k, v in sorted(label_map(env, service, routing, agent_for).items())
+    ]
     if restart_digest is not None:
         labels.append(docker.ContainerLabelArgs(label=RESTART_DIGEST, value=restart_digest))
     return labels

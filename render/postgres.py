@@ -11,15 +11,19 @@ uid, so it may signal it (a root shell with every capability dropped may not: no
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from render import vault_artifacts as va
 from render.app_env import POSTGRES_DB, POSTGRES_USER
-from program.datastore import DatastoreSpec
+from render.datastore_spec import DatastoreSpec
 from render.hardening import Stop
 
 SERVICE = "postgres"
 USER = "70:70"  # postgres:postgres in the alpine image; the adopted data directory is owned by uid 70
 DATA_DIR = "/var/lib/postgresql/data"
 STOP = Stop(seconds=60, signal="SIGINT")  # fast shutdown; time for the shutdown checkpoint
+# The container's process, a POSIX sh program run by `sh -c` (shellcheck runs on it in CI); @NAME@ is filled in here.
+START_SCRIPT = Path(__file__).with_name("postgres_start.sh")
 
 
 def password_file() -> str:
@@ -51,30 +55,10 @@ def start_script() -> str:
     not have, and the deploy's health wait fails naming it.
     """
     return (
-        "docker-entrypoint.sh postgres &\n"
-        "pid=$!\n"
-        "trap 'kill -INT \"$pid\" 2>/dev/null' INT TERM\n"
-        "finish() {\n"
-        "  status=0\n"
-        "  while :; do\n"
-        '    wait "$pid"; status=$?\n'
-        '    kill -0 "$pid" 2>/dev/null || break\n'
-        "  done\n"
-        '  exit "${1:-$status}"\n'
-        "}\n"
-        f"until pg_isready -q -h 127.0.0.1 -U {POSTGRES_USER} -d {POSTGRES_DB}; do\n"
-        '  kill -0 "$pid" 2>/dev/null || finish\n'
-        "  sleep 1\n"
-        "done\n"
-        f"if ! psql -v ON_ERROR_STOP=1 -q -U {POSTGRES_USER} -d {POSTGRES_DB} <<'SQL'\n"
-        f"{password_sync_input(password_file())}"
-        "SQL\n"
-        "then\n"
-        "  echo 'finance-report: password sync failed; stopping Postgres' >&2\n"
-        '  kill -INT "$pid" 2>/dev/null\n'
-        "  finish 1\n"
-        "fi\n"
-        "finish\n"
+        START_SCRIPT.read_text()
+        .replace("@POSTGRES_USER@", POSTGRES_USER)
+        .replace("@POSTGRES_DB@", POSTGRES_DB)
+        .replace("@PASSWORD_SYNC@\n", password_sync_input(password_file()))
     )
 
 
@@ -88,7 +72,11 @@ def spec(kv_mount: str, env: str) -> DatastoreSpec:
         process={
             "entrypoints": ["sh", "-c"],
             "command": [start_script()],
-            "envs": [f"POSTGRES_USER={POSTGRES_USER}", f"POSTGRES_DB={POSTGRES_DB}", f"POSTGRES_PASSWORD_FILE={password_file()}"],
+            "envs": [
+                f"POSTGRES_USER={POSTGRES_USER}",
+                f"POSTGRES_DB={POSTGRES_DB}",
+                f"POSTGRES_PASSWORD_FILE={password_file()}",
+            ],
         },
         health=healthcheck_command(),
         stop=STOP,

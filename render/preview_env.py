@@ -21,10 +21,10 @@ staging and production, including through a role or policy it writes.
 
 from __future__ import annotations
 
-from render import naming
-from render.vault_artifacts import hcl_block, role_write_parameters
 from facts import providers
 from facts.envs import PREVIEWS_KV_DIR
+from render import naming
+from render.vault_artifacts import hcl_block, role_write_parameters
 
 DEPLOYER_POLICY_NAME = f"{naming.PREFIX}-preview-envs-deployer"
 DIGITS = "123456789"
@@ -35,7 +35,11 @@ def preview_service_policy_hcl(kv_mount: str, service: str) -> str:
     """What a preview's `service` agent reads: that service's secret of any preview, and its own token.
     Previews share it (one preview's agent can read another preview's secret of the same service, all
     throwaway); nothing outside `finance_report/previews/` is reachable."""
-    return hcl_block(f"{kv_mount}/data/{naming.PREFIX}/{PREVIEWS_KV_DIR}/+/{service}", ["read"]) + "\n" + hcl_block("auth/token/lookup-self", ["read"])
+    return (
+        hcl_block(f"{kv_mount}/data/{naming.PREFIX}/{PREVIEWS_KV_DIR}/+/{service}", ["read"])
+        + "\n"
+        + hcl_block("auth/token/lookup-self", ["read"])
+    )
 
 
 def deployer_policy_hcl(kv_mount: str = "secret", approle_mount: str = "approle") -> str:

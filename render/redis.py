@@ -13,7 +13,7 @@ on its own data; as its own user no step is skipped that the data needs, and no 
 from __future__ import annotations
 
 from render import vault_artifacts as va
-from program.datastore import DatastoreSpec
+from render.datastore_spec import DatastoreSpec
 from render.hardening import Stop
 
 SERVICE = "redis"
@@ -39,11 +39,16 @@ def server_command(memory_mb: int) -> list[str]:
     """The rendered config file carries only `requirepass`; the rest is not secret."""
     maxmemory = max(memory_mb * 3 // 4, 8)  # headroom under the container limit for fork/AOF rewrite
     return [
-        "redis-server", conf_file(),
-        "--appendonly", "yes",
-        "--dir", DATA_DIR,
-        "--maxmemory", f"{maxmemory}mb",
-        "--maxmemory-policy", "noeviction",
+        "redis-server",
+        conf_file(),
+        "--appendonly",
+        "yes",
+        "--dir",
+        DATA_DIR,
+        "--maxmemory",
+        f"{maxmemory}mb",
+        "--maxmemory-policy",
+        "noeviction",
     ]
 
 

@@ -57,4 +57,3 @@ def web_labels(route: Route, port: int = 3000) -> dict[str, str]:
     labels = _enabled(route)
     labels.update(_router(route, "web", host_rule(route), WEB_PRIORITY, port))
     return labels
-

@@ -8,11 +8,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Optional, Sequence
 
-from render import naming
 from facts import providers
+from render import naming
 
 # Paths inside the agent container.
 AGENT_CONFIG_DIR = "/vault/config"
@@ -85,10 +85,14 @@ def preview_policy_hcl(kv_mount: str, approle_mount: str, env: str, services: Se
                 role=naming.approle_role_name(env, service),
             )
             grants.setdefault(path, capability)
-    return "\n".join(f'path "{path}" {{\n  capabilities = ["{capability}"]\n}}\n' for path, capability in grants.items())
+    return "\n".join(
+        f'path "{path}" {{\n  capabilities = ["{capability}"]\n}}\n' for path, capability in grants.items()
+    )
 
 
-def deploy_grants(kv_mount: str, approle_mount: str, env: str, services: Sequence[str], child_token: bool = True) -> dict[str, set[str]]:
+def deploy_grants(
+    kv_mount: str, approle_mount: str, env: str, services: Sequence[str], child_token: bool = True
+) -> dict[str, set[str]]:
     """path -> capabilities the `pulumi up` token of one env needs: every read the provider makes
     (facts.providers.VAULT_READ_CALLS) and every write (VAULT_WRITE_CALLS), on each service's own paths."""
     grants: dict[str, set[str]] = {}
@@ -97,7 +101,13 @@ def deploy_grants(kv_mount: str, approle_mount: str, env: str, services: Sequenc
         calls = [(c, t) for c, t in calls if "{policy}" not in t]  # a preview declares no policy (preview_env.py)
     for capabilities, template in calls:
         for service in services:
-            path = template.format(kv=kv_mount, approle=approle_mount, name=naming.kv_name(env, service), policy=naming.vault_policy_name(env, service), role=naming.approle_role_name(env, service))
+            path = template.format(
+                kv=kv_mount,
+                approle=approle_mount,
+                name=naming.kv_name(env, service),
+                policy=naming.vault_policy_name(env, service),
+                role=naming.approle_role_name(env, service),
+            )
             grants.setdefault(path, set()).update(capabilities)
     if child_token:
         capabilities, path = providers.VAULT_CHILD_TOKEN_CALL
@@ -114,7 +124,7 @@ def _hcl_value(value: object) -> str:
     return json.dumps(value)  # HCL strings take JSON's escapes (\n, \")
 
 
-def hcl_block(path: str, capabilities: Sequence[str], allowed: Optional[Mapping[str, Sequence[object]]] = None) -> str:
+def hcl_block(path: str, capabilities: Sequence[str], allowed: Mapping[str, Sequence[object]] | None = None) -> str:
     """One `path` block; `allowed` becomes allowed_parameters (Vault then refuses any parameter not named)."""
     lines = [f'path "{path}" {{', f"  capabilities = [{', '.join(json.dumps(c) for c in sorted(capabilities))}]"]
     if allowed is not None:
@@ -179,7 +189,9 @@ def _hcl_string(value: str) -> str:
     return json.dumps(value).replace("${", "$${").replace("%{", "%%{")
 
 
-def agent_hcl(vault_address: str, approle_mount: str, service: str, templates: Sequence[Template], ca_cert: bool = False) -> str:
+def agent_hcl(
+    vault_address: str, approle_mount: str, service: str, templates: Sequence[Template], ca_cert: bool = False
+) -> str:
     """Agent config: AppRole auto-auth that exits on error, templates that exit when retries fail, so a
     broken agent shows as a stopped container (restart policy) instead of a silent stale file. With
     `ca_cert`, Vault's certificate is verified against the uploaded CA_CERT_PATH (a private CA)."""
@@ -275,7 +287,14 @@ def redis_conf_template(kv_mount: str, env: str) -> Template:
     return Template("redis.conf", _secret_block(kv_mount, env, "redis", body))
 
 
-def env_file_template(kv_mount: str, env: str, service: str, secret_keys: Sequence[str], literals: Mapping[str, str], filename: str = "app.env") -> Template:
+def env_file_template(
+    kv_mount: str,
+    env: str,
+    service: str,
+    secret_keys: Sequence[str],
+    literals: Mapping[str, str],
+    filename: str = "app.env",
+) -> Template:
     """A file `sh` can source with `set -a; . file`: secret keys come from Vault, the rest are literal.
     Both are single-quoted, so any byte sequence survives except NUL."""
     lines = []

@@ -20,8 +20,8 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Optional, Sequence
 
 from clients.docker_api import DockerAPI, DockerError
 
@@ -34,7 +34,7 @@ class Clock:
 
 def http_ok(url: str, timeout: float = 10) -> tuple[bool, str]:
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - the env's own https URL
+        with urllib.request.urlopen(url, timeout=timeout) as response:
             return 200 <= response.status < 400, str(response.status)
     except urllib.error.HTTPError as err:
         return False, str(err.code)
@@ -53,7 +53,7 @@ class ContainerView:
     last_probe: str = ""
 
     @classmethod
-    def read(cls, api: DockerAPI, name: str) -> "ContainerView":
+    def read(cls, api: DockerAPI, name: str) -> ContainerView:
         response = api.request("GET", f"/containers/{name}/json")
         if response.status == 404:
             return cls(name, exists=False)
@@ -64,7 +64,15 @@ class ContainerView:
         health = state.get("Health") or {}
         log = health.get("Log") or []
         last = (log[-1].get("Output") or "").strip().splitlines()[-1:] if log else []
-        return cls(name, True, bool(state.get("Running")), health.get("Status", "none"), int(data.get("RestartCount", 0)), state.get("StartedAt", ""), last[0][:200] if last else "")
+        return cls(
+            name,
+            True,
+            bool(state.get("Running")),
+            health.get("Status", "none"),
+            int(data.get("RestartCount", 0)),
+            state.get("StartedAt", ""),
+            last[0][:200] if last else "",
+        )
 
 
 @dataclass
@@ -101,7 +109,10 @@ class Gate:
             elif not view.running:
                 problems.append(f"{name} is not running")
             else:
-                problems.append(f"{name} is {view.health}, not healthy, after {self.timeout:.0f}s" + (f" (last check: {view.last_probe})" if view.last_probe else ""))
+                problems.append(
+                    f"{name} is {view.health}, not healthy, after {self.timeout:.0f}s"
+                    + (f" (last check: {view.last_probe})" if view.last_probe else "")
+                )
         return problems
 
     def watch(self) -> list[str]:
@@ -115,9 +126,15 @@ class Gate:
             for name, before in first.items():
                 now = ContainerView.read(self.api, name)
                 if not now.running or now.restarts != before.restarts or now.started_at != before.started_at:
-                    return [f"{name} restarted during the {self.watch_seconds}s watch (restart count {before.restarts} -> {now.restarts}); the old revision keeps serving"]
+                    return [
+                        f"{name} restarted during the {self.watch_seconds}s watch (restart count "
+                        f"{before.restarts} -> {now.restarts}); the old revision keeps serving"
+                    ]
                 if now.health != "healthy":
-                    return [f"{name} turned {now.health} during the watch" + (f" (last check: {now.last_probe})" if now.last_probe else "")]
+                    return [
+                        f"{name} turned {now.health} during the watch"
+                        + (f" (last check: {now.last_probe})" if now.last_probe else "")
+                    ]
             for url in self.urls:
                 ok, status = self.http(url)
                 if not ok:
@@ -168,9 +185,11 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
     return args
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     args = parse(sys.argv[1:] if argv is None else argv)
-    gate = Gate(DockerAPI(args.docker_host, args.ssh_opts), args.healthy, args.watch, args.watch_seconds, args.url, args.timeout)
+    gate = Gate(
+        DockerAPI(args.docker_host, args.ssh_opts), args.healthy, args.watch, args.watch_seconds, args.url, args.timeout
+    )
     try:
         problems = gate.run()
     except DockerError as err:
@@ -178,7 +197,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     for problem in problems:
         print(f"rollout gate: {problem}", file=sys.stderr)
     if not problems:
-        print(f"rollout gate: {len(args.healthy)} containers healthy" + (f", {len(args.watch)} watched {args.watch_seconds}s" if args.watch and args.watch_seconds else "") + (f", {len(args.url)} URLs answer" if args.url else ""))
+        print(
+            f"rollout gate: {len(args.healthy)} containers healthy"
+            + (f", {len(args.watch)} watched {args.watch_seconds}s" if args.watch and args.watch_seconds else "")
+            + (f", {len(args.url)} URLs answer" if args.url else "")
+        )
     return 1 if problems else 0
 
 

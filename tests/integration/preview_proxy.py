@@ -49,10 +49,14 @@ def build_haproxy_image(docker: Docker) -> str:
     haproxy, busybox = shutil.which("haproxy"), shutil.which("busybox")
     if haproxy is None:
         unavailable("preview proxy image", "haproxy is not installed (Debian package haproxy)")
-    if busybox is None or "statically linked" not in subprocess.run(["file", "-L", busybox], capture_output=True, text=True).stdout:
+    if (
+        busybox is None
+        or "statically linked" not in subprocess.run(["file", "-L", busybox], capture_output=True, text=True).stdout
+    ):
         unavailable("preview proxy image", "a static busybox is needed (Debian package busybox-static)")
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w", dereference=True) as tar:
+
         def add_dir(path: str, mode: int = 0o755, uid: int = 0) -> None:
             info = tarfile.TarInfo(path)
             info.type, info.mode, info.uid, info.gid = tarfile.DIRTYPE, mode, uid, uid
@@ -63,7 +67,24 @@ def build_haproxy_image(docker: Docker) -> str:
             info.size, info.mode = len(data), mode
             tar.addfile(info, io.BytesIO(data))
 
-        for d in ("bin", "tmp", "etc", "run", "proc", "sys", "dev", "usr", "usr/local", "usr/local/sbin", "usr/local/bin", "usr/local/etc", "usr/local/etc/haproxy", "var", "var/lib", "var/run"):
+        for d in (
+            "bin",
+            "tmp",
+            "etc",
+            "run",
+            "proc",
+            "sys",
+            "dev",
+            "usr",
+            "usr/local",
+            "usr/local/sbin",
+            "usr/local/bin",
+            "usr/local/etc",
+            "usr/local/etc/haproxy",
+            "var",
+            "var/lib",
+            "var/run",
+        ):
             add_dir(d, 0o1777 if d == "tmp" else 0o755)
         add_dir("var/lib/haproxy", 0o755, uid=99)
         tar.add(haproxy, "usr/local/sbin/haproxy")
@@ -75,7 +96,9 @@ def build_haproxy_image(docker: Docker) -> str:
             link.type, link.linkname = tarfile.SYMTYPE, "busybox"
             tar.addfile(link)
         add_file("usr/local/bin/docker-entrypoint.sh", ENTRYPOINT.encode(), 0o755)
-        add_file("etc/passwd", b"root:x:0:0:root:/root:/bin/sh\nhaproxy:x:99:99:haproxy:/var/lib/haproxy:/sbin/nologin\n")
+        add_file(
+            "etc/passwd", b"root:x:0:0:root:/root:/bin/sh\nhaproxy:x:99:99:haproxy:/var/lib/haproxy:/sbin/nologin\n"
+        )
         add_file("etc/group", b"root:x:0:\nhaproxy:x:99:\n")
     changes = [
         "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
@@ -91,7 +114,10 @@ def build_haproxy_image(docker: Docker) -> str:
     # without asking any registry.
     build = subprocess.run(
         ["docker", "-H", f"unix://{DOCKER_SOCK}", "build", "-q", "-t", STANDIN, "-"],
-        input=f"FROM {base}\nSTOPSIGNAL SIGUSR1\n".encode(), capture_output=True, timeout=300, env={**os.environ, "DOCKER_BUILDKIT": "0"},
+        input=f"FROM {base}\nSTOPSIGNAL SIGUSR1\n".encode(),
+        capture_output=True,
+        timeout=300,
+        env={**os.environ, "DOCKER_BUILDKIT": "0"},
     )
     if build.returncode != 0:
         raise RuntimeError(f"docker build of {STANDIN} failed: {build.stderr.decode(errors='replace').strip()}")
@@ -112,19 +138,39 @@ def start_proxy(docker: Docker, image: str, inputs: dict[str, Any], paths: dict[
     binds = [f"{paths[v['hostPath']]}:{v['containerPath']}" for v in inputs["volumes"]]
     caps = inputs["capabilities"]
     args = [
-        "create", "--name", name,
-        "--user", inputs["user"],
-        "--network", inputs["networkMode"],
+        "create",
+        "--name",
+        name,
+        "--user",
+        inputs["user"],
+        "--network",
+        inputs["networkMode"],
         *[a for b in binds for a in ("--volume", b)],
         *[a for item in inputs["labels"] for a in ("--label", f"{item['label']}={item['value']}")],
-        "--health-cmd", health["tests"][1], "--health-interval", "1s", "--health-retries", str(int(health["retries"])), "--health-start-period", "0s",
-        "--memory", f"{int(inputs['memory'])}m", "--memory-swap", f"{int(inputs['memorySwap'])}m",
-        *[a for c in caps["drops"] for a in ("--cap-drop", c)], *[a for c in caps.get("adds") or [] for a in ("--cap-add", c)],
+        "--health-cmd",
+        health["tests"][1],
+        "--health-interval",
+        "1s",
+        "--health-retries",
+        str(int(health["retries"])),
+        "--health-start-period",
+        "0s",
+        "--memory",
+        f"{int(inputs['memory'])}m",
+        "--memory-swap",
+        f"{int(inputs['memorySwap'])}m",
+        *[a for c in caps["drops"] for a in ("--cap-drop", c)],
+        *[a for c in caps.get("adds") or [] for a in ("--cap-add", c)],
         *[a for o in inputs["securityOpts"] for a in ("--security-opt", o)],
-        "--restart", inputs["restart"],
-        "--log-driver", inputs["logDriver"], *[a for k, v in inputs["logOpts"].items() for a in ("--log-opt", f"{k}={v}")],
-        "--stop-timeout", str(int(inputs["stopTimeout"])),
-        image, *inputs["command"],
+        "--restart",
+        inputs["restart"],
+        "--log-driver",
+        inputs["logDriver"],
+        *[a for k, v in inputs["logOpts"].items() for a in ("--log-opt", f"{k}={v}")],
+        "--stop-timeout",
+        str(int(inputs["stopTimeout"])),
+        image,
+        *inputs["command"],
     ]
     docker.run(*args)
     docker.copy_in(name, {u["file"]: u["content"] for u in inputs["uploads"]})
@@ -133,5 +179,7 @@ def start_proxy(docker: Docker, image: str, inputs: dict[str, Any], paths: dict[
         wait_until(lambda: docker.health(name) == "healthy", 30, "preview proxy")
     except TimeoutError:
         logs = docker.run("logs", name, check=False)
-        raise AssertionError(f"preview proxy not healthy: {(logs.stdout + logs.stderr).decode(errors='replace')[-2000:]}") from None
+        raise AssertionError(
+            f"preview proxy not healthy: {(logs.stdout + logs.stderr).decode(errors='replace')[-2000:]}"
+        ) from None
     return name

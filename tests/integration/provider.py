@@ -14,10 +14,11 @@ import io
 import re
 import tarfile
 import time
-from typing import Any, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any
 
-from facts import providers
 from clients.docker_api import DockerAPI
+from facts import providers
 
 _NS = {"h": 3600e9, "m": 60e9, "s": 1e9, "ms": 1e6, "us": 1e3, "µs": 1e3, "ns": 1}
 
@@ -87,13 +88,21 @@ def create_request(inputs: Mapping[str, Any], image: str) -> dict[str, Any]:
     if volumes:
         config["Volumes"] = volumes
     mounts = [
-        {"Type": m["type"], "Target": m["target"], "Source": m.get("source", ""), "ReadOnly": bool(m.get("readOnly", False))}
+        {
+            "Type": m["type"],
+            "Target": m["target"],
+            "Source": m.get("source", ""),
+            "ReadOnly": bool(m.get("readOnly", False)),
+        }
         for m in inputs.get("mounts") or []
     ]
     host: dict[str, Any] = {
         "Privileged": bool(inputs.get("privileged", False)),
         "PublishAllPorts": bool(inputs.get("publishAllPorts", False)),
-        "RestartPolicy": {"Name": inputs.get("restart", "no"), "MaximumRetryCount": int(inputs.get("maxRetryCount", 0))},
+        "RestartPolicy": {
+            "Name": inputs.get("restart", "no"),
+            "MaximumRetryCount": int(inputs.get("maxRetryCount", 0)),
+        },
         "Mounts": mounts,
         "AutoRemove": bool(inputs.get("rm", False)),
         "ReadonlyRootfs": bool(inputs.get("readOnly", False)),
@@ -138,7 +147,14 @@ def upload_tar(upload: Mapping[str, Any]) -> bytes:
     return buffer.getvalue()
 
 
-def create(api: DockerAPI, inputs: Mapping[str, Any], image: str, name: Optional[str] = None, networks: Optional[Mapping[str, str]] = None, start: bool = True) -> str:
+def create(
+    api: DockerAPI,
+    inputs: Mapping[str, Any],
+    image: str,
+    name: str | None = None,
+    networks: Mapping[str, str] | None = None,
+    start: bool = True,
+) -> str:
     """Create (and start) like resourceDockerContainerCreate; `networks` maps the program's network names
     to the harness's. Returns the container id."""
     body = create_request(inputs, image)
@@ -151,7 +167,11 @@ def create(api: DockerAPI, inputs: Mapping[str, Any], image: str, name: Optional
         api.request("POST", "/networks/bridge/disconnect", body={"Container": cid, "Force": False})
         for network in advanced:
             target = (networks or {}).get(network["name"], network["name"])
-            answer = api.request("POST", f"/networks/{target}/connect", body={"Container": cid, "EndpointConfig": {"Aliases": list(network.get("aliases") or [])}})
+            answer = api.request(
+                "POST",
+                f"/networks/{target}/connect",
+                body={"Container": cid, "EndpointConfig": {"Aliases": list(network.get("aliases") or [])}},
+            )
             if answer.status >= 400:
                 raise RuntimeError(f"connect {target}: {answer.status} {answer.body[:200]!r}")
     for upload in inputs.get("uploads") or []:
@@ -189,12 +209,22 @@ def read_back(api: DockerAPI, cid: str, image_input: str) -> dict[str, Any]:
         "init": bool(host.get("Init")),
         "privileged": host.get("Privileged", False),
         "memory": host.get("Memory", 0) // 1024 // 1024,
-        "memorySwap": host["MemorySwap"] // 1024 // 1024 if host.get("MemorySwap", 0) > 0 else host.get("MemorySwap", 0),
+        "memorySwap": host["MemorySwap"] // 1024 // 1024
+        if host.get("MemorySwap", 0) > 0
+        else host.get("MemorySwap", 0),
         "logDriver": host["LogConfig"]["Type"],
         "logOpts": host["LogConfig"].get("Config"),
         "stopSignal": config.get("StopSignal", ""),
         "stopTimeout": config.get("StopTimeout"),
-        "mounts": [{"target": m["Target"], "source": m.get("Source", ""), "type": m["Type"], "readOnly": bool(m.get("ReadOnly", False))} for m in host.get("Mounts") or []],
+        "mounts": [
+            {
+                "target": m["Target"],
+                "source": m.get("Source", ""),
+                "type": m["Type"],
+                "readOnly": bool(m.get("ReadOnly", False)),
+            }
+            for m in host.get("Mounts") or []
+        ],
     }
     if host.get("CapAdd") or host.get("CapDrop"):
         state["capabilities"] = {"adds": host.get("CapAdd") or [], "drops": host.get("CapDrop") or []}
@@ -232,7 +262,16 @@ def _normal(key: str, value: Any) -> Any:
     if isinstance(value, float) and value.is_integer():
         return int(value)
     if key == "mounts" and value is not None:
-        return sorted(({**{"readOnly": False, "source": ""}, **{k: v for k, v in m.items() if k in ("target", "source", "type", "readOnly")}} for m in value), key=lambda m: m["target"])
+        return sorted(
+            (
+                {
+                    **{"readOnly": False, "source": ""},
+                    **{k: v for k, v in m.items() if k in ("target", "source", "type", "readOnly")},
+                }
+                for m in value
+            ),
+            key=lambda m: m["target"],
+        )
     if key == "capabilities" and value is not None:
         return {"adds": sorted(value.get("adds") or []), "drops": sorted(value.get("drops") or [])}
     if key == "healthcheck" and value is not None:

@@ -8,10 +8,10 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
-from tests.integration.harness import Docker, OpenBao, wait_until
 from ops.program_run import ProgramRun, unwrap_secrets
+from tests.integration.harness import Docker, OpenBao, wait_until
 
 CONSUMER_USER = {"postgres": "70:70", "redis": "999:1000", "app": "0:0"}
 # agent container -> the (role-id, secret-id) minted for it: the disk scans look for them too
@@ -49,13 +49,20 @@ class Artifacts:
 
     def kv_names(self) -> dict[str, str]:
         """service -> the KV secret's name in its mount, as the program declares it."""
-        return {unwrap_secrets(r.inputs)["name"].rsplit("/", 1)[-1]: unwrap_secrets(r.inputs)["name"] for r in self.run.by_type("vault:kv/secretV2:SecretV2")}
+        return {
+            unwrap_secrets(r.inputs)["name"].rsplit("/", 1)[-1]: unwrap_secrets(r.inputs)["name"]
+            for r in self.run.by_type("vault:kv/secretV2:SecretV2")
+        }
 
     def roles(self) -> dict[str, dict[str, Any]]:
         """role name -> AppRole settings as hvac keyword arguments."""
         out = {}
         for r in self.run.by_type("vault:appRole/authBackendRole:AuthBackendRole"):
-            settings = {_snake(k): (int(v) if isinstance(v, float) else v) for k, v in r.inputs.items() if k not in ("roleName", "backend")}
+            settings = {
+                _snake(k): (int(v) if isinstance(v, float) else v)
+                for k, v in r.inputs.items()
+                if k not in ("roleName", "backend")
+            }
             out[r.inputs["roleName"]] = settings
         return out
 
@@ -91,7 +98,17 @@ def approle_pair(bao: OpenBao, role: str) -> tuple[str, str]:
     return role_id, secret_id
 
 
-def start_agent(docker: Docker, image: str, bao, artifacts: Artifacts, service: str, tag: str, until: str = "healthy", volume: Optional[str] = None, vault_address: Optional[str] = None) -> tuple[str, str, float]:
+def start_agent(
+    docker: Docker,
+    image: str,
+    bao,
+    artifacts: Artifacts,
+    service: str,
+    tag: str,
+    until: str = "healthy",
+    volume: str | None = None,
+    vault_address: str | None = None,
+) -> tuple[str, str, float]:
     """Create the secrets volume (or reuse `volume`) and the agent container exactly as declared; return
     (agent, volume, seconds from `docker start` until Docker reports it healthy, or with until="rendered",
     until its own health-check command first succeeds when run with `docker exec`, i.e. every file
@@ -112,14 +129,33 @@ def start_agent(docker: Docker, image: str, bao, artifacts: Artifacts, service: 
     name = docker.track("container", f"frh-{tag}-{agent['name']}")
     entrypoint = agent["entrypoints"]
     docker.run(
-        "create", "--name", name,
-        "--network", "host",  # the harness's OpenBao listens on loopback
-        "--user", agent["user"],
-        "--mount", f"type=volume,source={volume},target={mount['target']}",
-        "--entrypoint", entrypoint[0],
-        "--health-cmd", health[1], "--health-interval", "1s", "--health-retries", "120", "--health-start-period", "0s",
-        "--memory", f"{int(agent['memory'])}m", "--cap-drop", "ALL", "--security-opt", "no-new-privileges:true",
-        image, *entrypoint[1:],
+        "create",
+        "--name",
+        name,
+        "--network",
+        "host",  # the harness's OpenBao listens on loopback
+        "--user",
+        agent["user"],
+        "--mount",
+        f"type=volume,source={volume},target={mount['target']}",
+        "--entrypoint",
+        entrypoint[0],
+        "--health-cmd",
+        health[1],
+        "--health-interval",
+        "1s",
+        "--health-retries",
+        "120",
+        "--health-start-period",
+        "0s",
+        "--memory",
+        f"{int(agent['memory'])}m",
+        "--cap-drop",
+        "ALL",
+        "--security-opt",
+        "no-new-privileges:true",
+        image,
+        *entrypoint[1:],
     )
     role_id, secret_id = approle_pair(bao, f"finance_report-{env}-{service}")
     minted = {"/vault/approle/role-id": role_id, "/vault/approle/secret-id": secret_id}
@@ -135,7 +171,12 @@ def start_agent(docker: Docker, image: str, bao, artifacts: Artifacts, service: 
     if until == "started":
         return name, volume, 0.0
     if until == "rendered":
-        seconds = wait_until(lambda: docker.run("exec", name, "sh", "-c", health[1], check=False).returncode == 0, 60, f"{service} agent", interval=0.01)
+        seconds = wait_until(
+            lambda: docker.run("exec", name, "sh", "-c", health[1], check=False).returncode == 0,
+            60,
+            f"{service} agent",
+            interval=0.01,
+        )
     else:
         seconds = wait_until(lambda: docker.health(name) == "healthy", 60, f"{service} agent")
     return name, volume, seconds
@@ -143,9 +184,18 @@ def start_agent(docker: Docker, image: str, bao, artifacts: Artifacts, service: 
 
 def consumer(docker: Docker, image: str, volume: str, service: str, script: str) -> str:
     proc = docker.run(
-        "run", "--rm", "--network", "none", "--user", CONSUMER_USER[service],
-        "--mount", f"type=volume,source={volume},target=/run/secrets/{service},readonly",
-        image, "sh", "-c", script,
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--user",
+        CONSUMER_USER[service],
+        "--mount",
+        f"type=volume,source={volume},target=/run/secrets/{service},readonly",
+        image,
+        "sh",
+        "-c",
+        script,
     )
     return proc.stdout.decode()
 

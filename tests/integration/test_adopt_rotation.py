@@ -22,19 +22,24 @@ import stat
 import pytest
 from sqlalchemy.engine import make_url
 
+from ops import adopt
+from ops.program_run import unwrap_secrets
 from tests.conftest import run_stack
 from tests.integration import provider
 from tests.integration.harness import wait_until
 from tests.integration.sidecar import Artifacts, apply_vault, consumer, start_agent
-from ops import adopt
-from ops.program_run import unwrap_secrets
 
 pytestmark = pytest.mark.integration
 CONTAINER = "docker:index/container:Container"
 COMPOSE = {
     "postgres": {"POSTGRES_PASSWORD": "compose-pg-" + secrets.token_urlsafe(12) + "%@'$ é"},
     "redis": {"PASSWORD": "compose-redis-" + secrets.token_hex(8)},
-    "app": {"SECRET_KEY": "compose-key-" + secrets.token_hex(24), "S3_ACCESS_KEY": "compose-s3-" + secrets.token_hex(4), "EXTRA_FLAG": "kept-" + secrets.token_hex(6), "EXTRA_LIMITS": {"rpm": 60, "burst": [1, 2], "on": True}},
+    "app": {
+        "SECRET_KEY": "compose-key-" + secrets.token_hex(24),
+        "S3_ACCESS_KEY": "compose-s3-" + secrets.token_hex(4),
+        "EXTRA_FLAG": "kept-" + secrets.token_hex(6),
+        "EXTRA_LIMITS": {"rpm": 60, "burst": [1, 2], "on": True},
+    },
 }
 
 
@@ -65,36 +70,64 @@ class Recorder:
 def compose_values(openbao, program):
     client = openbao.client()
     for service, data in COMPOSE.items():
-        client.secrets.kv.v2.create_or_update_secret(path=f"finance_report/staging/{service}", secret=data, mount_point="secret")
+        client.secrets.kv.v2.create_or_update_secret(
+            path=f"finance_report/staging/{service}", secret=data, mount_point="secret"
+        )
     yield COMPOSE
     apply_vault(openbao, program["staging"])  # the program's values back, for the other tests
 
 
-def test_adopt_keeps_todays_values_and_a_replace_then_rotates_the_postgres_password(docker_engine, agent_image, postgres_image, openbao, compose_values, monkeypatch, capsys):
+def test_adopt_keeps_todays_values_and_a_replace_then_rotates_the_postgres_password(
+    docker_engine, agent_image, postgres_image, openbao, compose_values, monkeypatch, capsys
+):
     # 1. adopt
     monkeypatch.setenv("VAULT_TOKEN", openbao.root_token)
     recorder = Recorder()
     assert adopt.main("staging", vault_address=openbao.address, yes=True, runner=recorder) == 0
     out = capsys.readouterr()
     flat = json.dumps(recorder.argv) + out.out + out.err
-    assert not [v for doc in COMPOSE.values() for v in doc.values() if isinstance(v, str) and v in flat], "a value reached an argument or the output"
-    assert recorder.file_path.startswith("/dev/shm/") and recorder.file_mode == 0o600 and not os.path.exists(recorder.file_path)
+    assert not [v for doc in COMPOSE.values() for v in doc.values() if isinstance(v, str) and v in flat], (
+        "a value reached an argument or the output"
+    )
+    assert (
+        recorder.file_path.startswith("/dev/shm/")
+        and recorder.file_mode == 0o600
+        and not os.path.exists(recorder.file_path)
+    )
     ids = {e["logicalName"]: e["id"] for e in recorder.import_file["resources"] if "id" in e}
     # the backup repository password already in Vault (the program's, applied by the `program` fixture) is adopted too
-    backup_password = openbao.client().secrets.kv.v2.read_secret_version(path="finance_report/staging/backup", mount_point="secret", raise_on_deleted_version=True)["data"]["data"]["RESTIC_PASSWORD"]
-    assert ids == {"postgres-password": COMPOSE["postgres"]["POSTGRES_PASSWORD"], "redis-password": COMPOSE["redis"]["PASSWORD"], "app-secret-key": COMPOSE["app"]["SECRET_KEY"], "backup-restic-password": backup_password}
-    assert json.loads(recorder.config["finance-report:vaultKeptValues"]) == {"app": {"EXTRA_FLAG": COMPOSE["app"]["EXTRA_FLAG"], "EXTRA_LIMITS": COMPOSE["app"]["EXTRA_LIMITS"]}}
+    backup_password = openbao.client().secrets.kv.v2.read_secret_version(
+        path="finance_report/staging/backup", mount_point="secret", raise_on_deleted_version=True
+    )["data"]["data"]["RESTIC_PASSWORD"]
+    assert ids == {
+        "postgres-password": COMPOSE["postgres"]["POSTGRES_PASSWORD"],
+        "redis-password": COMPOSE["redis"]["PASSWORD"],
+        "app-secret-key": COMPOSE["app"]["SECRET_KEY"],
+        "backup-restic-password": backup_password,
+    }
+    assert json.loads(recorder.config["finance-report:vaultKeptValues"]) == {
+        "app": {"EXTRA_FLAG": COMPOSE["app"]["EXTRA_FLAG"], "EXTRA_LIMITS": COMPOSE["app"]["EXTRA_LIMITS"]}
+    }
     assert recorder.config["finance-report:s3AccessKey"] == COMPOSE["app"]["S3_ACCESS_KEY"].encode()
     assert recorder.config["finance-report:vaultValuesAdopted"] == b"true"
 
     # 2. the first up after adoption writes today's values back
-    settings = {"vaultAddress": openbao.address, "vaultValuesAdopted": "true", "postgresDataPath": None, "redisDataPath": None}
+    settings = {
+        "vaultAddress": openbao.address,
+        "vaultValuesAdopted": "true",
+        "postgresDataPath": None,
+        "redisDataPath": None,
+    }
     secrets_cfg = {"vaultKeptValues": recorder.config["finance-report:vaultKeptValues"].decode()}
     adopted = Artifacts(run_stack("staging", settings, secrets_cfg, state=ids))
     apply_vault(openbao, adopted)
-    stored = openbao.client().secrets.kv.v2.read_secret_version(path="finance_report/staging/postgres", mount_point="secret", raise_on_deleted_version=True)["data"]["data"]
+    stored = openbao.client().secrets.kv.v2.read_secret_version(
+        path="finance_report/staging/postgres", mount_point="secret", raise_on_deleted_version=True
+    )["data"]["data"]
     assert stored == COMPOSE["postgres"]
-    app_doc = openbao.client().secrets.kv.v2.read_secret_version(path="finance_report/staging/app", mount_point="secret", raise_on_deleted_version=True)["data"]["data"]
+    app_doc = openbao.client().secrets.kv.v2.read_secret_version(
+        path="finance_report/staging/app", mount_point="secret", raise_on_deleted_version=True
+    )["data"]["data"]
     assert app_doc["EXTRA_LIMITS"] == COMPOSE["app"]["EXTRA_LIMITS"], "a non-string value is written back with its type"
     deployment = Deployment(docker_engine, agent_image, postgres_image, openbao, adopted)
     try:
@@ -104,7 +137,9 @@ def test_adopt_keeps_todays_values_and_a_replace_then_rotates_the_postgres_passw
 
         # 3. rotate: the random resource replaced, a new value in state
         rotated_value = "rotated-" + secrets.token_urlsafe(16) + "@%"
-        rotated = Artifacts(run_stack("staging", settings, secrets_cfg, state={**ids, "postgres-password": rotated_value}))
+        rotated = Artifacts(
+            run_stack("staging", settings, secrets_cfg, state={**ids, "postgres-password": rotated_value})
+        )
         assert rotated.kv()["postgres"][1]["POSTGRES_PASSWORD"] == rotated_value
         apply_vault(openbao, rotated)
         deployment.artifacts = rotated
@@ -121,7 +156,14 @@ class Deployment:
     """Postgres and its agent, and the app's agent, on the harness, as the program declares them."""
 
     def __init__(self, docker, agent_image, postgres_image, openbao, artifacts):
-        self.docker, self.api, self.agent_image, self.postgres_image, self.openbao, self.artifacts = docker, docker.api(), agent_image, postgres_image, openbao, artifacts
+        self.docker, self.api, self.agent_image, self.postgres_image, self.openbao, self.artifacts = (
+            docker,
+            docker.api(),
+            agent_image,
+            postgres_image,
+            openbao,
+            artifacts,
+        )
         self.network = docker.track("network", "frh-rot-internal")
         docker.run("network", "create", "--internal", self.network)
         self.data = docker.track("volume", "frh-rot-pgdata")
@@ -136,20 +178,47 @@ class Deployment:
             self.docker.run("rm", "-f", self.agent)
             provider.stop_for_delete(self.api, self.container, inputs)
             self.docker.run("rm", "-f", self.container)
-        self.agent, self.volume, _ = start_agent(self.docker, self.agent_image, self.openbao, self.artifacts, "postgres", "rot", volume=self.volume)
+        self.agent, self.volume, _ = start_agent(
+            self.docker, self.agent_image, self.openbao, self.artifacts, "postgres", "rot", volume=self.volume
+        )
         created = dict(inputs)
-        created["mounts"] = [{**m, "source": self.volume if m["target"].startswith("/run/secrets") else self.data} for m in inputs["mounts"]]
+        created["mounts"] = [
+            {**m, "source": self.volume if m["target"].startswith("/run/secrets") else self.data}
+            for m in inputs["mounts"]
+        ]
         alias = inputs["networksAdvanced"][0]["name"]
-        self.container = provider.create(self.api, created, self.postgres_image, name=self.docker.track("container", "frh-rot-postgres"), networks={alias: self.network})
+        self.container = provider.create(
+            self.api,
+            created,
+            self.postgres_image,
+            name=self.docker.track("container", "frh-rot-postgres"),
+            networks={alias: self.network},
+        )
         wait_until(lambda: self.docker.health(self.container) == "healthy", 180, "postgres")
 
     def connects(self, password: str) -> bool:
         """A client on the internal network, over TCP as the app connects (scram-sha-256)."""
         host = naming_alias(self.artifacts)
         proc = self.docker.run(
-            "run", "--rm", "--network", self.network, "-e", "PGPASSWORD", "--entrypoint", "psql", self.postgres_image,
-            "-h", host, "-U", "postgres", "-d", "finance_report", "-tAc", "SELECT 1",
-            check=False, env={"PGPASSWORD": password},
+            "run",
+            "--rm",
+            "--network",
+            self.network,
+            "-e",
+            "PGPASSWORD",
+            "--entrypoint",
+            "psql",
+            self.postgres_image,
+            "-h",
+            host,
+            "-U",
+            "postgres",
+            "-d",
+            "finance_report",
+            "-tAc",
+            "SELECT 1",
+            check=False,
+            env={"PGPASSWORD": password},
         )
         self.last_error = proc.stderr.decode(errors="replace").strip()[-300:]
         return proc.returncode == 0 and proc.stdout.strip() == b"1"
@@ -157,7 +226,13 @@ class Deployment:
     def rendered_database_url(self) -> str:
         agent, volume, _ = start_agent(self.docker, self.agent_image, self.openbao, self.artifacts, "app", "rot-app")
         try:
-            dump = consumer(self.docker, self.agent_image, volume, "app", 'set -a; . /run/secrets/app/app.env; printf %s "$DATABASE_URL"')
+            dump = consumer(
+                self.docker,
+                self.agent_image,
+                volume,
+                "app",
+                'set -a; . /run/secrets/app/app.env; printf %s "$DATABASE_URL"',
+            )
         finally:
             self.docker.run("rm", "-f", agent)
             self.docker.run("volume", "rm", "-f", volume, check=False)

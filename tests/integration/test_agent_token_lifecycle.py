@@ -30,7 +30,9 @@ def test_agent_logs_in_again_when_its_token_expires_and_keeps_files_rendered(ope
     role = "finance_report-staging-redis"
     settings = artifacts.roles()[role]
     client = openbao.client()
-    client.auth.approle.create_or_update_approle(role_name=role, mount_point="approle", **{**settings, "token_ttl": TOKEN_TTL, "token_max_ttl": 600})
+    client.auth.approle.create_or_update_approle(
+        role_name=role, mount_point="approle", **{**settings, "token_ttl": TOKEN_TTL, "token_max_ttl": 600}
+    )
     root = Path(tempfile.mkdtemp(prefix="frh-agent-ttl-", dir="/dev/shm"))
     log_path = WORK / "agent-ttl.log"
     WORK.mkdir(parents=True, exist_ok=True)
@@ -56,4 +58,3 @@ def test_agent_logs_in_again_when_its_token_expires_and_keeps_files_rendered(ope
     finally:
         client.auth.approle.create_or_update_approle(role_name=role, mount_point="approle", **settings)
         shutil.rmtree(root, ignore_errors=True)
-

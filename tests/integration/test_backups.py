@@ -29,7 +29,7 @@ import os
 import subprocess
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -39,8 +39,8 @@ from tests.integration.harness import DOCKER_SOCK, wait_until
 
 pytestmark = pytest.mark.integration
 
-HOSTILE_PG = "pg'pw \"q\" $HOME `id` a b@c:d/e%20f é中🔑\\z"
-HOSTILE_RESTIC = "re'st $PATH \"ic\" @%41 ß 漢字 pass"
+HOSTILE_PG = 'pg\'pw "q" $HOME `id` a b@c:d/e%20f é中🔑\\z'
+HOSTILE_RESTIC = 're\'st $PATH "ic" @%41 ß 漢字 pass'
 MARKER = "row-marker-7f3a9c"  # in every known row: must never appear in the stored bytes
 CONTAINER = "docker:index/container:Container"
 
@@ -55,14 +55,29 @@ def heartbeat():
 @pytest.fixture(scope="module")
 def stage(docker_engine, openbao, s3_server, agent_image, backup_image, heartbeat):
     stage = BackupStage(
-        docker_engine, openbao, s3_server, agent_image, backup_image, "bk",
-        state={"postgres-password": HOSTILE_PG, "backup-restic-password": HOSTILE_RESTIC}, heartbeat=heartbeat,
+        docker_engine,
+        openbao,
+        s3_server,
+        agent_image,
+        backup_image,
+        "bk",
+        state={"postgres-password": HOSTILE_PG, "backup-restic-password": HOSTILE_RESTIC},
+        heartbeat=heartbeat,
     )
     try:
         assert stage.kv["PGPASSWORD"] == HOSTILE_PG and stage.kv["RESTIC_PASSWORD"] == HOSTILE_RESTIC
-        stage.sql("finance_report", "CREATE TABLE alembic_version (version_num varchar(32) PRIMARY KEY); INSERT INTO alembic_version VALUES ('0042_head')")
+        stage.sql(
+            "finance_report",
+            "CREATE TABLE alembic_version (version_num varchar(32) PRIMARY KEY); INSERT INTO alembic_version "
+            "VALUES ('0042_head')",
+        )
         stage.sql("finance_report", "CREATE TABLE ledger (id int PRIMARY KEY, memo text, amount numeric)")
-        stage.sql("finance_report", "INSERT INTO ledger SELECT g, %s || '-' || g || ' it''s $5 @ 100%% é', g * 1.5 FROM generate_series(1, 5000) g", (MARKER,))
+        stage.sql(
+            "finance_report",
+            "INSERT INTO ledger SELECT g, %s || '-' || g || ' it''s $5 @ 100%% é', g * 1.5 FROM "
+            "generate_series(1, 5000) g",
+            (MARKER,),
+        )
         stage.start()
         stage.wait_first_backup()  # the service's own catch-up backup at start
         yield stage
@@ -126,7 +141,9 @@ def test_a_wrong_repository_password_fails_the_restore_clearly(stage, openbao):
         code, _out, err = stage.job("restore", "latest", "finance_report_wrong_pw")
         assert code == 1 and "wrong password" in err, err
         assert len(err.strip().splitlines()) == 1, err
-        assert stage.sql("postgres", "SELECT count(*) FROM pg_database WHERE datname = 'finance_report_wrong_pw'") == [(0,)]
+        assert stage.sql("postgres", "SELECT count(*) FROM pg_database WHERE datname = 'finance_report_wrong_pw'") == [
+            (0,)
+        ]
     finally:
         write_kv(openbao, stage.artifacts, "backup", stage.kv)
         restart_agent(stage)
@@ -148,7 +165,12 @@ def _s3_unreachable(stage, openbao):
 
 
 def _wrong_s3_credentials(stage, openbao):
-    write_kv(openbao, stage.artifacts, "backup", {**stage.kv, "AWS_SECRET_ACCESS_KEY": "wrong" + stage.kv["AWS_SECRET_ACCESS_KEY"][5:]})
+    write_kv(
+        openbao,
+        stage.artifacts,
+        "backup",
+        {**stage.kv, "AWS_SECRET_ACCESS_KEY": "wrong" + stage.kv["AWS_SECRET_ACCESS_KEY"][5:]},
+    )
     restart_agent(stage)
 
     def undo():
@@ -174,12 +196,18 @@ def _postgres_down(stage, openbao):
 def _dump_fails_midway(stage, openbao):
     """A big table, and the dump's server session terminated while its COPY streams (as a crash, an
     OOM kill or an admin would): pg_dump has written part of the dump when it fails."""
-    stage.sql("finance_report", "CREATE TABLE bulk AS SELECT g AS id, repeat(md5(g::text), 8) AS filler FROM generate_series(1, 400000) g")
+    stage.sql(
+        "finance_report",
+        "CREATE TABLE bulk AS SELECT g AS id, repeat(md5(g::text), 8) AS filler FROM generate_series(1, 400000) g",
+    )
     stop = threading.Event()
 
     def killer():
         while not stop.is_set():
-            rows = stage.sql("postgres", "SELECT pid FROM pg_stat_activity WHERE query LIKE 'COPY public.bulk%%' AND pid <> pg_backend_pid()")
+            rows = stage.sql(
+                "postgres",
+                "SELECT pid FROM pg_stat_activity WHERE query LIKE 'COPY public.bulk%%' AND pid <> pg_backend_pid()",
+            )
             if rows:
                 time.sleep(0.3)  # well inside the table's data
                 stage.sql("postgres", "SELECT pg_terminate_backend(%s)", (rows[0][0],))
@@ -206,7 +234,9 @@ FAILURES = [
 
 
 @pytest.mark.parametrize("case,induce,step", FAILURES, ids=[f[0] for f in FAILURES])
-def test_a_failed_run_keeps_earlier_backups_fails_the_health_check_and_calls_no_heartbeat(stage, openbao, heartbeat, case, induce, step):
+def test_a_failed_run_keeps_earlier_backups_fails_the_health_check_and_calls_no_heartbeat(
+    stage, openbao, heartbeat, case, induce, step
+):
     earlier, calls = snapshot_ids(stage), heartbeat.calls
     undo = induce(stage, openbao)
     try:
@@ -229,17 +259,35 @@ def newest_db(stage: BackupStage) -> dict:
     return max((s for s in stage.snapshots() if "kind=db" in s["tags"]), key=lambda s: s["time"])
 
 
-@pytest.mark.parametrize("tool,kind,step", [("pg_dumpall", "globals", "dump of the globals"), ("pg_dump", "db", "dump of finance_report")])
+@pytest.mark.parametrize(
+    "tool,kind,step", [("pg_dumpall", "globals", "dump of the globals"), ("pg_dump", "db", "dump of finance_report")]
+)
 def test_an_empty_dump_is_forgotten_and_fails_the_run(stage, heartbeat, tool, kind, step):
     """A dump that exits 0 having written nothing (a broken binary or wrapper; no real pg_dump can be
     made to): injected as an executable of the tool's name that only exits 0, first on the job's PATH.
     An empty globals dump is never restore-checked, so without this check it would be tagged verified."""
     earlier, calls = snapshot_ids(stage), heartbeat.calls
     fault = f"{job.SCRATCH}/tmp/empty-{tool}"
-    stage.docker.run("exec", stage.cid, "sh", "-c", f"mkdir -p {fault} && printf '#!/bin/sh\\nexit 0\\n' > {fault}/{tool} && chmod 0755 {fault}/{tool}")
+    stage.docker.run(
+        "exec",
+        stage.cid,
+        "sh",
+        "-c",
+        f"mkdir -p {fault} && printf '#!/bin/sh\\nexit 0\\n' > {fault}/{tool} && chmod 0755 {fault}/{tool}",
+    )
     path = stage.docker.run("exec", stage.cid, "sh", "-c", "echo $PATH").stdout.decode().strip()
     try:
-        proc = stage.docker.run("exec", "-e", f"PATH={fault}:{path}", stage.cid, job.SCRIPT_PATH, "run", f"empty {kind}", check=False, timeout=600)
+        proc = stage.docker.run(
+            "exec",
+            "-e",
+            f"PATH={fault}:{path}",
+            stage.cid,
+            job.SCRIPT_PATH,
+            "run",
+            f"empty {kind}",
+            check=False,
+            timeout=600,
+        )
         err = proc.stderr.decode(errors="replace")
         assert proc.returncode == 1, err
         assert reason(err).endswith(f"backup FAILED at {step}: the {kind} dump was empty"), err
@@ -267,10 +315,23 @@ def restic_env(stage: BackupStage) -> dict[str, str]:
 
 
 def synthetic(stage: BackupStage, when: datetime, tags: list[str], host: str) -> None:
-    argv = ["restic", "backup", "--stdin", "--stdin-filename", job.DUMP_FILE, "--host", host, "--time", when.strftime("%Y-%m-%d %H:%M:%S"), "--quiet"]
+    argv = [
+        "restic",
+        "backup",
+        "--stdin",
+        "--stdin-filename",
+        job.DUMP_FILE,
+        "--host",
+        host,
+        "--time",
+        when.strftime("%Y-%m-%d %H:%M:%S"),
+        "--quiet",
+    ]
     for tag in tags:
         argv += ["--tag", tag]
-    proc = subprocess.run(argv, input=f"synthetic {when}".encode(), env=restic_env(stage), capture_output=True, timeout=120)
+    proc = subprocess.run(
+        argv, input=f"synthetic {when}".encode(), env=restic_env(stage), capture_output=True, timeout=120
+    )
     assert proc.returncode == 0, proc.stderr.decode(errors="replace")
 
 
@@ -289,19 +350,28 @@ def restic_keeps(times: list[datetime], daily: int, weekly: int) -> set[datetime
 
 def test_retention_prunes_exactly_restics_selection_and_nothing_after_a_failed_run(stage, openbao):
     host = stage.envs["BACKUP_HOST"]
-    now = datetime.now(timezone.utc).replace(microsecond=0)
-    history = [now - timedelta(days=d, hours=3) for d in range(1, 45)] + [now - timedelta(days=2, hours=9), now - timedelta(days=9, hours=1)]
+    now = datetime.now(UTC).replace(microsecond=0)
+    history = [now - timedelta(days=d, hours=3) for d in range(1, 45)] + [
+        now - timedelta(days=2, hours=9),
+        now - timedelta(days=9, hours=1),
+    ]
     for when in history:
         synthetic(stage, when, ["finance-report", "kind=db", "run=synthetic", "verified"], host)
-    synthetic(stage, now - timedelta(days=60), ["finance-report", "kind=db", "verify-failed"], host)  # never counted, never pruned
+    synthetic(
+        stage, now - timedelta(days=60), ["finance-report", "kind=db", "verify-failed"], host
+    )  # never counted, never pruned
     # Another env's verified history in the same repository, more than the keep policy would keep of it
     # (same-day duplicates and more days than keep-daily): forgetting with --group-by host alone would
     # prune some of it; --host keeps forget away from it entirely.
     other = "finance_report-backup-production"
-    foreign = [now - timedelta(days=61 + d, hours=1) for d in range(12)] + [now - timedelta(days=61, hours=h) for h in (5, 9)]
+    foreign = [now - timedelta(days=61 + d, hours=1) for d in range(12)] + [
+        now - timedelta(days=61, hours=h) for h in (5, 9)
+    ]
     for when in foreign:
         synthetic(stage, when, ["finance-report", "kind=db", "verified"], other)
-    assert len(restic_keeps(foreign, int(stage.envs["BACKUP_KEEP_DAILY"]), int(stage.envs["BACKUP_KEEP_WEEKLY"]))) < len(foreign)
+    assert len(
+        restic_keeps(foreign, int(stage.envs["BACKUP_KEEP_DAILY"]), int(stage.envs["BACKUP_KEEP_WEEKLY"]))
+    ) < len(foreign)
     before = stage.snapshots()
 
     undo = _postgres_down(stage, openbao)
@@ -314,16 +384,24 @@ def test_retention_prunes_exactly_restics_selection_and_nothing_after_a_failed_r
     code, _out, err = stage.job("run", "retention")
     assert code == 0, err
     after = stage.snapshots()
-    parse = lambda s: datetime.fromisoformat(s["time"][:19]).replace(tzinfo=timezone.utc)  # noqa: E731
-    verified_db = [s for s in before + after if host == s["hostname"] and "verified" in s["tags"] and "kind=db" in s["tags"]]
+    parse = lambda s: datetime.fromisoformat(s["time"][:19]).replace(tzinfo=UTC)  # noqa: E731
+    verified_db = [
+        s for s in before + after if host == s["hostname"] and "verified" in s["tags"] and "kind=db" in s["tags"]
+    ]
     times = sorted({parse(s) for s in verified_db})
     expected = restic_keeps(times, int(stage.envs["BACKUP_KEEP_DAILY"]), int(stage.envs["BACKUP_KEEP_WEEKLY"]))
     kept_db = {parse(s) for s in after if s["hostname"] == host and "verified" in s["tags"] and "kind=db" in s["tags"]}
     assert kept_db == expected
     assert len(expected) >= 8 and len(kept_db) < len(times), "dailies plus older weeklies kept, the rest pruned"
     assert any("verify-failed" in s["tags"] for s in after), "an unverified snapshot is not subject to retention"
-    everything = json.loads(subprocess.run(["restic", "snapshots", "--json"], env=restic_env(stage), capture_output=True, check=True, timeout=120).stdout)
-    assert sorted(parse(s) for s in everything if s["hostname"] == other) == sorted(foreign), "another env's snapshots are never pruned"
+    everything = json.loads(
+        subprocess.run(
+            ["restic", "snapshots", "--json"], env=restic_env(stage), capture_output=True, check=True, timeout=120
+        ).stdout
+    )
+    assert sorted(parse(s) for s in everything if s["hostname"] == other) == sorted(foreign), (
+        "another env's snapshots are never pruned"
+    )
 
 
 # ------------------------------------------------------------------------------------------ restore check
@@ -347,11 +425,14 @@ def test_the_restore_check_rejects_a_backup_pg_restore_cannot_restore(stage):
     that reads an unqualified table, which a restore (pg_dump's search_path is '') cannot see, so the
     COPY of that table fails. Its data comes before the ledger's: pg_restore stops with most of the
     stream unread, and restic, cut off, is not the reason given."""
-    stage.sql("finance_report", """
+    stage.sql(
+        "finance_report",
+        """
         CREATE FUNCTION ledger_has(i int) RETURNS boolean LANGUAGE plpgsql AS $$ BEGIN RETURN EXISTS (SELECT 1 FROM ledger WHERE id = i); END $$;
         CREATE TABLE a_guarded (id int CHECK (ledger_has(id)));
         INSERT INTO a_guarded VALUES (1);
-    """)
+    """,
+    )
     try:
         code, _out, err = stage.job("run", "unrestorable")
         assert code == 1, err
@@ -362,7 +443,9 @@ def test_the_restore_check_rejects_a_backup_pg_restore_cannot_restore(stage):
         # the same snapshot restored by hand fails the same way, in one line, and leaves no database
         code, _out, err = stage.job("restore", db["id"], "finance_report_unrestorable")
         assert code == 1 and 'relation "ledger" does not exist' in err and len(err.strip().splitlines()) == 1, err
-        assert stage.sql("postgres", "SELECT count(*) FROM pg_database WHERE datname = 'finance_report_unrestorable'") == [(0,)]
+        assert stage.sql(
+            "postgres", "SELECT count(*) FROM pg_database WHERE datname = 'finance_report_unrestorable'"
+        ) == [(0,)]
     finally:
         stage.sql("finance_report", "DROP TABLE a_guarded; DROP FUNCTION ledger_has(int)")
     assert stage.job("run", "restorable again")[0] == 0
@@ -408,14 +491,18 @@ def test_latest_is_the_newest_verified_backup_never_a_newer_failed_one(stage, ca
         code, out, err = stage.job("check", "latest")
         assert code == 0 and f"restore check of {v['id']} passed" in out, out + err
         code, out, err = stage.job("restore", "latest", "finance_report_latest")
-        assert code == 0 and out.strip() == f"restored snapshot {v['id']} into database finance_report_latest", out + err
+        assert code == 0 and out.strip() == f"restored snapshot {v['id']} into database finance_report_latest", (
+            out + err
+        )
         assert stage.sql("finance_report_latest", "SELECT id FROM ledger WHERE id > 700000") == [(700001,)]
         stage.sql("postgres", "DROP DATABASE finance_report_latest")
 
         # a new container (empty scratch state) takes its ages from the newest verified snapshot
         stage.docker.run("exec", stage.cid, "sh", "-c", f"rm -rf {job.SCRATCH}/state/*")
         stage.docker.run("restart", "-t", "10", stage.cid)
-        wait_until(lambda: "found in the repository" in stage.health()[1], 120, "the state recovered at start", interval=0.5)
+        wait_until(
+            lambda: "found in the repository" in stage.health()[1], 120, "the state recovered at start", interval=0.5
+        )
         code, line = stage.health()
         assert code == 0 and f"snapshot={v['id']} (found in the repository)" in line, line
     finally:
@@ -423,18 +510,46 @@ def test_latest_is_the_newest_verified_backup_never_a_newer_failed_one(stage, ca
 
     host = f"unix://{DOCKER_SOCK}"
     scratch = "SELECT datname FROM pg_database WHERE datname LIKE 'finance_report_scratch_%%' ORDER BY datname"
-    assert backup_ops.main("restore", "staging", docker_host=host, yes=True, source="latest", into_scratch=True, no_http=True) == 0
+    assert (
+        backup_ops.main(
+            "restore", "staging", docker_host=host, yes=True, source="latest", into_scratch=True, no_http=True
+        )
+        == 0
+    )
     (restored,) = [r[0] for r in stage.sql("postgres", scratch)]
     assert stage.sql(restored, "SELECT id FROM ledger WHERE id > 700000") == [(700001,)], "latest is V, not the newer F"
     stage.sql("postgres", f'DROP DATABASE "{restored}"')
     capsys.readouterr()
 
-    assert backup_ops.main("restore", "staging", docker_host=host, yes=True, source=f["short_id"], into_scratch=True, no_http=True) == 2
-    assert capsys.readouterr().err.strip() == f"restore: --from {f['short_id']}: snapshot {f['short_id']} failed its restore check; pass --unverified to restore it anyway (with --into-scratch to inspect it)"
+    assert (
+        backup_ops.main(
+            "restore", "staging", docker_host=host, yes=True, source=f["short_id"], into_scratch=True, no_http=True
+        )
+        == 2
+    )
+    assert (
+        capsys.readouterr().err.strip()
+        == f"restore: --from {f['short_id']}: snapshot {f['short_id']} failed its restore check; pass "
+        "--unverified to restore it anyway (with --into-scratch to inspect it)"
+    )
     assert stage.sql("postgres", scratch) == []
-    assert backup_ops.main("restore", "staging", docker_host=host, yes=True, source=f["short_id"], into_scratch=True, unverified=True, no_http=True) == 0
+    assert (
+        backup_ops.main(
+            "restore",
+            "staging",
+            docker_host=host,
+            yes=True,
+            source=f["short_id"],
+            into_scratch=True,
+            unverified=True,
+            no_http=True,
+        )
+        == 0
+    )
     (inspected,) = [r[0] for r in stage.sql("postgres", scratch)]
-    assert stage.sql(inspected, "SELECT count(*) FROM alembic_version") == [(0,)], "the failed backup itself, on request"
+    assert stage.sql(inspected, "SELECT count(*) FROM alembic_version") == [(0,)], (
+        "the failed backup itself, on request"
+    )
     stage.sql("postgres", f'DROP DATABASE "{inspected}"')
     stage.sql("finance_report", "DELETE FROM ledger WHERE id > 700000")
     assert stage.job("run", "after the latest test")[0] == 0
@@ -448,12 +563,24 @@ def test_run_with_only_no_prune_is_an_on_demand_run_that_prunes_nothing(stage):
     assert code == 0, err
     assert "(on demand)" in err and "(--no-prune)" not in err, err
     after = stage.snapshots()
-    assert {s["id"] for s in before} <= {s["id"] for s in after} and len(after) == len(before) + 2, "db and globals added, nothing forgotten"
+    assert {s["id"] for s in before} <= {s["id"] for s in after} and len(after) == len(before) + 2, (
+        "db and globals added, nothing forgotten"
+    )
     assert stage.job("run", "pruning again")[0] == 0
 
 
 def test_check_latest_without_a_verified_backup_says_so(stage):
-    proc = stage.docker.run("exec", "-e", "BACKUP_HOST=finance_report-backup-none", stage.cid, job.SCRIPT_PATH, "check", "latest", check=False, timeout=300)
+    proc = stage.docker.run(
+        "exec",
+        "-e",
+        "BACKUP_HOST=finance_report-backup-none",
+        stage.cid,
+        job.SCRIPT_PATH,
+        "check",
+        "latest",
+        check=False,
+        timeout=300,
+    )
     err = proc.stderr.decode(errors="replace").strip()
     assert (proc.returncode, err) == (1, f"check: no verified backup in {stage.envs['RESTIC_REPOSITORY']}")
 
@@ -465,13 +592,22 @@ def test_more_than_1000_snapshots_are_listed_and_counted(stage, s3_server):
     env = {**restic_env(stage), "RESTIC_REPOSITORY": repository}
     assert subprocess.run(["restic", "init"], env=env, capture_output=True, timeout=60).returncode == 0
     tree = "0" * 64
-    start = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    start = datetime(2024, 1, 1, tzinfo=UTC)
     docs = [
-        {"time": (start + timedelta(hours=i)).isoformat().replace("+00:00", "Z"), "tree": tree, "paths": [f"/{job.DUMP_FILE}"], "hostname": stage.envs["BACKUP_HOST"], "username": "postgres", "tags": ["finance-report", "kind=db", f"run=s{i}", "verified", f"bytes={1000 + i}", "tables=3"]}
+        {
+            "time": (start + timedelta(hours=i)).isoformat().replace("+00:00", "Z"),
+            "tree": tree,
+            "paths": [f"/{job.DUMP_FILE}"],
+            "hostname": stage.envs["BACKUP_HOST"],
+            "username": "postgres",
+            "tags": ["finance-report", "kind=db", f"run=s{i}", "verified", f"bytes={1000 + i}", "tables=3"],
+        }
         for i in range(1100)
     ]
     write_snapshots(s3_server, repository.split(f"/{s3_server.bucket}/", 1)[1], stage.kv["RESTIC_PASSWORD"], docs)
-    proc = stage.docker.run("exec", "-e", f"RESTIC_REPOSITORY={repository}", stage.cid, job.SCRIPT_PATH, "list", check=False, timeout=600)
+    proc = stage.docker.run(
+        "exec", "-e", f"RESTIC_REPOSITORY={repository}", stage.cid, job.SCRIPT_PATH, "list", check=False, timeout=600
+    )
     assert proc.returncode == 0, proc.stderr[-500:]
     rows = backups_of(json.loads(proc.stdout))
     assert len(rows) == 1100 and len({r.run for r in rows}) == 1100
@@ -482,15 +618,41 @@ def test_more_than_1000_snapshots_are_listed_and_counted(stage, s3_server):
 # ------------------------------------------------------------------------------------------ operator commands
 
 
-def test_the_operator_commands_back_up_list_and_restore_through_the_docker_api(stage, docker_engine, agent_image, capsys):
+def test_the_operator_commands_back_up_list_and_restore_through_the_docker_api(
+    stage, docker_engine, agent_image, capsys
+):
     from ops import backup_ops
 
     # a stand-in backend with the program's labels: the restore stops it and starts it again
     labels = {i["label"]: i["value"] for i in stage.artifacts.consumer("app-backend")["labels"]}
     flags = [arg for k, v in labels.items() for arg in ("--label", f"{k}={v}")]
     backend = docker_engine.track("container", "frh-bk-backend")
-    docker_engine.run("run", "-d", "--name", backend, "--network", "none", *flags, "--health-cmd", "true", "--health-interval", "1s", agent_image, "sleep", "3600")
-    wait_until(lambda: docker_engine.health(backend) == "healthy" and docker_engine.health(stage.agent) == "healthy" and docker_engine.health(stage.cid) == "healthy", 120, "env containers healthy", interval=1)
+    docker_engine.run(
+        "run",
+        "-d",
+        "--name",
+        backend,
+        "--network",
+        "none",
+        *flags,
+        "--health-cmd",
+        "true",
+        "--health-interval",
+        "1s",
+        agent_image,
+        "sleep",
+        "3600",
+    )
+    wait_until(
+        lambda: (
+            docker_engine.health(backend) == "healthy"
+            and docker_engine.health(stage.agent) == "healthy"
+            and docker_engine.health(stage.cid) == "healthy"
+        ),
+        120,
+        "env containers healthy",
+        interval=1,
+    )
     host = f"unix://{DOCKER_SOCK}"
 
     assert backup_ops.main("backup", "staging", docker_host=host, yes=True) == 0
@@ -504,13 +666,29 @@ def test_the_operator_commands_back_up_list_and_restore_through_the_docker_api(s
     deleted = ledger(stage)
     assert backup_ops.main("restore", "staging", docker_host=host, yes=True, source="latest", no_http=True) == 0
     out = capsys.readouterr().out
-    assert "safety backup of env staging first" in out and f"stopped {backend}" in out and f"started {backend}" in out and "health gate:" in out, out
+    assert (
+        "safety backup of env staging first" in out
+        and f"stopped {backend}" in out
+        and f"started {backend}" in out
+        and "health gate:" in out
+    ), out
     assert ledger(stage) == full, "latest means the newest verified backup before the safety backup"
-    kept = sorted(r[0] for r in stage.sql("postgres", "SELECT datname FROM pg_database WHERE datname LIKE 'finance_report_before_%'"))
+    kept = sorted(
+        r[0]
+        for r in stage.sql("postgres", "SELECT datname FROM pg_database WHERE datname LIKE 'finance_report_before_%'")
+    )
     assert kept and ledger(stage, kept[-1]) == deleted, "the replaced database is kept, not dropped"
 
-    assert backup_ops.main("restore", "staging", docker_host=host, yes=True, source="latest", into_scratch=True, no_http=True) == 0
-    scratch = [r[0] for r in stage.sql("postgres", "SELECT datname FROM pg_database WHERE datname LIKE 'finance_report_scratch_%'")]
+    assert (
+        backup_ops.main(
+            "restore", "staging", docker_host=host, yes=True, source="latest", into_scratch=True, no_http=True
+        )
+        == 0
+    )
+    scratch = [
+        r[0]
+        for r in stage.sql("postgres", "SELECT datname FROM pg_database WHERE datname LIKE 'finance_report_scratch_%'")
+    ]
     assert len(scratch) == 1 and ledger(stage) == full, "the live database is untouched"
     assert ledger(stage, scratch[0]) == deleted, "latest is now the safety backup, taken before the restore"
     capsys.readouterr()

@@ -20,10 +20,10 @@ from pathlib import Path
 
 import pytest
 
+from ops.program_run import unwrap_secrets
 from tests.integration import provider
 from tests.integration.harness import wait_until
 from tests.integration.sidecar import Artifacts, start_agent
-from ops.program_run import unwrap_secrets
 
 pytestmark = pytest.mark.integration
 CONTAINER = "docker:index/container:Container"
@@ -58,10 +58,14 @@ class Stage:
 
     def create(self, inputs: dict, image: str) -> str:
         name = self.docker.track("container", f"frh-{self.tag}-{inputs['name']}")
-        return provider.create(self.api, inputs, image, name=name, networks={self.inputs["networksAdvanced"][0]["name"]: self.network})
+        return provider.create(
+            self.api, inputs, image, name=name, networks={self.inputs["networksAdvanced"][0]["name"]: self.network}
+        )
 
     def logs(self, cid: str) -> str:
-        return self.docker.run("logs", cid, check=False).stdout.decode(errors="replace") + self.docker.run("logs", cid, check=False).stderr.decode(errors="replace")
+        return self.docker.run("logs", cid, check=False).stdout.decode(errors="replace") + self.docker.run(
+            "logs", cid, check=False
+        ).stderr.decode(errors="replace")
 
     def exec(self, cid: str, script: str, check: bool = True) -> str:
         proc = self.docker.run("exec", cid, "sh", "-c", script, check=check)
@@ -73,7 +77,9 @@ def wait_healthy(docker, cid: str, seconds: float = 120) -> None:
         wait_until(lambda: docker.health(cid) == "healthy", seconds, f"{cid[:12]} healthy", interval=0.5)
     except TimeoutError as err:
         logs = docker.run("logs", "--tail", "40", cid, check=False)
-        raise AssertionError(f"{err}\n{logs.stdout.decode(errors='replace')}{logs.stderr.decode(errors='replace')}") from None
+        raise AssertionError(
+            f"{err}\n{logs.stdout.decode(errors='replace')}{logs.stderr.decode(errors='replace')}"
+        ) from None
 
 
 def adopted_directory(uid: int, gid: int) -> Path:
@@ -98,7 +104,9 @@ def variants(program, openbao):
 
 
 @pytest.mark.parametrize("adopted", [False, True], ids=["volume", "adopted-directory"])
-def test_redis_restarts_on_its_own_data_including_appendonlydir(docker_engine, agent_image, redis_image, openbao, variants, adopted):
+def test_redis_restarts_on_its_own_data_including_appendonlydir(
+    docker_engine, agent_image, redis_image, openbao, variants, adopted
+):
     stage = Stage(docker_engine, agent_image, openbao, variants[adopted], "redis", f"redis-{'a' if adopted else 'v'}")
     if adopted:
         source = str(adopted_directory(999, 1000))
@@ -113,7 +121,9 @@ def test_redis_restarts_on_its_own_data_including_appendonlydir(docker_engine, a
         auth = f'REDISCLI_AUTH="$(cat {inputs["mounts"][0]["target"]}/password)"'
         assert stage.exec(first, f"{auth} redis-cli -h 127.0.0.1 set {key} kept").strip() == "OK"
         listing = stage.exec(first, "ls -ln /data")
-        assert "appendonlydir" in listing and listing.split("appendonlydir")[0].splitlines()[-1].startswith("drwx------"), listing
+        assert "appendonlydir" in listing and listing.split("appendonlydir")[0].splitlines()[-1].startswith(
+            "drwx------"
+        ), listing
         seconds = provider.stop_for_delete(stage.api, first, inputs)
         assert docker_engine.inspect(first)["State"]["ExitCode"] == 0, stage.logs(first)[-2000:]
         assert seconds < 25
@@ -136,8 +146,26 @@ def test_the_redis_standin_keeps_the_official_entrypoints_root_step(docker_engin
         (data / "appendonlydir").mkdir(mode=0o700)
         os.chown(data / "appendonlydir", 999, 1000)
         proc = docker_engine.run(
-            "run", "--rm", "--network", "none", "--cap-drop", "ALL", "--cap-add", "CHOWN", "--cap-add", "SETGID", "--cap-add", "SETUID",
-            "-v", f"{data}:/data", redis_image, "redis-server", "--appendonly", "yes", check=False, timeout=60,
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "--cap-drop",
+            "ALL",
+            "--cap-add",
+            "CHOWN",
+            "--cap-add",
+            "SETGID",
+            "--cap-add",
+            "SETUID",
+            "-v",
+            f"{data}:/data",
+            redis_image,
+            "redis-server",
+            "--appendonly",
+            "yes",
+            check=False,
+            timeout=60,
         )
         assert proc.returncode != 0 and b"Permission denied" in proc.stderr, proc.stderr[-500:]
     finally:
@@ -148,7 +176,9 @@ def test_the_redis_standin_keeps_the_official_entrypoints_root_step(docker_engin
 
 
 @pytest.mark.parametrize("adopted", [False, True], ids=["volume", "adopted-directory"])
-def test_postgres_stops_fast_with_a_pooled_connection_and_restarts_without_recovery(docker_engine, agent_image, postgres_image, openbao, variants, adopted):
+def test_postgres_stops_fast_with_a_pooled_connection_and_restarts_without_recovery(
+    docker_engine, agent_image, postgres_image, openbao, variants, adopted
+):
     stage = Stage(docker_engine, agent_image, openbao, variants[adopted], "postgres", f"pg-{'a' if adopted else 'v'}")
     source = str(adopted_directory(70, 70)) if adopted else docker_engine.track("volume", f"frh-{stage.tag}-data")
     if not adopted:
@@ -157,15 +187,32 @@ def test_postgres_stops_fast_with_a_pooled_connection_and_restarts_without_recov
     try:
         first = stage.create(inputs, postgres_image)
         wait_healthy(docker_engine, first, 180)
-        stage.exec(first, "psql -q -v ON_ERROR_STOP=1 -U postgres -d finance_report -c 'CREATE TABLE kept (v text); INSERT INTO kept VALUES (1);'")
+        stage.exec(
+            first,
+            "psql -q -v ON_ERROR_STOP=1 -U postgres -d finance_report -c 'CREATE TABLE kept (v text); INSERT "
+            "INTO kept VALUES (1);'",
+        )
         # an idle session, as a connection pool keeps them: "smart" shutdown would wait for it
         docker_engine.run("exec", "-d", first, "sh", "-c", "sleep 600 | psql -U postgres -d finance_report")
-        wait_until(lambda: "1" in stage.exec(first, "psql -tA -U postgres -d postgres -c \"SELECT count(*) FROM pg_stat_activity WHERE state = 'idle' AND datname = 'finance_report'\""), 20, "idle session")
+        wait_until(
+            lambda: (
+                "1"
+                in stage.exec(
+                    first,
+                    'psql -tA -U postgres -d postgres -c "SELECT count(*) FROM pg_stat_activity WHERE state '
+                    "= 'idle' AND datname = 'finance_report'\"",
+                )
+            ),
+            20,
+            "idle session",
+        )
         seconds = provider.stop_for_delete(stage.api, first, inputs)
         state = docker_engine.inspect(first)["State"]
         logs = stage.logs(first)
         assert "received fast shutdown request" in logs, logs[-2000:]
-        assert state["ExitCode"] == 0 and seconds < 30, f"stopped in {seconds:.1f}s with exit {state['ExitCode']}: {logs[-1500:]}"
+        assert state["ExitCode"] == 0 and seconds < 30, (
+            f"stopped in {seconds:.1f}s with exit {state['ExitCode']}: {logs[-1500:]}"
+        )
         docker_engine.run("rm", first)
 
         second = stage.create(inputs, postgres_image)
@@ -180,7 +227,9 @@ def test_postgres_stops_fast_with_a_pooled_connection_and_restarts_without_recov
             shutil.rmtree(source, ignore_errors=True)
 
 
-def test_a_failed_password_sync_keeps_postgres_from_turning_healthy(docker_engine, agent_image, postgres_image, openbao, variants):
+def test_a_failed_password_sync_keeps_postgres_from_turning_healthy(
+    docker_engine, agent_image, postgres_image, openbao, variants
+):
     stage = Stage(docker_engine, agent_image, openbao, variants[False], "postgres", "pg-sync")
     source = docker_engine.track("volume", f"frh-{stage.tag}-data")
     docker_engine.run("volume", "create", source)
@@ -194,7 +243,9 @@ def test_a_failed_password_sync_keeps_postgres_from_turning_healthy(docker_engin
         docker_engine.run("rm", first)
         inputs = {**inputs, "restart": "no"}  # observe one start, not the restart loop
         second = stage.create(inputs, postgres_image)
-        wait_until(lambda: not docker_engine.inspect(second)["State"]["Running"], 120, "postgres to stop after the failed sync")
+        wait_until(
+            lambda: not docker_engine.inspect(second)["State"]["Running"], 120, "postgres to stop after the failed sync"
+        )
         state = docker_engine.inspect(second)["State"]
         assert state["ExitCode"] == 1 and state.get("Health", {}).get("Status") != "healthy"
         assert "password sync failed" in stage.logs(second)

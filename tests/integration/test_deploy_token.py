@@ -23,8 +23,12 @@ def deploy_token(openbao, program):
     def make(env: str) -> VaultHTTP:
         root = openbao.client()
         services = sorted(program[env].run.outputs["vault_roles"])
-        root.sys.create_or_update_acl_policy(name=f"finance_report-{env}-deploy", policy=deploy_policy_hcl("secret", APPROLE, env, services))
-        token = root.auth.token.create(policies=[f"finance_report-{env}-deploy"], no_default_policy=True, no_parent=True, ttl="20m")["auth"]["client_token"]
+        root.sys.create_or_update_acl_policy(
+            name=f"finance_report-{env}-deploy", policy=deploy_policy_hcl("secret", APPROLE, env, services)
+        )
+        token = root.auth.token.create(
+            policies=[f"finance_report-{env}-deploy"], no_default_policy=True, no_parent=True, ttl="20m"
+        )["auth"]["client_token"]
         # The Vault provider works through a child token of the one it is given (it inherits the policy).
         child = openbao.client(token=token).auth.token.create(ttl="10m")["auth"]["client_token"]
         return VaultHTTP(openbao.address, child)
@@ -51,7 +55,9 @@ def test_no_role_of_the_deploy_token_takes_a_policy_but_its_own(env, deploy_toke
     allowed = {}
     for service in services:
         role = f"finance_report-{env}-{service}"
-        targets = [f"finance_report-{other}-{service}"] + [f"finance_report-{env}-{s}" for s in services if s != service]
+        targets = [f"finance_report-{other}-{service}"] + [
+            f"finance_report-{env}-{s}" for s in services if s != service
+        ]
         for target in targets:
             for what, response in escalations(client, role, target).items():
                 if response.status_code != 403:
@@ -65,7 +71,9 @@ def test_no_role_of_the_deploy_token_takes_a_policy_but_its_own(env, deploy_toke
     own_role = f"finance_report-{env}-app"
     role_id = client.ok("GET", f"auth/{APPROLE}/role/{own_role}/role-id")["data"]["role_id"]
     secret_id = client.ok("POST", f"auth/{APPROLE}/role/{own_role}/secret-id", {})["data"]["secret_id"]
-    login = openbao.client(token="none").auth.approle.login(role_id=role_id, secret_id=secret_id, use_token=False)["auth"]
+    login = openbao.client(token="none").auth.approle.login(role_id=role_id, secret_id=secret_id, use_token=False)[
+        "auth"
+    ]
     assert login["policies"] == [own_role]
     agent = VaultHTTP(openbao.address, login["client_token"])
     assert agent.call("GET", f"secret/data/finance_report/{other}/app").status_code == 403
@@ -82,12 +90,22 @@ def test_the_deploy_token_writes_each_of_its_policies_with_the_programs_text_onl
     refused = {}
     for name, program_text in sorted(texts.items()):
         service = name.rsplit("-", 1)[1]
-        refused[f"rewrite {name} to read the other env"] = client.call("PUT", f"sys/policies/acl/{name}", {"policy": widened})
-        refused[f"append a path to {name}"] = client.call("PUT", f"sys/policies/acl/{name}", {"policy": program_text + widened})
-        refused[f"write the other env's {service} policy"] = client.call("PUT", f"sys/policies/acl/finance_report-{other}-{service}", {"policy": widened})
-    refused["write a policy of another name"] = client.call("PUT", f"sys/policies/acl/finance_report-{env}-extra", {"policy": widened})
+        refused[f"rewrite {name} to read the other env"] = client.call(
+            "PUT", f"sys/policies/acl/{name}", {"policy": widened}
+        )
+        refused[f"append a path to {name}"] = client.call(
+            "PUT", f"sys/policies/acl/{name}", {"policy": program_text + widened}
+        )
+        refused[f"write the other env's {service} policy"] = client.call(
+            "PUT", f"sys/policies/acl/finance_report-{other}-{service}", {"policy": widened}
+        )
+    refused["write a policy of another name"] = client.call(
+        "PUT", f"sys/policies/acl/finance_report-{env}-extra", {"policy": widened}
+    )
     assert {what: r.status_code for what, r in refused.items()} == {what: 403 for what in refused}
     root = openbao.client()
     for name, program_text in sorted(texts.items()):
         assert root.sys.read_acl_policy(name)["data"]["policy"] == program_text
-        assert client.call("PUT", f"sys/policies/acl/{name}", {"policy": program_text}).status_code == 204, "the program's own text is written"
+        assert client.call("PUT", f"sys/policies/acl/{name}", {"policy": program_text}).status_code == 204, (
+            "the program's own text is written"
+        )

@@ -17,14 +17,14 @@ from pathlib import Path
 
 import pytest
 
+from clients.docker_api import DockerAPI
 from config.stack_config import load_config
+from ops.doctor import Doctor
+from ops.program_run import run_program
 from render.vault_artifacts import deploy_policy_hcl, preview_policy_hcl
 from tests.conftest import stack_config
 from tests.integration import images
 from tests.integration.harness import Docker, EnginePaths
-from clients.docker_api import DockerAPI
-from ops.doctor import Doctor
-from ops.program_run import run_program
 
 pytestmark = pytest.mark.integration
 
@@ -39,7 +39,9 @@ def services() -> list[str]:
 def doctor(docker, openbao, overrides=None, token=None, api=None) -> Doctor:
     raw, keys = stack_config("staging", {"vaultAddress": openbao.address, **(overrides or {})})
     p = "finance-report:"
-    cfg = load_config({k[len(p):]: v for k, v in raw.items() if k.startswith(p)}, "staging", frozenset(k[len(p):] for k in keys))
+    cfg = load_config(
+        {k[len(p) :]: v for k, v in raw.items() if k.startswith(p)}, "staging", frozenset(k[len(p) :] for k in keys)
+    )
     run = run_program("staging", raw, keys)
     assert run.error is None, run.error
     return Doctor(cfg, run, api or docker.api(), openbao.address, token, pull=True)
@@ -51,7 +53,15 @@ def host(docker_engine, agent_image, postgres_image, redis_image, app_image):
     Dokploy's Traefik network."""
     d = doctor(docker_engine, type("B", (), {"address": "http://127.0.0.1:1"})())
     for ref in d.images():
-        standin = postgres_image if ref.startswith("postgres:") else redis_image if ref.startswith("redis:") else agent_image if "vault" in ref else app_image
+        standin = (
+            postgres_image
+            if ref.startswith("postgres:")
+            else redis_image
+            if ref.startswith("redis:")
+            else agent_image
+            if "vault" in ref
+            else app_image
+        )
         docker_engine.run("tag", standin, ref)
     network = "dokploy-network"
     docker_engine.run("network", "create", network, check=False)
@@ -104,7 +114,9 @@ def _saved(image: str) -> bytes:
 
     from tests.integration.harness import DOCKER_SOCK
 
-    return subprocess.run(["docker", "-H", f"unix://{DOCKER_SOCK}", "save", image], capture_output=True, check=True).stdout
+    return subprocess.run(
+        ["docker", "-H", f"unix://{DOCKER_SOCK}", "save", image], capture_output=True, check=True
+    ).stdout
 
 
 def test_an_agent_binary_with_file_capabilities_is_found_and_really_fails_under_cap_drop_all(host, openbao):
@@ -120,8 +132,24 @@ def test_an_agent_binary_with_file_capabilities_is_found_and_really_fails_under_
     info.pax_headers = {"SCHILY.xattr.security.capability": caps.decode("utf-8", "surrogateescape")}
     fs.tar.addfile(info, io.BytesIO(data))
     tag = images.build(host.api(), "fr-harness/vault-with-caps:1", fs.close(), "ENV PATH=/bin\n")
-    refused = host.run("run", "--rm", "--network", "none", "--cap-drop", "ALL", "--entrypoint", "/bin/vault", tag, "true", check=False)
-    allowed = host.run("run", "--rm", "--network", "none", "--cap-drop", "ALL", "--cap-add", "IPC_LOCK", "--entrypoint", "/bin/vault", tag, "true", check=False)
+    refused = host.run(
+        "run", "--rm", "--network", "none", "--cap-drop", "ALL", "--entrypoint", "/bin/vault", tag, "true", check=False
+    )
+    allowed = host.run(
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--cap-drop",
+        "ALL",
+        "--cap-add",
+        "IPC_LOCK",
+        "--entrypoint",
+        "/bin/vault",
+        tag,
+        "true",
+        check=False,
+    )
     assert refused.returncode != 0 and b"operation not permitted" in refused.stderr
     # granted, exec succeeds: the binary (busybox under another name) then runs and says so itself
     assert b"operation not permitted" not in allowed.stderr and b"applet not found" in allowed.stderr
@@ -145,10 +173,16 @@ def test_adopted_data_directories_must_exist_owned_by_the_image_users(host, open
         os.chown(pg / "PG_VERSION", 0, 0)
         os.chown(redis, 0, 0)
         found = {f.check.split()[0]: f for f in d.data_directories(agent)}
-        assert not found["postgres"].ok and "PG_VERSION is owned by uid 0, not 70" in found["postgres"].detail and found["postgres"].fix == f"chown -R 70 {pg}"
+        assert (
+            not found["postgres"].ok
+            and "PG_VERSION is owned by uid 0, not 70" in found["postgres"].detail
+            and found["postgres"].fix == f"chown -R 70 {pg}"
+        )
         assert not found["redis"].ok and found["redis"].fix == f"chown -R 999 {redis}"
         missing = doctor(host, openbao, {"postgresDataPath": str(root / "absent")}).data_directories(agent)
-        assert not missing[0].ok and missing[0].detail == "does not exist on the host" and not (root / "absent").exists(), "the check must not create it"
+        assert (
+            not missing[0].ok and missing[0].detail == "does not exist on the host" and not (root / "absent").exists()
+        ), "the check must not create it"
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
@@ -164,22 +198,40 @@ def test_vault_mounts_and_the_deploy_tokens_capabilities(host, openbao):
     deploy = _token(openbao, deploy_policy_hcl("secret", "approle", "staging", services()))
     findings = doctor(host, openbao, token=deploy).vault()
     assert all(f.ok for f in findings), [f.line() for f in findings]
-    assert {f.check for f in findings} == {"vault", "vault KV v2 mount", "vault AppRole mount", "vault token capabilities"}
+    assert {f.check for f in findings} == {
+        "vault",
+        "vault KV v2 mount",
+        "vault AppRole mount",
+        "vault token capabilities",
+    }
 
     preview = _token(openbao, preview_policy_hcl("secret", "approle", "staging", services()))
     (caps,) = by_check(doctor(host, openbao, token=preview).vault(), "vault token capabilities")
     assert not caps.ok and "deploy policy" in caps.fix
 
     # a token that may create everything but child tokens: exactly that one grant is named
-    partial = deploy_policy_hcl("secret", "approle", "staging", services()).replace('path "auth/token/create" {\n  capabilities = ["update"]\n}\n', "")
+    partial = deploy_policy_hcl("secret", "approle", "staging", services()).replace(
+        'path "auth/token/create" {\n  capabilities = ["update"]\n}\n', ""
+    )
     (caps,) = by_check(doctor(host, openbao, token=_token(openbao, partial)).vault(), "vault token capabilities")
-    assert not caps.ok and caps.detail.startswith("the token lacks 1 of ") and "auth/token/create (update)" in caps.detail
-    assert doctor(host, openbao, {"vaultSkipChildToken": "true"}, token=_token(openbao, partial)).vault()[-1].ok, "a preview needs no child token"
+    assert (
+        not caps.ok and caps.detail.startswith("the token lacks 1 of ") and "auth/token/create (update)" in caps.detail
+    )
+    assert doctor(host, openbao, {"vaultSkipChildToken": "true"}, token=_token(openbao, partial)).vault()[-1].ok, (
+        "a preview needs no child token"
+    )
 
     wrong_mounts = doctor(host, openbao, {"vaultKvMount": "kv", "vaultApproleMount": "apps"}, token=deploy).vault()
-    assert [f.ok for f in by_check(wrong_mounts, "vault KV")] == [False] and [f.ok for f in by_check(wrong_mounts, "vault AppRole")] == [False]
+    assert [f.ok for f in by_check(wrong_mounts, "vault KV")] == [False] and [
+        f.ok for f in by_check(wrong_mounts, "vault AppRole")
+    ] == [False]
     down = doctor(host, type("Down", (), {"address": "http://127.0.0.1:9"})(), token=deploy)
-    assert [(f.ok, f.detail) for f in down.vault()] == [(False, "http://127.0.0.1:9 did not answer: the connection was refused (nothing listens on that address and port)")]
+    assert [(f.ok, f.detail) for f in down.vault()] == [
+        (
+            False,
+            "http://127.0.0.1:9 did not answer: the connection was refused (nothing listens on that address and port)",
+        )
+    ]
 
 
 def test_each_bucket_must_exist_on_the_s3_endpoint(host, openbao, s3_server, monkeypatch):
@@ -189,12 +241,24 @@ def test_each_bucket_must_exist_on_the_s3_endpoint(host, openbao, s3_server, mon
     present = doctor(host, openbao, {"s3Endpoint": s3_server.url, "s3Bucket": s3_server.bucket}).s3()
     assert [f.ok for f in present] == [True] and "signed HEAD" in present[0].detail
     missing = doctor(host, openbao, {"s3Endpoint": s3_server.url, "s3Bucket": "finance-report-nowhere"}).s3()
-    assert [f.ok for f in missing] == [False] and "has no bucket finance-report-nowhere" in missing[0].detail and "mc mb" in missing[0].fix
+    assert (
+        [f.ok for f in missing] == [False]
+        and "has no bucket finance-report-nowhere" in missing[0].detail
+        and "mc mb" in missing[0].fix
+    )
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wrong-" + secrets.token_hex(8))
     refused = doctor(host, openbao, {"s3Endpoint": s3_server.url, "s3Bucket": s3_server.bucket}).s3()
     assert [f.ok for f in refused] == [False]
     unreachable = doctor(host, openbao, {"s3Endpoint": "http://127.0.0.1:9", "s3Bucket": s3_server.bucket}).s3()
-    assert [f.ok for f in unreachable] == [False] and unreachable[0].detail == "http://127.0.0.1:9 did not answer: the connection was refused (nothing listens on that address and port)"
+    assert (
+        [f.ok for f in unreachable] == [False]
+        and unreachable[0].detail
+        == "http://127.0.0.1:9 did not answer: the connection was refused (nothing listens on that address and port)"
+    )
     monkeypatch.delenv("AWS_ACCESS_KEY_ID")
-    unsigned = doctor(host, openbao, {"s3Endpoint": "http://s3.finance-report.invalid", "s3Bucket": s3_server.bucket}).s3()
-    assert [f.detail for f in unsigned] == ["http://s3.finance-report.invalid did not answer: its name does not resolve (DNS)"]
+    unsigned = doctor(
+        host, openbao, {"s3Endpoint": "http://s3.finance-report.invalid", "s3Bucket": s3_server.bucket}
+    ).s3()
+    assert [f.detail for f in unsigned] == [
+        "http://s3.finance-report.invalid did not answer: its name does not resolve (DNS)"
+    ]

@@ -28,12 +28,35 @@ from sqlalchemy.engine import make_url
 from render import app_env
 from render import postgres as pg_component
 from render import redis as redis_component
-from tests.integration.sidecar import Artifacts, write_host_agent
 from tests.integration.harness import bao_binary, free_port, redis_server_binary, wait_until
+from tests.integration.sidecar import Artifacts, write_host_agent
 
 pytestmark = pytest.mark.integration
 
-HOSTILE = list("'\"$`\\ #=@:/%") + ["é", "中", "ß", "🔑", "\t", "a", "Z", "9", "-", "{", "}", "!", "&", ";", "|", "*", "?", "~", "(", ")", "<", ">"]
+HOSTILE = list("'\"$`\\ #=@:/%") + [
+    "é",
+    "中",
+    "ß",
+    "🔑",
+    "\t",
+    "a",
+    "Z",
+    "9",
+    "-",
+    "{",
+    "}",
+    "!",
+    "&",
+    ";",
+    "|",
+    "*",
+    "?",
+    "~",
+    "(",
+    ")",
+    "<",
+    ">",
+]
 hostile_text = st.text(alphabet=st.sampled_from(HOSTILE), min_size=1, max_size=40)
 HYPOTHESIS = settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
@@ -52,7 +75,9 @@ def render_on_host(bao, artifacts: Artifacts, service: str) -> dict[str, str]:
 
 
 def put(bao, env: str, service: str, data: dict[str, str]) -> None:
-    bao.client().secrets.kv.v2.create_or_update_secret(path=f"finance_report/{env}/{service}", secret=data, mount_point="secret")
+    bao.client().secrets.kv.v2.create_or_update_secret(
+        path=f"finance_report/{env}/{service}", secret=data, mount_point="secret"
+    )
 
 
 def source_env_file(text: str, keys: list[str]) -> dict[str, str]:
@@ -62,7 +87,9 @@ def source_env_file(text: str, keys: list[str]) -> dict[str, str]:
         path = shm / "app.env"
         path.write_bytes(text.encode())
         printer = " ".join(f'"${{{k}}}"' for k in keys)
-        proc = subprocess.run(["sh", "-c", f"set -a; . {path}; set +a; printf '%s\\0' {printer}"], capture_output=True, timeout=10)
+        proc = subprocess.run(
+            ["sh", "-c", f"set -a; . {path}; set +a; printf '%s\\0' {printer}"], capture_output=True, timeout=10
+        )
         assert proc.returncode == 0, proc.stderr.decode(errors="replace")
         return dict(zip(keys, proc.stdout.decode().split("\0")))
     finally:
@@ -76,7 +103,9 @@ def staging(program) -> Artifacts:
 
 @HYPOTHESIS
 @given(values=st.lists(hostile_text, min_size=9, max_size=9))
-@example(values=["it's", 'say "hi"', "$HOME", "`id`", "a b  c", "#not a comment", "k=v=w", "p@ss:w/rd%20", "back\\slash\\"])
+@example(
+    values=["it's", 'say "hi"', "$HOME", "`id`", "a b  c", "#not a comment", "k=v=w", "p@ss:w/rd%20", "back\\slash\\"]
+)
 def test_app_secrets_round_trip_exactly_through_agent_and_sh(openbao, staging, values):
     mount, original = staging.kv()["app"]
     keys = sorted(original)
@@ -94,14 +123,31 @@ def test_app_secrets_round_trip_exactly_through_agent_and_sh(openbao, staging, v
 
 def start_redis(conf: Path, port: int) -> subprocess.Popen:
     proc = subprocess.Popen(
-        [redis_server_binary(), str(conf), "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(conf.parent)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        [
+            redis_server_binary(),
+            str(conf),
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(conf.parent),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     try:
         wait_until(lambda: _redis_answers(port), 15, "redis-server")
     except TimeoutError:
         proc.kill()
-        raise AssertionError("redis-server did not start with the rendered config: " + proc.stdout.read().decode(errors="replace")[-1500:])
+        raise AssertionError(
+            "redis-server did not start with the rendered config: "
+            + proc.stdout.read().decode(errors="replace")[-1500:]
+        )
     return proc
 
 
@@ -180,7 +226,9 @@ rm /run/secrets/redis/password
 sh -c {shlex.quote(command[1])}; echo "without=$?"
 kill "$(cat /tmp/frh-redis.pid)"
 """
-        proc = subprocess.run(["unshare", "--net", "--mount", "sh", "-c", script], capture_output=True, text=True, timeout=60)
+        proc = subprocess.run(
+            ["unshare", "--net", "--mount", "sh", "-c", script], capture_output=True, text=True, timeout=60
+        )
         results = dict(line.split("=") for line in proc.stdout.split() if "=" in line)
         assert results == {"with": "0", "wrong": "1", "without": "1"}, proc.stdout + proc.stderr
     finally:
@@ -192,8 +240,25 @@ kill "$(cat /tmp/frh-redis.pid)"
 
 def psql(postgres_server, stdin: str, password: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [str(postgres_server.bindir / "psql"), "-v", "ON_ERROR_STOP=1", "-q", "-h", "127.0.0.1", "-p", str(postgres_server.port), "-U", "postgres", "-d", "finance_report"],
-        input=stdin, capture_output=True, text=True, env={**os.environ, "PGPASSWORD": password}, timeout=30,
+        [
+            str(postgres_server.bindir / "psql"),
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-q",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(postgres_server.port),
+            "-U",
+            "postgres",
+            "-d",
+            "finance_report",
+        ],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PGPASSWORD": password},
+        timeout=30,
     )
 
 
@@ -201,7 +266,9 @@ async def _select_one(url: str) -> int:
     import asyncpg
 
     parsed = make_url(url)  # how the backend (SQLAlchemy) reads DATABASE_URL
-    conn = await asyncpg.connect(host=parsed.host, port=parsed.port, user=parsed.username, password=parsed.password, database=parsed.database)
+    conn = await asyncpg.connect(
+        host=parsed.host, port=parsed.port, user=parsed.username, password=parsed.password, database=parsed.database
+    )
     try:
         return await conn.fetchval("SELECT 1")
     finally:
@@ -212,7 +279,9 @@ async def _select_one(url: str) -> int:
 @given(password=hostile_text)
 @example(password="'; DROP ROLE postgres; --")
 @example(password=":'pw' `whoami` \\set")
-def test_postgres_role_takes_the_rendered_password_and_database_url_connects(openbao, staging, postgres_server, password):
+def test_postgres_role_takes_the_rendered_password_and_database_url_connects(
+    openbao, staging, postgres_server, password
+):
     """The rendered file is applied with the program's own sync input (psql \\set from the file), then
     the backend's DATABASE_URL, composed by the program, connects with it."""
     _, original = staging.kv()["postgres"]
@@ -226,7 +295,9 @@ def test_postgres_role_takes_the_rendered_password_and_database_url_connects(ope
         result = psql(postgres_server, pg_component.password_sync_input(str(shm / "password")), current)
         assert result.returncode == 0, result.stderr
         postgres_server.password = password
-        url = app_env.database_url(password, "staging").replace("finance_report-postgres-staging:5432", f"127.0.0.1:{postgres_server.port}")
+        url = app_env.database_url(password, "staging").replace(
+            "finance_report-postgres-staging:5432", f"127.0.0.1:{postgres_server.port}"
+        )
         assert asyncio.run(_select_one(url)) == 1
     finally:
         # back to a known boot password so a failure cannot lock the other tests out
@@ -256,9 +327,15 @@ def test_a_running_agent_re_renders_a_changed_kv_value_without_a_restart(openbao
         text = config.read_text()
         assert 'static_secret_render_interval = "1m"' in text, "the program's agent config must re-read KV periodically"
         config.write_text(text.replace('static_secret_render_interval = "1m"', 'static_secret_render_interval = "2s"'))
-        proc = subprocess.Popen([bao_binary(), "agent", f"-config={config}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [bao_binary(), "agent", f"-config={config}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         password = root / "secrets" / "redis" / "password"
-        wait_until(lambda: password.exists() and password.read_text() == staging.kv()["redis"][1]["PASSWORD"], 30, "first render")
+        wait_until(
+            lambda: password.exists() and password.read_text() == staging.kv()["redis"][1]["PASSWORD"],
+            30,
+            "first render",
+        )
         changed = "changed-" + secrets.token_hex(8)
         put(openbao, "staging", "redis", {"PASSWORD": changed})
         wait_until(lambda: password.read_text() == changed, 30, "re-render of the changed value")

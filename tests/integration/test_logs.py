@@ -17,11 +17,11 @@ import time
 
 import pytest
 
+from clients.docker_api import DockerAPI
+from ops import logs
+from ops.program_run import unwrap_secrets
 from tests.conftest import run_stack
 from tests.integration.harness import DOCKER_SOCK, wait_until
-from ops import logs
-from clients.docker_api import DockerAPI
-from ops.program_run import unwrap_secrets
 
 pytestmark = pytest.mark.integration
 HOST = f"unix://{DOCKER_SOCK}"
@@ -64,7 +64,15 @@ def start(docker, image: str, name: str, labels: list[str], script: str, *extra:
 def read(**kwargs) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
     RecordingAPI.calls = []
-    code = logs.main(kwargs.pop("stack", "staging"), kwargs.pop("service", "backend"), docker_host=kwargs.pop("docker_host", HOST), out=out, err=err, api_factory=RecordingAPI, **kwargs)
+    code = logs.main(
+        kwargs.pop("stack", "staging"),
+        kwargs.pop("service", "backend"),
+        docker_host=kwargs.pop("docker_host", HOST),
+        out=out,
+        err=err,
+        api_factory=RecordingAPI,
+        **kwargs,
+    )
     return code, out.getvalue(), err.getvalue()
 
 
@@ -73,26 +81,64 @@ def deployed(docker_engine, agent_image):
     docker = docker_engine
     secret = "rendered-" + secrets.token_hex(16)
     volume = docker.track("volume", "frh-logs-app-secrets")
-    docker.run("volume", "create", "--driver", "local", "--opt", "type=tmpfs", "--opt", "device=tmpfs", "--opt", "o=size=1m,mode=0750", volume)
+    docker.run(
+        "volume",
+        "create",
+        "--driver",
+        "local",
+        "--opt",
+        "type=tmpfs",
+        "--opt",
+        "device=tmpfs",
+        "--opt",
+        "o=size=1m,mode=0750",
+        volume,
+    )
     # The agent renders the file into the tmpfs volume and keeps it mounted (the volume's content lives
     # only while a container mounts it), as the program's agent does.
     names = {
         "agent": start(
-            docker, agent_image, "app-agent", program_labels("staging", "app-vault-agent"),
-            'printf "SECRET_KEY=%s\\n" "$VALUE" > /run/secrets/app/app.env; echo agent rendered app.env; exec sleep 600',
-            "-e", "VALUE", "--mount", f"type=volume,source={volume},target=/run/secrets/app", env={"VALUE": secret},
+            docker,
+            agent_image,
+            "app-agent",
+            program_labels("staging", "app-vault-agent"),
+            'printf "SECRET_KEY=%s\\n" "$VALUE" > /run/secrets/app/app.env; echo agent rendered app.env; '
+            "exec sleep 600",
+            "-e",
+            "VALUE",
+            "--mount",
+            f"type=volume,source={volume},target=/run/secrets/app",
+            env={"VALUE": secret},
         ),
     }
     backend = program_labels("staging", "app-backend")
     names["old"] = start(docker, agent_image, "backend-old", backend, "echo old-revision-started; exec sleep 600")
     time.sleep(1.1)  # Created has one-second resolution: the new revision is newer
     names["new"] = start(
-        docker, agent_image, "backend-new", backend,
-        "echo early GET /health 200; echo early boom >&2; ls /run/secrets/app; test -s /run/secrets/app/app.env || exit 9; sleep 4; echo late GET /api/x 500; exec sleep 600",
-        "--mount", f"type=volume,source={volume},target=/run/secrets/app,readonly",
+        docker,
+        agent_image,
+        "backend-new",
+        backend,
+        "echo early GET /health 200; echo early boom >&2; ls /run/secrets/app; test -s "
+        "/run/secrets/app/app.env || exit 9; sleep 4; echo late GET /api/x 500; exec sleep 600",
+        "--mount",
+        f"type=volume,source={volume},target=/run/secrets/app,readonly",
     )
-    names["production"] = start(docker, agent_image, "backend-production", program_labels("production", "app-backend"), "echo production-line; exec sleep 600")
-    names["frontend"] = start(docker, agent_image, "frontend-tty", program_labels("staging", "app-frontend"), "echo tty line one; echo tty line two; exec sleep 600", "-t")
+    names["production"] = start(
+        docker,
+        agent_image,
+        "backend-production",
+        program_labels("production", "app-backend"),
+        "echo production-line; exec sleep 600",
+    )
+    names["frontend"] = start(
+        docker,
+        agent_image,
+        "frontend-tty",
+        program_labels("staging", "app-frontend"),
+        "echo tty line one; echo tty line two; exec sleep 600",
+        "-t",
+    )
     wait_until(lambda: "late" in docker.run("logs", names["new"]).stdout.decode(), 30, "the new revision's late line")
     yield names, secret
     docker.cleanup()
@@ -113,7 +159,9 @@ def test_all_revisions_add_the_earlier_one_after_the_current(deployed):
     assert code == 0
     assert out.splitlines()[-1] == "old-revision-started"
     headers = [line for line in err.splitlines() if line.startswith("==> ")]
-    assert headers[0].startswith(f"==> {names['new']} (running, current revision)") and headers[1].startswith(f"==> {names['old']} (running, earlier revision)")
+    assert headers[0].startswith(f"==> {names['new']} (running, current revision)") and headers[1].startswith(
+        f"==> {names['old']} (running, earlier revision)"
+    )
 
 
 def test_since_tail_and_grep_cut_the_output(deployed):
@@ -142,7 +190,13 @@ def test_no_secret_file_is_ever_read(deployed):
 
 
 def test_follow_streams_lines_as_they_are_written(docker_engine, agent_image):
-    name = start(docker_engine, agent_image, "redis-ticking", program_labels("staging", "redis-container"), "for i in 1 2 3 4 5 6 7 8; do echo tick $i; sleep 0.4; done")
+    name = start(
+        docker_engine,
+        agent_image,
+        "redis-ticking",
+        program_labels("staging", "redis-container"),
+        "for i in 1 2 3 4 5 6 7 8; do echo tick $i; sleep 0.4; done",
+    )
 
     class Clocked(io.StringIO):
         def __init__(self):
@@ -167,4 +221,6 @@ def test_follow_streams_lines_as_they_are_written(docker_engine, agent_image):
 def test_an_unreachable_host_is_one_line_and_exit_1(deployed):
     code, out, err = read(docker_host="unix:///run/fr-no-such-engine.sock")
     assert (code, out) == (1, "")
-    assert err == "logs: cannot reach the Docker engine at unix:///run/fr-no-such-engine.sock: No such file or directory\n"
+    assert (
+        err == "logs: cannot reach the Docker engine at unix:///run/fr-no-such-engine.sock: No such file or directory\n"
+    )

@@ -7,13 +7,13 @@ child token)."""
 from __future__ import annotations
 
 import re
-from typing import Any, Optional
+from typing import Any
 
 import pytest
 import requests
 
-from render.vault_artifacts import preview_policy_hcl, preview_policy_name
 from facts.providers import VAULT_READ_CALLS
+from render.vault_artifacts import preview_policy_hcl, preview_policy_name
 from tests.integration.sidecar import Artifacts
 
 pytestmark = pytest.mark.integration
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.integration
 KV, APPROLE = "secret", "approle"  # both stack files use the default mounts
 
 
-def call(bao, token: str, method: str, path: str, body: Optional[dict[str, Any]] = None) -> int:
+def call(bao, token: str, method: str, path: str, body: dict[str, Any] | None = None) -> int:
     url = f"{bao.address}/v1/{path}"
     if method == "LIST":
         method, url = "GET", url + "?list=true"
@@ -39,8 +39,12 @@ def preview_tokens(openbao, program):
     tokens = {}
     for stack, artifacts in program.items():
         env = artifacts.env
-        root.sys.create_or_update_acl_policy(name=preview_policy_name(env), policy=preview_policy_hcl(KV, APPROLE, env, services(artifacts)))
-        tokens[env] = root.auth.token.create(policies=[preview_policy_name(env)], no_default_policy=True, ttl="1h")["auth"]["client_token"]
+        root.sys.create_or_update_acl_policy(
+            name=preview_policy_name(env), policy=preview_policy_hcl(KV, APPROLE, env, services(artifacts))
+        )
+        tokens[env] = root.auth.token.create(policies=[preview_policy_name(env)], no_default_policy=True, ttl="1h")[
+            "auth"
+        ]["client_token"]
     return tokens
 
 
@@ -56,19 +60,27 @@ def accessors(openbao, program):
     return out
 
 
-def provider_reads(artifacts: Artifacts) -> list[tuple[str, str, Optional[dict]]]:
+def provider_reads(artifacts: Artifacts) -> list[tuple[str, str, dict | None]]:
     """(method, path, body) of every read the provider makes for this env's Vault resources."""
     env, calls = artifacts.env, []
     for capability, template in VAULT_READ_CALLS:
         for service in services(artifacts):
             role = artifacts.run.outputs["vault_roles"][service]
-            path = template.format(kv=KV, approle=APPROLE, name=f"finance_report/{env}/{service}", policy=artifacts.run.outputs["vault_policies"][service], role=role)
+            path = template.format(
+                kv=KV,
+                approle=APPROLE,
+                name=f"finance_report/{env}/{service}",
+                policy=artifacts.run.outputs["vault_policies"][service],
+                role=role,
+            )
             calls.append(("POST", path, role) if capability == "update" else ("GET", path, None))
     return list(dict.fromkeys(calls))
 
 
 @pytest.mark.parametrize("stack", ["production", "staging"])
-def test_the_preview_token_makes_every_read_the_provider_makes_for_its_env(stack, openbao, program, preview_tokens, accessors):
+def test_the_preview_token_makes_every_read_the_provider_makes_for_its_env(
+    stack, openbao, program, preview_tokens, accessors
+):
     artifacts = program[stack]
     token = preview_tokens[artifacts.env]
     failures = []
@@ -82,7 +94,9 @@ def test_the_preview_token_makes_every_read_the_provider_makes_for_its_env(stack
 
 
 @pytest.mark.parametrize("stack", ["production", "staging"])
-def test_the_preview_token_cannot_write_list_read_the_other_env_or_create_tokens(stack, openbao, program, preview_tokens, accessors):
+def test_the_preview_token_cannot_write_list_read_the_other_env_or_create_tokens(
+    stack, openbao, program, preview_tokens, accessors
+):
     artifacts = program[stack]
     env = artifacts.env
     other = next(a for a in program.values() if a.env != env)
@@ -112,14 +126,21 @@ def test_the_preview_token_cannot_write_list_read_the_other_env_or_create_tokens
         ("GET", f"{KV}/data/finance_report/{other.env}/app", None),
         ("GET", f"sys/policies/acl/{other.run.outputs['vault_policies']['app']}", None),
         ("GET", f"auth/{APPROLE}/role/{other.run.outputs['vault_roles']['app']}/role-id", None),
-        ("POST", f"auth/{APPROLE}/role/{other.run.outputs['vault_roles']['app']}/secret-id-accessor/lookup", {"secret_id_accessor": accessors[other.run.outputs["vault_roles"]["app"]]}),
+        (
+            "POST",
+            f"auth/{APPROLE}/role/{other.run.outputs['vault_roles']['app']}/secret-id-accessor/lookup",
+            {"secret_id_accessor": accessors[other.run.outputs["vault_roles"]["app"]]},
+        ),
         ("GET", f"sys/policies/acl/{preview_policy_name(other.env)}", None),
     ]
     allowed = [f"{m} {p}: {s}" for m, p, b in forbidden if (s := call(openbao, token, m, p, b)) != 403]
     assert allowed == []
     # nothing changed: the env's app secret and role are what the program wrote
     root = openbao.client()
-    assert root.secrets.kv.v2.read_secret_version(path=f"finance_report/{env}/app", mount_point=KV)["data"]["data"] == artifacts.kv()["app"][1]
+    assert (
+        root.secrets.kv.v2.read_secret_version(path=f"finance_report/{env}/app", mount_point=KV)["data"]["data"]
+        == artifacts.kv()["app"][1]
+    )
     assert root.auth.approle.read_role(role_name=role)["data"]["token_ttl"] == artifacts.roles()[role]["token_ttl"]
 
 

@@ -16,13 +16,13 @@ from __future__ import annotations
 import hvac.exceptions
 import pytest
 
+from config.stack_file import read_stack_file
+from ops import preview_env
+from ops.program_run import run_program, with_missing_secrets
 from render import naming
 from render.preview_env import DEPLOYER_POLICY_NAME, SERVICES, deployer_policy_hcl, preview_service_policy_hcl
 from tests.integration.sidecar import Artifacts
 from tests.integration.vault_provider import VaultHTTP, deploy, destroy, escalations
-from ops import preview_env
-from ops.program_run import run_program, with_missing_secrets
-from config.stack_file import read_stack_file
 
 pytestmark = pytest.mark.integration
 
@@ -44,9 +44,13 @@ def deployer(openbao):
     first preview), both written by root."""
     root = openbao.client()
     for service in SERVICES:
-        root.sys.create_or_update_acl_policy(name=naming.preview_service_policy_name(service), policy=preview_service_policy_hcl("secret", service))
+        root.sys.create_or_update_acl_policy(
+            name=naming.preview_service_policy_name(service), policy=preview_service_policy_hcl("secret", service)
+        )
     root.sys.create_or_update_acl_policy(name=DEPLOYER_POLICY_NAME, policy=deployer_policy_hcl("secret", "approle"))
-    token = root.auth.token.create(policies=[DEPLOYER_POLICY_NAME], no_default_policy=True, no_parent=True, ttl="1h")["auth"]["client_token"]
+    token = root.auth.token.create(policies=[DEPLOYER_POLICY_NAME], no_default_policy=True, no_parent=True, ttl="1h")[
+        "auth"
+    ]["client_token"]
     # The Vault provider works with a child token of the one it is given (it inherits the policy).
     child = openbao.client(token=token).auth.token.create(ttl="20m")["auth"]["client_token"]
     return VaultHTTP(openbao.address, child)
@@ -58,21 +62,38 @@ def test_the_deployer_deploys_and_destroys_its_preview_and_leaves_nothing(openba
     assert sorted(minted) == sorted(preview.roles()), "a secret-id for every role the program declares"
     role_id = deployer.ok("GET", "auth/approle/role/finance_report-pr4242-app/role-id")["data"]["role_id"]
     agent = openbao.client(token="none")
-    login = agent.auth.approle.login(role_id=role_id, secret_id=minted["finance_report-pr4242-app"]["secret_id"], use_token=False)
+    login = agent.auth.approle.login(
+        role_id=role_id, secret_id=minted["finance_report-pr4242-app"]["secret_id"], use_token=False
+    )
     assert login["auth"]["policies"] == ["finance_report-previews-app"]
     reader = VaultHTTP(openbao.address, login["auth"]["client_token"])
     assert reader.call("GET", "secret/data/finance_report/previews/pr4242/app").status_code == 200
-    assert reader.call("GET", "secret/data/finance_report/previews/pr4242/postgres").status_code == 403, "another service's secret"
+    assert reader.call("GET", "secret/data/finance_report/previews/pr4242/postgres").status_code == 403, (
+        "another service's secret"
+    )
     destroy(deployer, preview, minted)
     root = openbao.client()
     for service in ("app", "postgres", "redis", "backup"):
         with pytest.raises(hvac.exceptions.InvalidPath):  # no version left, no metadata: nothing to undelete
-            root.secrets.kv.v2.read_secret_metadata(path=f"finance_report/previews/pr4242/{service}", mount_point="secret")
+            root.secrets.kv.v2.read_secret_metadata(
+                path=f"finance_report/previews/pr4242/{service}", mount_point="secret"
+            )
     with pytest.raises(hvac.exceptions.InvalidRequest):
-        agent.auth.approle.login(role_id=role_id, secret_id=minted["finance_report-pr4242-app"]["secret_id"], use_token=False)
+        agent.auth.approle.login(
+            role_id=role_id, secret_id=minted["finance_report-pr4242-app"]["secret_id"], use_token=False
+        )
 
 
-@pytest.mark.parametrize("target", ["finance_report-production-app", "finance_report-staging-postgres", "finance_report-preview-envs-deployer", "root", "default"])
+@pytest.mark.parametrize(
+    "target",
+    [
+        "finance_report-production-app",
+        "finance_report-staging-postgres",
+        "finance_report-preview-envs-deployer",
+        "root",
+        "default",
+    ],
+)
 def test_the_deployer_cannot_give_a_preview_role_any_other_policy(openbao, preview, deployer, target):
     """The escalation a plain role grant allows: write a pr<N> role carrying production's policy, mint
     a secret-id, log in, read. Every form Vault accepts is refused; the role keeps its preview policy."""
@@ -81,7 +102,9 @@ def test_the_deployer_cannot_give_a_preview_role_any_other_policy(openbao, previ
     assert {what: r.status_code for what, r in attempts.items()} == {what: 403 for what in attempts}
     fresh = deployer.call("POST", "auth/approle/role/finance_report-pr9-new", {"token_policies": [target]})
     assert fresh.status_code == 403, "nor a new preview-named role"
-    assert openbao.client().read("auth/approle/role/finance_report-pr4242-app")["data"]["token_policies"] == ["finance_report-previews-app"]
+    assert openbao.client().read("auth/approle/role/finance_report-pr4242-app")["data"]["token_policies"] == [
+        "finance_report-previews-app"
+    ]
 
 
 def test_the_deployer_writes_no_acl_policy_at_all(deployer):
@@ -100,13 +123,23 @@ def test_the_deployer_is_refused_everything_of_staging_and_production(openbao, d
         "delete the KV history": ("DELETE", f"secret/metadata/finance_report/{env}/redis", None),
         "mint a secret-id for its role": ("POST", f"auth/approle/role/finance_report-{env}-postgres/secret-id", {}),
         "read its role-id": ("GET", f"auth/approle/role/finance_report-{env}-app/role-id", None),
-        "widen its policy": ("PUT", f"sys/policies/acl/finance_report-{env}-app", {"policy": 'path "secret/*" {\n  capabilities = ["read"]\n}\n'}),
+        "widen its policy": (
+            "PUT",
+            f"sys/policies/acl/finance_report-{env}-app",
+            {"policy": 'path "secret/*" {\n  capabilities = ["read"]\n}\n'},
+        ),
         "delete its role": ("DELETE", f"auth/approle/role/finance_report-{env}-redis", None),
-        "write a policy outside the previews": ("PUT", "sys/policies/acl/finance_report-prod-app", {"policy": 'path "secret/*" {\n  capabilities = ["read"]\n}\n'}),
+        "write a policy outside the previews": (
+            "PUT",
+            "sys/policies/acl/finance_report-prod-app",
+            {"policy": 'path "secret/*" {\n  capabilities = ["read"]\n}\n'},
+        ),
     }
     statuses = {what: deployer.call(*call).status_code for what, call in attempts.items()}
     assert statuses == {what: 403 for what in attempts}, f"the preview deployer may do some of this to {stack}"
     root = openbao.client()
-    stored = root.secrets.kv.v2.read_secret_version(path=f"finance_report/{env}/app", mount_point="secret", raise_on_deleted_version=True)["data"]["data"]
+    stored = root.secrets.kv.v2.read_secret_version(
+        path=f"finance_report/{env}/app", mount_point="secret", raise_on_deleted_version=True
+    )["data"]["data"]
     assert stored == artifacts.kv()["app"][1], "a refused write changed nothing"
     assert f"finance_report-{env}-app" in root.auth.approle.list_roles(mount_point="approle")["data"]["keys"]

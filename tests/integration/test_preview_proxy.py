@@ -23,13 +23,13 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from program import docker_proxy as dp
+from clients.docker_api import DockerAPI
 from facts.providers import READ_CALLS
+from ops.program_run import ProgramRun, unwrap_secrets
+from program import docker_proxy as dp
 from tests.conftest import run_stack
 from tests.integration.harness import free_port, start_process, unavailable, wait_until
 from tests.integration.preview_proxy import build_haproxy_image, host_path_map, start_proxy
-from clients.docker_api import DockerAPI
-from ops.program_run import ProgramRun, unwrap_secrets
 
 pytestmark = pytest.mark.integration
 
@@ -42,7 +42,10 @@ def request(sock: str, method: str, path: str, body: bytes = b"") -> tuple[int, 
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
         s.settimeout(20)
         s.connect(sock)
-        head = f"{method} {path} HTTP/1.1\r\nHost: docker\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        head = (
+            f"{method} {path} HTTP/1.1\r\nHost: docker\r\nConnection: close\r\nContent-Type: "
+            f"application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        )
         s.sendall(head.encode() + body)
         data = b""
         while chunk := s.recv(65536):
@@ -103,15 +106,25 @@ def proxied(docker_engine):
                 created.append(("container", name))
         paths = host_path_map(workdir, dp.host_socket_dir("staging"))
         name = start_proxy(docker_engine, image, inputs, paths)
-        yield {"run": run, "inputs": inputs, "name": name, "socket": str(workdir / "docker.sock"), "objects": objects, "paths": paths, "image": image}
+        yield {
+            "run": run,
+            "inputs": inputs,
+            "name": name,
+            "socket": str(workdir / "docker.sock"),
+            "objects": objects,
+            "paths": paths,
+            "image": image,
+        }
     finally:
         # Removed here, not at session end: test_status lists staging's containers by label.
         docker_engine.run("rm", "-f", inputs["name"], check=False)
         for kind, name in reversed(created):
-            {"image": lambda n: docker_engine.run("rmi", n, check=False),
-             "network": lambda n: docker_engine.run("network", "rm", n, check=False),
-             "volume": lambda n: docker_engine.run("volume", "rm", "-f", n, check=False),
-             "container": lambda n: docker_engine.run("rm", "-f", n, check=False)}[kind](name)
+            {
+                "image": lambda n: docker_engine.run("rmi", n, check=False),
+                "network": lambda n: docker_engine.run("network", "rm", n, check=False),
+                "volume": lambda n: docker_engine.run("volume", "rm", "-f", n, check=False),
+                "container": lambda n: docker_engine.run("rm", "-f", n, check=False),
+            }[kind](name)
         subprocess.run(["rm", "-rf", str(workdir)], check=False)
 
 
@@ -169,7 +182,12 @@ def engine_objects(docker_engine) -> dict[str, list[str]]:
 
 def test_every_write_is_refused_with_403_and_changes_nothing(proxied, docker_engine):
     sock, proxy = proxied["socket"], proxied["name"]
-    fill = {"container": proxy, "image": proxied["image"], "volume": proxied["objects"]["volumes"][0], "network": proxied["objects"]["networks"][0]}
+    fill = {
+        "container": proxy,
+        "image": proxied["image"],
+        "volume": proxied["objects"]["volumes"][0],
+        "network": proxied["objects"]["networks"][0],
+    }
     before = engine_objects(docker_engine)
     for version in ("", "/v1.41"):
         for method, template, body in WRITES:
@@ -205,10 +223,28 @@ def test_only_the_preview_group_may_open_the_proxy_socket(proxied):
     sock = proxied["socket"]
     st = os.stat(sock)
     assert (st.st_uid, st.st_gid, oct(st.st_mode & 0o777)) == (0, PREVIEW_GID, "0o660")
-    probe = "import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall(b'GET /_ping HTTP/1.0\\r\\n\\r\\n'); print(s.recv(100).split()[1].decode())"
+    probe = (
+        "import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall(b'GET /_ping "
+        "HTTP/1.0\\r\\n\\r\\n'); print(s.recv(100).split()[1].decode())"
+    )
 
     def as_user(*ids: str) -> subprocess.CompletedProcess:
-        return subprocess.run(["setpriv", *ids, "--clear-groups", "--inh-caps=-all", "--bounding-set=-all", os.sys.executable, "-c", probe, sock], capture_output=True, text=True, timeout=30)
+        return subprocess.run(
+            [
+                "setpriv",
+                *ids,
+                "--clear-groups",
+                "--inh-caps=-all",
+                "--bounding-set=-all",
+                os.sys.executable,
+                "-c",
+                probe,
+                sock,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
 
     member = as_user("--reuid=65534", f"--regid={PREVIEW_GID}")
     assert member.returncode == 0 and member.stdout.strip() == "200", member.stderr
@@ -228,25 +264,34 @@ def test_stopped_as_the_provider_stops_it_and_created_again_it_serves_on_the_sam
     assert request(proxied["socket"], "POST", "/containers/create", b"{}")[0] == 403
 
 
-
 @pytest.fixture(scope="module")
 def preview_sshd(proxied):
     """A loopback sshd with a preview user whose only key carries README's authorized_keys line for the
     proxy's socket, as the Dokploy host is set up. The user exists only for this module."""
     sshd, socat = shutil.which("sshd") or "/usr/sbin/sshd", shutil.which("socat")
     if not Path(sshd).exists() or socat is None or shutil.which("ssh-keygen") is None:
-        unavailable("preview sshd", "sshd, socat and ssh-keygen are needed (Debian packages openssh-server, socat, openssh-client)")
+        unavailable(
+            "preview sshd",
+            "sshd, socat and ssh-keygen are needed (Debian packages openssh-server, socat, openssh-client)",
+        )
     work = Path(tempfile.mkdtemp(prefix="fr-preview-sshd-"))  # sshd reads the keys as the user: not under a 0700 dir
     os.chmod(work, 0o755)
     user, group = "frpreview" + secrets.token_hex(3), "frpreviewg" + secrets.token_hex(3)
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "ci-preview-staging", "-f", str(work / "client")], check=True)
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "ci-preview-staging", "-f", str(work / "client")],
+        check=True,
+    )
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(work / "host")], check=True)
     (work / "keys").mkdir()
     port = free_port()
     process = None
     try:
         subprocess.run(["groupadd", "--gid", str(PREVIEW_GID), group], check=True, capture_output=True)
-        subprocess.run(["useradd", "--gid", group, "--no-create-home", "--home-dir", "/nonexistent", "--shell", "/bin/sh", user], check=True, capture_output=True)
+        subprocess.run(
+            ["useradd", "--gid", group, "--no-create-home", "--home-dir", "/nonexistent", "--shell", "/bin/sh", user],
+            check=True,
+            capture_output=True,
+        )
         # No password, but not locked ("!"): sshd refuses a locked account even with a valid key.
         subprocess.run(["usermod", "-p", "*", user], check=True, capture_output=True)
         line = dp.authorized_keys_line((work / "client.pub").read_text(), proxied["socket"])
@@ -254,15 +299,33 @@ def preview_sshd(proxied):
         config = work / "sshd_config"
         config.write_text(
             f"ListenAddress 127.0.0.1\nPort {port}\nHostKey {work / 'host'}\nPidFile {work / 'sshd.pid'}\n"
-            f"AuthorizedKeysFile {work / 'keys'}/%u\nAllowUsers {user}\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n"
+            f"AuthorizedKeysFile {work / 'keys'}/%u\nAllowUsers {user}\nPasswordAuthentication "
+            "no\nKbdInteractiveAuthentication no\n"
             "UsePAM no\nStrictModes no\nPermitRootLogin no\n"  # StrictModes: the keys live under /tmp for the test
         )
         Path("/run/sshd").mkdir(exist_ok=True)  # privilege separation directory
         process = start_process("preview-sshd", [sshd, "-D", "-e", "-f", str(config)])
         wait_until(lambda: socket.create_connection(("127.0.0.1", port), timeout=1).close() is None, 20, "preview sshd")
         known = work / "known_hosts"
-        known.write_text(f"[127.0.0.1]:{port} " + (work / "host.pub").read_text().split(" ", 2)[0] + " " + (work / "host.pub").read_text().split(" ", 2)[1] + "\n")
-        opts = ["-i", str(work / "client"), "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes", "-o", f"UserKnownHostsFile={known}", "-o", "StrictHostKeyChecking=yes"]
+        known.write_text(
+            f"[127.0.0.1]:{port} "
+            + (work / "host.pub").read_text().split(" ", 2)[0]
+            + " "
+            + (work / "host.pub").read_text().split(" ", 2)[1]
+            + "\n"
+        )
+        opts = [
+            "-i",
+            str(work / "client"),
+            "-o",
+            "IdentitiesOnly=yes",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            f"UserKnownHostsFile={known}",
+            "-o",
+            "StrictHostKeyChecking=yes",
+        ]
         yield {"host": f"ssh://{user}@127.0.0.1:{port}", "opts": opts, "process": process}
     finally:
         if process:
@@ -286,5 +349,7 @@ def test_the_preview_key_can_run_no_command_and_forward_nothing(preview_sshd):
     # Whatever command is asked for, the session is the pipe into the proxy: `id` is just bytes HAProxy refuses.
     shell = subprocess.run([*base, "--", "127.0.0.1", "id"], input=b"id\n", capture_output=True, timeout=30)
     assert b"uid=" not in shell.stdout and b"400 Bad request" in shell.stdout, shell.stdout[:200]
-    forward = subprocess.run([*base, "-W", f"127.0.0.1:{parts.port}", "--", "127.0.0.1"], input=b"", capture_output=True, timeout=30)
+    forward = subprocess.run(
+        [*base, "-W", f"127.0.0.1:{parts.port}", "--", "127.0.0.1"], input=b"", capture_output=True, timeout=30
+    )
     assert forward.returncode != 0 and b"prohibited" in forward.stderr, forward.stderr

@@ -14,12 +14,16 @@ import tempfile
 
 import pytest
 
+from ops.program_run import ProgramRun, unwrap_secrets
 from tests.conftest import run_stack
 from tests.integration import provider
-from ops.program_run import ProgramRun, unwrap_secrets
 
 pytestmark = pytest.mark.integration
-CONTAINER, VOLUME, NETWORK = "docker:index/container:Container", "docker:index/volume:Volume", "docker:index/network:Network"
+CONTAINER, VOLUME, NETWORK = (
+    "docker:index/container:Container",
+    "docker:index/volume:Volume",
+    "docker:index/network:Network",
+)
 
 
 def images(run: ProgramRun, postgres_image: str, redis_image: str, agent_image: str, app_image: str) -> dict[str, str]:
@@ -27,13 +31,27 @@ def images(run: ProgramRun, postgres_image: str, redis_image: str, agent_image: 
     out = {}
     for image in run.by_type("docker:index/remoteImage:RemoteImage"):
         ref = image.inputs["name"]
-        standin = postgres_image if ref.startswith("postgres:") else redis_image if ref.startswith("redis:") else agent_image if "vault" in ref else app_image
+        standin = (
+            postgres_image
+            if ref.startswith("postgres:")
+            else redis_image
+            if ref.startswith("redis:")
+            else agent_image
+            if "vault" in ref
+            else app_image
+        )
         out["sha256:" + __import__("hashlib").sha256(ref.encode()).hexdigest()] = standin
     return out
 
 
-@pytest.mark.parametrize("stack,overrides", [("production", {}), ("staging", {}), ("staging", {"postgresDataPath": None, "redisDataPath": None})], ids=["production", "staging", "staging-volumes"])
-def test_every_container_reads_back_as_declared(docker_engine, agent_image, postgres_image, redis_image, app_image, stack, overrides):
+@pytest.mark.parametrize(
+    "stack,overrides",
+    [("production", {}), ("staging", {}), ("staging", {"postgresDataPath": None, "redisDataPath": None})],
+    ids=["production", "staging", "staging-volumes"],
+)
+def test_every_container_reads_back_as_declared(
+    docker_engine, agent_image, postgres_image, redis_image, app_image, stack, overrides
+):
     docker, api = docker_engine, docker_engine.api()
     run = run_stack(stack, overrides)
     assert run.error is None, run.error
@@ -58,14 +76,25 @@ def test_every_container_reads_back_as_declared(docker_engine, agent_image, post
         for container in run.by_type(CONTAINER):
             inputs = unwrap_secrets(container.inputs)
             created = dict(inputs)  # the same inputs under this test's names of volumes and host paths
-            created["mounts"] = [{**m, "source": volumes.get(m.get("source"), m.get("source"))} for m in inputs.get("mounts") or []]
-            created["volumes"] = [{**v, "hostPath": host_dirs.setdefault(v["hostPath"], tempfile.mkdtemp(prefix="frh-rb-", dir="/var/tmp"))} for v in inputs.get("volumes") or []]
+            created["mounts"] = [
+                {**m, "source": volumes.get(m.get("source"), m.get("source"))} for m in inputs.get("mounts") or []
+            ]
+            created["volumes"] = [
+                {
+                    **v,
+                    "hostPath": host_dirs.setdefault(v["hostPath"], tempfile.mkdtemp(prefix="frh-rb-", dir="/var/tmp")),
+                }
+                for v in inputs.get("volumes") or []
+            ]
             image = image_of[inputs["image"]]
             name = docker.track("container", f"frh-{tag}-{inputs['name']}")
             cid = provider.create(api, created, image, name=name, networks=networks, start=False)
             state = provider.read_back(api, cid, inputs["image"])
             state["name"] = state["name"].replace(f"frh-{tag}-", "", 1)
-            state["mounts"] = [{**m, "source": next((k for k, v in volumes.items() if v == m["source"]), m["source"])} for m in state["mounts"]]
+            state["mounts"] = [
+                {**m, "source": next((k for k, v in volumes.items() if v == m["source"]), m["source"])}
+                for m in state["mounts"]
+            ]
             state["image"] = image  # the program's image id stands for this stand-in here
             problems += [f"{container.name}: {d}" for d in provider.differences(inputs, state, image)]
             checked += 1

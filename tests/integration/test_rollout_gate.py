@@ -11,9 +11,9 @@ import threading
 
 import pytest
 
-from tests.integration.harness import DOCKER_SOCK, wait_until
 from clients.docker_api import DockerAPI
 from runtime.rollout_gate import Gate, parse
+from tests.integration.harness import DOCKER_SOCK, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -26,8 +26,26 @@ def program_gate_args(run) -> list[str]:
 
 def start(docker, image: str, name: str, script: str, health: str) -> str:
     name = docker.track("container", f"frh-gate-{name}")
-    docker.run("run", "-d", "--name", name, "--network", "none", "--restart", "unless-stopped",
-               "--health-cmd", health, "--health-interval", "1s", "--health-retries", "1", image, "sh", "-c", script)
+    docker.run(
+        "run",
+        "-d",
+        "--name",
+        name,
+        "--network",
+        "none",
+        "--restart",
+        "unless-stopped",
+        "--health-cmd",
+        health,
+        "--health-interval",
+        "1s",
+        "--health-retries",
+        "1",
+        image,
+        "sh",
+        "-c",
+        script,
+    )
     return name
 
 
@@ -40,30 +58,75 @@ def containers(docker_engine, agent_image):
         "crashloop": start(docker, agent_image, "crashloop", "sleep 6; exit 3", "true"),
         "sick": start(docker, agent_image, "sick", "exec sleep 600", "false"),
     }
-    wait_until(lambda: docker.health(names["steady"]) == "healthy" and docker.health(names["crashloop"]) == "healthy", 30, "gate test containers")
+    wait_until(
+        lambda: docker.health(names["steady"]) == "healthy" and docker.health(names["crashloop"]) == "healthy",
+        30,
+        "gate test containers",
+    )
     yield names
     docker.cleanup()
 
 
 def gate(args: list[str], **overrides) -> Gate:
     parsed = parse(args)
-    return Gate(DockerAPI(f"unix://{DOCKER_SOCK}"), parsed.healthy, parsed.watch, parsed.watch_seconds, parsed.url, say=lambda _: None, **overrides)
+    return Gate(
+        DockerAPI(f"unix://{DOCKER_SOCK}"),
+        parsed.healthy,
+        parsed.watch,
+        parsed.watch_seconds,
+        parsed.url,
+        say=lambda _: None,
+        **overrides,
+    )
 
 
 def test_the_programs_gate_command_is_accepted_and_names_every_container(production):
     args = parse(program_gate_args(production))
-    assert args.docker_host == "ssh://deploy@dokploy.zitian.party" and args.ssh_opts[:2] == ["-o", "StrictHostKeyChecking=yes"] and "ControlMaster=auto" in args.ssh_opts
+    assert (
+        args.docker_host == "ssh://deploy@dokploy.zitian.party"
+        and args.ssh_opts[:2] == ["-o", "StrictHostKeyChecking=yes"]
+        and "ControlMaster=auto" in args.ssh_opts
+    )
     assert len(args.healthy) == 10 and len(args.watch) == 2 and args.watch_seconds == 60  # 4 agents, 6 services
 
 
 def test_steady_containers_pass_and_a_crash_loop_after_healthy_fails_the_watch(containers):
-    assert gate(["--docker-host", "x", "--healthy", containers["steady"], "--watch", containers["steady"], "--watch-seconds", "8"]).run() == []
-    problems = gate(["--docker-host", "x", "--healthy", containers["crashloop"], "--watch", containers["crashloop"], "--watch-seconds", "20"]).run()
-    assert len(problems) == 1 and problems[0].startswith(f"{containers['crashloop']} restarted during the 20s watch"), problems
+    assert (
+        gate(
+            [
+                "--docker-host",
+                "x",
+                "--healthy",
+                containers["steady"],
+                "--watch",
+                containers["steady"],
+                "--watch-seconds",
+                "8",
+            ]
+        ).run()
+        == []
+    )
+    problems = gate(
+        [
+            "--docker-host",
+            "x",
+            "--healthy",
+            containers["crashloop"],
+            "--watch",
+            containers["crashloop"],
+            "--watch-seconds",
+            "20",
+        ]
+    ).run()
+    assert len(problems) == 1 and problems[0].startswith(f"{containers['crashloop']} restarted during the 20s watch"), (
+        problems
+    )
 
 
 def test_a_container_that_never_turns_healthy_or_does_not_exist_fails(containers):
-    problems = gate(["--docker-host", "x", "--healthy", containers["sick"], "--healthy", "frh-gate-missing"], timeout=6).run()
+    problems = gate(
+        ["--docker-host", "x", "--healthy", containers["sick"], "--healthy", "frh-gate-missing"], timeout=6
+    ).run()
     assert problems[0].startswith(f"{containers['sick']} is unhealthy, not healthy, after 6s"), problems
     assert problems[1] == "frh-gate-missing does not exist"
 
@@ -72,7 +135,7 @@ def test_a_public_url_that_stops_answering_during_the_watch_fails_it(containers)
     answers = iter([200] * 3 + [503] * 100)
 
     class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802 - http.server's interface
+        def do_GET(self):
             self.send_response(next(answers))
             self.end_headers()
 
@@ -83,7 +146,20 @@ def test_a_public_url_that_stops_answering_during_the_watch_fails_it(containers)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_address[1]}/api/health"
     try:
-        problems = gate(["--docker-host", "x", "--healthy", containers["steady"], "--watch", containers["steady"], "--watch-seconds", "30", "--url", url]).run()
+        problems = gate(
+            [
+                "--docker-host",
+                "x",
+                "--healthy",
+                containers["steady"],
+                "--watch",
+                containers["steady"],
+                "--watch-seconds",
+                "30",
+                "--url",
+                url,
+            ]
+        ).run()
     finally:
         server.shutdown()
     assert problems == [f"{url} answered 503 during the watch"]

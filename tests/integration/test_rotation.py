@@ -18,18 +18,23 @@ import secrets
 
 import pytest
 
+from ops import rotate
 from tests.conftest import run_stack
 from tests.integration.datastore_deployment import URL_KEY, DatastoreDeployment
 from tests.integration.harness import wait_until
 from tests.integration.sidecar import MINTED, Artifacts, apply_vault
-from ops import rotate
 
 pytestmark = pytest.mark.integration
 KEY = {"postgres": "POSTGRES_PASSWORD", "redis": "PASSWORD"}
 
 
 def settings(openbao) -> dict:
-    return {"vaultAddress": openbao.address, "postgresDataPath": None, "redisDataPath": None, "adoptVaultValues": "false"}
+    return {
+        "vaultAddress": openbao.address,
+        "postgresDataPath": None,
+        "redisDataPath": None,
+        "adoptVaultValues": "false",
+    }
 
 
 @pytest.fixture
@@ -38,12 +43,16 @@ def image_of(postgres_image, redis_image):
 
 
 @pytest.mark.parametrize("service", ["postgres", "redis"])
-def test_a_rotated_password_works_and_the_old_one_no_longer_does(service, docker_engine, agent_image, image_of, openbao, program):
+def test_a_rotated_password_works_and_the_old_one_no_longer_does(
+    service, docker_engine, agent_image, image_of, openbao, program
+):
     config = settings(openbao)
     before = Artifacts(run_stack("staging", config))
     apply_vault(openbao, before)
     old = before.kv()[service][1][KEY[service]]
-    deployment = DatastoreDeployment(docker_engine, agent_image, image_of[service], openbao, before, service, f"rot-{service[:2]}")
+    deployment = DatastoreDeployment(
+        docker_engine, agent_image, image_of[service], openbao, before, service, f"rot-{service[:2]}"
+    )
     try:
         deployment.up()
         assert deployment.connects(old), deployment.last_error
@@ -51,7 +60,13 @@ def test_a_rotated_password_works_and_the_old_one_no_longer_does(service, docker
         assert deployment.url_connects(old_url), deployment.last_error
 
         new = "rotated-" + secrets.token_urlsafe(18) + "%@:/"  # reserved URL characters: the URL must encode them
-        plan = rotate.plan_rotation("staging", f"{service}-password", before.run, lambda state: run_stack("staging", config, state=state), new_value=new)
+        plan = rotate.plan_rotation(
+            "staging",
+            f"{service}-password",
+            before.run,
+            lambda state: run_stack("staging", config, state=state),
+            new_value=new,
+        )
         assert plan.urn == before.run.one("random:index/randomPassword:RandomPassword", f"{service}-password").urn
         recreated = {(r.service, r.agent_for) for r in plan.replaced}
         assert {(service, None), ("vault-agent", service), ("vault-agent", "app"), ("backend", None)} <= recreated
@@ -63,7 +78,9 @@ def test_a_rotated_password_works_and_the_old_one_no_longer_does(service, docker
         deployment.up(replace=True)  # the datastore and its agent, delete-first, as the plan says
 
         assert not deployment.connects(old), f"the old {service} password still works"
-        assert not deployment.url_connects(old_url), f"the {URL_KEY[service]} rendered before the rotation still connects"
+        assert not deployment.url_connects(old_url), (
+            f"the {URL_KEY[service]} rendered before the rotation still connects"
+        )
         assert deployment.connects(new), deployment.last_error
         new_url = deployment.rendered_url()
         assert new_url != old_url and deployment.url_connects(new_url), deployment.last_error
@@ -74,16 +91,22 @@ def test_a_rotated_password_works_and_the_old_one_no_longer_does(service, docker
 
 
 @pytest.mark.parametrize("service", ["postgres", "redis"])
-def test_a_rotated_secret_id_revokes_the_old_one_and_nothing_but_the_agent_restarts(service, docker_engine, agent_image, image_of, openbao, program):
+def test_a_rotated_secret_id_revokes_the_old_one_and_nothing_but_the_agent_restarts(
+    service, docker_engine, agent_image, image_of, openbao, program
+):
     config = settings(openbao)
     artifacts = Artifacts(run_stack("staging", config))
     apply_vault(openbao, artifacts)
     password = artifacts.kv()[service][1][KEY[service]]
-    deployment = DatastoreDeployment(docker_engine, agent_image, image_of[service], openbao, artifacts, service, f"sid-{service[:2]}")
+    deployment = DatastoreDeployment(
+        docker_engine, agent_image, image_of[service], openbao, artifacts, service, f"sid-{service[:2]}"
+    )
     role = f"finance_report-staging-{service}"
     try:
         deployment.up()
-        plan = rotate.plan_rotation("staging", f"{service}-secret-id", artifacts.run, lambda state: run_stack("staging", config, state=state))
+        plan = rotate.plan_rotation(
+            "staging", f"{service}-secret-id", artifacts.run, lambda state: run_stack("staging", config, state=state)
+        )
         assert [(r.service, r.agent_for) for r in plan.replaced] == [("vault-agent", service)]
         role_id, old_secret_id = MINTED[deployment.agent]
         server, started = deployment.container, docker_engine.inspect(deployment.container)["State"]["StartedAt"]
@@ -92,19 +115,23 @@ def test_a_rotated_secret_id_revokes_the_old_one_and_nothing_but_the_agent_resta
         _, new_secret_id = MINTED[deployment.agent]
         assert new_secret_id != old_secret_id
         client = openbao.client()
-        client.auth.approle.destroy_secret_id(role_name=role, secret_id=old_secret_id, mount_point="approle")  # ... then the old one deleted
+        client.auth.approle.destroy_secret_id(
+            role_name=role, secret_id=old_secret_id, mount_point="approle"
+        )  # ... then the old one deleted
 
         def logs_in(secret_id: str) -> bool:
             try:
                 openbao.client(token="none").auth.approle.login(role_id=role_id, secret_id=secret_id, use_token=False)
                 return True
-            except Exception:  # noqa: BLE001 - hvac raises InvalidRequest for a revoked secret-id
+            except Exception:
                 return False
 
         assert not logs_in(old_secret_id), "the old secret-id still logs in"
         assert logs_in(new_secret_id)
         wait_until(lambda: docker_engine.health(deployment.agent) == "healthy", 60, "the new agent")
-        assert deployment.container == server and docker_engine.inspect(server)["State"]["StartedAt"] == started, "the server restarted"
+        assert deployment.container == server and docker_engine.inspect(server)["State"]["StartedAt"] == started, (
+            "the server restarted"
+        )
         assert docker_engine.health(server) == "healthy" and deployment.connects(password), deployment.last_error
     finally:
         apply_vault(openbao, program["staging"])

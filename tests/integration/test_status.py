@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import run_stack
-from tests.integration.harness import DOCKER_SOCK, wait_until
 from ops.program_run import unwrap_secrets
 from ops.status import main
+from tests.conftest import run_stack
+from tests.integration.harness import DOCKER_SOCK, wait_until
 
 pytestmark = pytest.mark.integration
 CONTAINER = "docker:index/container:Container"
@@ -37,7 +37,22 @@ def declared_inputs(stack: str) -> list[tuple[dict, dict[str, str]]]:
 def start_like_the_program(docker, image: str, name: str, labels: dict[str, str]) -> str:
     name = docker.track("container", f"frh-status-{name}")
     flags = [arg for key, value in labels.items() for arg in ("--label", f"{key}={value}")]
-    docker.run("run", "-d", "--name", name, "--network", "none", *flags, "--health-cmd", "true", "--health-interval", "1s", image, "sleep", "600")
+    docker.run(
+        "run",
+        "-d",
+        "--name",
+        name,
+        "--network",
+        "none",
+        *flags,
+        "--health-cmd",
+        "true",
+        "--health-interval",
+        "1s",
+        image,
+        "sleep",
+        "600",
+    )
     return name
 
 
@@ -75,14 +90,18 @@ def start_backup_like_the_program(docker, image: str, inputs: dict, edit_script=
 def start_staging(docker, image: str, edit_backup_script=None) -> list[str]:
     """Every container staging declares, started like the program, until Docker calls each healthy."""
     names = [
-        start_backup_like_the_program(docker, image, inputs, edit_backup_script) if labels["finance-report.service"] == "backup" else start_like_the_program(docker, image, inputs["name"], labels)
+        start_backup_like_the_program(docker, image, inputs, edit_backup_script)
+        if labels["finance-report.service"] == "backup"
+        else start_like_the_program(docker, image, inputs["name"], labels)
         for inputs, labels in declared_inputs("staging")
     ]
     wait_until(lambda: all(docker.health(n) == "healthy" for n in names), 60, "status test containers")
     return names
 
 
-def test_status_passes_for_the_declared_containers_sees_only_its_env_and_names_what_is_missing(docker_engine, agent_image, capsys):
+def test_status_passes_for_the_declared_containers_sees_only_its_env_and_names_what_is_missing(
+    docker_engine, agent_image, capsys
+):
     docker = docker_engine
     try:
         # production's datastore on the same host must never appear in staging's status
@@ -94,7 +113,9 @@ def test_status_passes_for_the_declared_containers_sees_only_its_env_and_names_w
         out = capsys.readouterr().out
         listed = sorted(line.split()[1] for line in out.splitlines() if line.startswith("  "))
         assert listed == sorted(names), "exactly the staging containers; never production's"
-        assert "backups: last backup 0m ago, last verified restore 0m ago (allowed: 48h)" in out, "the job's own health line, read from Docker's probe"
+        assert "backups: last backup 0m ago, last verified restore 0m ago (allowed: 48h)" in out, (
+            "the job's own health line, read from Docker's probe"
+        )
         assert code == 0, out
 
         agent = next(n for n in names if "app-vault-agent" in n)
@@ -111,7 +132,15 @@ def test_a_backup_health_output_status_cannot_read_is_a_problem(docker_engine, a
     docker = docker_engine
     renamed = "last_backup=$b last_verified=$v"
     try:
-        names = start_staging(docker, agent_image, lambda script: script.replace(renamed, "backup=$b verified=$v") if renamed in script else pytest.fail("the job's health line changed"))
+        names = start_staging(
+            docker,
+            agent_image,
+            lambda script: (
+                script.replace(renamed, "backup=$b verified=$v")
+                if renamed in script
+                else pytest.fail("the job's health line changed")
+            ),
+        )
         backup = next(n for n in names if n.startswith("frh-status-finance_report-backup-staging"))
 
         assert main("staging", docker_host=f"unix://{DOCKER_SOCK}", http=False) == 1
@@ -119,7 +148,10 @@ def test_a_backup_health_output_status_cannot_read_is_a_problem(docker_engine, a
         problems = [line for line in out.splitlines() if line.startswith("problem:")]
         assert len(problems) == 1, out
         assert problems[0].startswith(f"problem: {backup}: its latest health probe printed 'backup="), out
-        assert problems[0].endswith(", not the backup job's `last_backup=... last_verified=... max_age=... now=... result: ...` line: backup ages unknown"), out
+        assert problems[0].endswith(
+            ", not the backup job's `last_backup=... last_verified=... max_age=... now=... result: ...` "
+            "line: backup ages unknown"
+        ), out
         assert "no backup health probe yet" not in out
     finally:
         docker.cleanup()

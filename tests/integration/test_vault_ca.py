@@ -28,10 +28,16 @@ def test_the_agent_verifies_vault_against_the_configured_ca(docker_engine, agent
     artifacts = Artifacts(run)
     apply_vault(tls_bao, artifacts)
     uploads = artifacts.uploads("redis")
-    assert uploads["/vault/config/vault-ca.pem"] == tls_bao.ca_pem and 'ca_cert = "/vault/config/vault-ca.pem"' in uploads["/vault/config/agent.hcl"]
+    assert (
+        uploads["/vault/config/vault-ca.pem"] == tls_bao.ca_pem
+        and 'ca_cert = "/vault/config/vault-ca.pem"' in uploads["/vault/config/agent.hcl"]
+    )
     try:
         _, volume, _ = start_agent(docker_engine, agent_image, tls_bao, artifacts, "redis", "ca")
-        assert consumer(docker_engine, agent_image, volume, "redis", "cat /run/secrets/redis/password") == artifacts.kv()["redis"][1]["PASSWORD"]
+        assert (
+            consumer(docker_engine, agent_image, volume, "redis", "cat /run/secrets/redis/password")
+            == artifacts.kv()["redis"][1]["PASSWORD"]
+        )
 
         without = Artifacts(run_stack("staging", {"vaultAddress": tls_bao.address}))
         agent, _, _ = start_agent(docker_engine, agent_image, tls_bao, without, "redis", "noca", until="started")

@@ -28,9 +28,13 @@ def login(openbao, role: str):
 @pytest.mark.parametrize("service", SERVICES)
 def test_each_role_reads_its_own_secret_and_nothing_else(openbao, program, env, service):
     client = login(openbao, f"finance_report-{env}-{service}")
-    own = client.secrets.kv.v2.read_secret_version(path=f"finance_report/{env}/{service}", mount_point="secret", raise_on_deleted_version=True)
+    own = client.secrets.kv.v2.read_secret_version(
+        path=f"finance_report/{env}/{service}", mount_point="secret", raise_on_deleted_version=True
+    )
     assert own["data"]["data"] == program[env].kv()[service][1]
-    assert client.auth.token.lookup_self()["data"]["policies"] == [f"finance_report-{env}-{service}"], "no default policy"
+    assert client.auth.token.lookup_self()["data"]["policies"] == [f"finance_report-{env}-{service}"], (
+        "no default policy"
+    )
 
     denied = []
     for other_env in ENVS:
@@ -38,16 +42,22 @@ def test_each_role_reads_its_own_secret_and_nothing_else(openbao, program, env, 
             if (other_env, other) == (env, service):
                 continue
             try:
-                client.secrets.kv.v2.read_secret_version(path=f"finance_report/{other_env}/{other}", mount_point="secret", raise_on_deleted_version=True)
+                client.secrets.kv.v2.read_secret_version(
+                    path=f"finance_report/{other_env}/{other}", mount_point="secret", raise_on_deleted_version=True
+                )
             except hvac.exceptions.Forbidden:
                 denied.append((other_env, other))
     assert len(denied) == len(ENVS) * len(SERVICES) - 1, "every other service and env must be denied"
 
     forbidden_calls = {
-        "write own": lambda: client.secrets.kv.v2.create_or_update_secret(path=f"finance_report/{env}/{service}", secret={"x": "y"}, mount_point="secret"),
+        "write own": lambda: client.secrets.kv.v2.create_or_update_secret(
+            path=f"finance_report/{env}/{service}", secret={"x": "y"}, mount_point="secret"
+        ),
         "list env": lambda: client.secrets.kv.v2.list_secrets(path=f"finance_report/{env}", mount_point="secret"),
         "list root": lambda: client.secrets.kv.v2.list_secrets(path="", mount_point="secret"),
-        "read metadata of another": lambda: client.secrets.kv.v2.read_secret_metadata(path=f"finance_report/{env}/{'app' if service != 'app' else 'redis'}", mount_point="secret"),
+        "read metadata of another": lambda: client.secrets.kv.v2.read_secret_metadata(
+            path=f"finance_report/{env}/{'app' if service != 'app' else 'redis'}", mount_point="secret"
+        ),
         "read policies": lambda: client.sys.read_acl_policy(f"finance_report-{env}-{service}"),
         "mint secret-ids": lambda: client.auth.approle.generate_secret_id(role_name=f"finance_report-{env}-{service}"),
     }
@@ -72,7 +82,9 @@ def test_a_destroyed_secret_id_no_longer_logs_in(openbao, program):
     client.auth.approle.destroy_secret_id_accessor(role_name=role, secret_id_accessor=old["secret_id_accessor"])
     with pytest.raises(hvac.exceptions.InvalidRequest):
         openbao.client(token="none").auth.approle.login(role_id=role_id, secret_id=old["secret_id"])
-    assert openbao.client(token="none").auth.approle.login(role_id=role_id, secret_id=new["secret_id"])["auth"]["client_token"]
+    assert openbao.client(token="none").auth.approle.login(role_id=role_id, secret_id=new["secret_id"])["auth"][
+        "client_token"
+    ]
 
 
 def test_tokens_are_bounded_as_the_program_declares(openbao, program):
@@ -104,7 +116,9 @@ def test_vault_agent_cidrs_bind_the_roles_secret_ids_and_tokens_to_the_hosts_add
     if logs_in:
         token = agent.auth.approle.login(role_id=role_id, secret_id=secret_id)["auth"]["client_token"]
         bound = openbao.client(token=token).auth.token.lookup_self()["data"]["bound_cidrs"]
-        assert [ipaddress.ip_network(c) for c in bound] == [ipaddress.ip_network(c) for c in cidrs], "the token is bound too (Vault shows /32 as the bare address)"
+        assert [ipaddress.ip_network(c) for c in bound] == [ipaddress.ip_network(c) for c in cidrs], (
+            "the token is bound too (Vault shows /32 as the bare address)"
+        )
     else:
         with pytest.raises(hvac.exceptions.VaultError, match="source address"):
             agent.auth.approle.login(role_id=role_id, secret_id=secret_id)

@@ -8,7 +8,7 @@ request would fail here, not on the first real deploy."""
 from __future__ import annotations
 
 import json
-from typing import Any, Optional
+from typing import Any
 
 import requests
 
@@ -21,10 +21,12 @@ class VaultHTTP:
     def __init__(self, address: str, token: str):
         self.address, self.token = address, token
 
-    def call(self, method: str, path: str, body: Optional[dict[str, Any]] = None) -> requests.Response:
-        return requests.request(method, f"{self.address}/v1/{path}", headers={"X-Vault-Token": self.token}, json=body, timeout=10)
+    def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> requests.Response:
+        return requests.request(
+            method, f"{self.address}/v1/{path}", headers={"X-Vault-Token": self.token}, json=body, timeout=10
+        )
 
-    def ok(self, method: str, path: str, body: Optional[dict[str, Any]] = None) -> dict[str, Any]:
+    def ok(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
         response = self.call(method, path, body)
         assert response.status_code in (200, 204), f"{method} {path}: {response.status_code} {response.text[:300]}"
         return response.json() if response.status_code == 200 else {}
@@ -55,8 +57,16 @@ def deploy(client: VaultHTTP, artifacts: Artifacts) -> dict[str, dict[str, str]]
         client.ok("GET", f"auth/{APPROLE}/role/{role}")
         client.ok("GET", f"auth/{APPROLE}/role/{role}/role-id")
         service = role.rsplit("-", 1)[1]
-        minted[role] = client.ok("POST", f"auth/{APPROLE}/role/{role}/secret-id", {"metadata": json.dumps({"service": service, "env": artifacts.env})})["data"]
-        client.ok("POST", f"auth/{APPROLE}/role/{role}/secret-id-accessor/lookup", {"secret_id_accessor": minted[role]["secret_id_accessor"]})
+        minted[role] = client.ok(
+            "POST",
+            f"auth/{APPROLE}/role/{role}/secret-id",
+            {"metadata": json.dumps({"service": service, "env": artifacts.env})},
+        )["data"]
+        client.ok(
+            "POST",
+            f"auth/{APPROLE}/role/{role}/secret-id-accessor/lookup",
+            {"secret_id_accessor": minted[role]["secret_id_accessor"]},
+        )
     return minted
 
 
@@ -64,7 +74,11 @@ def destroy(client: VaultHTTP, artifacts: Artifacts, minted: dict[str, dict[str,
     """What `pulumi destroy` does: secret-ids (destroyed by accessor), roles, every KV version with its
     metadata (a preview's delete_all_versions), policies."""
     for role, secret in minted.items():
-        client.ok("POST", f"auth/{APPROLE}/role/{role}/secret-id-accessor/destroy", {"secret_id_accessor": secret["secret_id_accessor"]})
+        client.ok(
+            "POST",
+            f"auth/{APPROLE}/role/{role}/secret-id-accessor/destroy",
+            {"secret_id_accessor": secret["secret_id_accessor"]},
+        )
         client.ok("DELETE", f"auth/{APPROLE}/role/{role}")
     names = artifacts.kv_names()
     for service, (mount, _) in artifacts.kv().items():
@@ -80,8 +94,12 @@ def escalations(client: VaultHTTP, own_role: str, target_policy: str) -> dict[st
     return {
         "attach it as the role's policy": client.call("POST", role, {"token_policies": [target_policy]}),
         "attach it beside its own": client.call("POST", role, {"token_policies": [*own, target_policy]}),
-        "attach it in a comma-joined string": client.call("POST", role, {"token_policies": ",".join([*own, target_policy])}),
+        "attach it in a comma-joined string": client.call(
+            "POST", role, {"token_policies": ",".join([*own, target_policy])}
+        ),
         "attach it in upper case": client.call("POST", role, {"token_policies": [target_policy.upper()]}),
         "attach it through the deprecated `policies`": client.call("POST", role, {"policies": [target_policy]}),
-        "send a parameter the provider never sends": client.call("POST", role, {"token_policies": own, "period": "768h"}),
+        "send a parameter the provider never sends": client.call(
+            "POST", role, {"token_policies": own, "period": "768h"}
+        ),
     }

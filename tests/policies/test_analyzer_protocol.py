@@ -13,18 +13,24 @@ import pytest
 from google.protobuf import empty_pb2, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
+from ci.offline_plan import load_policy_config, plan, resolve_policy
+from ops.program_run import unwrap_secrets
 from policies.registry import POLICIES
 from tests.conftest import ROOT
 from tests.policies.test_offline_plan import on, plaintext_password_env
-from ci.offline_plan import load_policy_config, plan, resolve_policy
-from ops.program_run import unwrap_secrets
 
 LEVELS = {"advisory": analyzer_pb2.ADVISORY, "mandatory": analyzer_pb2.MANDATORY, "disabled": analyzer_pb2.DISABLED}
 
 
 @pytest.fixture(scope="module")
 def analyzer():
-    proc = subprocess.Popen([sys.executable, "__main__.py"], cwd=ROOT / "policies", stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "__main__.py"],
+        cwd=ROOT / "policies",
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         port = int(proc.stdout.readline().strip())
         with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
@@ -47,7 +53,9 @@ def configure(stub, stack: str) -> None:
     request = analyzer_pb2.ConfigureAnalyzerRequest()
     for policy in POLICIES:
         level, properties = resolve_policy(policy, config, path)
-        request.policyConfig[policy.name].CopyFrom(analyzer_pb2.PolicyConfig(enforcementLevel=LEVELS[level], properties=struct(properties)))
+        request.policyConfig[policy.name].CopyFrom(
+            analyzer_pb2.PolicyConfig(enforcementLevel=LEVELS[level], properties=struct(properties))
+        )
     stub.Configure(request, timeout=30)
 
 
@@ -65,11 +73,24 @@ def engine_verdicts(stub, run) -> set[tuple[str, str, str]]:
             parent=r.parent or "",
         )
         props = struct(unwrap_secrets(r.inputs))
-        response = stub.Analyze(analyzer_pb2.AnalyzeRequest(type=r.type, properties=props, urn=r.urn, name=r.name, options=options), timeout=60)
-        verdicts |= {(d.policyName, analyzer_pb2.EnforcementLevel.Name(d.enforcementLevel).lower(), d.urn or r.urn) for d in response.diagnostics}
-        resources.append(analyzer_pb2.AnalyzerResource(type=r.type, properties=props, urn=r.urn, name=r.name, options=options, parent=r.parent or ""))
+        response = stub.Analyze(
+            analyzer_pb2.AnalyzeRequest(type=r.type, properties=props, urn=r.urn, name=r.name, options=options),
+            timeout=60,
+        )
+        verdicts |= {
+            (d.policyName, analyzer_pb2.EnforcementLevel.Name(d.enforcementLevel).lower(), d.urn or r.urn)
+            for d in response.diagnostics
+        }
+        resources.append(
+            analyzer_pb2.AnalyzerResource(
+                type=r.type, properties=props, urn=r.urn, name=r.name, options=options, parent=r.parent or ""
+            )
+        )
     response = stub.AnalyzeStack(analyzer_pb2.AnalyzeStackRequest(resources=resources), timeout=60)
-    verdicts |= {(d.policyName, analyzer_pb2.EnforcementLevel.Name(d.enforcementLevel).lower(), d.urn) for d in response.diagnostics}
+    verdicts |= {
+        (d.policyName, analyzer_pb2.EnforcementLevel.Name(d.enforcementLevel).lower(), d.urn)
+        for d in response.diagnostics
+    }
     return verdicts
 
 
@@ -91,5 +112,9 @@ def test_engine_and_offline_plan_agree_on_a_seeded_regression(analyzer):
     configure(analyzer, "production")
     offline = plan("production", transforms=[on("postgres-container", plaintext_password_env)])
     verdicts = engine_verdicts(analyzer, offline.run)
-    assert ("docker-container-disallow-plaintext-secrets", "mandatory", offline.run.one("docker:index/container:Container", "postgres-container").urn) in verdicts
+    assert (
+        "docker-container-disallow-plaintext-secrets",
+        "mandatory",
+        offline.run.one("docker:index/container:Container", "postgres-container").urn,
+    ) in verdicts
     assert verdicts == {(v.policy, v.enforcementLevel, v.urn) for v in offline.violations}

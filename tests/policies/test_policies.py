@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import copy
 import json
-from typing import Any, Optional
+from typing import Any
 
 import pytest
 from pulumi_policy import PolicyCustomTimeouts, PolicyResource, PolicyResourceOptions
 
-from policies.registry import POLICIES
-from facts.revision import options_digest, revision_name
 from ci.offline_plan import evaluate_resources
+from facts.revision import options_digest, revision_name
+from policies.registry import POLICIES
 
 ENV = "production"
 PACK_CONFIG = {
@@ -27,11 +27,21 @@ PACK_CONFIG = {
 CONTAINER, VOLUME = "docker:index/container:Container", "docker:index/volume:Volume"
 
 
-def resource(type_: str, name: str, props: dict[str, Any], protect: bool = False, dbr: Optional[bool] = None, retain: Optional[bool] = False, secret_outputs: tuple = ()) -> PolicyResource:
+def resource(
+    type_: str,
+    name: str,
+    props: dict[str, Any],
+    protect: bool = False,
+    dbr: bool | None = None,
+    retain: bool | None = False,
+    secret_outputs: tuple = (),
+) -> PolicyResource:
     opts = PolicyResourceOptions(protect, [], dbr, [], PolicyCustomTimeouts(0, 0, 0), list(secret_outputs), None)
     if retain is not None:
         opts.retain_on_delete = retain
-    return PolicyResource(type_, props, f"urn:pulumi:{ENV}::finance-report::{type_}::{name}", name, opts, None, None, [], {})
+    return PolicyResource(
+        type_, props, f"urn:pulumi:{ENV}::finance-report::{type_}::{name}", name, opts, None, None, [], {}
+    )
 
 
 def hardened(service: str, labels: dict[str, str], **extra: Any) -> dict[str, Any]:
@@ -58,11 +68,19 @@ def hardened(service: str, labels: dict[str, str], **extra: Any) -> dict[str, An
 TMPFS = {"type": "tmpfs", "device": "tmpfs", "o": "size=1m,mode=0750"}
 # As program/named.py names them: the hash of what replaces a volume (driver, options, labels), so
 # they are replaced create-first beside the old one.
-SECRETS_VOLUME = {s: f"finance_report-{s}-secrets-{options_digest({'driver': 'local', 'driverOpts': TMPFS})}" for s in ("app", "postgres")}
+SECRETS_VOLUME = {
+    s: f"finance_report-{s}-secrets-{options_digest({'driver': 'local', 'driverOpts': TMPFS})}"
+    for s in ("app", "postgres")
+}
 
 
 def secrets_mount(service: str, read_only: bool = True) -> dict[str, Any]:
-    return {"type": "volume", "source": SECRETS_VOLUME[service], "target": f"/run/secrets/{service}", "readOnly": read_only}
+    return {
+        "type": "volume",
+        "source": SECRETS_VOLUME[service],
+        "target": f"/run/secrets/{service}",
+        "readOnly": read_only,
+    }
 
 
 def rolling(props: dict[str, Any]) -> dict[str, Any]:
@@ -79,7 +97,13 @@ def agent(service: str) -> PolicyResource:
     if service == "app":
         uploads.append({"file": "/vault/config/app.env.ctmpl", "content": APP_TEMPLATE, "permissions": "0400"})
     labels = {"traefik.enable": "false", "finance-report.agent-for": service}
-    return resource(CONTAINER, f"{service}-agent", hardened("vault-agent", labels, mounts=[secrets_mount(service, read_only=False)], uploads=uploads), dbr=True, secret_outputs=("uploads",))
+    return resource(
+        CONTAINER,
+        f"{service}-agent",
+        hardened("vault-agent", labels, mounts=[secrets_mount(service, read_only=False)], uploads=uploads),
+        dbr=True,
+        secret_outputs=("uploads",),
+    )
 
 
 def compliant_stack() -> list[PolicyResource]:
@@ -90,10 +114,23 @@ def compliant_stack() -> list[PolicyResource]:
         "traefik.http.routers.finance-report-api.entrypoints": "websecure",
         "traefik.http.routers.finance-report-api.tls.certresolver": "letsencrypt",
     }
-    backend = hardened("backend", backend_labels, mounts=[secrets_mount("app")], networksAdvanced=[{"name": "finance_report-internal"}, {"name": "dokploy-network"}], envs=["POSTGRES_PASSWORD_FILE=/run/secrets/app/x", "TOKENIZERS_PARALLELISM=false"])
+    backend = hardened(
+        "backend",
+        backend_labels,
+        mounts=[secrets_mount("app")],
+        networksAdvanced=[{"name": "finance_report-internal"}, {"name": "dokploy-network"}],
+        envs=["POSTGRES_PASSWORD_FILE=/run/secrets/app/x", "TOKENIZERS_PARALLELISM=false"],
+    )
     return [
-        resource(VOLUME, "app-secrets", {"name": SECRETS_VOLUME["app"], "driver": "local", "driverOpts": TMPFS}, dbr=False),
-        resource(VOLUME, "postgres-secrets", {"name": SECRETS_VOLUME["postgres"], "driver": "local", "driverOpts": TMPFS}, dbr=False),
+        resource(
+            VOLUME, "app-secrets", {"name": SECRETS_VOLUME["app"], "driver": "local", "driverOpts": TMPFS}, dbr=False
+        ),
+        resource(
+            VOLUME,
+            "postgres-secrets",
+            {"name": SECRETS_VOLUME["postgres"], "driver": "local", "driverOpts": TMPFS},
+            dbr=False,
+        ),
         resource(VOLUME, "postgres-data", {"name": "finance_report-postgres-data"}, protect=True, retain=True),
         agent("app"),
         agent("postgres"),
@@ -101,15 +138,72 @@ def compliant_stack() -> list[PolicyResource]:
         resource(
             CONTAINER,
             "postgres",
-            hardened("postgres", {"traefik.enable": "false"}, mounts=[secrets_mount("postgres"), {"type": "volume", "source": "finance_report-postgres-data", "target": "/var/lib/postgresql/data"}], stopTimeout=60, destroyGraceSeconds=60),
+            hardened(
+                "postgres",
+                {"traefik.enable": "false"},
+                mounts=[
+                    secrets_mount("postgres"),
+                    {"type": "volume", "source": "finance_report-postgres-data", "target": "/var/lib/postgresql/data"},
+                ],
+                stopTimeout=60,
+                destroyGraceSeconds=60,
+            ),
             dbr=True,
         ),
-        resource("docker:index/remoteImage:RemoteImage", "backend-image", {"name": "ghcr.io/wangzitian0/finance_report-backend:v1.4.2"}),
-        resource("vault:index/policy:Policy", "app-policy", {"name": "finance_report-production-app", "policy": 'path "secret/data/finance_report/production/app" {\n  capabilities = ["read"]\n}\npath "auth/token/lookup-self" {\n  capabilities = ["read"]\n}\n'}),
-        resource("vault:kv/secretV2:SecretV2", "app-kv", {"mount": "secret", "name": "finance_report/production/app", "dataJson": json.dumps({"S3_ACCESS_KEY": "app-access", "S3_PUBLIC_ACCESS_KEY": "public-access"})}),
-        resource("vault:kv/secretV2:SecretV2", "backup-kv", {"mount": "secret", "name": "finance_report/production/backup", "dataJson": json.dumps({"AWS_ACCESS_KEY_ID": "backup-access"})}),
-        resource("vault:appRole/authBackendRole:AuthBackendRole", "app-role", {"roleName": "finance_report-production-app", "tokenNoDefaultPolicy": True, "tokenTtl": 3600, "tokenMaxTtl": 14400, "secretIdTtl": 86400}),
-        resource(CONTAINER, "backup", hardened("backup", {"traefik.enable": "false", "finance-report.env": ENV}, envs=BACKUP_ENVS, networksAdvanced=[{"name": "finance_report-internal"}, {"name": "finance_report-backup-egress"}]), dbr=True),
+        resource(
+            "docker:index/remoteImage:RemoteImage",
+            "backend-image",
+            {"name": "ghcr.io/wangzitian0/finance_report-backend:v1.4.2"},
+        ),
+        resource(
+            "vault:index/policy:Policy",
+            "app-policy",
+            {
+                "name": "finance_report-production-app",
+                "policy": 'path "secret/data/finance_report/production/app" {\n  capabilities = ["read"]\n}\npath '
+                '"auth/token/lookup-self" {\n  capabilities = ["read"]\n}\n',
+            },
+        ),
+        resource(
+            "vault:kv/secretV2:SecretV2",
+            "app-kv",
+            {
+                "mount": "secret",
+                "name": "finance_report/production/app",
+                "dataJson": json.dumps({"S3_ACCESS_KEY": "app-access", "S3_PUBLIC_ACCESS_KEY": "public-access"}),
+            },
+        ),
+        resource(
+            "vault:kv/secretV2:SecretV2",
+            "backup-kv",
+            {
+                "mount": "secret",
+                "name": "finance_report/production/backup",
+                "dataJson": json.dumps({"AWS_ACCESS_KEY_ID": "backup-access"}),
+            },
+        ),
+        resource(
+            "vault:appRole/authBackendRole:AuthBackendRole",
+            "app-role",
+            {
+                "roleName": "finance_report-production-app",
+                "tokenNoDefaultPolicy": True,
+                "tokenTtl": 3600,
+                "tokenMaxTtl": 14400,
+                "secretIdTtl": 86400,
+            },
+        ),
+        resource(
+            CONTAINER,
+            "backup",
+            hardened(
+                "backup",
+                {"traefik.enable": "false", "finance-report.env": ENV},
+                envs=BACKUP_ENVS,
+                networksAdvanced=[{"name": "finance_report-internal"}, {"name": "finance_report-backup-egress"}],
+            ),
+            dbr=True,
+        ),
         resource("pulumi:providers:docker", "dokploy", {"host": "ssh://deploy@dokploy.zitian.party"}),
     ]
 
@@ -123,7 +217,7 @@ BACKUP_ENVS = [
 ]
 
 
-def backup_env(key: str, value: Optional[str]):
+def backup_env(key: str, value: str | None):
     def change(r: PolicyResource) -> None:
         envs = [e for e in r.props["envs"] if not e.startswith(f"{key}=")]
         r.props["envs"] = envs + ([f"{key}={value}"] if value is not None else [])
@@ -151,7 +245,7 @@ def keep_name(change):
     return change
 
 
-def set_label(key: str, value: Optional[str]):
+def set_label(key: str, value: str | None):
     def change(r: PolicyResource) -> None:
         labels = [l for l in r.props["labels"] if l["label"] != key]
         if value is not None:
@@ -176,55 +270,193 @@ def test_every_policy_has_complete_metadata():
     names = [p.name for p in POLICIES]
     assert len(names) == len(set(names)) == 29
     for policy in POLICIES:
-        assert policy.description.endswith(".") and policy.severity is not None and policy.remediation_steps, policy.name
+        assert policy.description.endswith(".") and policy.severity is not None and policy.remediation_steps, (
+            policy.name
+        )
         assert policy.enforcement_level is not None, policy.name
         assert any(verb in policy.name for verb in ("-disallow-", "-enforce-", "-configure-", "-missing-")), policy.name
 
 
 CASES = [
     # (resource, change, policy, level)
-    ("backend", set_prop("envs", ["DATABASE_PASSWORD=hunter2hunter2"]), "docker-container-disallow-plaintext-secrets", "mandatory"),
-    ("backend", set_prop("envs", ["DB_PASSWORD=/not-a-path-but-the-password"]), "docker-container-disallow-plaintext-secrets", "mandatory"),
-    ("backend", set_prop("envs", ["POSTGRES_PASSWORD_FILE=hunter2hunter2"]), "docker-container-disallow-plaintext-secrets", "mandatory"),
-    ("backend", set_prop("healthcheck", {"tests": ["CMD", "redis-cli", "--pass", "hunter2hunter2", "ping"], "interval": "10s"}), "docker-container-disallow-plaintext-secrets", "mandatory"),
-    ("backend", set_prop("envs", ["DATABASE_URL=postgresql://postgres:pw123456@db:5432/x"]), "docker-container-disallow-plaintext-secrets", "mandatory"),
-    ("postgres", set_prop("command", ["redis-server", "--requirepass", "hunter2"]), "docker-container-disallow-plaintext-secrets", "mandatory"),
+    (
+        "backend",
+        set_prop("envs", ["DATABASE_PASSWORD=hunter2hunter2"]),
+        "docker-container-disallow-plaintext-secrets",
+        "mandatory",
+    ),
+    (
+        "backend",
+        set_prop("envs", ["DB_PASSWORD=/not-a-path-but-the-password"]),
+        "docker-container-disallow-plaintext-secrets",
+        "mandatory",
+    ),
+    (
+        "backend",
+        set_prop("envs", ["POSTGRES_PASSWORD_FILE=hunter2hunter2"]),
+        "docker-container-disallow-plaintext-secrets",
+        "mandatory",
+    ),
+    (
+        "backend",
+        set_prop("healthcheck", {"tests": ["CMD", "redis-cli", "--pass", "hunter2hunter2", "ping"], "interval": "10s"}),
+        "docker-container-disallow-plaintext-secrets",
+        "mandatory",
+    ),
+    (
+        "backend",
+        set_prop("envs", ["DATABASE_URL=postgresql://postgres:pw123456@db:5432/x"]),
+        "docker-container-disallow-plaintext-secrets",
+        "mandatory",
+    ),
+    (
+        "postgres",
+        set_prop("command", ["redis-server", "--requirepass", "hunter2"]),
+        "docker-container-disallow-plaintext-secrets",
+        "mandatory",
+    ),
     ("backend", set_label("app.token", "abc123"), "docker-container-disallow-plaintext-secrets", "mandatory"),
-    ("backend", set_prop("mounts", [secrets_mount("app", read_only=False)]), "secrets-volume-enforce-tmpfs-read-only", "mandatory"),
-    ("backend", set_prop("mounts", [{**secrets_mount("app", read_only=False), "target": "/srv/config"}]), "secrets-volume-enforce-tmpfs-read-only", "mandatory"),
+    (
+        "backend",
+        set_prop("mounts", [secrets_mount("app", read_only=False)]),
+        "secrets-volume-enforce-tmpfs-read-only",
+        "mandatory",
+    ),
+    (
+        "backend",
+        set_prop("mounts", [{**secrets_mount("app", read_only=False), "target": "/srv/config"}]),
+        "secrets-volume-enforce-tmpfs-read-only",
+        "mandatory",
+    ),
     ("app-secrets", set_prop("driverOpts", {}), "secrets-volume-enforce-tmpfs-read-only", "mandatory"),
     # (replaced delete-first, so only the missing size is wrong)
-    ("app-secrets", lambda r: setattr(r.opts, "delete_before_replace", True) or r.props.update(driverOpts={"type": "tmpfs", "device": "tmpfs", "o": "mode=0750"}), "secrets-volume-enforce-tmpfs-read-only", "mandatory"),
-    ("backend", set_prop("volumes", [{"hostPath": "/etc/finance/secrets.env", "containerPath": "/run/secrets/app/app.env"}]), "secrets-volume-enforce-tmpfs-read-only", "mandatory"),
-    ("backend", set_label("traefik.http.routers.finance-report-api.entrypoints", "web"), "traefik-enforce-tls-routing", "mandatory"),
-    ("backend", set_label("traefik.http.routers.finance-report-api.tls.certresolver", None), "traefik-enforce-tls-routing", "mandatory"),
-    ("backend", set_label("traefik.http.routers.finance-report-api.rule", "Host(`report.evil.example`)"), "traefik-enforce-tls-routing", "mandatory"),
+    (
+        "app-secrets",
+        lambda r: (
+            setattr(r.opts, "delete_before_replace", True)
+            or r.props.update(driverOpts={"type": "tmpfs", "device": "tmpfs", "o": "mode=0750"})
+        ),
+        "secrets-volume-enforce-tmpfs-read-only",
+        "mandatory",
+    ),
+    (
+        "backend",
+        set_prop("volumes", [{"hostPath": "/etc/finance/secrets.env", "containerPath": "/run/secrets/app/app.env"}]),
+        "secrets-volume-enforce-tmpfs-read-only",
+        "mandatory",
+    ),
+    (
+        "backend",
+        set_label("traefik.http.routers.finance-report-api.entrypoints", "web"),
+        "traefik-enforce-tls-routing",
+        "mandatory",
+    ),
+    (
+        "backend",
+        set_label("traefik.http.routers.finance-report-api.tls.certresolver", None),
+        "traefik-enforce-tls-routing",
+        "mandatory",
+    ),
+    (
+        "backend",
+        set_label("traefik.http.routers.finance-report-api.rule", "Host(`report.evil.example`)"),
+        "traefik-enforce-tls-routing",
+        "mandatory",
+    ),
     ("backend", set_label("traefik.docker.network", None), "traefik-enforce-tls-routing", "mandatory"),
-    ("backend-image", set_prop("name", "ghcr.io/wangzitian0/finance_report-backend:latest"), "docker-image-disallow-unpinned", "mandatory"),
+    (
+        "backend-image",
+        set_prop("name", "ghcr.io/wangzitian0/finance_report-backend:latest"),
+        "docker-image-disallow-unpinned",
+        "mandatory",
+    ),
     ("backend-image", set_prop("name", "redis"), "docker-image-disallow-unpinned", "mandatory"),
-    ("backend-image", set_prop("name", "ghcr.io/wangzitian0/finance_report-backend@sha256:abc123"), "docker-image-disallow-unpinned", "mandatory"),
+    (
+        "backend-image",
+        set_prop("name", "ghcr.io/wangzitian0/finance_report-backend@sha256:abc123"),
+        "docker-image-disallow-unpinned",
+        "mandatory",
+    ),
     ("postgres-data", lambda r: setattr(r.opts, "protect", False), "datastore-enforce-protected-data", "mandatory"),
-    ("postgres-data", lambda r: setattr(r.opts, "retain_on_delete", False), "datastore-enforce-protected-data", "mandatory"),
-    ("postgres", lambda r: setattr(r.opts, "delete_before_replace", False), "docker-resource-enforce-delete-before-replace", "mandatory"),
+    (
+        "postgres-data",
+        lambda r: setattr(r.opts, "retain_on_delete", False),
+        "datastore-enforce-protected-data",
+        "mandatory",
+    ),
+    (
+        "postgres",
+        lambda r: setattr(r.opts, "delete_before_replace", False),
+        "docker-resource-enforce-delete-before-replace",
+        "mandatory",
+    ),
     ("postgres", set_prop("ports", [{"internal": 5432, "external": 5432}]), "datastore-disallow-exposure", "mandatory"),
-    ("postgres", set_prop("networksAdvanced", [{"name": "dokploy-network"}]), "datastore-disallow-exposure", "mandatory"),
+    (
+        "postgres",
+        set_prop("networksAdvanced", [{"name": "dokploy-network"}]),
+        "datastore-disallow-exposure",
+        "mandatory",
+    ),
     ("postgres", set_label("traefik.enable", None), "datastore-disallow-exposure", "mandatory"),
     ("backend", set_prop("privileged", True), "docker-container-disallow-privileged", "mandatory"),
-    ("backend", set_prop("volumes", [{"hostPath": "/var/run/docker.sock", "containerPath": "/var/run/docker.sock"}]), "docker-container-disallow-docker-socket", "mandatory"),
+    (
+        "backend",
+        set_prop("volumes", [{"hostPath": "/var/run/docker.sock", "containerPath": "/var/run/docker.sock"}]),
+        "docker-container-disallow-docker-socket",
+        "mandatory",
+    ),
     ("backend", set_prop("securityOpts", []), "docker-container-enforce-no-new-privileges", "mandatory"),
     ("backend", set_prop("pidMode", "host"), "docker-container-disallow-host-namespaces", "mandatory"),
-    ("backend", set_prop("capabilities", {"drops": ["NET_RAW"]}), "docker-container-enforce-capability-drop", "advisory"),
+    (
+        "backend",
+        set_prop("capabilities", {"drops": ["NET_RAW"]}),
+        "docker-container-enforce-capability-drop",
+        "advisory",
+    ),
     ("backend", set_prop("healthcheck", None), "docker-container-enforce-healthcheck-and-restart", "mandatory"),
     ("backend", set_prop("restart", "no"), "docker-container-enforce-healthcheck-and-restart", "mandatory"),
     ("backend", set_prop("memory", 0), "docker-container-enforce-memory-limit", "advisory"),
     ("backend", set_prop("memory", 8192), "docker-container-enforce-memory-limit", "advisory"),
     ("backend", set_prop("logOpts", {}), "docker-container-enforce-log-rotation", "advisory"),
-    ("app-policy", set_prop("policy", 'path "secret/data/finance_report/*" {\n  capabilities = ["read"]\n}\n'), "vault-policy-enforce-least-privilege", "mandatory"),
-    ("app-policy", set_prop("policy", 'path "secret/data/finance_report/production/app" {\n  capabilities = ["read", "sudo"]\n}\n'), "vault-policy-enforce-least-privilege", "mandatory"),
-    ("app-policy", set_prop("policy", 'path "secret/data/finance_report/production/redis" {\n  capabilities = ["read"]\n}\n'), "vault-policy-enforce-least-privilege", "mandatory"),
-    ("app-policy", set_prop("policy", 'path "secret/data/finance_report/production/app" {\n  capabilities = ["read", "update"]\n}\n'), "vault-policy-enforce-least-privilege", "mandatory"),
+    (
+        "app-policy",
+        set_prop("policy", 'path "secret/data/finance_report/*" {\n  capabilities = ["read"]\n}\n'),
+        "vault-policy-enforce-least-privilege",
+        "mandatory",
+    ),
+    (
+        "app-policy",
+        set_prop(
+            "policy", 'path "secret/data/finance_report/production/app" {\n  capabilities = ["read", "sudo"]\n}\n'
+        ),
+        "vault-policy-enforce-least-privilege",
+        "mandatory",
+    ),
+    (
+        "app-policy",
+        set_prop("policy", 'path "secret/data/finance_report/production/redis" {\n  capabilities = ["read"]\n}\n'),
+        "vault-policy-enforce-least-privilege",
+        "mandatory",
+    ),
+    (
+        "app-policy",
+        set_prop(
+            "policy", 'path "secret/data/finance_report/production/app" {\n  capabilities = ["read", "update"]\n}\n'
+        ),
+        "vault-policy-enforce-least-privilege",
+        "mandatory",
+    ),
     # Vault adds up the capabilities of every block of one path
-    ("app-policy", set_prop("policy", 'path "secret/data/finance_report/production/app" {\n  capabilities = ["delete"]\n}\npath "secret/data/finance_report/production/app" {\n  capabilities = ["read"]\n}\n'), "vault-policy-enforce-least-privilege", "mandatory"),
+    (
+        "app-policy",
+        set_prop(
+            "policy",
+            'path "secret/data/finance_report/production/app" {\n  capabilities = ["delete"]\n}\npath '
+            '"secret/data/finance_report/production/app" {\n  capabilities = ["read"]\n}\n',
+        ),
+        "vault-policy-enforce-least-privilege",
+        "mandatory",
+    ),
     ("app-kv", set_prop("name", "platform/minio"), "vault-kv-enforce-env-path", "mandatory"),
     ("app-kv", set_prop("name", "finance_report/production/app/nested"), "vault-kv-enforce-env-path", "mandatory"),
     ("app-kv", set_prop("mount", "kv"), "vault-kv-enforce-env-path", "mandatory"),
@@ -233,30 +465,108 @@ CASES = [
     ("app-role", set_prop("secretIdTtl", 0), "vault-approle-configure-hygiene", "advisory"),
     ("app-role", set_prop("tokenTtl", 5), "vault-approle-configure-hygiene", "advisory"),
     ("app-agent", set_prop("mounts", []), "stack-enforce-agent-for-secrets-volume", "mandatory"),
-    ("backend", set_prop("envs", ["REDIS_HOST=finance_report-redis-staging"]), "stack-disallow-cross-env-references", "mandatory"),
+    (
+        "backend",
+        set_prop("envs", ["REDIS_HOST=finance_report-redis-staging"]),
+        "stack-disallow-cross-env-references",
+        "mandatory",
+    ),
     ("backend", set_label("finance-report.env", "staging"), "preview-stack-disallow-shared-resources", "mandatory"),
-    ("backend", lambda r: setattr(r.opts, "delete_before_replace", None), "docker-container-enforce-rolling-replacement", "mandatory"),
+    (
+        "backend",
+        lambda r: setattr(r.opts, "delete_before_replace", None),
+        "docker-container-enforce-rolling-replacement",
+        "mandatory",
+    ),
     ("backend", keep_name(set_prop("memory", 640)), "docker-container-enforce-rolling-replacement", "mandatory"),
-    ("app-agent", lambda r: setattr(r.opts, "delete_before_replace", False), "docker-resource-enforce-delete-before-replace", "mandatory"),
+    (
+        "app-agent",
+        lambda r: setattr(r.opts, "delete_before_replace", False),
+        "docker-resource-enforce-delete-before-replace",
+        "mandatory",
+    ),
     # replaced create-first, with options its name does not carry: Docker would hand back the old volume
-    ("app-secrets", set_prop("driverOpts", {**TMPFS, "o": "size=2m,mode=0750"}), "docker-resource-enforce-delete-before-replace", "mandatory"),
-    ("app-secrets", set_prop("labels", [{"label": "finance-report.env", "value": "production"}]), "docker-resource-enforce-delete-before-replace", "mandatory"),
+    (
+        "app-secrets",
+        set_prop("driverOpts", {**TMPFS, "o": "size=2m,mode=0750"}),
+        "docker-resource-enforce-delete-before-replace",
+        "mandatory",
+    ),
+    (
+        "app-secrets",
+        set_prop("labels", [{"label": "finance-report.env", "value": "production"}]),
+        "docker-resource-enforce-delete-before-replace",
+        "mandatory",
+    ),
     ("app-agent", set_prop("destroyGraceSeconds", None), "docker-container-enforce-destroy-grace", "mandatory"),
     ("postgres", set_prop("destroyGraceSeconds", 30), "docker-container-enforce-destroy-grace", "mandatory"),
-    ("app-agent", set_prop("healthcheck", {"tests": ["CMD-SHELL", "true"], "startPeriod": "60s"}), "docker-container-enforce-go-durations", "mandatory"),
-    ("app-agent", lambda r: setattr(r.opts, "additional_secret_outputs", []), "resource-enforce-secret-outputs", "mandatory"),
+    (
+        "app-agent",
+        set_prop("healthcheck", {"tests": ["CMD-SHELL", "true"], "startPeriod": "60s"}),
+        "docker-container-enforce-go-durations",
+        "mandatory",
+    ),
+    (
+        "app-agent",
+        lambda r: setattr(r.opts, "additional_secret_outputs", []),
+        "resource-enforce-secret-outputs",
+        "mandatory",
+    ),
     ("backup", backup_env("PGHOST", "finance_report-redis"), "stack-enforce-database-backup", "mandatory"),
     ("backup", backup_env("BACKUP_TIME", None), "stack-enforce-database-backup", "mandatory"),
     ("backup", backup_env("BACKUP_INTERVAL_HOURS", "0"), "stack-enforce-database-backup", "mandatory"),
-    ("backup", backup_env("RESTIC_REPOSITORY", "s3:https://dokploy.zitian.party/finance-report-production/finance_report/production/postgres"), "backup-disallow-on-host-repository", "mandatory"),
-    ("backup", backup_env("RESTIC_REPOSITORY", "s3:http://127.0.0.1:9000/finance-report-production/finance_report/production/postgres"), "backup-disallow-on-host-repository", "mandatory"),
-    ("backup", backup_env("RESTIC_REPOSITORY", "/var/backups/finance_report"), "backup-disallow-on-host-repository", "mandatory"),
+    (
+        "backup",
+        backup_env(
+            "RESTIC_REPOSITORY",
+            "s3:https://dokploy.zitian.party/finance-report-production/finance_report/production/postgres",
+        ),
+        "backup-disallow-on-host-repository",
+        "mandatory",
+    ),
+    (
+        "backup",
+        backup_env(
+            "RESTIC_REPOSITORY", "s3:http://127.0.0.1:9000/finance-report-production/finance_report/production/postgres"
+        ),
+        "backup-disallow-on-host-repository",
+        "mandatory",
+    ),
+    (
+        "backup",
+        backup_env("RESTIC_REPOSITORY", "/var/backups/finance_report"),
+        "backup-disallow-on-host-repository",
+        "mandatory",
+    ),
     ("backup", backup_env("BACKUP_KEEP_DAILY", "6"), "backup-enforce-minimum-retention", "mandatory"),
     ("backup", backup_env("BACKUP_KEEP_DAILY", None), "backup-enforce-minimum-retention", "mandatory"),
-    ("backup", backup_env("RESTIC_REPOSITORY", "s3:https://minio.zitian.party/finance-report-production/finance_report/production/postgres"), "backup-enforce-separate-storage", "advisory"),
-    ("backup", backup_env("RESTIC_REPOSITORY", "s3:https://MINIO.zitian.party/finance-report-public/p/production"), "backup-enforce-separate-storage", "advisory"),
-    ("backup-kv", set_prop("dataJson", json.dumps({"AWS_ACCESS_KEY_ID": "app-access"})), "backup-enforce-separate-storage", "advisory"),
-    ("backup-kv", set_prop("dataJson", json.dumps({"AWS_ACCESS_KEY_ID": "public-access"})), "backup-enforce-separate-storage", "advisory"),
+    (
+        "backup",
+        backup_env(
+            "RESTIC_REPOSITORY",
+            "s3:https://minio.zitian.party/finance-report-production/finance_report/production/postgres",
+        ),
+        "backup-enforce-separate-storage",
+        "advisory",
+    ),
+    (
+        "backup",
+        backup_env("RESTIC_REPOSITORY", "s3:https://MINIO.zitian.party/finance-report-public/p/production"),
+        "backup-enforce-separate-storage",
+        "advisory",
+    ),
+    (
+        "backup-kv",
+        set_prop("dataJson", json.dumps({"AWS_ACCESS_KEY_ID": "app-access"})),
+        "backup-enforce-separate-storage",
+        "advisory",
+    ),
+    (
+        "backup-kv",
+        set_prop("dataJson", json.dumps({"AWS_ACCESS_KEY_ID": "public-access"})),
+        "backup-enforce-separate-storage",
+        "advisory",
+    ),
 ]
 
 
@@ -268,7 +578,11 @@ def test_one_changed_property_fires_exactly_the_named_policy(name, change, polic
 def test_violation_messages_say_what_is_wrong_and_where():
     resources = mutate("backend", set_prop("envs", ["DATABASE_PASSWORD=hunter2hunter2"]))
     (violation,) = evaluate_resources(resources, PACK_CONFIG, POLICIES)
-    assert violation.message == "Container backend: env DATABASE_PASSWORD holds a secret-looking value. Deliver secrets as files rendered by its vault-agent into the tmpfs secrets volume."
+    assert (
+        violation.message
+        == "Container backend: env DATABASE_PASSWORD holds a secret-looking value. Deliver secrets as files "
+        "rendered by its vault-agent into the tmpfs secrets volume."
+    )
     assert violation.urn.endswith("::backend")
     assert "hunter2" not in violation.message
 
@@ -284,10 +598,18 @@ def test_staging_names_without_their_suffix_are_production_names():
 def test_least_privilege_judges_by_the_stacks_env_not_the_env_a_policy_names():
     """A staging policy reading staging's path is self-consistent, but not this production stack's to
     write (the cross-env policy also says so; this one must on its own)."""
-    resources = mutate("app-policy", lambda r: r.props.update(name="finance_report-staging-app", policy='path "secret/data/finance_report/staging/app" {\n  capabilities = ["read"]\n}\n'))
+    resources = mutate(
+        "app-policy",
+        lambda r: r.props.update(
+            name="finance_report-staging-app",
+            policy='path "secret/data/finance_report/staging/app" {\n  capabilities = ["read"]\n}\n',
+        ),
+    )
     only = [p for p in POLICIES if p.name == "vault-policy-enforce-least-privilege"]
     violations = evaluate_resources([r for r in resources if r.name == "app-policy"], PACK_CONFIG, only)
-    assert [v.message for v in violations] == ["Vault policy finance_report-staging-app belongs to env staging, not this stack's env production."]
+    assert [v.message for v in violations] == [
+        "Vault policy finance_report-staging-app belongs to env staging, not this stack's env production."
+    ]
 
 
 APP_KV = "secret/data/finance_report/production/app"
@@ -297,10 +619,22 @@ APP_KV = "secret/data/finance_report/production/app"
     "body,message",
     [
         # Vault still maps the pre-0.9 `policy` key to capabilities (vault/policy.go, parsePaths)
-        ('  policy = "write"', "grants ['create', 'delete', 'list', 'update'] on secret/data/finance_report/production/app; only ['read'] is needed"),
+        (
+            '  policy = "write"',
+            "grants ['create', 'delete', 'list', 'update'] on secret/data/finance_report/production/app; "
+            "only ['read'] is needed",
+        ),
         ('  policy = "sudo"', "grants sudo on secret/data/finance_report/production/app"),
-        ('  policy = "root"', "cannot be judged: sets policy = 'root' on secret/data/finance_report/production/app; expected one of ['deny', 'read', 'sudo', 'write']"),
-        ('  capabilities = ["read"]\n  allowed_parameters = { "*" = [] }', "cannot be judged: sets allowed_parameters on secret/data/finance_report/production/app; only capabilities are expected"),
+        (
+            '  policy = "root"',
+            "cannot be judged: sets policy = 'root' on secret/data/finance_report/production/app; expected "
+            "one of ['deny', 'read', 'sudo', 'write']",
+        ),
+        (
+            '  capabilities = ["read"]\n  allowed_parameters = { "*" = [] }',
+            "cannot be judged: sets allowed_parameters on secret/data/finance_report/production/app; only "
+            "capabilities are expected",
+        ),
     ],
 )
 def test_least_privilege_reads_every_key_vault_honours_in_a_path_block(body, message):
@@ -314,14 +648,18 @@ def test_least_privilege_accepts_the_legacy_read_level_as_what_it_grants():
     resources = mutate("app-policy", set_prop("policy", f'path "{APP_KV}" {{\n  policy = "read"\n}}\n'))
     only = [p for p in POLICIES if p.name == "vault-policy-enforce-least-privilege"]
     violations = evaluate_resources([r for r in resources if r.name == "app-policy"], PACK_CONFIG, only)
-    assert [v.message for v in violations] == [f"Vault policy finance_report-production-app grants ['list'] on {APP_KV}; only ['read'] is needed."]
+    assert [v.message for v in violations] == [
+        f"Vault policy finance_report-production-app grants ['list'] on {APP_KV}; only ['read'] is needed."
+    ]
 
 
 def test_a_data_volume_attached_through_volumes_is_protected_too():
     resources = copy.deepcopy(compliant_stack())
     postgres = next(r for r in resources if r.name == "postgres")
     postgres.props["mounts"] = [m for m in postgres.props["mounts"] if m["target"].startswith("/run/secrets")]
-    postgres.props["volumes"] = [{"volumeName": "finance_report-postgres-data", "containerPath": "/var/lib/postgresql/data"}]
+    postgres.props["volumes"] = [
+        {"volumeName": "finance_report-postgres-data", "containerPath": "/var/lib/postgresql/data"}
+    ]
     assert fired(resources) == set()
     next(r for r in resources if r.name == "postgres-data").opts.protect = False
     assert fired(resources) == {("datastore-enforce-protected-data", "mandatory")}
@@ -330,8 +668,24 @@ def test_a_data_volume_attached_through_volumes_is_protected_too():
 def test_an_env_variable_that_merely_contains_token_is_not_a_secret():
     from policies.common import is_secret_key
 
-    assert not is_secret_key("TOKENIZERS_PARALLELISM") and not is_secret_key("PASSTHROUGH_MODE") and not is_secret_key("KEYBOARD")
-    assert all(is_secret_key(k) for k in ("DB_PASSWORD", "S3_SECRET_KEY", "S3_ACCESS_KEY", "ZAI_API_KEY", "LLM_ENCRYPTION_KEYS", "GITHUB_TOKEN", "REDIS_PASS", "app.token"))
+    assert (
+        not is_secret_key("TOKENIZERS_PARALLELISM")
+        and not is_secret_key("PASSTHROUGH_MODE")
+        and not is_secret_key("KEYBOARD")
+    )
+    assert all(
+        is_secret_key(k)
+        for k in (
+            "DB_PASSWORD",
+            "S3_SECRET_KEY",
+            "S3_ACCESS_KEY",
+            "ZAI_API_KEY",
+            "LLM_ENCRYPTION_KEYS",
+            "GITHUB_TOKEN",
+            "REDIS_PASS",
+            "app.token",
+        )
+    )
 
 
 def test_unknown_values_at_preview_are_not_judged():

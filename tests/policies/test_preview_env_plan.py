@@ -9,10 +9,10 @@ import pulumi
 import pulumi_docker as docker
 import pytest
 
-from tests.conftest import ROOT
-from ops import preview_env as pe
-from tests.policies.test_offline_plan import on
 from ci.offline_plan import plan
+from ops import preview_env as pe
+from tests.conftest import ROOT
+from tests.policies.test_offline_plan import on
 
 POLICY = "preview-stack-disallow-shared-resources"
 ADVISORY_EXPLAINED_IN_README = {"vault-approle-configure-hygiene", "backup-enforce-separate-storage"}
@@ -36,7 +36,11 @@ def test_a_generated_preview_plans_clean_like_staging_and_production(files):
 
 
 def staging_data_dir(props, opts):
-    props["volumes"] = [docker.ContainerVolumeArgs(host_path="/data/finance_report/postgres-staging", container_path="/var/lib/postgresql/data")]
+    props["volumes"] = [
+        docker.ContainerVolumeArgs(
+            host_path="/data/finance_report/postgres-staging", container_path="/var/lib/postgresql/data"
+        )
+    ]
     return props, opts
 
 
@@ -47,13 +51,18 @@ def staging_kv(props, opts):
 
 def production_host(props, opts):
     props["labels"] = [
-        docker.ContainerLabelArgs(label=l.label, value=l.value.replace("report-pr314.", "report.") if l.label.endswith(".rule") else l.value) for l in props["labels"]
+        docker.ContainerLabelArgs(
+            label=l.label, value=l.value.replace("report-pr314.", "report.") if l.label.endswith(".rule") else l.value
+        )
+        for l in props["labels"]
     ]
     return props, opts
 
 
 def other_preview_network(props, opts):
-    props["networks_advanced"] = list(props["networks_advanced"]) + [docker.ContainerNetworksAdvancedArgs(name="finance_report-internal-pr31")]
+    props["networks_advanced"] = list(props["networks_advanced"]) + [
+        docker.ContainerNetworksAdvancedArgs(name="finance_report-internal-pr31")
+    ]
     return props, opts
 
 
@@ -71,13 +80,29 @@ def retained(props, opts):
 
 
 SHARED = [
-    ("staging's data directory", on("postgres-container", staging_data_dir), "mounts host path /data/finance_report/postgres-staging"),
+    (
+        "staging's data directory",
+        on("postgres-container", staging_data_dir),
+        "mounts host path /data/finance_report/postgres-staging",
+    ),
     ("staging's KV path", on("app-vault-kv", staging_kv), "references env(s) staging"),
     ("production's host", on("app-backend", production_host), "routes host report.zitian.party"),
     ("another preview's network", on("app-backend", other_preview_network), "references env(s) pr31"),
-    ("a network labelled staging", on("vault-egress", staging_label), "is labelled finance-report.env=staging in env pr314"),
-    ("a protected data volume", on("postgres-data", protected), "is protected: destroying the preview on PR close would fail"),
-    ("a retained KV secret", on("redis-vault-kv", retained), "is retainOnDelete: destroying the preview would leave it behind"),
+    (
+        "a network labelled staging",
+        on("vault-egress", staging_label),
+        "is labelled finance-report.env=staging in env pr314",
+    ),
+    (
+        "a protected data volume",
+        on("postgres-data", protected),
+        "is protected: destroying the preview on PR close would fail",
+    ),
+    (
+        "a retained KV secret",
+        on("redis-vault-kv", retained),
+        "is retainOnDelete: destroying the preview would leave it behind",
+    ),
 ]
 
 

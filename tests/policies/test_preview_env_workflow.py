@@ -13,7 +13,14 @@ import re
 
 import pytest
 
-from tests.policies.test_workflows import PR_ENV_SECRETS, SAME_REPO_GUARD, steps_using, triggers, trust_problems, workflows
+from tests.policies.test_workflows import (
+    PR_ENV_SECRETS,
+    SAME_REPO_GUARD,
+    steps_using,
+    triggers,
+    trust_problems,
+    workflows,
+)
 
 NAME = "preview-env.yml"
 
@@ -35,11 +42,17 @@ def test_it_runs_on_pull_request_events_of_this_repository_only_in_the_reviewed_
     doc = wf()
     assert triggers(doc) == {"pull_request"}
     assert doc[True]["pull_request"]["types"] == ["opened", "reopened", "synchronize", "closed"]
-    assert doc["concurrency"] == {"group": "pr-env-${{ github.event.pull_request.number }}", "cancel-in-progress": False}
+    assert doc["concurrency"] == {
+        "group": "pr-env-${{ github.event.pull_request.number }}",
+        "cancel-in-progress": False,
+    }
     for job_name, job in doc["jobs"].items():
         assert job["environment"] == "pr-envs", job_name
         assert SAME_REPO_GUARD in job["if"], job_name
-    assert "github.event.action != 'closed'" in doc["jobs"]["deploy"]["if"] and "github.event.action == 'closed'" in doc["jobs"]["destroy"]["if"]
+    assert (
+        "github.event.action != 'closed'" in doc["jobs"]["deploy"]["if"]
+        and "github.event.action == 'closed'" in doc["jobs"]["destroy"]["if"]
+    )
     assert trust_problems(NAME, doc) == []
 
 
@@ -56,26 +69,85 @@ def mutate(change) -> list[str]:
 @pytest.mark.parametrize(
     ("change", "expected"),
     [
-        (lambda d: d["jobs"]["deploy"].pop("if"), "deploy: holds preview-env secrets on pull requests without the same-repository guard"),
-        (lambda d: d["jobs"]["destroy"].update({"if": "github.event.action == 'closed'"}), "destroy: holds preview-env secrets on pull requests without the same-repository guard"),
-        (lambda d: d["jobs"]["deploy"].update(environment="preview-staging"), "deploy: holds preview-env secrets outside the pr-envs environment (preview-staging)"),
+        (
+            lambda d: d["jobs"]["deploy"].pop("if"),
+            "deploy: holds preview-env secrets on pull requests without the same-repository guard",
+        ),
+        (
+            lambda d: d["jobs"]["destroy"].update({"if": "github.event.action == 'closed'"}),
+            "destroy: holds preview-env secrets on pull requests without the same-repository guard",
+        ),
+        (
+            lambda d: d["jobs"]["deploy"].update(environment="preview-staging"),
+            "deploy: holds preview-env secrets outside the pr-envs environment (preview-staging)",
+        ),
         (lambda d: d["jobs"]["deploy"].pop("environment"), "without a literal environment"),
         (lambda d: d.update({True: {"pull_request_target": None}}), "pull_request_target/workflow_run"),
-        (lambda d: steps_using(d["jobs"]["deploy"], "pulumi/actions")[1]["with"].update({"stack-name": "staging"}), "deploy: runs `pulumi up` (pulumi/actions) on stack staging; a pr-envs job may touch only pr<pull request number>"),
-        (lambda d: steps_using(d["jobs"]["destroy"], "pulumi/actions")[1]["with"].update({"stack-name": "production"}), "destroy: runs `pulumi destroy` (pulumi/actions) on stack production; a pr-envs job may touch only pr<pull request number>"),
-        (lambda d: d["jobs"]["deploy"]["steps"].append({"run": "true", "env": {"T": "${{ secrets.VAULT_DEPLOY_TOKEN }}"}}), "deploy: holds preview-env secrets beside ['VAULT_DEPLOY_TOKEN']"),
-        (lambda d: d["jobs"]["destroy"]["steps"].append({"run": "true", "env": {"T": "${{ secrets.VAULT_PREVIEW_TOKEN }}"}}), "destroy: the pr-envs environment holds ['VAULT_PREVIEW_TOKEN']"),
+        (
+            lambda d: steps_using(d["jobs"]["deploy"], "pulumi/actions")[1]["with"].update({"stack-name": "staging"}),
+            "deploy: runs `pulumi up` (pulumi/actions) on stack staging; a pr-envs job may touch only "
+            "pr<pull request number>",
+        ),
+        (
+            lambda d: steps_using(d["jobs"]["destroy"], "pulumi/actions")[1]["with"].update(
+                {"stack-name": "production"}
+            ),
+            "destroy: runs `pulumi destroy` (pulumi/actions) on stack production; a pr-envs job may touch "
+            "only pr<pull request number>",
+        ),
+        (
+            lambda d: d["jobs"]["deploy"]["steps"].append(
+                {"run": "true", "env": {"T": "${{ secrets.VAULT_DEPLOY_TOKEN }}"}}
+            ),
+            "deploy: holds preview-env secrets beside ['VAULT_DEPLOY_TOKEN']",
+        ),
+        (
+            lambda d: d["jobs"]["destroy"]["steps"].append(
+                {"run": "true", "env": {"T": "${{ secrets.VAULT_PREVIEW_TOKEN }}"}}
+            ),
+            "destroy: the pr-envs environment holds ['VAULT_PREVIEW_TOKEN']",
+        ),
         # pulumi in a script names pr<N> only (a pulumi/actions-only check passed each of these)
-        (lambda d: run_in(d, "destroy", "pulumi destroy --yes --stack staging"), "destroy: runs `pulumi destroy` on stack staging; a pr-envs job may touch only pr<pull request number>"),
-        (lambda d: run_in(d, "destroy", "pulumi destroy --yes -s production"), "destroy: runs `pulumi destroy` on stack production"),
-        (lambda d: run_in(d, "deploy", 'echo "$(pulumi stack rm --yes --stack=staging)"'), "deploy: runs `pulumi stack rm` on stack staging"),
-        (lambda d: run_in(d, "destroy", "bash -c 'pulumi stack select staging && pulumi destroy --yes'"), "destroy: runs `pulumi stack select` on stack staging"),
-        (lambda d: run_in(d, "destroy", "uv run invoke rotate --stack staging --what postgres-password --yes"), "destroy: runs `invoke rotate` on stack staging"),
-        (lambda d: run_in(d, "destroy", 'STACK=staging\npulumi destroy --yes --stack "$STACK"'), "destroy: runs `pulumi destroy` on stack $STACK, which cannot be resolved"),
-        (lambda d: run_in(d, "destroy", 'PR=1\npulumi destroy --yes --stack "pr$PR"'), "destroy: runs `pulumi destroy` on stack pr$PR, which cannot be resolved (a script of the job may set $PR)"),
-        (lambda d: run_in(d, "destroy", 'pulumi destroy --yes --stack "pr$PR"', env={"PR": "7"}), "destroy: runs `pulumi destroy` on stack pr$PR (= pr7)"),
-        (lambda d: run_in(d, "destroy", "pulumi destroy --yes", env={"PULUMI_STACK": "staging"}), "destroy: runs pulumi (PULUMI_STACK) on stack staging"),
-        (lambda d: run_in(d, "deploy", 'echo "PULUMI_STACK=production" >> "$GITHUB_ENV"'), "deploy: a script sets or reads PULUMI_STACK"),
+        (
+            lambda d: run_in(d, "destroy", "pulumi destroy --yes --stack staging"),
+            "destroy: runs `pulumi destroy` on stack staging; a pr-envs job may touch only pr<pull request number>",
+        ),
+        (
+            lambda d: run_in(d, "destroy", "pulumi destroy --yes -s production"),
+            "destroy: runs `pulumi destroy` on stack production",
+        ),
+        (
+            lambda d: run_in(d, "deploy", 'echo "$(pulumi stack rm --yes --stack=staging)"'),
+            "deploy: runs `pulumi stack rm` on stack staging",
+        ),
+        (
+            lambda d: run_in(d, "destroy", "bash -c 'pulumi stack select staging && pulumi destroy --yes'"),
+            "destroy: runs `pulumi stack select` on stack staging",
+        ),
+        (
+            lambda d: run_in(d, "destroy", "uv run invoke rotate --stack staging --what postgres-password --yes"),
+            "destroy: runs `invoke rotate` on stack staging",
+        ),
+        (
+            lambda d: run_in(d, "destroy", 'STACK=staging\npulumi destroy --yes --stack "$STACK"'),
+            "destroy: runs `pulumi destroy` on stack $STACK, which cannot be resolved",
+        ),
+        (
+            lambda d: run_in(d, "destroy", 'PR=1\npulumi destroy --yes --stack "pr$PR"'),
+            "destroy: runs `pulumi destroy` on stack pr$PR, which cannot be resolved (a script of the job may set $PR)",
+        ),
+        (
+            lambda d: run_in(d, "destroy", 'pulumi destroy --yes --stack "pr$PR"', env={"PR": "7"}),
+            "destroy: runs `pulumi destroy` on stack pr$PR (= pr7)",
+        ),
+        (
+            lambda d: run_in(d, "destroy", "pulumi destroy --yes", env={"PULUMI_STACK": "staging"}),
+            "destroy: runs pulumi (PULUMI_STACK) on stack staging",
+        ),
+        (
+            lambda d: run_in(d, "deploy", 'echo "PULUMI_STACK=production" >> "$GITHUB_ENV"'),
+            "deploy: a script sets or reads PULUMI_STACK",
+        ),
     ],
 )
 def test_a_change_that_would_hand_the_preview_env_credentials_to_unreviewed_code_is_caught(change, expected):
@@ -100,15 +172,20 @@ def test_a_deploy_is_generated_planned_policy_checked_and_ends_with_status():
     job = wf()["jobs"]["deploy"]
     text = runs(job)
     generate = index(job, lambda s: "uv run invoke preview-env --pr" in str(s.get("run", "")))
-    assert '--existing-stacks "$RUNNER_TEMP/stacks.json"' in text[generate] and "pulumi stack ls --json" in text[generate]
+    assert (
+        '--existing-stacks "$RUNNER_TEMP/stacks.json"' in text[generate] and "pulumi stack ls --json" in text[generate]
+    )
     plan = index(job, lambda s: s.get("run") == 'uv run invoke plan --stack "pr$PR"')
     venv = index(job, lambda s: "uv venv policies/venv" in str(s.get("run", "")))
     up = index(job, lambda s: s.get("with", {}).get("command") == "up")
     assert generate < plan < venv < up
     step = job["steps"][up]["with"]
     assert step["stack-name"] == "pr${{ github.event.pull_request.number }}"
-    assert step["policyPacks"] == "policies" and step["policyPackConfigs"] == "policies/config.pr${{ github.event.pull_request.number }}.json"
-    assert text[up + 1:] == ['uv run invoke status --stack "pr$PR"']
+    assert (
+        step["policyPacks"] == "policies"
+        and step["policyPackConfigs"] == "policies/config.pr${{ github.event.pull_request.number }}.json"
+    )
+    assert text[up + 1 :] == ['uv run invoke status --stack "pr$PR"']
     assert job["env"] == {"PR": "${{ github.event.pull_request.number }}"}
 
 
@@ -120,8 +197,13 @@ def test_the_s3_keys_reach_pulumi_on_stdin_never_in_a_command_line(job_name):
     lines = [line for line in step["run"].splitlines() if "config set" in line]
     assert len(lines) == 2
     for line in lines:
-        assert line.startswith("printf '%s' \"$S3_") and "| pulumi config set --secret --stack \"pr$PR\" finance-report:s3" in line
-    assert all("secrets." not in run for job in wf()["jobs"].values() for run in runs(job)), "a secret expanded into a script"
+        assert (
+            line.startswith("printf '%s' \"$S3_")
+            and '| pulumi config set --secret --stack "pr$PR" finance-report:s3' in line
+        )
+    assert all("secrets." not in run for job in wf()["jobs"].values() for run in runs(job)), (
+        "a secret expanded into a script"
+    )
 
 
 def test_closing_the_pull_request_destroys_and_removes_the_stack():

@@ -8,10 +8,10 @@ import copy
 
 import pytest
 
+from ci.offline_plan import evaluate, evaluate_resources, load_policy_config, policy_resources
+from policies.registry import POLICIES
 from tests.conftest import ROOT, run_stack
 from tests.policies.test_policies import PACK_CONFIG, hardened, resource
-from policies.registry import POLICIES
-from ci.offline_plan import evaluate, evaluate_resources, load_policy_config, policy_resources
 
 CONTAINER = "docker:index/container:Container"
 SOCKET_POLICY = "docker-container-disallow-docker-socket"
@@ -56,7 +56,8 @@ def test_the_proxy_on_a_network_or_a_published_port_may_not_hold_the_socket(chan
     (violation,) = socket_violations(proxy(**changes))
     assert violation.enforcementLevel == "mandatory"
     assert violation.message == (
-        "Container preview-docker-proxy-container mounts the Docker socket /var/run/docker.sock and is reachable from a "
+        "Container preview-docker-proxy-container mounts the Docker socket /var/run/docker.sock and is "
+        "reachable from a "
         "network or a published port (CIS 5.31); the docker-proxy must run with network_mode none."
     )
 

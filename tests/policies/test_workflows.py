@@ -32,22 +32,39 @@ import shlex
 import shutil
 import subprocess
 import sys
-from pathlib import Path
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable, Optional
+from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
 from tests.conftest import ROOT
-from tests.policies.workflow_parse import SUBSTITUTION, Node, ParseError, calls, conjuncts, if_expression, is_equality, parse_expression, shell_commands
+from tests.policies.workflow_parse import (
+    SUBSTITUTION,
+    Node,
+    ParseError,
+    calls,
+    conjuncts,
+    if_expression,
+    is_equality,
+    parse_expression,
+    shell_commands,
+)
 
 WORKFLOWS = ROOT / ".github" / "workflows"
 DEPLOY_SECRETS = {"DOKPLOY_SSH_KEY", "VAULT_DEPLOY_TOKEN", "PULUMI_ACCESS_TOKEN"}
 PREVIEW_SECRETS = {"DOKPLOY_PREVIEW_SSH_KEY", "VAULT_PREVIEW_TOKEN", "PULUMI_PREVIEW_TOKEN"}
 # Pull requests' preview environments (stacks pr<N>): deploy credentials scoped to pr* stacks and names,
 # in the `pr-envs` environment, which requires a reviewer (README: CI credentials).
-PR_ENV_SECRETS = {"PULUMI_PR_ENV_TOKEN", "DOKPLOY_PR_ENV_SSH_KEY", "VAULT_PR_ENV_TOKEN", "PR_ENV_S3_ACCESS_KEY", "PR_ENV_S3_SECRET_KEY"}
+PR_ENV_SECRETS = {
+    "PULUMI_PR_ENV_TOKEN",
+    "DOKPLOY_PR_ENV_SSH_KEY",
+    "VAULT_PR_ENV_TOKEN",
+    "PR_ENV_S3_ACCESS_KEY",
+    "PR_ENV_S3_SECRET_KEY",
+}
 PR_ENV_ENVIRONMENT = "pr-envs"
 # Environments configured in GitHub (README: CI credentials): deploy ones allow main only; `production`,
 # both preview environments (their tokens read the env's secrets) and `pr-envs` require a reviewer.
@@ -85,7 +102,7 @@ def steps_using(job: dict[str, Any], action: str) -> list[dict[str, Any]]:
 # ------------------------------------------------------------------------------------------ trust
 
 
-def guard_problem(condition: Any, guard: Node) -> Optional[str]:
+def guard_problem(condition: Any, guard: Node) -> str | None:
     """None when every run of the job must meet `guard` (it is a top-level `&&` operand of the job's
     `if:`), else why not. `guard || x`, `(guard || x) && y`, `always() || guard` or text outside `${{ }}`
     (a string, always true) make it optional. Status functions other than success() (always(),
@@ -121,12 +138,17 @@ def trust_problems(name: str, wf: dict[str, Any]) -> list[str]:
         env = job.get("environment")
         env_name = env.get("name") if isinstance(env, dict) else env
         condition = job.get("if")
-        if used and not isinstance(env_name, str) or (used and "${{" in str(env_name)):
-            problems.append(f"{where}: uses {sorted(used)} without a literal environment (repository secrets reach every branch)")
+        if (used and not isinstance(env_name, str)) or (used and "${{" in str(env_name)):
+            problems.append(
+                f"{where}: uses {sorted(used)} without a literal environment (repository secrets reach every branch)"
+            )
             continue
         if used & DEPLOY_SECRETS:
             if on & PR_TRIGGERS:
-                problems.append(f"{where}: holds deploy secrets {sorted(used & DEPLOY_SECRETS)} in a workflow triggered by {sorted(on & PR_TRIGGERS)}")
+                problems.append(
+                    f"{where}: holds deploy secrets {sorted(used & DEPLOY_SECRETS)} in a workflow triggered "
+                    f"by {sorted(on & PR_TRIGGERS)}"
+                )
             if env_name not in DEPLOY_ENVIRONMENTS:
                 problems.append(f"{where}: holds deploy secrets outside a protected deploy environment ({env_name})")
             why = guard_problem(condition, MAIN_GUARD_NODE)
@@ -137,11 +159,17 @@ def trust_problems(name: str, wf: dict[str, Any]) -> list[str]:
                 problems.append(f"{where}: holds preview secrets outside a preview environment ({env_name})")
             why = guard_problem(condition, SAME_REPO_GUARD_NODE)
             if "pull_request" in on and why:
-                problems.append(f"{where}: holds preview secrets on pull requests without the same-repository guard ({why})")
+                problems.append(
+                    f"{where}: holds preview secrets on pull requests without the same-repository guard ({why})"
+                )
         if used and env_name in PREVIEW_ENVIRONMENTS and used & DEPLOY_SECRETS:
             problems.append(f"{where}: a preview environment job references deploy secrets")
         problems += pr_env_problems(where, on, job, used, env_name, condition)
-        stacks = {str(s.get("with", {}).get("stack-name")) for s in steps_using(job, "pulumi/actions") if s.get("with", {}).get("stack-name")}
+        stacks = {
+            str(s.get("with", {}).get("stack-name"))
+            for s in steps_using(job, "pulumi/actions")
+            if s.get("with", {}).get("stack-name")
+        }
         if "production" in stacks and env_name not in ("production", "preview-production"):
             problems.append(f"{where}: runs pulumi on production in environment {env_name}, which requires no reviewer")
         credentialed = bool(used) or env_name is not None
@@ -151,30 +179,59 @@ def trust_problems(name: str, wf: dict[str, Any]) -> list[str]:
     return problems
 
 
-def pr_env_problems(where: str, on: set[str], job: dict[str, Any], used: set[str], env_name: Any, condition: Any) -> list[str]:
+def pr_env_problems(
+    where: str, on: set[str], job: dict[str, Any], used: set[str], env_name: Any, condition: Any
+) -> list[str]:
     """Preview-env credentials deploy (the ssh key is root on the host): only in `pr-envs`, only for
     branches of this repository, never beside other credentials, only on pr<N> stacks (stack_problems)."""
     problems = []
     if used & PR_ENV_SECRETS:
         if env_name != PR_ENV_ENVIRONMENT:
-            problems.append(f"{where}: holds preview-env secrets outside the {PR_ENV_ENVIRONMENT} environment ({env_name})")
+            problems.append(
+                f"{where}: holds preview-env secrets outside the {PR_ENV_ENVIRONMENT} environment ({env_name})"
+            )
         why = guard_problem(condition, SAME_REPO_GUARD_NODE)
         if on & PR_TRIGGERS and why:
-            problems.append(f"{where}: holds preview-env secrets on pull requests without the same-repository guard ({why})")
+            problems.append(
+                f"{where}: holds preview-env secrets on pull requests without the same-repository guard ({why})"
+            )
         if used & (DEPLOY_SECRETS | PREVIEW_SECRETS):
-            problems.append(f"{where}: holds preview-env secrets beside {sorted(used & (DEPLOY_SECRETS | PREVIEW_SECRETS))}")
+            problems.append(
+                f"{where}: holds preview-env secrets beside {sorted(used & (DEPLOY_SECRETS | PREVIEW_SECRETS))}"
+            )
     if env_name == PR_ENV_ENVIRONMENT and used - PR_ENV_SECRETS - {"DOKPLOY_KNOWN_HOSTS"}:
-        problems.append(f"{where}: the {PR_ENV_ENVIRONMENT} environment holds {sorted(used - PR_ENV_SECRETS - {'DOKPLOY_KNOWN_HOSTS'})}")
+        problems.append(
+            f"{where}: the {PR_ENV_ENVIRONMENT} environment holds "
+            f"{sorted(used - PR_ENV_SECRETS - {'DOKPLOY_KNOWN_HOSTS'})}"
+        )
     return problems
 
 
 # What a job holding credentials runs must be main's reviewed code: the checkout's default ref (the
 # event's commit), nothing a dispatch input or a script chooses.
-TREE_CHANGING_GIT = {"checkout", "switch", "fetch", "pull", "reset", "restore", "worktree", "clone", "merge", "rebase", "cherry-pick", "am", "apply", "submodule"}
-DISPATCH_INPUT = re.compile(r"(?<![\w.])inputs\b|github\s*\.\s*event\s*\.\s*inputs|github\s*\.\s*event(?![\w.])|github\s*\.\s*event_path|github\s*\[", re.I)
+TREE_CHANGING_GIT = {
+    "checkout",
+    "switch",
+    "fetch",
+    "pull",
+    "reset",
+    "restore",
+    "worktree",
+    "clone",
+    "merge",
+    "rebase",
+    "cherry-pick",
+    "am",
+    "apply",
+    "submodule",
+}
+DISPATCH_INPUT = re.compile(
+    r"(?<![\w.])inputs\b|github\s*\.\s*event\s*\.\s*inputs|github\s*\.\s*event(?![\w.])|github\s*\.\s*event_path|github\s*\[",
+    re.I,
+)
 
 
-def git_subcommand(words: list[str]) -> Optional[str]:
+def git_subcommand(words: list[str]) -> str | None:
     """`git [-C dir] [-c k=v] [--git-dir=..] <sub>` -> sub."""
     i = 0
     while i < len(words):
@@ -197,24 +254,38 @@ def source_problems(where: str, job: dict[str, Any]) -> list[str]:
     for step in steps_using(job, "actions/checkout"):
         for key in ("ref", "repository"):
             if key in (step.get("with") or {}):
-                problems.append(f"{where}: checks out {key} {step['with'][key]} in a job that holds credentials (only the event's own commit)")
+                problems.append(
+                    f"{where}: checks out {key} {step['with'][key]} in a job that holds credentials (only "
+                    "the event's own commit)"
+                )
     without_if = {k: v for k, v in job.items() if k != "if"}
     for expression in re.findall(r"\$\{\{(.*?)\}\}", json.dumps(without_if)):
         if DISPATCH_INPUT.search(expression):
-            problems.append(f"{where}: a workflow_dispatch input or the raw event reaches a step of a job that holds credentials: ${{{{{expression}}}}}")
+            problems.append(
+                f"{where}: a workflow_dispatch input or the raw event reaches a step of a job that holds "
+                f"credentials: ${{{{{expression}}}}}"
+            )
     for step in job.get("steps", []):
         shell = step.get("shell", (job.get("defaults") or {}).get("run", {}).get("shell", "bash"))
         if "run" in step and str(shell).split()[0] not in ("bash", "sh"):
             problems.append(f"{where}: runs a script in shell {shell}, which these checks cannot read")
         if "GITHUB_EVENT_PATH" in str(step.get("run", "")):
-            problems.append(f"{where}: a script reads the raw event (GITHUB_EVENT_PATH) in a job that holds credentials")
+            problems.append(
+                f"{where}: a script reads the raw event (GITHUB_EVENT_PATH) in a job that holds credentials"
+            )
         for words in script_commands(where, step, problems):
             for k, w in enumerate(words):
                 base = w.rsplit("/", 1)[-1]
-                if base == "git" and git_subcommand(words[k + 1:]) in TREE_CHANGING_GIT:
-                    problems.append(f"{where}: `git {git_subcommand(words[k + 1:])}` changes the checked-out code in a job that holds credentials")
-                if base == "gh" and ("checkout" in words[k + 1:] or "clone" in words[k + 1:]):
-                    problems.append(f"{where}: `{' '.join(words[k:k + 3])}` changes the checked-out code in a job that holds credentials")
+                if base == "git" and git_subcommand(words[k + 1 :]) in TREE_CHANGING_GIT:
+                    problems.append(
+                        f"{where}: `git {git_subcommand(words[k + 1 :])}` changes the checked-out code in a "
+                        "job that holds credentials"
+                    )
+                if base == "gh" and ("checkout" in words[k + 1 :] or "clone" in words[k + 1 :]):
+                    problems.append(
+                        f"{where}: `{' '.join(words[k : k + 3])}` changes the checked-out code in a job that "
+                        "holds credentials"
+                    )
     return problems
 
 
@@ -234,9 +305,53 @@ PR_NUMBER = "${{ github.event.pull_request.number }}"
 PR_STACK = f"pr{PR_NUMBER}"
 # Pulumi commands that change nothing; anything else (up, destroy, refresh, import, state, config set,
 # stack init/rm, select --create, an unknown command) writes.
-READ_ONLY_PULUMI = {"", "preview", "version", "whoami", "about", "help", "login", "logout", "gen-completion", "stack", "stack ls", "stack output", "stack history", "stack select", "stack export", "config", "config get", "plugin ls"}
-PULUMI_GROUPS = {"stack", "config", "plugin", "state", "policy", "org", "env", "deployment", "package", "schema", "template", "ai", "console", "project"}
-PULUMI_VALUE_FLAGS = {"-C", "--cwd", "--color", "-v", "--verbose", "--tracing", "--tracing-header", "--profiling", "--memprofilerate"}
+READ_ONLY_PULUMI = {
+    "",
+    "preview",
+    "version",
+    "whoami",
+    "about",
+    "help",
+    "login",
+    "logout",
+    "gen-completion",
+    "stack",
+    "stack ls",
+    "stack output",
+    "stack history",
+    "stack select",
+    "stack export",
+    "config",
+    "config get",
+    "plugin ls",
+}
+PULUMI_GROUPS = {
+    "stack",
+    "config",
+    "plugin",
+    "state",
+    "policy",
+    "org",
+    "env",
+    "deployment",
+    "package",
+    "schema",
+    "template",
+    "ai",
+    "console",
+    "project",
+}
+PULUMI_VALUE_FLAGS = {
+    "-C",
+    "--cwd",
+    "--color",
+    "-v",
+    "--verbose",
+    "--tracing",
+    "--tracing-header",
+    "--profiling",
+    "--memprofilerate",
+}
 # invoke tasks that run pulumi themselves (ops/adopt.py: import and config set; ops/rotate.py: up
 # --replace; ops/rollback.py: up through the Automation API).
 PULUMI_TASKS = {"adopt", "rotate", "rollback"}
@@ -248,11 +363,11 @@ class Scope:
     but its commands) and whether it may write."""
 
     label: str
-    stacks: Optional[frozenset[str]]
+    stacks: frozenset[str] | None
     writes: bool
 
 
-def job_scope(on: set[str], env_name: Any) -> Optional[Scope]:
+def job_scope(on: set[str], env_name: Any) -> Scope | None:
     if env_name in DEPLOY_ENVIRONMENTS:
         return Scope(f"the {env_name} deploy job", frozenset({env_name}), True)
     if env_name in PREVIEW_ENVIRONMENTS:
@@ -282,17 +397,17 @@ def pulumi_command(args: list[str]) -> str:
     return " ".join(words)
 
 
-def flag_values(args: list[str], long: tuple[str, ...], short: str) -> list[Optional[str]]:
+def flag_values(args: list[str], long: tuple[str, ...], short: str) -> list[str | None]:
     """Values of `--long X`, `--long=X`, `-sX`, `-s X`, `-s=X` and of a short-flag group holding `short`
     (`-ys X`); None when the value is missing."""
-    out: list[Optional[str]] = []
+    out: list[str | None] = []
     for i, a in enumerate(args):
         nxt = args[i + 1] if i + 1 < len(args) else None
         name, eq, value = a.partition("=")
         if name in long:
             out.append(value if eq else nxt)
         elif short and re.fullmatch(r"-[A-Za-z]+.*", a) and not a.startswith("--") and short in name[1:].split("=")[0]:
-            rest = a[a.index(short, 1) + 1:].lstrip("=")
+            rest = a[a.index(short, 1) + 1 :].lstrip("=")
             out.append(rest or nxt)
     return out
 
@@ -303,21 +418,21 @@ def invocations(words: list[str]) -> list[tuple[str, list[str]]]:
     for k, w in enumerate(words):
         base = w.rsplit("/", 1)[-1]
         if base == "pulumi":
-            return [("pulumi", words[k + 1:])]
+            return [("pulumi", words[k + 1 :])]
         if base in ("invoke", "inv"):
-            return [("invoke", words[k + 1:])]
+            return [("invoke", words[k + 1 :])]
         if w == "-m" and k + 1 < len(words) and words[k + 1].startswith(("ci.", "ops.")):
-            return [(words[k + 1], words[k + 2:])]
+            return [(words[k + 1], words[k + 2 :])]
     return []
 
 
-def stacks_named(tool: str, args: list[str]) -> list[Optional[str]]:
+def stacks_named(tool: str, args: list[str]) -> list[str | None]:
     if tool == "pulumi":
         stacks = flag_values(args, ("--stack",), "s")
         command = pulumi_command(args)
         if command in ("stack select", "stack init", "stack rm", "stack rename"):
             sub = args.index(command.split()[1])
-            stacks += [a for a in args[sub + 1:] if not a.startswith("-")]
+            stacks += [a for a in args[sub + 1 :] if not a.startswith("-")]
         if command == "config cp":
             stacks += flag_values(args, ("--dest",), "d")
         return stacks
@@ -338,11 +453,13 @@ def variables(wf: dict[str, Any], job: dict[str, Any], step: dict[str, Any]) -> 
 def assigned_in_scripts(job: dict[str, Any], name: str) -> bool:
     """Whether any script of the job may set `name` (assignment, export, read, for, printf -v, declare,
     or a NAME= line written to $GITHUB_ENV): its `env:` binding then says nothing. Over-reports."""
-    pattern = re.compile(rf"(?<![\w$]){re.escape(name)}(\[[^\]]*\])?\+?=|\b(read|mapfile|readarray)\b[^\n;|&]*\b{re.escape(name)}\b|\bfor\s+{re.escape(name)}\b|-v\s*{re.escape(name)}\b|\b(declare|typeset|local)\b")
+    pattern = re.compile(
+        rf"(?<![\w$]){re.escape(name)}(\[[^\]]*\])?\+?=|\b(read|mapfile|readarray)\b[^\n;|&]*\b{re.escape(name)}\b|\bfor\s+{re.escape(name)}\b|-v\s*{re.escape(name)}\b|\b(declare|typeset|local)\b"
+    )
     return any(pattern.search(str(s.get("run", ""))) for s in job.get("steps", []))
 
 
-def resolve(value: str, env: dict[str, str], job: dict[str, Any]) -> tuple[Optional[str], str]:
+def resolve(value: str, env: dict[str, str], job: dict[str, Any]) -> tuple[str | None, str]:
     """A stack argument with its `$VAR`/`${VAR}` taken from `env:`, or (None, why) when a variable is
     unbound or set by a script, or the value holds a command substitution or another expansion."""
     if SUBSTITUTION in value:
@@ -365,16 +482,20 @@ def resolve(value: str, env: dict[str, str], job: dict[str, Any]) -> tuple[Optio
     return resolved, ""
 
 
-def stack_problems(where: str, wf: dict[str, Any], job: dict[str, Any], scope: Optional[Scope]) -> list[str]:
+def stack_problems(where: str, wf: dict[str, Any], job: dict[str, Any], scope: Scope | None) -> list[str]:
     """Every pulumi invocation of the job, in a pulumi/actions step or anywhere in a `run:` script (and
     `invoke`/`python -m ci.*`/`ops.*` with --stack), names only the stacks its scope allows and, in a
     read-only scope, writes nothing. A stack the checks cannot resolve counts as another stack."""
     if scope is None:
         return []
     problems: list[str] = []
-    allowed = "pr<pull request number> (pr" + PR_NUMBER + ")" if scope.stacks == {PR_STACK} else ", ".join(sorted(scope.stacks or []))
+    allowed = (
+        "pr<pull request number> (pr" + PR_NUMBER + ")"
+        if scope.stacks == {PR_STACK}
+        else ", ".join(sorted(scope.stacks or []))
+    )
 
-    def check(what: str, raw: Optional[str], env: dict[str, str]):
+    def check(what: str, raw: str | None, env: dict[str, str]):
         if scope.stacks is None:
             return
         if raw is None:
@@ -382,32 +503,56 @@ def stack_problems(where: str, wf: dict[str, Any], job: dict[str, Any], scope: O
             return
         resolved, why = resolve(raw, env, job)
         if resolved is None:
-            problems.append(f"{where}: runs {what} on stack {raw}, which cannot be resolved ({why}); {scope.label} may touch only {allowed}")
+            problems.append(
+                f"{where}: runs {what} on stack {raw}, which cannot be resolved ({why}); {scope.label} may "
+                f"touch only {allowed}"
+            )
         elif re.sub(r"\s+", " ", resolved) not in scope.stacks:
-            problems.append(f"{where}: runs {what} on stack {raw}" + (f" (= {resolved})" if resolved != raw else "") + f"; {scope.label} may touch only {allowed}")
+            problems.append(
+                f"{where}: runs {what} on stack {raw}"
+                + (f" (= {resolved})" if resolved != raw else "")
+                + f"; {scope.label} may touch only {allowed}"
+            )
 
     for step in job.get("steps", []):
         env = variables(wf, job, step)
         if "PULUMI_STACK" in env:
             check("pulumi (PULUMI_STACK)", env["PULUMI_STACK"], env)
         if "PULUMI_STACK" in str(step.get("run", "")):
-            problems.append(f"{where}: a script sets or reads PULUMI_STACK, which chooses pulumi's stack out of sight of these checks")
+            problems.append(
+                f"{where}: a script sets or reads PULUMI_STACK, which chooses pulumi's stack out of sight of "
+                "these checks"
+            )
         if str(step.get("uses", "")).split("@")[0] == "pulumi/actions":
             with_ = step.get("with") or {}
             command = str(with_.get("command", ""))
             if command and not scope.writes and command != "preview":
-                problems.append(f"{where}: runs `pulumi {command}` (pulumi/actions) in {scope.label}, which may only preview")
+                problems.append(
+                    f"{where}: runs `pulumi {command}` (pulumi/actions) in {scope.label}, which may only preview"
+                )
             if command:
-                check(f"`pulumi {command}` (pulumi/actions)", str(with_["stack-name"]) if "stack-name" in with_ else None, env)
+                check(
+                    f"`pulumi {command}` (pulumi/actions)",
+                    str(with_["stack-name"]) if "stack-name" in with_ else None,
+                    env,
+                )
         for words in script_commands(where, step, problems):
             for tool, args in invocations(words):
                 command = pulumi_command(args) if tool == "pulumi" else tool
-                if tool == "pulumi" and not scope.writes and (command not in READ_ONLY_PULUMI or flag_values(args, ("--create",), "c")):
+                if (
+                    tool == "pulumi"
+                    and not scope.writes
+                    and (command not in READ_ONLY_PULUMI or flag_values(args, ("--create",), "c"))
+                ):
                     problems.append(f"{where}: runs `pulumi {command}` in {scope.label}, which may only read")
                 tasks = sorted(PULUMI_TASKS & set(args)) if tool == "invoke" else []
                 if tasks and not scope.writes:
-                    problems.append(f"{where}: runs `invoke {tasks[0]}` (a pulumi update) in {scope.label}, which may only read")
-                label = {"pulumi": f"`pulumi {command}`", "invoke": f"`invoke {' '.join(args[:1])}`"}.get(tool, f"`python -m {tool}`")
+                    problems.append(
+                        f"{where}: runs `invoke {tasks[0]}` (a pulumi update) in {scope.label}, which may only read"
+                    )
+                label = {"pulumi": f"`pulumi {command}`", "invoke": f"`invoke {' '.join(args[:1])}`"}.get(
+                    tool, f"`python -m {tool}`"
+                )
                 for value in stacks_named(tool, args):
                     check(label, value, env)
     return problems
@@ -433,39 +578,195 @@ def mutate(name: str, change) -> list[str]:
 @pytest.mark.parametrize(
     ("name", "change", "expected"),
     [
-        ("deploy.yml", lambda wf: wf[True].update(pull_request=None), "holds deploy secrets ['DOKPLOY_SSH_KEY', 'PULUMI_ACCESS_TOKEN', 'VAULT_DEPLOY_TOKEN'] in a workflow triggered by ['pull_request']"),
+        (
+            "deploy.yml",
+            lambda wf: wf[True].update(pull_request=None),
+            "holds deploy secrets ['DOKPLOY_SSH_KEY', 'PULUMI_ACCESS_TOKEN', 'VAULT_DEPLOY_TOKEN'] in a "
+            "workflow triggered by ['pull_request']",
+        ),
         ("deploy.yml", lambda wf: wf["jobs"]["up-production"].pop("environment"), "without a literal environment"),
-        ("deploy.yml", lambda wf: wf["jobs"]["up-production"].update(environment="${{ inputs.stack }}"), "without a literal environment"),
-        ("deploy.yml", lambda wf: wf["jobs"]["up-production"].update(environment="preview-production"), "outside a protected deploy environment (preview-production)"),
-        ("deploy.yml", lambda wf: wf["jobs"]["up-staging"].update({"if": "github.event_name == 'push'"}), "without `if: github.ref == 'refs/heads/main'`"),
+        (
+            "deploy.yml",
+            lambda wf: wf["jobs"]["up-production"].update(environment="${{ inputs.stack }}"),
+            "without a literal environment",
+        ),
+        (
+            "deploy.yml",
+            lambda wf: wf["jobs"]["up-production"].update(environment="preview-production"),
+            "outside a protected deploy environment (preview-production)",
+        ),
+        (
+            "deploy.yml",
+            lambda wf: wf["jobs"]["up-staging"].update({"if": "github.event_name == 'push'"}),
+            "without `if: github.ref == 'refs/heads/main'`",
+        ),
         ("pull-request.yml", lambda wf: wf["jobs"]["preview-staging"].pop("if"), "without the same-repository guard"),
-        ("pull-request.yml", lambda wf: wf.update({True: {"pull_request_target": None}}), "pull_request_target/workflow_run"),
-        ("pull-request.yml", lambda wf: wf["jobs"]["preview-production"].update(environment="preview-staging"), "runs pulumi on production in environment preview-staging"),
-        ("pull-request.yml", lambda wf: wf["jobs"]["checks"]["steps"].append({"run": "true", "env": {"K": "${{ secrets.DOKPLOY_SSH_KEY }}"}}), "checks: uses ['DOKPLOY_SSH_KEY'] without a literal environment"),
-        ("pull-request.yml", lambda wf: wf["jobs"]["preview-staging"]["steps"].append({"run": "true", "env": {"K": "${{ secrets.VAULT_DEPLOY_TOKEN }}"}}), "holds deploy secrets ['VAULT_DEPLOY_TOKEN'] in a workflow triggered by ['pull_request']"),
+        (
+            "pull-request.yml",
+            lambda wf: wf.update({True: {"pull_request_target": None}}),
+            "pull_request_target/workflow_run",
+        ),
+        (
+            "pull-request.yml",
+            lambda wf: wf["jobs"]["preview-production"].update(environment="preview-staging"),
+            "runs pulumi on production in environment preview-staging",
+        ),
+        (
+            "pull-request.yml",
+            lambda wf: wf["jobs"]["checks"]["steps"].append(
+                {"run": "true", "env": {"K": "${{ secrets.DOKPLOY_SSH_KEY }}"}}
+            ),
+            "checks: uses ['DOKPLOY_SSH_KEY'] without a literal environment",
+        ),
+        (
+            "pull-request.yml",
+            lambda wf: wf["jobs"]["preview-staging"]["steps"].append(
+                {"run": "true", "env": {"K": "${{ secrets.VAULT_DEPLOY_TOKEN }}"}}
+            ),
+            "holds deploy secrets ['VAULT_DEPLOY_TOKEN'] in a workflow triggered by ['pull_request']",
+        ),
         # The main guard must hold for every run: a substring check passed each of these.
-        ("deploy.yml", lambda wf: wf["jobs"]["up-staging"].update({"if": "github.ref == 'refs/heads/main' || always()"}), "up-staging: holds deploy secrets without `if: github.ref == 'refs/heads/main'`"),
-        ("deploy.yml", lambda wf: wf["jobs"]["up-production"].update({"if": "!cancelled() || github.ref == 'refs/heads/main'"}), "up-production: holds deploy secrets without `if: github.ref == 'refs/heads/main'`"),
-        ("deploy.yml", lambda wf: wf["jobs"]["up-staging"].update({"if": "(github.ref == 'refs/heads/main' || inputs.stack == 'staging') && github.event_name == 'workflow_dispatch'"}), "does not require it of every run"),
-        ("deploy.yml", lambda wf: wf["jobs"]["up-staging"].update({"if": "always() && github.ref == 'refs/heads/main'"}), "calls ['always']"),
-        ("deploy.yml", lambda wf: wf["jobs"]["up-staging"].update({"if": "${{ github.ref == 'refs/heads/main' }} && github.event_name == 'push'"}), "GitHub evaluates the value as a string, which is always true"),
-        ("pull-request.yml", lambda wf: wf["jobs"]["preview-staging"].update({"if": "github.event.pull_request.head.repo.full_name == github.repository || github.actor == 'dependabot[bot]'"}), "preview-staging: holds preview secrets on pull requests without the same-repository guard"),
+        (
+            "deploy.yml",
+            lambda wf: wf["jobs"]["up-staging"].update({"if": "github.ref == 'refs/heads/main' || always()"}),
+            "up-staging: holds deploy secrets without `if: github.ref == 'refs/heads/main'`",
+        ),
+        (
+            "deploy.yml",
+            lambda wf: wf["jobs"]["up-production"].update({"if": "!cancelled() || github.ref == 'refs/heads/main'"}),
+            "up-production: holds deploy secrets without `if: github.ref == 'refs/heads/main'`",
+        ),
+        (
+            "deploy.yml",
+            lambda wf: wf["jobs"]["up-staging"].update(
+                {
+                    "if": "(github.ref == 'refs/heads/main' || inputs.stack == 'staging') && github.event_name == "
+                    "'workflow_dispatch'"
+                }
+            ),
+            "does not require it of every run",
+        ),
+        (
+            "deploy.yml",
+            lambda wf: wf["jobs"]["up-staging"].update({"if": "always() && github.ref == 'refs/heads/main'"}),
+            "calls ['always']",
+        ),
+        (
+            "deploy.yml",
+            lambda wf: wf["jobs"]["up-staging"].update(
+                {"if": "${{ github.ref == 'refs/heads/main' }} && github.event_name == 'push'"}
+            ),
+            "GitHub evaluates the value as a string, which is always true",
+        ),
+        (
+            "pull-request.yml",
+            lambda wf: wf["jobs"]["preview-staging"].update(
+                {
+                    "if": "github.event.pull_request.head.repo.full_name == github.repository || github.actor == "
+                    "'dependabot[bot]'"
+                }
+            ),
+            "preview-staging: holds preview secrets on pull requests without the same-repository guard",
+        ),
         # A deploy job runs main's own commit: no ref a dispatch input, a checkout `ref:` or git chooses.
-        ("deploy.yml", lambda wf: (wf[True]["workflow_dispatch"]["inputs"].update(ref={"type": "string", "required": False}), steps_using(wf["jobs"]["up-staging"], "actions/checkout")[0]["with"].update(ref="${{ inputs.ref }}")), "up-staging: checks out ref ${{ inputs.ref }} in a job that holds credentials"),
-        ("deploy.yml", lambda wf: (wf[True]["workflow_dispatch"]["inputs"].update(ref={"type": "string", "required": False}), steps_using(wf["jobs"]["up-staging"], "actions/checkout")[0]["with"].update(ref="${{ inputs.ref }}")), "up-staging: a workflow_dispatch input or the raw event reaches a step of a job that holds credentials: ${{ inputs.ref }}"),
-        ("deploy.yml", lambda wf: steps_using(wf["jobs"]["up-production"], "actions/checkout")[0]["with"].update(ref="refs/heads/release"), "up-production: checks out ref refs/heads/release"),
-        ("deploy.yml", lambda wf: steps_using(wf["jobs"]["up-production"], "pulumi/actions")[0]["with"].update({"stack-name": "${{ inputs.stack }}"}), "up-production: a workflow_dispatch input or the raw event reaches a step"),
-        ("deploy.yml", lambda wf: wf["jobs"]["up-staging"]["steps"].insert(1, {"run": "git fetch origin \"$REF\" && git checkout FETCH_HEAD", "env": {"REF": "${{ github.event.inputs.ref }}"}}), "up-staging: `git checkout` changes the checked-out code"),
-        ("deploy.yml", lambda wf: wf["jobs"]["up-staging"]["steps"].insert(1, {"run": "git switch \"$(jq -r .inputs.ref \"$GITHUB_EVENT_PATH\")\""}), "up-staging: a script reads the raw event (GITHUB_EVENT_PATH)"),
+        (
+            "deploy.yml",
+            lambda wf: (
+                wf[True]["workflow_dispatch"]["inputs"].update(ref={"type": "string", "required": False}),
+                steps_using(wf["jobs"]["up-staging"], "actions/checkout")[0]["with"].update(ref="${{ inputs.ref }}"),
+            ),
+            "up-staging: checks out ref ${{ inputs.ref }} in a job that holds credentials",
+        ),
+        (
+            "deploy.yml",
+            lambda wf: (
+                wf[True]["workflow_dispatch"]["inputs"].update(ref={"type": "string", "required": False}),
+                steps_using(wf["jobs"]["up-staging"], "actions/checkout")[0]["with"].update(ref="${{ inputs.ref }}"),
+            ),
+            "up-staging: a workflow_dispatch input or the raw event reaches a step of a job that holds "
+            "credentials: ${{ inputs.ref }}",
+        ),
+        (
+            "deploy.yml",
+            lambda wf: steps_using(wf["jobs"]["up-production"], "actions/checkout")[0]["with"].update(
+                ref="refs/heads/release"
+            ),
+            "up-production: checks out ref refs/heads/release",
+        ),
+        (
+            "deploy.yml",
+            lambda wf: steps_using(wf["jobs"]["up-production"], "pulumi/actions")[0]["with"].update(
+                {"stack-name": "${{ inputs.stack }}"}
+            ),
+            "up-production: a workflow_dispatch input or the raw event reaches a step",
+        ),
+        (
+            "deploy.yml",
+            lambda wf: wf["jobs"]["up-staging"]["steps"].insert(
+                1,
+                {
+                    "run": 'git fetch origin "$REF" && git checkout FETCH_HEAD',
+                    "env": {"REF": "${{ github.event.inputs.ref }}"},
+                },
+            ),
+            "up-staging: `git checkout` changes the checked-out code",
+        ),
+        (
+            "deploy.yml",
+            lambda wf: wf["jobs"]["up-staging"]["steps"].insert(
+                1, {"run": 'git switch "$(jq -r .inputs.ref "$GITHUB_EVENT_PATH")"'}
+            ),
+            "up-staging: a script reads the raw event (GITHUB_EVENT_PATH)",
+        ),
         # Every pulumi a job runs, in a script too, names its own stack only; pull-request jobs write nothing.
-        ("deploy.yml", lambda wf: wf["jobs"]["up-staging"]["steps"].append({"run": "pulumi destroy --yes -s production"}), "up-staging: runs `pulumi destroy` on stack production; the staging deploy job may touch only staging"),
-        ("deploy.yml", lambda wf: wf["jobs"]["up-production"]["steps"].append({"run": "uv run invoke rotate --stack=staging --what postgres-password --yes"}), "up-production: runs `invoke rotate` on stack staging; the production deploy job may touch only production"),
-        ("deploy.yml", lambda wf: wf["jobs"]["up-staging"]["steps"].append({"run": "pulumi refresh --yes", "env": {"PULUMI_STACK": "production"}}), "up-staging: runs pulumi (PULUMI_STACK) on stack production"),
-        ("pull-request.yml", lambda wf: wf["jobs"]["checks"]["steps"].append({"run": "pulumi up --yes --stack staging"}), "checks: runs `pulumi up` in a pull-request job without a deploy environment, which may only read"),
-        ("pull-request.yml", lambda wf: wf["jobs"]["checks"]["steps"].append({"run": "uv run invoke rollback --stack staging --yes"}), "checks: runs `invoke rollback` (a pulumi update) in a pull-request job"),
-        ("pull-request.yml", lambda wf: wf["jobs"]["preview-staging"]["steps"].append({"run": "pulumi destroy --yes --stack staging"}), "preview-staging: runs `pulumi destroy` in the preview-staging job, which may only read"),
-        ("pull-request.yml", lambda wf: steps_using(wf["jobs"]["preview-production"], "pulumi/actions")[0]["with"].update(command="up"), "preview-production: runs `pulumi up` (pulumi/actions) in the preview-production job, which may only preview"),
-        ("pull-request.yml", lambda wf: wf["jobs"]["preview-staging"]["steps"].append({"run": "uv run python -m ci.preview_config --sta production"}), "preview-staging: runs `python -m ci.preview_config` on stack production; the preview-staging job may touch only staging"),
+        (
+            "deploy.yml",
+            lambda wf: wf["jobs"]["up-staging"]["steps"].append({"run": "pulumi destroy --yes -s production"}),
+            "up-staging: runs `pulumi destroy` on stack production; the staging deploy job may touch only staging",
+        ),
+        (
+            "deploy.yml",
+            lambda wf: wf["jobs"]["up-production"]["steps"].append(
+                {"run": "uv run invoke rotate --stack=staging --what postgres-password --yes"}
+            ),
+            "up-production: runs `invoke rotate` on stack staging; the production deploy job may touch only production",
+        ),
+        (
+            "deploy.yml",
+            lambda wf: wf["jobs"]["up-staging"]["steps"].append(
+                {"run": "pulumi refresh --yes", "env": {"PULUMI_STACK": "production"}}
+            ),
+            "up-staging: runs pulumi (PULUMI_STACK) on stack production",
+        ),
+        (
+            "pull-request.yml",
+            lambda wf: wf["jobs"]["checks"]["steps"].append({"run": "pulumi up --yes --stack staging"}),
+            "checks: runs `pulumi up` in a pull-request job without a deploy environment, which may only read",
+        ),
+        (
+            "pull-request.yml",
+            lambda wf: wf["jobs"]["checks"]["steps"].append({"run": "uv run invoke rollback --stack staging --yes"}),
+            "checks: runs `invoke rollback` (a pulumi update) in a pull-request job",
+        ),
+        (
+            "pull-request.yml",
+            lambda wf: wf["jobs"]["preview-staging"]["steps"].append({"run": "pulumi destroy --yes --stack staging"}),
+            "preview-staging: runs `pulumi destroy` in the preview-staging job, which may only read",
+        ),
+        (
+            "pull-request.yml",
+            lambda wf: steps_using(wf["jobs"]["preview-production"], "pulumi/actions")[0]["with"].update(command="up"),
+            "preview-production: runs `pulumi up` (pulumi/actions) in the preview-production job, which may "
+            "only preview",
+        ),
+        (
+            "pull-request.yml",
+            lambda wf: wf["jobs"]["preview-staging"]["steps"].append(
+                {"run": "uv run python -m ci.preview_config --sta production"}
+            ),
+            "preview-staging: runs `python -m ci.preview_config` on stack production; the preview-staging "
+            "job may touch only staging",
+        ),
     ],
 )
 def test_a_workflow_that_exposes_a_credential_is_caught(name, change, expected):
@@ -496,7 +797,11 @@ def test_the_main_guard_counts_only_when_every_run_must_meet_it(condition, requi
 
 
 def test_the_script_reader_finds_commands_wherever_bash_would_run_them():
-    script = 'x="$(pulumi whoami)"; echo `pulumi version` | tee f # pulumi up (a comment)\nbash -ec "pulumi destroy -s \\"staging\\"" && eval pulumi stack rm pr1 \\\n  --yes\npulumi up --stack pr${{ github.event.pull_request.number }} 2>&1'
+    script = (
+        'x="$(pulumi whoami)"; echo `pulumi version` | tee f # pulumi up (a comment)\nbash -ec "pulumi destroy '
+        '-s \\"staging\\"" && eval pulumi stack rm pr1 \\\n  --yes\npulumi up --stack pr${{ '
+        "github.event.pull_request.number }} 2>&1"
+    )
     assert sorted(" ".join(c) for c in shell_commands(script) if c[0] == "pulumi") == [
         "pulumi destroy -s staging",
         "pulumi stack rm pr1 --yes",
@@ -508,9 +813,16 @@ def test_the_script_reader_finds_commands_wherever_bash_would_run_them():
 
 def test_production_runs_only_in_environments_that_require_a_reviewer():
     jobs = {f"{n}:{j}": job for n, wf in workflows().items() for j, job in wf["jobs"].items()}
-    production = {k for k, job in jobs.items() if any(s["with"].get("stack-name") == "production" for s in steps_using(job, "pulumi/actions"))}
+    production = {
+        k
+        for k, job in jobs.items()
+        if any(s["with"].get("stack-name") == "production" for s in steps_using(job, "pulumi/actions"))
+    }
     assert production == {"pull-request.yml:preview-production", "deploy.yml:up-production"}
-    assert jobs["deploy.yml:up-production"]["if"] == f"{MAIN_GUARD} && github.event_name == 'workflow_dispatch' && inputs.stack == 'production'"
+    assert (
+        jobs["deploy.yml:up-production"]["if"]
+        == f"{MAIN_GUARD} && github.event_name == 'workflow_dispatch' && inputs.stack == 'production'"
+    )
 
 
 # ------------------------------------------------------------------------------------------ hygiene
@@ -519,7 +831,9 @@ def test_production_runs_only_in_environments_that_require_a_reviewer():
 def zizmor(*paths: str) -> subprocess.CompletedProcess:
     binary = shutil.which("zizmor", path=str(Path(sys.executable).parent)) or shutil.which("zizmor")
     assert binary, "zizmor is a dev dependency and must be installed"
-    return subprocess.run([binary, "--offline", "--format", "json", *paths], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    return subprocess.run(
+        [binary, "--offline", "--format", "json", *paths], capture_output=True, text=True, cwd=ROOT, timeout=120
+    )
 
 
 def test_zizmor_finds_nothing_in_the_workflows():
@@ -533,10 +847,15 @@ def test_zizmor_finds_nothing_in_the_workflows():
 def test_zizmor_reports_a_workflow_known_to_be_bad(tmp_path):
     bad = tmp_path / ".github" / "workflows" / "bad.yml"
     bad.parent.mkdir(parents=True)
-    bad.write_text("on: pull_request_target\njobs:\n  x:\n    runs-on: ubuntu-24.04\n    steps:\n      - uses: actions/checkout@v5\n      - run: echo \"${{ github.event.pull_request.title }}\"\n")
+    bad.write_text(
+        "on: pull_request_target\njobs:\n  x:\n    runs-on: ubuntu-24.04\n    steps:\n      - uses: "
+        'actions/checkout@v5\n      - run: echo "${{ github.event.pull_request.title }}"\n'
+    )
     proc = zizmor(str(bad))
     assert proc.returncode != 0
-    assert {"unpinned-uses", "artipacked", "dangerous-triggers", "template-injection"} <= {f["ident"] for f in json.loads(proc.stdout)}
+    assert {"unpinned-uses", "artipacked", "dangerous-triggers", "template-injection"} <= {
+        f["ident"] for f in json.loads(proc.stdout)
+    }
 
 
 def uses_lines() -> Iterable[tuple[str, str]]:
@@ -551,7 +870,9 @@ def test_every_action_is_pinned_to_a_full_commit_sha_with_its_tag_in_a_comment()
     assert len(lines) >= 10
     for name, line in lines:
         m = PIN.match(line)
-        assert m and re.fullmatch(r"[0-9a-f]{40}", m["ref"]) and m["tag"] and re.fullmatch(r"v\d+(\.\d+){1,2}", m["tag"]), f"{name}: {line.strip()}"
+        assert (
+            m and re.fullmatch(r"[0-9a-f]{40}", m["ref"]) and m["tag"] and re.fullmatch(r"v\d+(\.\d+){1,2}", m["tag"])
+        ), f"{name}: {line.strip()}"
 
 
 def test_one_action_is_pinned_to_one_commit_everywhere():
@@ -562,7 +883,10 @@ def test_one_action_is_pinned_to_one_commit_everywhere():
     assert all(len(v) == 1 for v in pins.values()), pins
 
 
-ALLOWED_WRITES = {("pull-request.yml", "preview-staging", "pull-requests"), ("pull-request.yml", "preview-production", "pull-requests")}
+ALLOWED_WRITES = {
+    ("pull-request.yml", "preview-staging", "pull-requests"),
+    ("pull-request.yml", "preview-production", "pull-requests"),
+}
 
 
 def test_permissions_are_empty_by_default_and_minimal_per_job():
@@ -606,7 +930,9 @@ def test_the_policy_pack_venv_is_installed_before_every_policy_run():
             for i, step in enumerate(steps):
                 if str(step.get("uses", "")).startswith("pulumi/actions@") and step["with"].get("policyPacks"):
                     before = "\n".join(str(s.get("run", "")) for s in steps[:i])
-                    assert "uv venv policies/venv" in before and "-r policies/requirements.txt" in before, f"{name}:{job_name}"
+                    assert "uv venv policies/venv" in before and "-r policies/requirements.txt" in before, (
+                        f"{name}:{job_name}"
+                    )
 
 
 def test_every_up_is_followed_by_status_and_has_its_own_concurrency_group():
@@ -616,8 +942,11 @@ def test_every_up_is_followed_by_status_and_has_its_own_concurrency_group():
         steps = job["steps"]
         (up_index,) = [i for i, s in enumerate(steps) if s.get("with", {}).get("command") == "up"]
         stack = steps[up_index]["with"]["stack-name"]
-        assert [s.get("run") for s in steps[up_index + 1:]] == [f"uv run invoke status --stack {stack}"], job_name
-        assert job["environment"] == stack and job["concurrency"] == {"group": f"pulumi-up-{stack}", "cancel-in-progress": False}
+        assert [s.get("run") for s in steps[up_index + 1 :]] == [f"uv run invoke status --stack {stack}"], job_name
+        assert job["environment"] == stack and job["concurrency"] == {
+            "group": f"pulumi-up-{stack}",
+            "cancel-in-progress": False,
+        }
         groups.add(job["concurrency"]["group"])
     assert groups == {"pulumi-up-staging", "pulumi-up-production"}
 
@@ -639,7 +968,10 @@ def test_previews_run_with_the_read_only_connection_of_their_stack():
         (preview,) = steps_using(job, "pulumi/actions")
         assert preview["with"]["command"] == "preview" and preview["with"]["stack-name"] == stack
         assert preview["with"]["config-map"] == "${{ steps.preview-config.outputs.config-map }}"
-        assert preview["env"] == {"PULUMI_ACCESS_TOKEN": "${{ secrets.PULUMI_PREVIEW_TOKEN }}", "VAULT_TOKEN": "${{ secrets.VAULT_PREVIEW_TOKEN }}"}
+        assert preview["env"] == {
+            "PULUMI_ACCESS_TOKEN": "${{ secrets.PULUMI_PREVIEW_TOKEN }}",
+            "VAULT_TOKEN": "${{ secrets.VAULT_PREVIEW_TOKEN }}",
+        }
         (agent,) = steps_using(job, "webfactory/ssh-agent")
         assert agent["with"]["ssh-private-key"] == "${{ secrets.DOKPLOY_PREVIEW_SSH_KEY }}"
         # Without a read-only path (preview=false) no step that uses a credential runs: each comes after
@@ -657,17 +989,28 @@ def run_step(script: str, tmp_path: Path) -> tuple[int, str]:
     output.write_text("")
     path = tmp_path / "step.sh"
     path.write_text(script.replace("uv run python", shlex.quote(sys.executable)))
-    proc = subprocess.run(["bash", "-e", str(path)], cwd=ROOT, env={**os.environ, "GITHUB_OUTPUT": str(output)}, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        ["bash", "-e", str(path)],
+        cwd=ROOT,
+        env={**os.environ, "GITHUB_OUTPUT": str(output)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     return proc.returncode, output.read_text()
 
 
-def hides_a_failure(script: str, stack: str, tmp_path: Path) -> Optional[str]:
+def hides_a_failure(script: str, stack: str, tmp_path: Path) -> str | None:
     """The config step run for a stack file that does not exist (the tool exits 2): None when the step
     fails too and writes no output, else what it did."""
     broken = script.replace(f"--stack {stack}", "--stack no-such-stack")
     assert broken != script
     code, written = run_step(broken, tmp_path)
-    return None if code != 0 and written == "" else f"the step exits {code} and writes {written!r} although the tool failed"
+    return (
+        None
+        if code != 0 and written == ""
+        else f"the step exits {code} and writes {written!r} although the tool failed"
+    )
 
 
 @pytest.mark.parametrize("stack", ["staging", "production"])
@@ -687,7 +1030,10 @@ def test_the_preview_config_step_fails_when_the_tool_fails_and_says_no_preview_w
     [
         # as the workflow had it: the command substitution's exit status is lost in echo's
         ('echo "config-map=$(uv run python -m ci.preview_config --stack staging)" >> "$GITHUB_OUTPUT"', True),
-        ('map="$(uv run python -m ci.preview_config --stack staging)"; echo "config-map=$map" >> "$GITHUB_OUTPUT"', False),
+        (
+            'map="$(uv run python -m ci.preview_config --stack staging)"; echo "config-map=$map" >> "$GITHUB_OUTPUT"',
+            False,
+        ),
         ('uv run python -m ci.preview_config --stack staging | tee -a "$GITHUB_OUTPUT"', True),
     ],
 )

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Optional, Union
+from typing import Any, Union
 
 # ------------------------------------------------------------------------------------------ expressions
 
@@ -43,29 +43,29 @@ class Path:
 @dataclass(frozen=True)
 class Call:
     name: str
-    args: tuple["Node", ...]
+    args: tuple[Node, ...]
 
 
 @dataclass(frozen=True)
 class Not:
-    operand: "Node"
+    operand: Node
 
 
 @dataclass(frozen=True)
 class Compare:
     op: str
-    left: "Node"
-    right: "Node"
+    left: Node
+    right: Node
 
 
 @dataclass(frozen=True)
 class And:
-    operands: tuple["Node", ...]
+    operands: tuple[Node, ...]
 
 
 @dataclass(frozen=True)
 class Or:
-    operands: tuple["Node", ...]
+    operands: tuple[Node, ...]
 
 
 Node = Union[Lit, Path, Call, Not, Compare, And, Or]
@@ -89,7 +89,7 @@ def _tokens(text: str) -> list[tuple[str, str]]:
             break
         m = _TOKEN.match(text, pos)
         if not m or m.end() == pos:
-            raise ParseError(f"cannot read the expression at {text[pos:pos + 20]!r}")
+            raise ParseError(f"cannot read the expression at {text[pos : pos + 20]!r}")
         kind = m.lastgroup
         out.append((kind, m.group(kind)))
         pos = m.end()
@@ -103,10 +103,10 @@ class _Parser:
         self.toks = _tokens(text)
         self.i = 0
 
-    def peek(self) -> Optional[tuple[str, str]]:
+    def peek(self) -> tuple[str, str] | None:
         return self.toks[self.i] if self.i < len(self.toks) else None
 
-    def take(self, value: Optional[str] = None) -> tuple[str, str]:
+    def take(self, value: str | None = None) -> tuple[str, str]:
         tok = self.peek()
         if tok is None or (value is not None and tok[1] != value):
             raise ParseError(f"expected {value or 'more'} at token {self.i} of the expression")
@@ -246,7 +246,11 @@ def is_equality(node: Node, a: Node, b: Node) -> bool:
             return x.value.lower() == y.value.lower()
         return x == y
 
-    return isinstance(node, Compare) and node.op == "==" and ((same(node.left, a) and same(node.right, b)) or (same(node.left, b) and same(node.right, a)))
+    return (
+        isinstance(node, Compare)
+        and node.op == "=="
+        and ((same(node.left, a) and same(node.right, b)) or (same(node.left, b) and same(node.right, a)))
+    )
 
 
 # ------------------------------------------------------------------------------------------ shell scripts
@@ -306,9 +310,9 @@ def _end_of_double_quotes(script: str, i: int) -> int:
     raise ParseError('unterminated "')
 
 
-def _tokenize(script: str, subs: list[str]) -> list[Union[str, _Op]]:
-    out: list[Union[str, _Op]] = []
-    word: Optional[str] = None
+def _tokenize(script: str, subs: list[str]) -> list[str | _Op]:
+    out: list[str | _Op] = []
+    word: str | None = None
     i, n = 0, len(script)
 
     def flush():
@@ -326,7 +330,7 @@ def _tokenize(script: str, subs: list[str]) -> list[Union[str, _Op]]:
             if script.startswith("\\\n", i):
                 i += 2  # line continuation
             else:
-                word = (word or "") + script[i + 1:i + 2]
+                word = (word or "") + script[i + 1 : i + 2]
                 i += 2
         elif c == "#" and word is None:
             while i < n and script[i] != "\n":
@@ -335,11 +339,11 @@ def _tokenize(script: str, subs: list[str]) -> list[Union[str, _Op]]:
             end = script.find("'", i + 1)
             if end < 0:
                 raise ParseError("unterminated '")
-            word = (word or "") + script[i + 1:end]
+            word = (word or "") + script[i + 1 : end]
             i = end + 1
         elif c == '"':
             end = _end_of_double_quotes(script, i + 1)
-            inner, j, text = script[i + 1:end], 0, ""
+            inner, j, text = script[i + 1 : end], 0, ""
             while j < len(inner):
                 if inner[j] == "\\" and j + 1 < len(inner) and inner[j + 1] in '$`"\\\n':
                     text += inner[j + 1] if inner[j + 1] != "\n" else ""
@@ -375,12 +379,12 @@ def _sub_in(text: str, at: int, subs: list[str]) -> int:
     """Records the `$(...)` or backtick script starting at `at`; returns the index after it."""
     if text.startswith("$(", at):
         end = _matching_paren(text, at + 1)
-        subs.append(text[at + 2:end])
+        subs.append(text[at + 2 : end])
         return end + 1
     end = text.find("`", at + 1)
     if end < 0:
         raise ParseError("unterminated `")
-    subs.append(text[at + 1:end])
+    subs.append(text[at + 1 : end])
     return end + 1
 
 
@@ -426,7 +430,9 @@ def _commands(script: str, depth: int) -> list[list[str]]:
         for k, w in enumerate(words):
             if w.rsplit("/", 1)[-1] in ("sh", "bash", "dash", "zsh"):
                 # sh -c SCRIPT (also combined flags: -ec, -xc)
-                flag = next((j for j in range(k + 1, len(words) - 1) if re.fullmatch(r"-[A-Za-z]*c[A-Za-z]*", words[j])), None)
+                flag = next(
+                    (j for j in range(k + 1, len(words) - 1) if re.fullmatch(r"-[A-Za-z]*c[A-Za-z]*", words[j])), None
+                )
                 if flag is not None:
                     nested.append(words[flag + 1])
             elif w == "eval" and k == 0:

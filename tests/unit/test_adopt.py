@@ -4,10 +4,10 @@ the program does not generate is kept, and every random resource of the plan is 
 
 from __future__ import annotations
 
-from tests.conftest import run_stack
 from config.stack_config import load_config
-from program.secrets import GENERATED
 from ops.adopt import plan_adoption
+from render.secrets import GENERATED
+from tests.conftest import run_stack
 
 SEEDED = {
     "postgres": {"POSTGRES_PASSWORD": "compose-pg-Pa55word"},
@@ -51,7 +51,9 @@ def config_of(stack: str):
 
     raw, keys = stack_config(stack)
     p = "finance-report:"
-    return load_config({k[len(p):]: v for k, v in raw.items() if k.startswith(p)}, stack, frozenset(k[len(p):] for k in keys))
+    return load_config(
+        {k[len(p) :]: v for k, v in raw.items() if k.startswith(p)}, stack, frozenset(k[len(p) :] for k in keys)
+    )
 
 
 def test_every_random_resource_of_the_plan_is_adoptable_and_written_where_adopt_reads_it(production):
@@ -72,14 +74,20 @@ def test_imports_land_on_the_programs_urns_with_todays_values(production):
         "app-llm-key": "bmV3ZXN0LWtleS1uZXdlc3Qta2V5LW5ld2VzdC1rZXk/LWtl",  # standard base64 of the newest key
     }
     components = [e for e in adoption.imports if e.get("component")]
-    assert {e["logicalName"] for e in components} == {"finance-report", "postgres", "redis", "app"} and all("id" not in e for e in components)
+    assert {e["logicalName"] for e in components} == {"finance-report", "postgres", "redis", "app"} and all(
+        "id" not in e for e in components
+    )
 
 
 def test_what_the_program_does_not_generate_is_kept_and_missing_operator_secrets_are_set(production, staging):
     adoption = plan_adoption(production, config_of("production"), SEEDED, configured=set())
     assert adoption.kept == {
         "redis": {"LEGACY": "kept-too", "MAXCLIENTS": 64, "TLS": False, "EMPTY": ""},
-        "app": {"LLM_ENCRYPTION_KEYS": "b2xkZXI=", "FEATURE_X_TOKEN": "kept-unknown-key", "FEATURE_FLAGS": SEEDED["app"]["FEATURE_FLAGS"]},
+        "app": {
+            "LLM_ENCRYPTION_KEYS": "b2xkZXI=",
+            "FEATURE_X_TOKEN": "kept-unknown-key",
+            "FEATURE_FLAGS": SEEDED["app"]["FEATURE_FLAGS"],
+        },
     }
     assert adoption.operator_secrets == {"s3AccessKey": "compose-s3-access"}
     assert plan_adoption(production, config_of("production"), SEEDED, configured={"s3AccessKey"}).operator_secrets == {}
@@ -100,10 +108,18 @@ def test_after_adoption_the_program_writes_todays_values_back(production):
     state = {e["logicalName"]: e["id"] for e in adoption.imports if "id" in e}
     import json
 
-    run = run_stack("production", {"vaultValuesAdopted": "true"}, secret_overrides={"vaultKeptValues": json.dumps(adoption.kept)}, state=state)
+    run = run_stack(
+        "production",
+        {"vaultValuesAdopted": "true"},
+        secret_overrides={"vaultKeptValues": json.dumps(adoption.kept)},
+        state=state,
+    )
     from ops.program_run import unwrap_secrets
 
-    kv = {r.name.split("-")[0]: json.loads(unwrap_secrets(r.inputs["dataJson"])) for r in run.by_type("vault:kv/secretV2:SecretV2")}
+    kv = {
+        r.name.split("-")[0]: json.loads(unwrap_secrets(r.inputs["dataJson"]))
+        for r in run.by_type("vault:kv/secretV2:SecretV2")
+    }
     assert kv["postgres"]["POSTGRES_PASSWORD"] == SEEDED["postgres"]["POSTGRES_PASSWORD"]
     assert kv["app"]["SECRET_KEY"] == SEEDED["app"]["SECRET_KEY"]
     assert kv["app"]["LLM_ENCRYPTION_KEYS"] == SEEDED["app"]["LLM_ENCRYPTION_KEYS"], "newest first, the older kept"
@@ -120,7 +136,11 @@ def test_a_value_the_program_owns_must_be_a_string_and_the_error_names_its_key_n
     seeded = {**SEEDED, "postgres": {"POSTGRES_PASSWORD": 12345678}}
     with pytest.raises(AdoptError) as raised:
         plan_adoption(production, config_of("production"), seeded, configured=set())
-    assert str(raised.value) == "Vault secret/data/finance_report/production/postgres: POSTGRES_PASSWORD is a JSON int, expected a string (the program writes it as one); fix it in Vault, then adopt again"
+    assert (
+        str(raised.value)
+        == "Vault secret/data/finance_report/production/postgres: POSTGRES_PASSWORD is a JSON int, expected a "
+        "string (the program writes it as one); fix it in Vault, then adopt again"
+    )
     assert "12345678" not in str(raised.value)
 
 
@@ -133,4 +153,8 @@ def test_a_vault_that_cannot_be_reached_is_one_line_saying_why():
     address = f"http://127.0.0.1:{closed_port()}"
     with pytest.raises(AdoptError) as raised:
         read_vault(address, "generated-token", "secret", "staging", timeout=2)
-    assert str(raised.value) == f"cannot reach Vault at {address}: the connection was refused (nothing listens on that address and port); check --vault-address (or vaultAddress) and that this machine reaches it"
+    assert (
+        str(raised.value)
+        == f"cannot reach Vault at {address}: the connection was refused (nothing listens on that address and "
+        "port); check --vault-address (or vaultAddress) and that this machine reaches it"
+    )

@@ -8,17 +8,18 @@ import json
 import shutil
 import struct
 import subprocess
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from render import backup_job as job
 from config.stack_config import ConfigError, load_config
-from tests.conftest import run_stack
+from ops import backup_health
 from ops import backup_ops as ops
 from ops.program_run import contains_secret, unwrap_secrets
+from render import backup_job as job
+from tests.conftest import run_stack
 
 CONTAINER = "docker:index/container:Container"
 
@@ -47,22 +48,43 @@ def test_production_declares_the_backup_container_with_its_schedule_repository_a
     ]
     assert c["user"] == "70:70" and c["entrypoints"] == ["/usr/local/bin/fr-backup"] and c["command"] == ["loop"]
     networks = {r.name: r.inputs["name"] for r in production.by_type("docker:index/network:Network")}
-    assert networks["backup-egress"].startswith("finance_report-backup-egress-") and networks["internal"].startswith("finance_report-internal-")
+    assert networks["backup-egress"].startswith("finance_report-backup-egress-") and networks["internal"].startswith(
+        "finance_report-internal-"
+    )
     assert sorted(n["name"] for n in c["networksAdvanced"]) == sorted([networks["backup-egress"], networks["internal"]])
-    assert [(m["target"], m.get("readOnly", False)) for m in c["mounts"]] == [("/run/secrets/backup", True), ("/scratch", False)]
+    assert [(m["target"], m.get("readOnly", False)) for m in c["mounts"]] == [
+        ("/run/secrets/backup", True),
+        ("/scratch", False),
+    ]
     assert c["mounts"][1]["source"] == "finance_report-backup-scratch"
-    assert c["healthcheck"] == {"tests": ["CMD", "/usr/local/bin/fr-backup", "health"], "interval": "30s", "timeout": "10s", "retries": 2, "startPeriod": "15m0s"}
+    assert c["healthcheck"] == {
+        "tests": ["CMD", "/usr/local/bin/fr-backup", "health"],
+        "interval": "30s",
+        "timeout": "10s",
+        "retries": 2,
+        "startPeriod": "15m0s",
+    }
     assert c["memory"] == 1024 and c["capabilities"] == {"drops": ["ALL"], "adds": []} and c["stopSignal"] == "SIGTERM"
     assert c["uploads"] == [{"file": "/usr/local/bin/fr-backup", "content": job.script(), "permissions": "0755"}]
     labels = {i["label"]: i["value"] for i in c["labels"]}
-    assert labels["finance-report.service"] == "backup" and labels["finance-report.env"] == "production" and labels["traefik.enable"] == "false"
+    assert (
+        labels["finance-report.service"] == "backup"
+        and labels["finance-report.env"] == "production"
+        and labels["traefik.enable"] == "false"
+    )
 
 
 def test_staging_backs_up_under_its_own_names_prefix_and_host_tag(staging):
     c = inputs(staging, "backup-container")
     envs = dict(e.split("=", 1) for e in c["envs"])
-    assert envs["RESTIC_REPOSITORY"] == "s3:https://minio.zitian.party/finance-report-staging/finance_report/staging/postgres"
-    assert envs["BACKUP_HOST"] == c["name"] == "finance_report-backup-staging" and envs["PGHOST"] == "finance_report-postgres-staging"
+    assert (
+        envs["RESTIC_REPOSITORY"]
+        == "s3:https://minio.zitian.party/finance-report-staging/finance_report/staging/postgres"
+    )
+    assert (
+        envs["BACKUP_HOST"] == c["name"] == "finance_report-backup-staging"
+        and envs["PGHOST"] == "finance_report-postgres-staging"
+    )
     assert staging.outputs["backup_repository"] == envs["RESTIC_REPOSITORY"]
     assert staging.outputs["containers"]["backup"] == "finance_report-backup-staging"
 
@@ -70,14 +92,24 @@ def test_staging_backs_up_under_its_own_names_prefix_and_host_tag(staging):
 def test_the_image_is_built_on_the_host_from_the_envs_postgres_image_and_pinned_restic(production):
     image = unwrap_secrets(production.one("docker:index/remoteImage:RemoteImage", "backup-image").inputs)
     assert image["build"]["context"] == "program/backup_image" and image["build"]["dockerfile"] == "Dockerfile"
-    assert image["build"]["buildArgs"] == {"POSTGRES_IMAGE": "postgres:16.10-alpine", "RESTIC_IMAGE": "restic/restic:0.18.0"}
+    assert image["build"]["buildArgs"] == {
+        "POSTGRES_IMAGE": "postgres:16.10-alpine",
+        "RESTIC_IMAGE": "restic/restic:0.18.0",
+    }
     assert image["name"].startswith("finance_report-backup:") and image["keepLocally"] is True
     other = run_stack("production", {"backupResticImage": "restic/restic:0.18.1"})
-    assert unwrap_secrets(other.one("docker:index/remoteImage:RemoteImage", "backup-image").inputs)["name"] != image["name"], "a new base is a new tag"
+    assert (
+        unwrap_secrets(other.one("docker:index/remoteImage:RemoteImage", "backup-image").inputs)["name"]
+        != image["name"]
+    ), "a new base is a new tag"
     from program.backup import image_name
 
     base = ("production", "postgres:16.10-alpine", "restic/restic:0.18.0", b"FROM x\n")
-    names = {image_name(*base), image_name(base[0], "postgres:16.11-alpine", *base[2:]), image_name(*base[:3], b"FROM x\nRUN true\n")}
+    names = {
+        image_name(*base),
+        image_name(base[0], "postgres:16.11-alpine", *base[2:]),
+        image_name(*base[:3], b"FROM x\nRUN true\n"),
+    }
     assert len(names) == 3, "a new Postgres base or a new Dockerfile is a new tag too"
 
 
@@ -86,22 +118,42 @@ def test_credentials_reach_only_the_backup_kv_and_the_rendered_file(production):
     assert kv.inputs["name"] == "finance_report/production/backup" and contains_secret(kv.inputs["dataJson"])
     data = json.loads(unwrap_secrets(kv.inputs["dataJson"]))
     assert sorted(data) == sorted(job.SECRET_KEYS) and len(data["RESTIC_PASSWORD"]) == 48
-    postgres = json.loads(unwrap_secrets(production.one("vault:kv/secretV2:SecretV2", "postgres-vault-kv").inputs["dataJson"]))
+    postgres = json.loads(
+        unwrap_secrets(production.one("vault:kv/secretV2:SecretV2", "postgres-vault-kv").inputs["dataJson"])
+    )
     assert data["PGPASSWORD"] == postgres["POSTGRES_PASSWORD"] and data["HEARTBEAT_URL"] == ""
     policy = production.one("vault:index/policy:Policy", "backup-vault-policy").inputs["policy"]
     assert 'path "secret/data/finance_report/production/backup"' in policy and policy.count('path "') == 2
     app_policy = production.one("vault:index/policy:Policy", "app-vault-policy").inputs["policy"]
     assert "backup" not in app_policy, "the app can never read the repository password"
-    exposed = json.dumps({k: inputs(production, "backup-container").get(k) for k in ("envs", "labels", "command", "entrypoints", "healthcheck")})
+    exposed = json.dumps(
+        {
+            k: inputs(production, "backup-container").get(k)
+            for k in ("envs", "labels", "command", "entrypoints", "healthcheck")
+        }
+    )
     assert not [v for v in data.values() if v and v in exposed]
-    template = next(u for u in inputs(production, "backup-vault-agent")["uploads"] if u["file"].endswith("backup.env.ctmpl"))["content"]
+    template = next(
+        u for u in inputs(production, "backup-vault-agent")["uploads"] if u["file"].endswith("backup.env.ctmpl")
+    )["content"]
     assert all(f"{k}='{{{{ .Data.data.{k} |" in template for k in job.SECRET_KEYS)
 
 
 def test_dedicated_backup_credentials_and_heartbeat_replace_the_apps(production):
-    run = run_stack("production", secret_overrides={"backupS3AccessKey": "backup-only-access", "backupS3SecretKey": "backup-only-secret", "backupHeartbeatUrl": "https://hc.example.org/ping/abc"})
+    run = run_stack(
+        "production",
+        secret_overrides={
+            "backupS3AccessKey": "backup-only-access",
+            "backupS3SecretKey": "backup-only-secret",
+            "backupHeartbeatUrl": "https://hc.example.org/ping/abc",
+        },
+    )
     data = json.loads(unwrap_secrets(run.one("vault:kv/secretV2:SecretV2", "backup-vault-kv").inputs["dataJson"]))
-    assert (data["AWS_ACCESS_KEY_ID"], data["AWS_SECRET_ACCESS_KEY"], data["HEARTBEAT_URL"]) == ("backup-only-access", "backup-only-secret", "https://hc.example.org/ping/abc")
+    assert (data["AWS_ACCESS_KEY_ID"], data["AWS_SECRET_ACCESS_KEY"], data["HEARTBEAT_URL"]) == (
+        "backup-only-access",
+        "backup-only-secret",
+        "https://hc.example.org/ping/abc",
+    )
 
 
 def test_the_backup_container_waits_for_postgres_and_its_agent_and_is_in_the_rollout_gate(production):
@@ -116,7 +168,16 @@ def test_the_backup_container_waits_for_postgres_and_its_agent_and_is_in_the_rol
 
 
 def _raw(**overrides: str) -> dict[str, str]:
-    raw = {"env": "staging", "domain": "example.org", "dockerHost": "ssh://deploy@host.example.org", "vaultAddress": "https://vault.example.org", "imageTag": "abc1234", "s3Endpoint": "https://s3.example.org", "s3AccessKey": "a", "s3SecretKey": "b"}
+    raw = {
+        "env": "staging",
+        "domain": "example.org",
+        "dockerHost": "ssh://deploy@host.example.org",
+        "vaultAddress": "https://vault.example.org",
+        "imageTag": "abc1234",
+        "s3Endpoint": "https://s3.example.org",
+        "s3AccessKey": "a",
+        "s3SecretKey": "b",
+    }
     raw.update(overrides)
     return raw
 
@@ -126,22 +187,77 @@ KEYS = frozenset({"s3AccessKey", "s3SecretKey", "backupHeartbeatUrl"})
 
 def test_backup_settings_default_to_the_apps_storage_and_a_daily_schedule():
     s = load_config(_raw(), "staging", KEYS).backup
-    assert (s.endpoint, s.bucket, s.prefix, s.time, s.interval_hours, s.keep_daily, s.keep_weekly) == ("https://s3.example.org", "finance-report-staging", "finance_report/staging/postgres", "02:30", 24, 7, 4)
+    assert (s.endpoint, s.bucket, s.prefix, s.time, s.interval_hours, s.keep_daily, s.keep_weekly) == (
+        "https://s3.example.org",
+        "finance-report-staging",
+        "finance_report/staging/postgres",
+        "02:30",
+        24,
+        7,
+        4,
+    )
 
 
 @pytest.mark.parametrize(
     "key,value,message",
     [
-        ("backupTime", "25:00", 'config finance-report:backupTime = "25:00" is invalid: expected a UTC time HH:MM such as 02:30'),
-        ("backupKeepDaily", "0", 'config finance-report:backupKeepDaily = "0" is invalid: expected an integer from 1 to 366'),
-        ("backupIntervalHours", "200", 'config finance-report:backupIntervalHours = "200" is invalid: expected an integer from 1 to 168'),
-        ("backupS3Prefix", "finance_report/shared", 'config finance-report:backupS3Prefix = "finance_report/shared" is invalid: expected a prefix of this env\'s own, containing the path segment staging'),
-        ("backupS3Prefix", "finance_report/staging2/postgres", 'config finance-report:backupS3Prefix = "finance_report/staging2/postgres" is invalid: expected a prefix of this env\'s own, containing the path segment staging'),
-        ("backupS3Prefix", "finance_report/staging/../production", 'config finance-report:backupS3Prefix = "finance_report/staging/../production" is invalid: expected a key prefix such as finance_report/<env>/postgres (no leading or trailing /)'),
-        ("backupS3Prefix", "/x/staging/", 'config finance-report:backupS3Prefix = "/x/staging/" is invalid: expected a key prefix such as finance_report/<env>/postgres (no leading or trailing /)'),
-        ("backupS3Endpoint", "https://minio.example.org/bucket", 'config finance-report:backupS3Endpoint = "https://minio.example.org/bucket" is invalid: expected an endpoint URL without a path (the bucket and prefix are their own keys)'),
-        ("backupHeartbeatUrl", "not a url", "config finance-report:backupHeartbeatUrl = [secret] is invalid: expected an http(s) URL the backup service calls after each verified backup, or empty"),
-        ("backupResticImage", "restic/restic:latest", 'config finance-report:backupResticImage = "restic/restic:latest" is invalid: expected a pinned image: a release tag or a sha256 digest, never `latest` or no tag'),
+        (
+            "backupTime",
+            "25:00",
+            'config finance-report:backupTime = "25:00" is invalid: expected a UTC time HH:MM such as 02:30',
+        ),
+        (
+            "backupKeepDaily",
+            "0",
+            'config finance-report:backupKeepDaily = "0" is invalid: expected an integer from 1 to 366',
+        ),
+        (
+            "backupIntervalHours",
+            "200",
+            'config finance-report:backupIntervalHours = "200" is invalid: expected an integer from 1 to 168',
+        ),
+        (
+            "backupS3Prefix",
+            "finance_report/shared",
+            'config finance-report:backupS3Prefix = "finance_report/shared" is invalid: expected a prefix of '
+            "this env's own, containing the path segment staging",
+        ),
+        (
+            "backupS3Prefix",
+            "finance_report/staging2/postgres",
+            'config finance-report:backupS3Prefix = "finance_report/staging2/postgres" is invalid: expected '
+            "a prefix of this env's own, containing the path segment staging",
+        ),
+        (
+            "backupS3Prefix",
+            "finance_report/staging/../production",
+            'config finance-report:backupS3Prefix = "finance_report/staging/../production" is invalid: '
+            "expected a key prefix such as finance_report/<env>/postgres (no leading or trailing /)",
+        ),
+        (
+            "backupS3Prefix",
+            "/x/staging/",
+            'config finance-report:backupS3Prefix = "/x/staging/" is invalid: expected a key prefix such as '
+            "finance_report/<env>/postgres (no leading or trailing /)",
+        ),
+        (
+            "backupS3Endpoint",
+            "https://minio.example.org/bucket",
+            'config finance-report:backupS3Endpoint = "https://minio.example.org/bucket" is invalid: '
+            "expected an endpoint URL without a path (the bucket and prefix are their own keys)",
+        ),
+        (
+            "backupHeartbeatUrl",
+            "not a url",
+            "config finance-report:backupHeartbeatUrl = [secret] is invalid: expected an http(s) URL the "
+            "backup service calls after each verified backup, or empty",
+        ),
+        (
+            "backupResticImage",
+            "restic/restic:latest",
+            'config finance-report:backupResticImage = "restic/restic:latest" is invalid: expected a pinned '
+            "image: a release tag or a sha256 digest, never `latest` or no tag",
+        ),
     ],
 )
 def test_bad_backup_settings_are_one_line_naming_key_value_and_expectation(key, value, message):
@@ -169,12 +285,18 @@ def test_the_job_script_parses_in_the_shells_it_targets(shell):
 
 def next_run_in_sh(now: int, at: str, hours: int) -> int:
     env = {"BACKUP_TIME": at, "BACKUP_INTERVAL_HOURS": str(hours), "PATH": "/usr/bin:/bin"}
-    proc = subprocess.run(["sh", "-c", job.script(), "fr-backup", "next-run", str(now)], env=env, capture_output=True, text=True, timeout=10)
+    proc = subprocess.run(
+        ["sh", "-c", job.script(), "fr-backup", "next-run", str(now)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=10,
+    )
     assert proc.returncode == 0, proc.stderr
     return int(proc.stdout)
 
 
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def expected_next(now: datetime, at: str, hours: int) -> datetime:
@@ -188,7 +310,9 @@ def expected_next(now: datetime, at: str, hours: int) -> datetime:
 
 
 @given(
-    now=st.datetimes(min_value=datetime(2024, 1, 1), max_value=datetime(2035, 1, 1)).map(lambda d: d.replace(microsecond=0, tzinfo=timezone.utc)),
+    now=st.datetimes(min_value=datetime(2024, 1, 1), max_value=datetime(2035, 1, 1)).map(
+        lambda d: d.replace(microsecond=0, tzinfo=UTC)
+    ),
     at=st.sampled_from(["00:00", "02:30", "08:05", "23:59"]),
     hours=st.integers(1, 168),  # every interval config allows (program/backup.py: backupIntervalHours)
 )
@@ -203,23 +327,25 @@ def test_the_schedule_runs_next_at_the_configured_utc_time_and_interval(now, at,
 def test_a_restart_at_any_moment_plans_the_same_next_run(hours):
     """The container's loop recomputes the next run from the clock after every run and every restart:
     the plan must not depend on the day it is computed on (5 h across midnight, 48 h across a day)."""
-    start = int(datetime(2026, 3, 1, 23, 0, tzinfo=timezone.utc).timestamp())
+    start = int(datetime(2026, 3, 1, 23, 0, tzinfo=UTC).timestamp())
     planned = next_run_in_sh(start, "02:30", hours)
     for later in range(start, planned, max(600, (planned - start) // 40)):
-        assert next_run_in_sh(later, "02:30", hours) == planned, datetime.fromtimestamp(later, timezone.utc)
+        assert next_run_in_sh(later, "02:30", hours) == planned, datetime.fromtimestamp(later, UTC)
 
 
 def health_line_in_sh(hours: int) -> str:
     """`fr-backup health`'s line (Docker keeps it, `invoke status` parses it), with the maximum age the
     script computes. Its state files (under /scratch, absent here) only change the ages, not max_age."""
     env = {"BACKUP_INTERVAL_HOURS": str(hours), "PATH": "/usr/bin:/bin"}
-    proc = subprocess.run(["sh", "-c", job.script(), "fr-backup", "health"], env=env, capture_output=True, text=True, timeout=10)
+    proc = subprocess.run(
+        ["sh", "-c", job.script(), "fr-backup", "health"], env=env, capture_output=True, text=True, timeout=10
+    )
     return proc.stdout
 
 
 @given(hours=st.integers(1, 168))
 def test_the_health_allows_two_intervals(hours):
-    ages = ops.parse_health_output(health_line_in_sh(hours))
+    ages = backup_health.parse_health_output(health_line_in_sh(hours))
     assert ages is not None and ages.max_age == 2 * hours * 3600
 
 
@@ -227,17 +353,28 @@ def test_the_health_allows_two_intervals(hours):
 
 
 def snapshot(i: int, tags: list[str]) -> dict:
-    return {"time": f"2026-01-0{i}T02:30:0{i}.123Z", "short_id": f"abcdef0{i}", "id": f"abcdef0{i}" + "0" * 56, "tags": tags}
+    return {
+        "time": f"2026-01-0{i}T02:30:0{i}.123Z",
+        "short_id": f"abcdef0{i}",
+        "id": f"abcdef0{i}" + "0" * 56,
+        "tags": tags,
+    }
 
 
 def test_the_listing_has_one_row_per_database_snapshot_with_size_and_verification():
-    rows = ops.backups_of([
-        snapshot(3, ["kind=db", "run=r3", "verify-failed"]),
-        snapshot(1, ["kind=db", "run=r1", "verified", "bytes=2048", "tables=12"]),
-        snapshot(2, ["kind=globals", "run=r1", "verified"]),
-        snapshot(4, ["kind=db", "run=r4"]),
-    ])
-    assert [(r.id, r.verification, r.size, r.tables) for r in rows] == [("abcdef01", "verified", 2048, 12), ("abcdef03", "failed", None, None), ("abcdef04", "unverified", None, None)]
+    rows = ops.backups_of(
+        [
+            snapshot(3, ["kind=db", "run=r3", "verify-failed"]),
+            snapshot(1, ["kind=db", "run=r1", "verified", "bytes=2048", "tables=12"]),
+            snapshot(2, ["kind=globals", "run=r1", "verified"]),
+            snapshot(4, ["kind=db", "run=r4"]),
+        ]
+    )
+    assert [(r.id, r.verification, r.size, r.tables) for r in rows] == [
+        ("abcdef01", "verified", 2048, 12),
+        ("abcdef03", "failed", None, None),
+        ("abcdef04", "unverified", None, None),
+    ]
     assert ops.render_backups(rows).splitlines() == [
         "time (UTC)            snapshot        size  restore check tables",
         "2026-01-01 02:30:01Z  abcdef01     2.0 KiB  verified      12",
@@ -248,16 +385,18 @@ def test_the_listing_has_one_row_per_database_snapshot_with_size_and_verificatio
 
 
 def test_ages_come_from_the_health_probe_and_stale_ones_are_problems():
-    ok = ops.parse_health_output("last_backup=1000 last_verified=900 max_age=172800 now=8200 result: ok 1000 run=x")
-    assert (ok.backup, ok.verified) == (7200, 7300) and ops.age_problems(ok) == []
-    assert ops.ages_line(ok) == "last backup 2h 0m ago, last verified restore 2h 1m ago (allowed: 48h)"
-    stale = ops.parse_health_output("last_backup=0 last_verified=0 max_age=172800 now=9999999 result: failed 9 repository: Fatal: wrong password")
-    assert ops.age_problems(stale) == [
+    ok = backup_health.parse_health_output("last_backup=1000 last_verified=900 max_age=172800 now=8200 result: ok 1000 run=x")
+    assert (ok.backup, ok.verified) == (7200, 7300) and backup_health.age_problems(ok) == []
+    assert backup_health.ages_line(ok) == "last backup 2h 0m ago, last verified restore 2h 1m ago (allowed: 48h)"
+    stale = backup_health.parse_health_output(
+        "last_backup=0 last_verified=0 max_age=172800 now=9999999 result: failed 9 repository: Fatal: wrong password"
+    )
+    assert backup_health.age_problems(stale) == [
         "last backup never, older than the 48h the schedule allows",
         "last verified restore never, older than the 48h the schedule allows",
         "last backup run: failed 9 repository: Fatal: wrong password",
     ]
-    assert ops.parse_health_output("") is None
+    assert backup_health.parse_health_output("") is None
 
 
 def test_the_exec_stream_is_split_into_stdout_and_stderr():
@@ -265,12 +404,14 @@ def test_the_exec_stream_is_split_into_stdout_and_stderr():
     assert ops.demultiplex(frame(1, b"out ") + frame(2, b"err") + frame(1, b"more")) == ("out more", "err")
 
 
-LISTED = ops.backups_of([
-    snapshot(1, ["kind=db", "run=r1", "verified"]),
-    snapshot(2, ["kind=db", "run=r2", "verified"]),
-    snapshot(3, ["kind=db", "run=r3", "verify-failed"]),
-    snapshot(4, ["kind=db", "run=r4"]),
-])
+LISTED = ops.backups_of(
+    [
+        snapshot(1, ["kind=db", "run=r1", "verified"]),
+        snapshot(2, ["kind=db", "run=r2", "verified"]),
+        snapshot(3, ["kind=db", "run=r3", "verify-failed"]),
+        snapshot(4, ["kind=db", "run=r4"]),
+    ]
+)
 
 
 def test_latest_is_the_newest_verified_backup_even_when_newer_ones_failed_their_check():
@@ -282,10 +423,19 @@ def test_latest_is_the_newest_verified_backup_even_when_newer_ones_failed_their_
 def test_a_backup_that_failed_or_never_passed_its_restore_check_is_refused_unless_asked_for():
     with pytest.raises(ops.OpsInputError) as failed:
         ops.resolve_source(LISTED, "abcdef03", "staging")
-    assert str(failed.value) == "--from abcdef03: snapshot abcdef03 failed its restore check; pass --unverified to restore it anyway (with --into-scratch to inspect it)"
+    assert (
+        str(failed.value)
+        == "--from abcdef03: snapshot abcdef03 failed its restore check; pass --unverified to restore it anyway "
+        "(with --into-scratch to inspect it)"
+    )
     with pytest.raises(ops.OpsInputError) as unchecked:
         ops.resolve_source(LISTED, "abcdef04" + "0" * 56, "staging")
-    assert str(unchecked.value) == "--from abcdef04" + "0" * 56 + ": snapshot abcdef04 has not passed a restore check; pass --unverified to restore it anyway (with --into-scratch to inspect it)"
+    assert (
+        str(unchecked.value)
+        == "--from abcdef04" + "0" * 56
+        + ": snapshot abcdef04 has not passed a restore check; pass --unverified to restore it anyway (with "
+        "--into-scratch to inspect it)"
+    )
     assert ops.resolve_source(LISTED, "abcdef03", "staging", unverified=True) == "abcdef03"
     assert ops.resolve_source(LISTED, "abcdef01", "staging") == "abcdef01"
     with pytest.raises(ops.OpsInputError, match="no backup of env staging has this id"):
@@ -323,13 +473,19 @@ def test_an_id_is_matched_in_full_and_an_ambiguous_one_is_refused():
     longer_wrong = "abcdef01" + "f" * 8
     with pytest.raises(ops.OpsInputError, match="no backup of env staging has this id"):
         ops.resolve_source(LISTED, longer_wrong, "staging")
-    twins = ops.backups_of([
-        {**snapshot(1, ["kind=db", "run=a", "verified"]), "short_id": "abcdef01", "id": "abcdef01" + "1" * 56},
-        {**snapshot(2, ["kind=db", "run=b", "verify-failed"]), "short_id": "abcdef01", "id": "abcdef01" + "2" * 56},
-    ])
+    twins = ops.backups_of(
+        [
+            {**snapshot(1, ["kind=db", "run=a", "verified"]), "short_id": "abcdef01", "id": "abcdef01" + "1" * 56},
+            {**snapshot(2, ["kind=db", "run=b", "verify-failed"]), "short_id": "abcdef01", "id": "abcdef01" + "2" * 56},
+        ]
+    )
     with pytest.raises(ops.OpsInputError) as ambiguous:
         ops.resolve_source(twins, "abcdef01", "staging")
-    assert str(ambiguous.value) == "--from abcdef01: 2 backups of env staging start with it; give more of the id (restic snapshots --json shows it whole)"
+    assert (
+        str(ambiguous.value)
+        == "--from abcdef01: 2 backups of env staging start with it; give more of the id (restic snapshots "
+        "--json shows it whole)"
+    )
     assert ops.resolve_source(twins, "abcdef011", "staging") == "abcdef011"
     with pytest.raises(ops.OpsInputError, match="failed its restore check"):
         ops.resolve_source(twins, "abcdef012", "staging")
@@ -358,9 +514,16 @@ class FakeDocker:
             self.execs.append(body["Cmd"])
             return Response(201, json.dumps({"Id": str(len(self.execs))}).encode())
         if method == "GET" and path.endswith("/json"):  # the health gate: every container healthy again
-            return Response(200, json.dumps({"State": {"Running": True, "Health": {"Status": "healthy"}}, "RestartCount": 0}).encode())
+            return Response(
+                200,
+                json.dumps({"State": {"Running": True, "Health": {"Status": "healthy"}}, "RestartCount": 0}).encode(),
+            )
         if path.startswith("/exec/"):
-            out = json.dumps([snapshot(1, ["kind=db", "run=r1", "verified"])]).encode() if self.execs[-1][1:2] == ["list"] else b""
+            out = (
+                json.dumps([snapshot(1, ["kind=db", "run=r1", "verified"])]).encode()
+                if self.execs[-1][1:2] == ["list"]
+                else b""
+            )
             return Response(200, bytes([1, 0, 0, 0]) + struct.pack(">I", len(out)) + out)
         self.writes.append(f"{method} {path}")
         action, name = path.rsplit("/", 1)[1], path.split("/")[2]
@@ -373,22 +536,35 @@ class FakeDocker:
         return state
 
 
-def ctx_of(api) -> "ops.Context":
+def ctx_of(api) -> ops.Context:
     import io
 
-    return ops.Context(env="production", api=api, site="https://report-staging.example", public_gate=False, out=io.StringIO(), confirm=lambda _q: True)
+    return ops.Context(
+        env="production",
+        api=api,
+        site="https://report-staging.example",
+        public_gate=False,
+        out=io.StringIO(),
+        confirm=lambda _q: True,
+    )
 
 
 def test_a_stop_that_fails_starts_again_what_was_stopped_and_restores_nothing():
     from render import labels as L
 
     # the backend and the worker in the order the API lists them: the second one's stop fails
-    first, second = [r["Id"] for r in FakeDocker({}).rows if r["Labels"].get(L.SERVICE) in (L.BACKEND, L.PREFECT_WORKER)]
+    first, second = [
+        r["Id"] for r in FakeDocker({}).rows if r["Labels"].get(L.SERVICE) in (L.BACKEND, L.PREFECT_WORKER)
+    ]
     api = FakeDocker({second: 500})
     with pytest.raises(ops.OpsFailure) as failed:
         ops.cmd_restore(ctx_of(api), "latest", into_scratch=False)
     assert str(failed.value) == f"stopping {second} failed (500); nothing was restored"
-    assert api.writes == [f"POST /containers/{first}/stop", f"POST /containers/{second}/stop", f"POST /containers/{first}/start"]
+    assert api.writes == [
+        f"POST /containers/{first}/stop",
+        f"POST /containers/{second}/stop",
+        f"POST /containers/{first}/start",
+    ]
     assert not [cmd for cmd in api.execs if cmd[1] == "restore"]
 
 

@@ -112,8 +112,16 @@ def test_redis_url_round_trips_any_password(password, env):
 
 def test_otel_attributes_name_the_environment():
     literals = app_env.backend_literals(
-        env="staging", domain="zitian.party", s3_endpoint="https://s3", s3_bucket="b", s3_public_endpoint="https://s3",
-        s3_public_bucket="b", ai_provider="zai", otel_endpoint="https://otel", otel_service_name="svc", git_commit_sha="abc1234",
+        env="staging",
+        domain="zitian.party",
+        s3_endpoint="https://s3",
+        s3_bucket="b",
+        s3_public_endpoint="https://s3",
+        s3_public_bucket="b",
+        ai_provider="zai",
+        otel_endpoint="https://otel",
+        otel_service_name="svc",
+        git_commit_sha="abc1234",
         version="v1.4.2",
     )
     assert "service.version=v1.4.2" in literals["OTEL_RESOURCE_ATTRIBUTES"].split(",")
@@ -148,14 +156,18 @@ def test_agent_hcl_parses_and_has_exit_on_error_and_the_templates():
 
 
 def test_hcl_strings_escape_interpolation():
-    assert va._hcl_string("a${b}%{c}\"") == '"a$${b}%%{c}\\""'
+    assert va._hcl_string('a${b}%{c}"') == '"a$${b}%%{c}\\""'
 
 
 def test_agent_healthcheck_checks_every_rendered_file_for_unresolved_values():
-    templates = [va.password_template("secret", "staging", "redis", "PASSWORD"), va.redis_conf_template("secret", "staging")]
+    templates = [
+        va.password_template("secret", "staging", "redis", "PASSWORD"),
+        va.redis_conf_template("secret", "staging"),
+    ]
     assert va.agent_healthcheck("redis", templates) == [
         "CMD-SHELL",
-        "test -s /run/secrets/redis/password && test -s /run/secrets/redis/redis.conf && ! grep -qs '<no value>' /run/secrets/redis/password /run/secrets/redis/redis.conf",
+        "test -s /run/secrets/redis/password && test -s /run/secrets/redis/redis.conf && ! grep -qs '<no "
+        "value>' /run/secrets/redis/password /run/secrets/redis/redis.conf",
     ]
 
 
@@ -172,7 +184,10 @@ def test_env_file_template_reads_only_its_own_path_and_quotes_every_value():
         va.env_file_template("secret", "staging", "app", [], {"X": "{{ evil }}"})
 
 
-@given(data=st.dictionaries(st.sampled_from(["A", "B", "C"]), st.text(max_size=20), min_size=1), key=st.binary(min_size=32, max_size=32))
+@given(
+    data=st.dictionaries(st.sampled_from(["A", "B", "C"]), st.text(max_size=20), min_size=1),
+    key=st.binary(min_size=32, max_size=32),
+)
 def test_restart_digest_is_a_function_of_templates_and_values_only(data, key):
     t = [va.Template("f", "x")]
     assert va.restart_digest(key, t, data) == va.restart_digest(key, t, dict(reversed(list(data.items()))))

@@ -10,52 +10,156 @@ from config.stack_config import ConfigError, load_config, parse_image
 from tests.conftest import run_stack, stack_config
 
 BAD_VALUES = [
-    ("production", {"domain": "Zitian..Party"}, None,
-     'config finance-report:domain = "Zitian..Party" is invalid: expected a lowercase DNS domain such as zitian.party'),
-    ("staging", {"env": "production"}, None,
-     'config finance-report:env = "production" is invalid: expected the stack\'s own name staging (a stack deploys only its own env; remove the key to derive it from the stack)'),
-    ("production", {"imageTag": "latest"}, None,
-     'config finance-report:imageTag = "latest" is invalid: expected a pinned tag (sha7 or vX.Y.Z) or sha256 digest, never `latest`'),
-    ("staging", {"imageTag": "latest"}, None,
-     'config finance-report:imageTag = "latest" is invalid: expected a pinned tag (sha7 or vX.Y.Z) or sha256 digest, never `latest`'),
-    ("production", {"redisImage": "redis"}, None,
-     'config finance-report:redisImage = "redis" is invalid: expected a pinned image: a release tag or a sha256 digest, never `latest` or no tag'),
-    ("staging", {"postgresImage": "postgres:latest"}, None,
-     'config finance-report:postgresImage = "postgres:latest" is invalid: expected a pinned image: a release tag or a sha256 digest, never `latest` or no tag'),
-    ("production", {"vaultAddress": None}, None,
-     "config finance-report:vaultAddress = (not set) is invalid: expected a value: Vault address (https://...; http only for loopback). The token comes from VAULT_TOKEN. Set it with `pulumi config set vaultAddress ...`"),
-    ("production", {"backendMemoryMb": "-512"}, None,
-     'config finance-report:backendMemoryMb = "-512" is invalid: expected an integer from 16 to 65536'),
-    ("production", {"redisMemoryMb": "lots"}, None,
-     'config finance-report:redisMemoryMb = "lots" is invalid: expected an integer from 16 to 65536'),
-    ("production", {"dockerHost": "root@dokploy.zitian.party"}, None,
-     'config finance-report:dockerHost = "root@dokploy.zitian.party" is invalid: expected ssh://user@host or ssh://user@host:port'),
-    ("staging", {"dockerHost": "ssh://dokploy.zitian.party"}, None,
-     'config finance-report:dockerHost = "ssh://dokploy.zitian.party" is invalid: expected ssh://user@host or ssh://user@host:port'),
-    ("production", {"vaultAddress": "http://vault.zitian.party"}, None,
-     'config finance-report:vaultAddress = "http://vault.zitian.party" is invalid: expected an https:// URL (http:// only for a loopback address), without credentials or path query'),
-    ("production", {"logMaxSize": "10 MB"}, None,
-     'config finance-report:logMaxSize = "10 MB" is invalid: expected a size such as 10m (digits then k, m or g)'),
-    ("production", {"postgresDataPath": "data/postgres"}, None,
-     'config finance-report:postgresDataPath = "data/postgres" is invalid: expected an absolute host path such as /data/finance_report/postgres, or empty'),
-    ("production", {"adoptVaultValues": "yes"}, None,
-     'config finance-report:adoptVaultValues = "yes" is invalid: expected true or false'),
-    ("production", {"dockerSshOpts": "-p 2222"}, None,
-     'config finance-report:dockerSshOpts = "-p 2222" is invalid: expected a JSON array of strings, e.g. ["-p", "2222"]'),
-    ("production", {"s3Endpoint": "minio.zitian.party"}, None,
-     'config finance-report:s3Endpoint = "minio.zitian.party" is invalid: expected an http(s) URL such as https://minio.zitian.party'),
-    ("production", {"registryUser": "ci-bot"}, None,
-     "config finance-report:registryToken = (not set) is invalid: expected a secret: the token of registryUser ci-bot (set both, or neither for anonymous pulls): run `pulumi config set --secret registryToken`"),
-    ("production", {}, {"registryToken": "generated-token"},
-     'config finance-report:registryUser = "" is invalid: expected the user of registryToken (set both, or neither for anonymous pulls)'),
-    ("production", {"imagetag": "v1"}, None,
-     "config finance-report:imagetag is not a known key (its value is not shown): did you mean imageTag? README's configuration reference lists every key"),
-    ("production", {"backendImage": "ghcr.io/wangzitian0/finance_report-backend:v1"}, None,
-     'config finance-report:backendImage = "ghcr.io/wangzitian0/finance_report-backend:v1" is invalid: expected an image repository without tag or digest (the tag comes from imageTag)'),
+    (
+        "production",
+        {"domain": "Zitian..Party"},
+        None,
+        'config finance-report:domain = "Zitian..Party" is invalid: expected a lowercase DNS domain such as '
+        "zitian.party",
+    ),
+    (
+        "staging",
+        {"env": "production"},
+        None,
+        'config finance-report:env = "production" is invalid: expected the stack\'s own name staging (a '
+        "stack deploys only its own env; remove the key to derive it from the stack)",
+    ),
+    (
+        "production",
+        {"imageTag": "latest"},
+        None,
+        'config finance-report:imageTag = "latest" is invalid: expected a pinned tag (sha7 or vX.Y.Z) or '
+        "sha256 digest, never `latest`",
+    ),
+    (
+        "staging",
+        {"imageTag": "latest"},
+        None,
+        'config finance-report:imageTag = "latest" is invalid: expected a pinned tag (sha7 or vX.Y.Z) or '
+        "sha256 digest, never `latest`",
+    ),
+    (
+        "production",
+        {"redisImage": "redis"},
+        None,
+        'config finance-report:redisImage = "redis" is invalid: expected a pinned image: a release tag or a '
+        "sha256 digest, never `latest` or no tag",
+    ),
+    (
+        "staging",
+        {"postgresImage": "postgres:latest"},
+        None,
+        'config finance-report:postgresImage = "postgres:latest" is invalid: expected a pinned image: a '
+        "release tag or a sha256 digest, never `latest` or no tag",
+    ),
+    (
+        "production",
+        {"vaultAddress": None},
+        None,
+        "config finance-report:vaultAddress = (not set) is invalid: expected a value: Vault address "
+        "(https://...; http only for loopback). The token comes from VAULT_TOKEN. Set it with `pulumi config "
+        "set vaultAddress ...`",
+    ),
+    (
+        "production",
+        {"backendMemoryMb": "-512"},
+        None,
+        'config finance-report:backendMemoryMb = "-512" is invalid: expected an integer from 16 to 65536',
+    ),
+    (
+        "production",
+        {"redisMemoryMb": "lots"},
+        None,
+        'config finance-report:redisMemoryMb = "lots" is invalid: expected an integer from 16 to 65536',
+    ),
+    (
+        "production",
+        {"dockerHost": "root@dokploy.zitian.party"},
+        None,
+        'config finance-report:dockerHost = "root@dokploy.zitian.party" is invalid: expected ssh://user@host or ssh://user@host:port',
+    ),
+    (
+        "staging",
+        {"dockerHost": "ssh://dokploy.zitian.party"},
+        None,
+        'config finance-report:dockerHost = "ssh://dokploy.zitian.party" is invalid: expected ssh://user@host or ssh://user@host:port',
+    ),
+    (
+        "production",
+        {"vaultAddress": "http://vault.zitian.party"},
+        None,
+        'config finance-report:vaultAddress = "http://vault.zitian.party" is invalid: expected an https:// '
+        "URL (http:// only for a loopback address), without credentials or path query",
+    ),
+    (
+        "production",
+        {"logMaxSize": "10 MB"},
+        None,
+        'config finance-report:logMaxSize = "10 MB" is invalid: expected a size such as 10m (digits then k, m or g)',
+    ),
+    (
+        "production",
+        {"postgresDataPath": "data/postgres"},
+        None,
+        'config finance-report:postgresDataPath = "data/postgres" is invalid: expected an absolute host path '
+        "such as /data/finance_report/postgres, or empty",
+    ),
+    (
+        "production",
+        {"adoptVaultValues": "yes"},
+        None,
+        'config finance-report:adoptVaultValues = "yes" is invalid: expected true or false',
+    ),
+    (
+        "production",
+        {"dockerSshOpts": "-p 2222"},
+        None,
+        'config finance-report:dockerSshOpts = "-p 2222" is invalid: expected a JSON array of strings, e.g. '
+        '["-p", "2222"]',
+    ),
+    (
+        "production",
+        {"s3Endpoint": "minio.zitian.party"},
+        None,
+        'config finance-report:s3Endpoint = "minio.zitian.party" is invalid: expected an http(s) URL such as https://minio.zitian.party',
+    ),
+    (
+        "production",
+        {"registryUser": "ci-bot"},
+        None,
+        "config finance-report:registryToken = (not set) is invalid: expected a secret: the token of "
+        "registryUser ci-bot (set both, or neither for anonymous pulls): run `pulumi config set --secret "
+        "registryToken`",
+    ),
+    (
+        "production",
+        {},
+        {"registryToken": "generated-token"},
+        'config finance-report:registryUser = "" is invalid: expected the user of registryToken (set both, '
+        "or neither for anonymous pulls)",
+    ),
+    (
+        "production",
+        {"imagetag": "v1"},
+        None,
+        "config finance-report:imagetag is not a known key (its value is not shown): did you mean imageTag? "
+        "README's configuration reference lists every key",
+    ),
+    (
+        "production",
+        {"backendImage": "ghcr.io/wangzitian0/finance_report-backend:v1"},
+        None,
+        'config finance-report:backendImage = "ghcr.io/wangzitian0/finance_report-backend:v1" is invalid: '
+        "expected an image repository without tag or digest (the tag comes from imageTag)",
+    ),
 ]
 
 
-@pytest.mark.parametrize("stack,overrides,secrets,message", BAD_VALUES, ids=[next(iter({**o, **(x or {})})) + "-" + s for s, o, x, _ in BAD_VALUES])
+@pytest.mark.parametrize(
+    "stack,overrides,secrets,message",
+    BAD_VALUES,
+    ids=[next(iter({**o, **(x or {})})) + "-" + s for s, o, x, _ in BAD_VALUES],
+)
 def test_a_bad_value_stops_the_program_with_one_line_and_registers_nothing(stack, overrides, secrets, message):
     run = run_stack(stack, overrides, secrets)
     assert isinstance(run.error, ConfigError), f"expected a ConfigError, got {run.error!r}"
@@ -81,19 +185,30 @@ def test_a_plaintext_secret_in_a_stack_file_is_refused_without_echoing_it():
 
 def test_a_missing_required_secret_names_the_command_that_sets_it():
     run = run_stack("staging", {"s3AccessKey": None})
-    assert str(run.error) == "config finance-report:s3AccessKey = (not set) is invalid: expected a secret: run `pulumi config set --secret s3AccessKey`"
+    assert (
+        str(run.error)
+        == "config finance-report:s3AccessKey = (not set) is invalid: expected a secret: run `pulumi config set "
+        "--secret s3AccessKey`"
+    )
 
 
 def test_a_secret_under_a_misspelt_key_is_never_echoed():
     value = "generated-" + __import__("secrets").token_hex(16)
     run = run_stack("production", secret_overrides={"s3SecretKy": value})
-    assert str(run.error) == "config finance-report:s3SecretKy is not a known key (its value is not shown): did you mean s3SecretKey? README's configuration reference lists every key"
+    assert (
+        str(run.error) == "config finance-report:s3SecretKy is not a known key (its value is not shown): did you mean "
+        "s3SecretKey? README's configuration reference lists every key"
+    )
     assert value not in str(run.error) and run.resources == []
 
 
 def test_credentials_in_a_url_and_huge_values_are_not_echoed():
     run = run_stack("production", {"s3Endpoint": "minio://user:hunter2-generated@minio.zitian.party"})
-    assert str(run.error) == 'config finance-report:s3Endpoint = "minio://[credentials hidden]@minio.zitian.party" is invalid: expected an http(s) URL such as https://minio.zitian.party'
+    assert (
+        str(run.error)
+        == 'config finance-report:s3Endpoint = "minio://[credentials hidden]@minio.zitian.party" is invalid: '
+        "expected an http(s) URL such as https://minio.zitian.party"
+    )
     huge = "a" * (10 * 1024 * 1024)
     run = run_stack("production", {"domain": huge})
     assert len(str(run.error)) < 300 and "(10485760 characters)" in str(run.error)
@@ -102,7 +217,10 @@ def test_credentials_in_a_url_and_huge_values_are_not_echoed():
 def test_an_encrypted_value_under_a_key_that_is_not_secret_is_never_echoed():
     value = "Not.A.Domain-" + __import__("secrets").token_hex(8)
     run = run_stack("production", secret_overrides={"domain": value})
-    assert str(run.error) == "config finance-report:domain = [secret] is invalid: expected a lowercase DNS domain such as zitian.party"
+    assert (
+        str(run.error)
+        == "config finance-report:domain = [secret] is invalid: expected a lowercase DNS domain such as zitian.party"
+    )
     assert value not in str(run.error) and run.resources == []
 
 
@@ -110,8 +228,13 @@ def test_a_list_value_is_shown_as_json_with_credentials_hidden_in_every_element_
     import json
 
     password = "pw-" + __import__("secrets").token_hex(8)
-    run = run_stack("production", {"vaultAgentCidrs": json.dumps(["203.0.113.7/33", f"https://ops:{password}@vault.zitian.party"])})
-    assert str(run.error) == 'config finance-report:vaultAgentCidrs = ["203.0.113.7/33", "https://[credentials hidden]@vault.zitian.party"] is invalid: expected a list of CIDRs such as ["203.0.113.7/32"]'
+    run = run_stack(
+        "production", {"vaultAgentCidrs": json.dumps(["203.0.113.7/33", f"https://ops:{password}@vault.zitian.party"])}
+    )
+    assert (
+        str(run.error) == 'config finance-report:vaultAgentCidrs = ["203.0.113.7/33", "https://[credentials '
+        'hidden]@vault.zitian.party"] is invalid: expected a list of CIDRs such as ["203.0.113.7/32"]'
+    )
     assert password not in str(run.error)
     many = json.dumps([f"10.0.{i}.0/33" for i in range(5000)])
     run = run_stack("production", {"vaultAgentCidrs": many})
@@ -130,13 +253,17 @@ def test_an_env_named_like_a_service_is_refused_so_names_stay_unambiguous():
 
     config, keys = stack_config("staging", {"env": None})
     run = run_program("redis", config, keys)
-    assert str(run.error).startswith('config finance-report:env = "redis" is invalid: expected an env name that is not a service or network word')
+    assert str(run.error).startswith(
+        'config finance-report:env = "redis" is invalid: expected an env name that is not a service or network word'
+    )
     assert run.resources == []
 
 
 def test_env_defaults_to_the_stack_name_and_must_be_usable_as_one():
     assert run_stack("staging", {"env": None}).outputs["env"] == "staging"
-    assert str(run_stack("staging", {"env": "Staging"}).error).startswith('config finance-report:env = "Staging" is invalid: expected the stack\'s own name staging')
+    assert str(run_stack("staging", {"env": "Staging"}).error).startswith(
+        'config finance-report:env = "Staging" is invalid: expected the stack\'s own name staging'
+    )
 
 
 def _minimal(**overrides: str) -> dict[str, str]:
@@ -159,7 +286,14 @@ def test_defaults_apply_and_derived_values_follow_the_env():
     assert cfg.s3_bucket == "finance-report-staging" and cfg.s3_public_bucket == "finance-report-staging"
     assert cfg.s3_public_endpoint == "https://s3.example.org"
     assert cfg.git_commit_sha == "abc1234", "a main build's tag is its commit"
-    assert cfg.memory_mb == {"postgres": 1024, "redis": 256, "backend": 1024, "frontend": 512, "prefect": 512, "agent": 64}
+    assert cfg.memory_mb == {
+        "postgres": 1024,
+        "redis": 256,
+        "backend": 1024,
+        "frontend": 512,
+        "prefect": 512,
+        "agent": 64,
+    }
     assert str(cfg.backend_image) == "ghcr.io/wangzitian0/finance_report-backend:abc1234"
     assert cfg.vault_address == "http://127.0.0.1:8200"
 
@@ -223,4 +357,8 @@ def test_a_default_provider_setting_in_the_stack_config_stops_the_real_program()
     config, secret_keys = stack_config("production")
     run = run_program("production", {**config, "vault:address": "https://vault.zitian.party"}, secret_keys)
     assert isinstance(run.error, pulumi.RunError) and run.resources == []
-    assert str(run.error) == "config vault:address configures the default vault provider, which this program never uses (its value is not shown): set finance-report:vaultAddress instead, and remove the key"
+    assert (
+        str(run.error)
+        == "config vault:address configures the default vault provider, which this program never uses (its "
+        "value is not shown): set finance-report:vaultAddress instead, and remove the key"
+    )

@@ -8,9 +8,9 @@ import re
 
 import pytest
 
-from program import docker_proxy as dp
 from config.stack_config import ConfigError
 from facts.providers import READ_CALLS
+from program import docker_proxy as dp
 from tests.conftest import ROOT, run_stack
 
 CONTAINER = "docker:index/container:Container"
@@ -19,7 +19,12 @@ PROXY = "preview-docker-proxy-container"
 
 def sample_path(template: str) -> str:
     """A concrete path the provider sends for a template (an image reference with a registry and tag)."""
-    return template.replace("{name}", "ghcr.io/wangzitian0/finance_report-backend:v1.4.2" if template.startswith("/images/") else "finance_report-postgres").replace("{id}", "finance_report-postgres")
+    return template.replace(
+        "{name}",
+        "ghcr.io/wangzitian0/finance_report-backend:v1.4.2"
+        if template.startswith("/images/")
+        else "finance_report-postgres",
+    ).replace("{id}", "finance_report-postgres")
 
 
 def allowed(method: str, path: str) -> bool:
@@ -137,10 +142,23 @@ def test_production_and_staging_proxies_have_their_own_names_and_sockets():
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ({"previewDockerProxyGid": "0"}, 'config finance-report:previewDockerProxyGid = "0" is invalid: expected an integer from 1000 to 65533'),
-        ({"previewDockerProxyGid": "docker"}, 'config finance-report:previewDockerProxyGid = "docker" is invalid: expected an integer from 1000 to 65533'),
-        ({"previewDockerProxyImage": "haproxy:latest"}, 'config finance-report:previewDockerProxyImage = "haproxy:latest" is invalid: expected a pinned image: a release tag or a sha256 digest, never `latest` or no tag'),
-        ({"previewDockerProxy": "yes"}, 'config finance-report:previewDockerProxy = "yes" is invalid: expected true or false'),
+        (
+            {"previewDockerProxyGid": "0"},
+            'config finance-report:previewDockerProxyGid = "0" is invalid: expected an integer from 1000 to 65533',
+        ),
+        (
+            {"previewDockerProxyGid": "docker"},
+            'config finance-report:previewDockerProxyGid = "docker" is invalid: expected an integer from 1000 to 65533',
+        ),
+        (
+            {"previewDockerProxyImage": "haproxy:latest"},
+            'config finance-report:previewDockerProxyImage = "haproxy:latest" is invalid: expected a pinned '
+            "image: a release tag or a sha256 digest, never `latest` or no tag",
+        ),
+        (
+            {"previewDockerProxy": "yes"},
+            'config finance-report:previewDockerProxy = "yes" is invalid: expected true or false',
+        ),
     ],
 )
 def test_bad_proxy_settings_stop_the_program_with_one_line_before_any_resource(overrides, message):
@@ -150,8 +168,13 @@ def test_bad_proxy_settings_stop_the_program_with_one_line_before_any_resource(o
 
 
 def test_the_preview_key_line_forces_a_pipe_into_the_proxy_socket_and_restricts_everything_else():
-    line = dp.authorized_keys_line("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIG9 ci-preview-staging\n", dp.host_socket_path("staging"))
-    assert line == 'restrict,command="exec socat - UNIX-CONNECT:/run/finance_report-docker-proxy-staging/docker.sock" ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIG9 ci-preview-staging'
+    line = dp.authorized_keys_line(
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIG9 ci-preview-staging\n", dp.host_socket_path("staging")
+    )
+    assert (
+        line == 'restrict,command="exec socat - UNIX-CONNECT:/run/finance_report-docker-proxy-staging/docker.sock" '
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIG9 ci-preview-staging"
+    )
 
 
 @pytest.mark.parametrize(
@@ -170,5 +193,8 @@ def test_a_key_or_path_that_could_change_the_forced_command_is_refused(key, sock
 def test_readme_gives_each_stack_its_forced_command_line():
     readme = (ROOT / "README.md").read_text()
     for env in ("staging", "production"):
-        line = dp.authorized_keys_line(f"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPreviewKeyOf{env.capitalize()}Goes0Here ci-preview-{env}", dp.host_socket_path(env))
+        line = dp.authorized_keys_line(
+            f"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPreviewKeyOf{env.capitalize()}Goes0Here ci-preview-{env}",
+            dp.host_socket_path(env),
+        )
         assert f"\n{line}\n" in readme, f"README's authorized_keys line of {env} is stale"

@@ -7,13 +7,12 @@ Mocks do not apply any of this; these tests apply the facts to the program's cap
 
 from __future__ import annotations
 
-
 import pytest
 
 from facts import providers
 from facts.revision import revision_name
-from tests.conftest import run_stack
 from ops.program_run import ProgramRun, contains_secret, unwrap_secrets
+from tests.conftest import run_stack
 
 CONTAINER, VOLUME, NETWORK = providers.CONTAINER, providers.VOLUME, providers.NETWORK
 STACKS = ["production", "staging"]
@@ -25,7 +24,9 @@ def labels(resource) -> dict[str, str]:
 
 
 def strategy(resource) -> str:
-    return providers.effective_strategy(resource.type, unwrap_secrets(resource.inputs), resource.options["deleteBeforeReplace"])[0]
+    return providers.effective_strategy(
+        resource.type, unwrap_secrets(resource.inputs), resource.options["deleteBeforeReplace"]
+    )[0]
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -33,13 +34,19 @@ def test_rolling_services_are_replaced_create_first_the_other_containers_delete_
     run: ProgramRun = request.getfixturevalue(stack)
     for resource in run.resources:
         if resource.type == CONTAINER and resource.name in ROLLING:
-            assert strategy(resource) == providers.CREATE_BEFORE_DELETE, f"{resource.urn}: the API would be down during every deploy"
+            assert strategy(resource) == providers.CREATE_BEFORE_DELETE, (
+                f"{resource.urn}: the API would be down during every deploy"
+            )
         elif resource.type == CONTAINER:
             assert strategy(resource) == providers.DELETE_BEFORE_REPLACE, resource.urn
         elif resource.type in (NETWORK, VOLUME) and resource.options["deleteBeforeReplace"] is None:
-            assert strategy(resource) == providers.DELETE_BEFORE_REPLACE, f"{resource.urn}: named, so the provider deletes first"
+            assert strategy(resource) == providers.DELETE_BEFORE_REPLACE, (
+                f"{resource.urn}: named, so the provider deletes first"
+            )
     for resource in run.by_type(CONTAINER):
-        assert resource.options["deleteBeforeReplace"] is not None, f"{resource.urn}: the strategy must be explicit, not the provider's"
+        assert resource.options["deleteBeforeReplace"] is not None, (
+            f"{resource.urn}: the strategy must be explicit, not the provider's"
+        )
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -47,9 +54,13 @@ def test_every_container_stops_gracefully_when_deleted(stack, request):
     run: ProgramRun = request.getfixturevalue(stack)
     for c in run.by_type(CONTAINER):
         grace = providers.delete_stop_seconds(c.inputs)
-        assert grace >= c.inputs["stopTimeout"] > 0, f"{c.urn}: deleted with t={grace}, stop_timeout {c.inputs.get('stopTimeout')}"
+        assert grace >= c.inputs["stopTimeout"] > 0, (
+            f"{c.urn}: deleted with t={grace}, stop_timeout {c.inputs.get('stopTimeout')}"
+        )
     pg = run.one(CONTAINER, "postgres-container").inputs
-    assert providers.delete_stop_seconds(pg) >= 60 and pg["stopSignal"] == "SIGINT", "Postgres needs its fast shutdown and time to checkpoint"
+    assert providers.delete_stop_seconds(pg) >= 60 and pg["stopSignal"] == "SIGINT", (
+        "Postgres needs its fast shutdown and time to checkpoint"
+    )
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -59,7 +70,9 @@ def test_every_duration_is_written_the_way_the_provider_reads_it_back(stack, req
         for block, field in providers.GO_DURATION_FIELDS[CONTAINER]:
             value = (c.inputs.get(block) or {}).get(field)
             if value is not None:
-                assert providers.is_go_duration(value), f"{c.urn}: {block}.{field} = {value!r} is read back as another string"
+                assert providers.is_go_duration(value), (
+                    f"{c.urn}: {block}.{field} = {value!r} is read back as another string"
+                )
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -76,7 +89,9 @@ def test_every_docker_input_that_carries_a_secret_is_a_declared_secret_output(st
         for key, value in resource.inputs.items():
             if contains_secret(value):
                 carriers += 1
-                assert key in resource.options["additionalSecretOutputs"], f"{resource.urn}: {key} carries a secret but is not a secret output"
+                assert key in resource.options["additionalSecretOutputs"], (
+                    f"{resource.urn}: {key} carries a secret but is not a secret output"
+                )
         for key in providers.NESTED_SECRET_PROPERTIES.get(resource.type, ()):
             if resource.inputs.get(key):
                 assert key in resource.options["additionalSecretOutputs"], resource.urn
@@ -85,9 +100,13 @@ def test_every_docker_input_that_carries_a_secret_is_a_declared_secret_output(st
 
 def test_role_and_secret_id_uploads_are_readable_by_the_agent_only(production):
     for service in ("postgres", "redis", "app"):
-        uploads = {u["file"]: u for u in unwrap_secrets(production.one(CONTAINER, f"{service}-vault-agent").inputs["uploads"])}
+        uploads = {
+            u["file"]: u for u in unwrap_secrets(production.one(CONTAINER, f"{service}-vault-agent").inputs["uploads"])
+        }
         for path in ("/vault/approle/role-id", "/vault/approle/secret-id"):
-            assert uploads[path].get("permissions") == "0400", f"{service}: {path} would land {oct(providers.DEFAULT_UPLOAD_MODE)}"
+            assert uploads[path].get("permissions") == "0400", (
+                f"{service}: {path} would land {oct(providers.DEFAULT_UPLOAD_MODE)}"
+            )
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -117,7 +136,9 @@ def test_secrets_volume_names_carry_their_options_so_a_change_never_reuses_the_o
     # Another agent memory limit changes the agents, not the volumes' options: same names (a label or
     # name carrying it would replace every consumer of the volume).
     bigger = again("production", {"agentMemoryMb": "96"})
-    assert {c.inputs["memory"] for c in bigger.by_type(CONTAINER) if c.name.endswith("-agent")} != {c.inputs["memory"] for c in production.by_type(CONTAINER) if c.name.endswith("-agent")}
+    assert {c.inputs["memory"] for c in bigger.by_type(CONTAINER) if c.name.endswith("-agent")} != {
+        c.inputs["memory"] for c in production.by_type(CONTAINER) if c.name.endswith("-agent")
+    }
     names = sorted(v.inputs["name"] for v in production.by_type(VOLUME) if v.inputs.get("driverOpts"))
     assert names == sorted(v.inputs["name"] for v in bigger.by_type(VOLUME) if v.inputs.get("driverOpts"))
     from render import vault_artifacts as va
@@ -144,27 +165,40 @@ def test_what_a_rolling_service_attaches_to_is_replaced_beside_it_never_under_it
     used = 0
     for name in ROLLING:
         props = unwrap_secrets(run.one(CONTAINER, name).inputs)
-        sources = [n["name"] for n in props.get("networksAdvanced", [])] + [m["source"] for m in props.get("mounts", []) if m.get("type") == "volume"]
+        sources = [n["name"] for n in props.get("networksAdvanced", [])] + [
+            m["source"] for m in props.get("mounts", []) if m.get("type") == "volume"
+        ]
         for source in (s for s in sources if s in declared):
             used += 1
             resource = declared[source]
-            assert strategy(resource) == providers.CREATE_BEFORE_DELETE, f"{resource.urn}: a replacement would take {name} down first"
+            assert strategy(resource) == providers.CREATE_BEFORE_DELETE, (
+                f"{resource.urn}: a replacement would take {name} down first"
+            )
             inputs = unwrap_secrets(resource.inputs)
-            replacing = {k: v for k, v in inputs.items() if k in providers.replacing_properties(resource.type, inputs) and k != "name"}
-            assert source.endswith("-" + options_digest(replacing)), f"{resource.urn}: the new one would take the old one's name"
-    assert used >= 2, "the backend uses the internal network and its secrets volume (the frontend only the external Traefik network)"
+            replacing = {
+                k: v
+                for k, v in inputs.items()
+                if k in providers.replacing_properties(resource.type, inputs) and k != "name"
+            }
+            assert source.endswith("-" + options_digest(replacing)), (
+                f"{resource.urn}: the new one would take the old one's name"
+            )
+    assert used >= 2, (
+        "the backend uses the internal network and its secrets volume (the frontend only the external Traefik network)"
+    )
 
 
 def test_a_network_setting_that_replaces_the_network_renames_it(production):
     import program.stack as stack_module
-
     from tests.conftest import run_stack as again
 
     before = {r.name: r.inputs["name"] for r in production.by_type(NETWORK)}
     original = stack_module.named.network
 
     def not_internal(resource_name, prefix, opts, **kwargs):
-        return original(resource_name, prefix, opts, **{**kwargs, "internal": False} if resource_name == "internal" else kwargs)
+        return original(
+            resource_name, prefix, opts, **{**kwargs, "internal": False} if resource_name == "internal" else kwargs
+        )
 
     stack_module.named.network = not_internal
     try:

@@ -9,16 +9,23 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Optional
 
 import pytest
 
 from tests.conftest import ROOT
 
 
-def invoke(*args: str, stdin: str = "", env: Optional[dict] = None) -> subprocess.CompletedProcess:
+def invoke(*args: str, stdin: str = "", env: dict | None = None) -> subprocess.CompletedProcess:
     """`uv run invoke ARGS`; standard input holds `stdin`, then ends (as `</dev/null` for "")."""
-    return subprocess.run([sys.executable, "-m", "invoke", *args], cwd=ROOT, capture_output=True, text=True, input=stdin, timeout=120, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "invoke", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        input=stdin,
+        timeout=120,
+        env=env,
+    )
 
 
 @pytest.mark.parametrize(
@@ -27,11 +34,28 @@ def invoke(*args: str, stdin: str = "", env: Optional[dict] = None) -> subproces
         (["logs", "--nope"], "No idea what '--nope' is!"),
         (["rotat", "--stack", "staging"], "No idea what 'rotat' is!"),
         (["rollback", "--stack"], "Flag <Argument: stack (s)> needed value and was not given one!"),
-        (["logs", "--stack", "staging", "--service", "db"], "logs: --service = 'db' is invalid: expected backend, frontend, postgres, redis, worker, backup, agent:postgres, agent:redis, agent:app or agent:backup"),
-        (["logs", "--stack", "staging", "--service", "backend", "--tail", "lots"], "logs: --tail = 'lots' is invalid: expected a number of lines or all"),
-        (["rotate", "--stack", "staging"], "rotate: --what = '' is invalid: expected one of secret-key, postgres-password, redis-password, app-secret-id, postgres-secret-id, redis-secret-id, backup-secret-id"),
-        (["rollback"], "rollback: --stack is required: production, staging or another stack with a Pulumi.<stack>.yaml"),
-        (["preview-env", "--pr", "abc"], "preview-env: --pr = 'abc' is invalid: expected a pull-request number such as 42"),
+        (
+            ["logs", "--stack", "staging", "--service", "db"],
+            "logs: --service = 'db' is invalid: expected backend, frontend, postgres, redis, worker, backup, "
+            "agent:postgres, agent:redis, agent:app or agent:backup",
+        ),
+        (
+            ["logs", "--stack", "staging", "--service", "backend", "--tail", "lots"],
+            "logs: --tail = 'lots' is invalid: expected a number of lines or all",
+        ),
+        (
+            ["rotate", "--stack", "staging"],
+            "rotate: --what = '' is invalid: expected one of secret-key, postgres-password, redis-password, "
+            "app-secret-id, postgres-secret-id, redis-secret-id, backup-secret-id",
+        ),
+        (
+            ["rollback"],
+            "rollback: --stack is required: production, staging or another stack with a Pulumi.<stack>.yaml",
+        ),
+        (
+            ["preview-env", "--pr", "abc"],
+            "preview-env: --pr = 'abc' is invalid: expected a pull-request number such as 42",
+        ),
     ],
 )
 def test_a_usage_error_is_one_line_and_exit_2(args, line):
@@ -44,7 +68,11 @@ def test_a_confirmation_not_given_is_exit_1_however_it_is_not_given(stdin):
     """`backup </dev/null` and `echo n | backup`: both "not done", exit 1, one line (never 2, never a
     traceback). The question comes before the Docker host is reached."""
     proc = invoke("backup", "--stack", "staging", "--docker-host", "unix:///nonexistent.sock", stdin=stdin)
-    expected = "backup: no confirmation (standard input is closed): pass --yes to run without asking" if not stdin else "backup: not confirmed"
+    expected = (
+        "backup: no confirmation (standard input is closed): pass --yes to run without asking"
+        if not stdin
+        else "backup: not confirmed"
+    )
     assert (proc.returncode, proc.stderr.strip()) == (1, expected)
 
 
@@ -57,7 +85,9 @@ def pulumi_stub(tmp_path: Path, version: str = "v3.272.0", code: int = 255, stde
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     stub = bin_dir / "pulumi"
-    stub.write_text(f"#!/bin/sh\nif [ \"$1\" = version ]; then echo {version}; exit 0; fi\necho '{stderr}' >&2\nexit {code}\n")
+    stub.write_text(
+        f"#!/bin/sh\nif [ \"$1\" = version ]; then echo {version}; exit 0; fi\necho '{stderr}' >&2\nexit {code}\n"
+    )
     stub.chmod(0o755)
     return {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
 
@@ -65,7 +95,11 @@ def pulumi_stub(tmp_path: Path, version: str = "v3.272.0", code: int = 255, stde
 def test_rollback_list_when_the_cli_is_not_logged_in_is_one_line_naming_the_fix(tmp_path):
     proc = invoke("rollback", "--stack", "production", "--list", env=pulumi_stub(tmp_path))
     assert (proc.returncode, proc.stdout) == (1, "")
-    assert proc.stderr.strip() == f"rollback: selecting stack production failed: `pulumi stack select` exited 255: {NOT_LOGGED_IN}; log in to the state backend with `pulumi login` (README Prerequisites)"
+    assert (
+        proc.stderr.strip()
+        == f"rollback: selecting stack production failed: `pulumi stack select` exited 255: {NOT_LOGGED_IN}; "
+        "log in to the state backend with `pulumi login` (README Prerequisites)"
+    )
 
 
 @pytest.mark.parametrize("name", ["restore", "status", "backup", "rotate", "rollback"])
@@ -73,7 +107,11 @@ def test_dash_h_after_a_task_is_its_help_never_an_option(name):
     """Invoke gives a task's first parameter starting with h the short flag -h: `invoke restore -h` ran
     a restore (its --http flag) instead of printing help."""
     proc = invoke(name, "-h", "--stack", "nonexistent-stack-for-help", stdin="n\n")
-    assert proc.returncode == 0 and proc.stdout.startswith("Usage: inv[oke]") and f" {name} " in proc.stdout.splitlines()[0], proc.stdout + proc.stderr
+    assert (
+        proc.returncode == 0
+        and proc.stdout.startswith("Usage: inv[oke]")
+        and f" {name} " in proc.stdout.splitlines()[0]
+    ), proc.stdout + proc.stderr
 
 
 def test_no_task_gives_away_the_h_short_flag():

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from render import labels as L
-from ops import logs
 from clients.docker_api import DockerError, Response
+from ops import logs
+from render import labels as L
 
 
 def frame(stream: int, text: str) -> bytes:
@@ -27,10 +27,17 @@ def test_every_service_label_the_program_declares_can_be_asked_for(production):
     for c in production.by_type("docker:index/container:Container"):
         labels = {item["label"]: item["value"] for item in c.inputs["labels"]}
         declared.add((labels[L.SERVICE], labels.get(L.AGENT_FOR)))
-    reachable = {(logs.parse_service(s).service, logs.parse_service(s).agent_for) for s in [*logs.SERVICES, *(f"agent:{a}" for a in logs.AGENT_SERVICES)]}
+    reachable = {
+        (logs.parse_service(s).service, logs.parse_service(s).agent_for)
+        for s in [*logs.SERVICES, *(f"agent:{a}" for a in logs.AGENT_SERVICES)]
+    }
     assert declared <= reachable, declared - reachable
     assert logs.parse_service("worker") == logs.Target("prefect-worker")
-    assert logs.parse_service("agent:app").filters("staging") == ["finance-report.env=staging", "finance-report.service=vault-agent", "finance-report.agent-for=app"]
+    assert logs.parse_service("agent:app").filters("staging") == [
+        "finance-report.env=staging",
+        "finance-report.service=vault-agent",
+        "finance-report.agent-for=app",
+    ]
 
 
 def test_readme_and_the_invoke_help_list_every_service_the_tool_accepts():
@@ -42,7 +49,9 @@ def test_readme_and_the_invoke_help_list_every_service_the_tool_accepts():
     doc = logs.readme_services()
     readme = " ".join((ROOT / "README.md").read_text().split())
     assert doc in readme, "README's list of --service values is stale: `uv run invoke readme-tables` prints it"
-    documented = {f"agent:{a}" for part in doc.split("`") if part.startswith("agent:") for a in part[len("agent:"):].split("|")}
+    documented = {
+        f"agent:{a}" for part in doc.split("`") if part.startswith("agent:") for a in part[len("agent:") :].split("|")
+    }
     documented |= {part for part in doc.split("`") if part in logs.SERVICES}
     assert documented == {*logs.SERVICES, *(f"agent:{a}" for a in logs.AGENT_SERVICES)}
     assert tasks.logs.help["service"] == logs.SERVICE_CHOICES
@@ -64,7 +73,11 @@ def test_since_takes_durations_and_times():
     assert logs.parse_since(None, now) is None
     with pytest.raises(logs.LogsInputError) as err:
         logs.parse_since("yesterday", now)
-    assert str(err.value) == "--since = 'yesterday' is invalid: expected a duration such as 10m, 2h or 1d, or a time such as 2026-05-12T09:00:00Z"
+    assert (
+        str(err.value)
+        == "--since = 'yesterday' is invalid: expected a duration such as 10m, 2h or 1d, or a time such as "
+        "2026-05-12T09:00:00Z"
+    )
 
 
 def test_tail_defaults_to_200_lines_or_all_since_a_time():
@@ -87,14 +100,17 @@ def test_multiplexed_frames_are_split_into_lines_per_stream_even_across_chunks()
     demux = logs.Demux(tty=False)
     got = []
     for i in range(0, len(raw), 5):  # frames cut anywhere, headers included
-        got += list(demux.feed(raw[i:i + 5]))
+        got += list(demux.feed(raw[i : i + 5]))
     got += list(demux.flush())
     assert got == [(1, "first line"), (2, "an error"), (1, "second line"), (1, "no newline")]
 
 
 def test_a_tty_stream_is_raw_output():
     demux = logs.Demux(tty=True)
-    assert list(demux.feed(b"\x01\x00 not a header\nrest")) + list(demux.flush()) == [(1, "\x01\x00 not a header"), (1, "rest")]
+    assert list(demux.feed(b"\x01\x00 not a header\nrest")) + list(demux.flush()) == [
+        (1, "\x01\x00 not a header"),
+        (1, "rest"),
+    ]
 
 
 def test_the_newest_container_is_the_current_revision():
@@ -107,14 +123,19 @@ def test_the_newest_container_is_the_current_revision():
 class FakeAPI:
     """The Docker API as the logs command sees it, recording every path it asks for."""
 
-    def __init__(self, containers: list[dict[str, Any]], streams: dict[str, bytes], tty: bool = False, fail: bool = False):
+    def __init__(
+        self, containers: list[dict[str, Any]], streams: dict[str, bytes], tty: bool = False, fail: bool = False
+    ):
         self.containers_, self.streams, self.tty, self.fail = containers, streams, tty, fail
         self.calls: list[tuple[str, str, dict]] = []
 
     def containers(self, filters):
         self.calls.append(("GET", "/containers/json", {"filters": json.dumps({"label": filters})}))
         if self.fail:
-            raise DockerError("cannot reach the Docker engine at ssh://deploy@host: ssh: connect to host host port 22: Connection refused")
+            raise DockerError(
+                "cannot reach the Docker engine at ssh://deploy@host: ssh: connect to host host port 22: "
+                "Connection refused"
+            )
         return self.containers_
 
     def request(self, method, path, query=None, **kwargs):
@@ -128,7 +149,15 @@ class FakeAPI:
 
 def run(api: FakeAPI, **kwargs) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
-    code = logs.main("staging", kwargs.pop("service", "backend"), out=out, err=err, api_factory=lambda host, opts: api, now=lambda: 1_800_000_000, **kwargs)
+    code = logs.main(
+        "staging",
+        kwargs.pop("service", "backend"),
+        out=out,
+        err=err,
+        api_factory=lambda host, opts: api,
+        now=lambda: 1_800_000_000,
+        **kwargs,
+    )
     return code, out.getvalue(), err.getvalue()
 
 
@@ -136,7 +165,10 @@ CONTAINERS = [
     {"Id": "old", "Names": ["/finance_report-backend-staging-1111111111"], "Created": 100, "State": "running"},
     {"Id": "new", "Names": ["/finance_report-backend-staging-2222222222"], "Created": 200, "State": "running"},
 ]
-STREAMS = {"old": frame(1, "old: started\n"), "new": frame(1, "new: GET /health 200\n") + frame(2, "new: warning\n") + frame(1, "new: GET /x 500\n")}
+STREAMS = {
+    "old": frame(1, "old: started\n"),
+    "new": frame(1, "new: GET /health 200\n") + frame(2, "new: warning\n") + frame(1, "new: GET /x 500\n"),
+}
 
 
 def test_the_current_revision_is_shown_with_only_list_inspect_and_logs_calls():
@@ -144,16 +176,31 @@ def test_the_current_revision_is_shown_with_only_list_inspect_and_logs_calls():
     code, out, err = run(api, since="10m")
     assert code == 0
     assert out == "new: GET /health 200\nnew: GET /x 500\n" and err == "new: warning\n"
-    assert [(m, p) for m, p, _ in api.calls] == [("GET", "/containers/json"), ("GET", "/containers/new/json"), ("GET", "/containers/new/logs")]
-    assert json.loads(api.calls[0][2]["filters"]) == {"label": ["finance-report.env=staging", "finance-report.service=backend"]}
-    assert api.calls[2][2] == {"stdout": "1", "stderr": "1", "tail": "all", "follow": "0", "timestamps": "0", "since": str(1_800_000_000 - 600)}
+    assert [(m, p) for m, p, _ in api.calls] == [
+        ("GET", "/containers/json"),
+        ("GET", "/containers/new/json"),
+        ("GET", "/containers/new/logs"),
+    ]
+    assert json.loads(api.calls[0][2]["filters"]) == {
+        "label": ["finance-report.env=staging", "finance-report.service=backend"]
+    }
+    assert api.calls[2][2] == {
+        "stdout": "1",
+        "stderr": "1",
+        "tail": "all",
+        "follow": "0",
+        "timestamps": "0",
+        "since": str(1_800_000_000 - 600),
+    }
 
 
 def test_all_revisions_come_newest_first_and_follow_keeps_the_current_one_last():
     api = FakeAPI(CONTAINERS, STREAMS)
     code, out, err = run(api, all_revisions=True, grep="GET|started")
     assert code == 0 and out == "new: GET /health 200\nnew: GET /x 500\nold: started\n"
-    assert "==> finance_report-backend-staging-2222222222 (running, current revision) <==" in err and "warning" not in err
+    assert (
+        "==> finance_report-backend-staging-2222222222 (running, current revision) <==" in err and "warning" not in err
+    )
     api = FakeAPI(CONTAINERS, STREAMS)
     code, out, err = run(api, all_revisions=True, follow=True)
     logs_calls = [(p, q["follow"]) for _, p, q in api.calls if p.endswith("/logs")]
@@ -163,9 +210,19 @@ def test_all_revisions_come_newest_first_and_follow_keeps_the_current_one_last()
 
 def test_no_container_or_no_host_is_one_line_and_exit_1():
     code, out, err = run(FakeAPI([], STREAMS))
-    assert (code, out) == (1, "") and err == "logs: no backend container of env staging on ssh://deploy@dokploy.zitian.party; `uv run invoke status --stack staging` lists what runs there\n"
+    assert (
+        (code, out) == (1, "")
+        and err
+        == "logs: no backend container of env staging on ssh://deploy@dokploy.zitian.party; `uv run invoke "
+        "status --stack staging` lists what runs there\n"
+    )
     code, out, err = run(FakeAPI([], STREAMS, fail=True))
-    assert (code, out) == (1, "") and err == "logs: cannot reach the Docker engine at ssh://deploy@host: ssh: connect to host host port 22: Connection refused\n"
+    assert (
+        (code, out) == (1, "")
+        and err
+        == "logs: cannot reach the Docker engine at ssh://deploy@host: ssh: connect to host host port 22: "
+        "Connection refused\n"
+    )
 
 
 def test_bad_input_exits_2_before_any_call():

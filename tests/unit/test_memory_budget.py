@@ -10,9 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-
-from tests.conftest import ROOT, run_stack
 from ci.memory_budget import Budget, StackMemory, committed_stacks, host_budget, stack_memory
+from tests.conftest import ROOT, run_stack
 
 
 def project(tmp_path: Path, **changes: dict[str, str]) -> Path:
@@ -51,8 +50,12 @@ def test_the_committed_stacks_share_one_host_and_fit_its_budget():
 
 
 def test_previews_count_max_preview_envs_times(tmp_path):
-    none = host_budget("staging", root=project(tmp_path, production={"maxPreviewEnvs": "0"}, staging={"maxPreviewEnvs": "0"}))
-    three = host_budget("staging", root=project(tmp_path, production={"maxPreviewEnvs": "3"}, staging={"maxPreviewEnvs": "3"}))
+    none = host_budget(
+        "staging", root=project(tmp_path, production={"maxPreviewEnvs": "0"}, staging={"maxPreviewEnvs": "0"})
+    )
+    three = host_budget(
+        "staging", root=project(tmp_path, production={"maxPreviewEnvs": "3"}, staging={"maxPreviewEnvs": "3"})
+    )
     assert none.preview is None and none.problems == []
     assert three.peak_mb - none.peak_mb == 3 * three.preview.peak_mb
 
@@ -61,13 +64,20 @@ def test_a_host_that_is_too_small_fails_and_says_by_how_much(tmp_path):
     root = project(tmp_path, production={"hostMemoryMb": "4096"}, staging={"hostMemoryMb": "4096"})
     budget = host_budget("production", root=root)
     assert budget.over
-    assert budget.problems == [f"the peak, {budget.peak_mb} MiB, exceeds hostMemoryMb 4096 MiB: lower memory limits or maxPreviewEnvs, or give the host more memory"]
+    assert budget.problems == [
+        f"the peak, {budget.peak_mb} MiB, exceeds hostMemoryMb 4096 MiB: lower memory limits or "
+        "maxPreviewEnvs, or give the host more memory"
+    ]
 
 
 def test_stacks_on_one_host_must_agree_on_its_memory(tmp_path):
     root = project(tmp_path, staging={"hostMemoryMb": "8192"})
     budget = host_budget("production", root=root)
-    assert budget.problems[0] == "hostMemoryMb differs between the stacks on dokploy.zitian.party: production 20480, staging 8192; set the same value in each"
+    assert (
+        budget.problems[0]
+        == "hostMemoryMb differs between the stacks on dokploy.zitian.party: production 20480, staging 8192; "
+        "set the same value in each"
+    )
 
 
 def test_a_stack_on_another_host_is_not_counted(tmp_path):
@@ -83,13 +93,17 @@ def test_zero_host_memory_is_reported_as_not_checked():
 
 
 def run_plan(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "invoke", "plan", *args], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "invoke", "plan", *args], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
 
 
 def test_the_offline_plan_reports_the_budget_and_fails_when_it_is_exceeded(tmp_path):
     proc = run_plan("--stack", "production")
     assert proc.returncode == 0, proc.stderr
-    assert "Host memory budget (dokploy.zitian.party): peak " in proc.stdout and "of hostMemoryMb 20480 MiB" in proc.stdout
+    assert (
+        "Host memory budget (dokploy.zitian.party): peak " in proc.stdout and "of hostMemoryMb 20480 MiB" in proc.stdout
+    )
     small = tmp_path / "Pulumi.production.yaml"
     small.write_text((ROOT / "Pulumi.production.yaml").read_text().replace("hostMemoryMb: 20480", "hostMemoryMb: 2048"))
     proc = run_plan("--stack", "production", "--config-file", str(small), "--json")
@@ -108,4 +122,6 @@ def test_readme_shows_the_budget_the_plan_prints_today():
     readme = (ROOT / "README.md").read_text()
     block = re.search(r"when the peak exceeds `hostMemoryMb`\. Today \([^)]*\):\n\n```\n(.*?)```", readme, re.S)
     assert block, "README's memory budget block is missing"
-    assert block.group(1) == "\n".join(host_budget("staging").lines()) + "\n", "README's memory budget is stale: `uv run invoke readme-tables` prints it"
+    assert block.group(1) == "\n".join(host_budget("staging").lines()) + "\n", (
+        "README's memory budget is stale: `uv run invoke readme-tables` prints it"
+    )

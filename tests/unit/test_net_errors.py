@@ -40,14 +40,22 @@ def self_signed_server(tmp_path):
 
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     cert = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key()).serial_number(1)
-        .not_valid_before(now).not_valid_after(now + datetime.timedelta(hours=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False).sign(key, hashes.SHA256())
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+        .sign(key, hashes.SHA256())
     )
     (tmp_path / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (tmp_path / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    (tmp_path / "key.pem").write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
     server = socket.socket()
@@ -72,8 +80,8 @@ def self_signed_server(tmp_path):
 
 def urllib_error(url: str) -> BaseException:
     try:
-        urllib.request.urlopen(url, timeout=1)  # noqa: S310 - loopback test servers
-    except Exception as err:  # noqa: BLE001 - what the client raises is the subject
+        urllib.request.urlopen(url, timeout=1)
+    except Exception as err:
         return err
     raise AssertionError("expected no connection")
 
@@ -81,7 +89,7 @@ def urllib_error(url: str) -> BaseException:
 def requests_error(url: str) -> BaseException:
     try:
         requests.get(url, timeout=1)
-    except Exception as err:  # noqa: BLE001
+    except Exception as err:
         return err
     raise AssertionError("expected no connection")
 
@@ -90,10 +98,17 @@ def boto_error(url: str) -> BaseException:
     import boto3
     from botocore.config import Config
 
-    client = boto3.client("s3", endpoint_url=url, region_name="us-east-1", aws_access_key_id="generated", aws_secret_access_key="generated", config=Config(connect_timeout=1, read_timeout=1, retries={"max_attempts": 1}))
+    client = boto3.client(
+        "s3",
+        endpoint_url=url,
+        region_name="us-east-1",
+        aws_access_key_id="generated",
+        aws_secret_access_key="generated",
+        config=Config(connect_timeout=1, read_timeout=1, retries={"max_attempts": 1}),
+    )
     try:
         client.head_bucket(Bucket="finance-report-staging")
-    except Exception as err:  # noqa: BLE001
+    except Exception as err:
         return err
     raise AssertionError("expected no connection")
 

@@ -11,12 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
 from ci.preview_config import PreviewConfigError, github_outputs, load, main, preview_docker_host
+from tests.conftest import ROOT
 
 
 def opted_in(tmp_path, stack: str, extra: str = "") -> str:
-    text = (ROOT / f"Pulumi.{stack}.yaml").read_text().replace("config:\n", "config:\n  finance-report:previewDockerProxy: true\n" + extra, 1)
+    text = (
+        (ROOT / f"Pulumi.{stack}.yaml")
+        .read_text()
+        .replace("config:\n", "config:\n  finance-report:previewDockerProxy: true\n" + extra, 1)
+    )
     path = tmp_path / f"Pulumi.{stack}.yaml"
     path.write_text(text)
     return str(path)
@@ -42,14 +46,29 @@ def test_a_stack_without_the_proxy_is_refused_with_one_line(stack, capsys):
     assert main(["--stack", stack]) == 2
     err = capsys.readouterr().err
     assert err == (
-        f"error: stack {stack} has no read-only Docker path for previews: set previewDockerProxy: true in Pulumi.{stack}.yaml "
+        f"error: stack {stack} has no read-only Docker path for previews: set previewDockerProxy: true in "
+        f"Pulumi.{stack}.yaml "
         "after the host setup in README's CI credentials section\n"
     )
 
 
 def test_a_bad_stack_file_value_is_one_line(tmp_path, capsys):
-    assert main(["--stack", "staging", "--config-file", opted_in(tmp_path, "staging", "  finance-report:previewDockerProxyGid: 5\n")]) == 2
-    assert capsys.readouterr().err == 'error: config finance-report:previewDockerProxyGid = "5" is invalid: expected an integer from 1000 to 65533\n'
+    assert (
+        main(
+            [
+                "--stack",
+                "staging",
+                "--config-file",
+                opted_in(tmp_path, "staging", "  finance-report:previewDockerProxyGid: 5\n"),
+            ]
+        )
+        == 2
+    )
+    assert (
+        capsys.readouterr().err
+        == 'error: config finance-report:previewDockerProxyGid = "5" is invalid: expected an integer from 1000 '
+        "to 65533\n"
+    )
 
 
 @pytest.mark.parametrize("stack", ["production", "staging"])
@@ -60,7 +79,10 @@ def test_for_the_workflow_a_stack_without_the_proxy_is_no_preview_not_an_error(s
     assert out.read_text() == "earlier=kept\npreview=false\n"
     printed = capsys.readouterr()
     assert printed.err == ""
-    assert printed.out.startswith(f"::notice title=No pulumi preview of {stack}::stack {stack} has no read-only Docker path (previewDockerProxy is off")
+    assert printed.out.startswith(
+        f"::notice title=No pulumi preview of {stack}::stack {stack} has no read-only Docker path "
+        "(previewDockerProxy is off"
+    )
     assert printed.out.count("\n") == 1
 
 
@@ -79,7 +101,19 @@ def test_for_the_workflow_a_stack_with_the_proxy_gets_its_config_map(stack, tmp_
 
 def test_for_the_workflow_bad_input_is_exit_2_and_writes_nothing(tmp_path, capsys):
     out = tmp_path / "github_output"
-    assert main(["--stack", "staging", "--config-file", opted_in(tmp_path, "staging", "  finance-report:previewDockerProxyGid: 5\n"), "--github-output", str(out)]) == 2
+    assert (
+        main(
+            [
+                "--stack",
+                "staging",
+                "--config-file",
+                opted_in(tmp_path, "staging", "  finance-report:previewDockerProxyGid: 5\n"),
+                "--github-output",
+                str(out),
+            ]
+        )
+        == 2
+    )
     assert main(["--stack", "no-such-stack", "--github-output", str(out)]) == 2
     assert not out.exists()
     assert capsys.readouterr().err.count("\n") == 2

@@ -11,13 +11,13 @@ import re
 import pytest
 import yaml
 
-from render import naming
 from config.stack_config import ConfigError, load_config
-from render.preview_env import deployer_policy_hcl
-from tests.conftest import ROOT, stack_config
+from config.stack_file import read_stack_file
 from ops import preview_env as pe
 from ops.program_run import run_program, unwrap_secrets, with_missing_secrets
-from config.stack_file import read_stack_file
+from render import naming
+from render.preview_env import deployer_policy_hcl
+from tests.conftest import ROOT, stack_config
 
 CONTAINER, VOLUME, KV = "docker:index/container:Container", "docker:index/volume:Volume", "vault:kv/secretV2:SecretV2"
 
@@ -41,7 +41,20 @@ def preview_run(generated):
 # ------------------------------------------------------------------------------------------ names
 
 
-@pytest.mark.parametrize("env,preview", [("pr1", True), ("pr42", True), ("pr999999999", True), ("pr0", False), ("pr012", False), ("production", False), ("pr", False), ("pr1x", False), ("staging", False)])
+@pytest.mark.parametrize(
+    "env,preview",
+    [
+        ("pr1", True),
+        ("pr42", True),
+        ("pr999999999", True),
+        ("pr0", False),
+        ("pr012", False),
+        ("production", False),
+        ("pr", False),
+        ("pr1x", False),
+        ("staging", False),
+    ],
+)
 def test_only_pr_and_a_number_without_leading_zero_is_a_preview_env(env, preview):
     assert naming.is_preview_env(env) is preview
 
@@ -63,14 +76,23 @@ def test_an_env_that_looks_like_a_preview_but_is_not_one_is_refused(env):
     raw, secret = base_raw(env)
     with pytest.raises(ConfigError) as err:
         load_config(raw, env, secret)
-    assert str(err.value) == f'config finance-report:env = "{env}" is invalid: expected pr<N> with N a pull-request number without leading zero: `pr` then a digit is reserved for preview environments'
+    assert (
+        str(err.value)
+        == f'config finance-report:env = "{env}" is invalid: expected pr<N> with N a pull-request number '
+        "without leading zero: `pr` then a digit is reserved for preview environments"
+    )
 
 
 def test_a_preview_env_may_not_mount_a_host_data_directory():
     raw, secret = base_raw("pr7", postgresDataPath="/data/finance_report/postgres-staging", redisDataPath="")
     with pytest.raises(ConfigError) as err:
         load_config(raw, "pr7", secret)
-    assert str(err.value) == 'config finance-report:postgresDataPath = "/data/finance_report/postgres-staging" is invalid: expected empty in a preview env: its data lives in its own volume, never in a host directory another env may use'
+    assert (
+        str(err.value)
+        == 'config finance-report:postgresDataPath = "/data/finance_report/postgres-staging" is invalid: '
+        "expected empty in a preview env: its data lives in its own volume, never in a host directory "
+        "another env may use"
+    )
 
 
 # ------------------------------------------------------------------------------------------ generated files
@@ -84,7 +106,10 @@ def test_the_generated_stack_has_its_own_env_smaller_limits_and_the_previews_buc
     for key in ("domain", "dockerHost", "dockerSshOpts", "vaultAddress", "imageTag", "s3Endpoint"):
         assert pe.engine_text(config[f"finance-report:{key}"]) == staging[f"finance-report:{key}"], key
     for key in ("postgresDataPath", "redisDataPath", "adoptVaultValues", "s3Bucket", "otelEndpoint"):
-        assert config.get(f"finance-report:{key}") != staging.get(f"finance-report:{key}") or f"finance-report:{key}" not in config, key
+        assert (
+            config.get(f"finance-report:{key}") != staging.get(f"finance-report:{key}")
+            or f"finance-report:{key}" not in config
+        ), key
     assert config["finance-report:s3Bucket"] == template.config["s3Bucket"] == "finance-report-previews"
     for service in ("postgres", "backend"):
         assert config[f"finance-report:{service}MemoryMb"] < int(staging[f"finance-report:{service}MemoryMb"])
@@ -95,12 +120,18 @@ def test_the_stack_file_reads_back_as_written_with_typed_values(generated):
     read, secret_keys = read_stack_file(stack_path)
     assert read == {k: pe.engine_text(v) for k, v in config.items()} and secret_keys == []
     doc = yaml.safe_load(stack_path.read_text())["config"]
-    assert doc["finance-report:postgresMemoryMb"] == 256 and doc["finance-report:dockerSshOpts"] == json.loads(read_stack_file(ROOT / "Pulumi.staging.yaml")[0]["finance-report:dockerSshOpts"])
+    assert doc["finance-report:postgresMemoryMb"] == 256 and doc["finance-report:dockerSshOpts"] == json.loads(
+        read_stack_file(ROOT / "Pulumi.staging.yaml")[0]["finance-report:dockerSshOpts"]
+    )
 
 
 def test_a_tag_of_digits_stays_text(tmp_path):
     _, _, config = pe.generate(5, tmp_path, image_tag="0421337")
-    assert read_stack_file(tmp_path / "Pulumi.pr5.yaml")[0]["finance-report:imageTag"] == "0421337" == config["finance-report:imageTag"]
+    assert (
+        read_stack_file(tmp_path / "Pulumi.pr5.yaml")[0]["finance-report:imageTag"]
+        == "0421337"
+        == config["finance-report:imageTag"]
+    )
 
 
 def test_regenerating_keeps_the_encrypted_values_the_workflow_set(tmp_path):
@@ -130,12 +161,33 @@ def test_the_policy_config_names_the_preview_env_everywhere(generated):
 @pytest.mark.parametrize(
     "template,message",
     [
-        ("base: staging\ninherit: [postgresDataPath]\nconfig: {}\n", "inherit lists postgresDataPath, which a preview must never copy from staging (its names, data, adoption state or credentials)"),
-        ("base: staging\ninherit: [s3Bucket]\nconfig: {}\n", "inherit lists s3Bucket, which a preview must never copy from staging (its names, data, adoption state or credentials)"),
-        ("base: staging\ninherit: [s3SecretKey]\nconfig: {}\n", "inherit lists s3SecretKey, which a preview must never copy from staging (its names, data, adoption state or credentials)"),
-        ("base: staging\ninherit: []\nconfig: {env: staging}\n", "config sets env, which a preview template must not set"),
-        ("base: staging\ninherit: []\nconfig: {adoptVaultValues: true}\n", "config sets adoptVaultValues, which a preview template must not set"),
-        ("base: pr3\ninherit: []\nconfig: {}\n", "base = 'pr3'; expected one of the committed stacks production, staging"),
+        (
+            "base: staging\ninherit: [postgresDataPath]\nconfig: {}\n",
+            "inherit lists postgresDataPath, which a preview must never copy from staging (its names, data, "
+            "adoption state or credentials)",
+        ),
+        (
+            "base: staging\ninherit: [s3Bucket]\nconfig: {}\n",
+            "inherit lists s3Bucket, which a preview must never copy from staging (its names, data, adoption "
+            "state or credentials)",
+        ),
+        (
+            "base: staging\ninherit: [s3SecretKey]\nconfig: {}\n",
+            "inherit lists s3SecretKey, which a preview must never copy from staging (its names, data, "
+            "adoption state or credentials)",
+        ),
+        (
+            "base: staging\ninherit: []\nconfig: {env: staging}\n",
+            "config sets env, which a preview template must not set",
+        ),
+        (
+            "base: staging\ninherit: []\nconfig: {adoptVaultValues: true}\n",
+            "config sets adoptVaultValues, which a preview template must not set",
+        ),
+        (
+            "base: pr3\ninherit: []\nconfig: {}\n",
+            "base = 'pr3'; expected one of the committed stacks production, staging",
+        ),
         ("base: staging\ninherit: [domian]\nconfig: {}\n", "domian is not a config key of the program"),
     ],
 )
@@ -163,7 +215,12 @@ def test_a_new_preview_beyond_the_maximum_is_refused_and_an_update_of_a_running_
 
 
 def test_stack_names_come_from_pulumi_stack_ls_json():
-    text = json.dumps([{"name": "staging", "current": False, "updateInProgress": False, "resourceCount": 61}, {"name": "pr3", "current": True}])
+    text = json.dumps(
+        [
+            {"name": "staging", "current": False, "updateInProgress": False, "resourceCount": 61},
+            {"name": "pr3", "current": True},
+        ]
+    )
     assert pe.stack_names(text, "s.json") == ["staging", "pr3"]
     with pytest.raises(pe.PreviewEnvError) as err:
         pe.stack_names('{"name": "x"}', "s.json")
@@ -177,7 +234,10 @@ def test_the_command_exits_1_over_capacity_and_2_for_a_bad_number(tmp_path, caps
     assert "maxPreviewEnvs" in capsys.readouterr().err
     assert not (tmp_path / "Pulumi.pr77.yaml").exists()
     assert pe.main("7x", str(tmp_path)) == 2
-    assert capsys.readouterr().err.strip() == "preview-env: --pr = '7x' is invalid: expected a pull-request number such as 42"
+    assert (
+        capsys.readouterr().err.strip()
+        == "preview-env: --pr = '7x' is invalid: expected a pull-request number such as 42"
+    )
     assert pe.main("0", str(tmp_path)) == 2
 
 
@@ -193,7 +253,9 @@ def test_every_name_of_the_preview_carries_its_own_env(preview_run):
         for network in inputs.get("networksAdvanced", []):
             assert re.search(r"-pr42-[0-9a-f]{8}$", network["name"]) or network["name"] == "dokploy-network", c.urn
         assert not inputs.get("volumes"), f"{c.urn} mounts a host path"
-    assert preview_run.outputs["vault_roles"] == {s: f"finance_report-pr42-{s}" for s in ("postgres", "redis", "app", "backup")}
+    assert preview_run.outputs["vault_roles"] == {
+        s: f"finance_report-pr42-{s}" for s in ("postgres", "redis", "app", "backup")
+    }
     assert preview_run.outputs["vault_kv_paths"]["postgres"] == "secret/data/finance_report/previews/pr42/postgres"
     text = json.dumps([unwrap_secrets(r.inputs) for r in preview_run.resources])
     assert "staging" not in text and "production" not in text
@@ -201,7 +263,10 @@ def test_every_name_of_the_preview_carries_its_own_env(preview_run):
 
 def test_a_previews_data_and_secrets_go_with_its_pull_request(preview_run):
     data = [v for v in preview_run.by_type(VOLUME) if v.name.endswith("-data")]
-    assert sorted(v.inputs["name"] for v in data) == ["finance_report-postgres-data-pr42", "finance_report-redis-data-pr42"]
+    assert sorted(v.inputs["name"] for v in data) == [
+        "finance_report-postgres-data-pr42",
+        "finance_report-redis-data-pr42",
+    ]
     for volume in data:
         assert not volume.options["protect"] and not volume.options["retainOnDelete"], volume.urn
     for kv in preview_run.by_type(KV):
@@ -235,7 +300,11 @@ def test_the_deployer_policy_globs_only_preview_names_never_production():
     for env in ("pr1", "pr42", "pr9001", "production", "staging"):
         assert not allowed(f"sys/policies/acl/finance_report-{env}-app"), "no ACL policy is ever written by this token"
     for env in ("pr1", "pr42", "pr9001"):
-        for path in (f"secret/data/finance_report/previews/{env}/app", f"secret/metadata/finance_report/previews/{env}/app", f"auth/approle/role/finance_report-{env}-app/secret-id"):
+        for path in (
+            f"secret/data/finance_report/previews/{env}/app",
+            f"secret/metadata/finance_report/previews/{env}/app",
+            f"auth/approle/role/finance_report-{env}-app/secret-id",
+        ):
             assert allowed(path), path
 
 
@@ -243,9 +312,14 @@ def test_a_preview_attaches_the_platforms_shared_policy_and_writes_none(preview_
     from render.preview_env import SERVICES
 
     assert preview_run.by_type("vault:index/policy:Policy") == []
-    roles = {r.inputs["roleName"]: r.inputs["tokenPolicies"] for r in preview_run.by_type("vault:appRole/authBackendRole:AuthBackendRole")}
+    roles = {
+        r.inputs["roleName"]: r.inputs["tokenPolicies"]
+        for r in preview_run.by_type("vault:appRole/authBackendRole:AuthBackendRole")
+    }
     assert roles == {f"finance_report-pr42-{s}": [f"finance_report-previews-{s}"] for s in SERVICES}
-    assert sorted(preview_run.outputs["vault_roles"]) == sorted(SERVICES), "the deployer policy pins exactly these services"
+    assert sorted(preview_run.outputs["vault_roles"]) == sorted(SERVICES), (
+        "the deployer policy pins exactly these services"
+    )
 
 
 def test_the_deployer_policy_grants_every_call_a_previews_deploy_makes_and_no_policy_write():
@@ -257,9 +331,13 @@ def test_the_deployer_policy_grants_every_call_a_previews_deploy_makes_and_no_po
     from render.preview_env import SERVICES
     from render.vault_artifacts import deploy_grants
 
-    rules = {p: set(body["capabilities"]) for block in hcl2.loads(deployer_policy_hcl())["path"] for p, body in block.items()}
+    rules = {
+        p: set(body["capabilities"]) for block in hcl2.loads(deployer_policy_hcl())["path"] for p, body in block.items()
+    }
     needed = deploy_grants("secret", "approle", "pr42", SERVICES)
     assert not [p for p in needed if p.startswith("sys/policies/")], "a preview reads and writes no ACL policy"
     for path, capabilities in needed.items():
-        granted = rules.get(path) or next((caps for rule, caps in rules.items() if rule.endswith("*") and fnmatch.fnmatchcase(path, rule)), set())
+        granted = rules.get(path) or next(
+            (caps for rule, caps in rules.items() if rule.endswith("*") and fnmatch.fnmatchcase(path, rule)), set()
+        )
         assert capabilities <= granted, f"{path} needs {capabilities - granted}"

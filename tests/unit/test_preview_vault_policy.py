@@ -8,8 +8,8 @@ from __future__ import annotations
 import hcl2
 import pytest
 
-from render.vault_artifacts import preview_policy_hcl, preview_policy_name
 from facts.providers import VAULT_READ_CALLS
+from render.vault_artifacts import preview_policy_hcl, preview_policy_name
 from tests.conftest import ROOT
 
 SERVICES = ("postgres", "redis", "app")
@@ -26,7 +26,11 @@ def test_every_read_call_is_granted_on_each_service_of_the_env_and_nothing_else(
     for capability, template in VAULT_READ_CALLS:
         for service in SERVICES:
             path = template.format(
-                kv="secret", approle="approle", name=f"finance_report/{env}/{service}", policy=f"finance_report-{env}-{service}", role=f"finance_report-{env}-{service}"
+                kv="secret",
+                approle="approle",
+                name=f"finance_report/{env}/{service}",
+                policy=f"finance_report-{env}-{service}",
+                role=f"finance_report-{env}-{service}",
             )
             expected[path] = [capability]
     assert found == expected
@@ -46,7 +50,10 @@ def test_the_policy_reads_and_never_lists_writes_or_creates_tokens():
 
 def test_the_mounts_come_from_config():
     found = grants(preview_policy_hcl("kv2", "approle-ci", "staging", ["app"]))
-    assert "kv2/data/finance_report/staging/app" in found and "auth/approle-ci/role/finance_report-staging-app/role-id" in found
+    assert (
+        "kv2/data/finance_report/staging/app" in found
+        and "auth/approle-ci/role/finance_report-staging-app/role-id" in found
+    )
 
 
 def test_readme_shows_the_exact_preview_policy_of_each_stack(production, staging):
@@ -54,4 +61,6 @@ def test_readme_shows_the_exact_preview_policy_of_each_stack(production, staging
     for run in (production, staging):
         env = run.outputs["env"]
         hcl = preview_policy_hcl("secret", "approle", env, sorted(run.outputs["vault_roles"]))
-        assert f"vault policy write {preview_policy_name(env)} - <<'EOF'\n{hcl}EOF\n" in readme, f"README's preview policy of {env} is stale"
+        assert f"vault policy write {preview_policy_name(env)} - <<'EOF'\n{hcl}EOF\n" in readme, (
+            f"README's preview policy of {env} is stale"
+        )

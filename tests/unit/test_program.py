@@ -13,8 +13,8 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.conftest import run_stack
 from ops.program_run import ProgramRun, Resource, contains_secret, unwrap_secrets
+from tests.conftest import run_stack
 
 CONTAINER = "docker:index/container:Container"
 VOLUME = "docker:index/volume:Volume"
@@ -67,7 +67,9 @@ def test_every_docker_and_vault_resource_uses_the_explicit_providers(stack, requ
         if package in ("docker", "vault"):
             assert resource.options["provider"], f"{resource.urn} uses a default provider"
             expected = "dokploy" if package == "docker" else "vault"
-            assert resource.options["provider"].endswith(f"pulumi:providers:{package}::{expected}"), f"{resource.urn}: {resource.options['provider']}"
+            assert resource.options["provider"].endswith(f"pulumi:providers:{package}::{expected}"), (
+                f"{resource.urn}: {resource.options['provider']}"
+            )
 
 
 def test_vault_provider_gets_the_address_and_no_token(production):
@@ -79,7 +81,18 @@ def test_vault_provider_gets_the_address_and_no_token(production):
 def test_docker_provider_targets_the_dokploy_host_over_ssh(production):
     provider = production.one("pulumi:providers:docker", "dokploy")
     assert provider.inputs["host"] == "ssh://deploy@dokploy.zitian.party"
-    assert json.loads(provider.inputs["sshOpts"]) == ["-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes", "-o", "ControlMaster=auto", "-o", "ControlPath=~/.ssh/finance-report-%C", "-o", "ControlPersist=120"]
+    assert json.loads(provider.inputs["sshOpts"]) == [
+        "-o",
+        "StrictHostKeyChecking=yes",
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "ControlMaster=auto",
+        "-o",
+        "ControlPath=~/.ssh/finance-report-%C",
+        "-o",
+        "ControlPersist=120",
+    ]
 
 
 @pytest.mark.parametrize("stack", ["production", "staging"])
@@ -89,9 +102,15 @@ def test_the_traefik_network_is_referenced_never_created(stack, request):
     assert "dokploy-network" not in created
     suffix = "" if stack == "production" else "-staging"
     prefixes = sorted(name.rsplit("-", 1)[0] for name in created)
-    assert prefixes == sorted([f"finance_report-internal{suffix}", f"finance_report-vault{suffix}", f"finance_report-backup-egress{suffix}"])
-    assert all(re.fullmatch(r"[0-9a-f]{8}", name.rsplit("-", 1)[1]) for name in created), "the hash of what replaces the network ends its name"
-    internal = next(r for r in run.by_type("docker:index/network:Network") if r.inputs["name"].startswith("finance_report-internal"))
+    assert prefixes == sorted(
+        [f"finance_report-internal{suffix}", f"finance_report-vault{suffix}", f"finance_report-backup-egress{suffix}"]
+    )
+    assert all(re.fullmatch(r"[0-9a-f]{8}", name.rsplit("-", 1)[1]) for name in created), (
+        "the hash of what replaces the network ends its name"
+    )
+    internal = next(
+        r for r in run.by_type("docker:index/network:Network") if r.inputs["name"].startswith("finance_report-internal")
+    )
     assert internal.inputs["internal"] is True
 
 
@@ -154,7 +173,9 @@ def test_each_service_joins_only_its_networks(stack, suffix, request):
     run: ProgramRun = request.getfixturevalue(stack)
     declared = {r.name: r.inputs["name"] for r in run.by_type("docker:index/network:Network")}
     internal, vault_net, backup_egress = declared["internal"], declared["vault-egress"], declared["backup-egress"]
-    assert internal.startswith(f"finance_report-internal{suffix}-") and vault_net.startswith(f"finance_report-vault{suffix}-")
+    assert internal.startswith(f"finance_report-internal{suffix}-") and vault_net.startswith(
+        f"finance_report-vault{suffix}-"
+    )
     expected = {
         "postgres-container": [internal],
         "redis-container": [internal],
@@ -183,11 +204,18 @@ def test_no_container_publishes_a_port_or_uses_host_namespaces(stack, request):
 # ------------------------------------------------------------------------------------------ secrets path
 
 
-@pytest.mark.parametrize("stack,gids", [("production", {"postgres": "70", "redis": "1000", "app": "0", "backup": "70"})])
+@pytest.mark.parametrize(
+    "stack,gids", [("production", {"postgres": "70", "redis": "1000", "app": "0", "backup": "70"})]
+)
 def test_secrets_volumes_are_tmpfs_with_a_size_limit_and_mode(stack, gids, request):
     run: ProgramRun = request.getfixturevalue(stack)
     volumes = {v.name: v.inputs for v in run.by_type(VOLUME) if v.name.endswith("-vault-secrets")}
-    assert set(volumes) == {"postgres-vault-secrets", "redis-vault-secrets", "app-vault-secrets", "backup-vault-secrets"}
+    assert set(volumes) == {
+        "postgres-vault-secrets",
+        "redis-vault-secrets",
+        "app-vault-secrets",
+        "backup-vault-secrets",
+    }
     for service, gid in gids.items():
         inputs = volumes[f"{service}-vault-secrets"]
         assert inputs["driver"] == "local"
@@ -205,7 +233,9 @@ def test_consumers_mount_secrets_read_only_and_only_agents_write(stack, request)
                 seen[c.name] = mount["readOnly"]
         for volume in c.inputs.get("volumes", []):
             assert "secret" not in volume.get("hostPath", ""), f"{c.urn} binds a host secret file"
-    consumers = {"postgres-container", "redis-container", "app-backend", "backup-container"} | ({"app-prefect-worker"} if stack == "production" else set())
+    consumers = {"postgres-container", "redis-container", "app-backend", "backup-container"} | (
+        {"app-prefect-worker"} if stack == "production" else set()
+    )
     agents = {"postgres-vault-agent", "redis-vault-agent", "app-vault-agent", "backup-vault-agent"}
     assert seen == {**{c: True for c in consumers}, **{a: False for a in agents}}
 
@@ -233,7 +263,9 @@ def test_no_secret_value_reaches_any_env_label_command_or_healthcheck(stack, req
 def test_kv_writes_are_secret_and_land_under_this_envs_path(stack, request):
     run: ProgramRun = request.getfixturevalue(stack)
     kvs = run.by_type(KV)
-    assert sorted(k.inputs["name"] for k in kvs) == sorted(f"finance_report/{stack}/{s}" for s in ("postgres", "redis", "app", "backup"))
+    assert sorted(k.inputs["name"] for k in kvs) == sorted(
+        f"finance_report/{stack}/{s}" for s in ("postgres", "redis", "app", "backup")
+    )
     for kv in kvs:
         assert contains_secret(kv.inputs["dataJson"]), f"{kv.urn}: dataJson is not marked secret"
         assert kv.inputs["mount"] == "secret"
@@ -244,7 +276,12 @@ def test_agent_uploads_carry_the_secret_id_as_a_secret(production):
     agent = container(production, "app-vault-agent")
     assert contains_secret(agent.inputs["uploads"])
     files = sorted(u["file"] for u in unwrap_secrets(agent.inputs["uploads"]))
-    assert files == ["/vault/approle/role-id", "/vault/approle/secret-id", "/vault/config/agent.hcl", "/vault/config/app.env.ctmpl"]
+    assert files == [
+        "/vault/approle/role-id",
+        "/vault/approle/secret-id",
+        "/vault/config/agent.hcl",
+        "/vault/config/app.env.ctmpl",
+    ]
 
 
 def test_no_stack_output_holds_a_secret(production):
@@ -267,12 +304,18 @@ def test_datastore_volumes_are_protected_and_retained(staging_volumes):
         assert volume.options["protect"] and volume.options["retainOnDelete"], volume.urn
     assert data["postgres-data"].inputs["name"] == "finance_report-postgres-data-staging"
     pg = container(staging_volumes, "postgres-container")
-    assert {"source": "finance_report-postgres-data-staging", "target": "/var/lib/postgresql/data", "type": "volume"}.items() <= pg.inputs["mounts"][1].items()
+    assert {
+        "source": "finance_report-postgres-data-staging",
+        "target": "/var/lib/postgresql/data",
+        "type": "volume",
+    }.items() <= pg.inputs["mounts"][1].items()
 
 
 def test_adopted_host_paths_are_mounted_where_the_compose_deployment_kept_data(production):
     pg, redis = container(production, "postgres-container"), container(production, "redis-container")
-    assert pg.inputs["volumes"] == [{"containerPath": "/var/lib/postgresql/data", "hostPath": "/data/finance_report/postgres"}]
+    assert pg.inputs["volumes"] == [
+        {"containerPath": "/var/lib/postgresql/data", "hostPath": "/data/finance_report/postgres"}
+    ]
     assert redis.inputs["volumes"] == [{"containerPath": "/data", "hostPath": "/data/finance_report/redis"}]
     assert not [v for v in production.by_type(VOLUME) if v.name.endswith("-data")]
 
@@ -281,7 +324,15 @@ def test_adopted_host_paths_are_mounted_where_the_compose_deployment_kept_data(p
 def test_datastores_and_agents_are_delete_before_replace_and_rolling_services_are_not(stack, request):
     run: ProgramRun = request.getfixturevalue(stack)
     dbr = {c.name for c in run.by_type(CONTAINER) if c.options["deleteBeforeReplace"]}
-    expected = {"postgres-container", "redis-container", "postgres-vault-agent", "redis-vault-agent", "app-vault-agent", "backup-container", "backup-vault-agent"}
+    expected = {
+        "postgres-container",
+        "redis-container",
+        "postgres-vault-agent",
+        "redis-vault-agent",
+        "app-vault-agent",
+        "backup-container",
+        "backup-vault-agent",
+    }
     if stack == "production":
         expected.add("app-prefect-worker")
     assert dbr == expected
@@ -305,7 +356,9 @@ def test_every_container_is_hardened_limited_and_health_checked(stack, request):
 
 
 def test_images_are_pinned_in_production(production):
-    images = sorted(r.inputs["name"] for r in production.by_type("docker:index/remoteImage:RemoteImage") if r.name != "backup-image")
+    images = sorted(
+        r.inputs["name"] for r in production.by_type("docker:index/remoteImage:RemoteImage") if r.name != "backup-image"
+    )
     assert images == [
         "ghcr.io/wangzitian0/finance_report-backend:v1.4.2",
         "ghcr.io/wangzitian0/finance_report-frontend:v1.4.2",
@@ -329,7 +382,11 @@ def test_consumers_start_after_their_agent_and_backend_after_the_datastores(prod
 
 
 def digests(run: ProgramRun) -> dict[str, str]:
-    return {c.name: labels(c).get("finance-report.restart-digest") for c in run.by_type(CONTAINER) if "finance-report.restart-digest" in labels(c)}
+    return {
+        c.name: labels(c).get("finance-report.restart-digest")
+        for c in run.by_type(CONTAINER)
+        if "finance-report.restart-digest" in labels(c)
+    }
 
 
 def test_rolling_services_get_revision_names_that_are_stable_when_nothing_changed(production):
@@ -338,7 +395,9 @@ def test_rolling_services_get_revision_names_that_are_stable_when_nothing_change
     assert re.fullmatch(r"finance_report-backend-[0-9a-f]{10}", names["app-backend"])
     assert re.fullmatch(r"finance_report-frontend-[0-9a-f]{10}", names["app-frontend"])
     assert names == {c.name: c.inputs["name"] for c in again.by_type(CONTAINER)}
-    assert names["postgres-container"] == "finance_report-postgres" and names["redis-container"] == "finance_report-redis"
+    assert (
+        names["postgres-container"] == "finance_report-postgres" and names["redis-container"] == "finance_report-redis"
+    )
 
 
 def test_a_new_image_tag_gives_rolling_services_new_names_and_keeps_datastore_names(production):
@@ -352,22 +411,45 @@ def test_a_new_image_tag_gives_rolling_services_new_names_and_keeps_datastore_na
 def test_the_restart_digest_changes_only_for_consumers_of_a_changed_secret(production):
     base = digests(production)
     agents = {"postgres-vault-agent", "redis-vault-agent", "app-vault-agent", "backup-vault-agent"}
-    assert set(base) == {"postgres-container", "redis-container", "app-backend", "app-prefect-worker", "backup-container"} | agents
+    assert (
+        set(base)
+        == {"postgres-container", "redis-container", "app-backend", "app-prefect-worker", "backup-container"} | agents
+    )
     assert digests(run_stack("production")) == base, "no change must mean no restart"
 
     s3 = digests(run_stack("production", secret_overrides={"s3SecretKey": "rotated-s3-secret-value"}))
     # the backup service uses the app's S3 key while backupS3SecretKey is unset
-    assert {k for k in base if base[k] != s3[k]} == {"app-vault-agent", "app-backend", "app-prefect-worker", "backup-vault-agent", "backup-container"}
+    assert {k for k in base if base[k] != s3[k]} == {
+        "app-vault-agent",
+        "app-backend",
+        "app-prefect-worker",
+        "backup-vault-agent",
+        "backup-container",
+    }
     own = digests(run_stack("production", secret_overrides={"backupS3SecretKey": "backup-only-s3-secret"}))
     assert {k for k in base if base[k] != own[k]} == {"backup-vault-agent", "backup-container"}
 
     # A rotated Postgres password (the random resource replaced: a new value in state) reaches Postgres
     # and, through DATABASE_URL, the app; each agent renders it before its consumers restart.
     pg = digests(run_stack("production", state={"postgres-password": "rotated-pg-password-0123456789ab"}))
-    assert {k for k in base if base[k] != pg[k]} == {"postgres-vault-agent", "postgres-container", "app-vault-agent", "app-backend", "app-prefect-worker", "backup-vault-agent", "backup-container"}
+    assert {k for k in base if base[k] != pg[k]} == {
+        "postgres-vault-agent",
+        "postgres-container",
+        "app-vault-agent",
+        "app-backend",
+        "app-prefect-worker",
+        "backup-vault-agent",
+        "backup-container",
+    }
 
     redis = digests(run_stack("production", state={"redis-password": "rotated-redis-password-012345678"}))
-    assert {k for k in base if base[k] != redis[k]} == {"redis-vault-agent", "redis-container", "app-vault-agent", "app-backend", "app-prefect-worker"}
+    assert {k for k in base if base[k] != redis[k]} == {
+        "redis-vault-agent",
+        "redis-container",
+        "app-vault-agent",
+        "app-backend",
+        "app-prefect-worker",
+    }
 
 
 def test_the_restart_digest_changes_when_a_rendered_template_changes(production):
@@ -401,7 +483,10 @@ def test_random_values_ignore_the_arguments_an_import_records_differently(produc
         assert {"length", "special", "overrideSpecial"} <= set(resource.options["ignoreChanges"]), resource.urn
 
 
-KEPT = {"app": {"LLM_ENCRYPTION_KEYS": "old-fernet-key-1,old-fernet-key-2", "LEGACY_FLAG": "kept-as-is"}, "redis": {"NOTE": "x"}}
+KEPT = {
+    "app": {"LLM_ENCRYPTION_KEYS": "old-fernet-key-1,old-fernet-key-2", "LEGACY_FLAG": "kept-as-is"},
+    "redis": {"NOTE": "x"},
+}
 
 
 def test_values_the_program_does_not_own_are_kept_never_dropped_or_blanked(staging):
@@ -416,7 +501,9 @@ def test_values_the_program_does_not_own_are_kept_never_dropped_or_blanked(stagi
 def test_a_generated_llm_key_goes_first_and_kept_keys_follow(production):
     run = run_stack("production", secret_overrides={"vaultKeptValues": json.dumps(KEPT)})
     keys = kv(run, "app")["LLM_ENCRYPTION_KEYS"].split(",")
-    assert keys[1:] == ["old-fernet-key-1", "old-fernet-key-2"] and keys[0] == kv(production, "app")["LLM_ENCRYPTION_KEYS"]
+    assert (
+        keys[1:] == ["old-fernet-key-1", "old-fernet-key-2"] and keys[0] == kv(production, "app")["LLM_ENCRYPTION_KEYS"]
+    )
 
 
 def test_an_env_with_values_in_vault_refuses_up_until_adopted_and_warns_on_preview():
@@ -425,7 +512,9 @@ def test_an_env_with_values_in_vault_refuses_up_until_adopted_and_warns_on_previ
 
     config, keys = stack_config("production")
     up = run_program("production", config, keys, preview=False)
-    assert str(up.error).startswith("config finance-report:vaultValuesAdopted = false is invalid: expected true before the first `pulumi up`")
+    assert str(up.error).startswith(
+        "config finance-report:vaultValuesAdopted = false is invalid: expected true before the first `pulumi up`"
+    )
     assert up.resources == []
     preview = run_program("production", config, keys)
     assert preview.error is None and any("uv run invoke adopt --stack production" in w for w in preview.warnings)
@@ -437,7 +526,10 @@ def test_app_kv_holds_urls_built_from_the_datastore_passwords(production):
     pg = json.loads(unwrap_secrets(production.one(KV, "postgres-vault-kv").inputs["dataJson"]))["POSTGRES_PASSWORD"]
     redis = json.loads(unwrap_secrets(production.one(KV, "redis-vault-kv").inputs["dataJson"]))["PASSWORD"]
     app = json.loads(unwrap_secrets(production.one(KV, "app-vault-kv").inputs["dataJson"]))
-    assert app["DATABASE_URL"] == f"postgresql+asyncpg://postgres:{quote(pg, safe='')}@finance_report-postgres:5432/finance_report"
+    assert (
+        app["DATABASE_URL"]
+        == f"postgresql+asyncpg://postgres:{quote(pg, safe='')}@finance_report-postgres:5432/finance_report"
+    )
     assert app["REDIS_URL"] == f"redis://:{quote(redis, safe='')}@finance_report-redis:6379/0"
     assert len(app["SECRET_KEY"].encode()) >= 32
 
@@ -449,16 +541,27 @@ def test_outputs_give_urls_names_and_vault_identities(production, staging):
     assert production.outputs["site_url"] == "https://report.zitian.party"
     assert production.outputs["health_url"] == "https://report.zitian.party/api/health"
     assert staging.outputs["site_url"] == "https://report-staging.zitian.party"
-    assert staging.outputs["vault_policies"] == {s: f"finance_report-staging-{s}" for s in ("postgres", "redis", "app", "backup")}
-    assert staging.outputs["vault_roles"] == {s: f"finance_report-staging-{s}" for s in ("postgres", "redis", "app", "backup")}
+    assert staging.outputs["vault_policies"] == {
+        s: f"finance_report-staging-{s}" for s in ("postgres", "redis", "app", "backup")
+    }
+    assert staging.outputs["vault_roles"] == {
+        s: f"finance_report-staging-{s}" for s in ("postgres", "redis", "app", "backup")
+    }
     declared = {r.name: r.inputs["name"] for r in staging.by_type("docker:index/network:Network")}
-    assert staging.outputs["networks"] == {"internal": declared["internal"], "vault_egress": declared["vault-egress"], "traefik": "dokploy-network"}
+    assert staging.outputs["networks"] == {
+        "internal": declared["internal"],
+        "vault_egress": declared["vault-egress"],
+        "traefik": "dokploy-network",
+    }
     assert declared["internal"].startswith("finance_report-internal-staging-")
     containers = staging.outputs["containers"]
     assert containers["postgres"] == "finance_report-postgres-staging"
     assert containers["app_vault_agent"] == "finance_report-app-vault-agent-staging"
     assert containers["backend"].startswith("finance_report-backend-staging-")
-    assert "prefect_worker" not in containers and production.outputs["containers"]["prefect_worker"] == "finance_report-prefect-worker"
+    assert (
+        "prefect_worker" not in containers
+        and production.outputs["containers"]["prefect_worker"] == "finance_report-prefect-worker"
+    )
 
 
 def test_the_rollout_gate_checks_every_container_and_watches_the_new_revisions(production):
@@ -475,9 +578,14 @@ def test_the_rollout_gate_checks_every_container_and_watches_the_new_revisions(p
     assert sorted(healthy) == sorted(names.values())
     assert watched == [names["app-backend"], names["app-frontend"]]
     assert argv[argv.index("--watch-seconds") + 1] == "60"
-    assert [argv[i + 1] for i, a in enumerate(argv) if a == "--url"] == ["https://report.zitian.party/api/health", "https://report.zitian.party/"]
+    assert [argv[i + 1] for i, a in enumerate(argv) if a == "--url"] == [
+        "https://report.zitian.party/api/health",
+        "https://report.zitian.party/",
+    ]
     assert argv[argv.index("--docker-host") + 1] == "ssh://deploy@dokploy.zitian.party"
-    quiet = run_stack("staging", {"publicHealthGate": "false", "cutoverWatchSeconds": "0"}).one("command:local:Command", "rollout-gate")
+    quiet = run_stack("staging", {"publicHealthGate": "false", "cutoverWatchSeconds": "0"}).one(
+        "command:local:Command", "rollout-gate"
+    )
     assert "--url" not in quiet.inputs["create"] and "--watch-seconds 0" in quiet.inputs["create"]
 
 
@@ -494,5 +602,7 @@ def test_vault_agent_cidrs_bind_every_role_and_nothing_when_unset(staging):
     assert roles and all(not r.inputs.get("secretIdBoundCidrs") and not r.inputs.get("tokenBoundCidrs") for r in roles)
     bound = run_stack("staging", {"vaultAgentCidrs": json.dumps(["203.0.113.7/32", "2001:db8::1/128"])})
     for role in bound.by_type("vault:appRole/authBackendRole:AuthBackendRole"):
-        assert role.inputs["secretIdBoundCidrs"] == role.inputs["tokenBoundCidrs"] == ["203.0.113.7/32", "2001:db8::1/128"], role.urn
+        assert (
+            role.inputs["secretIdBoundCidrs"] == role.inputs["tokenBoundCidrs"] == ["203.0.113.7/32", "2001:db8::1/128"]
+        ), role.urn
     assert len(bound.by_type("vault:appRole/authBackendRole:AuthBackendRole")) == len(roles)

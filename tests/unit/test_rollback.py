@@ -25,10 +25,10 @@ from pathlib import Path
 import pytest
 from pulumi.automation._stack import _DATETIME_FORMAT, UpdateSummary
 
-from tests.conftest import ROOT
+from config.stack_file import read_stack_file
 from ops import pulumi_cli
 from ops import rollback as rb
-from config.stack_file import read_stack_file
+from tests.conftest import ROOT
 
 FIXTURES = Path(__file__).parent / "fixtures"
 HISTORY = json.loads((FIXTURES / "stack_history_production.json").read_text())
@@ -42,18 +42,31 @@ def updates(entries=HISTORY):
 def test_the_history_is_read_newest_first_with_tags_and_without_secret_values():
     parsed = updates(list(reversed(HISTORY)))
     assert [u.version for u in parsed] == [48, 47, 46, 45, 44, 43, 42, 41]
-    assert [(u.kind, u.result, u.image_tag) for u in parsed[:3]] == [("update", "failed", "v1.4.3"), ("refresh", "succeeded", "v1.4.2"), ("update", "succeeded", "v1.4.2")]
+    assert [(u.kind, u.result, u.image_tag) for u in parsed[:3]] == [
+        ("update", "failed", "v1.4.3"),
+        ("refresh", "succeeded", "v1.4.2"),
+        ("update", "succeeded", "v1.4.2"),
+    ]
     assert parsed[0].git_head.startswith("e41c0b7")
     assert [u.image_tag for u in rb.deployed_tags(parsed)] == ["v1.4.2", "v1.4.1", "v1.4.0"]
-    assert [u.version for u in rb.deployed_tags(parsed)] == [46, 45, 42], "a tag's newest successful update; refreshes and imports deploy nothing"
+    assert [u.version for u in rb.deployed_tags(parsed)] == [46, 45, 42], (
+        "a tag's newest successful update; refreshes and imports deploy nothing"
+    )
 
 
 def test_the_automation_apis_summaries_read_the_same():
     """Stack.history() turns each JSON entry into an UpdateSummary exactly like this (pulumi/automation/_stack.py)."""
     summaries = [
         UpdateSummary(
-            kind=e["kind"], start_time=datetime.strptime(e["startTime"], _DATETIME_FORMAT), message=e["message"], environment=e["environment"],
-            config=e["config"], result=e["result"], end_time=datetime.strptime(e["endTime"], _DATETIME_FORMAT), version=e["version"], resource_changes=e.get("resourceChanges"),
+            kind=e["kind"],
+            start_time=datetime.strptime(e["startTime"], _DATETIME_FORMAT),
+            message=e["message"],
+            environment=e["environment"],
+            config=e["config"],
+            result=e["result"],
+            end_time=datetime.strptime(e["endTime"], _DATETIME_FORMAT),
+            version=e["version"],
+            resource_changes=e.get("resourceChanges"),
         )
         for e in HISTORY
     ]
@@ -72,7 +85,9 @@ def with_refreshes_in_front(history=HISTORY, count=2):
     kind refresh, each recording the config it ran with, deploying nothing."""
     newest = max(e["version"] for e in history)
     refresh = next(e for e in history if e["kind"] == "refresh")
-    return [{**refresh, "version": newest + i, "message": f"drift check {i}"} for i in range(count, 0, -1)] + list(history)
+    return [{**refresh, "version": newest + i, "message": f"drift check {i}"} for i in range(count, 0, -1)] + list(
+        history
+    )
 
 
 def test_refreshes_after_a_failed_cutover_do_not_hide_it():
@@ -92,20 +107,33 @@ def test_to_picks_any_tag_that_once_deployed_successfully():
     assert rb.choose_target("production", updates(), "v1.4.3", "v1.4.0").update.version == 42
     with pytest.raises(rb.RollbackError) as err:
         rb.choose_target("production", updates(), "v1.4.3", "v1.3.9")
-    assert (str(err.value), err.value.code) == ("--to = 'v1.3.9' is invalid: expected a tag stack production deployed successfully: v1.4.2, v1.4.1, v1.4.0", 2)
+    assert (str(err.value), err.value.code) == (
+        "--to = 'v1.3.9' is invalid: expected a tag stack production deployed successfully: v1.4.2, v1.4.1, v1.4.0",
+        2,
+    )
     with pytest.raises(rb.RollbackError) as err:
         rb.choose_target("production", updates(), "v1.4.2", "v1.4.2")
-    assert str(err.value) == "--to = 'v1.4.2' is invalid: it is the stack file's current imageTag; expected an earlier one: v1.4.1, v1.4.0"
+    assert (
+        str(err.value)
+        == "--to = 'v1.4.2' is invalid: it is the stack file's current imageTag; expected an earlier one: "
+        "v1.4.1, v1.4.0"
+    )
     with pytest.raises(rb.RollbackError) as err:
         rb.choose_target("production", updates(), "v1.4.3", "v1.4.3")
-    assert "expected a tag stack production deployed successfully" in str(err.value), "a tag that only failed is never a target"
+    assert "expected a tag stack production deployed successfully" in str(err.value), (
+        "a tag that only failed is never a target"
+    )
 
 
 def test_nothing_to_roll_back_to_is_exit_1():
     only_failed = [e for e in HISTORY if e["result"] == "failed"]
     with pytest.raises(rb.RollbackError) as err:
         rb.choose_target("production", updates(only_failed), "v1.4.3")
-    assert err.value.code == 1 and str(err.value) == "stack production has no successful update in its history: there is nothing to roll back to"
+    assert (
+        err.value.code == 1
+        and str(err.value)
+        == "stack production has no successful update in its history: there is nothing to roll back to"
+    )
     same = [e for e in HISTORY if e["version"] == 46]
     with pytest.raises(rb.RollbackError) as err:
         rb.choose_target("production", updates(same), "v1.4.2")
@@ -123,7 +151,11 @@ def test_the_failed_revisions_become_the_pending_deletes_and_nothing_else_change
             assert {k: v for k, v in old.items() if k != "delete"} == {k: v for k, v in new.items() if k != "delete"}
         else:
             assert old == new, old["urn"]
-    live = {r["urn"].rsplit("::", 1)[1]: r["outputs"]["name"] for r in after if r["type"] == rb.CONTAINER and not r.get("delete")}
+    live = {
+        r["urn"].rsplit("::", 1)[1]: r["outputs"]["name"]
+        for r in after
+        if r["type"] == rb.CONTAINER and not r.get("delete")
+    }
     pending = {r["urn"].rsplit("::", 1)[1]: r["outputs"]["name"] for r in after if r.get("delete")}
     served = {r["urn"].rsplit("::", 1)[1]: r["outputs"]["name"] for r in before if r.get("delete")}
     assert {k: live[k] for k in served} == served, "the revisions that kept serving are the live ones now"
@@ -162,7 +194,13 @@ def test_only_the_image_tag_line_of_the_stack_file_changes():
 # ------------------------------------------------------------------------------------------ the command
 
 
-CLEAN_EXPORT = {**EXPORT, "deployment": {**EXPORT["deployment"], "resources": [r for r in EXPORT["deployment"]["resources"] if not r.get("delete")]}}
+CLEAN_EXPORT = {
+    **EXPORT,
+    "deployment": {
+        **EXPORT["deployment"],
+        "resources": [r for r in EXPORT["deployment"]["resources"] if not r.get("delete")],
+    },
+}
 
 
 class FakeEngine:
@@ -293,7 +331,10 @@ def test_closed_stdin_is_one_line_and_exit_1_like_a_no(project, monkeypatch, cap
     before = (project / "Pulumi.production.yaml").read_bytes()
     assert rb.main("production", history=lambda stack: HISTORY, engine=engine, root=project) == 1
     assert engine.calls == [] and (project / "Pulumi.production.yaml").read_bytes() == before
-    assert capsys.readouterr().err == "rollback: no confirmation (standard input is closed): pass --yes to run without asking; nothing changed\n"
+    assert (
+        capsys.readouterr().err
+        == "rollback: no confirmation (standard input is closed): pass --yes to run without asking; nothing changed\n"
+    )
 
 
 # ------------------------------------------------------------------------------------------ the CLI's own failures
@@ -310,24 +351,50 @@ def cli_error(stderr: str, code: int = 255):
 @pytest.mark.parametrize(
     "stderr,fix",
     [
-        ("error: PULUMI_ACCESS_TOKEN must be set for login during non-interactive CLI sessions", "log in to the state backend with `pulumi login` (README Prerequisites)"),
-        ("error: no stack named 'production' found", "the backend the CLI is logged in to has no stack production: `pulumi stack ls` lists its stacks; `pulumi login <backend>` for another"),
-        ("warning: A new version of Pulumi is available.\nerror: getting history: [500] Internal Server Error", "`pulumi stack history --stack production` shows the CLI's own error"),
+        (
+            "error: PULUMI_ACCESS_TOKEN must be set for login during non-interactive CLI sessions",
+            "log in to the state backend with `pulumi login` (README Prerequisites)",
+        ),
+        (
+            "error: no stack named 'production' found",
+            "the backend the CLI is logged in to has no stack production: `pulumi stack ls` lists its "
+            "stacks; `pulumi login <backend>` for another",
+        ),
+        (
+            "warning: A new version of Pulumi is available.\nerror: getting history: [500] Internal Server Error",
+            "`pulumi stack history --stack production` shows the CLI's own error",
+        ),
     ],
 )
 def test_a_cli_failure_is_one_line_naming_the_step_the_cli_error_and_the_fix(stderr, fix):
-    err = rb.cli_failure("reading the update history of stack production", "pulumi stack history", "production", cli_error(stderr))
+    err = rb.cli_failure(
+        "reading the update history of stack production", "pulumi stack history", "production", cli_error(stderr)
+    )
     error_line = next(line for line in stderr.splitlines() if line.startswith("error:"))
-    assert (str(err), err.code) == (f"reading the update history of stack production failed: `pulumi stack history` exited 255: {error_line}; {fix}", 1)
+    assert (str(err), err.code) == (
+        "reading the update history of stack production failed: `pulumi stack history` exited 255: "
+        f"{error_line}; {fix}",
+        1,
+    )
 
 
 def test_a_cli_too_old_for_the_automation_api_is_one_line():
     from pulumi.automation.errors import InvalidVersionError
 
-    err = rb.cli_failure("selecting stack production", "pulumi stack select", "production", InvalidVersionError("Minimum version requirement failed. The minimum CLI version requirement is 3.1.0, your current CLI version is 3.0.0. Please update the Pulumi CLI."))
+    err = rb.cli_failure(
+        "selecting stack production",
+        "pulumi stack select",
+        "production",
+        InvalidVersionError(
+            "Minimum version requirement failed. The minimum CLI version requirement is 3.1.0, your current "
+            "CLI version is 3.0.0. Please update the Pulumi CLI."
+        ),
+    )
     assert err.code == 1 and str(err) == (
-        "selecting stack production failed: Minimum version requirement failed. The minimum CLI version requirement is 3.1.0, "
-        "your current CLI version is 3.0.0. Please update the Pulumi CLI (README Prerequisites: the version the workflows pin)"
+        "selecting stack production failed: Minimum version requirement failed. The minimum CLI version "
+        "requirement is 3.1.0, "
+        "your current CLI version is 3.0.0. Please update the Pulumi CLI (README Prerequisites: the version "
+        "the workflows pin)"
     )
 
 
@@ -337,12 +404,18 @@ def test_without_the_pulumi_cli_it_is_one_line_and_exit_1(project, monkeypatch, 
     monkeypatch.setattr(pulumi_cli.shutil, "which", lambda name: None)
     assert rb.main("production", list_only=True, root=project) == 1
     assert capsys.readouterr().err.strip() == (
-        "rollback: the pulumi CLI is not on PATH: install the version the workflows pin (`curl -fsSL https://get.pulumi.com | sh -s -- --version 3.272.0`) "
-        "and put ~/.pulumi/bin on PATH (README Prerequisites); the rollback reads the stack's history and runs `pulumi up`"
+        "rollback: the pulumi CLI is not on PATH: install the version the workflows pin (`curl -fsSL "
+        "https://get.pulumi.com | sh -s -- --version 3.272.0`) "
+        "and put ~/.pulumi/bin on PATH (README Prerequisites); the rollback reads the stack's history and "
+        "runs `pulumi up`"
     )
 
 
 def test_without_the_policy_venv_it_is_one_line_and_exit_1(project, capsys):
     """The rollback's `up` runs the policy pack from its venv; the project copy here has none."""
     assert rb.main("production", yes=True, history=lambda stack: HISTORY, root=project) == 1
-    assert capsys.readouterr().err.strip().startswith("rollback: the policy pack's venv is missing: run `uv venv policies/venv")
+    assert (
+        capsys.readouterr()
+        .err.strip()
+        .startswith("rollback: the policy pack's venv is missing: run `uv venv policies/venv")
+    )

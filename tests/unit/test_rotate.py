@@ -9,9 +9,9 @@ import json
 
 import pytest
 
-from tests.conftest import run_stack
 from ops import pulumi_cli, rotate
 from ops.program_run import unwrap_secrets
+from tests.conftest import run_stack
 
 PASSWORD = "random:index/randomPassword:RandomPassword"
 
@@ -27,8 +27,22 @@ def recreated(plan: rotate.RotationPlan) -> set[str]:
 EXPECTED = {
     "secret-key": ({"backend", "prefect-worker", "vault-agent/app"}, (PASSWORD, "app-secret-key")),
     # the backup service dumps with its own copy of the Postgres password: it and its agent renew too
-    "postgres-password": ({"postgres", "vault-agent/postgres", "backend", "prefect-worker", "vault-agent/app", "backup", "vault-agent/backup"}, (PASSWORD, "postgres-password")),
-    "redis-password": ({"redis", "vault-agent/redis", "backend", "prefect-worker", "vault-agent/app"}, (PASSWORD, "redis-password")),
+    "postgres-password": (
+        {
+            "postgres",
+            "vault-agent/postgres",
+            "backend",
+            "prefect-worker",
+            "vault-agent/app",
+            "backup",
+            "vault-agent/backup",
+        },
+        (PASSWORD, "postgres-password"),
+    ),
+    "redis-password": (
+        {"redis", "vault-agent/redis", "backend", "prefect-worker", "vault-agent/app"},
+        (PASSWORD, "redis-password"),
+    ),
     "app-secret-id": ({"vault-agent/app"}, (rotate.SECRET_ID, "app-vault-secret-id")),
     "postgres-secret-id": ({"vault-agent/postgres"}, (rotate.SECRET_ID, "postgres-vault-secret-id")),
     "redis-secret-id": ({"vault-agent/redis"}, (rotate.SECRET_ID, "redis-vault-secret-id")),
@@ -55,7 +69,9 @@ def test_each_rotation_replaces_its_own_resource_and_recreates_exactly_its_consu
     assert plan.urn.startswith("urn:pulumi:production::finance-report::finance-report:index:Stack$")
     assert recreated(plan) == containers
     rolling = {r.service for r in plan.replaced if r.rolls}
-    assert rolling == ({"backend"} & containers), "only the backend rolls to a new revision; the frontend never reads a secret"
+    assert rolling == ({"backend"} & containers), (
+        "only the backend rolls to a new revision; the frontend never reads a secret"
+    )
 
 
 def test_a_secret_id_is_found_by_the_service_in_its_metadata(staging):
@@ -89,9 +105,29 @@ def test_with_yes_it_runs_one_pulumi_up_replace_of_the_planned_urn(staging, caps
     runner = Recorder()
     assert rotate.main("staging", "redis-password", yes=True, runner=runner) == 0
     urn = staging.one(PASSWORD, "redis-password").urn
-    assert runner.calls == [["pulumi", "up", "--stack", "staging", "--replace", urn, "--policy-pack", "policies", "--policy-pack-config", "policies/config.staging.json", "--message", "invoke rotate --what redis-password", "--yes"]]
+    assert runner.calls == [
+        [
+            "pulumi",
+            "up",
+            "--stack",
+            "staging",
+            "--replace",
+            urn,
+            "--policy-pack",
+            "policies",
+            "--policy-pack-config",
+            "policies/config.staging.json",
+            "--message",
+            "invoke rotate --what redis-password",
+            "--yes",
+        ]
+    ]
     out = capsys.readouterr().out
-    assert "recreates" in out and "redis (finance_report-redis-staging)" in out and out.rstrip().endswith("`uv run invoke status --stack staging` checks every service")
+    assert (
+        "recreates" in out
+        and "redis (finance_report-redis-staging)" in out
+        and out.rstrip().endswith("`uv run invoke status --stack staging` checks every service")
+    )
 
 
 def test_it_asks_first_and_changes_nothing_when_declined(capsys):
@@ -108,7 +144,11 @@ def test_a_failed_up_and_bad_input_exit_as_documented(capsys):
     assert "`pulumi up --stack staging` finishes with the value already replaced" in capsys.readouterr().err
     runner = Recorder()
     assert rotate.main("staging", "database", yes=True, runner=runner) == 2 and runner.calls == []
-    assert capsys.readouterr().err.strip() == "rotate: --what = 'database' is invalid: expected one of secret-key, postgres-password, redis-password, app-secret-id, postgres-secret-id, redis-secret-id, backup-secret-id"
+    assert (
+        capsys.readouterr().err.strip()
+        == "rotate: --what = 'database' is invalid: expected one of secret-key, postgres-password, "
+        "redis-password, app-secret-id, postgres-secret-id, redis-secret-id, backup-secret-id"
+    )
     assert rotate.main("nope", "secret-key", yes=True, runner=runner) == 2
     assert rotate.main("staging", "secret-key", dry_run=True, runner=runner) == 0 and runner.calls == []
 
@@ -118,7 +158,8 @@ def test_without_the_pulumi_cli_the_real_run_is_refused_with_one_line_and_exit_1
     monkeypatch.setattr(pulumi_cli.shutil, "which", lambda name: None)
     assert rotate.main("staging", "secret-key", yes=True) == 1
     assert capsys.readouterr().err.strip() == (
-        "rotate: the pulumi CLI is not on PATH: install the version the workflows pin (`curl -fsSL https://get.pulumi.com | sh -s -- --version 3.272.0`) "
+        "rotate: the pulumi CLI is not on PATH: install the version the workflows pin (`curl -fsSL "
+        "https://get.pulumi.com | sh -s -- --version 3.272.0`) "
         "and put ~/.pulumi/bin on PATH (README Prerequisites); the rotation is a `pulumi up --replace`"
     )
 
@@ -127,11 +168,18 @@ def test_without_a_vault_token_or_the_policy_venv_the_real_run_is_exit_1(capsys,
     monkeypatch.setattr(pulumi_cli.shutil, "which", lambda name: "/usr/local/bin/pulumi")
     monkeypatch.delenv("VAULT_TOKEN", raising=False)
     assert rotate.main("staging", "secret-key", yes=True) == 1
-    assert capsys.readouterr().err.strip() == "rotate: VAULT_TOKEN is not set: the deploy token (README Prerequisites) writes the new value to Vault"
+    assert (
+        capsys.readouterr().err.strip()
+        == "rotate: VAULT_TOKEN is not set: the deploy token (README Prerequisites) writes the new value to Vault"
+    )
     monkeypatch.setenv("VAULT_TOKEN", "generated-" + "t" * 8)
     monkeypatch.setattr(rotate, "POLICY_VENV", tmp_path / "no-venv")
     assert rotate.main("staging", "secret-key", yes=True) == 1
-    assert capsys.readouterr().err.strip().startswith("rotate: the policy pack's venv is missing: run `uv venv policies/venv")
+    assert (
+        capsys.readouterr()
+        .err.strip()
+        .startswith("rotate: the policy pack's venv is missing: run `uv venv policies/venv")
+    )
 
 
 def test_the_new_value_is_never_printed(staging, capsys):
@@ -147,7 +195,10 @@ def test_closed_stdin_is_one_line_and_exit_1_like_a_no(monkeypatch, capsys):
     runner = Recorder()
     assert rotate.main("staging", "secret-key", runner=runner) == 1
     assert runner.calls == []
-    assert capsys.readouterr().err == "rotate: no confirmation (standard input is closed): pass --yes to run without asking; nothing changed\n"
+    assert (
+        capsys.readouterr().err
+        == "rotate: no confirmation (standard input is closed): pass --yes to run without asking; nothing changed\n"
+    )
 
 
 def test_the_backup_secret_id_rotation_recreates_its_agent_only(staging, capsys):
@@ -168,7 +219,13 @@ def test_the_invoke_help_lists_every_rotation():
 
 
 # What a Kind's effect text may name, and the container it means.
-MENTIONS = {"prefect worker": ("prefect-worker", None), "backup service": ("backup", None), "backend": ("backend", None), "Postgres": ("postgres", None), "Redis": ("redis", None)}
+MENTIONS = {
+    "prefect worker": ("prefect-worker", None),
+    "backup service": ("backup", None),
+    "backend": ("backend", None),
+    "Postgres": ("postgres", None),
+    "Redis": ("redis", None),
+}
 
 
 @pytest.mark.parametrize("stack", ["production", "staging"])
@@ -193,7 +250,9 @@ def test_readme_rotation_table_is_generated_from_the_tool():
     from tests.conftest import ROOT
 
     table = rotate.readme_table()
-    assert table in (ROOT / "README.md").read_text(), "README's rotation table is stale: `uv run invoke readme-tables` prints it"
+    assert table in (ROOT / "README.md").read_text(), (
+        "README's rotation table is stale: `uv run invoke readme-tables` prints it"
+    )
     rows = {line.split(" | ")[0].strip("| `"): line for line in table.splitlines()[2:]}
     assert list(rows) == list(rotate.KINDS)
     assert "the prefect worker (production only)" in rows["secret-key"]

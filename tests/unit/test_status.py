@@ -8,22 +8,35 @@ from collections import Counter
 from ops.status import ContainerState, declared_services, parse_containers, problems
 
 
-def listing(name: str, service: str, state: str = "running", status: str = "Up 2 minutes (healthy)", env: str = "staging") -> dict:
+def listing(
+    name: str, service: str, state: str = "running", status: str = "Up 2 minutes (healthy)", env: str = "staging"
+) -> dict:
     """One entry of GET /containers/json as the Docker API returns it."""
-    return {"Names": [f"/{name}"], "State": state, "Status": status, "Labels": {"finance-report.env": env, "finance-report.service": service}}
+    return {
+        "Names": [f"/{name}"],
+        "State": state,
+        "Status": status,
+        "Labels": {"finance-report.env": env, "finance-report.service": service},
+    }
 
 
 def test_the_declared_services_are_read_from_the_programs_containers(production, staging):
-    assert declared_services(production) == Counter({"postgres": 1, "redis": 1, "backend": 1, "frontend": 1, "prefect-worker": 1, "backup": 1, "vault-agent": 4})
-    assert declared_services(staging) == Counter({"postgres": 1, "redis": 1, "backend": 1, "frontend": 1, "backup": 1, "vault-agent": 4})
+    assert declared_services(production) == Counter(
+        {"postgres": 1, "redis": 1, "backend": 1, "frontend": 1, "prefect-worker": 1, "backup": 1, "vault-agent": 4}
+    )
+    assert declared_services(staging) == Counter(
+        {"postgres": 1, "redis": 1, "backend": 1, "frontend": 1, "backup": 1, "vault-agent": 4}
+    )
 
 
 def test_health_is_read_from_the_status_column():
-    states = parse_containers([
-        listing("a", "redis", status="Up 1 minute (unhealthy)"),
-        listing("b", "postgres", status="Up 3 seconds (health: starting)"),
-        listing("c", "backend", status="Exited (1) 2 minutes ago", state="exited"),
-    ])
+    states = parse_containers(
+        [
+            listing("a", "redis", status="Up 1 minute (unhealthy)"),
+            listing("b", "postgres", status="Up 3 seconds (health: starting)"),
+            listing("c", "backend", status="Exited (1) 2 minutes ago", state="exited"),
+        ]
+    )
     assert states == [
         ContainerState("c", "backend", "exited", "none"),
         ContainerState("b", "postgres", "running", "starting"),
@@ -34,7 +47,10 @@ def test_health_is_read_from_the_status_column():
 def test_missing_stopped_and_unhealthy_services_are_named(staging):
     expected = declared_services(staging)
     rows = [listing(f"finance_report-{s}-staging", s) for s in ("postgres", "redis", "backend", "frontend", "backup")]
-    rows += [listing(f"finance_report-{s}-vault-agent-staging", "vault-agent") for s in ("postgres", "redis", "app", "backup")]
+    rows += [
+        listing(f"finance_report-{s}-vault-agent-staging", "vault-agent")
+        for s in ("postgres", "redis", "app", "backup")
+    ]
     assert problems(parse_containers(rows), expected) == []
     rows[0] = listing("finance_report-postgres-staging", "postgres", state="exited", status="Exited (1)")
     rows[1] = listing("finance_report-redis-staging", "redis", status="Up 1 minute (unhealthy)")

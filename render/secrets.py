@@ -10,27 +10,45 @@ blanks them.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any
 
 import pulumi
 
 GENERATED_PASSWORD = {"length": 32, "special": True, "override_special": "!#%+-.:=?@^_~"}
 # Arguments that `pulumi import` of an existing value records differently (its length, character classes):
 # never a reason to regenerate the value. Rotation is an explicit replace.
-IMPORT_IGNORED = ["length", "special", "overrideSpecial", "upper", "lower", "numeric", "number", "minLower", "minUpper", "minNumeric", "minSpecial", "keepers"]
+IMPORT_IGNORED = [
+    "length",
+    "special",
+    "overrideSpecial",
+    "upper",
+    "lower",
+    "numeric",
+    "number",
+    "minLower",
+    "minUpper",
+    "minNumeric",
+    "minSpecial",
+    "keepers",
+]
 
 
 def generated_options(parent: pulumi.Resource) -> pulumi.ResourceOptions:
     return pulumi.ResourceOptions(parent=parent, ignore_changes=IMPORT_IGNORED)
 
 
-def kept_merge(owned: Mapping[str, pulumi.Input[str]], kept: pulumi.Input[Optional[Mapping[str, Any]]]) -> pulumi.Output[dict]:
+def kept_merge(
+    owned: Mapping[str, pulumi.Input[str]], kept: pulumi.Input[Mapping[str, Any] | None]
+) -> pulumi.Output[dict]:
     """The KV document: kept values, then the program's own (which win). Always secret."""
-    merged = pulumi.Output.all(pulumi.Output.from_input(kept), pulumi.Output.all(**owned)).apply(lambda ko: {**(ko[0] or {}), **ko[1]})
+    merged = pulumi.Output.all(pulumi.Output.from_input(kept), pulumi.Output.all(**owned)).apply(
+        lambda ko: {**(ko[0] or {}), **ko[1]}
+    )
     return pulumi.Output.secret(merged)
 
 
-def llm_keys(generated: Optional[str], kept: Optional[str]) -> str:
+def llm_keys(generated: str | None, kept: str | None) -> str:
     """LLM_ENCRYPTION_KEYS, newest first: the generated key (when llmEncryption is on), then every key
     kept from before, so data encrypted with them stays readable."""
     return ",".join(k for k in [generated, *((kept or "").split(","))] if k)
@@ -43,7 +61,7 @@ class Generated:
     def __init__(self, resource: str, service: str, key: str, kind: str):
         self.resource, self.service, self.key, self.kind = resource, service, key, kind
 
-    def import_id(self, vault_value: str) -> Optional[str]:
+    def import_id(self, vault_value: str) -> str | None:
         """The id `pulumi import` takes for today's value: the password itself, or for the newest Fernet
         key its 32 bytes as standard base64 (random_bytes' import id)."""
         if self.kind == "password":
@@ -51,7 +69,7 @@ class Generated:
         newest = (vault_value or "").split(",")[0].strip()
         return newest.replace("-", "+").replace("_", "/") or None
 
-    def kept_rest(self, vault_value: str) -> Optional[str]:
+    def kept_rest(self, vault_value: str) -> str | None:
         """What of today's value the import does not carry (older Fernet keys): kept as it is."""
         if self.kind != "fernet":
             return None
