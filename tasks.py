@@ -91,6 +91,14 @@ def adopt(c, stack="", config_file=None, vault_address=None, yes=False, dry_run=
     sys.exit(main(stack, config_file, vault_address, yes, dry_run))
 
 
+@task
+def architecture(c):
+    """Regenerate docs/architecture.md's layer picture and table from the project's imports."""
+    from ci.architecture import write_docs
+
+    write_docs()
+
+
 @task(name="readme-tables")
 def readme_tables(c):
     """Print README's blocks generated from the tools (tests fail when README drifts from them)."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from config.stack_config import FIELDS, Field
+from config.schema import FIELDS, Field
 
 
 def project_config_block() -> dict[str, dict[str, Any]]:

@@ -197,8 +197,8 @@ MUTATIONS = (
     ),
     M(
         "url-credentials-echoed",
-        "config/stack_config.py",
-        'return _URL_CREDENTIALS.sub(r"\\1[credentials hidden]@", value)',
+        "config/errors.py",
+        'return URL_CREDENTIALS.sub(r"\\1[credentials hidden]@", value)',
         "return value",
         ("tests/unit/test_config.py",),
     ),

@@ -25,7 +25,7 @@ from pulumi_policy import (
     StackValidationArgs,
 )
 
-from config.stack_config import ConfigError
+from config.errors import ConfigError
 from config.stack_file import StackFileError, read_stack_file
 from facts import providers
 from facts.revision import is_revision_named

@@ -26,8 +26,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from config.stack_config import PROJECT, ConfigError, StackConfig, load_config
+from config.errors import ConfigError
+from config.stack_config import StackConfig, load_config
 from config.stack_file import StackFileError, read_stack_file
+from facts.project import PROJECT
 from ops.program_run import ROOT, with_missing_secrets
 
 PREVIEW_SSH_USER = "fr-preview"

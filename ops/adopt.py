@@ -30,8 +30,9 @@ from typing import Any
 
 from clients.net_errors import why_unreachable
 from config.stack_config import StackConfig
+from facts.project import PROJECT
 from ops.operator_error import OperatorError
-from ops.program_run import PROJECT, ROOT, ProgramRun
+from ops.program_run import ROOT, ProgramRun
 from ops.stack_context import StackInputError, load_stack
 from render import naming
 from render.app_env import APP_SECRET_KEYS

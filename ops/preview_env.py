@@ -23,9 +23,10 @@ from typing import Any
 
 import yaml
 
-from config.stack_config import FIELDS_BY_KEY, PROJECT
+from config.schema import FIELDS_BY_KEY
 from config.stack_file import StackFileError, parse_stack_file, read_stack_file
 from facts.envs import COMMITTED_ENVS
+from facts.project import PROJECT
 from ops.program_run import ROOT
 from render import naming
 

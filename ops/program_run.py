@@ -27,10 +27,10 @@ from pulumi.runtime import rpc, settings
 from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
 from config.stack_file import placeholder_secret
+from facts.project import PROJECT
 
 ROOT = Path(__file__).resolve().parent.parent
 PROGRAM = ROOT / "__main__.py"
-PROJECT = "finance-report"
 SECRET_MASK = "[secret]"
 PASSWORD_ALPHABET = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789!#%+-.:=?@^_~"
 
@@ -112,7 +112,7 @@ def with_missing_secrets(
 ) -> tuple[dict[str, str], list[str]]:
     """Fill required secret keys that a stack file leaves to `pulumi config set --secret` with
     generated placeholders, so a plan runs without anyone's credentials (e.g. on fork PRs)."""
-    from config.stack_config import FIELDS
+    from config.schema import FIELDS
 
     config, keys = dict(config), list(secret_keys)
     for spec in FIELDS:

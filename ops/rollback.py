@@ -36,8 +36,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from config.stack_config import PROJECT
 from config.stack_file import StackFileError, read_stack_file
+from facts.project import PROJECT
 from ops import pulumi_cli
 from ops.confirm import NoConfirmation, ask
 from ops.operator_error import OperatorError

@@ -11,9 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from config.stack_config import ConfigError, StackConfig, load_config
+from config.errors import ConfigError
+from config.stack_config import StackConfig, load_config
 from config.stack_file import StackFileError, read_stack_file
-from ops.program_run import PROJECT, ROOT, ProgramRun, run_program, with_missing_secrets
+from facts.project import PROJECT
+from ops.program_run import ROOT, ProgramRun, run_program, with_missing_secrets
 
 PREFIX = f"{PROJECT}:"
 

@@ -8,7 +8,8 @@ import pulumi_docker as docker
 import pulumi_random as random
 import pulumi_vault as vault
 
-from config.stack_config import StackConfig, kept_values
+from config.schema import kept_values
+from config.stack_config import StackConfig
 from program import named
 from program.app import AppArgs, AppComponent
 from program.backup import BackupArgs, BackupComponent

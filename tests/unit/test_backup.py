@@ -14,7 +14,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from config.stack_config import ConfigError, load_config
+from config.errors import ConfigError
+from config.stack_config import load_config
 from ops import backup_health
 from ops import backup_ops as ops
 from ops.program_run import contains_secret, unwrap_secrets
@@ -385,7 +386,9 @@ def test_the_listing_has_one_row_per_database_snapshot_with_size_and_verificatio
 
 
 def test_ages_come_from_the_health_probe_and_stale_ones_are_problems():
-    ok = backup_health.parse_health_output("last_backup=1000 last_verified=900 max_age=172800 now=8200 result: ok 1000 run=x")
+    ok = backup_health.parse_health_output(
+        "last_backup=1000 last_verified=900 max_age=172800 now=8200 result: ok 1000 run=x"
+    )
     assert (ok.backup, ok.verified) == (7200, 7300) and backup_health.age_problems(ok) == []
     assert backup_health.ages_line(ok) == "last backup 2h 0m ago, last verified restore 2h 1m ago (allowed: 48h)"
     stale = backup_health.parse_health_output(

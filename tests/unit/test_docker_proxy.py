@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from config.stack_config import ConfigError
+from config.errors import ConfigError
 from facts.providers import READ_CALLS
 from program import docker_proxy as dp
 from tests.conftest import ROOT, run_stack

@@ -11,7 +11,8 @@ import re
 import pytest
 import yaml
 
-from config.stack_config import ConfigError, load_config
+from config.errors import ConfigError
+from config.stack_config import load_config
 from config.stack_file import read_stack_file
 from ops import preview_env as pe
 from ops.program_run import run_program, unwrap_secrets, with_missing_secrets

@@ -8,7 +8,7 @@ import re
 import yaml
 
 from ci.config_reference import policy_table, project_config_block, readme_table
-from config.stack_config import FIELDS
+from config.schema import FIELDS
 from facts.envs import is_preview_env
 from tests.conftest import ROOT
 
