@@ -125,7 +125,8 @@ def readme_tables(c):
     }
 )
 def doctor(c, stack="", config_file=None, docker_host=None, vault_address=None, pull=True):
-    """Preflight of the Docker host, Vault (VAULT_TOKEN) and S3: one line per check; exit 0 ok, 1 a check failed, 2 bad input."""
+    """Preflight of the Docker host, Vault (VAULT_TOKEN) and S3: one line per check; exit 0 ok, 1 a check failed,
+    2 bad input."""
     from ops.doctor import main
 
     sys.exit(main(stack, config_file, docker_host, vault_address, pull))
@@ -185,7 +186,7 @@ def restore(
     unverified=False,
     http=True,
 ):
-    """Safety backup, stop backend/worker, restore, start them, health gate (--into-scratch: a new database only). Exit 0/1/2.
+    """Safety backup, stop backend/worker, restore, start them, health gate (--into-scratch: new database). Exit 0/1/2.
 
     Without --into-scratch it restores OVER the live database: the current one is kept as
     finance_report_before_<time> (drop it by hand once the restore is confirmed), then the health gate
@@ -271,7 +272,8 @@ def logs(
     }
 )
 def rotate(c, stack="", what="", yes=False, dry_run=False, config_file=None):
-    """Rotate a generated secret or an AppRole secret-id: `pulumi up --replace` of its resource, after saying what it does."""
+    """Rotate a generated secret or an AppRole secret-id: `pulumi up --replace` of its resource, after saying what
+    it does."""
     from ops.rotate import main
 
     sys.exit(main(stack, what, yes, dry_run, config_file))

@@ -143,7 +143,7 @@ def main() -> None:
         )
 
         start = time.monotonic()
-        code, out, err = stage.job("restore", "latest", "finance_report_bench_restore", timeout=7200)
+        code, _out, err = stage.job("restore", "latest", "finance_report_bench_restore", timeout=7200)
         if code != 0:
             raise SystemExit(f"restore failed: {err[-2000:]}")
         print(f"restore into a new database (restic dump | pg_restore): {time.monotonic() - start:.0f} s")

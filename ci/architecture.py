@@ -111,7 +111,8 @@ def upward_imports(imports: list[Import]) -> list[str]:
         src, dst = layer_of(imp.importer), layer_of(imp.imported)
         if src != dst and dst not in LAYERS[src]:
             problems.append(
-                f"{imp.importer}:{imp.line} imports {imp.imported}: {src} may import only {', '.join(LAYERS[src]) or 'nothing of the project'}"
+                f"{imp.importer}:{imp.line} imports {imp.imported}: {src} may import only "
+                f"{', '.join(LAYERS[src]) or 'nothing of the project'}"
             )
     return problems
 

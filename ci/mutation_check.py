@@ -270,7 +270,8 @@ MUTATIONS = (
         "network-replaced-delete-first",
         "program/named.py",
         "docker.NetworkArgs(**kwargs))\n    return docker.Network(\n        resource_name,\n        name=name,\n"
-        "        **kwargs,\n        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(delete_before_replace=False)),",
+        "        **kwargs,\n        opts=pulumi.ResourceOptions.merge(opts, "
+        "pulumi.ResourceOptions(delete_before_replace=False)),",
         "docker.NetworkArgs(**kwargs))\n    return docker.Network(\n        resource_name,\n        name=name,\n"
         "        **kwargs,\n        opts=opts,",
         ("tests/unit/test_engine_semantics.py",),

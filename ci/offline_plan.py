@@ -245,14 +245,16 @@ def evaluate_resources(
                     config,
                 )
 
-                def report(message: str, urn: str | None = None, _urn: str = resource.urn) -> None:
-                    violations.append(Violation(policy.name, level, urn or _urn, message))
+                def report(
+                    message: str, urn: str | None = None, _urn: str = resource.urn, _p=policy, _lv=level
+                ) -> None:
+                    violations.append(Violation(_p.name, _lv, urn or _urn, message))
 
                 policy.validate(args, report)
         else:
 
-            def report_stack(message: str, urn: str | None = None) -> None:
-                violations.append(Violation(policy.name, level, urn or "", message))
+            def report_stack(message: str, urn: str | None = None, _p=policy, _lv=level) -> None:
+                violations.append(Violation(_p.name, _lv, urn or "", message))
 
             policy.validate(StackValidationArgs(list(resources), config), report_stack)
     return violations

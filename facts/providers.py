@@ -40,7 +40,7 @@ class Fact:
     source: str
 
 
-# ------------------------------------------------------------------------------------------ replace strategy
+# -------------------------------------------------------------------------------------------------- replace strategy
 
 ENGINE_DBR_RULE = Fact(
     "The engine replaces delete-first when the provider's Diff says so, unless the program sets deleteBeforeReplace; "
@@ -98,7 +98,7 @@ def effective_strategy(type_: str, props: Mapping[str, Any], option: bool | None
     return CREATE_BEFORE_DELETE, "engine default"
 
 
-# ------------------------------------------------------------------------------------------ what replaces
+# ----------------------------------------------------------------------------------------------------- what replaces
 
 # docker_container: every argument is ForceNew except these. Of those, Update applies only the first set
 # (ContainerUpdate); changing any other leaves the running container as it was.
@@ -198,7 +198,7 @@ def ignored_updates(props: Mapping[str, Any]) -> list[str]:
     return sorted(k for k in props if k in CONTAINER_UPDATE_IGNORED and props[k] not in (None, {}, []))
 
 
-# ------------------------------------------------------------------------------------------ stop and removal
+# -------------------------------------------------------------------------------------------------- stop and removal
 
 STOP_ON_DELETE = Fact(
     "Deleting a container sends ContainerStop with t = destroy_grace_seconds, or t=0 (stop signal, then "
@@ -214,7 +214,7 @@ def delete_stop_seconds(props: Mapping[str, Any]) -> int:
     return int(grace) if grace > 0 else 0
 
 
-# ------------------------------------------------------------------------------------------ read-back forms
+# --------------------------------------------------------------------------------------------------- read-back forms
 
 GO_DURATION_FACT = Fact(
     "Health-check durations are parsed with time.ParseDuration and read back with Duration.String() (60s -> 1m0s); the "
@@ -288,7 +288,7 @@ CONTAINER_READ_BACK = {
     "stopTimeout": "Config.StopTimeout",
 }
 
-# ------------------------------------------------------------------------------------------ uploads
+# ------------------------------------------------------------------------------------------------------------ uploads
 
 UPLOAD_MODE = Fact(
     "An upload without `permissions` is written 0644 (0744 when executable); uploads are copied into the created "
@@ -297,7 +297,7 @@ UPLOAD_MODE = Fact(
 )
 DEFAULT_UPLOAD_MODE = 0o644
 
-# ------------------------------------------------------------------------------------------ health wait
+# -------------------------------------------------------------------------------------------------------- health wait
 
 WAIT_FAILURE = Fact(
     "When `wait` times out the container is saved with an initialization error; the next update retries as an "
@@ -306,14 +306,14 @@ WAIT_FAILURE = Fact(
     "pulumi/pulumi@v3.259.0:pkg/resource/deploy/step_generator.go:2178-2183",
 )
 
-# ------------------------------------------------------------------------------------------ volumes
+# ------------------------------------------------------------------------------------------------------------ volumes
 
 VOLUME_CREATE_REUSES = Fact(
     "Creating a volume whose name exists returns the existing volume without reconciling its driver options.",
     "moby/moby@v28.5.2:volume/service/store.go:602-607; " + f"{DOCKER_TF}/resource_docker_volume.go:278-284",
 )
 
-# ------------------------------------------------------------------------------------------ secrets
+# ------------------------------------------------------------------------------------------------------------ secrets
 
 NESTED_SECRETS = Fact(
     "The engine marks an output secret when its input was top-level secret (step_executor) and, for "
@@ -345,7 +345,7 @@ SECRET_OUTPUTS = {
     ),
 }
 
-# ------------------------------------------------------------------------------------------ Vault provider
+# ----------------------------------------------------------------------------------------------------- Vault provider
 
 VAULT_CHILD_TOKEN = Fact(
     "Unless skip_child_token, the Vault provider creates a child token (update on auth/token/create) with TTL "
@@ -359,7 +359,7 @@ KV_DATA_SOURCE_MISSING = Fact(
     "hashicorp/terraform-provider-vault@v5.10.1:vault/data_source_kv_secret_v2.go:123-128",
 )
 
-# ------------------------------------------------------------------------------------------ Docker API the provider calls to read
+# ------------------------------------------------------------------------------ Docker API the provider calls to read
 
 READ_PATHS_FACT = Fact(
     "Refresh and preview read with: HEAD/GET /_ping and GET /version (client setup), GET /containers/json and "
@@ -383,7 +383,7 @@ READ_CALLS = (
     ("GET", "/volumes/{name}"),
 )
 
-# ------------------------------------------------------------------------------------------ Vault API the provider calls to read
+# ------------------------------------------------------------------------------- Vault API the provider calls to read
 
 VAULT_TF = "hashicorp/terraform-provider-vault@v5.10.1"
 VAULT_READ_PATHS_FACT = Fact(

@@ -274,7 +274,7 @@ def cli_failure(doing: str, command: str, stack: str, err: Exception) -> Rollbac
     text = str(err)
     code = re.search(r"\bcode: (-?\d+)", text)
     stderr = [line.strip() for line in text.split("stderr:", 1)[-1].splitlines() if line.strip()]
-    line = next((l for l in stderr if l.startswith("error:")), stderr[-1] if stderr else "no output")[:200]
+    line = next((s for s in stderr if s.startswith("error:")), stderr[-1] if stderr else "no output")[:200]
     if isinstance(err, StackNotFoundError):
         fix = (
             f"the backend the CLI is logged in to has no stack {stack}: `pulumi stack ls` lists its stacks; "

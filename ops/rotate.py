@@ -5,7 +5,8 @@ replacing its resource (`pulumi up --replace <urn>`), after saying what that doe
 WHAT is app-secret-id, postgres-secret-id, redis-secret-id, backup-secret-id (a service's AppRole
 secret-id), postgres-password, redis-password or secret-key (the backend's SECRET_KEY). The resource and
 its engine URN come from the program's own plan (ops/program_run.py, as the offline plan computes
-them), never from a hand-written string. Which containers the replace recreates is computed from the program too: it is run again with
+them), never from a hand-written string. Which containers the replace recreates is computed from the
+program too: it is run again with
 a new value for that resource, as the engine would see it after the replace, and every container whose
 inputs change is listed (a new secret changes its agent's and consumers' restart digest; a new
 secret-id changes only its agent's upload).

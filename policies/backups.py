@@ -84,7 +84,8 @@ PRESENT = StackValidationPolicy(
     validate=validate_present,
     enforcement_level=EnforcementLevel.MANDATORY,
     severity=Severity.CRITICAL,
-    remediation_steps="Declare program.backup.BackupComponent for the env (program/stack.py does): it sets PGHOST, BACKUP_TIME "
+    remediation_steps="Declare program.backup.BackupComponent for the env (program/stack.py does): it sets PGHOST, "
+    "BACKUP_TIME "
     "and BACKUP_INTERVAL_HOURS.",
 )
 
@@ -154,7 +155,8 @@ OFF_HOST = StackValidationPolicy(
     validate=validate_off_host,
     enforcement_level=EnforcementLevel.MANDATORY,
     severity=Severity.CRITICAL,
-    remediation_steps="Set backupS3Endpoint (or s3Endpoint) to the platform MinIO's full URL on another machine, never the "
+    remediation_steps="Set backupS3Endpoint (or s3Endpoint) to the platform MinIO's full URL on another machine, never "
+    "the "
     "dockerHost, localhost, a loopback address, Docker's bridge gateway or a container name.",
 )
 
@@ -278,7 +280,8 @@ SEPARATE_FIX = (
 
 SEPARATE = StackValidationPolicy(
     name="backup-enforce-separate-storage",
-    description="Recommends a backup bucket and S3 key apart from the app's, so the app's key cannot delete the backups.",
+    description="Recommends a backup bucket and S3 key apart from the app's, so the app's key cannot delete the "
+    "backups.",
     validate=validate_separate_storage,
     enforcement_level=EnforcementLevel.ADVISORY,
     severity=Severity.HIGH,

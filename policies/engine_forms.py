@@ -57,7 +57,8 @@ def validate_secret_outputs(args: ResourceValidationArgs, report_violation: Repo
 
 GRACE = ResourceValidationPolicy(
     name="docker-container-enforce-destroy-grace",
-    description="Requires every container's destroy_grace_seconds to cover its stop timeout (and each service's minimum).",
+    description="Requires every container's destroy_grace_seconds to cover its stop timeout (and each service's "
+    "minimum).",
     validate=validate_grace,
     enforcement_level=EnforcementLevel.MANDATORY,
     severity=Severity.HIGH,
@@ -75,7 +76,8 @@ DURATIONS = ResourceValidationPolicy(
     validate=validate_durations,
     enforcement_level=EnforcementLevel.MANDATORY,
     severity=Severity.MEDIUM,
-    remediation_steps="Build health checks with render.hardening.healthcheck(), which takes whole seconds and writes them with "
+    remediation_steps="Build health checks with render.hardening.healthcheck(), which takes whole seconds and writes "
+    "them with "
     "provider_facts.go_duration().",
 )
 SECRET_OUTPUTS = ResourceValidationPolicy(

@@ -54,5 +54,7 @@ POLICY = ResourceValidationPolicy(
     enforcement_level=EnforcementLevel.MANDATORY,
     severity=Severity.HIGH,
     config_schema=PolicyConfigSchema(properties={"env": {"type": "string"}}, required=["env"]),
-    remediation_steps="Set imageTag (and postgresImage/redisImage/vaultAgentImage) to a release tag or a sha256 digest.",
+    remediation_steps=(
+        "Set imageTag (and postgresImage/redisImage/vaultAgentImage) to a release tag or a sha256 digest."
+    ),
 )

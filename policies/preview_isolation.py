@@ -128,6 +128,7 @@ POLICY = StackValidationPolicy(
         },
         required=["env"],
     ),
-    remediation_steps="Generate the preview's stack with `uv run invoke preview-env --pr <N>` and derive every name from the "
+    remediation_steps="Generate the preview's stack with `uv run invoke preview-env --pr <N>` and derive every name "
+    "from the "
     "env with render.naming.",
 )

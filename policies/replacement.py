@@ -102,11 +102,13 @@ ROLLING = ResourceValidationPolicy(
 )
 FIXED = ResourceValidationPolicy(
     name="docker-resource-enforce-delete-before-replace",
-    description="Requires fixed-name containers, and secrets volumes whose name does not carry what replaces them, to be "
+    description="Requires fixed-name containers, and secrets volumes whose name does not carry what replaces "
+    "them, to be "
     "replaced delete-first.",
     validate=validate_fixed,
     enforcement_level=EnforcementLevel.MANDATORY,
     severity=Severity.HIGH,
-    remediation_steps="Declare fixed-name containers with program.containers.fixed_container(); name secrets volumes with "
+    remediation_steps="Declare fixed-name containers with program.containers.fixed_container(); name secrets volumes "
+    "with "
     "program.named.volume().",
 )

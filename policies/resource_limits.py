@@ -55,5 +55,7 @@ LOGS = ResourceValidationPolicy(
     validate=validate_logs,
     enforcement_level=EnforcementLevel.ADVISORY,
     severity=Severity.LOW,
-    remediation_steps="Use render.hardening.hardened_container_args(), which sets log_opts from logMaxSize/logMaxFiles.",
+    remediation_steps=(
+        "Use render.hardening.hardened_container_args(), which sets log_opts from logMaxSize/logMaxFiles."
+    ),
 )

@@ -78,6 +78,7 @@ POLICY = ResourceValidationPolicy(
         },
         required=["domain"],
     ),
-    remediation_steps="Build labels with render.traefik.api_labels/web_labels, which set entrypoints, tls.certresolver, the "
+    remediation_steps="Build labels with render.traefik.api_labels/web_labels, which set entrypoints, "
+    "tls.certresolver, the "
     "Host rule and traefik.docker.network.",
 )

@@ -58,6 +58,7 @@ POLICY = ResourceValidationPolicy(
             "minTokenTtlSeconds": {"type": "integer", "default": 300},
         }
     ),
-    remediation_steps="Use render.vault_artifacts.approle_settings(); rotate secret-ids as README's 'Rotating an AppRole "
+    remediation_steps="Use render.vault_artifacts.approle_settings(); rotate secret-ids as README's 'Rotating an "
+    "AppRole "
     "secret-id' describes.",
 )

@@ -26,7 +26,8 @@ from facts.revision import revision_name
 
 
 def plain_tree(value: Any) -> Any:
-    """Args objects (ContainerArgs, NetworkArgs...) as the engine receives them: camelCase keys, nested args as dicts."""
+    """Args objects (ContainerArgs, NetworkArgs...) as the engine receives them: camelCase keys, nested args as
+    dicts."""
     if _types.is_input_type(type(value)):
         return {k: plain_tree(v) for k, v in _types.input_type_to_dict(value).items()}
     if isinstance(value, Mapping):

@@ -21,7 +21,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from config.stack_file import read_stack_file  # noqa: E402
-from facts.project import PROJECT
+from facts.project import PROJECT  # noqa: E402
 from ops.program_run import ProgramRun, run_program, with_missing_secrets  # noqa: E402
 
 

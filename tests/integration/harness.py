@@ -147,7 +147,7 @@ class Process:
 def start_process(name: str, argv: list[str], env: dict | None = None, **kwargs) -> Process:
     WORK.mkdir(parents=True, exist_ok=True)
     log = WORK / f"{name}.log"
-    handle = open(log, "wb")
+    handle = open(log, "wb")  # noqa: SIM115 - the process writes to it until it stops
     proc = subprocess.Popen(
         argv,
         stdout=handle,

@@ -117,7 +117,7 @@ class RootFs:
 
     def __init__(self) -> None:
         self.buffer = io.BytesIO()
-        self.tar = tarfile.open(fileobj=self.buffer, mode="w")
+        self.tar = tarfile.open(fileobj=self.buffer, mode="w")  # noqa: SIM115 - closed by build()
         self.seen: set[str] = set()
 
     def directory(self, path: str, mode: int = 0o755, uid: int = 0, gid: int = 0) -> None:
@@ -155,7 +155,7 @@ class RootFs:
         self.file(path, Path(real).read_bytes(), mode if mode is not None else os.stat(real).st_mode & 0o7777)
 
     def host_tree(self, root: str) -> None:
-        for dirpath, dirnames, filenames in os.walk(root):
+        for dirpath, _dirnames, filenames in os.walk(root):
             for name in filenames:
                 full = os.path.join(dirpath, name)
                 if os.path.islink(full) and not os.path.exists(full):

@@ -18,6 +18,7 @@ import json
 import os
 import secrets
 import stat
+from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import make_url
@@ -60,7 +61,7 @@ class Recorder:
         if argv[1] == "import":
             self.file_path = argv[argv.index("--file") + 1]
             self.file_mode = stat.S_IMODE(os.stat(self.file_path).st_mode)
-            self.import_file = json.loads(open(self.file_path).read())
+            self.import_file = json.loads(Path(self.file_path).read_text())
         elif argv[1:3] == ["config", "set"]:
             self.config[argv[-1]] = stdin
         return subprocess.CompletedProcess(argv, 0, b"", b"")

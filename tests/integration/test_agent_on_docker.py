@@ -70,7 +70,7 @@ def rendered(docker_engine, agent_image, openbao, program):
 
 def test_the_volume_is_tmpfs_with_the_declared_size_inside_containers(docker_engine, agent_image, rendered):
     mounts = consumer(docker_engine, agent_image, rendered["postgres"]["volume"], "postgres", "cat /proc/mounts")
-    line = next(l for l in mounts.splitlines() if " /run/secrets/postgres " in l)
+    line = next(m for m in mounts.splitlines() if " /run/secrets/postgres " in m)
     fstype, options = line.split()[2], line.split()[3].split(",")
     assert fstype == "tmpfs"
     assert "ro" in options, "the consumer's mount must be read-only"

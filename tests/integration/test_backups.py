@@ -99,7 +99,7 @@ def reason(stderr: str) -> str:
     return [line for line in stderr.splitlines() if "FAILED" in line][-1]
 
 
-# ------------------------------------------------------------------------------------------ round trip
+# -------------------------------------------------------------------------------------------------------- round trip
 
 
 def test_the_service_backs_up_at_start_and_a_dropped_database_comes_back_equal(stage, heartbeat):
@@ -156,7 +156,7 @@ def restart_agent(stage: BackupStage) -> None:
     wait_until(lambda: stage.docker.health(stage.agent) == "healthy", 60, "backup agent", interval=0.2)
 
 
-# ------------------------------------------------------------------------------------------ failures
+# ---------------------------------------------------------------------------------------------------------- failures
 
 
 def _s3_unreachable(stage, openbao):
@@ -299,7 +299,7 @@ def test_an_empty_dump_is_forgotten_and_fails_the_run(stage, heartbeat, tool, ki
     assert stage.job("run", f"after an empty {kind} dump")[0] == 0
 
 
-# ------------------------------------------------------------------------------------------ retention
+# --------------------------------------------------------------------------------------------------------- retention
 
 
 def restic_env(stage: BackupStage) -> dict[str, str]:
@@ -404,7 +404,7 @@ def test_retention_prunes_exactly_restics_selection_and_nothing_after_a_failed_r
     )
 
 
-# ------------------------------------------------------------------------------------------ restore check
+# ----------------------------------------------------------------------------------------------------- restore check
 
 
 def test_the_restore_check_rejects_a_backup_without_the_schema(stage):
@@ -615,7 +615,7 @@ def test_more_than_1000_snapshots_are_listed_and_counted(stage, s3_server):
     assert render_backups(rows).endswith("1100 backups, 1100 verified")
 
 
-# ------------------------------------------------------------------------------------------ operator commands
+# ------------------------------------------------------------------------------------------------- operator commands
 
 
 def test_the_operator_commands_back_up_list_and_restore_through_the_docker_api(
@@ -708,7 +708,7 @@ def test_the_status_shows_the_age_of_the_last_backup_and_verified_restore(stage,
     assert "backups: last backup " in out and "last verified restore " in out and "(allowed: 48h)" in out, out
 
 
-# ------------------------------------------------------------------------------------------ last: corrupts the repository
+# ------------------------------------------------------------------------------------- last: corrupts the repository
 
 
 def test_the_restore_check_detects_corrupted_data(stage, s3_server):

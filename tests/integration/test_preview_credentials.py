@@ -37,7 +37,7 @@ def preview_tokens(openbao, program):
     """One token per env, created the way README says: the env's preview policy only, no default policy."""
     root = openbao.client()
     tokens = {}
-    for stack, artifacts in program.items():
+    for artifacts in program.values():
         env = artifacts.env
         root.sys.create_or_update_acl_policy(
             name=preview_policy_name(env), policy=preview_policy_hcl(KV, APPROLE, env, services(artifacts))

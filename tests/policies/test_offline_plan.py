@@ -164,7 +164,7 @@ def test_a_seeded_regression_fails_the_plan_naming_the_policy(label, stack, kwar
     config_file = None
     if overrides:
         text = (ROOT / f"Pulumi.{stack}.yaml").read_text()
-        for key, value in overrides.items():
+        for key in overrides:
             text = "\n".join(line for line in text.splitlines() if f"finance-report:{key}:" not in line) + "\n"
         config_file = tmp_path / f"Pulumi.{stack}.yaml"
         config_file.write_text(text)

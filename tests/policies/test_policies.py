@@ -247,7 +247,7 @@ def keep_name(change):
 
 def set_label(key: str, value: str | None):
     def change(r: PolicyResource) -> None:
-        labels = [l for l in r.props["labels"] if l["label"] != key]
+        labels = [lb for lb in r.props["labels"] if lb["label"] != key]
         if value is not None:
             labels.append({"label": key, "value": value})
         r.props["labels"] = labels

@@ -52,9 +52,10 @@ def staging_kv(props, opts):
 def production_host(props, opts):
     props["labels"] = [
         docker.ContainerLabelArgs(
-            label=l.label, value=l.value.replace("report-pr314.", "report.") if l.label.endswith(".rule") else l.value
+            label=lb.label,
+            value=lb.value.replace("report-pr314.", "report.") if lb.label.endswith(".rule") else lb.value,
         )
-        for l in props["labels"]
+        for lb in props["labels"]
     ]
     return props, opts
 

@@ -419,7 +419,7 @@ LISTED = ops.backups_of(
 
 def test_latest_is_the_newest_verified_backup_even_when_newer_ones_failed_their_check():
     assert ops.resolve_source(LISTED, "latest", "staging") == "abcdef02"
-    with pytest.raises(ops.OpsFailure, match="^env staging has no verified backup to restore$"):
+    with pytest.raises(ops.OpsFailure, match=r"^env staging has no verified backup to restore$"):
         ops.resolve_source(LISTED[2:], "latest", "staging")
 
 

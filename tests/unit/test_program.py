@@ -44,7 +44,7 @@ def known_secret_values(run: ProgramRun, config_secrets: list[str]) -> set[str]:
     return {v for v in values if len(v) >= 8}
 
 
-# ------------------------------------------------------------------------------------------ structure
+# --------------------------------------------------------------------------------------------------------- structure
 
 
 @pytest.mark.parametrize("stack", ["production", "staging"])
@@ -114,7 +114,7 @@ def test_the_traefik_network_is_referenced_never_created(stack, request):
     assert internal.inputs["internal"] is True
 
 
-# ------------------------------------------------------------------------------------------ Traefik
+# ----------------------------------------------------------------------------------------------------------- Traefik
 
 
 def test_backend_has_exactly_the_api_router_labels_in_production(production):
@@ -165,7 +165,7 @@ def test_only_backend_and_frontend_are_routed(stack, request):
             assert enabled == "false", f"{c.urn} must carry traefik.enable=false"
 
 
-# ------------------------------------------------------------------------------------------ networks
+# ---------------------------------------------------------------------------------------------------------- networks
 
 
 @pytest.mark.parametrize("stack,suffix", [("production", ""), ("staging", "-staging")])
@@ -201,7 +201,7 @@ def test_no_container_publishes_a_port_or_uses_host_namespaces(stack, request):
         assert c.inputs.get("pidMode") is None, c.urn
 
 
-# ------------------------------------------------------------------------------------------ secrets path
+# ------------------------------------------------------------------------------------------------------ secrets path
 
 
 @pytest.mark.parametrize(
@@ -294,7 +294,7 @@ def test_no_stack_output_holds_a_secret(production):
     assert production.secret_outputs == set()
 
 
-# ------------------------------------------------------------------------------------------ data safety
+# ------------------------------------------------------------------------------------------------------- data safety
 
 
 def test_datastore_volumes_are_protected_and_retained(staging_volumes):
@@ -338,7 +338,7 @@ def test_datastores_and_agents_are_delete_before_replace_and_rolling_services_ar
     assert dbr == expected
 
 
-# ------------------------------------------------------------------------------------------ hardening
+# --------------------------------------------------------------------------------------------------------- hardening
 
 
 @pytest.mark.parametrize("stack", ["production", "staging"])
@@ -378,7 +378,7 @@ def test_consumers_start_after_their_agent_and_backend_after_the_datastores(prod
         assert container(production, name).inputs["wait"] is True, name
 
 
-# ------------------------------------------------------------------------------------------ rolling names and restart digests
+# --------------------------------------------------------------------------------- rolling names and restart digests
 
 
 def digests(run: ProgramRun) -> dict[str, str]:
@@ -534,7 +534,7 @@ def test_app_kv_holds_urls_built_from_the_datastore_passwords(production):
     assert len(app["SECRET_KEY"].encode()) >= 32
 
 
-# ------------------------------------------------------------------------------------------ outputs
+# ----------------------------------------------------------------------------------------------------------- outputs
 
 
 def test_outputs_give_urls_names_and_vault_identities(production, staging):

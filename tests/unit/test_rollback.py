@@ -145,7 +145,7 @@ def test_the_failed_revisions_become_the_pending_deletes_and_nothing_else_change
     assert sorted(u.rsplit("::", 1)[1] for u in swapped) == ["app-backend", "app-frontend"]
     before, after = EXPORT["deployment"]["resources"], doc["deployment"]["resources"]
     assert len(before) == len(after)
-    for old, new in zip(before, after):
+    for old, new in zip(before, after, strict=True):
         if old["urn"] in swapped:
             assert bool(old.get("delete")) != bool(new.get("delete")), old["urn"]
             assert {k: v for k, v in old.items() if k != "delete"} == {k: v for k, v in new.items() if k != "delete"}
@@ -185,7 +185,7 @@ def test_without_a_pending_revision_nothing_is_swapped():
 def test_only_the_image_tag_line_of_the_stack_file_changes():
     text = (ROOT / "Pulumi.production.yaml").read_text()
     changed = rb.with_image_tag(text, "v1.4.1")
-    diff = [(a, b) for a, b in zip(text.splitlines(), changed.splitlines()) if a != b]
+    diff = [(a, b) for a, b in zip(text.splitlines(), changed.splitlines(), strict=True) if a != b]
     assert diff == [("  finance-report:imageTag: v1.4.2", '  finance-report:imageTag: "v1.4.1"')]
     with pytest.raises(rb.RollbackError):
         rb.with_image_tag(text.replace("finance-report:imageTag", "finance-report:imageTagX"), "v1")
