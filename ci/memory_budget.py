@@ -22,16 +22,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from config.errors import ConfigError
 from config.stack_config import StackConfig
 from facts.envs import is_preview_env
+from ops.command import bad_input
 from ops.program_run import ROOT, ProgramRun, run_program, unwrap_secrets, with_missing_secrets
-from ops.stack_context import StackInputError, load_stack
+from ops.stack_context import committed_stacks, load_stack
 
 CONTAINER = "docker:index/container:Container"
-
-
-class BudgetInputError(Exception):
-    """A stack file or template the budget cannot read: one line."""
 
 
 @dataclass(frozen=True)
@@ -110,29 +108,20 @@ class Budget:
 def _load(stack: str, path: Path) -> tuple[StackConfig, dict[str, str], list[str]]:
     try:
         context = load_stack(stack, path)
-    except StackInputError as err:
-        raise BudgetInputError(f"{path.name}: {err}" if str(err).startswith("config ") else str(err)) from None
+    except ConfigError as err:
+        raise bad_input(f"{path.name}: {err}") from None
     return context.config, context.engine_config, context.secret_keys
 
 
 def _measure(stack: str, config: Mapping[str, str], secret_keys: list[str]) -> StackMemory:
     run = run_program(stack, config, secret_keys)
     if run.error is not None:
-        raise BudgetInputError(f"stack {stack}: {str(run.error).splitlines()[0]}")
+        raise bad_input(f"stack {stack}: {str(run.error).splitlines()[0]}")
     return stack_memory(stack, run)
 
 
 def host_of(docker_host: str) -> str:
     return urlsplit(docker_host).hostname or docker_host
-
-
-def committed_stacks(root: Path = ROOT) -> list[str]:
-    """The stack files in the project, previews excluded (they are counted as maxPreviewEnvs)."""
-    return sorted(
-        p.name[len("Pulumi.") : -len(".yaml")]
-        for p in root.glob("Pulumi.*.yaml")
-        if not is_preview_env(p.name[len("Pulumi.") : -len(".yaml")])
-    )
 
 
 def host_budget(

@@ -218,9 +218,9 @@ MUTATIONS = (
     ),
     M(
         "plan-crash-reported-as-bad-input",
-        "ci/offline_plan.py",
-        "        return 3\n",
-        "        return 2\n",
+        "ops/command.py",
+        "            return CRASHED\n",
+        "            return BAD_INPUT\n",
         ("tests/policies/test_offline_plan.py",),
     ),
     M(
@@ -300,8 +300,8 @@ MUTATIONS = (
     ),
     M(
         "closed-stdin-is-a-traceback",
-        "ops/confirm.py",
-        "raise NoConfirmation() from None",
+        "ops/command.py",
+        'raise OperatorError(f"{NO_ANSWER}; nothing changed") from None',
         "raise",
         ("tests/unit/test_rotate.py", "tests/unit/test_rollback.py", "tests/unit/test_invoke_usage.py"),
     ),
@@ -418,6 +418,23 @@ MUTATIONS = (
         "restic forget --tag verified",
         (
             "tests/integration/test_backups.py::test_retention_prunes_exactly_restics_selection_and_nothing_after_a_failed_run",
+        ),
+    ),
+    # the real engine's inputs: policies see them after the provider's Check (issue: engine)
+    M(
+        "rolling-name-hashes-the-providers-defaults",
+        "policies/replacement.py",
+        "    props = without_check_defaults(plain(args.props))\n    service = service_of(props)",
+        "    props = plain(args.props)\n    service = service_of(props)",
+        ("tests/policies/test_check_shaped_inputs.py::test_the_rolling_name_holds_on_check_shaped_inputs",),
+    ),
+    M(
+        "volume-name-hashes-the-providers-defaults",
+        "policies/replacement.py",
+        "    props = without_check_defaults(plain(args.props))\n    if args.resource_type == CONTAINER",
+        "    props = plain(args.props)\n    if args.resource_type == CONTAINER",
+        (
+            "tests/policies/test_check_shaped_inputs.py::test_every_policy_judges_check_shaped_inputs_as_it_judges_the_programs_own",
         ),
     ),
 )

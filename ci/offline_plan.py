@@ -7,8 +7,8 @@ Run it as `uv run invoke plan --stack <name> [--json] [--config-file PATH] [--po
 
 from __future__ import annotations
 
+import copy
 import json
-import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,22 +28,14 @@ from pulumi_policy import (
 from config.errors import ConfigError
 from config.stack_file import StackFileError, read_stack_file
 from facts import providers
+from facts.bridge_check import TF_DEFAULTS, check_shape
 from facts.revision import is_revision_named
+from ops.command import bad_input, run_task
 from ops.program_run import ROOT, ProgramRun, Resource, mask_secrets, run_program, unwrap_secrets, with_missing_secrets
+from ops.stack_context import resolve_stack, stack_file
 
 MANDATORY = EnforcementLevel.MANDATORY.value
-
-
-class PlanInputError(Exception):
-    """Bad input: reported as one line, exit 2."""
-
-
-class ProgramCrash(Exception):
-    """The program raised something other than a config error: a bug, reported with its traceback, exit 3."""
-
-    def __init__(self, error: BaseException):
-        super().__init__(repr(error))
-        self.error = error
+SHAPED_TYPES = frozenset(TF_DEFAULTS)
 
 
 @dataclass
@@ -113,11 +105,11 @@ def load_policy_config(path: Path) -> dict[str, Any]:
     try:
         config = json.loads(path.read_text())
     except OSError as err:
-        raise PlanInputError(f"cannot read policy config {path}: {err.strerror}") from None
+        raise bad_input(f"cannot read policy config {path}: {err.strerror}") from None
     except json.JSONDecodeError as err:
-        raise PlanInputError(f"policy config {path} is not valid JSON: {err.msg} at line {err.lineno}") from None
+        raise bad_input(f"policy config {path} is not valid JSON: {err.msg} at line {err.lineno}") from None
     if not isinstance(config, dict):
-        raise PlanInputError(f"policy config {path}: expected a JSON object keyed by policy name")
+        raise bad_input(f"policy config {path}: expected a JSON object keyed by policy name")
     return config
 
 
@@ -127,7 +119,7 @@ def resolve_policy(policy: Any, pack_config: Mapping[str, Any], path: Path) -> t
     if isinstance(section, str):
         section = {"enforcementLevel": section}
     if not isinstance(section, dict):
-        raise PlanInputError(
+        raise bad_input(
             f"policy config {path}: {policy.name} = {json.dumps(section)[:60]}; expected an object of "
             "settings or an enforcement level"
         )
@@ -137,7 +129,7 @@ def resolve_policy(policy: Any, pack_config: Mapping[str, Any], path: Path) -> t
         or (policy.enforcement_level or EnforcementLevel.ADVISORY).value
     )
     if level not in ("advisory", "mandatory", "disabled", "remediate"):
-        raise PlanInputError(
+        raise bad_input(
             f"policy config {path}: {policy.name}.enforcementLevel = {level!r}; expected advisory, mandatory "
             "or disabled"
         )
@@ -150,7 +142,7 @@ def resolve_policy(policy: Any, pack_config: Mapping[str, Any], path: Path) -> t
         config.update({k: v for k, v in section.items() if k != "enforcementLevel"})
         for key in schema.required or []:
             if key not in config:
-                raise PlanInputError(
+                raise bad_input(
                     f"policy config {path}: {policy.name}.{key} is missing; expected "
                     f"{schema.properties[key].get('type', 'a value')}"
                 )
@@ -166,14 +158,14 @@ def _check_schema(name: str, config: Mapping[str, Any], schema: Any, path: Path)
     error = jsonschema.exceptions.best_match(jsonschema.Draft7Validator(document).iter_errors(dict(config)))
     if error is not None:
         where = ".".join(str(p) for p in error.absolute_path)
-        raise PlanInputError(f"policy config {path}: {name}{'.' + where if where else ''}: {error.message[:120]}")
+        raise bad_input(f"policy config {path}: {name}{'.' + where if where else ''}: {error.message[:120]}")
 
 
 def check_sections(pack_config: Mapping[str, Any], policies: Sequence[Any], path: Path) -> None:
     known = {p.name for p in policies} | {"all"}
     for section in pack_config:
         if section not in known and not section.startswith("$"):
-            raise PlanInputError(
+            raise bad_input(
                 f"policy config {path}: {section} names no policy of the pack; expected one of the names in "
                 "README's policy table"
             )
@@ -214,10 +206,24 @@ def policy_resources(run: ProgramRun) -> list[PolicyResource]:
     return list(resources.values())
 
 
+def check_shaped(resources: Sequence[PolicyResource]) -> list[PolicyResource]:
+    """The resources with the inputs the engine hands a policy: after their bridged provider's Check
+    (facts/bridge_check.py). Component resources have no Check, and the command provider's is not
+    modelled: their inputs stay as the program declared them."""
+    shaped = []
+    for resource in resources:
+        copy_ = copy.copy(resource)
+        if resource.resource_type in SHAPED_TYPES:
+            copy_.props = check_shape(resource.resource_type, resource.props, urn_name=resource.name)
+        shaped.append(copy_)
+    return shaped
+
+
 def evaluate(
     run: ProgramRun, pack_config: Mapping[str, Any], policies: Sequence[Any], config_path: Path = Path("policy-config")
 ) -> list[Violation]:
-    return evaluate_resources(policy_resources(run), pack_config, policies, config_path)
+    # As the engine hands them: after each provider's Check (the only way it ever sees them).
+    return evaluate_resources(check_shaped(policy_resources(run)), pack_config, policies, config_path)
 
 
 def evaluate_resources(
@@ -274,15 +280,15 @@ def plan(
     try:
         config, secret_keys = read_stack_file(config_path)
     except StackFileError as err:
-        raise PlanInputError(str(err)) from None
+        raise bad_input(str(err)) from None
     pack_config = load_policy_config(policy_path)
     check_sections(pack_config, policies or POLICIES, policy_path)
     config, secret_keys = with_missing_secrets(config, secret_keys)
     run = run_program(stack, config, secret_keys, **run_kwargs)
     if isinstance(run.error, ConfigError):
-        raise PlanInputError(str(run.error))
+        raise bad_input(str(run.error))
     if run.error is not None:
-        raise ProgramCrash(run.error)
+        raise run.error  # not the user's input: a crash (exit 3, its traceback printed)
     return Plan(stack, run, evaluate(run, pack_config, policies or POLICIES, policy_path))
 
 
@@ -365,45 +371,25 @@ def render(result: Plan) -> str:
 def with_budget(result: Plan, config_file: Path | None = None) -> None:
     """The host memory budget across the committed stacks and maxPreviewEnvs previews (ci/memory_budget.py);
     each of its problems is a mandatory violation, so the plan fails on them."""
-    from ci.memory_budget import BudgetInputError, host_budget
+    from ci.memory_budget import host_budget
 
-    try:
-        result.budget = host_budget(result.stack, result.run, config_file)
-    except BudgetInputError as err:
-        raise PlanInputError(f"memory budget: {err}") from None
+    result.budget = host_budget(result.stack, result.run, config_file)
     result.violations += [Violation("host-memory-budget", MANDATORY, "", problem) for problem in result.budget.problems]
 
 
-def main(stack: str, as_json: bool = False, config_file: str | None = None, policy_config: str | None = None) -> int:
+def show_plan(
+    stack: str, as_json: bool = False, config_file: str | None = None, policy_config: str | None = None
+) -> int:
     """Exit 0: no mandatory violation; 1: at least one; 2: bad input (one line); 3: the program crashed
     (a bug, not the user's input: its traceback is printed)."""
-    try:
-        if not stack:
-            raise PlanInputError("--stack is required: production, staging or another stack with a Pulumi.<stack>.yaml")
-        if config_file is None and not (ROOT / f"Pulumi.{stack}.yaml").exists():
-            # The committed stacks only: generated previews (Pulumi.pr<N>.yaml, git-ignored) come and go.
-            from ci.memory_budget import committed_stacks
-            from facts.envs import is_preview_env
-
-            hint = (
-                f" (a preview's stack file: `uv run invoke preview-env --pr {stack[2:]}`)"
-                if is_preview_env(stack)
-                else ""
-            )
-            raise PlanInputError(
-                f"no stack file Pulumi.{stack}.yaml; pass --config-file PATH or one of: "
-                f"{', '.join(committed_stacks(ROOT))}{hint}"
-            )
-        result = plan(stack, Path(config_file) if config_file else None, Path(policy_config) if policy_config else None)
-        with_budget(result, Path(config_file) if config_file else None)
-    except PlanInputError as err:
-        print(f"plan: {err}", file=sys.stderr)
-        return 2
-    except ProgramCrash as crash:
-        import traceback
-
-        print("plan: the program crashed (a bug in the program, not in your input):", file=sys.stderr)
-        traceback.print_exception(crash.error, file=sys.stderr)
-        return 3
+    stack = resolve_stack(stack, root=ROOT)
+    path = stack_file(stack, config_file, root=ROOT)
+    result = plan(stack, path if config_file else None, Path(policy_config) if policy_config else None)
+    with_budget(result, path if config_file else None)
     print(json.dumps(result.to_json(), indent=2, default=str) if as_json else render(result))
     return result.exit_code
+
+
+def main(*args: Any, **kwargs: Any) -> int:
+    """`uv run invoke plan` as a command."""
+    return run_task("plan", show_plan, *args, **kwargs)

@@ -15,7 +15,7 @@ restores into a new database and swaps it in (the old one is renamed, never drop
 and runs the rollout gate's health checks. `--into-scratch` restores into a new database beside the live
 one and touches nothing else. `latest` is the newest backup that passed its restore check; an id of one
 that failed it (or was never checked) is refused unless `--unverified`. Exit codes: 0 done; 1 failed (one
-line per failure) or not confirmed (a no, or standard input closed without --yes: ops/confirm.py); 2 bad
+line per failure) or not confirmed (a no, or standard input closed without --yes: ops/command.py); 2 bad
 input.
 """
 
@@ -32,21 +32,14 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from clients.docker_api import DockerAPI, DockerError
-from ops.confirm import NoConfirmation, ask
+from ops.command import OperatorError, bad_input, confirm, run_task
+from ops.stack_context import resolve_stack
 from render import backup_job as job
 from render import labels as L
 from render.app_env import site_url
 
 EXEC_TIMEOUT = 6 * 3600  # a backup of a large database streams for a long time without output
 SNAPSHOT_RE = re.compile(r"^(latest|[0-9a-f]{8,64})$")
-
-
-class OpsInputError(Exception):
-    """Bad input: one line, exit 2."""
-
-
-class OpsFailure(Exception):
-    """The operation failed: one line, exit 1."""
 
 
 # ------------------------------------------------------------------------------------------ Docker exec
@@ -103,7 +96,7 @@ def name_of(row: dict[str, Any]) -> str:
 def backup_container(api: DockerAPI, env: str) -> str:
     running = [r for r in env_containers(api, env, L.BACKUP) if r.get("State") == "running"]
     if len(running) != 1:
-        raise OpsFailure(
+        raise OperatorError(
             f"expected one running backup container of env {env}, found {len(running)} (see `uv run invoke "
             f"status --stack {env}`)"
         )
@@ -185,7 +178,8 @@ class Context:
     site: str
     public_gate: bool
     out: TextIO
-    confirm: Callable[[str], bool]
+    confirm: Callable[[str], None]
+    """Asks the question; returns only when confirmed (ops.command.confirm)."""
 
 
 def context(
@@ -194,22 +188,22 @@ def context(
     config_file: str | None,
     yes: bool,
     out: TextIO,
-    confirm: Callable[[str], bool] = ask,
+    read: Callable[[str], str] = input,
 ) -> Context:
     from pathlib import Path
 
-    from ops.status import Declared, StatusInputError
+    from ops.status import Declared
 
-    if not stack:
-        raise OpsInputError("--stack is required: production, staging or another stack with a Pulumi.<stack>.yaml")
-    try:
-        declared = Declared.of(stack, Path(config_file) if config_file else None)
-    except StatusInputError as err:
-        raise OpsInputError(str(err)) from None
+    declared = Declared.of(resolve_stack(stack), Path(config_file) if config_file else None)
     cfg = declared.config
     api = DockerAPI(docker_host or cfg.docker_host, cfg.docker_ssh_opts, timeout=EXEC_TIMEOUT)
     return Context(
-        cfg.env, api, site_url(cfg.env, cfg.domain), cfg.public_health_gate, out, (lambda _q: True) if yes else confirm
+        cfg.env,
+        api,
+        site_url(cfg.env, cfg.domain),
+        cfg.public_health_gate,
+        out,
+        lambda question: confirm(question, yes, read),
     )
 
 
@@ -219,12 +213,11 @@ def run_backup(ctx: Context, reason: str = "on demand", prune: bool = True) -> N
     for line in err.strip().splitlines():
         print(f"  {line}", file=ctx.out)
     if code != 0:
-        raise OpsFailure(f"backup of env {ctx.env} failed: {last_line(err) or f'exit {code}'}")
+        raise OperatorError(f"backup of env {ctx.env} failed: {last_line(err) or f'exit {code}'}")
 
 
 def cmd_backup(ctx: Context) -> int:
-    if not ctx.confirm(f"Back up env {ctx.env} now?"):
-        raise OpsFailure("not confirmed")
+    ctx.confirm(f"Back up env {ctx.env} now?")
     run_backup(ctx)
     print(f"backup of env {ctx.env} done and verified", file=ctx.out)
     return 0
@@ -234,11 +227,11 @@ def snapshot_list(ctx: Context) -> list[Backup]:
     name = backup_container(ctx.api, ctx.env)
     code, out, err = exec_run(ctx.api, name, [job.SCRIPT_PATH, "list"])
     if code != 0:
-        raise OpsFailure(f"listing the backups of env {ctx.env} failed: {last_line(err) or f'exit {code}'}")
+        raise OperatorError(f"listing the backups of env {ctx.env} failed: {last_line(err) or f'exit {code}'}")
     try:
         return backups_of(json.loads(out))
     except (json.JSONDecodeError, TypeError, AttributeError):
-        raise OpsFailure(
+        raise OperatorError(
             f"the backup container answered something that is not restic's snapshot list: {out[:80]!r}"
         ) from None
 
@@ -255,21 +248,21 @@ def resolve_source(listed: Sequence[Backup], source: str, env: str, unverified: 
     verified = [b for b in listed if b.verification == "verified"]
     if source == "latest":
         if not verified:
-            raise OpsFailure(f"env {env} has no verified backup to restore")
+            raise OperatorError(f"env {env} has no verified backup to restore")
         return verified[-1].id
     named = [b for b in listed if (b.full_id or b.id).startswith(source)]
     if not named:
-        raise OpsInputError(
+        raise bad_input(
             f"--from {source}: no backup of env {env} has this id (see `uv run invoke backups --stack {env}`)"
         )
     if len(named) > 1:
-        raise OpsInputError(
+        raise bad_input(
             f"--from {source}: {len(named)} backups of env {env} start with it; give more of the id (restic "
             "snapshots --json shows it whole)"
         )
     if named[0].verification != "verified" and not unverified:
         what = "failed its restore check" if named[0].verification == "failed" else "has not passed a restore check"
-        raise OpsInputError(
+        raise bad_input(
             f"--from {source}: snapshot {named[0].id} {what}; pass --unverified to restore it anyway (with "
             "--into-scratch to inspect it)"
         )
@@ -284,7 +277,7 @@ def cmd_restore(
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> int:
     if not SNAPSHOT_RE.match(source or ""):
-        raise OpsInputError(
+        raise bad_input(
             f"--from {source!r}: expected latest or a snapshot id (8 to 64 hex digits, see `uv run invoke backups`)"
         )
     stamp = now().strftime("%Y%m%d%H%M%S")
@@ -298,18 +291,17 @@ def cmd_restore(
         else "over the live database (the backend and worker stop meanwhile; the current database is kept under a "
         "new name)"
     )
-    if not ctx.confirm(f"Restore env {ctx.env} from {source} {what}?"):
-        raise OpsFailure("not confirmed")
+    ctx.confirm(f"Restore env {ctx.env} from {source} {what}?")
 
     print(f"safety backup of env {ctx.env} first", file=ctx.out)
     try:
         run_backup(ctx, "before restore", prune=False)
-    except OpsFailure as err:
-        raise OpsFailure(f"{err}; nothing was restored") from None
+    except OperatorError as err:
+        raise OperatorError(f"{err}; nothing was restored") from None
     if into_scratch:
         code, out, err = exec_run(ctx.api, name, [job.SCRIPT_PATH, "restore", source, target])
         if code != 0:
-            raise OpsFailure(last_line(err) or f"restore exited {code}")
+            raise OperatorError(last_line(err) or f"restore exited {code}")
         print(last_line(out), file=ctx.out)
         return 0
 
@@ -340,7 +332,7 @@ def cmd_restore(
                 print(f"started {container}", file=ctx.out)
     failures += health_gate(ctx)
     if failures:
-        raise OpsFailure("; ".join(failures))
+        raise OperatorError("; ".join(failures))
     return 0
 
 
@@ -360,7 +352,7 @@ def health_gate(ctx: Context) -> list[str]:
     return [f"health gate: {p}" for p in problems]
 
 
-def main(
+def execute(
     command: str,
     stack: str,
     *,
@@ -372,21 +364,18 @@ def main(
     unverified: bool = False,
     no_http: bool = False,
     out: TextIO | None = None,
-    confirm: Callable[[str], bool] = ask,
+    read: Callable[[str], str] = input,
 ) -> int:
-    out = out or sys.stdout
-    try:
-        ctx = context(stack, docker_host, config_file, yes, out, confirm)
-        if no_http:
-            ctx.public_gate = False
-        if command == "backup":
-            return cmd_backup(ctx)
-        if command == "backups":
-            return cmd_backups(ctx)
-        return cmd_restore(ctx, source, into_scratch, unverified)
-    except OpsInputError as err:
-        print(f"{command}: {err}", file=sys.stderr)
-        return 2
-    except (OpsFailure, DockerError, NoConfirmation) as err:
-        print(f"{command}: {err}", file=sys.stderr)
-        return 1
+    ctx = context(stack, docker_host, config_file, yes, out or sys.stdout, read)
+    if no_http:
+        ctx.public_gate = False
+    if command == "backup":
+        return cmd_backup(ctx)
+    if command == "backups":
+        return cmd_backups(ctx)
+    return cmd_restore(ctx, source, into_scratch, unverified)
+
+
+def main(command: str, stack: str, **kwargs: Any) -> int:
+    """`uv run invoke backup|backups|restore` as a command (one line and an exit code on error)."""
+    return run_task(command, execute, command, stack, **kwargs)

@@ -24,8 +24,9 @@ from typing import Any
 from clients.docker_api import DockerAPI, DockerError
 from clients.net_errors import why_unreachable
 from config.stack_config import StackConfig
+from ops.command import run_task
 from ops.program_run import ProgramRun, unwrap_secrets
-from ops.stack_context import StackInputError, load_stack
+from ops.stack_context import load_stack, resolve_stack
 from render.vault_artifacts import deploy_grants
 
 MIN_API = (1, 41)  # Docker 20.10: the provider's client negotiates down to it; older engines lack what it sends
@@ -44,10 +45,6 @@ class Finding:
         if self.ok:
             return f"ok    {self.check}: {self.detail}"
         return f"FAIL  {self.check}: {self.detail}" + (f"; fix: {self.fix}" if self.fix else "")
-
-
-class DoctorInputError(Exception):
-    pass
 
 
 def _version(text: str) -> tuple[int, int]:
@@ -579,14 +576,11 @@ def _http(method: str, url: str, headers: dict | None) -> tuple[int, bytes]:
 
 
 def load(stack: str, config_file: Path | None) -> tuple[StackConfig, ProgramRun]:
-    try:
-        context = load_stack(stack, config_file)
-        return context.config, context.plan()
-    except StackInputError as err:
-        raise DoctorInputError(str(err)) from None
+    context = load_stack(stack, config_file)
+    return context.config, context.plan()
 
 
-def main(
+def check(
     stack: str,
     config_file: str | None = None,
     docker_host: str | None = None,
@@ -595,13 +589,7 @@ def main(
     out=None,
 ) -> int:
     out = out or sys.stdout
-    try:
-        if not stack:
-            raise DoctorInputError("--stack is required")
-        cfg, run = load(stack, Path(config_file) if config_file else None)
-    except DoctorInputError as err:
-        print(f"doctor: {err}", file=sys.stderr)
-        return 2
+    cfg, run = load(resolve_stack(stack), Path(config_file) if config_file else None)
     doctor = Doctor(
         cfg,
         run,
@@ -616,3 +604,8 @@ def main(
     failed = [f for f in findings if not f.ok]
     print(f"doctor: {len(findings) - len(failed)} ok, {len(failed)} failed", file=out)
     return 1 if failed else 0
+
+
+def main(*args: Any, **kwargs: Any) -> int:
+    """`uv run invoke doctor` as a command (one line and an exit code on bad input)."""
+    return run_task("doctor", check, *args, **kwargs)

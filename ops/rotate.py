@@ -23,17 +23,15 @@ import os
 import secrets
 import shlex
 import subprocess
-import sys
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from ops import pulumi_cli
-from ops.confirm import NoConfirmation, ask
-from ops.operator_error import OperatorError
+from ops.command import OperatorError, bad_input, confirm, run_task
 from ops.program_run import ROOT, ProgramRun, Resource, run_program, unwrap_secrets
-from ops.stack_context import StackInputError, load_stack
+from ops.stack_context import load_stack, resolve_stack
 from render import labels as L
 from render.secrets import GENERATED
 
@@ -43,10 +41,6 @@ POLICY_VENV = ROOT / "policies" / "venv"
 # Every service the program gives a vault-agent with its own AppRole secret-id (tests/unit/test_rotate.py
 # fails when the program declares one this list lacks).
 SECRET_ID_SERVICES = ("app", "postgres", "redis", "backup")
-
-
-class RotateError(OperatorError):
-    """One line; exit 2 for bad input unless a code is given."""
 
 
 @dataclass(frozen=True)
@@ -76,7 +70,7 @@ class Kind:
             (generated,) = [g for g in GENERATED if g.service == self.vault_service and g.key == self.kv_key]
             found = [r for r in run.resources if r.name == generated.resource and r.custom]
         if len(found) != 1:
-            raise RotateError(
+            raise OperatorError(
                 f"the program declares {len(found)} resources for {self.what} in stack {run.stack}; expected one"
             )
         return found[0]
@@ -203,7 +197,7 @@ def plan_rotation(stack: str, what: str, run: ProgramRun, rerun: Rerun, new_valu
     """`rerun(state)` runs the program again with `state` (resource name -> value) in the stack's state."""
     kind = KINDS.get(what)
     if kind is None:
-        raise RotateError(f"--what = {what!r} is invalid: expected one of {WHAT_CHOICES}")
+        raise bad_input(f"--what = {what!r} is invalid: expected one of {WHAT_CHOICES}")
     resource = kind.resource(run)
     value = new_value or (secrets.token_urlsafe(24) if kind.kv_key else str(uuid.uuid4()))
     after = rerun({resource.name: value})
@@ -241,7 +235,7 @@ def readme_table(plans: dict[str, Sequence[RotationPlan]] | None = None) -> str:
         stack_plans = {stack: found[i] for stack, found in plans.items()}
         names = {p.resource_name for p in stack_plans.values()}
         if len(names) != 1:
-            raise RotateError(
+            raise OperatorError(
                 f"{kind.what} replaces {sorted(names)} in the stacks {', '.join(stack_plans)}; expected one resource"
             )
         seen: dict[tuple[str, str | None], tuple[bool, list[str]]] = {}
@@ -261,17 +255,14 @@ def readme_table(plans: dict[str, Sequence[RotationPlan]] | None = None) -> str:
 
 
 def load(stack: str, config_file: Path | None) -> tuple[ProgramRun, Rerun]:
-    try:
-        context = load_stack(stack, config_file)
-    except StackInputError as err:
-        raise RotateError(str(err)) from None
+    context = load_stack(stack, config_file)
 
     def rerun(state: dict[str, str]) -> ProgramRun:
         return run_program(stack, context.engine_config, context.secret_keys, state=state)
 
     run = rerun({})
     if run.error is not None:
-        raise RotateError(str(run.error).splitlines()[0])
+        raise run.error  # a ConfigError is bad input (exit 2); anything else a crash (exit 3)
     return run, rerun
 
 
@@ -283,7 +274,15 @@ def run_pulumi(argv: Sequence[str]) -> int:
     return subprocess.run(list(argv), cwd=ROOT).returncode
 
 
-def main(
+def machine_ready() -> str | None:
+    """What this machine lacks for the `pulumi up --replace` (not bad input: exit 1, how to get it)."""
+    missing = pulumi_cli.missing_cli("the rotation is a `pulumi up --replace`")
+    if missing is None and not os.environ.get("VAULT_TOKEN"):
+        missing = "VAULT_TOKEN is not set: the deploy token (README Prerequisites) writes the new value to Vault"
+    return missing or pulumi_cli.missing_policy_venv(POLICY_VENV.parent.parent)
+
+
+def rotate(
     stack: str,
     what: str,
     yes: bool = False,
@@ -291,48 +290,30 @@ def main(
     config_file: str | None = None,
     runner: Runner = run_pulumi,
     answer: Callable[[str], str] = input,
+    preflight: Callable[[], str | None] = machine_ready,
 ) -> int:
-    try:
-        if not stack:
-            raise RotateError("--stack is required: production, staging or another stack with a Pulumi.<stack>.yaml")
-        if what not in KINDS:
-            raise RotateError(f"--what = {what!r} is invalid: expected one of {WHAT_CHOICES}")
-        if config_file is None and not (ROOT / f"Pulumi.{stack}.yaml").exists():
-            raise RotateError(f"no stack file Pulumi.{stack}.yaml; pass --config-file PATH")
-        run, rerun = load(stack, Path(config_file) if config_file else None)
-        rotation = plan_rotation(stack, what, run, rerun)
-        print("\n".join(rotation.lines()))
-        if dry_run:
-            return 0
-        if runner is run_pulumi:
-            # What this machine lacks is not bad input: exit 1, one line saying how to get it.
-            missing = pulumi_cli.missing_cli("the rotation is a `pulumi up --replace`")
-            if missing is None and not os.environ.get("VAULT_TOKEN"):
-                missing = (
-                    "VAULT_TOKEN is not set: the deploy token (README Prerequisites) writes the new value to Vault"
-                )
-            if missing is None:
-                missing = pulumi_cli.missing_policy_venv(POLICY_VENV.parent.parent)
-            if missing is not None:
-                raise RotateError(missing, 1)
-        try:
-            confirmed = yes or ask(f"Rotate {what} of stack {stack} now?", answer)
-        except NoConfirmation as err:
-            raise RotateError(f"{err}; nothing changed", 1) from None
-        if not confirmed:
-            print("rotate: nothing changed")
-            return 1
-        code = runner(rotation.command())
-        if code != 0:
-            print(
-                f"rotate: pulumi up failed (exit {code}); its output says how far it got. `pulumi up --stack "
-                f"{stack}` finishes with the value already replaced (rotating again would replace it once "
-                "more)",
-                file=sys.stderr,
-            )
-            return 1
-        print(f"rotate: {what} of stack {stack} rotated; `uv run invoke status --stack {stack}` checks every service")
+    stack = resolve_stack(stack)
+    if what not in KINDS:
+        raise bad_input(f"--what = {what!r} is invalid: expected one of {WHAT_CHOICES}")
+    run, rerun = load(stack, Path(config_file) if config_file else None)
+    rotation = plan_rotation(stack, what, run, rerun)
+    print("\n".join(rotation.lines()))
+    if dry_run:
         return 0
-    except RotateError as err:
-        print(f"rotate: {err}", file=sys.stderr)
-        return err.code
+    missing = preflight()
+    if missing is not None:
+        raise OperatorError(missing)
+    confirm(f"Rotate {what} of stack {stack} now?", yes, answer)
+    code = runner(rotation.command())
+    if code != 0:
+        raise OperatorError(
+            f"pulumi up failed (exit {code}); its output says how far it got. `pulumi up --stack {stack}` finishes "
+            "with the value already replaced (rotating again would replace it once more)"
+        )
+    print(f"rotate: {what} of stack {stack} rotated; `uv run invoke status --stack {stack}` checks every service")
+    return 0
+
+
+def main(*args: object, **kwargs: object) -> int:
+    """`uv run invoke rotate` as a command (one line and an exit code on error)."""
+    return run_task("rotate", rotate, *args, **kwargs)

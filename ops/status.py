@@ -24,16 +24,13 @@ from typing import Any
 
 from clients.docker_api import DockerAPI, DockerError
 from config.stack_config import StackConfig
+from ops.command import run_task
 from ops.program_run import ProgramRun, unwrap_secrets
-from ops.stack_context import StackInputError, load_stack
+from ops.stack_context import load_stack, resolve_stack
 from render import labels as L
 from render.app_env import site_url
 
 CONTAINER = "docker:index/container:Container"
-
-
-class StatusInputError(Exception):
-    """Bad input: one line, exit 2."""
 
 
 @dataclass(frozen=True)
@@ -53,11 +50,8 @@ class Declared:
 
     @classmethod
     def of(cls, stack: str, config_file: Path | None = None) -> Declared:
-        try:
-            context = load_stack(stack, config_file)
-            return cls(context.config, declared_services(context.plan()))
-        except StackInputError as err:
-            raise StatusInputError(str(err)) from None
+        context = load_stack(stack, config_file)
+        return cls(context.config, declared_services(context.plan()))
 
 
 def declared_services(run: ProgramRun) -> Counter:
@@ -132,19 +126,11 @@ def http_status(url: str) -> str:
         return f"unreachable ({getattr(err, 'reason', err)})"
 
 
-def main(
+def show_status(
     stack: str, docker_host: str | None = None, http: bool = True, config_file: str | None = None, out=None
 ) -> int:
     out = out or sys.stdout
-    try:
-        if not stack:
-            raise StatusInputError(
-                "--stack is required: production, staging or another stack with a Pulumi.<stack>.yaml"
-            )
-        declared = Declared.of(stack, Path(config_file) if config_file else None)
-    except StatusInputError as err:
-        print(f"status: {err}", file=sys.stderr)
-        return 2
+    declared = Declared.of(resolve_stack(stack), Path(config_file) if config_file else None)
     cfg = declared.config
     host = docker_host or cfg.docker_host
     found: list[str] = []
@@ -169,3 +155,8 @@ def main(
     for problem in found:
         print(f"problem: {problem}", file=out)
     return 1 if found else 0
+
+
+def main(*args: Any, **kwargs: Any) -> int:
+    """`uv run invoke status` as a command (one line and an exit code on bad input)."""
+    return run_task("status", show_status, *args, **kwargs)

@@ -1,10 +1,11 @@
 """How the engine will replace each container and secrets volume (facts/providers.py): rolling
 services create-first under a new name, everything with a fixed name delete-first.
 
-Resource policies, not stack policies: the engine runs a resource policy on what the program declared
-(its inputs), a stack policy on the resources' final outputs (pulumi/pulumi step_generator.go:3518,
-"AnalyzeStack is called on the final outputs"), where the provider's defaults and read-back attributes
-would change the hash of the arguments.
+Resource policies, not stack policies: the engine runs a resource policy on the resource's inputs, a stack
+policy on the resources' final outputs (pulumi/pulumi step_generator.go:3518, "AnalyzeStack is called on
+the final outputs"), where read-back attributes would change the hash of the arguments. Even a resource
+policy sees the inputs after the provider's Check, which adds the Terraform defaults and `__defaults`
+(facts/bridge_check.py): the names are recomputed over the program's own arguments, those removed.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import re
 from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy, Severity
 
 from facts import providers
+from facts.bridge_check import without_check_defaults
 from facts.revision import REVISION_LENGTH, options_digest, revision_name
 
 from .common import CONTAINER, UNKNOWN, VOLUME, plain, service_of
@@ -51,7 +53,7 @@ def volume_identity(props) -> dict:
 def validate_rolling(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
     if args.resource_type != CONTAINER or service_of(args.props) not in ROLLING_SERVICES:
         return
-    props = plain(args.props)
+    props = without_check_defaults(plain(args.props))
     service = service_of(props)
     if _strategy(args) != providers.CREATE_BEFORE_DELETE:
         report_violation(
@@ -70,7 +72,7 @@ def validate_rolling(args: ResourceValidationArgs, report_violation: ReportViola
 
 
 def validate_fixed(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    props = plain(args.props)
+    props = without_check_defaults(plain(args.props))
     if args.resource_type == CONTAINER and service_of(props) not in ROLLING_SERVICES:
         if _strategy(args) != providers.DELETE_BEFORE_REPLACE:
             report_violation(

@@ -277,13 +277,14 @@ def test_generated_preview_files_in_the_project_change_no_answer(tmp_path, monke
     assert offline_plan.main("nope") == 2
     assert (
         capsys.readouterr().err
-        == "plan: no stack file Pulumi.nope.yaml; pass --config-file PATH or one of: production, staging\n"
+        == "plan: no stack file Pulumi.nope.yaml: the stacks here are production, staging; `uv run invoke new-stack "
+        "nope` writes one, or pass --config-file PATH\n"
     )
     assert offline_plan.main("pr7") == 2
     assert (
         capsys.readouterr().err
-        == "plan: no stack file Pulumi.pr7.yaml; pass --config-file PATH or one of: production, staging (a "
-        "preview's stack file: `uv run invoke preview-env --pr 7`)\n"
+        == "plan: no stack file Pulumi.pr7.yaml: the stacks here are production, staging; `uv run invoke preview-env "
+        "--pr 7` writes a PR environment's, or pass --config-file PATH\n"
     )
 
 
@@ -292,7 +293,8 @@ def test_generated_preview_files_in_the_project_change_no_answer(tmp_path, monke
     [
         (
             ["--stack", "nope"],
-            "plan: no stack file Pulumi.nope.yaml; pass --config-file PATH or one of: production, staging",
+            "plan: no stack file Pulumi.nope.yaml: the stacks here are production, staging; `uv run invoke new-stack "
+            "nope` writes one, or pass --config-file PATH",
         ),
         (
             ["--stack", "staging", "--config-file", "/does/not/exist.yaml"],

@@ -131,10 +131,10 @@ def test_after_adoption_the_program_writes_todays_values_back(production):
 def test_a_value_the_program_owns_must_be_a_string_and_the_error_names_its_key_not_its_value(production):
     import pytest
 
-    from ops.adopt import AdoptError
+    from ops.command import OperatorError
 
     seeded = {**SEEDED, "postgres": {"POSTGRES_PASSWORD": 12345678}}
-    with pytest.raises(AdoptError) as raised:
+    with pytest.raises(OperatorError) as raised:
         plan_adoption(production, config_of("production"), seeded, configured=set())
     assert (
         str(raised.value)
@@ -147,11 +147,12 @@ def test_a_value_the_program_owns_must_be_a_string_and_the_error_names_its_key_n
 def test_a_vault_that_cannot_be_reached_is_one_line_saying_why():
     import pytest
 
-    from ops.adopt import AdoptError, read_vault
+    from ops.adopt import read_vault
+    from ops.command import OperatorError
     from tests.unit.test_net_errors import closed_port
 
     address = f"http://127.0.0.1:{closed_port()}"
-    with pytest.raises(AdoptError) as raised:
+    with pytest.raises(OperatorError) as raised:
         read_vault(address, "generated-token", "secret", "staging", timeout=2)
     assert (
         str(raised.value)

@@ -18,6 +18,7 @@ from config.errors import ConfigError
 from config.stack_config import load_config
 from ops import backup_health
 from ops import backup_ops as ops
+from ops.command import OperatorError
 from ops.program_run import contains_secret, unwrap_secrets
 from render import backup_job as job
 from tests.conftest import run_stack
@@ -419,19 +420,20 @@ LISTED = ops.backups_of(
 
 def test_latest_is_the_newest_verified_backup_even_when_newer_ones_failed_their_check():
     assert ops.resolve_source(LISTED, "latest", "staging") == "abcdef02"
-    with pytest.raises(ops.OpsFailure, match=r"^env staging has no verified backup to restore$"):
+    with pytest.raises(OperatorError, match=r"^env staging has no verified backup to restore$") as none:
         ops.resolve_source(LISTED[2:], "latest", "staging")
+    assert none.value.exit_code == 1  # nothing to restore: the command failed, the input was fine
 
 
 def test_a_backup_that_failed_or_never_passed_its_restore_check_is_refused_unless_asked_for():
-    with pytest.raises(ops.OpsInputError) as failed:
+    with pytest.raises(OperatorError) as failed:
         ops.resolve_source(LISTED, "abcdef03", "staging")
     assert (
         str(failed.value)
         == "--from abcdef03: snapshot abcdef03 failed its restore check; pass --unverified to restore it anyway "
         "(with --into-scratch to inspect it)"
     )
-    with pytest.raises(ops.OpsInputError) as unchecked:
+    with pytest.raises(OperatorError) as unchecked:
         ops.resolve_source(LISTED, "abcdef04" + "0" * 56, "staging")
     assert (
         str(unchecked.value)
@@ -439,10 +441,12 @@ def test_a_backup_that_failed_or_never_passed_its_restore_check_is_refused_unles
         + ": snapshot abcdef04 has not passed a restore check; pass --unverified to restore it anyway (with "
         "--into-scratch to inspect it)"
     )
+    assert failed.value.exit_code == unchecked.value.exit_code == 2
     assert ops.resolve_source(LISTED, "abcdef03", "staging", unverified=True) == "abcdef03"
     assert ops.resolve_source(LISTED, "abcdef01", "staging") == "abcdef01"
-    with pytest.raises(ops.OpsInputError, match="no backup of env staging has this id"):
+    with pytest.raises(OperatorError, match="no backup of env staging has this id") as unknown:
         ops.resolve_source(LISTED, "abcdef09", "staging", unverified=True)
+    assert unknown.value.exit_code == 2
 
 
 def test_restore_refuses_a_bad_source_before_touching_anything(capsys):
@@ -461,12 +465,14 @@ def closed_stdin(monkeypatch):
 def test_a_declined_or_unanswerable_confirmation_is_exit_1_not_done(monkeypatch, capsys):
     """Both mean "not done" (exit 1), never "bad input" (2): nothing ran, nothing was wrong with the flags."""
     host = "unix:///nonexistent.sock"  # never reached: the question comes first
-    assert ops.main("backup", "staging", docker_host=host, confirm=lambda _q: False) == 1
-    assert capsys.readouterr().err == "backup: not confirmed\n"
+    assert ops.main("backup", "staging", docker_host=host, read=lambda _q: "n") == 1
+    assert capsys.readouterr().err == "backup: not confirmed; nothing changed\n"
     closed_stdin(monkeypatch)
     assert ops.main("backup", "staging", docker_host=host) == 1
     out = capsys.readouterr()
-    assert out.err == "backup: no confirmation (standard input is closed): pass --yes to run without asking\n"
+    assert out.err == (
+        "backup: no confirmation (standard input is closed): pass --yes to run without asking; nothing changed\n"
+    )
     assert out.out == "Back up env staging now? [y/N] "
 
 
@@ -474,7 +480,7 @@ def test_an_id_is_matched_in_full_and_an_ambiguous_one_is_refused():
     """The listing shows 8 characters, but `--from` is matched against the whole id: a longer id that only
     starts like a backup is not that backup, and two backups sharing the 8 characters need more of it."""
     longer_wrong = "abcdef01" + "f" * 8
-    with pytest.raises(ops.OpsInputError, match="no backup of env staging has this id"):
+    with pytest.raises(OperatorError, match="no backup of env staging has this id"):
         ops.resolve_source(LISTED, longer_wrong, "staging")
     twins = ops.backups_of(
         [
@@ -482,15 +488,16 @@ def test_an_id_is_matched_in_full_and_an_ambiguous_one_is_refused():
             {**snapshot(2, ["kind=db", "run=b", "verify-failed"]), "short_id": "abcdef01", "id": "abcdef01" + "2" * 56},
         ]
     )
-    with pytest.raises(ops.OpsInputError) as ambiguous:
+    with pytest.raises(OperatorError) as ambiguous:
         ops.resolve_source(twins, "abcdef01", "staging")
     assert (
         str(ambiguous.value)
         == "--from abcdef01: 2 backups of env staging start with it; give more of the id (restic snapshots "
         "--json shows it whole)"
     )
+    assert ambiguous.value.exit_code == 2
     assert ops.resolve_source(twins, "abcdef011", "staging") == "abcdef011"
-    with pytest.raises(ops.OpsInputError, match="failed its restore check"):
+    with pytest.raises(OperatorError, match="failed its restore check"):
         ops.resolve_source(twins, "abcdef012", "staging")
 
 
@@ -548,7 +555,7 @@ def ctx_of(api) -> ops.Context:
         site="https://report-staging.example",
         public_gate=False,
         out=io.StringIO(),
-        confirm=lambda _q: True,
+        confirm=lambda _q: None,
     )
 
 
@@ -560,9 +567,10 @@ def test_a_stop_that_fails_starts_again_what_was_stopped_and_restores_nothing():
         r["Id"] for r in FakeDocker({}).rows if r["Labels"].get(L.SERVICE) in (L.BACKEND, L.PREFECT_WORKER)
     ]
     api = FakeDocker({second: 500})
-    with pytest.raises(ops.OpsFailure) as failed:
+    with pytest.raises(OperatorError) as failed:
         ops.cmd_restore(ctx_of(api), "latest", into_scratch=False)
     assert str(failed.value) == f"stopping {second} failed (500); nothing was restored"
+    assert failed.value.exit_code == 1
     assert api.writes == [
         f"POST /containers/{first}/stop",
         f"POST /containers/{second}/stop",

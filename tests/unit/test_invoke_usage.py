@@ -50,7 +50,7 @@ def invoke(*args: str, stdin: str = "", env: dict | None = None) -> subprocess.C
         ),
         (
             ["rollback"],
-            "rollback: --stack is required: production, staging or another stack with a Pulumi.<stack>.yaml",
+            "rollback: --stack is required (or PULUMI_STACK, or `pulumi stack select`): one of production, staging",
         ),
         (
             ["preview-env", "--pr", "abc"],
@@ -69,9 +69,9 @@ def test_a_confirmation_not_given_is_exit_1_however_it_is_not_given(stdin):
     traceback). The question comes before the Docker host is reached."""
     proc = invoke("backup", "--stack", "staging", "--docker-host", "unix:///nonexistent.sock", stdin=stdin)
     expected = (
-        "backup: no confirmation (standard input is closed): pass --yes to run without asking"
+        "backup: no confirmation (standard input is closed): pass --yes to run without asking; nothing changed"
         if not stdin
-        else "backup: not confirmed"
+        else "backup: not confirmed; nothing changed"
     )
     assert (proc.returncode, proc.stderr.strip()) == (1, expected)
 

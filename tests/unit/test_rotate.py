@@ -103,7 +103,7 @@ class Recorder:
 
 def test_with_yes_it_runs_one_pulumi_up_replace_of_the_planned_urn(staging, capsys):
     runner = Recorder()
-    assert rotate.main("staging", "redis-password", yes=True, runner=runner) == 0
+    assert rotate.main("staging", "redis-password", yes=True, runner=runner, preflight=lambda: None) == 0
     urn = staging.one(PASSWORD, "redis-password").urn
     assert runner.calls == [
         [
@@ -133,24 +133,37 @@ def test_with_yes_it_runs_one_pulumi_up_replace_of_the_planned_urn(staging, caps
 def test_it_asks_first_and_changes_nothing_when_declined(capsys):
     runner = Recorder()
     prompts = []
-    assert rotate.main("staging", "secret-key", runner=runner, answer=lambda p: prompts.append(p) or "n") == 1
+    assert (
+        rotate.main(
+            "staging", "secret-key", runner=runner, preflight=lambda: None, answer=lambda p: prompts.append(p) or "n"
+        )
+        == 1
+    )
     assert runner.calls == [] and prompts == ["Rotate secret-key of stack staging now? [y/N] "]
-    assert capsys.readouterr().out.rstrip().endswith("rotate: nothing changed")
-    assert rotate.main("staging", "secret-key", runner=runner, answer=lambda p: "yes") == 0 and len(runner.calls) == 1
+    assert capsys.readouterr().err == "rotate: not confirmed; nothing changed\n"
+    assert (
+        rotate.main("staging", "secret-key", runner=runner, preflight=lambda: None, answer=lambda p: "yes") == 0
+        and len(runner.calls) == 1
+    )
 
 
 def test_a_failed_up_and_bad_input_exit_as_documented(capsys):
-    assert rotate.main("staging", "app-secret-id", yes=True, runner=Recorder(1)) == 1
+    assert rotate.main("staging", "app-secret-id", yes=True, runner=Recorder(1), preflight=lambda: None) == 1
     assert "`pulumi up --stack staging` finishes with the value already replaced" in capsys.readouterr().err
     runner = Recorder()
-    assert rotate.main("staging", "database", yes=True, runner=runner) == 2 and runner.calls == []
+    assert (
+        rotate.main("staging", "database", yes=True, runner=runner, preflight=lambda: None) == 2 and runner.calls == []
+    )
     assert (
         capsys.readouterr().err.strip()
         == "rotate: --what = 'database' is invalid: expected one of secret-key, postgres-password, "
         "redis-password, app-secret-id, postgres-secret-id, redis-secret-id, backup-secret-id"
     )
-    assert rotate.main("nope", "secret-key", yes=True, runner=runner) == 2
-    assert rotate.main("staging", "secret-key", dry_run=True, runner=runner) == 0 and runner.calls == []
+    assert rotate.main("nope", "secret-key", yes=True, runner=runner, preflight=lambda: None) == 2
+    assert (
+        rotate.main("staging", "secret-key", dry_run=True, runner=runner, preflight=lambda: None) == 0
+        and runner.calls == []
+    )
 
 
 def test_without_the_pulumi_cli_the_real_run_is_refused_with_one_line_and_exit_1(capsys, monkeypatch):
@@ -193,7 +206,7 @@ def test_closed_stdin_is_one_line_and_exit_1_like_a_no(monkeypatch, capsys):
 
     monkeypatch.setattr("sys.stdin", io.StringIO(""))
     runner = Recorder()
-    assert rotate.main("staging", "secret-key", runner=runner) == 1
+    assert rotate.main("staging", "secret-key", runner=runner, preflight=lambda: None) == 1
     assert runner.calls == []
     assert (
         capsys.readouterr().err
@@ -203,7 +216,7 @@ def test_closed_stdin_is_one_line_and_exit_1_like_a_no(monkeypatch, capsys):
 
 def test_the_backup_secret_id_rotation_recreates_its_agent_only(staging, capsys):
     runner = Recorder()
-    assert rotate.main("staging", "backup-secret-id", yes=True, runner=runner) == 0
+    assert rotate.main("staging", "backup-secret-id", yes=True, runner=runner, preflight=lambda: None) == 0
     urn = staging.one(rotate.SECRET_ID, "backup-vault-secret-id").urn
     assert runner.calls[0][:6] == ["pulumi", "up", "--stack", "staging", "--replace", urn]
     out = capsys.readouterr().out
