@@ -25,29 +25,26 @@ import subprocess
 import pytest
 
 from tests.conftest import ROOT
-from tests.engine import PROGRAM_DIRS
+from tests.engine import PROGRAM_DIRS, engine_missing
 
 pytestmark = pytest.mark.engine
 STACK = "enginerb"
 
 
+NEEDED = [
+    "FR_ENGINE_DOCKER_HOST",
+    "VAULT_ADDR",
+    "VAULT_TOKEN",
+    "FR_ENGINE_IMAGE_TAG",
+    "FR_ENGINE_PREVIOUS_IMAGE_TAG",
+]
+
+
 def _requirements() -> dict[str, str]:
-    if shutil.which("pulumi") is None:
-        pytest.skip(
-            "engine layer NOT RUN: no `pulumi` CLI here (the CLI and provider plugins cannot be installed "
-            "from this workplace's registries)"
-        )
-    needed = [
-        "FR_ENGINE_DOCKER_HOST",
-        "VAULT_ADDR",
-        "VAULT_TOKEN",
-        "FR_ENGINE_IMAGE_TAG",
-        "FR_ENGINE_PREVIOUS_IMAGE_TAG",
-    ]
-    missing = [k for k in needed if not os.environ.get(k)]
-    if missing:
-        pytest.skip(f"engine layer NOT RUN: set {', '.join(missing)} to point it at a disposable Docker host and Vault")
-    return {k: os.environ[k] for k in needed}
+    why = engine_missing(NEEDED)
+    if why is not None:
+        pytest.skip(f"engine tier NOT RUN: {why}")
+    return {k: os.environ[k] for k in NEEDED}
 
 
 def _inspect(host: str, name: str) -> dict:
