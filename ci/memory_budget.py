@@ -25,11 +25,10 @@ from urllib.parse import urlsplit
 from config.errors import ConfigError
 from config.stack_config import StackConfig
 from facts.envs import is_preview_env
+from facts.tokens import CONTAINER
 from ops.command import bad_input
 from ops.program_run import ROOT, ProgramRun, run_program, unwrap_secrets, with_missing_secrets
 from ops.stack_context import committed_stacks, load_stack
-
-CONTAINER = "docker:index/container:Container"
 
 
 @dataclass(frozen=True)

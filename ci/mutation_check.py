@@ -140,8 +140,8 @@ MUTATIONS = (
     M(
         "agent-not-replaced-on-kv-change",
         "program/vault_agent.py",
-        "labels=container_labels(env, VAULT_AGENT, agent_for=service, restart_digest=self.restart_digest)",
-        "labels=container_labels(env, VAULT_AGENT, agent_for=service)",
+        "env, Service.VAULT_AGENT, agent_for=service, restart_digest=self.restart_digest",
+        "env, Service.VAULT_AGENT, agent_for=service",
         ("tests/unit/test_engine_semantics.py",),
     ),
     M(
@@ -308,8 +308,8 @@ MUTATIONS = (
     M(
         "backup-secret-id-not-rotatable",
         "ops/rotate.py",
-        'SECRET_ID_SERVICES = ("app", "postgres", "redis", "backup")',
-        'SECRET_ID_SERVICES = ("app", "postgres", "redis")',
+        "SECRET_ID_SERVICES = tuple(VaultService)",
+        'SECRET_ID_SERVICES = tuple(s for s in VaultService if s != "backup")',
         ("tests/unit/test_rotate.py",),
     ),
     # the workflows' trust checks

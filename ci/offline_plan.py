@@ -27,7 +27,7 @@ from pulumi_policy import (
 
 from config.errors import ConfigError
 from config.stack_file import StackFileError, read_stack_file
-from facts import providers
+from facts import providers, tokens
 from facts.bridge_check import TF_DEFAULTS, check_shape
 from facts.revision import is_revision_named
 from ops.command import bad_input, run_task
@@ -92,7 +92,7 @@ def replace_plan(resource: Resource) -> dict[str, Any] | None:
     props = unwrap_secrets(resource.inputs)
     strategy, why = providers.effective_strategy(resource.type, props, resource.options.get("deleteBeforeReplace"))
     properties = providers.replacing_properties(resource.type, props)
-    if resource.type == providers.CONTAINER and is_revision_named(props):
+    if resource.type == tokens.CONTAINER and is_revision_named(props):
         properties = sorted(props)  # its name is the hash of every argument: any change renames it
     forced = sorted(set(resource.options.get("replaceOnChanges", [])) - set(properties or []))
     return {"strategy": strategy, "decidedBy": why, "properties": properties, "alsoReplaceOn": forced}

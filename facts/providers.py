@@ -19,17 +19,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-CONTAINER = "docker:index/container:Container"
-VOLUME = "docker:index/volume:Volume"
-NETWORK = "docker:index/network:Network"
-REMOTE_IMAGE = "docker:index/remoteImage:RemoteImage"
-KV_SECRET = "vault:kv/secretV2:SecretV2"
-SECRET_ID = "vault:appRole/authBackendRoleSecretId:AuthBackendRoleSecretId"
-APPROLE_ROLE = "vault:appRole/authBackendRole:AuthBackendRole"
-VAULT_POLICY = "vault:index/policy:Policy"
-COMMAND = "command:local:Command"
-RANDOM_PASSWORD = "random:index/randomPassword:RandomPassword"
-RANDOM_BYTES = "random:index/randomBytes:RandomBytes"
+from facts.tokens import (
+    COMMAND,
+    CONTAINER,
+    KV_SECRET,
+    NETWORK,
+    RANDOM_BYTES,
+    RANDOM_PASSWORD,
+    REMOTE_IMAGE,
+    SECRET_ID,
+    VAULT_POLICY,
+    VOLUME,
+)
 
 DOCKER_TF = "kreuzwerker/terraform-provider-docker@v4.5.0:internal/provider"
 

@@ -30,6 +30,7 @@ from typing import Any
 from clients.net_errors import why_unreachable
 from config.stack_config import StackConfig
 from facts.project import PROJECT
+from facts.services import VaultService
 from ops import pulumi_cli
 from ops.command import OperatorError, confirm, run_task
 from ops.program_run import ROOT, ProgramRun
@@ -38,7 +39,7 @@ from render import naming
 from render.app_env import APP_SECRET_KEYS
 from render.secrets import GENERATED
 
-SERVICES = ("postgres", "redis", "app", "backup")
+SERVICES = tuple(VaultService)
 # Keys the program writes itself (the rest of a KV document is kept as it is).
 OWNED = {
     "postgres": {"POSTGRES_PASSWORD"},

@@ -32,6 +32,7 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from clients.docker_api import DockerAPI, DockerError
+from facts.services import Service
 from ops.command import OperatorError, bad_input, confirm, run_task
 from ops.stack_context import resolve_stack
 from render import backup_job as job
@@ -94,7 +95,7 @@ def name_of(row: dict[str, Any]) -> str:
 
 
 def backup_container(api: DockerAPI, env: str) -> str:
-    running = [r for r in env_containers(api, env, L.BACKUP) if r.get("State") == "running"]
+    running = [r for r in env_containers(api, env, Service.BACKUP) if r.get("State") == "running"]
     if len(running) != 1:
         raise OperatorError(
             f"expected one running backup container of env {env}, found {len(running)} (see `uv run invoke "
@@ -310,7 +311,10 @@ def cmd_restore(
     try:
         # Inside the try: a stop that fails starts again what was already stopped.
         for row in env_containers(ctx.api, ctx.env):
-            if row.get("Labels", {}).get(L.SERVICE) in (L.BACKEND, L.PREFECT_WORKER) and row.get("State") == "running":
+            if (
+                row.get("Labels", {}).get(L.SERVICE) in (Service.BACKEND, Service.PREFECT_WORKER)
+                and row.get("State") == "running"
+            ):
                 answer = ctx.api.request("POST", f"/containers/{row['Id']}/stop")
                 if answer.status >= 400 and answer.status != 304:
                     failures.append(f"stopping {name_of(row)} failed ({answer.status}); nothing was restored")

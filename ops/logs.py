@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from clients.docker_api import DockerAPI
+from facts.services import Service, VaultService
 from ops import stack_context
 from ops.command import OperatorError, bad_input, run_task
 from render import labels as L
@@ -36,14 +37,14 @@ from render import labels as L
 # What an operator types -> the service label the program puts on those containers. `backup` is the
 # label of a backup service's containers, when the stack runs one.
 SERVICES = {
-    "backend": L.BACKEND,
-    "frontend": L.FRONTEND,
-    "postgres": L.POSTGRES,
-    "redis": L.REDIS,
-    "worker": L.PREFECT_WORKER,
+    "backend": Service.BACKEND,
+    "frontend": Service.FRONTEND,
+    "postgres": Service.POSTGRES,
+    "redis": Service.REDIS,
+    "worker": Service.PREFECT_WORKER,
     "backup": "backup",
 }
-AGENT_SERVICES = ("postgres", "redis", "app", "backup")
+AGENT_SERVICES = tuple(VaultService)
 # What a name means when it is not the label itself (README and the error line say so).
 SERVICE_NOTES = {"worker": "the prefect worker"}
 _ALL = [*SERVICES, *(f"agent:{a}" for a in AGENT_SERVICES)]
@@ -81,7 +82,7 @@ def parse_service(value: str) -> Target:
         service = value.split(":", 1)[1]
         if service not in AGENT_SERVICES:
             raise bad_input(f"--service = {value!r} is invalid: expected {SERVICE_CHOICES}")
-        return Target(L.VAULT_AGENT, service)
+        return Target(Service.VAULT_AGENT, service)
     if value not in SERVICES:
         raise bad_input(f"--service = {value!r} is invalid: expected {SERVICE_CHOICES}")
     return Target(SERVICES[value])

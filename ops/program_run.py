@@ -27,6 +27,7 @@ from pulumi.runtime import rpc, settings
 from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
 from config.stack_file import placeholder_secret
+from facts import tokens
 from facts.project import PROJECT
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -155,23 +156,23 @@ class RecordingMocks(pulumi.runtime.Mocks):
         self.providers[(args.typ, args.name)] = args.provider or None
         state = dict(unwrap_secrets(args.inputs))
         typ = args.typ
-        if typ == "random:index/randomPassword:RandomPassword":
+        if typ == tokens.RANDOM_PASSWORD:
             state["result"] = self.state.get(args.name) or self._password(
                 args.name, int(state.get("length", 32)), bool(state.get("special", True))
             )
-        elif typ == "random:index/randomBytes:RandomBytes":
+        elif typ == tokens.RANDOM_BYTES:
             raw = (
                 base64.b64decode(self.state[args.name])
                 if args.name in self.state
                 else (_digest(self.seed, args.name) * 4)[: int(state.get("length", 32))]
             )
             state.update(base64=base64.b64encode(raw).decode(), hex=raw.hex())
-        elif typ == "docker:index/remoteImage:RemoteImage":
+        elif typ == tokens.REMOTE_IMAGE:
             state["imageId"] = "sha256:" + _digest(state["name"]).hex()
             state["repoDigest"] = state["name"].split(":")[0] + "@sha256:" + _digest(state["name"]).hex()
-        elif typ == "vault:appRole/authBackendRole:AuthBackendRole":
+        elif typ == tokens.APPROLE_ROLE:
             state["roleId"] = str(uuid.UUID(bytes=_digest(self.seed, args.name)[:16]))
-        elif typ == "vault:appRole/authBackendRoleSecretId:AuthBackendRoleSecretId":
+        elif typ == tokens.SECRET_ID:
             # `state` may hold a new secret-id: what `pulumi up --replace` of it mints (invoke rotate).
             state["secretId"] = self.state.get(args.name) or str(
                 uuid.UUID(bytes=_digest(self.seed, args.name, "secret-id")[:16])
@@ -180,7 +181,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
         return f"{args.name}-id", state
 
     def call(self, args: pulumi.runtime.MockCallArgs):
-        if args.token == "docker:index/getNetwork:getNetwork":
+        if args.token == tokens.GET_NETWORK:
             return {
                 "name": args.args["name"],
                 "id": f"{args.args['name']}-id",

@@ -38,6 +38,8 @@ from typing import Any
 
 from config.stack_file import read_stack_file
 from facts.project import PROJECT
+from facts.services import Service
+from facts.tokens import CONTAINER
 from ops import pulumi_cli
 from ops.command import OperatorError, bad_input, confirm, run_task
 from ops.program_run import ROOT
@@ -50,8 +52,7 @@ IMAGE_TAG = f"{PROJECT}:imageTag"
 # resource-import, rename and destroy deploy no image tag.
 DEPLOY_KINDS = ("update",)
 HISTORY_PAGE_SIZE = 100  # the CLI's default page is 10 updates: too short to find the tag before a bad streak
-ROLLING_SERVICES = (L.BACKEND, L.FRONTEND)
-CONTAINER = "docker:index/container:Container"
+ROLLING_SERVICES = (Service.BACKEND, Service.FRONTEND)
 
 
 # ------------------------------------------------------------------------------------------ history (pure)

@@ -28,6 +28,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from facts.services import Service, VaultService
+from facts.tokens import CONTAINER, SECRET_ID
 from ops import pulumi_cli
 from ops.command import OperatorError, bad_input, confirm, run_task
 from ops.program_run import ROOT, ProgramRun, Resource, run_program, unwrap_secrets
@@ -35,12 +37,10 @@ from ops.stack_context import load_stack, resolve_stack
 from render import labels as L
 from render.secrets import GENERATED
 
-CONTAINER = "docker:index/container:Container"
-SECRET_ID = "vault:appRole/authBackendRoleSecretId:AuthBackendRoleSecretId"
 POLICY_VENV = ROOT / "policies" / "venv"
 # Every service the program gives a vault-agent with its own AppRole secret-id (tests/unit/test_rotate.py
 # fails when the program declares one this list lacks).
-SECRET_ID_SERVICES = ("app", "postgres", "redis", "backup")
+SECRET_ID_SERVICES = tuple(VaultService)
 
 
 @dataclass(frozen=True)
@@ -206,16 +206,16 @@ def plan_rotation(stack: str, what: str, run: ProgramRun, rerun: Rerun, new_valu
 
 # README's words for a container a rotation recreates, in the order the table lists them.
 _WHO = (
-    ((L.POSTGRES, None), "Postgres"),
-    ((L.VAULT_AGENT, "postgres"), "the agent of postgres"),
-    ((L.REDIS, None), "Redis"),
-    ((L.VAULT_AGENT, "redis"), "the agent of redis"),
-    ((L.VAULT_AGENT, "app"), "the agent of app"),
-    ((L.BACKEND, None), "the backend"),
-    ((L.FRONTEND, None), "the frontend"),
-    ((L.PREFECT_WORKER, None), "the prefect worker"),
-    ((L.BACKUP, None), "the backup service"),
-    ((L.VAULT_AGENT, "backup"), "the agent of backup"),
+    ((Service.POSTGRES, None), "Postgres"),
+    ((Service.VAULT_AGENT, "postgres"), "the agent of postgres"),
+    ((Service.REDIS, None), "Redis"),
+    ((Service.VAULT_AGENT, "redis"), "the agent of redis"),
+    ((Service.VAULT_AGENT, "app"), "the agent of app"),
+    ((Service.BACKEND, None), "the backend"),
+    ((Service.FRONTEND, None), "the frontend"),
+    ((Service.PREFECT_WORKER, None), "the prefect worker"),
+    ((Service.BACKUP, None), "the backup service"),
+    ((Service.VAULT_AGENT, "backup"), "the agent of backup"),
 )
 README_STACKS = ("production", "staging")
 

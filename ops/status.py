@@ -24,13 +24,13 @@ from typing import Any
 
 from clients.docker_api import DockerAPI, DockerError
 from config.stack_config import StackConfig
+from facts.services import Service
+from facts.tokens import CONTAINER
 from ops.command import run_task
 from ops.program_run import ProgramRun, unwrap_secrets
 from ops.stack_context import load_stack, resolve_stack
 from render import labels as L
 from render.app_env import site_url
-
-CONTAINER = "docker:index/container:Container"
 
 
 @dataclass(frozen=True)
@@ -98,7 +98,7 @@ def backup_ages(api: DockerAPI, states: Sequence[ContainerState], out) -> list[s
 
     found = []
     for s in states:
-        if s.service != L.BACKUP or s.state != "running":
+        if s.service != Service.BACKUP or s.state != "running":
             continue
         try:
             ages = read_ages(api, s.name)

@@ -27,7 +27,9 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from .common import CONTAINER, KV_SECRET, known, labels, plain, service_of, strings
+from facts.tokens import CONTAINER, KV_SECRET
+
+from .common import known, labels, plain, service_of, strings
 
 BACKUP = "backup"
 AGENT_FOR_LABEL = "finance-report.agent-for"

@@ -8,12 +8,6 @@ from typing import Any
 
 from pulumi_policy import PolicyConfigSchema, Secret
 
-CONTAINER = "docker:index/container:Container"
-VOLUME = "docker:index/volume:Volume"
-REMOTE_IMAGE = "docker:index/remoteImage:RemoteImage"
-VAULT_POLICY = "vault:index/policy:Policy"
-KV_SECRET = "vault:kv/secretV2:SecretV2"
-APPROLE_ROLE = "vault:appRole/authBackendRole:AuthBackendRole"
 DATASTORES = ("postgres", "redis")
 SERVICE_LABEL = "finance-report.service"
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # the engine's marker for a value not known at preview

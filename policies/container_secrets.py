@@ -5,16 +5,9 @@ from __future__ import annotations
 
 from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy, Severity
 
-from .common import (
-    CONTAINER,
-    SECRET_FILE_PATH_RE,
-    SECRET_FLAG_RE,
-    is_secret_key,
-    known,
-    labels,
-    plain,
-    secret_value_reason,
-)
+from facts.tokens import CONTAINER
+
+from .common import SECRET_FILE_PATH_RE, SECRET_FLAG_RE, is_secret_key, known, labels, plain, secret_value_reason
 
 
 def _env_finding(key: str, value: str) -> str | None:

@@ -6,8 +6,9 @@ from __future__ import annotations
 from pulumi_policy import EnforcementLevel, ReportViolation, Severity, StackValidationArgs, StackValidationPolicy
 
 from facts.envs import is_preview_env
+from facts.tokens import CONTAINER, VOLUME
 
-from .common import CONTAINER, VOLUME, is_datastore, labels, option, plain, service_of
+from .common import is_datastore, labels, option, plain, service_of
 
 ENV_LABEL = "finance-report.env"
 

@@ -11,7 +11,9 @@ from pulumi_policy import (
     Severity,
 )
 
-from .common import CONTAINER, is_datastore, labels, network_names, plain, service_of
+from facts.tokens import CONTAINER
+
+from .common import is_datastore, labels, network_names, plain, service_of
 
 
 def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:

@@ -13,8 +13,9 @@ from pulumi_policy import (
 )
 
 from facts import providers
+from facts.tokens import CONTAINER
 
-from .common import CONTAINER, UNKNOWN, known, plain, service_of
+from .common import UNKNOWN, known, plain, service_of
 
 DOCKER_STOP_DEFAULT = 10  # seconds `docker stop` waits when the container sets no stop_timeout
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy, Severity
 
-from .common import CONTAINER, plain, service_of
+from facts.tokens import CONTAINER
+
+from .common import plain, service_of
 
 DOCKER_PROXY = "docker-proxy"  # render.labels.DOCKER_PROXY: the pack ships without components/
 

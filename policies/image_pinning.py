@@ -11,7 +11,9 @@ from pulumi_policy import (
     Severity,
 )
 
-from .common import CONTAINER, REMOTE_IMAGE, known, plain
+from facts.tokens import CONTAINER, REMOTE_IMAGE
+
+from .common import known, plain
 
 
 def pin_problem(ref: str) -> str | None:

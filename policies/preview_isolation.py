@@ -31,8 +31,9 @@ from pulumi_policy import (
 )
 
 from facts.envs import COMMITTED_ENVS, is_preview_env
+from facts.tokens import CONTAINER, KV_SECRET, VOLUME
 
-from .common import CONTAINER, KV_SECRET, VOLUME, labels, option, plain, strings
+from .common import labels, option, plain, strings
 
 ENV_LABEL = "finance-report.env"
 _PREVIEW_WORD = re.compile(r"(?<![a-z0-9])pr[1-9][0-9]*(?![a-z0-9])")

@@ -17,8 +17,9 @@ from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationA
 from facts import providers
 from facts.bridge_check import without_check_defaults
 from facts.revision import REVISION_LENGTH, options_digest, revision_name
+from facts.tokens import CONTAINER, VOLUME
 
-from .common import CONTAINER, UNKNOWN, VOLUME, plain, service_of
+from .common import UNKNOWN, plain, service_of
 
 ROLLING_SERVICES = ("backend", "frontend")
 _REVISION_RE = re.compile(rf"^(?P<prefix>.+)-[0-9a-f]{{{REVISION_LENGTH}}}$")

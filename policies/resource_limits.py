@@ -11,7 +11,9 @@ from pulumi_policy import (
     Severity,
 )
 
-from .common import CONTAINER, known, plain
+from facts.tokens import CONTAINER
+
+from .common import known, plain
 
 
 def validate_memory(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy, Severity
 
-from .common import CONTAINER, plain
+from facts.tokens import CONTAINER
+
+from .common import plain
 
 RESTART_POLICIES = ("always", "unless-stopped", "on-failure")
 

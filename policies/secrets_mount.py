@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from pulumi_policy import EnforcementLevel, ReportViolation, Severity, StackValidationArgs, StackValidationPolicy
 
-from .common import CONTAINER, SECRETS_ROOT, VOLUME, is_vault_agent, known, plain
+from facts.tokens import CONTAINER, VOLUME
+
+from .common import SECRETS_ROOT, is_vault_agent, known, plain
 
 
 def is_tmpfs(volume_props) -> bool:

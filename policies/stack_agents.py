@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pulumi_policy import EnforcementLevel, ReportViolation, Severity, StackValidationArgs, StackValidationPolicy
 
-from .common import CONTAINER, SECRETS_ROOT, is_vault_agent, known, plain
+from facts.tokens import CONTAINER
+
+from .common import SECRETS_ROOT, is_vault_agent, known, plain
 
 
 def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:

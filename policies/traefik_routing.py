@@ -13,7 +13,9 @@ from pulumi_policy import (
     Severity,
 )
 
-from .common import CONTAINER, labels
+from facts.tokens import CONTAINER
+
+from .common import labels
 
 HOST_RE = re.compile(r"Host\(([^)]*)\)")
 

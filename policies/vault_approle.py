@@ -11,7 +11,9 @@ from pulumi_policy import (
     Severity,
 )
 
-from .common import APPROLE_ROLE, known, plain
+from facts.tokens import APPROLE_ROLE
+
+from .common import known, plain
 
 
 def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:

@@ -13,12 +13,13 @@ import pulumi
 import pulumi_docker as docker
 import pulumi_random as random
 
+from facts.services import Service
 from program.containers import fixed_container, rolling_container
 from program.vault_agent import AgentSettings, VaultAgentSidecar, secrets_mount
 from render import app_env, naming, traefik
 from render import vault_artifacts as va
 from render.hardening import Limits, Stop, hardened_container_args, healthcheck
-from render.labels import BACKEND, FRONTEND, PREFECT_WORKER, container_labels
+from render.labels import container_labels
 from render.secrets import generated_options, kept_merge, llm_keys
 
 SERVICE = "app"
@@ -165,7 +166,7 @@ class AppComponent(pulumi.ComponentResource):
 
         self.backend = rolling_container(
             f"{name}-backend",
-            naming.container_name(BACKEND, env),
+            naming.container_name(Service.BACKEND, env),
             dict(
                 image=backend_image.image_id,
                 entrypoints=["sh", "-c"],
@@ -176,7 +177,7 @@ class AppComponent(pulumi.ComponentResource):
                     docker.ContainerNetworksAdvancedArgs(name=args.traefik_network),
                 ],
                 labels=container_labels(
-                    env, BACKEND, routing=traefik.api_labels(args.route, BACKEND_PORT), restart_digest=digest
+                    env, Service.BACKEND, routing=traefik.api_labels(args.route, BACKEND_PORT), restart_digest=digest
                 ),
                 healthcheck=healthcheck(backend_healthcheck(), start_period=60),
                 wait=True,  # the replacement must be healthy before Pulumi deletes the old container
@@ -195,12 +196,12 @@ class AppComponent(pulumi.ComponentResource):
             frontend_envs.append(f"NEXT_PUBLIC_OPENPANEL_CLIENT_ID={args.openpanel_client_id}")
         self.frontend = rolling_container(
             f"{name}-frontend",
-            naming.container_name(FRONTEND, env),
+            naming.container_name(Service.FRONTEND, env),
             dict(
                 image=frontend_image.image_id,
                 envs=frontend_envs,
                 networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=args.traefik_network)],
-                labels=container_labels(env, FRONTEND, routing=traefik.web_labels(args.route, FRONTEND_PORT)),
+                labels=container_labels(env, Service.FRONTEND, routing=traefik.web_labels(args.route, FRONTEND_PORT)),
                 healthcheck=healthcheck(frontend_healthcheck(), start_period=20),
                 wait=True,
                 wait_timeout=300,
@@ -216,7 +217,7 @@ class AppComponent(pulumi.ComponentResource):
             prefect = fixed_container(
                 f"{name}-prefect-worker",
                 dict(
-                    name=naming.container_name(PREFECT_WORKER, env),
+                    name=naming.container_name(Service.PREFECT_WORKER, env),
                     image=backend_image.image_id,
                     entrypoints=["sh", "-c"],
                     command=[prefect_script()],
@@ -225,7 +226,7 @@ class AppComponent(pulumi.ComponentResource):
                         docker.ContainerNetworksAdvancedArgs(name=args.internal_network),
                         docker.ContainerNetworksAdvancedArgs(name=args.traefik_network),
                     ],
-                    labels=container_labels(env, PREFECT_WORKER, restart_digest=digest),
+                    labels=container_labels(env, Service.PREFECT_WORKER, restart_digest=digest),
                     healthcheck=healthcheck(prefect_healthcheck(), start_period=30),
                     **hardened_container_args(args.prefect_limits, stop=PREFECT_STOP),
                 ),

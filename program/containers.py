@@ -21,7 +21,7 @@ import pulumi
 import pulumi_docker as docker
 from pulumi import _types
 
-from facts import providers
+from facts import providers, tokens
 from facts.revision import revision_name
 
 
@@ -44,7 +44,7 @@ def engine_props(kwargs: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _secret_outputs(props: Mapping[str, Any]) -> list[str]:
-    return [p for p in providers.NESTED_SECRET_PROPERTIES[providers.CONTAINER] if props.get(p)]
+    return [p for p in providers.NESTED_SECRET_PROPERTIES[tokens.CONTAINER] if props.get(p)]
 
 
 def fixed_container(resource_name: str, kwargs: Mapping[str, Any], opts: pulumi.ResourceOptions) -> docker.Container:

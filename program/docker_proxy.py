@@ -26,12 +26,13 @@ import pulumi
 import pulumi_docker as docker
 
 from facts.providers import READ_CALLS
+from facts.services import Service
 from program.containers import fixed_container
 from render import naming
 from render.hardening import Limits, hardened_container_args, healthcheck
-from render.labels import DOCKER_PROXY, container_labels
+from render.labels import container_labels
 
-SERVICE = DOCKER_PROXY
+SERVICE = Service.DOCKER_PROXY
 HOST_DOCKER_SOCKET = "/var/run/docker.sock"
 """The engine's socket on the Dokploy host (the only host path the proxy reads)."""
 ENGINE_SOCKET = "/var/run/docker.sock"

@@ -11,12 +11,13 @@ import pulumi
 import pulumi_docker as docker
 import pulumi_vault as vault
 
+from facts.services import Service
 from program import named
 from program.containers import fixed_container
 from render import naming
 from render import vault_artifacts as va
 from render.hardening import Limits, hardened_container_args, healthcheck
-from render.labels import VAULT_AGENT, container_labels, volume_labels
+from render.labels import container_labels, volume_labels
 
 
 @dataclass
@@ -151,7 +152,9 @@ class VaultAgentSidecar(pulumi.ComponentResource):
                 networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=s.network)],
                 # The digest makes a changed KV value replace the agent, which then renders it before any
                 # consumer restarts: the running agent would re-read KV only after static_secret_render_interval.
-                labels=container_labels(env, VAULT_AGENT, agent_for=service, restart_digest=self.restart_digest),
+                labels=container_labels(
+                    env, Service.VAULT_AGENT, agent_for=service, restart_digest=self.restart_digest
+                ),
                 healthcheck=healthcheck(va.agent_healthcheck(service, templates), interval=5, start_period=5),
                 wait=True,  # consumers depend on this container: they start only once it is healthy
                 wait_timeout=120,

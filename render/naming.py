@@ -30,12 +30,6 @@ def agent_container_name(service: str, env: str) -> str:
     return f"{PREFIX}-{service}-vault-agent{env_suffix(env)}"
 
 
-def revision_container_name(service: str, env: str, revision: str) -> str:
-    """Rolling services (backend, frontend) get a new name per revision so the replacement can start,
-    pass its health check and join Traefik before the old container is removed (invariant 4)."""
-    return f"{container_name(service, env)}-{revision[:10]}"
-
-
 def site_host(env: str, domain: str) -> str:
     return f"report{env_suffix(env)}.{domain}"
 

@@ -23,12 +23,13 @@ from __future__ import annotations
 
 from facts import providers
 from facts.envs import PREVIEWS_KV_DIR
+from facts.services import VaultService
 from render import naming
 from render.vault_artifacts import hcl_block, role_write_parameters
 
 DEPLOYER_POLICY_NAME = f"{naming.PREFIX}-preview-envs-deployer"
 DIGITS = "123456789"
-SERVICES = ("postgres", "redis", "app", "backup")  # every service with a Vault side (the program's vault_roles)
+SERVICES = tuple(VaultService)  # every service with a Vault side (the program's vault_roles)
 
 
 def preview_service_policy_hcl(kv_mount: str, service: str) -> str:

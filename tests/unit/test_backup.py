@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from config.errors import ConfigError
 from config.stack_config import load_config
+from facts.services import Service
 from ops import backup_health
 from ops import backup_ops as ops
 from ops.command import OperatorError
@@ -564,7 +565,7 @@ def test_a_stop_that_fails_starts_again_what_was_stopped_and_restores_nothing():
 
     # the backend and the worker in the order the API lists them: the second one's stop fails
     first, second = [
-        r["Id"] for r in FakeDocker({}).rows if r["Labels"].get(L.SERVICE) in (L.BACKEND, L.PREFECT_WORKER)
+        r["Id"] for r in FakeDocker({}).rows if r["Labels"].get(L.SERVICE) in (Service.BACKEND, Service.PREFECT_WORKER)
     ]
     api = FakeDocker({second: 500})
     with pytest.raises(OperatorError) as failed:

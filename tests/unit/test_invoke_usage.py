@@ -46,7 +46,7 @@ def invoke(*args: str, stdin: str = "", env: dict | None = None) -> subprocess.C
         (
             ["rotate", "--stack", "staging"],
             "rotate: --what = '' is invalid: expected one of secret-key, postgres-password, redis-password, "
-            "app-secret-id, postgres-secret-id, redis-secret-id, backup-secret-id",
+            "postgres-secret-id, redis-secret-id, app-secret-id, backup-secret-id",
         ),
         (
             ["rollback"],

@@ -157,7 +157,7 @@ def test_a_failed_up_and_bad_input_exit_as_documented(capsys):
     assert (
         capsys.readouterr().err.strip()
         == "rotate: --what = 'database' is invalid: expected one of secret-key, postgres-password, "
-        "redis-password, app-secret-id, postgres-secret-id, redis-secret-id, backup-secret-id"
+        "redis-password, postgres-secret-id, redis-secret-id, app-secret-id, backup-secret-id"
     )
     assert rotate.main("nope", "secret-key", yes=True, runner=runner, preflight=lambda: None) == 2
     assert (
