@@ -693,8 +693,8 @@ def test_the_operator_commands_back_up_list_and_restore_through_the_docker_api(
     assert ledger(stage, scratch[0]) == deleted, "latest is now the safety backup, taken before the restore"
     capsys.readouterr()
 
-    assert backup_ops.main("restore", "staging", docker_host=host, source="latest", confirm=lambda _q: False) == 1
-    assert capsys.readouterr().err.strip() == "restore: not confirmed"
+    assert backup_ops.main("restore", "staging", docker_host=host, source="latest", read=lambda _q: "n") == 1
+    assert capsys.readouterr().err.strip() == "restore: not confirmed; nothing changed"
     assert backup_ops.main("restore", "staging", docker_host=host, yes=True, source="../x") == 2
     docker_engine.run("rm", "-f", backend)
 
