@@ -99,6 +99,15 @@ def architecture(c):
     write_docs()
 
 
+@task(name="vault-policies")
+def vault_policies(c):
+    """Write docs/vault/*.hcl, the Vault policies an administrator writes by hand, from the program's builders."""
+    from ci.vault_policies import ROOT, policy_files, write
+
+    for path in write(policy_files()):
+        print(path.relative_to(ROOT))
+
+
 @task(name="readme-tables")
 def readme_tables(c):
     """Print README's blocks generated from the tools (tests fail when README drifts from them)."""
