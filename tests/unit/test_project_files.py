@@ -90,16 +90,17 @@ def test_readme_policy_table_lists_every_policy_of_the_pack():
     )
 
 
-def test_readme_shows_the_exact_deploy_policy_of_each_stack():
+def test_the_ci_credentials_page_writes_the_exact_deploy_policy_of_each_stack():
     from render.vault_artifacts import deploy_policy_hcl
     from tests.conftest import run_stack
 
-    readme = (ROOT / "README.md").read_text()
+    page = (ROOT / "docs/ci-credentials.md").read_text()
     for env in ("staging", "production"):
         services = sorted(run_stack(env).outputs["vault_roles"])  # every service with a Vault side
         hcl = deploy_policy_hcl("secret", "approle", env, services)
-        assert f"vault policy write finance_report-{env}-deploy - <<'EOF'\n{hcl}EOF\n" in readme, (
-            f"README's deploy policy of {env} is stale"
+        assert f"vault policy write finance_report-{env}-deploy docs/vault/deploy-{env}.hcl\n" in page
+        assert (ROOT / f"docs/vault/deploy-{env}.hcl").read_text() == hcl, (
+            f"docs/vault/deploy-{env}.hcl is stale: run `uv run invoke vault-policies`"
         )
 
 
