@@ -51,7 +51,7 @@ def plan(c, stack="", json=False, config_file=None, policy_config=None):
 
 @task(name="config-reference")
 def config_reference(c):
-    """Print Pulumi.yaml's config block and README's config table, generated from config/stack_config.py."""
+    """Print Pulumi.yaml's config block and docs/configuration.md's table, generated from config/stack_config.py."""
     import yaml
 
     from ci.config_reference import project_config_block, readme_table

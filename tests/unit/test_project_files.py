@@ -1,5 +1,5 @@
-"""Project files agree with the code: Pulumi.yaml's config schema and README's table are FIELDS, the
-stack files carry no plaintext secret, and the runtime is python with uv."""
+"""Project files agree with the code: Pulumi.yaml's config schema and docs/configuration.md's table are
+FIELDS, the stack files carry no plaintext secret, and the runtime is python with uv."""
 
 from __future__ import annotations
 
@@ -27,9 +27,9 @@ def test_pulumi_yaml_declares_every_config_key_with_type_description_and_default
         assert entry["type"] in ("string", "integer", "boolean", "array") and entry["description"], key
 
 
-def test_readme_config_table_matches_the_schema():
-    readme = (ROOT / "README.md").read_text()
-    assert readme_table() in readme, "README's config reference is stale: run `uv run invoke config-reference`"
+def test_the_configuration_page_table_matches_the_schema():
+    page = (ROOT / "docs/configuration.md").read_text()
+    assert readme_table() in page, "docs/configuration.md is stale: run `uv run invoke config-reference`"
 
 
 def test_stack_files_hold_no_plaintext_secret():
@@ -84,9 +84,9 @@ def test_ci_runs_every_command_of_the_pull_request_checks_job():
     assert "\nuv run pytest\n" in ci, "README's test command, exactly"
 
 
-def test_readme_policy_table_lists_every_policy_of_the_pack():
-    assert policy_table() in (ROOT / "README.md").read_text(), (
-        "README's policy table is stale: regenerate it from ci.config_reference.policy_table()"
+def test_the_policies_page_lists_every_policy_of_the_pack():
+    assert policy_table() in (ROOT / "docs/policies.md").read_text(), (
+        "docs/policies.md's policy table is stale: regenerate it from ci.config_reference.policy_table()"
     )
 
 
