@@ -99,6 +99,19 @@ def architecture(c):
     write_docs()
 
 
+@task(
+    help={
+        "stack": "stack name (production, staging, ...)",
+        "out": "SVG to write (default docs/images/<stack>.svg); its DOT source goes beside it as .dot",
+    }
+)
+def diagram(c, stack="", out=None):
+    """Draw the stack's deployment from its plan (containers, networks, volumes, Vault, secret flow, backups) to SVG."""
+    from ci.diagram import main
+
+    sys.exit(main(stack, out))
+
+
 @task(name="vault-policies")
 def vault_policies(c):
     """Write docs/vault/*.hcl, the Vault policies an administrator writes by hand, from the program's builders."""
