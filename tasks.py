@@ -123,17 +123,19 @@ def vault_policies(c):
 
 @task(name="readme-tables")
 def readme_tables(c):
-    """Print README's blocks generated from the tools (tests fail when README drifts from them)."""
+    """Print the blocks of README and docs/ generated from the tools (tests fail when a page drifts from them)."""
+    from ci.commands import commands_table
     from ci.memory_budget import host_budget
+    from ops.logs import readme_services
     from ops.rotate import readme_table as rotation_table
 
-    print("## Rotation\n")
+    print("## README.md: Commands\n")
+    print(commands_table())
+    print("## docs/rotation.md\n")
     print(rotation_table())
-    from ops.logs import readme_services
-
-    print("## Logs\n")
+    print("## docs/logs-and-status.md: --service\n")
     print(readme_services() + "\n")
-    print("## Preview environments: host memory budget\n")
+    print("## docs/pr-environments.md: host memory budget\n")
     print("\n".join(host_budget("staging").lines()))
 
 

@@ -46,7 +46,9 @@ def stack_policy_files(stack: str, run: ProgramRun) -> list[PolicyFile]:
     services = sorted(run.outputs["vault_roles"])
     kv, approle = _mounts(run)
     return [
-        PolicyFile(DIR / f"deploy-{stack}.hcl", f"{PREFIX}-{stack}-deploy", deploy_policy_hcl(kv, approle, stack, services)),
+        PolicyFile(
+            DIR / f"deploy-{stack}.hcl", f"{PREFIX}-{stack}-deploy", deploy_policy_hcl(kv, approle, stack, services)
+        ),
         PolicyFile(
             DIR / f"preview-{stack}.hcl", preview_policy_name(stack), preview_policy_hcl(kv, approle, stack, services)
         ),

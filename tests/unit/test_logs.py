@@ -49,7 +49,9 @@ def test_the_logs_page_and_the_invoke_help_list_every_service_the_tool_accepts()
 
     doc = logs.readme_services()
     page = " ".join((ROOT / "docs/logs-and-status.md").read_text().split())
-    assert doc in page, "docs/logs-and-status.md's --service values are stale: `uv run invoke readme-tables` prints them"
+    assert doc in page, (
+        "docs/logs-and-status.md's --service values are stale: `uv run invoke readme-tables` prints them"
+    )
     documented = {
         f"agent:{a}" for part in doc.split("`") if part.startswith("agent:") for a in part[len("agent:") :].split("|")
     }
