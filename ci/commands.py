@@ -11,7 +11,8 @@ from __future__ import annotations
 import copy
 from functools import cache
 
-from invoke import Collection, FilesystemLoader
+from invoke.collection import Collection
+from invoke.loader import FilesystemLoader
 
 from ops.program_run import ROOT
 

@@ -282,12 +282,12 @@ class DeploymentPicture:
 
 def dot_source(run: ProgramRun, image_tag: str) -> str:
     """The picture's DOT source: the same plan gives the same text."""
-    return DeploymentPicture(run, image_tag).graph().source
+    return str(DeploymentPicture(run, image_tag).graph().source)
 
 
 def svg(source: str) -> str:
     """`dot -Tsvg` of the source (graphviz.ExecutableNotFound when Debian's graphviz is not installed)."""
-    return graphviz.Source(source).pipe(format="svg", encoding="utf-8")
+    return str(graphviz.Source(source).pipe(format="svg", encoding="utf-8"))
 
 
 def write(stack: str, out: str | None = None) -> tuple[Path, Path]:
@@ -321,6 +321,6 @@ def draw(stack: str, out: str | None = None) -> int:
     return 0
 
 
-def main(*args: object, **kwargs: object) -> int:
+def main(stack: str, out: str | None = None) -> int:
     """`uv run invoke diagram` as a command: one line and an exit code on any error (ops/command.py)."""
-    return run_task("diagram", draw, *args, **kwargs)
+    return run_task("diagram", draw, stack, out)
