@@ -51,7 +51,7 @@ def plan(c, stack="", json=False, config_file=None, policy_config=None):
 
 @task(name="config-reference")
 def config_reference(c):
-    """Print Pulumi.yaml's config block and README's config table, generated from config/stack_config.py."""
+    """Print Pulumi.yaml's config block and docs/configuration.md's table, generated from config/stack_config.py."""
     import yaml
 
     from ci.config_reference import project_config_block, readme_table
@@ -99,19 +99,43 @@ def architecture(c):
     write_docs()
 
 
+@task(
+    help={
+        "stack": "stack name (production, staging, ...)",
+        "out": "SVG to write (default docs/images/<stack>.svg); its DOT source goes beside it as .dot",
+    }
+)
+def diagram(c, stack="", out=None):
+    """Draw the stack's deployment from its plan (containers, networks, volumes, Vault, secret flow, backups) to SVG."""
+    from ci.diagram import main
+
+    sys.exit(main(stack, out))
+
+
+@task(name="vault-policies")
+def vault_policies(c):
+    """Write docs/vault/*.hcl, the Vault policies an administrator writes by hand, from the program's builders."""
+    from ci.vault_policies import ROOT, policy_files, write
+
+    for path in write(policy_files()):
+        print(path.relative_to(ROOT))
+
+
 @task(name="readme-tables")
 def readme_tables(c):
-    """Print README's blocks generated from the tools (tests fail when README drifts from them)."""
+    """Print the blocks of README and docs/ generated from the tools (tests fail when a page drifts from them)."""
+    from ci.commands import commands_table
     from ci.memory_budget import host_budget
+    from ops.logs import readme_services
     from ops.rotate import readme_table as rotation_table
 
-    print("## Rotation\n")
+    print("## README.md: Commands\n")
+    print(commands_table())
+    print("## docs/rotation.md\n")
     print(rotation_table())
-    from ops.logs import readme_services
-
-    print("## Logs\n")
+    print("## docs/logs-and-status.md: --service\n")
     print(readme_services() + "\n")
-    print("## Preview environments: host memory budget\n")
+    print("## docs/pr-environments.md: host memory budget\n")
     print("\n".join(host_budget("staging").lines()))
 
 

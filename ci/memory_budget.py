@@ -1,4 +1,4 @@
-"""The Docker host's memory budget, checked by the offline plan (README "Preview environments").
+"""The Docker host's memory budget, checked by the offline plan (docs/pr-environments.md, "Host memory budget").
 
 Every container the program declares has a memory limit; one host runs the committed stacks (production,
 staging) and up to `maxPreviewEnvs` pull-request previews. The budget adds, from the program's own

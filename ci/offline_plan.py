@@ -167,7 +167,7 @@ def check_sections(pack_config: Mapping[str, Any], policies: Sequence[Any], path
         if section not in known and not section.startswith("$"):
             raise bad_input(
                 f"policy config {path}: {section} names no policy of the pack; expected one of the names in "
-                "README's policy table"
+                "docs/policies.md"
             )
 
 

@@ -33,6 +33,8 @@ from facts.project import PROJECT
 ROOT = Path(__file__).resolve().parent.parent
 PROGRAM = ROOT / "__main__.py"
 SECRET_MASK = "[secret]"
+SECRET_RESULTS = {tokens.RANDOM_PASSWORD, tokens.RANDOM_BYTES, tokens.SECRET_ID}
+"""Resources whose computed outputs are secrets: never kept beside the captured inputs."""
 PASSWORD_ALPHABET = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789!#%+-.:=?@^_~"
 
 
@@ -45,6 +47,9 @@ class Resource:
     inputs: dict[str, Any]
     options: dict[str, Any]
     custom: bool = True
+    computed: dict[str, Any] = field(default_factory=dict)
+    """Outputs the mocks computed that are not secret (an image's imageId, a role's roleId): what a later
+    resource's input may hold, e.g. a container's `image`."""
 
     def plain_inputs(self) -> dict[str, Any]:
         return unwrap_secrets(self.inputs)
@@ -144,6 +149,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
         self.seed = seed
         self.state = state
         self.inputs: dict[tuple[str, str], dict[str, Any]] = {}
+        self.computed: dict[tuple[str, str], dict[str, Any]] = {}
         self.providers: dict[tuple[str, str], str | None] = {}
 
     def _password(self, name: str, length: int, special: bool) -> str:
@@ -178,6 +184,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
                 uuid.UUID(bytes=_digest(self.seed, args.name, "secret-id")[:16])
             )
             state["accessor"] = str(uuid.UUID(bytes=_digest(self.seed, args.name, "accessor")[:16]))
+        if typ not in SECRET_RESULTS:
+            self.computed[(args.typ, args.name)] = {k: v for k, v in state.items() if k not in args.inputs}
         return f"{args.name}-id", state
 
     def call(self, args: pulumi.runtime.MockCallArgs):
@@ -337,6 +345,7 @@ def run_program(
                 inputs=mocks.inputs.get((type_, name), {}),
                 options=record,
                 custom=not type_.startswith("finance-report:"),
+                computed=mocks.computed.get((type_, name), {}),
             )
         )
 

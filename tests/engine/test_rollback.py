@@ -1,4 +1,4 @@
-"""Engine layer: `invoke rollback` through the Automation API on a local stack (README "Rollback").
+"""Engine layer: `invoke rollback` through the Automation API on a local stack (docs/rollback.md).
 
 1. Two updates (the previous tag, then the current one) give the stack a history.
 2. `--list` prints it and changes nothing: same stack file, no new update.

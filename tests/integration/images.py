@@ -1,7 +1,7 @@
 """Stand-in images for the official `postgres:16.x-alpine` and `redis:7.4.x-alpine` (no registry is
 reachable here), built from Debian's server binaries with the official images' contract the program
 relies on (facts from the docker-library Dockerfiles and entrypoints of the pinned versions, copied in
-/work/shared/reference/images; README "Real-systems harness" lists them):
+/work/shared/reference/images; docs/testing.md "The real-systems harness" lists them):
 
 | contract | postgres:16-alpine | redis:7.4-alpine |
 |---|---|---|

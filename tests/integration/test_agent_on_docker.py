@@ -180,7 +180,7 @@ def scan_for(root: Path, needles: list[bytes], same_filesystem: bool) -> list[st
 def test_only_the_agents_credentials_are_on_disk_each_0400_and_nothing_after_removal(
     docker_engine, agent_image, rendered, program
 ):
-    """README "What is on disk": rendered secrets never; the role-id and secret-id an agent logs in with
+    """docs/secrets.md "What is on disk": rendered secrets never; the role-id and secret-id an agent logs in with
     are uploaded into its container's writable layer (the provider copies uploads before start, where
     no tmpfs exists yet), readable by the agent's uid only, bound to the Docker host's address when
     vaultAgentCidrs is set, and gone with the container."""

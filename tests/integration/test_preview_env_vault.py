@@ -1,4 +1,4 @@
-"""The preview deployer's Vault token on a real OpenBao (README "Preview environments").
+"""The preview deployer's Vault token on a real OpenBao (docs/pr-environments.md).
 
 The compose deployment's previews borrowed staging's AppRole; here a preview stack creates its own roles
 with a token whose policy (render/preview_env.deployer_policy_hcl, no default policy) covers `pr<N>`
@@ -40,7 +40,7 @@ def preview(openbao, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def deployer(openbao):
-    """The previews' deploy token, and the platform's shared preview policies (README: once, before the
+    """The previews' deploy token, and the platform's shared preview policies (docs/pr-environments.md: once, before the
     first preview), both written by root."""
     root = openbao.client()
     for service in SERVICES:

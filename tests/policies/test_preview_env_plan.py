@@ -15,7 +15,7 @@ from tests.conftest import ROOT
 from tests.policies.test_offline_plan import on
 
 POLICY = "preview-stack-disallow-shared-resources"
-ADVISORY_EXPLAINED_IN_README = {"vault-approle-configure-hygiene", "backup-enforce-separate-storage"}
+ADVISORY_EXPLAINED_IN_DOCS = {"vault-approle-configure-hygiene", "backup-enforce-separate-storage"}
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +31,7 @@ def preview_plan(files, *transforms):
 def test_a_generated_preview_plans_clean_like_staging_and_production(files):
     result = preview_plan(files)
     assert result.mandatory == [], "\n".join(f"{v.policy}: {v.message}" for v in result.mandatory)
-    assert {v.policy for v in result.violations} <= ADVISORY_EXPLAINED_IN_README
+    assert {v.policy for v in result.violations} <= ADVISORY_EXPLAINED_IN_DOCS
     assert result.run.outputs["site_url"] == "https://report-pr314.zitian.party"
 
 

@@ -41,15 +41,17 @@ def test_every_service_label_the_program_declares_can_be_asked_for(production):
     ]
 
 
-def test_readme_and_the_invoke_help_list_every_service_the_tool_accepts():
-    """README "Logs" and `invoke logs --help` are derived from logs.SERVICES and logs.AGENT_SERVICES: an
+def test_the_logs_page_and_the_invoke_help_list_every_service_the_tool_accepts():
+    """docs/logs-and-status.md and `invoke logs --help` are derived from logs.SERVICES and logs.AGENT_SERVICES: an
     accepted name missing from either (agent:backup once) fails here."""
     import tasks
     from tests.conftest import ROOT
 
     doc = logs.readme_services()
-    readme = " ".join((ROOT / "README.md").read_text().split())
-    assert doc in readme, "README's list of --service values is stale: `uv run invoke readme-tables` prints it"
+    page = " ".join((ROOT / "docs/logs-and-status.md").read_text().split())
+    assert doc in page, (
+        "docs/logs-and-status.md's --service values are stale: `uv run invoke readme-tables` prints them"
+    )
     documented = {
         f"agent:{a}" for part in doc.split("`") if part.startswith("agent:") for a in part[len("agent:") :].split("|")
     }

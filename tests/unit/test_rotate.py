@@ -252,19 +252,19 @@ def test_what_the_command_says_restarts_is_what_the_stacks_plan_recreates(stack,
 
 
 def test_every_container_a_rotation_recreates_in_place_is_replaced_delete_first(production):
-    """README's rotation table marks the rolling ones (new revision); the others are delete-first."""
+    """docs/rotation.md's table marks the rolling ones (new revision); the others are delete-first."""
     options = {c.name: c.options for c in production.by_type(rotate.CONTAINER)}
     for what in rotate.KINDS:
         for r in rotate.plan_rotation("production", what, production, rerun_for("production")).replaced:
             assert options[r.resource]["deleteBeforeReplace"] is (not r.rolls), (what, r)
 
 
-def test_readme_rotation_table_is_generated_from_the_tool():
+def test_the_rotation_page_table_is_generated_from_the_tool():
     from tests.conftest import ROOT
 
     table = rotate.readme_table()
-    assert table in (ROOT / "README.md").read_text(), (
-        "README's rotation table is stale: `uv run invoke readme-tables` prints it"
+    assert table in (ROOT / "docs/rotation.md").read_text(), (
+        "docs/rotation.md's rotation table is stale: `uv run invoke readme-tables` prints it"
     )
     rows = {line.split(" | ")[0].strip("| `"): line for line in table.splitlines()[2:]}
     assert list(rows) == list(rotate.KINDS)
