@@ -248,8 +248,8 @@ MUTATIONS = (
     M(
         "deploy-token-pins-only-the-app-role",
         "render/vault_artifacts.py",
-        '        pinned[f"auth/{approle_mount}/role/',
-        '        if service == "app": pinned[f"auth/{approle_mount}/role/',
+        "        pinned[role] = role_write_parameters(settings, [name])",
+        '        if service == "app": pinned[role] = role_write_parameters(settings, [name])',
         ("tests/integration/test_deploy_token.py",),
     ),
     M(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -23,7 +24,7 @@ import pulumi
 if TYPE_CHECKING:  # program.backup imports this module: its settings type is imported for typing only
     from program.backup import BackupSettings
 
-from render import naming
+from render import naming, vault_artifacts
 
 PROJECT = "finance-report"
 REQUIRED = object()  # marker: the key has no default and must be set in the stack file
@@ -250,8 +251,15 @@ FIELDS: tuple[Field, ...] = (
         "vaultAgentCidrs",
         "array",
         "CIDRs the agents reach Vault from (the Docker host's egress address); bound to every AppRole "
-        "secret-id and token.",
+        "secret-id and token. Required before production's first `pulumi up` (a preview warns).",
         [],
+    ),
+    Field(
+        "secretIdTtlDays",
+        "integer",
+        "Lifetime of each AppRole secret-id, days (12-32); a deploy in the last two thirds of it mints a new "
+        "one (README: Secret-id lifetime and renewal).",
+        vault_artifacts.SECRET_ID_TTL_DAYS,
     ),
     Field("s3Endpoint", "string", "S3 (MinIO) endpoint URL used by the backend."),
     Field("s3PublicEndpoint", "string", "Public S3 endpoint URL (empty: same as s3Endpoint).", ""),
@@ -429,6 +437,9 @@ class StackConfig:
     preview_docker_proxy_image: ImageRef | None = None
     host_memory_mb: int = 0
     max_preview_envs: int = 0
+    secret_id_ttl_days: int = vault_artifacts.SECRET_ID_TTL_DAYS
+    secret_id_renewal_window: str = ""
+    """The renewal window this run falls in (render.vault_artifacts.secret_id_renewal_window)."""
     # Operator-supplied secrets stay Outputs (secret-marked) from the moment they are read.
     secrets: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
     backup: BackupSettings | None = None
@@ -707,6 +718,11 @@ def _load_config(
         for service in ("postgres", "redis", "backend", "frontend", "prefect", "agent")
     }
     log_max_size = r.string("logMaxSize", _SIZE_RE.match, "a size such as 10m (digits then k, m or g)")
+    # At least 12 days: the weekly scheduled deploy then always lands in the renewal part (two thirds) of a
+    # secret-id's life. At most 32: Vault caps a secret-id's TTL at the AppRole mount's max lease TTL,
+    # 768 h unless tuned (openbao/openbao internal/builtin/credential/approle/validation.go:312-318), and
+    # the renewal windows must be computed from the TTL Vault applies.
+    secret_id_ttl_days = r.integer("secretIdTtlDays", 12, 32)
     data_paths = {}
     for key in ("postgresDataPath", "redisDataPath"):
         data_paths[key] = r.string(
@@ -805,6 +821,8 @@ def _load_config(
         preview_docker_proxy_image=_image(r, "previewDockerProxyImage"),
         host_memory_mb=r.integer("hostMemoryMb", 0, 4194304),
         max_preview_envs=r.integer("maxPreviewEnvs", 0, 100),
+        secret_id_ttl_days=secret_id_ttl_days,
+        secret_id_renewal_window=vault_artifacts.secret_id_renewal_window(clock(), secret_id_ttl_days * 86400),
         # Main builds are tagged with their commit (sha7); a release tag (vX.Y.Z) or a digest is not one.
         git_commit_sha=r.string("gitCommitSha", _SHA_RE.match, "a git commit sha (7-40 hex), or empty")
         or (tag if _SHA_RE.match(tag) else ""),
@@ -851,7 +869,14 @@ def _cidrs(values: tuple[str, ...]) -> tuple[str, ...]:
             ipaddress.ip_network(value, strict=True)
         except ValueError:
             raise ConfigError("vaultAgentCidrs", list(values), 'a list of CIDRs such as ["203.0.113.7/32"]') from None
+    if len(values) > vault_artifacts.MAX_BOUND_CIDRS or len(set(values)) != len(values):
+        # The deploy policy allows each list in every order the provider may send it (n! lists).
+        raise ConfigError("vaultAgentCidrs", list(values), f"at most {vault_artifacts.MAX_BOUND_CIDRS} distinct CIDRs")
     return values
+
+
+clock = time.time
+"""What "now" is for the secret-id renewal window (tests replace it)."""
 
 
 def read_pulumi_config() -> StackConfig:
@@ -872,7 +897,25 @@ def read_pulumi_config() -> StackConfig:
     secret_values = {spec.key: cfg.get_secret(spec.key) for spec in FIELDS if spec.secret and raw.get(spec.key)}
     config = load_config(raw, pulumi.get_stack(), frozenset(secret_keys), secret_values)
     check_adoption(config, pulumi.runtime.is_dry_run())
+    check_agent_cidrs(config, pulumi.runtime.is_dry_run())
     return config
+
+
+def check_agent_cidrs(config: StackConfig, preview: bool) -> None:
+    """Production's secret-ids and agent tokens must work from the Docker host only: a secret-id read off
+    the host's disk, or minted with a leaked deploy token, is then useless anywhere else. The committed
+    stack file cannot know the host's egress address, so `pulumi up` refuses to run without it (like an
+    unadopted env) and a preview (and `invoke plan`) warns in one line."""
+    if config.env != "production" or config.vault_agent_cidrs:
+        return
+    expected = (
+        "the Docker host's egress address as Vault sees it, before production's first `pulumi up`: `pulumi "
+        "config set --path 'vaultAgentCidrs[0]' <address>/32 --stack production`"
+    )
+    if preview:
+        pulumi.log.warn(f"vaultAgentCidrs is empty: `pulumi up` will refuse to run; set {expected}")
+        return
+    raise ConfigError("vaultAgentCidrs", [], expected)
 
 
 def check_adoption(config: StackConfig, preview: bool) -> None:

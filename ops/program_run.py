@@ -172,11 +172,14 @@ class RecordingMocks(pulumi.runtime.Mocks):
         elif typ == "vault:appRole/authBackendRole:AuthBackendRole":
             state["roleId"] = str(uuid.UUID(bytes=_digest(self.seed, args.name)[:16]))
         elif typ == "vault:appRole/authBackendRoleSecretId:AuthBackendRoleSecretId":
-            # `state` may hold a new secret-id: what `pulumi up --replace` of it mints (invoke rotate).
+            # `state` may hold a new secret-id: what `pulumi up --replace` of it mints (invoke rotate). Every
+            # argument is ForceNew (facts.providers.REPLACE_FACTS): new metadata (a new renewal window) is a
+            # replacement, which mints a new secret-id.
+            minted = str(state.get("metadata", ""))
             state["secretId"] = self.state.get(args.name) or str(
-                uuid.UUID(bytes=_digest(self.seed, args.name, "secret-id")[:16])
+                uuid.UUID(bytes=_digest(self.seed, args.name, "secret-id", minted)[:16])
             )
-            state["accessor"] = str(uuid.UUID(bytes=_digest(self.seed, args.name, "accessor")[:16]))
+            state["accessor"] = str(uuid.UUID(bytes=_digest(self.seed, args.name, "accessor", minted)[:16]))
         return f"{args.name}-id", state
 
     def call(self, args: pulumi.runtime.MockCallArgs):

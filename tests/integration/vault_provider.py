@@ -42,8 +42,32 @@ def role_body(settings: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
+def provider_metadata(text: str) -> str:
+    """A secret-id's metadata as the provider sends it: normalizeDataJSON re-marshals the JSON object
+    (Go's json.Marshal: keys sorted, no spaces) (terraform-provider-vault v5.10.1
+    vault/resource_approle_auth_backend_role_secret_id.go:177-185)."""
+    return json.dumps(json.loads(text), sort_keys=True, separators=(",", ":"))
+
+
+def secret_id_metadata(artifacts: Artifacts) -> dict[str, str]:
+    """role name -> the metadata the program declares on that role's secret-id, as the provider sends it."""
+    from ops.program_run import unwrap_secrets
+
+    roles = {
+        r.name.rsplit("-role", 1)[0]: unwrap_secrets(r.inputs)["roleName"]
+        for r in artifacts.run.by_type("vault:appRole/authBackendRole:AuthBackendRole")
+    }
+    out = {}
+    for r in artifacts.run.by_type("vault:appRole/authBackendRoleSecretId:AuthBackendRoleSecretId"):
+        out[roles[r.name.rsplit("-secret-id", 1)[0]]] = provider_metadata(unwrap_secrets(r.inputs)["metadata"])
+    assert sorted(out) == sorted(roles.values()), "every role has one secret-id"
+    return out
+
+
 def deploy(client: VaultHTTP, artifacts: Artifacts) -> dict[str, dict[str, str]]:
-    """What `pulumi up` does through the Vault provider; returns role -> minted secret-id data."""
+    """What `pulumi up` does through the Vault provider; returns role -> minted secret-id data. A role
+    that exists is read, not written: the provider writes a role only when it creates it or the program
+    changed one of its settings (tests that need the create start from a deleted role)."""
     for name, text in artifacts.policies().items():
         client.ok("PUT", f"sys/policies/acl/{name}", {"policy": text})
         client.ok("GET", f"sys/policies/acl/{name}")
@@ -52,16 +76,13 @@ def deploy(client: VaultHTTP, artifacts: Artifacts) -> dict[str, dict[str, str]]
         client.ok("POST", f"{mount}/data/{names[service]}", {"data": data})
         client.ok("GET", f"{mount}/data/{names[service]}")
     minted = {}
+    metadata = secret_id_metadata(artifacts)
     for role, settings in artifacts.roles().items():
-        client.ok("POST", f"auth/{APPROLE}/role/{role}", role_body(settings))
+        if client.call("GET", f"auth/{APPROLE}/role/{role}").status_code == 404:
+            client.ok("POST", f"auth/{APPROLE}/role/{role}", role_body(settings))
         client.ok("GET", f"auth/{APPROLE}/role/{role}")
         client.ok("GET", f"auth/{APPROLE}/role/{role}/role-id")
-        service = role.rsplit("-", 1)[1]
-        minted[role] = client.ok(
-            "POST",
-            f"auth/{APPROLE}/role/{role}/secret-id",
-            {"metadata": json.dumps({"service": service, "env": artifacts.env})},
-        )["data"]
+        minted[role] = client.ok("POST", f"auth/{APPROLE}/role/{role}/secret-id", {"metadata": metadata[role]})["data"]
         client.ok(
             "POST",
             f"auth/{APPROLE}/role/{role}/secret-id-accessor/lookup",

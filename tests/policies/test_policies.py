@@ -191,6 +191,7 @@ def compliant_stack() -> list[PolicyResource]:
                 "tokenTtl": 3600,
                 "tokenMaxTtl": 14400,
                 "secretIdTtl": 86400,
+                "secretIdBoundCidrs": ["203.0.113.7/32"],
             },
         ),
         resource(
@@ -463,6 +464,8 @@ CASES = [
     ("app-role", set_prop("tokenNoDefaultPolicy", False), "vault-approle-configure-hygiene", "advisory"),
     ("app-role", set_prop("tokenMaxTtl", 0), "vault-approle-configure-hygiene", "advisory"),
     ("app-role", set_prop("secretIdTtl", 0), "vault-approle-configure-hygiene", "advisory"),
+    ("app-role", set_prop("secretIdTtl", 90 * 86400), "vault-approle-configure-hygiene", "advisory"),
+    ("app-role", set_prop("secretIdBoundCidrs", None), "vault-approle-configure-hygiene", "advisory"),
     ("app-role", set_prop("tokenTtl", 5), "vault-approle-configure-hygiene", "advisory"),
     ("app-agent", set_prop("mounts", []), "stack-enforce-agent-for-secrets-volume", "mandatory"),
     (

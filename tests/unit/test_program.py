@@ -518,7 +518,7 @@ def test_an_env_with_values_in_vault_refuses_up_until_adopted_and_warns_on_previ
     assert up.resources == []
     preview = run_program("production", config, keys)
     assert preview.error is None and any("uv run invoke adopt --stack production" in w for w in preview.warnings)
-    adopted = run_stack("production", {"vaultValuesAdopted": "true"})
+    adopted = run_stack("production", {"vaultValuesAdopted": "true", "vaultAgentCidrs": '["203.0.113.7/32"]'})
     assert adopted.error is None and adopted.warnings == []
 
 
