@@ -3,16 +3,20 @@ replacing its resource (`pulumi up --replace <urn>`), after saying what that doe
 "Rotation").
 
 WHAT is app-secret-id, postgres-secret-id, redis-secret-id, backup-secret-id (a service's AppRole
-secret-id), postgres-password, redis-password or secret-key (the backend's SECRET_KEY). The resource and
-its engine URN come from the program's own plan (ops/program_run.py, as the offline plan computes
-them), never from a hand-written string. Which containers the replace recreates is computed from the program too: it is run again with
-a new value for that resource, as the engine would see it after the replace, and every container whose
-inputs change is listed (a new secret changes its agent's and consumers' restart digest; a new
-secret-id changes only its agent's upload).
+secret-id), postgres-password, redis-password or secret-key (the backend's SECRET_KEY). The resource and its
+engine URN come from the program's own plan (ops/program_run.py, as the offline plan computes them),
+never from a hand-written string. Which containers the replace recreates is computed from the program
+too: it is run again with a new value for that resource, as the engine would see it after the replace,
+and every container whose inputs change is listed (a new secret changes its agent's and consumers'
+restart digest; a new secret-id changes only its agent's upload).
+
+A secret-id rotation then destroys every other secret-id of the role (listed by accessor with the
+deploy token), keeping the one the update minted (the stack output `vault_secret_id_accessors`): a
+secret-id minted with a leaked deploy token, or left behind by an interrupted rotation, dies with it.
 
 Exit codes: 0 rotated (or --dry-run printed the plan), 1 declined (or standard input closed without
---yes), `pulumi up` failed, or this machine lacks the Pulumi CLI, VAULT_TOKEN or the policy pack's venv;
-2 bad input.
+--yes), `pulumi up` failed, the other secret-ids could not be destroyed, or this machine lacks the Pulumi
+CLI, VAULT_TOKEN or the policy pack's venv; 2 bad input.
 """
 
 from __future__ import annotations
@@ -27,7 +31,10 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
+from clients.vault_api import SecretIds, VaultAPI, VaultAPIError
+from config.stack_config import StackConfig
 from ops import pulumi_cli
 from ops.confirm import NoConfirmation, ask
 from ops.operator_error import OperatorError
@@ -150,6 +157,8 @@ class RotationPlan:
     replaced: tuple[Replaced, ...]
     resource_name: str = ""
     """The replaced resource's Pulumi name (what the mocks' state is keyed by)."""
+    role: str = ""
+    """For a secret-id: its AppRole, whose other secret-ids are destroyed after the update."""
 
     def command(self) -> list[str]:
         return [
@@ -175,6 +184,14 @@ class RotationPlan:
             f"  effect    {self.kind.effect}",
             "  recreates " + (", ".join(r.describe() for r in self.replaced) or "no container"),
             "  runs      " + shlex.join(self.command()),
+            *(
+                [
+                    f"  then      destroys every other secret-id of role {self.role} (one minted with a leaked "
+                    "deploy token included)"
+                ]
+                if self.role
+                else []
+            ),
         ]
 
 
@@ -206,7 +223,54 @@ def plan_rotation(stack: str, what: str, run: ProgramRun, rerun: Rerun, new_valu
     resource = kind.resource(run)
     value = new_value or (secrets.token_urlsafe(24) if kind.kv_key else str(uuid.uuid4()))
     after = rerun({resource.name: value})
-    return RotationPlan(stack, kind, resource.urn, changed_containers(run, after), resource.name)
+    role = "" if kind.kv_key else run.outputs["vault_roles"][kind.vault_service]
+    return RotationPlan(stack, kind, resource.urn, changed_containers(run, after), resource.name, role)
+
+
+class SecretIdStore(Protocol):
+    """What the cleanup needs of Vault (clients.vault_api.SecretIds; tests give a fake)."""
+
+    def list(self, role: str) -> list[str]: ...
+    def destroy(self, role: str, accessor: str) -> None: ...
+
+
+def destroy_other_secret_ids(store: SecretIdStore, stack: str, service: str, role: str, keep: str) -> list[str]:
+    """Destroy every secret-id of `role` but `keep` (the accessor the stack's update minted); returns the
+    accessors destroyed. Nothing is destroyed when `keep` is not among them: the outputs would then belong
+    to another update or stack, and 'every other' would include the running agent's."""
+    found = store.list(role)
+    if keep not in found:
+        raise RotateError(
+            f"the stack's secret-id accessor for {service} (vault_secret_id_accessors) is not among role "
+            f"{role}'s {len(found)} secret-ids; nothing destroyed: `pulumi stack output --stack {stack} "
+            'vault_secret_id_accessors` and README "Incidents" say which to keep',
+            1,
+        )
+    others = [accessor for accessor in found if accessor != keep]
+    for accessor in others:
+        store.destroy(role, accessor)
+    return others
+
+
+Outputs = Callable[[str], dict]
+
+
+def stack_outputs(stack: str) -> dict:
+    """The stack's outputs after the update (`pulumi stack output --json`; no secret is shown)."""
+    done = subprocess.run(
+        ["pulumi", "stack", "output", "--json", "--stack", stack], capture_output=True, cwd=ROOT, timeout=300
+    )
+    if done.returncode != 0:
+        last = (done.stderr or b"").decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
+        raise RotateError(f"pulumi stack output failed (exit {done.returncode}): {last[0][:200]}", 1)
+    return json.loads(done.stdout or b"{}")
+
+
+def vault_secret_ids(cfg: StackConfig) -> SecretIdStore:
+    """The stack's AppRole secret-ids, through VAULT_TOKEN (the deploy token lists and destroys them)."""
+    return SecretIds(
+        VaultAPI(cfg.vault_address, os.environ.get("VAULT_TOKEN", ""), cfg.vault_ca_cert), cfg.vault_approle_mount
+    )
 
 
 # README's words for a container a rotation recreates, in the order the table lists them.
@@ -260,6 +324,11 @@ def readme_table(plans: dict[str, Sequence[RotationPlan]] | None = None) -> str:
 
 
 def load(stack: str, config_file: Path | None) -> tuple[ProgramRun, Rerun]:
+    run, rerun, _ = load_with_config(stack, config_file)
+    return run, rerun
+
+
+def load_with_config(stack: str, config_file: Path | None) -> tuple[ProgramRun, Rerun, StackConfig]:
     try:
         context = load_stack(stack, config_file)
     except StackInputError as err:
@@ -271,7 +340,7 @@ def load(stack: str, config_file: Path | None) -> tuple[ProgramRun, Rerun]:
     run = rerun({})
     if run.error is not None:
         raise RotateError(str(run.error).splitlines()[0])
-    return run, rerun
+    return run, rerun, context.config
 
 
 Runner = Callable[[Sequence[str]], int]
@@ -290,6 +359,8 @@ def main(
     config_file: str | None = None,
     runner: Runner = run_pulumi,
     answer: Callable[[str], str] = input,
+    outputs: Outputs = stack_outputs,
+    secret_ids: Callable[[StackConfig], SecretIdStore] = vault_secret_ids,
 ) -> int:
     try:
         if not stack:
@@ -298,7 +369,7 @@ def main(
             raise RotateError(f"--what = {what!r} is invalid: expected one of {WHAT_CHOICES}")
         if config_file is None and not (ROOT / f"Pulumi.{stack}.yaml").exists():
             raise RotateError(f"no stack file Pulumi.{stack}.yaml; pass --config-file PATH")
-        run, rerun = load(stack, Path(config_file) if config_file else None)
+        run, rerun, cfg = load_with_config(stack, Path(config_file) if config_file else None)
         rotation = plan_rotation(stack, what, run, rerun)
         print("\n".join(rotation.lines()))
         if dry_run:
@@ -330,6 +401,21 @@ def main(
                 file=sys.stderr,
             )
             return 1
+        if rotation.role:
+            service = rotation.kind.vault_service
+            try:
+                keep = (outputs(stack).get("vault_secret_id_accessors") or {}).get(service, "")
+                destroyed = destroy_other_secret_ids(secret_ids(cfg), stack, service, rotation.role, keep)
+            except VaultAPIError as err:
+                raise RotateError(
+                    f"{what} was rotated, but the other secret-ids of role {rotation.role} were not destroyed: "
+                    f'{err}; run the rotation again, or README "Incidents" by hand',
+                    1,
+                ) from None
+            print(
+                f"rotate: destroyed {len(destroyed)} other secret-id{'' if len(destroyed) == 1 else 's'} of role "
+                f"{rotation.role}; the stack's new one is the only one left"
+            )
         print(f"rotate: {what} of stack {stack} rotated; `uv run invoke status --stack {stack}` checks every service")
         return 0
     except RotateError as err:

@@ -20,7 +20,6 @@ import json
 import hvac.exceptions
 import pytest
 
-from render.vault_artifacts import deploy_policy_hcl
 from tests.conftest import run_stack
 from tests.integration.sidecar import Artifacts, apply_vault
 from tests.integration.vault_provider import (
@@ -31,37 +30,19 @@ from tests.integration.vault_provider import (
     role_body,
     secret_id_metadata,
 )
+from tests.integration.vault_provider import (
+    deploy_token as token_for,
+)
 
 pytestmark = pytest.mark.integration
 
 OTHER = {"staging": "production", "production": "staging"}
 
 
-def policy_of(artifacts: Artifacts) -> str:
-    """The env's deploy policy, built from what the program declares on its roles (CIDRs, secret-id TTL)."""
-    roles = artifacts.roles()
-    cidrs = {tuple(r.get("secret_id_bound_cidrs") or ()) for r in roles.values()}
-    ttls = {r["secret_id_ttl"] for r in roles.values()}
-    assert len(cidrs) == 1 and len(ttls) == 1, "every role of an env has the same binding and TTL"
-    services = sorted(artifacts.run.outputs["vault_roles"])
-    return deploy_policy_hcl("secret", APPROLE, artifacts.env, services, cidrs.pop(), ttls.pop())
-
-
 @pytest.fixture
 def deploy_token(openbao, program):
     def make(env: str, artifacts: Artifacts | None = None, child: bool = True) -> VaultHTTP:
-        root = openbao.client()
-        root.sys.create_or_update_acl_policy(
-            name=f"finance_report-{env}-deploy", policy=policy_of(artifacts or program[env])
-        )
-        token = root.auth.token.create(
-            policies=[f"finance_report-{env}-deploy"], no_default_policy=True, no_parent=True, ttl="20m"
-        )["auth"]["client_token"]
-        if not child:
-            return VaultHTTP(openbao.address, token)
-        # The Vault provider works through a child token of the one it is given (it inherits the policy).
-        child_token = openbao.client(token=token).auth.token.create(ttl="10m")["auth"]["client_token"]
-        return VaultHTTP(openbao.address, child_token)
+        return token_for(openbao, artifacts or program[env], child)
 
     return make
 

@@ -124,3 +124,29 @@ def escalations(client: VaultHTTP, own_role: str, target_policy: str) -> dict[st
             "POST", role, {"token_policies": own, "period": "768h"}
         ),
     }
+
+
+def deploy_policy_of(artifacts: Artifacts) -> str:
+    """The env's deploy policy, built from what the program declares on its roles (CIDRs, secret-id TTL)."""
+    from render.vault_artifacts import deploy_policy_hcl
+
+    roles = artifacts.roles()
+    cidrs = {tuple(r.get("secret_id_bound_cidrs") or ()) for r in roles.values()}
+    ttls = {r["secret_id_ttl"] for r in roles.values()}
+    assert len(cidrs) == 1 and len(ttls) == 1, "every role of an env has the same binding and TTL"
+    services = sorted(artifacts.run.outputs["vault_roles"])
+    return deploy_policy_hcl("secret", APPROLE, artifacts.env, services, cidrs.pop(), ttls.pop())
+
+
+def deploy_token(openbao, artifacts: Artifacts, child: bool = True) -> VaultHTTP:
+    """A token with the env's deploy policy (README "The deploy Vault policy and token"), written by root;
+    by default the child token the Vault provider works through (it inherits the policy)."""
+    env = artifacts.env
+    root = openbao.client()
+    root.sys.create_or_update_acl_policy(name=f"finance_report-{env}-deploy", policy=deploy_policy_of(artifacts))
+    token = root.auth.token.create(
+        policies=[f"finance_report-{env}-deploy"], no_default_policy=True, no_parent=True, ttl="20m"
+    )["auth"]["client_token"]
+    if not child:
+        return VaultHTTP(openbao.address, token)
+    return VaultHTTP(openbao.address, openbao.client(token=token).auth.token.create(ttl="10m")["auth"]["client_token"])

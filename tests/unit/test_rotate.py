@@ -140,6 +140,82 @@ def test_it_asks_first_and_changes_nothing_when_declined(capsys):
     assert rotate.main("staging", "secret-key", runner=runner, answer=lambda p: "yes") == 0 and len(runner.calls) == 1
 
 
+class FakeSecretIds:
+    """A role's secret-id accessors as `invoke rotate` lists and destroys them with the deploy token."""
+
+    def __init__(self, accessors: dict[str, list[str]]):
+        self.accessors = {role: list(found) for role, found in accessors.items()}
+        self.destroyed: list[tuple[str, str]] = []
+
+    def list(self, role: str) -> list[str]:
+        return list(self.accessors.get(role, []))
+
+    def destroy(self, role: str, accessor: str) -> None:
+        self.accessors[role].remove(accessor)
+        self.destroyed.append((role, accessor))
+
+
+def outputs_with(accessors: dict[str, str]):
+    return lambda stack: {"vault_secret_id_accessors": accessors}
+
+
+def test_a_secret_id_rotation_then_destroys_every_other_secret_id_of_the_role(staging, capsys):
+    """A secret-id minted with a leaked deploy token (or left by an interrupted rotation) dies with the
+    rotation: after the up, every accessor of the role but the stack's new one is destroyed."""
+    role = staging.outputs["vault_roles"]["app"]
+    vault = FakeSecretIds({role: ["backdoor-1", "new-one", "backdoor-2"], "finance_report-staging-redis": ["redis-1"]})
+    runner = Recorder()
+    code = rotate.main(
+        "staging",
+        "app-secret-id",
+        yes=True,
+        runner=runner,
+        outputs=outputs_with({"app": "new-one", "redis": "redis-1"}),
+        secret_ids=lambda cfg: vault,
+    )
+    assert code == 0 and len(runner.calls) == 1
+    assert vault.accessors == {role: ["new-one"], "finance_report-staging-redis": ["redis-1"]}
+    assert vault.destroyed == [(role, "backdoor-1"), (role, "backdoor-2")]
+    out = capsys.readouterr().out
+    assert f"rotate: destroyed 2 other secret-ids of role {role}; the stack's new one is the only one left" in out
+
+
+def test_no_secret_id_is_destroyed_when_the_stacks_new_one_is_not_among_the_roles(staging, capsys):
+    """Outputs from another stack or an older update: destroying 'every other' would cut the live agent off."""
+    role = staging.outputs["vault_roles"]["app"]
+    vault = FakeSecretIds({role: ["running-agent", "another"]})
+    code = rotate.main(
+        "staging",
+        "app-secret-id",
+        yes=True,
+        runner=Recorder(),
+        outputs=outputs_with({"app": "not-listed"}),
+        secret_ids=lambda cfg: vault,
+    )
+    assert code == 1 and vault.destroyed == []
+    assert capsys.readouterr().err.strip() == (
+        f"rotate: the stack's secret-id accessor for app (vault_secret_id_accessors) is not among role {role}'s "
+        "2 secret-ids; nothing destroyed: `pulumi stack output --stack staging vault_secret_id_accessors` and "
+        "README \"Incidents\" say which to keep"
+    )
+
+
+def test_a_password_rotation_lists_no_secret_id(capsys):
+    def never(cfg):
+        raise AssertionError("a password rotation has no secret-id to clean up")
+
+    assert rotate.main("staging", "redis-password", yes=True, runner=Recorder(), secret_ids=never) == 0
+
+
+def test_the_plan_says_the_other_secret_ids_of_the_role_are_destroyed(staging, capsys):
+    assert rotate.main("staging", "postgres-secret-id", dry_run=True, runner=Recorder()) == 0
+    out = capsys.readouterr().out
+    assert (
+        "  then      destroys every other secret-id of role finance_report-staging-postgres (one minted with a "
+        "leaked deploy token included)\n" in out
+    )
+
+
 def test_a_failed_up_and_bad_input_exit_as_documented(capsys):
     assert rotate.main("staging", "app-secret-id", yes=True, runner=Recorder(1)) == 1
     assert "`pulumi up --stack staging` finishes with the value already replaced" in capsys.readouterr().err
@@ -204,7 +280,19 @@ def test_closed_stdin_is_one_line_and_exit_1_like_a_no(monkeypatch, capsys):
 
 def test_the_backup_secret_id_rotation_recreates_its_agent_only(staging, capsys):
     runner = Recorder()
-    assert rotate.main("staging", "backup-secret-id", yes=True, runner=runner) == 0
+    role = staging.outputs["vault_roles"]["backup"]
+    vault = FakeSecretIds({role: ["new-one"]})
+    assert (
+        rotate.main(
+            "staging",
+            "backup-secret-id",
+            yes=True,
+            runner=runner,
+            outputs=outputs_with({"backup": "new-one"}),
+            secret_ids=lambda cfg: vault,
+        )
+        == 0
+    )
     urn = staging.one(rotate.SECRET_ID, "backup-vault-secret-id").urn
     assert runner.calls[0][:6] == ["pulumi", "up", "--stack", "staging", "--replace", urn]
     out = capsys.readouterr().out
