@@ -315,8 +315,10 @@ MUTATIONS = (
     M(
         "deploy-main-guard-made-optional",
         ".github/workflows/deploy.yml",
-        "if: github.ref == 'refs/heads/main' && (github.event_name == 'push' || inputs.stack == 'staging')",
-        "if: github.ref == 'refs/heads/main' && (github.event_name == 'push' || inputs.stack == 'staging') || always()",
+        "if: github.ref == 'refs/heads/main' && (github.event_name == 'push' || github.event_name == 'schedule' || "
+        "inputs.stack == 'staging')",
+        "if: github.ref == 'refs/heads/main' && (github.event_name == 'push' || github.event_name == 'schedule' || "
+        "inputs.stack == 'staging') || always()",
         ("tests/policies/test_workflows.py::test_no_job_can_hand_a_credential_to_unreviewed_code",),
     ),
     M(

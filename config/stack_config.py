@@ -718,11 +718,9 @@ def _load_config(
         for service in ("postgres", "redis", "backend", "frontend", "prefect", "agent")
     }
     log_max_size = r.string("logMaxSize", _SIZE_RE.match, "a size such as 10m (digits then k, m or g)")
-    # At least 12 days: the weekly scheduled deploy then always lands in the renewal part (two thirds) of a
-    # secret-id's life. At most 32: Vault caps a secret-id's TTL at the AppRole mount's max lease TTL,
-    # 768 h unless tuned (openbao/openbao internal/builtin/credential/approle/validation.go:312-318), and
-    # the renewal windows must be computed from the TTL Vault applies.
-    secret_id_ttl_days = r.integer("secretIdTtlDays", 12, 32)
+    secret_id_ttl_days = r.integer(
+        "secretIdTtlDays", vault_artifacts.SECRET_ID_TTL_MIN_DAYS, vault_artifacts.SECRET_ID_TTL_MAX_DAYS
+    )
     data_paths = {}
     for key in ("postgresDataPath", "redisDataPath"):
         data_paths[key] = r.string(

@@ -28,6 +28,11 @@ TOKEN_MAX_TTL_SECONDS = 4 * 3600
 # Secret-ids expire (config secretIdTtlDays): one a leaked deploy token mints, or one read from the
 # Docker host's disk, dies by itself. Each deploy re-mints them before that (secret_id_renewal_window).
 SECRET_ID_TTL_DAYS = 30
+# Bounds of secretIdTtlDays. At least 12: the weekly scheduled deploy (.github/workflows/deploy.yml) must
+# come within two thirds of the TTL. At most 32: Vault caps a secret-id's TTL at the AppRole mount's max
+# lease TTL, 768 h unless tuned (openbao/openbao@df6ce2ceba internal/builtin/credential/approle/
+# validation.go:306-318), and the renewal windows must be computed from the TTL Vault applies.
+SECRET_ID_TTL_MIN_DAYS, SECRET_ID_TTL_MAX_DAYS = 12, 32
 SECRET_ID_TTL_SECONDS = SECRET_ID_TTL_DAYS * 86400
 SECRETS_TMPFS_SIZE = "1m"
 RENDERED_FILE_MODE = "0440"  # owner (agent, uid 0) and the consumer's group only
