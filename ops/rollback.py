@@ -19,9 +19,12 @@ deletes the failed one. The state decides that swap, not the history: every roll
 and swaps when a rolling service has a failed revision live and an older one pending deletion, whatever
 ran since (a `pulumi refresh` records entries of its own in the history).
 
-Exit codes: 0 rolled back (or listed), 1 declined (or standard input closed without --yes), the update
-or a CLI step failed (the stack file is restored), or this machine lacks the Pulumi CLI or the policy
-pack's venv; 2 bad input.
+It refuses (exit 1) a working tree with uncommitted changes, or a HEAD that is neither the commit the
+stack last deployed nor main's tip (ops/git_guard.py): the update runs the program checked out here.
+
+Exit codes: 0 rolled back (or listed), 1 declined (or standard input closed without --yes), the checkout
+is not the deployed commit or main's, the update or a CLI step failed (the stack file is restored), or
+this machine lacks the Pulumi CLI or the policy pack's venv; 2 bad input.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from config.stack_config import PROJECT
 from config.stack_file import StackFileError, read_stack_file
 from ops import pulumi_cli
 from ops.confirm import NoConfirmation, ask
+from ops.git_guard import read_git_state, require_deployable_checkout
 from ops.operator_error import OperatorError
 from ops.program_run import ROOT
 from render import labels as L
@@ -274,7 +278,7 @@ def cli_failure(doing: str, command: str, stack: str, err: Exception) -> Rollbac
     text = str(err)
     code = re.search(r"\bcode: (-?\d+)", text)
     stderr = [line.strip() for line in text.split("stderr:", 1)[-1].splitlines() if line.strip()]
-    line = next((l for l in stderr if l.startswith("error:")), stderr[-1] if stderr else "no output")[:200]
+    line = next((s for s in stderr if s.startswith("error:")), stderr[-1] if stderr else "no output")[:200]
     if isinstance(err, StackNotFoundError):
         fix = (
             f"the backend the CLI is logged in to has no stack {stack}: `pulumi stack ls` lists its stacks; "
@@ -393,6 +397,8 @@ def main(
         print(plan)
         if list_only:
             return 0
+        # The rollback is a whole `pulumi up` of this checkout's program: only the deployed commit or main's.
+        require_deployable_checkout("rollback", stack, read_git_state(root), entries)
         if engine is None and pulumi_cli.missing_policy_venv(root) is not None:
             raise RollbackError(pulumi_cli.missing_policy_venv(root), 1)
         try:
@@ -443,6 +449,6 @@ def main(
             f"{target.tag}): the next deploy from main would otherwise roll forward again"
         )
         return 0
-    except RollbackError as err:
+    except OperatorError as err:
         print(f"rollback: {err}", file=sys.stderr)
         return err.code

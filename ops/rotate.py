@@ -14,9 +14,13 @@ A secret-id rotation then destroys every other secret-id of the role (listed by 
 deploy token), keeping the one the update minted (the stack output `vault_secret_id_accessors`): a
 secret-id minted with a leaked deploy token, or left behind by an interrupted rotation, dies with it.
 
+It refuses (exit 1) a working tree with uncommitted changes, or a HEAD that is neither the commit the
+stack last deployed nor main's tip (ops/git_guard.py): the replace deploys the program checked out here.
+
 Exit codes: 0 rotated (or --dry-run printed the plan), 1 declined (or standard input closed without
---yes), `pulumi up` failed, the other secret-ids could not be destroyed, or this machine lacks the Pulumi
-CLI, VAULT_TOKEN or the policy pack's venv; 2 bad input.
+--yes), the checkout is not the deployed commit or main's, `pulumi up` failed, the other secret-ids could
+not be destroyed, or this machine lacks the Pulumi CLI, VAULT_TOKEN or the policy pack's venv; 2 bad
+input.
 """
 
 from __future__ import annotations
@@ -37,8 +41,10 @@ from clients.vault_api import SecretIds, VaultAPI, VaultAPIError
 from config.stack_config import StackConfig
 from ops import pulumi_cli
 from ops.confirm import NoConfirmation, ask
+from ops.git_guard import read_git_state, require_deployable_checkout
 from ops.operator_error import OperatorError
 from ops.program_run import ROOT, ProgramRun, Resource, run_program, unwrap_secrets
+from ops.rollback import engine_history
 from ops.stack_context import StackInputError, load_stack
 from render import labels as L
 from render.secrets import GENERATED
@@ -255,6 +261,11 @@ def destroy_other_secret_ids(store: SecretIdStore, stack: str, service: str, rol
 Outputs = Callable[[str], dict]
 
 
+def deploy_history(stack: str) -> list[dict]:
+    """The stack's update history, for the commit its last `pulumi up` ran (ops/git_guard.py)."""
+    return engine_history(stack, ROOT)
+
+
 def stack_outputs(stack: str) -> dict:
     """The stack's outputs after the update (`pulumi stack output --json`; no secret is shown)."""
     done = subprocess.run(
@@ -385,6 +396,8 @@ def main(
                 missing = pulumi_cli.missing_policy_venv(POLICY_VENV.parent.parent)
             if missing is not None:
                 raise RotateError(missing, 1)
+        # The replace is a whole `pulumi up` of this checkout's program: only the deployed commit or main's.
+        require_deployable_checkout("rotate", stack, read_git_state(ROOT), deploy_history(stack))
         try:
             confirmed = yes or ask(f"Rotate {what} of stack {stack} now?", answer)
         except NoConfirmation as err:
@@ -418,6 +431,6 @@ def main(
             )
         print(f"rotate: {what} of stack {stack} rotated; `uv run invoke status --stack {stack}` checks every service")
         return 0
-    except RotateError as err:
+    except OperatorError as err:
         print(f"rotate: {err}", file=sys.stderr)
         return err.code

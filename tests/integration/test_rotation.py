@@ -19,6 +19,7 @@ import secrets
 import pytest
 
 from ops import rotate
+from ops.git_guard import GitState
 from tests.conftest import ROOT, run_stack
 from tests.integration.datastore_deployment import URL_KEY, DatastoreDeployment
 from tests.integration.harness import wait_until
@@ -170,6 +171,8 @@ def test_rotating_a_secret_id_destroys_one_a_leaked_deploy_token_minted(openbao,
     text = (ROOT / "Pulumi.staging.yaml").read_text()
     stack_file.write_text(text.replace("https://vault.zitian.party", openbao.address))
     monkeypatch.setenv("VAULT_TOKEN", token.token)
+    monkeypatch.setattr(rotate, "read_git_state", lambda root: GitState("c" * 40, (), "c" * 40))  # main's tip
+    monkeypatch.setattr(rotate, "deploy_history", lambda stack: [])
     code = rotate.main(
         "staging",
         "app-secret-id",

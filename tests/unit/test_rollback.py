@@ -28,9 +28,18 @@ from pulumi.automation._stack import _DATETIME_FORMAT, UpdateSummary
 from config.stack_file import read_stack_file
 from ops import pulumi_cli
 from ops import rollback as rb
+from ops.git_guard import GitState
 from tests.conftest import ROOT
 
 FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture(autouse=True)
+def deployable_checkout(monkeypatch):
+    """Every test here runs from a clean checkout of main's tip (the refusals: tests/unit/test_git_guard.py)."""
+    monkeypatch.setattr(rb, "read_git_state", lambda root: GitState("c" * 40, (), "c" * 40))
+
+
 HISTORY = json.loads((FIXTURES / "stack_history_production.json").read_text())
 EXPORT = json.loads((FIXTURES / "stack_export_failed_cutover.json").read_text())
 
@@ -145,7 +154,7 @@ def test_the_failed_revisions_become_the_pending_deletes_and_nothing_else_change
     assert sorted(u.rsplit("::", 1)[1] for u in swapped) == ["app-backend", "app-frontend"]
     before, after = EXPORT["deployment"]["resources"], doc["deployment"]["resources"]
     assert len(before) == len(after)
-    for old, new in zip(before, after):
+    for old, new in zip(before, after, strict=True):
         if old["urn"] in swapped:
             assert bool(old.get("delete")) != bool(new.get("delete")), old["urn"]
             assert {k: v for k, v in old.items() if k != "delete"} == {k: v for k, v in new.items() if k != "delete"}
@@ -185,7 +194,7 @@ def test_without_a_pending_revision_nothing_is_swapped():
 def test_only_the_image_tag_line_of_the_stack_file_changes():
     text = (ROOT / "Pulumi.production.yaml").read_text()
     changed = rb.with_image_tag(text, "v1.4.1")
-    diff = [(a, b) for a, b in zip(text.splitlines(), changed.splitlines()) if a != b]
+    diff = [(a, b) for a, b in zip(text.splitlines(), changed.splitlines(), strict=True) if a != b]
     assert diff == [("  finance-report:imageTag: v1.4.2", '  finance-report:imageTag: "v1.4.1"')]
     with pytest.raises(rb.RollbackError):
         rb.with_image_tag(text.replace("finance-report:imageTag", "finance-report:imageTagX"), "v1")

@@ -10,10 +10,18 @@ import json
 import pytest
 
 from ops import pulumi_cli, rotate
+from ops.git_guard import GitState
 from ops.program_run import unwrap_secrets
 from tests.conftest import run_stack
 
 PASSWORD = "random:index/randomPassword:RandomPassword"
+
+
+@pytest.fixture(autouse=True)
+def deployable_checkout(monkeypatch):
+    """Every test here runs from a clean checkout of main's tip (the refusals: tests/unit/test_git_guard.py)."""
+    monkeypatch.setattr(rotate, "read_git_state", lambda root: GitState("c" * 40, (), "c" * 40))
+    monkeypatch.setattr(rotate, "deploy_history", lambda stack: [])
 
 
 def rerun_for(stack: str):
@@ -196,7 +204,7 @@ def test_no_secret_id_is_destroyed_when_the_stacks_new_one_is_not_among_the_role
     assert capsys.readouterr().err.strip() == (
         f"rotate: the stack's secret-id accessor for app (vault_secret_id_accessors) is not among role {role}'s "
         "2 secret-ids; nothing destroyed: `pulumi stack output --stack staging vault_secret_id_accessors` and "
-        "README \"Incidents\" say which to keep"
+        'README "Incidents" say which to keep'
     )
 
 
