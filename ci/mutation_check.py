@@ -147,8 +147,8 @@ MUTATIONS = (
     M(
         "llm-keys-blanked-when-off",
         "render/secrets.py",
-        'return ",".join(k for k in [generated, *((kept or "").split(","))] if k)',
-        'return generated or ""',
+        "order = [generated, *kept_keys] if encrypt_with_generated else [*kept_keys, generated]",
+        "order = [generated, *kept_keys] if encrypt_with_generated else kept_keys",
         ("tests/unit/test_program.py",),
     ),
     M(

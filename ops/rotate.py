@@ -165,6 +165,13 @@ class RotationPlan:
     """The replaced resource's Pulumi name (what the mocks' state is keyed by)."""
     role: str = ""
     """For a secret-id: its AppRole, whose other secret-ids are destroyed after the update."""
+    protected: bool = False
+    """The resource is protected (facts.generated_secrets): the engine refuses to replace it while both its
+    state and the program protect it (pulumi v3.259.0 pkg/resource/deploy/step_generator.go:1952-1963), so
+    the state's protection is lifted first; the update's program protects it again."""
+
+    def unprotect_command(self) -> list[str]:
+        return ["pulumi", "state", "unprotect", "--stack", self.stack, self.urn, "--yes"]
 
     def command(self) -> list[str]:
         return [
@@ -189,6 +196,7 @@ class RotationPlan:
             f"  replaces  {self.urn}",
             f"  effect    {self.kind.effect}",
             "  recreates " + (", ".join(r.describe() for r in self.replaced) or "no container"),
+            *(["  runs      " + shlex.join(self.unprotect_command())] if self.protected else []),
             "  runs      " + shlex.join(self.command()),
             *(
                 [
@@ -230,7 +238,8 @@ def plan_rotation(stack: str, what: str, run: ProgramRun, rerun: Rerun, new_valu
     value = new_value or (secrets.token_urlsafe(24) if kind.kv_key else str(uuid.uuid4()))
     after = rerun({resource.name: value})
     role = "" if kind.kv_key else run.outputs["vault_roles"][kind.vault_service]
-    return RotationPlan(stack, kind, resource.urn, changed_containers(run, after), resource.name, role)
+    protected = bool(resource.options.get("protect"))
+    return RotationPlan(stack, kind, resource.urn, changed_containers(run, after), resource.name, role, protected)
 
 
 class SecretIdStore(Protocol):
@@ -405,7 +414,18 @@ def main(
         if not confirmed:
             print("rotate: nothing changed")
             return 1
+        if rotation.protected:
+            code = runner(rotation.unprotect_command())
+            if code != 0:
+                raise RotateError(f"pulumi state unprotect failed (exit {code}); nothing was replaced", 1)
         code = runner(rotation.command())
+        if code != 0 and rotation.protected:
+            print(
+                f"rotate: pulumi up failed (exit {code}); the state no longer protects {rotation.resource_name} "
+                f"until the next `pulumi up --stack {stack}`, whose program protects it again",
+                file=sys.stderr,
+            )
+            return 1
         if code != 0:
             print(
                 f"rotate: pulumi up failed (exit {code}); its output says how far it got. `pulumi up --stack "

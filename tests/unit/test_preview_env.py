@@ -341,3 +341,13 @@ def test_the_deployer_policy_grants_every_call_a_previews_deploy_makes_and_no_po
             (caps for rule, caps in rules.items() if rule.endswith("*") and fnmatch.fnmatchcase(path, rule)), set()
         )
         assert capabilities <= granted, f"{path} needs {capabilities - granted}"
+
+
+def test_a_previews_generated_secrets_are_not_protected(preview_run):
+    """Production's and staging's SECRET_KEY, LLM key and restic password are protected
+    (tests/unit/test_program.py); a closed PR's destroy must remove a preview's."""
+    from tests.unit.test_program import DATA_BEARING
+
+    found = {r.name: r for r in preview_run.resources if r.type.startswith("random:")}
+    assert set(DATA_BEARING) <= set(found)
+    assert [n for n in DATA_BEARING if found[n].options["protect"]] == []

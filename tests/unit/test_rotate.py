@@ -6,6 +6,7 @@ exits as documented (the real systems: tests/integration/test_rotation.py)."""
 from __future__ import annotations
 
 import json
+import shlex
 
 import pytest
 
@@ -139,13 +140,27 @@ def test_with_yes_it_runs_one_pulumi_up_replace_of_the_planned_urn(staging, caps
     )
 
 
+def test_rotating_the_protected_secret_key_unprotects_it_in_state_first(staging, capsys):
+    """SECRET_KEY is protected (facts.generated_secrets): the engine refuses to replace a resource
+    protected in both its state and the program (pulumi v3.259.0 pkg/resource/deploy/step_generator.go:
+    1952-1963), so the rotation first unprotects it in the state; the update's program protects it again."""
+    runner = Recorder()
+    assert rotate.main("staging", "secret-key", yes=True, runner=runner) == 0
+    urn = staging.one(PASSWORD, "app-secret-key").urn
+    assert runner.calls[0] == ["pulumi", "state", "unprotect", "--stack", "staging", urn, "--yes"]
+    assert runner.calls[1][:6] == ["pulumi", "up", "--stack", "staging", "--replace", urn] and len(runner.calls) == 2
+    assert f"  runs      pulumi state unprotect --stack staging {shlex.quote(urn)} --yes\n" in capsys.readouterr().out
+
+
 def test_it_asks_first_and_changes_nothing_when_declined(capsys):
     runner = Recorder()
     prompts = []
     assert rotate.main("staging", "secret-key", runner=runner, answer=lambda p: prompts.append(p) or "n") == 1
     assert runner.calls == [] and prompts == ["Rotate secret-key of stack staging now? [y/N] "]
     assert capsys.readouterr().out.rstrip().endswith("rotate: nothing changed")
-    assert rotate.main("staging", "secret-key", runner=runner, answer=lambda p: "yes") == 0 and len(runner.calls) == 1
+    assert (
+        rotate.main("staging", "redis-password", runner=runner, answer=lambda p: "yes") == 0 and len(runner.calls) == 1
+    )
 
 
 class FakeSecretIds:
