@@ -421,6 +421,45 @@ MUTATIONS = (
             "tests/integration/test_backups.py::test_retention_prunes_exactly_restics_selection_and_nothing_after_a_failed_run",
         ),
     ),
+    # issue 16 item 16: survivors a wrong program passed
+    M(
+        "rollout-gate-accepts-starting",
+        "runtime/rollout_gate.py",
+        'if view.exists and view.running and view.health == "healthy":',
+        'if view.exists and view.running and view.health in ("healthy", "starting"):',
+        ("tests/integration/test_rollout_gate.py::test_a_container_whose_health_is_still_starting_is_not_healthy",),
+    ),
+    M(
+        "rollout-gate-without-url-checks",
+        "runtime/rollout_gate.py",
+        "for step in (self.wait_healthy, self.check_urls, self.watch):",
+        "for step in (self.wait_healthy, self.watch):",
+        (
+            "tests/integration/test_rollout_gate.py::"
+            "test_a_public_url_that_never_answers_fails_the_gate_without_any_watch",
+        ),
+    ),
+    M(
+        "destroy-grace-without-postgres-minimum",
+        "policies/engine_forms.py",
+        'needed = max(int(stop or DOCKER_STOP_DEFAULT), int(args.get_config()["minimums"].get(service_of(props) or "", 0)))',
+        "needed = int(stop or DOCKER_STOP_DEFAULT)",
+        ("tests/policies/test_policies.py::test_one_changed_property_fires_exactly_the_named_policy",),
+    ),
+    M(
+        "adopt-import-file-0644",
+        "ops/adopt.py",
+        "os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)",
+        "os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)",
+        ("tests/unit/test_adopt.py::test_the_import_file_is_on_tmpfs_readable_by_the_caller_only_and_removed_after",),
+    ),
+    M(
+        "status-always-exits-0",
+        "ops/status.py",
+        "    return 1 if found else 0\n",
+        "    return 0\n",
+        ("tests/unit/test_status.py::test_status_exits_1_when_a_service_is_unhealthy_and_0_when_all_are",),
+    ),
 )
 
 

@@ -518,6 +518,13 @@ CASES = [
     ),
     ("app-agent", set_prop("destroyGraceSeconds", None), "docker-container-enforce-destroy-grace", "mandatory"),
     ("postgres", set_prop("destroyGraceSeconds", 30), "docker-container-enforce-destroy-grace", "mandatory"),
+    # stop timeout and grace agree, but below Postgres' own minimum (60 s: a checkpoint under load)
+    (
+        "postgres",
+        lambda r: r.props.update(stopTimeout=30, destroyGraceSeconds=30),
+        "docker-container-enforce-destroy-grace",
+        "mandatory",
+    ),
     (
         "app-agent",
         set_prop("healthcheck", {"tests": ["CMD-SHELL", "true"], "startPeriod": "60s"}),
