@@ -271,7 +271,13 @@ FIELDS: tuple[Field, ...] = (
     Field("s3PublicSecretKey", "string", "Public-bucket secret key (secret; empty: feature off).", "", secret=True),
     Field("aiProvider", "string", "AI_PROVIDER passed to the backend.", "zai"),
     Field("zaiApiKey", "string", "ZAI_API_KEY (secret; empty: AI features off).", "", secret=True),
-    Field("llmEncryption", "boolean", "Generate a Fernet key for LLM_ENCRYPTION_KEYS.", False),
+    Field(
+        "llmEncryption",
+        "boolean",
+        "The stack's generated Fernet key encrypts (first in LLM_ENCRYPTION_KEYS); false: kept keys come first "
+        "and the generated key after them, decrypting only. The key is never dropped (README: LLM encryption).",
+        False,
+    ),
     Field("otelEndpoint", "string", "OTEL_EXPORTER_OTLP_ENDPOINT (empty: tracing off).", ""),
     Field("otelServiceName", "string", "OTEL_SERVICE_NAME of the backend.", "finance-report-backend"),
     Field("prefectApiUrl", "string", "PREFECT_API_URL; set to run the prefect worker (empty: no worker).", ""),

@@ -128,9 +128,10 @@ KINDS = {
             Kind(
                 f"{service}-secret-id",
                 f"New AppRole secret-id for the {service} vault-agent: the agent is recreated with it, then the old "
-                f"secret-id is deleted, which revokes it in Vault. The rendered files do not change, so nothing else "
-                f"restarts and no user notices.",
-                "nothing: the rendered files do not change; the old secret-id is deleted last, which revokes it",
+                f"secret-id is deleted, which revokes it in Vault, and every other secret-id of the role is "
+                f"destroyed. The rendered files do not change, so nothing else restarts and no user notices.",
+                "nothing: the rendered files do not change; the old secret-id and every other one of the role are "
+                "destroyed last",
                 service,
             )
             for service in SECRET_ID_SERVICES

@@ -351,3 +351,14 @@ def test_a_previews_generated_secrets_are_not_protected(preview_run):
     found = {r.name: r for r in preview_run.resources if r.type.startswith("random:")}
     assert set(DATA_BEARING) <= set(found)
     assert [n for n in DATA_BEARING if found[n].options["protect"]] == []
+
+
+def test_the_deployer_policy_readme_prints_pins_what_every_preview_inherits(preview_run):
+    """vaultAgentCidrs and secretIdTtlDays come from the base stack (ops/preview_env.template.yaml): the
+    deployer policy README writes must pin exactly the roles a generated preview declares."""
+    from ops.preview_env import deployer_policy
+
+    roles = [r.inputs for r in preview_run.by_type("vault:appRole/authBackendRole:AuthBackendRole")]
+    (cidrs,) = {tuple(r.get("secretIdBoundCidrs") or ()) for r in roles}
+    (ttl,) = {int(r["secretIdTtl"]) for r in roles}
+    assert deployer_policy() == deployer_policy_hcl("secret", "approle", cidrs, ttl)
