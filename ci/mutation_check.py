@@ -460,6 +460,65 @@ MUTATIONS = (
         "    return 0\n",
         ("tests/unit/test_status.py::test_status_exits_1_when_a_service_is_unhealthy_and_0_when_all_are",),
     ),
+    # issue 16, the credential side (branch harden-vault)
+    M(
+        "deploy-token-may-update-roles",
+        "render/vault_artifacts.py",
+        '    "auth/{approle}/role/{role}": ("create",),',
+        '    "auth/{approle}/role/{role}": ("create", "update"),',
+        (
+            "tests/integration/test_deploy_token.py::"
+            "test_a_leaked_deploy_token_cannot_change_delete_or_re_id_a_role_it_deployed",
+        ),
+    ),
+    M(
+        "role-cidrs-unpinned",
+        "render/vault_artifacts.py",
+        '        allowed["secret_id_bound_cidrs"] = orders\n',
+        '        allowed["secret_id_bound_cidrs"] = []\n',
+        (
+            "tests/integration/test_deploy_token.py::"
+            "test_a_role_the_deploy_token_creates_carries_exactly_the_programs_settings",
+        ),
+    ),
+    M(
+        "rotation-keeps-other-secret-ids",
+        "ops/rotate.py",
+        "    for accessor in others:\n        store.destroy(role, accessor)\n",
+        "    for accessor in others[:0]:\n        store.destroy(role, accessor)\n",
+        ("tests/unit/test_rotate.py::test_a_secret_id_rotation_then_destroys_every_other_secret_id_of_the_role",),
+    ),
+    M(
+        "checkout-guard-ignores-a-dirty-tree",
+        "ops/git_guard.py",
+        "    if state.dirty:\n",
+        "    if False:\n",
+        ("tests/unit/test_git_guard.py",),
+    ),
+    M(
+        "secret-ids-never-re-minted",
+        "program/vault_agent.py",
+        "metadata=va.secret_id_metadata(env, service, s.secret_id_renewal_window),",
+        "metadata=va.secret_id_metadata(env, service, ''),",
+        (
+            "tests/unit/test_approle_hardening.py::"
+            "test_the_first_deploy_of_a_new_renewal_window_re_mints_every_secret_id_and_recreates_only_the_agents",
+        ),
+    ),
+    M(
+        "generated-secret-policy-skips-missing",
+        "policies/generated_secrets.py",
+        "        if resource is None:\n",
+        "        if resource is None:\n            continue\n        if False:\n",
+        ("tests/policies/test_policies.py::test_a_plan_that_drops_a_generated_secret_data_depends_on_is_refused",),
+    ),
+    M(
+        "policy-venv-without-require-hashes",
+        ".ci/run",
+        "uv pip install -q --require-hashes --python policies/venv/bin/python -r policies/requirements.txt",
+        "uv pip install -q --python policies/venv/bin/python -r policies/requirements.txt",
+        ("tests/unit/test_policy_requirements.py",),
+    ),
 )
 
 
