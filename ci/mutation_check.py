@@ -442,7 +442,8 @@ MUTATIONS = (
     M(
         "destroy-grace-without-postgres-minimum",
         "policies/engine_forms.py",
-        'needed = max(int(stop or DOCKER_STOP_DEFAULT), int(args.get_config()["minimums"].get(service_of(props) or "", 0)))',
+        "needed = max(int(stop or DOCKER_STOP_DEFAULT), "
+        'int(args.get_config()["minimums"].get(service_of(props) or "", 0)))',
         "needed = int(stop or DOCKER_STOP_DEFAULT)",
         ("tests/policies/test_policies.py::test_one_changed_property_fires_exactly_the_named_policy",),
     ),
