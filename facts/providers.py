@@ -482,5 +482,8 @@ VAULT_SECRET_ID_PARAMS_FACT = Fact(
     "A secret-id mint sends secret_id (custom only), cidr_list, token_bound_cidrs, ttl and num_uses when set, and "
     'metadata always (re-marshalled by normalizeDataJSON: keys sorted, no spaces; "" when unset); its read and '
     "delete send secret_id_accessor.",
-    "hashicorp/terraform-provider-vault@v5.10.1:vault/resource_approle_auth_backend_role_secret_id.go:167-214,282-283,380-387,424-425",
+    "hashicorp/terraform-provider-vault@v5.10.1:vault/resource_approle_auth_backend_role_secret_id.go:167-214,282-283,"
+    "380-387,424-425; the Pulumi resource's inputs are exactly these fields (pulumi/pulumi-vault@c074a1cb "
+    "sdk/python/pulumi_vault/approle/auth_backend_role_secret_id.py:61-81); the program sets backend, role_name "
+    "and metadata only (program/vault_agent.py)",
 )
