@@ -297,7 +297,8 @@ def logs(
 )
 def rotate(c, stack="", what="", yes=False, dry_run=False, config_file=None):
     """Rotate a generated secret or an AppRole secret-id: `pulumi up --replace` of its resource, after saying what
-    it does."""
+    it does; a secret-id's rotation then destroys every other secret-id of its role. Runs from a clean checkout of
+    the deployed commit or main's tip only (exit 1 otherwise)."""
     from ops.rotate import main
 
     sys.exit(main(stack, what, yes, dry_run, config_file))
@@ -312,7 +313,8 @@ def rotate(c, stack="", what="", yes=False, dry_run=False, config_file=None):
     }
 )
 def rollback(c, stack="", to=None, list=False, yes=False):
-    """Redeploy an image tag from the stack's update history, as a normal health-gated update."""
+    """Redeploy an image tag from the stack's update history, as a normal health-gated update. Runs from a clean
+    checkout of the deployed commit or main's tip only (exit 1 otherwise)."""
     from ops.rollback import main
 
     sys.exit(main(stack, to, list, yes))

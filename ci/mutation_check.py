@@ -147,8 +147,8 @@ MUTATIONS = (
     M(
         "llm-keys-blanked-when-off",
         "render/secrets.py",
-        'return ",".join(k for k in [generated, *((kept or "").split(","))] if k)',
-        'return generated or ""',
+        "order = [generated, *kept_keys] if encrypt_with_generated else [*kept_keys, generated]",
+        "order = [generated, *kept_keys] if encrypt_with_generated else kept_keys",
         ("tests/unit/test_program.py",),
     ),
     M(
@@ -248,8 +248,8 @@ MUTATIONS = (
     M(
         "deploy-token-pins-only-the-app-role",
         "render/vault_artifacts.py",
-        '        pinned[f"auth/{approle_mount}/role/',
-        '        if service == "app": pinned[f"auth/{approle_mount}/role/',
+        "        pinned[role] = role_write_parameters(settings, [name])",
+        '        if service == "app": pinned[role] = role_write_parameters(settings, [name])',
         ("tests/integration/test_deploy_token.py",),
     ),
     M(
@@ -316,8 +316,10 @@ MUTATIONS = (
     M(
         "deploy-main-guard-made-optional",
         ".github/workflows/deploy.yml",
-        "if: github.ref == 'refs/heads/main' && (github.event_name == 'push' || inputs.stack == 'staging')",
-        "if: github.ref == 'refs/heads/main' && (github.event_name == 'push' || inputs.stack == 'staging') || always()",
+        "if: github.ref == 'refs/heads/main' && (github.event_name == 'push' || github.event_name == 'schedule' || "
+        "inputs.stack == 'staging')",
+        "if: github.ref == 'refs/heads/main' && (github.event_name == 'push' || github.event_name == 'schedule' || "
+        "inputs.stack == 'staging') || always()",
         ("tests/policies/test_workflows.py::test_no_job_can_hand_a_credential_to_unreviewed_code",),
     ),
     M(
@@ -436,6 +438,105 @@ MUTATIONS = (
         (
             "tests/policies/test_check_shaped_inputs.py::test_every_policy_judges_check_shaped_inputs_as_it_judges_the_programs_own",
         ),
+    ),
+    # issue 16 item 16: survivors a wrong program passed
+    M(
+        "rollout-gate-accepts-starting",
+        "runtime/rollout_gate.py",
+        'if view.exists and view.running and view.health == "healthy":',
+        'if view.exists and view.running and view.health in ("healthy", "starting"):',
+        ("tests/integration/test_rollout_gate.py::test_a_container_whose_health_is_still_starting_is_not_healthy",),
+    ),
+    M(
+        "rollout-gate-without-url-checks",
+        "runtime/rollout_gate.py",
+        "for step in (self.wait_healthy, self.check_urls, self.watch):",
+        "for step in (self.wait_healthy, self.watch):",
+        (
+            "tests/integration/test_rollout_gate.py::"
+            "test_a_public_url_that_never_answers_fails_the_gate_without_any_watch",
+        ),
+    ),
+    M(
+        "destroy-grace-without-postgres-minimum",
+        "policies/engine_forms.py",
+        "needed = max(int(stop or DOCKER_STOP_DEFAULT), "
+        'int(args.get_config()["minimums"].get(service_of(props) or "", 0)))',
+        "needed = int(stop or DOCKER_STOP_DEFAULT)",
+        ("tests/policies/test_policies.py::test_one_changed_property_fires_exactly_the_named_policy",),
+    ),
+    M(
+        "adopt-import-file-0644",
+        "ops/adopt.py",
+        "os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)",
+        "os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)",
+        ("tests/unit/test_adopt.py::test_the_import_file_is_on_tmpfs_readable_by_the_caller_only_and_removed_after",),
+    ),
+    M(
+        "status-always-exits-0",
+        "ops/status.py",
+        "    return 1 if found else 0\n",
+        "    return 0\n",
+        ("tests/unit/test_status.py::test_status_exits_1_when_a_service_is_unhealthy_and_0_when_all_are",),
+    ),
+    # issue 16, the credential side (branch harden-vault)
+    M(
+        "deploy-token-may-update-roles",
+        "render/vault_artifacts.py",
+        '    "auth/{approle}/role/{role}": ("create",),',
+        '    "auth/{approle}/role/{role}": ("create", "update"),',
+        (
+            "tests/integration/test_deploy_token.py::"
+            "test_a_leaked_deploy_token_cannot_change_delete_or_re_id_a_role_it_deployed",
+        ),
+    ),
+    M(
+        "role-cidrs-unpinned",
+        "render/vault_artifacts.py",
+        '        allowed["secret_id_bound_cidrs"] = orders\n',
+        '        allowed["secret_id_bound_cidrs"] = []\n',
+        (
+            "tests/integration/test_deploy_token.py::"
+            "test_a_role_the_deploy_token_creates_carries_exactly_the_programs_settings",
+        ),
+    ),
+    M(
+        "rotation-keeps-other-secret-ids",
+        "ops/rotate.py",
+        "    for accessor in others:\n        store.destroy(role, accessor)\n",
+        "    for accessor in others[:0]:\n        store.destroy(role, accessor)\n",
+        ("tests/unit/test_rotate.py::test_a_secret_id_rotation_then_destroys_every_other_secret_id_of_the_role",),
+    ),
+    M(
+        "checkout-guard-ignores-a-dirty-tree",
+        "ops/git_guard.py",
+        "    if state.dirty:\n",
+        "    if False:\n",
+        ("tests/unit/test_git_guard.py",),
+    ),
+    M(
+        "secret-ids-never-re-minted",
+        "program/vault_agent.py",
+        "metadata=va.secret_id_metadata(env, service, s.secret_id_renewal_window),",
+        "metadata=va.secret_id_metadata(env, service, ''),",
+        (
+            "tests/unit/test_approle_hardening.py::"
+            "test_the_first_deploy_of_a_new_renewal_window_re_mints_every_secret_id_and_recreates_only_the_agents",
+        ),
+    ),
+    M(
+        "generated-secret-policy-skips-missing",
+        "policies/generated_secrets.py",
+        "        if resource is None:\n",
+        "        if resource is None:\n            continue\n        if False:\n",
+        ("tests/policies/test_policies.py::test_a_plan_that_drops_a_generated_secret_data_depends_on_is_refused",),
+    ),
+    M(
+        "policy-venv-without-require-hashes",
+        ".ci/run",
+        "uv pip install -q --require-hashes --python policies/venv/bin/python -r policies/requirements.txt",
+        "uv pip install -q --python policies/venv/bin/python -r policies/requirements.txt",
+        ("tests/unit/test_policy_requirements.py",),
     ),
 )
 

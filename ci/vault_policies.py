@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from facts import tokens
-from ops.program_run import ROOT, ProgramRun
+from ops.preview_env import deployer_policy
+from ops.program_run import ROOT, ProgramRun, unwrap_secrets
 from ops.stack_context import load_stack
 from render.naming import PREFIX, preview_service_policy_name
-from render.preview_env import DEPLOYER_POLICY_NAME, SERVICES, deployer_policy_hcl, preview_service_policy_hcl
+from render.preview_env import DEPLOYER_POLICY_NAME, SERVICES, preview_service_policy_hcl
 from render.vault_artifacts import deploy_policy_hcl, preview_policy_hcl, preview_policy_name
 
 DIR = ROOT / "docs" / "vault"
@@ -41,13 +42,24 @@ def _mounts(run: ProgramRun) -> tuple[str, str]:
     return kv.pop(), approle.pop()
 
 
+def role_settings(run: ProgramRun) -> tuple[tuple[str, ...], int]:
+    """The bound CIDRs and secret-id TTL the stack's AppRoles carry (the deploy policy pins them)."""
+    roles = [unwrap_secrets(r.inputs) for r in run.by_type(tokens.APPROLE_ROLE)]
+    (cidrs,) = {tuple(r.get("secretIdBoundCidrs") or ()) for r in roles}
+    (ttl,) = {int(r["secretIdTtl"]) for r in roles}
+    return cidrs, ttl
+
+
 def stack_policy_files(stack: str, run: ProgramRun) -> list[PolicyFile]:
     """The deploy and preview policies of one committed stack, for every service its plan gives a Vault side."""
     services = sorted(run.outputs["vault_roles"])
     kv, approle = _mounts(run)
+    cidrs, ttl = role_settings(run)
     return [
         PolicyFile(
-            DIR / f"deploy-{stack}.hcl", f"{PREFIX}-{stack}-deploy", deploy_policy_hcl(kv, approle, stack, services)
+            DIR / f"deploy-{stack}.hcl",
+            f"{PREFIX}-{stack}-deploy",
+            deploy_policy_hcl(kv, approle, stack, services, cidrs, ttl),
         ),
         PolicyFile(
             DIR / f"preview-{stack}.hcl", preview_policy_name(stack), preview_policy_hcl(kv, approle, stack, services)
@@ -61,7 +73,7 @@ def pr_env_policy_files() -> list[PolicyFile]:
         PolicyFile(DIR / f"previews-{s}.hcl", preview_service_policy_name(s), preview_service_policy_hcl("secret", s))
         for s in SERVICES
     ]
-    files.append(PolicyFile(DIR / "pr-envs-deployer.hcl", DEPLOYER_POLICY_NAME, deployer_policy_hcl()))
+    files.append(PolicyFile(DIR / "pr-envs-deployer.hcl", DEPLOYER_POLICY_NAME, deployer_policy()))
     return files
 
 

@@ -29,7 +29,25 @@ def read_pulumi_config() -> StackConfig:
     secret_values = {spec.key: cfg.get_secret(spec.key) for spec in FIELDS if spec.secret and raw.get(spec.key)}
     config = load_config(raw, pulumi.get_stack(), frozenset(secret_keys), secret_values)
     check_adoption(config, pulumi.runtime.is_dry_run())
+    check_agent_cidrs(config, pulumi.runtime.is_dry_run())
     return config
+
+
+def check_agent_cidrs(config: StackConfig, preview: bool) -> None:
+    """Production's secret-ids and agent tokens must work from the Docker host only: a secret-id read off
+    the host's disk, or minted with a leaked deploy token, is then useless anywhere else. The committed
+    stack file cannot know the host's egress address, so `pulumi up` refuses to run without it (like an
+    unadopted env) and a preview (and `invoke plan`) warns in one line."""
+    if config.env != "production" or config.vault_agent_cidrs:
+        return
+    expected = (
+        "the Docker host's egress address as Vault sees it, before production's first `pulumi up`: `pulumi "
+        "config set --path 'vaultAgentCidrs[0]' <address>/32 --stack production`"
+    )
+    if preview:
+        pulumi.log.warn(f"vaultAgentCidrs is empty: `pulumi up` will refuse to run; set {expected}")
+        return
+    raise ConfigError("vaultAgentCidrs", [], expected)
 
 
 def check_adoption(config: StackConfig, preview: bool) -> None:

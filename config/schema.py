@@ -40,6 +40,7 @@ from config.values import (
     parse_image,
 )
 from facts.services import VaultService
+from render import vault_artifacts
 
 REQUIRED = object()  # marker: the key has no default and must be set in the stack file
 Rule = tuple[Callable[[str], Any], str]  # (predicate on a non-empty value, what is expected)
@@ -377,9 +378,16 @@ FIELDS: tuple[Field, ...] = (
     F(
         "vaultAgentCidrs",
         "CIDRs the agents reach Vault from (the Docker host's egress address); bound to every AppRole "
-        "secret-id and token.",
+        "secret-id and token. Required before production's first `pulumi up` (a preview warns).",
         StringList((is_cidr, 'a list of CIDRs such as ["203.0.113.7/32"]')),
         [],
+    ),
+    F(
+        "secretIdTtlDays",
+        "Lifetime of each AppRole secret-id, days (12-32); a deploy in the last two thirds of it mints a new "
+        "one (docs/rotation.md: Secret-id lifetime and renewal).",
+        Integer(vault_artifacts.SECRET_ID_TTL_MIN_DAYS, vault_artifacts.SECRET_ID_TTL_MAX_DAYS),
+        vault_artifacts.SECRET_ID_TTL_DAYS,
     ),
     F(
         "s3Endpoint",
@@ -415,7 +423,14 @@ FIELDS: tuple[Field, ...] = (
         "zai",
     ),
     F("zaiApiKey", "ZAI_API_KEY (secret; empty: AI features off).", Secret(), ""),
-    F("llmEncryption", "Generate a Fernet key for LLM_ENCRYPTION_KEYS.", Boolean(), False),
+    F(
+        "llmEncryption",
+        "The stack's generated Fernet key encrypts (first in LLM_ENCRYPTION_KEYS); false: kept keys come first "
+        "and the generated key after them, decrypting only. The key is never dropped (docs/secrets.md: LLM "
+        "encryption).",
+        Boolean(),
+        False,
+    ),
     F(
         "otelEndpoint",
         "OTEL_EXPORTER_OTLP_ENDPOINT (empty: tracing off).",

@@ -10,6 +10,7 @@ echoed in an error; they are shown as `[secret]`.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,7 +19,7 @@ from urllib.parse import urlsplit
 from config.errors import ConfigError, UnknownKeyError
 from config.schema import FIELDS, FIELDS_BY_KEY, pinned_image, read_field, suggest_key
 from config.values import ENV_RE, SHA_RE, ImageRef
-from render import naming
+from render import naming, vault_artifacts
 
 MEMORY_SERVICES = ("postgres", "redis", "backend", "frontend", "prefect", "agent")
 
@@ -103,6 +104,9 @@ class StackConfig:
     preview_docker_proxy_image: ImageRef | None = None
     host_memory_mb: int = 0
     max_preview_envs: int = 0
+    secret_id_ttl_days: int = vault_artifacts.SECRET_ID_TTL_DAYS
+    secret_id_renewal_window: str = ""
+    """The renewal window this run falls in (render.vault_artifacts.secret_id_renewal_window)."""
     # Operator-supplied secrets stay Outputs (secret-marked) from the moment they are read.
     secrets: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
     backup: BackupSettings | None = None
@@ -204,6 +208,10 @@ def _load_config(
                 "empty in a preview env: its data lives in its own volume, never in a host directory "
                 "another env may use",
             )
+    cidrs = v["vaultAgentCidrs"]
+    if len(cidrs) > vault_artifacts.MAX_BOUND_CIDRS or len(set(cidrs)) != len(cidrs):
+        # The deploy policy allows each list in every order the provider may send it (n! lists).
+        raise ConfigError("vaultAgentCidrs", list(cidrs), f"at most {vault_artifacts.MAX_BOUND_CIDRS} distinct CIDRs")
     s3_bucket = v["s3Bucket"] or f"finance-report-{env}"
     present = {f.key: v[f.key] for f in FIELDS if f.secret}
     values = dict(secret_values) if secret_values is not None else {k: raw[k] for k, ok in present.items() if ok}
@@ -263,11 +271,17 @@ def _load_config(
         preview_docker_proxy_image=v["previewDockerProxyImage"],
         host_memory_mb=v["hostMemoryMb"],
         max_preview_envs=v["maxPreviewEnvs"],
+        secret_id_ttl_days=v["secretIdTtlDays"],
+        secret_id_renewal_window=vault_artifacts.secret_id_renewal_window(clock(), v["secretIdTtlDays"] * 86400),
         # Main builds are tagged with their commit (sha7); a release tag (vX.Y.Z) or a digest is not one.
         git_commit_sha=v["gitCommitSha"] or (tag if SHA_RE.match(tag) else ""),
         secrets=values,
         backup=_backup_settings(v, env, v["s3Endpoint"], s3_bucket),
     )
+
+
+clock = time.time
+"""What "now" is for the secret-id renewal window (tests replace it)."""
 
 
 def _backup_settings(v: Mapping[str, Any], env: str, s3_endpoint: str, s3_bucket: str) -> BackupSettings:

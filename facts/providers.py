@@ -427,6 +427,8 @@ VAULT_WRITE_CALLS = (
     (("update",), "auth/{approle}/role/{role}/secret-id-accessor/destroy"),
 )
 VAULT_CHILD_TOKEN_CALL = (("update",), "auth/token/create")
+# `invoke rotate` lists a role's secret-id accessors, then destroys every one but the new (ops/rotate.py).
+VAULT_ROTATION_CALLS = ((("list",), "auth/{approle}/role/{role}/secret-id"),)
 
 # What the provider sends when it writes a role and a policy: the deploy tokens' policies list exactly
 # these parameters (Vault refuses any other once allowed_parameters is set), and pin the ones that could
@@ -457,12 +459,32 @@ VAULT_ROLE_WRITE_PARAMS = (
     "secret_id_bound_cidrs",
     "local_secret_ids",
 )
+VAULT_ROLE_CREATE_FACT = Fact(
+    "A role create sends a field only when it is set: the numbers and lists through GetOk, which drops 0 and "
+    "empty lists; bind_secret_id, token_no_default_policy and local_secret_ids through GetOkExists; the CIDR "
+    "lists and token_policies as a schema.Set's List(), in the set's own order, not the program's. An update "
+    "sends only the fields that changed.",
+    "hashicorp/terraform-provider-vault@v5.10.1:vault/resource_approle_auth_backend_role.go:97-141; "
+    "vault/auth_token.go:250-332",
+)
+VAULT_JSON_NUMBERS_UNPINNABLE = Fact(
+    "A JSON number in a request body is decoded as a json.Number and compared with reflect.DeepEqual against the "
+    "policy's allowed_parameters values, which HCL parses as int or string: no value matches it, so a number "
+    "parameter can only be allowed with any value ([]) or refused. A list parameter is compared whole; a string "
+    "value is a glob.",
+    "openbao/openbao@df6ce2ceba:sdk/helper/jsonutil/json.go:99; internal/vault/policy/acl.go:856-889; "
+    "internal/vault/policy/policy.go:582-586 (hashicorp/vault vault/acl.go valueInSlice is the same code)",
+)
 VAULT_POLICY_WRITE_PARAM = "policy"
 # A secret-id write (mint) and an accessor lookup/destroy send these.
 VAULT_SECRET_ID_WRITE_PARAMS = ("secret_id", "cidr_list", "token_bound_cidrs", "metadata", "ttl", "num_uses")
 VAULT_ACCESSOR_PARAM = "secret_id_accessor"
 VAULT_SECRET_ID_PARAMS_FACT = Fact(
-    "A secret-id mint sends secret_id (custom only), cidr_list, token_bound_cidrs, metadata, ttl, num_uses; its read "
-    "and delete send secret_id_accessor.",
-    "hashicorp/terraform-provider-vault@v5.10.1:vault/resource_approle_auth_backend_role_secret_id.go:167-214,282-283,380-387,424-425",
+    "A secret-id mint sends secret_id (custom only), cidr_list, token_bound_cidrs, ttl and num_uses when set, and "
+    'metadata always (re-marshalled by normalizeDataJSON: keys sorted, no spaces; "" when unset); its read and '
+    "delete send secret_id_accessor.",
+    "hashicorp/terraform-provider-vault@v5.10.1:vault/resource_approle_auth_backend_role_secret_id.go:167-214,282-283,"
+    "380-387,424-425; the Pulumi resource's inputs are exactly these fields (pulumi/pulumi-vault@c074a1cb "
+    "sdk/python/pulumi_vault/approle/auth_backend_role_secret_id.py:61-81); the program sets backend, role_name "
+    "and metadata only (program/vault_agent.py)",
 )

@@ -106,8 +106,10 @@ def plan_adoption(
     generated_keys: dict[str, set[str]] = {s: set() for s in SERVICES}
     for value in GENERATED:
         resource = next((r for r in run.resources if r.name == value.resource), None)
-        if resource is None:
-            continue  # not declared in this env (llmEncryption off): its key is kept, not imported
+        if resource is None or (value.kind == "fernet" and not cfg.llm_encryption):
+            # llmEncryption off: today's keys all stay as they are, first (the generated key goes after
+            # them, decrypt-only: render.secrets.llm_keys); none is imported into the generated one.
+            continue
         generated_keys[value.service].add(value.key)
         today = (vault.get(value.service) or {}).get(value.key)
         if not today:

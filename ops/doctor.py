@@ -24,9 +24,11 @@ from typing import Any
 from clients.docker_api import DockerAPI, DockerError
 from clients.net_errors import why_unreachable
 from config.stack_config import StackConfig
+from facts.tokens import CONTAINER
 from ops.command import run_task
 from ops.program_run import ProgramRun, unwrap_secrets
 from ops.stack_context import load_stack, resolve_stack
+from render import naming
 from render.vault_artifacts import deploy_grants
 
 MIN_API = (1, 41)  # Docker 20.10: the provider's client negotiates down to it; older engines lack what it sends
@@ -48,7 +50,7 @@ class Finding:
 
 
 def _version(text: str) -> tuple[int, int]:
-    major, minor = (text.split(".") + ["0"])[:2]
+    major, minor = [*text.split("."), "0"][:2]
     return int(major), int(minor)
 
 
@@ -69,7 +71,7 @@ class Doctor:
     # ---------------------------------------------------------------- Docker
 
     def containers(self) -> list[dict[str, Any]]:
-        return [unwrap_secrets(c.inputs) for c in self.run.by_type("docker:index/container:Container")]
+        return [unwrap_secrets(c.inputs) for c in self.run.by_type(CONTAINER)]
 
     def images(self) -> list[str]:
         return sorted({r.inputs["name"] for r in self.run.by_type("docker:index/remoteImage:RemoteImage")})
@@ -327,7 +329,7 @@ class Doctor:
             ]
         found = [Finding("vault", True, f"{self.vault_address} is up")]
         if not self.vault_token:
-            return found + [Finding("vault token", False, "VAULT_TOKEN is not set", "export the deploy token")]
+            return [*found, Finding("vault token", False, "VAULT_TOKEN is not set", "export the deploy token")]
         headers = {"X-Vault-Token": self.vault_token}
         for label, path, kind in (
             ("KV v2", self.cfg.vault_kv_mount, "kv"),
@@ -367,6 +369,16 @@ class Doctor:
             for p, c in grants.items()
             if not c <= set(held.get(p, [])) and "root" not in held.get(p, [])
         ]
+        # A committed env's deploy token holds exact paths: more on one of them is a policy from before the
+        # pinned one (roles updatable or deletable, issue 16), which leaves the pins without effect. A
+        # preview's deployer globs its roles and needs more: not judged here.
+        excess = [
+            f"{p} ({', '.join(sorted(set(held.get(p, [])) - c))})"
+            for p, c in grants.items()
+            if set(held.get(p, [])) - c and "root" not in held.get(p, [])
+        ]
+        if naming.is_preview_env(self.cfg.env):
+            excess = []
         if status == 403:
             found.append(
                 Finding(
@@ -390,6 +402,16 @@ class Doctor:
                     False,
                     f"the token lacks {len(missing)} of {len(grants)} grants the deploy needs, e.g. {missing[0]}",
                     "give it the deploy policy in README (CI credentials)",
+                )
+            )
+        elif excess:
+            found.append(
+                Finding(
+                    "vault token capabilities",
+                    False,
+                    f"the token may do more than the deploy policy allows on {len(excess)} "
+                    f"path{'' if len(excess) == 1 else 's'}, e.g. {excess[0]}: its policy predates this one",
+                    "write the deploy policy in README again (The deploy Vault policy and token), as a Vault admin",
                 )
             )
         else:

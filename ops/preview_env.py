@@ -28,7 +28,9 @@ from config.stack_file import StackFileError, parse_stack_file, read_stack_file
 from facts.envs import COMMITTED_ENVS
 from facts.project import PROJECT
 from ops.program_run import ROOT
+from ops.stack_context import load_stack
 from render import naming
+from render.preview_env import deployer_policy_hcl
 
 TEMPLATE = Path(__file__).resolve().parent / "preview_env.template.yaml"
 # Never copied from the base stack: its names, data, adoption state, feature hooks into its services, and
@@ -277,3 +279,12 @@ def main(pr: Any, out_dir: str | None = None, image_tag: str | None = None, exis
     )
     print(f"preview-env: wrote {stack_path} and {policy_path}; next: `{plan}`")
     return 0
+
+
+def deployer_policy(base_file: Path | None = None) -> str:
+    """The previews' deploy token's policy (README "Preview environments"), pinned to what every preview
+    inherits from the base stack: the Vault mounts, vaultAgentCidrs and secretIdTtlDays."""
+    cfg = load_stack(load_template().base, base_file).config
+    return deployer_policy_hcl(
+        cfg.vault_kv_mount, cfg.vault_approle_mount, cfg.vault_agent_cidrs, cfg.secret_id_ttl_days * 86400
+    )

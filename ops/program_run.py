@@ -179,11 +179,14 @@ class RecordingMocks(pulumi.runtime.Mocks):
         elif typ == tokens.APPROLE_ROLE:
             state["roleId"] = str(uuid.UUID(bytes=_digest(self.seed, args.name)[:16]))
         elif typ == tokens.SECRET_ID:
-            # `state` may hold a new secret-id: what `pulumi up --replace` of it mints (invoke rotate).
+            # `state` may hold a new secret-id: what `pulumi up --replace` of it mints (invoke rotate). Every
+            # argument is ForceNew (facts.providers.REPLACE_FACTS): new metadata (a new renewal window) is a
+            # replacement, which mints a new secret-id.
+            minted = str(state.get("metadata", ""))
             state["secretId"] = self.state.get(args.name) or str(
-                uuid.UUID(bytes=_digest(self.seed, args.name, "secret-id")[:16])
+                uuid.UUID(bytes=_digest(self.seed, args.name, "secret-id", minted)[:16])
             )
-            state["accessor"] = str(uuid.UUID(bytes=_digest(self.seed, args.name, "accessor")[:16]))
+            state["accessor"] = str(uuid.UUID(bytes=_digest(self.seed, args.name, "accessor", minted)[:16]))
         if typ not in SECRET_RESULTS:
             self.computed[(args.typ, args.name)] = {k: v for k, v in state.items() if k not in args.inputs}
         return f"{args.name}-id", state

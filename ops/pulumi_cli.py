@@ -10,8 +10,9 @@ from pathlib import Path
 # The CLI version every workflow pins (`pulumi-version:` in .github/workflows; a test keeps them equal).
 PINNED_VERSION = "3.272.0"
 INSTALL = f"curl -fsSL https://get.pulumi.com | sh -s -- --version {PINNED_VERSION}"
+# The pack's requirements are hash-locked from uv.lock (tests/unit/test_policy_requirements.py).
 VENV_SETUP = (
-    "uv venv policies/venv --python 3.11 && uv pip install --python policies/venv/bin/python -r "
+    "uv venv policies/venv --python 3.11 && uv pip install --require-hashes --python policies/venv/bin/python -r "
     "policies/requirements.txt"
 )
 

@@ -19,9 +19,12 @@ deletes the failed one. The state decides that swap, not the history: every roll
 and swaps when a rolling service has a failed revision live and an older one pending deletion, whatever
 ran since (a `pulumi refresh` records entries of its own in the history).
 
-Exit codes: 0 rolled back (or listed), 1 declined (or standard input closed without --yes), the update
-or a CLI step failed (the stack file is restored), or this machine lacks the Pulumi CLI or the policy
-pack's venv; 2 bad input.
+It refuses (exit 1) a working tree with uncommitted changes, or a HEAD that is neither the commit the
+stack last deployed nor main's tip (ops/git_guard.py): the update runs the program checked out here.
+
+Exit codes: 0 rolled back (or listed), 1 declined (or standard input closed without --yes), the checkout
+is not the deployed commit or main's, the update or a CLI step failed (the stack file is restored), or
+this machine lacks the Pulumi CLI or the policy pack's venv; 2 bad input.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from facts.services import Service
 from facts.tokens import CONTAINER
 from ops import pulumi_cli
 from ops.command import OperatorError, bad_input, confirm, run_task
+from ops.git_guard import read_git_state, require_deployable_checkout
 from ops.program_run import ROOT
 from ops.stack_context import resolve_stack, stack_file
 from render import labels as L
@@ -382,6 +386,8 @@ def rollback(
     print(plan)
     if list_only:
         return 0
+    # The rollback is a whole `pulumi up` of this checkout's program: only the deployed commit or main's.
+    require_deployable_checkout("rollback", stack, read_git_state(root), entries)
     if engine is None and pulumi_cli.missing_policy_venv(root) is not None:
         raise OperatorError(pulumi_cli.missing_policy_venv(root))
     confirm(f"Roll stack {stack} back to {target.tag}?", yes, answer)

@@ -3,17 +3,24 @@ replacing its resource (`pulumi up --replace <urn>`), after saying what that doe
 "Rotation").
 
 WHAT is app-secret-id, postgres-secret-id, redis-secret-id, backup-secret-id (a service's AppRole
-secret-id), postgres-password, redis-password or secret-key (the backend's SECRET_KEY). The resource and
-its engine URN come from the program's own plan (ops/program_run.py, as the offline plan computes
-them), never from a hand-written string. Which containers the replace recreates is computed from the
-program too: it is run again with
-a new value for that resource, as the engine would see it after the replace, and every container whose
-inputs change is listed (a new secret changes its agent's and consumers' restart digest; a new
-secret-id changes only its agent's upload).
+secret-id), postgres-password, redis-password or secret-key (the backend's SECRET_KEY). The resource and its
+engine URN come from the program's own plan (ops/program_run.py, as the offline plan computes them),
+never from a hand-written string. Which containers the replace recreates is computed from the program
+too: it is run again with a new value for that resource, as the engine would see it after the replace,
+and every container whose inputs change is listed (a new secret changes its agent's and consumers'
+restart digest; a new secret-id changes only its agent's upload).
+
+A secret-id rotation then destroys every other secret-id of the role (listed by accessor with the
+deploy token), keeping the one the update minted (the stack output `vault_secret_id_accessors`): a
+secret-id minted with a leaked deploy token, or left behind by an interrupted rotation, dies with it.
+
+It refuses (exit 1) a working tree with uncommitted changes, or a HEAD that is neither the commit the
+stack last deployed nor main's tip (ops/git_guard.py): the replace deploys the program checked out here.
 
 Exit codes: 0 rotated (or --dry-run printed the plan), 1 declined (or standard input closed without
---yes), `pulumi up` failed, or this machine lacks the Pulumi CLI, VAULT_TOKEN or the policy pack's venv;
-2 bad input.
+--yes), the checkout is not the deployed commit or main's, `pulumi up` failed, the other secret-ids could
+not be destroyed, or this machine lacks the Pulumi CLI, VAULT_TOKEN or the policy pack's venv; 2 bad
+input.
 """
 
 from __future__ import annotations
@@ -27,12 +34,17 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
+from clients.vault_api import SecretIds, VaultAPI, VaultAPIError
+from config.stack_config import StackConfig
 from facts.services import Service, VaultService
 from facts.tokens import CONTAINER, SECRET_ID
 from ops import pulumi_cli
 from ops.command import OperatorError, bad_input, confirm, run_task
+from ops.git_guard import read_git_state, require_deployable_checkout
 from ops.program_run import ROOT, ProgramRun, Resource, run_program, unwrap_secrets
+from ops.rollback import engine_history
 from ops.stack_context import load_stack, resolve_stack
 from render import labels as L
 from render.secrets import GENERATED
@@ -110,9 +122,10 @@ KINDS = {
             Kind(
                 f"{service}-secret-id",
                 f"New AppRole secret-id for the {service} vault-agent: the agent is recreated with it, then the old "
-                f"secret-id is deleted, which revokes it in Vault. The rendered files do not change, so nothing else "
-                f"restarts and no user notices.",
-                "nothing: the rendered files do not change; the old secret-id is deleted last, which revokes it",
+                f"secret-id is deleted, which revokes it in Vault, and every other secret-id of the role is "
+                f"destroyed. The rendered files do not change, so nothing else restarts and no user notices.",
+                "nothing: the rendered files do not change; the old secret-id and every other one of the role are "
+                "destroyed last",
                 service,
             )
             for service in SECRET_ID_SERVICES
@@ -145,6 +158,15 @@ class RotationPlan:
     replaced: tuple[Replaced, ...]
     resource_name: str = ""
     """The replaced resource's Pulumi name (what the mocks' state is keyed by)."""
+    role: str = ""
+    """For a secret-id: its AppRole, whose other secret-ids are destroyed after the update."""
+    protected: bool = False
+    """The resource is protected (facts.generated_secrets): the engine refuses to replace it while both its
+    state and the program protect it (pulumi v3.259.0 pkg/resource/deploy/step_generator.go:1952-1963), so
+    the state's protection is lifted first; the update's program protects it again."""
+
+    def unprotect_command(self) -> list[str]:
+        return ["pulumi", "state", "unprotect", "--stack", self.stack, self.urn, "--yes"]
 
     def command(self) -> list[str]:
         return [
@@ -169,7 +191,16 @@ class RotationPlan:
             f"  replaces  {self.urn}",
             f"  effect    {self.kind.effect}",
             "  recreates " + (", ".join(r.describe() for r in self.replaced) or "no container"),
+            *(["  runs      " + shlex.join(self.unprotect_command())] if self.protected else []),
             "  runs      " + shlex.join(self.command()),
+            *(
+                [
+                    f"  then      destroys every other secret-id of role {self.role} (one minted with a leaked "
+                    "deploy token included)"
+                ]
+                if self.role
+                else []
+            ),
         ]
 
 
@@ -201,7 +232,59 @@ def plan_rotation(stack: str, what: str, run: ProgramRun, rerun: Rerun, new_valu
     resource = kind.resource(run)
     value = new_value or (secrets.token_urlsafe(24) if kind.kv_key else str(uuid.uuid4()))
     after = rerun({resource.name: value})
-    return RotationPlan(stack, kind, resource.urn, changed_containers(run, after), resource.name)
+    role = "" if kind.kv_key else run.outputs["vault_roles"][kind.vault_service]
+    protected = bool(resource.options.get("protect"))
+    return RotationPlan(stack, kind, resource.urn, changed_containers(run, after), resource.name, role, protected)
+
+
+class SecretIdStore(Protocol):
+    """What the cleanup needs of Vault (clients.vault_api.SecretIds; tests give a fake)."""
+
+    def list(self, role: str) -> list[str]: ...
+    def destroy(self, role: str, accessor: str) -> None: ...
+
+
+def destroy_other_secret_ids(store: SecretIdStore, stack: str, service: str, role: str, keep: str) -> list[str]:
+    """Destroy every secret-id of `role` but `keep` (the accessor the stack's update minted); returns the
+    accessors destroyed. Nothing is destroyed when `keep` is not among them: the outputs would then belong
+    to another update or stack, and 'every other' would include the running agent's."""
+    found = store.list(role)
+    if keep not in found:
+        raise OperatorError(
+            f"the stack's secret-id accessor for {service} (vault_secret_id_accessors) is not among role "
+            f"{role}'s {len(found)} secret-ids; nothing destroyed: `pulumi stack output --stack {stack} "
+            'vault_secret_id_accessors` and docs/secrets.md "Incidents" say which to keep'
+        )
+    others = [accessor for accessor in found if accessor != keep]
+    for accessor in others:
+        store.destroy(role, accessor)
+    return others
+
+
+Outputs = Callable[[str], dict]
+
+
+def deploy_history(stack: str) -> list[dict]:
+    """The stack's update history, for the commit its last `pulumi up` ran (ops/git_guard.py)."""
+    return engine_history(stack, ROOT)
+
+
+def stack_outputs(stack: str) -> dict:
+    """The stack's outputs after the update (`pulumi stack output --json`; no secret is shown)."""
+    done = subprocess.run(
+        ["pulumi", "stack", "output", "--json", "--stack", stack], capture_output=True, cwd=ROOT, timeout=300
+    )
+    if done.returncode != 0:
+        last = (done.stderr or b"").decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
+        raise OperatorError(f"pulumi stack output failed (exit {done.returncode}): {last[0][:200]}")
+    return json.loads(done.stdout or b"{}")
+
+
+def vault_secret_ids(cfg: StackConfig) -> SecretIdStore:
+    """The stack's AppRole secret-ids, through VAULT_TOKEN (the deploy token lists and destroys them)."""
+    return SecretIds(
+        VaultAPI(cfg.vault_address, os.environ.get("VAULT_TOKEN", ""), cfg.vault_ca_cert), cfg.vault_approle_mount
+    )
 
 
 # README's words for a container a rotation recreates, in the order the table lists them.
@@ -255,6 +338,11 @@ def readme_table(plans: dict[str, Sequence[RotationPlan]] | None = None) -> str:
 
 
 def load(stack: str, config_file: Path | None) -> tuple[ProgramRun, Rerun]:
+    run, rerun, _ = load_with_config(stack, config_file)
+    return run, rerun
+
+
+def load_with_config(stack: str, config_file: Path | None) -> tuple[ProgramRun, Rerun, StackConfig]:
     context = load_stack(stack, config_file)
 
     def rerun(state: dict[str, str]) -> ProgramRun:
@@ -263,7 +351,7 @@ def load(stack: str, config_file: Path | None) -> tuple[ProgramRun, Rerun]:
     run = rerun({})
     if run.error is not None:
         raise run.error  # a ConfigError is bad input (exit 2); anything else a crash (exit 3)
-    return run, rerun
+    return run, rerun, context.config
 
 
 Runner = Callable[[Sequence[str]], int]
@@ -291,11 +379,13 @@ def rotate(
     runner: Runner = run_pulumi,
     answer: Callable[[str], str] = input,
     preflight: Callable[[], str | None] = machine_ready,
+    outputs: Outputs = stack_outputs,
+    secret_ids: Callable[[StackConfig], SecretIdStore] = vault_secret_ids,
 ) -> int:
     stack = resolve_stack(stack)
     if what not in KINDS:
         raise bad_input(f"--what = {what!r} is invalid: expected one of {WHAT_CHOICES}")
-    run, rerun = load(stack, Path(config_file) if config_file else None)
+    run, rerun, cfg = load_with_config(stack, Path(config_file) if config_file else None)
     rotation = plan_rotation(stack, what, run, rerun)
     print("\n".join(rotation.lines()))
     if dry_run:
@@ -303,12 +393,37 @@ def rotate(
     missing = preflight()
     if missing is not None:
         raise OperatorError(missing)
+    # The replace is a whole `pulumi up` of this checkout's program: only the deployed commit or main's.
+    require_deployable_checkout("rotate", stack, read_git_state(ROOT), deploy_history(stack))
     confirm(f"Rotate {what} of stack {stack} now?", yes, answer)
+    if rotation.protected:
+        code = runner(rotation.unprotect_command())
+        if code != 0:
+            raise OperatorError(f"pulumi state unprotect failed (exit {code}); nothing was replaced")
     code = runner(rotation.command())
+    if code != 0 and rotation.protected:
+        raise OperatorError(
+            f"pulumi up failed (exit {code}); the state no longer protects {rotation.resource_name} until the next "
+            f"`pulumi up --stack {stack}`, whose program protects it again"
+        )
     if code != 0:
         raise OperatorError(
             f"pulumi up failed (exit {code}); its output says how far it got. `pulumi up --stack {stack}` finishes "
             "with the value already replaced (rotating again would replace it once more)"
+        )
+    if rotation.role:
+        service = rotation.kind.vault_service
+        try:
+            keep = (outputs(stack).get("vault_secret_id_accessors") or {}).get(service, "")
+            destroyed = destroy_other_secret_ids(secret_ids(cfg), stack, service, rotation.role, keep)
+        except VaultAPIError as err:
+            raise OperatorError(
+                f"{what} was rotated, but the other secret-ids of role {rotation.role} were not destroyed: "
+                f'{err}; run the rotation again, or docs/secrets.md "Incidents" by hand'
+            ) from None
+        print(
+            f"rotate: destroyed {len(destroyed)} other secret-id{'' if len(destroyed) == 1 else 's'} of role "
+            f"{rotation.role}; the stack's new one is the only one left"
         )
     print(f"rotate: {what} of stack {stack} rotated; `uv run invoke status --stack {stack}` checks every service")
     return 0

@@ -20,7 +20,7 @@ from render import app_env, naming, traefik
 from render import vault_artifacts as va
 from render.hardening import Limits, Stop, hardened_container_args, healthcheck
 from render.labels import container_labels
-from render.secrets import generated_options, kept_merge, llm_keys
+from render.secrets import generated_options, keeps_data, kept_merge, llm_keys
 
 SERVICE = "app"
 GID = 0  # the backend image runs as root (app-contract)
@@ -133,11 +133,14 @@ class AppComponent(pulumi.ComponentResource):
         env = args.env
         kept = pulumi.Output.from_input(args.kept).apply(lambda k: dict(k or {}))
 
-        secret_key = random.RandomPassword(f"{name}-secret-key", length=64, special=False, opts=generated_options(self))
-        generated_llm: pulumi.Input[str | None] = None
-        if args.llm_encryption:
-            fernet = random.RandomBytes(f"{name}-llm-key", length=32, opts=generated_options(self))
-            generated_llm = fernet.base64.apply(fernet_key)
+        keep = keeps_data(env)  # facts.generated_secrets: protected outside a preview
+        secret_key = random.RandomPassword(
+            f"{name}-secret-key", length=64, special=False, opts=generated_options(self, protect=keep)
+        )
+        # Declared whatever llmEncryption says: turning it off must not delete the key data was encrypted
+        # with (render.secrets.llm_keys keeps it in the list).
+        fernet = random.RandomBytes(f"{name}-llm-key", length=32, opts=generated_options(self, protect=keep))
+        generated_llm = fernet.base64.apply(fernet_key)
         owned: dict[str, pulumi.Input[str]] = {
             "DATABASE_URL": pulumi.Output.from_input(args.postgres_password).apply(
                 lambda pw: app_env.database_url(pw, env)
@@ -146,7 +149,7 @@ class AppComponent(pulumi.ComponentResource):
             "SECRET_KEY": secret_key.result,
             # Never blanked: keys kept from before stay after the generated one (or alone when off).
             "LLM_ENCRYPTION_KEYS": pulumi.Output.all(generated_llm, kept).apply(
-                lambda gk: llm_keys(gk[0], gk[1].get("LLM_ENCRYPTION_KEYS"))
+                lambda gk: llm_keys(gk[0], gk[1].get("LLM_ENCRYPTION_KEYS"), args.llm_encryption)
             ),
         }
         for key in ("S3_ACCESS_KEY", "S3_SECRET_KEY", "S3_PUBLIC_ACCESS_KEY", "S3_PUBLIC_SECRET_KEY", "ZAI_API_KEY"):

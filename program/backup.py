@@ -31,7 +31,7 @@ from render import backup_job as job
 from render import vault_artifacts as va
 from render.hardening import Limits, Stop, hardened_container_args, healthcheck
 from render.labels import container_labels, resource_labels, volume_labels
-from render.secrets import generated_options, kept_merge
+from render.secrets import generated_options, keeps_data, kept_merge
 
 SERVICE = job.SERVICE
 IMAGE_CONTEXT = Path(__file__).resolve().parent / "backup_image"
@@ -129,7 +129,7 @@ class BackupComponent(pulumi.ComponentResource):
         # Generated once and kept in state (encrypted) and Vault; rotating it would orphan every backup
         # made with it, so it is rotated only by `restic key add/remove` by hand (README).
         password = random.RandomPassword(
-            f"{name}-restic-password", length=48, special=False, opts=generated_options(self)
+            f"{name}-restic-password", length=48, special=False, opts=generated_options(self, protect=keeps_data(env))
         )
         kv: Mapping[str, pulumi.Input[str]] = {
             "AWS_ACCESS_KEY_ID": args.s3_access_key,

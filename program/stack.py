@@ -106,6 +106,8 @@ class FinanceReportStack(pulumi.ComponentResource):
             digest_key=digest_key.hex,
             bound_cidrs=cfg.vault_agent_cidrs,
             ca_cert=cfg.vault_ca_cert,
+            secret_id_ttl=cfg.secret_id_ttl_days * 86400,
+            secret_id_renewal_window=cfg.secret_id_renewal_window,
         )
 
         def datastore(spec, data_path: str) -> DatastoreComponent:
@@ -230,6 +232,8 @@ class FinanceReportStack(pulumi.ComponentResource):
             "containers": names,
             "vault_policies": {service: s.policy_name for service, s in sidecars.items()},
             "vault_roles": {service: s.role_name for service, s in sidecars.items()},
+            # The one secret-id of each role the stack owns: `invoke rotate` destroys every other.
+            "vault_secret_id_accessors": {service: s.secret_id.accessor for service, s in sidecars.items()},
             "vault_kv_paths": {service: naming.kv_data_path(cfg.vault_kv_mount, env, service) for service in sidecars},
             "networks": {"internal": internal.name, "vault_egress": vault_net.name, "traefik": traefik_network},
             "backup_repository": backup.repository,

@@ -3,7 +3,6 @@ container that renders its secrets into a tmpfs volume its consumers mount read-
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -45,6 +44,8 @@ class VaultAgentSidecar(pulumi.ComponentResource):
     policy_name: pulumi.Output[str]
     role_name: pulumi.Output[str]
     container_name: pulumi.Output[str]
+    secret_id: vault.approle.AuthBackendRoleSecretId
+    """The agent's secret-id: its accessor is the one `invoke rotate` keeps."""
 
     def __init__(self, name: str, args: VaultAgentArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("finance-report:vault:AgentSidecar", name, None, opts)
@@ -77,7 +78,7 @@ class VaultAgentSidecar(pulumi.ComponentResource):
                 opts=child,
             ).name
 
-        role_settings = va.approle_settings(env, service, s.bound_cidrs)
+        role_settings = va.approle_settings(env, service, s.bound_cidrs, s.secret_id_ttl)
         role = vault.approle.AuthBackendRole(
             f"{name}-role",
             backend=s.approle_mount,
@@ -95,14 +96,17 @@ class VaultAgentSidecar(pulumi.ComponentResource):
             opts=child,
         )
         # Replacing this resource (README: rotation) mints a new secret-id, recreates the agent with it,
-        # then deletes the old one, which revokes it in Vault (create-before-delete: provider_facts).
-        secret_id = vault.approle.AuthBackendRoleSecretId(
+        # then deletes the old one, which revokes it in Vault (create-before-delete: provider_facts). The
+        # renewal window in its metadata replaces it at the first deploy of each new window, long before
+        # the role's secret_id_ttl ends (render/vault_artifacts.secret_id_renewal_window).
+        self.secret_id = vault.approle.AuthBackendRoleSecretId(
             f"{name}-secret-id",
             backend=s.approle_mount,
             role_name=role.role_name,
-            metadata=json.dumps({"service": service, "env": env}),
+            metadata=va.secret_id_metadata(env, service, s.secret_id_renewal_window),
             opts=child,
         )
+        secret_id = self.secret_id
 
         self.mount_path = va.secrets_mount_path(service)
         # The name carries the volume's options: new options, a new volume beside the old one (named.py).
@@ -201,6 +205,10 @@ class AgentSettings:
     """CIDRs the agents reach Vault from; bound to every secret-id and token when set."""
     ca_cert: str = ""
     """PEM of the CA that signed Vault's certificate (a private CA); empty: the image's roots."""
+    secret_id_ttl: int = va.SECRET_ID_TTL_SECONDS
+    """Lifetime of each secret-id (the role's secret_id_ttl)."""
+    secret_id_renewal_window: str = ""
+    """The renewal window of this deploy: a new one re-mints every secret-id."""
 
     def sidecar(
         self,

@@ -63,151 +63,159 @@ path "secret/metadata/finance_report/staging/redis" {
 }
 
 path "auth/approle/role/finance_report-staging-app" {
-  capabilities = ["create", "delete", "read", "update"]
+  capabilities = ["create", "read"]
   allowed_parameters = {
-    "token_bound_cidrs" = []
     "token_policies" = ["finance_report-staging-app", ["finance_report-staging-app"]]
-    "token_explicit_max_ttl" = []
-    "token_max_ttl" = []
-    "token_no_default_policy" = []
-    "token_period" = []
-    "token_type" = []
+    "bind_secret_id" = [true]
+    "token_no_default_policy" = [true]
+    "local_secret_ids" = [false]
+    "token_type" = ["service"]
     "token_ttl" = []
-    "token_num_uses" = []
-    "alias_metadata" = []
-    "bind_secret_id" = []
-    "secret_id_num_uses" = []
+    "token_max_ttl" = []
     "secret_id_ttl" = []
-    "secret_id_bound_cidrs" = []
-    "local_secret_ids" = []
   }
 }
 
 path "auth/approle/role/finance_report-staging-backup" {
-  capabilities = ["create", "delete", "read", "update"]
+  capabilities = ["create", "read"]
   allowed_parameters = {
-    "token_bound_cidrs" = []
     "token_policies" = ["finance_report-staging-backup", ["finance_report-staging-backup"]]
-    "token_explicit_max_ttl" = []
-    "token_max_ttl" = []
-    "token_no_default_policy" = []
-    "token_period" = []
-    "token_type" = []
+    "bind_secret_id" = [true]
+    "token_no_default_policy" = [true]
+    "local_secret_ids" = [false]
+    "token_type" = ["service"]
     "token_ttl" = []
-    "token_num_uses" = []
-    "alias_metadata" = []
-    "bind_secret_id" = []
-    "secret_id_num_uses" = []
+    "token_max_ttl" = []
     "secret_id_ttl" = []
-    "secret_id_bound_cidrs" = []
-    "local_secret_ids" = []
   }
 }
 
 path "auth/approle/role/finance_report-staging-postgres" {
-  capabilities = ["create", "delete", "read", "update"]
+  capabilities = ["create", "read"]
   allowed_parameters = {
-    "token_bound_cidrs" = []
     "token_policies" = ["finance_report-staging-postgres", ["finance_report-staging-postgres"]]
-    "token_explicit_max_ttl" = []
-    "token_max_ttl" = []
-    "token_no_default_policy" = []
-    "token_period" = []
-    "token_type" = []
+    "bind_secret_id" = [true]
+    "token_no_default_policy" = [true]
+    "local_secret_ids" = [false]
+    "token_type" = ["service"]
     "token_ttl" = []
-    "token_num_uses" = []
-    "alias_metadata" = []
-    "bind_secret_id" = []
-    "secret_id_num_uses" = []
+    "token_max_ttl" = []
     "secret_id_ttl" = []
-    "secret_id_bound_cidrs" = []
-    "local_secret_ids" = []
   }
 }
 
 path "auth/approle/role/finance_report-staging-redis" {
-  capabilities = ["create", "delete", "read", "update"]
+  capabilities = ["create", "read"]
   allowed_parameters = {
-    "token_bound_cidrs" = []
     "token_policies" = ["finance_report-staging-redis", ["finance_report-staging-redis"]]
-    "token_explicit_max_ttl" = []
-    "token_max_ttl" = []
-    "token_no_default_policy" = []
-    "token_period" = []
-    "token_type" = []
+    "bind_secret_id" = [true]
+    "token_no_default_policy" = [true]
+    "local_secret_ids" = [false]
+    "token_type" = ["service"]
     "token_ttl" = []
-    "token_num_uses" = []
-    "alias_metadata" = []
-    "bind_secret_id" = []
-    "secret_id_num_uses" = []
+    "token_max_ttl" = []
     "secret_id_ttl" = []
-    "secret_id_bound_cidrs" = []
-    "local_secret_ids" = []
   }
 }
 
 path "auth/approle/role/finance_report-staging-app/role-id" {
-  capabilities = ["read", "update"]
+  capabilities = ["read"]
 }
 
 path "auth/approle/role/finance_report-staging-backup/role-id" {
-  capabilities = ["read", "update"]
+  capabilities = ["read"]
 }
 
 path "auth/approle/role/finance_report-staging-postgres/role-id" {
-  capabilities = ["read", "update"]
+  capabilities = ["read"]
 }
 
 path "auth/approle/role/finance_report-staging-redis/role-id" {
-  capabilities = ["read", "update"]
+  capabilities = ["read"]
 }
 
 path "auth/approle/role/finance_report-staging-app/secret-id-accessor/lookup" {
   capabilities = ["update"]
+  allowed_parameters = {
+    "secret_id_accessor" = []
+  }
 }
 
 path "auth/approle/role/finance_report-staging-backup/secret-id-accessor/lookup" {
   capabilities = ["update"]
+  allowed_parameters = {
+    "secret_id_accessor" = []
+  }
 }
 
 path "auth/approle/role/finance_report-staging-postgres/secret-id-accessor/lookup" {
   capabilities = ["update"]
+  allowed_parameters = {
+    "secret_id_accessor" = []
+  }
 }
 
 path "auth/approle/role/finance_report-staging-redis/secret-id-accessor/lookup" {
   capabilities = ["update"]
+  allowed_parameters = {
+    "secret_id_accessor" = []
+  }
 }
 
 path "auth/approle/role/finance_report-staging-app/secret-id" {
-  capabilities = ["update"]
+  capabilities = ["list", "update"]
+  allowed_parameters = {
+    "metadata" = []
+  }
 }
 
 path "auth/approle/role/finance_report-staging-backup/secret-id" {
-  capabilities = ["update"]
+  capabilities = ["list", "update"]
+  allowed_parameters = {
+    "metadata" = []
+  }
 }
 
 path "auth/approle/role/finance_report-staging-postgres/secret-id" {
-  capabilities = ["update"]
+  capabilities = ["list", "update"]
+  allowed_parameters = {
+    "metadata" = []
+  }
 }
 
 path "auth/approle/role/finance_report-staging-redis/secret-id" {
-  capabilities = ["update"]
+  capabilities = ["list", "update"]
+  allowed_parameters = {
+    "metadata" = []
+  }
 }
 
 path "auth/approle/role/finance_report-staging-app/secret-id-accessor/destroy" {
   capabilities = ["update"]
+  allowed_parameters = {
+    "secret_id_accessor" = []
+  }
 }
 
 path "auth/approle/role/finance_report-staging-backup/secret-id-accessor/destroy" {
   capabilities = ["update"]
+  allowed_parameters = {
+    "secret_id_accessor" = []
+  }
 }
 
 path "auth/approle/role/finance_report-staging-postgres/secret-id-accessor/destroy" {
   capabilities = ["update"]
+  allowed_parameters = {
+    "secret_id_accessor" = []
+  }
 }
 
 path "auth/approle/role/finance_report-staging-redis/secret-id-accessor/destroy" {
   capabilities = ["update"]
+  allowed_parameters = {
+    "secret_id_accessor" = []
+  }
 }
 
 path "auth/token/create" {

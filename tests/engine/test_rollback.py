@@ -61,8 +61,33 @@ def test_list_then_rollback_then_rollback_after_a_failed_cutover(tmp_path, monke
     project = tmp_path / "project"
     for directory in PROGRAM_DIRS:
         shutil.copytree(ROOT / directory, project / directory, ignore=shutil.ignore_patterns("venv", "__pycache__"))
-    for name in ("Pulumi.yaml", "__main__.py", "pyproject.toml", "uv.lock"):
+    for name in ("Pulumi.yaml", "__main__.py", "pyproject.toml", "uv.lock", ".gitignore"):
         shutil.copy(ROOT / name, project / name)
+    # rollback deploys only a clean checkout of main's tip or the deployed commit (ops/git_guard.py): the
+    # copy is a repository whose main holds everything, committed again after each config change, as an
+    # operator commits the stack file.
+    subprocess.run(["git", "init", "-q", "-b", "main", str(project)], check=True)
+
+    def commit_all() -> None:
+        subprocess.run(["git", "-C", str(project), "add", "-A"], check=True)
+        subprocess.run(
+            [
+                "git",
+                "-C",
+                str(project),
+                "-c",
+                "user.name=engine",
+                "-c",
+                "user.email=engine@example.invalid",
+                "commit",
+                "-q",
+                "--allow-empty",
+                "-m",
+                "engine test",
+            ],
+            check=True,
+        )
+
     # The policy pack runs in its own virtualenv (PulumiPolicy.yaml), as in the deploy workflow.
     subprocess.run(["uv", "venv", str(project / "policies/venv"), "--python", "3.11"], check=True)
     subprocess.run(
@@ -70,6 +95,7 @@ def test_list_then_rollback_then_rollback_after_a_failed_cutover(tmp_path, monke
             "uv",
             "pip",
             "install",
+            "--require-hashes",
             "--python",
             str(project / "policies/venv/bin/python"),
             "-r",
@@ -121,6 +147,7 @@ def test_list_then_rollback_then_rollback_after_a_failed_cutover(tmp_path, monke
         current = stack.up().outputs["containers"].value["backend"]
         assert previous != current
 
+        commit_all()
         before, versions = stack_file.read_bytes(), len(stack.history(show_secrets=False))
         assert rollback.main(STACK, list_only=True, root=project) == 0
         assert stack_file.read_bytes() == before and len(stack.history(show_secrets=False)) == versions
@@ -144,6 +171,7 @@ def test_list_then_rollback_then_rollback_after_a_failed_cutover(tmp_path, monke
         assert _inspect(host, current)["State"]["Running"], "the failed revision was created"
         assert _inspect(host, previous)["Id"] == serving["Id"], "the serving revision kept serving"
         stack.set_config("finance-report:publicHealthGate", auto.ConfigValue("false"))
+        commit_all()
         assert rollback.main(STACK, yes=True, root=project) == 0
         kept = _inspect(host, previous)
         assert kept["Id"] == serving["Id"] and kept["State"]["StartedAt"] == serving["State"]["StartedAt"], (

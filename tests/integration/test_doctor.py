@@ -221,6 +221,20 @@ def test_vault_mounts_and_the_deploy_tokens_capabilities(host, openbao):
         "a preview needs no child token"
     )
 
+    # a token still holding the deploy policy from before issue 16 (roles updatable and deletable): the new
+    # pins take effect only once an admin writes the new policy, so doctor names what it may do too much
+    role = 'path "auth/approle/role/finance_report-staging-app" {\n  capabilities = '
+    wide = deploy_policy_hcl("secret", "approle", "staging", services()).replace(
+        role + '["create", "read"]', role + '["create", "delete", "read", "update"]'
+    )
+    assert wide != deploy_policy_hcl("secret", "approle", "staging", services())
+    (caps,) = by_check(doctor(host, openbao, token=_token(openbao, wide)).vault(), "vault token capabilities")
+    assert not caps.ok and caps.detail == (
+        "the token may do more than the deploy policy allows on 1 path, e.g. "
+        "auth/approle/role/finance_report-staging-app (delete, update): its policy predates this one"
+    ), caps.detail
+    assert "write the deploy policy in README again" in caps.fix
+
     wrong_mounts = doctor(host, openbao, {"vaultKvMount": "kv", "vaultApproleMount": "apps"}, token=deploy).vault()
     assert [f.ok for f in by_check(wrong_mounts, "vault KV")] == [False] and [
         f.ok for f in by_check(wrong_mounts, "vault AppRole")

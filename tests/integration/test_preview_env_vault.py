@@ -107,6 +107,56 @@ def test_the_deployer_cannot_give_a_preview_role_any_other_policy(openbao, previ
     ]
 
 
+PREVIEW_ROLE_ATTACKS = {
+    "bind_secret_id off: the role-id alone logs in": {"bind_secret_id": False},
+    "CIDR binding set to anywhere": {"secret_id_bound_cidrs": ["0.0.0.0/0"], "token_bound_cidrs": ["0.0.0.0/0"]},
+    "CIDR lists written empty": {"secret_id_bound_cidrs": [], "token_bound_cidrs": []},
+    "periodic tokens": {"token_period": 31536000},
+    "periodic tokens under the deprecated name": {"period": 31536000},
+    "a secret-id use count": {"secret_id_num_uses": 1000},
+    "tokens with a use count": {"token_num_uses": 1000},
+    "batch tokens": {"token_type": "batch"},
+    "the default policy on every token": {"token_no_default_policy": False},
+    "secret-ids local to one cluster": {"local_secret_ids": True},
+    "a role-id of its own choosing": {"role_id": "attacker-chosen-role-id"},
+}
+PREVIEW_SECRET_ID_ATTACKS = {
+    "never expires, unlimited uses": {"ttl": 0, "num_uses": 0},
+    "a CIDR list of its own": {"cidr_list": "0.0.0.0/0"},
+    "token CIDRs of its own": {"token_bound_cidrs": "0.0.0.0/0"},
+}
+
+
+def test_the_deployer_can_set_a_preview_roles_fields_only_to_the_programs_values(openbao, preview, deployer):
+    """Issue 16 items 1 and 2 for previews: the deployer must update and delete pr<N> roles (a preview's
+    own updates and destroy), so pins are its only guard: every field the program sets as a string, a
+    boolean or a list, the role-id, and a mint's parameters. The TTLs are numbers, which Vault cannot pin
+    (test_vault_semantics.py), and a deleted role comes back with Vault's defaults: docs/secrets.md "Incidents"
+    says what that leaves a leaked preview deployer token (previews hold throwaway values only)."""
+    deploy(deployer, preview)
+    root = openbao.client()
+    allowed = {}
+    for role in sorted(preview.roles()):
+        path = f"auth/approle/role/{role}"
+        before = root.read(path)["data"], root.read(f"{path}/role-id")["data"]
+        attempts = {what: ("POST", path, body) for what, body in PREVIEW_ROLE_ATTACKS.items()}
+        attempts["write a role-id of its own"] = ("POST", f"{path}/role-id", {"role_id": "attacker-chosen"})
+        attempts["turn bind_secret_id off through its own endpoint"] = (
+            "POST",
+            f"{path}/bind-secret-id",
+            {"bind_secret_id": False},
+        )
+        for what, body in PREVIEW_SECRET_ID_ATTACKS.items():
+            attempts[f"mint a secret-id: {what}"] = ("POST", f"{path}/secret-id", body)
+        attempts["mint a secret-id of its own choosing"] = ("POST", f"{path}/custom-secret-id", {"secret_id": "x" * 36})
+        for what, (method, call_path, body) in attempts.items():
+            status = deployer.call(method, call_path, body).status_code
+            if status != 403:
+                allowed[f"{role}: {what}"] = status
+        assert (root.read(path)["data"], root.read(f"{path}/role-id")["data"]) == before, f"{role} changed"
+    assert allowed == {}
+
+
 def test_the_deployer_writes_no_acl_policy_at_all(deployer):
     text = 'path "secret/data/finance_report/production/app" {\n  capabilities = ["read"]\n}\n'
     for name in ("finance_report-pr4242-app", "finance_report-previews-app", "finance_report-pr1-x"):

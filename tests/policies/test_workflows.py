@@ -821,8 +821,29 @@ def test_production_runs_only_in_environments_that_require_a_reviewer():
     assert production == {"pull-request.yml:preview-production", "deploy.yml:up-production"}
     assert (
         jobs["deploy.yml:up-production"]["if"]
-        == f"{MAIN_GUARD} && github.event_name == 'workflow_dispatch' && inputs.stack == 'production'"
+        == f"{MAIN_GUARD} && (github.event_name == 'schedule' || github.event_name == 'workflow_dispatch' && "
+        "inputs.stack == 'production')"
     )
+
+
+def test_a_weekly_deploy_of_main_renews_every_secret_id_before_it_can_expire():
+    """Secret-ids expire (secretIdTtlDays, at least 12) and a deploy in a new renewal window (a third of
+    the TTL) re-mints them; one minted in window k lives to the end of window k+2, so a deploy at least
+    every two thirds of the shortest TTL (8 days) renews each in time. The schedule runs on main only
+    (GitHub runs scheduled workflows on the default branch), both stacks; production's still waits for
+    its reviewer."""
+    from render.vault_artifacts import SECRET_ID_TTL_MIN_DAYS
+
+    wf = workflows()["deploy.yml"]
+    assert "schedule" in triggers(wf)
+    on = wf.get("on", wf.get(True))
+    (entry,) = on["schedule"]
+    minute, hour, day, month, weekday = entry["cron"].split()
+    assert day == "*" and month == "*" and weekday.isdigit() and minute.isdigit() and hour.isdigit(), "weekly"
+    assert SECRET_ID_TTL_MIN_DAYS * 2 / 3 > 7
+    for job in ("up-staging", "up-production"):
+        condition = wf["jobs"][job]["if"]
+        assert condition.startswith(f"{MAIN_GUARD} && (") and "github.event_name == 'schedule'" in condition, job
 
 
 # ------------------------------------------------------------------------------------------ hygiene

@@ -342,3 +342,24 @@ def test_the_deployer_policy_grants_every_call_a_previews_deploy_makes_and_no_po
             (caps for rule, caps in rules.items() if rule.endswith("*") and fnmatch.fnmatchcase(path, rule)), set()
         )
         assert capabilities <= granted, f"{path} needs {capabilities - granted}"
+
+
+def test_a_previews_generated_secrets_are_not_protected(preview_run):
+    """Production's and staging's SECRET_KEY, LLM key and restic password are protected
+    (tests/unit/test_program.py); a closed PR's destroy must remove a preview's."""
+    from tests.unit.test_program import DATA_BEARING
+
+    found = {r.name: r for r in preview_run.resources if r.type.startswith("random:")}
+    assert set(DATA_BEARING) <= set(found)
+    assert [n for n in DATA_BEARING if found[n].options["protect"]] == []
+
+
+def test_the_deployer_policy_readme_prints_pins_what_every_preview_inherits(preview_run):
+    """vaultAgentCidrs and secretIdTtlDays come from the base stack (ops/preview_env.template.yaml): the
+    deployer policy README writes must pin exactly the roles a generated preview declares."""
+    from ops.preview_env import deployer_policy
+
+    roles = [r.inputs for r in preview_run.by_type("vault:appRole/authBackendRole:AuthBackendRole")]
+    (cidrs,) = {tuple(r.get("secretIdBoundCidrs") or ()) for r in roles}
+    (ttl,) = {int(r["secretIdTtl"]) for r in roles}
+    assert deployer_policy() == deployer_policy_hcl("secret", "approle", cidrs, ttl)

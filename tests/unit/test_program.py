@@ -493,9 +493,50 @@ def test_values_the_program_does_not_own_are_kept_never_dropped_or_blanked(stagi
     """Staging has llmEncryption off: its existing keys must survive, as must a key the program does not know."""
     run = run_stack("staging", secret_overrides={"vaultKeptValues": json.dumps(KEPT)})
     app = kv(run, "app")
-    assert app["LLM_ENCRYPTION_KEYS"] == "old-fernet-key-1,old-fernet-key-2"
+    assert app["LLM_ENCRYPTION_KEYS"].startswith("old-fernet-key-1,old-fernet-key-2,")
     assert app["LEGACY_FLAG"] == "kept-as-is" and kv(run, "redis")["NOTE"] == "x"
-    assert kv(staging, "app")["LLM_ENCRYPTION_KEYS"] == "", "nothing kept, feature off: empty"
+    own = kv(staging, "app")["LLM_ENCRYPTION_KEYS"]
+    assert own and "," not in own, "llmEncryption off, nothing kept: the stack's own protected key alone"
+    assert app["LLM_ENCRYPTION_KEYS"] == f"old-fernet-key-1,old-fernet-key-2,{own}", "kept keys stay first when off"
+
+
+def test_turning_llm_encryption_off_keeps_the_generated_key_in_kv_and_in_state(production):
+    """Issue 16 item 13: off deleted the generated key and blanked LLM_ENCRYPTION_KEYS, so data encrypted
+    with it became unreadable. The key stays declared (protected) and in the list; off only stops putting
+    it first (the app encrypts with the first key and has no decrypt-only mode: app-contract)."""
+    on_key = kv(production, "app")["LLM_ENCRYPTION_KEYS"]
+    off = run_stack("production", {"llmEncryption": "false"})
+    key = off.one("random:index/randomBytes:RandomBytes", "app-llm-key")
+    assert key.options["protect"], key.urn
+    assert kv(off, "app")["LLM_ENCRYPTION_KEYS"] == on_key, "the same key, still readable"
+    kept = run_stack("production", {"llmEncryption": "false"}, secret_overrides={"vaultKeptValues": json.dumps(KEPT)})
+    assert kv(kept, "app")["LLM_ENCRYPTION_KEYS"] == f"old-fernet-key-1,old-fernet-key-2,{on_key}"
+
+
+DATA_BEARING = {
+    "app-secret-key": "urn:pulumi:{env}::finance-report::finance-report:index:Stack$finance-report:app:App$"
+    "random:index/randomPassword:RandomPassword::app-secret-key",
+    "app-llm-key": "urn:pulumi:{env}::finance-report::finance-report:index:Stack$finance-report:app:App$"
+    "random:index/randomBytes:RandomBytes::app-llm-key",
+    "backup-restic-password": "urn:pulumi:{env}::finance-report::finance-report:index:Stack$finance-report:backup:"
+    "Backup$random:index/randomPassword:RandomPassword::backup-restic-password",
+}
+
+
+@pytest.mark.parametrize("stack", ["production", "staging"])
+def test_generated_secrets_data_depends_on_are_protected_under_the_urns_their_state_holds(stack, request):
+    """A deleted or regenerated SECRET_KEY, LLM key or restic password loses sessions, encrypted data or
+    every backup. Protected (no update or destroy can delete one), and under the URNs the state holds: a
+    URN change would create a new value (a refactor that moves one must add an alias; the layer refactor
+    moved none, checked against e102ffc^). The datastore passwords are re-applied at each start:
+    rotatable by replace, not protected."""
+    run = request.getfixturevalue(stack)
+    found = {r.name: r for r in run.resources if r.type.startswith("random:")}
+    for name, urn in DATA_BEARING.items():
+        assert found[name].urn == urn.format(env=stack)
+        assert found[name].options["protect"] is True, found[name].urn
+    for name in ("postgres-password", "redis-password"):
+        assert not found[name].options["protect"], found[name].urn
 
 
 def test_a_generated_llm_key_goes_first_and_kept_keys_follow(production):
@@ -518,7 +559,7 @@ def test_an_env_with_values_in_vault_refuses_up_until_adopted_and_warns_on_previ
     assert up.resources == []
     preview = run_program("production", config, keys)
     assert preview.error is None and any("uv run invoke adopt --stack production" in w for w in preview.warnings)
-    adopted = run_stack("production", {"vaultValuesAdopted": "true"})
+    adopted = run_stack("production", {"vaultValuesAdopted": "true", "vaultAgentCidrs": '["203.0.113.7/32"]'})
     assert adopted.error is None and adopted.warnings == []
 
 

@@ -90,14 +90,23 @@ def test_the_policies_page_lists_every_policy_of_the_pack():
     )
 
 
-def test_the_ci_credentials_page_writes_the_exact_deploy_policy_of_each_stack():
+def deploy_policy_of(env: str) -> str:
+    """The deploy policy of a committed stack, from what its program declares (services, CIDRs, TTL)."""
     from render.vault_artifacts import deploy_policy_hcl
     from tests.conftest import run_stack
 
+    run = run_stack(env)
+    services = sorted(run.outputs["vault_roles"])  # every service with a Vault side
+    roles = [r.inputs for r in run.by_type("vault:appRole/authBackendRole:AuthBackendRole")]
+    (cidrs,) = {tuple(r.get("secretIdBoundCidrs") or ()) for r in roles}
+    (ttl,) = {int(r["secretIdTtl"]) for r in roles}
+    return deploy_policy_hcl("secret", "approle", env, services, cidrs, ttl)
+
+
+def test_the_ci_credentials_page_writes_the_exact_deploy_policy_of_each_stack():
     page = (ROOT / "docs/ci-credentials.md").read_text()
     for env in ("staging", "production"):
-        services = sorted(run_stack(env).outputs["vault_roles"])  # every service with a Vault side
-        hcl = deploy_policy_hcl("secret", "approle", env, services)
+        hcl = deploy_policy_of(env)
         assert f"vault policy write finance_report-{env}-deploy docs/vault/deploy-{env}.hcl\n" in page
         assert (ROOT / f"docs/vault/deploy-{env}.hcl").read_text() == hcl, (
             f"docs/vault/deploy-{env}.hcl is stale: run `uv run invoke vault-policies`"

@@ -29,9 +29,18 @@ from config.stack_file import read_stack_file
 from ops import pulumi_cli
 from ops import rollback as rb
 from ops.command import OperatorError
+from ops.git_guard import GitState
 from tests.conftest import ROOT
 
 FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture(autouse=True)
+def deployable_checkout(monkeypatch):
+    """Every test here runs from a clean checkout of main's tip (the refusals: tests/unit/test_git_guard.py)."""
+    monkeypatch.setattr(rb, "read_git_state", lambda root: GitState("c" * 40, (), "c" * 40))
+
+
 HISTORY = json.loads((FIXTURES / "stack_history_production.json").read_text())
 EXPORT = json.loads((FIXTURES / "stack_export_failed_cutover.json").read_text())
 

@@ -30,8 +30,10 @@ def test_the_deploy_and_preview_files_are_built_from_each_stacks_own_services_an
         env = run.outputs["env"]
         services = sorted(run.outputs["vault_roles"])
         assert "backup" in services
+        cidrs, ttl = vault_policies.role_settings(run)
+        assert ttl == 30 * 86400 and (env != "staging" or cidrs == ())
         assert (vault_policies.DIR / f"deploy-{env}.hcl").read_text() == deploy_policy_hcl(
-            "secret", "approle", env, services
+            "secret", "approle", env, services, cidrs, ttl
         )
         assert (vault_policies.DIR / f"preview-{env}.hcl").read_text() == preview_policy_hcl(
             "secret", "approle", env, services
