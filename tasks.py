@@ -39,14 +39,31 @@ def task(*args, **kwargs):
         "stack": "stack name (production, staging, ...)",
         "json": "print one JSON object instead of the table",
         "config_file": "evaluate this stack file instead of Pulumi.<stack>.yaml",
-        "policy_config": "policy config JSON instead of policies/config.<stack>.json",
+        "policy_config": "policy config JSON instead of the one derived from the stack file (its env and domain "
+        "must be the stack's)",
+        "strict": "also fail (exit 1) when a required value is unset and the plan used a placeholder",
     }
 )
-def plan(c, stack="", json=False, config_file=None, policy_config=None):
+def plan(c, stack="", json=False, config_file=None, policy_config=None, strict=False):
     """Offline plan: the program under mocks plus every policy; exit 0 clean, 1 mandatory violation, 2 bad input."""
     from ci.offline_plan import main
 
-    sys.exit(main(stack, json, config_file, policy_config))
+    sys.exit(main(stack, json, config_file, policy_config, strict))
+
+
+@task(
+    name="policy-config",
+    help={
+        "stack": "stack name (production, staging, ...)",
+        "config_file": "derive it from this stack file instead of Pulumi.<stack>.yaml",
+    },
+)
+def policy_config(c, stack="", config_file=None):
+    """Print the policy pack's config for a stack, derived from its stack file (for a hand-run `pulumi preview
+    --policy-pack policies --policy-pack-config FILE`)."""
+    from ops.policy_pack import main
+
+    sys.exit(main(stack, config_file))
 
 
 @task(name="config-reference")
@@ -215,7 +232,7 @@ def restore(
     name="preview-env",
     help={
         "pr": "pull request number N: the preview env and stack are pr<N>",
-        "out_dir": "write Pulumi.pr<N>.yaml and policies/config.pr<N>.json here instead of the project",
+        "out_dir": "write Pulumi.pr<N>.yaml here instead of the project",
         "image_tag": "backend/frontend image tag (default: the base stack's imageTag)",
         "existing_stacks": "JSON of `pulumi stack ls --json`: refuse a new preview beyond maxPreviewEnvs",
     },

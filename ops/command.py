@@ -18,6 +18,7 @@ from typing import Any, TextIO
 
 from clients.docker_api import DockerError
 from config.errors import ConfigError
+from config.policy_config import PolicySettingsError
 from config.stack_file import StackFileError
 
 OK, FAILED, BAD_INPUT, CRASHED, INTERRUPTED = 0, 1, 2, 3, 130
@@ -64,7 +65,7 @@ def exit_code_of(error: BaseException) -> int | None:
     """The exit code of an error a command may end with; None for anything else (a crash)."""
     if isinstance(error, OperatorError):
         return error.exit_code
-    if isinstance(error, (ConfigError, StackFileError)):
+    if isinstance(error, (ConfigError, StackFileError, PolicySettingsError)):
         return BAD_INPUT
     if isinstance(error, DockerError):
         return FAILED

@@ -28,16 +28,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ops import pulumi_cli
+from ops import policy_pack, pulumi_cli
 from ops.command import OperatorError, bad_input, confirm, run_task
 from ops.program_run import ROOT, ProgramRun, Resource, run_program, unwrap_secrets
-from ops.stack_context import load_stack, resolve_stack
+from ops.stack_context import StackContext, load_stack, resolve_stack
 from render import labels as L
 from render.secrets import GENERATED
 
 CONTAINER = "docker:index/container:Container"
 SECRET_ID = "vault:appRole/authBackendRoleSecretId:AuthBackendRoleSecretId"
 POLICY_VENV = ROOT / "policies" / "venv"
+# What the printed plan shows for the policy config: the file is derived from the stack file when it runs.
+POLICY_CONFIG_SHOWN = "<derived from the stack file: uv run invoke policy-config>"
 # Every service the program gives a vault-agent with its own AppRole secret-id (tests/unit/test_rotate.py
 # fails when the program declares one this list lacks).
 SECRET_ID_SERVICES = ("app", "postgres", "redis", "backup")
@@ -146,7 +148,8 @@ class RotationPlan:
     resource_name: str = ""
     """The replaced resource's Pulumi name (what the mocks' state is keyed by)."""
 
-    def command(self) -> list[str]:
+    def command(self, policy_config: str = POLICY_CONFIG_SHOWN) -> list[str]:
+        """The `pulumi up --replace`; `policy_config` is the pack config file derived from the stack file."""
         return [
             "pulumi",
             "up",
@@ -157,7 +160,7 @@ class RotationPlan:
             "--policy-pack",
             "policies",
             "--policy-pack-config",
-            f"policies/config.{self.stack}.json",
+            policy_config,
             "--message",
             f"invoke rotate --what {self.kind.what}",
             "--yes",
@@ -255,6 +258,11 @@ def readme_table(plans: dict[str, Sequence[RotationPlan]] | None = None) -> str:
 
 
 def load(stack: str, config_file: Path | None) -> tuple[ProgramRun, Rerun]:
+    run, rerun, _ = load_with_context(stack, config_file)
+    return run, rerun
+
+
+def load_with_context(stack: str, config_file: Path | None) -> tuple[ProgramRun, Rerun, StackContext]:
     context = load_stack(stack, config_file)
 
     def rerun(state: dict[str, str]) -> ProgramRun:
@@ -263,7 +271,7 @@ def load(stack: str, config_file: Path | None) -> tuple[ProgramRun, Rerun]:
     run = rerun({})
     if run.error is not None:
         raise run.error  # a ConfigError is bad input (exit 2); anything else a crash (exit 3)
-    return run, rerun
+    return run, rerun, context
 
 
 Runner = Callable[[Sequence[str]], int]
@@ -295,7 +303,8 @@ def rotate(
     stack = resolve_stack(stack)
     if what not in KINDS:
         raise bad_input(f"--what = {what!r} is invalid: expected one of {WHAT_CHOICES}")
-    run, rerun = load(stack, Path(config_file) if config_file else None)
+    run, rerun, context = load_with_context(stack, Path(config_file) if config_file else None)
+    pack_config = policy_pack.derived(context)
     rotation = plan_rotation(stack, what, run, rerun)
     print("\n".join(rotation.lines()))
     if dry_run:
@@ -304,7 +313,8 @@ def rotate(
     if missing is not None:
         raise OperatorError(missing)
     confirm(f"Rotate {what} of stack {stack} now?", yes, answer)
-    code = runner(rotation.command())
+    with policy_pack.config_file(pack_config, stack) as policy_config:
+        code = runner(rotation.command(str(policy_config)))
     if code != 0:
         raise OperatorError(
             f"pulumi up failed (exit {code}); its output says how far it got. `pulumi up --stack {stack}` finishes "

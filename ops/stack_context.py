@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from config.schema import FIELDS
 from config.stack_config import StackConfig, load_config
 from config.stack_file import read_stack_file
 from facts.envs import is_preview_env
@@ -99,12 +100,24 @@ class StackContext:
     configured: set[str]
     """Keys (without the project prefix) the stack file itself sets."""
 
+    @property
+    def unset_required(self) -> list[str]:
+        """Required secrets the stack file leaves to `pulumi config set --secret`: the tools plan with
+        placeholders for them, `pulumi up` stops on them (config/schema.py)."""
+        return unset_required(self.configured)
+
     def plan(self, **kwargs: Any) -> ProgramRun:
         """The program under mocks for this stack (run_program's keyword arguments: state, seed, ...)."""
         run = run_program(self.stack, self.engine_config, self.secret_keys, **kwargs)
         if run.error is not None:
             raise run.error  # a ConfigError is bad input (exit 2); anything else a crash (exit 3)
         return run
+
+
+def unset_required(configured: set[str]) -> list[str]:
+    """The required keys (in FIELDS order) a stack file that sets `configured` lacks. Only secrets can be:
+    a missing required plain value is already bad input (config/schema.read_field)."""
+    return [f.key for f in FIELDS if f.required and f.key not in configured]
 
 
 def load_stack(stack: str, config_file: str | Path | None = None) -> StackContext:
