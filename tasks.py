@@ -52,6 +52,28 @@ def plan(c, stack="", json=False, config_file=None, policy_config=None, strict=F
 
 
 @task(
+    name="new-stack",
+    positional=["name"],
+    help={
+        "name": "the new stack's name, which is its env (lowercase letters and digits)",
+        "domain": "required: internal domain; the site is served at report-<name>.<domain>",
+        "docker_host": "required: Docker host of the Dokploy server, ssh://user@host[:port]",
+        "vault_address": "Vault address (https://...)",
+        "image_tag": "backend/frontend image tag (sha7, vX.Y.Z or sha256 digest)",
+        "s3_endpoint": "S3 (MinIO) endpoint URL of the app's buckets",
+        "out_dir": "write Pulumi.<name>.yaml here instead of the project",
+    },
+)
+def new_stack(
+    c, name=None, domain=None, docker_host=None, vault_address=None, image_tag=None, s3_endpoint=None, out_dir=None
+):
+    """Write Pulumi.<name>.yaml from the program's config schema and print the steps to a first preview."""
+    from ops.new_stack import main
+
+    sys.exit(main(name, domain, docker_host, vault_address, image_tag, s3_endpoint, out_dir))
+
+
+@task(
     name="policy-config",
     help={
         "stack": "stack name (production, staging, ...)",
