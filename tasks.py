@@ -51,6 +51,29 @@ def plan(c, stack="", json=False, config_file=None, policy_config=None, strict=F
     sys.exit(main(stack, json, config_file, policy_config, strict))
 
 
+_DEPLOY_HELP = {
+    "stack": "stack name (default: PULUMI_STACK, else the one `pulumi stack select` chose)",
+    "config_map": "JSON of pulumi/actions' config-map (CI: ci.preview_config's read-only connection); values are "
+    "passed as --config and never kept in the stack file",
+}
+
+
+@task(help=_DEPLOY_HELP)
+def preview(c, stack="", config_map=None):
+    """`pulumi preview` of the stack with the policy pack and its config derived from the stack file."""
+    from ops.deploy import main
+
+    sys.exit(main("preview", stack, config_map=config_map))
+
+
+@task(help={**_DEPLOY_HELP, "yes": "do not ask for confirmation (passes --yes to pulumi up)"})
+def up(c, stack="", yes=False, config_map=None):
+    """`pulumi up` of the stack with the policy pack and its derived config, then `invoke status`."""
+    from ops.deploy import main
+
+    sys.exit(main("up", stack, yes=yes, config_map=config_map))
+
+
 @task(
     name="new-stack",
     positional=["name"],
