@@ -22,12 +22,21 @@ def _usage_errors_exit_2(self):
 Program.parse_tasks = _usage_errors_exit_2
 
 
+# The only short flags, the same in every task. Invoke would give each parameter the first free letter of
+# its name, so one letter meant different flags in different tasks (-t: --http in status, --tail in logs).
+SHORT_FLAGS = {"stack": "s", "config_file": "c", "docker_host": "d", "yes": "y", "follow": "f", "quiet": "q"}
+
+
 class _HelpKeepsDashH(invoke.Task):
     """`-h` after a task stays its help: invoke hands a task's first parameter starting with h the short
-    flag -h, so `invoke restore -h` ran a restore (its --http) instead of printing help."""
+    flag -h, so `invoke restore -h` ran a restore (its --http) instead of printing help. Short flags come
+    from SHORT_FLAGS only."""
 
     def arg_opts(self, name, default, taken_names):
-        return super().arg_opts(name, default, taken_names | {"h"})
+        opts = super().arg_opts(name, default, taken_names | {"h"})
+        short = SHORT_FLAGS.get(name)
+        opts["names"] = opts["names"][:1] + ([short] if short and short not in taken_names else [])
+        return opts
 
 
 def task(*args, **kwargs):

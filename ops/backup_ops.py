@@ -217,6 +217,7 @@ def run_backup(ctx: Context, reason: str = "on demand", prune: bool = True) -> N
 
 
 def cmd_backup(ctx: Context) -> int:
+    backup_container(ctx.api, ctx.env)  # the host and its backup service first: never ask for what cannot run
     ctx.confirm(f"Back up env {ctx.env} now?")
     run_backup(ctx)
     print(f"backup of env {ctx.env} done and verified", file=ctx.out)

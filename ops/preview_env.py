@@ -221,10 +221,11 @@ def generate(
 
 def main(pr: Any, out_dir: str | None = None, image_tag: str | None = None, existing_stacks: str | None = None) -> int:
     try:
-        try:
-            number = int(str(pr))
-        except ValueError:
-            raise PreviewEnvError(f"--pr = {pr!r} is invalid: expected a pull-request number such as 42") from None
+        # Digits without a leading zero: `042` is not silently pr42 (another pull request's env).
+        if not str(pr).isdigit() or (len(str(pr)) > 1 and str(pr).startswith("0")):
+            hint = " (digits, no leading zero)" if str(pr).isdigit() else ""
+            raise PreviewEnvError(f"--pr = {pr!r} is invalid: expected a pull-request number such as 42{hint}")
+        number = int(str(pr))
         env = naming.preview_env(number) if 0 < number < 10**9 else None
         if env is None:
             raise PreviewEnvError(f"--pr = {pr!r} is invalid: expected a pull-request number from 1 to 999999999")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from pulumi_policy import (
     EnforcementLevel,
     PolicyConfigSchema,
@@ -12,6 +14,8 @@ from pulumi_policy import (
 )
 
 from .common import APPROLE_ROLE, known, plain
+
+ROLE_NAME = re.compile(r"^finance_report-(?P<env>[a-z][a-z0-9]*)-(?P<service>[a-z][a-z0-9-]*)$")
 
 
 def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
@@ -39,9 +43,18 @@ def validate(args: ResourceValidationArgs, report_violation: ReportViolation) ->
         )
     ttl = plain(props.get("secretIdTtl"))
     if known(ttl) and not ttl and not plain(props.get("secretIdBoundCidrs")):
+        # Secret-ids never expire on purpose (an expired one takes the service down at its next restart):
+        # the fixes are the CIDR binding and rotation, as README says.
+        match = ROLE_NAME.match(str(role))
+        rotate = (
+            f"`uv run invoke rotate --stack {match['env']} --what {match['service']}-secret-id`"
+            if match
+            else "`uv run invoke rotate --what <service>-secret-id`"
+        )
         report_violation(
-            f"AppRole {role} issues secret-ids that never expire and are not CIDR-bound; rotate them with "
-            "`pulumi up --replace` (README) or set secret_id_ttl."
+            f"AppRole {role} issues secret-ids that never expire and are not CIDR-bound: set vaultAgentCidrs to "
+            'the Docker host\'s address as Vault sees it (README "First deploy of an env"), and rotate a '
+            f'secret-id with {rotate} (README "Rotation").'
         )
 
 
@@ -58,7 +71,6 @@ POLICY = ResourceValidationPolicy(
             "minTokenTtlSeconds": {"type": "integer", "default": 300},
         }
     ),
-    remediation_steps="Use render.vault_artifacts.approle_settings(); rotate secret-ids as README's 'Rotating an "
-    "AppRole "
-    "secret-id' describes.",
+    remediation_steps="Use render.vault_artifacts.approle_settings(); set vaultAgentCidrs; rotate a secret-id with "
+    '`uv run invoke rotate --what <service>-secret-id` (README "Rotation").',
 )

@@ -25,8 +25,9 @@ SECRET_ID_PATH = "/vault/approle/secret-id"
 TOKEN_TTL_SECONDS = 3600
 TOKEN_MAX_TTL_SECONDS = 4 * 3600
 # 0 = the secret-id does not expire. An expiring one would take the service down at the next restart
-# after expiry; it is rotated instead with `pulumi up --replace <secret-id urn>` (README), which
-# revokes the old one. The advisory AppRole policy reports this and README explains it.
+# after expiry; it is rotated instead with `uv run invoke rotate --what <service>-secret-id` (README
+# "Rotation"), which revokes the old one, and bound to vaultAgentCidrs. The advisory AppRole policy
+# reports an unbound one and says both.
 SECRET_ID_TTL_SECONDS = 0
 SECRETS_TMPFS_SIZE = "1m"
 RENDERED_FILE_MODE = "0440"  # owner (agent, uid 0) and the consumer's group only

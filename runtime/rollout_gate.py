@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from clients.docker_api import DockerAPI, DockerError
+from clients.net_errors import why_unreachable
 
 
 @dataclass
@@ -39,7 +40,7 @@ def http_ok(url: str, timeout: float = 10) -> tuple[bool, str]:
     except urllib.error.HTTPError as err:
         return False, str(err.code)
     except (urllib.error.URLError, OSError) as err:
-        return False, f"unreachable ({getattr(err, 'reason', err)})"
+        return False, f"unreachable ({why_unreachable(err)})"
 
 
 @dataclass
