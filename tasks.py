@@ -170,6 +170,15 @@ def architecture(c):
     write_docs()
 
 
+@task
+def docs(c):
+    """Regenerate the generated sections of docs/ (exit codes, outputs) from the tools."""
+    from ci.docs_tables import write_docs
+
+    for path in write_docs():
+        print(f"docs: rewrote {path}")
+
+
 @task(name="readme-tables")
 def readme_tables(c):
     """Print README's blocks generated from the tools (tests fail when README drifts from them)."""

@@ -109,7 +109,7 @@ def deploy(
     if command not in COMMANDS:
         raise bad_input(f"command = {command!r}; expected one of {', '.join(COMMANDS)}")
     stack = resolve_stack(stack, root=root)
-    path = stack_file(stack, root=root)  # the CLI reads the project's own Pulumi.<stack>.yaml
+    path = stack_file(stack, root=root, takes_config_file=False)  # the CLI reads the project's own file
     context = load_stack(stack, path)
     overrides = config_overrides(config_map)
     missing = pulumi_cli.missing_cli(f"`invoke {command}` runs `pulumi {command}` with the policy pack")

@@ -360,7 +360,7 @@ def rollback(
     root: Path = ROOT,
 ) -> int:
     stack = resolve_stack(stack, root=root)
-    path = stack_file(stack, root=root)
+    path = stack_file(stack, root=root, takes_config_file=False)
     config, _ = read_stack_file(path)
     current = config.get(IMAGE_TAG, "")
     if history is None:  # the real one: the stack's history through the Pulumi CLI

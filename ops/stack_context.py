@@ -72,8 +72,11 @@ def resolve_stack(
     return name
 
 
-def stack_file(stack: str, config_file: str | Path | None = None, root: Path = ROOT) -> Path:
-    """The stack's file: --config-file, else Pulumi.<stack>.yaml, which must exist."""
+def stack_file(
+    stack: str, config_file: str | Path | None = None, root: Path = ROOT, takes_config_file: bool = True
+) -> Path:
+    """The stack's file: --config-file, else Pulumi.<stack>.yaml, which must exist. `takes_config_file`:
+    whether the command has --config-file to offer (those that drive the CLI read the project's file)."""
     if config_file:
         return Path(config_file)
     path = root / f"Pulumi.{stack}.yaml"
@@ -84,8 +87,8 @@ def stack_file(stack: str, config_file: str | Path | None = None, root: Path = R
             else f"`uv run invoke new-stack {stack}` writes one"
         )
         raise bad_input(
-            f"no stack file Pulumi.{stack}.yaml: the stacks here are {', '.join(committed_stacks(root))}; {hint}, "
-            "or pass --config-file PATH"
+            f"no stack file Pulumi.{stack}.yaml: the stacks here are {', '.join(committed_stacks(root))}; {hint}"
+            + (", or pass --config-file PATH" if takes_config_file else "")
         )
     return path
 
