@@ -220,8 +220,10 @@ _BACKUP_HELP = {
 }
 
 
-@task(help=_BACKUP_HELP)
-def backup(c, stack="", docker_host=None, config_file=None, yes=False):
+@task(
+    help={**_BACKUP_HELP, "quiet": "no progress lines (each job line with the time since the start); the result only"}
+)
+def backup(c, stack="", docker_host=None, config_file=None, yes=False, quiet=False):
     """Back up the env now (dump, store off-host, restore check); waits and reports. Exit 0/1/2.
 
     Runs the backup container's job: dump, upload, restore check, then retention (forget --prune over the
@@ -230,7 +232,7 @@ def backup(c, stack="", docker_host=None, config_file=None, yes=False):
     """
     from ops.backup_ops import main
 
-    sys.exit(main("backup", stack, docker_host=docker_host, config_file=config_file, yes=yes))
+    sys.exit(main("backup", stack, docker_host=docker_host, config_file=config_file, yes=yes, quiet=quiet))
 
 
 @task(help={k: v for k, v in _BACKUP_HELP.items() if k != "yes"})
@@ -253,6 +255,7 @@ def backups(c, stack="", docker_host=None, config_file=None):
         "into_scratch": "restore into a new database beside the live one",
         "unverified": "allow a snapshot that failed (or never passed) its restore check",
         "http": "check the public health URLs after the restore (--no-http to skip)",
+        "quiet": "no progress lines (each phase with the time since the start); the result only",
     }
 )
 def restore(
@@ -265,6 +268,7 @@ def restore(
     into_scratch=False,
     unverified=False,
     http=True,
+    quiet=False,
 ):
     """Safety backup, stop backend/worker, restore, start them, health gate (--into-scratch: new database). Exit 0/1/2.
 
@@ -287,6 +291,7 @@ def restore(
             into_scratch=into_scratch,
             unverified=unverified,
             no_http=not http,
+            quiet=quiet,
         )
     )
 

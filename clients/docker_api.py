@@ -171,12 +171,16 @@ class DockerAPI:
         self._close(conn, proc)
         return response
 
-    def stream(self, path: str, query: Mapping[str, Any] | None = None) -> Iterator[bytes]:
-        """A GET whose body is read as it arrives (logs --follow)."""
+    def stream(
+        self, path: str, query: Mapping[str, Any] | None = None, method: str = "GET", body: Any = None
+    ) -> Iterator[bytes]:
+        """A call whose answer is read as it arrives (logs --follow, an exec's output); `body` is sent as JSON."""
         url = quote(path, safe="/:@") + (("?" + urlencode(query)) if query else "")
+        data = json.dumps(body).encode() if body is not None else None
         conn, proc = self._connect()
         try:
-            conn.request("GET", url, headers={"Host": "docker"})
+            headers = {"Host": "docker", **({"Content-Type": "application/json"} if data is not None else {})}
+            conn.request(method, url, body=data, headers=headers)
             answer = conn.getresponse()
             if answer.status >= 400:
                 raise DockerError(
