@@ -33,6 +33,7 @@ from ops import policy_pack, pulumi_cli
 from ops.command import OperatorError, bad_input, confirm, run_task
 from ops.program_run import ROOT
 from ops.stack_context import load_stack, resolve_stack, stack_file
+from ops.status import main as status_main
 
 COMMANDS = ("preview", "up")
 Runner = Callable[[Sequence[str]], int]
@@ -125,7 +126,7 @@ def deploy(
     original = path.read_bytes()
     try:
         with policy_pack.config_file(pack_config, stack) as policy_config:
-            argv = pulumi_argv(command, stack, policy_config, overrides, yes and command == "up")
+            argv = pulumi_argv(command, stack, policy_config, overrides, yes=yes and command == "up")
             print(f"{command}: {shlex.join(argv)}", file=out, flush=True)
             code = runner(argv)
     finally:
@@ -134,10 +135,8 @@ def deploy(
     if code != 0:
         raise OperatorError(f"`pulumi {command} --stack {stack}` exited {code}; its output above says why")
     if command == "up":
-        from ops.status import main as status_main
-
         print(f"up: stack {stack} updated; `invoke status --stack {stack}`:", file=out, flush=True)
-        return (status or (lambda s: status_main(s)))(stack)
+        return (status or status_main)(stack)
     return 0
 
 
