@@ -292,10 +292,10 @@ def svg(source: str) -> str:
 
 def write(stack: str, out: str | None = None) -> tuple[Path, Path]:
     """`uv run invoke diagram`: the stack's DOT source and SVG, docs/images/<stack>.{dot,svg} by default."""
-    from ops.stack_context import load_stack, resolve_stack
+    from ops.stack_context import load_stack, resolve_stack, stack_file
 
     stack = resolve_stack(stack)
-    context = load_stack(stack)
+    context = load_stack(stack, stack_file(stack, takes_config_file=False))
     source = dot_source(context.plan(), context.config.image_tag)
     svg_path = Path(out) if out else IMAGES / f"{stack}.svg"
     dot_path = svg_path.with_suffix(".dot")

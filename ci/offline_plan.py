@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,13 +27,14 @@ from pulumi_policy import (
 )
 
 from config.errors import ConfigError
-from config.stack_file import StackFileError, read_stack_file
 from facts import providers, tokens
 from facts.bridge_check import TF_DEFAULTS, check_shape
 from facts.revision import is_revision_named
+from ops import policy_pack
 from ops.command import bad_input, run_task
-from ops.program_run import ROOT, ProgramRun, Resource, mask_secrets, run_program, unwrap_secrets, with_missing_secrets
-from ops.stack_context import resolve_stack, stack_file
+from ops.policy_pack import read_json_object
+from ops.program_run import ROOT, ProgramRun, Resource, mask_secrets, run_program, unwrap_secrets
+from ops.stack_context import load_stack, resolve_stack, stack_file
 
 MANDATORY = EnforcementLevel.MANDATORY.value
 SHAPED_TYPES = frozenset(TF_DEFAULTS)
@@ -53,6 +55,8 @@ class Plan:
     violations: list[Violation] = field(default_factory=list)
     budget: Any | None = None
     """The host's memory budget (ci/memory_budget.Budget), when the command line computed it."""
+    unset: list[str] = field(default_factory=list)
+    """Required secrets the stack file leaves unset: the plan used placeholders; `pulumi up` would stop."""
 
     @property
     def mandatory(self) -> list[Violation]:
@@ -61,6 +65,10 @@ class Plan:
     @property
     def exit_code(self) -> int:
         return 1 if self.mandatory else 0
+
+    def strict_exit_code(self) -> int:
+        """`plan --strict`: an unset required value fails the plan too (the deploy workflow's gate)."""
+        return 1 if self.mandatory or self.unset else 0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -80,6 +88,7 @@ class Plan:
             "outputs": {k: ("[secret]" if k in self.run.secret_outputs else v) for k, v in self.run.outputs.items()},
             "warnings": list(self.run.warnings),
             "violations": [vars(v) for v in self.violations],
+            "unsetRequired": list(self.unset),
             **({"memoryBudget": self.budget.to_json()} if self.budget is not None else {}),
         }
 
@@ -102,15 +111,7 @@ def replace_plan(resource: Resource) -> dict[str, Any] | None:
 
 
 def load_policy_config(path: Path) -> dict[str, Any]:
-    try:
-        config = json.loads(path.read_text())
-    except OSError as err:
-        raise bad_input(f"cannot read policy config {path}: {err.strerror}") from None
-    except json.JSONDecodeError as err:
-        raise bad_input(f"policy config {path} is not valid JSON: {err.msg} at line {err.lineno}") from None
-    if not isinstance(config, dict):
-        raise bad_input(f"policy config {path}: expected a JSON object keyed by policy name")
-    return config
+    return read_json_object(path)
 
 
 def resolve_policy(policy: Any, pack_config: Mapping[str, Any], path: Path) -> tuple[str, dict[str, Any]]:
@@ -271,25 +272,26 @@ def plan(
     config_file: Path | None = None,
     policy_config: Path | None = None,
     policies: Sequence[Any] | None = None,
+    root: Path | None = None,
     **run_kwargs: Any,
 ) -> Plan:
+    """The stack's program under mocks and every policy over it. The policy config is derived from the
+    stack file (ops/policy_pack.py) unless `policy_config` names one, which must state the stack's env
+    and domain. Bad input raises before the program registers anything."""
     from policies.registry import POLICIES
 
-    config_path = config_file or ROOT / f"Pulumi.{stack}.yaml"
-    policy_path = policy_config or ROOT / "policies" / f"config.{stack}.json"
-    try:
-        config, secret_keys = read_stack_file(config_path)
-    except StackFileError as err:
-        raise bad_input(str(err)) from None
-    pack_config = load_policy_config(policy_path)
+    root = root or ROOT
+    context = load_stack(stack, config_file or root / f"Pulumi.{stack}.yaml")
+    pack_config, policy_path = policy_pack.given_or_derived(context, policy_config, root)
     check_sections(pack_config, policies or POLICIES, policy_path)
-    config, secret_keys = with_missing_secrets(config, secret_keys)
-    run = run_program(stack, config, secret_keys, **run_kwargs)
+    run = run_program(stack, context.engine_config, context.secret_keys, **run_kwargs)
     if isinstance(run.error, ConfigError):
         raise bad_input(str(run.error))
     if run.error is not None:
         raise run.error  # not the user's input: a crash (exit 3, its traceback printed)
-    return Plan(stack, run, evaluate(run, pack_config, policies or POLICIES, policy_path))
+    result = Plan(stack, run, evaluate(run, pack_config, policies or POLICIES, policy_path))
+    result.unset = context.unset_required
+    return result
 
 
 # ------------------------------------------------------------------------------------------ report
@@ -356,6 +358,8 @@ def render(result: Plan) -> str:
         lines += ["", "Warnings (as `pulumi preview` prints them):"] + [f"  {w}" for w in result.run.warnings]
     if result.budget is not None:
         lines += ["", *result.budget.lines()]
+    if result.unset:
+        lines += ["", unset_line(result.stack, result.unset)]
     lines += [
         "",
         f"Policy violations: {len(result.mandatory)} mandatory, "
@@ -377,17 +381,29 @@ def with_budget(result: Plan, config_file: Path | None = None) -> None:
     result.violations += [Violation("host-memory-budget", MANDATORY, "", problem) for problem in result.budget.problems]
 
 
+def unset_line(stack: str, unset: Sequence[str]) -> str:
+    """The plan's line on required values the stack file lacks, with the command that sets each."""
+    commands = "; ".join(f"`pulumi config set --secret --stack {stack} {key}`" for key in unset)
+    return f"not set (placeholders used): {', '.join(unset)}; `pulumi up` stops until they are: {commands}"
+
+
 def show_plan(
-    stack: str, as_json: bool = False, config_file: str | None = None, policy_config: str | None = None
+    stack: str,
+    as_json: bool = False,
+    config_file: str | None = None,
+    policy_config: str | None = None,
+    strict: bool = False,
 ) -> int:
-    """Exit 0: no mandatory violation; 1: at least one; 2: bad input (one line); 3: the program crashed
-    (a bug, not the user's input: its traceback is printed)."""
+    """Exit 0: no mandatory violation (and with `strict`, no required value unset); 1: at least one; 2: bad
+    input (one line); 3: the program crashed (a bug, not the user's input: its traceback is printed)."""
     stack = resolve_stack(stack, root=ROOT)
     path = stack_file(stack, config_file, root=ROOT)
-    result = plan(stack, path if config_file else None, Path(policy_config) if policy_config else None)
+    result = plan(stack, path, Path(policy_config) if policy_config else None, root=ROOT)
     with_budget(result, path if config_file else None)
     print(json.dumps(result.to_json(), indent=2, default=str) if as_json else render(result))
-    return result.exit_code
+    if strict and result.unset:
+        print(f"plan: --strict: {unset_line(stack, result.unset)}", file=sys.stderr)
+    return result.strict_exit_code() if strict else result.exit_code
 
 
 def main(*args: Any, **kwargs: Any) -> int:

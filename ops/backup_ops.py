@@ -38,6 +38,7 @@ from ops.stack_context import resolve_stack
 from render import backup_job as job
 from render import labels as L
 from render.app_env import site_url
+from runtime.progress import Progress
 
 EXEC_TIMEOUT = 6 * 3600  # a backup of a large database streams for a long time without output
 SNAPSHOT_RE = re.compile(r"^(latest|[0-9a-f]{8,64})$")
@@ -46,9 +47,16 @@ SNAPSHOT_RE = re.compile(r"^(latest|[0-9a-f]{8,64})$")
 # ------------------------------------------------------------------------------------------ Docker exec
 
 
-def exec_run(api: DockerAPI, container: str, argv: Sequence[str], env: Sequence[str] = ()) -> tuple[int, str, str]:
+def exec_run(
+    api: DockerAPI,
+    container: str,
+    argv: Sequence[str],
+    env: Sequence[str] = (),
+    on_stderr: Callable[[str], None] | None = None,
+) -> tuple[int, str, str]:
     """Run `argv` in `container` (POST /containers/{id}/exec, /exec/{id}/start), wait for it to end and
-    return its exit code, stdout and stderr (the API multiplexes both on one stream: 8-byte frames)."""
+    return its exit code, stdout and stderr (the API multiplexes both on one stream: 8-byte frames).
+    With `on_stderr`, each stderr line is handed to it as the exec sends it (progress of a long job)."""
     created = api.request(
         "POST",
         f"/containers/{container}/exec",
@@ -60,10 +68,17 @@ def exec_run(api: DockerAPI, container: str, argv: Sequence[str], env: Sequence[
             f"{created.body[:200].decode(errors='replace').strip()}"
         )
     exec_id = created.json()["Id"]
-    started = api.request("POST", f"/exec/{exec_id}/start", body={"Detach": False, "Tty": False})
-    if started.status >= 400:
-        raise DockerError(f"exec start in {container}: the Docker API answered {started.status}")
-    out, err = demultiplex(started.body)
+    start = {"Detach": False, "Tty": False}
+    if on_stderr is None:
+        started = api.request("POST", f"/exec/{exec_id}/start", body=start)
+        if started.status >= 400:
+            raise DockerError(f"exec start in {container}: the Docker API answered {started.status}")
+        out, err = demultiplex(started.body)
+    else:
+        frames = Frames(on_stderr)
+        for chunk in api.stream(f"/exec/{exec_id}/start", method="POST", body=start):
+            frames.feed(chunk)
+        out, err = frames.finish()
     for _ in range(50):  # the stream ends when the process does; its exit code follows shortly
         state = api.get(f"/exec/{exec_id}/json")
         if not state.get("Running"):
@@ -83,6 +98,38 @@ def demultiplex(stream: bytes) -> tuple[str, str]:
         (err if kind == 2 else out).extend(payload)
         pos += 8 + size
     return out.decode(errors="replace"), err.decode(errors="replace")
+
+
+class Frames:
+    """Docker's multiplexed stream read as it arrives: complete stderr lines go to `on_line` at once;
+    stdout and stderr are kept whole for the caller."""
+
+    def __init__(self, on_line: Callable[[str], None]):
+        self.on_line = on_line
+        self.buffer = bytearray()
+        self.out, self.err = bytearray(), bytearray()
+        self.partial = b""
+
+    def feed(self, chunk: bytes) -> None:
+        self.buffer.extend(chunk)
+        while len(self.buffer) >= 8:
+            kind, size = self.buffer[0], struct.unpack(">I", self.buffer[4:8])[0]
+            if len(self.buffer) < 8 + size:
+                return
+            payload = bytes(self.buffer[8 : 8 + size])
+            del self.buffer[: 8 + size]
+            if kind == 2:
+                self.err.extend(payload)
+                *lines, self.partial = (self.partial + payload).split(b"\n")
+                for line in lines:
+                    self.on_line(line.decode(errors="replace"))
+            else:
+                self.out.extend(payload)
+
+    def finish(self) -> tuple[str, str]:
+        if self.partial:
+            self.on_line(self.partial.decode(errors="replace"))
+        return self.out.decode(errors="replace"), self.err.decode(errors="replace")
 
 
 def env_containers(api: DockerAPI, env: str, service: str | None = None) -> list[dict[str, Any]]:
@@ -181,6 +228,15 @@ class Context:
     out: TextIO
     confirm: Callable[[str], None]
     """Asks the question; returns only when confirmed (ops.command.confirm)."""
+    progress: Progress | None = None
+    """Prints the job's lines as its exec sends them, with the elapsed time (None: collect them only)."""
+
+    def say(self, text: str) -> None:
+        """A phase of the command, as a progress line (a plain line without progress)."""
+        if self.progress is not None:
+            self.progress(text)
+        else:
+            print(text, file=self.out)
 
 
 def context(
@@ -190,6 +246,7 @@ def context(
     yes: bool,
     out: TextIO,
     read: Callable[[str], str] = input,
+    quiet: bool = False,
 ) -> Context:
     from pathlib import Path
 
@@ -205,19 +262,20 @@ def context(
         cfg.public_health_gate,
         out,
         lambda question: confirm(question, yes, read),
+        Progress(out, quiet),
     )
 
 
 def run_backup(ctx: Context, reason: str = "on demand", prune: bool = True) -> None:
     name = backup_container(ctx.api, ctx.env)
-    code, _out, err = exec_run(ctx.api, name, [job.SCRIPT_PATH, "run", reason, *([] if prune else ["--no-prune"])])
-    for line in err.strip().splitlines():
-        print(f"  {line}", file=ctx.out)
+    argv = [job.SCRIPT_PATH, "run", reason, *([] if prune else ["--no-prune"])]
+    code, _out, err = exec_run(ctx.api, name, argv, on_stderr=ctx.progress)
     if code != 0:
         raise OperatorError(f"backup of env {ctx.env} failed: {last_line(err) or f'exit {code}'}")
 
 
 def cmd_backup(ctx: Context) -> int:
+    backup_container(ctx.api, ctx.env)  # the host and its backup service first: never ask for what cannot run
     ctx.confirm(f"Back up env {ctx.env} now?")
     run_backup(ctx)
     print(f"backup of env {ctx.env} done and verified", file=ctx.out)
@@ -294,13 +352,13 @@ def cmd_restore(
     )
     ctx.confirm(f"Restore env {ctx.env} from {source} {what}?")
 
-    print(f"safety backup of env {ctx.env} first", file=ctx.out)
+    ctx.say(f"safety backup of env {ctx.env} first")
     try:
         run_backup(ctx, "before restore", prune=False)
     except OperatorError as err:
         raise OperatorError(f"{err}; nothing was restored") from None
     if into_scratch:
-        code, out, err = exec_run(ctx.api, name, [job.SCRIPT_PATH, "restore", source, target])
+        code, out, err = exec_run(ctx.api, name, [job.SCRIPT_PATH, "restore", source, target], on_stderr=ctx.progress)
         if code != 0:
             raise OperatorError(last_line(err) or f"restore exited {code}")
         print(last_line(out), file=ctx.out)
@@ -320,9 +378,10 @@ def cmd_restore(
                     failures.append(f"stopping {name_of(row)} failed ({answer.status}); nothing was restored")
                     break
                 stopped.append(name_of(row))
-                print(f"stopped {name_of(row)}", file=ctx.out)
+                ctx.say(f"stopped {name_of(row)}")
         if not failures:
-            code, out, err = exec_run(ctx.api, name, [job.SCRIPT_PATH, "restore", source, target, "--live"])
+            argv = [job.SCRIPT_PATH, "restore", source, target, "--live"]
+            code, out, err = exec_run(ctx.api, name, argv, on_stderr=ctx.progress)
             if code != 0:
                 failures.append(last_line(err) or f"restore exited {code}")
             else:
@@ -333,7 +392,7 @@ def cmd_restore(
             if answer.status >= 400 and answer.status != 304:
                 failures.append(f"starting {container} again failed ({answer.status})")
             else:
-                print(f"started {container}", file=ctx.out)
+                ctx.say(f"started {container}")
     failures += health_gate(ctx)
     if failures:
         raise OperatorError("; ".join(failures))
@@ -347,7 +406,9 @@ def health_gate(ctx: Context) -> list[str]:
 
     names = [name_of(r) for r in env_containers(ctx.api, ctx.env)]
     urls = (f"{ctx.site}/api/health", f"{ctx.site}/") if ctx.public_gate else ()
-    problems = Gate(ctx.api, names, urls=urls, timeout=600, say=lambda line: print(line, file=ctx.out)).run()
+    quiet = ctx.progress.quiet if ctx.progress is not None else False
+    say = lambda line: print(line, file=ctx.out, flush=True)  # noqa: E731
+    problems = Gate(ctx.api, names, urls=urls, timeout=600, say=say, quiet=quiet).run()
     if not problems:
         print(
             f"health gate: {len(names)} containers healthy" + (f", {len(urls)} URLs answer" if urls else ""),
@@ -367,10 +428,11 @@ def execute(
     into_scratch: bool = False,
     unverified: bool = False,
     no_http: bool = False,
+    quiet: bool = False,
     out: TextIO | None = None,
     read: Callable[[str], str] = input,
 ) -> int:
-    ctx = context(stack, docker_host, config_file, yes, out or sys.stdout, read)
+    ctx = context(stack, docker_host, config_file, yes, out or sys.stdout, read, quiet)
     if no_http:
         ctx.public_gate = False
     if command == "backup":

@@ -336,6 +336,17 @@ class Doctor:
             ("AppRole", f"auth/{self.cfg.vault_approle_mount}", "approle"),
         ):
             status, body = self.http("GET", f"{self.vault_address}/v1/sys/internal/ui/mounts/{path}", headers)
+            if status == 403:
+                # Vault answers 403 for a token that may not see the mount, whether or not it exists.
+                found.append(
+                    Finding(
+                        f"vault {label} mount",
+                        False,
+                        f"token refused (403): VAULT_TOKEN may not read the mount {path}",
+                        "use the deploy token (README CI credentials: the deploy policy)",
+                    )
+                )
+                continue
             data = json.loads(body or b"{}").get("data") or {} if status == 200 else {}
             version = (data.get("options") or {}).get("version")
             ok = data.get("type") == kind and (kind != "kv" or str(version) == "2")
@@ -597,9 +608,20 @@ def _http(method: str, url: str, headers: dict | None) -> tuple[int, bytes]:
         return 0, why_unreachable(err).encode()  # no HTTP answer: the body says why
 
 
-def load(stack: str, config_file: Path | None) -> tuple[StackConfig, ProgramRun]:
+def load(stack: str, config_file: Path | None) -> tuple[StackConfig, ProgramRun, list[str]]:
     context = load_stack(stack, config_file)
-    return context.config, context.plan()
+    return context.config, context.plan(), context.unset_required
+
+
+def unset_finding(stack: str, unset: list[str]) -> Finding:
+    """The required values the stack file leaves unset: every check below ran on placeholders for them,
+    and `pulumi up` stops on them."""
+    return Finding(
+        "stack config",
+        False,
+        f"not set (placeholders used): {', '.join(unset)}",
+        "; ".join(f"`pulumi config set --secret --stack {stack} {key}`" for key in unset),
+    )
 
 
 def check(
@@ -611,7 +633,8 @@ def check(
     out=None,
 ) -> int:
     out = out or sys.stdout
-    cfg, run = load(resolve_stack(stack), Path(config_file) if config_file else None)
+    stack = resolve_stack(stack)
+    cfg, run, unset = load(stack, Path(config_file) if config_file else None)
     doctor = Doctor(
         cfg,
         run,
@@ -620,7 +643,7 @@ def check(
         os.environ.get("VAULT_TOKEN"),
         pull,
     )
-    findings = doctor.all()
+    findings = ([unset_finding(stack, unset)] if unset else []) + doctor.all()
     for finding in findings:
         print(finding.line(), file=out)
     failed = [f for f in findings if not f.ok]

@@ -139,6 +139,12 @@ def _digest(*parts: str) -> bytes:
     return hashlib.sha256("\x00".join(parts).encode()).digest()
 
 
+def mock_image_id(ref: str) -> str:
+    """The image id the mocks answer for `ref`: digest-shaped (64 characters after `sha256:`, so the pinning
+    policy reads it as an id) but marked `mock`, so a plan never shows it as the real image's digest."""
+    return "sha256:mock" + hashlib.sha256(ref.encode()).hexdigest()[:60]
+
+
 class RecordingMocks(pulumi.runtime.Mocks):
     """Answers registrations with deterministic computed values (seeded) and records inputs.
 
@@ -174,8 +180,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
             )
             state.update(base64=base64.b64encode(raw).decode(), hex=raw.hex())
         elif typ == tokens.REMOTE_IMAGE:
-            state["imageId"] = "sha256:" + _digest(state["name"]).hex()
-            state["repoDigest"] = state["name"].split(":")[0] + "@sha256:" + _digest(state["name"]).hex()
+            state["imageId"] = mock_image_id(state["name"])
+            state["repoDigest"] = state["name"].split(":")[0] + "@" + mock_image_id(state["name"])
         elif typ == tokens.APPROLE_ROLE:
             state["roleId"] = str(uuid.UUID(bytes=_digest(self.seed, args.name)[:16]))
         elif typ == tokens.SECRET_ID:

@@ -43,11 +43,11 @@ from config.stack_file import read_stack_file
 from facts.project import PROJECT
 from facts.services import Service
 from facts.tokens import CONTAINER
-from ops import pulumi_cli
+from ops import policy_pack, pulumi_cli
 from ops.command import OperatorError, bad_input, confirm, run_task
 from ops.git_guard import read_git_state, require_deployable_checkout
 from ops.program_run import ROOT
-from ops.stack_context import resolve_stack, stack_file
+from ops.stack_context import load_stack, resolve_stack, stack_file
 from render import labels as L
 
 IMAGE_TAG = f"{PROJECT}:imageTag"
@@ -335,18 +335,22 @@ class Engine:
     def up(self, tag: str) -> int:
         from pulumi import automation as auto
 
+        # The pack config derived from the stack file as it now reads (ops/policy_pack.py).
+        context = load_stack(self.stack, stack_file(self.stack, root=self.work_dir))
+        pack_config = policy_pack.derived(context, self.work_dir)
         stack = select(self.stack, self.work_dir)
-        try:
-            stack.up(
-                message=f"invoke rollback to {tag}",
-                policy_packs=[str(self.work_dir / "policies")],
-                policy_pack_configs=[str(self.work_dir / "policies" / f"config.{self.stack}.json")],
-                on_output=self.on_output,
-                show_secrets=False,
-            )
-        except auto.CommandError as err:
-            self.on_output(str(err).strip().splitlines()[-1][:300] if str(err).strip() else "pulumi up failed")
-            return 1
+        with policy_pack.config_file(pack_config, self.stack) as policy_config:
+            try:
+                stack.up(
+                    message=f"invoke rollback to {tag}",
+                    policy_packs=[str(self.work_dir / "policies")],
+                    policy_pack_configs=[str(policy_config)],
+                    on_output=self.on_output,
+                    show_secrets=False,
+                )
+            except auto.CommandError as err:
+                self.on_output(str(err).strip().splitlines()[-1][:300] if str(err).strip() else "pulumi up failed")
+                return 1
         return 0
 
 
@@ -361,7 +365,7 @@ def rollback(
     root: Path = ROOT,
 ) -> int:
     stack = resolve_stack(stack, root=root)
-    path = stack_file(stack, root=root)
+    path = stack_file(stack, root=root, takes_config_file=False)
     config, _ = read_stack_file(path)
     current = config.get(IMAGE_TAG, "")
     if history is None:  # the real one: the stack's history through the Pulumi CLI

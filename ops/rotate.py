@@ -40,16 +40,18 @@ from clients.vault_api import SecretIds, VaultAPI, VaultAPIError
 from config.stack_config import StackConfig
 from facts.services import Service, VaultService
 from facts.tokens import CONTAINER, SECRET_ID
-from ops import pulumi_cli
+from ops import policy_pack, pulumi_cli
 from ops.command import OperatorError, bad_input, confirm, run_task
 from ops.git_guard import read_git_state, require_deployable_checkout
 from ops.program_run import ROOT, ProgramRun, Resource, run_program, unwrap_secrets
 from ops.rollback import engine_history
-from ops.stack_context import load_stack, resolve_stack
+from ops.stack_context import StackContext, load_stack, resolve_stack
 from render import labels as L
 from render.secrets import GENERATED
 
 POLICY_VENV = ROOT / "policies" / "venv"
+# What the printed plan shows for the policy config: the file is derived from the stack file when it runs.
+POLICY_CONFIG_SHOWN = "<derived from the stack file: uv run invoke policy-config>"
 # Every service the program gives a vault-agent with its own AppRole secret-id (tests/unit/test_rotate.py
 # fails when the program declares one this list lacks).
 SECRET_ID_SERVICES = tuple(VaultService)
@@ -168,7 +170,8 @@ class RotationPlan:
     def unprotect_command(self) -> list[str]:
         return ["pulumi", "state", "unprotect", "--stack", self.stack, self.urn, "--yes"]
 
-    def command(self) -> list[str]:
+    def command(self, policy_config: str = POLICY_CONFIG_SHOWN) -> list[str]:
+        """The `pulumi up --replace`; `policy_config` is the pack config file derived from the stack file."""
         return [
             "pulumi",
             "up",
@@ -179,7 +182,7 @@ class RotationPlan:
             "--policy-pack",
             "policies",
             "--policy-pack-config",
-            f"policies/config.{self.stack}.json",
+            policy_config,
             "--message",
             f"invoke rotate --what {self.kind.what}",
             "--yes",
@@ -338,11 +341,11 @@ def readme_table(plans: dict[str, Sequence[RotationPlan]] | None = None) -> str:
 
 
 def load(stack: str, config_file: Path | None) -> tuple[ProgramRun, Rerun]:
-    run, rerun, _ = load_with_config(stack, config_file)
+    run, rerun, _ = load_with_context(stack, config_file)
     return run, rerun
 
 
-def load_with_config(stack: str, config_file: Path | None) -> tuple[ProgramRun, Rerun, StackConfig]:
+def load_with_context(stack: str, config_file: Path | None) -> tuple[ProgramRun, Rerun, StackContext]:
     context = load_stack(stack, config_file)
 
     def rerun(state: dict[str, str]) -> ProgramRun:
@@ -351,7 +354,7 @@ def load_with_config(stack: str, config_file: Path | None) -> tuple[ProgramRun, 
     run = rerun({})
     if run.error is not None:
         raise run.error  # a ConfigError is bad input (exit 2); anything else a crash (exit 3)
-    return run, rerun, context.config
+    return run, rerun, context
 
 
 Runner = Callable[[Sequence[str]], int]
@@ -385,7 +388,8 @@ def rotate(
     stack = resolve_stack(stack)
     if what not in KINDS:
         raise bad_input(f"--what = {what!r} is invalid: expected one of {WHAT_CHOICES}")
-    run, rerun, cfg = load_with_config(stack, Path(config_file) if config_file else None)
+    run, rerun, context = load_with_context(stack, Path(config_file) if config_file else None)
+    pack_config = policy_pack.derived(context)
     rotation = plan_rotation(stack, what, run, rerun)
     print("\n".join(rotation.lines()))
     if dry_run:
@@ -400,7 +404,8 @@ def rotate(
         code = runner(rotation.unprotect_command())
         if code != 0:
             raise OperatorError(f"pulumi state unprotect failed (exit {code}); nothing was replaced")
-    code = runner(rotation.command())
+    with policy_pack.config_file(pack_config, stack) as policy_config:
+        code = runner(rotation.command(str(policy_config)))
     if code != 0 and rotation.protected:
         raise OperatorError(
             f"pulumi up failed (exit {code}); the state no longer protects {rotation.resource_name} until the next "
@@ -415,7 +420,7 @@ def rotate(
         service = rotation.kind.vault_service
         try:
             keep = (outputs(stack).get("vault_secret_id_accessors") or {}).get(service, "")
-            destroyed = destroy_other_secret_ids(secret_ids(cfg), stack, service, rotation.role, keep)
+            destroyed = destroy_other_secret_ids(secret_ids(context.config), stack, service, rotation.role, keep)
         except VaultAPIError as err:
             raise OperatorError(
                 f"{what} was rotated, but the other secret-ids of role {rotation.role} were not destroyed: "

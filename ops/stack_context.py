@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from config.schema import FIELDS
 from config.stack_config import StackConfig, load_config
 from config.stack_file import read_stack_file
 from facts.envs import is_preview_env
@@ -71,8 +72,11 @@ def resolve_stack(
     return name
 
 
-def stack_file(stack: str, config_file: str | Path | None = None, root: Path = ROOT) -> Path:
-    """The stack's file: --config-file, else Pulumi.<stack>.yaml, which must exist."""
+def stack_file(
+    stack: str, config_file: str | Path | None = None, root: Path = ROOT, takes_config_file: bool = True
+) -> Path:
+    """The stack's file: --config-file, else Pulumi.<stack>.yaml, which must exist. `takes_config_file`:
+    whether the command has --config-file to offer (those that drive the CLI read the project's file)."""
     if config_file:
         return Path(config_file)
     path = root / f"Pulumi.{stack}.yaml"
@@ -83,8 +87,8 @@ def stack_file(stack: str, config_file: str | Path | None = None, root: Path = R
             else f"`uv run invoke new-stack {stack}` writes one"
         )
         raise bad_input(
-            f"no stack file Pulumi.{stack}.yaml: the stacks here are {', '.join(committed_stacks(root))}; {hint}, "
-            "or pass --config-file PATH"
+            f"no stack file Pulumi.{stack}.yaml: the stacks here are {', '.join(committed_stacks(root))}; {hint}"
+            + (", or pass --config-file PATH" if takes_config_file else "")
         )
     return path
 
@@ -99,12 +103,24 @@ class StackContext:
     configured: set[str]
     """Keys (without the project prefix) the stack file itself sets."""
 
+    @property
+    def unset_required(self) -> list[str]:
+        """Required secrets the stack file leaves to `pulumi config set --secret`: the tools plan with
+        placeholders for them, `pulumi up` stops on them (config/schema.py)."""
+        return unset_required(self.configured)
+
     def plan(self, **kwargs: Any) -> ProgramRun:
         """The program under mocks for this stack (run_program's keyword arguments: state, seed, ...)."""
         run = run_program(self.stack, self.engine_config, self.secret_keys, **kwargs)
         if run.error is not None:
             raise run.error  # a ConfigError is bad input (exit 2); anything else a crash (exit 3)
         return run
+
+
+def unset_required(configured: set[str]) -> list[str]:
+    """The required keys (in FIELDS order) a stack file that sets `configured` lacks. Only secrets can be:
+    a missing required plain value is already bad input (config/schema.read_field)."""
+    return [f.key for f in FIELDS if f.required and f.key not in configured]
 
 
 def load_stack(stack: str, config_file: str | Path | None = None) -> StackContext:

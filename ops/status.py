@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from clients.docker_api import DockerAPI, DockerError
+from clients.net_errors import why_unreachable
 from config.stack_config import StackConfig
 from facts.services import Service
 from facts.tokens import CONTAINER
@@ -123,7 +124,7 @@ def http_status(url: str) -> str:
     except urllib.error.HTTPError as err:
         return str(err.code)
     except (urllib.error.URLError, OSError) as err:
-        return f"unreachable ({getattr(err, 'reason', err)})"
+        return f"unreachable ({why_unreachable(err)})"
 
 
 def show_status(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from pulumi_policy import (
     EnforcementLevel,
     PolicyConfigSchema,
@@ -14,6 +16,8 @@ from pulumi_policy import (
 from facts.tokens import APPROLE_ROLE
 
 from .common import UNKNOWN, known, plain
+
+ROLE_NAME = re.compile(r"^finance_report-(?P<env>[a-z][a-z0-9]*)-(?P<service>[a-z][a-z0-9-]*)$")
 
 
 def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:

@@ -161,6 +161,7 @@ class BackupComponent(pulumi.ComponentResource):
         scratch = docker.Volume(f"{name}-scratch", name=scratch_volume_name(env), labels=volume_labels(env), opts=child)
 
         self.repository = settings.repository
+        self.egress_network = egress.name
         container_name = naming.container_name(SERVICE, env)
         self.container = fixed_container(
             f"{name}-container",

@@ -43,9 +43,33 @@ def docker_provider_args(cfg: StackConfig) -> dict:
     return args
 
 
+# What each stack output is (docs/outputs.md is generated from these and the program's outputs; a test
+# fails when an output has no line here).
+OUTPUTS = {
+    "env": "the env this stack deploys (its stack name)",
+    "site_url": "the public URL, https://report<suffix>.<domain>",
+    "health_url": "the backend's health URL through Traefik (what `invoke status` and the rollout gate GET)",
+    "image_tag": "the backend/frontend image tag deployed (imageTag): what `invoke rollback` reads from the history",
+    "images": "the backend and frontend image references deployed",
+    "git_commit_sha": "the app commit deployed (gitCommitSha, else the tag when it is a sha7; empty for a release tag)",
+    "docker_host": "the Docker host the stack deploys to (dockerHost)",
+    "containers": "each service's container name (a rolling service's is its current revision's)",
+    "vault_policies": "each service's Vault policy",
+    "vault_roles": "each service's AppRole",
+    "vault_kv_paths": "each service's KV v2 data path",
+    "networks": "every network the env's containers join: its own internal, Vault and backup egress networks, "
+    "and Dokploy's Traefik network",
+    "vault_secret_id_accessors": "each service's current AppRole secret-id accessor: the one `invoke rotate` "
+    "keeps when it destroys every other secret-id of the role",
+    "backup_repository": "the restic repository of the env's backups (s3:<endpoint>/<bucket>/<prefix>)",
+    "preview_docker_proxy": "with previewDockerProxy: the read-only Docker API proxy's container and socket",
+}
+
+
 class FinanceReportStack(pulumi.ComponentResource):
     outputs: dict[str, pulumi.Input]
-    """What __main__ exports: URLs, container names, Vault policy and role names, networks."""
+    """What __main__ exports (OUTPUTS says what each is): URLs, the deployed images, container names, Vault
+    policy and role names, networks."""
 
     def __init__(self, name: str, cfg: StackConfig, opts: pulumi.ResourceOptions | None = None):
         super().__init__("finance-report:index:Stack", name, None, opts)
@@ -229,13 +253,22 @@ class FinanceReportStack(pulumi.ComponentResource):
             "env": env,
             "site_url": site,
             "health_url": f"{site}/api/health",
+            "image_tag": cfg.image_tag,
+            "images": {"backend": str(cfg.backend_image), "frontend": str(cfg.frontend_image)},
+            "git_commit_sha": cfg.git_commit_sha,
+            "docker_host": cfg.docker_host,
             "containers": names,
             "vault_policies": {service: s.policy_name for service, s in sidecars.items()},
             "vault_roles": {service: s.role_name for service, s in sidecars.items()},
             # The one secret-id of each role the stack owns: `invoke rotate` destroys every other.
             "vault_secret_id_accessors": {service: s.secret_id.accessor for service, s in sidecars.items()},
             "vault_kv_paths": {service: naming.kv_data_path(cfg.vault_kv_mount, env, service) for service in sidecars},
-            "networks": {"internal": internal.name, "vault_egress": vault_net.name, "traefik": traefik_network},
+            "networks": {
+                "internal": internal.name,
+                "vault_egress": vault_net.name,
+                "backup_egress": backup.egress_network,
+                "traefik": traefik_network,
+            },
             "backup_repository": backup.repository,
         }
         if cfg.preview_docker_proxy:

@@ -49,6 +49,14 @@ def stack_config(
     return config, secret_keys
 
 
+def stack_policy_config(stack: str) -> dict[str, Any]:
+    """The policy pack config of a committed stack, as every command derives it from its stack file."""
+    from ops.policy_pack import derived
+    from ops.stack_context import load_stack
+
+    return derived(load_stack(stack))
+
+
 def run_stack(
     stack: str,
     overrides: Mapping[str, Any] | None = None,

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import threading
 import time
@@ -656,7 +657,10 @@ def test_the_operator_commands_back_up_list_and_restore_through_the_docker_api(
     host = f"unix://{DOCKER_SOCK}"
 
     assert backup_ops.main("backup", "staging", docker_host=host, yes=True) == 0
-    assert "backup of env staging done and verified" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "backup of env staging done and verified" in out
+    # the job's lines, streamed from the exec as they came, with the time since the command started
+    assert re.search(r"(?m)^\+\d+:\d\d:\d\d \S+ fr-backup: stored \S+: snapshot \S+ \(\d+ bytes\)", out), out
     assert backup_ops.main("backups", "staging", docker_host=host) == 0
     listing = capsys.readouterr().out
     assert "verified" in listing and listing.strip().splitlines()[-1].endswith("verified")

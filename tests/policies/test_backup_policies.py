@@ -108,10 +108,9 @@ def test_the_same_bucket_name_on_another_endpoint_and_unknown_values_are_not_rep
 
 
 def test_the_real_plans_report_the_shared_bucket_and_key_until_dedicated_ones_are_set():
-    from ci.offline_plan import load_policy_config
-    from tests.conftest import ROOT, run_stack
+    from tests.conftest import run_stack, stack_policy_config
 
-    pack = load_policy_config(ROOT / "policies" / "config.production.json")
+    pack = stack_policy_config("production")
     shared = [v for v in evaluate(run_stack("production"), pack, POLICIES) if v.policy == SEPARATE]
     assert [(v.enforcementLevel, v.message) for v in shared] == [
         (
@@ -162,10 +161,9 @@ def test_what_counts_as_the_docker_host():
 
 
 def test_the_real_program_with_its_repository_on_the_docker_host_fails_the_plan():
-    from ci.offline_plan import load_policy_config
-    from tests.conftest import ROOT, run_stack
+    from tests.conftest import run_stack, stack_policy_config
 
-    pack = load_policy_config(ROOT / "policies" / "config.production.json")
+    pack = stack_policy_config("production")
     clean = run_stack("production")
     assert [
         v

@@ -11,18 +11,18 @@ import copy
 
 import pytest
 
-from ci.offline_plan import check_shaped, evaluate_resources, load_policy_config, policy_resources
+from ci.offline_plan import check_shaped, evaluate_resources, policy_resources
 from facts.bridge_check import check_shape, without_check_defaults
 from facts.revision import revision_name
 from policies import replacement
 from policies.registry import POLICIES
-from tests.conftest import ROOT
+from tests.conftest import stack_policy_config
 
 CONTAINER = "docker:index/container:Container"
 
 
 def _violations(resources, stack):
-    config = load_policy_config(ROOT / "policies" / f"config.{stack}.json")
+    config = stack_policy_config(stack)
     return sorted(
         (v.policy, v.enforcementLevel, v.urn, v.message) for v in evaluate_resources(resources, config, POLICIES)
     )

@@ -20,12 +20,12 @@ ADVISORY_EXPLAINED_IN_DOCS = {"vault-approle-configure-hygiene", "backup-enforce
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
-    stack_path, policy_path, _ = pe.generate(314, tmp_path_factory.mktemp("preview"))
-    return stack_path, policy_path
+    stack_path, _ = pe.generate(314, tmp_path_factory.mktemp("preview"))
+    return stack_path
 
 
-def preview_plan(files, *transforms):
-    return plan("pr314", files[0], files[1], transforms=list(transforms))
+def preview_plan(stack_path, *transforms):
+    return plan("pr314", stack_path, transforms=list(transforms))
 
 
 def test_a_generated_preview_plans_clean_like_staging_and_production(files):

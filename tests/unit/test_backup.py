@@ -463,18 +463,23 @@ def closed_stdin(monkeypatch):
     monkeypatch.setattr("sys.stdin", io.StringIO(""))
 
 
-def test_a_declined_or_unanswerable_confirmation_is_exit_1_not_done(monkeypatch, capsys):
-    """Both mean "not done" (exit 1), never "bad input" (2): nothing ran, nothing was wrong with the flags."""
-    host = "unix:///nonexistent.sock"  # never reached: the question comes first
-    assert ops.main("backup", "staging", docker_host=host, read=lambda _q: "n") == 1
-    assert capsys.readouterr().err == "backup: not confirmed; nothing changed\n"
-    closed_stdin(monkeypatch)
-    assert ops.main("backup", "staging", docker_host=host) == 1
+def test_a_declined_or_unanswerable_confirmation_is_exit_1_not_done(monkeypatch, capsys, staging, tmp_path):
+    """Both mean "not done" (exit 1), never "bad input" (2): nothing ran, nothing was wrong with the flags.
+    The question comes once the host showed its backup service (a fake engine), before anything runs."""
+    from tests.unit.fake_docker import Engine, backup_row, fake_docker
+
+    engine = Engine(containers=[backup_row(staging)])
+    with fake_docker(tmp_path / "docker.sock", engine) as host:
+        assert ops.main("backup", "staging", docker_host=host, read=lambda _q: "n") == 1
+        assert capsys.readouterr().err == "backup: not confirmed; nothing changed\n"
+        closed_stdin(monkeypatch)
+        assert ops.main("backup", "staging", docker_host=host) == 1
     out = capsys.readouterr()
     assert out.err == (
         "backup: no confirmation (standard input is closed): pass --yes to run without asking; nothing changed\n"
     )
     assert out.out == "Back up env staging now? [y/N] "
+    assert engine.commands == [], "nothing ran in the backup container"
 
 
 def test_an_id_is_matched_in_full_and_an_ambiguous_one_is_refused():

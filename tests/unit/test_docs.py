@@ -28,9 +28,6 @@ MAX_README_LINES = 200
 # (operator-path) and the one docs/design/swarm.md proposes. Once a task exists in tasks.py its real flags
 # are checked instead, and its entry here must go (a test says so).
 PENDING_TASKS: dict[str, set[str]] = {
-    "new-stack": {"--domain", "--docker-host"},
-    "preview": {"--stack"},
-    "up": {"--stack"},
     "switch-runtime": {"--stack", "--to"},
 }
 INVOKE_CORE_FLAGS = {"--list", "-l", "--help", "-h", "--version", "-V"}
@@ -161,6 +158,8 @@ def check_invoke_command(argv_text: str) -> str | None:
             if unknown:
                 return f"{task}: {sorted(unknown)} not among the flags documented for it"
             continue
+        if not rest and task in collection().task_names:
+            continue  # the task named on its own (the commands table): its required arguments come later
         try:
             parser().parse_argv([task, *rest])
         except ParseError as err:
@@ -184,7 +183,7 @@ def test_every_invoke_command_in_the_pages_parses_with_tasks_py():
 
 @pytest.mark.parametrize(
     "argv",
-    ["logs --stack s --servce backend", "rotat --stack s", "plan --stack s --strict", "new-stack x --dommain d"],
+    ["logs --stack s --servce backend", "rotat --stack s", "plan --stack s --strikt", "new-stack x --dommain d"],
 )
 def test_the_command_check_refuses_a_wrong_task_or_flag(argv):
     assert check_invoke_command(argv) is not None

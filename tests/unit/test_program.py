@@ -592,6 +592,7 @@ def test_outputs_give_urls_names_and_vault_identities(production, staging):
     assert staging.outputs["networks"] == {
         "internal": declared["internal"],
         "vault_egress": declared["vault-egress"],
+        "backup_egress": declared["backup-egress"],
         "traefik": "dokploy-network",
     }
     assert declared["internal"].startswith("finance_report-internal-staging-")
@@ -647,3 +648,22 @@ def test_vault_agent_cidrs_bind_every_role_and_nothing_when_unset(staging):
             role.inputs["secretIdBoundCidrs"] == role.inputs["tokenBoundCidrs"] == ["203.0.113.7/32", "2001:db8::1/128"]
         ), role.urn
     assert len(bound.by_type("vault:appRole/authBackendRole:AuthBackendRole")) == len(roles)
+
+
+def test_outputs_name_the_deployed_image_commit_docker_host_and_every_network(production, staging):
+    """Audit and rollback need the deployed tag and commit; `networks` lacked backup-egress."""
+    from tests.conftest import stack_config
+
+    for run, stack in ((production, "production"), (staging, "staging")):
+        config, _ = stack_config(stack)
+        tag = config["finance-report:imageTag"]
+        assert run.outputs["image_tag"] == tag
+        assert run.outputs["images"] == {
+            "backend": f"ghcr.io/wangzitian0/finance_report-backend:{tag}",
+            "frontend": f"ghcr.io/wangzitian0/finance_report-frontend:{tag}",
+        }
+        assert run.outputs["docker_host"] == config["finance-report:dockerHost"]
+        declared = {r.inputs["name"] for r in run.by_type("docker:index/network:Network")}
+        assert declared <= set(run.outputs["networks"].values()), declared - set(run.outputs["networks"].values())
+    # a release tag is not a commit; staging's sha7 tag is (config gitCommitSha, else the tag when it is one)
+    assert production.outputs["git_commit_sha"] == "" and staging.outputs["git_commit_sha"] == "b93d279"

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import json
 import shlex
+from pathlib import Path
 
 import pytest
 
-from ops import pulumi_cli, rotate
+from ops import policy_pack, pulumi_cli, rotate
 from ops.git_guard import GitState
 from ops.program_run import unwrap_secrets
+from ops.stack_context import load_stack
 from tests.conftest import run_stack
 
 PASSWORD = "random:index/randomPassword:RandomPassword"
@@ -104,10 +106,13 @@ def test_what_the_command_says_matches_what_the_program_does(production):
 class Recorder:
     def __init__(self, code: int = 0):
         self.calls: list[list[str]] = []
+        self.policy_configs: list[dict] = []
         self.code = code
 
     def __call__(self, argv):
         self.calls.append(list(argv))
+        if "--policy-pack-config" in argv:  # the file the engine reads, while it runs
+            self.policy_configs.append(json.loads(Path(argv[argv.index("--policy-pack-config") + 1]).read_text()))
         return self.code
 
 
@@ -115,6 +120,10 @@ def test_with_yes_it_runs_one_pulumi_up_replace_of_the_planned_urn(staging, caps
     runner = Recorder()
     assert rotate.main("staging", "redis-password", yes=True, runner=runner, preflight=lambda: None) == 0
     urn = staging.one(PASSWORD, "redis-password").urn
+    (config_path,) = [argv[argv.index("--policy-pack-config") + 1] for argv in runner.calls]
+    # the pack config derived from the stack file, in a file that is gone once the update ends
+    assert runner.policy_configs == [policy_pack.derived(load_stack("staging"))]
+    assert not Path(config_path).exists()
     assert runner.calls == [
         [
             "pulumi",
@@ -126,7 +135,7 @@ def test_with_yes_it_runs_one_pulumi_up_replace_of_the_planned_urn(staging, caps
             "--policy-pack",
             "policies",
             "--policy-pack-config",
-            "policies/config.staging.json",
+            config_path,
             "--message",
             "invoke rotate --what redis-password",
             "--yes",
