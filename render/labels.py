@@ -31,7 +31,9 @@ POSTGRES, REDIS, BACKEND, FRONTEND, PREFECT_WORKER, VAULT_AGENT = (
 BACKUP = "backup"
 # The read-only Docker API proxy that previews reach (program/docker_proxy.py); opt-in per stack.
 DOCKER_PROXY = "docker-proxy"
-SERVICES = (POSTGRES, REDIS, BACKEND, FRONTEND, PREFECT_WORKER, VAULT_AGENT, BACKUP, DOCKER_PROXY)
+# runtime swarm: the global service that puts the agent binary on every node (program/swarm_app.py).
+AGENT_BIN = "agent-bin"
+SERVICES = (POSTGRES, REDIS, BACKEND, FRONTEND, PREFECT_WORKER, VAULT_AGENT, BACKUP, DOCKER_PROXY, AGENT_BIN)
 
 
 def label_map(
