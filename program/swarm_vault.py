@@ -91,7 +91,7 @@ class SwarmVault(pulumi.ComponentResource):
         ):
             prefix = f"{naming.PREFIX}-{service}-{part}{naming.env_suffix(env)}"
             secret = docker.Secret(
-                f"{name}-{part}",
+                f"{name}-swarm-{part}",
                 # The name is an HMAC under the stack's random key: it shows nothing of the value.
                 name=pulumi.Output.unsecret(
                     pulumi.Output.all(s.digest_key, value).apply(
@@ -193,8 +193,9 @@ class SwarmVault(pulumi.ComponentResource):
 
 
 def config_prefix(env: str, owner: str, filename: str) -> str:
-    """`finance_report-<owner>-<file><sfx>`: one env's config names never meet another's."""
-    return f"{naming.PREFIX}-{owner}-{filename}{naming.env_suffix(env)}"
+    """`finance_report-<owner>-config-<file><sfx>` (dots as dashes): one env's config names never meet another's,
+    and read as this env's names (policies/stack_env_isolation.py)."""
+    return f"{naming.PREFIX}-{owner}-config-{filename.replace('.', '-')}{naming.env_suffix(env)}"
 
 
 def config_ref(

@@ -220,13 +220,13 @@ def test_the_in_task_agent_renders_once_and_the_sidecar_agents_keep_running(stag
     hcl = {
         name: base64.b64decode(unwrap_secrets(r.inputs)["data"]).decode()
         for name, r in configs.items()
-        if "agent.hcl" in name
+        if "-config-agent-hcl-" in name
     }
-    app = [t for n, t in hcl.items() if n.startswith("finance_report-app-agent.hcl-staging-")]
-    postgres = [t for n, t in hcl.items() if n.startswith("finance_report-postgres-agent.hcl-staging-")]
+    app = [t for n, t in hcl.items() if n.startswith("finance_report-app-config-agent-hcl-staging-")]
+    postgres = [t for n, t in hcl.items() if n.startswith("finance_report-postgres-config-agent-hcl-staging-")]
     assert len(app) == 1 and app[0].startswith("exit_after_auth = true\n")
     assert len(postgres) == 1 and postgres[0].startswith("exit_after_auth = false\n")
-    task = [r for n, r in configs.items() if n.startswith("finance_report-app-task.sh-staging-")]
+    task = [r for n, r in configs.items() if n.startswith("finance_report-app-config-task-sh-staging-")]
     assert [base64.b64decode(unwrap_secrets(r.inputs)["data"]).decode() for r in task] == [TASK_SCRIPT.read_text()]
 
 
