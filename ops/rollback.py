@@ -19,6 +19,14 @@ deletes the failed one. The state decides that swap, not the history: every roll
 and swaps when a rolling service has a failed revision live and an older one pending deletion, whatever
 ran since (a `pulumi refresh` records entries of its own in the history).
 
+Under `runtime: swarm` (docs/swarm.md "Rollback") Docker itself rolls a failed update back to the service's
+previous spec (update_config failure_action rollback): the previous revision keeps serving and there is no
+pending deletion to swap. `invoke rollback` is still this command, not `docker service rollback`: that one
+reverts one step of the whole spec (a rotated secret or config the old spec names may be gone), leaves the
+state and the stack file on the new tag, and the next deploy rolls forward again. Its `pulumi up` runs with
+--refresh, so the state first learns what Docker runs (the provider saves the new spec even when Docker
+rolled it back: facts.providers.SERVICE_CONVERGE).
+
 Exit codes: 0 rolled back (or listed), 1 declined (or standard input closed without --yes), the update
 or a CLI step failed (the stack file is restored), or this machine lacks the Pulumi CLI or the policy
 pack's venv; 2 bad input.
@@ -45,6 +53,7 @@ from ops.stack_context import resolve_stack, stack_file
 from render import labels as L
 
 IMAGE_TAG = f"{PROJECT}:imageTag"
+RUNTIME = f"{PROJECT}:runtime"
 # The history entry kinds (pulumi/pulumi sdk/go/common/apitype/updates.go, UpdateKind) that ran the program
 # against the host: `pulumi up`. refresh, preview, import (a state import, e.g. a rollback's own swap),
 # resource-import, rename and destroy deploy no image tag.
@@ -307,6 +316,8 @@ class Engine:
     stack: str
     work_dir: Path = ROOT
     on_output: Callable[[str], None] = field(default=lambda line: print(line, flush=True))
+    refresh: bool = False
+    """runtime swarm: refresh first, so a spec Docker rolled back is re-read before the update."""
 
     def _cli(self, argv: Sequence[str], stdin: bytes | None = None) -> bytes:
         # Export without --show-secrets and import from stdin: the Automation API's export_stack decrypts
@@ -334,6 +345,7 @@ class Engine:
         try:
             stack.up(
                 message=f"invoke rollback to {tag}",
+                refresh=self.refresh or None,
                 policy_packs=[str(self.work_dir / "policies")],
                 policy_pack_configs=[str(self.work_dir / "policies" / f"config.{self.stack}.json")],
                 on_output=self.on_output,
@@ -359,6 +371,7 @@ def rollback(
     path = stack_file(stack, root=root)
     config, _ = read_stack_file(path)
     current = config.get(IMAGE_TAG, "")
+    swarm = config.get(RUNTIME) == "swarm"
     if history is None:  # the real one: the stack's history through the Pulumi CLI
         missing = pulumi_cli.missing_cli("the rollback reads the stack's history and runs `pulumi up`")
         if missing is not None:
@@ -373,7 +386,12 @@ def rollback(
         f"rollback: imageTag {current} -> {target.tag} (deployed by update {target.update.version}); `pulumi "
         "up` rolls it like any update, health-gated"
     )
-    if target.after_failed_cutover:
+    if target.after_failed_cutover and swarm:
+        plan += (
+            f"; the last update (version {last_deploy(updates).version}) failed and Docker rolled its services "
+            "back already: the update refreshes first, then records the tag that serves"
+        )
+    elif target.after_failed_cutover:
         plan += (
             f"; the last update (version {last_deploy(updates).version}) failed, so the revision still "
             "serving is kept and the failed one deleted"
@@ -384,7 +402,7 @@ def rollback(
     if engine is None and pulumi_cli.missing_policy_venv(root) is not None:
         raise OperatorError(pulumi_cli.missing_policy_venv(root))
     confirm(f"Roll stack {stack} back to {target.tag}?", yes, answer)
-    engine = engine or Engine(stack, root)
+    engine = engine or Engine(stack, root, refresh=swarm)
     original = path.read_bytes()
     changed = with_image_tag(original.decode(), target.tag)
     path.write_text(changed)

@@ -1,0 +1,166 @@
+"""The operator commands on a `runtime: swarm` stack without a Swarm (ops/swarm_ops.py, the swarm branches of
+status, doctor and rollback): the declared services come from the program; the Docker API documents are
+hand-written in the shape of the Engine API (v1.41 `GET /services`, `/tasks`, `/info`, `/nodes`, `/swarm`,
+moby api/swagger.yaml); the same commands against a real Swarm are in tests/integration/test_swarm_*.py."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from ops import rollback as rb
+from ops import swarm_ops
+from tests.conftest import ROOT, run_stack
+from tests.unit.test_rollback import HISTORY, FakeEngine
+
+SWARM = {"runtime": "swarm", "swarmDataNode": "dokploy"}
+
+
+def service(sid: str, name: str, label: str, replicas: int | None = 2, update: dict | None = None) -> dict:
+    mode = {"Global": {}} if replicas is None else {"Replicated": {"Replicas": replicas}}
+    return {
+        "ID": sid,
+        "Spec": {"Name": name, "Labels": {"finance-report.service": label}, "Mode": mode},
+        **({"UpdateStatus": update} if update else {}),
+    }
+
+
+def task(sid: str, state: str, err: str = "", desired: str = "running") -> dict:
+    return {"ServiceID": sid, "DesiredState": desired, "Status": {"State": state, "Err": err}}
+
+
+def test_the_declared_services_and_their_tasks_come_from_the_program():
+    declared = swarm_ops.declared_services(run_stack("staging", SWARM))
+    assert declared == {
+        "finance_report-agent-bin-staging": swarm_ops.GLOBAL,
+        "finance_report-backend-staging": 2,
+        "finance_report-backup-staging": 1,
+        "finance_report-backup-vault-agent-staging": 1,
+        "finance_report-frontend-staging": 2,
+        "finance_report-postgres-staging": 1,
+        "finance_report-postgres-vault-agent-staging": 1,
+        "finance_report-redis-staging": 1,
+        "finance_report-redis-vault-agent-staging": 1,
+    }
+
+
+def test_status_names_missing_tasks_with_why_and_a_rolled_back_update():
+    services = [
+        service(
+            "b",
+            "finance_report-backend-staging",
+            "backend",
+            update={
+                "State": "rollback_completed",
+                "Message": "update rolled back due to failure or early termination of task x",
+            },
+        ),
+        service("p", "finance_report-postgres-staging", "postgres", replicas=1),
+        service("g", "finance_report-agent-bin-staging", "agent-bin", replicas=None),
+    ]
+    tasks = [
+        task("b", "running"),
+        task("b", "running"),
+        task("b", "failed", desired="shutdown"),  # an earlier task: not counted
+        task(
+            "p",
+            "pending",
+            "no suitable node (1 node not available for new tasks; scheduling constraints not satisfied on 1 node)",
+        ),
+        task("g", "running"),
+        task("g", "running"),
+    ]
+    states = swarm_ops.service_states(services, tasks)
+    declared = {
+        "finance_report-backend-staging": 2,
+        "finance_report-postgres-staging": 1,
+        "finance_report-agent-bin-staging": swarm_ops.GLOBAL,
+        "finance_report-frontend-staging": 2,
+    }
+    assert swarm_ops.status_problems(states, declared) == [
+        "finance_report-backend-staging: update rollback_completed: update rolled back due to failure or early "
+        "termination of task x; it runs its previous spec: `pulumi up --refresh` re-applies the stack's",
+        "finance_report-frontend-staging: no such service",
+        "finance_report-postgres-staging: 0 of 1 tasks running (pending: no suitable node (1 node not available for "
+        "new tasks; scheduling constraints not satisfied on 1 node))",
+    ]
+    (agent_bin,) = [s for s in states if s.service == "agent-bin"]
+    assert (agent_bin.desired, agent_bin.running) == (2, 2)
+
+
+def test_doctor_requires_an_active_manager_that_is_the_data_node():
+    info = {
+        "Name": "dokploy",
+        "Swarm": {"LocalNodeState": "active", "ControlAvailable": True},
+        "SecurityOptions": ["name=seccomp,profile=default", "name=no-new-privileges"],
+    }
+    assert [(c.name, c.ok) for c in swarm_ops.manager_checks(info, "dokploy")] == [
+        ("swarm manager", True),
+        ("data node", True),
+        ("daemon no-new-privileges", True),
+    ]
+    worker = {**info, "Swarm": {"LocalNodeState": "active", "ControlAvailable": False}, "SecurityOptions": []}
+    checks = {c.name: c for c in swarm_ops.manager_checks(worker, "db1")}
+    assert not checks["swarm manager"].ok and checks["swarm manager"].detail == "dokploy: swarm active, not a manager"
+    assert not checks["data node"].ok and checks["data node"].detail == (
+        "the connected manager is dokploy, swarmDataNode is db1"
+    )
+    assert not checks["daemon no-new-privileges"].ok
+    inactive = swarm_ops.manager_checks({"Name": "h", "Swarm": {"LocalNodeState": "inactive"}}, "h")[0]
+    assert not inactive.ok and "docker swarm init" in inactive.fix
+
+
+def test_doctor_checks_the_data_node_the_overlay_and_autolock():
+    nodes = [{"Description": {"Hostname": "dokploy"}, "Status": {"State": "ready"}, "Spec": {"Availability": "drain"}}]
+    (drained,) = swarm_ops.node_checks(nodes, "dokploy")
+    assert not drained.ok and drained.detail == "dokploy is ready, drain"
+    (missing,) = swarm_ops.node_checks(nodes, "db1")
+    assert not missing.ok and missing.detail == "no node db1 in the swarm (dokploy)"
+    assert swarm_ops.network_check({"Driver": "overlay", "Attachable": True}, "dokploy-network").ok
+    bridge = swarm_ops.network_check({"Driver": "bridge", "Attachable": False}, "dokploy-network")
+    assert not bridge.ok and bridge.detail == "dokploy-network (bridge, not attachable)"
+    assert not swarm_ops.network_check(None, "dokploy-network").ok
+    off = swarm_ops.autolock_check({"Spec": {"EncryptionConfig": {"AutoLockManagers": False}}})
+    on = swarm_ops.autolock_check({"Spec": {"EncryptionConfig": {"AutoLockManagers": True}}})
+    assert (off.ok, off.warn_only, on.ok) == (False, True, True)
+
+
+@pytest.fixture
+def swarm_project(tmp_path):
+    shutil.copy(ROOT / "Pulumi.production.yaml", tmp_path / "Pulumi.production.yaml")
+    with (tmp_path / "Pulumi.production.yaml").open("a") as f:
+        f.write("  finance-report:runtime: swarm\n  finance-report:swarmDataNode: dokploy\n")
+    return tmp_path
+
+
+def test_a_swarm_rollback_refreshes_first_and_says_docker_rolled_back_already(swarm_project, monkeypatch, capsys):
+    """The provider saves the new spec although Docker rolled it back (facts.providers.SERVICE_CONVERGE): the
+    rollback's `pulumi up` refreshes first. The engine steps run for real in tests/engine/test_rollback.py."""
+    made = []
+
+    class Recording(FakeEngine):
+        def __init__(self, stack, root, refresh=False):
+            super().__init__()
+            made.append(refresh)
+
+    path = swarm_project / "Pulumi.production.yaml"
+    path.write_text(rb.with_image_tag(path.read_text(), "v1.4.3"))
+    monkeypatch.setattr(rb, "Engine", Recording)
+    monkeypatch.setattr(rb.pulumi_cli, "missing_policy_venv", lambda root: None)
+    assert rb.main("production", history=lambda stack: HISTORY, root=swarm_project, yes=True) == 0
+    assert made == [True]
+    assert "failed and Docker rolled its services back already: the update refreshes first" in capsys.readouterr().out
+
+
+def test_the_engine_passes_refresh_to_pulumi_up_only_when_asked(monkeypatch):
+    calls = []
+
+    class Stack:
+        def up(self, **kwargs):
+            calls.append(kwargs["refresh"])
+
+    monkeypatch.setattr(rb, "select", lambda stack, work_dir: Stack())
+    rb.Engine("production", refresh=True).up("v1")
+    rb.Engine("production").up("v1")
+    assert calls == [True, None]
