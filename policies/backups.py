@@ -243,7 +243,7 @@ def app_buckets(args: StackValidationArgs) -> set[tuple[str, str]]:
     return found
 
 
-APP_CONFIG_PREFIX = "finance_report-app-config-"  # program.swarm_vault.config_prefix of the app's files
+APP_CONFIG_PREFIX = "finance_report-app-tpl-"  # render.swarm.config_name of the app's templates
 
 
 def _config_text(props: Mapping[str, Any]) -> list[str]:

@@ -22,7 +22,7 @@ from .common import CONTAINER, SERVICE, SWARM_CONFIG, SWARM_SECRET, UNKNOWN, VOL
 
 ROLLING_SERVICES = ("backend", "frontend")
 _REVISION_RE = re.compile(rf"^(?P<prefix>.+)-[0-9a-f]{{{REVISION_LENGTH}}}$")
-_OBJECT_HASH_RE = re.compile(r"-[0-9a-f]{12}$")  # render.swarm.object_name / config_name
+_OBJECT_HASH_RE = re.compile(r"-[0-9a-f]{8}$")  # render.swarm.swarm_object_name
 
 
 def _strategy(args: ResourceValidationArgs) -> str:
@@ -94,7 +94,7 @@ def validate_fixed(args: ResourceValidationArgs, report_violation: ReportViolati
             report_violation(
                 f"Swarm {'secret' if args.resource_type == SWARM_SECRET else 'config'} {name} is replaced "
                 "create-first under a name that does not change with its data: Docker refuses a second object of "
-                "that name; end its name with a hash of the data (render.swarm.object_name, config_name)."
+                "that name; end its name with a hash of the data (render.swarm.secret_name, config_name)."
             )
     elif args.resource_type == VOLUME and is_tmpfs_volume(props) and _all_known(props):
         name = str(props.get("name", ""))

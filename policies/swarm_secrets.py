@@ -16,7 +16,7 @@ from pulumi_policy import EnforcementLevel, ReportViolation, Severity, StackVali
 from .common import KV_SECRET, SERVICE, SWARM_CONFIG, SWARM_SECRET, known, labels, plain, service_of, workload
 
 APPROLE_SECRET_RE = re.compile(
-    r"^finance_report-(?P<owner>postgres|redis|app|backup)-(role-id|secret-id)(-[a-z][a-z0-9]*)?-[0-9a-f]{12}$"
+    r"^finance_report-(?P<owner>postgres|redis|app|backup)-(role-id|secret-id)(-[a-z][a-z0-9]*)?-[0-9a-f]{8}$"
 )
 CREDENTIAL_DIR = "/vault/approle/"  # render.vault_artifacts.ROLE_ID_PATH, SECRET_ID_PATH
 CREDENTIAL_MODE = 0o400

@@ -41,7 +41,7 @@ from program.app import (
     prefect_script,
 )
 from program.swarm_services import fixed_service
-from program.swarm_vault import SwarmVault, SwarmVaultArgs, config_prefix, config_ref
+from program.swarm_vault import SwarmVault, SwarmVaultArgs, config_ref
 from program.vault_agent import AgentSettings
 from render import app_env, naming, traefik
 from render import swarm as sw
@@ -139,9 +139,7 @@ class SwarmApp(pulumi.ComponentResource):
             ),
             child,
         )
-        task_script = config_ref(
-            self, f"{name}-task-script", config_prefix(env, "app", "task.sh"), sw.TASK_SCRIPT_PATH, sw.task_script()
-        )
+        task_script = config_ref(self, f"{name}-task-script", env, SERVICE, sw.TASK_SCRIPT_PATH, sw.task_script())
         app_mounts = [
             docker.ServiceTaskSpecContainerSpecMountArgs(
                 type="tmpfs",

@@ -31,7 +31,7 @@ from program.backup import (
     scratch_volume_name,
 )
 from program.swarm_services import fixed_service
-from program.swarm_vault import SwarmVault, SwarmVaultArgs, config_prefix, config_ref
+from program.swarm_vault import SwarmVault, SwarmVaultArgs, config_ref
 from program.vault_agent import AgentSettings
 from render import backup_job as job
 from render import naming
@@ -115,7 +115,8 @@ class SwarmBackup(pulumi.ComponentResource):
         script = config_ref(
             self,
             f"{name}-job-script",
-            config_prefix(env, SERVICE, "job.sh"),
+            env,
+            SERVICE,
             job.SCRIPT_PATH,
             job.script(),
             SCRIPT_MODE,

@@ -89,13 +89,12 @@ class SwarmVault(pulumi.ComponentResource):
             ("role-id", vault_side.role.role_id, va.ROLE_ID_PATH),
             ("secret-id", pulumi.Output.secret(vault_side.secret_id.secret_id), va.SECRET_ID_PATH),
         ):
-            prefix = f"{naming.PREFIX}-{service}-{part}{naming.env_suffix(env)}"
             secret = docker.Secret(
                 f"{name}-swarm-{part}",
                 # The name is an HMAC under the stack's random key: it shows nothing of the value.
                 name=pulumi.Output.unsecret(
                     pulumi.Output.all(s.digest_key, value).apply(
-                        lambda kv, p=prefix: sw.object_name(p, bytes.fromhex(kv[0]), kv[1])
+                        lambda kv, p=part: sw.secret_name(env, service, p, bytes.fromhex(kv[0]), kv[1])
                     )
                 ),
                 data=pulumi.Output.secret(pulumi.Output.from_input(value).apply(b64)),
@@ -126,9 +125,8 @@ class SwarmVault(pulumi.ComponentResource):
             **{t.source_path(): t.contents for t in templates},
         }
         self.configs = [
-            config_ref(self, f"{name}-config-{base}", config_prefix(env, service, base), path, text)
+            config_ref(self, f"{name}-config-{path.rsplit('/', 1)[-1]}", env, service, path, text)
             for path, text in files.items()
-            for base in [path.rsplit("/", 1)[-1]]
         ]
 
         self.volume_name = None
@@ -192,19 +190,14 @@ class SwarmVault(pulumi.ComponentResource):
         ]
 
 
-def config_prefix(env: str, owner: str, filename: str) -> str:
-    """`finance_report-<owner>-config-<file><sfx>` (dots as dashes): one env's config names never meet another's,
-    and read as this env's names (policies/stack_env_isolation.py)."""
-    return f"{naming.PREFIX}-{owner}-config-{filename.replace('.', '-')}{naming.env_suffix(env)}"
-
-
 def config_ref(
-    parent: pulumi.Resource, resource_name: str, prefix: str, path: str, text: str, mode: int | None = None
+    parent: pulumi.Resource, resource_name: str, env: str, owner: str, path: str, text: str, mode: int | None = None
 ) -> docker.ServiceTaskSpecContainerSpecConfigArgs:
-    """A Swarm config holding `text` (never a secret), named by its hash and mounted at `path`."""
+    """A Swarm config holding `text` (never a secret), named by its hash (render.swarm.config_name) and mounted
+    at `path`."""
     config = docker.ServiceConfig(
         resource_name,
-        name=sw.config_name(prefix, text),
+        name=sw.config_name(env, owner, sw.config_label(path), text),
         data=b64(text),
         opts=pulumi.ResourceOptions(parent=parent, delete_before_replace=False),
     )

@@ -217,16 +217,39 @@ def task_env(drain_seconds: int, agent_config: str | None) -> dict[str, str]:
     return env
 
 
-def object_name(prefix: str, key: bytes, content: str) -> str:
-    """`<prefix>-<hmac>` of a Swarm secret or config: its data is immutable (facts.providers.SWARM_SECRET),
-    so new data is a new name, created beside the old one while services still use it. An HMAC under the
-    stack's random digest key, so the name reveals nothing about a secret's value."""
-    return f"{prefix}-{hmac.new(key, content.encode(), hashlib.sha256).hexdigest()[:12]}"
+SWARM_NAME_MAX = 64  # swarmkit refuses longer secret and config names ("only 64 [a-zA-Z0-9-_.] characters allowed")
+OBJECT_DIGEST_LENGTH = 8
 
 
-def config_name(prefix: str, content: str) -> str:
+def swarm_object_name(env: str, owner: str, label: str, digest: str) -> str:
+    """`finance_report-<owner>-<label><sfx>-<digest>` of a Swarm secret or config: its data is immutable
+    (facts.providers.REPLACE_FACTS[SWARM_SECRET]), so new data is a new name, created beside the old one
+    while services still use it. At most 64 characters whatever the env (its name has up to 20): the label
+    is cut, never the env suffix or the digest."""
+    head, tail = f"{naming.PREFIX}-{owner}-", f"{naming.env_suffix(env)}-{digest[:OBJECT_DIGEST_LENGTH]}"
+    room = SWARM_NAME_MAX - len(head) - len(tail)
+    return f"{head}{label[:room].rstrip('-._')}{tail}"
+
+
+def secret_name(env: str, owner: str, label: str, key: bytes, value: str) -> str:
+    """A Swarm secret's name: the digest is an HMAC under the stack's random key, so it reveals nothing of
+    the value."""
+    return swarm_object_name(env, owner, label, hmac.new(key, value.encode(), hashlib.sha256).hexdigest())
+
+
+def config_name(env: str, owner: str, label: str, content: str) -> str:
     """A Swarm config's name: its content is not secret, a plain hash names it."""
-    return f"{prefix}-{hashlib.sha256(content.encode()).hexdigest()[:12]}"
+    return swarm_object_name(env, owner, label, hashlib.sha256(content.encode()).hexdigest())
+
+
+def config_label(path: str) -> str:
+    """The part of a config's name that says which file it is: agent, ca, task, job, or tpl-<template> (a label
+    never starts with a service word, which policies/stack_env_isolation.py would read as an env)."""
+    filename = path.rsplit("/", 1)[-1]
+    known = {"agent.hcl": "agent", "vault-ca.pem": "ca", "task.sh": "task", "fr-backup": "job"}
+    if filename in known:
+        return known[filename]
+    return "tpl-" + filename.removesuffix(".ctmpl").replace(".", "-")
 
 
 def agent_bin_volume(env: str, image: str) -> str:

@@ -220,13 +220,13 @@ def test_the_in_task_agent_renders_once_and_the_sidecar_agents_keep_running(stag
     hcl = {
         name: base64.b64decode(unwrap_secrets(r.inputs)["data"]).decode()
         for name, r in configs.items()
-        if "-config-agent-hcl-" in name
+        if name.rsplit("-", 2)[0].endswith("-agent")
     }
-    app = [t for n, t in hcl.items() if n.startswith("finance_report-app-config-agent-hcl-staging-")]
-    postgres = [t for n, t in hcl.items() if n.startswith("finance_report-postgres-config-agent-hcl-staging-")]
+    app = [t for n, t in hcl.items() if n.startswith("finance_report-app-agent-staging-")]
+    postgres = [t for n, t in hcl.items() if n.startswith("finance_report-postgres-agent-staging-")]
     assert len(app) == 1 and app[0].startswith("exit_after_auth = true\n")
     assert len(postgres) == 1 and postgres[0].startswith("exit_after_auth = false\n")
-    task = [r for n, r in configs.items() if n.startswith("finance_report-app-config-task-sh-staging-")]
+    task = [r for n, r in configs.items() if n.startswith("finance_report-app-task-staging-")]
     assert [base64.b64decode(unwrap_secrets(r.inputs)["data"]).decode() for r in task] == [TASK_SCRIPT.read_text()]
 
 
@@ -305,3 +305,28 @@ def test_memory_is_limited_and_reserved_alike_and_logs_rotate(staging_swarm):
         assert task["resources"]["limits"]["memoryBytes"] >= 64 * 1024 * 1024, r.urn
         assert task["logDriver"] == {"name": "json-file", "options": {"max-size": "10m", "max-file": "3"}}, r.urn
         assert task["containerSpec"]["capDrops"] == ["ALL"], r.urn
+
+
+def test_every_swarm_object_name_is_one_swarmkit_accepts_even_for_the_longest_env():
+    """swarmkit refuses a secret or config name over 64 characters of [a-zA-Z0-9-_.] ("invalid name, only 64
+    [a-zA-Z0-9-_.] characters allowed, and the start and end character must be [a-zA-Z0-9]", found on the
+    harness's swarm), and a service name that is not a DNS label (63)."""
+    import re
+
+    from ops.program_run import run_program
+    from tests.conftest import stack_config
+
+    valid = re.compile(r"^[a-zA-Z0-9](?:[a-zA-Z0-9-_.]{0,62}[a-zA-Z0-9])?$")
+    longest = "e" * 20  # config/stack_config.py ENV_RE: at most 20
+    config, secret_keys = stack_config("staging", {**SWARM, "env": None})
+    runs = [run_program(longest, config, secret_keys), swarm("production"), swarm("staging")]
+    checked = 0
+    for run in runs:
+        assert run.error is None, run.error
+        for r in run.by_type(SECRET) + run.by_type(CONFIG):
+            name = unwrap_secrets(r.inputs)["name"]
+            assert valid.match(name), (r.urn, name, len(name))
+            checked += 1
+        for r in run.by_type(SERVICE):
+            assert len(unwrap_secrets(r.inputs)["name"]) <= 63, r.urn
+    assert checked >= 3 * 19
