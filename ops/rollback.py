@@ -61,6 +61,9 @@ DEPLOY_KINDS = ("update",)
 HISTORY_PAGE_SIZE = 100  # the CLI's default page is 10 updates: too short to find the tag before a bad streak
 ROLLING_SERVICES = (L.BACKEND, L.FRONTEND)
 CONTAINER = "docker:index/container:Container"
+# runtime swarm: a Swarm config or secret replaced create-first by an update Docker rolled back is pending
+# deletion while the rolled-back service uses it again (docs/swarm.md "Operating").
+SWARM_OBJECTS = ("docker:index/serviceConfig:ServiceConfig", "docker:index/secret:Secret")
 
 
 # ------------------------------------------------------------------------------------------ history (pure)
@@ -210,12 +213,16 @@ def swap_failed_revisions(deployment: Mapping[str, Any]) -> tuple[dict[str, Any]
     """`pulumi stack export` JSON (apitype.UntypedDeployment, version 3) after an update that failed its
     rollout gate: each rolling container's URN has a live (failed) revision and one `delete: true` (the
     revision that kept serving). Swap the mark, so the next update keeps the serving one and deletes the
-    failed one. Returns the edited document and the URNs swapped; other resources are left alone."""
+    failed one. Under runtime swarm the same holds for a Swarm config or secret the failed update replaced:
+    the service Docker rolled back uses the pending one. Returns the edited document and the URNs swapped;
+    other resources are left alone."""
     doc = json.loads(json.dumps(deployment))
     resources = doc.get("deployment", {}).get("resources") or []
     by_urn: dict[str, list[dict[str, Any]]] = {}
     for resource in resources:
-        if resource.get("type") == CONTAINER and _labels(resource).get(L.SERVICE) in ROLLING_SERVICES:
+        if (
+            resource.get("type") == CONTAINER and _labels(resource).get(L.SERVICE) in ROLLING_SERVICES
+        ) or resource.get("type") in SWARM_OBJECTS:
             by_urn.setdefault(resource["urn"], []).append(resource)
     swapped = []
     for urn, states in by_urn.items():

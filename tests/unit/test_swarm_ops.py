@@ -164,3 +164,61 @@ def test_the_engine_passes_refresh_to_pulumi_up_only_when_asked(monkeypatch):
     rb.Engine("production", refresh=True).up("v1")
     rb.Engine("production").up("v1")
     assert calls == [True, None]
+
+
+def swarm_export(pending_created: str, live_created: str) -> dict:
+    """`pulumi stack export` (apitype.UntypedDeployment v3) after a swarm update that Docker rolled back: the
+    app template's config was replaced create-first (its name carries its content), so the state holds the new
+    config live and the previous one, which the rolled-back service uses again, pending deletion. Hand-written
+    in the shape of tests/unit/fixtures/stack_export_failed_cutover.json."""
+    urn = (
+        "urn:pulumi:production::finance-report::finance-report:index:Stack$finance-report:app:App$finance-report:"
+        "vault:AgentSidecar$docker:index/serviceConfig:ServiceConfig::app-vault-config-app.env.ctmpl"
+    )
+
+    def config(name: str, created: str, delete: bool) -> dict:
+        state = {
+            "urn": urn,
+            "custom": True,
+            "id": name[-8:],
+            "type": "docker:index/serviceConfig:ServiceConfig",
+            "inputs": {"name": name},
+            "created": created,
+        }
+        return {**state, "delete": True} if delete else state
+
+    service = {
+        "urn": urn.rsplit("$", 2)[0] + "$docker:index/service:Service::app-backend",
+        "custom": True,
+        "id": "svc",
+        "type": "docker:index/service:Service",
+        "inputs": {"name": "finance_report-backend"},
+        "created": "2026-05-01T10:00:00.000Z",
+    }
+    return {
+        "version": 3,
+        "deployment": {
+            "resources": [
+                service,
+                config("finance_report-app-tpl-app-env-0000aaaa", pending_created, True),
+                config("finance_report-app-tpl-app-env-1111bbbb", live_created, False),
+            ]
+        },
+    }
+
+
+def test_a_rollback_keeps_the_swarm_config_the_rolled_back_service_uses():
+    """Without the swap, rolling back to the previous tag would create the previous config again under its
+    name while it still exists (Docker: AlreadyExists, found on the harness's swarm) and, at the end, delete it
+    from under the service Docker rolled back. The swap keeps it and deletes the failed update's config."""
+    doc, swapped = rb.swap_failed_revisions(swarm_export("2026-05-10T09:00:00.000Z", "2026-05-14T16:05:00.000Z"))
+    states = {r["inputs"]["name"]: r.get("delete", False) for r in doc["deployment"]["resources"]}
+    assert len(swapped) == 1 and swapped[0].endswith("::app-vault-config-app.env.ctmpl")
+    assert states == {
+        "finance_report-backend": False,
+        "finance_report-app-tpl-app-env-0000aaaa": False,
+        "finance_report-app-tpl-app-env-1111bbbb": True,
+    }
+    # After such a rollback, the pending one is the newer: nothing to swap back.
+    again, none = rb.swap_failed_revisions(swarm_export("2026-05-14T16:05:00.000Z", "2026-05-10T09:00:00.000Z"))
+    assert none == []
