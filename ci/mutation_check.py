@@ -498,8 +498,8 @@ MUTATIONS = (
     M(
         "swarm-rollback-keeps-failed-configs",
         "ops/rollback.py",
-        ') or resource.get("type") in SWARM_OBJECTS:',
-        "):",
+        '        if rolling or resource.get("type") in SWARM_OBJECTS:',
+        "        if rolling:",
         ("tests/unit/test_swarm_ops.py::test_a_rollback_keeps_the_swarm_config_the_rolled_back_service_uses",),
     ),
     M(

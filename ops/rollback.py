@@ -220,9 +220,8 @@ def swap_failed_revisions(deployment: Mapping[str, Any]) -> tuple[dict[str, Any]
     resources = doc.get("deployment", {}).get("resources") or []
     by_urn: dict[str, list[dict[str, Any]]] = {}
     for resource in resources:
-        if (
-            resource.get("type") == CONTAINER and _labels(resource).get(L.SERVICE) in ROLLING_SERVICES
-        ) or resource.get("type") in SWARM_OBJECTS:
+        rolling = resource.get("type") == CONTAINER and _labels(resource).get(L.SERVICE) in ROLLING_SERVICES
+        if rolling or resource.get("type") in SWARM_OBJECTS:
             by_urn.setdefault(resource["urn"], []).append(resource)
     swapped = []
     for urn, states in by_urn.items():

@@ -220,5 +220,5 @@ def test_a_rollback_keeps_the_swarm_config_the_rolled_back_service_uses():
         "finance_report-app-tpl-app-env-1111bbbb": True,
     }
     # After such a rollback, the pending one is the newer: nothing to swap back.
-    again, none = rb.swap_failed_revisions(swarm_export("2026-05-14T16:05:00.000Z", "2026-05-10T09:00:00.000Z"))
+    _, none = rb.swap_failed_revisions(swarm_export("2026-05-14T16:05:00.000Z", "2026-05-10T09:00:00.000Z"))
     assert none == []
