@@ -4,9 +4,11 @@ with an OpenBao the tasks reach over TLS and a routing stand-in for Traefik's sw
 backend (swarm_routing.py says what it cannot show). One node here; tests/integration/test_swarm_two_nodes.py
 adds a worker.
 
-What is not run: `pulumi up` itself (the engine tier cannot be built on this machine); the frontend, worker,
-Redis and backup services (their images are not obtainable; their specs are exercised by the same mapping
-in the first test, created and read back).
+What is not run: `pulumi up` itself (the engine tier cannot be built on this machine); the frontend and the
+worker (no Next.js or prefect stand-in here), the backup service (its stand-in is not built for Swarm), and
+Redis with its agent (a stand-in exists; left out to keep the run short). Their specs come from the same
+builders as the services that run, and the plan and policy layers check them. The tests run in file order on
+one session's swarm: each update starts from the previous one's result.
 """
 
 from __future__ import annotations
