@@ -438,6 +438,87 @@ MUTATIONS = (
         (
             "tests/policies/test_check_shaped_inputs.py::test_every_policy_judges_check_shaped_inputs_as_it_judges_the_programs_own",
         ),
+    ),  # runtime swarm (docs/swarm.md): the guards of rolling, pinning, draining, secrets in raft
+    M(
+        "swarm-rolling-stop-first",
+        "render/swarm.py",
+        'order="start-first",\n            failure_action="rollback",',
+        'order="stop-first",\n            failure_action="rollback",',
+        ("tests/unit/test_swarm_program.py::test_rolling_services_update_start_first_and_roll_back_within_the_watch",),
+    ),
+    M(
+        "swarm-rolling-without-rollback",
+        "render/swarm.py",
+        '            failure_action="rollback",\n            monitor=short_duration(monitor_seconds),',
+        '            failure_action="pause",\n            monitor=short_duration(monitor_seconds),',
+        ("tests/unit/test_swarm_program.py::test_rolling_services_update_start_first_and_roll_back_within_the_watch",),
+    ),
+    M(
+        "swarm-datastore-not-pinned",
+        "program/swarm_datastore.py",
+        "**sw.task_settings(args.limits, [sw.data_node_constraint(args.data_node)]),",
+        "**sw.task_settings(args.limits, []),",
+        ("tests/unit/test_swarm_program.py::test_pinned_services_run_once_on_the_data_node_and_update_stop_first",),
+    ),
+    M(
+        "swarm-policy-accepts-stop-first-rolling",
+        "policies/service_rolling_update.py",
+        '    if update.get("order") != "start-first":',
+        "    if False:",
+        ("tests/policies/test_swarm_policies.py::test_a_rolling_service_that_would_not_roll_safely_is_refused",),
+    ),
+    M(
+        "swarm-policy-accepts-any-node",
+        "policies/service_pinned.py",
+        "    if UNKNOWN not in constraints and not any(_NODE_RE.match(str(c)) for c in constraints):",
+        "    if False:",
+        (
+            "tests/policies/test_swarm_policies.py::test_a_pinned_singleton_that_could_run_twice_or_elsewhere_is_refused",
+        ),
+    ),
+    M(
+        "swarm-policy-accepts-any-secret",
+        "policies/swarm_secrets.py",
+        "        if known(name) and not APPROLE_SECRET_RE.match(str(name)):",
+        "        if False:",
+        ("tests/policies/test_swarm_policies.py::test_an_application_secret_as_a_swarm_secret_is_refused",),
+    ),
+    M(
+        "swarm-task-without-drain",
+        "render/swarm_task.sh",
+        'sleep "${FR_DRAIN_SECONDS:-0}"\n',
+        "",
+        ("tests/unit/test_swarm_task_script.py::test_a_stop_signal_reaches_the_service_only_after_the_drain",),
+    ),
+    M(
+        "swarm-digest-not-in-backend-tasks",
+        "program/swarm_app.py",
+        "labels=sw.task_labels(env, Service.BACKEND, self.vault.restart_digest),",
+        "labels=sw.task_labels(env, Service.BACKEND),",
+        ("tests/unit/test_swarm_program.py::test_a_changed_app_value_rolls_exactly_the_tasks_that_read_it",),
+    ),
+    M(
+        "swarm-rollback-keeps-failed-configs",
+        "ops/rollback.py",
+        '        if rolling or resource.get("type") in SWARM_OBJECTS:',
+        "        if rolling:",
+        ("tests/unit/test_swarm_ops.py::test_a_rollback_keeps_the_swarm_config_the_rolled_back_service_uses",),
+    ),
+    M(
+        "swarm-object-names-unbounded",
+        "render/swarm.py",
+        "    room = SWARM_NAME_MAX - len(head) - len(tail)",
+        "    room = 99",
+        (
+            "tests/unit/test_swarm_program.py::test_every_swarm_object_name_is_one_swarmkit_accepts_even_for_the_longest_env",
+        ),
+    ),
+    M(
+        "swarm-in-task-agent-stays-up",
+        "program/swarm_vault.py",
+        "                render_once=args.in_task,",
+        "                render_once=False,",
+        ("tests/unit/test_swarm_program.py::test_the_in_task_agent_renders_once_and_the_sidecar_agents_keep_running",),
     ),
     # issue 16 item 16: survivors a wrong program passed
     M(

@@ -332,6 +332,8 @@ def _summary(resource: Resource) -> str:
         elif isinstance(value, float) and value.is_integer():
             value = int(value)
         parts.append(f"{key}={value}")
+    if resource.type == providers.SERVICE:
+        parts += service_summary(inputs)
     flags = [name for name in ("protect", "retainOnDelete") if resource.options.get(name)]
     replace = replace_plan(resource)
     if replace:
@@ -339,6 +341,20 @@ def _summary(resource: Resource) -> str:
     if flags:
         parts.append("[" + ",".join(flags) + "]")
     return " ".join(parts)
+
+
+def service_summary(inputs: dict[str, Any]) -> list[str]:
+    """A Swarm service's image, tasks and update order (runtime swarm): what a rollout of it will do."""
+    task = inputs.get("taskSpec") or {}
+    mode = inputs.get("mode") or {}
+    replicas = "global" if mode.get("global") else int((mode.get("replicated") or {}).get("replicas") or 1)
+    pinned = [c for c in (task.get("placement") or {}).get("constraints") or [] if "==" in str(c)]
+    return [
+        f"image={(task.get('containerSpec') or {}).get('image')}",
+        f"replicas={replicas}",
+        f"update={(inputs.get('updateConfig') or {}).get('order', 'stop-first')}",
+        *([f"placement={','.join(pinned)}"] if pinned else []),
+    ]
 
 
 def render(result: Plan) -> str:

@@ -36,6 +36,7 @@ from config.values import (
     is_image_repository,
     is_key_prefix,
     is_pem_certificate,
+    is_placement_constraint,
     is_ssh_host,
     parse_image,
 )
@@ -203,6 +204,13 @@ def kept_values(text: str) -> dict[str, dict[str, Any]]:
         raise ConfigError("vaultKeptValues", text, KEPT_VALUES_EXPECTED, secret=True)
     return value
 
+
+RUNTIMES = ("containers", "swarm")
+NODE_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,61}[A-Za-z0-9])?$")
+PLACEMENT_EXPECTED = (
+    'a list of Swarm constraints such as ["node.labels.app==true", "node.role!=manager"] '
+    "(node.hostname, node.id, node.role, node.platform.os|arch or node.labels.<key>, then == or !=, then a value)"
+)
 
 F = Field
 _MEMORY = Integer(16, 65536)
@@ -549,6 +557,48 @@ FIELDS: tuple[Field, ...] = (
         "Most pull-request preview environments (README: Preview environments) that may run at once on this host.",
         Integer(0, 100),
         0,
+    ),  # Runtime (docs/swarm.md): plain containers with the program's own rollout, or Docker Swarm services.
+    F(
+        "runtime",
+        "containers: plain containers rolled by the program (one host); swarm: Docker Swarm services that Docker "
+        "rolls, rolls back and places (docs/swarm.md).",
+        text(RUNTIMES.__contains__, "containers or swarm"),
+        "containers",
+    ),
+    F(
+        "swarmDataNode",
+        "runtime swarm: hostname of the Swarm node that holds Postgres, Redis and the backup service (their data); "
+        "the manager dockerHost connects to.",
+        text(NODE_RE.match, "a Swarm node hostname such as dokploy (docker node ls)"),
+        "",
+    ),
+    F("backendReplicas", "runtime swarm: backend tasks.", Integer(1, 20), 2),
+    F("frontendReplicas", "runtime swarm: frontend tasks.", Integer(1, 20), 2),
+    F("workerReplicas", "runtime swarm: prefect worker tasks.", Integer(1, 5), 1),
+    F(
+        "backendConstraints",
+        'runtime swarm: placement constraints of the backend, e.g. ["node.labels.app==true"].',
+        StringList((is_placement_constraint, PLACEMENT_EXPECTED)),
+        [],
+    ),
+    F(
+        "frontendConstraints",
+        "runtime swarm: placement constraints of the frontend.",
+        StringList((is_placement_constraint, PLACEMENT_EXPECTED)),
+        [],
+    ),
+    F(
+        "workerConstraints",
+        "runtime swarm: placement constraints of the prefect worker.",
+        StringList((is_placement_constraint, PLACEMENT_EXPECTED)),
+        [],
+    ),
+    F(
+        "routingDrainSeconds",
+        "runtime swarm: a stopping backend or frontend task keeps serving this long, so Traefik (which polls "
+        "Swarm every 15 s) has dropped it before it stops listening.",
+        Integer(0, 300),
+        20,
     ),
 )
 FIELDS_BY_KEY = {f.key: f for f in FIELDS}

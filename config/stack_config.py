@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from config.errors import ConfigError, UnknownKeyError
 from config.schema import FIELDS, FIELDS_BY_KEY, pinned_image, read_field, suggest_key
+from config.swarm import SwarmSettings, swarm_settings
 from config.values import ENV_RE, SHA_RE, ImageRef
 from render import naming, vault_artifacts
 
@@ -110,6 +111,9 @@ class StackConfig:
     # Operator-supplied secrets stay Outputs (secret-marked) from the moment they are read.
     secrets: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
     backup: BackupSettings | None = None
+    runtime: str = "containers"
+    swarm: SwarmSettings | None = None
+    """runtime swarm only (config/swarm.py)."""
 
 
 # Words that appear in the program's names as services or networks: an env of that name makes
@@ -277,6 +281,8 @@ def _load_config(
         git_commit_sha=v["gitCommitSha"] or (tag if SHA_RE.match(tag) else ""),
         secrets=values,
         backup=_backup_settings(v, env, v["s3Endpoint"], s3_bucket),
+        runtime=v["runtime"],
+        swarm=swarm_settings(v, present["registryToken"]),
     )
 
 

@@ -38,6 +38,16 @@ class ImageRef:
         return bool(self.digest) or (bool(self.tag) and self.tag != "latest")
 
 
+PLACEMENT_RE = re.compile(
+    r"^node\.(hostname|id|role|platform\.os|platform\.arch|labels\.[A-Za-z0-9_.-]+)\s*(==|!=)\s*[A-Za-z0-9_.:/-]+$"
+)
+
+
+def is_placement_constraint(value: str) -> bool:
+    """A Swarm placement constraint the scheduler understands (swarmkit manager/constraint/constraint.go)."""
+    return PLACEMENT_RE.match(value) is not None
+
+
 def is_fqdn(value: str) -> bool:
     if not value or len(value) > 253 or "." not in value:
         return False

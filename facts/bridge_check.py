@@ -188,6 +188,91 @@ TF_DEFAULTS: dict[str, dict] = {
         "deleteAllVersions": False,  # :149 (falsy)
         "customMetadata": {"__object__": {}},  # :153 TypeList MaxItems 1, no defaults
     },
+    # runtime swarm. resourceDockerService(), resource_docker_service.go:9 (_S below).
+    "docker:index/service:Service": {
+        "auth": {  # :22 TypeList MaxItems 1
+            "__object__": {
+                "username": EnvDefault("DOCKER_REGISTRY_USER", ""),  # :41 DefaultFunc
+                "password": EnvDefault("DOCKER_REGISTRY_PASS", ""),  # :48 DefaultFunc
+            }
+        },
+        "labels": {"__item__": {}},  # :60 TypeSet (labelSchemaUpdatable)
+        "taskSpec": {  # :67 TypeList MaxItems 1
+            "__object__": {
+                "containerSpec": {  # :74
+                    "__object__": {
+                        "isolation": "default",  # :498
+                        "labels": {"__item__": {}},  # :86
+                        "privileges": {  # :131
+                            "__object__": {
+                                "credentialSpec": {"__object__": {}},  # :138
+                                "seLinuxContext": {"__object__": {}},  # :158
+                            }
+                        },
+                        "mounts": {  # :201 TypeSet
+                            "__item__": {
+                                "bindOptions": {"__object__": {"propagation": "rprivate"}},  # :228, :238
+                                "volumeOptions": {"__object__": {"labels": {"__item__": {}}}},  # :245, :257
+                                "tmpfsOptions": {"__object__": {}},  # :277
+                            }
+                        },
+                        "healthcheck": {  # :312
+                            "__object__": {
+                                "interval": "0s",  # :329
+                                "timeout": "0s",  # :336
+                                "startPeriod": "0s",  # :343
+                                "retries": 0,  # :350 (falsy)
+                            }
+                        },
+                        "hosts": {"__item__": {}},  # :357
+                        "dnsConfig": {"__object__": {}},  # :380
+                        "secrets": {"__item__": {"fileUid": "0", "fileGid": "0", "fileMode": 0o444}},  # :409, :433-445
+                        "configs": {"__item__": {"fileUid": "0", "fileGid": "0", "fileMode": 0o444}},  # :452, :476-488
+                    }
+                },
+                "resources": {  # :529
+                    "__object__": {
+                        "limits": {"__object__": {}},  # :537
+                        "reservation": {"__object__": {"genericResources": {"__object__": {}}}},  # :557, :574
+                    }
+                },
+                "restartPolicy": {"__object__": {}},  # :602
+                "placement": {"__object__": {"platforms": {"__item__": {}}}},  # :637, :665
+                "networksAdvanceds": {"__item__": {}},  # :701
+                "logDriver": {"__object__": {}},  # :738
+            }
+        },
+        "mode": {  # :762
+            "__object__": {
+                "replicated": {"__object__": {"replicas": 1}},  # :771, :783
+                "global": False,  # :793 (falsy)
+            }
+        },
+        "updateConfig": {  # :800
+            "__object__": {
+                "parallelism": 1,  # :810
+                "delay": "0s",  # :817
+                "failureAction": "pause",  # :824
+                "monitor": "5s",  # :831
+                "maxFailureRatio": "0.0",  # :838
+                "order": "stop-first",  # :846
+            }
+        },
+        "rollbackConfig": {  # :853
+            "__object__": {
+                "parallelism": 1,  # :863
+                "delay": "0s",  # :870
+                "failureAction": "pause",  # :877
+                "monitor": "5s",  # :884
+                "maxFailureRatio": "0.0",  # :891
+                "order": "stop-first",  # :899
+            }
+        },
+        "endpointSpec": {"__object__": {"ports": {"__item__": {"protocol": "tcp", "publishMode": "ingress"}}}},  # :906
+        "convergeConfig": {"__object__": {"delay": "7s", "timeout": "3m"}},  # :963, :974, :981
+    },
+    "docker:index/secret:Secret": {"labels": {"__item__": {}}},  # resource_docker_secret.go:39 (Sensitive data :34)
+    "docker:index/serviceConfig:ServiceConfig": {"labels": {"__item__": {}}},  # resource_docker_config.go:49
     # Plugin Framework resources: Check applies none of their schema defaults (see PF_PLAN_DEFAULTS).
     "random:index/randomPassword:RandomPassword": {},
     "random:index/randomBytes:RandomBytes": {},
@@ -219,6 +304,9 @@ AUTONAMED: frozenset[str] = frozenset(
         "docker:index/container:Container",
         "docker:index/network:Network",
         "docker:index/volume:Volume",
+        "docker:index/service:Service",
+        "docker:index/secret:Secret",
+        "docker:index/serviceConfig:ServiceConfig",
         "vault:index/policy:Policy",
         "vault:kv/secretV2:SecretV2",
     }
@@ -227,6 +315,7 @@ AUTONAMED: frozenset[str] = frozenset(
 # Inputs declared Sensitive upstream: Check returns them as secrets (MarkSchemaSecrets,
 # provider.go:1057, secrets.go:28-101) even when the program passed them plain.
 SENSITIVE_INPUTS: dict[str, frozenset[str]] = {
+    "docker:index/secret:Secret": frozenset({"data"}),  # resource_docker_secret.go:34
     "vault:kv/secretV2:SecretV2": frozenset({"dataJson"}),  # resource_kv_secret_v2.go:115
     "vault:appRole/authBackendRoleSecretId:AuthBackendRoleSecretId": frozenset({"secretId"}),  # :44
 }
@@ -472,6 +561,158 @@ _FIELDS: dict[str, dict[str, Any]] = {
         "pullTriggers": "{s",
         "triggers": "m",
     },
+    "docker:index/service:Service": {
+        "auth": ("1L", {"password": "s", "serverAddress": "s", "username": "s"}),
+        "convergeConfig": ("1L", {"delay": "s", "timeout": "s"}),
+        "endpointSpec": (
+            "1L",
+            {
+                "mode": "s",
+                "ports": (
+                    "L",
+                    {"name": "s", "protocol": "s", "publishMode": "s", "publishedPort": "i", "targetPort": "i"},
+                ),
+            },
+        ),
+        "labels": _LABEL,
+        "mode": ("1L", {"global": "b", "replicated": ("1L", {"replicas": "i"})}),
+        "name": "s",
+        "rollbackConfig": (
+            "1L",
+            {
+                "delay": "s",
+                "failureAction": "s",
+                "maxFailureRatio": "s",
+                "monitor": "s",
+                "order": "s",
+                "parallelism": "i",
+            },
+        ),
+        "taskSpec": (
+            "1L",
+            {
+                "containerSpec": (
+                    "1L",
+                    {
+                        "args": "[s",
+                        "capAdds": "[s",
+                        "capDrops": "[s",
+                        "commands": "[s",
+                        "configs": (
+                            "S",
+                            {
+                                "configId": "s",
+                                "configName": "s",
+                                "fileGid": "s",
+                                "fileMode": "i",
+                                "fileName": "s",
+                                "fileUid": "s",
+                            },
+                        ),
+                        "dir": "s",
+                        "dnsConfig": ("1L", {"nameservers": "[s", "options": "[s", "search": "[s"}),
+                        "env": "m:s",
+                        "groups": "[s",
+                        "healthcheck": (
+                            "1L",
+                            {"interval": "s", "retries": "i", "startPeriod": "s", "tests": "[s", "timeout": "s"},
+                        ),
+                        "hostname": "s",
+                        "hosts": ("S", {"host": "s", "ip": "s"}),
+                        "image": "s",
+                        "init": "b",
+                        "isolation": "s",
+                        "labels": _LABEL,
+                        "mounts": (
+                            "S",
+                            {
+                                "bindOptions": ("1L", {"propagation": "s"}),
+                                "readOnly": "b",
+                                "source": "s",
+                                "target": "s",
+                                "tmpfsOptions": ("1L", {"mode": "i", "sizeBytes": "i"}),
+                                "type": "s",
+                                "volumeOptions": (
+                                    "1L",
+                                    {"driverName": "s", "driverOptions": "m:s", "labels": _LABEL, "noCopy": "b"},
+                                ),
+                            },
+                        ),
+                        "privileges": (
+                            "1L",
+                            {
+                                "credentialSpec": ("1L", {"file": "s", "registry": "s"}),
+                                "seLinuxContext": (
+                                    "1L",
+                                    {"disable": "b", "level": "s", "role": "s", "type": "s", "user": "s"},
+                                ),
+                            },
+                        ),
+                        "readOnly": "b",
+                        "secrets": (
+                            "S",
+                            {
+                                "fileGid": "s",
+                                "fileMode": "i",
+                                "fileName": "s",
+                                "fileUid": "s",
+                                "secretId": "s",
+                                "secretName": "s",
+                            },
+                        ),
+                        "stopGracePeriod": "s",
+                        "stopSignal": "s",
+                        "sysctl": "m",
+                        "user": "s",
+                    },
+                ),
+                "forceUpdate": "i",
+                "logDriver": ("1L", {"name": "s", "options": "m:s"}),
+                "networksAdvanceds": ("S", {"aliases": "{s", "driverOpts": "{s", "id": "s", "name": "s"}),
+                "placement": (
+                    "1L",
+                    {
+                        "constraints": "{s",
+                        "maxReplicas": "i",
+                        "platforms": ("S", {"architecture": "s", "os": "s"}),
+                        "prefs": "{s",
+                    },
+                ),
+                "resources": (
+                    "1L",
+                    {
+                        "limits": ("1L", {"memoryBytes": "i", "nanoCpus": "i"}),
+                        "reservation": (
+                            "1L",
+                            {
+                                "genericResources": (
+                                    "1L",
+                                    {"discreteResourcesSpecs": "{s", "namedResourcesSpecs": "{s"},
+                                ),
+                                "memoryBytes": "i",
+                                "nanoCpus": "i",
+                            },
+                        ),
+                    },
+                ),
+                "restartPolicy": ("1L", {"condition": "s", "delay": "s", "maxAttempts": "i", "window": "s"}),
+                "runtime": "s",
+            },
+        ),
+        "updateConfig": (
+            "1L",
+            {
+                "delay": "s",
+                "failureAction": "s",
+                "maxFailureRatio": "s",
+                "monitor": "s",
+                "order": "s",
+                "parallelism": "i",
+            },
+        ),
+    },
+    "docker:index/secret:Secret": {"data": "s", "labels": _LABEL, "name": "s"},
+    "docker:index/serviceConfig:ServiceConfig": {"data": "s", "dataRaw": "s", "labels": _LABEL, "name": "s"},
     "vault:index/policy:Policy": {"allowOverwrite": "b", "name": "s", "namespace": "s", "policy": "s"},
     "vault:appRole/authBackendRole:AuthBackendRole": {
         "aliasMetadata": "m",

@@ -28,6 +28,9 @@ from facts.tokens import (
     RANDOM_PASSWORD,
     REMOTE_IMAGE,
     SECRET_ID,
+    SERVICE,
+    SWARM_CONFIG,
+    SWARM_SECRET,
     VAULT_POLICY,
     VOLUME,
 )
@@ -57,23 +60,36 @@ PROVIDER_DELETE_BEFORE_REPLACE = {
 }
 # The bridge also answers delete-first for a resource whose auto-namable `name` the program sets
 # explicitly (pulumi-docker enables autonaming): containers, networks and volumes with a fixed name.
-NAMED_DELETE_BEFORE_REPLACE = {
-    t: Fact(
-        "An explicitly set autonamed `name` makes the bridge answer DeleteBeforeReplace.",
-        "pulumi/pulumi-docker@v5.1.0:provider/resources.go:404; "
-        "pulumi/pulumi-terraform-bridge@v3.133.0:pkg/tfbridge/provider.go:1253-1254, schema.go:238-243",
-    )
-    for t in (CONTAINER, NETWORK, VOLUME)
-} | {
-    # pulumi-vault enables autonaming for every resource with a `name` too: a replaced policy or KV secret
-    # (a new mount or path) is deleted before its successor exists.
-    t: Fact(
-        "An explicitly set autonamed `name` makes the bridge answer DeleteBeforeReplace.",
-        "pulumi/pulumi-vault@v7.11.0:provider/resources.go:561; "
-        "pulumi/pulumi-terraform-bridge@v3.133.0:pkg/tfbridge/provider.go:1253-1254",
-    )
-    for t in (VAULT_POLICY, KV_SECRET)
-}
+NAMED_DELETE_BEFORE_REPLACE = (
+    {
+        t: Fact(
+            "An explicitly set autonamed `name` makes the bridge answer DeleteBeforeReplace.",
+            "pulumi/pulumi-docker@v5.1.0:provider/resources.go:404; "
+            "pulumi/pulumi-terraform-bridge@v3.133.0:pkg/tfbridge/provider.go:1253-1254, schema.go:238-243",
+        )
+        for t in (CONTAINER, NETWORK, VOLUME)
+    }
+    | {
+        # docker_service, docker_secret and docker_config have no DeleteBeforeReplace in pulumi-docker's
+        # ResourceInfo (provider/resources.go:109-111,134-135), but their `name` is autonamed like every other.
+        t: Fact(
+            "An explicitly set autonamed `name` makes the bridge answer DeleteBeforeReplace.",
+            "pulumi/pulumi-docker@v5.1.0:provider/resources.go:109-111,134-135,404; "
+            "pulumi/pulumi-terraform-bridge@v3.133.0:pkg/tfbridge/provider.go:1253-1254",
+        )
+        for t in (SERVICE, SWARM_SECRET, SWARM_CONFIG)
+    }
+    | {
+        # pulumi-vault enables autonaming for every resource with a `name` too: a replaced policy or KV secret
+        # (a new mount or path) is deleted before its successor exists.
+        t: Fact(
+            "An explicitly set autonamed `name` makes the bridge answer DeleteBeforeReplace.",
+            "pulumi/pulumi-vault@v7.11.0:provider/resources.go:561; "
+            "pulumi/pulumi-terraform-bridge@v3.133.0:pkg/tfbridge/provider.go:1253-1254",
+        )
+        for t in (VAULT_POLICY, KV_SECRET)
+    }
+)
 # Before a delete-first replacement the engine deletes, first, every dependent whose inputs take a value
 # from the replaced resource and which the provider would replace if that value changed: a container
 # attached to a replaced network, or mounting a replaced volume, goes down with it.
@@ -154,6 +170,9 @@ REPLACE_EXCEPT = {
     REMOTE_IMAGE: frozenset({"keepLocally", "forceRemove"}),
     # vault_approle_auth_backend_role_secret_id has no Update: every argument is ForceNew.
     SECRET_ID: frozenset(),
+    # docker_secret and docker_config have no Update: name, data (data_raw) and labels are ForceNew.
+    SWARM_SECRET: frozenset(),
+    SWARM_CONFIG: frozenset(),
 }
 REPLACE_FACTS = {
     CONTAINER: Fact(
@@ -176,16 +195,50 @@ REPLACE_FACTS = {
         "The secret-id resource has no Update; every argument is ForceNew.",
         "hashicorp/terraform-provider-vault@v5.10.1:vault/resource_approle_auth_backend_role_secret_id.go:26-132",
     ),
+    SERVICE: Fact(
+        "docker_service is updated in place (ServiceUpdate with the whole new spec); only name, mode and auth are "
+        "ForceNew at the top level, and in task_spec the networks_advanced entries, container_spec.hosts and "
+        "container_spec.sysctl.",
+        f"{DOCKER_TF}/resource_docker_service.go:22-27,54-59,357-361,502-506,701-733,762-768; "
+        "resource_docker_service_funcs.go:169-198",
+    ),
+    SWARM_SECRET: Fact(
+        "docker_secret has no UpdateContext: name, data and labels are ForceNew (a new value is a new secret).",
+        f"{DOCKER_TF}/resource_docker_secret.go:17-45",
+    ),
+    SWARM_CONFIG: Fact(
+        "docker_config has no UpdateContext: name, data, data_raw and labels are ForceNew.",
+        f"{DOCKER_TF}/resource_docker_config.go:19-55",
+    ),
     COMMAND: Fact(
         "Only `triggers` replaces a command; other changes re-run `create` as an update.",
         "pulumi/pulumi-command@v1.2.1:provider/pkg/provider/common/inputs.go:10; local/commandController.go:79-83",
     ),
 }
 REPLACE_ONLY = {COMMAND: frozenset({"triggers"})}
+# A service's ForceNew inputs, as engine paths (REPLACE_FACTS[SERVICE]); every other change is an update.
+SERVICE_FORCE_NEW = (
+    ("name",),
+    ("mode",),
+    ("auth",),
+    ("taskSpec", "networksAdvanceds"),
+    ("taskSpec", "containerSpec", "hosts"),
+    ("taskSpec", "containerSpec", "sysctl"),
+)
+
+
+def _at(props: Mapping[str, Any], path: tuple[str, ...]) -> Any:
+    value: Any = props
+    for key in path:
+        value = value.get(key) if isinstance(value, Mapping) else None
+    return value
 
 
 def replacing_properties(type_: str, props: Mapping[str, Any]) -> list[str] | None:
-    """The set inputs of a resource whose change replaces it, or None when no fact is known for its type."""
+    """The set inputs of a resource whose change replaces it, or None when no fact is known for its type.
+    A service's nested ones are named by their dotted path (taskSpec.networksAdvanceds)."""
+    if type_ == SERVICE:
+        return sorted(".".join(path) for path in SERVICE_FORCE_NEW if _at(props, path) is not None)
     if type_ in REPLACE_ONLY:
         return sorted(k for k in props if k in REPLACE_ONLY[type_])
     if type_ not in REPLACE_EXCEPT:
@@ -261,6 +314,53 @@ def is_go_duration(text: str) -> bool:
     return go_duration(hours * 3600 + minutes * 60 + seconds) == text
 
 
+SHORT_DURATION_FACT = Fact(
+    "docker_service reads its durations back through shortDur(): Duration.String() with a trailing `m0s` and then "
+    "`h0m` cut (60s -> 1m, 3600s -> 1h, 90s -> 1m30s); the fields have no DiffSuppressFunc, so any other spelling "
+    "(1m0s, 60s) is a diff after every refresh.",
+    f"{DOCKER_TF}/resource_docker_service_structures.go:78-93,159-164,289-301,456-476,1341-1350",
+)
+# Engine paths of a service's read-back durations (converge_config is the provider's own and is not read back).
+SHORT_DURATION_FIELDS = {
+    SERVICE: (
+        ("taskSpec", "containerSpec", "stopGracePeriod"),
+        ("taskSpec", "containerSpec", "healthcheck", "interval"),
+        ("taskSpec", "containerSpec", "healthcheck", "timeout"),
+        ("taskSpec", "containerSpec", "healthcheck", "startPeriod"),
+        ("taskSpec", "restartPolicy", "delay"),
+        ("taskSpec", "restartPolicy", "window"),
+        ("updateConfig", "delay"),
+        ("updateConfig", "monitor"),
+        ("rollbackConfig", "delay"),
+        ("rollbackConfig", "monitor"),
+    )
+}
+
+
+def short_duration(seconds: int) -> str:
+    """Whole seconds as the service resource reads them back (shortDur): 5s, 1m, 1m30s, 1h, 1h30m, 0s."""
+    text = go_duration(seconds)
+    if text.endswith("m0s"):
+        text = text[:-2]
+    if text.endswith("h0m"):
+        text = text[:-2]
+    return text
+
+
+def is_short_duration(text: str) -> bool:
+    """True when `text` is what shortDur prints for a whole number of seconds."""
+    match = re.match(r"^(?:([1-9][0-9]*)h)?(?:([0-9]+)m)?(?:([0-9]+)s)?$", text or "")
+    if not text or not match:
+        return False
+    hours, minutes, seconds = (int(g) if g else 0 for g in match.groups())
+    return short_duration(hours * 3600 + minutes * 60 + seconds) == text
+
+
+def value_at(props: Mapping[str, Any], path: tuple[str, ...]) -> Any:
+    """The engine value at a nested path (None when any step is missing)."""
+    return _at(props, path)
+
+
 CONTAINER_READ_BACK_FACT = Fact(
     "Read sets these container attributes from ContainerInspect; env, labels and uploads are not read back, "
     "log_opts only "
@@ -297,6 +397,54 @@ UPLOAD_MODE = Fact(
     f"{DOCKER_TF}/resource_docker_container_funcs.go:549-584,959",
 )
 DEFAULT_UPLOAD_MODE = 0o644
+
+# ------------------------------------------------------------------------------------------------------ swarm services
+
+SERVICE_NETWORK_READ_AS_ID = Fact(
+    "A service's networks_advanced entries are read back as `id` (the daemon stores the network's id in the spec), "
+    "and `name` and `id` are ForceNew: a network given by name is a replacement of the service on every refresh.",
+    f"{DOCKER_TF}/resource_docker_service.go:701-719; resource_docker_service_structures.go:526-531, 1137-1163",
+)
+SERVICE_CONVERGE = Fact(
+    "With converge_config, an update polls until UpdateStatus is `completed` and fails on `rollback_completed`, "
+    "`paused` or `rollback_paused` (`service rollback completed: <message>`), or on its timeout (`Service with ID "
+    "(<id>) did not converge after <timeout>`); a create that does not converge deletes the service again. Without "
+    "it, create and update return at once. converge_config conflicts with mode.global.",
+    f"{DOCKER_TF}/resource_docker_service_funcs.go:52-75,200-223,341-355,434-449; resource_docker_service.go:963-968",
+)
+SERVICE_STOP_ON_DELETE = Fact(
+    "Deleting a service removes it and, when stop_grace_period is set (not 0s), waits up to that long for each "
+    "task's container to be removed: Swarm itself stops each task with the spec's stop signal and grace.",
+    f"{DOCKER_TF}/resource_docker_service_funcs.go:261-335",
+)
+SERVICE_REGISTRY_AUTH = Fact(
+    "Every service create and update sends registry credentials (the service's auth block, else the provider's "
+    "registry_auth for the image's registry); the daemon keeps them in the spec's PullOptions, i.e. in Swarm's "
+    "raft store.",
+    f"{DOCKER_TF}/resource_docker_service_funcs.go:42-45,185-190,646-661; "
+    "moby/moby@v20.10.24:daemon/cluster/services.go:227,323-325",
+)
+SERVICE_NO_NEW_PRIVILEGES = Fact(
+    "docker_service's container_spec has no no_new_privileges (privileges holds only credential_spec and "
+    "se_linux_context), so a service's tasks get it only from the daemon default (`no-new-privileges: true` in "
+    "daemon.json); `invoke doctor` checks that default.",
+    f"{DOCKER_TF}/resource_docker_service.go:131-195",
+)
+SERVICE_NO_SWAP = Fact(
+    "docker_service has no swap setting (resources hold memory_bytes and nano_cpus only): a task may use swap as "
+    "the daemon's default allows.",
+    f"{DOCKER_TF}/resource_docker_service.go:529-601",
+)
+SERVICE_TMPFS_OPTIONS = Fact(
+    "A service's tmpfs mount takes size_bytes and mode only (no uid/gid): the mount belongs to root.",
+    f"{DOCKER_TF}/resource_docker_service.go:277-296; resource_docker_service_structures.go:847-870",
+)
+SWARM_SECRET_TARGET = Fact(
+    "A secret or config reference whose file name is an absolute path is mounted there; a relative one under "
+    "/run/secrets (secrets) or / (configs). A secret's data lives in the managers' raft store and reaches only the "
+    "nodes running a task that references it.",
+    "moby/moby@v20.10.24:container/container.go:713-731; daemon/container_operations_unix.go:162-225",
+)
 
 # -------------------------------------------------------------------------------------------------------- health wait
 

@@ -20,6 +20,8 @@ class Service(StrEnum):
     BACKUP = "backup"
     DOCKER_PROXY = "docker-proxy"
     """The read-only Docker API proxy that previews reach (program/docker_proxy.py); opt-in per stack."""
+    AGENT_BIN = "agent-bin"
+    """runtime swarm: the global service that puts the agent binary on every node (program/swarm_app.py)."""
 
 
 class VaultService(StrEnum):

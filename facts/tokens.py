@@ -1,6 +1,9 @@
 """The Pulumi type tokens of every resource and invoke the program declares: each written once, here."""
 
 CONTAINER = "docker:index/container:Container"
+SERVICE = "docker:index/service:Service"  # runtime swarm
+SWARM_SECRET = "docker:index/secret:Secret"
+SWARM_CONFIG = "docker:index/serviceConfig:ServiceConfig"
 VOLUME = "docker:index/volume:Volume"
 NETWORK = "docker:index/network:Network"
 REMOTE_IMAGE = "docker:index/remoteImage:RemoteImage"

@@ -24,7 +24,8 @@ from typing import Any
 from clients.docker_api import DockerAPI, DockerError
 from clients.net_errors import why_unreachable
 from config.stack_config import StackConfig
-from facts.tokens import CONTAINER
+from facts.tokens import CONTAINER, SERVICE
+from ops import swarm_ops
 from ops.command import run_task
 from ops.program_run import ProgramRun, unwrap_secrets
 from ops.stack_context import load_stack, resolve_stack
@@ -74,7 +75,23 @@ class Doctor:
         return [unwrap_secrets(c.inputs) for c in self.run.by_type(CONTAINER)]
 
     def images(self) -> list[str]:
+        if self.cfg.runtime == "swarm":
+            # Every node pulls the services' images itself; the backup image is built on the data node.
+            built = {r.inputs["name"] for r in self.run.by_type("docker:index/remoteImage:RemoteImage")}
+            images = {unwrap_secrets(r.inputs)["taskSpec"]["containerSpec"]["image"] for r in self.run.by_type(SERVICE)}
+            return sorted(images - built)
         return sorted({r.inputs["name"] for r in self.run.by_type("docker:index/remoteImage:RemoteImage")})
+
+    def swarm(self) -> list[Finding]:
+        """runtime swarm: the manager, the data node, the Traefik overlay, autolock, no-new-privileges."""
+        assert self.cfg.swarm is not None
+        found = []
+        for check in swarm_ops.swarm_checks(self.api, self.cfg.swarm.data_node, self.cfg.traefik_network):
+            if check.warn_only and not check.ok:  # reported loudly, never failing: docs/swarm.md "Secret zero"
+                found.append(Finding(check.name, True, f"WARNING: {check.detail}; {check.fix}"))
+            else:
+                found.append(Finding(check.name, check.ok, check.detail, check.fix))
+        return found
 
     def docker_version(self) -> Finding:
         version = self.api.get("/version")
@@ -521,7 +538,7 @@ class Doctor:
         if findings and not findings[-1].ok and findings[-1].check == "docker host":
             return findings + self.vault() + self.s3()
         attempt(self.swap_accounting)
-        attempt(self.traefik_network)
+        attempt(self.swarm if self.cfg.runtime == "swarm" else self.traefik_network)
         attempt(self.present_or_pull)
         agent = str(self.cfg.vault_agent_image)
         if self.api.request("GET", f"/images/{agent}/json").status == 200:

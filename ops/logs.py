@@ -30,7 +30,7 @@ from typing import Any, TextIO
 
 from clients.docker_api import DockerAPI
 from facts.services import Service, VaultService
-from ops import stack_context
+from ops import stack_context, swarm_ops
 from ops.command import OperatorError, bad_input, run_task
 from render import labels as L
 
@@ -245,6 +245,10 @@ def show_logs(
     host = docker_host or cfg.docker_host
     api = api_factory(host, cfg.docker_ssh_opts)
     try:
+        if cfg.runtime == "swarm":
+            return swarm_logs(
+                api, target, cfg.env, f"{service} service of env {cfg.env} on {host}", query, pattern, follow, out, err
+            )
         listing = api.containers(target.filters(cfg.env))
         chosen = pick(listing, all_revisions)
         if not chosen:
@@ -266,6 +270,30 @@ def show_logs(
             stream_logs(api, container, {**query, "follow": "1" if live else "0"}, pattern, out, err)
     except KeyboardInterrupt:
         return 0
+    return 0
+
+
+def swarm_logs(
+    api: DockerAPI,
+    target: Target,
+    env: str,
+    what: str,
+    query: dict[str, str],
+    grep: re.Pattern | None,
+    follow: bool,
+    out: TextIO,
+    err: TextIO,
+) -> int:
+    """runtime swarm: every task's log of the env's service, through the manager (GET /services/{id}/logs);
+    the tasks Swarm still keeps (earlier ones included) all answer, so --all-revisions changes nothing."""
+    found = swarm_ops.find_service(api, target.filters(env))
+    if found is None:
+        raise OperatorError(f"no {what}; `uv run invoke status` lists the env's services")
+    tty = bool((((found.get("Spec") or {}).get("TaskTemplate") or {}).get("ContainerSpec") or {}).get("TTY"))
+    demux = Demux(tty)
+    for chunk in api.stream(f"/services/{found['ID']}/logs", {**query, "follow": "1" if follow else "0"}):
+        print_lines(demux.feed(chunk), grep, out, err)
+    print_lines(demux.flush(), grep, out, err)
     return 0
 
 

@@ -19,6 +19,14 @@ deletes the failed one. The state decides that swap, not the history: every roll
 and swaps when a rolling service has a failed revision live and an older one pending deletion, whatever
 ran since (a `pulumi refresh` records entries of its own in the history).
 
+Under `runtime: swarm` (docs/swarm.md "Rollback") Docker itself rolls a failed update back to the service's
+previous spec (update_config failure_action rollback): the previous revision keeps serving and there is no
+pending deletion to swap. `invoke rollback` is still this command, not `docker service rollback`: that one
+reverts one step of the whole spec (a rotated secret or config the old spec names may be gone), leaves the
+state and the stack file on the new tag, and the next deploy rolls forward again. Its `pulumi up` runs with
+--refresh, so the state first learns what Docker runs (the provider saves the new spec even when Docker
+rolled it back: facts.providers.SERVICE_CONVERGE).
+
 It refuses (exit 1) a working tree with uncommitted changes, or a HEAD that is neither the commit the
 stack last deployed nor main's tip (ops/git_guard.py): the update runs the program checked out here.
 
@@ -42,7 +50,7 @@ from typing import Any
 from config.stack_file import read_stack_file
 from facts.project import PROJECT
 from facts.services import Service
-from facts.tokens import CONTAINER
+from facts.tokens import CONTAINER, SWARM_CONFIG, SWARM_SECRET
 from ops import policy_pack, pulumi_cli
 from ops.command import OperatorError, bad_input, confirm, run_task
 from ops.git_guard import read_git_state, require_deployable_checkout
@@ -51,12 +59,16 @@ from ops.stack_context import load_stack, resolve_stack, stack_file
 from render import labels as L
 
 IMAGE_TAG = f"{PROJECT}:imageTag"
+RUNTIME = f"{PROJECT}:runtime"
 # The history entry kinds (pulumi/pulumi sdk/go/common/apitype/updates.go, UpdateKind) that ran the program
 # against the host: `pulumi up`. refresh, preview, import (a state import, e.g. a rollback's own swap),
 # resource-import, rename and destroy deploy no image tag.
 DEPLOY_KINDS = ("update",)
 HISTORY_PAGE_SIZE = 100  # the CLI's default page is 10 updates: too short to find the tag before a bad streak
 ROLLING_SERVICES = (Service.BACKEND, Service.FRONTEND)
+# runtime swarm: a Swarm config or secret replaced create-first by an update Docker rolled back is pending
+# deletion while the rolled-back service uses it again (docs/swarm.md "Operating").
+SWARM_OBJECTS = (SWARM_CONFIG, SWARM_SECRET)
 
 
 # ------------------------------------------------------------------------------------------ history (pure)
@@ -206,12 +218,15 @@ def swap_failed_revisions(deployment: Mapping[str, Any]) -> tuple[dict[str, Any]
     """`pulumi stack export` JSON (apitype.UntypedDeployment, version 3) after an update that failed its
     rollout gate: each rolling container's URN has a live (failed) revision and one `delete: true` (the
     revision that kept serving). Swap the mark, so the next update keeps the serving one and deletes the
-    failed one. Returns the edited document and the URNs swapped; other resources are left alone."""
+    failed one. Under runtime swarm the same holds for a Swarm config or secret the failed update replaced:
+    the service Docker rolled back uses the pending one. Returns the edited document and the URNs swapped;
+    other resources are left alone."""
     doc = json.loads(json.dumps(deployment))
     resources = doc.get("deployment", {}).get("resources") or []
     by_urn: dict[str, list[dict[str, Any]]] = {}
     for resource in resources:
-        if resource.get("type") == CONTAINER and _labels(resource).get(L.SERVICE) in ROLLING_SERVICES:
+        rolling = resource.get("type") == CONTAINER and _labels(resource).get(L.SERVICE) in ROLLING_SERVICES
+        if rolling or resource.get("type") in SWARM_OBJECTS:
             by_urn.setdefault(resource["urn"], []).append(resource)
     swapped = []
     for urn, states in by_urn.items():
@@ -312,6 +327,8 @@ class Engine:
     stack: str
     work_dir: Path = ROOT
     on_output: Callable[[str], None] = field(default=lambda line: print(line, flush=True))
+    refresh: bool = False
+    """runtime swarm: refresh first, so a spec Docker rolled back is re-read before the update."""
 
     def _cli(self, argv: Sequence[str], stdin: bytes | None = None) -> bytes:
         # Export without --show-secrets and import from stdin: the Automation API's export_stack decrypts
@@ -343,6 +360,7 @@ class Engine:
             try:
                 stack.up(
                     message=f"invoke rollback to {tag}",
+                    refresh=self.refresh or None,
                     policy_packs=[str(self.work_dir / "policies")],
                     policy_pack_configs=[str(policy_config)],
                     on_output=self.on_output,
@@ -368,6 +386,7 @@ def rollback(
     path = stack_file(stack, root=root, takes_config_file=False)
     config, _ = read_stack_file(path)
     current = config.get(IMAGE_TAG, "")
+    swarm = config.get(RUNTIME) == "swarm"
     if history is None:  # the real one: the stack's history through the Pulumi CLI
         missing = pulumi_cli.missing_cli("the rollback reads the stack's history and runs `pulumi up`")
         if missing is not None:
@@ -382,7 +401,12 @@ def rollback(
         f"rollback: imageTag {current} -> {target.tag} (deployed by update {target.update.version}); `pulumi "
         "up` rolls it like any update, health-gated"
     )
-    if target.after_failed_cutover:
+    if target.after_failed_cutover and swarm:
+        plan += (
+            f"; the last update (version {last_deploy(updates).version}) failed and Docker rolled its services "
+            "back already: the update refreshes first, then records the tag that serves"
+        )
+    elif target.after_failed_cutover:
         plan += (
             f"; the last update (version {last_deploy(updates).version}) failed, so the revision still "
             "serving is kept and the failed one deleted"
@@ -395,7 +419,7 @@ def rollback(
     if engine is None and pulumi_cli.missing_policy_venv(root) is not None:
         raise OperatorError(pulumi_cli.missing_policy_venv(root))
     confirm(f"Roll stack {stack} back to {target.tag}?", yes, answer)
-    engine = engine or Engine(stack, root)
+    engine = engine or Engine(stack, root, refresh=swarm)
     original = path.read_bytes()
     changed = with_image_tag(original.decode(), target.tag)
     path.write_text(changed)

@@ -27,6 +27,7 @@ from clients.net_errors import why_unreachable
 from config.stack_config import StackConfig
 from facts.services import Service
 from facts.tokens import CONTAINER
+from ops import swarm_ops
 from ops.command import run_task
 from ops.program_run import ProgramRun, unwrap_secrets
 from ops.stack_context import load_stack, resolve_stack
@@ -48,11 +49,15 @@ class Declared:
 
     config: StackConfig
     services: Counter
+    swarm_services: dict[str, int] | None = None
+    """runtime swarm: service name -> tasks (ops/swarm_ops.py); None for a containers stack."""
 
     @classmethod
     def of(cls, stack: str, config_file: Path | None = None) -> Declared:
         context = load_stack(stack, config_file)
-        return cls(context.config, declared_services(context.plan()))
+        run = context.plan()
+        swarm = swarm_ops.declared_services(run) if context.config.runtime == "swarm" else None
+        return cls(context.config, declared_services(run), swarm)
 
 
 def declared_services(run: ProgramRun) -> Counter:
@@ -127,6 +132,30 @@ def http_status(url: str) -> str:
         return f"unreachable ({why_unreachable(err)})"
 
 
+def container_status(host: str, cfg: StackConfig, expected: Counter, out) -> list[str]:
+    """The env's containers on the host (by label), their health, and its backup's ages."""
+    try:
+        api = DockerAPI(host, cfg.docker_ssh_opts)
+        listing = api.containers([f"{L.ENV}={cfg.env}"])
+    except DockerError as err:
+        return [str(err)]
+    states = parse_containers(listing)
+    for s in states:
+        print(f"  {s.service:<15} {s.name:<48} {s.state:<10} {s.health}", file=out)
+    return problems(states, expected) + backup_ages(api, states, out)
+
+
+def swarm_status(host: str, cfg: StackConfig, expected: dict[str, int], out) -> list[str]:
+    """runtime swarm: the env's services with their tasks and update state, and the backup's ages (its task
+    runs on the data node, the manager the stack connects to)."""
+    try:
+        api = DockerAPI(host, cfg.docker_ssh_opts)
+        found, backups = swarm_ops.show_status(api, cfg.env, expected, out)
+    except DockerError as err:
+        return [str(err)]
+    return found + backup_ages(api, parse_containers(backups), out)
+
+
 def show_status(
     stack: str, docker_host: str | None = None, http: bool = True, config_file: str | None = None, out=None
 ) -> int:
@@ -136,17 +165,10 @@ def show_status(
     host = docker_host or cfg.docker_host
     found: list[str] = []
     print(f"env {cfg.env} on {host}", file=out)
-    try:
-        api = DockerAPI(host, cfg.docker_ssh_opts)
-        listing = api.containers([f"{L.ENV}={cfg.env}"])
-    except DockerError as err:
-        found.append(str(err))
+    if declared.swarm_services is not None:  # runtime swarm: the manager's view of the env's services
+        found += swarm_status(host, cfg, declared.swarm_services, out)
     else:
-        states = parse_containers(listing)
-        for s in states:
-            print(f"  {s.service:<15} {s.name:<48} {s.state:<10} {s.health}", file=out)
-        found += problems(states, declared.services)
-        found += backup_ages(api, states, out)
+        found += container_status(host, cfg, declared.services, out)
     if http:
         url = f"{site_url(cfg.env, cfg.domain)}/api/health"
         code = http_status(url)

@@ -17,12 +17,13 @@ from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationA
 from facts import providers
 from facts.bridge_check import without_check_defaults
 from facts.revision import REVISION_LENGTH, options_digest, revision_name
-from facts.tokens import CONTAINER, VOLUME
+from facts.tokens import CONTAINER, SERVICE, SWARM_CONFIG, SWARM_SECRET, VOLUME
 
 from .common import UNKNOWN, plain, service_of
 
 ROLLING_SERVICES = ("backend", "frontend")
 _REVISION_RE = re.compile(rf"^(?P<prefix>.+)-[0-9a-f]{{{REVISION_LENGTH}}}$")
+_OBJECT_HASH_RE = re.compile(r"-[0-9a-f]{8}$")  # render.swarm.swarm_object_name
 
 
 def _strategy(args: ResourceValidationArgs) -> str:
@@ -81,6 +82,21 @@ def validate_fixed(args: ResourceValidationArgs, report_violation: ReportViolati
                 "fails on the name (and two datastores on one data directory corrupt it); set "
                 "delete_before_replace=True."
             )
+    elif args.resource_type == SERVICE:
+        if _strategy(args) != providers.DELETE_BEFORE_REPLACE:
+            report_violation(
+                f"Service {args.name} has a fixed name but would be replaced create-first: the create fails on the "
+                "name while the old service exists; set delete_before_replace=True "
+                "(program.swarm_services.fixed_service)."
+            )
+    elif args.resource_type in (SWARM_SECRET, SWARM_CONFIG) and _all_known(props):
+        name = str(props.get("name", ""))
+        if _strategy(args) != providers.DELETE_BEFORE_REPLACE and not _OBJECT_HASH_RE.search(name):
+            report_violation(
+                f"Swarm {'secret' if args.resource_type == SWARM_SECRET else 'config'} {name} is replaced "
+                "create-first under a name that does not change with its data: Docker refuses a second object of "
+                "that name; end its name with a hash of the data (render.swarm.secret_name, config_name)."
+            )
     elif args.resource_type == VOLUME and is_tmpfs_volume(props) and _all_known(props):
         name = str(props.get("name", ""))
         if _strategy(args) != providers.DELETE_BEFORE_REPLACE and not name.endswith(
@@ -105,9 +121,8 @@ ROLLING = ResourceValidationPolicy(
 )
 FIXED = ResourceValidationPolicy(
     name="docker-resource-enforce-delete-before-replace",
-    description="Requires fixed-name containers, and secrets volumes whose name does not carry what replaces "
-    "them, to be "
-    "replaced delete-first.",
+    description="Requires fixed-name containers and Swarm services, and secrets volumes and Swarm secrets and configs "
+    "whose name does not carry what replaces them, to be replaced delete-first.",
     validate=validate_fixed,
     enforcement_level=EnforcementLevel.MANDATORY,
     severity=Severity.HIGH,

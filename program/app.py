@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import pulumi
 import pulumi_docker as docker
@@ -84,6 +85,44 @@ def fernet_key(random_base64: str) -> str:
     return random_base64.replace("+", "-").replace("/", "_")
 
 
+def app_secrets(parent: pulumi.Resource, name: str, env: str, args: AppSecretsArgs, kept: pulumi.Output) -> dict:
+    """The app's KV values the program owns (generated or from config), children of `parent` named from
+    `name`: both runtimes declare them alike, so an env keeps its values when it changes runtime."""
+    keep = keeps_data(env)  # facts.generated_secrets: protected outside a preview
+    secret_key = random.RandomPassword(
+        f"{name}-secret-key", length=64, special=False, opts=generated_options(parent, protect=keep)
+    )
+    # Declared whatever llmEncryption says: turning it off must not delete the key data was encrypted
+    # with (render.secrets.llm_keys keeps it in the list).
+    fernet = random.RandomBytes(f"{name}-llm-key", length=32, opts=generated_options(parent, protect=keep))
+    generated_llm = fernet.base64.apply(fernet_key)
+    owned: dict[str, pulumi.Input[str]] = {
+        "DATABASE_URL": pulumi.Output.from_input(args.postgres_password).apply(
+            lambda pw: app_env.database_url(pw, env)
+        ),
+        "REDIS_URL": pulumi.Output.from_input(args.redis_password).apply(lambda pw: app_env.redis_url(pw, env)),
+        "SECRET_KEY": secret_key.result,
+        # Never blanked: keys kept from before stay after the generated one (or alone when off).
+        "LLM_ENCRYPTION_KEYS": pulumi.Output.all(generated_llm, kept).apply(
+            lambda gk: llm_keys(gk[0], gk[1].get("LLM_ENCRYPTION_KEYS"), args.llm_encryption)
+        ),
+    }
+    for key in ("S3_ACCESS_KEY", "S3_SECRET_KEY", "S3_PUBLIC_ACCESS_KEY", "S3_PUBLIC_SECRET_KEY", "ZAI_API_KEY"):
+        owned[key] = args.operator_secrets.get(key, "")
+    if set(owned) != set(app_env.APP_SECRET_KEYS):
+        raise RuntimeError("app KV keys and the env-file template disagree")  # a programming error
+    return owned
+
+
+class AppSecretsArgs(Protocol):
+    """What app_secrets reads (AppArgs, and runtime swarm's app args, have these)."""
+
+    postgres_password: pulumi.Input[str]
+    redis_password: pulumi.Input[str]
+    operator_secrets: Mapping[str, pulumi.Input[str]]
+    llm_encryption: bool
+
+
 @dataclass
 class AppArgs:
     env: str
@@ -132,31 +171,7 @@ class AppComponent(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         env = args.env
         kept = pulumi.Output.from_input(args.kept).apply(lambda k: dict(k or {}))
-
-        keep = keeps_data(env)  # facts.generated_secrets: protected outside a preview
-        secret_key = random.RandomPassword(
-            f"{name}-secret-key", length=64, special=False, opts=generated_options(self, protect=keep)
-        )
-        # Declared whatever llmEncryption says: turning it off must not delete the key data was encrypted
-        # with (render.secrets.llm_keys keeps it in the list).
-        fernet = random.RandomBytes(f"{name}-llm-key", length=32, opts=generated_options(self, protect=keep))
-        generated_llm = fernet.base64.apply(fernet_key)
-        owned: dict[str, pulumi.Input[str]] = {
-            "DATABASE_URL": pulumi.Output.from_input(args.postgres_password).apply(
-                lambda pw: app_env.database_url(pw, env)
-            ),
-            "REDIS_URL": pulumi.Output.from_input(args.redis_password).apply(lambda pw: app_env.redis_url(pw, env)),
-            "SECRET_KEY": secret_key.result,
-            # Never blanked: keys kept from before stay after the generated one (or alone when off).
-            "LLM_ENCRYPTION_KEYS": pulumi.Output.all(generated_llm, kept).apply(
-                lambda gk: llm_keys(gk[0], gk[1].get("LLM_ENCRYPTION_KEYS"), args.llm_encryption)
-            ),
-        }
-        for key in ("S3_ACCESS_KEY", "S3_SECRET_KEY", "S3_PUBLIC_ACCESS_KEY", "S3_PUBLIC_SECRET_KEY", "ZAI_API_KEY"):
-            owned[key] = args.operator_secrets.get(key, "")
-        if set(owned) != set(app_env.APP_SECRET_KEYS):
-            raise RuntimeError("app KV keys and the env-file template disagree")  # a programming error
-
+        owned = app_secrets(self, name, env, args, kept)
         template = va.env_file_template(args.agent.kv_mount, env, SERVICE, app_env.APP_SECRET_KEYS, args.literals)
         self.sidecar = args.agent.sidecar(self, f"{name}-vault", SERVICE, kept_merge(owned, kept), [template], GID)
         digest = self.sidecar.restart_digest

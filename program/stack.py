@@ -16,6 +16,7 @@ from program.backup import BackupArgs, BackupComponent
 from program.datastore import DatastoreArgs, DatastoreComponent
 from program.docker_proxy import DockerProxy, DockerProxyArgs
 from program.rollout import RolloutGateArgs, rollout_gate
+from program.swarm_stack import declare_swarm_env
 from program.vault_agent import AgentSettings
 from render import app_env, naming, traefik
 from render import postgres as pg
@@ -89,6 +90,11 @@ class FinanceReportStack(pulumi.ComponentResource):
         )
         # Children inherit these through their component parents.
         scoped = pulumi.ResourceOptions(parent=self, providers={"docker": docker_provider, "vault": vault_provider})
+        if cfg.runtime == "swarm":
+            # Docker rolls, rolls back and places the env's services (docs/swarm.md, program/swarm_stack.py).
+            self.outputs = declare_swarm_env(self, cfg, docker_provider, scoped, OPERATOR_SECRETS)
+            self.register_outputs(self.outputs)
+            return
 
         # Referenced, never created or deleted: it belongs to Dokploy. The lookup fails the preview
         # early if the network is missing on the host.

@@ -49,64 +49,14 @@ class VaultAgentSidecar(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: VaultAgentArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("finance-report:vault:AgentSidecar", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
         service, s = args.service, args.settings
         env = s.env
 
         kv_data = pulumi.Output.secret(args.kv_data)
-        # Destroying the stack must not destroy the passwords of data that is itself retained; a preview
-        # env's data is not retained, so neither are its secrets (nothing is left in Vault after the PR).
-        self.kv_secret = vault.kv.SecretV2(
-            f"{name}-kv",
-            mount=s.kv_mount,
-            name=naming.kv_name(env, service),
-            data_json=pulumi.Output.json_dumps(kv_data),
-            # A destroyed preview deletes every version and the metadata (a plain delete only soft-deletes the
-            # latest version, which can be undeleted).
-            delete_all_versions=True if naming.is_preview_env(env) else None,
-            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=not naming.is_preview_env(env)),
-        )
-        if naming.is_preview_env(env):
-            # The platform's shared preview policy (render/preview_env.py): the preview deployer may
-            # attach it, never write one.
-            policy_name: pulumi.Input[str] = naming.vault_policy_name(env, service)
-        else:
-            policy_name = vault.Policy(
-                f"{name}-policy",
-                name=naming.vault_policy_name(env, service),
-                policy=va.policy_hcl(s.kv_mount, env, service),
-                opts=child,
-            ).name
-
-        role_settings = va.approle_settings(env, service, s.bound_cidrs, s.secret_id_ttl)
-        role = vault.approle.AuthBackendRole(
-            f"{name}-role",
-            backend=s.approle_mount,
-            role_name=role_settings.role_name,
-            token_policies=[policy_name],
-            token_ttl=role_settings.token_ttl,
-            token_max_ttl=role_settings.token_max_ttl,
-            token_no_default_policy=role_settings.token_no_default_policy,
-            token_type=role_settings.token_type,
-            secret_id_ttl=role_settings.secret_id_ttl,
-            secret_id_num_uses=role_settings.secret_id_num_uses,
-            bind_secret_id=role_settings.bind_secret_id,
-            secret_id_bound_cidrs=list(role_settings.bound_cidrs) or None,
-            token_bound_cidrs=list(role_settings.bound_cidrs) or None,
-            opts=child,
-        )
-        # Replacing this resource (README: rotation) mints a new secret-id, recreates the agent with it,
-        # then deletes the old one, which revokes it in Vault (create-before-delete: provider_facts). The
-        # renewal window in its metadata replaces it at the first deploy of each new window, long before
-        # the role's secret_id_ttl ends (render/vault_artifacts.secret_id_renewal_window).
-        self.secret_id = vault.approle.AuthBackendRoleSecretId(
-            f"{name}-secret-id",
-            backend=s.approle_mount,
-            role_name=role.role_name,
-            metadata=va.secret_id_metadata(env, service, s.secret_id_renewal_window),
-            opts=child,
-        )
-        secret_id = self.secret_id
+        vault_side = declare_vault_side(self, name, service, s, kv_data)
+        self.kv_secret, role, secret_id = vault_side.kv_secret, vault_side.role, vault_side.secret_id
+        self.secret_id = secret_id
+        policy_name = vault_side.policy_name
 
         self.mount_path = va.secrets_mount_path(service)
         # The name carries the volume's options: new options, a new volume beside the old one (named.py).
@@ -120,13 +70,7 @@ class VaultAgentSidecar(pulumi.ComponentResource):
         )
 
         templates = list(args.templates)
-        self.restart_digest = pulumi.Output.unsecret(
-            # The digest is an HMAC under a random key: safe to show, and shown so that a preview of a
-            # secret change reads as a label change on exactly the containers that must restart.
-            pulumi.Output.all(s.digest_key, kv_data).apply(
-                lambda kd: va.restart_digest(bytes.fromhex(kd[0]), templates, kd[1])
-            )
-        )
+        self.restart_digest = restart_digest_of(s, templates, kv_data)
         credentials = va.CREDENTIAL_FILE_MODE
         uploads = [
             docker.ContainerUploadArgs(
@@ -180,6 +124,94 @@ class VaultAgentSidecar(pulumi.ComponentResource):
                 "container_name": self.container_name,
             }
         )
+
+
+@dataclass
+class VaultSide:
+    """One service's Vault resources: its KV secret, policy, AppRole and secret-id."""
+
+    kv_secret: vault.kv.SecretV2
+    policy_name: pulumi.Input[str]
+    role: vault.approle.AuthBackendRole
+    secret_id: vault.approle.AuthBackendRoleSecretId
+
+
+def declare_vault_side(
+    parent: pulumi.Resource,
+    name: str,
+    service: str,
+    s: AgentSettings,
+    kv_data: pulumi.Output,
+) -> VaultSide:
+    """The Vault side of one service, children of `parent` named from `name` (both runtimes declare them
+    alike, so their URNs, and the values in state, stay when an env changes runtime)."""
+    env = s.env
+    child = pulumi.ResourceOptions(parent=parent)
+    # Destroying the stack must not destroy the passwords of data that is itself retained; a preview
+    # env's data is not retained, so neither are its secrets (nothing is left in Vault after the PR).
+    kv_secret = vault.kv.SecretV2(
+        f"{name}-kv",
+        mount=s.kv_mount,
+        name=naming.kv_name(env, service),
+        data_json=pulumi.Output.json_dumps(kv_data),
+        # A destroyed preview deletes every version and the metadata (a plain delete only soft-deletes the
+        # latest version, which can be undeleted).
+        delete_all_versions=True if naming.is_preview_env(env) else None,
+        opts=pulumi.ResourceOptions(parent=parent, retain_on_delete=not naming.is_preview_env(env)),
+    )
+    if naming.is_preview_env(env):
+        # The platform's shared preview policy (render/preview_env.py): the preview deployer may
+        # attach it, never write one.
+        policy_name: pulumi.Input[str] = naming.vault_policy_name(env, service)
+    else:
+        policy_name = vault.Policy(
+            f"{name}-policy",
+            name=naming.vault_policy_name(env, service),
+            policy=va.policy_hcl(s.kv_mount, env, service),
+            opts=child,
+        ).name
+
+    role_settings = va.approle_settings(env, service, s.bound_cidrs, s.secret_id_ttl)
+    role = vault.approle.AuthBackendRole(
+        f"{name}-role",
+        backend=s.approle_mount,
+        role_name=role_settings.role_name,
+        token_policies=[policy_name],
+        token_ttl=role_settings.token_ttl,
+        token_max_ttl=role_settings.token_max_ttl,
+        token_no_default_policy=role_settings.token_no_default_policy,
+        token_type=role_settings.token_type,
+        secret_id_ttl=role_settings.secret_id_ttl,
+        secret_id_num_uses=role_settings.secret_id_num_uses,
+        bind_secret_id=role_settings.bind_secret_id,
+        secret_id_bound_cidrs=list(role_settings.bound_cidrs) or None,
+        token_bound_cidrs=list(role_settings.bound_cidrs) or None,
+        opts=child,
+    )
+    # Replacing this resource (docs/rotation.md) mints a new secret-id, recreates the agent with it, then
+    # deletes the old one, which revokes it in Vault (create-before-delete: facts.providers). The renewal
+    # window in its metadata replaces it at the first deploy of each new window, long before the role's
+    # secret_id_ttl ends (render/vault_artifacts.secret_id_renewal_window).
+    secret_id = vault.approle.AuthBackendRoleSecretId(
+        f"{name}-secret-id",
+        backend=s.approle_mount,
+        role_name=role.role_name,
+        metadata=va.secret_id_metadata(env, service, s.secret_id_renewal_window),
+        opts=child,
+    )
+    return VaultSide(kv_secret, policy_name, role, secret_id)
+
+
+def restart_digest_of(
+    s: AgentSettings, templates: Sequence[va.Template], kv_data: pulumi.Input[Mapping[str, str]]
+) -> pulumi.Output[str]:
+    """The digest is an HMAC under a random key: safe to show, and shown so that a preview of a secret
+    change reads as a label change on exactly the containers (or task templates) that must restart."""
+    return pulumi.Output.unsecret(
+        pulumi.Output.all(s.digest_key, kv_data).apply(
+            lambda kd: va.restart_digest(bytes.fromhex(kd[0]), templates, kd[1])
+        )
+    )
 
 
 def secrets_mount(sidecar: VaultAgentSidecar) -> docker.ContainerMountArgs:

@@ -287,14 +287,20 @@ def _hcl_string(value: str) -> str:
 
 
 def agent_hcl(
-    vault_address: str, approle_mount: str, service: str, templates: Sequence[Template], ca_cert: bool = False
+    vault_address: str,
+    approle_mount: str,
+    service: str,
+    templates: Sequence[Template],
+    ca_cert: bool = False,
+    render_once: bool = False,
 ) -> str:
     """Agent config: AppRole auto-auth that exits on error, templates that exit when retries fail, so a
     broken agent shows as a stopped container (restart policy) instead of a silent stale file. With
-    `ca_cert`, Vault's certificate is verified against the uploaded CA_CERT_PATH (a private CA)."""
+    `ca_cert`, Vault's certificate is verified against the uploaded CA_CERT_PATH (a private CA). With
+    `render_once` (runtime swarm's in-task agent) it renders every template once and exits 0."""
     mount = secrets_mount_path(service)
     blocks = [
-        "exit_after_auth = false\n",
+        f"exit_after_auth = {'true' if render_once else 'false'}\n",
         "vault {\n"
         f"  address = {_hcl_string(vault_address)}\n"
         + (f"  ca_cert = {_hcl_string(CA_CERT_PATH)}\n" if ca_cert else "")

@@ -29,7 +29,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def preview(openbao, tmp_path_factory):
-    stack_path, _, _ = preview_env.generate(4242, tmp_path_factory.mktemp("preview"))
+    stack_path, _ = preview_env.generate(4242, tmp_path_factory.mktemp("preview"))
     config, secret_keys = read_stack_file(stack_path)
     config["finance-report:vaultAddress"] = openbao.address
     config, secret_keys = with_missing_secrets(config, secret_keys)

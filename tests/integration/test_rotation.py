@@ -179,6 +179,7 @@ def test_rotating_a_secret_id_destroys_one_a_leaked_deploy_token_minted(openbao,
         yes=True,
         config_file=str(stack_file),
         runner=pulumi_up_replace,
+        preflight=lambda: None,
         outputs=lambda stack: {"vault_secret_id_accessors": {"app": minted["secret_id_accessor"]}},
     )
     assert code == 0

@@ -606,3 +606,34 @@ def test_the_program_inputs_come_back_from_check_shaped_inputs_for_every_resourc
         assert canonical(without_check_defaults(shaped)) == canonical(props), resource.urn
         checked += 1
     assert checked >= 20
+
+
+def test_check_shape_reproduces_the_bridges_recorded_check_output_for_swarm_resources():
+    """runtime swarm's resources (docker_service, docker_secret, docker_config): the recorded inputs and what
+    the real bridge Check returned for them (tests/unit/fixtures/bridge_check_swarm.json says how it was
+    captured). Covers the service's nested defaults (update/rollback/converge configs, secret and config file
+    modes, the container spec's isolation, the endpoint's port protocol), a secret's sensitive data, and
+    autonaming of all three."""
+    import json
+    from pathlib import Path
+
+    recorded = json.loads((Path(__file__).parent / "fixtures" / "bridge_check_swarm.json").read_text())
+
+    def wire(value: Any) -> dict:
+        return {SIG_KEY: SECRET_SIG, "value": value}
+
+    def as_engine(value: Any) -> Any:  # the engine carries every number as a float
+        if isinstance(value, bool) or not isinstance(value, (int, float, dict, list)):
+            return value
+        if isinstance(value, dict):
+            return {k: as_engine(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [as_engine(v) for v in value]
+        return float(value)
+
+    assert len(recorded["cases"]) == 9
+    for case in recorded["cases"]:
+        got = check_shape(
+            case["token"], case["news"], urn_name=case["name"], autoname_suffix="5ca7ff1", secret_factory=wire
+        )
+        assert as_engine(got) == as_engine(case["check"]), case["name"]
