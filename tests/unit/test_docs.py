@@ -130,14 +130,26 @@ def test_the_link_check_sees_a_broken_link_and_a_broken_anchor(tmp_path):
 # ------------------------------------------------------------------------------------------ commands
 
 
+def invoke_argvs(line: str) -> list[str]:
+    """The argv after each `uv run invoke` of one line: up to the shell's next command or a redirection of
+    its output (` > FILE`; `<env>` is a placeholder, not a redirection)."""
+    return [
+        re.split(r"\s[12]?>>?\s", match.group(1))[0]
+        for match in re.finditer(r"uv run invoke ([^;&|`]*(?:\|[a-z-]+)*[^;&`]*)", line)
+    ]
+
+
 def invoke_commands() -> list[tuple[str, str]]:
     """(page, argv after `uv run invoke`) for every command the pages show."""
-    found = []
-    for page in PAGES_MD:
-        for line in code_lines(page.read_text()):
-            for match in re.finditer(r"uv run invoke ([^;&|`]*(?:\|[a-z-]+)*[^;&`]*)", line):
-                found.append((rel(page), match.group(1)))
-    return found
+    return [
+        (rel(page), argv) for page in PAGES_MD for line in code_lines(page.read_text()) for argv in invoke_argvs(line)
+    ]
+
+
+def test_a_command_ends_at_a_redirection_but_not_at_a_placeholder():
+    assert invoke_argvs("uv run invoke policy-config --stack s > /tmp/p.json   # x") == ["policy-config --stack s"]
+    assert invoke_argvs("uv run invoke rotate --stack <env> --wat x") == ["rotate --stack <env> --wat x"]
+    assert check_invoke_command(invoke_argvs("uv run invoke rotate --stack <env> --wat x")[0]) is not None
 
 
 @cache
