@@ -45,7 +45,9 @@ def without_code(text: str) -> str:
 
 def code_lines(text: str) -> list[str]:
     """Every line inside a fenced code block, and every inline code span (whitespace collapsed)."""
-    lines = [line for block in re.findall(r"(?ms)^```[^\n]*\n(.*?)^```", text) for line in block.splitlines()]
+    blocks = re.findall(r"(?ms)^```[^\n]*\n(.*?)^```", text)
+    # a command continued with a trailing backslash is one line, as the shell reads it
+    lines = [line for block in blocks for line in re.sub(r"\s*\\\n\s*", " ", block).splitlines()]
     spans = [" ".join(span.split()) for span in re.findall(r"`([^`\n]+(?:\n[^`\n]+)?)`", without_fences(text))]
     return lines + spans
 
@@ -144,6 +146,12 @@ def invoke_commands() -> list[tuple[str, str]]:
     return [
         (rel(page), argv) for page in PAGES_MD for line in code_lines(page.read_text()) for argv in invoke_argvs(line)
     ]
+
+
+def test_a_command_continued_over_lines_is_checked_whole():
+    (line,) = code_lines("```bash\nuv run invoke new-stack x --domain d \\\n  --docker-hst h\n```\n")
+    assert line == "uv run invoke new-stack x --domain d --docker-hst h"
+    assert check_invoke_command(invoke_argvs(line)[0]) is not None
 
 
 def test_a_command_ends_at_a_redirection_but_not_at_a_placeholder():
