@@ -95,7 +95,7 @@ class VaultAgentSidecar(pulumi.ComponentResource):
             token_bound_cidrs=list(role_settings.bound_cidrs) or None,
             opts=child,
         )
-        # Replacing this resource (README: rotation) mints a new secret-id, recreates the agent with it,
+        # Replacing this resource (docs/rotation.md) mints a new secret-id, recreates the agent with it,
         # then deletes the old one, which revokes it in Vault (create-before-delete: provider_facts). The
         # renewal window in its metadata replaces it at the first deploy of each new window, long before
         # the role's secret_id_ttl ends (render/vault_artifacts.secret_id_renewal_window).
