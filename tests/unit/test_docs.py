@@ -255,6 +255,21 @@ def test_readme_commands_table_is_generated_from_tasks_py():
     assert commands_table() in README.read_text(), "README's commands table is stale: `uv run invoke readme-tables`"
 
 
+def test_readme_names_every_short_flag_as_invoke_parses_it():
+    """README says the short flags mean the same in every task: each (-x, --long) pair invoke's parser gives
+    any task is listed, and no other."""
+    pairs = {
+        (f"-{short}", f"--{long_name}")
+        for name in collection().task_names
+        for argument in copy.deepcopy(collection()[name]).get_arguments()
+        for long_name in argument.names[:1]
+        for short in argument.names[1:]
+    }
+    text = README.read_text()
+    sentence = " ".join(text[text.index("the short\nflags") : text.index("):", text.index("the short\nflags"))].split())
+    assert set(re.findall(r"`(-[a-z])` `(--[a-z-]+)`", sentence)) == pairs
+
+
 def test_every_task_has_a_page():
     assert sorted(set(collection().task_names) - set(PAGES)) == [], "add the task's page to ci.commands.PAGES"
     assert all((ROOT / page).exists() for page in PAGES.values())
