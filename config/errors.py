@@ -40,8 +40,8 @@ class UnknownKeyError(ConfigError):
         self.expected = hint
         pulumi.RunError.__init__(
             self,
-            f"config {PROJECT}:{key} is not a known key (its value is not shown): {hint}README's "
-            "configuration reference lists every key",
+            f"config {PROJECT}:{key} is not a known key (its value is not shown): {hint}"
+            "docs/configuration.md lists every key",
         )
 
 
@@ -66,7 +66,7 @@ def provider_key_problem(full_key: str) -> str | None:
     namespace = full_key.partition(":")[0]
     if namespace not in PROVIDER_NAMESPACES:
         return None
-    home = PROVIDER_KEY_HOMES.get(full_key, f"README's configuration reference ({PROJECT}:* keys)")
+    home = PROVIDER_KEY_HOMES.get(full_key, f"the {PROJECT}:* key docs/configuration.md lists for it")
     return (
         f"config {full_key} configures the default {namespace} provider, which this program never uses (its "
         f"value is not shown): set {home} instead, and remove the key"

@@ -1,6 +1,6 @@
 """Every config key, declared once with the check that validates it (`FIELDS`).
 
-`Pulumi.yaml`'s `config:` block and README's configuration reference are generated from and checked
+`Pulumi.yaml`'s `config:` block and docs/configuration.md's table are generated from and checked
 against this list (ci/config_reference.py), so a key cannot be documented one way and read another.
 `read_field` turns a key's raw value (as Pulumi hands it over: a string, or JSON for arrays) into its
 typed value, or raises ConfigError naming the key, the value and what is expected. Rules that involve
@@ -236,7 +236,7 @@ FIELDS: tuple[Field, ...] = (
     F(
         "previewDockerProxy",
         "Run the read-only Docker API proxy that `pulumi preview` reaches through the preview ssh user "
-        "(README: CI credentials).",
+        "(docs/ci-credentials.md).",
         Boolean(),
         False,
     ),
@@ -490,7 +490,7 @@ FIELDS: tuple[Field, ...] = (
         "",
     ),
     F("registryToken", "Token for registryUser (secret).", Secret(), ""),
-    # Backups (program/backup.py, README "Backups and restore").
+    # Backups (program/backup.py, docs/backups.md).
     F(
         "backupResticImage",
         "Pinned official restic image; the backup image (built on the Docker host over postgresImage) copies "
@@ -554,7 +554,7 @@ FIELDS: tuple[Field, ...] = (
     ),
     F(
         "maxPreviewEnvs",
-        "Most pull-request preview environments (README: Preview environments) that may run at once on this host.",
+        "Most pull-request preview environments (docs/pr-environments.md) that may run at once on this host.",
         Integer(0, 100),
         0,
     ),  # Runtime (docs/swarm.md): plain containers with the program's own rollout, or Docker Swarm services.

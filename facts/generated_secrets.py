@@ -3,7 +3,7 @@
 Losing one loses what it protects, and a new value does not bring it back: the backend's SECRET_KEY signs
 every session, the LLM key encrypts the users' LLM data (LLM_ENCRYPTION_KEYS, app contract), the restic
 password encrypts every backup. So each is `protect`ed in production and staging (no update or destroy
-can delete it, README "What is on disk, in state and in Vault"), declared in every plan whatever the
+can delete it, docs/secrets.md "What is on disk, in state and in Vault"), declared in every plan whatever the
 config (llmEncryption only decides whether the LLM key encrypts or only decrypts), and the mandatory
 policy generated-secret-enforce-protection refuses a plan that drops one or leaves it unprotected. A
 preview's are throwaway: its destroy removes them.

@@ -6,7 +6,7 @@ Versions: pulumi 3.272 (engine read at v3.259.0), pulumi-docker 5.2.0 bridging
 kreuzwerker/terraform-provider-docker v4.5.0 (read at pulumi-docker v5.1.0, whose `upstream` is the same
 v4.5.0), pulumi-vault 7.14.0 bridging hashicorp/terraform-provider-vault v5.10.1, pulumi-command 1.2.1,
 pulumi-terraform-bridge v3.133.0. Citations are `repository@version:path:line`. Where a pinned version
-was not available to read, the nearest one was read and is named; README "What is only checkable on a
+was not available to read, the nearest one was read and is named; docs/testing.md "Only checkable on a
 real host" lists what these facts could not show here.
 
 Pure data and small pure functions only: the policy pack ships this module as part of the pack.

@@ -1,4 +1,4 @@
-"""Operator commands of the backup service (README "Backups and restore"):
+"""Operator commands of the backup service (docs/backups.md):
 
     uv run invoke backup  --stack S [--yes]                       a backup now; waits and reports
     uv run invoke backups --stack S                               snapshots: time, size, verification

@@ -360,7 +360,7 @@ class Doctor:
                         f"vault {label} mount",
                         False,
                         f"token refused (403): VAULT_TOKEN may not read the mount {path}",
-                        "use the deploy token (README CI credentials: the deploy policy)",
+                        "use the deploy token (docs/ci-credentials.md: the deploy policy)",
                     )
                 )
                 continue
@@ -414,7 +414,7 @@ class Doctor:
                     False,
                     "the token may not even ask what it may do (sys/capabilities-self: 403): it is not the "
                     "deploy token",
-                    "give it the deploy policy in README (CI credentials)",
+                    "give it the deploy policy (docs/ci-credentials.md)",
                 )
             )
         elif status != 200:
@@ -429,7 +429,7 @@ class Doctor:
                     "vault token capabilities",
                     False,
                     f"the token lacks {len(missing)} of {len(grants)} grants the deploy needs, e.g. {missing[0]}",
-                    "give it the deploy policy in README (CI credentials)",
+                    "give it the deploy policy (docs/ci-credentials.md)",
                 )
             )
         elif excess:
@@ -439,7 +439,8 @@ class Doctor:
                     False,
                     f"the token may do more than the deploy policy allows on {len(excess)} "
                     f"path{'' if len(excess) == 1 else 's'}, e.g. {excess[0]}: its policy predates this one",
-                    "write the deploy policy in README again (The deploy Vault policy and token), as a Vault admin",
+                    "write the deploy policy again (docs/ci-credentials.md: the deploy Vault policy and token), "
+                    "as a Vault admin",
                 )
             )
         else:

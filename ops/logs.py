@@ -1,8 +1,8 @@
 """`uv run invoke logs --stack S --service SERVICE`: one env's container logs, found by label, over the
-stack's own Docker connection (README "Logs").
+stack's own Docker connection (docs/logs-and-status.md).
 
 SERVICE is backend, frontend, postgres, redis, worker (the prefect worker), backup, or agent:<svc> for
-the vault-agent of postgres, redis, app or backup (SERVICES and AGENT_SERVICES below; README's list is
+the vault-agent of postgres, redis, app or backup (SERVICES and AGENT_SERVICES below; docs/logs-and-status.md's list is
 generated from them). Containers are found by their `finance-report.env` and
 `finance-report.service` labels (render/labels.py; agents also by `finance-report.agent-for`), so a
 staging command never reads production's. The newest container is the current revision; with
@@ -45,14 +45,14 @@ SERVICES = {
     "backup": "backup",
 }
 AGENT_SERVICES = tuple(VaultService)
-# What a name means when it is not the label itself (README and the error line say so).
+# What a name means when it is not the label itself (docs/logs-and-status.md and the error line say so).
 SERVICE_NOTES = {"worker": "the prefect worker"}
 _ALL = [*SERVICES, *(f"agent:{a}" for a in AGENT_SERVICES)]
 SERVICE_CHOICES = ", ".join(_ALL[:-1]) + f" or {_ALL[-1]}"
 
 
 def readme_services() -> str:
-    """README "Logs": the accepted --service values, from SERVICES and AGENT_SERVICES."""
+    """docs/logs-and-status.md: the accepted --service values, from SERVICES and AGENT_SERVICES."""
     names = [f"`{name}`" + (f" ({SERVICE_NOTES[name]})" if name in SERVICE_NOTES else "") for name in SERVICES]
     return f"`--service` is {', '.join(names)}, or `agent:{'|'.join(AGENT_SERVICES)}` for a vault-agent."
 

@@ -86,7 +86,7 @@ def stack_file_text(name: str, given: Mapping[str, Any], ssh_opts: Sequence[str]
     plain, secret = unset_keys(given)
     header = [
         f"# Stack {name}: written by `uv run invoke new-stack {name}` from the program's config schema",
-        "# (README: configuration reference lists every key). Secrets are never written here in plaintext:",
+        "# (docs/configuration.md lists every key). Secrets are never written here in plaintext:",
         *(f"#   pulumi config set --secret --stack {name} {key}" for key in secret),
         "# stores each one encrypted (as a `secure:` value) after `pulumi stack init`.",
     ]

@@ -1,6 +1,6 @@
 """`uv run invoke preview-env --pr N`: the stack file of pull request N's preview env.
 
-A preview env is its own stack `pr<N>` (README "Preview environments"): its own env name, hence its own
+A preview env is its own stack `pr<N>` (docs/pr-environments.md): its own env name, hence its own
 container, volume and network names, Vault policies, AppRoles, KV paths and database; smaller limits; the
 previews' own S3 bucket. It is generated from ops/preview_env.template.yaml and the base stack's file
 (staging): the template says which keys are copied (the platform a preview is a client of) and which are
@@ -257,7 +257,7 @@ def main(pr: Any, out_dir: str | None = None, image_tag: str | None = None, exis
 
 
 def deployer_policy(base_file: Path | None = None) -> str:
-    """The previews' deploy token's policy (README "Preview environments"), pinned to what every preview
+    """The previews' deploy token's policy (docs/pr-environments.md), pinned to what every preview
     inherits from the base stack: the Vault mounts, vaultAgentCidrs and secretIdTtlDays."""
     cfg = load_stack(load_template().base, base_file).config
     return deployer_policy_hcl(

@@ -1,5 +1,5 @@
 """`uv run invoke rollback --stack S [--to TAG] [--list]`: redeploy an image tag this stack ran before
-(README "Rollback").
+(docs/rollback.md).
 
 The tags come from the stack's update history (Automation API `Stack.history()`, i.e. `pulumi stack
 history --json`, read without decrypting secrets): every successful `update` records the config it ran
@@ -236,8 +236,8 @@ def swap_failed_revisions(deployment: Mapping[str, Any]) -> tuple[dict[str, Any]
             continue
         if not pending[0].get("created") or not live[0].get("created"):
             raise OperatorError(
-                f"the state of {urn} does not say when its revisions were created: swap them by hand (README "
-                '"Rollback")',
+                f"the state of {urn} does not say when its revisions were created: swap them by hand "
+                "(docs/rollback.md)",
             )
         # Only when the live revision is the newer one, i.e. the one the failed update created: a second
         # run (after a rollback that failed later on) must not swap the serving revision back out.
@@ -443,15 +443,15 @@ def rollback(
             # The state already names the serving revision as current: the file must keep its tag.
             print(
                 f"rollback: the update failed; Pulumi.{stack}.yaml stays at imageTag {target.tag}, which "
-                f"the state now runs; fix the cause and run `pulumi up --stack {stack}` (README "
-                '"Rollback")',
+                f"the state now runs; fix the cause and run `pulumi up --stack {stack}` "
+                "(docs/rollback.md)",
                 file=sys.stderr,
             )
         else:
             path.write_bytes(original)
             print(
                 f"rollback: the update failed; Pulumi.{stack}.yaml is back at imageTag {current}; the "
-                'revision that was serving keeps serving (README "Rollback")',
+                "revision that was serving keeps serving (docs/rollback.md)",
                 file=sys.stderr,
             )
         return 1

@@ -1,6 +1,6 @@
 """`uv run invoke rotate --stack S --what WHAT`: rotate one generated secret or AppRole secret-id by
-replacing its resource (`pulumi up --replace <urn>`), after saying what that does to users (README
-"Rotation").
+replacing its resource (`pulumi up --replace <urn>`), after saying what that does to users
+(docs/rotation.md).
 
 WHAT is app-secret-id, postgres-secret-id, redis-secret-id, backup-secret-id (a service's AppRole
 secret-id), postgres-password, redis-password or secret-key (the backend's SECRET_KEY). The resource and its
@@ -67,7 +67,7 @@ class Kind:
     effect: str
     """What the command prints before it asks."""
     notice: str
-    """README's rotation table: what users notice, in short."""
+    """docs/rotation.md's table: what users notice, in short."""
     vault_service: str
     """The Vault service (postgres, redis, app, backup) the secret belongs to."""
     kv_key: str | None = None
@@ -290,7 +290,7 @@ def vault_secret_ids(cfg: StackConfig) -> SecretIdStore:
     )
 
 
-# README's words for a container a rotation recreates, in the order the table lists them.
+# docs/rotation.md's words for a container a rotation recreates, in the order the table lists them.
 _WHO = (
     ((Service.POSTGRES, None), "Postgres"),
     ((Service.VAULT_AGENT, "postgres"), "the agent of postgres"),
@@ -307,7 +307,7 @@ README_STACKS = ("production", "staging")
 
 
 def readme_table(plans: dict[str, Sequence[RotationPlan]] | None = None) -> str:
-    """README's rotation table, from each committed stack's plans: the resource each --what replaces, the
+    """docs/rotation.md's table, from each committed stack's plans: the resource each --what replaces, the
     containers it recreates (a container only some stacks run says which), what users notice."""
     if plans is None:
         plans = {}

@@ -310,8 +310,7 @@ SEPARATE = StackValidationPolicy(
     validate=validate_separate_storage,
     enforcement_level=EnforcementLevel.ADVISORY,
     severity=Severity.HIGH,
-    remediation_steps=SEPARATE_FIX
-    + ' The bucket and the key are made on the storage side (README "Backups and restore").',
+    remediation_steps=SEPARATE_FIX + " The bucket and the key are made on the storage side (docs/backups.md).",
 )
 
 POLICIES = [PRESENT, OFF_HOST, RETENTION, SEPARATE]

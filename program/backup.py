@@ -1,4 +1,4 @@
-"""BackupComponent: the env's backup service (invariant 9; README "Backups and restore").
+"""BackupComponent: the env's backup service (invariant 9; docs/backups.md).
 
 One container per env, `finance_report-backup<sfx>`, runs render/backup_job.py's script: on a
 schedule (and on demand, `uv run invoke backup`) it dumps the env's Postgres into an encrypted restic
@@ -127,7 +127,7 @@ class BackupComponent(pulumi.ComponentResource):
         env, settings = args.env, args.settings
 
         # Generated once and kept in state (encrypted) and Vault; rotating it would orphan every backup
-        # made with it, so it is rotated only by `restic key add/remove` by hand (README).
+        # made with it, so it is rotated only by `restic key add/remove` by hand (docs/backups.md).
         password = random.RandomPassword(
             f"{name}-restic-password", length=48, special=False, opts=generated_options(self, protect=keeps_data(env))
         )

@@ -2,8 +2,8 @@
 stack: `previewDockerProxy`).
 
 A preview runs the branch's own program, so its credentials must not be root on the host. The preview ssh
-user's key is forced to one command that pipes the ssh session into this proxy's socket (README: CI
-credentials); the proxy passes exactly the Docker API calls the provider makes to read
+user's key is forced to one command that pipes the ssh session into this proxy's socket
+(docs/ci-credentials.md); the proxy passes exactly the Docker API calls the provider makes to read
 (`facts.providers.READ_CALLS`) and answers 403 to everything else. It is HAProxy with a config built here
 from those facts, not a generic socket proxy: tecnativa/docker-socket-proxy allows whole sections
 (`CONTAINERS=1` also passes GET /containers/{id}/archive and /export, which read files, rendered secrets
@@ -134,7 +134,7 @@ _PUBLIC_KEY = re.compile(r"^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) 
 
 
 def authorized_keys_line(public_key: str, socket_path: str) -> str:
-    """The preview key's line in the preview user's ~/.ssh/authorized_keys (README: CI credentials).
+    """The preview key's line in the preview user's ~/.ssh/authorized_keys (docs/ci-credentials.md).
 
     The provider connects with `ssh ... -- host docker system dial-stdio` and speaks HTTP over the pipe;
     the forced command replaces whatever the client asks to run with a pipe into the proxy's socket, so

@@ -9,7 +9,7 @@ PRODUCTION = "production"
 
 
 def preview_env(pr: int) -> str:
-    """The env (and stack) name of pull request `pr` (README "Preview environments")."""
+    """The env (and stack) name of pull request `pr` (docs/pr-environments.md)."""
     env = f"pr{pr}"
     if not is_preview_env(env):
         raise ValueError(f"pull request number {pr!r} gives no preview env name (expected 1 to 999999999)")

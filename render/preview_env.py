@@ -14,9 +14,10 @@ Vault policy paths only glob at the end, and `finance_report-pr*` would also mat
 starting with `pr` and a digit). The KV grants need no such care: previews' secrets have their own
 subtree.
 
-README "Preview environments" prints these policies; tests/integration/test_preview_env_vault.py applies
-them to OpenBao and shows that such a token deploys a preview's artifacts and is refused everything of
-staging and production, including through a role or policy it writes.
+docs/pr-environments.md writes these policies (as docs/vault/ files); tests/integration/
+test_preview_env_vault.py applies them to OpenBao and shows that such a token deploys a preview's
+artifacts and is refused everything of staging and production, including through a role or policy it
+writes.
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ def deployer_policy_hcl(
     look up, list, destroy), KV v2 data and metadata under the previews' subtree (a destroyed preview
     deletes every version). Plus its own token: look up, create the provider's child token (which inherits
     this policy), revoke it. `bound_cidrs` and `secret_id_ttl` are what previews inherit from staging's
-    stack file (ops/preview_env.template.yaml): README prints the command that passes them."""
+    stack file (ops/preview_env.template.yaml): docs/pr-environments.md gives the command that writes it."""
     crud = ["create", "read", "update", "delete", "list"]
     # One rule covers a role and its sub-paths (role-id, secret-id, accessor lookup and destroy, and the
     # per-field endpoints such as secret-id-ttl), so it allows what the provider sends to any of them:

@@ -75,7 +75,7 @@ def preview_policy_name(env: str) -> str:
 
 
 def preview_policy_hcl(kv_mount: str, approle_mount: str, env: str, services: Sequence[str]) -> str:
-    """The policy of `pulumi preview --stack <env>`'s token (README: CI credentials): exactly the calls the
+    """The policy of `pulumi preview --stack <env>`'s token (docs/ci-credentials.md): exactly the calls the
     Vault provider makes to read this env's resources (facts.providers.VAULT_READ_CALLS), on each service's
     own paths, without globs. No list, no write, no auth/token/create (previews set vaultSkipChildToken).
     The one update is the secret-id accessor lookup the provider's read uses: it returns a secret-id's
@@ -132,7 +132,7 @@ def deploy_grants(
 # Vault cannot pin a JSON number (facts.providers.VAULT_JSON_NUMBERS_UNPINNABLE), so an update right would
 # let a leaked token set secret_id_ttl to 0, and a deleted role comes back with Vault's defaults (no CIDR
 # binding, secret-ids that never expire). The program never sets a role-id: nothing writes one. A change
-# to a role's settings, or destroying a stack, is an admin's job (README "The deploy Vault policy and
+# to a role's settings, or destroying a stack, is an admin's job (docs/ci-credentials.md "The deploy Vault policy and
 # token"). Write capabilities only: the reads stay.
 DEPLOY_ROLE_NARROWING: dict[str, tuple[str, ...]] = {
     "auth/{approle}/role/{role}": ("create",),
@@ -211,7 +211,7 @@ def deploy_policy_hcl(
     bound_cidrs: Sequence[str] = (),
     secret_id_ttl: int = SECRET_ID_TTL_SECONDS,
 ) -> str:
-    """The policy of `pulumi up --stack <env>`'s token (README: CI credentials): what the deploy reads
+    """The policy of `pulumi up --stack <env>`'s token (docs/ci-credentials.md): what the deploy reads
     and writes, what `invoke rotate` destroys, and sys/capabilities-self so `invoke doctor` can check
     exactly that. Each ACL policy may only be written with the exact text the program writes, each role
     only created, with its own policy and the program's settings (`bound_cidrs`, `secret_id_ttl`: the
@@ -262,7 +262,7 @@ def secret_id_renewal_window(now: float, secret_id_ttl: int) -> str:
     new window replaces the secret-id (every argument of the resource is ForceNew: facts.providers
     REPLACE_FACTS): the new one is minted, the agent recreated with it, the old one destroyed. One minted
     in window k lives until at least the end of window k+2, so a deploy at least every two thirds of the
-    TTL (README: the weekly scheduled deploy) renews every secret-id before it expires."""
+    TTL (docs/rotation.md: the weekly scheduled deploy) renews every secret-id before it expires."""
     import datetime
 
     window = secret_id_ttl // 3

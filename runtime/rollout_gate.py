@@ -1,4 +1,5 @@
-"""The rollout gate `pulumi up` runs last (program/rollout.py declares it; README "Rollout gate").
+"""The rollout gate `pulumi up` runs last (program/rollout.py declares it; docs/deploy.md: "Rollout gate and
+watched cutover").
 
     python -m runtime.rollout_gate --docker-host ssh://deploy@host [--ssh-opts '["-o","..."]']
         --healthy NAME [--healthy NAME ...] [--watch NAME ...] [--watch-seconds 60] [--url URL ...]

@@ -1,4 +1,4 @@
-"""The deploy Vault token of a committed env on a real OpenBao (README "The deploy Vault policy and
+"""The deploy Vault token of a committed env on a real OpenBao (docs/ci-credentials.md "The deploy Vault policy and
 token"): with the policy `render.vault_artifacts.deploy_policy_hcl` builds, it makes every request
 the Vault provider makes to deploy its env, in the provider's own shapes (tests/integration/
 vault_provider.py), and cannot give itself another env's secrets: not by rewriting its policies' text,
@@ -208,7 +208,7 @@ def test_a_role_the_deploy_token_creates_carries_exactly_the_programs_settings(d
     ([] and a subset or superset of the bound CIDRs; the same CIDRs in another order are the same set, as
     the provider's schema.Set sends them in its own order). Numbers (the TTLs) are not in this table:
     Vault cannot pin a JSON number (test_vault_semantics.py); the token cannot change them after the
-    create, and README's deploy section says so."""
+    create, and docs/ci-credentials.md's deploy section says so."""
     artifacts = Artifacts(run_stack("staging", {"vaultAddress": openbao.address, "vaultAgentCidrs": json.dumps(CIDRS)}))
     client = deploy_token("staging", artifacts)
     delete_roles(openbao, artifacts)

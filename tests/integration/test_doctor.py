@@ -233,7 +233,9 @@ def test_vault_mounts_and_the_deploy_tokens_capabilities(host, openbao):
         "the token may do more than the deploy policy allows on 1 path, e.g. "
         "auth/approle/role/finance_report-staging-app (delete, update): its policy predates this one"
     ), caps.detail
-    assert "write the deploy policy in README again" in caps.fix
+    assert caps.fix == (
+        "write the deploy policy again (docs/ci-credentials.md: the deploy Vault policy and token), as a Vault admin"
+    )
 
     wrong_mounts = doctor(host, openbao, {"vaultKvMount": "kv", "vaultApproleMount": "apps"}, token=deploy).vault()
     assert [f.ok for f in by_check(wrong_mounts, "vault KV")] == [False] and [

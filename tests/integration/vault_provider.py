@@ -139,8 +139,8 @@ def deploy_policy_of(artifacts: Artifacts) -> str:
 
 
 def deploy_token(openbao, artifacts: Artifacts, child: bool = True) -> VaultHTTP:
-    """A token with the env's deploy policy (README "The deploy Vault policy and token"), written by root;
-    by default the child token the Vault provider works through (it inherits the policy)."""
+    """A token with the env's deploy policy (docs/ci-credentials.md "The deploy Vault policy and token"), written by
+    root; by default the child token the Vault provider works through (it inherits the policy)."""
     env = artifacts.env
     root = openbao.client()
     root.sys.create_or_update_acl_policy(name=f"finance_report-{env}-deploy", policy=deploy_policy_of(artifacts))

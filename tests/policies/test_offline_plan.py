@@ -318,7 +318,7 @@ def test_strict_fails_on_the_required_values_the_stack_file_leaves_unset(stack, 
 
 
 def test_generated_preview_files_in_the_project_change_no_answer(tmp_path, monkeypatch, capsys):
-    """README's preview steps leave Pulumi.pr42.yaml (and policies/config.pr42.json) in the project root:
+    """docs/pr-environments.md's steps leave Pulumi.pr42.yaml in the project root:
     the plan's answers, and so this suite's expectations, must not depend on them."""
     from ci import offline_plan
 

@@ -58,7 +58,7 @@ WORKFLOWS = ROOT / ".github" / "workflows"
 DEPLOY_SECRETS = {"DOKPLOY_SSH_KEY", "VAULT_DEPLOY_TOKEN", "PULUMI_ACCESS_TOKEN"}
 PREVIEW_SECRETS = {"DOKPLOY_PREVIEW_SSH_KEY", "VAULT_PREVIEW_TOKEN", "PULUMI_PREVIEW_TOKEN"}
 # Pull requests' preview environments (stacks pr<N>): deploy credentials scoped to pr* stacks and names,
-# in the `pr-envs` environment, which requires a reviewer (README: CI credentials).
+# in the `pr-envs` environment, which requires a reviewer (docs/ci-credentials.md).
 PR_ENV_SECRETS = {
     "PULUMI_PR_ENV_TOKEN",
     "DOKPLOY_PR_ENV_SSH_KEY",
@@ -67,7 +67,7 @@ PR_ENV_SECRETS = {
     "PR_ENV_S3_SECRET_KEY",
 }
 PR_ENV_ENVIRONMENT = "pr-envs"
-# Environments configured in GitHub (README: CI credentials): deploy ones allow main only; `production`,
+# Environments configured in GitHub (docs/ci-credentials.md): deploy ones allow main only; `production`,
 # both preview environments (their tokens read the env's secrets) and `pr-envs` require a reviewer.
 DEPLOY_ENVIRONMENTS = {"staging", "production"}
 PREVIEW_ENVIRONMENTS = {"preview-staging", "preview-production"}

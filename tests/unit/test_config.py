@@ -145,7 +145,7 @@ BAD_VALUES = [
         {"imagetag": "v1"},
         None,
         "config finance-report:imagetag is not a known key (its value is not shown): did you mean imageTag? "
-        "README's configuration reference lists every key",
+        "docs/configuration.md lists every key",
     ),
     (
         "production",
@@ -199,7 +199,7 @@ def test_a_secret_under_a_misspelt_key_is_never_echoed():
     run = run_stack("production", secret_overrides={"s3SecretKy": value})
     assert (
         str(run.error) == "config finance-report:s3SecretKy is not a known key (its value is not shown): did you mean "
-        "s3SecretKey? README's configuration reference lists every key"
+        "s3SecretKey? docs/configuration.md lists every key"
     )
     assert value not in str(run.error) and run.resources == []
 

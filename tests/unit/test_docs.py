@@ -45,7 +45,9 @@ def without_code(text: str) -> str:
 
 def code_lines(text: str) -> list[str]:
     """Every line inside a fenced code block, and every inline code span (whitespace collapsed)."""
-    lines = [line for block in re.findall(r"(?ms)^```[^\n]*\n(.*?)^```", text) for line in block.splitlines()]
+    blocks = re.findall(r"(?ms)^```[^\n]*\n(.*?)^```", text)
+    # a command continued with a trailing backslash is one line, as the shell reads it
+    lines = [line for block in blocks for line in re.sub(r"\s*\\\n\s*", " ", block).splitlines()]
     spans = [" ".join(span.split()) for span in re.findall(r"`([^`\n]+(?:\n[^`\n]+)?)`", without_fences(text))]
     return lines + spans
 
@@ -130,14 +132,32 @@ def test_the_link_check_sees_a_broken_link_and_a_broken_anchor(tmp_path):
 # ------------------------------------------------------------------------------------------ commands
 
 
+def invoke_argvs(line: str) -> list[str]:
+    """The argv after each `uv run invoke` of one line: up to the shell's next command or a redirection of
+    its output (` > FILE`; `<env>` is a placeholder, not a redirection)."""
+    return [
+        re.split(r"\s[12]?>>?\s", match.group(1))[0]
+        for match in re.finditer(r"uv run invoke ([^;&|`]*(?:\|[a-z-]+)*[^;&`]*)", line)
+    ]
+
+
 def invoke_commands() -> list[tuple[str, str]]:
     """(page, argv after `uv run invoke`) for every command the pages show."""
-    found = []
-    for page in PAGES_MD:
-        for line in code_lines(page.read_text()):
-            for match in re.finditer(r"uv run invoke ([^;&|`]*(?:\|[a-z-]+)*[^;&`]*)", line):
-                found.append((rel(page), match.group(1)))
-    return found
+    return [
+        (rel(page), argv) for page in PAGES_MD for line in code_lines(page.read_text()) for argv in invoke_argvs(line)
+    ]
+
+
+def test_a_command_continued_over_lines_is_checked_whole():
+    (line,) = code_lines("```bash\nuv run invoke new-stack x --domain d \\\n  --docker-hst h\n```\n")
+    assert line == "uv run invoke new-stack x --domain d --docker-hst h"
+    assert check_invoke_command(invoke_argvs(line)[0]) is not None
+
+
+def test_a_command_ends_at_a_redirection_but_not_at_a_placeholder():
+    assert invoke_argvs("uv run invoke policy-config --stack s > /tmp/p.json   # x") == ["policy-config --stack s"]
+    assert invoke_argvs("uv run invoke rotate --stack <env> --wat x") == ["rotate --stack <env> --wat x"]
+    assert check_invoke_command(invoke_argvs("uv run invoke rotate --stack <env> --wat x")[0]) is not None
 
 
 @cache
@@ -233,6 +253,21 @@ def test_readme_s_test_command_is_the_one_ci_runs_as_readme_s():
 
 def test_readme_commands_table_is_generated_from_tasks_py():
     assert commands_table() in README.read_text(), "README's commands table is stale: `uv run invoke readme-tables`"
+
+
+def test_readme_names_every_short_flag_as_invoke_parses_it():
+    """README says the short flags mean the same in every task: each (-x, --long) pair invoke's parser gives
+    any task is listed, and no other."""
+    pairs = {
+        (f"-{short}", f"--{long_name}")
+        for name in collection().task_names
+        for argument in copy.deepcopy(collection()[name]).get_arguments()
+        for long_name in argument.names[:1]
+        for short in argument.names[1:]
+    }
+    text = README.read_text()
+    sentence = " ".join(text[text.index("the short\nflags") : text.index("):", text.index("the short\nflags"))].split())
+    assert set(re.findall(r"`(-[a-z])` `(--[a-z-]+)`", sentence)) == pairs
 
 
 def test_every_task_has_a_page():

@@ -1,7 +1,7 @@
 """The edges issue 17 found in the operator commands, each shown failing first: a refused Vault token read
 as "not mounted", Python errnos in status and Docker errors, one short flag meaning two things, a pull
 request number with a leading zero taken as another, a backup that asks before it knows the host has a
-backup service, mock image ids that look like real digests, an advisory that contradicts README, and a
+backup service, mock image ids that look like real digests, an advisory that contradicts the docs, and a
 doctor that says nothing of unset required values."""
 
 from __future__ import annotations
@@ -186,7 +186,7 @@ def test_the_plan_marks_the_image_ids_it_invents_as_mocks(staging):
     assert images and all(i.startswith("sha256:mock") for i in images), sorted(images)[:3]
 
 
-# ------------------------------------------------------------------------------------------ advisory and README
+# ------------------------------------------------------------------------------------------ advisory and the docs
 
 
 def test_the_secret_id_advisory_gives_the_fixes_the_docs_give(staging):

@@ -1,4 +1,4 @@
-"""Preview environments per pull request (README "Preview environments"): the generated stack (and the
+"""Preview environments per pull request (docs/pr-environments.md): the generated stack (and the
 policy config derived from it), the template's guard rails, the capacity check, the config rules for
 `pr<N>` envs, and the real program under mocks for a generated preview (its own names everywhere, data
 and secrets that go with the PR, nothing of staging's)."""
@@ -365,7 +365,7 @@ def test_a_previews_generated_secrets_are_not_protected(preview_run):
 
 def test_the_deployer_policy_readme_prints_pins_what_every_preview_inherits(preview_run):
     """vaultAgentCidrs and secretIdTtlDays come from the base stack (ops/preview_env.template.yaml): the
-    deployer policy README writes must pin exactly the roles a generated preview declares."""
+    deployer policy docs/pr-environments.md writes must pin exactly the roles a generated preview declares."""
     from ops.preview_env import deployer_policy
 
     roles = [r.inputs for r in preview_run.by_type("vault:appRole/authBackendRole:AuthBackendRole")]

@@ -279,7 +279,7 @@ def test_a_failed_rollback_restores_the_stack_file_unless_the_state_was_swapped(
 
 
 def test_refreshes_after_a_failed_cutover_still_swap_the_state_before_the_up(project, capsys):
-    """The container-name conflict README warns about: without the swap the `up` recreates the serving
+    """The container-name conflict docs/deploy.md warns about: without the swap the `up` recreates the serving
     revision's name while that container still runs."""
     path = project / "Pulumi.production.yaml"
     path.write_text(rb.with_image_tag(path.read_text(), "v1.4.3"))
