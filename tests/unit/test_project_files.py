@@ -81,7 +81,10 @@ def test_ci_runs_every_command_of_the_pull_request_checks_job():
     ]
     assert commands, "the checks job runs commands"
     assert [c for c in commands if c not in ci] == []
-    assert "\nuv run pytest\n" in ci, "README's test command, exactly"
+    readme = (ROOT / "README.md").read_text()
+    shown = re.search(r"The test command, which CI \(`\.ci/run`\) runs too:\n\n```bash\n(.+)\n```", readme)
+    assert shown and shown.group(1).startswith("uv run pytest"), "README shows its test command"
+    assert f"\n{shown.group(1)}\n" in ci, "README's test command, exactly"
 
 
 def test_readme_policy_table_lists_every_policy_of_the_pack():
