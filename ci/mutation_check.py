@@ -5,8 +5,8 @@ project's tracked files to a scratch directory once per mutation, applies one mu
 replacement, which must match once), runs the tests that guard it, and expects one of them to FAIL (an
 error in a fixture or the harness does not count). A mutation whose tests still pass "survives": the
 check prints it and exits 1. A mutation whose text no longer matches exits 2 (the list went stale with
-the code). `.ci/run` runs it, after README's test command has shown that every guard test passes
-unmutated.
+the code). `.ci/run` runs it beside README's test command, which shows in the same run that every guard
+test passes on the unchanged code (.ci/run fails unless both pass).
 
 Each mutation names the smallest selection of tests that kills it: test node ids, not files, and a unit or
 policy test wherever one kills it, so that only mutations no unit test can see start the real-systems
@@ -499,7 +499,7 @@ def run_one(mutation: Mutation, files: list[str], harness_id: str, mutate: bool 
             return "survived", seconds, f"pytest exited {proc.returncode} (not a test failure): {summary}"
         # Only a guard test failing counts: an error in a fixture or the harness (an engine that did not
         # start) says nothing about the mutation. The guard tests themselves pass unmutated: .ci/run runs
-        # the whole suite first (and --unmutated runs each selection alone on the unchanged code).
+        # the whole suite in the same run (and --unmutated runs each selection alone on the unchanged code).
         if not re.search(r"^FAILED ", proc.stdout, re.MULTILINE):
             return "survived", seconds, f"no guard test failed, only errors: {summary}"
         return "killed", seconds, summary
@@ -507,13 +507,19 @@ def run_one(mutation: Mutation, files: list[str], harness_id: str, mutate: bool 
         shutil.rmtree(directory, ignore_errors=True)
 
 
+def harness_slots(base_id: str, jobs: int) -> list[str]:
+    """The FR_HARNESS_ID of each concurrent slot: apart from each other and from README's test command's
+    xdist workers (`-gw0`, ...) under the same base id, which .ci/run runs at the same time."""
+    return [f"{base_id}-m{n}" for n in range(jobs)]
+
+
 def run_all(chosen: list[Mutation], jobs: int, base_id: str, mutate: bool = True) -> list[tuple[Mutation, str]]:
     """Run the mutations `jobs` at a time, the ones that start the harness first (they take longest);
     print each verdict as it comes."""
     files = tracked_files()
     slots: queue.SimpleQueue[str] = queue.SimpleQueue()
-    for n in range(jobs):
-        slots.put(f"{base_id}-m{n}")
+    for slot in harness_slots(base_id, jobs):
+        slots.put(slot)
 
     def in_a_slot(mutation: Mutation) -> tuple[str, float, str]:
         slot = slots.get()

@@ -8,6 +8,7 @@ import itertools
 
 import pytest
 
+from ci.mutation_check import harness_slots
 from tests.integration.harness import EnginePaths, harness_id, work_dir
 
 # Interface names hold at most IFNAMSIZ - 1 characters (include/uapi/linux/if.h: IFNAMSIZ 16).
@@ -50,3 +51,17 @@ def test_two_runs_with_different_ids_share_no_engine_not_even_the_doctor_tests_s
     a, b = EnginePaths(harness_id({"FR_HARNESS_ID": "hdata"})), EnginePaths(harness_id({"FR_HARNESS_ID": "hvault"}))
     assert _shared(a, b, PLACES) == []
     assert _shared(a.sibling("doctorlog"), b.sibling("doctorlog"), PLACES) == []
+
+
+@pytest.mark.parametrize("base", ["cispeedfull", "mutant"])
+def test_the_mutation_checks_slots_and_the_suites_workers_share_nothing_when_they_run_side_by_side(base):
+    """.ci/run runs README's test command (two xdist workers) and the mutation check (two slots) at once
+    under one FR_HARNESS_ID."""
+    workers = [harness_id({"FR_HARNESS_ID": base, "PYTEST_XDIST_WORKER": f"gw{n}"}) for n in range(2)]
+    slots = [harness_id({"FR_HARNESS_ID": slot}) for slot in harness_slots(base, 2)]
+    engines = [EnginePaths(i) for i in workers + slots] + [EnginePaths(i).sibling("doctorlog") for i in workers]
+    for a, b in itertools.combinations(engines, 2):
+        assert _shared(a, b) == [], (a.ident, b.ident)
+    dirs = {work_dir({"FR_HARNESS_ID": base, "PYTEST_XDIST_WORKER": f"gw{n}"}) for n in range(2)}
+    dirs |= {work_dir({"FR_HARNESS_ID": slot}) for slot in harness_slots(base, 2)}
+    assert len(dirs) == 4
