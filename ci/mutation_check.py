@@ -1,26 +1,41 @@
 """Mutation check: each guarded behaviour, broken on purpose, must make its tests fail.
 
-`uv run python -m ci.mutation_check [--only NAME ...] [--list]` copies the project's tracked files to a
-scratch directory once per mutation, applies one mutation (an exact text replacement, which must match
-once), runs the tests that guard it, and expects them to FAIL. A mutation whose tests still pass
-"survives": the check prints it and exits 1. A mutation whose text no longer matches exits 2 (the list
-went stale with the code). `.ci/run` runs it.
+`uv run python -m ci.mutation_check [--only NAME ...] [--list] [--jobs N] [--unmutated]` copies the
+project's tracked files to a scratch directory once per mutation, applies one mutation (an exact text
+replacement, which must match once), runs the tests that guard it, and expects one of them to FAIL (an
+error in a fixture or the harness does not count). A mutation whose tests still pass "survives": the
+check prints it and exits 1. A mutation whose text no longer matches exits 2 (the list went stale with
+the code). `.ci/run` runs it beside README's test command, which shows in the same run that every guard
+test passes on the unchanged code (.ci/run fails unless both pass).
+
+Each mutation names the smallest selection of tests that kills it: test node ids, not files, and a unit or
+policy test wherever one kills it, so that only mutations no unit test can see start the real-systems
+harness. To choose one for a new mutation, run the unit and policy tiers (then the integration files of
+the behaviour) on the mutant and keep the fastest test that fails, naming a whole test function where its
+parameter ids are positions; `--only NAME` then checks it is killed, and `--unmutated --only NAME` that the
+selection passes on its own on the unchanged code (one that fails alone would kill every mutant).
+
+Mutations run `--jobs` at a time (2 by default: the integration ones mostly wait on containers), each in
+its own scratch copy and on its own real-systems harness: FR_HARNESS_ID (the caller's, `mutant` when
+unset) with `-m0`, `-m1`, ... appended, one per concurrent slot, so a slot's engine keeps its images
+from one mutant to the next and two slots never share an engine.
 
 The list covers the places a review found unguarded (issue "Defects at the seams") and one mutation per
-defect it fixed; integration tests run on the real-systems harness with the caller's FR_HARNESS_ID
-(`mutant` when unset).
+defect it fixed.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import queue
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +50,10 @@ class Mutation:
     new: str
     tests: tuple[str, ...]
 
+    @property
+    def needs_harness(self) -> bool:
+        return any(t.startswith("tests/integration/") for t in self.tests)
+
 
 M = Mutation
 MUTATIONS = (
@@ -44,14 +63,14 @@ MUTATIONS = (
         "policies/container_secrets.py",
         "if is_secret_key(key) and value:",
         "if is_secret_key(key) and value and not value.startswith('/'):",
-        ("tests/policies/test_policies.py",),
+        ("tests/policies/test_policies.py::test_one_changed_property_fires_exactly_the_named_policy",),
     ),
     M(
         "least-privilege-trusts-the-policy-name",
         "policies/vault_least_privilege.py",
         'if match.group("env") != env:',
         "if False:",
-        ("tests/policies/test_policies.py",),
+        ("tests/policies/test_policies.py::test_least_privilege_judges_by_the_stacks_env_not_the_env_a_policy_names",),
     ),
     M(
         "postgres-stop-not-forwarded",
@@ -59,7 +78,7 @@ MUTATIONS = (
         "trap 'kill -INT \"$pid\" 2>/dev/null' INT TERM\n",
         "",
         (
-            "tests/integration/test_datastores.py::test_postgres_stops_fast_with_a_pooled_connection_and_restarts_without_recovery",
+            "tests/integration/test_datastores.py::test_postgres_stops_fast_with_a_pooled_connection_and_restarts_without_recovery[volume]",
         ),
     ),
     M(
@@ -83,14 +102,14 @@ MUTATIONS = (
         "policies/image_pinning.py",
         'digest.startswith("sha256:") and len(digest) == 71',
         'digest.startswith("sha256:")',
-        ("tests/policies/test_policies.py",),
+        ("tests/policies/test_policies.py::test_one_changed_property_fires_exactly_the_named_policy",),
     ),
     M(
         "tmpfs-policy-without-size",
         "policies/secrets_mount.py",
         'and "size=" in str(opts.get("o", ""))',
         "",
-        ("tests/policies/test_policies.py",),
+        ("tests/policies/test_policies.py::test_one_changed_property_fires_exactly_the_named_policy",),
     ),
     M(
         "agent-without-render-interval",
@@ -106,14 +125,16 @@ MUTATIONS = (
         "render/postgres.py",
         "ALTER ROLE {POSTGRES_USER} PASSWORD :'pw';",
         "SELECT 1;",
-        ("tests/integration/test_adopt_rotation.py",),
+        (
+            "tests/integration/test_adopt_rotation.py::test_adopt_keeps_todays_values_and_a_replace_then_rotates_the_postgres_password",
+        ),
     ),
     M(
         "kv-path-policy-allows-nesting",
         "policies/vault_kv_path.py",
         ' or "/" in str(name)[len(prefix) :]',
         "",
-        ("tests/policies/test_policies.py",),
+        ("tests/policies/test_policies.py::test_one_changed_property_fires_exactly_the_named_policy",),
     ),
     # one per defect fixed
     M(
@@ -121,14 +142,14 @@ MUTATIONS = (
         "render/redis.py",
         'USER = "999:1000"',
         'USER = "0:0"',
-        ("tests/integration/test_datastores.py::test_redis_restarts_on_its_own_data_including_appendonlydir",),
+        ("tests/unit/test_engine_semantics.py::test_datastores_run_as_their_image_user_with_no_capability",),
     ),
     M(
         "datastore-without-env-label",
         "render/labels.py",
         "    labels[ENV] = env\n",
         "    if service not in ('postgres', 'redis'):\n        labels[ENV] = env\n",
-        ("tests/unit/test_engine_semantics.py", "tests/integration/test_status.py"),
+        ("tests/unit/test_engine_semantics.py::test_every_container_carries_its_env_and_service",),
     ),
     M(
         "agent-healthy-on-stale-files",
@@ -156,7 +177,7 @@ MUTATIONS = (
         ".ci/run",
         "uv run pytest tests/unit tests/policies -q",
         "true",
-        ("tests/unit/test_project_files.py",),
+        ("tests/unit/test_project_files.py::test_ci_runs_every_command_of_the_pull_request_checks_job",),
     ),
     M(
         "postgres-smart-shutdown",
@@ -164,7 +185,7 @@ MUTATIONS = (
         "trap 'kill -INT ",
         "trap 'kill -TERM ",
         (
-            "tests/integration/test_datastores.py::test_postgres_stops_fast_with_a_pooled_connection_and_restarts_without_recovery",
+            "tests/integration/test_datastores.py::test_postgres_stops_fast_with_a_pooled_connection_and_restarts_without_recovery[volume]",
         ),
     ),
     M(
@@ -179,42 +200,44 @@ MUTATIONS = (
         "program/containers.py",
         "lambda resolved: revision_name(name_prefix, resolved)",
         "lambda resolved: revision_name(name_prefix, {k: v for k, v in resolved.items() if k != 'capabilities'})",
-        ("tests/unit/test_engine_semantics.py",),
+        ("tests/unit/test_engine_semantics.py::test_rolling_names_are_the_hash_of_every_argument",),
     ),
     M(
         "secret-id-uploaded-0644",
         "render/vault_artifacts.py",
         'CREDENTIAL_FILE_MODE = "0400"',
         'CREDENTIAL_FILE_MODE = "0644"',
-        ("tests/unit/test_engine_semantics.py",),
+        ("tests/unit/test_engine_semantics.py::test_role_and_secret_id_uploads_are_readable_by_the_agent_only",),
     ),
     M(
         "duplicate-vault-paths-overwrite",
         "policies/vault_least_privilege.py",
         "paths.setdefault(path, set()).update(caps)",
         "paths[path] = caps",
-        ("tests/policies/test_policies.py",),
+        ("tests/policies/test_policies.py::test_one_changed_property_fires_exactly_the_named_policy",),
     ),
     M(
         "url-credentials-echoed",
         "config/errors.py",
         'return URL_CREDENTIALS.sub(r"\\1[credentials hidden]@", value)',
         "return value",
-        ("tests/unit/test_config.py",),
+        ("tests/unit/test_config.py::test_credentials_in_a_url_and_huge_values_are_not_echoed",),
     ),
     M(
         "stack-file-duplicates-allowed",
         "config/stack_file.py",
         "    _check_duplicates(label, root)\n",
         "",
-        ("tests/unit/test_stack_file.py",),
+        (
+            "tests/unit/test_stack_file.py::test_a_user_mistake_exits_2_with_one_short_line_and_registers_nothing[duplicate-key]",
+        ),
     ),
     M(
         "env-may-differ-from-stack",
         "config/stack_config.py",
         "    if env != stack:\n",
         "    if False:\n",
-        ("tests/unit/test_config.py",),
+        ("tests/unit/test_config.py::test_env_defaults_to_the_stack_name_and_must_be_usable_as_one",),
     ),
     M(
         "plan-crash-reported-as-bad-input",
@@ -228,14 +251,16 @@ MUTATIONS = (
         "program/containers.py",
         "options = pulumi.ResourceOptions(delete_before_replace=False, additional_secret_outputs",
         "options = pulumi.ResourceOptions(additional_secret_outputs",
-        ("tests/unit/test_engine_semantics.py",),
+        (
+            "tests/unit/test_engine_semantics.py::test_rolling_services_are_replaced_create_first_the_other_containers_delete_first",
+        ),
     ),
     M(
         "no-destroy-grace",
         "render/hardening.py",
         '        "destroy_grace_seconds": stop.seconds,\n',
         "",
-        ("tests/unit/test_engine_semantics.py",),
+        ("tests/unit/test_engine_semantics.py::test_every_container_stops_gracefully_when_deleted",),
     ),
     # the second review: seams between the program, Vault and the engine
     M(
@@ -243,7 +268,9 @@ MUTATIONS = (
         "render/vault_artifacts.py",
         "hcl_block(path, caps, pinned.get(path))",
         "hcl_block(path, caps)",
-        ("tests/integration/test_deploy_token.py",),
+        (
+            "tests/integration/test_deploy_token.py::test_the_deploy_token_writes_each_of_its_policies_with_the_programs_text_only",
+        ),
     ),
     M(
         "deploy-token-pins-only-the-app-role",
@@ -257,14 +284,16 @@ MUTATIONS = (
         "render/vault_artifacts.py",
         '        pinned[f"sys/policies/acl/{name}"] = {',
         '        if service == "app": pinned[f"sys/policies/acl/{name}"] = {',
-        ("tests/integration/test_deploy_token.py",),
+        (
+            "tests/integration/test_deploy_token.py::test_the_deploy_token_writes_each_of_its_policies_with_the_programs_text_only",
+        ),
     ),
     M(
         "preview-deployer-unpinned",
         "render/preview_env.py",
         '-pr{digit}*", crud, allowed)',
         '-pr{digit}*", crud)',
-        ("tests/integration/test_preview_env_vault.py",),
+        ("tests/integration/test_preview_env_vault.py::test_the_deployer_cannot_give_a_preview_role_any_other_policy",),
     ),
     M(
         "network-replaced-delete-first",
@@ -274,21 +303,25 @@ MUTATIONS = (
         "pulumi.ResourceOptions(delete_before_replace=False)),",
         "docker.NetworkArgs(**kwargs))\n    return docker.Network(\n        resource_name,\n        name=name,\n"
         "        **kwargs,\n        opts=opts,",
-        ("tests/unit/test_engine_semantics.py",),
+        (
+            "tests/unit/test_engine_semantics.py::test_what_a_rolling_service_attaches_to_is_replaced_beside_it_never_under_it",
+        ),
     ),
     M(
         "adopt-drops-non-strings",
         "ops/adopt.py",
         'found[service] = dict(answer["data"]["data"] or {})',
         'found[service] = {k: v for k, v in (answer["data"]["data"] or {}).items() if isinstance(v, str)}',
-        ("tests/integration/test_adopt_rotation.py",),
+        (
+            "tests/integration/test_adopt_rotation.py::test_adopt_keeps_todays_values_and_a_replace_then_rotates_the_postgres_password",
+        ),
     ),
     M(
         "legacy-policy-level-ignored",
         "policies/vault_least_privilege.py",
         "caps |= LEGACY_POLICY[level]",
         "pass",
-        ("tests/policies/test_policies.py",),
+        ("tests/policies/test_policies.py::test_least_privilege_accepts_the_legacy_read_level_as_what_it_grants",),
     ),
     # day-2 operations (branch fix-day2)
     M(
@@ -296,14 +329,14 @@ MUTATIONS = (
         "ops/rollback.py",
         "return next((u for u in updates if u.kind in DEPLOY_KINDS), None)",
         "return next(iter(updates), None)",
-        ("tests/unit/test_rollback.py",),
+        ("tests/unit/test_rollback.py::test_refreshes_after_a_failed_cutover_do_not_hide_it",),
     ),
     M(
         "closed-stdin-is-a-traceback",
         "ops/command.py",
         'raise OperatorError(f"{NO_ANSWER}; nothing changed") from None',
         "raise",
-        ("tests/unit/test_rotate.py", "tests/unit/test_rollback.py", "tests/unit/test_invoke_usage.py"),
+        ("tests/unit/test_rollback.py::test_closed_stdin_is_one_line_and_exit_1_like_a_no",),
     ),
     M(
         "backup-secret-id-not-rotatable",
@@ -355,10 +388,7 @@ MUTATIONS = (
         "render/backup_job.sh",
         "base=$(( ${h#0} * 3600",
         "base=$(( $1 - $1 % 86400 + ${h#0} * 3600",
-        (
-            "tests/unit/test_backup.py::test_the_schedule_runs_next_at_the_configured_utc_time_and_interval",
-            "tests/unit/test_backup.py::test_a_restart_at_any_moment_plans_the_same_next_run",
-        ),
+        ("tests/unit/test_backup.py::test_a_restart_at_any_moment_plans_the_same_next_run",),
     ),
     M(
         "backup-health-allows-three-intervals",
@@ -637,8 +667,9 @@ def scratch_copy(files: list[str]) -> Path:
     return target
 
 
-def run_one(mutation: Mutation, files: list[str]) -> tuple[str, float, str]:
-    """('killed'|'survived'|'stale', seconds, detail)."""
+def run_one(mutation: Mutation, files: list[str], harness_id: str, mutate: bool = True) -> tuple[str, float, str]:
+    """('killed'|'survived'|'stale', seconds, detail); with mutate=False the selection runs on the
+    unchanged copy: ('passes'|'fails', seconds, detail)."""
     started = time.monotonic()
     directory = scratch_copy(files)
     try:
@@ -646,14 +677,9 @@ def run_one(mutation: Mutation, files: list[str]) -> tuple[str, float, str]:
         text = path.read_text()
         if text.count(mutation.old) != 1:
             return "stale", 0.0, f"{mutation.path}: the text to mutate occurs {text.count(mutation.old)} times"
-        path.write_text(text.replace(mutation.old, mutation.new))
-        # A caller's FR_HARNESS_ID is kept: two checks (or a check and a test run) on one machine must
-        # not share a harness engine; "mutant" only when none is given.
-        env = {
-            **os.environ,
-            "FR_HARNESS_ID": os.environ.get("FR_HARNESS_ID") or "mutant",
-            "PYTHONDONTWRITEBYTECODE": "1",
-        }
+        if mutate:
+            path.write_text(text.replace(mutation.old, mutation.new))
+        env = {**os.environ, "FR_HARNESS_ID": harness_id, "PYTHONDONTWRITEBYTECODE": "1"}
         proc = subprocess.run(
             [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *mutation.tests],
             cwd=directory,
@@ -662,29 +688,68 @@ def run_one(mutation: Mutation, files: list[str]) -> tuple[str, float, str]:
             text=True,
             timeout=1800,
         )
+        seconds = time.monotonic() - started
         summary = (proc.stdout.strip().splitlines() or ["(no output)"])[-1]
+        if not mutate:
+            return ("passes" if proc.returncode == 0 else "fails"), seconds, summary
         if proc.returncode == 0:
-            return "survived", time.monotonic() - started, summary
+            return "survived", seconds, summary
         if proc.returncode not in (1,):
-            return (
-                "survived",
-                time.monotonic() - started,
-                f"pytest exited {proc.returncode} (not a test failure): {summary}",
-            )
+            return "survived", seconds, f"pytest exited {proc.returncode} (not a test failure): {summary}"
         # Only a guard test failing counts: an error in a fixture or the harness (an engine that did not
         # start) says nothing about the mutation. The guard tests themselves pass unmutated: .ci/run runs
-        # the whole suite first.
+        # the whole suite in the same run (and --unmutated runs each selection alone on the unchanged code).
         if not re.search(r"^FAILED ", proc.stdout, re.MULTILINE):
-            return "survived", time.monotonic() - started, f"no guard test failed, only errors: {summary}"
-        return "killed", time.monotonic() - started, summary
+            return "survived", seconds, f"no guard test failed, only errors: {summary}"
+        return "killed", seconds, summary
     finally:
         shutil.rmtree(directory, ignore_errors=True)
+
+
+def harness_slots(base_id: str, jobs: int) -> list[str]:
+    """The FR_HARNESS_ID of each concurrent slot: apart from each other and from README's test command's
+    xdist workers (`-gw0`, ...) under the same base id, which .ci/run runs at the same time."""
+    return [f"{base_id}-m{n}" for n in range(jobs)]
+
+
+def run_all(chosen: list[Mutation], jobs: int, base_id: str, mutate: bool = True) -> list[tuple[Mutation, str]]:
+    """Run the mutations `jobs` at a time, the ones that start the harness first (they take longest);
+    print each verdict as it comes."""
+    files = tracked_files()
+    slots: queue.SimpleQueue[str] = queue.SimpleQueue()
+    for slot in harness_slots(base_id, jobs):
+        slots.put(slot)
+
+    def in_a_slot(mutation: Mutation) -> tuple[str, float, str]:
+        slot = slots.get()
+        try:
+            return run_one(mutation, files, slot, mutate)
+        finally:
+            slots.put(slot)
+
+    ordered = sorted(chosen, key=lambda m: not m.needs_harness)
+    results = []
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        futures = {pool.submit(in_a_slot, m): m for m in ordered}
+        for future in as_completed(futures):
+            mutation = futures[future]
+            verdict, seconds, detail = future.result()
+            results.append((mutation, verdict))
+            print(f"{verdict:9} {mutation.name:40} {seconds:6.1f}s  {detail}", flush=True)
+    return results
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ci.mutation_check", description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", nargs="*", help="run only these mutations (names from --list)")
     parser.add_argument("--list", action="store_true")
+    parser.add_argument("--jobs", type=int, default=2, help="mutations run at a time (default 2)")
+    parser.add_argument(
+        "--unmutated",
+        action="store_true",
+        help="run each selection on the unchanged code instead, expecting it to pass (a selection that fails "
+        "alone would kill every mutant)",
+    )
     args = parser.parse_args(argv)
     chosen = [m for m in MUTATIONS if not args.only or m.name in args.only]
     if args.list:
@@ -695,12 +760,16 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         print(f"mutation_check: unknown mutation(s) {', '.join(sorted(unknown))}; see --list", file=sys.stderr)
         return 2
-    files = tracked_files()
-    results = []
-    for mutation in chosen:
-        verdict, seconds, detail = run_one(mutation, files)
-        results.append((mutation, verdict))
-        print(f"{verdict:9} {mutation.name:40} {seconds:6.1f}s  {detail}", flush=True)
+    if args.jobs < 1:
+        print(f"mutation_check: --jobs {args.jobs}: expected a whole number of 1 or more", file=sys.stderr)
+        return 2
+    # A caller's FR_HARNESS_ID is kept: two checks (or a check and a test run) on one machine must not
+    # share a harness engine; "mutant" only when none is given.
+    results = run_all(chosen, args.jobs, os.environ.get("FR_HARNESS_ID") or "mutant", mutate=not args.unmutated)
+    if args.unmutated:
+        failing = [m.name for m, v in results if v != "passes"]
+        print(f"mutation check, unmutated: {len(results) - len(failing)} selections pass, {len(failing)} do not")
+        return 1 if failing else 0
     survived = [m.name for m, v in results if v == "survived"]
     stale = [m.name for m, v in results if v == "stale"]
     print(

@@ -24,7 +24,7 @@ from ops.program_run import run_program
 from render.vault_artifacts import deploy_policy_hcl, preview_policy_hcl
 from tests.conftest import stack_config
 from tests.integration import images
-from tests.integration.harness import Docker, EnginePaths
+from tests.integration.harness import ENGINE, Docker
 
 pytestmark = pytest.mark.integration
 
@@ -98,7 +98,9 @@ def test_daemon_log_options_that_would_replace_every_container_are_found(agent_i
     """A second engine configured like a host whose daemon.json sets a default log option."""
     # --iptables=false: its containers are only created and read back, and a second engine rewriting the
     # shared iptables chains would race the first one's
-    other = Docker(paths=EnginePaths("doctorlog"), daemon_args=("--log-opt", "mode=non-blocking", "--iptables=false"))
+    other = Docker(
+        paths=ENGINE.sibling("doctorlog"), daemon_args=("--log-opt", "mode=non-blocking", "--iptables=false")
+    )
     try:
         other.start()
         other.run("load", input=_saved(agent_image), timeout=300)
