@@ -35,12 +35,15 @@ from tests.integration.harness import (
     Process,
     bao_binary,
     free_port,
+    harness_id,
     start_process,
     unavailable,
     wait_until,
 )
 
-_ID = os.environ.get("FR_HARNESS_ID", "") or "swarm"
+# Each xdist worker is a harness session of its own (harness_id appends -gw0, -gw1): two workers that each
+# start a swarm must never share a manager's dockerd.
+_ID = harness_id(os.environ) or "swarm"
 SECOND_ID = os.environ.get("FR_HARNESS_ID2", "") or f"{_ID}2"
 OCTET = 60 + sum(map(ord, _ID)) % 60  # the link 10.<o>.250.0/24 exists only inside this harness's namespaces
 LINK = f"10.{OCTET}.250"
