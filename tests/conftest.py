@@ -20,9 +20,18 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+import config.stack_config  # noqa: E402
 from config.stack_file import read_stack_file  # noqa: E402
 from facts.project import PROJECT  # noqa: E402
 from ops.program_run import ProgramRun, run_program, with_missing_secrets  # noqa: E402
+
+# Every run of the program in one test session sees one moment: the secret-ids' renewal window comes from
+# the clock (render.vault_artifacts.secret_id_renewal_window), and a test whose two runs straddle a window
+# boundary saw every secret-id re-minted between them (CI at 2026-12-03T00:00Z, a boundary: test_rotate
+# found every vault agent replaced). Tests of the renewal itself set the clock themselves (monkeypatch).
+
+_SESSION_MOMENT = config.stack_config.clock()
+config.stack_config.clock = lambda: _SESSION_MOMENT
 
 
 def stack_config(
