@@ -4,6 +4,7 @@ gate that ends every update."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_docker as docker
@@ -79,10 +80,10 @@ class _Shared:
     traefik_network: pulumi.Output[str]
     """Dokploy's network, looked up: referenced, never created or deleted."""
     agent: AgentSettings
-    kept: pulumi.Output
+    kept: pulumi.Output[Any]
     """The values `invoke adopt` kept from Vault, by service."""
 
-    def kept_for(self, service: str) -> pulumi.Output:
+    def kept_for(self, service: str) -> pulumi.Output[Any]:
         return self.kept.apply(lambda k: k.get(service, {}))
 
 
@@ -314,7 +315,7 @@ class FinanceReportStack(pulumi.ComponentResource):
         redis: DatastoreComponent,
         app: AppComponent,
         backup: BackupComponent,
-    ) -> dict[str, pulumi.Input]:
+    ) -> dict[str, pulumi.Input[Any]]:
         """The stack outputs (OUTPUTS says what each is)."""
         env = cfg.env
         site = app_env.site_url(env, cfg.domain)
@@ -352,7 +353,7 @@ class FinanceReportStack(pulumi.ComponentResource):
             "backup_repository": backup.repository,
         }
 
-    def _docker_proxy(self, cfg: StackConfig, scoped: pulumi.ResourceOptions) -> dict[str, pulumi.Input]:
+    def _docker_proxy(self, cfg: StackConfig, scoped: pulumi.ResourceOptions) -> dict[str, pulumi.Input[Any]]:
         """previewDockerProxy: the read-only Docker API proxy; its output says where it listens."""
         proxy = DockerProxy(
             "preview-docker-proxy",
