@@ -130,7 +130,8 @@ def policy_config(c, stack="", config_file=None):
 
 @task(name="config-reference")
 def config_reference(c):
-    """Print Pulumi.yaml's config block and docs/configuration.md's table, generated from config/stack_config.py."""
+    """Print Pulumi.yaml's config block and docs/configuration.md's table, generated from config/schema.py
+    (`invoke docs` writes them in place)."""
     import yaml
 
     from ci.config_reference import project_config_block, readme_table
@@ -202,16 +203,16 @@ def vault_policies(c):
 
 @task
 def docs(c):
-    """Regenerate the generated sections of docs/ (exit codes, outputs) from the tools."""
-    from ci.docs_tables import write_docs
+    """Rewrite every generated file and block in place (README's and docs/ tables, Pulumi.yaml's config,
+    docs/vault/*.hcl, the production diagram); ci/docs_tables.py lists them."""
+    from ci.docs_tables import main
 
-    for path in write_docs():
-        print(f"docs: rewrote {path}")
+    sys.exit(main())
 
 
 @task(name="readme-tables")
 def readme_tables(c):
-    """Print the blocks of README and docs/ generated from the tools (tests fail when a page drifts from them)."""
+    """Print the blocks of README and docs/ generated from the tools (`invoke docs` writes them in place)."""
     from ci.commands import commands_table
     from ci.memory_budget import host_budget
     from ops.logs import readme_services
