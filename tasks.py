@@ -3,23 +3,31 @@
 import sys
 
 import invoke
+import invoke.main
 from invoke.exceptions import Exit, ParseError
-from invoke.program import Program
-
-_parse_tasks = Program.parse_tasks
 
 
-def _usage_errors_exit_2(self):
-    """A usage error (unknown task or flag, a flag without its value) is bad input: one line, exit 2, as
-    every command here documents. Invoke itself exits 1 for them; this file is loaded before the task
-    arguments are parsed."""
-    try:
-        _parse_tasks(self)
-    except ParseError as err:
-        raise Exit(str(err), code=2) from None
+class TasksProgram(invoke.Program):
+    """invoke's Program with a usage error (unknown task or flag, a flag without its value) as bad input: one
+    line, exit 2, as every command here documents. Invoke's own Program exits 1 for them (invoke 3.0.3,
+    invoke/program.py lines 416-417 in Program.run: `elif isinstance(e, ParseError): code = 1`). `parse_tasks`
+    is the documented step that parses the task names and their flags (API docs: Program.parse_tasks)."""
+
+    def parse_tasks(self) -> None:
+        try:
+            super().parse_tasks()
+        except ParseError as err:
+            raise Exit(str(err), code=2) from None
 
 
-Program.parse_tasks = _usage_errors_exit_2
+# `uv run invoke` (and `python -m invoke`) runs invoke's own Program instance, built before this file is loaded
+# (invoke 3.0.3, invoke/main.py line 9: `program = Program(name="Invoke", ...)`; the console script calls its
+# `run()`). Invoke has no setting for the Program class: a custom one needs a console script of its own
+# (docs.pyinvoke.org/en/stable/concepts/library.html), and this project installs none. So that one instance
+# becomes a TasksProgram; Program.run calls `self.parse_tasks()` after it loaded this file (invoke/program.py
+# line 389). Other Program instances (a test's, a library user's) are left as they are.
+if type(invoke.main.program) is invoke.Program:
+    invoke.main.program.__class__ = TasksProgram
 
 
 # The only short flags, the same in every task. Invoke would give each parameter the first free letter of
@@ -122,7 +130,8 @@ def policy_config(c, stack="", config_file=None):
 
 @task(name="config-reference")
 def config_reference(c):
-    """Print Pulumi.yaml's config block and docs/configuration.md's table, generated from config/stack_config.py."""
+    """Print Pulumi.yaml's config block and docs/configuration.md's table, generated from config/schema.py
+    (`invoke docs` writes them in place)."""
     import yaml
 
     from ci.config_reference import project_config_block, readme_table
@@ -194,16 +203,16 @@ def vault_policies(c):
 
 @task
 def docs(c):
-    """Regenerate the generated sections of docs/ (exit codes, outputs) from the tools."""
-    from ci.docs_tables import write_docs
+    """Rewrite every generated file and block in place (README's and docs/ tables, Pulumi.yaml's config,
+    docs/vault/*.hcl, the production diagram); ci/docs_tables.py lists them."""
+    from ci.docs_tables import main
 
-    for path in write_docs():
-        print(f"docs: rewrote {path}")
+    sys.exit(main())
 
 
 @task(name="readme-tables")
 def readme_tables(c):
-    """Print the blocks of README and docs/ generated from the tools (tests fail when a page drifts from them)."""
+    """Print the blocks of README and docs/ generated from the tools (`invoke docs` writes them in place)."""
     from ci.commands import commands_table
     from ci.memory_budget import host_budget
     from ops.logs import readme_services

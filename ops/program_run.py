@@ -284,32 +284,60 @@ def run_program(
     whatever was registered before it, so callers can assert that nothing was. `transforms` are stack
     transformations applied before capture: tests use them to seed regressions into the program."""
     _ensure_event_loop()  # a caller's asyncio.run() may have closed the thread's loop
-    mocks = RecordingMocks(seed, state or {})
+    run = ProgramRun(stack=stack)
+    mocks, monitor = _start_mocks(run, config, secret_keys, seed, state or {}, preview)
+    capture = _OptionCapture()
+    for transform in transforms:
+        pulumi.runtime.register_stack_transformation(transform)
+    pulumi.runtime.register_stack_transformation(capture.record)
+    root = settings.get_root_resource()
+    run.error = _run_main(program)
+    run.resources = _captured_resources(stack, mocks, monitor, capture.options())
+    if run.error is None and root is not None:
+        _collect_outputs(run, root)
+    return run
+
+
+def _start_mocks(
+    run: ProgramRun,
+    config: Mapping[str, str],
+    secret_keys: Iterable[str],
+    seed: str,
+    state: Mapping[str, str],
+    preview: bool,
+) -> tuple[RecordingMocks, pulumi_mocks.MockMonitor]:
+    """Point the SDK at fresh mocks for `run`: its config set, its warnings logged into `run.warnings`."""
+    mocks = RecordingMocks(seed, state)
     monitor = pulumi_mocks.MockMonitor(mocks)
     settings.ROOT.set(None)
-    run = ProgramRun(stack=stack)
     logger = logging.getLogger(f"finance-report.program.{id(run)}")
     logger.propagate = False
     logger.addHandler(_ListHandler(run.warnings))
     # preview=True: a plan is what `pulumi preview` evaluates (pulumi.runtime.is_dry_run() is true).
-    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview, monitor=monitor, logger=logger)
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=run.stack, preview=preview, monitor=monitor, logger=logger)
     settings.SETTINGS.rpc_manager.clear()
     settings.SETTINGS.outputs.clear()
     pulumi.runtime.set_all_config(dict(config), list(secret_keys))
+    return mocks, monitor
 
-    names: dict[int, tuple[str, str]] = {}
-    options: dict[tuple[str, str], dict[str, Any]] = {}
-    raw_opts: dict[tuple[str, str], pulumi.ResourceOptions] = {}
 
-    def capture(args: pulumi.ResourceTransformationArgs):
-        names[id(args.resource)] = (args.type_, args.name)
-        raw_opts[(args.type_, args.name)] = args.opts
-        return None
+class _OptionCapture:
+    """A stack transformation that records each resource's options: the mock monitor does not receive them."""
 
-    for transform in transforms:
-        pulumi.runtime.register_stack_transformation(transform)
-    pulumi.runtime.register_stack_transformation(capture)
-    root = settings.get_root_resource()
+    def __init__(self) -> None:
+        self.names: dict[int, tuple[str, str]] = {}
+        self.raw_opts: dict[tuple[str, str], pulumi.ResourceOptions] = {}
+
+    def record(self, args: pulumi.ResourceTransformationArgs) -> None:
+        self.names[id(args.resource)] = (args.type_, args.name)
+        self.raw_opts[(args.type_, args.name)] = args.opts
+
+    def options(self) -> dict[tuple[str, str], dict[str, Any]]:
+        return {key: _option_record(opts, self.names) for key, opts in self.raw_opts.items()}
+
+
+def _run_main(program: Path) -> BaseException | None:
+    """Run `program` as `pulumi up` runs `__main__.py`, from its folder; return what it raised."""
 
     def body():
         old_cwd = os.getcwd()
@@ -322,11 +350,17 @@ def run_program(
     try:
         _sync_await(pulumi_mocks.run_pulumi_func(body))
     except BaseException as err:
-        run.error = err
+        return err
+    return None
 
-    for key, opts in raw_opts.items():
-        options[key] = _option_record(opts, names)
 
+def _captured_resources(
+    stack: str,
+    mocks: RecordingMocks,
+    monitor: pulumi_mocks.MockMonitor,
+    options: Mapping[tuple[str, str], dict[str, Any]],
+) -> list[Resource]:
+    """Every registered resource under its engine URN, with its inputs and options, sorted by URN."""
     stack_urn = f"urn:pulumi:{stack}::{PROJECT}::pulumi:pulumi:Stack::{PROJECT}-{stack}"
     mock_urns: dict[tuple[str, str], str] = {}
     for urn in monitor.resources:
@@ -334,6 +368,7 @@ def run_program(
         mock_urns[(type_chain.split("$")[-1], name)] = urn
     urn_of = engine_urns(stack, mock_urns, options)
     by_mock = {mock_urns[key]: urn_of[key] for key in mock_urns}
+    resources = []
     # Registration order depends on the event loop: sort by URN so two runs print the same plan.
     for (type_, name), urn in sorted(urn_of.items(), key=lambda item: item[1]):
         if type_ == "pulumi:pulumi:Stack":
@@ -345,7 +380,7 @@ def run_program(
         record["dependsOn"] = [urn_of[d] for d in opts.get("dependsOn", []) if d in urn_of]
         provider_ref = mocks.providers.get((type_, name))
         record["provider"] = by_mock.get(provider_ref.rsplit("::", 1)[0]) if provider_ref else None
-        run.resources.append(
+        resources.append(
             Resource(
                 urn=urn,
                 type=type_,
@@ -357,11 +392,13 @@ def run_program(
                 computed=mocks.computed.get((type_, name), {}),
             )
         )
+    return resources
 
-    if run.error is None and root is not None:
-        for key, value in root.outputs.items():
-            output = pulumi.Output.from_input(value)
-            run.outputs[key] = _sync_await(output.future())
-            if _sync_await(output.is_secret()):
-                run.secret_outputs.add(key)
-    return run
+
+def _collect_outputs(run: ProgramRun, root: pulumi.Resource) -> None:
+    """The stack's exports, resolved, and which of them are secret."""
+    for key, value in root.outputs.items():
+        output = pulumi.Output.from_input(value)
+        run.outputs[key] = _sync_await(output.future())
+        if _sync_await(output.is_secret()):
+            run.secret_outputs.add(key)

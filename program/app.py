@@ -168,25 +168,40 @@ class AppComponent(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: AppArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("finance-report:app:App", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
-        env = args.env
-        kept = pulumi.Output.from_input(args.kept).apply(lambda k: dict(k or {}))
-        owned = app_secrets(self, name, env, args, kept)
-        template = va.env_file_template(args.agent.kv_mount, env, SERVICE, app_env.APP_SECRET_KEYS, args.literals)
-        self.sidecar = args.agent.sidecar(self, f"{name}-vault", SERVICE, kept_merge(owned, kept), [template], GID)
-        digest = self.sidecar.restart_digest
-        backend_image = docker.RemoteImage(
-            f"{name}-backend-image", name=args.backend_image, keep_locally=True, opts=child
-        )
-        frontend_image = docker.RemoteImage(
-            f"{name}-frontend-image", name=args.frontend_image, keep_locally=True, opts=child
-        )
+        self.sidecar = self._vault_sidecar(name, args)
+        backend_image, frontend_image = self._images(name, args)
+        self.backend = self._backend(name, args, backend_image)
+        self.frontend = self._frontend(name, args, frontend_image)
+        self.containers: list[docker.Container] = [self.sidecar.container, self.backend, self.frontend]
+        self.rolling: list[docker.Container] = [self.backend, self.frontend]
+        self.prefect_name = None
+        if args.prefect_enabled:
+            prefect = self._prefect_worker(name, args, backend_image)
+            self.prefect_name = prefect.name
+            self.containers.append(prefect)
+        self._outputs()
 
-        self.backend = rolling_container(
+    def _vault_sidecar(self, name: str, args: AppArgs) -> VaultAgentSidecar:
+        """The app's KV values (owned and kept) and the agent that renders them into the env file."""
+        kept = pulumi.Output.from_input(args.kept).apply(lambda k: dict(k or {}))
+        owned = app_secrets(self, name, args.env, args, kept)
+        template = va.env_file_template(args.agent.kv_mount, args.env, SERVICE, app_env.APP_SECRET_KEYS, args.literals)
+        return args.agent.sidecar(self, f"{name}-vault", SERVICE, kept_merge(owned, kept), [template], GID)
+
+    def _images(self, name: str, args: AppArgs) -> tuple[docker.RemoteImage, docker.RemoteImage]:
+        child = pulumi.ResourceOptions(parent=self)
+        backend = docker.RemoteImage(f"{name}-backend-image", name=args.backend_image, keep_locally=True, opts=child)
+        frontend = docker.RemoteImage(f"{name}-frontend-image", name=args.frontend_image, keep_locally=True, opts=child)
+        return backend, frontend
+
+    def _backend(self, name: str, args: AppArgs, image: docker.RemoteImage) -> docker.Container:
+        """Migrates, then serves the API; starts once its agent and the datastores are healthy."""
+        env = args.env
+        return rolling_container(
             f"{name}-backend",
             naming.container_name(Service.BACKEND, env),
             dict(
-                image=backend_image.image_id,
+                image=image.image_id,
                 entrypoints=["sh", "-c"],
                 command=[backend_script()],
                 mounts=[secrets_mount(self.sidecar)],
@@ -195,7 +210,10 @@ class AppComponent(pulumi.ComponentResource):
                     docker.ContainerNetworksAdvancedArgs(name=args.traefik_network),
                 ],
                 labels=container_labels(
-                    env, Service.BACKEND, routing=traefik.api_labels(args.route, BACKEND_PORT), restart_digest=digest
+                    env,
+                    Service.BACKEND,
+                    routing=traefik.api_labels(args.route, BACKEND_PORT),
+                    restart_digest=self.sidecar.restart_digest,
                 ),
                 healthcheck=healthcheck(backend_healthcheck(), start_period=60),
                 wait=True,  # the replacement must be healthy before Pulumi deletes the old container
@@ -205,6 +223,9 @@ class AppComponent(pulumi.ComponentResource):
             pulumi.ResourceOptions(parent=self, depends_on=[self.sidecar.container, *args.depends_on]),
         )
 
+    def _frontend(self, name: str, args: AppArgs, image: docker.RemoteImage) -> docker.Container:
+        """Serves the site; needs no secret and gets no secrets mount."""
+        env = args.env
         frontend_envs = [
             "HOSTNAME=0.0.0.0",
             f"PORT={FRONTEND_PORT}",
@@ -212,11 +233,11 @@ class AppComponent(pulumi.ComponentResource):
         ]
         if args.openpanel_client_id:
             frontend_envs.append(f"NEXT_PUBLIC_OPENPANEL_CLIENT_ID={args.openpanel_client_id}")
-        self.frontend = rolling_container(
+        return rolling_container(
             f"{name}-frontend",
             naming.container_name(Service.FRONTEND, env),
             dict(
-                image=frontend_image.image_id,
+                image=image.image_id,
                 envs=frontend_envs,
                 networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=args.traefik_network)],
                 labels=container_labels(env, Service.FRONTEND, routing=traefik.web_labels(args.route, FRONTEND_PORT)),
@@ -225,35 +246,33 @@ class AppComponent(pulumi.ComponentResource):
                 wait_timeout=300,
                 **hardened_container_args(args.frontend_limits, stop=FRONTEND_STOP),
             ),
-            child,
+            pulumi.ResourceOptions(parent=self),
         )
 
-        self.containers: list[docker.Container] = [self.sidecar.container, self.backend, self.frontend]
-        self.rolling: list[docker.Container] = [self.backend, self.frontend]
-        self.prefect_name = None
-        if args.prefect_enabled:
-            prefect = fixed_container(
-                f"{name}-prefect-worker",
-                dict(
-                    name=naming.container_name(Service.PREFECT_WORKER, env),
-                    image=backend_image.image_id,
-                    entrypoints=["sh", "-c"],
-                    command=[prefect_script()],
-                    mounts=[secrets_mount(self.sidecar)],
-                    networks_advanced=[
-                        docker.ContainerNetworksAdvancedArgs(name=args.internal_network),
-                        docker.ContainerNetworksAdvancedArgs(name=args.traefik_network),
-                    ],
-                    labels=container_labels(env, Service.PREFECT_WORKER, restart_digest=digest),
-                    healthcheck=healthcheck(prefect_healthcheck(), start_period=30),
-                    **hardened_container_args(args.prefect_limits, stop=PREFECT_STOP),
-                ),
-                # Not routed and not scaled: one worker at a time under its operator-known name.
-                pulumi.ResourceOptions(parent=self, depends_on=[self.sidecar.container, *args.depends_on]),
-            )
-            self.prefect_name = prefect.name
-            self.containers.append(prefect)
+    def _prefect_worker(self, name: str, args: AppArgs, image: docker.RemoteImage) -> docker.Container:
+        """The prefect worker runs from the backend image with the backend's environment."""
+        env = args.env
+        return fixed_container(
+            f"{name}-prefect-worker",
+            dict(
+                name=naming.container_name(Service.PREFECT_WORKER, env),
+                image=image.image_id,
+                entrypoints=["sh", "-c"],
+                command=[prefect_script()],
+                mounts=[secrets_mount(self.sidecar)],
+                networks_advanced=[
+                    docker.ContainerNetworksAdvancedArgs(name=args.internal_network),
+                    docker.ContainerNetworksAdvancedArgs(name=args.traefik_network),
+                ],
+                labels=container_labels(env, Service.PREFECT_WORKER, restart_digest=self.sidecar.restart_digest),
+                healthcheck=healthcheck(prefect_healthcheck(), start_period=30),
+                **hardened_container_args(args.prefect_limits, stop=PREFECT_STOP),
+            ),
+            # Not routed and not scaled: one worker at a time under its operator-known name.
+            pulumi.ResourceOptions(parent=self, depends_on=[self.sidecar.container, *args.depends_on]),
+        )
 
+    def _outputs(self) -> None:
         self.backend_name = self.backend.name
         self.frontend_name = self.frontend.name
         outputs = {"backend_name": self.backend_name, "frontend_name": self.frontend_name}

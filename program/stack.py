@@ -3,6 +3,9 @@ gate that ends every update."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import pulumi
 import pulumi_docker as docker
 import pulumi_random as random
@@ -67,6 +70,27 @@ OUTPUTS = {
 }
 
 
+@dataclass(frozen=True)
+class _Shared:
+    """What the datastores, the app and the backup of a Docker-runtime env share."""
+
+    internal: docker.Network
+    """No route out: the datastores talk only to the backend and the backup service."""
+    vault_egress: docker.Network
+    traefik_network: pulumi.Output[str]
+    """Dokploy's network, looked up: referenced, never created or deleted."""
+    agent: AgentSettings
+    kept: pulumi.Output[Any]
+    """The values `invoke adopt` kept from Vault, by service."""
+
+    def kept_for(self, service: str) -> pulumi.Output[Any]:
+        return self.kept.apply(lambda k: k.get(service, {}))
+
+
+def _limits(cfg: StackConfig, service: str) -> Limits:
+    return Limits(cfg.memory_mb[service], cfg.log_max_size, cfg.log_max_files)
+
+
 class FinanceReportStack(pulumi.ComponentResource):
     outputs: dict[str, pulumi.Input]
     """What __main__ exports (OUTPUTS says what each is): URLs, the deployed images, container names, Vault
@@ -74,9 +98,26 @@ class FinanceReportStack(pulumi.ComponentResource):
 
     def __init__(self, name: str, cfg: StackConfig, opts: pulumi.ResourceOptions | None = None):
         super().__init__("finance-report:index:Stack", name, None, opts)
-        env = cfg.env
-        child = pulumi.ResourceOptions(parent=self)
+        docker_provider, scoped = self._declare_providers(cfg)
+        if cfg.runtime == "swarm":
+            # Docker rolls, rolls back and places the env's services (docs/swarm.md, program/swarm_stack.py).
+            self.outputs = declare_swarm_env(self, cfg, docker_provider, scoped, OPERATOR_SECRETS)
+            self.register_outputs(self.outputs)
+            return
+        shared = self._shared(cfg, docker_provider, scoped)
+        postgres, redis = self._datastores(cfg, shared, scoped)
+        app = self._app(cfg, shared, postgres, redis, scoped)
+        backup = self._backup(cfg, shared, postgres, scoped)
+        self._gate(cfg, postgres, redis, app, backup)
+        self.outputs = self._outputs(cfg, shared, postgres, redis, app, backup)
+        if cfg.preview_docker_proxy:
+            self.outputs["preview_docker_proxy"] = self._docker_proxy(cfg, scoped)
+        self.register_outputs(self.outputs)
 
+    def _declare_providers(self, cfg: StackConfig) -> tuple[docker.Provider, pulumi.ResourceOptions]:
+        """The Docker and Vault providers, and the options that hand them to every child (not `_providers`:
+        pulumi.Resource keeps its providers in that attribute)."""
+        child = pulumi.ResourceOptions(parent=self)
         docker_provider = docker.Provider("dokploy", **docker_provider_args(cfg), opts=child)
         # No token argument: the provider reads VAULT_TOKEN from the environment, so the token is never in
         # config or state. Its child token must outlive the longest update (facts.providers.VAULT_CHILD_TOKEN);
@@ -90,12 +131,11 @@ class FinanceReportStack(pulumi.ComponentResource):
         )
         # Children inherit these through their component parents.
         scoped = pulumi.ResourceOptions(parent=self, providers={"docker": docker_provider, "vault": vault_provider})
-        if cfg.runtime == "swarm":
-            # Docker rolls, rolls back and places the env's services (docs/swarm.md, program/swarm_stack.py).
-            self.outputs = declare_swarm_env(self, cfg, docker_provider, scoped, OPERATOR_SECRETS)
-            self.register_outputs(self.outputs)
-            return
+        return docker_provider, scoped
 
+    def _shared(self, cfg: StackConfig, docker_provider: docker.Provider, scoped: pulumi.ResourceOptions) -> _Shared:
+        """The env's networks, the vault-agent settings every sidecar shares, and the kept values."""
+        env = cfg.env
         # Referenced, never created or deleted: it belongs to Dokploy. The lookup fails the preview
         # early if the network is missing on the host.
         traefik_network = docker.get_network_output(
@@ -113,18 +153,11 @@ class FinanceReportStack(pulumi.ComponentResource):
         vault_net = named.network(
             "vault-egress", naming.vault_network_prefix(env), scoped, driver="bridge", labels=resource_labels(env)
         )
-        digest_key = random.RandomBytes("restart-digest-key", length=32, opts=child)
+        digest_key = random.RandomBytes("restart-digest-key", length=32, opts=pulumi.ResourceOptions(parent=self))
         agent_image = docker.RemoteImage(
             "vault-agent-image", name=str(cfg.vault_agent_image), keep_locally=True, opts=scoped
         )
         kept = pulumi.Output.secret(pulumi.Output.from_input(cfg.secrets.get("vaultKeptValues", "")).apply(kept_values))
-
-        def limits(service: str) -> Limits:
-            return Limits(cfg.memory_mb[service], cfg.log_max_size, cfg.log_max_files)
-
-        def kept_for(service: str) -> pulumi.Output:
-            return kept.apply(lambda k: k.get(service, {}))
-
         agent = AgentSettings(
             env=env,
             vault_address=cfg.vault_address,
@@ -132,13 +165,19 @@ class FinanceReportStack(pulumi.ComponentResource):
             approle_mount=cfg.vault_approle_mount,
             image=agent_image.image_id,
             network=vault_net.name,
-            limits=limits("agent"),
+            limits=_limits(cfg, "agent"),
             digest_key=digest_key.hex,
             bound_cidrs=cfg.vault_agent_cidrs,
             ca_cert=cfg.vault_ca_cert,
             secret_id_ttl=cfg.secret_id_ttl_days * 86400,
             secret_id_renewal_window=cfg.secret_id_renewal_window,
         )
+        return _Shared(internal, vault_net, traefik_network, agent, kept)
+
+    def _datastores(
+        self, cfg: StackConfig, shared: _Shared, scoped: pulumi.ResourceOptions
+    ) -> tuple[DatastoreComponent, DatastoreComponent]:
+        """Postgres and Redis on the internal network, each with its own vault-agent sidecar."""
 
         def datastore(spec, data_path: str) -> DatastoreComponent:
             image = str(cfg.postgres_image if spec.service == "postgres" else cfg.redis_image)
@@ -146,19 +185,31 @@ class FinanceReportStack(pulumi.ComponentResource):
                 spec.service,
                 spec,
                 DatastoreArgs(
-                    env=env,
+                    env=cfg.env,
                     image=image,
-                    limits=limits(spec.service),
-                    internal_network=internal.name,
-                    agent=agent,
-                    kept=kept_for(spec.service),
+                    limits=_limits(cfg, spec.service),
+                    internal_network=shared.internal.name,
+                    agent=shared.agent,
+                    kept=shared.kept_for(spec.service),
                     data_path=data_path,
                 ),
                 opts=scoped,
             )
 
-        postgres = datastore(pg.spec(cfg.vault_kv_mount, env), cfg.postgres_data_path)
-        redis = datastore(rd.spec(cfg.vault_kv_mount, env, cfg.memory_mb["redis"]), cfg.redis_data_path)
+        postgres = datastore(pg.spec(cfg.vault_kv_mount, cfg.env), cfg.postgres_data_path)
+        redis = datastore(rd.spec(cfg.vault_kv_mount, cfg.env, cfg.memory_mb["redis"]), cfg.redis_data_path)
+        return postgres, redis
+
+    def _app(
+        self,
+        cfg: StackConfig,
+        shared: _Shared,
+        postgres: DatastoreComponent,
+        redis: DatastoreComponent,
+        scoped: pulumi.ResourceOptions,
+    ) -> AppComponent:
+        """Backend, frontend and the optional prefect worker, routed by Traefik; they start after the datastores."""
+        env = cfg.env
         route = traefik.Route(
             env=env,
             domain=cfg.domain,
@@ -180,24 +231,24 @@ class FinanceReportStack(pulumi.ComponentResource):
             version=cfg.image_tag,
             prefect_api_url=cfg.prefect_api_url,
         )
-        app = AppComponent(
+        return AppComponent(
             "app",
             AppArgs(
                 env=env,
                 backend_image=str(cfg.backend_image),
                 frontend_image=str(cfg.frontend_image),
                 route=route,
-                backend_limits=limits("backend"),
-                frontend_limits=limits("frontend"),
-                prefect_limits=limits("prefect"),
-                internal_network=internal.name,
-                traefik_network=traefik_network,
-                agent=agent,
+                backend_limits=_limits(cfg, "backend"),
+                frontend_limits=_limits(cfg, "frontend"),
+                prefect_limits=_limits(cfg, "prefect"),
+                internal_network=shared.internal.name,
+                traefik_network=shared.traefik_network,
+                agent=shared.agent,
                 literals=literals,
                 postgres_password=postgres.password,
                 redis_password=redis.password,
                 operator_secrets={OPERATOR_SECRETS[k]: v for k, v in cfg.secrets.items() if k in OPERATOR_SECRETS},
-                kept=kept_for("app"),
+                kept=shared.kept_for("app"),
                 llm_encryption=cfg.llm_encryption,
                 prefect_enabled=bool(cfg.prefect_api_url),
                 openpanel_client_id=cfg.openpanel_client_id,
@@ -206,27 +257,39 @@ class FinanceReportStack(pulumi.ComponentResource):
             opts=scoped,
         )
 
-        # Invariant 9: every env's database is backed up off-host, encrypted, restore-checked.
-        backup = BackupComponent(
+    def _backup(
+        self, cfg: StackConfig, shared: _Shared, postgres: DatastoreComponent, scoped: pulumi.ResourceOptions
+    ) -> BackupComponent:
+        """Invariant 9: every env's database is backed up off-host, encrypted, restore-checked."""
+        return BackupComponent(
             "backup",
             BackupArgs(
-                env=env,
+                env=cfg.env,
                 settings=cfg.backup,
                 postgres_image=str(cfg.postgres_image),
                 limits=Limits(cfg.backup.memory_mb, cfg.log_max_size, cfg.log_max_files),
-                internal_network=internal.name,
-                agent=agent,
+                internal_network=shared.internal.name,
+                agent=shared.agent,
                 postgres_password=postgres.password,
                 s3_access_key=cfg.secrets.get("backupS3AccessKey") or cfg.secrets["s3AccessKey"],
                 s3_secret_key=cfg.secrets.get("backupS3SecretKey") or cfg.secrets["s3SecretKey"],
                 heartbeat_url=cfg.secrets.get("backupHeartbeatUrl", ""),
-                kept=kept_for("backup"),
+                kept=shared.kept_for("backup"),
                 depends_on=[postgres.container],
             ),
             opts=scoped,
         )
 
-        site = app_env.site_url(env, cfg.domain)
+    def _gate(
+        self,
+        cfg: StackConfig,
+        postgres: DatastoreComponent,
+        redis: DatastoreComponent,
+        app: AppComponent,
+        backup: BackupComponent,
+    ) -> None:
+        """The rollout gate that ends every update: every container healthy, the rolling ones watched."""
+        site = app_env.site_url(cfg.env, cfg.domain)
         gate = RolloutGateArgs(
             docker_host=cfg.docker_host,
             ssh_opts=cfg.docker_ssh_opts,
@@ -244,6 +307,18 @@ class FinanceReportStack(pulumi.ComponentResource):
         ]
         rollout_gate("rollout-gate", gate, containers, app.rolling, self)
 
+    def _outputs(
+        self,
+        cfg: StackConfig,
+        shared: _Shared,
+        postgres: DatastoreComponent,
+        redis: DatastoreComponent,
+        app: AppComponent,
+        backup: BackupComponent,
+    ) -> dict[str, pulumi.Input[Any]]:
+        """The stack outputs (OUTPUTS says what each is)."""
+        env = cfg.env
+        site = app_env.site_url(env, cfg.domain)
         sidecars = {"postgres": postgres.sidecar, "redis": redis.sidecar, "app": app.sidecar, "backup": backup.sidecar}
         names = {
             "postgres": postgres.container_name,
@@ -255,7 +330,7 @@ class FinanceReportStack(pulumi.ComponentResource):
         }
         if app.prefect_name is not None:
             names["prefect_worker"] = app.prefect_name
-        self.outputs = {
+        return {
             "env": env,
             "site_url": site,
             "health_url": f"{site}/api/health",
@@ -270,23 +345,24 @@ class FinanceReportStack(pulumi.ComponentResource):
             "vault_secret_id_accessors": {service: s.secret_id.accessor for service, s in sidecars.items()},
             "vault_kv_paths": {service: naming.kv_data_path(cfg.vault_kv_mount, env, service) for service in sidecars},
             "networks": {
-                "internal": internal.name,
-                "vault_egress": vault_net.name,
+                "internal": shared.internal.name,
+                "vault_egress": shared.vault_egress.name,
                 "backup_egress": backup.egress_network,
-                "traefik": traefik_network,
+                "traefik": shared.traefik_network,
             },
             "backup_repository": backup.repository,
         }
-        if cfg.preview_docker_proxy:
-            proxy = DockerProxy(
-                "preview-docker-proxy",
-                DockerProxyArgs(
-                    env=env,
-                    image=str(cfg.preview_docker_proxy_image),
-                    gid=cfg.preview_docker_proxy_gid,
-                    limits=limits("agent"),
-                ),
-                opts=scoped,
-            )
-            self.outputs["preview_docker_proxy"] = {"container": proxy.container_name, "socket": proxy.socket_path}
-        self.register_outputs(self.outputs)
+
+    def _docker_proxy(self, cfg: StackConfig, scoped: pulumi.ResourceOptions) -> dict[str, pulumi.Input[Any]]:
+        """previewDockerProxy: the read-only Docker API proxy; its output says where it listens."""
+        proxy = DockerProxy(
+            "preview-docker-proxy",
+            DockerProxyArgs(
+                env=cfg.env,
+                image=str(cfg.preview_docker_proxy_image),
+                gid=cfg.preview_docker_proxy_gid,
+                limits=_limits(cfg, "agent"),
+            ),
+            opts=scoped,
+        )
+        return {"container": proxy.container_name, "socket": proxy.socket_path}

@@ -49,28 +49,38 @@ class VaultAgentSidecar(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: VaultAgentArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("finance-report:vault:AgentSidecar", name, None, opts)
-        service, s = args.service, args.settings
-        env = s.env
-
         kv_data = pulumi.Output.secret(args.kv_data)
-        vault_side = declare_vault_side(self, name, service, s, kv_data)
-        self.kv_secret, role, secret_id = vault_side.kv_secret, vault_side.role, vault_side.secret_id
-        self.secret_id = secret_id
-        policy_name = vault_side.policy_name
+        vault_side = declare_vault_side(self, name, args.service, args.settings, kv_data)
+        self.kv_secret, self.secret_id = vault_side.kv_secret, vault_side.secret_id
+        self.mount_path = va.secrets_mount_path(args.service)
+        volume = self._secrets_volume(name, args)
+        templates = list(args.templates)
+        self.restart_digest = restart_digest_of(args.settings, templates, kv_data)
+        self.container = self._agent_container(name, args, templates, vault_side, volume)
+        self._outputs(vault_side, volume)
 
-        self.mount_path = va.secrets_mount_path(service)
+    def _secrets_volume(self, name: str, args: VaultAgentArgs) -> docker.Volume:
+        """The tmpfs volume the agent renders into, readable by the consumer's group only."""
         # The name carries the volume's options: new options, a new volume beside the old one (named.py).
-        volume = named.volume(
+        return named.volume(
             f"{name}-secrets",
-            naming.secrets_volume_prefix(service, env),
+            naming.secrets_volume_prefix(args.service, args.settings.env),
             pulumi.ResourceOptions(parent=self),
             driver="local",
             driver_opts=va.tmpfs_driver_opts(args.consumer_gid),
-            labels=volume_labels(env),
+            labels=volume_labels(args.settings.env),
         )
 
-        templates = list(args.templates)
-        self.restart_digest = restart_digest_of(s, templates, kv_data)
+    def _agent_container(
+        self,
+        name: str,
+        args: VaultAgentArgs,
+        templates: list[va.Template],
+        vault_side: VaultSide,
+        volume: docker.Volume,
+    ) -> docker.Container:
+        """The agent: logs in with the role's credentials and renders the templates into the volume."""
+        service, s, env = args.service, args.settings, args.settings.env
         credentials = va.CREDENTIAL_FILE_MODE
         uploads = [
             docker.ContainerUploadArgs(
@@ -79,12 +89,14 @@ class VaultAgentSidecar(pulumi.ComponentResource):
             ),
             *([docker.ContainerUploadArgs(file=va.CA_CERT_PATH, content=s.ca_cert)] if s.ca_cert else []),
             *[docker.ContainerUploadArgs(file=t.source_path(), content=t.contents) for t in templates],
-            docker.ContainerUploadArgs(file=va.ROLE_ID_PATH, content=role.role_id, permissions=credentials),
+            docker.ContainerUploadArgs(file=va.ROLE_ID_PATH, content=vault_side.role.role_id, permissions=credentials),
             docker.ContainerUploadArgs(
-                file=va.SECRET_ID_PATH, content=pulumi.Output.secret(secret_id.secret_id), permissions=credentials
+                file=va.SECRET_ID_PATH,
+                content=pulumi.Output.secret(vault_side.secret_id.secret_id),
+                permissions=credentials,
             ),
         ]
-        self.container = fixed_container(
+        return fixed_container(
             f"{name}-agent",
             dict(
                 name=naming.agent_container_name(service, env),
@@ -108,12 +120,13 @@ class VaultAgentSidecar(pulumi.ComponentResource):
                 wait_timeout=120,
                 **hardened_container_args(s.limits),
             ),
-            pulumi.ResourceOptions(parent=self, depends_on=[self.kv_secret]),
+            pulumi.ResourceOptions(parent=self, depends_on=[vault_side.kv_secret]),
         )
 
+    def _outputs(self, vault_side: VaultSide, volume: docker.Volume) -> None:
         self.volume_name = volume.name
-        self.policy_name = pulumi.Output.from_input(policy_name)
-        self.role_name = role.role_name
+        self.policy_name = pulumi.Output.from_input(vault_side.policy_name)
+        self.role_name = vault_side.role.role_name
         self.container_name = self.container.name
         self.register_outputs(
             {
