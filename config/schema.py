@@ -54,7 +54,7 @@ class Text:
     rules: tuple[Rule, ...] = ()
     type: str = "string"
 
-    def __call__(self, key: str, value: Any) -> str:
+    def __call__(self, key: str, value: str) -> str:
         for valid, expected in self.rules:
             if value != "" and not valid(value):
                 raise ConfigError(key, value, expected)

@@ -48,7 +48,7 @@ def keeps_data(env: str) -> bool:
 
 def kept_merge(
     owned: Mapping[str, pulumi.Input[str]], kept: pulumi.Input[Mapping[str, Any] | None]
-) -> pulumi.Output[dict]:
+) -> pulumi.Output[dict[str, Any]]:
     """The KV document: kept values, then the program's own (which win). Always secret."""
     merged = pulumi.Output.all(pulumi.Output.from_input(kept), pulumi.Output.all(**owned)).apply(
         lambda ko: {**(ko[0] or {}), **ko[1]}
