@@ -19,7 +19,7 @@ def _usage_errors_exit_2(self):
         raise Exit(str(err), code=2) from None
 
 
-Program.parse_tasks = _usage_errors_exit_2
+Program.parse_tasks = _usage_errors_exit_2  # type: ignore[method-assign]  # deliberately replaced: see its docstring
 
 
 # The only short flags, the same in every task. Invoke would give each parameter the first free letter of

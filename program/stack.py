@@ -8,7 +8,7 @@ import pulumi_docker as docker
 import pulumi_random as random
 import pulumi_vault as vault
 
-from config.schema import kept_values
+from config.schema import KeptValues, kept_values
 from config.stack_config import StackConfig
 from program import named
 from program.app import AppArgs, AppComponent
@@ -117,7 +117,9 @@ class FinanceReportStack(pulumi.ComponentResource):
         agent_image = docker.RemoteImage(
             "vault-agent-image", name=str(cfg.vault_agent_image), keep_locally=True, opts=scoped
         )
-        kept = pulumi.Output.secret(pulumi.Output.from_input(cfg.secrets.get("vaultKeptValues", "")).apply(kept_values))
+        kept: pulumi.Output[KeptValues] = pulumi.Output.secret(
+            pulumi.Output.from_input(cfg.secrets.get("vaultKeptValues", "")).apply(kept_values)
+        )
 
         def limits(service: str) -> Limits:
             return Limits(cfg.memory_mb[service], cfg.log_max_size, cfg.log_max_files)
@@ -207,6 +209,7 @@ class FinanceReportStack(pulumi.ComponentResource):
         )
 
         # Invariant 9: every env's database is backed up off-host, encrypted, restore-checked.
+        assert cfg.backup is not None  # load_config always sets it
         backup = BackupComponent(
             "backup",
             BackupArgs(
