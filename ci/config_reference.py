@@ -57,5 +57,6 @@ def policy_table() -> str:
 
     rows = ["| policy | level | what it checks |", "|---|---|---|"]
     for policy in POLICIES:
+        assert policy.enforcement_level is not None  # every policy states its level
         rows.append(f"| `{policy.name}` | {policy.enforcement_level.value} | {policy.description.replace('|', '/')} |")
     return "\n".join(rows) + "\n"

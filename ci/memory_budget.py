@@ -174,7 +174,7 @@ def host_budget(
 
     own_cfg, own_config, own_secrets = _load(stack, config_file or root / f"Pulumi.{stack}.yaml")
     host = host_of(own_cfg.docker_host)
-    members: list[tuple[str, StackConfig, Mapping[str, str], list[str]]] = []
+    members: list[tuple[str, StackConfig, dict[str, str], list[str]]] = []
     if not is_preview_env(stack):
         members.append((stack, own_cfg, own_config, own_secrets))
     for other in committed_stacks(root):

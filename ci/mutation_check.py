@@ -604,7 +604,7 @@ MUTATIONS = (
     M(
         "role-cidrs-unpinned",
         "render/vault_artifacts.py",
-        '        allowed["secret_id_bound_cidrs"] = orders\n',
+        '        allowed["secret_id_bound_cidrs"] = list(orders)\n',
         '        allowed["secret_id_bound_cidrs"] = []\n',
         (
             "tests/integration/test_deploy_token.py::"

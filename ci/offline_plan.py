@@ -332,7 +332,7 @@ def _summary(resource: Resource) -> str:
         elif isinstance(value, float) and value.is_integer():
             value = int(value)
         parts.append(f"{key}={value}")
-    if resource.type == providers.SERVICE:
+    if resource.type == tokens.SERVICE:
         parts += service_summary(inputs)
     flags = [name for name in ("protect", "retainOnDelete") if resource.options.get(name)]
     replace = replace_plan(resource)

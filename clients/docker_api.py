@@ -20,7 +20,7 @@ import socket
 import subprocess
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import IO, Any
 from urllib.parse import quote, urlencode, urlsplit
 
 from clients.net_errors import why_unreachable
@@ -47,21 +47,22 @@ class Response:
 class _PipeSocket:
     """What http.client needs from a socket, over an ssh process's stdin and stdout."""
 
-    def __init__(self, proc: subprocess.Popen):
+    def __init__(self, proc: subprocess.Popen[bytes]):
         self.proc = proc
 
     def sendall(self, data: bytes) -> None:
+        assert self.proc.stdin is not None  # started with stdin=PIPE
         self.proc.stdin.write(data)
         self.proc.stdin.flush()
 
-    def makefile(self, mode: str, *args: Any, **kwargs: Any):
+    def makefile(self, mode: str, *args: Any, **kwargs: Any) -> IO[bytes] | None:
         return self.proc.stdout
 
     def close(self) -> None:
         pass
 
 
-def connection_problem(err: BaseException, proc: subprocess.Popen | None = None) -> str:
+def connection_problem(err: BaseException, proc: subprocess.Popen[bytes] | None = None) -> str:
     """Why the engine could not be reached, in words (never an errno or an exception class)."""
     if isinstance(err, FileNotFoundError):
         return "no such socket"
@@ -95,7 +96,7 @@ class DockerAPI:
     ssh_opts: Sequence[str] = field(default_factory=tuple)
     timeout: float = 60
 
-    def _connect(self) -> tuple[http.client.HTTPConnection, subprocess.Popen | None]:
+    def _connect(self) -> tuple[http.client.HTTPConnection, subprocess.Popen[bytes] | None]:
         parts = urlsplit(self.host)
         if parts.scheme == "unix":
             conn = http.client.HTTPConnection("docker", timeout=self.timeout)
@@ -118,15 +119,16 @@ class DockerAPI:
                 stderr=subprocess.PIPE,
             )
             conn = http.client.HTTPConnection("docker", timeout=self.timeout)
-            conn.sock = _PipeSocket(proc)  # type: ignore[assignment]
+            conn.sock = _PipeSocket(proc)
             return conn, proc
         raise DockerError(f"docker host {self.host} must be unix:///path or ssh://user@host[:port]")
 
     @staticmethod
-    def _close(conn: http.client.HTTPConnection, proc: subprocess.Popen | None) -> str:
+    def _close(conn: http.client.HTTPConnection, proc: subprocess.Popen[bytes] | None) -> str:
         conn.close()
         if proc is None:
             return ""
+        assert proc.stdin is not None and proc.stderr is not None  # started with stdin and stderr PIPE
         with contextlib.suppress(OSError):  # ssh has gone already (a broken pipe): its stderr says why
             proc.stdin.close()
         try:
@@ -211,4 +213,7 @@ class DockerAPI:
 
     def containers(self, labels: Sequence[str], all_: bool = True) -> list[dict[str, Any]]:
         """Containers carrying every `key=value` label (GET /containers/json)."""
-        return self.get("/containers/json", all="1" if all_ else "0", filters=json.dumps({"label": list(labels)}))
+        found: list[dict[str, Any]] = self.get(
+            "/containers/json", all="1" if all_ else "0", filters=json.dumps({"label": list(labels)})
+        )
+        return found

@@ -92,7 +92,7 @@ def identity_mismatch(given: Mapping[str, Any], derived: Mapping[str, Any]) -> t
     for key in IDENTITY:
         for policy, section in derived.items():
             other = given.get(policy)
-            stated = isinstance(section, dict) and isinstance(other, dict) and key in section and key in other
-            if stated and other[key] != section[key]:
+            stated = isinstance(section, dict) and key in section
+            if stated and isinstance(other, dict) and key in other and other[key] != section[key]:
                 return key, str(other[key]), str(section[key])
     return None

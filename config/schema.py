@@ -54,7 +54,7 @@ class Text:
     rules: tuple[Rule, ...] = ()
     type: str = "string"
 
-    def __call__(self, key: str, value: Any) -> str:
+    def __call__(self, key: str, value: str) -> str:
         for valid, expected in self.rules:
             if value != "" and not valid(value):
                 raise ConfigError(key, value, expected)
@@ -196,7 +196,11 @@ KEPT_VALUES_EXPECTED = (
 )
 
 
-def kept_values(text: str) -> dict[str, dict[str, Any]]:
+KeptValues = dict[str, dict[str, Any]]
+"""vaultKeptValues: service -> KV key -> the value kept (any JSON value)."""
+
+
+def kept_values(text: str) -> KeptValues:
     """Parse vaultKeptValues: {"<service>": {"<KEY>": <any JSON value>}} (a KV document's values are
     JSON: what the program does not own is written back with its type). Errors never show the value."""
     value = _kept_values_or_none(text)

@@ -87,7 +87,7 @@ class EnvDefault(NamedTuple):
 
 _C = "resource_docker_container.go"
 
-TF_DEFAULTS: dict[str, dict] = {
+TF_DEFAULTS: dict[str, dict[str, Any]] = {
     "docker:index/container:Container": {  # resourceDockerContainer(), resource_docker_container.go:17
         "rm": False,  # :60 (falsy)
         "readOnly": False,  # :67 (falsy)
@@ -281,7 +281,7 @@ TF_DEFAULTS: dict[str, dict] = {
 # Documentation only: Plugin Framework schema defaults of the random resources. They are applied at
 # PLAN time by the provider (Diff/Create), never by the bridge's Check, so the analyzer never sees them.
 # internal/provider/resource_password.go (passwordSchemaV3 :557) and resource_bytes.go (:133).
-PF_PLAN_DEFAULTS: dict[str, dict] = {
+PF_PLAN_DEFAULTS: dict[str, dict[str, Any]] = {
     "random:index/randomPassword:RandomPassword": {
         "special": True,  # :602
         "upper": True,  # :612
@@ -792,13 +792,13 @@ def applied_defaults(
     *,
     bridge_version: tuple[int, int, int] = BRIDGE_VERSION,
     env: Mapping[str, str] | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """TF_DEFAULTS[type_token] reduced to what a fresh Check synthesizes (same nesting, EnvDefaults
     resolved against `env`, falsy defaults dropped for bridge >= v3.127.0)."""
     env = env or {}
 
-    def reduce(spec: Mapping[str, Any]) -> dict:
-        out: dict = {}
+    def reduce(spec: Mapping[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
         for key, value in spec.items():
             if isinstance(value, dict):
                 ((kind, children),) = value.items()
@@ -849,7 +849,7 @@ def _contains_secrets(value: Any) -> bool:
     return False
 
 
-def _annotate_secrets(outs: dict, ins: Mapping[str, Any], make_secret: Callable[[Any], Any]) -> None:
+def _annotate_secrets(outs: dict[str, Any], ins: Mapping[str, Any], make_secret: Callable[[Any], Any]) -> None:
     """pulumi sdk/go/common/resource/plugin/provider_plugin.go:913-929 (applied at :1264-1266 because
     the provider does not accept secrets): recurse through objects, wrap anything else wholesale."""
     for key, in_value in ins.items():
@@ -953,7 +953,7 @@ def _scalar(value: Any, code: str) -> Any:
     raise AssertionError(code)
 
 
-def _match_set(news: list, olds: list) -> dict[int, int]:
+def _match_set(news: list[Any], olds: list[Any]) -> dict[int, int]:
     """matchSetElements (schema.go:1657-1716, called at :466): new index -> old index, greedy by
     score (+1 shared key, +2 equal value). Go's sort.Slice is not stable; ties are taken here in
     (new, old) order."""
@@ -1013,13 +1013,13 @@ def _fail_max_one() -> Any:
     raise ValueError("bridge Check panics: more than one element for a MaxItemsOne property (schema.go:1249)")
 
 
-def _block(value: Any, old: Any, spec: tuple, defaults: Mapping[str, Any], ctx: _Ctx) -> Any:
+def _block(value: Any, old: Any, spec: tuple[str, Mapping[str, Any]], defaults: Mapping[str, Any], ctx: _Ctx) -> Any:
     kind, fields = spec
     if _opaque(value) or value is None:
         return value
     (children,) = defaults.values() if defaults else ({},)
     items = list(value) if isinstance(value, (list, tuple)) else [value]
-    old_items: list = [] if old is None or _opaque(old) else list(old) if isinstance(old, (list, tuple)) else [old]
+    old_items: list[Any] = [] if old is None or _opaque(old) else list(old) if isinstance(old, (list, tuple)) else [old]
     mapping = None
     if (
         kind.endswith("S")
@@ -1063,9 +1063,9 @@ def _object(
     ctx: _Ctx,
     *,
     top: bool,
-) -> dict:
+) -> dict[str, Any]:
     """makeObjectTerraformInputs + applyDefaults (schema.go:620-686, 742-989)."""
-    result: dict = {}
+    result: dict[str, Any] = {}
     for key, value in news.items():
         if key in RESERVED_KEYS or value is None:  # :631-633; nulls skipped on unmarshal (provider.go:967)
             continue
@@ -1131,7 +1131,7 @@ def check_shape(
     bridge_version: tuple[int, int, int] = BRIDGE_VERSION,
     env: Mapping[str, str] | None = None,
     secret_factory: Callable[[Any], Any] | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """What the bridge's Check returns for the program inputs `props` (camelCase keys, nested args as
     dicts, as the engine receives them).
 

@@ -153,14 +153,14 @@ def plan_adoption(
 # ------------------------------------------------------------------------------------------ Vault
 
 
-def read_vault(address: str, token: str, kv_mount: str, env: str, timeout: float = 30) -> dict[str, dict[str, Any]]:
+def read_vault(address: str, token: str, kv_mount: str, env: str, timeout: int = 30) -> dict[str, dict[str, Any]]:
     """Today's KV documents of the env; a path that does not exist is simply absent."""
     import hvac
     import hvac.exceptions
     import requests
 
     client = hvac.Client(url=address, token=token, timeout=timeout)
-    found = {}
+    found: dict[str, dict[str, Any]] = {}
     for service in SERVICES:
         path = naming.kv_name(env, service)
         try:
@@ -190,10 +190,10 @@ def read_vault(address: str, token: str, kv_mount: str, env: str, timeout: float
 # ------------------------------------------------------------------------------------------ Pulumi CLI
 
 
-Runner = Callable[[Sequence[str], bytes | None], subprocess.CompletedProcess]
+Runner = Callable[[Sequence[str], bytes | None], subprocess.CompletedProcess[bytes]]
 
 
-def run_cli(argv: Sequence[str], stdin: bytes | None = None) -> subprocess.CompletedProcess:
+def run_cli(argv: Sequence[str], stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
     # Output is captured, never shown: `pulumi import` may echo what it imported.
     return subprocess.run(list(argv), input=stdin, capture_output=True, timeout=1800, cwd=ROOT)
 
@@ -243,7 +243,7 @@ def apply(adoption: Adoption, stack: str, run: Runner = run_cli) -> None:
             raise OperatorError(f"pulumi config set {key} failed (exit {done.returncode}): {_last_line(done)}")
 
 
-def _last_line(done: subprocess.CompletedProcess) -> str:
+def _last_line(done: subprocess.CompletedProcess[bytes]) -> str:
     text = (done.stderr or b"").decode(errors="replace").strip().splitlines()
     return text[-1][:200] if text else "no output"
 

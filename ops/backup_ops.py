@@ -138,7 +138,8 @@ def env_containers(api: DockerAPI, env: str, service: str | None = None) -> list
 
 
 def name_of(row: dict[str, Any]) -> str:
-    return (row.get("Names") or ["?"])[0].lstrip("/")
+    names: list[str] = row.get("Names") or ["?"]
+    return names[0].lstrip("/")
 
 
 def backup_container(api: DockerAPI, env: str) -> str:
@@ -355,8 +356,8 @@ def cmd_restore(
     ctx.say(f"safety backup of env {ctx.env} first")
     try:
         run_backup(ctx, "before restore", prune=False)
-    except OperatorError as err:
-        raise OperatorError(f"{err}; nothing was restored") from None
+    except OperatorError as safety_backup_failed:
+        raise OperatorError(f"{safety_backup_failed}; nothing was restored") from None
     if into_scratch:
         code, out, err = exec_run(ctx.api, name, [job.SCRIPT_PATH, "restore", source, target], on_stderr=ctx.progress)
         if code != 0:

@@ -19,7 +19,7 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from clients.docker_api import DockerAPI, DockerError
 from clients.net_errors import why_unreachable
@@ -63,7 +63,7 @@ class Doctor:
     vault_address: str
     vault_token: str | None
     pull: bool = True
-    http: Callable[[str, str, dict | None], tuple[int, bytes]] = None  # type: ignore[assignment]
+    http: Callable[[str, str, dict[str, str] | None], tuple[int, bytes]] = None  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
         if self.http is None:
@@ -153,7 +153,8 @@ class Doctor:
             raise DockerError(
                 f"creating a probe container from {image} failed: {response.json().get('message', response.status)}"
             )
-        return response.json()["Id"]
+        container_id: str = response.json()["Id"]
+        return container_id
 
     def _remove(self, cid: str) -> None:
         self.api.request("DELETE", f"/containers/{cid}", {"force": "1", "v": "1"})
@@ -591,7 +592,8 @@ def _signed_head(endpoint: str, bucket: str, key: str, secret: str) -> int:
         "s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id=key, aws_secret_access_key=secret
     )
     try:
-        return client.head_bucket(Bucket=bucket)["ResponseMetadata"]["HTTPStatusCode"]
+        status: int = client.head_bucket(Bucket=bucket)["ResponseMetadata"]["HTTPStatusCode"]
+        return status
     except botocore.exceptions.ClientError as err:
         return (
             int(err.response.get("Error", {}).get("Code", "0"))
@@ -613,7 +615,7 @@ def _logs(api: DockerAPI, cid: str) -> str:
     return b"".join(out).decode(errors="replace")
 
 
-def _http(method: str, url: str, headers: dict | None) -> tuple[int, bytes]:
+def _http(method: str, url: str, headers: dict[str, str] | None) -> tuple[int, bytes]:
     headers = dict(headers or {})
     body = headers.pop("_body", None)
     request = urllib.request.Request(url, method=method, headers=headers, data=body.encode() if body else None)
@@ -648,7 +650,7 @@ def check(
     docker_host: str | None = None,
     vault_address: str | None = None,
     pull: bool = True,
-    out=None,
+    out: TextIO | None = None,
 ) -> int:
     out = out or sys.stdout
     stack = resolve_stack(stack)

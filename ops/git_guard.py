@@ -36,7 +36,7 @@ class GitState:
     """main's tip: origin/main when the remote-tracking branch exists, else the local main; None: neither."""
 
 
-def _git(root: Path, *argv: str) -> subprocess.CompletedProcess:
+def _git(root: Path, *argv: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["git", "-C", str(root), *argv], capture_output=True, text=True, timeout=60)
 
 

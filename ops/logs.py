@@ -116,7 +116,7 @@ def parse_tail(value: str | None, since: int | None) -> str:
     raise bad_input(f"--tail = {value!r} is invalid: expected a number of lines or all")
 
 
-def parse_grep(value: str | None) -> re.Pattern | None:
+def parse_grep(value: str | None) -> re.Pattern[str] | None:
     if not value:
         return None
     try:
@@ -133,7 +133,8 @@ def pick(listing: Sequence[dict[str, Any]], all_revisions: bool) -> list[dict[st
 
 
 def name_of(container: dict[str, Any]) -> str:
-    return (container.get("Names") or ["?"])[0].lstrip("/")
+    names: list[str] = container.get("Names") or ["?"]
+    return names[0].lstrip("/")
 
 
 def logs_query(since: int | None, tail: str, follow: bool, timestamps: bool) -> dict[str, str]:
@@ -183,7 +184,7 @@ class Demux:
                 self._partial[stream] = b""
 
 
-def print_lines(lines: Iterable[tuple[int, str]], grep: re.Pattern | None, out: TextIO, err: TextIO) -> int:
+def print_lines(lines: Iterable[tuple[int, str]], grep: re.Pattern[str] | None, out: TextIO, err: TextIO) -> int:
     shown = 0
     for stream, line in lines:
         if grep is not None and not grep.search(line):
@@ -197,7 +198,7 @@ def stream_logs(
     api: DockerAPI,
     container: dict[str, Any],
     query: dict[str, str],
-    grep: re.Pattern | None,
+    grep: re.Pattern[str] | None,
     out: TextIO,
     err: TextIO,
 ) -> int:
@@ -279,7 +280,7 @@ def swarm_logs(
     env: str,
     what: str,
     query: dict[str, str],
-    grep: re.Pattern | None,
+    grep: re.Pattern[str] | None,
     follow: bool,
     out: TextIO,
     err: TextIO,

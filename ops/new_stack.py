@@ -22,12 +22,12 @@ import json
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 from urllib.parse import urlsplit
 
 import yaml
 
-from config.schema import FIELDS, FIELDS_BY_KEY
+from config.schema import FIELDS, FIELDS_BY_KEY, Secret
 from config.stack_config import stack_env
 from config.stack_file import parse_stack_file, read_stack_file
 from facts.project import PROJECT
@@ -64,6 +64,7 @@ def checked(values: Mapping[str, str]) -> dict[str, Any]:
     result = {}
     for key, value in values.items():
         field = FIELDS_BY_KEY[key]
+        assert not isinstance(field.check, Secret)  # new-stack's flags (FLAGS) are none of them secrets
         field.check(key, value)
         result[key] = value
     return result
@@ -148,7 +149,7 @@ def new_stack(
     image_tag: str | None = None,
     s3_endpoint: str | None = None,
     out_dir: str | None = None,
-    out=None,
+    out: TextIO | None = None,
     root: Path = ROOT,
 ) -> int:
     out = out or sys.stdout

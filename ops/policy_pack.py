@@ -13,7 +13,7 @@ import sys
 import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from config.policy_config import identity_mismatch, policy_config
 from ops.command import bad_input, run_task
@@ -70,7 +70,7 @@ def config_file(pack_config: Mapping[str, Any], stack: str) -> Iterator[Path]:
         yield path
 
 
-def show(stack: str, config_file: str | None = None, out=None) -> int:
+def show(stack: str, config_file: str | None = None, out: TextIO | None = None) -> int:
     context = load_stack(resolve_stack(stack), config_file)
     print(json.dumps(derived(context), indent=2, sort_keys=True), file=out or sys.stdout)
     return 0

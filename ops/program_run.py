@@ -24,6 +24,7 @@ from typing import Any
 import pulumi
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc, settings
+from pulumi.runtime.stack import Stack, run_pulumi_func
 from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
 from config.stack_file import placeholder_secret
@@ -52,7 +53,8 @@ class Resource:
     resource's input may hold, e.g. a container's `image`."""
 
     def plain_inputs(self) -> dict[str, Any]:
-        return unwrap_secrets(self.inputs)
+        plain: dict[str, Any] = unwrap_secrets(self.inputs)
+        return plain
 
 
 @dataclass
@@ -163,7 +165,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
         raw = _digest(self.seed, name) + _digest(self.seed, name, "2") + _digest(self.seed, name, "3")
         return "".join(alphabet[b % len(alphabet)] for b in raw[:length])
 
-    def new_resource(self, args: pulumi.runtime.MockResourceArgs):
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         self.inputs[(args.typ, args.name)] = args.inputs
         self.providers[(args.typ, args.name)] = args.provider or None
         state = dict(unwrap_secrets(args.inputs))
@@ -197,7 +199,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
             self.computed[(args.typ, args.name)] = {k: v for k, v in state.items() if k not in args.inputs}
         return f"{args.name}-id", state
 
-    def call(self, args: pulumi.runtime.MockCallArgs):
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
         if args.token == tokens.GET_NETWORK:
             return {
                 "name": args.args["name"],
@@ -226,7 +228,7 @@ def engine_urns(
             type_, name = key
             parent = options.get(key, {}).get("parent")
             chain = ""
-            if parent in mock_urns:
+            if parent is not None and parent in mock_urns:
                 qualified = urn(parent).split("::")[2]
                 chain = "" if qualified == "pulumi:pulumi:Stack" else qualified + "$"
             result[key] = f"urn:pulumi:{stack}::{PROJECT}::{chain}{type_}::{name}"
@@ -250,7 +252,7 @@ def _option_record(opts: pulumi.ResourceOptions, names: dict[int, tuple[str, str
     def ref(resource: Any) -> tuple[str, str] | None:
         return names.get(id(resource)) if resource is not None else None
 
-    depends = opts.depends_on or []
+    depends: object = opts.depends_on or []
     if not isinstance(depends, list):
         depends = [depends]
     return {
@@ -283,7 +285,8 @@ def run_program(
     A ConfigError (or any exception) raised by the program is returned in `.error` together with
     whatever was registered before it, so callers can assert that nothing was. `transforms` are stack
     transformations applied before capture: tests use them to seed regressions into the program."""
-    _ensure_event_loop()  # a caller's asyncio.run() may have closed the thread's loop
+    # pulumi's private helper has no annotations (pulumi/runtime/sync_await.py)
+    _ensure_event_loop()  # type: ignore[no-untyped-call]  # a caller's asyncio.run() may have closed the loop
     run = ProgramRun(stack=stack)
     mocks, monitor = _start_mocks(run, config, secret_keys, seed, state or {}, preview)
     capture = _OptionCapture()
@@ -293,7 +296,7 @@ def run_program(
     root = settings.get_root_resource()
     run.error = _run_main(program)
     run.resources = _captured_resources(stack, mocks, monitor, capture.options())
-    if run.error is None and root is not None:
+    if run.error is None and isinstance(root, Stack):
         _collect_outputs(run, root)
     return run
 
@@ -339,7 +342,7 @@ class _OptionCapture:
 def _run_main(program: Path) -> BaseException | None:
     """Run `program` as `pulumi up` runs `__main__.py`, from its folder; return what it raised."""
 
-    def body():
+    def body() -> None:
         old_cwd = os.getcwd()
         os.chdir(program.parent)
         try:
@@ -348,7 +351,7 @@ def _run_main(program: Path) -> BaseException | None:
             os.chdir(old_cwd)
 
     try:
-        _sync_await(pulumi_mocks.run_pulumi_func(body))
+        _sync_await(run_pulumi_func(body))
     except BaseException as err:
         return err
     return None
@@ -395,7 +398,7 @@ def _captured_resources(
     return resources
 
 
-def _collect_outputs(run: ProgramRun, root: pulumi.Resource) -> None:
+def _collect_outputs(run: ProgramRun, root: Stack) -> None:
     """The stack's exports, resolved, and which of them are secret."""
     for key, value in root.outputs.items():
         output = pulumi.Output.from_input(value)

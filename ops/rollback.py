@@ -154,7 +154,7 @@ def deployed_tags(updates: Sequence[Update]) -> list[Update]:
     """The newest successful update of each tag, newest first."""
     seen: dict[str, Update] = {}
     for update in updates:
-        if update.deployed and update.image_tag not in seen:
+        if update.deployed and update.image_tag and update.image_tag not in seen:
             seen[update.image_tag] = update
     return list(seen.values())
 
@@ -175,21 +175,23 @@ def choose_target(stack: str, updates: Sequence[Update], current_tag: str, to: s
         if match is None:
             raise bad_input(
                 f"--to = {to!r} is invalid: expected a tag stack {stack} deployed successfully: "
-                f"{', '.join(u.image_tag for u in deployed)}"
+                f"{', '.join(u.image_tag for u in deployed if u.image_tag)}"
             )
         if to == current_tag:
+            others = [u.image_tag for u in deployed if u.image_tag and u.image_tag != current_tag]
             raise bad_input(
                 f"--to = {to!r} is invalid: it is the stack file's current imageTag; expected an earlier "
-                f"one: {', '.join(u.image_tag for u in deployed if u.image_tag != current_tag) or 'none'}"
+                f"one: {', '.join(others) or 'none'}"
             )
         return Target(to, match, failed_cutover)
-    earlier = [u for u in deployed if u.image_tag != current_tag]
+    earlier = [(u.image_tag, u) for u in deployed if u.image_tag and u.image_tag != current_tag]
     if not earlier:
         raise OperatorError(
             f"every successful update of stack {stack} deployed imageTag {current_tag}: there is no earlier "
             "tag to roll back to",
         )
-    return Target(earlier[0].image_tag, earlier[0], failed_cutover)
+    tag, update = earlier[0]
+    return Target(tag, update, failed_cutover)
 
 
 def history_lines(stack: str, updates: Sequence[Update], current_tag: str, target: Target | None) -> list[str]:
@@ -211,7 +213,7 @@ def history_lines(stack: str, updates: Sequence[Update], current_tag: str, targe
 
 def _labels(resource: Mapping[str, Any]) -> dict[str, str]:
     items = (resource.get("inputs") or {}).get("labels") or []
-    return {i.get("label"): i.get("value") for i in items if isinstance(i, Mapping)}
+    return {i.get("label", ""): i.get("value", "") for i in items if isinstance(i, Mapping)}
 
 
 def swap_failed_revisions(deployment: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
@@ -401,14 +403,15 @@ def rollback(
         f"rollback: imageTag {current} -> {target.tag} (deployed by update {target.update.version}); `pulumi "
         "up` rolls it like any update, health-gated"
     )
-    if target.after_failed_cutover and swarm:
+    last = last_deploy(updates)  # after_failed_cutover: the last deploy failed
+    if target.after_failed_cutover and swarm and last is not None:
         plan += (
-            f"; the last update (version {last_deploy(updates).version}) failed and Docker rolled its services "
+            f"; the last update (version {last.version}) failed and Docker rolled its services "
             "back already: the update refreshes first, then records the tag that serves"
         )
-    elif target.after_failed_cutover:
+    elif target.after_failed_cutover and last is not None:
         plan += (
-            f"; the last update (version {last_deploy(updates).version}) failed, so the revision still "
+            f"; the last update (version {last.version}) failed, so the revision still "
             "serving is kept and the failed one deleted"
         )
     print(plan)
@@ -416,8 +419,8 @@ def rollback(
         return 0
     # The rollback is a whole `pulumi up` of this checkout's program: only the deployed commit or main's.
     require_deployable_checkout("rollback", stack, read_git_state(root), entries)
-    if engine is None and pulumi_cli.missing_policy_venv(root) is not None:
-        raise OperatorError(pulumi_cli.missing_policy_venv(root))
+    if engine is None and (missing_venv := pulumi_cli.missing_policy_venv(root)) is not None:
+        raise OperatorError(missing_venv)
     confirm(f"Roll stack {stack} back to {target.tag}?", yes, answer)
     engine = engine or Engine(stack, root, refresh=swarm)
     original = path.read_bytes()

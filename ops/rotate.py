@@ -34,7 +34,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from clients.vault_api import SecretIds, VaultAPI, VaultAPIError
 from config.stack_config import StackConfig
@@ -264,15 +264,15 @@ def destroy_other_secret_ids(store: SecretIdStore, stack: str, service: str, rol
     return others
 
 
-Outputs = Callable[[str], dict]
+Outputs = Callable[[str], dict[str, Any]]
 
 
-def deploy_history(stack: str) -> list[dict]:
+def deploy_history(stack: str) -> list[dict[str, Any]]:
     """The stack's update history, for the commit its last `pulumi up` ran (ops/git_guard.py)."""
     return engine_history(stack, ROOT)
 
 
-def stack_outputs(stack: str) -> dict:
+def stack_outputs(stack: str) -> dict[str, Any]:
     """The stack's outputs after the update (`pulumi stack output --json`; no secret is shown)."""
     done = subprocess.run(
         ["pulumi", "stack", "output", "--json", "--stack", stack], capture_output=True, cwd=ROOT, timeout=300
@@ -280,7 +280,8 @@ def stack_outputs(stack: str) -> dict:
     if done.returncode != 0:
         last = (done.stderr or b"").decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
         raise OperatorError(f"pulumi stack output failed (exit {done.returncode}): {last[0][:200]}")
-    return json.loads(done.stdout or b"{}")
+    outputs: dict[str, Any] = json.loads(done.stdout or b"{}")
+    return outputs
 
 
 def vault_secret_ids(cfg: StackConfig) -> SecretIdStore:
@@ -291,7 +292,7 @@ def vault_secret_ids(cfg: StackConfig) -> SecretIdStore:
 
 
 # docs/rotation.md's words for a container a rotation recreates, in the order the table lists them.
-_WHO = (
+_WHO: tuple[tuple[tuple[str, str | None], str], ...] = (
     ((Service.POSTGRES, None), "Postgres"),
     ((Service.VAULT_AGENT, "postgres"), "the agent of postgres"),
     ((Service.REDIS, None), "Redis"),
@@ -434,6 +435,6 @@ def rotate(
     return 0
 
 
-def main(*args: object, **kwargs: object) -> int:
+def main(*args: Any, **kwargs: Any) -> int:
     """`uv run invoke rotate` as a command (one line and an exit code on error)."""
     return run_task("rotate", rotate, *args, **kwargs)

@@ -20,7 +20,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from clients.docker_api import DockerAPI, DockerError
 from clients.net_errors import why_unreachable
@@ -48,7 +48,7 @@ class Declared:
     """What the program declares for a stack: its config and the services of its containers."""
 
     config: StackConfig
-    services: Counter
+    services: Counter[str]
     swarm_services: dict[str, int] | None = None
     """runtime swarm: service name -> tasks (ops/swarm_ops.py); None for a containers stack."""
 
@@ -60,9 +60,9 @@ class Declared:
         return cls(context.config, declared_services(run), swarm)
 
 
-def declared_services(run: ProgramRun) -> Counter:
+def declared_services(run: ProgramRun) -> Counter[str]:
     """service label -> number of containers the program declares with it."""
-    found: Counter = Counter()
+    found: Counter[str] = Counter()
     for container in run.by_type(CONTAINER):
         labels = {item["label"]: item["value"] for item in unwrap_secrets(container.inputs.get("labels", []))}
         found[labels[L.SERVICE]] += 1
@@ -83,7 +83,7 @@ def parse_containers(listing: Sequence[dict[str, Any]]) -> list[ContainerState]:
     return sorted(states, key=lambda s: (s.service, s.name))
 
 
-def problems(states: Sequence[ContainerState], expected: Counter) -> list[str]:
+def problems(states: Sequence[ContainerState], expected: Counter[str]) -> list[str]:
     found = []
     for service, count in sorted(expected.items()):
         running = [s for s in states if s.service == service and s.state == "running"]
@@ -95,7 +95,7 @@ def problems(states: Sequence[ContainerState], expected: Counter) -> list[str]:
     return found
 
 
-def backup_ages(api: DockerAPI, states: Sequence[ContainerState], out) -> list[str]:
+def backup_ages(api: DockerAPI, states: Sequence[ContainerState], out: TextIO) -> list[str]:
     """Age of the last backup and of the last verified restore, read from the backup service's latest
     health probe (ops/backup_ops.py); a problem when either is older than the schedule allows, or when
     the probe printed something that is not the job's health line. No probe yet is not a problem here:
@@ -132,7 +132,7 @@ def http_status(url: str) -> str:
         return f"unreachable ({why_unreachable(err)})"
 
 
-def container_status(host: str, cfg: StackConfig, expected: Counter, out) -> list[str]:
+def container_status(host: str, cfg: StackConfig, expected: Counter[str], out: TextIO) -> list[str]:
     """The env's containers on the host (by label), their health, and its backup's ages."""
     try:
         api = DockerAPI(host, cfg.docker_ssh_opts)
@@ -145,7 +145,7 @@ def container_status(host: str, cfg: StackConfig, expected: Counter, out) -> lis
     return problems(states, expected) + backup_ages(api, states, out)
 
 
-def swarm_status(host: str, cfg: StackConfig, expected: dict[str, int], out) -> list[str]:
+def swarm_status(host: str, cfg: StackConfig, expected: dict[str, int], out: TextIO) -> list[str]:
     """runtime swarm: the env's services with their tasks and update state, and the backup's ages (its task
     runs on the data node, the manager the stack connects to)."""
     try:
@@ -157,7 +157,11 @@ def swarm_status(host: str, cfg: StackConfig, expected: dict[str, int], out) -> 
 
 
 def show_status(
-    stack: str, docker_host: str | None = None, http: bool = True, config_file: str | None = None, out=None
+    stack: str,
+    docker_host: str | None = None,
+    http: bool = True,
+    config_file: str | None = None,
+    out: TextIO | None = None,
 ) -> int:
     out = out or sys.stdout
     declared = Declared.of(resolve_stack(stack), Path(config_file) if config_file else None)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TextIO
 
 from clients.docker_api import DockerAPI
 from facts.services import Service
@@ -110,7 +110,9 @@ def status_problems(states: Sequence[ServiceState], declared: Mapping[str, int])
     return found
 
 
-def show_status(api: DockerAPI, env: str, declared: Mapping[str, int], out) -> tuple[list[str], list[dict]]:
+def show_status(
+    api: DockerAPI, env: str, declared: Mapping[str, int], out: TextIO
+) -> tuple[list[str], list[dict[str, Any]]]:
     """Print the env's services; return (problems, the env's containers on this node for the backup check)."""
     label = json.dumps({"label": [f"{L.ENV}={env}"]})
     services = api.get("/services", filters=label)

@@ -180,7 +180,8 @@ def validate_retention(args: ResourceValidationArgs, report_violation: ReportVio
     if daily is None or daily < minimum:
         report_violation(
             f"Backup {_noun(args)} {args.name} keeps {daily if daily is not None else 'no'} daily backups; keep "
-            f"at least {minimum} (backupKeepDaily)."
+            f"at least {minimum} (backupKeepDaily).",
+            None,
         )
 
 

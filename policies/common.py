@@ -1,4 +1,9 @@
-"""Helpers shared by the policies: reading engine-shaped (camelCase) properties and options."""
+"""Helpers shared by the policies: reading engine-shaped (camelCase) properties and options.
+
+Every `report_violation(message, None)` passes the urn (None: the resource being validated) because
+pulumi_policy types ReportViolation as Callable[[str, Optional[str]], None] (pulumi_policy/policy.py:393),
+though every callback it hands a policy defaults the urn to None (policy.py:627, :1335).
+"""
 
 from __future__ import annotations
 
@@ -71,11 +76,11 @@ def labels(props: Mapping[str, Any]) -> dict[str, str]:
     raw = plain(props.get("labels")) or []
     if isinstance(raw, Mapping):
         return {str(k): str(v) for k, v in raw.items()}
-    return {item.get("label"): item.get("value") for item in raw if isinstance(item, Mapping)}
+    return {item.get("label", ""): item.get("value", "") for item in raw if isinstance(item, Mapping)}
 
 
 def network_names(props: Mapping[str, Any]) -> list[str]:
-    return [n.get("name") for n in plain(props.get("networksAdvanced")) or [] if isinstance(n, Mapping)]
+    return [n.get("name", "") for n in plain(props.get("networksAdvanced")) or [] if isinstance(n, Mapping)]
 
 
 def service_of(props: Mapping[str, Any]) -> str | None:

@@ -3,6 +3,9 @@ health check are in `docker inspect` and in the provider's state; none may carry
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy, Severity
 
 from .common import (
@@ -29,7 +32,7 @@ def _env_finding(key: str, value: str) -> str | None:
     return None
 
 
-def _args_findings(field: str, args: list) -> list[str]:
+def _args_findings(field: str, args: list[Any]) -> list[str]:
     found = []
     for i, arg in enumerate(args):
         arg = str(arg)
@@ -41,7 +44,7 @@ def _args_findings(field: str, args: list) -> list[str]:
     return found
 
 
-def findings(props) -> list[str]:
+def findings(props: Mapping[str, Any]) -> list[str]:
     found = []
     for entry in plain(props.get("envs")) or []:
         if known(entry):
@@ -67,7 +70,8 @@ def validate(args: ResourceValidationArgs, report_violation: ReportViolation) ->
     for finding in findings(props):
         report_violation(
             f"{kind(args.resource_type)} {args.name}: {finding}. Deliver secrets as files rendered by its "
-            "vault-agent into the tmpfs secrets volume."
+            "vault-agent into the tmpfs secrets volume.",
+            None,
         )
 
 

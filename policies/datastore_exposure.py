@@ -25,19 +25,22 @@ def validate(args: ResourceValidationArgs, report_violation: ReportViolation) ->
     service, traefik_network = service_of(args.props), args.get_config()["traefikNetwork"]
     if plain(args.props.get("ports")) or plain(args.props.get("publishAllPorts")):
         report_violation(
-            f"{service} container {args.name} publishes ports; datastores are reached only over the internal network."
+            f"{service} container {args.name} publishes ports; datastores are reached only over the internal network.",
+            None,
         )
     if traefik_network in network_names(args.props):
         report_violation(
             f"{service} container {args.name} joins the Traefik network {traefik_network}; datastores join "
-            "only the env's internal network."
+            "only the env's internal network.",
+            None,
         )
     if plain(args.props.get("networkMode")) == "host":
-        report_violation(f"{service} container {args.name} uses the host network.")
+        report_violation(f"{service} container {args.name} uses the host network.", None)
     if labels(args.props).get("traefik.enable") != "false":
         report_violation(
             f"{service} container {args.name} lacks traefik.enable=false; set it so Traefik never routes to "
-            "a datastore."
+            "a datastore.",
+            None,
         )
 
 
@@ -50,17 +53,20 @@ def validate_service(args: ResourceValidationArgs, report_violation: ReportViola
     service = service_of(props)
     if plain(props.get("ports")):
         report_violation(
-            f"{service} service {args.name} publishes ports; datastores are reached only over the internal network."
+            f"{service} service {args.name} publishes ports; datastores are reached only over the internal network.",
+            None,
         )
     joined = network_names(props)
     if len(joined) != 1:
         report_violation(
             f"{service} service {args.name} joins {len(joined)} networks; datastores join only the env's internal "
-            "overlay."
+            "overlay.",
+            None,
         )
     if labels(props).get("traefik.enable") != "false":
         report_violation(
-            f"{service} service {args.name} lacks traefik.enable=false; set it so Traefik never routes to a datastore."
+            f"{service} service {args.name} lacks traefik.enable=false; set it so Traefik never routes to a datastore.",
+            None,
         )
 
 

@@ -34,7 +34,8 @@ def validate_grace(args: ResourceValidationArgs, report_violation: ReportViolati
     if providers.delete_stop_seconds(props) < needed:
         report_violation(
             f"Container {args.name} is deleted with `docker stop -t {providers.delete_stop_seconds(props)}` "
-            f"(destroy_grace_seconds); it needs {needed}s to stop cleanly, or it is killed mid-write."
+            f"(destroy_grace_seconds); it needs {needed}s to stop cleanly, or it is killed mid-write.",
+            None,
         )
 
 
@@ -63,7 +64,8 @@ def validate_service_grace(args: ResourceValidationArgs, report_violation: Repor
     if have < needed:
         report_violation(
             f"Service {args.name} stops its tasks with a grace of {grace or '10s (Docker default)'}; it needs "
-            f"{needed}s to stop cleanly, or Swarm kills it mid-write."
+            f"{needed}s to stop cleanly, or Swarm kills it mid-write.",
+            None,
         )
 
 
@@ -73,7 +75,8 @@ def validate_durations(args: ResourceValidationArgs, report_violation: ReportVio
         if known(value) and value is not None and not providers.is_short_duration(str(value)):
             report_violation(
                 f"{args.name} sets {'.'.join(path)} = {value!r}; the service resource reads it back shortened "
-                "(1m, 1m30s, 1h), so every refresh shows a change: write it as facts.providers.short_duration does."
+                "(1m, 1m30s, 1h), so every refresh shows a change: write it as facts.providers.short_duration does.",
+                None,
             )
     for block, field in providers.GO_DURATION_FIELDS.get(args.resource_type, ()):
         value = (plain(args.props.get(block)) or {}).get(field)
@@ -81,7 +84,8 @@ def validate_durations(args: ResourceValidationArgs, report_violation: ReportVio
             report_violation(
                 f"{args.name} sets {block}.{field} = {value!r}; the provider reads it back as Go prints it, "
                 "so every refresh shows a change: write it as Go's Duration.String() does (e.g. 1m0s for "
-                "60s)."
+                "60s).",
+                None,
             )
 
 
@@ -91,7 +95,8 @@ def validate_secret_outputs(args: ResourceValidationArgs, report_violation: Repo
         if plain(args.props.get(prop)) and prop not in declared:
             report_violation(
                 f"{args.name} sets {prop}, which may hold a secret inside a list, without declaring it an "
-                "additional secret output: the value could reach the state in plaintext."
+                "additional secret output: the value could reach the state in plaintext.",
+                None,
             )
 
 

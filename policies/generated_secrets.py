@@ -25,7 +25,8 @@ def validate(args: StackValidationArgs, report_violation: ReportViolation) -> No
             report_violation(
                 f"The generated secret {name} is missing from the plan: the update would write its dependants "
                 f"without it and then delete it, and {depends} would be lost. Keep declaring it (protected) "
-                "whatever the config."
+                "whatever the config.",
+                None,
             )
         elif not option(resource, "protect"):
             report_violation(

@@ -3,7 +3,17 @@ own level."""
 
 from __future__ import annotations
 
-from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy, Severity
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from pulumi_policy import (
+    EnforcementLevel,
+    ReportViolation,
+    ResourceValidation,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    Severity,
+)
 
 from facts.tokens import SERVICE
 
@@ -11,8 +21,10 @@ from .common import kind, plain, service_of, workload
 
 DOCKER_PROXY = "docker-proxy"  # render.labels.DOCKER_PROXY: the pack ships without components/
 
+Check = Callable[[Mapping[str, Any]], str | None]  # a workload's props -> what is wrong, or None
 
-def _container(check, services: bool = True):
+
+def _container(check: Check, services: bool = True) -> ResourceValidation:
     """Run `check` on every container, and on every Swarm service's task unless the service resource cannot
     express the setting (`services` False: facts.providers.SERVICE_NO_NEW_PRIVILEGES)."""
 
@@ -23,16 +35,16 @@ def _container(check, services: bool = True):
         if props is not None:
             problem = check(props)
             if problem:
-                report_violation(f"{kind(args.resource_type)} {args.name} {problem}.")
+                report_violation(f"{kind(args.resource_type)} {args.name} {problem}.", None)
 
     return validate
 
 
-def _privileged(props):
+def _privileged(props: Mapping[str, Any]) -> str | None:
     return "runs privileged (CIS 5.4)" if plain(props.get("privileged")) else None
 
 
-def _is_read_only_proxy(props):
+def _is_read_only_proxy(props: Mapping[str, Any]) -> bool:
     """The preview proxy (program/docker_proxy.py) is the one container that holds the socket: it is
     what keeps the socket from preview credentials. It must have no network (nothing on a Docker network
     can reach it) and publish nothing; its allow-list is tested against a real engine."""
@@ -44,7 +56,7 @@ def _is_read_only_proxy(props):
     )
 
 
-def _docker_socket(props):
+def _docker_socket(props: Mapping[str, Any]) -> str | None:
     paths = [str(v.get("hostPath", "")) for v in plain(props.get("volumes")) or []]
     paths += [str(m.get("source", "")) for m in plain(props.get("mounts")) or [] if m.get("type") == "bind"]
     hit = [p for p in paths if p.endswith("docker.sock")]
@@ -58,7 +70,7 @@ def _docker_socket(props):
     return f"mounts the Docker socket {hit[0]} (CIS 5.31)"
 
 
-def _no_new_privileges(props):
+def _no_new_privileges(props: Mapping[str, Any]) -> str | None:
     opts = plain(props.get("securityOpts")) or []
     return (
         None
@@ -67,14 +79,14 @@ def _no_new_privileges(props):
     )
 
 
-def _host_namespaces(props):
+def _host_namespaces(props: Mapping[str, Any]) -> str | None:
     for field, cis in (("networkMode", "5.9"), ("pidMode", "5.15"), ("ipcMode", "5.16"), ("usernsMode", "5.30")):
         if plain(props.get(field)) == "host":
             return f"shares the host's {field[:-4]} namespace (CIS {cis})"
     return None
 
 
-def _capabilities(props):
+def _capabilities(props: Mapping[str, Any]) -> str | None:
     caps = plain(props.get("capabilities")) or {}
     drops = [c.upper() for c in caps.get("drops") or []]
     return (
@@ -84,7 +96,15 @@ def _capabilities(props):
     )
 
 
-def _policy(name, description, check, level, severity, remediation, services=True):
+def _policy(
+    name: str,
+    description: str,
+    check: Check,
+    level: EnforcementLevel,
+    severity: Severity,
+    remediation: str,
+    services: bool = True,
+) -> ResourceValidationPolicy:
     return ResourceValidationPolicy(
         name=name,
         description=description,

@@ -45,7 +45,7 @@ def validate(args: ResourceValidationArgs, report_violation: ReportViolation) ->
     if problem:
         where = " in production" if production else ""
         report_violation(
-            f"Image {ref} of {args.name} {problem}{where}; pin a release tag (vX.Y.Z or sha7) or a sha256 digest."
+            f"Image {ref} of {args.name} {problem}{where}; pin a release tag (vX.Y.Z or sha7) or a sha256 digest.", None
         )
 
 

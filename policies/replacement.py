@@ -11,6 +11,8 @@ policy sees the inputs after the provider's Check, which adds the Terraform defa
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from typing import Any
 
 from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy, Severity
 
@@ -32,7 +34,7 @@ def _strategy(args: ResourceValidationArgs) -> str:
     )[0]
 
 
-def _all_known(value) -> bool:
+def _all_known(value: object) -> bool:
     """No value the engine has yet to compute (None is a known value: unset)."""
     if isinstance(value, dict):
         return all(_all_known(v) for v in value.values())
@@ -41,11 +43,11 @@ def _all_known(value) -> bool:
     return value != UNKNOWN
 
 
-def is_tmpfs_volume(props) -> bool:
+def is_tmpfs_volume(props: Mapping[str, Any]) -> bool:
     return (props.get("driverOpts") or {}).get("type") == "tmpfs"
 
 
-def volume_identity(props) -> dict:
+def volume_identity(props: Mapping[str, Any]) -> dict[str, Any]:
     """What of a volume forces its replacement (facts.providers.REPLACE_FACTS[VOLUME]), but its name."""
     return {
         k: v for k, v in props.items() if k in (providers.replacing_properties(VOLUME, props) or []) and k != "name"
@@ -60,7 +62,8 @@ def validate_rolling(args: ResourceValidationArgs, report_violation: ReportViola
     if _strategy(args) != providers.CREATE_BEFORE_DELETE:
         report_violation(
             f"{service} container {args.name} is replaced delete-first: the service is down until its "
-            "replacement is healthy; set delete_before_replace=False (program.containers.rolling_container)."
+            "replacement is healthy; set delete_before_replace=False (program.containers.rolling_container).",
+            None,
         )
     if not _all_known(props):
         return  # a preview with values still unknown: the name is computed from them
@@ -69,7 +72,8 @@ def validate_rolling(args: ResourceValidationArgs, report_violation: ReportViola
     if not match or name != revision_name(match.group("prefix"), props):
         report_violation(
             f"{service} container {args.name} is named {name}, not by the hash of its arguments: a "
-            "replacement could reuse the name, which Docker refuses while the old one runs."
+            "replacement could reuse the name, which Docker refuses while the old one runs.",
+            None,
         )
 
 
@@ -80,14 +84,16 @@ def validate_fixed(args: ResourceValidationArgs, report_violation: ReportViolati
             report_violation(
                 f"Container {args.name} has a fixed name but would be replaced create-first: the create "
                 "fails on the name (and two datastores on one data directory corrupt it); set "
-                "delete_before_replace=True."
+                "delete_before_replace=True.",
+                None,
             )
     elif args.resource_type == SERVICE:
         if _strategy(args) != providers.DELETE_BEFORE_REPLACE:
             report_violation(
                 f"Service {args.name} has a fixed name but would be replaced create-first: the create fails on the "
                 "name while the old service exists; set delete_before_replace=True "
-                "(program.swarm_services.fixed_service)."
+                "(program.swarm_services.fixed_service).",
+                None,
             )
     elif args.resource_type in (SWARM_SECRET, SWARM_CONFIG) and _all_known(props):
         name = str(props.get("name", ""))
@@ -95,7 +101,8 @@ def validate_fixed(args: ResourceValidationArgs, report_violation: ReportViolati
             report_violation(
                 f"Swarm {'secret' if args.resource_type == SWARM_SECRET else 'config'} {name} is replaced "
                 "create-first under a name that does not change with its data: Docker refuses a second object of "
-                "that name; end its name with a hash of the data (render.swarm.secret_name, config_name)."
+                "that name; end its name with a hash of the data (render.swarm.secret_name, config_name).",
+                None,
             )
     elif args.resource_type == VOLUME and is_tmpfs_volume(props) and _all_known(props):
         name = str(props.get("name", ""))
@@ -105,7 +112,8 @@ def validate_fixed(args: ResourceValidationArgs, report_violation: ReportViolati
             report_violation(
                 f"Secrets volume {name} is replaced create-first under a name that does not carry what "
                 "replaces it (driver, options, labels): Docker would return the old volume; end its name "
-                "with facts.revision.options_digest of those, or replace it delete-first."
+                "with facts.revision.options_digest of those, or replace it delete-first.",
+                None,
             )
 
 

@@ -25,9 +25,9 @@ def validate_memory(args: ResourceValidationArgs, report_violation: ReportViolat
         return
     what = f"{kind(args.resource_type)} {args.name}"
     if not memory:
-        report_violation(f"{what} has no memory limit; set memory (MiB) so one service cannot starve the host.")
+        report_violation(f"{what} has no memory limit; set memory (MiB) so one service cannot starve the host.", None)
     elif memory > maximum:
-        report_violation(f"{what} has a memory limit of {int(memory)} MiB, above the maximum of {maximum} MiB.")
+        report_violation(f"{what} has a memory limit of {int(memory)} MiB, above the maximum of {maximum} MiB.", None)
     elif args.resource_type == SERVICE:
         reserved = (((plain(args.props).get("taskSpec") or {}).get("resources") or {}).get("reservation") or {}).get(
             "memoryBytes"
@@ -35,7 +35,8 @@ def validate_memory(args: ResourceValidationArgs, report_violation: ReportViolat
         if known(reserved) and (reserved or 0) / MIB != memory:
             report_violation(
                 f"{what} reserves {int((reserved or 0) / MIB)} MiB of its {int(memory)} MiB limit; reserve the limit, "
-                "so Swarm places a task only on a node with that much memory free."
+                "so Swarm places a task only on a node with that much memory free.",
+                None,
             )
 
 
@@ -48,7 +49,7 @@ def validate_logs(args: ResourceValidationArgs, report_violation: ReportViolatio
         return  # shipped elsewhere; rotation is that driver's business
     if not opts.get("max-size") or not opts.get("max-file"):
         report_violation(
-            f"{kind(args.resource_type)} {args.name} logs without rotation; set log_opts max-size and max-file."
+            f"{kind(args.resource_type)} {args.name} logs without rotation; set log_opts max-size and max-file.", None
         )
 
 

@@ -23,12 +23,14 @@ def validate(args: ResourceValidationArgs, report_violation: ReportViolation) ->
     if not tests or tests[0] not in ("CMD", "CMD-SHELL") or len(tests) < 2:
         report_violation(
             f"Container {args.name} has no health check; add one so deploys wait for health and Traefik "
-            "routes only to healthy containers."
+            "routes only to healthy containers.",
+            None,
         )
     if plain(args.props.get("restart")) not in RESTART_POLICIES:
         report_violation(
             f"Container {args.name} has restart policy {plain(args.props.get('restart')) or 'no'}; expected "
-            f"one of {', '.join(RESTART_POLICIES)}."
+            f"one of {', '.join(RESTART_POLICIES)}.",
+            None,
         )
 
 
@@ -40,13 +42,15 @@ def validate_service(args: ResourceValidationArgs, report_violation: ReportViola
     if not tests or tests[0] not in ("CMD", "CMD-SHELL") or len(tests) < 2:
         report_violation(
             f"Service {args.name} has no health check; add one so Swarm starts routing to a task, and an "
-            "update replaces the next one, only once it is healthy."
+            "update replaces the next one, only once it is healthy.",
+            None,
         )
     condition = ((plain(args.props).get("taskSpec") or {}).get("restartPolicy") or {}).get("condition")
     if condition not in SERVICE_RESTART_CONDITIONS:
         report_violation(
             f"Service {args.name} has restart condition {condition or '(Docker default)'}; expected one of "
-            f"{', '.join(SERVICE_RESTART_CONDITIONS)}."
+            f"{', '.join(SERVICE_RESTART_CONDITIONS)}.",
+            None,
         )
 
 

@@ -8,14 +8,24 @@ volume at another path.
 
 from __future__ import annotations
 
-from pulumi_policy import EnforcementLevel, ReportViolation, Severity, StackValidationArgs, StackValidationPolicy
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from pulumi_policy import (
+    EnforcementLevel,
+    PolicyResource,
+    ReportViolation,
+    Severity,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
 
 from facts.tokens import SERVICE, VOLUME
 
 from .common import SECRETS_ROOT, is_vault_agent, kind, known, plain, workloads
 
 
-def is_tmpfs(volume_props) -> bool:
+def is_tmpfs(volume_props: Mapping[str, Any]) -> bool:
     opts = plain(volume_props.get("driverOpts")) or {}
     return (
         plain(volume_props.get("driver")) in (None, "local")
@@ -24,9 +34,9 @@ def is_tmpfs(volume_props) -> bool:
     )
 
 
-def secrets_volumes(resources) -> set:
+def secrets_volumes(resources: Iterable[PolicyResource]) -> set[str]:
     """Names of volumes that hold rendered secrets: written by an agent, or mounted under /run/secrets."""
-    names = set()
+    names: set[str] = set()
     for _, props in workloads(resources):
         for mount in plain(props.get("mounts")) or []:
             if mount.get("type") == "tmpfs":

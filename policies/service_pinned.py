@@ -10,6 +10,7 @@ connections after 900 s (moby/moby#31208) and is not even available on some kern
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy, Severity
 
@@ -21,7 +22,7 @@ PINNED_SERVICES = (*DATASTORES, "vault-agent", "backup")
 _NODE_RE = re.compile(r"^node\.hostname\s*==\s*\S+$")
 
 
-def problems(name: str, props: dict) -> list[str]:
+def problems(name: str, props: dict[str, Any]) -> list[str]:
     service = service_of(workload(SERVICE, props) or {})
     what = f"{service} service {name}"
     mode = props.get("mode") or {}
@@ -61,7 +62,7 @@ def validate(args: ResourceValidationArgs, report_violation: ReportViolation) ->
     if service_of(workload(SERVICE, props) or {}) not in PINNED_SERVICES:
         return
     for problem in problems(args.name, props):
-        report_violation(problem)
+        report_violation(problem, None)
 
 
 POLICY = ResourceValidationPolicy(

@@ -11,6 +11,8 @@ orchestrator/update/updater.go). A rollback must be start-first too, or it takes
 
 from __future__ import annotations
 
+from typing import Any
+
 from pulumi_policy import (
     EnforcementLevel,
     PolicyConfigSchema,
@@ -38,7 +40,7 @@ def seconds(text: str) -> int:
     return total
 
 
-def problems(name: str, props: dict, min_monitor: int) -> list[str]:
+def problems(name: str, props: dict[str, Any], min_monitor: int) -> list[str]:
     service = service_of(workload(SERVICE, props) or {})
     what = f"{service} service {name}"
     update = props.get("updateConfig") or {}
@@ -82,7 +84,7 @@ def validate(args: ResourceValidationArgs, report_violation: ReportViolation) ->
     if service_of(workload(SERVICE, props) or {}) not in ROLLING_SERVICES:
         return
     for problem in problems(args.name, props, args.get_config()["minMonitorSeconds"]):
-        report_violation(problem)
+        report_violation(problem, None)
 
 
 POLICY = ResourceValidationPolicy(

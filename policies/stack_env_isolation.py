@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from typing import Any
 
 from pulumi_policy import (
     EnforcementLevel,
@@ -70,7 +72,7 @@ def validate(args: StackValidationArgs, report_violation: ReportViolation) -> No
             )
 
 
-def _keys(value):
+def _keys(value: Any) -> Iterator[Any]:
     if isinstance(value, dict):
         for k, v in value.items():
             yield k

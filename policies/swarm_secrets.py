@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+from typing import Any
 
 from pulumi_policy import EnforcementLevel, ReportViolation, Severity, StackValidationArgs, StackValidationPolicy
 
@@ -27,7 +28,7 @@ APP_CONSUMERS = ("backend", "prefect-worker")
 MIN_VALUE_LENGTH = 8  # shorter values ("", "zai", "true") would match by chance
 
 
-def _allowed(owner: str, props: dict) -> bool:
+def _allowed(owner: str, props: dict[str, Any]) -> bool:
     lab = labels(workload(SERVICE, props) or {})
     if service_of(workload(SERVICE, props) or {}) == "vault-agent":
         return lab.get("finance-report.agent-for") == owner

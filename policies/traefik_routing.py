@@ -41,53 +41,62 @@ def validate(args: ResourceValidationArgs, report_violation: ReportViolation) ->
     elif not lab.get("traefik.docker.network"):
         report_violation(
             f"Container {args.name} enables Traefik without traefik.docker.network; set it to the Traefik "
-            "network so routing does not pick a random network."
+            "network so routing does not pick a random network.",
+            None,
         )
     routers = {k.split(".")[3] for k in lab if k.startswith("traefik.http.routers.")}
     if not routers:
-        report_violation(f"{what} enables Traefik but declares no router.")
+        report_violation(f"{what} enables Traefik but declares no router.", None)
     for router in sorted(routers):
         prefix = f"traefik.http.routers.{router}"
         entrypoints = [e.strip() for e in lab.get(f"{prefix}.entrypoints", "").split(",") if e.strip()]
         if entrypoints != [entrypoint]:
             report_violation(
                 f"Router {router} on {args.name} uses entrypoints {entrypoints or '(all)'}; expected only "
-                f"the TLS entrypoint {entrypoint}."
+                f"the TLS entrypoint {entrypoint}.",
+                None,
             )
         if not lab.get(f"{prefix}.tls.certresolver"):
-            report_violation(f"Router {router} on {args.name} has no tls.certresolver; set {prefix}.tls.certresolver.")
+            report_violation(
+                f"Router {router} on {args.name} has no tls.certresolver; set {prefix}.tls.certresolver.", None
+            )
         rule = lab.get(f"{prefix}.rule", "")
         hosts = hosts_in(rule)
         if not hosts:
             report_violation(
-                f"Router {router} on {args.name} has no Host rule; every router must match a host inside {domain}."
+                f"Router {router} on {args.name} has no Host rule; every router must match a host inside {domain}.",
+                None,
             )
         for host in hosts:
             if not (host == domain or host.endswith("." + domain)):
                 report_violation(
-                    f"Router {router} on {args.name} matches host {host}, outside the configured domain {domain}."
+                    f"Router {router} on {args.name} matches host {host}, outside the configured domain {domain}.", None
                 )
 
 
-def validate_swarm_labels(what: str, lab: dict, report_violation: ReportViolation) -> None:
+def validate_swarm_labels(what: str, lab: dict[str, str], report_violation: ReportViolation) -> None:
     """Traefik's swarm provider: the network label is traefik.swarm.network, a traefik.docker.* label on a
     service is deprecated and both together an error (traefik pkg/provider/docker/shared_labels.go:72,81), and
     every Traefik service needs its port: Swarm gives no port detection (providers/swarm.md:363-370)."""
     if not lab.get("traefik.swarm.network"):
         report_violation(
             f"{what} enables Traefik without traefik.swarm.network; set it to the Traefik network so routing does "
-            "not pick a random network."
+            "not pick a random network.",
+            None,
         )
     docker_labels = sorted(k for k in lab if k.startswith("traefik.docker."))
     if docker_labels:
-        report_violation(f"{what} carries {', '.join(docker_labels)}; Traefik's swarm provider reads traefik.swarm.*.")
+        report_violation(
+            f"{what} carries {', '.join(docker_labels)}; Traefik's swarm provider reads traefik.swarm.*.", None
+        )
     services = {k.split(".")[3] for k in lab if k.startswith("traefik.http.services.")}
     services |= {v for k, v in lab.items() if k.startswith("traefik.http.routers.") and k.endswith(".service")}
     for name in sorted(services):
         if not lab.get(f"traefik.http.services.{name}.loadbalancer.server.port"):
             report_violation(
                 f"{what} routes to Traefik service {name} without traefik.http.services.{name}.loadbalancer.server."
-                "port; Swarm gives Traefik no port to detect."
+                "port; Swarm gives Traefik no port to detect.",
+                None,
             )
 
 

@@ -29,32 +29,36 @@ def validate(args: ResourceValidationArgs, report_violation: ReportViolation) ->
     if not plain(props.get("tokenNoDefaultPolicy")):
         report_violation(
             f"AppRole {role} attaches Vault's default policy; set token_no_default_policy=True so its token "
-            "can do only what its own policy allows."
+            "can do only what its own policy allows.",
+            None,
         )
     for field in ("tokenTtl", "tokenMaxTtl"):
         value = plain(props.get(field))
         if known(value) and (not value or value > maximum):
-            report_violation(f"AppRole {role} has {field}={int(value or 0)}s; bound it to at most {maximum}s.")
+            report_violation(f"AppRole {role} has {field}={int(value or 0)}s; bound it to at most {maximum}s.", None)
     ttl_value = plain(props.get("tokenTtl"))
     if known(ttl_value) and ttl_value and ttl_value < minimum:
         # The agent's token cannot renew itself (no renew-self in the policy): it logs in again as the
         # token nears expiry, and with a very short TTL that becomes a login storm against Vault.
         report_violation(
             f"AppRole {role} has tokenTtl={int(ttl_value)}s; at least {minimum}s keeps the agent from "
-            "logging in again every few seconds."
+            "logging in again every few seconds.",
+            None,
         )
     ttl = plain(props.get("secretIdTtl"))
     if known(ttl) and (not ttl or ttl > config["maxSecretIdTtlSeconds"]):
         life = "never expire" if not ttl else f"live {int(ttl) // 86400} days"
         report_violation(
             f"AppRole {role} issues secret-ids that {life}: one read off the host or minted with a leaked deploy "
-            f"token outlives any rotation; set secretIdTtlDays (at most {config['maxSecretIdTtlSeconds'] // 86400})."
+            f"token outlives any rotation; set secretIdTtlDays (at most {config['maxSecretIdTtlSeconds'] // 86400}).",
+            None,
         )
     cidrs = props.get("secretIdBoundCidrs")
     if cidrs != UNKNOWN and not plain(cidrs):  # unset or empty: bound to nothing
         report_violation(
             f"AppRole {role}'s secret-ids and tokens work from any address; set vaultAgentCidrs to the Docker "
-            "host's egress address (production's `pulumi up` refuses to run without it)."
+            "host's egress address (production's `pulumi up` refuses to run without it).",
+            None,
         )
 
 

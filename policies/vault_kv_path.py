@@ -21,10 +21,11 @@ def validate(args: ResourceValidationArgs, report_violation: ReportViolation) ->
     if not str(name).startswith(prefix) or "/" in str(name)[len(prefix) :] or str(name) == prefix:
         report_violation(
             f"KV secret {args.name} writes {mount}/{name}; this stack may only write "
-            f"{config['kvMount']}/{prefix}<service>."
+            f"{config['kvMount']}/{prefix}<service>.",
+            None,
         )
     elif known(mount) and mount != config["kvMount"]:
-        report_violation(f"KV secret {args.name} writes to mount {mount}; expected {config['kvMount']}.")
+        report_violation(f"KV secret {args.name} writes to mount {mount}; expected {config['kvMount']}.", None)
 
 
 POLICY = ResourceValidationPolicy(

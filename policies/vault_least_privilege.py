@@ -94,7 +94,7 @@ def validate(args: ResourceValidationArgs, report_violation: ReportViolation) ->
         return
     config = args.get_config()
     for problem in problems(str(name), str(text), config["kvMount"], config["env"]):
-        report_violation(f"Vault policy {name} {problem}.")
+        report_violation(f"Vault policy {name} {problem}.", None)
 
 
 POLICY = ResourceValidationPolicy(

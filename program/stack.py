@@ -11,7 +11,7 @@ import pulumi_docker as docker
 import pulumi_random as random
 import pulumi_vault as vault
 
-from config.schema import kept_values
+from config.schema import KeptValues, kept_values
 from config.stack_config import StackConfig
 from program import named
 from program.app import AppArgs, AppComponent
@@ -80,7 +80,7 @@ class _Shared:
     traefik_network: pulumi.Output[str]
     """Dokploy's network, looked up: referenced, never created or deleted."""
     agent: AgentSettings
-    kept: pulumi.Output[Any]
+    kept: pulumi.Output[KeptValues]
     """The values `invoke adopt` kept from Vault, by service."""
 
     def kept_for(self, service: str) -> pulumi.Output[Any]:
@@ -157,7 +157,9 @@ class FinanceReportStack(pulumi.ComponentResource):
         agent_image = docker.RemoteImage(
             "vault-agent-image", name=str(cfg.vault_agent_image), keep_locally=True, opts=scoped
         )
-        kept = pulumi.Output.secret(pulumi.Output.from_input(cfg.secrets.get("vaultKeptValues", "")).apply(kept_values))
+        kept: pulumi.Output[KeptValues] = pulumi.Output.secret(
+            pulumi.Output.from_input(cfg.secrets.get("vaultKeptValues", "")).apply(kept_values)
+        )
         agent = AgentSettings(
             env=env,
             vault_address=cfg.vault_address,
@@ -261,6 +263,7 @@ class FinanceReportStack(pulumi.ComponentResource):
         self, cfg: StackConfig, shared: _Shared, postgres: DatastoreComponent, scoped: pulumi.ResourceOptions
     ) -> BackupComponent:
         """Invariant 9: every env's database is backed up off-host, encrypted, restore-checked."""
+        assert cfg.backup is not None  # load_config always sets it
         return BackupComponent(
             "backup",
             BackupArgs(

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
 import pulumi_docker as docker
@@ -152,7 +153,7 @@ class SwarmApp(pulumi.ComponentResource):
                 type="volume", source=bin_volume, target=sw.AGENT_BIN_DIR, read_only=True
             ),
         ]
-        in_task_agent = {
+        in_task_agent: dict[str, Any] = {
             "mounts": app_mounts,
             "secrets": self.vault.secrets,
             "configs": [*self.vault.configs, task_script],

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import cast
 
 import pulumi
 import pulumi_docker as docker
@@ -34,7 +35,11 @@ CONVERGE = "5m"
 def data_mounts(storage: DataStorage) -> list[docker.ServiceTaskSpecContainerSpecMountArgs]:
     """The datastore's data as service mounts: the adopted host directory as a bind, the volume by name."""
     mounts = [
-        docker.ServiceTaskSpecContainerSpecMountArgs(type="bind", source=v.host_path, target=v.container_path)
+        docker.ServiceTaskSpecContainerSpecMountArgs(
+            type="bind",
+            source=v.host_path,
+            target=cast(str, v.container_path),  # data_storage sets it
+        )
         for v in storage.volumes
     ]
     mounts += [

@@ -16,7 +16,7 @@ import pulumi
 import pulumi_docker as docker
 import pulumi_random as random
 
-from config.schema import kept_values
+from config.schema import KeptValues, kept_values
 from config.stack_config import StackConfig
 from program import named
 from program.docker_proxy import DockerProxy, DockerProxyArgs
@@ -71,7 +71,9 @@ def declare_swarm_env(
         "vault-egress", naming.vault_network_prefix(env), scoped, driver="overlay", labels=resource_labels(env)
     )
     digest_key = random.RandomBytes("restart-digest-key", length=32, opts=child)
-    kept = pulumi.Output.secret(pulumi.Output.from_input(cfg.secrets.get("vaultKeptValues", "")).apply(kept_values))
+    kept: pulumi.Output[KeptValues] = pulumi.Output.secret(
+        pulumi.Output.from_input(cfg.secrets.get("vaultKeptValues", "")).apply(kept_values)
+    )
 
     def limits(service: str) -> Limits:
         return Limits(cfg.memory_mb[service], cfg.log_max_size, cfg.log_max_files)
@@ -160,6 +162,7 @@ def declare_swarm_env(
         ),
         opts=scoped,
     )
+    assert cfg.backup is not None  # load_config always sets it
     backup = SwarmBackup(
         "backup",
         SwarmBackupArgs(

@@ -86,19 +86,23 @@ class SwarmVault(pulumi.ComponentResource):
         # Create-first under a new name when the value changes: the old secret stays until no task uses it.
         unnamed = pulumi.ResourceOptions(parent=self, delete_before_replace=False)
         self.secrets = []
+        # The annotation lets mypy solve Output.secret's U: its Input[U] parameter has no Output[U] overload
+        # (from_input has one, pulumi/output.py:439-445), so an Output argument alone leaves U unsolved.
+        secret_id: pulumi.Output[str] = pulumi.Output.secret(vault_side.secret_id.secret_id)
         for part, value, path in (
             ("role-id", vault_side.role.role_id, va.ROLE_ID_PATH),
-            ("secret-id", pulumi.Output.secret(vault_side.secret_id.secret_id), va.SECRET_ID_PATH),
+            ("secret-id", secret_id, va.SECRET_ID_PATH),
         ):
             secret = docker.Secret(
                 f"{name}-swarm-{part}",
                 # The name is an HMAC under the stack's random key: it shows nothing of the value.
                 name=pulumi.Output.unsecret(
                     pulumi.Output.all(s.digest_key, value).apply(
-                        lambda kv, p=part: sw.secret_name(env, service, p, bytes.fromhex(kv[0]), kv[1])
+                        # mypy infers no type for a lambda with a default argument (p=part binds the loop variable)
+                        lambda kv, p=part: sw.secret_name(env, service, p, bytes.fromhex(kv[0]), kv[1])  # type: ignore[misc]
                     )
                 ),
-                data=pulumi.Output.secret(pulumi.Output.from_input(value).apply(b64)),
+                data=pulumi.Output.secret(pulumi.Output.from_input(value).apply(b64)),  # type: ignore[arg-type]  # U: above
                 labels=[docker.SecretLabelArgs(label="finance-report.env", value=env)],
                 opts=unnamed,
             )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from facts.envs import is_preview_env, kv_env_prefix, looks_like_preview_env  # noqa: F401 - re-exported for the program
+from facts.envs import is_preview_env as is_preview_env  # re-exported for the program (with the two below)
+from facts.envs import kv_env_prefix as kv_env_prefix
+from facts.envs import looks_like_preview_env as looks_like_preview_env
 
 PREFIX = "finance_report"
 PRODUCTION = "production"

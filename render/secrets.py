@@ -11,13 +11,20 @@ blanks them.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypedDict
 
 import pulumi
 
 from facts.envs import is_preview_env
 
-GENERATED_PASSWORD = {"length": 32, "special": True, "override_special": "!#%+-.:=?@^_~"}
+
+class PasswordArgs(TypedDict):
+    length: int
+    special: bool
+    override_special: str
+
+
+GENERATED_PASSWORD: PasswordArgs = {"length": 32, "special": True, "override_special": "!#%+-.:=?@^_~"}
 # Arguments that `pulumi import` of an existing value records differently (its length, character classes):
 # never a reason to regenerate the value. Rotation is an explicit replace.
 IMPORT_IGNORED = [
@@ -48,7 +55,7 @@ def keeps_data(env: str) -> bool:
 
 def kept_merge(
     owned: Mapping[str, pulumi.Input[str]], kept: pulumi.Input[Mapping[str, Any] | None]
-) -> pulumi.Output[dict]:
+) -> pulumi.Output[dict[str, Any]]:
     """The KV document: kept values, then the program's own (which win). Always secret."""
     merged = pulumi.Output.all(pulumi.Output.from_input(kept), pulumi.Output.all(**owned)).apply(
         lambda ko: {**(ko[0] or {}), **ko[1]}

@@ -121,7 +121,9 @@ def healthcheck(
     )
 
 
-def hardened_container_spec(stop: Stop = DEFAULT_STOP, user: str | None = None, cap_add: Sequence[str] = ()) -> dict:
+def hardened_container_spec(
+    stop: Stop = DEFAULT_STOP, user: str | None = None, cap_add: Sequence[str] = ()
+) -> dict[str, Any]:
     """container_spec keyword arguments every task gets: every capability dropped but `cap_add`, a stop
     grace Swarm honours when it stops or replaces the task (and the provider's delete waits for)."""
     spec: dict[str, Any] = {

@@ -9,7 +9,7 @@ import hashlib
 import hmac
 import itertools
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from facts import providers
@@ -148,7 +148,7 @@ def _hcl_value(value: object) -> str:
     return json.dumps(value)  # HCL strings take JSON's escapes (\n, \"); true/false as HCL booleans
 
 
-def hcl_block(path: str, capabilities: Sequence[str], allowed: Mapping[str, Sequence[object]] | None = None) -> str:
+def hcl_block(path: str, capabilities: Collection[str], allowed: Mapping[str, Sequence[object]] | None = None) -> str:
     """One `path` block; `allowed` becomes allowed_parameters (Vault then refuses any parameter not named)."""
     lines = [f'path "{path}" {{', f"  capabilities = [{', '.join(json.dumps(c) for c in sorted(capabilities))}]"]
     if allowed is not None:
@@ -183,7 +183,7 @@ def role_write_parameters(settings: AppRoleSettings, policy_names: Sequence[str]
         if len(settings.bound_cidrs) > MAX_BOUND_CIDRS:
             raise ValueError(f"at most {MAX_BOUND_CIDRS} bound CIDRs")
         orders = [list(order) for order in itertools.permutations(settings.bound_cidrs)]
-        allowed["secret_id_bound_cidrs"] = orders
+        allowed["secret_id_bound_cidrs"] = list(orders)
         allowed["token_bound_cidrs"] = [list(order) for order in orders]
     for number, value in (
         ("token_ttl", settings.token_ttl),
