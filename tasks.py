@@ -326,7 +326,7 @@ def restore(
         "pr": "pull request number N: the preview env and stack are pr<N>",
         "out_dir": "write Pulumi.pr<N>.yaml here instead of the project",
         "image_tag": "backend/frontend image tag (default: the base stack's imageTag)",
-        "existing_stacks": "JSON of `pulumi stack ls --json`: refuse a new preview beyond maxPreviewEnvs",
+        "existing_stacks": "JSON of `pulumi stack ls --json`: refuse a new preview beyond maxPrEnvs",
     },
 )
 def preview_env(c, pr="", out_dir=None, image_tag=None, existing_stacks=None):

@@ -1,13 +1,13 @@
 """The Docker host's memory budget, checked by the offline plan (docs/pr-environments.md, "Host memory budget").
 
 Every container the program declares has a memory limit; one host runs the committed stacks (production,
-staging) and up to `maxPreviewEnvs` pull-request previews. The budget adds, from the program's own
+staging) and up to `maxPrEnvs` pull-request previews. The budget adds, from the program's own
 captured inputs (run under mocks, as the offline plan runs it):
 
 - each committed stack on the host: every container's limit, plus a second revision of each rolling
   container (backend, frontend): during a cutover the new revision runs beside the old one for at least
   the watch period, and updates of different stacks may overlap (one concurrency group per stack);
-- `maxPreviewEnvs` times a preview generated from the template, counted the same way;
+- `maxPrEnvs` times a preview generated from the template, counted the same way;
 
 and compares the peak with `hostMemoryMb` (what the host gives this project's containers: its total
 minus Dokploy, Traefik and the OS). The committed stacks on one host must agree on both keys. With
@@ -120,7 +120,7 @@ class Budget:
         if self.preview is not None:
             lines.append(
                 f"  previews     {self.max_previews} x ({self.preview.steady_mb} MiB + "
-                f"{self.preview.rolling_mb} MiB during a cutover)  (maxPreviewEnvs {self.max_previews})"
+                f"{self.preview.rolling_mb} MiB during a cutover)  (maxPrEnvs {self.max_previews})"
             )
         return lines + [f"  problem: {p}" for p in self.problems]
 
@@ -128,7 +128,7 @@ class Budget:
         return {
             "host": self.host,
             "hostMemoryMb": self.host_memory_mb,
-            "maxPreviewEnvs": self.max_previews,
+            "maxPrEnvs": self.max_previews,
             "peakMb": self.peak_mb,
             "stacks": {
                 s.stack: {
@@ -183,8 +183,8 @@ def host_budget(
         cfg, config, secret_keys = _load(other, root / f"Pulumi.{other}.yaml")
         if host_of(cfg.docker_host) == host:
             members.append((other, cfg, config, secret_keys))
-    budget = Budget(host, own_cfg.host_memory_mb, own_cfg.max_preview_envs)
-    for key, attr in (("hostMemoryMb", "host_memory_mb"), ("maxPreviewEnvs", "max_preview_envs")):
+    budget = Budget(host, own_cfg.host_memory_mb, own_cfg.max_pr_envs)
+    for key, attr in (("hostMemoryMb", "host_memory_mb"), ("maxPrEnvs", "max_pr_envs")):
         values = {name: getattr(cfg, attr) for name, cfg, _, _ in members} | {stack: getattr(own_cfg, attr)}
         if len(set(values.values())) > 1:
             budget.problems.append(
@@ -209,12 +209,12 @@ def host_budget(
             budget.preview = _measure("pr1", config, secret_keys)
         else:
             budget.problems.append(
-                f"maxPreviewEnvs is {budget.max_previews} but previews are based on {template.base}, which "
+                f"maxPrEnvs is {budget.max_previews} but previews are based on {template.base}, which "
                 "deploys to another host"
             )
     if budget.over:
         budget.problems.append(
             f"the peak, {budget.peak_mb} MiB, exceeds hostMemoryMb {budget.host_memory_mb} MiB: lower memory "
-            "limits or maxPreviewEnvs, or give the host more memory"
+            "limits or maxPrEnvs, or give the host more memory"
         )
     return budget

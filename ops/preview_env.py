@@ -10,7 +10,7 @@ Writes `Pulumi.pr<N>.yaml` (in --out-dir, default the project); its policy confi
 every stack's (config/policy_config.py), so nothing else is written. An existing preview stack file keeps
 its encrypted values (the S3 keys `pulumi config set --secret` stored).
 With --existing-stacks (the JSON of `pulumi stack ls --json`) it refuses a new preview beyond
-`maxPreviewEnvs`. Exit 0 written, 1 over capacity, 2 bad input (one line on stderr).
+`maxPrEnvs`. Exit 0 written, 1 over capacity, 2 bad input (one line on stderr).
 """
 
 from __future__ import annotations
@@ -24,7 +24,9 @@ from typing import Any
 
 import yaml
 
+from config.errors import ConfigError
 from config.schema import FIELDS_BY_KEY
+from config.stack_config import current_keys
 from config.stack_file import StackFileError, parse_stack_file, read_stack_file
 from facts.envs import COMMITTED_ENVS
 from facts.project import PROJECT
@@ -136,6 +138,12 @@ def preview_config(
     except ValueError as err:
         raise PreviewEnvError(str(err)) from None
     config: dict[str, Any] = {f"{PROJECT}:env": env}
+    prefix = f"{PROJECT}:"
+    try:  # a base stack file may still use a renamed key's old name
+        current, _ = current_keys({k[len(prefix) :]: v for k, v in base.items() if k.startswith(prefix)})
+    except ConfigError as err:
+        raise PreviewEnvError(str(err)) from None
+    base = {f"{prefix}{k}": v for k, v in current.items()}
     for key in template.inherit:
         full = f"{PROJECT}:{key}"
         if full in base:
@@ -180,8 +188,8 @@ def capacity_problem(env: str, existing_stacks: Sequence[str], max_envs: int) ->
     if len(previews) >= max_envs:
         running = ", ".join(previews) or "none"
         return (
-            f"{len(previews)} preview env(s) run already ({running}) and maxPreviewEnvs is {max_envs}: close "
-            "one, or raise maxPreviewEnvs after checking the host memory budget (`uv run invoke plan --stack "
+            f"{len(previews)} preview env(s) run already ({running}) and maxPrEnvs is {max_envs}: close "
+            "one, or raise maxPrEnvs after checking the host memory budget (`uv run invoke plan --stack "
             "staging`)"
         )
     return None
@@ -242,7 +250,7 @@ def main(pr: Any, out_dir: str | None = None, image_tag: str | None = None, exis
                 base, _ = read_stack_file(ROOT / f"Pulumi.{template.base}.yaml")
             except StackFileError as err:
                 raise PreviewEnvError(str(err)) from None
-            limit = int(preview_config(number, base, template).get(f"{PROJECT}:maxPreviewEnvs", 0))
+            limit = int(preview_config(number, base, template).get(f"{PROJECT}:maxPrEnvs", 0))
             problem = capacity_problem(env, names, limit)
             if problem:
                 print(f"preview-env: {problem}", file=sys.stderr)

@@ -1,7 +1,7 @@
 """The preview-env workflow (.github/workflows/preview-env.yml) holds credentials that deploy, so it is
 checked like the deploy workflow: who can reach them (mutations of the real file must be caught by
 test_workflows.trust_problems), and that it runs the same gates as a deploy (generated stack within
-maxPreviewEnvs, offline plan with every policy and the memory budget, policy pack, status) and destroys
+maxPrEnvs, offline plan with every policy and the memory budget, policy pack, status) and destroys
 the stack, data included, when the pull request closes. zizmor and actionlint run over it in
 test_workflows.py and test_offline_plan.py."""
 

@@ -219,9 +219,9 @@ def test_the_committed_template_is_valid_and_copies_no_env_specific_key():
 def test_a_new_preview_beyond_the_maximum_is_refused_and_an_update_of_a_running_one_is_not():
     assert pe.capacity_problem("pr9", ["staging", "production", "pr3", "pr12"], 3) is None
     problem = pe.capacity_problem("pr9", ["staging", "production", "org/finance-report/pr3", "pr12", "pr4"], 3)
-    assert problem.startswith("3 preview env(s) run already (pr3, pr4, pr12) and maxPreviewEnvs is 3")
+    assert problem.startswith("3 preview env(s) run already (pr3, pr4, pr12) and maxPrEnvs is 3")
     assert pe.capacity_problem("pr4", ["pr3", "pr12", "pr4"], 3) is None
-    assert pe.capacity_problem("pr1", [], 0).startswith("0 preview env(s) run already (none) and maxPreviewEnvs is 0")
+    assert pe.capacity_problem("pr1", [], 0).startswith("0 preview env(s) run already (none) and maxPrEnvs is 0")
 
 
 def test_stack_names_come_from_pulumi_stack_ls_json():
@@ -241,7 +241,7 @@ def test_the_command_exits_1_over_capacity_and_2_for_a_bad_number(tmp_path, caps
     stacks = tmp_path / "stacks.json"
     stacks.write_text(json.dumps([{"name": f"pr{i}"} for i in range(1, 11)]))
     assert pe.main("77", str(tmp_path), existing_stacks=str(stacks)) == 1
-    assert "maxPreviewEnvs" in capsys.readouterr().err
+    assert "maxPrEnvs" in capsys.readouterr().err
     assert not (tmp_path / "Pulumi.pr77.yaml").exists()
     assert pe.main("7x", str(tmp_path)) == 2
     assert (
@@ -372,3 +372,14 @@ def test_the_deployer_policy_readme_prints_pins_what_every_preview_inherits(prev
     (cidrs,) = {tuple(r.get("secretIdBoundCidrs") or ()) for r in roles}
     (ttl,) = {int(r["secretIdTtl"]) for r in roles}
     assert deployer_policy() == deployer_policy_hcl("secret", "approle", cidrs, ttl)
+
+
+def test_a_base_stack_still_using_the_old_key_maxpreviewenvs_gives_its_value_under_the_new_key():
+    template = pe.load_template()
+    base, _ = read_stack_file(ROOT / f"Pulumi.{template.base}.yaml")
+    base = {k: v for k, v in base.items() if k != "finance-report:maxPrEnvs"} | {"finance-report:maxPreviewEnvs": "5"}
+    config = pe.preview_config(3, base, template)
+    assert config["finance-report:maxPrEnvs"] == 5 and "finance-report:maxPreviewEnvs" not in config
+    with pytest.raises(pe.PreviewEnvError) as err:
+        pe.preview_config(3, base | {"finance-report:maxPrEnvs": "2"}, template)
+    assert str(err.value).startswith("config finance-report:maxPreviewEnvs = 5 is invalid: expected unset")
