@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 
 from config.errors import ConfigError
 from config.stack_config import StackConfig
-from facts.envs import is_preview_env
+from facts.envs import is_pr_env
 from facts.tokens import CONTAINER, SERVICE
 from ops.command import bad_input
 from ops.program_run import ROOT, ProgramRun, run_program, unwrap_secrets, with_missing_secrets
@@ -170,12 +170,12 @@ def host_budget(
 ) -> Budget:
     """The budget of the host `stack` deploys to. `run` is `stack`'s program run when the caller has it
     (the offline plan); `config_file` replaces `stack`'s own stack file."""
-    from ops import preview_env
+    from ops import pr_env
 
     own_cfg, own_config, own_secrets = _load(stack, config_file or root / f"Pulumi.{stack}.yaml")
     host = host_of(own_cfg.docker_host)
     members: list[tuple[str, StackConfig, Mapping[str, str], list[str]]] = []
-    if not is_preview_env(stack):
+    if not is_pr_env(stack):
         members.append((stack, own_cfg, own_config, own_secrets))
     for other in committed_stacks(root):
         if other == stack:
@@ -200,11 +200,11 @@ def host_budget(
         else:
             budget.stacks.append(_measure(name, config, secret_keys))
     if budget.max_previews:
-        template = preview_env.load_template()
+        template = pr_env.load_template()
         if template.base in [m[0] for m in members]:
             base = next(m[2] for m in members if m[0] == template.base)
-            preview = preview_env.preview_config(1, base, template)
-            config = {k: preview_env.engine_text(v) for k, v in preview.items()}
+            preview = pr_env.pr_env_config(1, base, template)
+            config = {k: pr_env.engine_text(v) for k, v in preview.items()}
             config, secret_keys = with_missing_secrets(config, [])
             budget.preview = _measure("pr1", config, secret_keys)
         else:

@@ -175,7 +175,7 @@ def stack_env(value: str, stack: str) -> str:
         )
     if not ENV_RE.match(env):
         raise ConfigError("env", env, f"a stack name usable as env: {ENV_EXPECTED}")
-    if naming.looks_like_preview_env(env) and not naming.is_preview_env(env):
+    if naming.looks_like_pr_env(env) and not naming.is_pr_env(env):
         raise ConfigError(
             "env",
             env,
@@ -209,7 +209,7 @@ def _load_config(
         return pinned_image(key, f"{repo}@{tag}" if tag.startswith("sha256:") else f"{repo}:{tag}")
 
     for key in ("postgresDataPath", "redisDataPath"):
-        if v[key] and naming.is_preview_env(env):
+        if v[key] and naming.is_pr_env(env):
             raise ConfigError(
                 key,
                 v[key],

@@ -26,7 +26,7 @@ def data_storage(
     if host_path:
         return DataStorage(volumes=[docker.ContainerVolumeArgs(host_path=host_path, container_path=target)])
     # A pull request's preview env holds only test data: closing the PR destroys its stack, volume included.
-    keep = not naming.is_preview_env(env)
+    keep = not naming.is_pr_env(env)
     volume = docker.Volume(
         f"{name}-data",
         name=naming.data_volume_name(service, env),

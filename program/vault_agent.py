@@ -156,11 +156,11 @@ def declare_vault_side(
         data_json=pulumi.Output.json_dumps(kv_data),
         # A destroyed preview deletes every version and the metadata (a plain delete only soft-deletes the
         # latest version, which can be undeleted).
-        delete_all_versions=True if naming.is_preview_env(env) else None,
-        opts=pulumi.ResourceOptions(parent=parent, retain_on_delete=not naming.is_preview_env(env)),
+        delete_all_versions=True if naming.is_pr_env(env) else None,
+        opts=pulumi.ResourceOptions(parent=parent, retain_on_delete=not naming.is_pr_env(env)),
     )
-    if naming.is_preview_env(env):
-        # The platform's shared preview policy (render/preview_env.py): the preview deployer may
+    if naming.is_pr_env(env):
+        # The platform's shared preview policy (render/pr_env.py): the preview deployer may
         # attach it, never write one.
         policy_name: pulumi.Input[str] = naming.vault_policy_name(env, service)
     else:

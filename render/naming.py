@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from facts.envs import is_preview_env, kv_env_prefix, looks_like_preview_env  # noqa: F401 - re-exported for the program
+from facts.envs import is_pr_env, kv_env_prefix, looks_like_pr_env  # noqa: F401 - re-exported for the program
 
 PREFIX = "finance_report"
 PRODUCTION = "production"
 
 
-def preview_env(pr: int) -> str:
+def pr_env(pr: int) -> str:
     """The env (and stack) name of pull request `pr` (docs/pr-environments.md)."""
     env = f"pr{pr}"
-    if not is_preview_env(env):
+    if not is_pr_env(env):
         raise ValueError(f"pull request number {pr!r} gives no preview env name (expected 1 to 999999999)")
     return env
 
@@ -47,14 +47,14 @@ def kv_data_path(mount: str, env: str, service: str) -> str:
 
 def vault_policy_name(env: str, service: str) -> str:
     """The ACL policy a service's AppRole tokens carry. Previews share one per service, written once by the
-    platform (render/preview_env.py): the preview deployer may not write policies, since a token
+    platform (render/pr_env.py): the preview deployer may not write policies, since a token
     that writes a policy's text can grant itself anything."""
-    if is_preview_env(env):
-        return preview_service_policy_name(service)
+    if is_pr_env(env):
+        return pr_env_service_policy_name(service)
     return f"{PREFIX}-{env}-{service}"
 
 
-def preview_service_policy_name(service: str) -> str:
+def pr_env_service_policy_name(service: str) -> str:
     return f"{PREFIX}-previews-{service}"
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import pulumi
 
-from facts.envs import is_preview_env
+from facts.envs import is_pr_env
 
 GENERATED_PASSWORD = {"length": 32, "special": True, "override_special": "!#%+-.:=?@^_~"}
 # Arguments that `pulumi import` of an existing value records differently (its length, character classes):
@@ -43,7 +43,7 @@ def generated_options(parent: pulumi.Resource, protect: bool = False) -> pulumi.
 
 def keeps_data(env: str) -> bool:
     """Whether the env's data-bearing generated secrets are protected: every env but a PR's preview."""
-    return not is_preview_env(env)
+    return not is_pr_env(env)
 
 
 def kept_merge(

@@ -337,7 +337,7 @@ def test_generated_preview_files_in_the_project_change_no_answer(tmp_path, monke
     assert offline_plan.main("pr7") == 2
     assert (
         capsys.readouterr().err
-        == "plan: no stack file Pulumi.pr7.yaml: the stacks here are production, staging; `uv run invoke preview-env "
+        == "plan: no stack file Pulumi.pr7.yaml: the stacks here are production, staging; `uv run invoke pr-env "
         "--pr 7` writes a PR environment's, or pass --config-file PATH\n"
     )
 

@@ -83,7 +83,7 @@ def load(path: Path) -> dict[str, Any]:
 
 def workflows() -> dict[str, dict[str, Any]]:
     found = {p.name: load(p) for p in sorted(WORKFLOWS.glob("*.yml"))}
-    assert set(found) == {"deploy.yml", "engine.yml", "pull-request.yml", "preview-env.yml"}
+    assert set(found) == {"deploy.yml", "engine.yml", "pull-request.yml", "pr-env.yml"}
     return found
 
 
@@ -213,18 +213,12 @@ def pr_env_problems(
     problems = []
     if used & PR_ENV_SECRETS:
         if env_name != PR_ENV_ENVIRONMENT:
-            problems.append(
-                f"{where}: holds preview-env secrets outside the {PR_ENV_ENVIRONMENT} environment ({env_name})"
-            )
+            problems.append(f"{where}: holds pr-env secrets outside the {PR_ENV_ENVIRONMENT} environment ({env_name})")
         why = guard_problem(condition, SAME_REPO_GUARD_NODE)
         if on & PR_TRIGGERS and why:
-            problems.append(
-                f"{where}: holds preview-env secrets on pull requests without the same-repository guard ({why})"
-            )
+            problems.append(f"{where}: holds pr-env secrets on pull requests without the same-repository guard ({why})")
         if used & (DEPLOY_SECRETS | PREVIEW_SECRETS):
-            problems.append(
-                f"{where}: holds preview-env secrets beside {sorted(used & (DEPLOY_SECRETS | PREVIEW_SECRETS))}"
-            )
+            problems.append(f"{where}: holds pr-env secrets beside {sorted(used & (DEPLOY_SECRETS | PREVIEW_SECRETS))}")
     if env_name == PR_ENV_ENVIRONMENT and used - PR_ENV_SECRETS - {"DOKPLOY_KNOWN_HOSTS"}:
         problems.append(
             f"{where}: the {PR_ENV_ENVIRONMENT} environment holds "
@@ -1034,7 +1028,7 @@ def test_every_preview_and_up_goes_through_invoke_which_always_passes_the_policy
     assert sorted(engine_runs) == [
         ("deploy.yml", "up-production", "invoke up", "production"),
         ("deploy.yml", "up-staging", "invoke up", "staging"),
-        ("preview-env.yml", "deploy", "invoke up", "pr$PR"),
+        ("pr-env.yml", "deploy", "invoke up", "pr$PR"),
         ("pull-request.yml", "preview-production", "invoke preview", "production"),
         ("pull-request.yml", "preview-staging", "invoke preview", "staging"),
     ]

@@ -30,7 +30,7 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from facts.envs import COMMITTED_ENVS, is_preview_env
+from facts.envs import COMMITTED_ENVS, is_pr_env
 from facts.tokens import CONTAINER, KV_SECRET, VOLUME
 
 from .common import labels, option, plain, strings
@@ -63,7 +63,7 @@ def foreign_env_words(text: str, env: str, known_envs: Iterable[str]) -> set[str
 def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
     config = args.get_config()
     env = config["env"]
-    preview = is_preview_env(env)
+    preview = is_pr_env(env)
     for resource in args.resources:
         props = plain(resource.props)
         claimed = labels(props).get(ENV_LABEL) if isinstance(props, dict) and "labels" in props else None
@@ -129,7 +129,7 @@ POLICY = StackValidationPolicy(
         },
         required=["env"],
     ),
-    remediation_steps="Generate the preview's stack with `uv run invoke preview-env --pr <N>` and derive every name "
+    remediation_steps="Generate the preview's stack with `uv run invoke pr-env --pr <N>` and derive every name "
     "from the "
     "env with render.naming.",
 )

@@ -14,10 +14,10 @@ import yaml
 from config.errors import ConfigError
 from config.stack_config import load_config
 from config.stack_file import read_stack_file
-from ops import preview_env as pe
+from ops import pr_env as pe
 from ops.program_run import run_program, unwrap_secrets, with_missing_secrets
 from render import naming
-from render.preview_env import deployer_policy_hcl
+from render.pr_env import deployer_policy_hcl
 from tests.conftest import ROOT, stack_config
 
 CONTAINER, VOLUME, KV = "docker:index/container:Container", "docker:index/volume:Volume", "vault:kv/secretV2:SecretV2"
@@ -57,14 +57,14 @@ def preview_run(generated):
     ],
 )
 def test_only_pr_and_a_number_without_leading_zero_is_a_preview_env(env, preview):
-    assert naming.is_preview_env(env) is preview
+    assert naming.is_pr_env(env) is preview
 
 
 def test_the_preview_env_of_a_pull_request_is_pr_and_its_number():
-    assert naming.preview_env(42) == "pr42"
+    assert naming.pr_env(42) == "pr42"
     for bad in (0, -3, 10**9):
         with pytest.raises(ValueError):
-            naming.preview_env(bad)
+            naming.pr_env(bad)
 
 
 def base_raw(env: str, **overrides: str) -> dict[str, str]:
@@ -202,7 +202,7 @@ def test_the_policy_config_derived_from_the_generated_stack_names_the_preview_en
     ],
 )
 def test_a_template_that_would_share_an_envs_data_names_or_credentials_is_refused(template, message):
-    with pytest.raises(pe.PreviewEnvError) as err:
+    with pytest.raises(pe.PrEnvError) as err:
         pe.parse_template(template, "t.yaml")
     assert str(err.value) == f"t.yaml: {message}"
 
@@ -232,7 +232,7 @@ def test_stack_names_come_from_pulumi_stack_ls_json():
         ]
     )
     assert pe.stack_names(text, "s.json") == ["staging", "pr3"]
-    with pytest.raises(pe.PreviewEnvError) as err:
+    with pytest.raises(pe.PrEnvError) as err:
         pe.stack_names('{"name": "x"}', "s.json")
     assert str(err.value) == "s.json: expected a JSON list of stacks with a name, as `pulumi stack ls --json` prints"
 
@@ -245,8 +245,7 @@ def test_the_command_exits_1_over_capacity_and_2_for_a_bad_number(tmp_path, caps
     assert not (tmp_path / "Pulumi.pr77.yaml").exists()
     assert pe.main("7x", str(tmp_path)) == 2
     assert (
-        capsys.readouterr().err.strip()
-        == "preview-env: --pr = '7x' is invalid: expected a pull-request number such as 42"
+        capsys.readouterr().err.strip() == "pr-env: --pr = '7x' is invalid: expected a pull-request number such as 42"
     )
     assert pe.main("0", str(tmp_path)) == 2
 
@@ -319,7 +318,7 @@ def test_the_deployer_policy_globs_only_preview_names_never_production():
 
 
 def test_a_preview_attaches_the_platforms_shared_policy_and_writes_none(preview_run):
-    from render.preview_env import SERVICES
+    from render.pr_env import SERVICES
 
     assert preview_run.by_type("vault:index/policy:Policy") == []
     roles = {
@@ -338,7 +337,7 @@ def test_the_deployer_policy_grants_every_call_a_previews_deploy_makes_and_no_po
 
     import hcl2
 
-    from render.preview_env import SERVICES
+    from render.pr_env import SERVICES
     from render.vault_artifacts import deploy_grants
 
     rules = {
@@ -364,9 +363,9 @@ def test_a_previews_generated_secrets_are_not_protected(preview_run):
 
 
 def test_the_deployer_policy_readme_prints_pins_what_every_preview_inherits(preview_run):
-    """vaultAgentCidrs and secretIdTtlDays come from the base stack (ops/preview_env.template.yaml): the
+    """vaultAgentCidrs and secretIdTtlDays come from the base stack (ops/pr_env.template.yaml): the
     deployer policy docs/pr-environments.md writes must pin exactly the roles a generated preview declares."""
-    from ops.preview_env import deployer_policy
+    from ops.pr_env import deployer_policy
 
     roles = [r.inputs for r in preview_run.by_type("vault:appRole/authBackendRole:AuthBackendRole")]
     (cidrs,) = {tuple(r.get("secretIdBoundCidrs") or ()) for r in roles}
@@ -378,8 +377,8 @@ def test_a_base_stack_still_using_the_old_key_maxpreviewenvs_gives_its_value_und
     template = pe.load_template()
     base, _ = read_stack_file(ROOT / f"Pulumi.{template.base}.yaml")
     base = {k: v for k, v in base.items() if k != "finance-report:maxPrEnvs"} | {"finance-report:maxPreviewEnvs": "5"}
-    config = pe.preview_config(3, base, template)
+    config = pe.pr_env_config(3, base, template)
     assert config["finance-report:maxPrEnvs"] == 5 and "finance-report:maxPreviewEnvs" not in config
-    with pytest.raises(pe.PreviewEnvError) as err:
-        pe.preview_config(3, base | {"finance-report:maxPrEnvs": "2"}, template)
+    with pytest.raises(pe.PrEnvError) as err:
+        pe.pr_env_config(3, base | {"finance-report:maxPrEnvs": "2"}, template)
     assert str(err.value).startswith("config finance-report:maxPreviewEnvs = 5 is invalid: expected unset")

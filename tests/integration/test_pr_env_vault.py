@@ -1,7 +1,7 @@
 """The preview deployer's Vault token on a real OpenBao (docs/pr-environments.md).
 
 The compose deployment's previews borrowed staging's AppRole; here a preview stack creates its own roles
-with a token whose policy (render/preview_env.deployer_policy_hcl, no default policy) covers `pr<N>`
+with a token whose policy (render/pr_env.deployer_policy_hcl, no default policy) covers `pr<N>`
 names only and writes no ACL policy: its roles may carry only the platform's shared preview policies.
 Shown with a generated preview's own artifacts (KV secrets, AppRoles from its captured inputs), in the
 provider's request shapes (vault_provider.py): that token does everything the Vault provider does to
@@ -17,10 +17,10 @@ import hvac.exceptions
 import pytest
 
 from config.stack_file import read_stack_file
-from ops import preview_env
+from ops import pr_env
 from ops.program_run import run_program, with_missing_secrets
 from render import naming
-from render.preview_env import DEPLOYER_POLICY_NAME, SERVICES, deployer_policy_hcl, preview_service_policy_hcl
+from render.pr_env import DEPLOYER_POLICY_NAME, SERVICES, deployer_policy_hcl, pr_env_service_policy_hcl
 from tests.integration.sidecar import Artifacts
 from tests.integration.vault_provider import VaultHTTP, deploy, destroy, escalations
 
@@ -29,7 +29,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def preview(openbao, tmp_path_factory):
-    stack_path, _ = preview_env.generate(4242, tmp_path_factory.mktemp("preview"))
+    stack_path, _ = pr_env.generate(4242, tmp_path_factory.mktemp("preview"))
     config, secret_keys = read_stack_file(stack_path)
     config["finance-report:vaultAddress"] = openbao.address
     config, secret_keys = with_missing_secrets(config, secret_keys)
@@ -45,7 +45,7 @@ def deployer(openbao):
     root = openbao.client()
     for service in SERVICES:
         root.sys.create_or_update_acl_policy(
-            name=naming.preview_service_policy_name(service), policy=preview_service_policy_hcl("secret", service)
+            name=naming.pr_env_service_policy_name(service), policy=pr_env_service_policy_hcl("secret", service)
         )
     root.sys.create_or_update_acl_policy(name=DEPLOYER_POLICY_NAME, policy=deployer_policy_hcl("secret", "approle"))
     token = root.auth.token.create(policies=[DEPLOYER_POLICY_NAME], no_default_policy=True, no_parent=True, ttl="1h")[
@@ -94,7 +94,7 @@ def test_the_deployer_deploys_and_destroys_its_preview_and_leaves_nothing(openba
         "default",
     ],
 )
-def test_the_deployer_cannot_give_a_preview_role_any_other_policy(openbao, preview, deployer, target):
+def test_the_deployer_cannot_give_a_pr_env_role_any_other_policy(openbao, preview, deployer, target):
     """The escalation a plain role grant allows: write a pr<N> role carrying production's policy, mint
     a secret-id, log in, read. Every form Vault accepts is refused; the role keeps its preview policy."""
     deploy(deployer, preview)

@@ -10,7 +10,7 @@ import pulumi_docker as docker
 import pytest
 
 from ci.offline_plan import plan
-from ops import preview_env as pe
+from ops import pr_env as pe
 from tests.conftest import ROOT
 from tests.policies.test_offline_plan import on
 
