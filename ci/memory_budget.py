@@ -1,13 +1,13 @@
 """The Docker host's memory budget, checked by the offline plan (docs/pr-environments.md, "Host memory budget").
 
 Every container the program declares has a memory limit; one host runs the committed stacks (production,
-staging) and up to `maxPrEnvs` pull-request previews. The budget adds, from the program's own
+staging) and up to `maxPrEnvs` PR environments. The budget adds, from the program's own
 captured inputs (run under mocks, as the offline plan runs it):
 
 - each committed stack on the host: every container's limit, plus a second revision of each rolling
   container (backend, frontend): during a cutover the new revision runs beside the old one for at least
   the watch period, and updates of different stacks may overlap (one concurrency group per stack);
-- `maxPrEnvs` times a preview generated from the template, counted the same way;
+- `maxPrEnvs` times a PR env generated from the template, counted the same way;
 
 and compares the peak with `hostMemoryMb` (what the host gives this project's containers: its total
 minus Dokploy, Traefik and the OS). The committed stacks on one host must agree on both keys. With
@@ -92,15 +92,15 @@ def pinned_node(task: Mapping[str, Any]) -> str | None:
 class Budget:
     host: str
     host_memory_mb: int
-    max_previews: int
+    max_pr_envs: int
     stacks: list[StackMemory] = field(default_factory=list)
-    preview: StackMemory | None = None
+    pr_env: StackMemory | None = None
     problems: list[str] = field(default_factory=list)
 
     @property
     def peak_mb(self) -> int:
-        previews = self.max_previews * (self.preview.peak_mb if self.preview else 0)
-        return sum(s.peak_mb for s in self.stacks) + previews
+        pr_envs = self.max_pr_envs * (self.pr_env.peak_mb if self.pr_env else 0)
+        return sum(s.peak_mb for s in self.stacks) + pr_envs
 
     @property
     def over(self) -> bool:
@@ -117,10 +117,10 @@ class Budget:
             lines.append(f"  {s.stack:<12} {s.steady_mb:>6} MiB + {s.rolling_mb} MiB during a cutover")
             for node, mb in sorted(s.nodes.items()):
                 lines.append(f"    swarm {node:<14} {mb:>6} MiB")
-        if self.preview is not None:
+        if self.pr_env is not None:
             lines.append(
-                f"  previews     {self.max_previews} x ({self.preview.steady_mb} MiB + "
-                f"{self.preview.rolling_mb} MiB during a cutover)  (maxPrEnvs {self.max_previews})"
+                f"  PR envs      {self.max_pr_envs} x ({self.pr_env.steady_mb} MiB + "
+                f"{self.pr_env.rolling_mb} MiB during a cutover)  (maxPrEnvs {self.max_pr_envs})"
             )
         return lines + [f"  problem: {p}" for p in self.problems]
 
@@ -128,7 +128,7 @@ class Budget:
         return {
             "host": self.host,
             "hostMemoryMb": self.host_memory_mb,
-            "maxPrEnvs": self.max_previews,
+            "maxPrEnvs": self.max_pr_envs,
             "peakMb": self.peak_mb,
             "stacks": {
                 s.stack: {
@@ -138,9 +138,7 @@ class Budget:
                 }
                 for s in self.stacks
             },
-            "preview": {"steadyMb": self.preview.steady_mb, "rollingMb": self.preview.rolling_mb}
-            if self.preview
-            else None,
+            "prEnv": {"steadyMb": self.pr_env.steady_mb, "rollingMb": self.pr_env.rolling_mb} if self.pr_env else None,
             "over": self.over,
             "problems": list(self.problems),
         }
@@ -199,17 +197,17 @@ def host_budget(
             budget.stacks.append(stack_memory(name, run))
         else:
             budget.stacks.append(_measure(name, config, secret_keys))
-    if budget.max_previews:
+    if budget.max_pr_envs:
         template = pr_env.load_template()
         if template.base in [m[0] for m in members]:
             base = next(m[2] for m in members if m[0] == template.base)
-            preview = pr_env.pr_env_config(1, base, template)
-            config = {k: pr_env.engine_text(v) for k, v in preview.items()}
+            pr_env_config = pr_env.pr_env_config(1, base, template)
+            config = {k: pr_env.engine_text(v) for k, v in pr_env_config.items()}
             config, secret_keys = with_missing_secrets(config, [])
-            budget.preview = _measure("pr1", config, secret_keys)
+            budget.pr_env = _measure("pr1", config, secret_keys)
         else:
             budget.problems.append(
-                f"maxPrEnvs is {budget.max_previews} but previews are based on {template.base}, which "
+                f"maxPrEnvs is {budget.max_pr_envs} but PR envs are based on {template.base}, which "
                 "deploys to another host"
             )
     if budget.over:

@@ -180,7 +180,7 @@ def stack_env(value: str, stack: str) -> str:
             "env",
             env,
             "pr<N> with N a pull-request number without leading zero: `pr` then a digit is reserved for "
-            "preview environments",
+            "PR environments",
         )
     if env in RESERVED_ENVS:
         raise ConfigError(
@@ -213,8 +213,7 @@ def _load_config(
             raise ConfigError(
                 key,
                 v[key],
-                "empty in a preview env: its data lives in its own volume, never in a host directory "
-                "another env may use",
+                "empty in a PR env: its data lives in its own volume, never in a host directory another env may use",
             )
     cidrs = v["vaultAgentCidrs"]
     if len(cidrs) > vault_artifacts.MAX_BOUND_CIDRS or len(set(cidrs)) != len(cidrs):

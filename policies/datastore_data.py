@@ -32,7 +32,7 @@ def validate(args: StackValidationArgs, report_violation: ReportViolation) -> No
             if volume is None:
                 continue  # a volume this stack does not manage (adopted): nothing Pulumi could delete
             if is_pr_env(labels(volume.props).get(ENV_LABEL, "")):
-                continue  # a PR's test data goes with its PR (preview-stack-disallow-shared-resources checks the label)
+                continue  # a PR's test data goes with its PR (pr-env-disallow-shared-resources checks the label)
             if not option(volume, "protect"):
                 report_violation(
                     f"Data volume {volume.name} of {service} is not protected; set protect=True so no update "

@@ -12,7 +12,7 @@ def pr_env(pr: int) -> str:
     """The env (and stack) name of pull request `pr` (docs/pr-environments.md)."""
     env = f"pr{pr}"
     if not is_pr_env(env):
-        raise ValueError(f"pull request number {pr!r} gives no preview env name (expected 1 to 999999999)")
+        raise ValueError(f"pull request number {pr!r} gives no PR env name (expected 1 to 999999999)")
     return env
 
 
@@ -35,7 +35,7 @@ def site_host(env: str, domain: str) -> str:
 
 
 def kv_name(env: str, service: str) -> str:
-    """Secret name inside the KV v2 mount: `finance_report/<env>/<service>`, a preview's under
+    """Secret name inside the KV v2 mount: `finance_report/<env>/<service>`, a PR env's under
     `finance_report/previews/<env>/` (facts/envs.py)."""
     return f"{kv_env_prefix(env)}{service}"
 
@@ -46,8 +46,8 @@ def kv_data_path(mount: str, env: str, service: str) -> str:
 
 
 def vault_policy_name(env: str, service: str) -> str:
-    """The ACL policy a service's AppRole tokens carry. Previews share one per service, written once by the
-    platform (render/pr_env.py): the preview deployer may not write policies, since a token
+    """The ACL policy a service's AppRole tokens carry. PR envs share one per service, written once by the
+    platform (render/pr_env.py): the PR env deployer may not write policies, since a token
     that writes a policy's text can grant itself anything."""
     if is_pr_env(env):
         return pr_env_service_policy_name(service)

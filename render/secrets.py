@@ -37,12 +37,12 @@ IMPORT_IGNORED = [
 
 
 def generated_options(parent: pulumi.Resource, protect: bool = False) -> pulumi.ResourceOptions:
-    """`protect` for a value data depends on (facts.generated_secrets.DATA_BEARING_SECRETS) outside a preview."""
+    """`protect` for a value data depends on (facts.generated_secrets.DATA_BEARING_SECRETS) outside a PR env."""
     return pulumi.ResourceOptions(parent=parent, ignore_changes=IMPORT_IGNORED, protect=protect)
 
 
 def keeps_data(env: str) -> bool:
-    """Whether the env's data-bearing generated secrets are protected: every env but a PR's preview."""
+    """Whether the env's data-bearing generated secrets are protected: every env but a PR env."""
     return not is_pr_env(env)
 
 

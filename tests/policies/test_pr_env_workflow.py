@@ -150,7 +150,7 @@ def mutate(change) -> list[str]:
         ),
     ],
 )
-def test_a_change_that_would_hand_the_preview_env_credentials_to_unreviewed_code_is_caught(change, expected):
+def test_a_change_that_would_hand_the_pr_env_credentials_to_unreviewed_code_is_caught(change, expected):
     problems = mutate(change)
     assert any(expected in p for p in problems), problems
 

@@ -57,7 +57,7 @@ from tests.policies.workflow_parse import (
 WORKFLOWS = ROOT / ".github" / "workflows"
 DEPLOY_SECRETS = {"DOKPLOY_SSH_KEY", "VAULT_DEPLOY_TOKEN", "PULUMI_ACCESS_TOKEN"}
 PREVIEW_SECRETS = {"DOKPLOY_PREVIEW_SSH_KEY", "VAULT_PREVIEW_TOKEN", "PULUMI_PREVIEW_TOKEN"}
-# Pull requests' preview environments (stacks pr<N>): deploy credentials scoped to pr* stacks and names,
+# Pull requests' PR environments (stacks pr<N>): deploy credentials scoped to pr* stacks and names,
 # in the `pr-envs` environment, which requires a reviewer (docs/ci-credentials.md).
 PR_ENV_SECRETS = {
     "PULUMI_PR_ENV_TOKEN",
@@ -992,7 +992,7 @@ def test_every_job_that_runs_the_engine_installs_the_pinned_cli_first():
                     if s in steps_using(job, "pulumi/actions") and "command" not in s["with"]
                 ]
                 assert installs and installs[0].get("if") in (None, step.get("if")), f"{name}:{job_name}"
-    assert seen == 5  # two deploys, two previews, the preview env's up
+    assert seen == 5  # two deploys, two previews, the PR env's up
 
 
 def test_the_policy_pack_venv_is_installed_before_every_policy_run():
