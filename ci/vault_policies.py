@@ -70,7 +70,7 @@ def stack_policy_files(stack: str, run: ProgramRun) -> list[PolicyFile]:
 def pr_env_policy_files() -> list[PolicyFile]:
     """The platform's policies for PR environments: one per service their agents read with, and the deployer's."""
     files = [
-        PolicyFile(DIR / f"previews-{s}.hcl", pr_env_service_policy_name(s), pr_env_service_policy_hcl("secret", s))
+        PolicyFile(DIR / f"pr-envs-{s}.hcl", pr_env_service_policy_name(s), pr_env_service_policy_hcl("secret", s))
         for s in SERVICES
     ]
     files.append(PolicyFile(DIR / "pr-envs-deployer.hcl", DEPLOYER_POLICY_NAME, deployer_policy()))
