@@ -208,7 +208,7 @@ def trust_problems(name: str, wf: dict[str, Any]) -> list[str]:
 def pr_env_problems(
     where: str, on: set[str], job: dict[str, Any], used: set[str], env_name: Any, condition: Any
 ) -> list[str]:
-    """Preview-env credentials deploy (the ssh key is root on the host): only in `pr-envs`, only for
+    """PR-env credentials deploy (the ssh key is root on the host): only in `pr-envs`, only for
     branches of this repository, never beside other credentials, only on pr<N> stacks (stack_problems)."""
     problems = []
     if used & PR_ENV_SECRETS:
