@@ -329,19 +329,28 @@ def restore(
     )
 
 
-@task(
-    name="preview-env",
-    help={
-        "pr": "pull request number N: the preview env and stack are pr<N>",
-        "out_dir": "write Pulumi.pr<N>.yaml here instead of the project",
-        "image_tag": "backend/frontend image tag (default: the base stack's imageTag)",
-        "existing_stacks": "JSON of `pulumi stack ls --json`: refuse a new preview beyond maxPreviewEnvs",
-    },
-)
-def preview_env(c, pr="", out_dir=None, image_tag=None, existing_stacks=None):
-    """Generate a pull request's preview env (stack pr<N>) from ops/preview_env.template.yaml."""
-    from ops.preview_env import main
+_PR_ENV_HELP = {
+    "pr": "pull request number N: the PR environment and its stack are pr<N>",
+    "out_dir": "write Pulumi.pr<N>.yaml here instead of the project",
+    "image_tag": "backend/frontend image tag (default: the base stack's imageTag)",
+    "existing_stacks": "JSON of `pulumi stack ls --json`: refuse a new PR environment beyond maxPrEnvs",
+}
 
+
+@task(name="pr-env", help=_PR_ENV_HELP)
+def pr_env(c, pr="", out_dir=None, image_tag=None, existing_stacks=None):
+    """Generate a pull request's PR environment (stack pr<N>) from ops/pr_env.template.yaml."""
+    from ops.pr_env import main
+
+    sys.exit(main(pr, out_dir, image_tag, existing_stacks))
+
+
+@task(name="preview-env", help=_PR_ENV_HELP)
+def preview_env(c, pr="", out_dir=None, image_tag=None, existing_stacks=None):
+    """Deprecated name of pr-env ("preview" means `pulumi preview` only): says so, then runs pr-env."""
+    from ops.pr_env import main
+
+    print("preview-env: deprecated, use `uv run invoke pr-env` (same flags); running it now", file=sys.stderr)
     sys.exit(main(pr, out_dir, image_tag, existing_stacks))
 
 

@@ -31,6 +31,7 @@ PAGES = {
     "plan": "docs/plan.md",
     "policy-config": "docs/deploy.md",
     "preview": "docs/deploy.md",
+    "pr-env": "docs/pr-environments.md",
     "preview-env": "docs/pr-environments.md",
     "readme-tables": "docs/testing.md",
     "restore": "docs/backups.md",

@@ -1,13 +1,13 @@
 """The Docker host's memory budget, checked by the offline plan (docs/pr-environments.md, "Host memory budget").
 
 Every container the program declares has a memory limit; one host runs the committed stacks (production,
-staging) and up to `maxPreviewEnvs` pull-request previews. The budget adds, from the program's own
+staging) and up to `maxPrEnvs` PR environments. The budget adds, from the program's own
 captured inputs (run under mocks, as the offline plan runs it):
 
 - each committed stack on the host: every container's limit, plus a second revision of each rolling
   container (backend, frontend): during a cutover the new revision runs beside the old one for at least
   the watch period, and updates of different stacks may overlap (one concurrency group per stack);
-- `maxPreviewEnvs` times a preview generated from the template, counted the same way;
+- `maxPrEnvs` times a PR env generated from the template, counted the same way;
 
 and compares the peak with `hostMemoryMb` (what the host gives this project's containers: its total
 minus Dokploy, Traefik and the OS). The committed stacks on one host must agree on both keys. With
@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 
 from config.errors import ConfigError
 from config.stack_config import StackConfig
-from facts.envs import is_preview_env
+from facts.envs import is_pr_env
 from facts.tokens import CONTAINER, SERVICE
 from ops.command import bad_input
 from ops.program_run import ROOT, ProgramRun, run_program, unwrap_secrets, with_missing_secrets
@@ -92,15 +92,15 @@ def pinned_node(task: Mapping[str, Any]) -> str | None:
 class Budget:
     host: str
     host_memory_mb: int
-    max_previews: int
+    max_pr_envs: int
     stacks: list[StackMemory] = field(default_factory=list)
-    preview: StackMemory | None = None
+    pr_env: StackMemory | None = None
     problems: list[str] = field(default_factory=list)
 
     @property
     def peak_mb(self) -> int:
-        previews = self.max_previews * (self.preview.peak_mb if self.preview else 0)
-        return sum(s.peak_mb for s in self.stacks) + previews
+        pr_envs = self.max_pr_envs * (self.pr_env.peak_mb if self.pr_env else 0)
+        return sum(s.peak_mb for s in self.stacks) + pr_envs
 
     @property
     def over(self) -> bool:
@@ -117,10 +117,10 @@ class Budget:
             lines.append(f"  {s.stack:<12} {s.steady_mb:>6} MiB + {s.rolling_mb} MiB during a cutover")
             for node, mb in sorted(s.nodes.items()):
                 lines.append(f"    swarm {node:<14} {mb:>6} MiB")
-        if self.preview is not None:
+        if self.pr_env is not None:
             lines.append(
-                f"  previews     {self.max_previews} x ({self.preview.steady_mb} MiB + "
-                f"{self.preview.rolling_mb} MiB during a cutover)  (maxPreviewEnvs {self.max_previews})"
+                f"  PR envs      {self.max_pr_envs} x ({self.pr_env.steady_mb} MiB + "
+                f"{self.pr_env.rolling_mb} MiB during a cutover)  (maxPrEnvs {self.max_pr_envs})"
             )
         return lines + [f"  problem: {p}" for p in self.problems]
 
@@ -128,7 +128,7 @@ class Budget:
         return {
             "host": self.host,
             "hostMemoryMb": self.host_memory_mb,
-            "maxPreviewEnvs": self.max_previews,
+            "maxPrEnvs": self.max_pr_envs,
             "peakMb": self.peak_mb,
             "stacks": {
                 s.stack: {
@@ -138,9 +138,7 @@ class Budget:
                 }
                 for s in self.stacks
             },
-            "preview": {"steadyMb": self.preview.steady_mb, "rollingMb": self.preview.rolling_mb}
-            if self.preview
-            else None,
+            "prEnv": {"steadyMb": self.pr_env.steady_mb, "rollingMb": self.pr_env.rolling_mb} if self.pr_env else None,
             "over": self.over,
             "problems": list(self.problems),
         }
@@ -170,12 +168,12 @@ def host_budget(
 ) -> Budget:
     """The budget of the host `stack` deploys to. `run` is `stack`'s program run when the caller has it
     (the offline plan); `config_file` replaces `stack`'s own stack file."""
-    from ops import preview_env
+    from ops import pr_env
 
     own_cfg, own_config, own_secrets = _load(stack, config_file or root / f"Pulumi.{stack}.yaml")
     host = host_of(own_cfg.docker_host)
     members: list[tuple[str, StackConfig, dict[str, str], list[str]]] = []
-    if not is_preview_env(stack):
+    if not is_pr_env(stack):
         members.append((stack, own_cfg, own_config, own_secrets))
     for other in committed_stacks(root):
         if other == stack:
@@ -183,8 +181,8 @@ def host_budget(
         cfg, config, secret_keys = _load(other, root / f"Pulumi.{other}.yaml")
         if host_of(cfg.docker_host) == host:
             members.append((other, cfg, config, secret_keys))
-    budget = Budget(host, own_cfg.host_memory_mb, own_cfg.max_preview_envs)
-    for key, attr in (("hostMemoryMb", "host_memory_mb"), ("maxPreviewEnvs", "max_preview_envs")):
+    budget = Budget(host, own_cfg.host_memory_mb, own_cfg.max_pr_envs)
+    for key, attr in (("hostMemoryMb", "host_memory_mb"), ("maxPrEnvs", "max_pr_envs")):
         values = {name: getattr(cfg, attr) for name, cfg, _, _ in members} | {stack: getattr(own_cfg, attr)}
         if len(set(values.values())) > 1:
             budget.problems.append(
@@ -199,22 +197,22 @@ def host_budget(
             budget.stacks.append(stack_memory(name, run))
         else:
             budget.stacks.append(_measure(name, config, secret_keys))
-    if budget.max_previews:
-        template = preview_env.load_template()
+    if budget.max_pr_envs:
+        template = pr_env.load_template()
         if template.base in [m[0] for m in members]:
             base = next(m[2] for m in members if m[0] == template.base)
-            preview = preview_env.preview_config(1, base, template)
-            config = {k: preview_env.engine_text(v) for k, v in preview.items()}
+            pr_env_config = pr_env.pr_env_config(1, base, template)
+            config = {k: pr_env.engine_text(v) for k, v in pr_env_config.items()}
             config, secret_keys = with_missing_secrets(config, [])
-            budget.preview = _measure("pr1", config, secret_keys)
+            budget.pr_env = _measure("pr1", config, secret_keys)
         else:
             budget.problems.append(
-                f"maxPreviewEnvs is {budget.max_previews} but previews are based on {template.base}, which "
+                f"maxPrEnvs is {budget.max_pr_envs} but PR envs are based on {template.base}, which "
                 "deploys to another host"
             )
     if budget.over:
         budget.problems.append(
             f"the peak, {budget.peak_mb} MiB, exceeds hostMemoryMb {budget.host_memory_mb} MiB: lower memory "
-            "limits or maxPreviewEnvs, or give the host more memory"
+            "limits or maxPrEnvs, or give the host more memory"
         )
     return budget

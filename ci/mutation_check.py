@@ -289,11 +289,11 @@ MUTATIONS = (
         ),
     ),
     M(
-        "preview-deployer-unpinned",
-        "render/preview_env.py",
+        "pr-env-deployer-unpinned",
+        "render/pr_env.py",
         '-pr{digit}*", crud, allowed)',
         '-pr{digit}*", crud)',
-        ("tests/integration/test_preview_env_vault.py::test_the_deployer_cannot_give_a_preview_role_any_other_policy",),
+        ("tests/integration/test_pr_env_vault.py::test_the_deployer_cannot_give_a_pr_env_role_any_other_policy",),
     ),
     M(
         "network-replaced-delete-first",
@@ -367,8 +367,8 @@ MUTATIONS = (
         ("tests/policies/test_workflows.py::test_no_job_can_hand_a_credential_to_unreviewed_code",),
     ),
     M(
-        "preview-env-destroy-touches-staging",
-        ".github/workflows/preview-env.yml",
+        "pr-env-destroy-touches-staging",
+        ".github/workflows/pr-env.yml",
         '          pulumi stack select "pr$PR"\n',
         '          pulumi stack select "pr$PR"\n          pulumi destroy --yes --stack staging\n',
         ("tests/policies/test_workflows.py::test_no_job_can_hand_a_credential_to_unreviewed_code",),

@@ -389,7 +389,7 @@ def render(result: Plan) -> str:
 
 
 def with_budget(result: Plan, config_file: Path | None = None) -> None:
-    """The host memory budget across the committed stacks and maxPreviewEnvs previews (ci/memory_budget.py);
+    """The host memory budget across the committed stacks and maxPrEnvs PR environments (ci/memory_budget.py);
     each of its problems is a mandatory violation, so the plan fails on them."""
     from ci.memory_budget import host_budget
 

@@ -2,7 +2,7 @@
 
 docs/ci-credentials.md and docs/pr-environments.md tell the administrator to `vault policy write NAME
 docs/vault/FILE.hcl`; those files are generated here from the same builders the program's tests check
-(render.vault_artifacts, render.preview_env), with the services and mounts taken from each committed
+(render.vault_artifacts, render.pr_env), with the services and mounts taken from each committed
 stack's own plan. `uv run invoke vault-policies` writes them; tests/unit/test_vault_policy_files.py fails
 when a committed file differs from what this returns, so a change to a builder lands with its policy file.
 """
@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from facts import tokens
-from ops.preview_env import deployer_policy
+from ops.pr_env import deployer_policy
 from ops.program_run import ROOT, ProgramRun, unwrap_secrets
 from ops.stack_context import load_stack
-from render.naming import PREFIX, preview_service_policy_name
-from render.preview_env import DEPLOYER_POLICY_NAME, SERVICES, preview_service_policy_hcl
+from render.naming import PREFIX, pr_env_service_policy_name
+from render.pr_env import DEPLOYER_POLICY_NAME, SERVICES, pr_env_service_policy_hcl
 from render.vault_artifacts import deploy_policy_hcl, preview_policy_hcl, preview_policy_name
 
 DIR = ROOT / "docs" / "vault"
@@ -70,7 +70,7 @@ def stack_policy_files(stack: str, run: ProgramRun) -> list[PolicyFile]:
 def pr_env_policy_files() -> list[PolicyFile]:
     """The platform's policies for PR environments: one per service their agents read with, and the deployer's."""
     files = [
-        PolicyFile(DIR / f"previews-{s}.hcl", preview_service_policy_name(s), preview_service_policy_hcl("secret", s))
+        PolicyFile(DIR / f"pr-envs-{s}.hcl", pr_env_service_policy_name(s), pr_env_service_policy_hcl("secret", s))
         for s in SERVICES
     ]
     files.append(PolicyFile(DIR / "pr-envs-deployer.hcl", DEPLOYER_POLICY_NAME, deployer_policy()))

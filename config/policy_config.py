@@ -39,7 +39,7 @@ DERIVED: dict[str, dict[str, Derive]] = {
     "vault-policy-enforce-least-privilege": {"env": _env, "kvMount": lambda cfg, known: cfg.vault_kv_mount},
     "vault-kv-enforce-env-path": {"env": _env, "kvMount": lambda cfg, known: cfg.vault_kv_mount},
     "stack-disallow-cross-env-references": {"env": _env, "knownEnvs": _known_envs},
-    "preview-stack-disallow-shared-resources": {"env": _env, "knownEnvs": _known_envs},
+    "pr-env-disallow-shared-resources": {"env": _env, "knownEnvs": _known_envs},
 }
 # The settings a policy config states about one stack: a `--policy-config` whose values differ from the
 # stack's is for another stack (ops/policy_pack.py names both).

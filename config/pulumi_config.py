@@ -28,6 +28,8 @@ def read_pulumi_config() -> StackConfig:
     reject_unknown_keys(raw)
     secret_values = {spec.key: cfg.get_secret(spec.key) for spec in FIELDS if spec.secret and raw.get(spec.key)}
     config = load_config(raw, pulumi.get_stack(), frozenset(secret_keys), secret_values)
+    for warning in config.warnings:
+        pulumi.log.warn(warning)
     check_adoption(config, pulumi.runtime.is_dry_run())
     check_agent_cidrs(config, pulumi.runtime.is_dry_run())
     return config

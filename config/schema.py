@@ -551,14 +551,15 @@ FIELDS: tuple[Field, ...] = (
     F(
         "hostMemoryMb",
         "Memory of the Docker host this project's containers may use, MiB (its total minus Dokploy, Traefik "
-        "and the OS); the offline plan checks every committed stack plus maxPreviewEnvs previews against it. "
+        "and the OS); the offline plan checks every committed stack plus maxPrEnvs PR environments against it. "
         "0: not checked.",
         Integer(0, 4194304),
         0,
     ),
     F(
-        "maxPreviewEnvs",
-        "Most pull-request preview environments (docs/pr-environments.md) that may run at once on this host.",
+        "maxPrEnvs",
+        "Most pull-request environments (docs/pr-environments.md) that may run at once on this host (formerly "
+        "maxPreviewEnvs, still read while this key is unset).",
         Integer(0, 100),
         0,
     ),  # Runtime (docs/swarm.md): plain containers with the program's own rollout, or Docker Swarm services.
@@ -606,6 +607,9 @@ FIELDS: tuple[Field, ...] = (
     ),
 )
 FIELDS_BY_KEY = {f.key: f for f in FIELDS}
+# Old name -> current name of a renamed key. The old name is not declared in Pulumi.yaml (a declared default
+# would put it in every stack); config/stack_config.py still reads it while the new key is unset, with a warning.
+RENAMED_KEYS = {"maxPreviewEnvs": "maxPrEnvs"}
 
 
 def suggest_key(key: str) -> str | None:

@@ -17,9 +17,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from config.errors import ConfigError, UnknownKeyError
-from config.schema import FIELDS, FIELDS_BY_KEY, pinned_image, read_field, suggest_key
+from config.schema import FIELDS, FIELDS_BY_KEY, RENAMED_KEYS, pinned_image, read_field, suggest_key
 from config.swarm import SwarmSettings, swarm_settings
 from config.values import ENV_RE, SHA_RE, ImageRef
+from facts.project import PROJECT
 from render import naming, vault_artifacts
 
 MEMORY_SERVICES = ("postgres", "redis", "backend", "frontend", "prefect", "agent")
@@ -104,7 +105,7 @@ class StackConfig:
     preview_docker_proxy_gid: int = 23750
     preview_docker_proxy_image: ImageRef | None = None
     host_memory_mb: int = 0
-    max_preview_envs: int = 0
+    max_pr_envs: int = 0
     secret_id_ttl_days: int = vault_artifacts.SECRET_ID_TTL_DAYS
     secret_id_renewal_window: str = ""
     """The renewal window this run falls in (render.vault_artifacts.secret_id_renewal_window)."""
@@ -114,6 +115,8 @@ class StackConfig:
     runtime: str = "containers"
     swarm: SwarmSettings | None = None
     """runtime swarm only (config/swarm.py)."""
+    warnings: tuple[str, ...] = ()
+    """One line each, for the program to log (a renamed key still read under its old name)."""
 
 
 # Words that appear in the program's names as services or networks: an env of that name makes
@@ -172,12 +175,12 @@ def stack_env(value: str, stack: str) -> str:
         )
     if not ENV_RE.match(env):
         raise ConfigError("env", env, f"a stack name usable as env: {ENV_EXPECTED}")
-    if naming.looks_like_preview_env(env) and not naming.is_preview_env(env):
+    if naming.looks_like_pr_env(env) and not naming.is_pr_env(env):
         raise ConfigError(
             "env",
             env,
             "pr<N> with N a pull-request number without leading zero: `pr` then a digit is reserved for "
-            "preview environments",
+            "PR environments",
         )
     if env in RESERVED_ENVS:
         raise ConfigError(
@@ -192,6 +195,7 @@ def stack_env(value: str, stack: str) -> str:
 def _load_config(
     raw: Mapping[str, str], stack: str, secret_keys: frozenset[str], secret_values: Mapping[str, Any] | None
 ) -> StackConfig:
+    raw, warnings = current_keys(raw, secret_keys)
     unknown = sorted(set(raw) - set(FIELDS_BY_KEY))
     if unknown:
         raise UnknownKeyError(unknown[0], suggest_key(unknown[0]))
@@ -205,12 +209,11 @@ def _load_config(
         return pinned_image(key, f"{repo}@{tag}" if tag.startswith("sha256:") else f"{repo}:{tag}")
 
     for key in ("postgresDataPath", "redisDataPath"):
-        if v[key] and naming.is_preview_env(env):
+        if v[key] and naming.is_pr_env(env):
             raise ConfigError(
                 key,
                 v[key],
-                "empty in a preview env: its data lives in its own volume, never in a host directory "
-                "another env may use",
+                "empty in a PR env: its data lives in its own volume, never in a host directory another env may use",
             )
     cidrs = v["vaultAgentCidrs"]
     if len(cidrs) > vault_artifacts.MAX_BOUND_CIDRS or len(set(cidrs)) != len(cidrs):
@@ -274,7 +277,7 @@ def _load_config(
         preview_docker_proxy_gid=v["previewDockerProxyGid"],
         preview_docker_proxy_image=v["previewDockerProxyImage"],
         host_memory_mb=v["hostMemoryMb"],
-        max_preview_envs=v["maxPreviewEnvs"],
+        max_pr_envs=v["maxPrEnvs"],
         secret_id_ttl_days=v["secretIdTtlDays"],
         secret_id_renewal_window=vault_artifacts.secret_id_renewal_window(clock(), v["secretIdTtlDays"] * 86400),
         # Main builds are tagged with their commit (sha7); a release tag (vX.Y.Z) or a digest is not one.
@@ -283,7 +286,36 @@ def _load_config(
         backup=_backup_settings(v, env, v["s3Endpoint"], s3_bucket),
         runtime=v["runtime"],
         swarm=swarm_settings(v, present["registryToken"]),
+        warnings=warnings,
     )
+
+
+def current_keys(
+    raw: Mapping[str, Any], secret_keys: frozenset[str] = frozenset()
+) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """`raw` with each renamed key (config/schema.RENAMED_KEYS) under its current name, and a warning for
+    each old name read. The new key counts as set only at a value other than its default: the CLI merges
+    Pulumi.yaml's default into every stack that lacks it (facts/providers.PROJECT_DEFAULTS_MERGED), so a
+    stack file with only the old key reaches the program with the new one at its default beside it."""
+    current, warnings = dict(raw), []
+    for old, new in RENAMED_KEYS.items():
+        if raw.get(old) is None:
+            continue
+        spec = FIELDS_BY_KEY[new]
+        old_value = read_field(spec, {new: raw[old]}, secret_keys)  # checked as the new key, named as the old
+        new_value = read_field(spec, raw, secret_keys)
+        if new_value != spec.default:
+            raise ConfigError(
+                old,
+                old_value,
+                f"unset: it is the old name of {new}, which this stack sets too ({new_value}); remove {old}",
+            )
+        current[new] = current.pop(old)
+        warnings.append(
+            f"config {PROJECT}:{old} is deprecated: it was renamed {new}, which is unset, so the old key is read; "
+            "rename it in the stack file"
+        )
+    return current, tuple(warnings)
 
 
 clock = time.time

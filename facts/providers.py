@@ -636,3 +636,15 @@ VAULT_SECRET_ID_PARAMS_FACT = Fact(
     "sdk/python/pulumi_vault/approle/auth_backend_role_secret_id.py:61-81); the program sets backend, role_name "
     "and metadata only (program/vault_agent.py)",
 )
+
+
+# ------------------------------------------------------------------------------------------------------ engine config
+
+PROJECT_DEFAULTS_MERGED = Fact(
+    "The CLI puts the default of every key Pulumi.yaml declares into the config of a stack that does not set it, "
+    "so the program cannot tell a declared key left unset from one set to its default; a key declared without a "
+    "default is required of every stack. Keys a stack sets but Pulumi.yaml does not declare are passed through. "
+    "Hence a renamed key's old name is not declared, and its new name counts as set only away from its default "
+    "(config/stack_config.current_keys).",
+    "pulumi/pulumi@v3.259.0:pkg/workspace/config.go:319-324 (no default: missing), 327-346 (default merged)",
+)

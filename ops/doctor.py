@@ -406,7 +406,7 @@ class Doctor:
             for p, c in grants.items()
             if set(held.get(p, [])) - c and "root" not in held.get(p, [])
         ]
-        if naming.is_preview_env(self.cfg.env):
+        if naming.is_pr_env(self.cfg.env):
             excess = []
         if status == 403:
             found.append(

@@ -20,7 +20,7 @@ from typing import Any
 from config.schema import FIELDS
 from config.stack_config import StackConfig, load_config
 from config.stack_file import read_stack_file
-from facts.envs import is_preview_env
+from facts.envs import is_pr_env
 from facts.project import PROJECT
 from ops.command import bad_input
 from ops.program_run import ROOT, ProgramRun, run_program, with_missing_secrets
@@ -35,7 +35,7 @@ def stack_names(root: Path = ROOT) -> list[str]:
 
 def committed_stacks(root: Path = ROOT) -> list[str]:
     """The stack files in the project, PR environments excluded (generated per pull request)."""
-    return [s for s in stack_names(root) if not is_preview_env(s)]
+    return [s for s in stack_names(root) if not is_pr_env(s)]
 
 
 def selected_stack(cwd: Path = ROOT) -> str:
@@ -82,8 +82,8 @@ def stack_file(
     path = root / f"Pulumi.{stack}.yaml"
     if not path.exists():
         hint = (
-            f"`uv run invoke preview-env --pr {stack[2:]}` writes a PR environment's"
-            if is_preview_env(stack)
+            f"`uv run invoke pr-env --pr {stack[2:]}` writes a PR environment's"
+            if is_pr_env(stack)
             else f"`uv run invoke new-stack {stack}` writes one"
         )
         raise bad_input(

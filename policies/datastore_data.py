@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pulumi_policy import EnforcementLevel, ReportViolation, Severity, StackValidationArgs, StackValidationPolicy
 
-from facts.envs import is_preview_env
+from facts.envs import is_pr_env
 from facts.tokens import VOLUME
 
 from .common import is_datastore, labels, option, plain, service_of, workloads
@@ -31,8 +31,8 @@ def validate(args: StackValidationArgs, report_violation: ReportViolation) -> No
             volume = volumes.get(source)
             if volume is None:
                 continue  # a volume this stack does not manage (adopted): nothing Pulumi could delete
-            if is_preview_env(labels(volume.props).get(ENV_LABEL, "")):
-                continue  # a PR's test data goes with its PR (preview-stack-disallow-shared-resources checks the label)
+            if is_pr_env(labels(volume.props).get(ENV_LABEL, "")):
+                continue  # a PR's test data goes with its PR (pr-env-disallow-shared-resources checks the label)
             if not option(volume, "protect"):
                 report_violation(
                     f"Data volume {volume.name} of {service} is not protected; set protect=True so no update "

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pulumi_policy import EnforcementLevel, ReportViolation, Severity, StackValidationArgs, StackValidationPolicy
 
-from facts.envs import is_preview_env
+from facts.envs import is_pr_env
 from facts.generated_secrets import DATA_BEARING_SECRETS
 
 from .common import option
@@ -16,7 +16,7 @@ def _stack_of(urn: str) -> str:
 
 
 def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
-    if not args.resources or is_preview_env(_stack_of(args.resources[0].urn)):
+    if not args.resources or is_pr_env(_stack_of(args.resources[0].urn)):
         return  # a pull request's values go with it
     found = {(r.resource_type, r.name): r for r in args.resources}
     for name, (type_, depends) in DATA_BEARING_SECRETS.items():

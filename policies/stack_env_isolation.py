@@ -15,27 +15,27 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from facts.envs import PREVIEWS_KV_DIR, is_preview_env
+from facts.envs import PR_ENVS_KV_DIR, is_pr_env
 
 from .common import strings
 
 
-def _shared_preview_policy(token: str, env: str) -> bool:
-    """The platform's preview policies (`finance_report-previews-<service>`), which a preview's roles carry."""
+def _shared_pr_env_policy(token: str, env: str) -> bool:
+    """The platform's PR env policies (`finance_report-previews-<service>`), which a PR env's roles carry."""
     return (
-        is_preview_env(env)
-        and re.fullmatch(rf"finance_report-{PREVIEWS_KV_DIR}-(postgres|redis|app|backup)", token) is not None
+        is_pr_env(env)
+        and re.fullmatch(rf"finance_report-{PR_ENVS_KV_DIR}-(postgres|redis|app|backup)", token) is not None
     )
 
 
 def foreign_references(text: str, env: str, other_envs: list[str]) -> list[str]:
     found = []
-    # `finance_report/<env>/` (KV names, backup repository paths), a preview's KV under `previews/`
-    for match in re.finditer(rf"finance_report/(?:({PREVIEWS_KV_DIR})/)?([a-z][a-z0-9]*)/", text):
-        if match.group(2) != env or (match.group(1) and not is_preview_env(env)):
+    # `finance_report/<env>/` (KV names, backup repository paths), a PR env's KV under `previews/`
+    for match in re.finditer(rf"finance_report/(?:({PR_ENVS_KV_DIR})/)?([a-z][a-z0-9]*)/", text):
+        if match.group(2) != env or (match.group(1) and not is_pr_env(env)):
             found.append(match.group(0))
     for match in re.finditer(r"finance_report-([a-z][a-z0-9]*)-(postgres|redis|app|backup)\b", text):
-        if match.group(1) != env and not _shared_preview_policy(match.group(0), env):
+        if match.group(1) != env and not _shared_pr_env_policy(match.group(0), env):
             found.append(match.group(0))
     for other in other_envs:
         # env-suffixed names (containers, volumes, networks, Traefik routers, hosts) of another env
@@ -49,7 +49,7 @@ def foreign_references(text: str, env: str, other_envs: list[str]) -> list[str]:
                 token.endswith(f"-{env}")
                 or f"-{env}-" in token
                 or token.startswith(f"finance_report-{env}-")
-                or _shared_preview_policy(token, env)
+                or _shared_pr_env_policy(token, env)
             ):
                 found.append(token)
         for match in re.finditer(r"traefik\.http\.(routers|services|middlewares)\.([a-z0-9-]+)", text):

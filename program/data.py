@@ -1,5 +1,5 @@
 """Where a datastore keeps its data: an adopted host directory, or a protected, retained named volume
-(a preview env's volume is neither: it goes with its pull request)."""
+(a PR env's volume is neither: it goes with its pull request)."""
 
 from __future__ import annotations
 
@@ -25,8 +25,8 @@ def data_storage(
     `protect`ed (no accidental delete) and retained (a `pulumi destroy` leaves it on the host)."""
     if host_path:
         return DataStorage(volumes=[docker.ContainerVolumeArgs(host_path=host_path, container_path=target)])
-    # A pull request's preview env holds only test data: closing the PR destroys its stack, volume included.
-    keep = not naming.is_preview_env(env)
+    # A pull request's PR env holds only test data: closing the PR destroys its stack, volume included.
+    keep = not naming.is_pr_env(env)
     volume = docker.Volume(
         f"{name}-data",
         name=naming.data_volume_name(service, env),

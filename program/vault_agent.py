@@ -160,20 +160,20 @@ def declare_vault_side(
     alike, so their URNs, and the values in state, stay when an env changes runtime)."""
     env = s.env
     child = pulumi.ResourceOptions(parent=parent)
-    # Destroying the stack must not destroy the passwords of data that is itself retained; a preview
+    # Destroying the stack must not destroy the passwords of data that is itself retained; a PR env
     # env's data is not retained, so neither are its secrets (nothing is left in Vault after the PR).
     kv_secret = vault.kv.SecretV2(
         f"{name}-kv",
         mount=s.kv_mount,
         name=naming.kv_name(env, service),
         data_json=pulumi.Output.json_dumps(kv_data),
-        # A destroyed preview deletes every version and the metadata (a plain delete only soft-deletes the
+        # A destroyed PR env deletes every version and the metadata (a plain delete only soft-deletes the
         # latest version, which can be undeleted).
-        delete_all_versions=True if naming.is_preview_env(env) else None,
-        opts=pulumi.ResourceOptions(parent=parent, retain_on_delete=not naming.is_preview_env(env)),
+        delete_all_versions=True if naming.is_pr_env(env) else None,
+        opts=pulumi.ResourceOptions(parent=parent, retain_on_delete=not naming.is_pr_env(env)),
     )
-    if naming.is_preview_env(env):
-        # The platform's shared preview policy (render/preview_env.py): the preview deployer may
+    if naming.is_pr_env(env):
+        # The platform's shared PR env policy (render/pr_env.py): the PR env deployer may
         # attach it, never write one.
         policy_name: pulumi.Input[str] = naming.vault_policy_name(env, service)
     else:

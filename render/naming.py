@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from facts.envs import is_preview_env as is_preview_env  # re-exported for the program (with the two below)
+from facts.envs import is_pr_env as is_pr_env  # re-exported for the program (with the two below)
 from facts.envs import kv_env_prefix as kv_env_prefix
-from facts.envs import looks_like_preview_env as looks_like_preview_env
+from facts.envs import looks_like_pr_env as looks_like_pr_env
 
 PREFIX = "finance_report"
 PRODUCTION = "production"
 
 
-def preview_env(pr: int) -> str:
+def pr_env(pr: int) -> str:
     """The env (and stack) name of pull request `pr` (docs/pr-environments.md)."""
     env = f"pr{pr}"
-    if not is_preview_env(env):
-        raise ValueError(f"pull request number {pr!r} gives no preview env name (expected 1 to 999999999)")
+    if not is_pr_env(env):
+        raise ValueError(f"pull request number {pr!r} gives no PR env name (expected 1 to 999999999)")
     return env
 
 
@@ -37,7 +37,7 @@ def site_host(env: str, domain: str) -> str:
 
 
 def kv_name(env: str, service: str) -> str:
-    """Secret name inside the KV v2 mount: `finance_report/<env>/<service>`, a preview's under
+    """Secret name inside the KV v2 mount: `finance_report/<env>/<service>`, a PR env's under
     `finance_report/previews/<env>/` (facts/envs.py)."""
     return f"{kv_env_prefix(env)}{service}"
 
@@ -48,15 +48,15 @@ def kv_data_path(mount: str, env: str, service: str) -> str:
 
 
 def vault_policy_name(env: str, service: str) -> str:
-    """The ACL policy a service's AppRole tokens carry. Previews share one per service, written once by the
-    platform (render/preview_env.py): the preview deployer may not write policies, since a token
+    """The ACL policy a service's AppRole tokens carry. PR envs share one per service, written once by the
+    platform (render/pr_env.py): the PR env deployer may not write policies, since a token
     that writes a policy's text can grant itself anything."""
-    if is_preview_env(env):
-        return preview_service_policy_name(service)
+    if is_pr_env(env):
+        return pr_env_service_policy_name(service)
     return f"{PREFIX}-{env}-{service}"
 
 
-def preview_service_policy_name(service: str) -> str:
+def pr_env_service_policy_name(service: str) -> str:
     return f"{PREFIX}-previews-{service}"
 
 

@@ -15,7 +15,7 @@ from typing import Any, TypedDict
 
 import pulumi
 
-from facts.envs import is_preview_env
+from facts.envs import is_pr_env
 
 
 class PasswordArgs(TypedDict):
@@ -44,13 +44,13 @@ IMPORT_IGNORED = [
 
 
 def generated_options(parent: pulumi.Resource, protect: bool = False) -> pulumi.ResourceOptions:
-    """`protect` for a value data depends on (facts.generated_secrets.DATA_BEARING_SECRETS) outside a preview."""
+    """`protect` for a value data depends on (facts.generated_secrets.DATA_BEARING_SECRETS) outside a PR env."""
     return pulumi.ResourceOptions(parent=parent, ignore_changes=IMPORT_IGNORED, protect=protect)
 
 
 def keeps_data(env: str) -> bool:
-    """Whether the env's data-bearing generated secrets are protected: every env but a PR's preview."""
-    return not is_preview_env(env)
+    """Whether the env's data-bearing generated secrets are protected: every env but a PR env."""
+    return not is_pr_env(env)
 
 
 def kept_merge(

@@ -105,11 +105,11 @@ def deploy_grants(
     update or delete one, and never write a role-id (DEPLOY_ROLE_NARROWING)."""
     grants: dict[str, set[str]] = {}
     writes = list(providers.VAULT_WRITE_CALLS)
-    if not naming.is_preview_env(env):
+    if not naming.is_pr_env(env):
         writes = [(DEPLOY_ROLE_NARROWING.get(t, c), t) for c, t in writes]
     calls = [((c,), t) for c, t in providers.VAULT_READ_CALLS] + writes + list(providers.VAULT_ROTATION_CALLS)
-    if naming.is_preview_env(env):
-        calls = [(c, t) for c, t in calls if "{policy}" not in t]  # a preview declares no policy (preview_env.py)
+    if naming.is_pr_env(env):
+        calls = [(c, t) for c, t in calls if "{policy}" not in t]  # a PR env declares no policy (pr_env.py)
     for capabilities, template in calls:
         for service in services:
             path = template.format(

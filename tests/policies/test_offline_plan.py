@@ -337,7 +337,7 @@ def test_generated_preview_files_in_the_project_change_no_answer(tmp_path, monke
     assert offline_plan.main("pr7") == 2
     assert (
         capsys.readouterr().err
-        == "plan: no stack file Pulumi.pr7.yaml: the stacks here are production, staging; `uv run invoke preview-env "
+        == "plan: no stack file Pulumi.pr7.yaml: the stacks here are production, staging; `uv run invoke pr-env "
         "--pr 7` writes a PR environment's, or pass --config-file PATH\n"
     )
 
@@ -378,6 +378,43 @@ def test_a_config_error_in_the_stack_file_exits_2_naming_the_key(tmp_path):
         "or sha256 digest, never `latest`"
     )
     assert "Traceback" not in proc.stderr
+
+
+def _staging_file(tmp_path, **keys):
+    """Staging's stack file with these keys set (None: removed)."""
+    import yaml
+
+    doc = yaml.safe_load((ROOT / "Pulumi.staging.yaml").read_text())
+    for key, value in keys.items():
+        doc["config"].pop(f"finance-report:{key}", None)
+        if value is not None:
+            doc["config"][f"finance-report:{key}"] = value
+    path = tmp_path / "Pulumi.staging.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return str(path)
+
+
+def test_a_stack_file_with_the_old_key_plans_with_one_warning_naming_both(tmp_path):
+    proc = run_cli(
+        "--stack", "staging", "--json", "--config-file", _staging_file(tmp_path, maxPrEnvs=None, maxPreviewEnvs=2)
+    )
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert [w for w in result["warnings"] if "maxP" in w] == [
+        "config finance-report:maxPreviewEnvs is deprecated: it was renamed maxPrEnvs, which is unset, so the old "
+        "key is read; rename it in the stack file"
+    ]
+    assert result["memoryBudget"]["maxPrEnvs"] == 2  # production sets 2 too: the stacks agree
+
+
+def test_a_stack_file_with_both_the_old_and_the_new_key_exits_2_naming_both(tmp_path):
+    proc = run_cli("--stack", "staging", "--config-file", _staging_file(tmp_path, maxPrEnvs=2, maxPreviewEnvs=3))
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == (
+        "plan: config finance-report:maxPreviewEnvs = 3 is invalid: expected unset: it is the old name of maxPrEnvs, "
+        "which this stack sets too (2); remove maxPreviewEnvs"
+    )
+    assert proc.stdout == ""
 
 
 def test_a_policy_config_missing_a_required_key_exits_2(tmp_path):

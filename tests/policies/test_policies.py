@@ -21,7 +21,7 @@ PACK_CONFIG = {
     "vault-policy-enforce-least-privilege": {"env": ENV},
     "vault-kv-enforce-env-path": {"env": ENV},
     "stack-disallow-cross-env-references": {"env": ENV},
-    "preview-stack-disallow-shared-resources": {"env": ENV},
+    "pr-env-disallow-shared-resources": {"env": ENV},
     "docker-container-enforce-memory-limit": {"maxMemoryMb": 2048},
 }
 CONTAINER, VOLUME = "docker:index/container:Container", "docker:index/volume:Volume"
@@ -489,7 +489,7 @@ CASES = [
         "stack-disallow-cross-env-references",
         "mandatory",
     ),
-    ("backend", set_label("finance-report.env", "staging"), "preview-stack-disallow-shared-resources", "mandatory"),
+    ("backend", set_label("finance-report.env", "staging"), "pr-env-disallow-shared-resources", "mandatory"),
     (
         "backend",
         lambda r: setattr(r.opts, "delete_before_replace", None),

@@ -57,7 +57,7 @@ from tests.policies.workflow_parse import (
 WORKFLOWS = ROOT / ".github" / "workflows"
 DEPLOY_SECRETS = {"DOKPLOY_SSH_KEY", "VAULT_DEPLOY_TOKEN", "PULUMI_ACCESS_TOKEN"}
 PREVIEW_SECRETS = {"DOKPLOY_PREVIEW_SSH_KEY", "VAULT_PREVIEW_TOKEN", "PULUMI_PREVIEW_TOKEN"}
-# Pull requests' preview environments (stacks pr<N>): deploy credentials scoped to pr* stacks and names,
+# Pull requests' PR environments (stacks pr<N>): deploy credentials scoped to pr* stacks and names,
 # in the `pr-envs` environment, which requires a reviewer (docs/ci-credentials.md).
 PR_ENV_SECRETS = {
     "PULUMI_PR_ENV_TOKEN",
@@ -83,7 +83,7 @@ def load(path: Path) -> dict[str, Any]:
 
 def workflows() -> dict[str, dict[str, Any]]:
     found = {p.name: load(p) for p in sorted(WORKFLOWS.glob("*.yml"))}
-    assert set(found) == {"deploy.yml", "engine.yml", "pull-request.yml", "preview-env.yml"}
+    assert set(found) == {"deploy.yml", "engine.yml", "pull-request.yml", "pr-env.yml"}
     return found
 
 
@@ -208,23 +208,17 @@ def trust_problems(name: str, wf: dict[str, Any]) -> list[str]:
 def pr_env_problems(
     where: str, on: set[str], job: dict[str, Any], used: set[str], env_name: Any, condition: Any
 ) -> list[str]:
-    """Preview-env credentials deploy (the ssh key is root on the host): only in `pr-envs`, only for
+    """PR-env credentials deploy (the ssh key is root on the host): only in `pr-envs`, only for
     branches of this repository, never beside other credentials, only on pr<N> stacks (stack_problems)."""
     problems = []
     if used & PR_ENV_SECRETS:
         if env_name != PR_ENV_ENVIRONMENT:
-            problems.append(
-                f"{where}: holds preview-env secrets outside the {PR_ENV_ENVIRONMENT} environment ({env_name})"
-            )
+            problems.append(f"{where}: holds pr-env secrets outside the {PR_ENV_ENVIRONMENT} environment ({env_name})")
         why = guard_problem(condition, SAME_REPO_GUARD_NODE)
         if on & PR_TRIGGERS and why:
-            problems.append(
-                f"{where}: holds preview-env secrets on pull requests without the same-repository guard ({why})"
-            )
+            problems.append(f"{where}: holds pr-env secrets on pull requests without the same-repository guard ({why})")
         if used & (DEPLOY_SECRETS | PREVIEW_SECRETS):
-            problems.append(
-                f"{where}: holds preview-env secrets beside {sorted(used & (DEPLOY_SECRETS | PREVIEW_SECRETS))}"
-            )
+            problems.append(f"{where}: holds pr-env secrets beside {sorted(used & (DEPLOY_SECRETS | PREVIEW_SECRETS))}")
     if env_name == PR_ENV_ENVIRONMENT and used - PR_ENV_SECRETS - {"DOKPLOY_KNOWN_HOSTS"}:
         problems.append(
             f"{where}: the {PR_ENV_ENVIRONMENT} environment holds "
@@ -998,7 +992,7 @@ def test_every_job_that_runs_the_engine_installs_the_pinned_cli_first():
                     if s in steps_using(job, "pulumi/actions") and "command" not in s["with"]
                 ]
                 assert installs and installs[0].get("if") in (None, step.get("if")), f"{name}:{job_name}"
-    assert seen == 5  # two deploys, two previews, the preview env's up
+    assert seen == 5  # two deploys, two previews, the PR env's up
 
 
 def test_the_policy_pack_venv_is_installed_before_every_policy_run():
@@ -1034,7 +1028,7 @@ def test_every_preview_and_up_goes_through_invoke_which_always_passes_the_policy
     assert sorted(engine_runs) == [
         ("deploy.yml", "up-production", "invoke up", "production"),
         ("deploy.yml", "up-staging", "invoke up", "staging"),
-        ("preview-env.yml", "deploy", "invoke up", "pr$PR"),
+        ("pr-env.yml", "deploy", "invoke up", "pr$PR"),
         ("pull-request.yml", "preview-production", "invoke preview", "production"),
         ("pull-request.yml", "preview-staging", "invoke preview", "staging"),
     ]

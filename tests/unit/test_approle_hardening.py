@@ -2,7 +2,7 @@
 provider sends for the roles the program declares, secret-ids expire (secretIdTtlDays, bounded) and are
 re-minted at the first deploy of each renewal window (recreating the agents only), and production's
 `pulumi up` refuses to run without vaultAgentCidrs. The same policies on a real OpenBao, attacked with
-the tokens themselves: tests/integration/test_deploy_token.py and test_preview_env_vault.py; an agent
+the tokens themselves: tests/integration/test_deploy_token.py and test_pr_env_vault.py; an agent
 surviving a re-mint on dockerd: tests/integration/test_agent_token_lifecycle.py."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from config import stack_config
 from config.errors import ConfigError
 from ops import rotate
 from ops.program_run import run_program, unwrap_secrets
-from render.preview_env import deployer_policy_hcl
+from render.pr_env import deployer_policy_hcl
 from render.vault_artifacts import SECRET_ID_TTL_SECONDS, deploy_policy_hcl
 from tests.conftest import run_stack
 from tests.conftest import stack_config as config_of

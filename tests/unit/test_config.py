@@ -364,3 +364,50 @@ def test_a_default_provider_setting_in_the_stack_config_stops_the_real_program()
         == "config vault:address configures the default vault provider, which this program never uses (its "
         "value is not shown): set finance-report:vaultAddress instead, and remove the key"
     )
+
+
+# ------------------------------------------------- renamed keys (docs/configuration.md "Renamed keys")
+# maxPreviewEnvs is now maxPrEnvs ("preview" is kept for `pulumi preview`). The old key is still read while the
+# new one is unset, with one warning naming both; both set is bad input naming both.
+
+OLD_KEY_WARNING = (
+    "config finance-report:maxPreviewEnvs is deprecated: it was renamed maxPrEnvs, which is unset, so the old "
+    "key is read; rename it in the stack file"
+)
+BOTH_KEYS_ERROR = (
+    "config finance-report:maxPreviewEnvs = 3 is invalid: expected unset: it is the old name of maxPrEnvs, "
+    "which this stack sets too (2); remove maxPreviewEnvs"
+)
+SECRET_KEYS = frozenset({"s3AccessKey", "s3SecretKey"})
+
+
+def test_the_new_key_sets_how_many_pr_envs_may_run_without_a_warning():
+    cfg = load_config(_minimal(maxPrEnvs="3"), "staging", SECRET_KEYS)
+    assert (cfg.max_pr_envs, cfg.warnings) == (3, ())
+    run = run_stack("staging", {"maxPreviewEnvs": None, "maxPrEnvs": "3"})
+    assert run.error is None
+    assert [w for w in run.warnings if "maxP" in w] == []
+
+
+# The CLI merges Pulumi.yaml's default of a declared key into every stack that lacks it
+# (facts/providers.PROJECT_DEFAULTS_MERGED), so the program sees the new key at its default beside the old one.
+@pytest.mark.parametrize("new_key", [None, "0"], ids=["absent", "engine-default"])
+def test_the_old_key_is_still_read_with_one_warning_naming_both(new_key):
+    raw = _minimal(maxPreviewEnvs="3", **({"maxPrEnvs": new_key} if new_key else {}))
+    cfg = load_config(raw, "staging", SECRET_KEYS)
+    assert (cfg.max_pr_envs, cfg.warnings) == (3, (OLD_KEY_WARNING,))
+
+
+def test_the_program_warns_once_about_the_old_key():
+    run = run_stack("staging", {"maxPrEnvs": None, "maxPreviewEnvs": "3"})
+    assert run.error is None
+    assert [w for w in run.warnings if "maxP" in w] == [OLD_KEY_WARNING]
+
+
+def test_setting_both_keys_is_one_line_naming_both_and_registers_nothing():
+    with pytest.raises(ConfigError) as err:
+        load_config(_minimal(maxPrEnvs="2", maxPreviewEnvs="3"), "staging", SECRET_KEYS)
+    assert str(err.value) == BOTH_KEYS_ERROR
+    run = run_stack("staging", {"maxPrEnvs": "2", "maxPreviewEnvs": "3"})
+    assert isinstance(run.error, ConfigError) and str(run.error) == BOTH_KEYS_ERROR
+    assert run.resources == []

@@ -299,7 +299,7 @@ MOVED = {
     "Rollout gate and watched cutover": ("docs/deploy.md", "What you see when a new revision fails the watch"),
     "Rollback": ("docs/rollback.md", "The tags come from the stack's update history"),
     "Rotation": ("docs/rotation.md", "Each rotation is one `pulumi up --replace <urn>` (with the policy pack)"),
-    "Preview environments": ("docs/pr-environments.md", "A pull request gets its own environment"),
+    "PR environments": ("docs/pr-environments.md", "A pull request gets its own environment"),
     "Offline plan": ("docs/plan.md", "It reads the stack file as the Pulumi CLI does"),
     "Policy pack": ("docs/policies.md", "Advisory violations the real plans report, and why they stay"),
     "Configuration reference": ("docs/configuration.md", "Keys live in the `finance-report:` namespace"),

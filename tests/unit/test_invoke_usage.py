@@ -54,8 +54,8 @@ def invoke(*args: str, stdin: str = "", env: dict | None = None) -> subprocess.C
             "rollback: --stack is required (or PULUMI_STACK, or `pulumi stack select`): one of production, staging",
         ),
         (
-            ["preview-env", "--pr", "abc"],
-            "preview-env: --pr = 'abc' is invalid: expected a pull-request number such as 42",
+            ["pr-env", "--pr", "abc"],
+            "pr-env: --pr = 'abc' is invalid: expected a pull-request number such as 42",
         ),
     ],
 )
@@ -127,3 +127,18 @@ def test_no_task_gives_away_the_h_short_flag():
     for name, task in Collection.from_module(tasks).tasks.items():
         # on a copy: get_arguments consumes the task's help dict, which other tests read
         assert not [a for a in copy.deepcopy(task).get_arguments() if "h" in a.names], f"{name}: -h is help"
+
+
+def test_the_old_task_name_preview_env_says_to_use_pr_env_then_does_what_pr_env_does(tmp_path):
+    """`preview-env` was renamed `pr-env` ("preview" means `pulumi preview` only): the old name still works."""
+    new, old = tmp_path / "new", tmp_path / "old"
+    assert invoke("pr-env", "--pr", "42", "--out-dir", str(new)).returncode == 0
+    proc = invoke("preview-env", "--pr", "42", "--out-dir", str(old))
+    assert proc.returncode == 0
+    assert proc.stderr == "preview-env: deprecated, use `uv run invoke pr-env` (same flags); running it now\n"
+    assert (old / "Pulumi.pr42.yaml").read_text() == (new / "Pulumi.pr42.yaml").read_text()
+    bad = invoke("preview-env", "--pr", "abc")
+    assert (bad.returncode, bad.stderr.splitlines()[1:]) == (
+        2,
+        ["pr-env: --pr = 'abc' is invalid: expected a pull-request number such as 42"],
+    )

@@ -1,6 +1,6 @@
 """The host memory budget (ci/memory_budget.py) over the real program: what it counts comes from the
 containers' captured memory limits; a rolling container counts twice (old and new revision during a
-cutover); previews count maxPreviewEnvs times; disagreeing stacks, an over-budget host and the plan's
+cutover); PR envs count maxPrEnvs times; disagreeing stacks, an over-budget host and the plan's
 report and exit code."""
 
 from __future__ import annotations
@@ -45,19 +45,15 @@ def test_the_committed_stacks_share_one_host_and_fit_its_budget():
     assert committed_stacks() == ["production", "staging"]
     assert budget.host == "dokploy.zitian.party" and budget.problems == [] and not budget.over
     assert [s.stack for s in budget.stacks] == ["production", "staging"]
-    assert budget.preview is not None and budget.preview.peak_mb < min(s.peak_mb for s in budget.stacks)
-    assert budget.peak_mb == sum(s.peak_mb for s in budget.stacks) + budget.max_previews * budget.preview.peak_mb
+    assert budget.pr_env is not None and budget.pr_env.peak_mb < min(s.peak_mb for s in budget.stacks)
+    assert budget.peak_mb == sum(s.peak_mb for s in budget.stacks) + budget.max_pr_envs * budget.pr_env.peak_mb
 
 
-def test_previews_count_max_preview_envs_times(tmp_path):
-    none = host_budget(
-        "staging", root=project(tmp_path, production={"maxPreviewEnvs": "0"}, staging={"maxPreviewEnvs": "0"})
-    )
-    three = host_budget(
-        "staging", root=project(tmp_path, production={"maxPreviewEnvs": "3"}, staging={"maxPreviewEnvs": "3"})
-    )
-    assert none.preview is None and none.problems == []
-    assert three.peak_mb - none.peak_mb == 3 * three.preview.peak_mb
+def test_pr_envs_count_max_pr_envs_times(tmp_path):
+    none = host_budget("staging", root=project(tmp_path, production={"maxPrEnvs": "0"}, staging={"maxPrEnvs": "0"}))
+    three = host_budget("staging", root=project(tmp_path, production={"maxPrEnvs": "3"}, staging={"maxPrEnvs": "3"}))
+    assert none.pr_env is None and none.problems == []
+    assert three.peak_mb - none.peak_mb == 3 * three.pr_env.peak_mb
 
 
 def test_a_host_that_is_too_small_fails_and_says_by_how_much(tmp_path):
@@ -66,7 +62,7 @@ def test_a_host_that_is_too_small_fails_and_says_by_how_much(tmp_path):
     assert budget.over
     assert budget.problems == [
         f"the peak, {budget.peak_mb} MiB, exceeds hostMemoryMb 4096 MiB: lower memory limits or "
-        "maxPreviewEnvs, or give the host more memory"
+        "maxPrEnvs, or give the host more memory"
     ]
 
 
@@ -84,7 +80,7 @@ def test_a_stack_on_another_host_is_not_counted(tmp_path):
     root = project(tmp_path, staging={"dockerHost": "ssh://deploy@other.zitian.party", "hostMemoryMb": "8192"})
     budget = host_budget("production", root=root)
     assert [s.stack for s in budget.stacks] == ["production"]
-    assert budget.problems == ["maxPreviewEnvs is 2 but previews are based on staging, which deploys to another host"]
+    assert budget.problems == ["maxPrEnvs is 2 but PR envs are based on staging, which deploys to another host"]
 
 
 def test_zero_host_memory_is_reported_as_not_checked():
@@ -125,3 +121,17 @@ def test_the_pr_environments_page_shows_the_budget_the_plan_prints_today():
     assert block.group(1) == "\n".join(host_budget("staging").lines()) + "\n", (
         "docs/pr-environments.md's memory budget is stale: `uv run invoke readme-tables` prints it"
     )
+
+
+def test_a_stack_file_with_the_old_key_maxpreviewenvs_still_counts_its_pr_envs(tmp_path):
+    """maxPreviewEnvs was renamed maxPrEnvs (config/schema.RENAMED_KEYS); a stack file not yet renamed counts
+    the same and agrees with a renamed one."""
+    (tmp_path / "old").mkdir(), (tmp_path / "new").mkdir()
+    old = project(tmp_path / "old", production={"maxPrEnvs": "0"}, staging={"maxPrEnvs": "0"})
+    for stack in ("production", "staging"):
+        path = old / f"Pulumi.{stack}.yaml"
+        path.write_text(path.read_text().replace("finance-report:maxPrEnvs: 0", "finance-report:maxPreviewEnvs: 3"))
+    renamed = host_budget("staging", root=project(tmp_path / "new", staging={"maxPrEnvs": "3"}))
+    budget = host_budget("staging", root=old)
+    assert budget.problems == [] and budget.max_pr_envs == 3
+    assert budget.peak_mb == renamed.peak_mb

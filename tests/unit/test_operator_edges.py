@@ -145,11 +145,11 @@ def test_a_short_flag_means_the_same_long_flag_in_every_task():
 
 def test_a_pull_request_number_with_a_leading_zero_is_refused(tmp_path, capsys):
     """`--pr 042` was silently pr42: another pull request's env."""
-    from ops import preview_env
+    from ops import pr_env
 
-    assert preview_env.main("042", out_dir=str(tmp_path)) == 2
+    assert pr_env.main("042", out_dir=str(tmp_path)) == 2
     assert capsys.readouterr().err == (
-        "preview-env: --pr = '042' is invalid: expected a pull-request number such as 42 (digits, no leading zero)\n"
+        "pr-env: --pr = '042' is invalid: expected a pull-request number such as 42 (digits, no leading zero)\n"
     )
     assert list(tmp_path.iterdir()) == []
 

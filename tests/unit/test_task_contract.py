@@ -52,6 +52,7 @@ STACK_TASKS = {
 # Tasks without a stack: generators of files and docs, and the two that create a stack's file.
 NO_STACK_TASKS = {
     "new-stack",
+    "pr-env",
     "preview-env",
     "config-reference",
     "architecture",

@@ -54,7 +54,7 @@ def test_every_vault_policy_write_in_the_docs_names_a_committed_file_under_its_g
     `-policy=` names that policy), and every generated file is written somewhere in the docs."""
     docs = "\n".join(p.read_text() for p in sorted((ROOT / "docs").rglob("*.md")))
     writes = re.findall(r"vault policy write ([^\s$]+) (docs/vault/[^\s$]+\.hcl)", docs)
-    # `for s in postgres redis ...; do vault policy write finance_report-previews-$s docs/vault/previews-$s.hcl`
+    # `for s in postgres redis ...; do vault policy write finance_report-previews-$s docs/vault/pr-envs-$s.hcl`
     for names, name, path in re.findall(r"for s in ([a-z ]+); do\s+vault policy write (\S+) (\S+)", docs):
         writes += [(name.replace("$s", s), path.replace("$s", s)) for s in names.split()]
     by_path = {f.path.relative_to(ROOT).as_posix(): f.policy for f in vault_policies.policy_files()}

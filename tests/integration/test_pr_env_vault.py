@@ -1,9 +1,9 @@
-"""The preview deployer's Vault token on a real OpenBao (docs/pr-environments.md).
+"""The PR env deployer's Vault token on a real OpenBao (docs/pr-environments.md).
 
-The compose deployment's previews borrowed staging's AppRole; here a preview stack creates its own roles
-with a token whose policy (render/preview_env.deployer_policy_hcl, no default policy) covers `pr<N>`
-names only and writes no ACL policy: its roles may carry only the platform's shared preview policies.
-Shown with a generated preview's own artifacts (KV secrets, AppRoles from its captured inputs), in the
+The compose deployment's PR envs borrowed staging's AppRole; here a PR env stack creates its own roles
+with a token whose policy (render/pr_env.deployer_policy_hcl, no default policy) covers `pr<N>`
+names only and writes no ACL policy: its roles may carry only the platform's shared PR env policies.
+Shown with a generated PR env's own artifacts (KV secrets, AppRoles from its captured inputs), in the
 provider's request shapes (vault_provider.py): that token does everything the Vault provider does to
 deploy and destroy them (child token, writes, role-id, secret-id mint, lookup and destroy, delete of every
 KV version, deletes), its agents read their own service's secret only, and it is refused everything of
@@ -17,10 +17,10 @@ import hvac.exceptions
 import pytest
 
 from config.stack_file import read_stack_file
-from ops import preview_env
+from ops import pr_env
 from ops.program_run import run_program, with_missing_secrets
 from render import naming
-from render.preview_env import DEPLOYER_POLICY_NAME, SERVICES, deployer_policy_hcl, preview_service_policy_hcl
+from render.pr_env import DEPLOYER_POLICY_NAME, SERVICES, deployer_policy_hcl, pr_env_service_policy_hcl
 from tests.integration.sidecar import Artifacts
 from tests.integration.vault_provider import VaultHTTP, deploy, destroy, escalations
 
@@ -28,8 +28,8 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def preview(openbao, tmp_path_factory):
-    stack_path, _ = preview_env.generate(4242, tmp_path_factory.mktemp("preview"))
+def pr_artifacts(openbao, tmp_path_factory):
+    stack_path, _ = pr_env.generate(4242, tmp_path_factory.mktemp("pr-env"))
     config, secret_keys = read_stack_file(stack_path)
     config["finance-report:vaultAddress"] = openbao.address
     config, secret_keys = with_missing_secrets(config, secret_keys)
@@ -40,12 +40,12 @@ def preview(openbao, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def deployer(openbao):
-    """The previews' deploy token, and the platform's shared preview policies (docs/pr-environments.md: once, before the
-    first preview), both written by root."""
+    """The PR envs' deploy token, and the platform's shared PR env policies (docs/pr-environments.md: once, before the
+    first PR env), both written by root."""
     root = openbao.client()
     for service in SERVICES:
         root.sys.create_or_update_acl_policy(
-            name=naming.preview_service_policy_name(service), policy=preview_service_policy_hcl("secret", service)
+            name=naming.pr_env_service_policy_name(service), policy=pr_env_service_policy_hcl("secret", service)
         )
     root.sys.create_or_update_acl_policy(name=DEPLOYER_POLICY_NAME, policy=deployer_policy_hcl("secret", "approle"))
     token = root.auth.token.create(policies=[DEPLOYER_POLICY_NAME], no_default_policy=True, no_parent=True, ttl="1h")[
@@ -56,10 +56,10 @@ def deployer(openbao):
     return VaultHTTP(openbao.address, child)
 
 
-def test_the_deployer_deploys_and_destroys_its_preview_and_leaves_nothing(openbao, preview, deployer):
-    assert preview.policies() == {}, "a preview writes no ACL policy"
-    minted = deploy(deployer, preview)
-    assert sorted(minted) == sorted(preview.roles()), "a secret-id for every role the program declares"
+def test_the_deployer_deploys_and_destroys_its_pr_env_and_leaves_nothing(openbao, pr_artifacts, deployer):
+    assert pr_artifacts.policies() == {}, "a PR env writes no ACL policy"
+    minted = deploy(deployer, pr_artifacts)
+    assert sorted(minted) == sorted(pr_artifacts.roles()), "a secret-id for every role the program declares"
     role_id = deployer.ok("GET", "auth/approle/role/finance_report-pr4242-app/role-id")["data"]["role_id"]
     agent = openbao.client(token="none")
     login = agent.auth.approle.login(
@@ -71,7 +71,7 @@ def test_the_deployer_deploys_and_destroys_its_preview_and_leaves_nothing(openba
     assert reader.call("GET", "secret/data/finance_report/previews/pr4242/postgres").status_code == 403, (
         "another service's secret"
     )
-    destroy(deployer, preview, minted)
+    destroy(deployer, pr_artifacts, minted)
     root = openbao.client()
     for service in ("app", "postgres", "redis", "backup"):
         with pytest.raises(hvac.exceptions.InvalidPath):  # no version left, no metadata: nothing to undelete
@@ -94,14 +94,14 @@ def test_the_deployer_deploys_and_destroys_its_preview_and_leaves_nothing(openba
         "default",
     ],
 )
-def test_the_deployer_cannot_give_a_preview_role_any_other_policy(openbao, preview, deployer, target):
+def test_the_deployer_cannot_give_a_pr_env_role_any_other_policy(openbao, pr_artifacts, deployer, target):
     """The escalation a plain role grant allows: write a pr<N> role carrying production's policy, mint
-    a secret-id, log in, read. Every form Vault accepts is refused; the role keeps its preview policy."""
-    deploy(deployer, preview)
+    a secret-id, log in, read. Every form Vault accepts is refused; the role keeps its PR env policy."""
+    deploy(deployer, pr_artifacts)
     attempts = escalations(deployer, "finance_report-pr4242-app", target)
     assert {what: r.status_code for what, r in attempts.items()} == {what: 403 for what in attempts}
     fresh = deployer.call("POST", "auth/approle/role/finance_report-pr9-new", {"token_policies": [target]})
-    assert fresh.status_code == 403, "nor a new preview-named role"
+    assert fresh.status_code == 403, "nor a new PR env-named role"
     assert openbao.client().read("auth/approle/role/finance_report-pr4242-app")["data"]["token_policies"] == [
         "finance_report-previews-app"
     ]
@@ -127,16 +127,16 @@ PREVIEW_SECRET_ID_ATTACKS = {
 }
 
 
-def test_the_deployer_can_set_a_preview_roles_fields_only_to_the_programs_values(openbao, preview, deployer):
-    """Issue 16 items 1 and 2 for previews: the deployer must update and delete pr<N> roles (a preview's
+def test_the_deployer_can_set_a_pr_env_roles_fields_only_to_the_programs_values(openbao, pr_artifacts, deployer):
+    """Issue 16 items 1 and 2 for PR envs: the deployer must update and delete pr<N> roles (a PR env's
     own updates and destroy), so pins are its only guard: every field the program sets as a string, a
     boolean or a list, the role-id, and a mint's parameters. The TTLs are numbers, which Vault cannot pin
     (test_vault_semantics.py), and a deleted role comes back with Vault's defaults: docs/secrets.md "Incidents"
-    says what that leaves a leaked preview deployer token (previews hold throwaway values only)."""
-    deploy(deployer, preview)
+    says what that leaves a leaked PR env deployer token (PR envs hold throwaway values only)."""
+    deploy(deployer, pr_artifacts)
     root = openbao.client()
     allowed = {}
-    for role in sorted(preview.roles()):
+    for role in sorted(pr_artifacts.roles()):
         path = f"auth/approle/role/{role}"
         before = root.read(path)["data"], root.read(f"{path}/role-id")["data"]
         attempts = {what: ("POST", path, body) for what, body in PREVIEW_ROLE_ATTACKS.items()}
@@ -179,14 +179,14 @@ def test_the_deployer_is_refused_everything_of_staging_and_production(openbao, d
             {"policy": 'path "secret/*" {\n  capabilities = ["read"]\n}\n'},
         ),
         "delete its role": ("DELETE", f"auth/approle/role/finance_report-{env}-redis", None),
-        "write a policy outside the previews": (
+        "write a policy outside the PR envs": (
             "PUT",
             "sys/policies/acl/finance_report-prod-app",
             {"policy": 'path "secret/*" {\n  capabilities = ["read"]\n}\n'},
         ),
     }
     statuses = {what: deployer.call(*call).status_code for what, call in attempts.items()}
-    assert statuses == {what: 403 for what in attempts}, f"the preview deployer may do some of this to {stack}"
+    assert statuses == {what: 403 for what in attempts}, f"the PR env deployer may do some of this to {stack}"
     root = openbao.client()
     stored = root.secrets.kv.v2.read_secret_version(
         path=f"finance_report/{env}/app", mount_point="secret", raise_on_deleted_version=True

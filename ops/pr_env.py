@@ -1,16 +1,16 @@
-"""`uv run invoke preview-env --pr N`: the stack file of pull request N's preview env.
+"""`uv run invoke pr-env --pr N`: the stack file of pull request N's PR env.
 
-A preview env is its own stack `pr<N>` (docs/pr-environments.md): its own env name, hence its own
+A PR env is its own stack `pr<N>` (docs/pr-environments.md): its own env name, hence its own
 container, volume and network names, Vault policies, AppRoles, KV paths and database; smaller limits; the
-previews' own S3 bucket. It is generated from ops/preview_env.template.yaml and the base stack's file
-(staging): the template says which keys are copied (the platform a preview is a client of) and which are
+PR envs' own S3 bucket. It is generated from ops/pr_env.template.yaml and the base stack's file
+(staging): the template says which keys are copied (the platform a PR env is a client of) and which are
 set; a template that would copy an env's data paths, bucket, adoption state or credentials is refused.
 
 Writes `Pulumi.pr<N>.yaml` (in --out-dir, default the project); its policy config is derived from it like
-every stack's (config/policy_config.py), so nothing else is written. An existing preview stack file keeps
+every stack's (config/policy_config.py), so nothing else is written. An existing PR env stack file keeps
 its encrypted values (the S3 keys `pulumi config set --secret` stored).
-With --existing-stacks (the JSON of `pulumi stack ls --json`) it refuses a new preview beyond
-`maxPreviewEnvs`. Exit 0 written, 1 over capacity, 2 bad input (one line on stderr).
+With --existing-stacks (the JSON of `pulumi stack ls --json`) it refuses a new PR env beyond
+`maxPrEnvs`. Exit 0 written, 1 over capacity, 2 bad input (one line on stderr).
 """
 
 from __future__ import annotations
@@ -24,18 +24,20 @@ from typing import Any
 
 import yaml
 
+from config.errors import ConfigError
 from config.schema import FIELDS_BY_KEY
+from config.stack_config import current_keys
 from config.stack_file import StackFileError, parse_stack_file, read_stack_file
 from facts.envs import COMMITTED_ENVS
 from facts.project import PROJECT
 from ops.program_run import ROOT
 from ops.stack_context import load_stack
 from render import naming
-from render.preview_env import deployer_policy_hcl
+from render.pr_env import deployer_policy_hcl
 
-TEMPLATE = Path(__file__).resolve().parent / "preview_env.template.yaml"
+TEMPLATE = Path(__file__).resolve().parent / "pr_env.template.yaml"
 # Never copied from the base stack: its names, data, adoption state, feature hooks into its services, and
-# every secret. A preview derives names from its own env and gets its own credentials.
+# every secret. A PR env derives names from its own env and gets its own credentials.
 NEVER_INHERITED = frozenset(
     {
         "env",
@@ -60,7 +62,7 @@ NEVER_SET = frozenset(
 TOP_LEVEL_KEPT = ("secretsprovider", "encryptedkey", "encryptionsalt")
 
 
-class PreviewEnvError(Exception):
+class PrEnvError(Exception):
     """Bad input or template: one line, exit 2."""
 
 
@@ -75,26 +77,24 @@ def parse_template(text: str, label: str = "template") -> Template:
     try:
         doc = yaml.safe_load(text)
     except yaml.YAMLError as err:
-        raise PreviewEnvError(f"{label}: not valid YAML: {str(err).splitlines()[0]}") from None
+        raise PrEnvError(f"{label}: not valid YAML: {str(err).splitlines()[0]}") from None
     if not isinstance(doc, dict) or set(doc) != {"base", "inherit", "config"}:
-        raise PreviewEnvError(f"{label}: expected exactly the keys base, inherit and config")
+        raise PrEnvError(f"{label}: expected exactly the keys base, inherit and config")
     base, inherit, config = doc["base"], doc["inherit"] or [], doc["config"] or {}
     if base not in COMMITTED_ENVS:
-        raise PreviewEnvError(
-            f"{label}: base = {base!r}; expected one of the committed stacks {', '.join(COMMITTED_ENVS)}"
-        )
+        raise PrEnvError(f"{label}: base = {base!r}; expected one of the committed stacks {', '.join(COMMITTED_ENVS)}")
     for key in [*inherit, *config]:
         if key not in FIELDS_BY_KEY:
-            raise PreviewEnvError(f"{label}: {key} is not a config key of the program")
+            raise PrEnvError(f"{label}: {key} is not a config key of the program")
     for key in inherit:
         if key in NEVER_INHERITED:
-            raise PreviewEnvError(
-                f"{label}: inherit lists {key}, which a preview must never copy from {base} (its names, "
+            raise PrEnvError(
+                f"{label}: inherit lists {key}, which a PR env must never copy from {base} (its names, "
                 "data, adoption state or credentials)"
             )
     for key in config:
         if key in NEVER_SET:
-            raise PreviewEnvError(f"{label}: config sets {key}, which a preview template must not set")
+            raise PrEnvError(f"{label}: config sets {key}, which a PR env template must not set")
     return Template(base, tuple(inherit), dict(config))
 
 
@@ -102,7 +102,7 @@ def load_template(path: Path = TEMPLATE) -> Template:
     try:
         return parse_template(path.read_text(), str(path))
     except OSError as err:
-        raise PreviewEnvError(f"cannot read template {path}: {err.strerror}") from None
+        raise PrEnvError(f"cannot read template {path}: {err.strerror}") from None
 
 
 def typed(key: str, text: str) -> Any:
@@ -127,15 +127,19 @@ def engine_text(value: Any) -> str:
     return str(value)
 
 
-def preview_config(
-    pr: int, base: Mapping[str, str], template: Template, image_tag: str | None = None
-) -> dict[str, Any]:
+def pr_env_config(pr: int, base: Mapping[str, str], template: Template, image_tag: str | None = None) -> dict[str, Any]:
     """`finance-report:<key>` -> value of pull request `pr`'s stack (pure)."""
     try:
-        env = naming.preview_env(pr)
+        env = naming.pr_env(pr)
     except ValueError as err:
-        raise PreviewEnvError(str(err)) from None
+        raise PrEnvError(str(err)) from None
     config: dict[str, Any] = {f"{PROJECT}:env": env}
+    prefix = f"{PROJECT}:"
+    try:  # a base stack file may still use a renamed key's old name
+        current, _ = current_keys({k[len(prefix) :]: v for k, v in base.items() if k.startswith(prefix)})
+    except ConfigError as err:
+        raise PrEnvError(str(err)) from None
+    base = {f"{prefix}{k}": v for k, v in current.items()}
     for key in template.inherit:
         full = f"{PROJECT}:{key}"
         if full in base:
@@ -159,29 +163,29 @@ def stack_file_text(pr: int, config: Mapping[str, Any], existing: Mapping[str, A
                 kept_config[key] = value
     document["config"] = {**dict(config), **kept_config}
     header = (
-        f"# Preview environment of pull request #{pr}: generated by `uv run invoke preview-env --pr {pr}` from\n"
-        f"# ops/preview_env.template.yaml and the base stack's file. Not committed; regenerate it instead of editing.\n"
+        f"# PR environment of pull request #{pr}: generated by `uv run invoke pr-env --pr {pr}` from\n"
+        f"# ops/pr_env.template.yaml and the base stack's file. Not committed; regenerate it instead of editing.\n"
     )
     text = header + yaml.safe_dump(document, sort_keys=False, default_flow_style=False, width=200)
     # What the CLI reads back must be what was meant (YAML 1.2 strings, e.g. a tag of digits stays text).
     parsed = parse_stack_file(text.encode(), f"Pulumi.pr{pr}.yaml")
     for key, value in config.items():
         if parsed.config.get(key) != engine_text(value):
-            raise PreviewEnvError(f"{key} would be read back as {parsed.config.get(key)!r}, not {engine_text(value)!r}")
+            raise PrEnvError(f"{key} would be read back as {parsed.config.get(key)!r}, not {engine_text(value)!r}")
     return text
 
 
 def capacity_problem(env: str, existing_stacks: Sequence[str], max_envs: int) -> str | None:
-    """Why a new preview may not start: `existing_stacks` are the project's stack names."""
-    previews = sorted({name.rsplit("/", 1)[-1] for name in existing_stacks} - {env}, key=lambda n: (len(n), n))
-    previews = [n for n in previews if naming.is_preview_env(n)]
+    """Why a new PR env may not start: `existing_stacks` are the project's stack names."""
+    pr_envs = sorted({name.rsplit("/", 1)[-1] for name in existing_stacks} - {env}, key=lambda n: (len(n), n))
+    pr_envs = [n for n in pr_envs if naming.is_pr_env(n)]
     if env in {name.rsplit("/", 1)[-1] for name in existing_stacks}:
-        return None  # an update of a running preview takes no more room
-    if len(previews) >= max_envs:
-        running = ", ".join(previews) or "none"
+        return None  # an update of a running PR env takes no more room
+    if len(pr_envs) >= max_envs:
+        running = ", ".join(pr_envs) or "none"
         return (
-            f"{len(previews)} preview env(s) run already ({running}) and maxPreviewEnvs is {max_envs}: close "
-            "one, or raise maxPreviewEnvs after checking the host memory budget (`uv run invoke plan --stack "
+            f"{len(pr_envs)} PR env(s) run already ({running}) and maxPrEnvs is {max_envs}: close "
+            "one, or raise maxPrEnvs after checking the host memory budget (`uv run invoke plan --stack "
             "staging`)"
         )
     return None
@@ -192,26 +196,24 @@ def stack_names(text: str, label: str) -> list[str]:
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as err:
-        raise PreviewEnvError(
+        raise PrEnvError(
             f"{label}: not JSON ({err.msg} at line {err.lineno}); expected the output of `pulumi stack ls --json`"
         ) from None
     if not isinstance(doc, list) or not all(isinstance(e, dict) and isinstance(e.get("name"), str) for e in doc):
-        raise PreviewEnvError(
-            f"{label}: expected a JSON list of stacks with a name, as `pulumi stack ls --json` prints"
-        )
+        raise PrEnvError(f"{label}: expected a JSON list of stacks with a name, as `pulumi stack ls --json` prints")
     return [e["name"] for e in doc]
 
 
 def generate(
     pr: int, out_dir: Path = ROOT, image_tag: str | None = None, template_path: Path = TEMPLATE, root: Path = ROOT
 ) -> tuple[Path, dict[str, Any]]:
-    """Write the preview's stack file; return its path and the stack config."""
+    """Write the PR env's stack file; return its path and the stack config."""
     template = load_template(template_path)
     try:
         base, _ = read_stack_file(root / f"Pulumi.{template.base}.yaml")
     except StackFileError as err:
-        raise PreviewEnvError(str(err)) from None
-    config = preview_config(pr, base, template, image_tag)
+        raise PrEnvError(str(err)) from None
+    config = pr_env_config(pr, base, template, image_tag)
     env = config[f"{PROJECT}:env"]
     stack_path = out_dir / f"Pulumi.{env}.yaml"
     existing = yaml.safe_load(stack_path.read_text()) if stack_path.exists() else None
@@ -226,38 +228,38 @@ def main(pr: Any, out_dir: str | None = None, image_tag: str | None = None, exis
         # Digits without a leading zero: `042` is not silently pr42 (another pull request's env).
         if not str(pr).isdigit() or (len(str(pr)) > 1 and str(pr).startswith("0")):
             hint = " (digits, no leading zero)" if str(pr).isdigit() else ""
-            raise PreviewEnvError(f"--pr = {pr!r} is invalid: expected a pull-request number such as 42{hint}")
+            raise PrEnvError(f"--pr = {pr!r} is invalid: expected a pull-request number such as 42{hint}")
         number = int(str(pr))
-        env = naming.preview_env(number) if 0 < number < 10**9 else None
+        env = naming.pr_env(number) if 0 < number < 10**9 else None
         if env is None:
-            raise PreviewEnvError(f"--pr = {pr!r} is invalid: expected a pull-request number from 1 to 999999999")
+            raise PrEnvError(f"--pr = {pr!r} is invalid: expected a pull-request number from 1 to 999999999")
         target = Path(out_dir) if out_dir else ROOT
         if existing_stacks is not None:
             try:
                 names = stack_names(Path(existing_stacks).read_text(), existing_stacks)
             except OSError as err:
-                raise PreviewEnvError(f"cannot read {existing_stacks}: {err.strerror}") from None
+                raise PrEnvError(f"cannot read {existing_stacks}: {err.strerror}") from None
             template = load_template()
             try:
                 base, _ = read_stack_file(ROOT / f"Pulumi.{template.base}.yaml")
             except StackFileError as err:
-                raise PreviewEnvError(str(err)) from None
-            limit = int(preview_config(number, base, template).get(f"{PROJECT}:maxPreviewEnvs", 0))
+                raise PrEnvError(str(err)) from None
+            limit = int(pr_env_config(number, base, template).get(f"{PROJECT}:maxPrEnvs", 0))
             problem = capacity_problem(env, names, limit)
             if problem:
-                print(f"preview-env: {problem}", file=sys.stderr)
+                print(f"pr-env: {problem}", file=sys.stderr)
                 return 1
         stack_path, _ = generate(number, target, image_tag)
-    except PreviewEnvError as err:
-        print(f"preview-env: {err}", file=sys.stderr)
+    except PrEnvError as err:
+        print(f"pr-env: {err}", file=sys.stderr)
         return 2
     plan = f"uv run invoke plan --stack {env}" + (f" --config-file {stack_path}" if out_dir else "")
-    print(f"preview-env: wrote {stack_path}; next: `{plan}`")
+    print(f"pr-env: wrote {stack_path}; next: `{plan}`")
     return 0
 
 
 def deployer_policy(base_file: Path | None = None) -> str:
-    """The previews' deploy token's policy (docs/pr-environments.md), pinned to what every preview
+    """The PR envs' deploy token's policy (docs/pr-environments.md), pinned to what every PR env
     inherits from the base stack: the Vault mounts, vaultAgentCidrs and secretIdTtlDays."""
     cfg = load_stack(load_template().base, base_file).config
     return deployer_policy_hcl(

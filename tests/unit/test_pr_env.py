@@ -1,6 +1,6 @@
-"""Preview environments per pull request (docs/pr-environments.md): the generated stack (and the
+"""PR environments per pull request (docs/pr-environments.md): the generated stack (and the
 policy config derived from it), the template's guard rails, the capacity check, the config rules for
-`pr<N>` envs, and the real program under mocks for a generated preview (its own names everywhere, data
+`pr<N>` envs, and the real program under mocks for a generated PR env (its own names everywhere, data
 and secrets that go with the PR, nothing of staging's)."""
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ import yaml
 from config.errors import ConfigError
 from config.stack_config import load_config
 from config.stack_file import read_stack_file
-from ops import preview_env as pe
+from ops import pr_env as pe
 from ops.program_run import run_program, unwrap_secrets, with_missing_secrets
 from render import naming
-from render.preview_env import deployer_policy_hcl
+from render.pr_env import deployer_policy_hcl
 from tests.conftest import ROOT, stack_config
 
 CONTAINER, VOLUME, KV = "docker:index/container:Container", "docker:index/volume:Volume", "vault:kv/secretV2:SecretV2"
@@ -25,13 +25,13 @@ CONTAINER, VOLUME, KV = "docker:index/container:Container", "docker:index/volume
 
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory):
-    out = tmp_path_factory.mktemp("preview")
+    out = tmp_path_factory.mktemp("pr-env")
     stack_path, config = pe.generate(42, out)
     return stack_path, config
 
 
 @pytest.fixture(scope="module")
-def preview_run(generated):
+def pr_env_run(generated):
     config, secret_keys = read_stack_file(generated[0])
     config, secret_keys = with_missing_secrets(config, secret_keys)
     run = run_program("pr42", config, secret_keys)
@@ -43,7 +43,7 @@ def preview_run(generated):
 
 
 @pytest.mark.parametrize(
-    "env,preview",
+    "env,pr_env",
     [
         ("pr1", True),
         ("pr42", True),
@@ -56,15 +56,15 @@ def preview_run(generated):
         ("staging", False),
     ],
 )
-def test_only_pr_and_a_number_without_leading_zero_is_a_preview_env(env, preview):
-    assert naming.is_preview_env(env) is preview
+def test_only_pr_and_a_number_without_leading_zero_is_a_pr_env(env, pr_env):
+    assert naming.is_pr_env(env) is pr_env
 
 
-def test_the_preview_env_of_a_pull_request_is_pr_and_its_number():
-    assert naming.preview_env(42) == "pr42"
+def test_the_pr_env_of_a_pull_request_is_pr_and_its_number():
+    assert naming.pr_env(42) == "pr42"
     for bad in (0, -3, 10**9):
         with pytest.raises(ValueError):
-            naming.preview_env(bad)
+            naming.pr_env(bad)
 
 
 def base_raw(env: str, **overrides: str) -> dict[str, str]:
@@ -73,25 +73,25 @@ def base_raw(env: str, **overrides: str) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("env", ["pr012", "pr0", "pr1x"])
-def test_an_env_that_looks_like_a_preview_but_is_not_one_is_refused(env):
+def test_an_env_that_looks_like_a_pr_env_but_is_not_one_is_refused(env):
     raw, secret = base_raw(env)
     with pytest.raises(ConfigError) as err:
         load_config(raw, env, secret)
     assert (
         str(err.value)
         == f'config finance-report:env = "{env}" is invalid: expected pr<N> with N a pull-request number '
-        "without leading zero: `pr` then a digit is reserved for preview environments"
+        "without leading zero: `pr` then a digit is reserved for PR environments"
     )
 
 
-def test_a_preview_env_may_not_mount_a_host_data_directory():
+def test_a_pr_env_may_not_mount_a_host_data_directory():
     raw, secret = base_raw("pr7", postgresDataPath="/data/finance_report/postgres-staging", redisDataPath="")
     with pytest.raises(ConfigError) as err:
         load_config(raw, "pr7", secret)
     assert (
         str(err.value)
         == 'config finance-report:postgresDataPath = "/data/finance_report/postgres-staging" is invalid: '
-        "expected empty in a preview env: its data lives in its own volume, never in a host directory "
+        "expected empty in a PR env: its data lives in its own volume, never in a host directory "
         "another env may use"
     )
 
@@ -99,7 +99,7 @@ def test_a_preview_env_may_not_mount_a_host_data_directory():
 # ------------------------------------------------------------------------------------------ generated files
 
 
-def test_the_generated_stack_has_its_own_env_smaller_limits_and_the_previews_bucket(generated):
+def test_the_generated_stack_has_its_own_env_smaller_limits_and_the_pr_envs_bucket(generated):
     _, config = generated
     staging, _ = read_stack_file(ROOT / "Pulumi.staging.yaml")
     template = pe.load_template()
@@ -149,7 +149,7 @@ def test_regenerating_keeps_the_encrypted_values_the_workflow_set(tmp_path):
     assert again["config"]["finance-report:imageTag"] == "c0ffee1"
 
 
-def test_the_policy_config_derived_from_the_generated_stack_names_the_preview_env_everywhere(generated):
+def test_the_policy_config_derived_from_the_generated_stack_names_the_pr_env_everywhere(generated):
     from ops.policy_pack import derived
     from ops.stack_context import load_stack
 
@@ -173,26 +173,26 @@ def test_the_policy_config_derived_from_the_generated_stack_names_the_preview_en
     [
         (
             "base: staging\ninherit: [postgresDataPath]\nconfig: {}\n",
-            "inherit lists postgresDataPath, which a preview must never copy from staging (its names, data, "
+            "inherit lists postgresDataPath, which a PR env must never copy from staging (its names, data, "
             "adoption state or credentials)",
         ),
         (
             "base: staging\ninherit: [s3Bucket]\nconfig: {}\n",
-            "inherit lists s3Bucket, which a preview must never copy from staging (its names, data, adoption "
+            "inherit lists s3Bucket, which a PR env must never copy from staging (its names, data, adoption "
             "state or credentials)",
         ),
         (
             "base: staging\ninherit: [s3SecretKey]\nconfig: {}\n",
-            "inherit lists s3SecretKey, which a preview must never copy from staging (its names, data, "
+            "inherit lists s3SecretKey, which a PR env must never copy from staging (its names, data, "
             "adoption state or credentials)",
         ),
         (
             "base: staging\ninherit: []\nconfig: {env: staging}\n",
-            "config sets env, which a preview template must not set",
+            "config sets env, which a PR env template must not set",
         ),
         (
             "base: staging\ninherit: []\nconfig: {adoptVaultValues: true}\n",
-            "config sets adoptVaultValues, which a preview template must not set",
+            "config sets adoptVaultValues, which a PR env template must not set",
         ),
         (
             "base: pr3\ninherit: []\nconfig: {}\n",
@@ -202,7 +202,7 @@ def test_the_policy_config_derived_from_the_generated_stack_names_the_preview_en
     ],
 )
 def test_a_template_that_would_share_an_envs_data_names_or_credentials_is_refused(template, message):
-    with pytest.raises(pe.PreviewEnvError) as err:
+    with pytest.raises(pe.PrEnvError) as err:
         pe.parse_template(template, "t.yaml")
     assert str(err.value) == f"t.yaml: {message}"
 
@@ -216,12 +216,12 @@ def test_the_committed_template_is_valid_and_copies_no_env_specific_key():
 # ------------------------------------------------------------------------------------------ capacity
 
 
-def test_a_new_preview_beyond_the_maximum_is_refused_and_an_update_of_a_running_one_is_not():
+def test_a_new_pr_env_beyond_the_maximum_is_refused_and_an_update_of_a_running_one_is_not():
     assert pe.capacity_problem("pr9", ["staging", "production", "pr3", "pr12"], 3) is None
     problem = pe.capacity_problem("pr9", ["staging", "production", "org/finance-report/pr3", "pr12", "pr4"], 3)
-    assert problem.startswith("3 preview env(s) run already (pr3, pr4, pr12) and maxPreviewEnvs is 3")
+    assert problem.startswith("3 PR env(s) run already (pr3, pr4, pr12) and maxPrEnvs is 3")
     assert pe.capacity_problem("pr4", ["pr3", "pr12", "pr4"], 3) is None
-    assert pe.capacity_problem("pr1", [], 0).startswith("0 preview env(s) run already (none) and maxPreviewEnvs is 0")
+    assert pe.capacity_problem("pr1", [], 0).startswith("0 PR env(s) run already (none) and maxPrEnvs is 0")
 
 
 def test_stack_names_come_from_pulumi_stack_ls_json():
@@ -232,7 +232,7 @@ def test_stack_names_come_from_pulumi_stack_ls_json():
         ]
     )
     assert pe.stack_names(text, "s.json") == ["staging", "pr3"]
-    with pytest.raises(pe.PreviewEnvError) as err:
+    with pytest.raises(pe.PrEnvError) as err:
         pe.stack_names('{"name": "x"}', "s.json")
     assert str(err.value) == "s.json: expected a JSON list of stacks with a name, as `pulumi stack ls --json` prints"
 
@@ -241,21 +241,20 @@ def test_the_command_exits_1_over_capacity_and_2_for_a_bad_number(tmp_path, caps
     stacks = tmp_path / "stacks.json"
     stacks.write_text(json.dumps([{"name": f"pr{i}"} for i in range(1, 11)]))
     assert pe.main("77", str(tmp_path), existing_stacks=str(stacks)) == 1
-    assert "maxPreviewEnvs" in capsys.readouterr().err
+    assert "maxPrEnvs" in capsys.readouterr().err
     assert not (tmp_path / "Pulumi.pr77.yaml").exists()
     assert pe.main("7x", str(tmp_path)) == 2
     assert (
-        capsys.readouterr().err.strip()
-        == "preview-env: --pr = '7x' is invalid: expected a pull-request number such as 42"
+        capsys.readouterr().err.strip() == "pr-env: --pr = '7x' is invalid: expected a pull-request number such as 42"
     )
     assert pe.main("0", str(tmp_path)) == 2
 
 
-# ------------------------------------------------------------------------------------------ the program for a preview
+# ------------------------------------------------------------------------------------------ the program for a PR env
 
 
-def test_every_name_of_the_preview_carries_its_own_env(preview_run):
-    for c in preview_run.by_type(CONTAINER):
+def test_every_name_of_the_pr_env_carries_its_own_env(pr_env_run):
+    for c in pr_env_run.by_type(CONTAINER):
         inputs = unwrap_secrets(c.inputs)
         assert "-pr42" in inputs["name"], c.urn
         labels = {item["label"]: item["value"] for item in inputs["labels"]}
@@ -263,23 +262,23 @@ def test_every_name_of_the_preview_carries_its_own_env(preview_run):
         for network in inputs.get("networksAdvanced", []):
             assert re.search(r"-pr42-[0-9a-f]{8}$", network["name"]) or network["name"] == "dokploy-network", c.urn
         assert not inputs.get("volumes"), f"{c.urn} mounts a host path"
-    assert preview_run.outputs["vault_roles"] == {
+    assert pr_env_run.outputs["vault_roles"] == {
         s: f"finance_report-pr42-{s}" for s in ("postgres", "redis", "app", "backup")
     }
-    assert preview_run.outputs["vault_kv_paths"]["postgres"] == "secret/data/finance_report/previews/pr42/postgres"
-    text = json.dumps([unwrap_secrets(r.inputs) for r in preview_run.resources])
+    assert pr_env_run.outputs["vault_kv_paths"]["postgres"] == "secret/data/finance_report/previews/pr42/postgres"
+    text = json.dumps([unwrap_secrets(r.inputs) for r in pr_env_run.resources])
     assert "staging" not in text and "production" not in text
 
 
-def test_a_previews_data_and_secrets_go_with_its_pull_request(preview_run):
-    data = [v for v in preview_run.by_type(VOLUME) if v.name.endswith("-data")]
+def test_a_pr_envs_data_and_secrets_go_with_its_pull_request(pr_env_run):
+    data = [v for v in pr_env_run.by_type(VOLUME) if v.name.endswith("-data")]
     assert sorted(v.inputs["name"] for v in data) == [
         "finance_report-postgres-data-pr42",
         "finance_report-redis-data-pr42",
     ]
     for volume in data:
         assert not volume.options["protect"] and not volume.options["retainOnDelete"], volume.urn
-    for kv in preview_run.by_type(KV):
+    for kv in pr_env_run.by_type(KV):
         assert not kv.options["retainOnDelete"] and kv.inputs["deleteAllVersions"] is True, kv.urn
 
 
@@ -291,7 +290,7 @@ def test_committed_envs_keep_their_kv_secrets_and_never_delete_versions(staging)
 # ------------------------------------------------------------------------------------------ the deployer's Vault policy
 
 
-def test_the_deployer_policy_globs_only_preview_names_never_production():
+def test_the_deployer_policy_globs_only_pr_env_names_never_production():
     import fnmatch
 
     import hcl2
@@ -299,7 +298,7 @@ def test_the_deployer_policy_globs_only_preview_names_never_production():
     doc = hcl2.loads(deployer_policy_hcl())
     paths = [p for block in doc["path"] for p in block]
     globs = [p for p in paths if p.endswith("*")]
-    assert len(globs) == 11, "the previews' KV subtree (data, metadata) and one role glob per leading digit"
+    assert len(globs) == 11, "the PR envs' KV subtree (data, metadata) and one role glob per leading digit"
 
     def allowed(path: str) -> bool:
         return path in paths or any(fnmatch.fnmatchcase(path, g) for g in globs)
@@ -318,34 +317,34 @@ def test_the_deployer_policy_globs_only_preview_names_never_production():
             assert allowed(path), path
 
 
-def test_a_preview_attaches_the_platforms_shared_policy_and_writes_none(preview_run):
-    from render.preview_env import SERVICES
+def test_a_pr_env_attaches_the_platforms_shared_policy_and_writes_none(pr_env_run):
+    from render.pr_env import SERVICES
 
-    assert preview_run.by_type("vault:index/policy:Policy") == []
+    assert pr_env_run.by_type("vault:index/policy:Policy") == []
     roles = {
         r.inputs["roleName"]: r.inputs["tokenPolicies"]
-        for r in preview_run.by_type("vault:appRole/authBackendRole:AuthBackendRole")
+        for r in pr_env_run.by_type("vault:appRole/authBackendRole:AuthBackendRole")
     }
     assert roles == {f"finance_report-pr42-{s}": [f"finance_report-previews-{s}"] for s in SERVICES}
-    assert sorted(preview_run.outputs["vault_roles"]) == sorted(SERVICES), (
+    assert sorted(pr_env_run.outputs["vault_roles"]) == sorted(SERVICES), (
         "the deployer policy pins exactly these services"
     )
 
 
-def test_the_deployer_policy_grants_every_call_a_previews_deploy_makes_and_no_policy_write():
+def test_the_deployer_policy_grants_every_call_a_pr_envs_deploy_makes_and_no_policy_write():
     """What `invoke doctor` checks for a pr<N> stack (deploy_grants) is what the deployer policy grants."""
     import fnmatch
 
     import hcl2
 
-    from render.preview_env import SERVICES
+    from render.pr_env import SERVICES
     from render.vault_artifacts import deploy_grants
 
     rules = {
         p: set(body["capabilities"]) for block in hcl2.loads(deployer_policy_hcl())["path"] for p, body in block.items()
     }
     needed = deploy_grants("secret", "approle", "pr42", SERVICES)
-    assert not [p for p in needed if p.startswith("sys/policies/")], "a preview reads and writes no ACL policy"
+    assert not [p for p in needed if p.startswith("sys/policies/")], "a PR env reads and writes no ACL policy"
     for path, capabilities in needed.items():
         granted = rules.get(path) or next(
             (caps for rule, caps in rules.items() if rule.endswith("*") and fnmatch.fnmatchcase(path, rule)), set()
@@ -353,22 +352,33 @@ def test_the_deployer_policy_grants_every_call_a_previews_deploy_makes_and_no_po
         assert capabilities <= granted, f"{path} needs {capabilities - granted}"
 
 
-def test_a_previews_generated_secrets_are_not_protected(preview_run):
+def test_a_pr_envs_generated_secrets_are_not_protected(pr_env_run):
     """Production's and staging's SECRET_KEY, LLM key and restic password are protected
-    (tests/unit/test_program.py); a closed PR's destroy must remove a preview's."""
+    (tests/unit/test_program.py); a closed PR's destroy must remove a PR env's."""
     from tests.unit.test_program import DATA_BEARING
 
-    found = {r.name: r for r in preview_run.resources if r.type.startswith("random:")}
+    found = {r.name: r for r in pr_env_run.resources if r.type.startswith("random:")}
     assert set(DATA_BEARING) <= set(found)
     assert [n for n in DATA_BEARING if found[n].options["protect"]] == []
 
 
-def test_the_deployer_policy_readme_prints_pins_what_every_preview_inherits(preview_run):
-    """vaultAgentCidrs and secretIdTtlDays come from the base stack (ops/preview_env.template.yaml): the
-    deployer policy docs/pr-environments.md writes must pin exactly the roles a generated preview declares."""
-    from ops.preview_env import deployer_policy
+def test_the_deployer_policy_readme_prints_pins_what_every_pr_env_inherits(pr_env_run):
+    """vaultAgentCidrs and secretIdTtlDays come from the base stack (ops/pr_env.template.yaml): the
+    deployer policy docs/pr-environments.md writes must pin exactly the roles a generated PR env declares."""
+    from ops.pr_env import deployer_policy
 
-    roles = [r.inputs for r in preview_run.by_type("vault:appRole/authBackendRole:AuthBackendRole")]
+    roles = [r.inputs for r in pr_env_run.by_type("vault:appRole/authBackendRole:AuthBackendRole")]
     (cidrs,) = {tuple(r.get("secretIdBoundCidrs") or ()) for r in roles}
     (ttl,) = {int(r["secretIdTtl"]) for r in roles}
     assert deployer_policy() == deployer_policy_hcl("secret", "approle", cidrs, ttl)
+
+
+def test_a_base_stack_still_using_the_old_key_maxpreviewenvs_gives_its_value_under_the_new_key():
+    template = pe.load_template()
+    base, _ = read_stack_file(ROOT / f"Pulumi.{template.base}.yaml")
+    base = {k: v for k, v in base.items() if k != "finance-report:maxPrEnvs"} | {"finance-report:maxPreviewEnvs": "5"}
+    config = pe.pr_env_config(3, base, template)
+    assert config["finance-report:maxPrEnvs"] == 5 and "finance-report:maxPreviewEnvs" not in config
+    with pytest.raises(pe.PrEnvError) as err:
+        pe.pr_env_config(3, base | {"finance-report:maxPrEnvs": "2"}, template)
+    assert str(err.value).startswith("config finance-report:maxPreviewEnvs = 5 is invalid: expected unset")

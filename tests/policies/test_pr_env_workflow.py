@@ -1,7 +1,7 @@
-"""The preview-env workflow (.github/workflows/preview-env.yml) holds credentials that deploy, so it is
+"""The pr-env workflow (.github/workflows/pr-env.yml) holds credentials that deploy, so it is
 checked like the deploy workflow: who can reach them (mutations of the real file must be caught by
 test_workflows.trust_problems), and that it runs the same gates as a deploy (generated stack within
-maxPreviewEnvs, offline plan with every policy and the memory budget, policy pack, status) and destroys
+maxPrEnvs, offline plan with every policy and the memory budget, policy pack, status) and destroys
 the stack, data included, when the pull request closes. zizmor and actionlint run over it in
 test_workflows.py and test_offline_plan.py."""
 
@@ -23,7 +23,7 @@ from tests.policies.test_workflows import (
     workflows,
 )
 
-NAME = "preview-env.yml"
+NAME = "pr-env.yml"
 
 
 def wf():
@@ -72,15 +72,15 @@ def mutate(change) -> list[str]:
     [
         (
             lambda d: d["jobs"]["deploy"].pop("if"),
-            "deploy: holds preview-env secrets on pull requests without the same-repository guard",
+            "deploy: holds pr-env secrets on pull requests without the same-repository guard",
         ),
         (
             lambda d: d["jobs"]["destroy"].update({"if": "github.event.action == 'closed'"}),
-            "destroy: holds preview-env secrets on pull requests without the same-repository guard",
+            "destroy: holds pr-env secrets on pull requests without the same-repository guard",
         ),
         (
             lambda d: d["jobs"]["deploy"].update(environment="preview-staging"),
-            "deploy: holds preview-env secrets outside the pr-envs environment (preview-staging)",
+            "deploy: holds pr-env secrets outside the pr-envs environment (preview-staging)",
         ),
         (lambda d: d["jobs"]["deploy"].pop("environment"), "without a literal environment"),
         (lambda d: d.update({True: {"pull_request_target": None}}), "pull_request_target/workflow_run"),
@@ -99,7 +99,7 @@ def mutate(change) -> list[str]:
             lambda d: d["jobs"]["deploy"]["steps"].append(
                 {"run": "true", "env": {"T": "${{ secrets.VAULT_DEPLOY_TOKEN }}"}}
             ),
-            "deploy: holds preview-env secrets beside ['VAULT_DEPLOY_TOKEN']",
+            "deploy: holds pr-env secrets beside ['VAULT_DEPLOY_TOKEN']",
         ),
         (
             lambda d: d["jobs"]["destroy"]["steps"].append(
@@ -150,7 +150,7 @@ def mutate(change) -> list[str]:
         ),
     ],
 )
-def test_a_change_that_would_hand_the_preview_env_credentials_to_unreviewed_code_is_caught(change, expected):
+def test_a_change_that_would_hand_the_pr_env_credentials_to_unreviewed_code_is_caught(change, expected):
     problems = mutate(change)
     assert any(expected in p for p in problems), problems
 
@@ -171,7 +171,7 @@ def test_pulumi_on_the_pull_requests_own_stack_is_allowed(script):
 def test_a_deploy_is_generated_planned_policy_checked_and_ends_with_status():
     job = wf()["jobs"]["deploy"]
     text = runs(job)
-    generate = index(job, lambda s: "uv run invoke preview-env --pr" in str(s.get("run", "")))
+    generate = index(job, lambda s: "uv run invoke pr-env --pr" in str(s.get("run", "")))
     assert (
         '--existing-stacks "$RUNNER_TEMP/stacks.json"' in text[generate] and "pulumi stack ls --json" in text[generate]
     )

@@ -1,7 +1,7 @@
-"""preview-stack-disallow-shared-resources: a pull request's preview env shares nothing with another env.
+"""pr-env-disallow-shared-resources: a pull request's env (pr<N>) shares nothing with another env.
 
-The compose deployment's previews borrowed staging's AppRole, so a preview could read staging's database
-password. A preview (`pr<N>`, facts/envs.py) runs a branch's own program, so this stack policy checks
+The compose deployment's PR envs borrowed staging's AppRole, so a PR env could read staging's database
+password. A PR env (`pr<N>`, facts/envs.py) runs a branch's own program, so this stack policy checks
 what that program declares, whatever the branch changed:
 
 - no other env's name as a word anywhere in its resources (names, networks, KV paths, Vault policies and
@@ -30,13 +30,13 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from facts.envs import COMMITTED_ENVS, is_preview_env
+from facts.envs import COMMITTED_ENVS, is_pr_env
 from facts.tokens import CONTAINER, KV_SECRET, VOLUME
 
 from .common import labels, option, plain, strings
 
 ENV_LABEL = "finance-report.env"
-_PREVIEW_WORD = re.compile(r"(?<![a-z0-9])pr[1-9][0-9]*(?![a-z0-9])")
+_PR_ENV_WORD = re.compile(r"(?<![a-z0-9])pr[1-9][0-9]*(?![a-z0-9])")
 _HOST = re.compile(r"Host\(`([^`]*)`\)")
 
 
@@ -56,14 +56,14 @@ def foreign_env_words(text: str, env: str, known_envs: Iterable[str]) -> set[str
     for other in set(known_envs) | set(COMMITTED_ENVS):
         if other != env and re.search(rf"(?<![a-z0-9]){re.escape(other)}(?![a-z0-9])", text):
             found.add(other)
-    found |= {m.group(0) for m in _PREVIEW_WORD.finditer(text) if m.group(0) != env}
+    found |= {m.group(0) for m in _PR_ENV_WORD.finditer(text) if m.group(0) != env}
     return found
 
 
 def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
     config = args.get_config()
     env = config["env"]
-    preview = is_preview_env(env)
+    preview = is_pr_env(env)
     for resource in args.resources:
         props = plain(resource.props)
         claimed = labels(props).get(ENV_LABEL) if isinstance(props, dict) and "labels" in props else None
@@ -79,7 +79,7 @@ def validate(args: StackValidationArgs, report_violation: ReportViolation) -> No
         foreign = sorted({word for text in texts for word in foreign_env_words(text, env, config["knownEnvs"])})
         if foreign:
             report_violation(
-                f"{resource.name} of preview env {env} references env(s) {', '.join(foreign)}: a preview "
+                f"{resource.name} of PR env {env} references env(s) {', '.join(foreign)}: a PR env "
                 "shares no name, network, Vault path, role or bucket with another env.",
                 resource.urn,
             )
@@ -87,7 +87,7 @@ def validate(args: StackValidationArgs, report_violation: ReportViolation) -> No
             for volume in props.get("volumes") or []:
                 if volume.get("hostPath"):
                     report_violation(
-                        f"{resource.name} of preview env {env} mounts host path {volume['hostPath']}: a "
+                        f"{resource.name} of PR env {env} mounts host path {volume['hostPath']}: a "
                         "preview keeps its data in its own volumes.",
                         resource.urn,
                     )
@@ -95,7 +95,7 @@ def validate(args: StackValidationArgs, report_violation: ReportViolation) -> No
                 for host in _HOST.findall(text):
                     if not host.startswith(f"report-{env}."):
                         report_violation(
-                            f"{resource.name} of preview env {env} routes host {host}; a preview serves only "
+                            f"{resource.name} of PR env {env} routes host {host}; a PR env serves only "
                             f"report-{env}.<domain>.",
                             resource.urn,
                         )
@@ -103,21 +103,21 @@ def validate(args: StackValidationArgs, report_violation: ReportViolation) -> No
             what = "data volume" if resource.resource_type == VOLUME else "KV secret"
             if option(resource, "protect"):
                 report_violation(
-                    f"{what} {resource.name} of preview env {env} is protected: destroying the preview on PR "
+                    f"{what} {resource.name} of PR env {env} is protected: destroying the PR env on PR "
                     "close would fail and leave it behind.",
                     resource.urn,
                 )
             if option(resource, "retain_on_delete"):
                 report_violation(
-                    f"{what} {resource.name} of preview env {env} is retainOnDelete: destroying the preview "
+                    f"{what} {resource.name} of PR env {env} is retainOnDelete: destroying the PR env "
                     "would leave it behind.",
                     resource.urn,
                 )
 
 
 POLICY = StackValidationPolicy(
-    name="preview-stack-disallow-shared-resources",
-    description="Prohibits a pull request's preview env from using another env's names, paths, hosts or data, and any "
+    name="pr-env-disallow-shared-resources",
+    description="Prohibits a pull request's env (pr<N>) from using another env's names, paths, hosts or data, and any "
     "resource from claiming another env's label.",
     validate=validate,
     enforcement_level=EnforcementLevel.MANDATORY,
@@ -129,7 +129,7 @@ POLICY = StackValidationPolicy(
         },
         required=["env"],
     ),
-    remediation_steps="Generate the preview's stack with `uv run invoke preview-env --pr <N>` and derive every name "
+    remediation_steps="Generate the PR env's stack with `uv run invoke pr-env --pr <N>` and derive every name "
     "from the "
     "env with render.naming.",
 )
