@@ -256,7 +256,7 @@ def logs(
     help={
         "stack": "stack name (production, staging, pr<N>)",
         "what": "app-secret-id, postgres-secret-id, redis-secret-id, backup-secret-id, postgres-password, "
-        "redis-password or secret-key",
+        "postgres-app-password, postgres-backup-password, redis-password or secret-key",
         "yes": "do not ask for confirmation",
         "dry_run": "only say what the rotation replaces and does",
         "config_file": "read this stack file instead of Pulumi.<stack>.yaml",

@@ -103,8 +103,8 @@ MUTATIONS = (
     ),
     M(
         "postgres-without-alter-role",
-        "render/postgres.py",
-        "ALTER ROLE {POSTGRES_USER} PASSWORD :'pw';",
+        "render/postgres_roles.sql",
+        "ALTER ROLE @SUPERUSER@ PASSWORD :'pw';",
         "SELECT 1;",
         ("tests/integration/test_adopt_rotation.py",),
     ),

@@ -103,7 +103,8 @@ class AppArgs:
     agent: AgentSettings
     literals: Mapping[str, str]
     """Non-secret backend variables (app_env.backend_literals)."""
-    postgres_password: pulumi.Input[str]
+    database_password: pulumi.Input[str]
+    """Secret: the password of the app's database role (render/postgres.APP_ROLE), for DATABASE_URL."""
     redis_password: pulumi.Input[str]
     operator_secrets: Mapping[str, pulumi.Input[str]]
     """S3_ACCESS_KEY, S3_SECRET_KEY and the optional S3_PUBLIC_*, ZAI_API_KEY (absent: "")."""
@@ -138,7 +139,7 @@ class AppComponent(pulumi.ComponentResource):
             fernet = random.RandomBytes(f"{name}-llm-key", length=32, opts=generated_options(self))
             generated_llm = fernet.base64.apply(fernet_key)
         owned: dict[str, pulumi.Input[str]] = {
-            "DATABASE_URL": pulumi.Output.from_input(args.postgres_password).apply(
+            "DATABASE_URL": pulumi.Output.from_input(args.database_password).apply(
                 lambda pw: app_env.database_url(pw, env)
             ),
             "REDIS_URL": pulumi.Output.from_input(args.redis_password).apply(lambda pw: app_env.redis_url(pw, env)),

@@ -28,7 +28,7 @@ import pulumi_random as random
 from program import named
 from program.containers import fixed_container
 from program.vault_agent import AgentSettings, VaultAgentSidecar, secrets_mount
-from render import app_env, naming
+from render import app_env, naming, postgres
 from render import backup_job as job
 from render import vault_artifacts as va
 from render.hardening import Limits, Stop, hardened_container_args, healthcheck
@@ -154,7 +154,8 @@ def job_settings(settings: BackupSettings, env: str) -> job.JobSettings:
         keep_weekly=settings.keep_weekly,
         pg_host=naming.container_name("postgres", env),
         pg_port=app_env.POSTGRES_PORT,
-        pg_user=app_env.POSTGRES_USER,
+        pg_user=postgres.BACKUP_ROLE,
+        db_owner=postgres.APP_ROLE,
         pg_database=app_env.POSTGRES_DB,
     )
 
@@ -181,8 +182,9 @@ class BackupArgs:
     """The env's internal network, where Postgres answers."""
     agent: AgentSettings
     """Shared vault-agent settings."""
-    postgres_password: pulumi.Input[str]
-    """Secret: the database password (the backup KV holds its own copy)."""
+    database_password: pulumi.Input[str]
+    """Secret: the password of the backup's database role (render/postgres.BACKUP_ROLE; the backup KV holds
+    its own copy)."""
     s3_access_key: pulumi.Input[str]
     """Secret: S3 access key for the repository."""
     s3_secret_key: pulumi.Input[str]
@@ -216,7 +218,7 @@ class BackupComponent(pulumi.ComponentResource):
             "AWS_ACCESS_KEY_ID": args.s3_access_key,
             "AWS_SECRET_ACCESS_KEY": args.s3_secret_key,
             "RESTIC_PASSWORD": password.result,
-            "PGPASSWORD": args.postgres_password,
+            "PGPASSWORD": args.database_password,
             "HEARTBEAT_URL": args.heartbeat_url,
         }
         self.sidecar = args.agent.sidecar(

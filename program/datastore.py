@@ -46,7 +46,9 @@ class DatastoreArgs:
 
 class DatastoreComponent(pulumi.ComponentResource):
     password: pulumi.Output[str]
-    """Secret: the server's password (the app's URLs are built from it)."""
+    """Secret: the server's password (Redis: the app's URL is built from it)."""
+    generated: dict[str, pulumi.Output[str]]
+    """Secret: the spec's other generated passwords by KV key (Postgres: its app's and backup's roles)."""
     container: docker.Container
     container_name: pulumi.Output[str]
     sidecar: VaultAgentSidecar
@@ -56,8 +58,14 @@ class DatastoreComponent(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         generated = random.RandomPassword(f"{name}-password", **GENERATED_PASSWORD, opts=generated_options(self))
         self.password = pulumi.Output.secret(generated.result)
+        self.generated = {
+            key: pulumi.Output.secret(
+                random.RandomPassword(f"{name}-{suffix}", **GENERATED_PASSWORD, opts=generated_options(self)).result
+            )
+            for key, suffix in spec.generated.items()
+        }
 
-        kv = kept_merge({spec.password_key: self.password}, args.kept)
+        kv = kept_merge({spec.password_key: self.password, **self.generated}, args.kept)
         self.sidecar = args.agent.sidecar(self, f"{name}-vault", spec.service, kv, spec.templates, spec.gid)
         image = docker.RemoteImage(f"{name}-image", name=args.image, keep_locally=True, opts=child)
         storage = data_storage(name, spec.service, args.env, args.data_path, spec.data_dir, self)

@@ -57,7 +57,10 @@ class JobSettings:
     pg_host: str
     pg_port: int
     pg_user: str
+    """The backup's database role: dumps and restores with the rights of `db_owner`, whose member it is."""
     pg_database: str
+    db_owner: str
+    """The app's role: owns the database and every restored one (pg_restore --role)."""
 
 
 def job_envs(settings: JobSettings) -> list[str]:
@@ -73,6 +76,7 @@ def job_envs(settings: JobSettings) -> list[str]:
         "PGPORT": settings.pg_port,
         "PGUSER": settings.pg_user,
         "PGDATABASE": settings.pg_database,
+        "DB_OWNER": settings.db_owner,
     }
     return [f"{key}={value}" for key, value in values.items()]
 

@@ -162,7 +162,9 @@ backup_once() {
   log "backup $run ($1): $PGDATABASE on $PGHOST to $RESTIC_REPOSITORY"
   load_secrets || { failed secrets; return 1; }
   open_repo || { failed repository; return 1; }
-  store "$GLOBALS" globals "$run" pg_dumpall --globals-only --no-password || { failed "dump of the globals"; return 1; }
+  # Roles without their passwords: the job's role is no superuser (it may not read them), and Postgres
+  # sets every role's password from Vault at start anyway.
+  store "$GLOBALS" globals "$run" pg_dumpall --globals-only --no-role-passwords --no-password || { failed "dump of the globals"; return 1; }
   globals=$snap
   store "$DUMP" db "$run" pg_dump --format=custom --compress=0 --no-password || {
     restic forget "$globals" >/dev/null 2>&1
@@ -282,8 +284,10 @@ restore_into() {
     set -- "${latest##* }" "$2" "$3"
     [ -n "$1" ] || { echo "restore: no verified backup in $RESTIC_REPOSITORY" >&2; return 1; }
   fi
-  psql -X -q -v ON_ERROR_STOP=1 -d postgres -c "CREATE DATABASE \"$2\"" >/dev/null 2>"$STATE/err" || { echo "restore: $(why)" >&2; return 1; }
-  if ! dump_to_pg_restore "$1" -d "$2"; then
+  # Owned by the app's role, as the live database; pg_restore creates every object as that role too (the
+  # job's role is its member), whoever owned it in the dump.
+  psql -X -q -v ON_ERROR_STOP=1 -d postgres -c "CREATE DATABASE \"$2\" OWNER \"$DB_OWNER\"" >/dev/null 2>"$STATE/err" || { echo "restore: $(why)" >&2; return 1; }
+  if ! dump_to_pg_restore "$1" -d "$2" --no-owner --role="$DB_OWNER"; then
     echo "restore: snapshot $1 could not be restored: $(why)" >&2
     psql -X -q -d postgres -c "DROP DATABASE IF EXISTS \"$2\"" >/dev/null 2>&1
     return 1
@@ -293,15 +297,24 @@ restore_into() {
   kept="${PGDATABASE}_before_$(date -u +%Y%m%d%H%M%S)"
   exists=$(echo "SELECT count(*) FROM pg_database WHERE datname = :'db'" | psql -X -tA -d postgres -v db="$PGDATABASE" 2>"$STATE/err") || { echo "restore: $(why)" >&2; return 1; }
   if [ "$exists" = 1 ]; then
-    psql -X -q -v ON_ERROR_STOP=1 -d postgres -v db="$PGDATABASE" >/dev/null 2>"$STATE/err" <<SQL || { echo "restore: renaming $PGDATABASE failed: $(why)" >&2; return 1; }
-SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :'db' AND pid <> pg_backend_pid();
-ALTER DATABASE "$PGDATABASE" RENAME TO "$kept";
-SQL
+    swap="ALTER DATABASE \"$PGDATABASE\" RENAME TO \"$kept\";"
     moved=" (the previous database is kept as $kept)"
   else
-    moved=" ($PGDATABASE did not exist)"
+    swap="" moved=" ($PGDATABASE did not exist)"
   fi
-  psql -X -q -v ON_ERROR_STOP=1 -d postgres -c "ALTER DATABASE \"$2\" RENAME TO \"$PGDATABASE\"" >/dev/null 2>"$STATE/err" || { echo "restore: $(why)" >&2; return 1; }
+  # Named before anything moves: whatever happens next, the operator knows where each database is.
+  log "swapping $2 in as $PGDATABASE$moved"
+  # Both renames in one transaction (PostgreSQL runs ALTER DATABASE RENAME in a transaction block, unlike
+  # CREATE and DROP DATABASE): a swap that fails or is cut off renames nothing. Sessions of the app's
+  # role are ended first (a rename waits 5 s for others to leave); the job may not end a superuser's.
+  psql -X -q -v ON_ERROR_STOP=1 -d postgres -v db="$PGDATABASE" >/dev/null 2>"$STATE/err" <<SQL || { echo "restore: swapping $2 in as $PGDATABASE failed and renamed nothing ($PGDATABASE is as it was, the restored copy is $2): $(why)" >&2; return 1; }
+BEGIN;
+SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+WHERE datname = :'db' AND pid <> pg_backend_pid() AND pg_has_role(usesysid, 'MEMBER');
+$swap
+ALTER DATABASE "$2" RENAME TO "$PGDATABASE";
+COMMIT;
+SQL
   echo "restored snapshot $1 into $PGDATABASE$moved"
 }
 

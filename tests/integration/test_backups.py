@@ -61,7 +61,7 @@ def stage(docker_engine, openbao, s3_server, agent_image, backup_image, heartbea
         agent_image,
         backup_image,
         "bk",
-        state={"postgres-password": HOSTILE_PG, "backup-restic-password": HOSTILE_RESTIC},
+        state={"postgres-backup-password": HOSTILE_PG, "backup-restic-password": HOSTILE_RESTIC},
         heartbeat=heartbeat,
     )
     try:
@@ -115,6 +115,57 @@ def test_the_service_backs_up_at_start_and_a_dropped_database_comes_back_equal(s
     assert out.strip().endswith("into finance_report (finance_report did not exist)")
     assert ledger(stage) == before
     assert stage.sql("finance_report", "SELECT version_num FROM alembic_version") == [("0042_head",)]
+
+
+# A psql first on the job's PATH that runs the real one, but when its input holds a rename, feeds it only
+# up to the first rename and then dies as if killed (SIGKILL), as a restore cut short between its renames.
+CUT_PSQL = """#!/bin/sh
+input=$(mktemp)
+cat > "$input"
+if grep -q 'RENAME TO' "$input"; then
+  sed -n '1,/RENAME TO/p' "$input" | {real} "$@"
+  rm -f "$input"
+  kill -9 $$
+fi
+{real} "$@" < "$input"
+status=$?
+rm -f "$input"
+exit $status
+"""
+
+
+def test_a_swap_cut_after_its_first_rename_renames_nothing_and_the_kept_name_comes_first(stage):
+    """`restore --live` renames the live database away and the restored one into place. Cut between the
+    two, `finance_report` must still be there, unchanged; the restored copy stays for another try; the
+    job said where each database would go before it touched any."""
+    before = ledger(stage)
+    target = "finance_report_restore_cut"
+    real = stage.docker.run("exec", stage.cid, "sh", "-c", "command -v psql").stdout.decode().strip()
+    fault = f"{job.SCRATCH}/tmp/cut-psql"
+    stage.docker.run("exec", stage.cid, "mkdir", "-p", fault)
+    stage.docker.copy_in(stage.cid, {f"{fault}/psql": CUT_PSQL.replace("{real}", real)}, mode=0o755)
+    path = stage.docker.run("exec", stage.cid, "sh", "-c", "echo $PATH").stdout.decode().strip()
+    try:
+        proc = stage.docker.run(
+            "exec", "-e", f"PATH={fault}:{path}", stage.cid, job.SCRIPT_PATH, "restore", "latest", target, "--live",
+            check=False, timeout=600,
+        )  # fmt: skip
+        err = proc.stderr.decode(errors="replace")
+        assert proc.returncode == 1, err
+        databases = {r[0] for r in stage.sql("postgres", "SELECT datname FROM pg_database")}
+        assert "finance_report" in databases, f"the live database is gone after a cut swap: {sorted(databases)}"
+        assert ledger(stage) == before and target in databases, err
+        assert not [d for d in databases if d.startswith("finance_report_before_")], "nothing was renamed"
+        announced = [line for line in err.splitlines() if "kept as finance_report_before_" in line]
+        assert announced and err.index(announced[0]) < err.index("failed"), err
+        assert (
+            err.strip()
+            .splitlines()[-1]
+            .startswith(f"restore: swapping {target} in as finance_report failed and renamed nothing")
+        ), err
+    finally:
+        stage.docker.run("exec", stage.cid, "rm", "-rf", fault)
+        stage.sql("postgres", f'DROP DATABASE IF EXISTS "{target}"')
 
 
 def test_the_stored_objects_hold_no_row_and_no_secret(stage, s3_server):
@@ -207,10 +258,11 @@ def _dump_fails_midway(stage, openbao):
             rows = stage.sql(
                 "postgres",
                 "SELECT pid FROM pg_stat_activity WHERE query LIKE 'COPY public.bulk%%' AND pid <> pg_backend_pid()",
+                superuser=True,
             )
             if rows:
                 time.sleep(0.3)  # well inside the table's data
-                stage.sql("postgres", "SELECT pg_terminate_backend(%s)", (rows[0][0],))
+                stage.sql("postgres", "SELECT pg_terminate_backend(%s)", (rows[0][0],), superuser=True)
                 return
             time.sleep(0.02)
 

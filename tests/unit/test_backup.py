@@ -43,8 +43,9 @@ def test_production_declares_the_backup_container_with_its_schedule_repository_a
         "BACKUP_KEEP_WEEKLY=4",
         "PGHOST=finance_report-postgres",
         "PGPORT=5432",
-        "PGUSER=postgres",
+        "PGUSER=finance_report_backup",
         "PGDATABASE=finance_report",
+        "DB_OWNER=finance_report_app",
     ]
     assert c["user"] == "70:70" and c["entrypoints"] == ["/usr/local/bin/fr-backup"] and c["command"] == ["loop"]
     networks = {r.name: r.inputs["name"] for r in production.by_type("docker:index/network:Network")}
@@ -121,7 +122,8 @@ def test_credentials_reach_only_the_backup_kv_and_the_rendered_file(production):
     postgres = json.loads(
         unwrap_secrets(production.one("vault:kv/secretV2:SecretV2", "postgres-vault-kv").inputs["dataJson"])
     )
-    assert data["PGPASSWORD"] == postgres["POSTGRES_PASSWORD"] and data["HEARTBEAT_URL"] == ""
+    assert data["PGPASSWORD"] == postgres["BACKUP_DB_PASSWORD"] and data["HEARTBEAT_URL"] == ""
+    assert data["PGPASSWORD"] not in (postgres["POSTGRES_PASSWORD"], postgres["APP_DB_PASSWORD"])
     policy = production.one("vault:index/policy:Policy", "backup-vault-policy").inputs["policy"]
     assert 'path "secret/data/finance_report/production/backup"' in policy and policy.count('path "') == 2
     app_policy = production.one("vault:index/policy:Policy", "app-vault-policy").inputs["policy"]
@@ -385,7 +387,9 @@ def test_the_listing_has_one_row_per_database_snapshot_with_size_and_verificatio
 
 
 def test_ages_come_from_the_health_probe_and_stale_ones_are_problems():
-    ok = backup_health.parse_health_output("last_backup=1000 last_verified=900 max_age=172800 now=8200 result: ok 1000 run=x")
+    ok = backup_health.parse_health_output(
+        "last_backup=1000 last_verified=900 max_age=172800 now=8200 result: ok 1000 run=x"
+    )
     assert (ok.backup, ok.verified) == (7200, 7300) and backup_health.age_problems(ok) == []
     assert backup_health.ages_line(ok) == "last backup 2h 0m ago, last verified restore 2h 1m ago (allowed: 48h)"
     stale = backup_health.parse_health_output(

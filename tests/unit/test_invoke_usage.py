@@ -45,7 +45,8 @@ def invoke(*args: str, stdin: str = "", env: dict | None = None) -> subprocess.C
         ),
         (
             ["rotate", "--stack", "staging"],
-            "rotate: --what = '' is invalid: expected one of secret-key, postgres-password, redis-password, "
+            "rotate: --what = '' is invalid: expected one of secret-key, postgres-password, postgres-app-password, "
+            "postgres-backup-password, redis-password, "
             "app-secret-id, postgres-secret-id, redis-secret-id, backup-secret-id",
         ),
         (

@@ -430,14 +430,22 @@ def test_the_restart_digest_changes_only_for_consumers_of_a_changed_secret(produ
     assert {k for k in base if base[k] != own[k]} == {"backup-vault-agent", "backup-container"}
 
     # A rotated Postgres password (the random resource replaced: a new value in state) reaches Postgres
-    # and, through DATABASE_URL, the app; each agent renders it before its consumers restart.
+    # and each of its consumers: the superuser's Postgres alone, the app's role through DATABASE_URL the
+    # app, the backup's role the backup service; each agent renders it before its consumers restart.
     pg = digests(run_stack("production", state={"postgres-password": "rotated-pg-password-0123456789ab"}))
-    assert {k for k in base if base[k] != pg[k]} == {
+    assert {k for k in base if base[k] != pg[k]} == {"postgres-vault-agent", "postgres-container"}
+    app_role = digests(run_stack("production", state={"postgres-app-password": "rotated-app-password-0123456789"}))
+    assert {k for k in base if base[k] != app_role[k]} == {
         "postgres-vault-agent",
         "postgres-container",
         "app-vault-agent",
         "app-backend",
         "app-prefect-worker",
+    }
+    backup_role = digests(run_stack("production", state={"postgres-backup-password": "rotated-backup-password-01234"}))
+    assert {k for k in base if base[k] != backup_role[k]} == {
+        "postgres-vault-agent",
+        "postgres-container",
         "backup-vault-agent",
         "backup-container",
     }
@@ -466,14 +474,20 @@ def kv(run: ProgramRun, service: str) -> dict:
 def test_imported_values_are_written_back_unchanged_and_a_replace_rotates_them(production):
     """`invoke adopt` imports today's values into the random resources' state; the program then writes
     exactly those values, never reads Vault, and `pulumi up --replace <urn>` gives a new one."""
-    adopted = {"postgres-password": "adopted-pg-" + "p" * 20, "app-secret-key": "adopted-key-" + "k" * 52}
+    adopted = {
+        "postgres-password": "adopted-pg-" + "p" * 20,
+        "postgres-app-password": "adopted-app-" + "a" * 20,
+        "app-secret-key": "adopted-key-" + "k" * 52,
+    }
     run = run_stack("production", state=adopted)
     assert kv(run, "postgres")["POSTGRES_PASSWORD"] == adopted["postgres-password"]
+    assert kv(run, "postgres")["APP_DB_PASSWORD"] == adopted["postgres-app-password"]
     assert kv(run, "app")["SECRET_KEY"] == adopted["app-secret-key"]
-    assert quote(adopted["postgres-password"], safe="") in kv(run, "app")["DATABASE_URL"]
-    rotated = run_stack("production", state={**adopted, "postgres-password": "rotated-pg-" + "r" * 20})
-    assert kv(rotated, "postgres")["POSTGRES_PASSWORD"] == "rotated-pg-" + "r" * 20
-    assert quote("rotated-pg-" + "r" * 20, safe="") in kv(rotated, "app")["DATABASE_URL"]
+    assert quote(adopted["postgres-app-password"], safe="") in kv(run, "app")["DATABASE_URL"]
+    rotated = run_stack("production", state={**adopted, "postgres-app-password": "rotated-app-" + "r" * 20})
+    assert kv(rotated, "postgres")["APP_DB_PASSWORD"] == "rotated-app-" + "r" * 20
+    assert quote("rotated-app-" + "r" * 20, safe="") in kv(rotated, "app")["DATABASE_URL"]
+    assert kv(rotated, "postgres")["POSTGRES_PASSWORD"] == adopted["postgres-password"]
     assert kv(rotated, "app")["SECRET_KEY"] == adopted["app-secret-key"], "rotating one value leaves the others"
 
 
@@ -523,12 +537,13 @@ def test_an_env_with_values_in_vault_refuses_up_until_adopted_and_warns_on_previ
 
 
 def test_app_kv_holds_urls_built_from_the_datastore_passwords(production):
-    pg = json.loads(unwrap_secrets(production.one(KV, "postgres-vault-kv").inputs["dataJson"]))["POSTGRES_PASSWORD"]
+    pg = json.loads(unwrap_secrets(production.one(KV, "postgres-vault-kv").inputs["dataJson"]))
     redis = json.loads(unwrap_secrets(production.one(KV, "redis-vault-kv").inputs["dataJson"]))["PASSWORD"]
     app = json.loads(unwrap_secrets(production.one(KV, "app-vault-kv").inputs["dataJson"]))
+    assert len({pg["POSTGRES_PASSWORD"], pg["APP_DB_PASSWORD"], pg["BACKUP_DB_PASSWORD"]}) == 3
     assert (
-        app["DATABASE_URL"]
-        == f"postgresql+asyncpg://postgres:{quote(pg, safe='')}@finance_report-postgres:5432/finance_report"
+        app["DATABASE_URL"] == "postgresql+asyncpg://finance_report_app:"
+        f"{quote(pg['APP_DB_PASSWORD'], safe='')}@finance_report-postgres:5432/finance_report"
     )
     assert app["REDIS_URL"] == f"redis://:{quote(redis, safe='')}@finance_report-redis:6379/0"
     assert len(app["SECRET_KEY"].encode()) >= 32
