@@ -270,8 +270,9 @@ class BackupComponent(pulumi.ComponentResource):
                     retries=2,
                     start_period=START_PERIOD,
                 ),
-                wait=True,
-                wait_timeout=START_PERIOD,
+                # Not waited for: its health reports the last backup (one S3 outage makes it unhealthy until
+                # the next good run), a signal of its own that must not block deploys. It must run: the
+                # provider checks that (must_run) and the rollout gate too.
                 **hardened_container_args(args.limits, stop=STOP, user=job.USER),
             ),
             pulumi.ResourceOptions(parent=self, depends_on=[self.sidecar.container, *args.depends_on]),

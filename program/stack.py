@@ -207,9 +207,9 @@ class FinanceReportStack(pulumi.ComponentResource):
             redis.container,
             *app.containers,
             backup.sidecar.container,
-            backup.container,
         ]
-        rollout_gate("rollout-gate", gate, containers, app.rolling, self)
+        # The backup service's health is its own signal (status, health line): running is enough here.
+        rollout_gate("rollout-gate", gate, containers, app.rolling, self, running=[backup.container])
 
         sidecars = {"postgres": postgres.sidecar, "redis": redis.sidecar, "app": app.sidecar, "backup": backup.sidecar}
         names = {

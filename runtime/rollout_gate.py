@@ -1,9 +1,11 @@
 """The rollout gate `pulumi up` runs last (program/rollout.py declares it; README "Rollout gate").
 
     python -m runtime.rollout_gate --docker-host ssh://deploy@host [--ssh-opts '["-o","..."]']
-        --healthy NAME [--healthy NAME ...] [--watch NAME ...] [--watch-seconds 60] [--url URL ...]
+        --healthy NAME [--healthy NAME ...] [--running NAME ...] [--watch NAME ...] [--watch-seconds 60] [--url URL ...]
 
-1. Every `--healthy` container is running and its health check reports healthy (waits up to --timeout).
+1. Every `--healthy` container is running and its health check reports healthy (waits up to --timeout);
+   every `--running` container is running, whatever its health (the backup service: its health reports
+   its last backup, a signal of its own, and one failed backup must not block every deploy).
 2. Every `--watch` container (a new backend/frontend revision) then stays running and healthy, without a
    restart, for --watch-seconds, while every `--url` keeps answering: a revision that crash-loops after
    its first healthy check fails the update before Pulumi deletes the old revision.
@@ -88,15 +90,17 @@ class Gate:
     clock: Clock = field(default_factory=Clock)
     http: Callable[[str], tuple[bool, str]] = http_ok
     say: Callable[[str], None] = lambda line: print(line, flush=True)
+    running: Sequence[str] = ()
+    """Containers that need only run: their health is not waited for."""
 
     def wait_healthy(self) -> list[str]:
-        pending = list(dict.fromkeys(self.healthy))
+        pending = list(dict.fromkeys([*self.healthy, *self.running]))
         deadline = self.clock.now() + self.timeout
         views: dict[str, ContainerView] = {}
         while pending:
             for name in list(pending):
                 views[name] = view = ContainerView.read(self.api, name)
-                if view.exists and view.running and view.health == "healthy":
+                if view.exists and view.running and (view.health == "healthy" or name in self.running):
                     pending.remove(name)
             if not pending or self.clock.now() >= deadline:
                 break
@@ -168,6 +172,7 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--docker-host", required=True)
     parser.add_argument("--ssh-opts", default="[]", help="JSON array of ssh options (the stack's dockerSshOpts)")
     parser.add_argument("--healthy", action="append", default=[], required=True)
+    parser.add_argument("--running", action="append", default=[])
     parser.add_argument("--watch", action="append", default=[])
     parser.add_argument("--watch-seconds", type=int, default=60)
     parser.add_argument("--url", action="append", default=[])
@@ -188,7 +193,13 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse(sys.argv[1:] if argv is None else argv)
     gate = Gate(
-        DockerAPI(args.docker_host, args.ssh_opts), args.healthy, args.watch, args.watch_seconds, args.url, args.timeout
+        DockerAPI(args.docker_host, args.ssh_opts),
+        args.healthy,
+        args.watch,
+        args.watch_seconds,
+        args.url,
+        args.timeout,
+        running=args.running,
     )
     try:
         problems = gate.run()
@@ -199,6 +210,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not problems:
         print(
             f"rollout gate: {len(args.healthy)} containers healthy"
+            + (f", {len(args.running)} running" if args.running else "")
             + (f", {len(args.watch)} watched {args.watch_seconds}s" if args.watch and args.watch_seconds else "")
             + (f", {len(args.url)} URLs answer" if args.url else "")
         )

@@ -166,6 +166,21 @@ def test_the_backup_container_waits_for_postgres_and_its_agent_and_is_in_the_rol
     assert "finance_report-backup" in gate.inputs["create"].split()
 
 
+def test_a_deploy_waits_for_the_backup_service_to_run_not_for_its_backups_to_be_healthy(production):
+    """Backup health is its own signal (`invoke status`, the health line): one S3 outage makes the backup
+    container unhealthy until the next good run, and must not block every deploy meanwhile. The gate
+    still requires it running and its agent healthy; the provider does not wait for its health either."""
+    import shlex
+
+    argv = shlex.split(production.one("command:local:Command", "rollout-gate").inputs["create"])
+    pairs = set(zip(argv, argv[1:]))
+    assert ("--running", "finance_report-backup") in pairs, argv
+    assert ("--healthy", "finance_report-backup") not in pairs
+    assert {("--healthy", "finance_report-backup-vault-agent"), ("--healthy", "finance_report-postgres")} <= pairs
+    c = inputs(production, "backup-container")
+    assert c.get("wait") is not True and "waitTimeout" not in c, c.get("wait")
+
+
 # ------------------------------------------------------------------------------------------ config
 
 

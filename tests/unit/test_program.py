@@ -589,8 +589,11 @@ def test_the_rollout_gate_checks_every_container_and_watches_the_new_revisions(p
     assert argv[:7] == ["uv", "run", "--frozen", "--no-sync", "python", "-m", "runtime.rollout_gate"]
     names = {c.name: c.inputs["name"] for c in containers}
     healthy = [argv[i + 1] for i, a in enumerate(argv) if a == "--healthy"]
+    running = [argv[i + 1] for i, a in enumerate(argv) if a == "--running"]
     watched = [argv[i + 1] for i, a in enumerate(argv) if a == "--watch"]
-    assert sorted(healthy) == sorted(names.values())
+    # every container; the backup service only running (its health is its own signal)
+    assert running == [names["backup-container"]]
+    assert sorted(healthy + running) == sorted(names.values())
     assert watched == [names["app-backend"], names["app-frontend"]]
     assert argv[argv.index("--watch-seconds") + 1] == "60"
     assert [argv[i + 1] for i, a in enumerate(argv) if a == "--url"] == [
