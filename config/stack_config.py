@@ -309,7 +309,12 @@ FIELDS: tuple[Field, ...] = (
         "S3 endpoint of the encrypted backup repository (empty: s3Endpoint); never the Docker host.",
         "",
     ),
-    Field("backupS3Bucket", "string", "Bucket of the backup repository (empty: s3Bucket).", ""),
+    Field(
+        "backupS3Bucket",
+        "string",
+        "Bucket of the backup repository, versioned (empty: s3Bucket; production's policy requires one of its own).",
+        "",
+    ),
     Field(
         "backupS3Prefix",
         "string",
@@ -319,14 +324,15 @@ FIELDS: tuple[Field, ...] = (
     Field(
         "backupS3AccessKey",
         "string",
-        "S3 access key for the backup repository, ideally limited to its prefix (secret; empty: s3AccessKey).",
+        "S3 access key for the backup repository, limited to its bucket or prefix (secret; required in "
+        "production; elsewhere empty: s3AccessKey).",
         "",
         secret=True,
     ),
     Field(
         "backupS3SecretKey",
         "string",
-        "S3 secret key for the backup repository (secret; empty: s3SecretKey).",
+        "S3 secret key for the backup repository (secret; required in production; elsewhere empty: s3SecretKey).",
         "",
         secret=True,
     ),
@@ -363,6 +369,10 @@ FIELDS: tuple[Field, ...] = (
     ),
 )
 FIELDS_BY_KEY = {f.key: f for f in FIELDS}
+# Secrets production cannot run without although other envs may: the backups' own S3 key, so the app's key
+# (which the backend holds) cannot delete them (README "Backups and restore"). The offline plan fills them
+# with placeholders as it fills every required secret.
+PRODUCTION_SECRETS = ("backupS3AccessKey", "backupS3SecretKey")
 
 
 @dataclass(frozen=True)
@@ -736,6 +746,14 @@ def _load_config(
         kept_values(raw["vaultKeptValues"])  # shape checked here; the value stays a secret Output
     if present["registryToken"] and not r.string("registryUser"):
         raise ConfigError("registryUser", "", "the user of registryToken (set both, or neither for anonymous pulls)")
+    for key in PRODUCTION_SECRETS:
+        if env == "production" and not present[key]:
+            raise ConfigError(
+                key,
+                None,
+                "a secret in production: an S3 key of the backups' own, limited to their bucket, so the app's key "
+                f'cannot delete them (README "Backups and restore"): run `pulumi config set --secret {key}`',
+            )
     if r.string("registryUser") and not present["registryToken"]:
         raise ConfigError(
             "registryToken",

@@ -35,7 +35,7 @@ def test_production_declares_the_backup_container_with_its_schedule_repository_a
     c = inputs(production, "backup-container")
     assert c["name"] == "finance_report-backup"
     assert c["envs"] == [
-        "RESTIC_REPOSITORY=s3:https://minio.zitian.party/finance-report-production/finance_report/production/postgres",
+        "RESTIC_REPOSITORY=s3:https://minio.zitian.party/finance-report-production-backups/finance_report/production/postgres",
         "BACKUP_HOST=finance_report-backup",
         "BACKUP_TIME=02:30",
         "BACKUP_INTERVAL_HOURS=24",
@@ -281,6 +281,38 @@ def test_bad_backup_settings_are_one_line_naming_key_value_and_expectation(key, 
     with pytest.raises(ConfigError) as err:
         load_config(_raw(**{key: value}), "staging", KEYS)
     assert str(err.value) == message
+
+
+@pytest.mark.parametrize("key", ["backupS3AccessKey", "backupS3SecretKey"])
+def test_production_refuses_to_back_up_with_the_apps_s3_key(key):
+    """Production's backups need an S3 key of their own (limited to their bucket): with the app's, the
+    backend, or anyone holding its key, could delete every backup."""
+    own = {"backupS3AccessKey": "backup-access", "backupS3SecretKey": "backup-secret"}
+    raw = _raw(env="production", backupS3Bucket="finance-report-production-backups", **own)
+    del raw[key]
+    with pytest.raises(ConfigError) as err:
+        load_config(raw, "production", KEYS | set(own))
+    assert str(err.value) == (
+        f"config finance-report:{key} = (not set) is invalid: expected a secret in production: an S3 key of the "
+        "backups' own, limited to their bucket, so the app's key cannot delete them (README \"Backups and "
+        f'restore"): run `pulumi config set --secret {key}`'
+    )
+    assert load_config({**raw, key: own[key]}, "production", KEYS | set(own)).backup.bucket == (
+        "finance-report-production-backups"
+    )
+    assert load_config(_raw(), "staging", KEYS).backup.bucket == "finance-report-staging", "other envs may share"
+
+
+def test_the_offline_plan_fills_productions_backup_key_with_placeholders_of_its_own():
+    from config.stack_file import read_stack_file
+    from ops.program_run import with_missing_secrets
+    from tests.conftest import ROOT
+
+    config, keys = with_missing_secrets(*read_stack_file(ROOT / "Pulumi.production.yaml"))
+    assert {"finance-report:backupS3AccessKey", "finance-report:backupS3SecretKey"} <= set(keys)
+    assert config["finance-report:backupS3AccessKey"] != config["finance-report:s3AccessKey"]
+    staging, staging_keys = with_missing_secrets(*read_stack_file(ROOT / "Pulumi.staging.yaml"))
+    assert "finance-report:backupS3AccessKey" not in staging_keys
 
 
 def test_an_env_named_backup_is_refused():

@@ -417,17 +417,20 @@ def test_the_restart_digest_changes_only_for_consumers_of_a_changed_secret(produ
     )
     assert digests(run_stack("production")) == base, "no change must mean no restart"
 
+    # production's backups have an S3 key of their own: the app's key reaches the app alone
     s3 = digests(run_stack("production", secret_overrides={"s3SecretKey": "rotated-s3-secret-value"}))
-    # the backup service uses the app's S3 key while backupS3SecretKey is unset
-    assert {k for k in base if base[k] != s3[k]} == {
+    assert {k for k in base if base[k] != s3[k]} == {"app-vault-agent", "app-backend", "app-prefect-worker"}
+    own = digests(run_stack("production", secret_overrides={"backupS3SecretKey": "backup-only-s3-secret"}))
+    assert {k for k in base if base[k] != own[k]} == {"backup-vault-agent", "backup-container"}
+    # staging's backups use the app's S3 key while backupS3SecretKey is unset
+    staging_base = digests(run_stack("staging"))
+    shared = digests(run_stack("staging", secret_overrides={"s3SecretKey": "rotated-s3-secret-value"}))
+    assert {k for k in staging_base if staging_base[k] != shared[k]} == {
         "app-vault-agent",
         "app-backend",
-        "app-prefect-worker",
         "backup-vault-agent",
         "backup-container",
     }
-    own = digests(run_stack("production", secret_overrides={"backupS3SecretKey": "backup-only-s3-secret"}))
-    assert {k for k in base if base[k] != own[k]} == {"backup-vault-agent", "backup-container"}
 
     # A rotated Postgres password (the random resource replaced: a new value in state) reaches Postgres
     # and each of its consumers: the superuser's Postgres alone, the app's role through DATABASE_URL the
