@@ -419,6 +419,14 @@ MUTATIONS = (
             "tests/integration/test_backups.py::test_retention_prunes_exactly_restics_selection_and_nothing_after_a_failed_run",
         ),
     ),
+    # issue 16: survivors of the backup service, killed
+    M(
+        "restore-without-health-gate",
+        "ops/backup_ops.py",
+        "    failures += health_gate(ctx)\n",
+        "",
+        ("tests/unit/test_backup.py::test_a_restore_whose_backend_does_not_come_back_healthy_fails_naming_it",),
+    ),
 )
 
 

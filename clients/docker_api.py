@@ -15,6 +15,7 @@ from __future__ import annotations
 import http.client
 import json
 import shutil
+import signal
 import socket
 import subprocess
 from collections.abc import Iterator, Mapping, Sequence
@@ -58,6 +59,10 @@ class _PipeSocket:
         pass
 
 
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def ssh_command(host: str, ssh_opts: Sequence[str] = ()) -> list[str]:
     """The ssh command line the provider's connection helper runs for `ssh://user@host[:port]`."""
     parts = urlsplit(host)
@@ -99,6 +104,10 @@ class DockerAPI:
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
+                # Ctrl-C in the operator's terminal is the command's to handle (a restore defers it until
+                # its exec ends: ops/backup_ops.py), not a reason for ssh to cut a connection mid-answer;
+                # OpenSSH keeps an inherited SIG_IGN for SIGINT (clientloop.c).
+                preexec_fn=_ignore_sigint,
             )
             conn = http.client.HTTPConnection("docker", timeout=self.timeout)
             conn.sock = _PipeSocket(proc)  # type: ignore[assignment]

@@ -12,21 +12,25 @@ the operator's machine. The env's containers are found by their `finance-report.
 
 `restore` takes a safety backup first (and stops if it fails), stops the env's backend and worker,
 restores into a new database and swaps it in (the old one is renamed, never dropped), starts them again
-and runs the rollout gate's health checks. `--into-scratch` restores into a new database beside the live
-one and touches nothing else. `latest` is the newest backup that passed its restore check; an id of one
-that failed it (or was never checked) is refused unless `--unverified`. Exit codes: 0 done; 1 failed (one
-line per failure) or not confirmed (a no, or standard input closed without --yes: ops/confirm.py); 2 bad
-input.
+and runs the rollout gate's health checks. Ctrl-C once the backend is stopped is deferred: the restore
+in the container runs to its end, the backend and worker start, the gate runs, then the command exits 1.
+`--into-scratch` restores into a new database beside the live one and touches nothing else. `latest` is
+the newest backup that passed its restore check; an id of one that failed it (or was never checked) is
+refused unless `--unverified`. Exit codes: 0 done; 1 failed (one line per failure) or not confirmed (a no,
+or standard input closed without --yes: ops/confirm.py); 2 bad input.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
+import signal
 import struct
 import sys
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TextIO
@@ -315,8 +319,9 @@ def cmd_restore(
 
     stopped: list[str] = []
     failures = []
-    try:
-        # Inside the try: a stop that fails starts again what was already stopped.
+    with ctrl_c_deferred(ctx.out) as interrupted, contextlib.ExitStack() as finally_start:
+        # Registered first: a stop that fails starts again what was already stopped.
+        finally_start.callback(start_again, ctx, stopped, failures)
         for row in env_containers(ctx.api, ctx.env):
             if row.get("Labels", {}).get(L.SERVICE) in (L.BACKEND, L.PREFECT_WORKER) and row.get("State") == "running":
                 answer = ctx.api.request("POST", f"/containers/{row['Id']}/stop")
@@ -327,21 +332,57 @@ def cmd_restore(
                 print(f"stopped {name_of(row)}", file=ctx.out)
         if not failures:
             code, out, err = exec_run(ctx.api, name, [job.SCRIPT_PATH, "restore", source, target, "--live"])
+            for line in err.strip().splitlines():
+                print(f"  {line}", file=ctx.out)
             if code != 0:
                 failures.append(last_line(err) or f"restore exited {code}")
             else:
                 print(last_line(out), file=ctx.out)
-    finally:
-        for container in stopped:
-            answer = ctx.api.request("POST", f"/containers/{container}/start")
-            if answer.status >= 400 and answer.status != 304:
-                failures.append(f"starting {container} again failed ({answer.status})")
-            else:
-                print(f"started {container}", file=ctx.out)
+    if interrupted:
+        failures.append("interrupted (Ctrl-C): the restore ran to its end first, then the backend and worker started")
     failures += health_gate(ctx)
     if failures:
         raise OpsFailure("; ".join(failures))
     return 0
+
+
+def start_again(ctx: Context, stopped: Sequence[str], failures: list[str]) -> None:
+    for container in stopped:
+        answer = ctx.api.request("POST", f"/containers/{container}/start")
+        if answer.status >= 400 and answer.status != 304:
+            failures.append(f"starting {container} again failed ({answer.status})")
+        else:
+            print(f"started {container}", file=ctx.out)
+
+
+@contextlib.contextmanager
+def ctrl_c_deferred(out: TextIO) -> Iterator[list[int]]:
+    """Ctrl-C (SIGINT) while the env is half-restored is noted and said, not obeyed: the restore runs in
+    the backup container (a Docker exec that a closed connection does not stop), so cutting the command
+    short would start the backend on a database still being swapped and skip the health gate. The
+    command goes on to the end of the restore, starts the backend and worker, runs the gate, then exits 1.
+    The yielded list holds one entry per Ctrl-C. (ssh to the Docker host ignores SIGINT:
+    clients/docker_api.py.) Only the main thread may set a handler: elsewhere nothing is deferred."""
+    noted: list[int] = []
+
+    def note(signum: int, _frame: object) -> None:
+        if not noted:
+            print(
+                "Ctrl-C: the restore goes on to its end inside the backup container (stopped midway it would leave "
+                "the env half-restored); the backend and worker start after it, then the health gate runs",
+                file=out,
+                flush=True,
+            )
+        noted.append(signum)
+
+    if threading.current_thread() is not threading.main_thread():
+        yield noted
+        return
+    previous = signal.signal(signal.SIGINT, note)
+    try:
+        yield noted
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def health_gate(ctx: Context) -> list[str]:
@@ -349,12 +390,19 @@ def health_gate(ctx: Context) -> list[str]:
     healthy, and the public health URLs answering when the stack gates on them."""
     from runtime.rollout_gate import Gate
 
-    names = [name_of(r) for r in env_containers(ctx.api, ctx.env)]
+    rows = env_containers(ctx.api, ctx.env)
+    # The backup service need only run: its health reports its last backup, a signal of its own.
+    running = [name_of(r) for r in rows if r.get("Labels", {}).get(L.SERVICE) == L.BACKUP]
+    healthy = [name_of(r) for r in rows if name_of(r) not in running]
     urls = (f"{ctx.site}/api/health", f"{ctx.site}/") if ctx.public_gate else ()
-    problems = Gate(ctx.api, names, urls=urls, timeout=600, say=lambda line: print(line, file=ctx.out)).run()
+    problems = Gate(
+        ctx.api, healthy, urls=urls, timeout=600, say=lambda line: print(line, file=ctx.out), running=running
+    ).run()
     if not problems:
         print(
-            f"health gate: {len(names)} containers healthy" + (f", {len(urls)} URLs answer" if urls else ""),
+            f"health gate: {len(healthy)} containers healthy"
+            + (f", {len(running)} running" if running else "")
+            + (f", {len(urls)} URLs answer" if urls else ""),
             file=ctx.out,
         )
     return [f"health gate: {p}" for p in problems]

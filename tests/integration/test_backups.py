@@ -26,7 +26,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
+import sys
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -748,6 +750,85 @@ def test_the_operator_commands_back_up_list_and_restore_through_the_docker_api(
     assert backup_ops.main("restore", "staging", docker_host=host, source="latest", confirm=lambda _q: False) == 1
     assert capsys.readouterr().err.strip() == "restore: not confirmed"
     assert backup_ops.main("restore", "staging", docker_host=host, yes=True, source="../x") == 2
+    docker_engine.run("rm", "-f", backend)
+
+
+def standin_backend(stage: BackupStage, docker_engine, image: str, name: str) -> str:
+    """A container with the program's backend labels (a restore stops it and starts it again), healthy."""
+    labels = {i["label"]: i["value"] for i in stage.artifacts.consumer("app-backend")["labels"]}
+    flags = [arg for k, v in labels.items() for arg in ("--label", f"{k}={v}")]
+    backend = docker_engine.track("container", name)
+    docker_engine.run(
+        "run", "-d", "--name", backend, "--network", "none", *flags, "--health-cmd", "true", "--health-interval",
+        "1s", image, "sleep", "3600",
+    )  # fmt: skip
+    wait_until(lambda: docker_engine.health(backend) == "healthy", 60, "stand-in backend", interval=0.5)
+    return backend
+
+
+# Every DDL statement of a restore (pg_restore creating tables, constraints) waits 2 s: an event trigger in
+# template1, which the restore's new database is copied from. The restore then runs long enough to be
+# interrupted while it runs.
+SLOW_DDL = (
+    "CREATE FUNCTION frh_slow_ddl() RETURNS event_trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(2); END $$; "
+    "CREATE EVENT TRIGGER frh_slow_ddl ON ddl_command_end EXECUTE FUNCTION frh_slow_ddl()"
+)
+NO_SLOW_DDL = "DROP EVENT TRIGGER IF EXISTS frh_slow_ddl; DROP FUNCTION IF EXISTS frh_slow_ddl()"
+
+
+def restoring(stage: BackupStage) -> bool:
+    rows = stage.sql(
+        "postgres", "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pg_restore'", superuser=True
+    )
+    return rows == [(1,)]
+
+
+def test_ctrl_c_during_a_live_restore_waits_for_it_then_starts_the_backend_and_runs_the_gate(
+    stage, docker_engine, agent_image
+):
+    """The restore runs inside the backup container (a Docker exec): Ctrl-C on the operator's machine does
+    not stop it. Starting the backend meanwhile would serve, and migrate, a database being swapped."""
+    from tests.conftest import ROOT
+
+    backend = standin_backend(stage, docker_engine, agent_image, "frh-bk-backend-int")
+    command = (
+        "import sys; from ops import backup_ops; sys.exit(backup_ops.main('restore', 'staging', docker_host="
+        f"'unix://{DOCKER_SOCK}', yes=True, source='latest', no_http=True))"
+    )
+    since = time.time()
+    stage.sql("template1", SLOW_DDL, superuser=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", command], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        wait_until(lambda: restoring(stage), 600, "pg_restore of the live restore", interval=0.2)
+        proc.send_signal(signal.SIGINT)  # what Ctrl-C in the operator's terminal does
+        time.sleep(3)
+        assert restoring(stage), "the restore ended within 3 s of the Ctrl-C: this test cannot tell"
+        assert not docker_engine.inspect(backend)["State"]["Running"], (
+            "the backend was started while the restore was still running in the backup container"
+        )
+        out, err = proc.communicate(timeout=900)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        for db in ("template1", "finance_report"):  # the swapped-in database was copied from template1 too
+            stage.sql(db, NO_SLOW_DDL, superuser=True)
+    assert proc.returncode == 1, out + err
+    assert "interrupted" in err and f"started {backend}" in out and "health gate:" in out, out + err
+    assert out.index(f"started {backend}") < out.index("health gate:"), out
+
+    def events(container: str, action: str) -> list[int]:
+        answer = stage.api.request(
+            "GET", "/events", {"since": f"{since:.0f}", "until": f"{time.time():.0f}",
+                               "filters": json.dumps({"container": [container]})},
+        )  # fmt: skip
+        return [
+            e["timeNano"] for line in answer.body.decode().splitlines() if (e := json.loads(line))["Action"] == action
+        ]
+
+    restore_ended = max(events(stage.cid, "exec_die"))
+    assert min(events(backend, "start")) > restore_ended, "the backend started before the restore's exec ended"
     docker_engine.run("rm", "-f", backend)
 
 

@@ -619,6 +619,64 @@ def test_a_stop_that_fails_starts_again_what_was_stopped_and_restores_nothing():
     assert not [cmd for cmd in api.execs if cmd[1] == "restore"]
 
 
+FAKE_SSH = """#!/bin/sh
+# answers one Docker API request with the SIGINT disposition it was started with (SigIgn bit 2)
+while IFS= read -r line && [ "$(printf %s "$line" | tr -d '\\r')" != "" ]; do :; done
+mask=$(sed -n 's/^SigIgn:[[:space:]]*//p' /proc/$$/status)
+body="{\\"sigign\\": \\"$mask\\"}"
+printf 'HTTP/1.1 200 OK\\r\\nContent-Type: application/json\\r\\nContent-Length: %s\\r\\n\\r\\n%s' "${#body}" "$body"
+"""
+
+
+def test_ctrl_c_in_the_operators_terminal_does_not_reach_the_ssh_connection(tmp_path, monkeypatch):
+    """A Ctrl-C during `invoke restore` is deferred until the restore's exec ends (ops/backup_ops.py); the
+    ssh process carrying the exec's stream is in the terminal's process group too and must not die of it."""
+    from clients.docker_api import DockerAPI
+
+    (tmp_path / "ssh").write_text(FAKE_SSH)
+    (tmp_path / "ssh").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:{__import__('os').environ['PATH']}")
+    mask = int(DockerAPI("ssh://deploy@host.example.org").get("/version")["sigign"], 16)
+    assert mask & (1 << (2 - 1)), f"ssh starts with SIGINT not ignored (SigIgn {mask:x})"
+
+
+def test_a_restore_whose_backend_does_not_come_back_healthy_fails_naming_it(monkeypatch):
+    """After the swap the backend and worker start again; the restore counts as done only when the health
+    gate (the rollout gate's checks) passes. A gate shortened to half a second: the backend stays
+    unhealthy; the backup container, unhealthy too, need only run."""
+    from dataclasses import dataclass
+
+    from clients.docker_api import Response
+    from render import labels as L
+    from runtime import rollout_gate
+
+    @dataclass
+    class QuickGate(rollout_gate.Gate):
+        def __post_init__(self) -> None:
+            self.timeout, self.interval = 0.5, 0.1
+
+    monkeypatch.setattr(rollout_gate, "Gate", QuickGate)
+    api = FakeDocker({})
+    backend = next(r["Id"] for r in api.rows if r["Labels"].get(L.SERVICE) == L.BACKEND)
+    backup = next(r["Id"] for r in api.rows if r["Labels"].get(L.SERVICE) == L.BACKUP)
+    answer = api.request
+
+    def request(method, path, query=None, body=None, **kw):
+        if method == "GET" and path in (f"/containers/{backend}/json", f"/containers/{backup}/json"):
+            state = {"Running": True, "Health": {"Status": "unhealthy", "Log": [{"Output": "no answer"}]}}
+            return Response(200, json.dumps({"State": state, "RestartCount": 0}).encode())
+        return answer(method, path, query, body, **kw)
+
+    api.request = request
+    ctx = ctx_of(api)
+    with pytest.raises(ops.OpsFailure) as failed:
+        ops.cmd_restore(ctx, "latest", into_scratch=False)
+    assert str(failed.value) == (
+        f"health gate: {backend} is unhealthy, not healthy, after 0s (last check: no answer)"
+    ), ctx.out.getvalue()
+    assert f"started {backend}" in ctx.out.getvalue()
+
+
 def test_an_exec_without_an_exit_code_is_not_a_success():
     with pytest.raises(ops.DockerError, match="no exit code"):
         ops.exec_run(FakeDocker({}, exit_code=None), "fr-backup", ["true"])
