@@ -406,8 +406,8 @@ MUTATIONS = (
     M(
         "job-latest-takes-a-failed-snapshot",
         "render/backup_job.sh",
-        "--tag verified,kind=db --json",
-        "--tag kind=db --json",
+        "newest=$(newest_db verified safety-verified)",
+        "newest=$(newest_db kind=db)",
         ("tests/integration/test_backups.py::test_latest_is_the_newest_verified_backup_never_a_newer_failed_one",),
     ),
     M(
@@ -426,6 +426,22 @@ MUTATIONS = (
         "    failures += health_gate(ctx)\n",
         "",
         ("tests/unit/test_backup.py::test_a_restore_whose_backend_does_not_come_back_healthy_fails_naming_it",),
+    ),
+    M(
+        "safety-backup-prunes",
+        "ops/backup_ops.py",
+        'run_backup(ctx, "before restore", prune=False, safety=True)',
+        'run_backup(ctx, "before restore", safety=True)',
+        (
+            "tests/integration/test_backups.py::test_a_restore_from_an_earlier_same_day_backup_survives_its_own_safety_backup",
+        ),
+    ),
+    M(
+        "backup-health-ignores-a-failed-run",
+        "render/backup_job.sh",
+        '  case $result in ok*) ;; *) healthy=no; echo "LAST BACKUP FAILED: see the result above" ;; esac\n',
+        "",
+        ("tests/unit/test_backup.py::test_the_health_fails_on_a_failed_last_run_however_recent_the_last_success",),
     ),
 )
 

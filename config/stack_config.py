@@ -348,6 +348,19 @@ FIELDS: tuple[Field, ...] = (
     Field("backupKeepDaily", "integer", "Verified daily backups kept (the policy requires at least 7).", 7),
     Field("backupKeepWeekly", "integer", "Verified weekly backups kept beyond the dailies.", 4),
     Field(
+        "backupKeepSafetyDays",
+        "integer",
+        "Days the safety backup taken before each restore is kept (apart from the dailies and weeklies).",
+        14,
+    ),
+    Field(
+        "backupMaxDropPercent",
+        "integer",
+        "Largest drop, since the previous verified backup, of the table count or of a large table's rows that a "
+        "backup may show and still be verified (100: any).",
+        50,
+    ),
+    Field(
         "backupMemoryMb",
         "integer",
         "Memory limit of the backup container (dump, upload and the restore-check server), MiB.",

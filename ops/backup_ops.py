@@ -1,6 +1,6 @@
 """Operator commands of the backup service (README "Backups and restore"):
 
-    uv run invoke backup  --stack S [--yes]                       a backup now; waits and reports
+    uv run invoke backup  --stack S [--yes] [--accept-drop]       a backup now; waits and reports
     uv run invoke backups --stack S                               snapshots: time, size, verification
     uv run invoke restore --stack S --from latest|ID [--into-scratch] [--unverified] [--yes]
 
@@ -131,6 +131,8 @@ class Backup:
     tables: int | None
     run: str
     full_id: str = ""
+    kind: str = ""
+    """"safety" for the backup taken before a restore (a retention of its own), else empty."""
 
 
 def backups_of(snapshots: Sequence[dict[str, Any]]) -> list[Backup]:
@@ -141,7 +143,8 @@ def backups_of(snapshots: Sequence[dict[str, Any]]) -> list[Backup]:
         if "kind=db" not in tags:
             continue
         values = dict(t.split("=", 1) for t in tags if "=" in t)
-        verification = "verified" if "verified" in tags else "failed" if "verify-failed" in tags else "unverified"
+        passed = "verified" in tags or "safety-verified" in tags
+        verification = "verified" if passed else "failed" if "verify-failed" in tags else "unverified"
         rows.append(
             Backup(
                 time=str(s.get("time", ""))[:19].replace("T", " ") + "Z",
@@ -151,6 +154,7 @@ def backups_of(snapshots: Sequence[dict[str, Any]]) -> list[Backup]:
                 tables=int(values["tables"]) if values.get("tables", "").isdigit() else None,
                 run=values.get("run", ""),
                 full_id=str(s.get("id") or s.get("short_id") or ""),
+                kind="safety" if "safety" in tags else "",
             )
         )
     return sorted(rows, key=lambda b: (b.time, b.id))
@@ -168,14 +172,19 @@ def human_size(size: int | None) -> str:
 
 
 def render_backups(rows: Sequence[Backup]) -> str:
-    lines = [f"{'time (UTC)':<21} {'snapshot':<9} {'size':>10}  {'restore check':<13} tables"]
+    lines = [f"{'time (UTC)':<21} {'snapshot':<9} {'size':>10}  {'restore check':<13} tables kind"]
     for b in rows:
+        tables = str(b.tables) if b.tables is not None else "-"
         lines.append(
-            f"{b.time:<21} {b.id:<9} {human_size(b.size):>10}  {b.verification:<13} "
-            f"{b.tables if b.tables is not None else '-'}"
+            f"{b.time:<21} {b.id:<9} {human_size(b.size):>10}  {b.verification:<13} {tables:<6} {b.kind}".rstrip()
         )
     verified = sum(b.verification == "verified" for b in rows)
-    lines.append(f"{len(rows)} backups, {verified} verified")
+    safety = sum(b.kind == "safety" for b in rows)
+    lines.append(
+        f"{len(rows)} backups"
+        + (f" ({safety} of them safety backups before a restore)" if safety else "")
+        + f", {verified} verified"
+    )
     return "\n".join(lines)
 
 
@@ -217,19 +226,28 @@ def context(
     )
 
 
-def run_backup(ctx: Context, reason: str = "on demand", prune: bool = True) -> None:
+def run_backup(
+    ctx: Context, reason: str = "on demand", prune: bool = True, safety: bool = False, accept_drop: bool = False
+) -> None:
     name = backup_container(ctx.api, ctx.env)
-    code, _out, err = exec_run(ctx.api, name, [job.SCRIPT_PATH, "run", reason, *([] if prune else ["--no-prune"])])
+    flags = [*([] if prune else ["--no-prune"]), *(["--safety"] if safety else []), *(["--accept-drop"] * accept_drop)]
+    code, _out, err = exec_run(ctx.api, name, [job.SCRIPT_PATH, "run", reason, *flags])
     for line in err.strip().splitlines():
         print(f"  {line}", file=ctx.out)
     if code != 0:
         raise OpsFailure(f"backup of env {ctx.env} failed: {last_line(err) or f'exit {code}'}")
 
 
-def cmd_backup(ctx: Context) -> int:
-    if not ctx.confirm(f"Back up env {ctx.env} now?"):
+def cmd_backup(ctx: Context, accept_drop: bool = False) -> int:
+    question = f"Back up env {ctx.env} now?"
+    if accept_drop:
+        question = (
+            f"Back up env {ctx.env} now, and verify it even if its tables or rows dropped sharply since the last "
+            "verified backup (it then counts for retention like any other)?"
+        )
+    if not ctx.confirm(question):
         raise OpsFailure("not confirmed")
-    run_backup(ctx)
+    run_backup(ctx, accept_drop=accept_drop)
     print(f"backup of env {ctx.env} done and verified", file=ctx.out)
     return 0
 
@@ -307,7 +325,9 @@ def cmd_restore(
 
     print(f"safety backup of env {ctx.env} first", file=ctx.out)
     try:
-        run_backup(ctx, "before restore", prune=False)
+        # Tagged safety, kept backupKeepSafetyDays apart from the dailies; it prunes nothing: the snapshot
+        # about to be restored may be one the day's retention would forget.
+        run_backup(ctx, "before restore", prune=False, safety=True)
     except OpsFailure as err:
         raise OpsFailure(f"{err}; nothing was restored") from None
     if into_scratch:
@@ -419,6 +439,7 @@ def main(
     into_scratch: bool = False,
     unverified: bool = False,
     no_http: bool = False,
+    accept_drop: bool = False,
     out: TextIO | None = None,
     confirm: Callable[[str], bool] = ask,
 ) -> int:
@@ -428,7 +449,7 @@ def main(
         if no_http:
             ctx.public_gate = False
         if command == "backup":
-            return cmd_backup(ctx)
+            return cmd_backup(ctx, accept_drop)
         if command == "backups":
             return cmd_backups(ctx)
         return cmd_restore(ctx, source, into_scratch, unverified)

@@ -64,6 +64,10 @@ class BackupSettings:
     interval_hours: int
     keep_daily: int
     keep_weekly: int
+    keep_safety_days: int
+    """Days a safety backup (taken before a restore) is kept, counted from the newest one."""
+    max_drop_percent: int
+    """Largest drop since the previous verified backup that may still be verified."""
     memory_mb: int
 
     @property
@@ -123,6 +127,8 @@ def read_settings(reader: Any, env: str, s3_endpoint: str, s3_bucket: str) -> Ba
         interval_hours=reader.integer("backupIntervalHours", 1, 168),
         keep_daily=reader.integer("backupKeepDaily", 1, 366),
         keep_weekly=reader.integer("backupKeepWeekly", 0, 520),
+        keep_safety_days=reader.integer("backupKeepSafetyDays", 1, 366),
+        max_drop_percent=reader.integer("backupMaxDropPercent", 1, 100),
         memory_mb=reader.integer("backupMemoryMb", 64, 65536),
     )
 
@@ -152,6 +158,8 @@ def job_settings(settings: BackupSettings, env: str) -> job.JobSettings:
         interval_hours=settings.interval_hours,
         keep_daily=settings.keep_daily,
         keep_weekly=settings.keep_weekly,
+        keep_safety_days=settings.keep_safety_days,
+        max_drop_percent=settings.max_drop_percent,
         pg_host=naming.container_name("postgres", env),
         pg_port=app_env.POSTGRES_PORT,
         pg_user=postgres.BACKUP_ROLE,

@@ -623,6 +623,148 @@ def test_run_with_only_no_prune_is_an_on_demand_run_that_prunes_nothing(stage):
     assert stage.job("run", "pruning again")[0] == 0
 
 
+def test_the_snapshot_named_in_the_log_and_the_health_line_is_the_tagged_one_and_restores(stage):
+    """`restic tag` rewrites a snapshot under a new id: the id the job names after tagging (its last log
+    line, the health line) must be one that exists, and `invoke restore --from` it must work. So must the
+    id a failed restore check names, once `verify-failed` is tagged."""
+    import re
+
+    from ops import backup_ops
+
+    code, _out, err = stage.job("run", "named snapshot")
+    assert code == 0, err
+    ids = {s["id"] for s in stage.snapshots()}
+    done = re.search(r"backup \S+ done: snapshot ([0-9a-f]{64})", err)
+    shown = re.search(r"snapshot=([0-9a-f]{64})", stage.health()[1])
+    assert done and shown and done.group(1) == shown.group(1), (err, stage.health()[1])
+    assert shown.group(1) in ids, "the health line names a snapshot that no longer exists (tagging replaced it)"
+    host = f"unix://{DOCKER_SOCK}"
+    assert (
+        backup_ops.main(
+            "restore", "staging", docker_host=host, yes=True, source=shown.group(1), into_scratch=True, no_http=True
+        )
+        == 0
+    )
+    scratch = "SELECT datname FROM pg_database WHERE datname LIKE 'finance_report_scratch_%%'"
+    for (name,) in stage.sql("postgres", scratch):
+        assert ledger(stage, name) == ledger(stage)
+        stage.sql("postgres", f'DROP DATABASE "{name}"')
+
+    set_alembic_rows(stage, [])
+    try:
+        code, _out, err = stage.job("run", "named failure")
+        assert code == 1, err
+        named = re.search(r"restore check of ([0-9a-f]{64})", reason(err))
+        assert named and named.group(1) in {s["id"] for s in stage.snapshots()}, reason(err)
+    finally:
+        set_alembic_rows(stage, ["0042_head"])
+    assert stage.job("run", "after the named failure")[0] == 0
+
+
+def test_the_safety_backup_is_tagged_safety_outlives_same_day_retention_and_is_listed(stage, capsys):
+    """`invoke restore` takes a safety backup first; the day's next run prunes with keep-daily (one per
+    day): the safety backup must stay, for backupKeepSafetyDays days counted from the newest one, and
+    `invoke backups` must show it as such."""
+    from ops import backup_ops
+
+    assert stage.job("run", "regular, before the safety backup")[0] == 0
+    code, _out, err = stage.job("run", "before restore", "--no-prune", "--safety")
+    assert code == 0, err
+    safety = newest_db(stage)
+    assert "safety" in safety["tags"] and "verified" not in safety["tags"], safety["tags"]
+    code, _out, err = stage.job("run", "regular, after the safety backup")  # prunes the day's older regular ones
+    assert code == 0, err
+    runs = {t for s in stage.snapshots() for t in s["tags"] if t.startswith("run=")}
+    assert next(t for t in safety["tags"] if t.startswith("run=")) in runs, "the safety backup was pruned"
+
+    days = int(stage.envs["BACKUP_KEEP_SAFETY_DAYS"])
+    host = stage.envs["BACKUP_HOST"]
+    now = datetime.now(UTC).replace(microsecond=0)
+    tags = ["finance-report", "kind=db", "safety", "safety-verified"]
+    synthetic(stage, now - timedelta(days=days + 2), [*tags, "run=safety-old"], host)
+    synthetic(stage, now - timedelta(days=days - 1), [*tags, "run=safety-recent"], host)
+    assert stage.job("run", "regular, pruning old safety backups")[0] == 0
+    runs = {t for s in stage.snapshots() for t in s["tags"] if t.startswith("run=")}
+    assert "run=safety-recent" in runs and "run=safety-old" not in runs, sorted(runs)
+
+    assert backup_ops.main("backups", "staging", docker_host=f"unix://{DOCKER_SOCK}") == 0
+    listing = capsys.readouterr().out
+    row = next(line for line in listing.splitlines() if line.split()[2:3] == [safety["short_id"]])
+    assert row.split()[-1] == "safety" and "verified" in row, listing
+
+
+def test_a_restore_from_an_earlier_same_day_backup_survives_its_own_safety_backup(stage):
+    """The safety backup prunes nothing: the snapshot about to be restored may be one the day's retention
+    would forget (an earlier backup of today, kept so far because the later one pruned nothing)."""
+    from ops import backup_ops
+
+    stage.sql("finance_report", "INSERT INTO ledger VALUES (800001, 'in-S', 1)")
+    assert stage.job("run", "source S")[0] == 0
+    source = newest_db(stage)
+    stage.sql("finance_report", "DELETE FROM ledger WHERE id = 800001")
+    assert stage.job("run", "later, pruning nothing", "--no-prune")[0] == 0
+    host = f"unix://{DOCKER_SOCK}"
+    assert (
+        backup_ops.main(
+            "restore", "staging", docker_host=host, yes=True, source=source["id"], into_scratch=True, no_http=True
+        )
+        == 0
+    ), "the source was pruned by the safety backup taken before restoring it"
+    scratch = "SELECT datname FROM pg_database WHERE datname LIKE 'finance_report_scratch_%%'"
+    (restored,) = [r[0] for r in stage.sql("postgres", scratch)]
+    assert stage.sql(restored, "SELECT id FROM ledger WHERE id > 800000") == [(800001,)]
+    stage.sql("postgres", f'DROP DATABASE "{restored}"')
+    assert stage.job("run", "after the same-day restore")[0] == 0
+
+
+@pytest.mark.parametrize("how", ["rows", "tables"])
+def test_a_sharp_drop_since_the_last_verified_backup_is_not_verified_and_prunes_nothing(stage, how):
+    """An emptied database restores fine; verified, it would push every good backup out of retention
+    within weeks. Compared with the previous verified backup: the table count, and the rows of its largest
+    tables. Refused with a reason in the log and the health line; accepted on purpose with --accept-drop."""
+    if how == "tables":
+        for i in range(8):
+            stage.sql("finance_report", f"CREATE TABLE extra_{i} (id int PRIMARY KEY)")
+    assert stage.job("run", f"before the {how} drop")[0] == 0
+    before = snapshot_ids(stage)
+    saved = ledger(stage)
+    if how == "rows":
+        stage.sql("finance_report", "DELETE FROM ledger")
+        expected = "public.ledger has 0 rows, the previous verified backup"
+    else:
+        for i in range(8):
+            stage.sql("finance_report", f"DROP TABLE extra_{i}")
+        expected = "tables, the previous verified backup"
+    try:
+        code, _out, err = stage.job("run", f"after the {how} drop")
+        assert code == 1, err
+        line = reason(err)
+        assert "restore check of" in line and expected in line and "--accept-drop" in line, line
+        health, probe = stage.health()
+        assert health == 1 and expected in probe, probe
+        db = newest_db(stage)
+        assert "verify-failed" in db["tags"] and "verified" not in db["tags"], db["tags"]
+        assert before <= snapshot_ids(stage), "a refused backup prunes nothing"
+        # The safety backup before a restore captures the state as it is (a restore is what a drop calls
+        # for), and is no baseline: the next regular backup is still compared with the last regular one.
+        code, _out, err = stage.job("run", "before restore", "--no-prune", "--safety")
+        assert code == 0 and "safety-verified" in newest_db(stage)["tags"], err
+        code, _out, err = stage.job("run", f"after the {how} drop, again")
+        assert code == 1 and expected in reason(err), err
+        code, _out, err = stage.job("run", "the drop is wanted", "--accept-drop")
+        assert code == 0 and "verified" in newest_db(stage)["tags"], err
+    finally:
+        if how == "rows":
+            columns = [list(c) for c in zip(*saved, strict=True)]
+            stage.sql(
+                "finance_report",
+                "INSERT INTO ledger SELECT * FROM unnest(%s::int[], %s::text[], %s::numeric[])",
+                tuple(columns),
+            )
+    assert ledger(stage) == saved
+    assert stage.job("run", f"after the {how} drop test")[0] == 0
+
+
 def test_check_latest_without_a_verified_backup_says_so(stage):
     proc = stage.docker.run(
         "exec",

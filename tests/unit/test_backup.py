@@ -41,6 +41,8 @@ def test_production_declares_the_backup_container_with_its_schedule_repository_a
         "BACKUP_INTERVAL_HOURS=24",
         "BACKUP_KEEP_DAILY=7",
         "BACKUP_KEEP_WEEKLY=4",
+        "BACKUP_KEEP_SAFETY_DAYS=14",
+        "BACKUP_MAX_DROP_PERCENT=50",
         "PGHOST=finance_report-postgres",
         "PGPORT=5432",
         "PGUSER=finance_report_backup",
@@ -213,6 +215,7 @@ def test_backup_settings_default_to_the_apps_storage_and_a_daily_schedule():
         7,
         4,
     )
+    assert (s.keep_safety_days, s.max_drop_percent) == (14, 50)
 
 
 @pytest.mark.parametrize(
@@ -268,6 +271,16 @@ def test_backup_settings_default_to_the_apps_storage_and_a_daily_schedule():
             "not a url",
             "config finance-report:backupHeartbeatUrl = [secret] is invalid: expected an http(s) URL the "
             "backup service calls after each verified backup, or empty",
+        ),
+        (
+            "backupMaxDropPercent",
+            "0",
+            'config finance-report:backupMaxDropPercent = "0" is invalid: expected an integer from 1 to 100',
+        ),
+        (
+            "backupKeepSafetyDays",
+            "0",
+            'config finance-report:backupKeepSafetyDays = "0" is invalid: expected an integer from 1 to 366',
         ),
         (
             "backupResticImage",
@@ -398,6 +411,37 @@ def test_the_health_allows_two_intervals(hours):
     assert ages is not None and ages.max_age == 2 * hours * 3600
 
 
+def health_in_sh(tmp_path, result: str, backup_age: int, verified_age: int, hours: int = 24) -> tuple[int, str]:
+    """`fr-backup health` as Docker runs it, on state files of a given age (the script's scratch volume
+    mapped to `tmp_path`, nothing else changed)."""
+    import time
+
+    now = int(time.time())
+    state = tmp_path / "state"
+    state.mkdir(exist_ok=True)
+    (state / "last-backup").write_text(f"{now - backup_age}\n")
+    (state / "last-verified").write_text(f"{now - verified_age}\n")
+    (state / "last-result").write_text(result + "\n")
+    script = job.script().replace(f"SCRATCH={job.SCRATCH}\n", f"SCRATCH={tmp_path}\n", 1)
+    env = {"BACKUP_INTERVAL_HOURS": str(hours), "PATH": "/usr/bin:/bin"}
+    proc = subprocess.run(["sh", "-c", script, "fr-backup", "health"], env=env, capture_output=True, text=True)
+    return proc.returncode, proc.stdout
+
+
+def test_the_health_fails_on_a_failed_last_run_however_recent_the_last_success(tmp_path):
+    assert health_in_sh(tmp_path, "ok 1 run=x snapshot=abc", 3600, 3600)[0] == 0
+    code, out = health_in_sh(tmp_path, "failed 2 repository: connection refused", 3600, 3600)
+    assert code == 1 and "LAST BACKUP FAILED" in out, out
+
+
+def test_the_health_line_says_stale_loudly(tmp_path):
+    code, out = health_in_sh(tmp_path, "ok 1 run=x snapshot=abc", 50 * 3600, 50 * 3600)
+    assert code == 1
+    assert out.splitlines()[1] == "BACKUPS STALE: the last verified backup is 50h old; the schedule allows 48h", out
+    ages = backup_health.parse_health_output(out)
+    assert ages is not None and backup_health.ages_line(ages).startswith("STALE: last backup 2d 2h ago"), ages
+
+
 # ------------------------------------------------------------------------------------------ operator tools (pure)
 
 
@@ -417,19 +461,25 @@ def test_the_listing_has_one_row_per_database_snapshot_with_size_and_verificatio
             snapshot(1, ["kind=db", "run=r1", "verified", "bytes=2048", "tables=12"]),
             snapshot(2, ["kind=globals", "run=r1", "verified"]),
             snapshot(4, ["kind=db", "run=r4"]),
+            snapshot(5, ["kind=db", "run=r5", "safety", "safety-verified", "bytes=1024", "tables=12"]),
+            snapshot(6, ["kind=db", "run=r6", "safety", "verify-failed"]),
         ]
     )
-    assert [(r.id, r.verification, r.size, r.tables) for r in rows] == [
-        ("abcdef01", "verified", 2048, 12),
-        ("abcdef03", "failed", None, None),
-        ("abcdef04", "unverified", None, None),
+    assert [(r.id, r.verification, r.size, r.tables, r.kind) for r in rows] == [
+        ("abcdef01", "verified", 2048, 12, ""),
+        ("abcdef03", "failed", None, None, ""),
+        ("abcdef04", "unverified", None, None, ""),
+        ("abcdef05", "verified", 1024, 12, "safety"),
+        ("abcdef06", "failed", None, None, "safety"),
     ]
     assert ops.render_backups(rows).splitlines() == [
-        "time (UTC)            snapshot        size  restore check tables",
+        "time (UTC)            snapshot        size  restore check tables kind",
         "2026-01-01 02:30:01Z  abcdef01     2.0 KiB  verified      12",
         "2026-01-03 02:30:03Z  abcdef03           ?  failed        -",
         "2026-01-04 02:30:04Z  abcdef04           ?  unverified    -",
-        "3 backups, 1 verified",
+        "2026-01-05 02:30:05Z  abcdef05     1.0 KiB  verified      12     safety",
+        "2026-01-06 02:30:06Z  abcdef06           ?  failed        -      safety",
+        "5 backups (2 of them safety backups before a restore), 2 verified",
     ]
 
 
