@@ -2,7 +2,7 @@
 
 import pulumi
 
-from config.stack_config import read_pulumi_config
+from config.pulumi_config import read_pulumi_config
 from program.stack import FinanceReportStack
 
 config = read_pulumi_config()  # raises ConfigError (one line, no traceback) before any resource exists

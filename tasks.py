@@ -22,12 +22,21 @@ def _usage_errors_exit_2(self):
 Program.parse_tasks = _usage_errors_exit_2
 
 
+# The only short flags, the same in every task. Invoke would give each parameter the first free letter of
+# its name, so one letter meant different flags in different tasks (-t: --http in status, --tail in logs).
+SHORT_FLAGS = {"stack": "s", "config_file": "c", "docker_host": "d", "yes": "y", "follow": "f", "quiet": "q"}
+
+
 class _HelpKeepsDashH(invoke.Task):
     """`-h` after a task stays its help: invoke hands a task's first parameter starting with h the short
-    flag -h, so `invoke restore -h` ran a restore (its --http) instead of printing help."""
+    flag -h, so `invoke restore -h` ran a restore (its --http) instead of printing help. Short flags come
+    from SHORT_FLAGS only."""
 
     def arg_opts(self, name, default, taken_names):
-        return super().arg_opts(name, default, taken_names | {"h"})
+        opts = super().arg_opts(name, default, taken_names | {"h"})
+        short = SHORT_FLAGS.get(name)
+        opts["names"] = opts["names"][:1] + ([short] if short and short not in taken_names else [])
+        return opts
 
 
 def task(*args, **kwargs):
@@ -39,19 +48,81 @@ def task(*args, **kwargs):
         "stack": "stack name (production, staging, ...)",
         "json": "print one JSON object instead of the table",
         "config_file": "evaluate this stack file instead of Pulumi.<stack>.yaml",
-        "policy_config": "policy config JSON instead of policies/config.<stack>.json",
+        "policy_config": "policy config JSON instead of the one derived from the stack file (its env and domain "
+        "must be the stack's)",
+        "strict": "also fail (exit 1) when a required value is unset and the plan used a placeholder",
     }
 )
-def plan(c, stack="", json=False, config_file=None, policy_config=None):
+def plan(c, stack="", json=False, config_file=None, policy_config=None, strict=False):
     """Offline plan: the program under mocks plus every policy; exit 0 clean, 1 mandatory violation, 2 bad input."""
     from ci.offline_plan import main
 
-    sys.exit(main(stack, json, config_file, policy_config))
+    sys.exit(main(stack, json, config_file, policy_config, strict))
+
+
+_DEPLOY_HELP = {
+    "stack": "stack name (default: PULUMI_STACK, else the one `pulumi stack select` chose)",
+    "config_map": "JSON of pulumi/actions' config-map (CI: ci.preview_config's read-only connection); values are "
+    "passed as --config and never kept in the stack file",
+}
+
+
+@task(help=_DEPLOY_HELP)
+def preview(c, stack="", config_map=None):
+    """`pulumi preview` of the stack with the policy pack and its config derived from the stack file."""
+    from ops.deploy import main
+
+    sys.exit(main("preview", stack, config_map=config_map))
+
+
+@task(help={**_DEPLOY_HELP, "yes": "do not ask for confirmation (passes --yes to pulumi up)"})
+def up(c, stack="", yes=False, config_map=None):
+    """`pulumi up` of the stack with the policy pack and its derived config, then `invoke status`."""
+    from ops.deploy import main
+
+    sys.exit(main("up", stack, yes=yes, config_map=config_map))
+
+
+@task(
+    name="new-stack",
+    positional=["name"],
+    help={
+        "name": "the new stack's name, which is its env (lowercase letters and digits)",
+        "domain": "required: internal domain; the site is served at report-<name>.<domain>",
+        "docker_host": "required: Docker host of the Dokploy server, ssh://user@host[:port]",
+        "vault_address": "Vault address (https://...)",
+        "image_tag": "backend/frontend image tag (sha7, vX.Y.Z or sha256 digest)",
+        "s3_endpoint": "S3 (MinIO) endpoint URL of the app's buckets",
+        "out_dir": "write Pulumi.<name>.yaml here instead of the project",
+    },
+)
+def new_stack(
+    c, name=None, domain=None, docker_host=None, vault_address=None, image_tag=None, s3_endpoint=None, out_dir=None
+):
+    """Write Pulumi.<name>.yaml from the program's config schema and print the steps to a first preview."""
+    from ops.new_stack import main
+
+    sys.exit(main(name, domain, docker_host, vault_address, image_tag, s3_endpoint, out_dir))
+
+
+@task(
+    name="policy-config",
+    help={
+        "stack": "stack name (production, staging, ...)",
+        "config_file": "derive it from this stack file instead of Pulumi.<stack>.yaml",
+    },
+)
+def policy_config(c, stack="", config_file=None):
+    """Print the policy pack's config for a stack, derived from its stack file (for a hand-run `pulumi preview
+    --policy-pack policies --policy-pack-config FILE`)."""
+    from ops.policy_pack import main
+
+    sys.exit(main(stack, config_file))
 
 
 @task(name="config-reference")
 def config_reference(c):
-    """Print Pulumi.yaml's config block and README's config table, generated from config/stack_config.py."""
+    """Print Pulumi.yaml's config block and docs/configuration.md's table, generated from config/stack_config.py."""
     import yaml
 
     from ci.config_reference import project_config_block, readme_table
@@ -91,19 +162,60 @@ def adopt(c, stack="", config_file=None, vault_address=None, yes=False, dry_run=
     sys.exit(main(stack, config_file, vault_address, yes, dry_run))
 
 
+@task
+def architecture(c):
+    """Regenerate docs/architecture.md's layer picture and table from the project's imports."""
+    from ci.architecture import write_docs
+
+    write_docs()
+
+
+@task(
+    help={
+        "stack": "stack name (production, staging, ...)",
+        "out": "SVG to write (default docs/images/<stack>.svg); its DOT source goes beside it as .dot",
+    }
+)
+def diagram(c, stack="", out=None):
+    """Draw the stack's deployment from its plan (containers, networks, volumes, Vault, secret flow, backups) to SVG."""
+    from ci.diagram import main
+
+    sys.exit(main(stack, out))
+
+
+@task(name="vault-policies")
+def vault_policies(c):
+    """Write docs/vault/*.hcl, the Vault policies an administrator writes by hand, from the program's builders."""
+    from ci.vault_policies import ROOT, policy_files, write
+
+    for path in write(policy_files()):
+        print(path.relative_to(ROOT))
+
+
+@task
+def docs(c):
+    """Regenerate the generated sections of docs/ (exit codes, outputs) from the tools."""
+    from ci.docs_tables import write_docs
+
+    for path in write_docs():
+        print(f"docs: rewrote {path}")
+
+
 @task(name="readme-tables")
 def readme_tables(c):
-    """Print README's blocks generated from the tools (tests fail when README drifts from them)."""
+    """Print the blocks of README and docs/ generated from the tools (tests fail when a page drifts from them)."""
+    from ci.commands import commands_table
     from ci.memory_budget import host_budget
+    from ops.logs import readme_services
     from ops.rotate import readme_table as rotation_table
 
-    print("## Rotation\n")
+    print("## README.md: Commands\n")
+    print(commands_table())
+    print("## docs/rotation.md\n")
     print(rotation_table())
-    from ops.logs import readme_services
-
-    print("## Logs\n")
+    print("## docs/logs-and-status.md: --service\n")
     print(readme_services() + "\n")
-    print("## Preview environments: host memory budget\n")
+    print("## docs/pr-environments.md: host memory budget\n")
     print("\n".join(host_budget("staging").lines()))
 
 
@@ -117,7 +229,8 @@ def readme_tables(c):
     }
 )
 def doctor(c, stack="", config_file=None, docker_host=None, vault_address=None, pull=True):
-    """Preflight of the Docker host, Vault (VAULT_TOKEN) and S3: one line per check; exit 0 ok, 1 a check failed, 2 bad input."""
+    """Preflight of the Docker host, Vault (VAULT_TOKEN) and S3: one line per check; exit 0 ok, 1 a check failed,
+    2 bad input."""
     from ops.doctor import main
 
     sys.exit(main(stack, config_file, docker_host, vault_address, pull))
@@ -134,11 +247,12 @@ _BACKUP_HELP = {
 @task(
     help={
         **_BACKUP_HELP,
+        "quiet": "no progress lines (each job line with the time since the start); the result only",
         "accept_drop": "verify this backup even if the table count or a large table's rows dropped sharply since "
         "the last verified one (a drop that is wanted)",
     }
 )
-def backup(c, stack="", docker_host=None, config_file=None, yes=False, accept_drop=False):
+def backup(c, stack="", docker_host=None, config_file=None, yes=False, quiet=False, accept_drop=False):
     """Back up the env now (dump, store off-host, restore check); waits and reports. Exit 0/1/2.
 
     Runs the backup container's job: dump, upload, restore check (compared with the last verified backup:
@@ -148,7 +262,17 @@ def backup(c, stack="", docker_host=None, config_file=None, yes=False, accept_dr
     """
     from ops.backup_ops import main
 
-    sys.exit(main("backup", stack, docker_host=docker_host, config_file=config_file, yes=yes, accept_drop=accept_drop))
+    sys.exit(
+        main(
+            "backup",
+            stack,
+            docker_host=docker_host,
+            config_file=config_file,
+            yes=yes,
+            quiet=quiet,
+            accept_drop=accept_drop,
+        )
+    )
 
 
 @task(help={k: v for k, v in _BACKUP_HELP.items() if k != "yes"})
@@ -171,6 +295,7 @@ def backups(c, stack="", docker_host=None, config_file=None):
         "into_scratch": "restore into a new database beside the live one",
         "unverified": "allow a snapshot that failed (or never passed) its restore check",
         "http": "check the public health URLs after the restore (--no-http to skip)",
+        "quiet": "no progress lines (each phase with the time since the start); the result only",
     }
 )
 def restore(
@@ -183,8 +308,9 @@ def restore(
     into_scratch=False,
     unverified=False,
     http=True,
+    quiet=False,
 ):
-    """Safety backup, stop backend/worker, restore, start them, health gate (--into-scratch: a new database only). Exit 0/1/2.
+    """Safety backup, stop backend/worker, restore, start them, health gate (--into-scratch: new database). Exit 0/1/2.
 
     Without --into-scratch it restores OVER the live database: the current one is kept as
     finance_report_before_<time> (drop it by hand once the restore is confirmed), then the health gate
@@ -205,6 +331,7 @@ def restore(
             into_scratch=into_scratch,
             unverified=unverified,
             no_http=not http,
+            quiet=quiet,
         )
     )
 
@@ -213,7 +340,7 @@ def restore(
     name="preview-env",
     help={
         "pr": "pull request number N: the preview env and stack are pr<N>",
-        "out_dir": "write Pulumi.pr<N>.yaml and policies/config.pr<N>.json here instead of the project",
+        "out_dir": "write Pulumi.pr<N>.yaml here instead of the project",
         "image_tag": "backend/frontend image tag (default: the base stack's imageTag)",
         "existing_stacks": "JSON of `pulumi stack ls --json`: refuse a new preview beyond maxPreviewEnvs",
     },
@@ -270,7 +397,9 @@ def logs(
     }
 )
 def rotate(c, stack="", what="", yes=False, dry_run=False, config_file=None):
-    """Rotate a generated secret or an AppRole secret-id: `pulumi up --replace` of its resource, after saying what it does."""
+    """Rotate a generated secret or an AppRole secret-id: `pulumi up --replace` of its resource, after saying what
+    it does; a secret-id's rotation then destroys every other secret-id of its role. Runs from a clean checkout of
+    the deployed commit or main's tip only (exit 1 otherwise)."""
     from ops.rotate import main
 
     sys.exit(main(stack, what, yes, dry_run, config_file))
@@ -285,7 +414,8 @@ def rotate(c, stack="", what="", yes=False, dry_run=False, config_file=None):
     }
 )
 def rollback(c, stack="", to=None, list=False, yes=False):
-    """Redeploy an image tag from the stack's update history, as a normal health-gated update."""
+    """Redeploy an image tag from the stack's update history, as a normal health-gated update. Runs from a clean
+    checkout of the deployed commit or main's tip only (exit 1 otherwise)."""
     from ops.rollback import main
 
     sys.exit(main(stack, to, list, yes))

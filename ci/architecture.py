@@ -110,7 +110,10 @@ def upward_imports(imports: list[Import]) -> list[str]:
     for imp in imports:
         src, dst = layer_of(imp.importer), layer_of(imp.imported)
         if src != dst and dst not in LAYERS[src]:
-            problems.append(f"{imp.importer}:{imp.line} imports {imp.imported}: {src} may import only {', '.join(LAYERS[src]) or 'nothing of the project'}")
+            problems.append(
+                f"{imp.importer}:{imp.line} imports {imp.imported}: {src} may import only "
+                f"{', '.join(LAYERS[src]) or 'nothing of the project'}"
+            )
     return problems
 
 
@@ -186,6 +189,16 @@ def markdown() -> str:
         today = ", ".join(sorted(edges[layer])) or "nothing"
         lines.append(f"| `{layer}/` | {LAYER_ROLES[layer]} | {count} | {today} | {', '.join(allowed) or 'nothing'} |")
     return "\n".join(lines) + "\n"
+
+
+DOCS = ROOT / "docs/architecture.md"
+BEGIN, END = "<!-- generated: uv run invoke architecture -->\n", "<!-- end generated -->"
+
+
+def write_docs() -> None:
+    text = DOCS.read_text()
+    head, rest = text.split(BEGIN, 1)
+    DOCS.write_text(head + BEGIN + markdown() + END + rest.split(END, 1)[1])
 
 
 if __name__ == "__main__":

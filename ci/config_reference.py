@@ -1,4 +1,4 @@
-"""Renders Pulumi.yaml's `config:` block and README's config table from `config.stack_config.FIELDS`.
+"""Renders Pulumi.yaml's `config:` block and docs/configuration.md's table from `config.stack_config.FIELDS`.
 
 `uv run invoke config-reference` prints both; tests fail when either file drifts from FIELDS.
 """
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from config.stack_config import FIELDS, Field
+from config.schema import FIELDS, Field
 
 
 def project_config_block() -> dict[str, dict[str, Any]]:
@@ -52,7 +52,7 @@ def readme_table() -> str:
 
 
 def policy_table() -> str:
-    """README's table of the policy pack, from policies.registry."""
+    """docs/policies.md's table of the policy pack, from policies.registry."""
     from policies.registry import POLICIES
 
     rows = ["| policy | level | what it checks |", "|---|---|---|"]

@@ -1,4 +1,4 @@
-"""The Docker host's memory budget, checked by the offline plan (README "Preview environments").
+"""The Docker host's memory budget, checked by the offline plan (docs/pr-environments.md, "Host memory budget").
 
 Every container the program declares has a memory limit; one host runs the committed stacks (production,
 staging) and up to `maxPreviewEnvs` pull-request previews. The budget adds, from the program's own
@@ -12,6 +12,13 @@ captured inputs (run under mocks, as the offline plan runs it):
 and compares the peak with `hostMemoryMb` (what the host gives this project's containers: its total
 minus Dokploy, Traefik and the OS). The committed stacks on one host must agree on both keys. With
 hostMemoryMb 0 nothing is checked, and the plan says so.
+
+A `runtime: swarm` stack counts its services: each task's limit times its replicas (a global service once
+per node), plus one extra task of every start-first service (an update starts the new task before the
+old one stops). Its memory is also shown per node: what is pinned to the data node (node.hostname), what
+runs on every node (agent-bin), and the app tasks Swarm places on any node with room (their reservation
+equals their limit, so a node without room gets none). The host check stays conservative: the manager
+the stack connects to is counted as if every task ran on it.
 """
 
 from __future__ import annotations
@@ -22,16 +29,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from config.errors import ConfigError
 from config.stack_config import StackConfig
 from facts.envs import is_preview_env
+from facts.tokens import CONTAINER, SERVICE
+from ops.command import bad_input
 from ops.program_run import ROOT, ProgramRun, run_program, unwrap_secrets, with_missing_secrets
-from ops.stack_context import StackInputError, load_stack
+from ops.stack_context import committed_stacks, load_stack
 
-CONTAINER = "docker:index/container:Container"
-
-
-class BudgetInputError(Exception):
-    """A stack file or template the budget cannot read: one line."""
+MIB = 1024 * 1024
+EVERY_NODE, ANY_NODE = "every node", "any node"
 
 
 @dataclass(frozen=True)
@@ -42,6 +49,8 @@ class StackMemory:
     steady_mb: int
     rolling_mb: int
     """Limits of the create-before-delete containers: a second revision runs during each cutover."""
+    nodes: Mapping[str, int] = field(default_factory=dict)
+    """runtime swarm: steady MiB per node (a data node's hostname, every node, any node); empty for containers."""
 
     @property
     def peak_mb(self) -> int:
@@ -55,7 +64,28 @@ def stack_memory(stack: str, run: ProgramRun) -> StackMemory:
         steady += memory
         if container.options.get("deleteBeforeReplace") is False:  # rolled create-first (program/containers.py)
             rolling += memory
-    return StackMemory(stack, steady, rolling)
+    nodes: dict[str, int] = {}
+    for service in run.by_type(SERVICE):
+        props = unwrap_secrets(service.inputs)
+        task = props.get("taskSpec") or {}
+        memory = int(((task.get("resources") or {}).get("limits") or {}).get("memoryBytes") or 0) // MIB
+        mode = props.get("mode") or {}
+        replicas = 1 if mode.get("global") else int((mode.get("replicated") or {}).get("replicas") or 1)
+        steady += memory * replicas
+        if (props.get("updateConfig") or {}).get("order") == "start-first":
+            rolling += memory  # parallelism 1: one new task beside the old ones
+        node = EVERY_NODE if mode.get("global") else pinned_node(task) or ANY_NODE
+        nodes[node] = nodes.get(node, 0) + memory * replicas
+    return StackMemory(stack, steady, rolling, nodes)
+
+
+def pinned_node(task: Mapping[str, Any]) -> str | None:
+    """The hostname a task is pinned to (placement constraint node.hostname==<name>), or None."""
+    for constraint in (task.get("placement") or {}).get("constraints") or []:
+        key, _, value = str(constraint).partition("==")
+        if key.strip() == "node.hostname" and value.strip():
+            return value.strip()
+    return None
 
 
 @dataclass
@@ -85,6 +115,8 @@ class Budget:
         ]
         for s in self.stacks:
             lines.append(f"  {s.stack:<12} {s.steady_mb:>6} MiB + {s.rolling_mb} MiB during a cutover")
+            for node, mb in sorted(s.nodes.items()):
+                lines.append(f"    swarm {node:<14} {mb:>6} MiB")
         if self.preview is not None:
             lines.append(
                 f"  previews     {self.max_previews} x ({self.preview.steady_mb} MiB + "
@@ -98,7 +130,14 @@ class Budget:
             "hostMemoryMb": self.host_memory_mb,
             "maxPreviewEnvs": self.max_previews,
             "peakMb": self.peak_mb,
-            "stacks": {s.stack: {"steadyMb": s.steady_mb, "rollingMb": s.rolling_mb} for s in self.stacks},
+            "stacks": {
+                s.stack: {
+                    "steadyMb": s.steady_mb,
+                    "rollingMb": s.rolling_mb,
+                    **({"perNodeMb": dict(sorted(s.nodes.items()))} if s.nodes else {}),
+                }
+                for s in self.stacks
+            },
             "preview": {"steadyMb": self.preview.steady_mb, "rollingMb": self.preview.rolling_mb}
             if self.preview
             else None,
@@ -110,29 +149,20 @@ class Budget:
 def _load(stack: str, path: Path) -> tuple[StackConfig, dict[str, str], list[str]]:
     try:
         context = load_stack(stack, path)
-    except StackInputError as err:
-        raise BudgetInputError(f"{path.name}: {err}" if str(err).startswith("config ") else str(err)) from None
+    except ConfigError as err:
+        raise bad_input(f"{path.name}: {err}") from None
     return context.config, context.engine_config, context.secret_keys
 
 
 def _measure(stack: str, config: Mapping[str, str], secret_keys: list[str]) -> StackMemory:
     run = run_program(stack, config, secret_keys)
     if run.error is not None:
-        raise BudgetInputError(f"stack {stack}: {str(run.error).splitlines()[0]}")
+        raise bad_input(f"stack {stack}: {str(run.error).splitlines()[0]}")
     return stack_memory(stack, run)
 
 
 def host_of(docker_host: str) -> str:
     return urlsplit(docker_host).hostname or docker_host
-
-
-def committed_stacks(root: Path = ROOT) -> list[str]:
-    """The stack files in the project, previews excluded (they are counted as maxPreviewEnvs)."""
-    return sorted(
-        p.name[len("Pulumi.") : -len(".yaml")]
-        for p in root.glob("Pulumi.*.yaml")
-        if not is_preview_env(p.name[len("Pulumi.") : -len(".yaml")])
-    )
 
 
 def host_budget(

@@ -1,26 +1,41 @@
 """Mutation check: each guarded behaviour, broken on purpose, must make its tests fail.
 
-`uv run python -m ci.mutation_check [--only NAME ...] [--list]` copies the project's tracked files to a
-scratch directory once per mutation, applies one mutation (an exact text replacement, which must match
-once), runs the tests that guard it, and expects them to FAIL. A mutation whose tests still pass
-"survives": the check prints it and exits 1. A mutation whose text no longer matches exits 2 (the list
-went stale with the code). `.ci/run` runs it.
+`uv run python -m ci.mutation_check [--only NAME ...] [--list] [--jobs N] [--unmutated]` copies the
+project's tracked files to a scratch directory once per mutation, applies one mutation (an exact text
+replacement, which must match once), runs the tests that guard it, and expects one of them to FAIL (an
+error in a fixture or the harness does not count). A mutation whose tests still pass "survives": the
+check prints it and exits 1. A mutation whose text no longer matches exits 2 (the list went stale with
+the code). `.ci/run` runs it beside README's test command, which shows in the same run that every guard
+test passes on the unchanged code (.ci/run fails unless both pass).
+
+Each mutation names the smallest selection of tests that kills it: test node ids, not files, and a unit or
+policy test wherever one kills it, so that only mutations no unit test can see start the real-systems
+harness. To choose one for a new mutation, run the unit and policy tiers (then the integration files of
+the behaviour) on the mutant and keep the fastest test that fails, naming a whole test function where its
+parameter ids are positions; `--only NAME` then checks it is killed, and `--unmutated --only NAME` that the
+selection passes on its own on the unchanged code (one that fails alone would kill every mutant).
+
+Mutations run `--jobs` at a time (2 by default: the integration ones mostly wait on containers), each in
+its own scratch copy and on its own real-systems harness: FR_HARNESS_ID (the caller's, `mutant` when
+unset) with `-m0`, `-m1`, ... appended, one per concurrent slot, so a slot's engine keeps its images
+from one mutant to the next and two slots never share an engine.
 
 The list covers the places a review found unguarded (issue "Defects at the seams") and one mutation per
-defect it fixed; integration tests run on the real-systems harness with the caller's FR_HARNESS_ID
-(`mutant` when unset).
+defect it fixed.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import queue
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +50,10 @@ class Mutation:
     new: str
     tests: tuple[str, ...]
 
+    @property
+    def needs_harness(self) -> bool:
+        return any(t.startswith("tests/integration/") for t in self.tests)
+
 
 M = Mutation
 MUTATIONS = (
@@ -44,14 +63,14 @@ MUTATIONS = (
         "policies/container_secrets.py",
         "if is_secret_key(key) and value:",
         "if is_secret_key(key) and value and not value.startswith('/'):",
-        ("tests/policies/test_policies.py",),
+        ("tests/policies/test_policies.py::test_one_changed_property_fires_exactly_the_named_policy",),
     ),
     M(
         "least-privilege-trusts-the-policy-name",
         "policies/vault_least_privilege.py",
         'if match.group("env") != env:',
         "if False:",
-        ("tests/policies/test_policies.py",),
+        ("tests/policies/test_policies.py::test_least_privilege_judges_by_the_stacks_env_not_the_env_a_policy_names",),
     ),
     M(
         "postgres-stop-not-forwarded",
@@ -59,7 +78,7 @@ MUTATIONS = (
         "trap 'kill -INT \"$pid\" 2>/dev/null' INT TERM\n",
         "",
         (
-            "tests/integration/test_datastores.py::test_postgres_stops_fast_with_a_pooled_connection_and_restarts_without_recovery",
+            "tests/integration/test_datastores.py::test_postgres_stops_fast_with_a_pooled_connection_and_restarts_without_recovery[volume]",
         ),
     ),
     M(
@@ -83,14 +102,14 @@ MUTATIONS = (
         "policies/image_pinning.py",
         'digest.startswith("sha256:") and len(digest) == 71',
         'digest.startswith("sha256:")',
-        ("tests/policies/test_policies.py",),
+        ("tests/policies/test_policies.py::test_one_changed_property_fires_exactly_the_named_policy",),
     ),
     M(
         "tmpfs-policy-without-size",
         "policies/secrets_mount.py",
         'and "size=" in str(opts.get("o", ""))',
         "",
-        ("tests/policies/test_policies.py",),
+        ("tests/policies/test_policies.py::test_one_changed_property_fires_exactly_the_named_policy",),
     ),
     M(
         "agent-without-render-interval",
@@ -106,14 +125,16 @@ MUTATIONS = (
         "render/postgres_roles.sql",
         "ALTER ROLE @SUPERUSER@ PASSWORD :'pw';",
         "SELECT 1;",
-        ("tests/integration/test_adopt_rotation.py",),
+        (
+            "tests/integration/test_adopt_rotation.py::test_adopt_keeps_todays_values_and_a_replace_then_rotates_the_postgres_password",
+        ),
     ),
     M(
         "kv-path-policy-allows-nesting",
         "policies/vault_kv_path.py",
         ' or "/" in str(name)[len(prefix) :]',
         "",
-        ("tests/policies/test_policies.py",),
+        ("tests/policies/test_policies.py::test_one_changed_property_fires_exactly_the_named_policy",),
     ),
     # one per defect fixed
     M(
@@ -121,14 +142,14 @@ MUTATIONS = (
         "render/redis.py",
         'USER = "999:1000"',
         'USER = "0:0"',
-        ("tests/integration/test_datastores.py::test_redis_restarts_on_its_own_data_including_appendonlydir",),
+        ("tests/unit/test_engine_semantics.py::test_datastores_run_as_their_image_user_with_no_capability",),
     ),
     M(
         "datastore-without-env-label",
         "render/labels.py",
         "    labels[ENV] = env\n",
         "    if service not in ('postgres', 'redis'):\n        labels[ENV] = env\n",
-        ("tests/unit/test_engine_semantics.py", "tests/integration/test_status.py"),
+        ("tests/unit/test_engine_semantics.py::test_every_container_carries_its_env_and_service",),
     ),
     M(
         "agent-healthy-on-stale-files",
@@ -140,15 +161,15 @@ MUTATIONS = (
     M(
         "agent-not-replaced-on-kv-change",
         "program/vault_agent.py",
-        "labels=container_labels(env, VAULT_AGENT, agent_for=service, restart_digest=self.restart_digest)",
-        "labels=container_labels(env, VAULT_AGENT, agent_for=service)",
+        "env, Service.VAULT_AGENT, agent_for=service, restart_digest=self.restart_digest",
+        "env, Service.VAULT_AGENT, agent_for=service",
         ("tests/unit/test_engine_semantics.py",),
     ),
     M(
         "llm-keys-blanked-when-off",
         "render/secrets.py",
-        'return ",".join(k for k in [generated, *((kept or "").split(","))] if k)',
-        'return generated or ""',
+        "order = [generated, *kept_keys] if encrypt_with_generated else [*kept_keys, generated]",
+        "order = [generated, *kept_keys] if encrypt_with_generated else kept_keys",
         ("tests/unit/test_program.py",),
     ),
     M(
@@ -156,7 +177,7 @@ MUTATIONS = (
         ".ci/run",
         "uv run pytest tests/unit tests/policies -q",
         "true",
-        ("tests/unit/test_project_files.py",),
+        ("tests/unit/test_project_files.py::test_ci_runs_every_command_of_the_pull_request_checks_job",),
     ),
     M(
         "postgres-smart-shutdown",
@@ -164,7 +185,7 @@ MUTATIONS = (
         "trap 'kill -INT ",
         "trap 'kill -TERM ",
         (
-            "tests/integration/test_datastores.py::test_postgres_stops_fast_with_a_pooled_connection_and_restarts_without_recovery",
+            "tests/integration/test_datastores.py::test_postgres_stops_fast_with_a_pooled_connection_and_restarts_without_recovery[volume]",
         ),
     ),
     M(
@@ -179,48 +200,50 @@ MUTATIONS = (
         "program/containers.py",
         "lambda resolved: revision_name(name_prefix, resolved)",
         "lambda resolved: revision_name(name_prefix, {k: v for k, v in resolved.items() if k != 'capabilities'})",
-        ("tests/unit/test_engine_semantics.py",),
+        ("tests/unit/test_engine_semantics.py::test_rolling_names_are_the_hash_of_every_argument",),
     ),
     M(
         "secret-id-uploaded-0644",
         "render/vault_artifacts.py",
         'CREDENTIAL_FILE_MODE = "0400"',
         'CREDENTIAL_FILE_MODE = "0644"',
-        ("tests/unit/test_engine_semantics.py",),
+        ("tests/unit/test_engine_semantics.py::test_role_and_secret_id_uploads_are_readable_by_the_agent_only",),
     ),
     M(
         "duplicate-vault-paths-overwrite",
         "policies/vault_least_privilege.py",
         "paths.setdefault(path, set()).update(caps)",
         "paths[path] = caps",
-        ("tests/policies/test_policies.py",),
+        ("tests/policies/test_policies.py::test_one_changed_property_fires_exactly_the_named_policy",),
     ),
     M(
         "url-credentials-echoed",
-        "config/stack_config.py",
-        'return _URL_CREDENTIALS.sub(r"\\1[credentials hidden]@", value)',
+        "config/errors.py",
+        'return URL_CREDENTIALS.sub(r"\\1[credentials hidden]@", value)',
         "return value",
-        ("tests/unit/test_config.py",),
+        ("tests/unit/test_config.py::test_credentials_in_a_url_and_huge_values_are_not_echoed",),
     ),
     M(
         "stack-file-duplicates-allowed",
         "config/stack_file.py",
         "    _check_duplicates(label, root)\n",
         "",
-        ("tests/unit/test_stack_file.py",),
+        (
+            "tests/unit/test_stack_file.py::test_a_user_mistake_exits_2_with_one_short_line_and_registers_nothing[duplicate-key]",
+        ),
     ),
     M(
         "env-may-differ-from-stack",
         "config/stack_config.py",
         "    if env != stack:\n",
         "    if False:\n",
-        ("tests/unit/test_config.py",),
+        ("tests/unit/test_config.py::test_env_defaults_to_the_stack_name_and_must_be_usable_as_one",),
     ),
     M(
         "plan-crash-reported-as-bad-input",
-        "ci/offline_plan.py",
-        "        return 3\n",
-        "        return 2\n",
+        "ops/command.py",
+        "            return CRASHED\n",
+        "            return BAD_INPUT\n",
         ("tests/policies/test_offline_plan.py",),
     ),
     M(
@@ -228,14 +251,16 @@ MUTATIONS = (
         "program/containers.py",
         "options = pulumi.ResourceOptions(delete_before_replace=False, additional_secret_outputs",
         "options = pulumi.ResourceOptions(additional_secret_outputs",
-        ("tests/unit/test_engine_semantics.py",),
+        (
+            "tests/unit/test_engine_semantics.py::test_rolling_services_are_replaced_create_first_the_other_containers_delete_first",
+        ),
     ),
     M(
         "no-destroy-grace",
         "render/hardening.py",
         '        "destroy_grace_seconds": stop.seconds,\n',
         "",
-        ("tests/unit/test_engine_semantics.py",),
+        ("tests/unit/test_engine_semantics.py::test_every_container_stops_gracefully_when_deleted",),
     ),
     # the second review: seams between the program, Vault and the engine
     M(
@@ -243,13 +268,15 @@ MUTATIONS = (
         "render/vault_artifacts.py",
         "hcl_block(path, caps, pinned.get(path))",
         "hcl_block(path, caps)",
-        ("tests/integration/test_deploy_token.py",),
+        (
+            "tests/integration/test_deploy_token.py::test_the_deploy_token_writes_each_of_its_policies_with_the_programs_text_only",
+        ),
     ),
     M(
         "deploy-token-pins-only-the-app-role",
         "render/vault_artifacts.py",
-        '        pinned[f"auth/{approle_mount}/role/',
-        '        if service == "app": pinned[f"auth/{approle_mount}/role/',
+        "        pinned[role] = role_write_parameters(settings, [name])",
+        '        if service == "app": pinned[role] = role_write_parameters(settings, [name])',
         ("tests/integration/test_deploy_token.py",),
     ),
     M(
@@ -257,37 +284,44 @@ MUTATIONS = (
         "render/vault_artifacts.py",
         '        pinned[f"sys/policies/acl/{name}"] = {',
         '        if service == "app": pinned[f"sys/policies/acl/{name}"] = {',
-        ("tests/integration/test_deploy_token.py",),
+        (
+            "tests/integration/test_deploy_token.py::test_the_deploy_token_writes_each_of_its_policies_with_the_programs_text_only",
+        ),
     ),
     M(
         "preview-deployer-unpinned",
         "render/preview_env.py",
         '-pr{digit}*", crud, allowed)',
         '-pr{digit}*", crud)',
-        ("tests/integration/test_preview_env_vault.py",),
+        ("tests/integration/test_preview_env_vault.py::test_the_deployer_cannot_give_a_preview_role_any_other_policy",),
     ),
     M(
         "network-replaced-delete-first",
         "program/named.py",
         "docker.NetworkArgs(**kwargs))\n    return docker.Network(\n        resource_name,\n        name=name,\n"
-        "        **kwargs,\n        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(delete_before_replace=False)),",
+        "        **kwargs,\n        opts=pulumi.ResourceOptions.merge(opts, "
+        "pulumi.ResourceOptions(delete_before_replace=False)),",
         "docker.NetworkArgs(**kwargs))\n    return docker.Network(\n        resource_name,\n        name=name,\n"
         "        **kwargs,\n        opts=opts,",
-        ("tests/unit/test_engine_semantics.py",),
+        (
+            "tests/unit/test_engine_semantics.py::test_what_a_rolling_service_attaches_to_is_replaced_beside_it_never_under_it",
+        ),
     ),
     M(
         "adopt-drops-non-strings",
         "ops/adopt.py",
         'found[service] = dict(answer["data"]["data"] or {})',
         'found[service] = {k: v for k, v in (answer["data"]["data"] or {}).items() if isinstance(v, str)}',
-        ("tests/integration/test_adopt_rotation.py",),
+        (
+            "tests/integration/test_adopt_rotation.py::test_adopt_keeps_todays_values_and_a_replace_then_rotates_the_postgres_password",
+        ),
     ),
     M(
         "legacy-policy-level-ignored",
         "policies/vault_least_privilege.py",
         "caps |= LEGACY_POLICY[level]",
         "pass",
-        ("tests/policies/test_policies.py",),
+        ("tests/policies/test_policies.py::test_least_privilege_accepts_the_legacy_read_level_as_what_it_grants",),
     ),
     # day-2 operations (branch fix-day2)
     M(
@@ -295,28 +329,30 @@ MUTATIONS = (
         "ops/rollback.py",
         "return next((u for u in updates if u.kind in DEPLOY_KINDS), None)",
         "return next(iter(updates), None)",
-        ("tests/unit/test_rollback.py",),
+        ("tests/unit/test_rollback.py::test_refreshes_after_a_failed_cutover_do_not_hide_it",),
     ),
     M(
         "closed-stdin-is-a-traceback",
-        "ops/confirm.py",
-        "raise NoConfirmation() from None",
+        "ops/command.py",
+        'raise OperatorError(f"{NO_ANSWER}; nothing changed") from None',
         "raise",
-        ("tests/unit/test_rotate.py", "tests/unit/test_rollback.py", "tests/unit/test_invoke_usage.py"),
+        ("tests/unit/test_rollback.py::test_closed_stdin_is_one_line_and_exit_1_like_a_no",),
     ),
     M(
         "backup-secret-id-not-rotatable",
         "ops/rotate.py",
-        'SECRET_ID_SERVICES = ("app", "postgres", "redis", "backup")',
-        'SECRET_ID_SERVICES = ("app", "postgres", "redis")',
+        "SECRET_ID_SERVICES = tuple(VaultService)",
+        'SECRET_ID_SERVICES = tuple(s for s in VaultService if s != "backup")',
         ("tests/unit/test_rotate.py",),
     ),
     # the workflows' trust checks
     M(
         "deploy-main-guard-made-optional",
         ".github/workflows/deploy.yml",
-        "if: github.ref == 'refs/heads/main' && (github.event_name == 'push' || inputs.stack == 'staging')",
-        "if: github.ref == 'refs/heads/main' && (github.event_name == 'push' || inputs.stack == 'staging') || always()",
+        "if: github.ref == 'refs/heads/main' && (github.event_name == 'push' || github.event_name == 'schedule' || "
+        "inputs.stack == 'staging')",
+        "if: github.ref == 'refs/heads/main' && (github.event_name == 'push' || github.event_name == 'schedule' || "
+        "inputs.stack == 'staging') || always()",
         ("tests/policies/test_workflows.py::test_no_job_can_hand_a_credential_to_unreviewed_code",),
     ),
     M(
@@ -352,10 +388,7 @@ MUTATIONS = (
         "render/backup_job.sh",
         "base=$(( ${h#0} * 3600",
         "base=$(( $1 - $1 % 86400 + ${h#0} * 3600",
-        (
-            "tests/unit/test_backup.py::test_the_schedule_runs_next_at_the_configured_utc_time_and_interval",
-            "tests/unit/test_backup.py::test_a_restart_at_any_moment_plans_the_same_next_run",
-        ),
+        ("tests/unit/test_backup.py::test_a_restart_at_any_moment_plans_the_same_next_run",),
     ),
     M(
         "backup-health-allows-three-intervals",
@@ -419,6 +452,203 @@ MUTATIONS = (
             "tests/integration/test_backups.py::test_retention_prunes_exactly_restics_selection_and_nothing_after_a_failed_run",
         ),
     ),
+    # the real engine's inputs: policies see them after the provider's Check (issue: engine)
+    M(
+        "rolling-name-hashes-the-providers-defaults",
+        "policies/replacement.py",
+        "    props = without_check_defaults(plain(args.props))\n    service = service_of(props)",
+        "    props = plain(args.props)\n    service = service_of(props)",
+        ("tests/policies/test_check_shaped_inputs.py::test_the_rolling_name_holds_on_check_shaped_inputs",),
+    ),
+    M(
+        "volume-name-hashes-the-providers-defaults",
+        "policies/replacement.py",
+        "    props = without_check_defaults(plain(args.props))\n    if args.resource_type == CONTAINER",
+        "    props = plain(args.props)\n    if args.resource_type == CONTAINER",
+        (
+            "tests/policies/test_check_shaped_inputs.py::test_every_policy_judges_check_shaped_inputs_as_it_judges_the_programs_own",
+        ),
+    ),  # runtime swarm (docs/swarm.md): the guards of rolling, pinning, draining, secrets in raft
+    M(
+        "swarm-rolling-stop-first",
+        "render/swarm.py",
+        'order="start-first",\n            failure_action="rollback",',
+        'order="stop-first",\n            failure_action="rollback",',
+        ("tests/unit/test_swarm_program.py::test_rolling_services_update_start_first_and_roll_back_within_the_watch",),
+    ),
+    M(
+        "swarm-rolling-without-rollback",
+        "render/swarm.py",
+        '            failure_action="rollback",\n            monitor=short_duration(monitor_seconds),',
+        '            failure_action="pause",\n            monitor=short_duration(monitor_seconds),',
+        ("tests/unit/test_swarm_program.py::test_rolling_services_update_start_first_and_roll_back_within_the_watch",),
+    ),
+    M(
+        "swarm-datastore-not-pinned",
+        "program/swarm_datastore.py",
+        "**sw.task_settings(args.limits, [sw.data_node_constraint(args.data_node)]),",
+        "**sw.task_settings(args.limits, []),",
+        ("tests/unit/test_swarm_program.py::test_pinned_services_run_once_on_the_data_node_and_update_stop_first",),
+    ),
+    M(
+        "swarm-policy-accepts-stop-first-rolling",
+        "policies/service_rolling_update.py",
+        '    if update.get("order") != "start-first":',
+        "    if False:",
+        ("tests/policies/test_swarm_policies.py::test_a_rolling_service_that_would_not_roll_safely_is_refused",),
+    ),
+    M(
+        "swarm-policy-accepts-any-node",
+        "policies/service_pinned.py",
+        "    if UNKNOWN not in constraints and not any(_NODE_RE.match(str(c)) for c in constraints):",
+        "    if False:",
+        (
+            "tests/policies/test_swarm_policies.py::test_a_pinned_singleton_that_could_run_twice_or_elsewhere_is_refused",
+        ),
+    ),
+    M(
+        "swarm-policy-accepts-any-secret",
+        "policies/swarm_secrets.py",
+        "        if known(name) and not APPROLE_SECRET_RE.match(str(name)):",
+        "        if False:",
+        ("tests/policies/test_swarm_policies.py::test_an_application_secret_as_a_swarm_secret_is_refused",),
+    ),
+    M(
+        "swarm-task-without-drain",
+        "render/swarm_task.sh",
+        'sleep "${FR_DRAIN_SECONDS:-0}"\n',
+        "",
+        ("tests/unit/test_swarm_task_script.py::test_a_stop_signal_reaches_the_service_only_after_the_drain",),
+    ),
+    M(
+        "swarm-digest-not-in-backend-tasks",
+        "program/swarm_app.py",
+        "labels=sw.task_labels(env, Service.BACKEND, self.vault.restart_digest),",
+        "labels=sw.task_labels(env, Service.BACKEND),",
+        ("tests/unit/test_swarm_program.py::test_a_changed_app_value_rolls_exactly_the_tasks_that_read_it",),
+    ),
+    M(
+        "swarm-rollback-keeps-failed-configs",
+        "ops/rollback.py",
+        '        if rolling or resource.get("type") in SWARM_OBJECTS:',
+        "        if rolling:",
+        ("tests/unit/test_swarm_ops.py::test_a_rollback_keeps_the_swarm_config_the_rolled_back_service_uses",),
+    ),
+    M(
+        "swarm-object-names-unbounded",
+        "render/swarm.py",
+        "    room = SWARM_NAME_MAX - len(head) - len(tail)",
+        "    room = 99",
+        (
+            "tests/unit/test_swarm_program.py::test_every_swarm_object_name_is_one_swarmkit_accepts_even_for_the_longest_env",
+        ),
+    ),
+    M(
+        "swarm-in-task-agent-stays-up",
+        "program/swarm_vault.py",
+        "                render_once=args.in_task,",
+        "                render_once=False,",
+        ("tests/unit/test_swarm_program.py::test_the_in_task_agent_renders_once_and_the_sidecar_agents_keep_running",),
+    ),
+    # issue 16 item 16: survivors a wrong program passed
+    M(
+        "rollout-gate-accepts-starting",
+        "runtime/rollout_gate.py",
+        'if view.exists and view.running and (view.health == "healthy" or name in self.running):',
+        'if view.exists and view.running and (view.health in ("healthy", "starting") or name in self.running):',
+        ("tests/integration/test_rollout_gate.py::test_a_container_whose_health_is_still_starting_is_not_healthy",),
+    ),
+    M(
+        "rollout-gate-without-url-checks",
+        "runtime/rollout_gate.py",
+        "for step in (self.wait_healthy, self.check_urls, self.watch):",
+        "for step in (self.wait_healthy, self.watch):",
+        (
+            "tests/integration/test_rollout_gate.py::"
+            "test_a_public_url_that_never_answers_fails_the_gate_without_any_watch",
+        ),
+    ),
+    M(
+        "destroy-grace-without-postgres-minimum",
+        "policies/engine_forms.py",
+        "needed = max(int(stop or DOCKER_STOP_DEFAULT), "
+        'int(args.get_config()["minimums"].get(service_of(props) or "", 0)))',
+        "needed = int(stop or DOCKER_STOP_DEFAULT)",
+        ("tests/policies/test_policies.py::test_one_changed_property_fires_exactly_the_named_policy",),
+    ),
+    M(
+        "adopt-import-file-0644",
+        "ops/adopt.py",
+        "os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)",
+        "os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)",
+        ("tests/unit/test_adopt.py::test_the_import_file_is_on_tmpfs_readable_by_the_caller_only_and_removed_after",),
+    ),
+    M(
+        "status-always-exits-0",
+        "ops/status.py",
+        "    return 1 if found else 0\n",
+        "    return 0\n",
+        ("tests/unit/test_status.py::test_status_exits_1_when_a_service_is_unhealthy_and_0_when_all_are",),
+    ),
+    # issue 16, the credential side (branch harden-vault)
+    M(
+        "deploy-token-may-update-roles",
+        "render/vault_artifacts.py",
+        '    "auth/{approle}/role/{role}": ("create",),',
+        '    "auth/{approle}/role/{role}": ("create", "update"),',
+        (
+            "tests/integration/test_deploy_token.py::"
+            "test_a_leaked_deploy_token_cannot_change_delete_or_re_id_a_role_it_deployed",
+        ),
+    ),
+    M(
+        "role-cidrs-unpinned",
+        "render/vault_artifacts.py",
+        '        allowed["secret_id_bound_cidrs"] = orders\n',
+        '        allowed["secret_id_bound_cidrs"] = []\n',
+        (
+            "tests/integration/test_deploy_token.py::"
+            "test_a_role_the_deploy_token_creates_carries_exactly_the_programs_settings",
+        ),
+    ),
+    M(
+        "rotation-keeps-other-secret-ids",
+        "ops/rotate.py",
+        "    for accessor in others:\n        store.destroy(role, accessor)\n",
+        "    for accessor in others[:0]:\n        store.destroy(role, accessor)\n",
+        ("tests/unit/test_rotate.py::test_a_secret_id_rotation_then_destroys_every_other_secret_id_of_the_role",),
+    ),
+    M(
+        "checkout-guard-ignores-a-dirty-tree",
+        "ops/git_guard.py",
+        "    if state.dirty:\n",
+        "    if False:\n",
+        ("tests/unit/test_git_guard.py",),
+    ),
+    M(
+        "secret-ids-never-re-minted",
+        "program/vault_agent.py",
+        "metadata=va.secret_id_metadata(env, service, s.secret_id_renewal_window),",
+        "metadata=va.secret_id_metadata(env, service, ''),",
+        (
+            "tests/unit/test_approle_hardening.py::"
+            "test_the_first_deploy_of_a_new_renewal_window_re_mints_every_secret_id_and_recreates_only_the_agents",
+        ),
+    ),
+    M(
+        "generated-secret-policy-skips-missing",
+        "policies/generated_secrets.py",
+        "        if resource is None:\n",
+        "        if resource is None:\n            continue\n        if False:\n",
+        ("tests/policies/test_policies.py::test_a_plan_that_drops_a_generated_secret_data_depends_on_is_refused",),
+    ),
+    M(
+        "policy-venv-without-require-hashes",
+        ".ci/run",
+        "uv pip install -q --require-hashes --python policies/venv/bin/python -r policies/requirements.txt",
+        "uv pip install -q --python policies/venv/bin/python -r policies/requirements.txt",
+        ("tests/unit/test_policy_requirements.py",),
+    ),
     # issue 16: survivors of the backup service, killed
     M(
         "restore-without-health-gate",
@@ -461,8 +691,9 @@ def scratch_copy(files: list[str]) -> Path:
     return target
 
 
-def run_one(mutation: Mutation, files: list[str]) -> tuple[str, float, str]:
-    """('killed'|'survived'|'stale', seconds, detail)."""
+def run_one(mutation: Mutation, files: list[str], harness_id: str, mutate: bool = True) -> tuple[str, float, str]:
+    """('killed'|'survived'|'stale', seconds, detail); with mutate=False the selection runs on the
+    unchanged copy: ('passes'|'fails', seconds, detail)."""
     started = time.monotonic()
     directory = scratch_copy(files)
     try:
@@ -470,14 +701,9 @@ def run_one(mutation: Mutation, files: list[str]) -> tuple[str, float, str]:
         text = path.read_text()
         if text.count(mutation.old) != 1:
             return "stale", 0.0, f"{mutation.path}: the text to mutate occurs {text.count(mutation.old)} times"
-        path.write_text(text.replace(mutation.old, mutation.new))
-        # A caller's FR_HARNESS_ID is kept: two checks (or a check and a test run) on one machine must
-        # not share a harness engine; "mutant" only when none is given.
-        env = {
-            **os.environ,
-            "FR_HARNESS_ID": os.environ.get("FR_HARNESS_ID") or "mutant",
-            "PYTHONDONTWRITEBYTECODE": "1",
-        }
+        if mutate:
+            path.write_text(text.replace(mutation.old, mutation.new))
+        env = {**os.environ, "FR_HARNESS_ID": harness_id, "PYTHONDONTWRITEBYTECODE": "1"}
         proc = subprocess.run(
             [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *mutation.tests],
             cwd=directory,
@@ -486,29 +712,68 @@ def run_one(mutation: Mutation, files: list[str]) -> tuple[str, float, str]:
             text=True,
             timeout=1800,
         )
+        seconds = time.monotonic() - started
         summary = (proc.stdout.strip().splitlines() or ["(no output)"])[-1]
+        if not mutate:
+            return ("passes" if proc.returncode == 0 else "fails"), seconds, summary
         if proc.returncode == 0:
-            return "survived", time.monotonic() - started, summary
+            return "survived", seconds, summary
         if proc.returncode not in (1,):
-            return (
-                "survived",
-                time.monotonic() - started,
-                f"pytest exited {proc.returncode} (not a test failure): {summary}",
-            )
+            return "survived", seconds, f"pytest exited {proc.returncode} (not a test failure): {summary}"
         # Only a guard test failing counts: an error in a fixture or the harness (an engine that did not
         # start) says nothing about the mutation. The guard tests themselves pass unmutated: .ci/run runs
-        # the whole suite first.
+        # the whole suite in the same run (and --unmutated runs each selection alone on the unchanged code).
         if not re.search(r"^FAILED ", proc.stdout, re.MULTILINE):
-            return "survived", time.monotonic() - started, f"no guard test failed, only errors: {summary}"
-        return "killed", time.monotonic() - started, summary
+            return "survived", seconds, f"no guard test failed, only errors: {summary}"
+        return "killed", seconds, summary
     finally:
         shutil.rmtree(directory, ignore_errors=True)
+
+
+def harness_slots(base_id: str, jobs: int) -> list[str]:
+    """The FR_HARNESS_ID of each concurrent slot: apart from each other and from README's test command's
+    xdist workers (`-gw0`, ...) under the same base id, which .ci/run runs at the same time."""
+    return [f"{base_id}-m{n}" for n in range(jobs)]
+
+
+def run_all(chosen: list[Mutation], jobs: int, base_id: str, mutate: bool = True) -> list[tuple[Mutation, str]]:
+    """Run the mutations `jobs` at a time, the ones that start the harness first (they take longest);
+    print each verdict as it comes."""
+    files = tracked_files()
+    slots: queue.SimpleQueue[str] = queue.SimpleQueue()
+    for slot in harness_slots(base_id, jobs):
+        slots.put(slot)
+
+    def in_a_slot(mutation: Mutation) -> tuple[str, float, str]:
+        slot = slots.get()
+        try:
+            return run_one(mutation, files, slot, mutate)
+        finally:
+            slots.put(slot)
+
+    ordered = sorted(chosen, key=lambda m: not m.needs_harness)
+    results = []
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        futures = {pool.submit(in_a_slot, m): m for m in ordered}
+        for future in as_completed(futures):
+            mutation = futures[future]
+            verdict, seconds, detail = future.result()
+            results.append((mutation, verdict))
+            print(f"{verdict:9} {mutation.name:40} {seconds:6.1f}s  {detail}", flush=True)
+    return results
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ci.mutation_check", description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", nargs="*", help="run only these mutations (names from --list)")
     parser.add_argument("--list", action="store_true")
+    parser.add_argument("--jobs", type=int, default=2, help="mutations run at a time (default 2)")
+    parser.add_argument(
+        "--unmutated",
+        action="store_true",
+        help="run each selection on the unchanged code instead, expecting it to pass (a selection that fails "
+        "alone would kill every mutant)",
+    )
     args = parser.parse_args(argv)
     chosen = [m for m in MUTATIONS if not args.only or m.name in args.only]
     if args.list:
@@ -519,12 +784,16 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         print(f"mutation_check: unknown mutation(s) {', '.join(sorted(unknown))}; see --list", file=sys.stderr)
         return 2
-    files = tracked_files()
-    results = []
-    for mutation in chosen:
-        verdict, seconds, detail = run_one(mutation, files)
-        results.append((mutation, verdict))
-        print(f"{verdict:9} {mutation.name:40} {seconds:6.1f}s  {detail}", flush=True)
+    if args.jobs < 1:
+        print(f"mutation_check: --jobs {args.jobs}: expected a whole number of 1 or more", file=sys.stderr)
+        return 2
+    # A caller's FR_HARNESS_ID is kept: two checks (or a check and a test run) on one machine must not
+    # share a harness engine; "mutant" only when none is given.
+    results = run_all(chosen, args.jobs, os.environ.get("FR_HARNESS_ID") or "mutant", mutate=not args.unmutated)
+    if args.unmutated:
+        failing = [m.name for m, v in results if v != "passes"]
+        print(f"mutation check, unmutated: {len(results) - len(failing)} selections pass, {len(failing)} do not")
+        return 1 if failing else 0
     survived = [m.name for m, v in results if v == "survived"]
     stale = [m.name for m, v in results if v == "stale"]
     print(

@@ -7,6 +7,7 @@ Run it as `uv run invoke plan --stack <name> [--json] [--config-file PATH] [--po
 
 from __future__ import annotations
 
+import copy
 import json
 import sys
 from collections.abc import Mapping, Sequence
@@ -25,25 +26,18 @@ from pulumi_policy import (
     StackValidationArgs,
 )
 
-from config.stack_config import ConfigError
-from config.stack_file import StackFileError, read_stack_file
-from facts import providers
+from config.errors import ConfigError
+from facts import providers, tokens
+from facts.bridge_check import TF_DEFAULTS, check_shape
 from facts.revision import is_revision_named
-from ops.program_run import ROOT, ProgramRun, Resource, mask_secrets, run_program, unwrap_secrets, with_missing_secrets
+from ops import policy_pack
+from ops.command import bad_input, run_task
+from ops.policy_pack import read_json_object
+from ops.program_run import ROOT, ProgramRun, Resource, mask_secrets, run_program, unwrap_secrets
+from ops.stack_context import load_stack, resolve_stack, stack_file
 
 MANDATORY = EnforcementLevel.MANDATORY.value
-
-
-class PlanInputError(Exception):
-    """Bad input: reported as one line, exit 2."""
-
-
-class ProgramCrash(Exception):
-    """The program raised something other than a config error: a bug, reported with its traceback, exit 3."""
-
-    def __init__(self, error: BaseException):
-        super().__init__(repr(error))
-        self.error = error
+SHAPED_TYPES = frozenset(TF_DEFAULTS)
 
 
 @dataclass
@@ -61,6 +55,8 @@ class Plan:
     violations: list[Violation] = field(default_factory=list)
     budget: Any | None = None
     """The host's memory budget (ci/memory_budget.Budget), when the command line computed it."""
+    unset: list[str] = field(default_factory=list)
+    """Required secrets the stack file leaves unset: the plan used placeholders; `pulumi up` would stop."""
 
     @property
     def mandatory(self) -> list[Violation]:
@@ -69,6 +65,10 @@ class Plan:
     @property
     def exit_code(self) -> int:
         return 1 if self.mandatory else 0
+
+    def strict_exit_code(self) -> int:
+        """`plan --strict`: an unset required value fails the plan too (the deploy workflow's gate)."""
+        return 1 if self.mandatory or self.unset else 0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -88,6 +88,7 @@ class Plan:
             "outputs": {k: ("[secret]" if k in self.run.secret_outputs else v) for k, v in self.run.outputs.items()},
             "warnings": list(self.run.warnings),
             "violations": [vars(v) for v in self.violations],
+            "unsetRequired": list(self.unset),
             **({"memoryBudget": self.budget.to_json()} if self.budget is not None else {}),
         }
 
@@ -100,7 +101,7 @@ def replace_plan(resource: Resource) -> dict[str, Any] | None:
     props = unwrap_secrets(resource.inputs)
     strategy, why = providers.effective_strategy(resource.type, props, resource.options.get("deleteBeforeReplace"))
     properties = providers.replacing_properties(resource.type, props)
-    if resource.type == providers.CONTAINER and is_revision_named(props):
+    if resource.type == tokens.CONTAINER and is_revision_named(props):
         properties = sorted(props)  # its name is the hash of every argument: any change renames it
     forced = sorted(set(resource.options.get("replaceOnChanges", [])) - set(properties or []))
     return {"strategy": strategy, "decidedBy": why, "properties": properties, "alsoReplaceOn": forced}
@@ -110,15 +111,7 @@ def replace_plan(resource: Resource) -> dict[str, Any] | None:
 
 
 def load_policy_config(path: Path) -> dict[str, Any]:
-    try:
-        config = json.loads(path.read_text())
-    except OSError as err:
-        raise PlanInputError(f"cannot read policy config {path}: {err.strerror}") from None
-    except json.JSONDecodeError as err:
-        raise PlanInputError(f"policy config {path} is not valid JSON: {err.msg} at line {err.lineno}") from None
-    if not isinstance(config, dict):
-        raise PlanInputError(f"policy config {path}: expected a JSON object keyed by policy name")
-    return config
+    return read_json_object(path)
 
 
 def resolve_policy(policy: Any, pack_config: Mapping[str, Any], path: Path) -> tuple[str, dict[str, Any]]:
@@ -127,7 +120,7 @@ def resolve_policy(policy: Any, pack_config: Mapping[str, Any], path: Path) -> t
     if isinstance(section, str):
         section = {"enforcementLevel": section}
     if not isinstance(section, dict):
-        raise PlanInputError(
+        raise bad_input(
             f"policy config {path}: {policy.name} = {json.dumps(section)[:60]}; expected an object of "
             "settings or an enforcement level"
         )
@@ -137,7 +130,7 @@ def resolve_policy(policy: Any, pack_config: Mapping[str, Any], path: Path) -> t
         or (policy.enforcement_level or EnforcementLevel.ADVISORY).value
     )
     if level not in ("advisory", "mandatory", "disabled", "remediate"):
-        raise PlanInputError(
+        raise bad_input(
             f"policy config {path}: {policy.name}.enforcementLevel = {level!r}; expected advisory, mandatory "
             "or disabled"
         )
@@ -150,7 +143,7 @@ def resolve_policy(policy: Any, pack_config: Mapping[str, Any], path: Path) -> t
         config.update({k: v for k, v in section.items() if k != "enforcementLevel"})
         for key in schema.required or []:
             if key not in config:
-                raise PlanInputError(
+                raise bad_input(
                     f"policy config {path}: {policy.name}.{key} is missing; expected "
                     f"{schema.properties[key].get('type', 'a value')}"
                 )
@@ -166,16 +159,16 @@ def _check_schema(name: str, config: Mapping[str, Any], schema: Any, path: Path)
     error = jsonschema.exceptions.best_match(jsonschema.Draft7Validator(document).iter_errors(dict(config)))
     if error is not None:
         where = ".".join(str(p) for p in error.absolute_path)
-        raise PlanInputError(f"policy config {path}: {name}{'.' + where if where else ''}: {error.message[:120]}")
+        raise bad_input(f"policy config {path}: {name}{'.' + where if where else ''}: {error.message[:120]}")
 
 
 def check_sections(pack_config: Mapping[str, Any], policies: Sequence[Any], path: Path) -> None:
     known = {p.name for p in policies} | {"all"}
     for section in pack_config:
         if section not in known and not section.startswith("$"):
-            raise PlanInputError(
+            raise bad_input(
                 f"policy config {path}: {section} names no policy of the pack; expected one of the names in "
-                "README's policy table"
+                "docs/policies.md"
             )
 
 
@@ -214,10 +207,24 @@ def policy_resources(run: ProgramRun) -> list[PolicyResource]:
     return list(resources.values())
 
 
+def check_shaped(resources: Sequence[PolicyResource]) -> list[PolicyResource]:
+    """The resources with the inputs the engine hands a policy: after their bridged provider's Check
+    (facts/bridge_check.py). Component resources have no Check, and the command provider's is not
+    modelled: their inputs stay as the program declared them."""
+    shaped = []
+    for resource in resources:
+        copy_ = copy.copy(resource)
+        if resource.resource_type in SHAPED_TYPES:
+            copy_.props = check_shape(resource.resource_type, resource.props, urn_name=resource.name)
+        shaped.append(copy_)
+    return shaped
+
+
 def evaluate(
     run: ProgramRun, pack_config: Mapping[str, Any], policies: Sequence[Any], config_path: Path = Path("policy-config")
 ) -> list[Violation]:
-    return evaluate_resources(policy_resources(run), pack_config, policies, config_path)
+    # As the engine hands them: after each provider's Check (the only way it ever sees them).
+    return evaluate_resources(check_shaped(policy_resources(run)), pack_config, policies, config_path)
 
 
 def evaluate_resources(
@@ -245,14 +252,16 @@ def evaluate_resources(
                     config,
                 )
 
-                def report(message: str, urn: str | None = None, _urn: str = resource.urn) -> None:
-                    violations.append(Violation(policy.name, level, urn or _urn, message))
+                def report(
+                    message: str, urn: str | None = None, _urn: str = resource.urn, _p=policy, _lv=level
+                ) -> None:
+                    violations.append(Violation(_p.name, _lv, urn or _urn, message))
 
                 policy.validate(args, report)
         else:
 
-            def report_stack(message: str, urn: str | None = None) -> None:
-                violations.append(Violation(policy.name, level, urn or "", message))
+            def report_stack(message: str, urn: str | None = None, _p=policy, _lv=level) -> None:
+                violations.append(Violation(_p.name, _lv, urn or "", message))
 
             policy.validate(StackValidationArgs(list(resources), config), report_stack)
     return violations
@@ -263,25 +272,26 @@ def plan(
     config_file: Path | None = None,
     policy_config: Path | None = None,
     policies: Sequence[Any] | None = None,
+    root: Path | None = None,
     **run_kwargs: Any,
 ) -> Plan:
+    """The stack's program under mocks and every policy over it. The policy config is derived from the
+    stack file (ops/policy_pack.py) unless `policy_config` names one, which must state the stack's env
+    and domain. Bad input raises before the program registers anything."""
     from policies.registry import POLICIES
 
-    config_path = config_file or ROOT / f"Pulumi.{stack}.yaml"
-    policy_path = policy_config or ROOT / "policies" / f"config.{stack}.json"
-    try:
-        config, secret_keys = read_stack_file(config_path)
-    except StackFileError as err:
-        raise PlanInputError(str(err)) from None
-    pack_config = load_policy_config(policy_path)
+    root = root or ROOT
+    context = load_stack(stack, config_file or root / f"Pulumi.{stack}.yaml")
+    pack_config, policy_path = policy_pack.given_or_derived(context, policy_config, root)
     check_sections(pack_config, policies or POLICIES, policy_path)
-    config, secret_keys = with_missing_secrets(config, secret_keys)
-    run = run_program(stack, config, secret_keys, **run_kwargs)
+    run = run_program(stack, context.engine_config, context.secret_keys, **run_kwargs)
     if isinstance(run.error, ConfigError):
-        raise PlanInputError(str(run.error))
+        raise bad_input(str(run.error))
     if run.error is not None:
-        raise ProgramCrash(run.error)
-    return Plan(stack, run, evaluate(run, pack_config, policies or POLICIES, policy_path))
+        raise run.error  # not the user's input: a crash (exit 3, its traceback printed)
+    result = Plan(stack, run, evaluate(run, pack_config, policies or POLICIES, policy_path))
+    result.unset = context.unset_required
+    return result
 
 
 # ------------------------------------------------------------------------------------------ report
@@ -322,6 +332,8 @@ def _summary(resource: Resource) -> str:
         elif isinstance(value, float) and value.is_integer():
             value = int(value)
         parts.append(f"{key}={value}")
+    if resource.type == providers.SERVICE:
+        parts += service_summary(inputs)
     flags = [name for name in ("protect", "retainOnDelete") if resource.options.get(name)]
     replace = replace_plan(resource)
     if replace:
@@ -329,6 +341,20 @@ def _summary(resource: Resource) -> str:
     if flags:
         parts.append("[" + ",".join(flags) + "]")
     return " ".join(parts)
+
+
+def service_summary(inputs: dict[str, Any]) -> list[str]:
+    """A Swarm service's image, tasks and update order (runtime swarm): what a rollout of it will do."""
+    task = inputs.get("taskSpec") or {}
+    mode = inputs.get("mode") or {}
+    replicas = "global" if mode.get("global") else int((mode.get("replicated") or {}).get("replicas") or 1)
+    pinned = [c for c in (task.get("placement") or {}).get("constraints") or [] if "==" in str(c)]
+    return [
+        f"image={(task.get('containerSpec') or {}).get('image')}",
+        f"replicas={replicas}",
+        f"update={(inputs.get('updateConfig') or {}).get('order', 'stop-first')}",
+        *([f"placement={','.join(pinned)}"] if pinned else []),
+    ]
 
 
 def render(result: Plan) -> str:
@@ -348,6 +374,8 @@ def render(result: Plan) -> str:
         lines += ["", "Warnings (as `pulumi preview` prints them):"] + [f"  {w}" for w in result.run.warnings]
     if result.budget is not None:
         lines += ["", *result.budget.lines()]
+    if result.unset:
+        lines += ["", unset_line(result.stack, result.unset)]
     lines += [
         "",
         f"Policy violations: {len(result.mandatory)} mandatory, "
@@ -363,45 +391,37 @@ def render(result: Plan) -> str:
 def with_budget(result: Plan, config_file: Path | None = None) -> None:
     """The host memory budget across the committed stacks and maxPreviewEnvs previews (ci/memory_budget.py);
     each of its problems is a mandatory violation, so the plan fails on them."""
-    from ci.memory_budget import BudgetInputError, host_budget
+    from ci.memory_budget import host_budget
 
-    try:
-        result.budget = host_budget(result.stack, result.run, config_file)
-    except BudgetInputError as err:
-        raise PlanInputError(f"memory budget: {err}") from None
+    result.budget = host_budget(result.stack, result.run, config_file)
     result.violations += [Violation("host-memory-budget", MANDATORY, "", problem) for problem in result.budget.problems]
 
 
-def main(stack: str, as_json: bool = False, config_file: str | None = None, policy_config: str | None = None) -> int:
-    """Exit 0: no mandatory violation; 1: at least one; 2: bad input (one line); 3: the program crashed
-    (a bug, not the user's input: its traceback is printed)."""
-    try:
-        if not stack:
-            raise PlanInputError("--stack is required: production, staging or another stack with a Pulumi.<stack>.yaml")
-        if config_file is None and not (ROOT / f"Pulumi.{stack}.yaml").exists():
-            # The committed stacks only: generated previews (Pulumi.pr<N>.yaml, git-ignored) come and go.
-            from ci.memory_budget import committed_stacks
-            from facts.envs import is_preview_env
+def unset_line(stack: str, unset: Sequence[str]) -> str:
+    """The plan's line on required values the stack file lacks, with the command that sets each."""
+    commands = "; ".join(f"`pulumi config set --secret --stack {stack} {key}`" for key in unset)
+    return f"not set (placeholders used): {', '.join(unset)}; `pulumi up` stops until they are: {commands}"
 
-            hint = (
-                f" (a preview's stack file: `uv run invoke preview-env --pr {stack[2:]}`)"
-                if is_preview_env(stack)
-                else ""
-            )
-            raise PlanInputError(
-                f"no stack file Pulumi.{stack}.yaml; pass --config-file PATH or one of: "
-                f"{', '.join(committed_stacks(ROOT))}{hint}"
-            )
-        result = plan(stack, Path(config_file) if config_file else None, Path(policy_config) if policy_config else None)
-        with_budget(result, Path(config_file) if config_file else None)
-    except PlanInputError as err:
-        print(f"plan: {err}", file=sys.stderr)
-        return 2
-    except ProgramCrash as crash:
-        import traceback
 
-        print("plan: the program crashed (a bug in the program, not in your input):", file=sys.stderr)
-        traceback.print_exception(crash.error, file=sys.stderr)
-        return 3
+def show_plan(
+    stack: str,
+    as_json: bool = False,
+    config_file: str | None = None,
+    policy_config: str | None = None,
+    strict: bool = False,
+) -> int:
+    """Exit 0: no mandatory violation (and with `strict`, no required value unset); 1: at least one; 2: bad
+    input (one line); 3: the program crashed (a bug, not the user's input: its traceback is printed)."""
+    stack = resolve_stack(stack, root=ROOT)
+    path = stack_file(stack, config_file, root=ROOT)
+    result = plan(stack, path, Path(policy_config) if policy_config else None, root=ROOT)
+    with_budget(result, path if config_file else None)
     print(json.dumps(result.to_json(), indent=2, default=str) if as_json else render(result))
-    return result.exit_code
+    if strict and result.unset:
+        print(f"plan: --strict: {unset_line(stack, result.unset)}", file=sys.stderr)
+    return result.strict_exit_code() if strict else result.exit_code
+
+
+def main(*args: Any, **kwargs: Any) -> int:
+    """`uv run invoke plan` as a command."""
+    return run_task("plan", show_plan, *args, **kwargs)

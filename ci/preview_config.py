@@ -1,4 +1,4 @@
-"""The config a CI preview runs with instead of the stack file's deploy connection (README: CI credentials).
+"""The config a CI preview runs with instead of the stack file's deploy connection (docs/ci-credentials.md).
 
 A preview runs the branch's own program, so it gets read-only credentials: the Docker host is reached as
 the preview ssh user, whose key is forced into the stack's read-only Docker API proxy, and the Vault
@@ -26,8 +26,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from config.stack_config import PROJECT, ConfigError, StackConfig, load_config
+from config.errors import ConfigError
+from config.stack_config import StackConfig, load_config
 from config.stack_file import StackFileError, read_stack_file
+from facts.project import PROJECT
 from ops.program_run import ROOT, with_missing_secrets
 
 PREVIEW_SSH_USER = "fr-preview"
@@ -52,7 +54,7 @@ def config_map(cfg: StackConfig) -> dict[str, dict[str, object]]:
         raise PreviewConfigError(
             f"stack {cfg.env} has no read-only Docker path for previews: set previewDockerProxy: true in "
             f"Pulumi.{cfg.env}.yaml "
-            "after the host setup in README's CI credentials section"
+            "after the host setup in docs/ci-credentials.md (the read-only Docker path)"
         )
     values = {"dockerHost": preview_docker_host(cfg.docker_host), "vaultSkipChildToken": "true"}
     return {f"{PROJECT}:{key}": {"value": value, "secret": False} for key, value in values.items()}
@@ -109,7 +111,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"::notice title=No pulumi preview of {cfg.env}::stack {cfg.env} has no read-only Docker path "
             f"(previewDockerProxy is off in Pulumi.{cfg.env}.yaml), so no preview runs and no preview "
             "credential is used; "
-            "README CI credentials says how to set it up"
+            "docs/ci-credentials.md says how to set it up"
         )
     return 0
 

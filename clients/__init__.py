@@ -1,1 +1,2 @@
-"""Small clients of other systems (the Docker Engine API over ssh or a socket) and their error wording. Imports nothing of the project."""
+"""Small clients of other systems (the Docker Engine API over ssh or a socket) and their error wording.
+Imports nothing of the project."""

@@ -12,6 +12,7 @@ Errors are `DockerError` with one line naming the host and what failed; nothing 
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import shutil
@@ -22,6 +23,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
+
+from clients.net_errors import why_unreachable
 
 
 class DockerError(Exception):
@@ -63,6 +66,20 @@ def _ignore_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
+def connection_problem(err: BaseException, proc: subprocess.Popen | None = None) -> str:
+    """Why the engine could not be reached, in words (never an errno or an exception class)."""
+    if isinstance(err, FileNotFoundError):
+        return "no such socket"
+    if isinstance(err, PermissionError):
+        return "permission denied on the socket (is this user in the docker group?)"
+    if isinstance(err, (BrokenPipeError, ConnectionResetError, http.client.HTTPException)):
+        exited = proc.poll() if proc is not None else None
+        return "the connection closed before the engine answered" + (
+            f" (ssh exited {exited})" if exited is not None else ""
+        )
+    return why_unreachable(err)
+
+
 def ssh_command(host: str, ssh_opts: Sequence[str] = ()) -> list[str]:
     """The ssh command line the provider's connection helper runs for `ssh://user@host[:port]`."""
     parts = urlsplit(host)
@@ -93,7 +110,7 @@ class DockerAPI:
                 sock.connect(parts.path)
             except OSError as err:
                 sock.close()
-                raise DockerError(f"cannot reach the Docker engine at {self.host}: {err.strerror or err}") from None
+                raise DockerError(f"cannot reach the Docker engine at {self.host}: {connection_problem(err)}") from None
             conn.sock = sock
             return conn, None
         if parts.scheme == "ssh":
@@ -119,7 +136,8 @@ class DockerAPI:
         conn.close()
         if proc is None:
             return ""
-        proc.stdin.close()
+        with contextlib.suppress(OSError):  # ssh has gone already (a broken pipe): its stderr says why
+            proc.stdin.close()
         try:
             proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
@@ -157,17 +175,21 @@ class DockerAPI:
             response = Response(answer.status, answer.read())
         except (OSError, http.client.HTTPException) as err:
             # ssh's last stderr line says why (host key, auth, connection refused) better than the pipe error.
-            detail = self._close(conn, proc) or str(err) or type(err).__name__
+            detail = self._close(conn, proc) or connection_problem(err, proc)
             raise DockerError(f"cannot reach the Docker engine at {self.host}: {detail}") from None
         self._close(conn, proc)
         return response
 
-    def stream(self, path: str, query: Mapping[str, Any] | None = None) -> Iterator[bytes]:
-        """A GET whose body is read as it arrives (logs --follow)."""
+    def stream(
+        self, path: str, query: Mapping[str, Any] | None = None, method: str = "GET", body: Any = None
+    ) -> Iterator[bytes]:
+        """A call whose answer is read as it arrives (logs --follow, an exec's output); `body` is sent as JSON."""
         url = quote(path, safe="/:@") + (("?" + urlencode(query)) if query else "")
+        data = json.dumps(body).encode() if body is not None else None
         conn, proc = self._connect()
         try:
-            conn.request("GET", url, headers={"Host": "docker"})
+            headers = {"Host": "docker", **({"Content-Type": "application/json"} if data is not None else {})}
+            conn.request(method, url, body=data, headers=headers)
             answer = conn.getresponse()
             if answer.status >= 400:
                 raise DockerError(
@@ -180,7 +202,8 @@ class DockerAPI:
                     return
                 yield chunk
         except (OSError, http.client.HTTPException) as err:
-            raise DockerError(f"cannot reach the Docker engine at {self.host}: {err}") from None
+            detail = self._close(conn, proc) or connection_problem(err, proc)
+            raise DockerError(f"cannot reach the Docker engine at {self.host}: {detail}") from None
         finally:
             self._close(conn, proc)
 

@@ -22,11 +22,11 @@ from typing import Any
 
 import yaml
 
-from config.stack_config import provider_key_problem
+from config.errors import provider_key_problem
+from facts.project import PROJECT
 
-PROJECT = "finance-report"
 # Namespaces a stack file of this project may use: its own, the engine's, and the default providers the
-# program does use (`docker:` and `vault:` are refused: config.stack_config.provider_key_problem).
+# program does use (`docker:` and `vault:` are refused: config.errors.provider_key_problem).
 KNOWN_NAMESPACES = (PROJECT, "pulumi", "random", "command")
 # Top-level keys of a stack file (pulumi/pulumi sdk/go/common/workspace/project.go, ProjectStack).
 TOP_LEVEL_KEYS = ("config", "secretsprovider", "encryptedkey", "encryptionsalt", "environment")

@@ -1,6 +1,6 @@
 """Env names with a meaning of their own (pure; shared by the program and the policy pack).
 
-A pull request's preview environment is `pr<N>` (README "Preview environments"). N has no leading zero, so
+A pull request's preview environment is `pr<N>` (docs/pr-environments.md). N has no leading zero, so
 the preview deployer's Vault globs (`finance_report-pr1*` ... `pr9*`, render/preview_env.py) cover
 exactly these envs, and never `production`, whose name also starts with "pr". Any other env starting with
 `pr` and a digit is refused (config/stack_config.py), so no committed env can fall under those globs.

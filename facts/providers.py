@@ -6,7 +6,7 @@ Versions: pulumi 3.272 (engine read at v3.259.0), pulumi-docker 5.2.0 bridging
 kreuzwerker/terraform-provider-docker v4.5.0 (read at pulumi-docker v5.1.0, whose `upstream` is the same
 v4.5.0), pulumi-vault 7.14.0 bridging hashicorp/terraform-provider-vault v5.10.1, pulumi-command 1.2.1,
 pulumi-terraform-bridge v3.133.0. Citations are `repository@version:path:line`. Where a pinned version
-was not available to read, the nearest one was read and is named; README "What is only checkable on a
+was not available to read, the nearest one was read and is named; docs/testing.md "Only checkable on a
 real host" lists what these facts could not show here.
 
 Pure data and small pure functions only: the policy pack ships this module as part of the pack.
@@ -19,17 +19,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-CONTAINER = "docker:index/container:Container"
-VOLUME = "docker:index/volume:Volume"
-NETWORK = "docker:index/network:Network"
-REMOTE_IMAGE = "docker:index/remoteImage:RemoteImage"
-KV_SECRET = "vault:kv/secretV2:SecretV2"
-SECRET_ID = "vault:appRole/authBackendRoleSecretId:AuthBackendRoleSecretId"
-APPROLE_ROLE = "vault:appRole/authBackendRole:AuthBackendRole"
-VAULT_POLICY = "vault:index/policy:Policy"
-COMMAND = "command:local:Command"
-RANDOM_PASSWORD = "random:index/randomPassword:RandomPassword"
-RANDOM_BYTES = "random:index/randomBytes:RandomBytes"
+from facts.tokens import (
+    COMMAND,
+    CONTAINER,
+    KV_SECRET,
+    NETWORK,
+    RANDOM_BYTES,
+    RANDOM_PASSWORD,
+    REMOTE_IMAGE,
+    SECRET_ID,
+    SERVICE,
+    SWARM_CONFIG,
+    SWARM_SECRET,
+    VAULT_POLICY,
+    VOLUME,
+)
 
 DOCKER_TF = "kreuzwerker/terraform-provider-docker@v4.5.0:internal/provider"
 
@@ -40,7 +44,7 @@ class Fact:
     source: str
 
 
-# ------------------------------------------------------------------------------------------ replace strategy
+# -------------------------------------------------------------------------------------------------- replace strategy
 
 ENGINE_DBR_RULE = Fact(
     "The engine replaces delete-first when the provider's Diff says so, unless the program sets deleteBeforeReplace; "
@@ -56,23 +60,36 @@ PROVIDER_DELETE_BEFORE_REPLACE = {
 }
 # The bridge also answers delete-first for a resource whose auto-namable `name` the program sets
 # explicitly (pulumi-docker enables autonaming): containers, networks and volumes with a fixed name.
-NAMED_DELETE_BEFORE_REPLACE = {
-    t: Fact(
-        "An explicitly set autonamed `name` makes the bridge answer DeleteBeforeReplace.",
-        "pulumi/pulumi-docker@v5.1.0:provider/resources.go:404; "
-        "pulumi/pulumi-terraform-bridge@v3.133.0:pkg/tfbridge/provider.go:1253-1254, schema.go:238-243",
-    )
-    for t in (CONTAINER, NETWORK, VOLUME)
-} | {
-    # pulumi-vault enables autonaming for every resource with a `name` too: a replaced policy or KV secret
-    # (a new mount or path) is deleted before its successor exists.
-    t: Fact(
-        "An explicitly set autonamed `name` makes the bridge answer DeleteBeforeReplace.",
-        "pulumi/pulumi-vault@v7.11.0:provider/resources.go:561; "
-        "pulumi/pulumi-terraform-bridge@v3.133.0:pkg/tfbridge/provider.go:1253-1254",
-    )
-    for t in (VAULT_POLICY, KV_SECRET)
-}
+NAMED_DELETE_BEFORE_REPLACE = (
+    {
+        t: Fact(
+            "An explicitly set autonamed `name` makes the bridge answer DeleteBeforeReplace.",
+            "pulumi/pulumi-docker@v5.1.0:provider/resources.go:404; "
+            "pulumi/pulumi-terraform-bridge@v3.133.0:pkg/tfbridge/provider.go:1253-1254, schema.go:238-243",
+        )
+        for t in (CONTAINER, NETWORK, VOLUME)
+    }
+    | {
+        # docker_service, docker_secret and docker_config have no DeleteBeforeReplace in pulumi-docker's
+        # ResourceInfo (provider/resources.go:109-111,134-135), but their `name` is autonamed like every other.
+        t: Fact(
+            "An explicitly set autonamed `name` makes the bridge answer DeleteBeforeReplace.",
+            "pulumi/pulumi-docker@v5.1.0:provider/resources.go:109-111,134-135,404; "
+            "pulumi/pulumi-terraform-bridge@v3.133.0:pkg/tfbridge/provider.go:1253-1254",
+        )
+        for t in (SERVICE, SWARM_SECRET, SWARM_CONFIG)
+    }
+    | {
+        # pulumi-vault enables autonaming for every resource with a `name` too: a replaced policy or KV secret
+        # (a new mount or path) is deleted before its successor exists.
+        t: Fact(
+            "An explicitly set autonamed `name` makes the bridge answer DeleteBeforeReplace.",
+            "pulumi/pulumi-vault@v7.11.0:provider/resources.go:561; "
+            "pulumi/pulumi-terraform-bridge@v3.133.0:pkg/tfbridge/provider.go:1253-1254",
+        )
+        for t in (VAULT_POLICY, KV_SECRET)
+    }
+)
 # Before a delete-first replacement the engine deletes, first, every dependent whose inputs take a value
 # from the replaced resource and which the provider would replace if that value changed: a container
 # attached to a replaced network, or mounting a replaced volume, goes down with it.
@@ -98,7 +115,7 @@ def effective_strategy(type_: str, props: Mapping[str, Any], option: bool | None
     return CREATE_BEFORE_DELETE, "engine default"
 
 
-# ------------------------------------------------------------------------------------------ what replaces
+# ----------------------------------------------------------------------------------------------------- what replaces
 
 # docker_container: every argument is ForceNew except these. Of those, Update applies only the first set
 # (ContainerUpdate); changing any other leaves the running container as it was.
@@ -153,6 +170,9 @@ REPLACE_EXCEPT = {
     REMOTE_IMAGE: frozenset({"keepLocally", "forceRemove"}),
     # vault_approle_auth_backend_role_secret_id has no Update: every argument is ForceNew.
     SECRET_ID: frozenset(),
+    # docker_secret and docker_config have no Update: name, data (data_raw) and labels are ForceNew.
+    SWARM_SECRET: frozenset(),
+    SWARM_CONFIG: frozenset(),
 }
 REPLACE_FACTS = {
     CONTAINER: Fact(
@@ -175,16 +195,50 @@ REPLACE_FACTS = {
         "The secret-id resource has no Update; every argument is ForceNew.",
         "hashicorp/terraform-provider-vault@v5.10.1:vault/resource_approle_auth_backend_role_secret_id.go:26-132",
     ),
+    SERVICE: Fact(
+        "docker_service is updated in place (ServiceUpdate with the whole new spec); only name, mode and auth are "
+        "ForceNew at the top level, and in task_spec the networks_advanced entries, container_spec.hosts and "
+        "container_spec.sysctl.",
+        f"{DOCKER_TF}/resource_docker_service.go:22-27,54-59,357-361,502-506,701-733,762-768; "
+        "resource_docker_service_funcs.go:169-198",
+    ),
+    SWARM_SECRET: Fact(
+        "docker_secret has no UpdateContext: name, data and labels are ForceNew (a new value is a new secret).",
+        f"{DOCKER_TF}/resource_docker_secret.go:17-45",
+    ),
+    SWARM_CONFIG: Fact(
+        "docker_config has no UpdateContext: name, data, data_raw and labels are ForceNew.",
+        f"{DOCKER_TF}/resource_docker_config.go:19-55",
+    ),
     COMMAND: Fact(
         "Only `triggers` replaces a command; other changes re-run `create` as an update.",
         "pulumi/pulumi-command@v1.2.1:provider/pkg/provider/common/inputs.go:10; local/commandController.go:79-83",
     ),
 }
 REPLACE_ONLY = {COMMAND: frozenset({"triggers"})}
+# A service's ForceNew inputs, as engine paths (REPLACE_FACTS[SERVICE]); every other change is an update.
+SERVICE_FORCE_NEW = (
+    ("name",),
+    ("mode",),
+    ("auth",),
+    ("taskSpec", "networksAdvanceds"),
+    ("taskSpec", "containerSpec", "hosts"),
+    ("taskSpec", "containerSpec", "sysctl"),
+)
+
+
+def _at(props: Mapping[str, Any], path: tuple[str, ...]) -> Any:
+    value: Any = props
+    for key in path:
+        value = value.get(key) if isinstance(value, Mapping) else None
+    return value
 
 
 def replacing_properties(type_: str, props: Mapping[str, Any]) -> list[str] | None:
-    """The set inputs of a resource whose change replaces it, or None when no fact is known for its type."""
+    """The set inputs of a resource whose change replaces it, or None when no fact is known for its type.
+    A service's nested ones are named by their dotted path (taskSpec.networksAdvanceds)."""
+    if type_ == SERVICE:
+        return sorted(".".join(path) for path in SERVICE_FORCE_NEW if _at(props, path) is not None)
     if type_ in REPLACE_ONLY:
         return sorted(k for k in props if k in REPLACE_ONLY[type_])
     if type_ not in REPLACE_EXCEPT:
@@ -198,7 +252,7 @@ def ignored_updates(props: Mapping[str, Any]) -> list[str]:
     return sorted(k for k in props if k in CONTAINER_UPDATE_IGNORED and props[k] not in (None, {}, []))
 
 
-# ------------------------------------------------------------------------------------------ stop and removal
+# -------------------------------------------------------------------------------------------------- stop and removal
 
 STOP_ON_DELETE = Fact(
     "Deleting a container sends ContainerStop with t = destroy_grace_seconds, or t=0 (stop signal, then "
@@ -214,7 +268,7 @@ def delete_stop_seconds(props: Mapping[str, Any]) -> int:
     return int(grace) if grace > 0 else 0
 
 
-# ------------------------------------------------------------------------------------------ read-back forms
+# --------------------------------------------------------------------------------------------------- read-back forms
 
 GO_DURATION_FACT = Fact(
     "Health-check durations are parsed with time.ParseDuration and read back with Duration.String() (60s -> 1m0s); the "
@@ -260,6 +314,53 @@ def is_go_duration(text: str) -> bool:
     return go_duration(hours * 3600 + minutes * 60 + seconds) == text
 
 
+SHORT_DURATION_FACT = Fact(
+    "docker_service reads its durations back through shortDur(): Duration.String() with a trailing `m0s` and then "
+    "`h0m` cut (60s -> 1m, 3600s -> 1h, 90s -> 1m30s); the fields have no DiffSuppressFunc, so any other spelling "
+    "(1m0s, 60s) is a diff after every refresh.",
+    f"{DOCKER_TF}/resource_docker_service_structures.go:78-93,159-164,289-301,456-476,1341-1350",
+)
+# Engine paths of a service's read-back durations (converge_config is the provider's own and is not read back).
+SHORT_DURATION_FIELDS = {
+    SERVICE: (
+        ("taskSpec", "containerSpec", "stopGracePeriod"),
+        ("taskSpec", "containerSpec", "healthcheck", "interval"),
+        ("taskSpec", "containerSpec", "healthcheck", "timeout"),
+        ("taskSpec", "containerSpec", "healthcheck", "startPeriod"),
+        ("taskSpec", "restartPolicy", "delay"),
+        ("taskSpec", "restartPolicy", "window"),
+        ("updateConfig", "delay"),
+        ("updateConfig", "monitor"),
+        ("rollbackConfig", "delay"),
+        ("rollbackConfig", "monitor"),
+    )
+}
+
+
+def short_duration(seconds: int) -> str:
+    """Whole seconds as the service resource reads them back (shortDur): 5s, 1m, 1m30s, 1h, 1h30m, 0s."""
+    text = go_duration(seconds)
+    if text.endswith("m0s"):
+        text = text[:-2]
+    if text.endswith("h0m"):
+        text = text[:-2]
+    return text
+
+
+def is_short_duration(text: str) -> bool:
+    """True when `text` is what shortDur prints for a whole number of seconds."""
+    match = re.match(r"^(?:([1-9][0-9]*)h)?(?:([0-9]+)m)?(?:([0-9]+)s)?$", text or "")
+    if not text or not match:
+        return False
+    hours, minutes, seconds = (int(g) if g else 0 for g in match.groups())
+    return short_duration(hours * 3600 + minutes * 60 + seconds) == text
+
+
+def value_at(props: Mapping[str, Any], path: tuple[str, ...]) -> Any:
+    """The engine value at a nested path (None when any step is missing)."""
+    return _at(props, path)
+
+
 CONTAINER_READ_BACK_FACT = Fact(
     "Read sets these container attributes from ContainerInspect; env, labels and uploads are not read back, "
     "log_opts only "
@@ -288,7 +389,7 @@ CONTAINER_READ_BACK = {
     "stopTimeout": "Config.StopTimeout",
 }
 
-# ------------------------------------------------------------------------------------------ uploads
+# ------------------------------------------------------------------------------------------------------------ uploads
 
 UPLOAD_MODE = Fact(
     "An upload without `permissions` is written 0644 (0744 when executable); uploads are copied into the created "
@@ -297,7 +398,55 @@ UPLOAD_MODE = Fact(
 )
 DEFAULT_UPLOAD_MODE = 0o644
 
-# ------------------------------------------------------------------------------------------ health wait
+# ------------------------------------------------------------------------------------------------------ swarm services
+
+SERVICE_NETWORK_READ_AS_ID = Fact(
+    "A service's networks_advanced entries are read back as `id` (the daemon stores the network's id in the spec), "
+    "and `name` and `id` are ForceNew: a network given by name is a replacement of the service on every refresh.",
+    f"{DOCKER_TF}/resource_docker_service.go:701-719; resource_docker_service_structures.go:526-531, 1137-1163",
+)
+SERVICE_CONVERGE = Fact(
+    "With converge_config, an update polls until UpdateStatus is `completed` and fails on `rollback_completed`, "
+    "`paused` or `rollback_paused` (`service rollback completed: <message>`), or on its timeout (`Service with ID "
+    "(<id>) did not converge after <timeout>`); a create that does not converge deletes the service again. Without "
+    "it, create and update return at once. converge_config conflicts with mode.global.",
+    f"{DOCKER_TF}/resource_docker_service_funcs.go:52-75,200-223,341-355,434-449; resource_docker_service.go:963-968",
+)
+SERVICE_STOP_ON_DELETE = Fact(
+    "Deleting a service removes it and, when stop_grace_period is set (not 0s), waits up to that long for each "
+    "task's container to be removed: Swarm itself stops each task with the spec's stop signal and grace.",
+    f"{DOCKER_TF}/resource_docker_service_funcs.go:261-335",
+)
+SERVICE_REGISTRY_AUTH = Fact(
+    "Every service create and update sends registry credentials (the service's auth block, else the provider's "
+    "registry_auth for the image's registry); the daemon keeps them in the spec's PullOptions, i.e. in Swarm's "
+    "raft store.",
+    f"{DOCKER_TF}/resource_docker_service_funcs.go:42-45,185-190,646-661; "
+    "moby/moby@v20.10.24:daemon/cluster/services.go:227,323-325",
+)
+SERVICE_NO_NEW_PRIVILEGES = Fact(
+    "docker_service's container_spec has no no_new_privileges (privileges holds only credential_spec and "
+    "se_linux_context), so a service's tasks get it only from the daemon default (`no-new-privileges: true` in "
+    "daemon.json); `invoke doctor` checks that default.",
+    f"{DOCKER_TF}/resource_docker_service.go:131-195",
+)
+SERVICE_NO_SWAP = Fact(
+    "docker_service has no swap setting (resources hold memory_bytes and nano_cpus only): a task may use swap as "
+    "the daemon's default allows.",
+    f"{DOCKER_TF}/resource_docker_service.go:529-601",
+)
+SERVICE_TMPFS_OPTIONS = Fact(
+    "A service's tmpfs mount takes size_bytes and mode only (no uid/gid): the mount belongs to root.",
+    f"{DOCKER_TF}/resource_docker_service.go:277-296; resource_docker_service_structures.go:847-870",
+)
+SWARM_SECRET_TARGET = Fact(
+    "A secret or config reference whose file name is an absolute path is mounted there; a relative one under "
+    "/run/secrets (secrets) or / (configs). A secret's data lives in the managers' raft store and reaches only the "
+    "nodes running a task that references it.",
+    "moby/moby@v20.10.24:container/container.go:713-731; daemon/container_operations_unix.go:162-225",
+)
+
+# -------------------------------------------------------------------------------------------------------- health wait
 
 WAIT_FAILURE = Fact(
     "When `wait` times out the container is saved with an initialization error; the next update retries as an "
@@ -306,14 +455,14 @@ WAIT_FAILURE = Fact(
     "pulumi/pulumi@v3.259.0:pkg/resource/deploy/step_generator.go:2178-2183",
 )
 
-# ------------------------------------------------------------------------------------------ volumes
+# ------------------------------------------------------------------------------------------------------------ volumes
 
 VOLUME_CREATE_REUSES = Fact(
     "Creating a volume whose name exists returns the existing volume without reconciling its driver options.",
     "moby/moby@v28.5.2:volume/service/store.go:602-607; " + f"{DOCKER_TF}/resource_docker_volume.go:278-284",
 )
 
-# ------------------------------------------------------------------------------------------ secrets
+# ------------------------------------------------------------------------------------------------------------ secrets
 
 NESTED_SECRETS = Fact(
     "The engine marks an output secret when its input was top-level secret (step_executor) and, for "
@@ -345,7 +494,7 @@ SECRET_OUTPUTS = {
     ),
 }
 
-# ------------------------------------------------------------------------------------------ Vault provider
+# ----------------------------------------------------------------------------------------------------- Vault provider
 
 VAULT_CHILD_TOKEN = Fact(
     "Unless skip_child_token, the Vault provider creates a child token (update on auth/token/create) with TTL "
@@ -359,7 +508,7 @@ KV_DATA_SOURCE_MISSING = Fact(
     "hashicorp/terraform-provider-vault@v5.10.1:vault/data_source_kv_secret_v2.go:123-128",
 )
 
-# ------------------------------------------------------------------------------------------ Docker API the provider calls to read
+# ------------------------------------------------------------------------------ Docker API the provider calls to read
 
 READ_PATHS_FACT = Fact(
     "Refresh and preview read with: HEAD/GET /_ping and GET /version (client setup), GET /containers/json and "
@@ -383,7 +532,7 @@ READ_CALLS = (
     ("GET", "/volumes/{name}"),
 )
 
-# ------------------------------------------------------------------------------------------ Vault API the provider calls to read
+# ------------------------------------------------------------------------------- Vault API the provider calls to read
 
 VAULT_TF = "hashicorp/terraform-provider-vault@v5.10.1"
 VAULT_READ_PATHS_FACT = Fact(
@@ -426,6 +575,8 @@ VAULT_WRITE_CALLS = (
     (("update",), "auth/{approle}/role/{role}/secret-id-accessor/destroy"),
 )
 VAULT_CHILD_TOKEN_CALL = (("update",), "auth/token/create")
+# `invoke rotate` lists a role's secret-id accessors, then destroys every one but the new (ops/rotate.py).
+VAULT_ROTATION_CALLS = ((("list",), "auth/{approle}/role/{role}/secret-id"),)
 
 # What the provider sends when it writes a role and a policy: the deploy tokens' policies list exactly
 # these parameters (Vault refuses any other once allowed_parameters is set), and pin the ones that could
@@ -456,12 +607,32 @@ VAULT_ROLE_WRITE_PARAMS = (
     "secret_id_bound_cidrs",
     "local_secret_ids",
 )
+VAULT_ROLE_CREATE_FACT = Fact(
+    "A role create sends a field only when it is set: the numbers and lists through GetOk, which drops 0 and "
+    "empty lists; bind_secret_id, token_no_default_policy and local_secret_ids through GetOkExists; the CIDR "
+    "lists and token_policies as a schema.Set's List(), in the set's own order, not the program's. An update "
+    "sends only the fields that changed.",
+    "hashicorp/terraform-provider-vault@v5.10.1:vault/resource_approle_auth_backend_role.go:97-141; "
+    "vault/auth_token.go:250-332",
+)
+VAULT_JSON_NUMBERS_UNPINNABLE = Fact(
+    "A JSON number in a request body is decoded as a json.Number and compared with reflect.DeepEqual against the "
+    "policy's allowed_parameters values, which HCL parses as int or string: no value matches it, so a number "
+    "parameter can only be allowed with any value ([]) or refused. A list parameter is compared whole; a string "
+    "value is a glob.",
+    "openbao/openbao@df6ce2ceba:sdk/helper/jsonutil/json.go:99; internal/vault/policy/acl.go:856-889; "
+    "internal/vault/policy/policy.go:582-586 (hashicorp/vault vault/acl.go valueInSlice is the same code)",
+)
 VAULT_POLICY_WRITE_PARAM = "policy"
 # A secret-id write (mint) and an accessor lookup/destroy send these.
 VAULT_SECRET_ID_WRITE_PARAMS = ("secret_id", "cidr_list", "token_bound_cidrs", "metadata", "ttl", "num_uses")
 VAULT_ACCESSOR_PARAM = "secret_id_accessor"
 VAULT_SECRET_ID_PARAMS_FACT = Fact(
-    "A secret-id mint sends secret_id (custom only), cidr_list, token_bound_cidrs, metadata, ttl, num_uses; its read "
-    "and delete send secret_id_accessor.",
-    "hashicorp/terraform-provider-vault@v5.10.1:vault/resource_approle_auth_backend_role_secret_id.go:167-214,282-283,380-387,424-425",
+    "A secret-id mint sends secret_id (custom only), cidr_list, token_bound_cidrs, ttl and num_uses when set, and "
+    'metadata always (re-marshalled by normalizeDataJSON: keys sorted, no spaces; "" when unset); its read and '
+    "delete send secret_id_accessor.",
+    "hashicorp/terraform-provider-vault@v5.10.1:vault/resource_approle_auth_backend_role_secret_id.go:167-214,282-283,"
+    "380-387,424-425; the Pulumi resource's inputs are exactly these fields (pulumi/pulumi-vault@c074a1cb "
+    "sdk/python/pulumi_vault/approle/auth_backend_role_secret_id.py:61-81); the program sets backend, role_name "
+    "and metadata only (program/vault_agent.py)",
 )

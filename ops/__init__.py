@@ -1,1 +1,2 @@
-"""Operator commands behind `uv run invoke` and their plumbing (the program under mocks, stack context, confirmation). Imports config, render, facts and clients."""
+"""Operator commands behind `uv run invoke` and their plumbing (the program under mocks, stack context,
+confirmation). Imports runtime, config, render, facts and clients."""

@@ -21,7 +21,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -30,14 +29,17 @@ from typing import Any
 
 from clients.net_errors import why_unreachable
 from config.stack_config import StackConfig
-from ops.operator_error import OperatorError
-from ops.program_run import PROJECT, ROOT, ProgramRun
-from ops.stack_context import StackInputError, load_stack
+from facts.project import PROJECT
+from facts.services import VaultService
+from ops import pulumi_cli
+from ops.command import OperatorError, confirm, run_task
+from ops.program_run import ROOT, ProgramRun
+from ops.stack_context import load_stack, resolve_stack
 from render import naming
 from render.app_env import APP_SECRET_KEYS
 from render.secrets import GENERATED
 
-SERVICES = ("postgres", "redis", "app", "backup")
+SERVICES = tuple(VaultService)
 # Keys the program writes itself (the rest of a KV document is kept as it is).
 OWNED = {
     "postgres": {"POSTGRES_PASSWORD", "APP_DB_PASSWORD", "BACKUP_DB_PASSWORD"},
@@ -52,12 +54,6 @@ OPERATOR_SECRETS = {
     "S3_PUBLIC_SECRET_KEY": "s3PublicSecretKey",
     "ZAI_API_KEY": "zaiApiKey",
 }
-
-
-class AdoptError(OperatorError):
-    """One line, exit 1 (or 2 for bad input)."""
-
-    default_code = 1
 
 
 @dataclass
@@ -92,7 +88,7 @@ def _require_strings(vault: Mapping[str, Mapping[str, Any]], kv_mount: str, env:
     for service, document in vault.items():
         for key, value in (document or {}).items():
             if (key in OWNED[service] or key in OPERATOR_SECRETS) and value is not None and not isinstance(value, str):
-                raise AdoptError(
+                raise OperatorError(
                     f"Vault {kv_mount}/data/{naming.kv_name(env, service)}: {key} is a JSON "
                     f"{type(value).__name__}, expected a string (the program writes it as one); fix it in "
                     "Vault, then adopt again"
@@ -110,8 +106,10 @@ def plan_adoption(
     generated_keys: dict[str, set[str]] = {s: set() for s in SERVICES}
     for value in GENERATED:
         resource = next((r for r in run.resources if r.name == value.resource), None)
-        if resource is None:
-            continue  # not declared in this env (llmEncryption off): its key is kept, not imported
+        if resource is None or (value.kind == "fernet" and not cfg.llm_encryption):
+            # llmEncryption off: today's keys all stay as they are, first (the generated key goes after
+            # them, decrypt-only: render.secrets.llm_keys); none is imported into the generated one.
+            continue
         generated_keys[value.service].add(value.key)
         today = (vault.get(value.service) or {}).get(value.key)
         if not today:
@@ -172,16 +170,16 @@ def read_vault(address: str, token: str, kv_mount: str, env: str, timeout: float
         except hvac.exceptions.InvalidPath:
             continue
         except hvac.exceptions.Forbidden:
-            raise AdoptError(
+            raise OperatorError(
                 f"Vault refused to read {kv_mount}/data/{path}: the token needs read on the env's KV paths"
             ) from None
         except requests.RequestException as err:
-            raise AdoptError(
+            raise OperatorError(
                 f"cannot reach Vault at {address}: {why_unreachable(err)}; check --vault-address (or "
                 "vaultAddress) and that this machine reaches it"
             ) from None
         except hvac.exceptions.VaultError as err:
-            raise AdoptError(
+            raise OperatorError(
                 f"cannot read {kv_mount}/data/{path} from Vault at {address}: Vault answered {type(err).__name__}"
             ) from None
         # Every value, whatever its JSON type: what the program does not own is written back as it was.
@@ -227,7 +225,7 @@ def apply(adoption: Adoption, stack: str, run: Runner = run_cli) -> None:
         finally:
             shutil.rmtree(directory, ignore_errors=True)
         if done.returncode != 0:
-            raise AdoptError(
+            raise OperatorError(
                 f"pulumi import failed (exit {done.returncode}); run it again after fixing: {_last_line(done)}"
             )
     settings: list[tuple[str, bytes, bool]] = [
@@ -242,7 +240,7 @@ def apply(adoption: Adoption, stack: str, run: Runner = run_cli) -> None:
             ["pulumi", "config", "set", "--stack", stack, *(["--secret"] if secret else []), f"{PROJECT}:{key}"], value
         )
         if done.returncode != 0:
-            raise AdoptError(f"pulumi config set {key} failed (exit {done.returncode}): {_last_line(done)}")
+            raise OperatorError(f"pulumi config set {key} failed (exit {done.returncode}): {_last_line(done)}")
 
 
 def _last_line(done: subprocess.CompletedProcess) -> str:
@@ -254,14 +252,11 @@ def _last_line(done: subprocess.CompletedProcess) -> str:
 
 
 def load(stack: str, config_file: Path | None) -> tuple[StackConfig, ProgramRun, set[str]]:
-    try:
-        context = load_stack(stack, config_file)
-        return context.config, context.plan(), context.configured
-    except StackInputError as err:
-        raise AdoptError(str(err), 2) from None
+    context = load_stack(stack, config_file)
+    return context.config, context.plan(), context.configured
 
 
-def main(
+def adopt(
     stack: str,
     config_file: str | None = None,
     vault_address: str | None = None,
@@ -269,50 +264,43 @@ def main(
     dry_run: bool = False,
     runner: Runner = run_cli,
     answer: Callable[[str], str] = input,
+    check_cli: Callable[[str], str | None] = pulumi_cli.missing_cli,
 ) -> int:
-    try:
-        if not stack:
-            raise AdoptError("--stack is required", 2)
-        cfg, run, configured = load(stack, Path(config_file) if config_file else None)
-        if cfg.vault_values_adopted:
-            print(
-                f"adopt: stack {stack} has adopted its Vault values already (vaultValuesAdopted: true); nothing to do"
-            )
-            return 0
-        token = os.environ.get("VAULT_TOKEN")
-        if not token:
-            raise AdoptError("VAULT_TOKEN is not set: a token that can read the env's KV paths is needed", 2)
-        if not dry_run and shutil.which("pulumi") is None and runner is run_cli:
-            raise AdoptError(
-                "the pulumi CLI is not installed: adoption imports into the stack's state with `pulumi import`", 2
-            )
-        vault = read_vault(vault_address or cfg.vault_address, token, cfg.vault_kv_mount, cfg.env)
-        adoption = plan_adoption(run, cfg, vault, configured)
-        print(
-            f"adopt: stack {stack}: {len(adoption.adopted)} generated value(s) to import, "
-            f"{sum(len(v) for v in adoption.kept.values())} value(s) to keep, "
-            f"{len(adoption.operator_secrets)} operator secret(s) to set"
-        )
-        for urn in adoption.adopted:
-            print(f"  import {urn.rsplit('::', 1)[-1]}")
-        for service, keys in sorted(adoption.kept.items()):
-            print(f"  keep   {service}: {', '.join(sorted(keys))}")
-        for key in sorted(adoption.operator_secrets):
-            print(f"  set    {key} (secret)")
-        if dry_run:
-            return 0
-        if not yes and answer(f"Import these into stack {stack}'s state and config? [y/N] ").strip().lower() not in (
-            "y",
-            "yes",
-        ):
-            print("adopt: nothing changed")
-            return 1
-        apply(adoption, stack, runner)
-        print(
-            f"adopt: done; commit Pulumi.{stack}.yaml (vaultValuesAdopted, encrypted kept values), then "
-            f"`pulumi preview --stack {stack}`"
-        )
+    stack = resolve_stack(stack)
+    cfg, run, configured = load(stack, Path(config_file) if config_file else None)
+    if cfg.vault_values_adopted:
+        print(f"adopt: stack {stack} has adopted its Vault values already (vaultValuesAdopted: true); nothing to do")
         return 0
-    except AdoptError as err:
-        print(f"adopt: {err}", file=sys.stderr)
-        return err.code
+    token = os.environ.get("VAULT_TOKEN")
+    if not token:
+        raise OperatorError("VAULT_TOKEN is not set: a token that can read the env's KV paths is needed")
+    missing = None if dry_run else check_cli("adoption imports into the stack's state with `pulumi import`")
+    if missing is not None:
+        raise OperatorError(missing)
+    vault = read_vault(vault_address or cfg.vault_address, token, cfg.vault_kv_mount, cfg.env)
+    adoption = plan_adoption(run, cfg, vault, configured)
+    print(
+        f"adopt: stack {stack}: {len(adoption.adopted)} generated value(s) to import, "
+        f"{sum(len(v) for v in adoption.kept.values())} value(s) to keep, "
+        f"{len(adoption.operator_secrets)} operator secret(s) to set"
+    )
+    for urn in adoption.adopted:
+        print(f"  import {urn.rsplit('::', 1)[-1]}")
+    for service, keys in sorted(adoption.kept.items()):
+        print(f"  keep   {service}: {', '.join(sorted(keys))}")
+    for key in sorted(adoption.operator_secrets):
+        print(f"  set    {key} (secret)")
+    if dry_run:
+        return 0
+    confirm(f"Import these into stack {stack}'s state and config?", yes, answer)
+    apply(adoption, stack, runner)
+    print(
+        f"adopt: done; commit Pulumi.{stack}.yaml (vaultValuesAdopted, encrypted kept values), then "
+        f"`pulumi preview --stack {stack}`"
+    )
+    return 0
+
+
+def main(*args: Any, **kwargs: Any) -> int:
+    """`uv run invoke adopt` as a command (one line and an exit code on error)."""
+    return run_task("adopt", adopt, *args, **kwargs)

@@ -1,4 +1,4 @@
-"""Operator commands of the backup service (README "Backups and restore"):
+"""Operator commands of the backup service (docs/backups.md):
 
     uv run invoke backup  --stack S [--yes] [--accept-drop]       a backup now; waits and reports
     uv run invoke backups --stack S                               snapshots: time, size, verification
@@ -17,7 +17,7 @@ in the container runs to its end, the backend and worker start, the gate runs, t
 `--into-scratch` restores into a new database beside the live one and touches nothing else. `latest` is
 the newest backup that passed its restore check; an id of one that failed it (or was never checked) is
 refused unless `--unverified`. Exit codes: 0 done; 1 failed (one line per failure) or not confirmed (a no,
-or standard input closed without --yes: ops/confirm.py); 2 bad input.
+or standard input closed without --yes: ops/command.py); 2 bad input.
 """
 
 from __future__ import annotations
@@ -36,29 +36,31 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from clients.docker_api import DockerAPI, DockerError
-from ops.confirm import NoConfirmation, ask
+from facts.services import Service
+from ops.command import OperatorError, bad_input, confirm, run_task
+from ops.stack_context import resolve_stack
 from render import backup_job as job
 from render import labels as L
 from render.app_env import site_url
+from runtime.progress import Progress
 
 EXEC_TIMEOUT = 6 * 3600  # a backup of a large database streams for a long time without output
 SNAPSHOT_RE = re.compile(r"^(latest|[0-9a-f]{8,64})$")
 
 
-class OpsInputError(Exception):
-    """Bad input: one line, exit 2."""
-
-
-class OpsFailure(Exception):
-    """The operation failed: one line, exit 1."""
-
-
 # ------------------------------------------------------------------------------------------ Docker exec
 
 
-def exec_run(api: DockerAPI, container: str, argv: Sequence[str], env: Sequence[str] = ()) -> tuple[int, str, str]:
+def exec_run(
+    api: DockerAPI,
+    container: str,
+    argv: Sequence[str],
+    env: Sequence[str] = (),
+    on_stderr: Callable[[str], None] | None = None,
+) -> tuple[int, str, str]:
     """Run `argv` in `container` (POST /containers/{id}/exec, /exec/{id}/start), wait for it to end and
-    return its exit code, stdout and stderr (the API multiplexes both on one stream: 8-byte frames)."""
+    return its exit code, stdout and stderr (the API multiplexes both on one stream: 8-byte frames).
+    With `on_stderr`, each stderr line is handed to it as the exec sends it (progress of a long job)."""
     created = api.request(
         "POST",
         f"/containers/{container}/exec",
@@ -70,10 +72,17 @@ def exec_run(api: DockerAPI, container: str, argv: Sequence[str], env: Sequence[
             f"{created.body[:200].decode(errors='replace').strip()}"
         )
     exec_id = created.json()["Id"]
-    started = api.request("POST", f"/exec/{exec_id}/start", body={"Detach": False, "Tty": False})
-    if started.status >= 400:
-        raise DockerError(f"exec start in {container}: the Docker API answered {started.status}")
-    out, err = demultiplex(started.body)
+    start = {"Detach": False, "Tty": False}
+    if on_stderr is None:
+        started = api.request("POST", f"/exec/{exec_id}/start", body=start)
+        if started.status >= 400:
+            raise DockerError(f"exec start in {container}: the Docker API answered {started.status}")
+        out, err = demultiplex(started.body)
+    else:
+        frames = Frames(on_stderr)
+        for chunk in api.stream(f"/exec/{exec_id}/start", method="POST", body=start):
+            frames.feed(chunk)
+        out, err = frames.finish()
     for _ in range(50):  # the stream ends when the process does; its exit code follows shortly
         state = api.get(f"/exec/{exec_id}/json")
         if not state.get("Running"):
@@ -95,6 +104,38 @@ def demultiplex(stream: bytes) -> tuple[str, str]:
     return out.decode(errors="replace"), err.decode(errors="replace")
 
 
+class Frames:
+    """Docker's multiplexed stream read as it arrives: complete stderr lines go to `on_line` at once;
+    stdout and stderr are kept whole for the caller."""
+
+    def __init__(self, on_line: Callable[[str], None]):
+        self.on_line = on_line
+        self.buffer = bytearray()
+        self.out, self.err = bytearray(), bytearray()
+        self.partial = b""
+
+    def feed(self, chunk: bytes) -> None:
+        self.buffer.extend(chunk)
+        while len(self.buffer) >= 8:
+            kind, size = self.buffer[0], struct.unpack(">I", self.buffer[4:8])[0]
+            if len(self.buffer) < 8 + size:
+                return
+            payload = bytes(self.buffer[8 : 8 + size])
+            del self.buffer[: 8 + size]
+            if kind == 2:
+                self.err.extend(payload)
+                *lines, self.partial = (self.partial + payload).split(b"\n")
+                for line in lines:
+                    self.on_line(line.decode(errors="replace"))
+            else:
+                self.out.extend(payload)
+
+    def finish(self) -> tuple[str, str]:
+        if self.partial:
+            self.on_line(self.partial.decode(errors="replace"))
+        return self.out.decode(errors="replace"), self.err.decode(errors="replace")
+
+
 def env_containers(api: DockerAPI, env: str, service: str | None = None) -> list[dict[str, Any]]:
     labels = [f"{L.ENV}={env}"] + ([f"{L.SERVICE}={service}"] if service else [])
     return api.containers(labels)
@@ -105,9 +146,9 @@ def name_of(row: dict[str, Any]) -> str:
 
 
 def backup_container(api: DockerAPI, env: str) -> str:
-    running = [r for r in env_containers(api, env, L.BACKUP) if r.get("State") == "running"]
+    running = [r for r in env_containers(api, env, Service.BACKUP) if r.get("State") == "running"]
     if len(running) != 1:
-        raise OpsFailure(
+        raise OperatorError(
             f"expected one running backup container of env {env}, found {len(running)} (see `uv run invoke "
             f"status --stack {env}`)"
         )
@@ -198,7 +239,17 @@ class Context:
     site: str
     public_gate: bool
     out: TextIO
-    confirm: Callable[[str], bool]
+    confirm: Callable[[str], None]
+    """Asks the question; returns only when confirmed (ops.command.confirm)."""
+    progress: Progress | None = None
+    """Prints the job's lines as its exec sends them, with the elapsed time (None: collect them only)."""
+
+    def say(self, text: str) -> None:
+        """A phase of the command, as a progress line (a plain line without progress)."""
+        if self.progress is not None:
+            self.progress(text)
+        else:
+            print(text, file=self.out)
 
 
 def context(
@@ -207,22 +258,24 @@ def context(
     config_file: str | None,
     yes: bool,
     out: TextIO,
-    confirm: Callable[[str], bool] = ask,
+    read: Callable[[str], str] = input,
+    quiet: bool = False,
 ) -> Context:
     from pathlib import Path
 
-    from ops.status import Declared, StatusInputError
+    from ops.status import Declared
 
-    if not stack:
-        raise OpsInputError("--stack is required: production, staging or another stack with a Pulumi.<stack>.yaml")
-    try:
-        declared = Declared.of(stack, Path(config_file) if config_file else None)
-    except StatusInputError as err:
-        raise OpsInputError(str(err)) from None
+    declared = Declared.of(resolve_stack(stack), Path(config_file) if config_file else None)
     cfg = declared.config
     api = DockerAPI(docker_host or cfg.docker_host, cfg.docker_ssh_opts, timeout=EXEC_TIMEOUT)
     return Context(
-        cfg.env, api, site_url(cfg.env, cfg.domain), cfg.public_health_gate, out, (lambda _q: True) if yes else confirm
+        cfg.env,
+        api,
+        site_url(cfg.env, cfg.domain),
+        cfg.public_health_gate,
+        out,
+        lambda question: confirm(question, yes, read),
+        Progress(out, quiet),
     )
 
 
@@ -231,22 +284,20 @@ def run_backup(
 ) -> None:
     name = backup_container(ctx.api, ctx.env)
     flags = [*([] if prune else ["--no-prune"]), *(["--safety"] if safety else []), *(["--accept-drop"] * accept_drop)]
-    code, _out, err = exec_run(ctx.api, name, [job.SCRIPT_PATH, "run", reason, *flags])
-    for line in err.strip().splitlines():
-        print(f"  {line}", file=ctx.out)
+    code, _out, err = exec_run(ctx.api, name, [job.SCRIPT_PATH, "run", reason, *flags], on_stderr=ctx.progress)
     if code != 0:
-        raise OpsFailure(f"backup of env {ctx.env} failed: {last_line(err) or f'exit {code}'}")
+        raise OperatorError(f"backup of env {ctx.env} failed: {last_line(err) or f'exit {code}'}")
 
 
 def cmd_backup(ctx: Context, accept_drop: bool = False) -> int:
+    backup_container(ctx.api, ctx.env)  # the host and its backup service first: never ask for what cannot run
     question = f"Back up env {ctx.env} now?"
     if accept_drop:
         question = (
             f"Back up env {ctx.env} now, and verify it even if its tables or rows dropped sharply since the last "
             "verified backup (it then counts for retention like any other)?"
         )
-    if not ctx.confirm(question):
-        raise OpsFailure("not confirmed")
+    ctx.confirm(question)
     run_backup(ctx, accept_drop=accept_drop)
     print(f"backup of env {ctx.env} done and verified", file=ctx.out)
     return 0
@@ -256,11 +307,11 @@ def snapshot_list(ctx: Context) -> list[Backup]:
     name = backup_container(ctx.api, ctx.env)
     code, out, err = exec_run(ctx.api, name, [job.SCRIPT_PATH, "list"])
     if code != 0:
-        raise OpsFailure(f"listing the backups of env {ctx.env} failed: {last_line(err) or f'exit {code}'}")
+        raise OperatorError(f"listing the backups of env {ctx.env} failed: {last_line(err) or f'exit {code}'}")
     try:
         return backups_of(json.loads(out))
     except (json.JSONDecodeError, TypeError, AttributeError):
-        raise OpsFailure(
+        raise OperatorError(
             f"the backup container answered something that is not restic's snapshot list: {out[:80]!r}"
         ) from None
 
@@ -277,21 +328,21 @@ def resolve_source(listed: Sequence[Backup], source: str, env: str, unverified: 
     verified = [b for b in listed if b.verification == "verified"]
     if source == "latest":
         if not verified:
-            raise OpsFailure(f"env {env} has no verified backup to restore")
+            raise OperatorError(f"env {env} has no verified backup to restore")
         return verified[-1].id
     named = [b for b in listed if (b.full_id or b.id).startswith(source)]
     if not named:
-        raise OpsInputError(
+        raise bad_input(
             f"--from {source}: no backup of env {env} has this id (see `uv run invoke backups --stack {env}`)"
         )
     if len(named) > 1:
-        raise OpsInputError(
+        raise bad_input(
             f"--from {source}: {len(named)} backups of env {env} start with it; give more of the id (restic "
             "snapshots --json shows it whole)"
         )
     if named[0].verification != "verified" and not unverified:
         what = "failed its restore check" if named[0].verification == "failed" else "has not passed a restore check"
-        raise OpsInputError(
+        raise bad_input(
             f"--from {source}: snapshot {named[0].id} {what}; pass --unverified to restore it anyway (with "
             "--into-scratch to inspect it)"
         )
@@ -306,7 +357,7 @@ def cmd_restore(
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> int:
     if not SNAPSHOT_RE.match(source or ""):
-        raise OpsInputError(
+        raise bad_input(
             f"--from {source!r}: expected latest or a snapshot id (8 to 64 hex digits, see `uv run invoke backups`)"
         )
     stamp = now().strftime("%Y%m%d%H%M%S")
@@ -320,20 +371,19 @@ def cmd_restore(
         else "over the live database (the backend and worker stop meanwhile; the current database is kept under a "
         "new name)"
     )
-    if not ctx.confirm(f"Restore env {ctx.env} from {source} {what}?"):
-        raise OpsFailure("not confirmed")
+    ctx.confirm(f"Restore env {ctx.env} from {source} {what}?")
 
-    print(f"safety backup of env {ctx.env} first", file=ctx.out)
+    ctx.say(f"safety backup of env {ctx.env} first")
     try:
         # Tagged safety, kept backupKeepSafetyDays apart from the dailies; it prunes nothing: the snapshot
         # about to be restored may be one the day's retention would forget.
         run_backup(ctx, "before restore", prune=False, safety=True)
-    except OpsFailure as err:
-        raise OpsFailure(f"{err}; nothing was restored") from None
+    except OperatorError as err:
+        raise OperatorError(f"{err}; nothing was restored") from None
     if into_scratch:
-        code, out, err = exec_run(ctx.api, name, [job.SCRIPT_PATH, "restore", source, target])
+        code, out, err = exec_run(ctx.api, name, [job.SCRIPT_PATH, "restore", source, target], on_stderr=ctx.progress)
         if code != 0:
-            raise OpsFailure(last_line(err) or f"restore exited {code}")
+            raise OperatorError(last_line(err) or f"restore exited {code}")
         print(last_line(out), file=ctx.out)
         return 0
 
@@ -343,17 +393,19 @@ def cmd_restore(
         # Registered first: a stop that fails starts again what was already stopped.
         finally_start.callback(start_again, ctx, stopped, failures)
         for row in env_containers(ctx.api, ctx.env):
-            if row.get("Labels", {}).get(L.SERVICE) in (L.BACKEND, L.PREFECT_WORKER) and row.get("State") == "running":
+            if (
+                row.get("Labels", {}).get(L.SERVICE) in (Service.BACKEND, Service.PREFECT_WORKER)
+                and row.get("State") == "running"
+            ):
                 answer = ctx.api.request("POST", f"/containers/{row['Id']}/stop")
                 if answer.status >= 400 and answer.status != 304:
                     failures.append(f"stopping {name_of(row)} failed ({answer.status}); nothing was restored")
                     break
                 stopped.append(name_of(row))
-                print(f"stopped {name_of(row)}", file=ctx.out)
+                ctx.say(f"stopped {name_of(row)}")
         if not failures:
-            code, out, err = exec_run(ctx.api, name, [job.SCRIPT_PATH, "restore", source, target, "--live"])
-            for line in err.strip().splitlines():
-                print(f"  {line}", file=ctx.out)
+            argv = [job.SCRIPT_PATH, "restore", source, target, "--live"]
+            code, out, err = exec_run(ctx.api, name, argv, on_stderr=ctx.progress)
             if code != 0:
                 failures.append(last_line(err) or f"restore exited {code}")
             else:
@@ -362,7 +414,7 @@ def cmd_restore(
         failures.append("interrupted (Ctrl-C): the restore ran to its end first, then the backend and worker started")
     failures += health_gate(ctx)
     if failures:
-        raise OpsFailure("; ".join(failures))
+        raise OperatorError("; ".join(failures))
     return 0
 
 
@@ -372,7 +424,7 @@ def start_again(ctx: Context, stopped: Sequence[str], failures: list[str]) -> No
         if answer.status >= 400 and answer.status != 304:
             failures.append(f"starting {container} again failed ({answer.status})")
         else:
-            print(f"started {container}", file=ctx.out)
+            ctx.say(f"started {container}")
 
 
 @contextlib.contextmanager
@@ -412,12 +464,12 @@ def health_gate(ctx: Context) -> list[str]:
 
     rows = env_containers(ctx.api, ctx.env)
     # The backup service need only run: its health reports its last backup, a signal of its own.
-    running = [name_of(r) for r in rows if r.get("Labels", {}).get(L.SERVICE) == L.BACKUP]
+    running = [name_of(r) for r in rows if r.get("Labels", {}).get(L.SERVICE) == Service.BACKUP]
     healthy = [name_of(r) for r in rows if name_of(r) not in running]
     urls = (f"{ctx.site}/api/health", f"{ctx.site}/") if ctx.public_gate else ()
-    problems = Gate(
-        ctx.api, healthy, urls=urls, timeout=600, say=lambda line: print(line, file=ctx.out), running=running
-    ).run()
+    quiet = ctx.progress.quiet if ctx.progress is not None else False
+    say = lambda line: print(line, file=ctx.out, flush=True)  # noqa: E731
+    problems = Gate(ctx.api, healthy, urls=urls, timeout=600, say=say, quiet=quiet, running=running).run()
     if not problems:
         print(
             f"health gate: {len(healthy)} containers healthy"
@@ -428,7 +480,7 @@ def health_gate(ctx: Context) -> list[str]:
     return [f"health gate: {p}" for p in problems]
 
 
-def main(
+def execute(
     command: str,
     stack: str,
     *,
@@ -440,22 +492,20 @@ def main(
     unverified: bool = False,
     no_http: bool = False,
     accept_drop: bool = False,
+    quiet: bool = False,
     out: TextIO | None = None,
-    confirm: Callable[[str], bool] = ask,
+    read: Callable[[str], str] = input,
 ) -> int:
-    out = out or sys.stdout
-    try:
-        ctx = context(stack, docker_host, config_file, yes, out, confirm)
-        if no_http:
-            ctx.public_gate = False
-        if command == "backup":
-            return cmd_backup(ctx, accept_drop)
-        if command == "backups":
-            return cmd_backups(ctx)
-        return cmd_restore(ctx, source, into_scratch, unverified)
-    except OpsInputError as err:
-        print(f"{command}: {err}", file=sys.stderr)
-        return 2
-    except (OpsFailure, DockerError, NoConfirmation) as err:
-        print(f"{command}: {err}", file=sys.stderr)
-        return 1
+    ctx = context(stack, docker_host, config_file, yes, out or sys.stdout, read, quiet)
+    if no_http:
+        ctx.public_gate = False
+    if command == "backup":
+        return cmd_backup(ctx, accept_drop)
+    if command == "backups":
+        return cmd_backups(ctx)
+    return cmd_restore(ctx, source, into_scratch, unverified)
+
+
+def main(command: str, stack: str, **kwargs: Any) -> int:
+    """`uv run invoke backup|backups|restore` as a command (one line and an exit code on error)."""
+    return run_task(command, execute, command, stack, **kwargs)

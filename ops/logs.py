@@ -1,8 +1,8 @@
 """`uv run invoke logs --stack S --service SERVICE`: one env's container logs, found by label, over the
-stack's own Docker connection (README "Logs").
+stack's own Docker connection (docs/logs-and-status.md).
 
 SERVICE is backend, frontend, postgres, redis, worker (the prefect worker), backup, or agent:<svc> for
-the vault-agent of postgres, redis, app or backup (SERVICES and AGENT_SERVICES below; README's list is
+the vault-agent of postgres, redis, app or backup (SERVICES and AGENT_SERVICES below; docs/logs-and-status.md's list is
 generated from them). Containers are found by their `finance-report.env` and
 `finance-report.service` labels (render/labels.py; agents also by `finance-report.agent-for`), so a
 staging command never reads production's. The newest container is the current revision; with
@@ -26,34 +26,33 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, TextIO
 
-from clients.docker_api import DockerAPI, DockerError
-from config.stack_config import StackConfig
-from ops import stack_context
-from ops.program_run import ROOT
+from clients.docker_api import DockerAPI
+from facts.services import Service, VaultService
+from ops import stack_context, swarm_ops
+from ops.command import OperatorError, bad_input, run_task
 from render import labels as L
 
 # What an operator types -> the service label the program puts on those containers. `backup` is the
 # label of a backup service's containers, when the stack runs one.
 SERVICES = {
-    "backend": L.BACKEND,
-    "frontend": L.FRONTEND,
-    "postgres": L.POSTGRES,
-    "redis": L.REDIS,
-    "worker": L.PREFECT_WORKER,
+    "backend": Service.BACKEND,
+    "frontend": Service.FRONTEND,
+    "postgres": Service.POSTGRES,
+    "redis": Service.REDIS,
+    "worker": Service.PREFECT_WORKER,
     "backup": "backup",
 }
-AGENT_SERVICES = ("postgres", "redis", "app", "backup")
-# What a name means when it is not the label itself (README and the error line say so).
+AGENT_SERVICES = tuple(VaultService)
+# What a name means when it is not the label itself (docs/logs-and-status.md and the error line say so).
 SERVICE_NOTES = {"worker": "the prefect worker"}
 _ALL = [*SERVICES, *(f"agent:{a}" for a in AGENT_SERVICES)]
 SERVICE_CHOICES = ", ".join(_ALL[:-1]) + f" or {_ALL[-1]}"
 
 
 def readme_services() -> str:
-    """README "Logs": the accepted --service values, from SERVICES and AGENT_SERVICES."""
+    """docs/logs-and-status.md: the accepted --service values, from SERVICES and AGENT_SERVICES."""
     names = [f"`{name}`" + (f" ({SERVICE_NOTES[name]})" if name in SERVICE_NOTES else "") for name in SERVICES]
     return f"`--service` is {', '.join(names)}, or `agent:{'|'.join(AGENT_SERVICES)}` for a vault-agent."
 
@@ -62,14 +61,6 @@ DEFAULT_TAIL = "200"
 _DURATION = re.compile(r"^([0-9]+)([smhd])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 STDOUT, STDERR = 1, 2
-
-
-class LogsInputError(Exception):
-    """Bad input: one line, exit 2."""
-
-
-class LogsError(Exception):
-    """The host or a container could not be reached or found: one line, exit 1."""
 
 
 @dataclass(frozen=True)
@@ -90,10 +81,10 @@ def parse_service(value: str) -> Target:
     if value.startswith("agent:"):
         service = value.split(":", 1)[1]
         if service not in AGENT_SERVICES:
-            raise LogsInputError(f"--service = {value!r} is invalid: expected {SERVICE_CHOICES}")
-        return Target(L.VAULT_AGENT, service)
+            raise bad_input(f"--service = {value!r} is invalid: expected {SERVICE_CHOICES}")
+        return Target(Service.VAULT_AGENT, service)
     if value not in SERVICES:
-        raise LogsInputError(f"--service = {value!r} is invalid: expected {SERVICE_CHOICES}")
+        raise bad_input(f"--service = {value!r} is invalid: expected {SERVICE_CHOICES}")
     return Target(SERVICES[value])
 
 
@@ -107,7 +98,7 @@ def parse_since(value: str | None, now: float) -> int | None:
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise LogsInputError(
+        raise bad_input(
             f"--since = {value!r} is invalid: expected a duration such as 10m, 2h or 1d, or a time such as "
             "2026-05-12T09:00:00Z"
         ) from None
@@ -122,7 +113,7 @@ def parse_tail(value: str | None, since: int | None) -> str:
         return "all" if since is not None else DEFAULT_TAIL
     if value == "all" or (value.isdigit() and len(value) < 10):
         return value
-    raise LogsInputError(f"--tail = {value!r} is invalid: expected a number of lines or all")
+    raise bad_input(f"--tail = {value!r} is invalid: expected a number of lines or all")
 
 
 def parse_grep(value: str | None) -> re.Pattern | None:
@@ -131,7 +122,7 @@ def parse_grep(value: str | None) -> re.Pattern | None:
     try:
         return re.compile(value)
     except re.error as err:
-        raise LogsInputError(f"--grep = {value!r} is invalid: expected a regular expression ({err.msg})") from None
+        raise bad_input(f"--grep = {value!r} is invalid: expected a regular expression ({err.msg})") from None
 
 
 def pick(listing: Sequence[dict[str, Any]], all_revisions: bool) -> list[dict[str, Any]]:
@@ -213,11 +204,11 @@ def stream_logs(
     cid = container["Id"]
     inspected = api.request("GET", f"/containers/{cid}/json")
     if inspected.status == 404:
-        raise LogsError(
+        raise OperatorError(
             f"container {name_of(container)} is gone (removed while its logs were read); run the command again"
         )
     if inspected.status >= 400:
-        raise LogsError(f"GET /containers/{name_of(container)}/json answered {inspected.status}")
+        raise OperatorError(f"GET /containers/{name_of(container)}/json answered {inspected.status}")
     demux = Demux(bool((inspected.json().get("Config") or {}).get("Tty")))
     shown = 0
     for chunk in api.stream(f"/containers/{cid}/logs", query):
@@ -226,15 +217,7 @@ def stream_logs(
     return shown
 
 
-def load_stack(stack: str, config_file: Path | None) -> StackConfig:
-    """The stack's env and Docker connection (no secret is read)."""
-    try:
-        return stack_context.load_stack(stack, config_file).config
-    except stack_context.StackInputError as err:
-        raise LogsInputError(str(err)) from None
-
-
-def main(
+def show_logs(
     stack: str,
     service: str,
     since: str | None = None,
@@ -251,28 +234,25 @@ def main(
     now: Callable[[], float] = time.time,
 ) -> int:
     out, err = out or sys.stdout, err or sys.stderr
-    try:
-        if not stack:
-            raise LogsInputError("--stack is required: production, staging or another stack with a Pulumi.<stack>.yaml")
-        if not service:
-            raise LogsInputError(f"--service is required: {SERVICE_CHOICES}")
-        target = parse_service(service)
-        since_ts = parse_since(since, now())
-        query = logs_query(since_ts, parse_tail(tail, since_ts), False, timestamps)
-        pattern = parse_grep(grep)
-        if config_file is None and not (ROOT / f"Pulumi.{stack}.yaml").exists():
-            raise LogsInputError(f"no stack file Pulumi.{stack}.yaml; pass --config-file PATH")
-        cfg = load_stack(stack, Path(config_file) if config_file else None)
-    except LogsInputError as problem:
-        print(f"logs: {problem}", file=err)
-        return 2
+    stack = stack_context.resolve_stack(stack)
+    if not service:
+        raise bad_input(f"--service is required: {SERVICE_CHOICES}")
+    target = parse_service(service)
+    since_ts = parse_since(since, now())
+    query = logs_query(since_ts, parse_tail(tail, since_ts), False, timestamps)
+    pattern = parse_grep(grep)
+    cfg = stack_context.load_stack(stack, config_file).config
     host = docker_host or cfg.docker_host
     api = api_factory(host, cfg.docker_ssh_opts)
     try:
+        if cfg.runtime == "swarm":
+            return swarm_logs(
+                api, target, cfg.env, f"{service} service of env {cfg.env} on {host}", query, pattern, follow, out, err
+            )
         listing = api.containers(target.filters(cfg.env))
         chosen = pick(listing, all_revisions)
         if not chosen:
-            raise LogsError(
+            raise OperatorError(
                 f"no {service} container of env {cfg.env} on {host}; `uv run invoke status --stack {stack}` "
                 "lists what runs there"
             )
@@ -288,12 +268,35 @@ def main(
                     flush=True,
                 )
             stream_logs(api, container, {**query, "follow": "1" if live else "0"}, pattern, out, err)
-    except DockerError as problem:
-        print(f"logs: {problem}", file=err)
-        return 1
-    except LogsError as problem:
-        print(f"logs: {problem}", file=err)
-        return 1
     except KeyboardInterrupt:
         return 0
     return 0
+
+
+def swarm_logs(
+    api: DockerAPI,
+    target: Target,
+    env: str,
+    what: str,
+    query: dict[str, str],
+    grep: re.Pattern | None,
+    follow: bool,
+    out: TextIO,
+    err: TextIO,
+) -> int:
+    """runtime swarm: every task's log of the env's service, through the manager (GET /services/{id}/logs);
+    the tasks Swarm still keeps (earlier ones included) all answer, so --all-revisions changes nothing."""
+    found = swarm_ops.find_service(api, target.filters(env))
+    if found is None:
+        raise OperatorError(f"no {what}; `uv run invoke status` lists the env's services")
+    tty = bool((((found.get("Spec") or {}).get("TaskTemplate") or {}).get("ContainerSpec") or {}).get("TTY"))
+    demux = Demux(tty)
+    for chunk in api.stream(f"/services/{found['ID']}/logs", {**query, "follow": "1" if follow else "0"}):
+        print_lines(demux.feed(chunk), grep, out, err)
+    print_lines(demux.flush(), grep, out, err)
+    return 0
+
+
+def main(*args: Any, err: TextIO | None = None, **kwargs: Any) -> int:
+    """`uv run invoke logs`: show_logs as a command (one line and an exit code on error)."""
+    return run_task("logs", show_logs, *args, err=err, stderr=err, **kwargs)

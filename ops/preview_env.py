@@ -1,13 +1,14 @@
-"""`uv run invoke preview-env --pr N`: the stack file and policy config of pull request N's preview env.
+"""`uv run invoke preview-env --pr N`: the stack file of pull request N's preview env.
 
-A preview env is its own stack `pr<N>` (README "Preview environments"): its own env name, hence its own
+A preview env is its own stack `pr<N>` (docs/pr-environments.md): its own env name, hence its own
 container, volume and network names, Vault policies, AppRoles, KV paths and database; smaller limits; the
 previews' own S3 bucket. It is generated from ops/preview_env.template.yaml and the base stack's file
 (staging): the template says which keys are copied (the platform a preview is a client of) and which are
 set; a template that would copy an env's data paths, bucket, adoption state or credentials is refused.
 
-Writes `Pulumi.pr<N>.yaml` and `policies/config.pr<N>.json` (in --out-dir, default the project). An
-existing preview stack file keeps its encrypted values (the S3 keys `pulumi config set --secret` stored).
+Writes `Pulumi.pr<N>.yaml` (in --out-dir, default the project); its policy config is derived from it like
+every stack's (config/policy_config.py), so nothing else is written. An existing preview stack file keeps
+its encrypted values (the S3 keys `pulumi config set --secret` stored).
 With --existing-stacks (the JSON of `pulumi stack ls --json`) it refuses a new preview beyond
 `maxPreviewEnvs`. Exit 0 written, 1 over capacity, 2 bad input (one line on stderr).
 """
@@ -23,11 +24,14 @@ from typing import Any
 
 import yaml
 
-from config.stack_config import FIELDS_BY_KEY, PROJECT
+from config.schema import FIELDS_BY_KEY
 from config.stack_file import StackFileError, parse_stack_file, read_stack_file
 from facts.envs import COMMITTED_ENVS
+from facts.project import PROJECT
 from ops.program_run import ROOT
+from ops.stack_context import load_stack
 from render import naming
+from render.preview_env import deployer_policy_hcl
 
 TEMPLATE = Path(__file__).resolve().parent / "preview_env.template.yaml"
 # Never copied from the base stack: its names, data, adoption state, feature hooks into its services, and
@@ -143,21 +147,6 @@ def preview_config(
     return config
 
 
-def policy_config(env: str, base: Mapping[str, Any]) -> dict[str, Any]:
-    """The base stack's policy config for the preview's env: every `env` setting is the preview's; the
-    known envs are the committed ones (the preview policy refuses them and every other `pr<N>`)."""
-    result: dict[str, Any] = {}
-    for name, section in base.items():
-        if isinstance(section, dict):
-            section = dict(section)
-            if "env" in section:
-                section["env"] = env
-            if "knownEnvs" in section:
-                section["knownEnvs"] = list(COMMITTED_ENVS)
-        result[name] = section
-    return result
-
-
 def stack_file_text(pr: int, config: Mapping[str, Any], existing: Mapping[str, Any] | None = None) -> str:
     """The YAML of Pulumi.pr<N>.yaml; `existing` is the current file's document, whose encrypted values
     and secrets-provider settings are kept."""
@@ -215,39 +204,30 @@ def stack_names(text: str, label: str) -> list[str]:
 
 def generate(
     pr: int, out_dir: Path = ROOT, image_tag: str | None = None, template_path: Path = TEMPLATE, root: Path = ROOT
-) -> tuple[Path, Path, dict[str, Any]]:
-    """Write the preview's stack file and policy config; return their paths and the stack config."""
+) -> tuple[Path, dict[str, Any]]:
+    """Write the preview's stack file; return its path and the stack config."""
     template = load_template(template_path)
     try:
         base, _ = read_stack_file(root / f"Pulumi.{template.base}.yaml")
     except StackFileError as err:
         raise PreviewEnvError(str(err)) from None
-    base_policy_path = root / "policies" / f"config.{template.base}.json"
-    try:
-        base_policy = json.loads(base_policy_path.read_text())
-    except (OSError, json.JSONDecodeError) as err:
-        raise PreviewEnvError(
-            f"cannot read policy config {base_policy_path}: {getattr(err, 'strerror', None) or err}"
-        ) from None
     config = preview_config(pr, base, template, image_tag)
     env = config[f"{PROJECT}:env"]
     stack_path = out_dir / f"Pulumi.{env}.yaml"
     existing = yaml.safe_load(stack_path.read_text()) if stack_path.exists() else None
     text = stack_file_text(pr, config, existing)
-    policy_dir = out_dir / "policies"
-    policy_dir.mkdir(parents=True, exist_ok=True)
-    policy_path = policy_dir / f"config.{env}.json"
+    out_dir.mkdir(parents=True, exist_ok=True)
     stack_path.write_text(text)
-    policy_path.write_text(json.dumps(policy_config(env, base_policy), indent=2) + "\n")
-    return stack_path, policy_path, config
+    return stack_path, config
 
 
 def main(pr: Any, out_dir: str | None = None, image_tag: str | None = None, existing_stacks: str | None = None) -> int:
     try:
-        try:
-            number = int(str(pr))
-        except ValueError:
-            raise PreviewEnvError(f"--pr = {pr!r} is invalid: expected a pull-request number such as 42") from None
+        # Digits without a leading zero: `042` is not silently pr42 (another pull request's env).
+        if not str(pr).isdigit() or (len(str(pr)) > 1 and str(pr).startswith("0")):
+            hint = " (digits, no leading zero)" if str(pr).isdigit() else ""
+            raise PreviewEnvError(f"--pr = {pr!r} is invalid: expected a pull-request number such as 42{hint}")
+        number = int(str(pr))
         env = naming.preview_env(number) if 0 < number < 10**9 else None
         if env is None:
             raise PreviewEnvError(f"--pr = {pr!r} is invalid: expected a pull-request number from 1 to 999999999")
@@ -267,12 +247,19 @@ def main(pr: Any, out_dir: str | None = None, image_tag: str | None = None, exis
             if problem:
                 print(f"preview-env: {problem}", file=sys.stderr)
                 return 1
-        stack_path, policy_path, _ = generate(number, target, image_tag)
+        stack_path, _ = generate(number, target, image_tag)
     except PreviewEnvError as err:
         print(f"preview-env: {err}", file=sys.stderr)
         return 2
-    plan = f"uv run invoke plan --stack {env}" + (
-        f" --config-file {stack_path} --policy-config {policy_path}" if out_dir else ""
-    )
-    print(f"preview-env: wrote {stack_path} and {policy_path}; next: `{plan}`")
+    plan = f"uv run invoke plan --stack {env}" + (f" --config-file {stack_path}" if out_dir else "")
+    print(f"preview-env: wrote {stack_path}; next: `{plan}`")
     return 0
+
+
+def deployer_policy(base_file: Path | None = None) -> str:
+    """The previews' deploy token's policy (docs/pr-environments.md), pinned to what every preview
+    inherits from the base stack: the Vault mounts, vaultAgentCidrs and secretIdTtlDays."""
+    cfg = load_stack(load_template().base, base_file).config
+    return deployer_policy_hcl(
+        cfg.vault_kv_mount, cfg.vault_approle_mount, cfg.vault_agent_cidrs, cfg.secret_id_ttl_days * 86400
+    )

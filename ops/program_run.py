@@ -27,11 +27,14 @@ from pulumi.runtime import rpc, settings
 from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
 from config.stack_file import placeholder_secret
+from facts import tokens
+from facts.project import PROJECT
 
 ROOT = Path(__file__).resolve().parent.parent
 PROGRAM = ROOT / "__main__.py"
-PROJECT = "finance-report"
 SECRET_MASK = "[secret]"
+SECRET_RESULTS = {tokens.RANDOM_PASSWORD, tokens.RANDOM_BYTES, tokens.SECRET_ID}
+"""Resources whose computed outputs are secrets: never kept beside the captured inputs."""
 PASSWORD_ALPHABET = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789!#%+-.:=?@^_~"
 
 
@@ -44,6 +47,9 @@ class Resource:
     inputs: dict[str, Any]
     options: dict[str, Any]
     custom: bool = True
+    computed: dict[str, Any] = field(default_factory=dict)
+    """Outputs the mocks computed that are not secret (an image's imageId, a role's roleId): what a later
+    resource's input may hold, e.g. a container's `image`."""
 
     def plain_inputs(self) -> dict[str, Any]:
         return unwrap_secrets(self.inputs)
@@ -112,10 +118,12 @@ def with_missing_secrets(
 ) -> tuple[dict[str, str], list[str]]:
     """Fill required secret keys that a stack file leaves to `pulumi config set --secret` with
     generated placeholders, so a plan runs without anyone's credentials (e.g. on fork PRs)."""
-    from config.stack_config import FIELDS, PRODUCTION_SECRETS
+    from config.schema import FIELDS
+    from config.stack_config import PRODUCTION_SECRETS
+    from render.naming import PRODUCTION
 
     config, keys = dict(config), list(secret_keys)
-    production = config.get(f"{PROJECT}:env") == "production"
+    production = config.get(f"{PROJECT}:env") == PRODUCTION
     for spec in FIELDS:
         full = f"{PROJECT}:{spec.key}"
         required = spec.required or (production and spec.key in PRODUCTION_SECRETS)
@@ -135,6 +143,12 @@ def _digest(*parts: str) -> bytes:
     return hashlib.sha256("\x00".join(parts).encode()).digest()
 
 
+def mock_image_id(ref: str) -> str:
+    """The image id the mocks answer for `ref`: digest-shaped (64 characters after `sha256:`, so the pinning
+    policy reads it as an id) but marked `mock`, so a plan never shows it as the real image's digest."""
+    return "sha256:mock" + hashlib.sha256(ref.encode()).hexdigest()[:60]
+
+
 class RecordingMocks(pulumi.runtime.Mocks):
     """Answers registrations with deterministic computed values (seeded) and records inputs.
 
@@ -145,6 +159,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
         self.seed = seed
         self.state = state
         self.inputs: dict[tuple[str, str], dict[str, Any]] = {}
+        self.computed: dict[tuple[str, str], dict[str, Any]] = {}
         self.providers: dict[tuple[str, str], str | None] = {}
 
     def _password(self, name: str, length: int, special: bool) -> str:
@@ -157,32 +172,37 @@ class RecordingMocks(pulumi.runtime.Mocks):
         self.providers[(args.typ, args.name)] = args.provider or None
         state = dict(unwrap_secrets(args.inputs))
         typ = args.typ
-        if typ == "random:index/randomPassword:RandomPassword":
+        if typ == tokens.RANDOM_PASSWORD:
             state["result"] = self.state.get(args.name) or self._password(
                 args.name, int(state.get("length", 32)), bool(state.get("special", True))
             )
-        elif typ == "random:index/randomBytes:RandomBytes":
+        elif typ == tokens.RANDOM_BYTES:
             raw = (
                 base64.b64decode(self.state[args.name])
                 if args.name in self.state
                 else (_digest(self.seed, args.name) * 4)[: int(state.get("length", 32))]
             )
             state.update(base64=base64.b64encode(raw).decode(), hex=raw.hex())
-        elif typ == "docker:index/remoteImage:RemoteImage":
-            state["imageId"] = "sha256:" + _digest(state["name"]).hex()
-            state["repoDigest"] = state["name"].split(":")[0] + "@sha256:" + _digest(state["name"]).hex()
-        elif typ == "vault:appRole/authBackendRole:AuthBackendRole":
+        elif typ == tokens.REMOTE_IMAGE:
+            state["imageId"] = mock_image_id(state["name"])
+            state["repoDigest"] = state["name"].split(":")[0] + "@" + mock_image_id(state["name"])
+        elif typ == tokens.APPROLE_ROLE:
             state["roleId"] = str(uuid.UUID(bytes=_digest(self.seed, args.name)[:16]))
-        elif typ == "vault:appRole/authBackendRoleSecretId:AuthBackendRoleSecretId":
-            # `state` may hold a new secret-id: what `pulumi up --replace` of it mints (invoke rotate).
+        elif typ == tokens.SECRET_ID:
+            # `state` may hold a new secret-id: what `pulumi up --replace` of it mints (invoke rotate). Every
+            # argument is ForceNew (facts.providers.REPLACE_FACTS): new metadata (a new renewal window) is a
+            # replacement, which mints a new secret-id.
+            minted = str(state.get("metadata", ""))
             state["secretId"] = self.state.get(args.name) or str(
-                uuid.UUID(bytes=_digest(self.seed, args.name, "secret-id")[:16])
+                uuid.UUID(bytes=_digest(self.seed, args.name, "secret-id", minted)[:16])
             )
-            state["accessor"] = str(uuid.UUID(bytes=_digest(self.seed, args.name, "accessor")[:16]))
+            state["accessor"] = str(uuid.UUID(bytes=_digest(self.seed, args.name, "accessor", minted)[:16]))
+        if typ not in SECRET_RESULTS:
+            self.computed[(args.typ, args.name)] = {k: v for k, v in state.items() if k not in args.inputs}
         return f"{args.name}-id", state
 
     def call(self, args: pulumi.runtime.MockCallArgs):
-        if args.token == "docker:index/getNetwork:getNetwork":
+        if args.token == tokens.GET_NETWORK:
             return {
                 "name": args.args["name"],
                 "id": f"{args.args['name']}-id",
@@ -338,6 +358,7 @@ def run_program(
                 inputs=mocks.inputs.get((type_, name), {}),
                 options=record,
                 custom=not type_.startswith("finance-report:"),
+                computed=mocks.computed.get((type_, name), {}),
             )
         )
 

@@ -1,5 +1,5 @@
 """`uv run invoke rollback --stack S [--to TAG] [--list]`: redeploy an image tag this stack ran before
-(README "Rollback").
+(docs/rollback.md).
 
 The tags come from the stack's update history (Automation API `Stack.history()`, i.e. `pulumi stack
 history --json`, read without decrypting secrets): every successful `update` records the config it ran
@@ -19,9 +19,20 @@ deletes the failed one. The state decides that swap, not the history: every roll
 and swaps when a rolling service has a failed revision live and an older one pending deletion, whatever
 ran since (a `pulumi refresh` records entries of its own in the history).
 
-Exit codes: 0 rolled back (or listed), 1 declined (or standard input closed without --yes), the update
-or a CLI step failed (the stack file is restored), or this machine lacks the Pulumi CLI or the policy
-pack's venv; 2 bad input.
+Under `runtime: swarm` (docs/swarm.md "Rollback") Docker itself rolls a failed update back to the service's
+previous spec (update_config failure_action rollback): the previous revision keeps serving and there is no
+pending deletion to swap. `invoke rollback` is still this command, not `docker service rollback`: that one
+reverts one step of the whole spec (a rotated secret or config the old spec names may be gone), leaves the
+state and the stack file on the new tag, and the next deploy rolls forward again. Its `pulumi up` runs with
+--refresh, so the state first learns what Docker runs (the provider saves the new spec even when Docker
+rolled it back: facts.providers.SERVICE_CONVERGE).
+
+It refuses (exit 1) a working tree with uncommitted changes, or a HEAD that is neither the commit the
+stack last deployed nor main's tip (ops/git_guard.py): the update runs the program checked out here.
+
+Exit codes: 0 rolled back (or listed), 1 declined (or standard input closed without --yes), the checkout
+is not the deployed commit or main's, the update or a CLI step failed (the stack file is restored), or
+this machine lacks the Pulumi CLI or the policy pack's venv; 2 bad input.
 """
 
 from __future__ import annotations
@@ -36,26 +47,28 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from config.stack_config import PROJECT
-from config.stack_file import StackFileError, read_stack_file
-from ops import pulumi_cli
-from ops.confirm import NoConfirmation, ask
-from ops.operator_error import OperatorError
+from config.stack_file import read_stack_file
+from facts.project import PROJECT
+from facts.services import Service
+from facts.tokens import CONTAINER, SWARM_CONFIG, SWARM_SECRET
+from ops import policy_pack, pulumi_cli
+from ops.command import OperatorError, bad_input, confirm, run_task
+from ops.git_guard import read_git_state, require_deployable_checkout
 from ops.program_run import ROOT
+from ops.stack_context import load_stack, resolve_stack, stack_file
 from render import labels as L
 
 IMAGE_TAG = f"{PROJECT}:imageTag"
+RUNTIME = f"{PROJECT}:runtime"
 # The history entry kinds (pulumi/pulumi sdk/go/common/apitype/updates.go, UpdateKind) that ran the program
 # against the host: `pulumi up`. refresh, preview, import (a state import, e.g. a rollback's own swap),
 # resource-import, rename and destroy deploy no image tag.
 DEPLOY_KINDS = ("update",)
 HISTORY_PAGE_SIZE = 100  # the CLI's default page is 10 updates: too short to find the tag before a bad streak
-ROLLING_SERVICES = (L.BACKEND, L.FRONTEND)
-CONTAINER = "docker:index/container:Container"
-
-
-class RollbackError(OperatorError):
-    """One line; exit 2 for bad input unless a code is given."""
+ROLLING_SERVICES = (Service.BACKEND, Service.FRONTEND)
+# runtime swarm: a Swarm config or secret replaced create-first by an update Docker rolled back is pending
+# deletion while the rolled-back service uses it again (docs/swarm.md "Operating").
+SWARM_OBJECTS = (SWARM_CONFIG, SWARM_SECRET)
 
 
 # ------------------------------------------------------------------------------------------ history (pure)
@@ -154,30 +167,27 @@ def last_deploy(updates: Sequence[Update]) -> Update | None:
 def choose_target(stack: str, updates: Sequence[Update], current_tag: str, to: str | None = None) -> Target:
     deployed = deployed_tags(updates)
     if not deployed:
-        raise RollbackError(
-            f"stack {stack} has no successful update in its history: there is nothing to roll back to", 1
-        )
+        raise OperatorError(f"stack {stack} has no successful update in its history: there is nothing to roll back to")
     last = last_deploy(updates)
     failed_cutover = last is not None and last.result == "failed"
     if to is not None:
         match = next((u for u in deployed if u.image_tag == to), None)
         if match is None:
-            raise RollbackError(
+            raise bad_input(
                 f"--to = {to!r} is invalid: expected a tag stack {stack} deployed successfully: "
                 f"{', '.join(u.image_tag for u in deployed)}"
             )
         if to == current_tag:
-            raise RollbackError(
+            raise bad_input(
                 f"--to = {to!r} is invalid: it is the stack file's current imageTag; expected an earlier "
                 f"one: {', '.join(u.image_tag for u in deployed if u.image_tag != current_tag) or 'none'}"
             )
         return Target(to, match, failed_cutover)
     earlier = [u for u in deployed if u.image_tag != current_tag]
     if not earlier:
-        raise RollbackError(
+        raise OperatorError(
             f"every successful update of stack {stack} deployed imageTag {current_tag}: there is no earlier "
             "tag to roll back to",
-            1,
         )
     return Target(earlier[0].image_tag, earlier[0], failed_cutover)
 
@@ -208,12 +218,15 @@ def swap_failed_revisions(deployment: Mapping[str, Any]) -> tuple[dict[str, Any]
     """`pulumi stack export` JSON (apitype.UntypedDeployment, version 3) after an update that failed its
     rollout gate: each rolling container's URN has a live (failed) revision and one `delete: true` (the
     revision that kept serving). Swap the mark, so the next update keeps the serving one and deletes the
-    failed one. Returns the edited document and the URNs swapped; other resources are left alone."""
+    failed one. Under runtime swarm the same holds for a Swarm config or secret the failed update replaced:
+    the service Docker rolled back uses the pending one. Returns the edited document and the URNs swapped;
+    other resources are left alone."""
     doc = json.loads(json.dumps(deployment))
     resources = doc.get("deployment", {}).get("resources") or []
     by_urn: dict[str, list[dict[str, Any]]] = {}
     for resource in resources:
-        if resource.get("type") == CONTAINER and _labels(resource).get(L.SERVICE) in ROLLING_SERVICES:
+        rolling = resource.get("type") == CONTAINER and _labels(resource).get(L.SERVICE) in ROLLING_SERVICES
+        if rolling or resource.get("type") in SWARM_OBJECTS:
             by_urn.setdefault(resource["urn"], []).append(resource)
     swapped = []
     for urn, states in by_urn.items():
@@ -222,10 +235,9 @@ def swap_failed_revisions(deployment: Mapping[str, Any]) -> tuple[dict[str, Any]
         if len(pending) != 1 or len(live) != 1:
             continue
         if not pending[0].get("created") or not live[0].get("created"):
-            raise RollbackError(
-                f"the state of {urn} does not say when its revisions were created: swap them by hand (README "
-                '"Rollback")',
-                1,
+            raise OperatorError(
+                f"the state of {urn} does not say when its revisions were created: swap them by hand "
+                "(docs/rollback.md)",
             )
         # Only when the live revision is the newer one, i.e. the one the failed update created: a second
         # run (after a rollback that failed later on) must not swap the serving revision back out.
@@ -250,7 +262,7 @@ _TAG_LINE = re.compile(rf"^(\s*{re.escape(IMAGE_TAG)}:)[ \t]*(.*?)[ \t]*$", re.M
 def with_image_tag(text: str, tag: str) -> str:
     """The stack file with only its imageTag line changed (comments and encrypted values untouched)."""
     if len(_TAG_LINE.findall(text)) != 1:
-        raise RollbackError(f"the stack file must set {IMAGE_TAG} on exactly one line")
+        raise bad_input(f"the stack file must set {IMAGE_TAG} on exactly one line")
     return _TAG_LINE.sub(lambda m: f'{m.group(1)} "{tag}"', text)
 
 
@@ -260,21 +272,20 @@ def with_image_tag(text: str, tag: str) -> str:
 History = Callable[[str], list[dict[str, Any]]]
 
 
-def cli_failure(doing: str, command: str, stack: str, err: Exception) -> RollbackError:
+def cli_failure(doing: str, command: str, stack: str, err: Exception) -> OperatorError:
     """An Automation API error (the CLI's exit code and stderr in its text) as one line naming what
     failed and what fixes it; exit 1: the backend or the CLI, not the command line, is the problem."""
     from pulumi.automation.errors import InvalidVersionError, StackNotFoundError
 
     if isinstance(err, InvalidVersionError):
-        return RollbackError(
+        return OperatorError(
             f"{doing} failed: {str(err).strip().splitlines()[0][:200].rstrip('.')} (README Prerequisites: "
             "the version the workflows pin)",
-            1,
         )
     text = str(err)
     code = re.search(r"\bcode: (-?\d+)", text)
     stderr = [line.strip() for line in text.split("stderr:", 1)[-1].splitlines() if line.strip()]
-    line = next((l for l in stderr if l.startswith("error:")), stderr[-1] if stderr else "no output")[:200]
+    line = next((s for s in stderr if s.startswith("error:")), stderr[-1] if stderr else "no output")[:200]
     if isinstance(err, StackNotFoundError):
         fix = (
             f"the backend the CLI is logged in to has no stack {stack}: `pulumi stack ls` lists its stacks; "
@@ -285,7 +296,7 @@ def cli_failure(doing: str, command: str, stack: str, err: Exception) -> Rollbac
     else:
         fix = f"`pulumi {command.split(' ', 1)[-1]} --stack {stack}` shows the CLI's own error"
     exited = f"exited {code.group(1)}" if code else "failed"
-    return RollbackError(f"{doing} failed: `{command}` {exited}: {line}; {fix}", 1)
+    return OperatorError(f"{doing} failed: `{command}` {exited}: {line}; {fix}")
 
 
 def select(stack: str, work_dir: Path) -> Any:
@@ -316,6 +327,8 @@ class Engine:
     stack: str
     work_dir: Path = ROOT
     on_output: Callable[[str], None] = field(default=lambda line: print(line, flush=True))
+    refresh: bool = False
+    """runtime swarm: refresh first, so a spec Docker rolled back is re-read before the update."""
 
     def _cli(self, argv: Sequence[str], stdin: bytes | None = None) -> bytes:
         # Export without --show-secrets and import from stdin: the Automation API's export_stack decrypts
@@ -325,7 +338,7 @@ class Engine:
         )
         if done.returncode != 0:
             last = (done.stderr or b"").decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
-            raise RollbackError(f"pulumi {argv[0]} {argv[1]} failed (exit {done.returncode}): {last[0][:200]}", 1)
+            raise OperatorError(f"pulumi {argv[0]} {argv[1]} failed (exit {done.returncode}): {last[0][:200]}")
         return done.stdout
 
     def keep_serving_revision(self) -> list[str]:
@@ -339,110 +352,116 @@ class Engine:
     def up(self, tag: str) -> int:
         from pulumi import automation as auto
 
+        # The pack config derived from the stack file as it now reads (ops/policy_pack.py).
+        context = load_stack(self.stack, stack_file(self.stack, root=self.work_dir))
+        pack_config = policy_pack.derived(context, self.work_dir)
         stack = select(self.stack, self.work_dir)
-        try:
-            stack.up(
-                message=f"invoke rollback to {tag}",
-                policy_packs=[str(self.work_dir / "policies")],
-                policy_pack_configs=[str(self.work_dir / "policies" / f"config.{self.stack}.json")],
-                on_output=self.on_output,
-                show_secrets=False,
-            )
-        except auto.CommandError as err:
-            self.on_output(str(err).strip().splitlines()[-1][:300] if str(err).strip() else "pulumi up failed")
-            return 1
+        with policy_pack.config_file(pack_config, self.stack) as policy_config:
+            try:
+                stack.up(
+                    message=f"invoke rollback to {tag}",
+                    refresh=self.refresh or None,
+                    policy_packs=[str(self.work_dir / "policies")],
+                    policy_pack_configs=[str(policy_config)],
+                    on_output=self.on_output,
+                    show_secrets=False,
+                )
+            except auto.CommandError as err:
+                self.on_output(str(err).strip().splitlines()[-1][:300] if str(err).strip() else "pulumi up failed")
+                return 1
         return 0
 
 
-def main(
+def rollback(
     stack: str,
     to: str | None = None,
     list_only: bool = False,
     yes: bool = False,
-    history: History = engine_history,
+    history: History | None = None,
     engine: Engine | None = None,
     answer: Callable[[str], str] = input,
     root: Path = ROOT,
 ) -> int:
-    try:
-        if not stack:
-            raise RollbackError("--stack is required: production, staging or another stack with a Pulumi.<stack>.yaml")
-        path = root / f"Pulumi.{stack}.yaml"
-        try:
-            config, _ = read_stack_file(path)
-        except StackFileError as err:
-            raise RollbackError(str(err)) from None
-        current = config.get(IMAGE_TAG, "")
-        if history is engine_history:
-            missing = pulumi_cli.missing_cli("the rollback reads the stack's history and runs `pulumi up`")
-            if missing is not None:
-                raise RollbackError(missing, 1)
-        entries = history(stack, root) if history is engine_history else history(stack)
-        updates = parse_history(entries)
-        target = choose_target(stack, updates, current, to)
-        print("\n".join(history_lines(stack, updates, current, target)))
-        plan = (
-            f"rollback: imageTag {current} -> {target.tag} (deployed by update {target.update.version}); `pulumi "
-            "up` rolls it like any update, health-gated"
+    stack = resolve_stack(stack, root=root)
+    path = stack_file(stack, root=root, takes_config_file=False)
+    config, _ = read_stack_file(path)
+    current = config.get(IMAGE_TAG, "")
+    swarm = config.get(RUNTIME) == "swarm"
+    if history is None:  # the real one: the stack's history through the Pulumi CLI
+        missing = pulumi_cli.missing_cli("the rollback reads the stack's history and runs `pulumi up`")
+        if missing is not None:
+            raise OperatorError(missing)
+        entries = engine_history(stack, root)
+    else:
+        entries = history(stack)
+    updates = parse_history(entries)
+    target = choose_target(stack, updates, current, to)
+    print("\n".join(history_lines(stack, updates, current, target)))
+    plan = (
+        f"rollback: imageTag {current} -> {target.tag} (deployed by update {target.update.version}); `pulumi "
+        "up` rolls it like any update, health-gated"
+    )
+    if target.after_failed_cutover and swarm:
+        plan += (
+            f"; the last update (version {last_deploy(updates).version}) failed and Docker rolled its services "
+            "back already: the update refreshes first, then records the tag that serves"
         )
-        if target.after_failed_cutover:
-            plan += (
-                f"; the last update (version {last_deploy(updates).version}) failed, so the revision still "
-                "serving is kept and the failed one deleted"
-            )
-        print(plan)
-        if list_only:
-            return 0
-        if engine is None and pulumi_cli.missing_policy_venv(root) is not None:
-            raise RollbackError(pulumi_cli.missing_policy_venv(root), 1)
-        try:
-            confirmed = yes or ask(f"Roll stack {stack} back to {target.tag}?", answer)
-        except NoConfirmation as err:
-            raise RollbackError(f"{err}; nothing changed", 1) from None
-        if not confirmed:
-            print("rollback: nothing changed")
-            return 1
-        engine = engine or Engine(stack, root)
-        original = path.read_bytes()
-        changed = with_image_tag(original.decode(), target.tag)
-        path.write_text(changed)
-        if read_stack_file(path)[0].get(IMAGE_TAG) != target.tag:
-            path.write_bytes(original)
-            raise RollbackError(f"the edited stack file does not read back imageTag {target.tag}; nothing changed", 1)
-        # The state, not the history, says whether a failed revision is live and the serving one pending
-        # deletion: exported right before the up (read-only when there is nothing to swap).
-        try:
-            swapped = engine.keep_serving_revision()
-        except RollbackError:
-            path.write_bytes(original)
-            raise
-        for urn in swapped:
-            print(
-                f"rollback: the state now keeps the serving revision of {urn.rsplit('::', 1)[-1]}; the "
-                "update deletes the failed one"
-            )
-        if engine.up(target.tag) != 0:
-            if swapped:
-                # The state already names the serving revision as current: the file must keep its tag.
-                print(
-                    f"rollback: the update failed; Pulumi.{stack}.yaml stays at imageTag {target.tag}, which "
-                    f"the state now runs; fix the cause and run `pulumi up --stack {stack}` (README "
-                    '"Rollback")',
-                    file=sys.stderr,
-                )
-            else:
-                path.write_bytes(original)
-                print(
-                    f"rollback: the update failed; Pulumi.{stack}.yaml is back at imageTag {current}; the "
-                    'revision that was serving keeps serving (README "Rollback")',
-                    file=sys.stderr,
-                )
-            return 1
-        print(
-            f"rollback: stack {stack} runs {target.tag}. Commit Pulumi.{stack}.yaml (imageTag {current} -> "
-            f"{target.tag}): the next deploy from main would otherwise roll forward again"
+    elif target.after_failed_cutover:
+        plan += (
+            f"; the last update (version {last_deploy(updates).version}) failed, so the revision still "
+            "serving is kept and the failed one deleted"
         )
+    print(plan)
+    if list_only:
         return 0
-    except RollbackError as err:
-        print(f"rollback: {err}", file=sys.stderr)
-        return err.code
+    # The rollback is a whole `pulumi up` of this checkout's program: only the deployed commit or main's.
+    require_deployable_checkout("rollback", stack, read_git_state(root), entries)
+    if engine is None and pulumi_cli.missing_policy_venv(root) is not None:
+        raise OperatorError(pulumi_cli.missing_policy_venv(root))
+    confirm(f"Roll stack {stack} back to {target.tag}?", yes, answer)
+    engine = engine or Engine(stack, root, refresh=swarm)
+    original = path.read_bytes()
+    changed = with_image_tag(original.decode(), target.tag)
+    path.write_text(changed)
+    if read_stack_file(path)[0].get(IMAGE_TAG) != target.tag:
+        path.write_bytes(original)
+        raise OperatorError(f"the edited stack file does not read back imageTag {target.tag}; nothing changed")
+    # The state, not the history, says whether a failed revision is live and the serving one pending
+    # deletion: exported right before the up (read-only when there is nothing to swap).
+    try:
+        swapped = engine.keep_serving_revision()
+    except OperatorError:
+        path.write_bytes(original)
+        raise
+    for urn in swapped:
+        print(
+            f"rollback: the state now keeps the serving revision of {urn.rsplit('::', 1)[-1]}; the "
+            "update deletes the failed one"
+        )
+    if engine.up(target.tag) != 0:
+        if swapped:
+            # The state already names the serving revision as current: the file must keep its tag.
+            print(
+                f"rollback: the update failed; Pulumi.{stack}.yaml stays at imageTag {target.tag}, which "
+                f"the state now runs; fix the cause and run `pulumi up --stack {stack}` "
+                "(docs/rollback.md)",
+                file=sys.stderr,
+            )
+        else:
+            path.write_bytes(original)
+            print(
+                f"rollback: the update failed; Pulumi.{stack}.yaml is back at imageTag {current}; the "
+                "revision that was serving keeps serving (docs/rollback.md)",
+                file=sys.stderr,
+            )
+        return 1
+    print(
+        f"rollback: stack {stack} runs {target.tag}. Commit Pulumi.{stack}.yaml (imageTag {current} -> "
+        f"{target.tag}): the next deploy from main would otherwise roll forward again"
+    )
+    return 0
+
+
+def main(*args: Any, **kwargs: Any) -> int:
+    """`uv run invoke rollback` as a command (one line and an exit code on error)."""
+    return run_task("rollback", rollback, *args, **kwargs)

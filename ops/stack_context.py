@@ -1,25 +1,96 @@
 """One stack as the operator tools see it: its stack file read as the Pulumi CLI reads it, its config
 validated by the program's own rules, and the program's plan under mocks on demand.
 
-Every tool (status, doctor, adopt, logs, rotate, the memory budget) starts here, so they agree on what a
-stack is and report bad input the same way: `StackInputError`, one line, exit 2.
+Every command starts here, so they agree on what a stack is and report bad input the same way: one line,
+exit 2 (ops/command.py). The stack is `--stack`, else `PULUMI_STACK`, else the one `pulumi stack select`
+chose (as the Pulumi CLI resolves it: pulumi/pulumi pkg/backend/state/stacks.go, getCurrentStackName); a
+missing one is named with the stacks that exist.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from config.stack_config import ConfigError, StackConfig, load_config
-from config.stack_file import StackFileError, read_stack_file
-from ops.program_run import PROJECT, ROOT, ProgramRun, run_program, with_missing_secrets
+from config.schema import FIELDS
+from config.stack_config import StackConfig, load_config
+from config.stack_file import read_stack_file
+from facts.envs import is_preview_env
+from facts.project import PROJECT
+from ops.command import bad_input
+from ops.program_run import ROOT, ProgramRun, run_program, with_missing_secrets
 
 PREFIX = f"{PROJECT}:"
 
 
-class StackInputError(Exception):
-    """A stack file or config the program refuses: one line, exit 2."""
+def stack_names(root: Path = ROOT) -> list[str]:
+    """The stacks that have a stack file here (Pulumi.<stack>.yaml), committed ones and generated PR envs."""
+    return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in root.glob("Pulumi.*.yaml"))
+
+
+def committed_stacks(root: Path = ROOT) -> list[str]:
+    """The stack files in the project, PR environments excluded (generated per pull request)."""
+    return [s for s in stack_names(root) if not is_preview_env(s)]
+
+
+def selected_stack(cwd: Path = ROOT) -> str:
+    """The stack `pulumi stack select` chose for this project, or "" (no CLI, not logged in, none selected)."""
+    if shutil.which("pulumi") is None:
+        return ""
+    try:
+        done = subprocess.run(
+            ["pulumi", "stack", "--show-name", "--non-interactive"],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            env={**os.environ, "PULUMI_SKIP_UPDATE_CHECK": "true"},
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return done.stdout.strip().rsplit("/", 1)[-1] if done.returncode == 0 else ""
+
+
+def resolve_stack(
+    stack: str | None,
+    environ: Mapping[str, str] = os.environ,
+    selected: Callable[[], str] = selected_stack,
+    root: Path = ROOT,
+) -> str:
+    """The stack a command works on: --stack, else PULUMI_STACK, else the selected stack."""
+    name = stack or environ.get("PULUMI_STACK", "").rsplit("/", 1)[-1] or selected()
+    if not name:
+        raise bad_input(
+            f"--stack is required (or PULUMI_STACK, or `pulumi stack select`): one of "
+            f"{', '.join(committed_stacks(root))}"
+        )
+    return name
+
+
+def stack_file(
+    stack: str, config_file: str | Path | None = None, root: Path = ROOT, takes_config_file: bool = True
+) -> Path:
+    """The stack's file: --config-file, else Pulumi.<stack>.yaml, which must exist. `takes_config_file`:
+    whether the command has --config-file to offer (those that drive the CLI read the project's file)."""
+    if config_file:
+        return Path(config_file)
+    path = root / f"Pulumi.{stack}.yaml"
+    if not path.exists():
+        hint = (
+            f"`uv run invoke preview-env --pr {stack[2:]}` writes a PR environment's"
+            if is_preview_env(stack)
+            else f"`uv run invoke new-stack {stack}` writes one"
+        )
+        raise bad_input(
+            f"no stack file Pulumi.{stack}.yaml: the stacks here are {', '.join(committed_stacks(root))}; {hint}"
+            + (", or pass --config-file PATH" if takes_config_file else "")
+        )
+    return path
 
 
 @dataclass
@@ -32,27 +103,31 @@ class StackContext:
     configured: set[str]
     """Keys (without the project prefix) the stack file itself sets."""
 
+    @property
+    def unset_required(self) -> list[str]:
+        """Required secrets the stack file leaves to `pulumi config set --secret`: the tools plan with
+        placeholders for them, `pulumi up` stops on them (config/schema.py)."""
+        return unset_required(self.configured)
+
     def plan(self, **kwargs: Any) -> ProgramRun:
         """The program under mocks for this stack (run_program's keyword arguments: state, seed, ...)."""
         run = run_program(self.stack, self.engine_config, self.secret_keys, **kwargs)
         if run.error is not None:
-            raise StackInputError(str(run.error).splitlines()[0] if str(run.error) else repr(run.error))
+            raise run.error  # a ConfigError is bad input (exit 2); anything else a crash (exit 3)
         return run
 
 
+def unset_required(configured: set[str]) -> list[str]:
+    """The required keys (in FIELDS order) a stack file that sets `configured` lacks. Only secrets can be:
+    a missing required plain value is already bad input (config/schema.read_field)."""
+    return [f.key for f in FIELDS if f.required and f.key not in configured]
+
+
 def load_stack(stack: str, config_file: str | Path | None = None) -> StackContext:
-    if not stack:
-        raise StackInputError("--stack is required: production, staging or another stack with a Pulumi.<stack>.yaml")
-    path = Path(config_file) if config_file else ROOT / f"Pulumi.{stack}.yaml"
-    try:
-        config, secret_keys = read_stack_file(path)
-    except StackFileError as err:
-        raise StackInputError(str(err)) from None
+    """The stack's file read and its config validated (errors: one line, exit 2)."""
+    config, secret_keys = read_stack_file(stack_file(stack, config_file))
     configured = {k[len(PREFIX) :] for k in config if k.startswith(PREFIX)}
     config, secret_keys = with_missing_secrets(config, secret_keys)  # the tools read no secret
     raw = {k[len(PREFIX) :]: v for k, v in config.items() if k.startswith(PREFIX)}
-    try:
-        cfg = load_config(raw, stack, frozenset(k[len(PREFIX) :] for k in secret_keys if k.startswith(PREFIX)))
-    except ConfigError as err:
-        raise StackInputError(str(err)) from None
+    cfg = load_config(raw, stack, frozenset(k[len(PREFIX) :] for k in secret_keys if k.startswith(PREFIX)))
     return StackContext(stack, cfg, config, secret_keys, configured)

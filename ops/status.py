@@ -23,17 +23,16 @@ from pathlib import Path
 from typing import Any
 
 from clients.docker_api import DockerAPI, DockerError
+from clients.net_errors import why_unreachable
 from config.stack_config import StackConfig
+from facts.services import Service
+from facts.tokens import CONTAINER
+from ops import swarm_ops
+from ops.command import run_task
 from ops.program_run import ProgramRun, unwrap_secrets
-from ops.stack_context import StackInputError, load_stack
+from ops.stack_context import load_stack, resolve_stack
 from render import labels as L
 from render.app_env import site_url
-
-CONTAINER = "docker:index/container:Container"
-
-
-class StatusInputError(Exception):
-    """Bad input: one line, exit 2."""
 
 
 @dataclass(frozen=True)
@@ -50,14 +49,15 @@ class Declared:
 
     config: StackConfig
     services: Counter
+    swarm_services: dict[str, int] | None = None
+    """runtime swarm: service name -> tasks (ops/swarm_ops.py); None for a containers stack."""
 
     @classmethod
     def of(cls, stack: str, config_file: Path | None = None) -> Declared:
-        try:
-            context = load_stack(stack, config_file)
-            return cls(context.config, declared_services(context.plan()))
-        except StackInputError as err:
-            raise StatusInputError(str(err)) from None
+        context = load_stack(stack, config_file)
+        run = context.plan()
+        swarm = swarm_ops.declared_services(run) if context.config.runtime == "swarm" else None
+        return cls(context.config, declared_services(run), swarm)
 
 
 def declared_services(run: ProgramRun) -> Counter:
@@ -104,7 +104,7 @@ def backup_ages(api: DockerAPI, states: Sequence[ContainerState], out) -> list[s
 
     found = []
     for s in states:
-        if s.service != L.BACKUP or s.state != "running":
+        if s.service != Service.BACKUP or s.state != "running":
             continue
         try:
             ages = read_ages(api, s.name)
@@ -129,37 +129,46 @@ def http_status(url: str) -> str:
     except urllib.error.HTTPError as err:
         return str(err.code)
     except (urllib.error.URLError, OSError) as err:
-        return f"unreachable ({getattr(err, 'reason', err)})"
+        return f"unreachable ({why_unreachable(err)})"
 
 
-def main(
-    stack: str, docker_host: str | None = None, http: bool = True, config_file: str | None = None, out=None
-) -> int:
-    out = out or sys.stdout
-    try:
-        if not stack:
-            raise StatusInputError(
-                "--stack is required: production, staging or another stack with a Pulumi.<stack>.yaml"
-            )
-        declared = Declared.of(stack, Path(config_file) if config_file else None)
-    except StatusInputError as err:
-        print(f"status: {err}", file=sys.stderr)
-        return 2
-    cfg = declared.config
-    host = docker_host or cfg.docker_host
-    found: list[str] = []
-    print(f"env {cfg.env} on {host}", file=out)
+def container_status(host: str, cfg: StackConfig, expected: Counter, out) -> list[str]:
+    """The env's containers on the host (by label), their health, and its backup's ages."""
     try:
         api = DockerAPI(host, cfg.docker_ssh_opts)
         listing = api.containers([f"{L.ENV}={cfg.env}"])
     except DockerError as err:
-        found.append(str(err))
+        return [str(err)]
+    states = parse_containers(listing)
+    for s in states:
+        print(f"  {s.service:<15} {s.name:<48} {s.state:<10} {s.health}", file=out)
+    return problems(states, expected) + backup_ages(api, states, out)
+
+
+def swarm_status(host: str, cfg: StackConfig, expected: dict[str, int], out) -> list[str]:
+    """runtime swarm: the env's services with their tasks and update state, and the backup's ages (its task
+    runs on the data node, the manager the stack connects to)."""
+    try:
+        api = DockerAPI(host, cfg.docker_ssh_opts)
+        found, backups = swarm_ops.show_status(api, cfg.env, expected, out)
+    except DockerError as err:
+        return [str(err)]
+    return found + backup_ages(api, parse_containers(backups), out)
+
+
+def show_status(
+    stack: str, docker_host: str | None = None, http: bool = True, config_file: str | None = None, out=None
+) -> int:
+    out = out or sys.stdout
+    declared = Declared.of(resolve_stack(stack), Path(config_file) if config_file else None)
+    cfg = declared.config
+    host = docker_host or cfg.docker_host
+    found: list[str] = []
+    print(f"env {cfg.env} on {host}", file=out)
+    if declared.swarm_services is not None:  # runtime swarm: the manager's view of the env's services
+        found += swarm_status(host, cfg, declared.swarm_services, out)
     else:
-        states = parse_containers(listing)
-        for s in states:
-            print(f"  {s.service:<15} {s.name:<48} {s.state:<10} {s.health}", file=out)
-        found += problems(states, declared.services)
-        found += backup_ages(api, states, out)
+        found += container_status(host, cfg, declared.services, out)
     if http:
         url = f"{site_url(cfg.env, cfg.domain)}/api/health"
         code = http_status(url)
@@ -169,3 +178,8 @@ def main(
     for problem in found:
         print(f"problem: {problem}", file=out)
     return 1 if found else 0
+
+
+def main(*args: Any, **kwargs: Any) -> int:
+    """`uv run invoke status` as a command (one line and an exit code on bad input)."""
+    return run_task("status", show_status, *args, **kwargs)

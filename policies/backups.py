@@ -1,7 +1,7 @@
 """The backup policies (invariant 9): every env's database has a scheduled backup service, its repository
 is off the Docker host, its retention keeps at least a week of dailies, and the backups sit in a bucket
-and behind an S3 key of their own, out of the app's reach (advisory by default; policies/config.production.json
-makes it mandatory for production).
+and behind an S3 key of their own, out of the app's reach (advisory by default; mandatory for production,
+config/policy_config.py derives that from the stack).
 
 They read what the backup container declares (program/backup.py, render/backup_job.py): its
 `finance-report.service=backup` label and its non-secret settings in `envs` (RESTIC_REPOSITORY,
@@ -10,6 +10,7 @@ BACKUP_TIME, BACKUP_INTERVAL_HOURS, BACKUP_KEEP_DAILY, PGHOST).
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import json
 import re
@@ -28,7 +29,9 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from .common import CONTAINER, KV_SECRET, known, labels, plain, service_of, strings
+from facts.tokens import CONTAINER, KV_SECRET, SWARM_CONFIG
+
+from .common import known, labels, plain, service_of, strings, workload, workloads
 
 BACKUP = "backup"
 AGENT_FOR_LABEL = "finance-report.agent-for"
@@ -52,31 +55,35 @@ def _int(value: str | None) -> int | None:
 
 
 def validate_present(args: StackValidationArgs, report_violation: ReportViolation) -> None:
-    containers = [r for r in args.resources if r.resource_type == CONTAINER]
-    backups = [c for c in containers if service_of(c.props) == BACKUP]
-    for postgres in (c for c in containers if service_of(c.props) == "postgres"):
-        name = plain(postgres.props.get("name"))
+    running = list(workloads(args.resources))  # containers, and Swarm services' tasks
+    backups = [(r, p) for r, p in running if service_of(p) == BACKUP]
+    for postgres, props in ((r, p) for r, p in running if service_of(p) == "postgres"):
+        name = plain(props.get("name"))
         if not known(name):
             continue
-        serving = [b for b in backups if envs(b.props).get("PGHOST") == name]
+        serving = [(b, p) for b, p in backups if envs(p).get("PGHOST") == name]
         if not serving:
             report_violation(
-                f"Postgres {name} has no backup service: no container labelled finance-report.service=backup "
+                f"Postgres {name} has no backup service: no {_noun(postgres)} labelled finance-report.service=backup "
                 f"dumps it (PGHOST={name}).",
                 postgres.urn,
             )
             continue
-        for backup in serving:
-            settings = envs(backup.props)
+        for backup, backup_props in serving:
+            settings = envs(backup_props)
             if (
                 not _TIME_RE.match(settings.get("BACKUP_TIME", ""))
                 or not (_int(settings.get("BACKUP_INTERVAL_HOURS")) or 0) > 0
             ):
                 report_violation(
-                    f"Backup container {backup.name} has no schedule: BACKUP_TIME (HH:MM) and "
+                    f"Backup {_noun(backup)} {backup.name} has no schedule: BACKUP_TIME (HH:MM) and "
                     "BACKUP_INTERVAL_HOURS (> 0) must be set.",
                     backup.urn,
                 )
+
+
+def _noun(resource: Any) -> str:
+    return "container" if resource.resource_type == CONTAINER else "service"
 
 
 PRESENT = StackValidationPolicy(
@@ -85,7 +92,8 @@ PRESENT = StackValidationPolicy(
     validate=validate_present,
     enforcement_level=EnforcementLevel.MANDATORY,
     severity=Severity.CRITICAL,
-    remediation_steps="Declare program.backup.BackupComponent for the env (program/stack.py does): it sets PGHOST, BACKUP_TIME "
+    remediation_steps="Declare program.backup.BackupComponent for the env (program/stack.py does): it sets PGHOST, "
+    "BACKUP_TIME "
     "and BACKUP_INTERVAL_HOURS.",
 )
 
@@ -134,16 +142,16 @@ def on_host_reason(repository: str, hosts: set[str]) -> str | None:
 
 def validate_off_host(args: StackValidationArgs, report_violation: ReportViolation) -> None:
     hosts = docker_hosts(args)
-    for r in args.resources:
-        if r.resource_type != CONTAINER or service_of(r.props) != BACKUP:
+    for r, props in workloads(args.resources):
+        if service_of(props) != BACKUP:
             continue
-        repository = envs(r.props).get("RESTIC_REPOSITORY", "")
+        repository = envs(props).get("RESTIC_REPOSITORY", "")
         if not known(repository):
             continue
         reason = on_host_reason(repository, hosts) if repository else "is not set"
         if reason:
             report_violation(
-                f"Backup container {r.name}: its repository {repository or '(RESTIC_REPOSITORY)'} {reason}; "
+                f"Backup {_noun(r)} {r.name}: its repository {repository or '(RESTIC_REPOSITORY)'} {reason}; "
                 "backups must leave the host.",
                 r.urn,
             )
@@ -155,7 +163,8 @@ OFF_HOST = StackValidationPolicy(
     validate=validate_off_host,
     enforcement_level=EnforcementLevel.MANDATORY,
     severity=Severity.CRITICAL,
-    remediation_steps="Set backupS3Endpoint (or s3Endpoint) to the platform MinIO's full URL on another machine, never the "
+    remediation_steps="Set backupS3Endpoint (or s3Endpoint) to the platform MinIO's full URL on another machine, never "
+    "the "
     "dockerHost, localhost, a loopback address, Docker's bridge gateway or a container name.",
 )
 
@@ -164,13 +173,14 @@ OFF_HOST = StackValidationPolicy(
 
 
 def validate_retention(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    if args.resource_type != CONTAINER or service_of(args.props) != BACKUP:
+    props = workload(args.resource_type, args.props)
+    if props is None or service_of(props) != BACKUP:
         return
     minimum = args.get_config()["minDaily"]
-    daily = _int(envs(args.props).get("BACKUP_KEEP_DAILY"))
+    daily = _int(envs(props).get("BACKUP_KEEP_DAILY"))
     if daily is None or daily < minimum:
         report_violation(
-            f"Backup container {args.name} keeps {daily if daily is not None else 'no'} daily backups; keep "
+            f"Backup {_noun(args)} {args.name} keeps {daily if daily is not None else 'no'} daily backups; keep "
             f"at least {minimum} (backupKeepDaily)."
         )
 
@@ -218,18 +228,35 @@ def app_buckets(args: StackValidationArgs) -> set[tuple[str, str]]:
     """(endpoint host, bucket) of every bucket the backend is configured with (S3_* and S3_PUBLIC_*)."""
     found = set()
     for r in args.resources:
-        if (
+        if r.resource_type == SWARM_CONFIG:  # runtime swarm: the template is a Swarm config of the app
+            contents = _config_text(r.props) if str(plain(r.props.get("name"))).startswith(APP_CONFIG_PREFIX) else []
+        elif (
             r.resource_type != CONTAINER
             or labels(r.props).get(AGENT_FOR_LABEL) != "app"
             or not known(plain(r.props.get("uploads")))
         ):
             continue
-        for content in strings(r.props.get("uploads")):
+        else:
+            contents = list(strings(r.props.get("uploads")))
+        for content in contents:
             values = {(public or "") + kind: value for public, kind, value in _APP_BUCKET_RE.findall(content)}
             for public in ("", "_PUBLIC"):
                 if values.get(public + "BUCKET") and values.get(public + "ENDPOINT"):
                     found.add((_host(values[public + "ENDPOINT"]), values[public + "BUCKET"]))
     return found
+
+
+APP_CONFIG_PREFIX = "finance_report-app-tpl-"  # render.swarm.config_name of the app's templates
+
+
+def _config_text(props: Mapping[str, Any]) -> list[str]:
+    data = plain(props.get("data"))
+    if not known(data) or not isinstance(data, str):
+        return []
+    try:
+        return [base64.b64decode(data).decode()]
+    except (ValueError, UnicodeDecodeError):
+        return []
 
 
 def kv_data(args: StackValidationArgs, name: str) -> dict[str, Any] | None:
@@ -247,15 +274,15 @@ def kv_data(args: StackValidationArgs, name: str) -> dict[str, Any] | None:
 
 def validate_separate_storage(args: StackValidationArgs, report_violation: ReportViolation) -> None:
     buckets = app_buckets(args)
-    for r in args.resources:
-        if r.resource_type != CONTAINER or service_of(r.props) != BACKUP:
+    for r, props in workloads(args.resources):
+        if service_of(props) != BACKUP:
             continue
         shared = []
-        repository = envs(r.props).get("RESTIC_REPOSITORY", "")
+        repository = envs(props).get("RESTIC_REPOSITORY", "")
         bucket = repository_bucket(repository) if known(repository) else None
         if bucket in buckets:
             shared.append(f"the app's bucket {bucket[1]}")
-        env = labels(r.props).get(ENV_LABEL)
+        env = labels(props).get(ENV_LABEL)
         app, backup = kv_data(args, f"finance_report/{env}/app"), kv_data(args, f"finance_report/{env}/backup")
         if (
             app is not None
@@ -266,7 +293,7 @@ def validate_separate_storage(args: StackValidationArgs, report_violation: Repor
             shared.append("the app's S3 key")
         if shared:
             report_violation(
-                f"Backup container {r.name}: its repository shares {' and '.join(shared)}, so the backend, "
+                f"Backup {_noun(r)} {r.name}: its repository shares {' and '.join(shared)}, so the backend, "
                 f"or anyone holding the app's S3 key, can delete every backup. {SEPARATE_FIX}",
                 r.urn,
             )
@@ -280,12 +307,11 @@ SEPARATE_FIX = (
 SEPARATE = StackValidationPolicy(
     name="backup-enforce-separate-storage",
     description="Requires a backup bucket and S3 key apart from the app's, so the app's key cannot delete the backups "
-    "(advisory by default, mandatory in production's policy config).",
+    "(advisory by default, mandatory for production: config/policy_config.py).",
     validate=validate_separate_storage,
     enforcement_level=EnforcementLevel.ADVISORY,
     severity=Severity.HIGH,
-    remediation_steps=SEPARATE_FIX
-    + ' The bucket and the key are made on the storage side (README "Backups and restore").',
+    remediation_steps=SEPARATE_FIX + " The bucket and the key are made on the storage side (docs/backups.md).",
 )
 
 POLICIES = [PRESENT, OFF_HOST, RETENTION, SEPARATE]

@@ -8,12 +8,8 @@ from typing import Any
 
 from pulumi_policy import PolicyConfigSchema, Secret
 
-CONTAINER = "docker:index/container:Container"
-VOLUME = "docker:index/volume:Volume"
-REMOTE_IMAGE = "docker:index/remoteImage:RemoteImage"
-VAULT_POLICY = "vault:index/policy:Policy"
-KV_SECRET = "vault:kv/secretV2:SecretV2"
-APPROLE_ROLE = "vault:appRole/authBackendRole:AuthBackendRole"
+from facts.tokens import CONTAINER, SERVICE
+
 DATASTORES = ("postgres", "redis")
 SERVICE_LABEL = "finance-report.service"
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # the engine's marker for a value not known at preview
@@ -131,3 +127,57 @@ def secret_value_reason(value: str) -> str | None:
 def option(resource: Any, name: str) -> bool | None:
     """A resource option, or None when the engine does not expose it to policies (retainOnDelete)."""
     return getattr(getattr(resource, "opts", None), name, None)
+
+
+# ------------------------------------------------------------------------------------------ runtime swarm
+
+MIB = 1024 * 1024
+
+
+def kind(resource_type: str) -> str:
+    """How a message names the resource: Container, or Service under runtime swarm."""
+    return "Service" if resource_type == SERVICE else "Container"
+
+
+def workload(resource_type: str, props: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """What runs: a container's props as they are, or a Swarm service's task as a container carries the same
+    settings (env, labels, command, health check, mounts, capabilities, memory, logs, ports, networks), so the
+    invariants of a container are judged on a service alike. None for anything else.
+
+    A service's labels are its own (what Traefik and the tools read) followed by its task containers'. Its
+    networks are named by id (facts.providers.SERVICE_NETWORK_READ_AS_ID). What the service resource cannot
+    express is left out (no_new_privileges, swap, privileged: facts.providers.SERVICE_NO_NEW_PRIVILEGES)."""
+    if resource_type == CONTAINER:
+        return props
+    if resource_type != SERVICE:
+        return None
+    props = plain(props)
+    task = props.get("taskSpec") or {}
+    spec = task.get("containerSpec") or {}
+    memory = ((task.get("resources") or {}).get("limits") or {}).get("memoryBytes")
+    log = task.get("logDriver") or {}
+    return {
+        "name": props.get("name"),
+        "image": spec.get("image"),
+        "envs": [f"{k}={v}" for k, v in (spec.get("env") or {}).items()],
+        "labels": [*(props.get("labels") or []), *(spec.get("labels") or [])],
+        "entrypoints": spec.get("commands"),
+        "command": spec.get("args"),
+        "healthcheck": spec.get("healthcheck"),
+        "mounts": spec.get("mounts"),
+        "capabilities": {"drops": spec.get("capDrops") or [], "adds": spec.get("capAdds") or []},
+        "user": spec.get("user"),
+        "memory": memory / MIB if known(memory) and isinstance(memory, (int, float)) else memory,
+        "logDriver": log.get("name"),
+        "logOpts": log.get("options"),
+        "ports": (props.get("endpointSpec") or {}).get("ports"),
+        "networksAdvanced": [{"name": n.get("id") or n.get("name")} for n in task.get("networksAdvanceds") or []],
+    }
+
+
+def workloads(resources: Iterable[Any]) -> Iterable[tuple[Any, Mapping[str, Any]]]:
+    """(resource, workload props) of every container and service of a stack."""
+    for resource in resources:
+        props = workload(resource.resource_type, resource.props)
+        if props is not None:
+            yield resource, props

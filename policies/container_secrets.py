@@ -6,14 +6,15 @@ from __future__ import annotations
 from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy, Severity
 
 from .common import (
-    CONTAINER,
     SECRET_FILE_PATH_RE,
     SECRET_FLAG_RE,
     is_secret_key,
+    kind,
     known,
     labels,
     plain,
     secret_value_reason,
+    workload,
 )
 
 
@@ -60,18 +61,20 @@ def findings(props) -> list[str]:
 
 
 def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    if args.resource_type != CONTAINER:
+    props = workload(args.resource_type, args.props)  # a container, or a Swarm service's task
+    if props is None:
         return
-    for finding in findings(args.props):
+    for finding in findings(props):
         report_violation(
-            f"Container {args.name}: {finding}. Deliver secrets as files rendered by its vault-agent into "
-            "the tmpfs secrets volume."
+            f"{kind(args.resource_type)} {args.name}: {finding}. Deliver secrets as files rendered by its "
+            "vault-agent into the tmpfs secrets volume."
         )
 
 
 POLICY = ResourceValidationPolicy(
     name="docker-container-disallow-plaintext-secrets",
-    description="Prohibits secret-looking keys or values in a container's env, labels, command or health check.",
+    description="Prohibits secret-looking keys or values in a container's or service's env, labels, command or health "
+    "check.",
     validate=validate,
     enforcement_level=EnforcementLevel.MANDATORY,
     severity=Severity.CRITICAL,

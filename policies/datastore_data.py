@@ -6,26 +6,27 @@ from __future__ import annotations
 from pulumi_policy import EnforcementLevel, ReportViolation, Severity, StackValidationArgs, StackValidationPolicy
 
 from facts.envs import is_preview_env
+from facts.tokens import VOLUME
 
-from .common import CONTAINER, VOLUME, is_datastore, labels, option, plain, service_of
+from .common import is_datastore, labels, option, plain, service_of, workloads
 
 ENV_LABEL = "finance-report.env"
 
 
 def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
     volumes = {plain(r.props.get("name")): r for r in args.resources if r.resource_type == VOLUME}
-    for resource in args.resources:
-        if resource.resource_type != CONTAINER or not is_datastore(resource.props):
+    for _, props in workloads(args.resources):  # containers, and Swarm services' tasks
+        if not is_datastore(props):
             continue
-        service = service_of(resource.props)
+        service = service_of(props)
         # (Its replacement strategy is docker-resource-enforce-delete-before-replace's concern.)
         sources = [
             m.get("source")
-            for m in plain(resource.props.get("mounts")) or []
+            for m in plain(props.get("mounts")) or []
             if m.get("type") == "volume" and not str(m.get("target", "")).startswith("/run/secrets")
         ]
         # A named volume can also be attached through `volumes` (volume_name): it is data all the same.
-        sources += [v.get("volumeName") for v in plain(resource.props.get("volumes")) or [] if v.get("volumeName")]
+        sources += [v.get("volumeName") for v in plain(props.get("volumes")) or [] if v.get("volumeName")]
         for source in sources:
             volume = volumes.get(source)
             if volume is None:

@@ -11,10 +11,15 @@ from pulumi_policy import (
     Severity,
 )
 
-from .common import CONTAINER, is_datastore, labels, network_names, plain, service_of
+from facts.tokens import CONTAINER, SERVICE
+
+from .common import is_datastore, labels, network_names, plain, service_of, workload
 
 
 def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    if args.resource_type == SERVICE:
+        validate_service(args, report_violation)
+        return
     if args.resource_type != CONTAINER or not is_datastore(args.props):
         return
     service, traefik_network = service_of(args.props), args.get_config()["traefikNetwork"]
@@ -36,9 +41,33 @@ def validate(args: ResourceValidationArgs, report_violation: ReportViolation) ->
         )
 
 
+def validate_service(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    """runtime swarm: a service names its networks by id (facts.providers.SERVICE_NETWORK_READ_AS_ID), so the
+    Traefik network cannot be told by name; a datastore service joins exactly one network, the internal one."""
+    props = workload(args.resource_type, args.props) or {}
+    if not is_datastore(props):
+        return
+    service = service_of(props)
+    if plain(props.get("ports")):
+        report_violation(
+            f"{service} service {args.name} publishes ports; datastores are reached only over the internal network."
+        )
+    joined = network_names(props)
+    if len(joined) != 1:
+        report_violation(
+            f"{service} service {args.name} joins {len(joined)} networks; datastores join only the env's internal "
+            "overlay."
+        )
+    if labels(props).get("traefik.enable") != "false":
+        report_violation(
+            f"{service} service {args.name} lacks traefik.enable=false; set it so Traefik never routes to a datastore."
+        )
+
+
 POLICY = ResourceValidationPolicy(
     name="datastore-disallow-exposure",
-    description="Prohibits published ports, the Traefik network and Traefik routing on Postgres and Redis.",
+    description="Prohibits published ports, the Traefik network (any network but the internal one, for a service) and "
+    "Traefik routing on Postgres and Redis.",
     validate=validate,
     enforcement_level=EnforcementLevel.MANDATORY,
     severity=Severity.CRITICAL,

@@ -5,17 +5,25 @@ from __future__ import annotations
 
 from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy, Severity
 
-from .common import CONTAINER, plain, service_of
+from facts.tokens import SERVICE
+
+from .common import kind, plain, service_of, workload
 
 DOCKER_PROXY = "docker-proxy"  # render.labels.DOCKER_PROXY: the pack ships without components/
 
 
-def _container(check):
+def _container(check, services: bool = True):
+    """Run `check` on every container, and on every Swarm service's task unless the service resource cannot
+    express the setting (`services` False: facts.providers.SERVICE_NO_NEW_PRIVILEGES)."""
+
     def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-        if args.resource_type == CONTAINER:
-            problem = check(args.props)
+        if args.resource_type == SERVICE and not services:
+            return
+        props = workload(args.resource_type, args.props)
+        if props is not None:
+            problem = check(props)
             if problem:
-                report_violation(f"Container {args.name} {problem}.")
+                report_violation(f"{kind(args.resource_type)} {args.name} {problem}.")
 
     return validate
 
@@ -76,11 +84,11 @@ def _capabilities(props):
     )
 
 
-def _policy(name, description, check, level, severity, remediation):
+def _policy(name, description, check, level, severity, remediation, services=True):
     return ResourceValidationPolicy(
         name=name,
         description=description,
-        validate=_container(check),
+        validate=_container(check, services),
         enforcement_level=level,
         severity=severity,
         remediation_steps=remediation,
@@ -106,11 +114,13 @@ POLICIES = [
     ),
     _policy(
         "docker-container-enforce-no-new-privileges",
-        "Requires no-new-privileges (CIS 5.25).",
+        "Requires no-new-privileges (CIS 5.25) on containers; a Swarm service gets it from the daemon default, "
+        "which `invoke doctor` checks.",
         _no_new_privileges,
         EnforcementLevel.MANDATORY,
         Severity.HIGH,
         "Build container args with render.hardening.hardened_container_args().",
+        services=False,
     ),
     _policy(
         "docker-container-disallow-host-namespaces",

@@ -11,7 +11,9 @@ from pulumi_policy import (
     Severity,
 )
 
-from .common import CONTAINER, REMOTE_IMAGE, known, plain
+from facts.tokens import REMOTE_IMAGE
+
+from .common import known, plain, workload
 
 
 def pin_problem(ref: str) -> str | None:
@@ -33,8 +35,8 @@ def validate(args: ResourceValidationArgs, report_violation: ReportViolation) ->
     production = args.get_config()["env"] == "production"
     if args.resource_type == REMOTE_IMAGE:
         ref = plain(args.props.get("name"))
-    elif args.resource_type == CONTAINER:
-        ref = plain(args.props.get("image"))
+    elif (props := workload(args.resource_type, args.props)) is not None:  # a container or a service's task
+        ref = plain(props.get("image"))
     else:
         return
     if not known(ref):
@@ -54,5 +56,7 @@ POLICY = ResourceValidationPolicy(
     enforcement_level=EnforcementLevel.MANDATORY,
     severity=Severity.HIGH,
     config_schema=PolicyConfigSchema(properties={"env": {"type": "string"}}, required=["env"]),
-    remediation_steps="Set imageTag (and postgresImage/redisImage/vaultAgentImage) to a release tag or a sha256 digest.",
+    remediation_steps=(
+        "Set imageTag (and postgresImage/redisImage/vaultAgentImage) to a release tag or a sha256 digest."
+    ),
 )

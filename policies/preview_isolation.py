@@ -31,8 +31,9 @@ from pulumi_policy import (
 )
 
 from facts.envs import COMMITTED_ENVS, is_preview_env
+from facts.tokens import CONTAINER, KV_SECRET, VOLUME
 
-from .common import CONTAINER, KV_SECRET, VOLUME, labels, option, plain, strings
+from .common import labels, option, plain, strings
 
 ENV_LABEL = "finance-report.env"
 _PREVIEW_WORD = re.compile(r"(?<![a-z0-9])pr[1-9][0-9]*(?![a-z0-9])")
@@ -128,6 +129,7 @@ POLICY = StackValidationPolicy(
         },
         required=["env"],
     ),
-    remediation_steps="Generate the preview's stack with `uv run invoke preview-env --pr <N>` and derive every name from the "
+    remediation_steps="Generate the preview's stack with `uv run invoke preview-env --pr <N>` and derive every name "
+    "from the "
     "env with render.naming.",
 )

@@ -1,10 +1,11 @@
 """How the engine will replace each container and secrets volume (facts/providers.py): rolling
 services create-first under a new name, everything with a fixed name delete-first.
 
-Resource policies, not stack policies: the engine runs a resource policy on what the program declared
-(its inputs), a stack policy on the resources' final outputs (pulumi/pulumi step_generator.go:3518,
-"AnalyzeStack is called on the final outputs"), where the provider's defaults and read-back attributes
-would change the hash of the arguments.
+Resource policies, not stack policies: the engine runs a resource policy on the resource's inputs, a stack
+policy on the resources' final outputs (pulumi/pulumi step_generator.go:3518, "AnalyzeStack is called on
+the final outputs"), where read-back attributes would change the hash of the arguments. Even a resource
+policy sees the inputs after the provider's Check, which adds the Terraform defaults and `__defaults`
+(facts/bridge_check.py): the names are recomputed over the program's own arguments, those removed.
 """
 
 from __future__ import annotations
@@ -14,12 +15,15 @@ import re
 from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy, Severity
 
 from facts import providers
+from facts.bridge_check import without_check_defaults
 from facts.revision import REVISION_LENGTH, options_digest, revision_name
+from facts.tokens import CONTAINER, SERVICE, SWARM_CONFIG, SWARM_SECRET, VOLUME
 
-from .common import CONTAINER, UNKNOWN, VOLUME, plain, service_of
+from .common import UNKNOWN, plain, service_of
 
 ROLLING_SERVICES = ("backend", "frontend")
 _REVISION_RE = re.compile(rf"^(?P<prefix>.+)-[0-9a-f]{{{REVISION_LENGTH}}}$")
+_OBJECT_HASH_RE = re.compile(r"-[0-9a-f]{8}$")  # render.swarm.swarm_object_name
 
 
 def _strategy(args: ResourceValidationArgs) -> str:
@@ -51,7 +55,7 @@ def volume_identity(props) -> dict:
 def validate_rolling(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
     if args.resource_type != CONTAINER or service_of(args.props) not in ROLLING_SERVICES:
         return
-    props = plain(args.props)
+    props = without_check_defaults(plain(args.props))
     service = service_of(props)
     if _strategy(args) != providers.CREATE_BEFORE_DELETE:
         report_violation(
@@ -70,13 +74,28 @@ def validate_rolling(args: ResourceValidationArgs, report_violation: ReportViola
 
 
 def validate_fixed(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    props = plain(args.props)
+    props = without_check_defaults(plain(args.props))
     if args.resource_type == CONTAINER and service_of(props) not in ROLLING_SERVICES:
         if _strategy(args) != providers.DELETE_BEFORE_REPLACE:
             report_violation(
                 f"Container {args.name} has a fixed name but would be replaced create-first: the create "
                 "fails on the name (and two datastores on one data directory corrupt it); set "
                 "delete_before_replace=True."
+            )
+    elif args.resource_type == SERVICE:
+        if _strategy(args) != providers.DELETE_BEFORE_REPLACE:
+            report_violation(
+                f"Service {args.name} has a fixed name but would be replaced create-first: the create fails on the "
+                "name while the old service exists; set delete_before_replace=True "
+                "(program.swarm_services.fixed_service)."
+            )
+    elif args.resource_type in (SWARM_SECRET, SWARM_CONFIG) and _all_known(props):
+        name = str(props.get("name", ""))
+        if _strategy(args) != providers.DELETE_BEFORE_REPLACE and not _OBJECT_HASH_RE.search(name):
+            report_violation(
+                f"Swarm {'secret' if args.resource_type == SWARM_SECRET else 'config'} {name} is replaced "
+                "create-first under a name that does not change with its data: Docker refuses a second object of "
+                "that name; end its name with a hash of the data (render.swarm.secret_name, config_name)."
             )
     elif args.resource_type == VOLUME and is_tmpfs_volume(props) and _all_known(props):
         name = str(props.get("name", ""))
@@ -102,11 +121,12 @@ ROLLING = ResourceValidationPolicy(
 )
 FIXED = ResourceValidationPolicy(
     name="docker-resource-enforce-delete-before-replace",
-    description="Requires fixed-name containers, and secrets volumes whose name does not carry what replaces them, to be "
-    "replaced delete-first.",
+    description="Requires fixed-name containers and Swarm services, and secrets volumes and Swarm secrets and configs "
+    "whose name does not carry what replaces them, to be replaced delete-first.",
     validate=validate_fixed,
     enforcement_level=EnforcementLevel.MANDATORY,
     severity=Severity.HIGH,
-    remediation_steps="Declare fixed-name containers with program.containers.fixed_container(); name secrets volumes with "
+    remediation_steps="Declare fixed-name containers with program.containers.fixed_container(); name secrets volumes "
+    "with "
     "program.named.volume().",
 )

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from pulumi_policy import EnforcementLevel, ReportViolation, Severity, StackValidationArgs, StackValidationPolicy
 
-from .common import CONTAINER, SECRETS_ROOT, VOLUME, is_vault_agent, known, plain
+from facts.tokens import SERVICE, VOLUME
+
+from .common import SECRETS_ROOT, is_vault_agent, kind, known, plain, workloads
 
 
 def is_tmpfs(volume_props) -> bool:
@@ -25,11 +27,11 @@ def is_tmpfs(volume_props) -> bool:
 def secrets_volumes(resources) -> set:
     """Names of volumes that hold rendered secrets: written by an agent, or mounted under /run/secrets."""
     names = set()
-    for resource in resources:
-        if resource.resource_type != CONTAINER:
-            continue
-        for mount in plain(resource.props.get("mounts")) or []:
-            if str(mount.get("target", "")).startswith(SECRETS_ROOT) or is_vault_agent(resource.props):
+    for _, props in workloads(resources):
+        for mount in plain(props.get("mounts")) or []:
+            if mount.get("type") == "tmpfs":
+                continue  # a Swarm task's own tmpfs: not a volume anything else can mount
+            if str(mount.get("target", "")).startswith(SECRETS_ROOT) or is_vault_agent(props):
                 names.add(mount.get("source"))
     return names
 
@@ -37,10 +39,8 @@ def secrets_volumes(resources) -> set:
 def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
     volumes = {plain(r.props.get("name")): r for r in args.resources if r.resource_type == VOLUME}
     secret_names = secrets_volumes(args.resources)
-    for resource in args.resources:
-        if resource.resource_type != CONTAINER:
-            continue
-        props = resource.props
+    for resource, props in workloads(args.resources):
+        what = f"{kind(resource.resource_type)} {resource.name}"
         for bind in plain(props.get("volumes")) or []:
             path = str(bind.get("containerPath", "")) + " " + str(bind.get("hostPath", ""))
             if bind.get("hostPath") and (SECRETS_ROOT in path or "secret" in path.lower()):
@@ -59,24 +59,31 @@ def validate(args: StackValidationArgs, report_violation: ReportViolation) -> No
             target, source = str(mount.get("target", "")), mount.get("source")
             if not (target.startswith(SECRETS_ROOT) or source in secret_names):
                 continue
+            if resource.resource_type == SERVICE and mount.get("type") == "tmpfs":
+                # runtime swarm: the task renders its own secrets into it and it goes with the task.
+                if not (mount.get("tmpfsOptions") or {}).get("sizeBytes"):
+                    report_violation(
+                        f"{what} mounts {target} as tmpfs without a size; set tmpfs_options size_bytes.",
+                        resource.urn,
+                    )
+                continue
             if mount.get("type") != "volume":
                 report_violation(
-                    f"Container {resource.name} mounts {target} as {mount.get('type')}; expected a "
-                    "tmpfs-backed named volume.",
+                    f"{what} mounts {target} as {mount.get('type')}; expected a tmpfs-backed named volume"
+                    + (" (or, for a Swarm task, its own sized tmpfs)." if resource.resource_type == SERVICE else "."),
                     resource.urn,
                 )
                 continue
             volume = volumes.get(source)
             if known(source) and (volume is None or not is_tmpfs(volume.props)):
                 report_violation(
-                    f"Container {resource.name} mounts {source} at {target}, which is not a tmpfs volume "
+                    f"{what} mounts {source} at {target}, which is not a tmpfs volume "
                     "with a size limit; expected driver_opts type=tmpfs, device=tmpfs, o=size=...",
                     resource.urn,
                 )
             if not is_vault_agent(props) and not mount.get("readOnly"):
                 report_violation(
-                    f"Container {resource.name} mounts secrets volume {source} read-write at {target}; "
-                    "consumers must mount it read-only.",
+                    f"{what} mounts secrets volume {source} read-write at {target}; consumers must mount it read-only.",
                     resource.urn,
                 )
 

@@ -4,25 +4,27 @@ from __future__ import annotations
 
 from pulumi_policy import EnforcementLevel, ReportViolation, Severity, StackValidationArgs, StackValidationPolicy
 
-from .common import CONTAINER, SECRETS_ROOT, is_vault_agent, known, plain
+from .common import SECRETS_ROOT, is_vault_agent, kind, known, plain, workloads
 
 
 def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
-    containers = [r for r in args.resources if r.resource_type == CONTAINER]
+    running = list(workloads(args.resources))  # containers, and Swarm services' tasks
     written = set()
-    for agent in (c for c in containers if is_vault_agent(c.props)):
-        for mount in plain(agent.props.get("mounts")) or []:
+    for _, props in ((r, p) for r, p in running if is_vault_agent(p)):
+        for mount in plain(props.get("mounts")) or []:
             if str(mount.get("target", "")).startswith(SECRETS_ROOT) and not mount.get("readOnly"):
                 written.add(mount.get("source"))
-    for resource in containers:
-        if is_vault_agent(resource.props):
+    for resource, props in running:
+        if is_vault_agent(props):
             continue
-        for mount in plain(resource.props.get("mounts")) or []:
+        for mount in plain(props.get("mounts")) or []:
             source = mount.get("source")
+            if mount.get("type") == "tmpfs":
+                continue  # a Swarm task's own tmpfs, written by the agent it runs itself
             if str(mount.get("target", "")).startswith(SECRETS_ROOT) and known(source) and source not in written:
                 report_violation(
-                    f"Container {resource.name} mounts secrets volume {source}, which no vault-agent in this "
-                    "stack writes.",
+                    f"{kind(resource.resource_type)} {resource.name} mounts secrets volume {source}, which no "
+                    "vault-agent in this stack writes.",
                     resource.urn,
                 )
 

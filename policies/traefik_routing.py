@@ -13,7 +13,9 @@ from pulumi_policy import (
     Severity,
 )
 
-from .common import CONTAINER, labels
+from facts.tokens import CONTAINER, SERVICE
+
+from .common import kind, labels
 
 HOST_RE = re.compile(r"Host\(([^)]*)\)")
 
@@ -26,21 +28,24 @@ def hosts_in(rule: str) -> list[str]:
 
 
 def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    if args.resource_type != CONTAINER:
+    if args.resource_type not in (CONTAINER, SERVICE):
         return
     config = args.get_config()
     domain, entrypoint = config["domain"], config["tlsEntrypoint"]
-    lab = labels(args.props)
+    lab = labels(args.props)  # a service's own labels: what Traefik's swarm provider reads
     if lab.get("traefik.enable") != "true":
         return
-    if not lab.get("traefik.docker.network"):
+    what = f"{kind(args.resource_type)} {args.name}"
+    if args.resource_type == SERVICE:
+        validate_swarm_labels(what, lab, report_violation)
+    elif not lab.get("traefik.docker.network"):
         report_violation(
             f"Container {args.name} enables Traefik without traefik.docker.network; set it to the Traefik "
             "network so routing does not pick a random network."
         )
     routers = {k.split(".")[3] for k in lab if k.startswith("traefik.http.routers.")}
     if not routers:
-        report_violation(f"Container {args.name} enables Traefik but declares no router.")
+        report_violation(f"{what} enables Traefik but declares no router.")
     for router in sorted(routers):
         prefix = f"traefik.http.routers.{router}"
         entrypoints = [e.strip() for e in lab.get(f"{prefix}.entrypoints", "").split(",") if e.strip()]
@@ -64,10 +69,32 @@ def validate(args: ResourceValidationArgs, report_violation: ReportViolation) ->
                 )
 
 
+def validate_swarm_labels(what: str, lab: dict, report_violation: ReportViolation) -> None:
+    """Traefik's swarm provider: the network label is traefik.swarm.network, a traefik.docker.* label on a
+    service is deprecated and both together an error (traefik pkg/provider/docker/shared_labels.go:72,81), and
+    every Traefik service needs its port: Swarm gives no port detection (providers/swarm.md:363-370)."""
+    if not lab.get("traefik.swarm.network"):
+        report_violation(
+            f"{what} enables Traefik without traefik.swarm.network; set it to the Traefik network so routing does "
+            "not pick a random network."
+        )
+    docker_labels = sorted(k for k in lab if k.startswith("traefik.docker."))
+    if docker_labels:
+        report_violation(f"{what} carries {', '.join(docker_labels)}; Traefik's swarm provider reads traefik.swarm.*.")
+    services = {k.split(".")[3] for k in lab if k.startswith("traefik.http.services.")}
+    services |= {v for k, v in lab.items() if k.startswith("traefik.http.routers.") and k.endswith(".service")}
+    for name in sorted(services):
+        if not lab.get(f"traefik.http.services.{name}.loadbalancer.server.port"):
+            report_violation(
+                f"{what} routes to Traefik service {name} without traefik.http.services.{name}.loadbalancer.server."
+                "port; Swarm gives Traefik no port to detect."
+            )
+
+
 POLICY = ResourceValidationPolicy(
     name="traefik-enforce-tls-routing",
-    description="Requires Traefik-enabled containers to route only through the TLS entrypoint with a cert resolver, to "
-    "hosts inside the domain, on a named network.",
+    description="Requires Traefik-enabled containers and services to route only through the TLS entrypoint with a cert "
+    "resolver, to hosts inside the domain, on a named network (for a service: traefik.swarm.network and a port).",
     validate=validate,
     enforcement_level=EnforcementLevel.MANDATORY,
     severity=Severity.HIGH,
@@ -78,6 +105,7 @@ POLICY = ResourceValidationPolicy(
         },
         required=["domain"],
     ),
-    remediation_steps="Build labels with render.traefik.api_labels/web_labels, which set entrypoints, tls.certresolver, the "
+    remediation_steps="Build labels with render.traefik.api_labels/web_labels, which set entrypoints, "
+    "tls.certresolver, the "
     "Host rule and traefik.docker.network.",
 )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from pulumi_policy import (
     EnforcementLevel,
     PolicyConfigSchema,
@@ -11,7 +13,11 @@ from pulumi_policy import (
     Severity,
 )
 
-from .common import APPROLE_ROLE, known, plain
+from facts.tokens import APPROLE_ROLE
+
+from .common import UNKNOWN, known, plain
+
+ROLE_NAME = re.compile(r"^finance_report-(?P<env>[a-z][a-z0-9]*)-(?P<service>[a-z][a-z0-9-]*)$")
 
 
 def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
@@ -38,17 +44,24 @@ def validate(args: ResourceValidationArgs, report_violation: ReportViolation) ->
             "logging in again every few seconds."
         )
     ttl = plain(props.get("secretIdTtl"))
-    if known(ttl) and not ttl and not plain(props.get("secretIdBoundCidrs")):
+    if known(ttl) and (not ttl or ttl > config["maxSecretIdTtlSeconds"]):
+        life = "never expire" if not ttl else f"live {int(ttl) // 86400} days"
         report_violation(
-            f"AppRole {role} issues secret-ids that never expire and are not CIDR-bound; rotate them with "
-            "`pulumi up --replace` (README) or set secret_id_ttl."
+            f"AppRole {role} issues secret-ids that {life}: one read off the host or minted with a leaked deploy "
+            f"token outlives any rotation; set secretIdTtlDays (at most {config['maxSecretIdTtlSeconds'] // 86400})."
+        )
+    cidrs = props.get("secretIdBoundCidrs")
+    if cidrs != UNKNOWN and not plain(cidrs):  # unset or empty: bound to nothing
+        report_violation(
+            f"AppRole {role}'s secret-ids and tokens work from any address; set vaultAgentCidrs to the Docker "
+            "host's egress address (production's `pulumi up` refuses to run without it)."
         )
 
 
 POLICY = ResourceValidationPolicy(
     name="vault-approle-configure-hygiene",
-    description="Recommends AppRoles without the default policy, with token TTLs between bounds and with bounded "
-    "secret-ids.",
+    description="Recommends AppRoles without the default policy, with token TTLs between bounds, and with "
+    "expiring, CIDR-bound secret-ids.",
     validate=validate,
     enforcement_level=EnforcementLevel.ADVISORY,
     severity=Severity.MEDIUM,
@@ -56,8 +69,11 @@ POLICY = ResourceValidationPolicy(
         properties={
             "maxTokenTtlSeconds": {"type": "integer", "default": 86400},
             "minTokenTtlSeconds": {"type": "integer", "default": 300},
+            "maxSecretIdTtlSeconds": {"type": "integer", "default": 32 * 86400},
         }
     ),
-    remediation_steps="Use render.vault_artifacts.approle_settings(); rotate secret-ids as README's 'Rotating an AppRole "
-    "secret-id' describes.",
+    remediation_steps=(
+        "Use render.vault_artifacts.approle_settings(); set secretIdTtlDays and vaultAgentCidrs (docs/rotation.md "
+        "'Secret-id lifetime and renewal')."
+    ),
 )

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy, Severity
 
 from facts.envs import kv_env_prefix
+from facts.tokens import KV_SECRET
 
-from .common import ENV_KV_SCHEMA, KV_SECRET, known, plain
+from .common import ENV_KV_SCHEMA, known, plain
 
 
 def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:

@@ -8,8 +8,9 @@ import hcl2
 from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy, Severity
 
 from facts.envs import kv_env_prefix
+from facts.tokens import VAULT_POLICY
 
-from .common import ENV_KV_SCHEMA, VAULT_POLICY, known, plain
+from .common import ENV_KV_SCHEMA, known, plain
 
 NAME_RE = re.compile(r"^finance_report-(?P<env>[a-z][a-z0-9]*)-(?P<service>[a-z][a-z0-9-]*)$")
 SELF_PATHS = {"auth/token/lookup-self": {"read"}}

@@ -8,18 +8,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import pulumi
 import pulumi_docker as docker
 import pulumi_random as random
 
+from facts.services import Service
 from program.containers import fixed_container, rolling_container
 from program.vault_agent import AgentSettings, VaultAgentSidecar, secrets_mount
 from render import app_env, naming, traefik
 from render import vault_artifacts as va
 from render.hardening import Limits, Stop, hardened_container_args, healthcheck
-from render.labels import BACKEND, FRONTEND, PREFECT_WORKER, container_labels
-from render.secrets import generated_options, kept_merge, llm_keys
+from render.labels import container_labels
+from render.secrets import generated_options, keeps_data, kept_merge, llm_keys
 
 SERVICE = "app"
 GID = 0  # the backend image runs as root (app-contract)
@@ -83,6 +85,44 @@ def fernet_key(random_base64: str) -> str:
     return random_base64.replace("+", "-").replace("/", "_")
 
 
+def app_secrets(parent: pulumi.Resource, name: str, env: str, args: AppSecretsArgs, kept: pulumi.Output) -> dict:
+    """The app's KV values the program owns (generated or from config), children of `parent` named from
+    `name`: both runtimes declare them alike, so an env keeps its values when it changes runtime."""
+    keep = keeps_data(env)  # facts.generated_secrets: protected outside a preview
+    secret_key = random.RandomPassword(
+        f"{name}-secret-key", length=64, special=False, opts=generated_options(parent, protect=keep)
+    )
+    # Declared whatever llmEncryption says: turning it off must not delete the key data was encrypted
+    # with (render.secrets.llm_keys keeps it in the list).
+    fernet = random.RandomBytes(f"{name}-llm-key", length=32, opts=generated_options(parent, protect=keep))
+    generated_llm = fernet.base64.apply(fernet_key)
+    owned: dict[str, pulumi.Input[str]] = {
+        "DATABASE_URL": pulumi.Output.from_input(args.database_password).apply(
+            lambda pw: app_env.database_url(pw, env)
+        ),
+        "REDIS_URL": pulumi.Output.from_input(args.redis_password).apply(lambda pw: app_env.redis_url(pw, env)),
+        "SECRET_KEY": secret_key.result,
+        # Never blanked: keys kept from before stay after the generated one (or alone when off).
+        "LLM_ENCRYPTION_KEYS": pulumi.Output.all(generated_llm, kept).apply(
+            lambda gk: llm_keys(gk[0], gk[1].get("LLM_ENCRYPTION_KEYS"), args.llm_encryption)
+        ),
+    }
+    for key in ("S3_ACCESS_KEY", "S3_SECRET_KEY", "S3_PUBLIC_ACCESS_KEY", "S3_PUBLIC_SECRET_KEY", "ZAI_API_KEY"):
+        owned[key] = args.operator_secrets.get(key, "")
+    if set(owned) != set(app_env.APP_SECRET_KEYS):
+        raise RuntimeError("app KV keys and the env-file template disagree")  # a programming error
+    return owned
+
+
+class AppSecretsArgs(Protocol):
+    """What app_secrets reads (AppArgs, and runtime swarm's app args, have these)."""
+
+    database_password: pulumi.Input[str]
+    redis_password: pulumi.Input[str]
+    operator_secrets: Mapping[str, pulumi.Input[str]]
+    llm_encryption: bool
+
+
 @dataclass
 class AppArgs:
     env: str
@@ -132,28 +172,7 @@ class AppComponent(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         env = args.env
         kept = pulumi.Output.from_input(args.kept).apply(lambda k: dict(k or {}))
-
-        secret_key = random.RandomPassword(f"{name}-secret-key", length=64, special=False, opts=generated_options(self))
-        generated_llm: pulumi.Input[str | None] = None
-        if args.llm_encryption:
-            fernet = random.RandomBytes(f"{name}-llm-key", length=32, opts=generated_options(self))
-            generated_llm = fernet.base64.apply(fernet_key)
-        owned: dict[str, pulumi.Input[str]] = {
-            "DATABASE_URL": pulumi.Output.from_input(args.database_password).apply(
-                lambda pw: app_env.database_url(pw, env)
-            ),
-            "REDIS_URL": pulumi.Output.from_input(args.redis_password).apply(lambda pw: app_env.redis_url(pw, env)),
-            "SECRET_KEY": secret_key.result,
-            # Never blanked: keys kept from before stay after the generated one (or alone when off).
-            "LLM_ENCRYPTION_KEYS": pulumi.Output.all(generated_llm, kept).apply(
-                lambda gk: llm_keys(gk[0], gk[1].get("LLM_ENCRYPTION_KEYS"))
-            ),
-        }
-        for key in ("S3_ACCESS_KEY", "S3_SECRET_KEY", "S3_PUBLIC_ACCESS_KEY", "S3_PUBLIC_SECRET_KEY", "ZAI_API_KEY"):
-            owned[key] = args.operator_secrets.get(key, "")
-        if set(owned) != set(app_env.APP_SECRET_KEYS):
-            raise RuntimeError("app KV keys and the env-file template disagree")  # a programming error
-
+        owned = app_secrets(self, name, env, args, kept)
         template = va.env_file_template(args.agent.kv_mount, env, SERVICE, app_env.APP_SECRET_KEYS, args.literals)
         self.sidecar = args.agent.sidecar(self, f"{name}-vault", SERVICE, kept_merge(owned, kept), [template], GID)
         digest = self.sidecar.restart_digest
@@ -166,7 +185,7 @@ class AppComponent(pulumi.ComponentResource):
 
         self.backend = rolling_container(
             f"{name}-backend",
-            naming.container_name(BACKEND, env),
+            naming.container_name(Service.BACKEND, env),
             dict(
                 image=backend_image.image_id,
                 entrypoints=["sh", "-c"],
@@ -177,7 +196,7 @@ class AppComponent(pulumi.ComponentResource):
                     docker.ContainerNetworksAdvancedArgs(name=args.traefik_network),
                 ],
                 labels=container_labels(
-                    env, BACKEND, routing=traefik.api_labels(args.route, BACKEND_PORT), restart_digest=digest
+                    env, Service.BACKEND, routing=traefik.api_labels(args.route, BACKEND_PORT), restart_digest=digest
                 ),
                 healthcheck=healthcheck(backend_healthcheck(), start_period=60),
                 wait=True,  # the replacement must be healthy before Pulumi deletes the old container
@@ -196,12 +215,12 @@ class AppComponent(pulumi.ComponentResource):
             frontend_envs.append(f"NEXT_PUBLIC_OPENPANEL_CLIENT_ID={args.openpanel_client_id}")
         self.frontend = rolling_container(
             f"{name}-frontend",
-            naming.container_name(FRONTEND, env),
+            naming.container_name(Service.FRONTEND, env),
             dict(
                 image=frontend_image.image_id,
                 envs=frontend_envs,
                 networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=args.traefik_network)],
-                labels=container_labels(env, FRONTEND, routing=traefik.web_labels(args.route, FRONTEND_PORT)),
+                labels=container_labels(env, Service.FRONTEND, routing=traefik.web_labels(args.route, FRONTEND_PORT)),
                 healthcheck=healthcheck(frontend_healthcheck(), start_period=20),
                 wait=True,
                 wait_timeout=300,
@@ -217,7 +236,7 @@ class AppComponent(pulumi.ComponentResource):
             prefect = fixed_container(
                 f"{name}-prefect-worker",
                 dict(
-                    name=naming.container_name(PREFECT_WORKER, env),
+                    name=naming.container_name(Service.PREFECT_WORKER, env),
                     image=backend_image.image_id,
                     entrypoints=["sh", "-c"],
                     command=[prefect_script()],
@@ -226,7 +245,7 @@ class AppComponent(pulumi.ComponentResource):
                         docker.ContainerNetworksAdvancedArgs(name=args.internal_network),
                         docker.ContainerNetworksAdvancedArgs(name=args.traefik_network),
                     ],
-                    labels=container_labels(env, PREFECT_WORKER, restart_digest=digest),
+                    labels=container_labels(env, Service.PREFECT_WORKER, restart_digest=digest),
                     healthcheck=healthcheck(prefect_healthcheck(), start_period=30),
                     **hardened_container_args(args.prefect_limits, stop=PREFECT_STOP),
                 ),

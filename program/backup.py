@@ -1,4 +1,4 @@
-"""BackupComponent: the env's backup service (invariant 9; README "Backups and restore").
+"""BackupComponent: the env's backup service (invariant 9; docs/backups.md).
 
 One container per env, `finance_report-backup<sfx>`, runs render/backup_job.py's script: on a
 schedule (and on demand, `uv run invoke backup`) it dumps the env's Postgres into an encrypted restic
@@ -14,17 +14,15 @@ S3 and the heartbeat URL); no Traefik, no published port, no Docker socket.
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit
 
 import pulumi
 import pulumi_docker as docker
 import pulumi_random as random
 
+from config.stack_config import BackupSettings
 from program import named
 from program.containers import fixed_container
 from program.vault_agent import AgentSettings, VaultAgentSidecar, secrets_mount
@@ -33,7 +31,7 @@ from render import backup_job as job
 from render import vault_artifacts as va
 from render.hardening import Limits, Stop, hardened_container_args, healthcheck
 from render.labels import container_labels, resource_labels, volume_labels
-from render.secrets import generated_options, kept_merge
+from render.secrets import generated_options, keeps_data, kept_merge
 
 SERVICE = job.SERVICE
 IMAGE_CONTEXT = Path(__file__).resolve().parent / "backup_image"
@@ -46,91 +44,6 @@ START_PERIOD = 900
 
 
 # ------------------------------------------------------------------------------------------ settings (pure)
-
-
-@dataclass(frozen=True)
-class BackupSettings:
-    """The backup settings of one stack, validated (config/stack_config.py reads them with `read_settings`)."""
-
-    restic_image: str
-    """Pinned image whose static restic binary the backup image copies."""
-    endpoint: str
-    """S3 endpoint of the repository (http(s) URL, no path)."""
-    bucket: str
-    prefix: str
-    """Key prefix of this env's repository inside the bucket: nothing outside it is ever read or pruned."""
-    time: str
-    """HH:MM UTC of the first backup of the day."""
-    interval_hours: int
-    keep_daily: int
-    keep_weekly: int
-    keep_safety_days: int
-    """Days a safety backup (taken before a restore) is kept, counted from the newest one."""
-    max_drop_percent: int
-    """Largest drop since the previous verified backup that may still be verified."""
-    memory_mb: int
-
-    @property
-    def repository(self) -> str:
-        return repository_url(self.endpoint, self.bucket, self.prefix)
-
-
-_TIME_RE = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
-_PREFIX_RE = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")
-
-
-def default_prefix(env: str) -> str:
-    return f"finance_report/{env}/postgres"
-
-
-def repository_url(endpoint: str, bucket: str, prefix: str) -> str:
-    """restic's S3 repository form: `s3:<endpoint>/<bucket>/<prefix>`."""
-    return f"s3:{endpoint.rstrip('/')}/{bucket}/{prefix}"
-
-
-def read_settings(reader: Any, env: str, s3_endpoint: str, s3_bucket: str) -> BackupSettings:
-    """Validate the backup keys through config's reader (each error is one line naming the key)."""
-    from config.stack_config import _BUCKET_RE, ConfigError, _http_url, _image
-
-    endpoint = (
-        reader.string("backupS3Endpoint", _http_url, "an http(s) URL of the S3 endpoint holding the backups, or empty")
-        or s3_endpoint
-    )
-    if urlsplit(endpoint).path not in ("", "/"):
-        raise ConfigError(
-            "backupS3Endpoint", endpoint, "an endpoint URL without a path (the bucket and prefix are their own keys)"
-        )
-    prefix = reader.string(
-        "backupS3Prefix",
-        lambda v: bool(_PREFIX_RE.match(v)) and ".." not in v.split("/"),
-        "a key prefix such as finance_report/<env>/postgres (no leading or trailing /)",
-    ) or default_prefix(env)
-    if env not in prefix.split("/"):
-        # A prefix shared by two envs would let one env's retention prune the other's backups.
-        raise ConfigError("backupS3Prefix", prefix, f"a prefix of this env's own, containing the path segment {env}")
-    if reader.raw.get("backupHeartbeatUrl") and not _http_url(str(reader.raw["backupHeartbeatUrl"])):
-        raise ConfigError(
-            "backupHeartbeatUrl",
-            reader.raw["backupHeartbeatUrl"],
-            "an http(s) URL the backup service calls after each verified backup, or empty",
-            secret=True,
-        )
-    return BackupSettings(
-        restic_image=str(_image(reader, "backupResticImage")),
-        endpoint=endpoint.rstrip("/"),
-        bucket=reader.string(
-            "backupS3Bucket", _BUCKET_RE.match, "an S3 bucket name (lowercase, 3-63 characters), or empty"
-        )
-        or s3_bucket,
-        prefix=prefix,
-        time=reader.string("backupTime", _TIME_RE.match, "a UTC time HH:MM such as 02:30"),
-        interval_hours=reader.integer("backupIntervalHours", 1, 168),
-        keep_daily=reader.integer("backupKeepDaily", 1, 366),
-        keep_weekly=reader.integer("backupKeepWeekly", 0, 520),
-        keep_safety_days=reader.integer("backupKeepSafetyDays", 1, 366),
-        max_drop_percent=reader.integer("backupMaxDropPercent", 1, 100),
-        memory_mb=reader.integer("backupMemoryMb", 64, 65536),
-    )
 
 
 def image_name(env: str, postgres_image: str, restic_image: str, dockerfile: bytes) -> str:
@@ -218,9 +131,9 @@ class BackupComponent(pulumi.ComponentResource):
         env, settings = args.env, args.settings
 
         # Generated once and kept in state (encrypted) and Vault; rotating it would orphan every backup
-        # made with it, so it is rotated only by `restic key add/remove` by hand (README).
+        # made with it, so it is rotated only by `restic key add/remove` by hand (docs/backups.md).
         password = random.RandomPassword(
-            f"{name}-restic-password", length=48, special=False, opts=generated_options(self)
+            f"{name}-restic-password", length=48, special=False, opts=generated_options(self, protect=keeps_data(env))
         )
         kv: Mapping[str, pulumi.Input[str]] = {
             "AWS_ACCESS_KEY_ID": args.s3_access_key,
@@ -252,6 +165,7 @@ class BackupComponent(pulumi.ComponentResource):
         scratch = docker.Volume(f"{name}-scratch", name=scratch_volume_name(env), labels=volume_labels(env), opts=child)
 
         self.repository = settings.repository
+        self.egress_network = egress.name
         container_name = naming.container_name(SERVICE, env)
         self.container = fixed_container(
             f"{name}-container",

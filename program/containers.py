@@ -21,12 +21,13 @@ import pulumi
 import pulumi_docker as docker
 from pulumi import _types
 
-from facts import providers
+from facts import providers, tokens
 from facts.revision import revision_name
 
 
 def plain_tree(value: Any) -> Any:
-    """Args objects (ContainerArgs, NetworkArgs...) as the engine receives them: camelCase keys, nested args as dicts."""
+    """Args objects (ContainerArgs, NetworkArgs...) as the engine receives them: camelCase keys, nested args as
+    dicts."""
     if _types.is_input_type(type(value)):
         return {k: plain_tree(v) for k, v in _types.input_type_to_dict(value).items()}
     if isinstance(value, Mapping):
@@ -43,7 +44,7 @@ def engine_props(kwargs: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _secret_outputs(props: Mapping[str, Any]) -> list[str]:
-    return [p for p in providers.NESTED_SECRET_PROPERTIES[providers.CONTAINER] if props.get(p)]
+    return [p for p in providers.NESTED_SECRET_PROPERTIES[tokens.CONTAINER] if props.get(p)]
 
 
 def fixed_container(resource_name: str, kwargs: Mapping[str, Any], opts: pulumi.ResourceOptions) -> docker.Container:

@@ -2,8 +2,8 @@
 stack: `previewDockerProxy`).
 
 A preview runs the branch's own program, so its credentials must not be root on the host. The preview ssh
-user's key is forced to one command that pipes the ssh session into this proxy's socket (README: CI
-credentials); the proxy passes exactly the Docker API calls the provider makes to read
+user's key is forced to one command that pipes the ssh session into this proxy's socket
+(docs/ci-credentials.md); the proxy passes exactly the Docker API calls the provider makes to read
 (`facts.providers.READ_CALLS`) and answers 403 to everything else. It is HAProxy with a config built here
 from those facts, not a generic socket proxy: tecnativa/docker-socket-proxy allows whole sections
 (`CONTAINERS=1` also passes GET /containers/{id}/archive and /export, which read files, rendered secrets
@@ -26,12 +26,13 @@ import pulumi
 import pulumi_docker as docker
 
 from facts.providers import READ_CALLS
+from facts.services import Service
 from program.containers import fixed_container
 from render import naming
 from render.hardening import Limits, hardened_container_args, healthcheck
-from render.labels import DOCKER_PROXY, container_labels
+from render.labels import container_labels
 
-SERVICE = DOCKER_PROXY
+SERVICE = Service.DOCKER_PROXY
 HOST_DOCKER_SOCKET = "/var/run/docker.sock"
 """The engine's socket on the Dokploy host (the only host path the proxy reads)."""
 ENGINE_SOCKET = "/var/run/docker.sock"
@@ -133,7 +134,7 @@ _PUBLIC_KEY = re.compile(r"^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) 
 
 
 def authorized_keys_line(public_key: str, socket_path: str) -> str:
-    """The preview key's line in the preview user's ~/.ssh/authorized_keys (README: CI credentials).
+    """The preview key's line in the preview user's ~/.ssh/authorized_keys (docs/ci-credentials.md).
 
     The provider connects with `ssh ... -- host docker system dial-stdio` and speaks HTTP over the pipe;
     the forced command replaces whatever the client asks to run with a pipe into the proxy's socket, so

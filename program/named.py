@@ -16,7 +16,7 @@ from typing import Any
 import pulumi
 import pulumi_docker as docker
 
-from facts import providers
+from facts import providers, tokens
 from facts.revision import options_digest
 from program.containers import plain_tree
 
@@ -33,7 +33,7 @@ def hashed_name(prefix: str, type_: str, args: Any) -> str:
 
 def network(resource_name: str, prefix: str, opts: pulumi.ResourceOptions, **kwargs: Any) -> docker.Network:
     """A network named `<prefix>-<hash>`, replaced create-first."""
-    name = hashed_name(prefix, providers.NETWORK, docker.NetworkArgs(**kwargs))
+    name = hashed_name(prefix, tokens.NETWORK, docker.NetworkArgs(**kwargs))
     return docker.Network(
         resource_name,
         name=name,
@@ -44,7 +44,7 @@ def network(resource_name: str, prefix: str, opts: pulumi.ResourceOptions, **kwa
 
 def volume(resource_name: str, prefix: str, opts: pulumi.ResourceOptions, **kwargs: Any) -> docker.Volume:
     """A volume named `<prefix>-<hash>`, replaced create-first."""
-    name = hashed_name(prefix, providers.VOLUME, docker.VolumeArgs(**kwargs))
+    name = hashed_name(prefix, tokens.VOLUME, docker.VolumeArgs(**kwargs))
     return docker.Volume(
         resource_name,
         name=name,

@@ -8,13 +8,15 @@ import pulumi_docker as docker
 import pulumi_random as random
 import pulumi_vault as vault
 
-from config.stack_config import StackConfig, kept_values
+from config.schema import kept_values
+from config.stack_config import StackConfig
 from program import named
 from program.app import AppArgs, AppComponent
 from program.backup import BackupArgs, BackupComponent
 from program.datastore import DatastoreArgs, DatastoreComponent
 from program.docker_proxy import DockerProxy, DockerProxyArgs
 from program.rollout import RolloutGateArgs, rollout_gate
+from program.swarm_stack import declare_swarm_env
 from program.vault_agent import AgentSettings
 from render import app_env, naming, traefik
 from render import postgres as pg
@@ -42,9 +44,33 @@ def docker_provider_args(cfg: StackConfig) -> dict:
     return args
 
 
+# What each stack output is (docs/outputs.md is generated from these and the program's outputs; a test
+# fails when an output has no line here).
+OUTPUTS = {
+    "env": "the env this stack deploys (its stack name)",
+    "site_url": "the public URL, https://report<suffix>.<domain>",
+    "health_url": "the backend's health URL through Traefik (what `invoke status` and the rollout gate GET)",
+    "image_tag": "the backend/frontend image tag deployed (imageTag): what `invoke rollback` reads from the history",
+    "images": "the backend and frontend image references deployed",
+    "git_commit_sha": "the app commit deployed (gitCommitSha, else the tag when it is a sha7; empty for a release tag)",
+    "docker_host": "the Docker host the stack deploys to (dockerHost)",
+    "containers": "each service's container name (a rolling service's is its current revision's)",
+    "vault_policies": "each service's Vault policy",
+    "vault_roles": "each service's AppRole",
+    "vault_kv_paths": "each service's KV v2 data path",
+    "networks": "every network the env's containers join: its own internal, Vault and backup egress networks, "
+    "and Dokploy's Traefik network",
+    "vault_secret_id_accessors": "each service's current AppRole secret-id accessor: the one `invoke rotate` "
+    "keeps when it destroys every other secret-id of the role",
+    "backup_repository": "the restic repository of the env's backups (s3:<endpoint>/<bucket>/<prefix>)",
+    "preview_docker_proxy": "with previewDockerProxy: the read-only Docker API proxy's container and socket",
+}
+
+
 class FinanceReportStack(pulumi.ComponentResource):
     outputs: dict[str, pulumi.Input]
-    """What __main__ exports: URLs, container names, Vault policy and role names, networks."""
+    """What __main__ exports (OUTPUTS says what each is): URLs, the deployed images, container names, Vault
+    policy and role names, networks."""
 
     def __init__(self, name: str, cfg: StackConfig, opts: pulumi.ResourceOptions | None = None):
         super().__init__("finance-report:index:Stack", name, None, opts)
@@ -64,6 +90,11 @@ class FinanceReportStack(pulumi.ComponentResource):
         )
         # Children inherit these through their component parents.
         scoped = pulumi.ResourceOptions(parent=self, providers={"docker": docker_provider, "vault": vault_provider})
+        if cfg.runtime == "swarm":
+            # Docker rolls, rolls back and places the env's services (docs/swarm.md, program/swarm_stack.py).
+            self.outputs = declare_swarm_env(self, cfg, docker_provider, scoped, OPERATOR_SECRETS)
+            self.register_outputs(self.outputs)
+            return
 
         # Referenced, never created or deleted: it belongs to Dokploy. The lookup fails the preview
         # early if the network is missing on the host.
@@ -105,6 +136,8 @@ class FinanceReportStack(pulumi.ComponentResource):
             digest_key=digest_key.hex,
             bound_cidrs=cfg.vault_agent_cidrs,
             ca_cert=cfg.vault_ca_cert,
+            secret_id_ttl=cfg.secret_id_ttl_days * 86400,
+            secret_id_renewal_window=cfg.secret_id_renewal_window,
         )
 
         def datastore(spec, data_path: str) -> DatastoreComponent:
@@ -226,11 +259,22 @@ class FinanceReportStack(pulumi.ComponentResource):
             "env": env,
             "site_url": site,
             "health_url": f"{site}/api/health",
+            "image_tag": cfg.image_tag,
+            "images": {"backend": str(cfg.backend_image), "frontend": str(cfg.frontend_image)},
+            "git_commit_sha": cfg.git_commit_sha,
+            "docker_host": cfg.docker_host,
             "containers": names,
             "vault_policies": {service: s.policy_name for service, s in sidecars.items()},
             "vault_roles": {service: s.role_name for service, s in sidecars.items()},
+            # The one secret-id of each role the stack owns: `invoke rotate` destroys every other.
+            "vault_secret_id_accessors": {service: s.secret_id.accessor for service, s in sidecars.items()},
             "vault_kv_paths": {service: naming.kv_data_path(cfg.vault_kv_mount, env, service) for service in sidecars},
-            "networks": {"internal": internal.name, "vault_egress": vault_net.name, "traefik": traefik_network},
+            "networks": {
+                "internal": internal.name,
+                "vault_egress": vault_net.name,
+                "backup_egress": backup.egress_network,
+                "traefik": traefik_network,
+            },
             "backup_repository": backup.repository,
         }
         if cfg.preview_docker_proxy:

@@ -3,7 +3,6 @@ container that renders its secrets into a tmpfs volume its consumers mount read-
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -11,12 +10,13 @@ import pulumi
 import pulumi_docker as docker
 import pulumi_vault as vault
 
+from facts.services import Service
 from program import named
 from program.containers import fixed_container
 from render import naming
 from render import vault_artifacts as va
 from render.hardening import Limits, hardened_container_args, healthcheck
-from render.labels import VAULT_AGENT, container_labels, volume_labels
+from render.labels import container_labels, volume_labels
 
 
 @dataclass
@@ -44,64 +44,19 @@ class VaultAgentSidecar(pulumi.ComponentResource):
     policy_name: pulumi.Output[str]
     role_name: pulumi.Output[str]
     container_name: pulumi.Output[str]
+    secret_id: vault.approle.AuthBackendRoleSecretId
+    """The agent's secret-id: its accessor is the one `invoke rotate` keeps."""
 
     def __init__(self, name: str, args: VaultAgentArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("finance-report:vault:AgentSidecar", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
         service, s = args.service, args.settings
         env = s.env
 
         kv_data = pulumi.Output.secret(args.kv_data)
-        # Destroying the stack must not destroy the passwords of data that is itself retained; a preview
-        # env's data is not retained, so neither are its secrets (nothing is left in Vault after the PR).
-        self.kv_secret = vault.kv.SecretV2(
-            f"{name}-kv",
-            mount=s.kv_mount,
-            name=naming.kv_name(env, service),
-            data_json=pulumi.Output.json_dumps(kv_data),
-            # A destroyed preview deletes every version and the metadata (a plain delete only soft-deletes the
-            # latest version, which can be undeleted).
-            delete_all_versions=True if naming.is_preview_env(env) else None,
-            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=not naming.is_preview_env(env)),
-        )
-        if naming.is_preview_env(env):
-            # The platform's shared preview policy (render/preview_env.py): the preview deployer may
-            # attach it, never write one.
-            policy_name: pulumi.Input[str] = naming.vault_policy_name(env, service)
-        else:
-            policy_name = vault.Policy(
-                f"{name}-policy",
-                name=naming.vault_policy_name(env, service),
-                policy=va.policy_hcl(s.kv_mount, env, service),
-                opts=child,
-            ).name
-
-        role_settings = va.approle_settings(env, service, s.bound_cidrs)
-        role = vault.approle.AuthBackendRole(
-            f"{name}-role",
-            backend=s.approle_mount,
-            role_name=role_settings.role_name,
-            token_policies=[policy_name],
-            token_ttl=role_settings.token_ttl,
-            token_max_ttl=role_settings.token_max_ttl,
-            token_no_default_policy=role_settings.token_no_default_policy,
-            token_type=role_settings.token_type,
-            secret_id_ttl=role_settings.secret_id_ttl,
-            secret_id_num_uses=role_settings.secret_id_num_uses,
-            bind_secret_id=role_settings.bind_secret_id,
-            secret_id_bound_cidrs=list(role_settings.bound_cidrs) or None,
-            token_bound_cidrs=list(role_settings.bound_cidrs) or None,
-            opts=child,
-        )
-        # Replacing this resource (README: rotation) mints a new secret-id, recreates the agent with it,
-        # then deletes the old one, which revokes it in Vault (create-before-delete: provider_facts).
-        secret_id = vault.approle.AuthBackendRoleSecretId(
-            f"{name}-secret-id",
-            backend=s.approle_mount,
-            role_name=role.role_name,
-            metadata=json.dumps({"service": service, "env": env}),
-            opts=child,
-        )
+        vault_side = declare_vault_side(self, name, service, s, kv_data)
+        self.kv_secret, role, secret_id = vault_side.kv_secret, vault_side.role, vault_side.secret_id
+        self.secret_id = secret_id
+        policy_name = vault_side.policy_name
 
         self.mount_path = va.secrets_mount_path(service)
         # The name carries the volume's options: new options, a new volume beside the old one (named.py).
@@ -115,13 +70,7 @@ class VaultAgentSidecar(pulumi.ComponentResource):
         )
 
         templates = list(args.templates)
-        self.restart_digest = pulumi.Output.unsecret(
-            # The digest is an HMAC under a random key: safe to show, and shown so that a preview of a
-            # secret change reads as a label change on exactly the containers that must restart.
-            pulumi.Output.all(s.digest_key, kv_data).apply(
-                lambda kd: va.restart_digest(bytes.fromhex(kd[0]), templates, kd[1])
-            )
-        )
+        self.restart_digest = restart_digest_of(s, templates, kv_data)
         credentials = va.CREDENTIAL_FILE_MODE
         uploads = [
             docker.ContainerUploadArgs(
@@ -151,7 +100,9 @@ class VaultAgentSidecar(pulumi.ComponentResource):
                 networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=s.network)],
                 # The digest makes a changed KV value replace the agent, which then renders it before any
                 # consumer restarts: the running agent would re-read KV only after static_secret_render_interval.
-                labels=container_labels(env, VAULT_AGENT, agent_for=service, restart_digest=self.restart_digest),
+                labels=container_labels(
+                    env, Service.VAULT_AGENT, agent_for=service, restart_digest=self.restart_digest
+                ),
                 healthcheck=healthcheck(va.agent_healthcheck(service, templates), interval=5, start_period=5),
                 wait=True,  # consumers depend on this container: they start only once it is healthy
                 wait_timeout=120,
@@ -173,6 +124,94 @@ class VaultAgentSidecar(pulumi.ComponentResource):
                 "container_name": self.container_name,
             }
         )
+
+
+@dataclass
+class VaultSide:
+    """One service's Vault resources: its KV secret, policy, AppRole and secret-id."""
+
+    kv_secret: vault.kv.SecretV2
+    policy_name: pulumi.Input[str]
+    role: vault.approle.AuthBackendRole
+    secret_id: vault.approle.AuthBackendRoleSecretId
+
+
+def declare_vault_side(
+    parent: pulumi.Resource,
+    name: str,
+    service: str,
+    s: AgentSettings,
+    kv_data: pulumi.Output,
+) -> VaultSide:
+    """The Vault side of one service, children of `parent` named from `name` (both runtimes declare them
+    alike, so their URNs, and the values in state, stay when an env changes runtime)."""
+    env = s.env
+    child = pulumi.ResourceOptions(parent=parent)
+    # Destroying the stack must not destroy the passwords of data that is itself retained; a preview
+    # env's data is not retained, so neither are its secrets (nothing is left in Vault after the PR).
+    kv_secret = vault.kv.SecretV2(
+        f"{name}-kv",
+        mount=s.kv_mount,
+        name=naming.kv_name(env, service),
+        data_json=pulumi.Output.json_dumps(kv_data),
+        # A destroyed preview deletes every version and the metadata (a plain delete only soft-deletes the
+        # latest version, which can be undeleted).
+        delete_all_versions=True if naming.is_preview_env(env) else None,
+        opts=pulumi.ResourceOptions(parent=parent, retain_on_delete=not naming.is_preview_env(env)),
+    )
+    if naming.is_preview_env(env):
+        # The platform's shared preview policy (render/preview_env.py): the preview deployer may
+        # attach it, never write one.
+        policy_name: pulumi.Input[str] = naming.vault_policy_name(env, service)
+    else:
+        policy_name = vault.Policy(
+            f"{name}-policy",
+            name=naming.vault_policy_name(env, service),
+            policy=va.policy_hcl(s.kv_mount, env, service),
+            opts=child,
+        ).name
+
+    role_settings = va.approle_settings(env, service, s.bound_cidrs, s.secret_id_ttl)
+    role = vault.approle.AuthBackendRole(
+        f"{name}-role",
+        backend=s.approle_mount,
+        role_name=role_settings.role_name,
+        token_policies=[policy_name],
+        token_ttl=role_settings.token_ttl,
+        token_max_ttl=role_settings.token_max_ttl,
+        token_no_default_policy=role_settings.token_no_default_policy,
+        token_type=role_settings.token_type,
+        secret_id_ttl=role_settings.secret_id_ttl,
+        secret_id_num_uses=role_settings.secret_id_num_uses,
+        bind_secret_id=role_settings.bind_secret_id,
+        secret_id_bound_cidrs=list(role_settings.bound_cidrs) or None,
+        token_bound_cidrs=list(role_settings.bound_cidrs) or None,
+        opts=child,
+    )
+    # Replacing this resource (docs/rotation.md) mints a new secret-id, recreates the agent with it, then
+    # deletes the old one, which revokes it in Vault (create-before-delete: facts.providers). The renewal
+    # window in its metadata replaces it at the first deploy of each new window, long before the role's
+    # secret_id_ttl ends (render/vault_artifacts.secret_id_renewal_window).
+    secret_id = vault.approle.AuthBackendRoleSecretId(
+        f"{name}-secret-id",
+        backend=s.approle_mount,
+        role_name=role.role_name,
+        metadata=va.secret_id_metadata(env, service, s.secret_id_renewal_window),
+        opts=child,
+    )
+    return VaultSide(kv_secret, policy_name, role, secret_id)
+
+
+def restart_digest_of(
+    s: AgentSettings, templates: Sequence[va.Template], kv_data: pulumi.Input[Mapping[str, str]]
+) -> pulumi.Output[str]:
+    """The digest is an HMAC under a random key: safe to show, and shown so that a preview of a secret
+    change reads as a label change on exactly the containers (or task templates) that must restart."""
+    return pulumi.Output.unsecret(
+        pulumi.Output.all(s.digest_key, kv_data).apply(
+            lambda kd: va.restart_digest(bytes.fromhex(kd[0]), templates, kd[1])
+        )
+    )
 
 
 def secrets_mount(sidecar: VaultAgentSidecar) -> docker.ContainerMountArgs:
@@ -198,6 +237,10 @@ class AgentSettings:
     """CIDRs the agents reach Vault from; bound to every secret-id and token when set."""
     ca_cert: str = ""
     """PEM of the CA that signed Vault's certificate (a private CA); empty: the image's roots."""
+    secret_id_ttl: int = va.SECRET_ID_TTL_SECONDS
+    """Lifetime of each secret-id (the role's secret_id_ttl)."""
+    secret_id_renewal_window: str = ""
+    """The renewal window of this deploy: a new one re-mints every secret-id."""
 
     def sidecar(
         self,

@@ -1,1 +1,2 @@
-"""Pure builders: names, labels, Vault HCL and templates, container settings, the datastores' and backup's processes. Imports only facts."""
+"""Pure builders: names, labels, Vault HCL and templates, container settings, the datastores' and the
+backup's processes. Imports only facts."""

@@ -1,5 +1,5 @@
 """The backup service's job script and its settings (pure builders; program/backup.py declares the
-container that runs it, README "Backups and restore" explains the design).
+container that runs it, docs/backups.md explains the design).
 
 One POSIX sh script, uploaded into the backup container at SCRIPT_PATH, is the container's process
 (`fr-backup loop`), its health check (`fr-backup health`) and what the operator commands run in it

@@ -1,5 +1,5 @@
 #!/bin/sh
-# fr-backup: the backup service of one env (render/backup_job.py; README "Backups and restore").
+# fr-backup: the backup service of one env (render/backup_job.py; docs/backups.md).
 #   fr-backup loop                         the container's process: catch up, then run on schedule
 #   fr-backup run [REASON] [--no-prune] [--safety] [--accept-drop]
 #                                          one backup now: dump, store, restore check, tag, check, prune;

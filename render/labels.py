@@ -14,32 +14,20 @@ from collections.abc import Mapping
 import pulumi
 import pulumi_docker as docker
 
+from facts.services import Service
+
 ENV = "finance-report.env"
 SERVICE = "finance-report.service"
 AGENT_FOR = "finance-report.agent-for"
 RESTART_DIGEST = "finance-report.restart-digest"
-
-# Every service a stack runs, as its containers' SERVICE label says.
-POSTGRES, REDIS, BACKEND, FRONTEND, PREFECT_WORKER, VAULT_AGENT = (
-    "postgres",
-    "redis",
-    "backend",
-    "frontend",
-    "prefect-worker",
-    "vault-agent",
-)
-BACKUP = "backup"
-# The read-only Docker API proxy that previews reach (program/docker_proxy.py); opt-in per stack.
-DOCKER_PROXY = "docker-proxy"
-SERVICES = (POSTGRES, REDIS, BACKEND, FRONTEND, PREFECT_WORKER, VAULT_AGENT, BACKUP, DOCKER_PROXY)
 
 
 def label_map(
     env: str, service: str, routing: Mapping[str, str] | None = None, agent_for: str | None = None
 ) -> dict[str, str]:
     """The plain labels of one container. `routing` are Traefik labels (traefik.enable=true included)."""
-    if service not in SERVICES:
-        raise ValueError(f"unknown service {service}; add it to render.labels.SERVICES")
+    if service not in set(Service):
+        raise ValueError(f"unknown service {service}; add it to facts.services.Service")
     labels = dict(routing) if routing else {"traefik.enable": "false"}
     labels[ENV] = env
     labels[SERVICE] = service

@@ -9,7 +9,7 @@ PRODUCTION = "production"
 
 
 def preview_env(pr: int) -> str:
-    """The env (and stack) name of pull request `pr` (README "Preview environments")."""
+    """The env (and stack) name of pull request `pr` (docs/pr-environments.md)."""
     env = f"pr{pr}"
     if not is_preview_env(env):
         raise ValueError(f"pull request number {pr!r} gives no preview env name (expected 1 to 999999999)")
@@ -28,12 +28,6 @@ def container_name(service: str, env: str) -> str:
 
 def agent_container_name(service: str, env: str) -> str:
     return f"{PREFIX}-{service}-vault-agent{env_suffix(env)}"
-
-
-def revision_container_name(service: str, env: str, revision: str) -> str:
-    """Rolling services (backend, frontend) get a new name per revision so the replacement can start,
-    pass its health check and join Traefik before the old container is removed (invariant 4)."""
-    return f"{container_name(service, env)}-{revision[:10]}"
 
 
 def site_host(env: str, domain: str) -> str:

@@ -14,21 +14,31 @@ Vault policy paths only glob at the end, and `finance_report-pr*` would also mat
 starting with `pr` and a digit). The KV grants need no such care: previews' secrets have their own
 subtree.
 
-README "Preview environments" prints these policies; tests/integration/test_preview_env_vault.py applies
-them to OpenBao and shows that such a token deploys a preview's artifacts and is refused everything of
-staging and production, including through a role or policy it writes.
+docs/pr-environments.md writes these policies (as docs/vault/ files); tests/integration/
+test_preview_env_vault.py applies them to OpenBao and shows that such a token deploys a preview's
+artifacts and is refused everything of staging and production, including through a role or policy it
+writes.
 """
 
 from __future__ import annotations
 
-from facts import providers
+from collections.abc import Sequence
+
 from facts.envs import PREVIEWS_KV_DIR
+from facts.services import VaultService
 from render import naming
-from render.vault_artifacts import hcl_block, role_write_parameters
+from render.vault_artifacts import (
+    ACCESSOR_PARAMETERS,
+    SECRET_ID_MINT_PARAMETERS,
+    SECRET_ID_TTL_SECONDS,
+    approle_settings,
+    hcl_block,
+    role_write_parameters,
+)
 
 DEPLOYER_POLICY_NAME = f"{naming.PREFIX}-preview-envs-deployer"
 DIGITS = "123456789"
-SERVICES = ("postgres", "redis", "app", "backup")  # every service with a Vault side (the program's vault_roles)
+SERVICES = tuple(VaultService)  # every service with a Vault side (the program's vault_roles)
 
 
 def preview_service_policy_hcl(kv_mount: str, service: str) -> str:
@@ -42,18 +52,32 @@ def preview_service_policy_hcl(kv_mount: str, service: str) -> str:
     )
 
 
-def deployer_policy_hcl(kv_mount: str = "secret", approle_mount: str = "approle") -> str:
+def deployer_policy_hcl(
+    kv_mount: str = "secret",
+    approle_mount: str = "approle",
+    bound_cidrs: Sequence[str] = (),
+    secret_id_ttl: int = SECRET_ID_TTL_SECONDS,
+) -> str:
     """What a preview's `pulumi up`/`destroy` does through the Vault provider, on preview names only:
     AppRole roles (carrying only the shared preview policies) with their role-id and secret-ids (create,
-    look up, destroy), KV v2 data and metadata under the previews' subtree (a destroyed preview deletes
-    every version). Plus its own token: look up, create the provider's child token (which inherits this
-    policy), revoke it."""
-    crud = ["create", "read", "update", "delete"]
-    # One rule covers a role and its sub-paths (role-id, secret-id, accessor lookup and destroy), so it
-    # allows what the provider sends to any of them, with token_policies pinned.
-    allowed = role_write_parameters([naming.preview_service_policy_name(s) for s in SERVICES])
-    for param in (*providers.VAULT_SECRET_ID_WRITE_PARAMS, providers.VAULT_ACCESSOR_PARAM, "role_id"):
-        allowed.setdefault(param, [])
+    look up, list, destroy), KV v2 data and metadata under the previews' subtree (a destroyed preview
+    deletes every version). Plus its own token: look up, create the provider's child token (which inherits
+    this policy), revoke it. `bound_cidrs` and `secret_id_ttl` are what previews inherit from staging's
+    stack file (ops/preview_env.template.yaml): docs/pr-environments.md gives the command that writes it."""
+    crud = ["create", "read", "update", "delete", "list"]
+    # One rule covers a role and its sub-paths (role-id, secret-id, accessor lookup and destroy, and the
+    # per-field endpoints such as secret-id-ttl), so it allows what the provider sends to any of them:
+    # the role's fields pinned to the program's values, a mint's metadata, an accessor. No role-id, no
+    # secret-id value, ttl, use count or CIDR list of the caller's own. What it cannot stop, with the
+    # update and delete a preview's own updates and destroy need: a number (a TTL) set to any value, a
+    # field reset to Vault's default through its own endpoint, a role deleted and created again with
+    # Vault's defaults (docs/secrets.md "Incidents"): previews hold throwaway values only.
+    settings = approle_settings("pr1", SERVICES[0], bound_cidrs, secret_id_ttl)
+    allowed = {
+        **role_write_parameters(settings, [naming.preview_service_policy_name(s) for s in SERVICES]),
+        **SECRET_ID_MINT_PARAMETERS,
+        **ACCESSOR_PARAMETERS,
+    }
     blocks = [
         hcl_block("auth/token/lookup-self", ["read"]),
         hcl_block("auth/token/create", ["update"]),

@@ -15,6 +15,8 @@ from typing import Any
 
 import pulumi
 
+from facts.envs import is_preview_env
+
 GENERATED_PASSWORD = {"length": 32, "special": True, "override_special": "!#%+-.:=?@^_~"}
 # Arguments that `pulumi import` of an existing value records differently (its length, character classes):
 # never a reason to regenerate the value. Rotation is an explicit replace.
@@ -34,8 +36,14 @@ IMPORT_IGNORED = [
 ]
 
 
-def generated_options(parent: pulumi.Resource) -> pulumi.ResourceOptions:
-    return pulumi.ResourceOptions(parent=parent, ignore_changes=IMPORT_IGNORED)
+def generated_options(parent: pulumi.Resource, protect: bool = False) -> pulumi.ResourceOptions:
+    """`protect` for a value data depends on (facts.generated_secrets.DATA_BEARING_SECRETS) outside a preview."""
+    return pulumi.ResourceOptions(parent=parent, ignore_changes=IMPORT_IGNORED, protect=protect)
+
+
+def keeps_data(env: str) -> bool:
+    """Whether the env's data-bearing generated secrets are protected: every env but a PR's preview."""
+    return not is_preview_env(env)
 
 
 def kept_merge(
@@ -48,10 +56,14 @@ def kept_merge(
     return pulumi.Output.secret(merged)
 
 
-def llm_keys(generated: str | None, kept: str | None) -> str:
-    """LLM_ENCRYPTION_KEYS, newest first: the generated key (when llmEncryption is on), then every key
-    kept from before, so data encrypted with them stays readable."""
-    return ",".join(k for k in [generated, *((kept or "").split(","))] if k)
+def llm_keys(generated: str | None, kept: str | None, encrypt_with_generated: bool = True) -> str:
+    """LLM_ENCRYPTION_KEYS. The app encrypts with the first key and decrypts with any (app contract), and
+    has no decrypt-only mode: a key data was encrypted with must stay in the list. With llmEncryption on
+    the generated key comes first, then every key kept from before; off, the kept keys come first and the
+    generated key after them: never dropped, so whatever it encrypted stays readable."""
+    kept_keys = [k for k in (kept or "").split(",") if k]
+    order = [generated, *kept_keys] if encrypt_with_generated else [*kept_keys, generated]
+    return ",".join(dict.fromkeys(k for k in order if k))
 
 
 class Generated:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import itertools
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -24,10 +25,15 @@ SECRET_ID_PATH = "/vault/approle/secret-id"
 # AppRole token settings: short-lived tokens; the agent logs in again with its secret-id when one expires.
 TOKEN_TTL_SECONDS = 3600
 TOKEN_MAX_TTL_SECONDS = 4 * 3600
-# 0 = the secret-id does not expire. An expiring one would take the service down at the next restart
-# after expiry; it is rotated instead with `pulumi up --replace <secret-id urn>` (README), which
-# revokes the old one. The advisory AppRole policy reports this and README explains it.
-SECRET_ID_TTL_SECONDS = 0
+# Secret-ids expire (config secretIdTtlDays): one a leaked deploy token mints, or one read from the
+# Docker host's disk, dies by itself. Each deploy re-mints them before that (secret_id_renewal_window).
+SECRET_ID_TTL_DAYS = 30
+# Bounds of secretIdTtlDays. At least 12: the weekly scheduled deploy (.github/workflows/deploy.yml) must
+# come within two thirds of the TTL. At most 32: Vault caps a secret-id's TTL at the AppRole mount's max
+# lease TTL, 768 h unless tuned (openbao/openbao@df6ce2ceba internal/builtin/credential/approle/
+# validation.go:306-318), and the renewal windows must be computed from the TTL Vault applies.
+SECRET_ID_TTL_MIN_DAYS, SECRET_ID_TTL_MAX_DAYS = 12, 32
+SECRET_ID_TTL_SECONDS = SECRET_ID_TTL_DAYS * 86400
 SECRETS_TMPFS_SIZE = "1m"
 RENDERED_FILE_MODE = "0440"  # owner (agent, uid 0) and the consumer's group only
 CREDENTIAL_FILE_MODE = "0400"  # role-id and secret-id: the agent (uid 0) only
@@ -69,7 +75,7 @@ def preview_policy_name(env: str) -> str:
 
 
 def preview_policy_hcl(kv_mount: str, approle_mount: str, env: str, services: Sequence[str]) -> str:
-    """The policy of `pulumi preview --stack <env>`'s token (README: CI credentials): exactly the calls the
+    """The policy of `pulumi preview --stack <env>`'s token (docs/ci-credentials.md): exactly the calls the
     Vault provider makes to read this env's resources (facts.providers.VAULT_READ_CALLS), on each service's
     own paths, without globs. No list, no write, no auth/token/create (previews set vaultSkipChildToken).
     The one update is the secret-id accessor lookup the provider's read uses: it returns a secret-id's
@@ -94,9 +100,14 @@ def deploy_grants(
     kv_mount: str, approle_mount: str, env: str, services: Sequence[str], child_token: bool = True
 ) -> dict[str, set[str]]:
     """path -> capabilities the `pulumi up` token of one env needs: every read the provider makes
-    (facts.providers.VAULT_READ_CALLS) and every write (VAULT_WRITE_CALLS), on each service's own paths."""
+    (facts.providers.VAULT_READ_CALLS), its writes (VAULT_WRITE_CALLS) and what `invoke rotate` does
+    (VAULT_ROTATION_CALLS), on each service's own paths. A committed env's token may create a role but never
+    update or delete one, and never write a role-id (DEPLOY_ROLE_NARROWING)."""
     grants: dict[str, set[str]] = {}
-    calls = [((c,), t) for c, t in providers.VAULT_READ_CALLS] + list(providers.VAULT_WRITE_CALLS)
+    writes = list(providers.VAULT_WRITE_CALLS)
+    if not naming.is_preview_env(env):
+        writes = [(DEPLOY_ROLE_NARROWING.get(t, c), t) for c, t in writes]
+    calls = [((c,), t) for c, t in providers.VAULT_READ_CALLS] + writes + list(providers.VAULT_ROTATION_CALLS)
     if naming.is_preview_env(env):
         calls = [(c, t) for c, t in calls if "{policy}" not in t]  # a preview declares no policy (preview_env.py)
     for capabilities, template in calls:
@@ -108,12 +119,25 @@ def deploy_grants(
                 policy=naming.vault_policy_name(env, service),
                 role=naming.approle_role_name(env, service),
             )
-            grants.setdefault(path, set()).update(capabilities)
+            if capabilities:
+                grants.setdefault(path, set()).update(capabilities)
     if child_token:
         capabilities, path = providers.VAULT_CHILD_TOKEN_CALL
         grants[path] = set(capabilities)
     return grants
 
+
+# A committed env's deploy token creates its roles (the first deploy) and never changes or deletes one,
+# although the provider would update a role whose settings the program changed, or delete one on destroy:
+# Vault cannot pin a JSON number (facts.providers.VAULT_JSON_NUMBERS_UNPINNABLE), so an update right would
+# let a leaked token set secret_id_ttl to 0, and a deleted role comes back with Vault's defaults (no CIDR
+# binding, secret-ids that never expire). The program never sets a role-id: nothing writes one. A change
+# to a role's settings, or destroying a stack, is an admin's job (docs/ci-credentials.md "The deploy Vault policy and
+# token"). Write capabilities only: the reads stay.
+DEPLOY_ROLE_NARROWING: dict[str, tuple[str, ...]] = {
+    "auth/{approle}/role/{role}": ("create",),
+    "auth/{approle}/role/{role}/role-id": (),
+}
 
 DOCTOR_GRANT = ("sys/capabilities-self", {"update"})  # `invoke doctor` asks Vault what the token may do
 
@@ -121,7 +145,7 @@ DOCTOR_GRANT = ("sys/capabilities-self", {"update"})  # `invoke doctor` asks Vau
 def _hcl_value(value: object) -> str:
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(_hcl_value(v) for v in value) + "]"
-    return json.dumps(value)  # HCL strings take JSON's escapes (\n, \")
+    return json.dumps(value)  # HCL strings take JSON's escapes (\n, \"); true/false as HCL booleans
 
 
 def hcl_block(path: str, capabilities: Sequence[str], allowed: Mapping[str, Sequence[object]] | None = None) -> str:
@@ -134,28 +158,76 @@ def hcl_block(path: str, capabilities: Sequence[str], allowed: Mapping[str, Sequ
     return "\n".join(lines) + "\n}\n"
 
 
-def role_write_parameters(policy_names: Sequence[str]) -> dict[str, list[object]]:
-    """What a role write may carry (facts.providers.VAULT_ROLE_WRITE_PARAMS, any value) with token_policies
-    pinned to one of `policy_names`. A token that may write a role could otherwise attach any policy to it,
-    mint a secret-id and log in with that policy: staging's deploy token would read production. Each name
-    is allowed as a string and as the one-element list the provider sends (Vault before 1.15 compares a
-    list parameter whole); names are exact, never globs, which a comma-joined string could satisfy."""
-    allowed: dict[str, list[object]] = {p: [] for p in providers.VAULT_ROLE_WRITE_PARAMS}
-    allowed["token_policies"] = [*policy_names, *([name] for name in policy_names)]
+MAX_BOUND_CIDRS = 4
+"""vaultAgentCidrs' limit: each CIDR list is pinned in every order the provider may send it (n! lists)."""
+
+
+def role_write_parameters(settings: AppRoleSettings, policy_names: Sequence[str]) -> dict[str, list[object]]:
+    """allowed_parameters of a role: exactly the fields the provider sends when it creates the role with
+    `settings` (facts.providers.VAULT_ROLE_CREATE_FACT), each pinned to the program's value. A field the
+    program leaves at Vault's default (0, an empty list) is never sent, so it is not allowed at all: a
+    token_period, a use count, an explicit max TTL or a cleared CIDR list are refused. Lists are compared
+    whole by Vault: each CIDR list is allowed in every order (the provider sends a schema.Set in its own
+    order), never empty, a subset or a string. token_policies may be one of `policy_names`, as a string or
+    the one-element list the provider sends; names are exact, never globs, which a comma-joined string
+    could satisfy (a token that could attach any policy to its role could mint a secret-id and log in with
+    it: staging's deploy token would read production). The TTLs are numbers, which Vault cannot pin
+    (facts.providers.VAULT_JSON_NUMBERS_UNPINNABLE): any value is allowed, which is why a committed env's
+    token may only create a role (DEPLOY_ROLE_NARROWING)."""
+    allowed: dict[str, list[object]] = {"token_policies": [*policy_names, *([name] for name in policy_names)]}
+    allowed["bind_secret_id"] = [settings.bind_secret_id]
+    allowed["token_no_default_policy"] = [settings.token_no_default_policy]
+    allowed["local_secret_ids"] = [False]  # sent as the schema's default when unset; true only at creation
+    allowed["token_type"] = [settings.token_type]
+    if settings.bound_cidrs:
+        if len(settings.bound_cidrs) > MAX_BOUND_CIDRS:
+            raise ValueError(f"at most {MAX_BOUND_CIDRS} bound CIDRs")
+        orders = [list(order) for order in itertools.permutations(settings.bound_cidrs)]
+        allowed["secret_id_bound_cidrs"] = orders
+        allowed["token_bound_cidrs"] = [list(order) for order in orders]
+    for number, value in (
+        ("token_ttl", settings.token_ttl),
+        ("token_max_ttl", settings.token_max_ttl),
+        ("secret_id_ttl", settings.secret_id_ttl),
+        ("secret_id_num_uses", settings.secret_id_num_uses),
+    ):
+        if value:
+            allowed[number] = []  # any value: Vault cannot pin a JSON number
     return allowed
 
 
-def deploy_policy_hcl(kv_mount: str, approle_mount: str, env: str, services: Sequence[str]) -> str:
-    """The policy of `pulumi up --stack <env>`'s token (README: CI credentials): what the deploy reads
-    and writes, and sys/capabilities-self so `invoke doctor` can check exactly that. Each ACL policy may
-    only be written with the exact text the program writes, and each role only with its own policy: a
-    token that may write either could otherwise grant itself any path."""
+# What a secret-id mint may carry: the program sends metadata only (program/vault_agent.py); no ttl,
+# num_uses, cidr_list, token_bound_cidrs or value of its own (facts.providers.VAULT_SECRET_ID_PARAMS_FACT).
+# Its content is free: it changes with the renewal window (secret_id_metadata).
+SECRET_ID_MINT_PARAMETERS: dict[str, list[object]] = {"metadata": []}
+ACCESSOR_PARAMETERS: dict[str, list[object]] = {providers.VAULT_ACCESSOR_PARAM: []}
+
+
+def deploy_policy_hcl(
+    kv_mount: str,
+    approle_mount: str,
+    env: str,
+    services: Sequence[str],
+    bound_cidrs: Sequence[str] = (),
+    secret_id_ttl: int = SECRET_ID_TTL_SECONDS,
+) -> str:
+    """The policy of `pulumi up --stack <env>`'s token (docs/ci-credentials.md): what the deploy reads
+    and writes, what `invoke rotate` destroys, and sys/capabilities-self so `invoke doctor` can check
+    exactly that. Each ACL policy may only be written with the exact text the program writes, each role
+    only created, with its own policy and the program's settings (`bound_cidrs`, `secret_id_ttl`: the
+    env's config), and each secret-id minted as the program mints it: a token that may write any of
+    these could otherwise grant itself any path, or leave a credential that outlives it."""
     grants = {**deploy_grants(kv_mount, approle_mount, env, services), DOCTOR_GRANT[0]: DOCTOR_GRANT[1]}
     pinned: dict[str, dict[str, list[object]]] = {}
     for service in services:
         name = naming.vault_policy_name(env, service)
+        role = f"auth/{approle_mount}/role/{naming.approle_role_name(env, service)}"
+        settings = approle_settings(env, service, bound_cidrs, secret_id_ttl)
         pinned[f"sys/policies/acl/{name}"] = {providers.VAULT_POLICY_WRITE_PARAM: [policy_hcl(kv_mount, env, service)]}
-        pinned[f"auth/{approle_mount}/role/{naming.approle_role_name(env, service)}"] = role_write_parameters([name])
+        pinned[role] = role_write_parameters(settings, [name])
+        pinned[f"{role}/secret-id"] = SECRET_ID_MINT_PARAMETERS
+        pinned[f"{role}/secret-id-accessor/lookup"] = ACCESSOR_PARAMETERS
+        pinned[f"{role}/secret-id-accessor/destroy"] = ACCESSOR_PARAMETERS
     return "\n".join(hcl_block(path, caps, pinned.get(path)) for path, caps in grants.items())
 
 
@@ -174,10 +246,35 @@ class AppRoleSettings:
     token_type: str = "service"
 
 
-def approle_settings(env: str, service: str, bound_cidrs: Sequence[str] = ()) -> AppRoleSettings:
+def approle_settings(
+    env: str, service: str, bound_cidrs: Sequence[str] = (), secret_id_ttl: int = SECRET_ID_TTL_SECONDS
+) -> AppRoleSettings:
     return AppRoleSettings(
         role_name=naming.approle_role_name(env, service),
         bound_cidrs=tuple(bound_cidrs),
+        secret_id_ttl=secret_id_ttl,
+    )
+
+
+def secret_id_renewal_window(now: float, secret_id_ttl: int) -> str:
+    """The start (UTC, ISO 8601) of the renewal window `now` falls in: windows are a third of the TTL
+    long, counted from the Unix epoch. The secret-id's metadata carries it, so the first `pulumi up` in a
+    new window replaces the secret-id (every argument of the resource is ForceNew: facts.providers
+    REPLACE_FACTS): the new one is minted, the agent recreated with it, the old one destroyed. One minted
+    in window k lives until at least the end of window k+2, so a deploy at least every two thirds of the
+    TTL (docs/rotation.md: the weekly scheduled deploy) renews every secret-id before it expires."""
+    import datetime
+
+    window = secret_id_ttl // 3
+    start = int(now) // window * window
+    return datetime.datetime.fromtimestamp(start, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def secret_id_metadata(env: str, service: str, renewal_window: str) -> str:
+    """The secret-id's metadata, written as the provider sends it (normalizeDataJSON: keys sorted, no
+    spaces; facts.providers.VAULT_SECRET_ID_PARAMS_FACT), so the state holds what Vault holds."""
+    return json.dumps(
+        {"env": env, "renewal_window": renewal_window, "service": service}, sort_keys=True, separators=(",", ":")
     )
 
 
@@ -190,14 +287,20 @@ def _hcl_string(value: str) -> str:
 
 
 def agent_hcl(
-    vault_address: str, approle_mount: str, service: str, templates: Sequence[Template], ca_cert: bool = False
+    vault_address: str,
+    approle_mount: str,
+    service: str,
+    templates: Sequence[Template],
+    ca_cert: bool = False,
+    render_once: bool = False,
 ) -> str:
     """Agent config: AppRole auto-auth that exits on error, templates that exit when retries fail, so a
     broken agent shows as a stopped container (restart policy) instead of a silent stale file. With
-    `ca_cert`, Vault's certificate is verified against the uploaded CA_CERT_PATH (a private CA)."""
+    `ca_cert`, Vault's certificate is verified against the uploaded CA_CERT_PATH (a private CA). With
+    `render_once` (runtime swarm's in-task agent) it renders every template once and exits 0."""
     mount = secrets_mount_path(service)
     blocks = [
-        "exit_after_auth = false\n",
+        f"exit_after_auth = {'true' if render_once else 'false'}\n",
         "vault {\n"
         f"  address = {_hcl_string(vault_address)}\n"
         + (f"  ca_cert = {_hcl_string(CA_CERT_PATH)}\n" if ca_cert else "")

@@ -1,4 +1,5 @@
-"""The rollout gate `pulumi up` runs last (program/rollout.py declares it; README "Rollout gate").
+"""The rollout gate `pulumi up` runs last (program/rollout.py declares it; docs/deploy.md: "Rollout gate and
+watched cutover").
 
     python -m runtime.rollout_gate --docker-host ssh://deploy@host [--ssh-opts '["-o","..."]']
         --healthy NAME [--healthy NAME ...] [--running NAME ...] [--watch NAME ...] [--watch-seconds 60] [--url URL ...]
@@ -10,6 +11,9 @@
    restart, for --watch-seconds, while every `--url` keeps answering: a revision that crash-loops after
    its first healthy check fails the update before Pulumi deletes the old revision.
 3. Every `--url` answers 2xx/3xx through Traefik (retried: a new route needs a moment).
+
+While it waits it prints what for, and how far the watch is, each line prefixed with the time since it
+started (runtime/progress.py); `--quiet` leaves only the result.
 
 Exit 0 when all hold, 1 with one `rollout gate: ...` line per problem, 2 for bad arguments.
 """
@@ -26,6 +30,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from clients.docker_api import DockerAPI, DockerError
+from clients.net_errors import why_unreachable
+from runtime.progress import Progress
 
 
 @dataclass
@@ -41,7 +47,7 @@ def http_ok(url: str, timeout: float = 10) -> tuple[bool, str]:
     except urllib.error.HTTPError as err:
         return False, str(err.code)
     except (urllib.error.URLError, OSError) as err:
-        return False, f"unreachable ({getattr(err, 'reason', err)})"
+        return False, f"unreachable ({why_unreachable(err)})"
 
 
 @dataclass
@@ -77,6 +83,12 @@ class ContainerView:
         )
 
 
+def _state(view: ContainerView) -> str:
+    if not view.exists:
+        return "missing"
+    return view.health if view.running else "not running"
+
+
 @dataclass
 class Gate:
     api: DockerAPI
@@ -92,19 +104,46 @@ class Gate:
     say: Callable[[str], None] = lambda line: print(line, flush=True)
     running: Sequence[str] = ()
     """Containers that need only run: their health is not waited for."""
+    read: Callable[[str], ContainerView] | None = None
+    """How a container is read (default: GET /containers/{name}/json on `api`)."""
+    quiet: bool = False
+    """No progress lines (problems are returned either way)."""
+    report_every: float = 15
+    """Seconds between progress lines while nothing changes."""
+
+    def __post_init__(self) -> None:
+        self.progress = Progress(quiet=self.quiet, clock=self.clock.now, say=self.say)
+
+    def view(self, name: str) -> ContainerView:
+        return self.read(name) if self.read is not None else ContainerView.read(self.api, name)
 
     def wait_healthy(self) -> list[str]:
         pending = list(dict.fromkeys([*self.healthy, *self.running]))
+        total = len(pending)
         deadline = self.clock.now() + self.timeout
         views: dict[str, ContainerView] = {}
+        reported: tuple[list[str], float] | None = None
         while pending:
             for name in list(pending):
-                views[name] = view = ContainerView.read(self.api, name)
+                views[name] = view = self.view(name)
                 if view.exists and view.running and (view.health == "healthy" or name in self.running):
                     pending.remove(name)
-            if not pending or self.clock.now() >= deadline:
+            now = self.clock.now()
+            if pending and (reported is None or reported[0] != pending or now - reported[1] >= self.report_every):
+                self.progress(
+                    f"waiting for {len(pending)} of {total} containers to be healthy"
+                    + (" or running" if self.running else "")
+                    + ": "
+                    + ", ".join(f"{name} ({_state(views[name])})" for name in pending)
+                )
+                reported = (list(pending), now)
+            if not pending or now >= deadline:
                 break
             self.clock.sleep(self.interval)
+        if not pending:
+            self.progress(
+                f"all {total} containers healthy" + (f" ({len(self.running)} need only run)" if self.running else "")
+            )
         problems = []
         for name in pending:
             view = views[name]
@@ -122,13 +161,15 @@ class Gate:
     def watch(self) -> list[str]:
         if not self.watched or self.watch_seconds <= 0:
             return []
-        first = {name: ContainerView.read(self.api, name) for name in self.watched}
-        self.say(f"watching {', '.join(self.watched)} for {self.watch_seconds}s")
-        end = self.clock.now() + self.watch_seconds
+        first = {name: self.view(name) for name in self.watched}
+        self.progress(f"watching {', '.join(self.watched)} for {self.watch_seconds}s")
+        began = self.clock.now()
+        end = began + self.watch_seconds
+        next_report = self.report_every
         while self.clock.now() < end:
             self.clock.sleep(self.interval)
             for name, before in first.items():
-                now = ContainerView.read(self.api, name)
+                now = self.view(name)
                 if not now.running or now.restarts != before.restarts or now.started_at != before.started_at:
                     return [
                         f"{name} restarted during the {self.watch_seconds}s watch (restart count "
@@ -143,6 +184,14 @@ class Gate:
                 ok, status = self.http(url)
                 if not ok:
                     return [f"{url} answered {status} during the watch"]
+            done = min(self.clock.now() - began, self.watch_seconds)
+            if done >= next_report or done >= self.watch_seconds:
+                urls = f", {len(self.urls)} URLs answering" if self.urls else ""
+                self.progress(
+                    f"watch: {done:.0f} of {self.watch_seconds}s, {', '.join(self.watched)} running and healthy, "
+                    f"no restart{urls}"
+                )
+                next_report = done + self.report_every
         return []
 
     def check_urls(self) -> list[str]:
@@ -177,6 +226,7 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--watch-seconds", type=int, default=60)
     parser.add_argument("--url", action="append", default=[])
     parser.add_argument("--timeout", type=float, default=600)
+    parser.add_argument("--quiet", action="store_true", help="no progress lines, only the result")
     args = parser.parse_args(argv)
     try:
         opts = json.loads(args.ssh_opts)
@@ -200,6 +250,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.url,
         args.timeout,
         running=args.running,
+        quiet=args.quiet,
     )
     try:
         problems = gate.run()

@@ -21,7 +21,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from config.stack_file import read_stack_file  # noqa: E402
-from ops.program_run import PROJECT, ProgramRun, run_program, with_missing_secrets  # noqa: E402
+from facts.project import PROJECT  # noqa: E402
+from ops.program_run import ProgramRun, run_program, with_missing_secrets  # noqa: E402
 
 
 def stack_config(
@@ -46,6 +47,14 @@ def stack_config(
         if full not in secret_keys:
             secret_keys.append(full)
     return config, secret_keys
+
+
+def stack_policy_config(stack: str) -> dict[str, Any]:
+    """The policy pack config of a committed stack, as every command derives it from its stack file."""
+    from ops.policy_pack import derived
+    from ops.stack_context import load_stack
+
+    return derived(load_stack(stack))
 
 
 def run_stack(
@@ -96,3 +105,18 @@ def pytest_runtest_makereport(item, call):
         report.outcome = "failed"
         report.longrepr = f"skipped under CI: {report.longrepr}"
     return report
+
+
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist (README's test command: files spread over workers, `--no-loadscope-reorder`)
+    the real-systems files are handed out first, the ones with the most tests first (test_backups.py:
+    about half the suite's time, alone): they mostly wait on containers, and the quick unit files then
+    fill the other worker's time instead of holding the long ones back. Each file's tests stay together
+    and in file order; in one process the order is pytest's own."""
+    import os
+    from collections import Counter
+
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    per_file = Counter(item.path for item in items)
+    items.sort(key=lambda item: ("integration" not in item.path.parts, -per_file[item.path], str(item.path)))

@@ -10,9 +10,9 @@ local file backend, against a Docker host and a Vault: what no mock can show.
 
 It needs what only users' machines and GitHub Actions have (the `engine` workflow provides it): the Pulumi
 CLI with the docker, vault, random and command plugins, a Docker host with Traefik on `dokploy-network`,
-a Vault (OpenBao dev server) and an S3 endpoint with the stack's bucket. Where they are missing (as on the
-machines this project is built and CI'd on, which cannot download the CLI or plugins), the test is
-skipped with the reason: reported as NOT RUN, never as passed.
+a Vault (OpenBao dev server) and an S3 endpoint with the stack's bucket. Where any is missing, the test is
+skipped with one line saying what is missing and how to get it (tests/engine/__init__.py): NOT RUN,
+never passed.
 
 Environment: FR_ENGINE_DOCKER_HOST (ssh://user@host), FR_ENGINE_SSH_OPTS (JSON array, optional),
 VAULT_ADDR (as the agents reach it), VAULT_TOKEN, FR_ENGINE_VAULT_CA (PEM path, optional; VAULT_CACERT
@@ -35,7 +35,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
-from tests.engine import PROGRAM_DIRS
+from tests.engine import PROGRAM_DIRS, engine_missing
 
 pytestmark = pytest.mark.engine
 STACK = "enginetest"
@@ -50,17 +50,9 @@ NEEDED = [
 
 
 def _requirements() -> dict[str, str]:
-    if shutil.which("pulumi") is None:
-        pytest.skip(
-            "engine layer NOT RUN: no `pulumi` CLI here (the CLI and provider plugins cannot be installed "
-            "from this workplace's registries)"
-        )
-    missing = [k for k in NEEDED if not os.environ.get(k)]
-    if missing:
-        pytest.skip(
-            f"engine layer NOT RUN: set {', '.join(missing)} (the `engine` workflow does) to point it at a "
-            "disposable Docker host, Vault and S3"
-        )
+    why = engine_missing(NEEDED)
+    if why is not None:
+        pytest.skip(f"engine tier NOT RUN: {why}")
     return {k: os.environ[k] for k in NEEDED}
 
 

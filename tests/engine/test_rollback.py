@@ -1,4 +1,4 @@
-"""Engine layer: `invoke rollback` through the Automation API on a local stack (README "Rollback").
+"""Engine layer: `invoke rollback` through the Automation API on a local stack (docs/rollback.md).
 
 1. Two updates (the previous tag, then the current one) give the stack a history.
 2. `--list` prints it and changes nothing: same stack file, no new update.
@@ -25,29 +25,26 @@ import subprocess
 import pytest
 
 from tests.conftest import ROOT
-from tests.engine import PROGRAM_DIRS
+from tests.engine import PROGRAM_DIRS, engine_missing
 
 pytestmark = pytest.mark.engine
 STACK = "enginerb"
 
 
+NEEDED = [
+    "FR_ENGINE_DOCKER_HOST",
+    "VAULT_ADDR",
+    "VAULT_TOKEN",
+    "FR_ENGINE_IMAGE_TAG",
+    "FR_ENGINE_PREVIOUS_IMAGE_TAG",
+]
+
+
 def _requirements() -> dict[str, str]:
-    if shutil.which("pulumi") is None:
-        pytest.skip(
-            "engine layer NOT RUN: no `pulumi` CLI here (the CLI and provider plugins cannot be installed "
-            "from this workplace's registries)"
-        )
-    needed = [
-        "FR_ENGINE_DOCKER_HOST",
-        "VAULT_ADDR",
-        "VAULT_TOKEN",
-        "FR_ENGINE_IMAGE_TAG",
-        "FR_ENGINE_PREVIOUS_IMAGE_TAG",
-    ]
-    missing = [k for k in needed if not os.environ.get(k)]
-    if missing:
-        pytest.skip(f"engine layer NOT RUN: set {', '.join(missing)} to point it at a disposable Docker host and Vault")
-    return {k: os.environ[k] for k in needed}
+    why = engine_missing(NEEDED)
+    if why is not None:
+        pytest.skip(f"engine tier NOT RUN: {why}")
+    return {k: os.environ[k] for k in NEEDED}
 
 
 def _inspect(host: str, name: str) -> dict:
@@ -64,8 +61,33 @@ def test_list_then_rollback_then_rollback_after_a_failed_cutover(tmp_path, monke
     project = tmp_path / "project"
     for directory in PROGRAM_DIRS:
         shutil.copytree(ROOT / directory, project / directory, ignore=shutil.ignore_patterns("venv", "__pycache__"))
-    for name in ("Pulumi.yaml", "__main__.py", "pyproject.toml", "uv.lock"):
+    for name in ("Pulumi.yaml", "__main__.py", "pyproject.toml", "uv.lock", ".gitignore"):
         shutil.copy(ROOT / name, project / name)
+    # rollback deploys only a clean checkout of main's tip or the deployed commit (ops/git_guard.py): the
+    # copy is a repository whose main holds everything, committed again after each config change, as an
+    # operator commits the stack file.
+    subprocess.run(["git", "init", "-q", "-b", "main", str(project)], check=True)
+
+    def commit_all() -> None:
+        subprocess.run(["git", "-C", str(project), "add", "-A"], check=True)
+        subprocess.run(
+            [
+                "git",
+                "-C",
+                str(project),
+                "-c",
+                "user.name=engine",
+                "-c",
+                "user.email=engine@example.invalid",
+                "commit",
+                "-q",
+                "--allow-empty",
+                "-m",
+                "engine test",
+            ],
+            check=True,
+        )
+
     # The policy pack runs in its own virtualenv (PulumiPolicy.yaml), as in the deploy workflow.
     subprocess.run(["uv", "venv", str(project / "policies/venv"), "--python", "3.11"], check=True)
     subprocess.run(
@@ -73,6 +95,7 @@ def test_list_then_rollback_then_rollback_after_a_failed_cutover(tmp_path, monke
             "uv",
             "pip",
             "install",
+            "--require-hashes",
             "--python",
             str(project / "policies/venv/bin/python"),
             "-r",
@@ -80,15 +103,7 @@ def test_list_then_rollback_then_rollback_after_a_failed_cutover(tmp_path, monke
         ],
         check=True,
     )
-    policy = json.loads((ROOT / "policies/config.staging.json").read_text())
-    for section in policy.values():
-        if isinstance(section, dict) and "env" in section:
-            section["env"] = STACK
-        if isinstance(section, dict) and "domain" in section:
-            section["domain"] = "engine.test"
-        if isinstance(section, dict) and "knownEnvs" in section:
-            section["knownEnvs"] = ["production", "staging", STACK]
-    (project / f"policies/config.{STACK}.json").write_text(json.dumps(policy))
+    # The policy config is derived from the stack file by the rollback itself (ops/policy_pack.py).
 
     state = tmp_path / "state"
     state.mkdir()
@@ -124,6 +139,7 @@ def test_list_then_rollback_then_rollback_after_a_failed_cutover(tmp_path, monke
         current = stack.up().outputs["containers"].value["backend"]
         assert previous != current
 
+        commit_all()
         before, versions = stack_file.read_bytes(), len(stack.history(show_secrets=False))
         assert rollback.main(STACK, list_only=True, root=project) == 0
         assert stack_file.read_bytes() == before and len(stack.history(show_secrets=False)) == versions
@@ -147,6 +163,7 @@ def test_list_then_rollback_then_rollback_after_a_failed_cutover(tmp_path, monke
         assert _inspect(host, current)["State"]["Running"], "the failed revision was created"
         assert _inspect(host, previous)["Id"] == serving["Id"], "the serving revision kept serving"
         stack.set_config("finance-report:publicHealthGate", auto.ConfigValue("false"))
+        commit_all()
         assert rollback.main(STACK, yes=True, root=project) == 0
         kept = _inspect(host, previous)
         assert kept["Id"] == serving["Id"] and kept["State"]["StartedAt"] == serving["State"]["StartedAt"], (

@@ -16,6 +16,7 @@ postgres, STOPSIGNAL SIGINT inherited from the base.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import http.server
 import json
@@ -25,6 +26,7 @@ import shutil
 import socket
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from clients.docker_api import DockerAPI
@@ -44,7 +46,7 @@ def backup_image(api: DockerAPI) -> str:
         unavailable("backup image", "restic is not installed (Debian package restic)")
     fs, bindir = postgres_rootfs()
     fs.binaries([restic])
-    fs.file("/usr/local/bin/restic", open(os.path.realpath(restic), "rb").read(), 0o755)
+    fs.file("/usr/local/bin/restic", Path(os.path.realpath(restic)).read_bytes(), 0o755)
     fs.directory("/scratch", 0o700, 70, 70)
     tail = (
         f"ENV PATH=/usr/local/bin:{bindir}:/bin PGDATA=/var/lib/postgresql/data LC_ALL=C.UTF-8\n"
@@ -106,10 +108,8 @@ class TcpProxy:
             pass
         finally:
             for s in (src, dst):
-                try:
+                with contextlib.suppress(OSError):
                     s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
 
 
 class Heartbeat:

@@ -84,3 +84,24 @@ def program(openbao):
         runs[stack] = Artifacts(run)
         apply_vault(openbao, runs[stack])
     return runs
+
+
+@pytest.fixture(scope="session")
+def swarm_env():
+    """runtime swarm: the harness's own swarm (FR_HARNESS_ID's manager), the program's staging env with the
+    runtime switched deployed on it as the provider would, a routing stand-in in front (swarm_env.py)."""
+    from tests.integration.swarm_env import SwarmEnv
+    from tests.integration.swarm_harness import Swarm, TlsOpenBao
+
+    swarm = Swarm()
+    env = None
+    try:
+        swarm.start()
+        env = SwarmEnv(swarm, TlsOpenBao(san=swarm.manager.address))
+        env.start()
+        env.deploy(env.program())
+        yield env
+    finally:
+        if env is not None:
+            env.stop()
+        swarm.stop()

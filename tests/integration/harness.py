@@ -8,6 +8,7 @@ session under CI (CI=true) and skips outside it: a skipped layer in CI is a fail
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -20,16 +21,32 @@ import sys
 import tarfile
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-# FR_HARNESS_ID keeps two harness sessions on one machine (e.g. two checkouts) from sharing an engine.
-_ID = os.environ.get("FR_HARNESS_ID", "")
-_SUFFIX = f"-{_ID}" if _ID else ""
-WORK = Path(os.environ.get("FR_HARNESS_DIR", f"/tmp/fr-harness{_SUFFIX}"))
+
+def harness_id(environ: Mapping[str, str]) -> str:
+    """FR_HARNESS_ID keeps two harness sessions on one machine (e.g. two checkouts) from sharing an engine;
+    under pytest-xdist each worker (PYTEST_XDIST_WORKER, gw0, gw1, ...) is a session of its own, so the
+    worker's id is appended: `cispeed-gw0`."""
+    return "-".join(part for part in (environ.get("FR_HARNESS_ID", ""), environ.get("PYTEST_XDIST_WORKER", "")) if part)
+
+
+def work_dir(environ: Mapping[str, str]) -> Path:
+    """Logs and scratch files of one session: FR_HARNESS_DIR if given (a folder per xdist worker inside it),
+    else /tmp/fr-harness-<id>."""
+    if given := environ.get("FR_HARNESS_DIR"):
+        worker = environ.get("PYTEST_XDIST_WORKER", "")
+        return Path(given) / worker if worker else Path(given)
+    ident = harness_id(environ)
+    return Path(f"/tmp/fr-harness-{ident}" if ident else "/tmp/fr-harness")
+
+
+_ID = harness_id(os.environ)
+WORK = work_dir(os.environ)
 
 
 @dataclass(frozen=True)
@@ -59,8 +76,15 @@ class EnginePaths:
     def pidfile(self) -> str:
         return f"/run/fr-harness-docker{self.suffix}.pid"
 
+    def sibling(self, name: str) -> EnginePaths:
+        """A second engine of this session (e.g. one configured like some host): its own paths, still
+        apart from every other session's."""
+        return EnginePaths(f"{self.ident}-{name}" if self.ident else name)
+
     @property
     def octet(self) -> int:
+        # The ids of one run's xdist workers (...-gw0, ...-gw1) sum one apart, and its doctor engine's 18
+        # further: one run's engines never share a pool. Ids of different runs may (50 values).
         return 200 + (sum(map(ord, self.ident)) % 50) if self.ident else 199
 
     @property
@@ -70,8 +94,10 @@ class EnginePaths:
     @property
     def bridge(self) -> str:
         # The engine's default `bridge` network (the provider creates every container on it, then moves
-        # it to its networks), on an interface of this harness's own instead of docker0.
-        return f"frh-br{self.ident[:8]}"
+        # it to its networks), on an interface of this harness's own instead of docker0. An interface name
+        # holds 15 characters: a digest of the id, since ids that share a prefix (cispeed-gw0, cispeed-gw1)
+        # would share a truncated name, and each engine deletes its bridge before it starts.
+        return f"frh-br{hashlib.sha256(self.ident.encode()).hexdigest()[:9]}" if self.ident else "frh-br"
 
     @property
     def bridge_address(self) -> str:
@@ -147,7 +173,7 @@ class Process:
 def start_process(name: str, argv: list[str], env: dict | None = None, **kwargs) -> Process:
     WORK.mkdir(parents=True, exist_ok=True)
     log = WORK / f"{name}.log"
-    handle = open(log, "wb")
+    handle = open(log, "wb")  # noqa: SIM115 - the process writes to it until it stops
     proc = subprocess.Popen(
         argv,
         stdout=handle,

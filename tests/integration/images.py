@@ -1,7 +1,7 @@
 """Stand-in images for the official `postgres:16.x-alpine` and `redis:7.4.x-alpine` (no registry is
 reachable here), built from Debian's server binaries with the official images' contract the program
 relies on (facts from the docker-library Dockerfiles and entrypoints of the pinned versions, copied in
-/work/shared/reference/images; README "Real-systems harness" lists them):
+/work/shared/reference/images; docs/testing.md "The real-systems harness" lists them):
 
 | contract | postgres:16-alpine | redis:7.4-alpine |
 |---|---|---|
@@ -117,7 +117,7 @@ class RootFs:
 
     def __init__(self) -> None:
         self.buffer = io.BytesIO()
-        self.tar = tarfile.open(fileobj=self.buffer, mode="w")
+        self.tar = tarfile.open(fileobj=self.buffer, mode="w")  # noqa: SIM115 - closed by build()
         self.seen: set[str] = set()
 
     def directory(self, path: str, mode: int = 0o755, uid: int = 0, gid: int = 0) -> None:
@@ -155,7 +155,7 @@ class RootFs:
         self.file(path, Path(real).read_bytes(), mode if mode is not None else os.stat(real).st_mode & 0o7777)
 
     def host_tree(self, root: str) -> None:
-        for dirpath, dirnames, filenames in os.walk(root):
+        for dirpath, _dirnames, filenames in os.walk(root):
             for name in filenames:
                 full = os.path.join(dirpath, name)
                 if os.path.islink(full) and not os.path.exists(full):

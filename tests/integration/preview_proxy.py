@@ -113,7 +113,7 @@ def build_haproxy_image(docker: Docker) -> str:
     # `import --change` does not take STOPSIGNAL; the classic builder adds it on top of the local base
     # without asking any registry.
     build = subprocess.run(
-        ["docker", "-H", f"unix://{DOCKER_SOCK}", "build", "-q", "-t", STANDIN, "-"],
+        ["docker", "-H", f"unix://{docker.paths.sock}", "build", "-q", "-t", STANDIN, "-"],
         input=f"FROM {base}\nSTOPSIGNAL SIGUSR1\n".encode(),
         capture_output=True,
         timeout=300,

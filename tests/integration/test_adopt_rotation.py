@@ -18,6 +18,7 @@ import json
 import os
 import secrets
 import stat
+from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import make_url
@@ -60,7 +61,7 @@ class Recorder:
         if argv[1] == "import":
             self.file_path = argv[argv.index("--file") + 1]
             self.file_mode = stat.S_IMODE(os.stat(self.file_path).st_mode)
-            self.import_file = json.loads(open(self.file_path).read())
+            self.import_file = json.loads(Path(self.file_path).read_text())
         elif argv[1:3] == ["config", "set"]:
             self.config[argv[-1]] = stdin
         return subprocess.CompletedProcess(argv, 0, b"", b"")
@@ -83,7 +84,10 @@ def test_adopt_keeps_todays_values_and_a_replace_then_rotates_the_postgres_passw
     # 1. adopt
     monkeypatch.setenv("VAULT_TOKEN", openbao.root_token)
     recorder = Recorder()
-    assert adopt.main("staging", vault_address=openbao.address, yes=True, runner=recorder) == 0
+    assert (
+        adopt.main("staging", vault_address=openbao.address, yes=True, runner=recorder, check_cli=lambda _why: None)
+        == 0
+    )
     out = capsys.readouterr()
     flat = json.dumps(recorder.argv) + out.out + out.err
     assert not [v for doc in COMPOSE.values() for v in doc.values() if isinstance(v, str) and v in flat], (

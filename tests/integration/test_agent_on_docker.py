@@ -70,7 +70,7 @@ def rendered(docker_engine, agent_image, openbao, program):
 
 def test_the_volume_is_tmpfs_with_the_declared_size_inside_containers(docker_engine, agent_image, rendered):
     mounts = consumer(docker_engine, agent_image, rendered["postgres"]["volume"], "postgres", "cat /proc/mounts")
-    line = next(l for l in mounts.splitlines() if " /run/secrets/postgres " in l)
+    line = next(m for m in mounts.splitlines() if " /run/secrets/postgres " in m)
     fstype, options = line.split()[2], line.split()[3].split(",")
     assert fstype == "tmpfs"
     assert "ro" in options, "the consumer's mount must be read-only"
@@ -183,7 +183,7 @@ def scan_for(root: Path, needles: list[bytes], same_filesystem: bool) -> list[st
 def test_only_the_agents_credentials_are_on_disk_each_0400_and_nothing_after_removal(
     docker_engine, agent_image, rendered, program
 ):
-    """README "What is on disk": rendered secrets never; the role-id and secret-id an agent logs in with
+    """docs/secrets.md "What is on disk": rendered secrets never; the role-id and secret-id an agent logs in with
     are uploaded into its container's writable layer (the provider copies uploads before start, where
     no tmpfs exists yet), readable by the agent's uid only, bound to the Docker host's address when
     vaultAgentCidrs is set, and gone with the container."""

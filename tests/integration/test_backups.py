@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -101,7 +102,7 @@ def reason(stderr: str) -> str:
     return [line for line in stderr.splitlines() if "FAILED" in line][-1]
 
 
-# ------------------------------------------------------------------------------------------ round trip
+# -------------------------------------------------------------------------------------------------------- round trip
 
 
 def test_the_service_backs_up_at_start_and_a_dropped_database_comes_back_equal(stage, heartbeat):
@@ -209,7 +210,7 @@ def restart_agent(stage: BackupStage) -> None:
     wait_until(lambda: stage.docker.health(stage.agent) == "healthy", 60, "backup agent", interval=0.2)
 
 
-# ------------------------------------------------------------------------------------------ failures
+# ---------------------------------------------------------------------------------------------------------- failures
 
 
 def _s3_unreachable(stage, openbao):
@@ -353,7 +354,7 @@ def test_an_empty_dump_is_forgotten_and_fails_the_run(stage, heartbeat, tool, ki
     assert stage.job("run", f"after an empty {kind} dump")[0] == 0
 
 
-# ------------------------------------------------------------------------------------------ retention
+# --------------------------------------------------------------------------------------------------------- retention
 
 
 def restic_env(stage: BackupStage) -> dict[str, str]:
@@ -458,7 +459,7 @@ def test_retention_prunes_exactly_restics_selection_and_nothing_after_a_failed_r
     )
 
 
-# ------------------------------------------------------------------------------------------ restore check
+# ----------------------------------------------------------------------------------------------------- restore check
 
 
 def test_the_restore_check_rejects_a_backup_without_the_schema(stage):
@@ -811,7 +812,7 @@ def test_more_than_1000_snapshots_are_listed_and_counted(stage, s3_server):
     assert render_backups(rows).endswith("1100 backups, 1100 verified")
 
 
-# ------------------------------------------------------------------------------------------ operator commands
+# ------------------------------------------------------------------------------------------------- operator commands
 
 
 def test_the_operator_commands_back_up_list_and_restore_through_the_docker_api(
@@ -852,7 +853,10 @@ def test_the_operator_commands_back_up_list_and_restore_through_the_docker_api(
     host = f"unix://{DOCKER_SOCK}"
 
     assert backup_ops.main("backup", "staging", docker_host=host, yes=True) == 0
-    assert "backup of env staging done and verified" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "backup of env staging done and verified" in out
+    # the job's lines, streamed from the exec as they came, with the time since the command started
+    assert re.search(r"(?m)^\+\d+:\d\d:\d\d \S+ fr-backup: stored \S+: snapshot \S+ \(\d+ bytes\)", out), out
     assert backup_ops.main("backups", "staging", docker_host=host) == 0
     listing = capsys.readouterr().out
     assert "verified" in listing and listing.strip().splitlines()[-1].endswith("verified")
@@ -889,8 +893,8 @@ def test_the_operator_commands_back_up_list_and_restore_through_the_docker_api(
     assert ledger(stage, scratch[0]) == deleted, "latest is now the safety backup, taken before the restore"
     capsys.readouterr()
 
-    assert backup_ops.main("restore", "staging", docker_host=host, source="latest", confirm=lambda _q: False) == 1
-    assert capsys.readouterr().err.strip() == "restore: not confirmed"
+    assert backup_ops.main("restore", "staging", docker_host=host, source="latest", read=lambda _q: "n") == 1
+    assert capsys.readouterr().err.strip() == "restore: not confirmed; nothing changed"
     assert backup_ops.main("restore", "staging", docker_host=host, yes=True, source="../x") == 2
     docker_engine.run("rm", "-f", backend)
 
@@ -983,7 +987,7 @@ def test_the_status_shows_the_age_of_the_last_backup_and_verified_restore(stage,
     assert "backups: last backup " in out and "last verified restore " in out and "(allowed: 48h)" in out, out
 
 
-# ------------------------------------------------------------------------------------------ last: corrupts the repository
+# ------------------------------------------------------------------------------------- last: corrupts the repository
 
 
 def test_the_restore_check_detects_corrupted_data(stage, s3_server):

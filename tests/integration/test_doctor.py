@@ -24,7 +24,7 @@ from ops.program_run import run_program
 from render.vault_artifacts import deploy_policy_hcl, preview_policy_hcl
 from tests.conftest import stack_config
 from tests.integration import images
-from tests.integration.harness import Docker, EnginePaths
+from tests.integration.harness import ENGINE, Docker
 
 pytestmark = pytest.mark.integration
 
@@ -98,7 +98,9 @@ def test_daemon_log_options_that_would_replace_every_container_are_found(agent_i
     """A second engine configured like a host whose daemon.json sets a default log option."""
     # --iptables=false: its containers are only created and read back, and a second engine rewriting the
     # shared iptables chains would race the first one's
-    other = Docker(paths=EnginePaths("doctorlog"), daemon_args=("--log-opt", "mode=non-blocking", "--iptables=false"))
+    other = Docker(
+        paths=ENGINE.sibling("doctorlog"), daemon_args=("--log-opt", "mode=non-blocking", "--iptables=false")
+    )
     try:
         other.start()
         other.run("load", input=_saved(agent_image), timeout=300)
@@ -219,6 +221,22 @@ def test_vault_mounts_and_the_deploy_tokens_capabilities(host, openbao):
     )
     assert doctor(host, openbao, {"vaultSkipChildToken": "true"}, token=_token(openbao, partial)).vault()[-1].ok, (
         "a preview needs no child token"
+    )
+
+    # a token still holding the deploy policy from before issue 16 (roles updatable and deletable): the new
+    # pins take effect only once an admin writes the new policy, so doctor names what it may do too much
+    role = 'path "auth/approle/role/finance_report-staging-app" {\n  capabilities = '
+    wide = deploy_policy_hcl("secret", "approle", "staging", services()).replace(
+        role + '["create", "read"]', role + '["create", "delete", "read", "update"]'
+    )
+    assert wide != deploy_policy_hcl("secret", "approle", "staging", services())
+    (caps,) = by_check(doctor(host, openbao, token=_token(openbao, wide)).vault(), "vault token capabilities")
+    assert not caps.ok and caps.detail == (
+        "the token may do more than the deploy policy allows on 1 path, e.g. "
+        "auth/approle/role/finance_report-staging-app (delete, update): its policy predates this one"
+    ), caps.detail
+    assert caps.fix == (
+        "write the deploy policy again (docs/ci-credentials.md: the deploy Vault policy and token), as a Vault admin"
     )
 
     wrong_mounts = doctor(host, openbao, {"vaultKvMount": "kv", "vaultApproleMount": "apps"}, token=deploy).vault()

@@ -91,7 +91,7 @@ def source_env_file(text: str, keys: list[str]) -> dict[str, str]:
             ["sh", "-c", f"set -a; . {path}; set +a; printf '%s\\0' {printer}"], capture_output=True, timeout=10
         )
         assert proc.returncode == 0, proc.stderr.decode(errors="replace")
-        return dict(zip(keys, proc.stdout.decode().split("\0")))
+        return dict(zip(keys, proc.stdout.decode().split("\0"), strict=False))
     finally:
         shutil.rmtree(shm, ignore_errors=True)
 
@@ -107,9 +107,9 @@ def staging(program) -> Artifacts:
     values=["it's", 'say "hi"', "$HOME", "`id`", "a b  c", "#not a comment", "k=v=w", "p@ss:w/rd%20", "back\\slash\\"]
 )
 def test_app_secrets_round_trip_exactly_through_agent_and_sh(openbao, staging, values):
-    mount, original = staging.kv()["app"]
+    _mount, original = staging.kv()["app"]
     keys = sorted(original)
-    hostile = dict(zip(keys, values))
+    hostile = dict(zip(keys, values, strict=False))
     put(openbao, "staging", "app", hostile)
     try:
         rendered = render_on_host(openbao, staging, "app")["app.env"]
@@ -147,7 +147,7 @@ def start_redis(conf: Path, port: int) -> subprocess.Popen:
         raise AssertionError(
             "redis-server did not start with the rendered config: "
             + proc.stdout.read().decode(errors="replace")[-1500:]
-        )
+        ) from None
     return proc
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import secrets
 import time
+from typing import ClassVar
 
 import pytest
 
@@ -37,7 +38,7 @@ def program_labels(stack: str, resource: str) -> list[str]:
 class RecordingAPI(DockerAPI):
     """The real client, recording every endpoint it is asked for (ids replaced by {id})."""
 
-    calls: list[str] = []
+    calls: ClassVar[list[str]] = []
 
     def _record(self, path: str) -> None:
         parts = path.split("/")
@@ -145,7 +146,7 @@ def deployed(docker_engine, agent_image):
 
 
 def test_the_current_revision_of_staging_is_read_and_production_never(deployed):
-    names, secret = deployed
+    _names, _secret = deployed
     code, out, err = read()
     assert code == 0, err
     assert out.splitlines() == ["early GET /health 200", "app.env", "late GET /api/x 500"]
@@ -183,7 +184,7 @@ def test_no_secret_file_is_ever_read(deployed):
     _, secret = deployed
     outputs = []
     for kwargs in ({}, {"all_revisions": True}, {"service": "agent:app"}, {"timestamps": True}):
-        code, out, err = read(**kwargs)
+        _code, out, err = read(**kwargs)
         outputs.append(out + err)
         assert set(RecordingAPI.calls) <= ALLOWED, RecordingAPI.calls
     assert not any(secret in text for text in outputs)
@@ -221,6 +222,4 @@ def test_follow_streams_lines_as_they_are_written(docker_engine, agent_image):
 def test_an_unreachable_host_is_one_line_and_exit_1(deployed):
     code, out, err = read(docker_host="unix:///run/fr-no-such-engine.sock")
     assert (code, out) == (1, "")
-    assert (
-        err == "logs: cannot reach the Docker engine at unix:///run/fr-no-such-engine.sock: No such file or directory\n"
-    )
+    assert err == "logs: cannot reach the Docker engine at unix:///run/fr-no-such-engine.sock: no such socket\n"

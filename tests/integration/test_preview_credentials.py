@@ -1,4 +1,4 @@
-"""The preview Vault token on a real OpenBao: with the policy README gives for its env (built by
+"""The preview Vault token on a real OpenBao: with the policy docs/vault/ holds for its env (built by
 vault_artifacts.preview_policy_hcl) it makes every call the Vault provider makes to read that env's
 resources (facts.providers.VAULT_READ_CALLS, filled with the program's own roles, policies and KV paths),
 and it cannot write them, list anything, read the other env, or create a token (previews skip the
@@ -34,10 +34,11 @@ def services(artifacts: Artifacts) -> list[str]:
 
 @pytest.fixture(scope="module")
 def preview_tokens(openbao, program):
-    """One token per env, created the way README says: the env's preview policy only, no default policy."""
+    """One token per env, created the way docs/ci-credentials.md says: the env's preview policy only, no default
+    policy."""
     root = openbao.client()
     tokens = {}
-    for stack, artifacts in program.items():
+    for artifacts in program.values():
         env = artifacts.env
         root.sys.create_or_update_acl_policy(
             name=preview_policy_name(env), policy=preview_policy_hcl(KV, APPROLE, env, services(artifacts))

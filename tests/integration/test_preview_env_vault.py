@@ -1,4 +1,4 @@
-"""The preview deployer's Vault token on a real OpenBao (README "Preview environments").
+"""The preview deployer's Vault token on a real OpenBao (docs/pr-environments.md).
 
 The compose deployment's previews borrowed staging's AppRole; here a preview stack creates its own roles
 with a token whose policy (render/preview_env.deployer_policy_hcl, no default policy) covers `pr<N>`
@@ -29,7 +29,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def preview(openbao, tmp_path_factory):
-    stack_path, _, _ = preview_env.generate(4242, tmp_path_factory.mktemp("preview"))
+    stack_path, _ = preview_env.generate(4242, tmp_path_factory.mktemp("preview"))
     config, secret_keys = read_stack_file(stack_path)
     config["finance-report:vaultAddress"] = openbao.address
     config, secret_keys = with_missing_secrets(config, secret_keys)
@@ -40,7 +40,7 @@ def preview(openbao, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def deployer(openbao):
-    """The previews' deploy token, and the platform's shared preview policies (README: once, before the
+    """The previews' deploy token, and the platform's shared preview policies (docs/pr-environments.md: once, before the
     first preview), both written by root."""
     root = openbao.client()
     for service in SERVICES:
@@ -105,6 +105,56 @@ def test_the_deployer_cannot_give_a_preview_role_any_other_policy(openbao, previ
     assert openbao.client().read("auth/approle/role/finance_report-pr4242-app")["data"]["token_policies"] == [
         "finance_report-previews-app"
     ]
+
+
+PREVIEW_ROLE_ATTACKS = {
+    "bind_secret_id off: the role-id alone logs in": {"bind_secret_id": False},
+    "CIDR binding set to anywhere": {"secret_id_bound_cidrs": ["0.0.0.0/0"], "token_bound_cidrs": ["0.0.0.0/0"]},
+    "CIDR lists written empty": {"secret_id_bound_cidrs": [], "token_bound_cidrs": []},
+    "periodic tokens": {"token_period": 31536000},
+    "periodic tokens under the deprecated name": {"period": 31536000},
+    "a secret-id use count": {"secret_id_num_uses": 1000},
+    "tokens with a use count": {"token_num_uses": 1000},
+    "batch tokens": {"token_type": "batch"},
+    "the default policy on every token": {"token_no_default_policy": False},
+    "secret-ids local to one cluster": {"local_secret_ids": True},
+    "a role-id of its own choosing": {"role_id": "attacker-chosen-role-id"},
+}
+PREVIEW_SECRET_ID_ATTACKS = {
+    "never expires, unlimited uses": {"ttl": 0, "num_uses": 0},
+    "a CIDR list of its own": {"cidr_list": "0.0.0.0/0"},
+    "token CIDRs of its own": {"token_bound_cidrs": "0.0.0.0/0"},
+}
+
+
+def test_the_deployer_can_set_a_preview_roles_fields_only_to_the_programs_values(openbao, preview, deployer):
+    """Issue 16 items 1 and 2 for previews: the deployer must update and delete pr<N> roles (a preview's
+    own updates and destroy), so pins are its only guard: every field the program sets as a string, a
+    boolean or a list, the role-id, and a mint's parameters. The TTLs are numbers, which Vault cannot pin
+    (test_vault_semantics.py), and a deleted role comes back with Vault's defaults: docs/secrets.md "Incidents"
+    says what that leaves a leaked preview deployer token (previews hold throwaway values only)."""
+    deploy(deployer, preview)
+    root = openbao.client()
+    allowed = {}
+    for role in sorted(preview.roles()):
+        path = f"auth/approle/role/{role}"
+        before = root.read(path)["data"], root.read(f"{path}/role-id")["data"]
+        attempts = {what: ("POST", path, body) for what, body in PREVIEW_ROLE_ATTACKS.items()}
+        attempts["write a role-id of its own"] = ("POST", f"{path}/role-id", {"role_id": "attacker-chosen"})
+        attempts["turn bind_secret_id off through its own endpoint"] = (
+            "POST",
+            f"{path}/bind-secret-id",
+            {"bind_secret_id": False},
+        )
+        for what, body in PREVIEW_SECRET_ID_ATTACKS.items():
+            attempts[f"mint a secret-id: {what}"] = ("POST", f"{path}/secret-id", body)
+        attempts["mint a secret-id of its own choosing"] = ("POST", f"{path}/custom-secret-id", {"secret_id": "x" * 36})
+        for what, (method, call_path, body) in attempts.items():
+            status = deployer.call(method, call_path, body).status_code
+            if status != 403:
+                allowed[f"{role}: {what}"] = status
+        assert (root.read(path)["data"], root.read(f"{path}/role-id")["data"]) == before, f"{role} changed"
+    assert allowed == {}
 
 
 def test_the_deployer_writes_no_acl_policy_at_all(deployer):

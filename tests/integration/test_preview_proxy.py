@@ -266,7 +266,7 @@ def test_stopped_as_the_provider_stops_it_and_created_again_it_serves_on_the_sam
 
 @pytest.fixture(scope="module")
 def preview_sshd(proxied):
-    """A loopback sshd with a preview user whose only key carries README's authorized_keys line for the
+    """A loopback sshd with a preview user whose only key carries docs/ci-credentials.md's authorized_keys line for the
     proxy's socket, as the Dokploy host is set up. The user exists only for this module."""
     sshd, socat = shutil.which("sshd") or "/usr/sbin/sshd", shutil.which("socat")
     if not Path(sshd).exists() or socat is None or shutil.which("ssh-keygen") is None:

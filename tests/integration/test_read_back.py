@@ -14,7 +14,7 @@ import tempfile
 
 import pytest
 
-from ops.program_run import ProgramRun, unwrap_secrets
+from ops.program_run import ProgramRun, mock_image_id, unwrap_secrets
 from tests.conftest import run_stack
 from tests.integration import provider
 
@@ -40,7 +40,7 @@ def images(run: ProgramRun, postgres_image: str, redis_image: str, agent_image: 
             if "vault" in ref
             else app_image
         )
-        out["sha256:" + __import__("hashlib").sha256(ref.encode()).hexdigest()] = standin
+        out[mock_image_id(ref)] = standin  # the id the program's containers were given under mocks
     return out
 
 

@@ -24,7 +24,7 @@ def program_gate_args(run) -> list[str]:
     return argv[7:]
 
 
-def start(docker, image: str, name: str, script: str, health: str) -> str:
+def start(docker, image: str, name: str, script: str, health: str, interval: str = "1s") -> str:
     name = docker.track("container", f"frh-gate-{name}")
     docker.run(
         "run",
@@ -38,7 +38,7 @@ def start(docker, image: str, name: str, script: str, health: str) -> str:
         "--health-cmd",
         health,
         "--health-interval",
-        "1s",
+        interval,
         "--health-retries",
         "1",
         image,
@@ -57,6 +57,8 @@ def containers(docker_engine, agent_image):
         # healthy within a second, then exits after 6 s: the restart policy brings it back, again and again
         "crashloop": start(docker, agent_image, "crashloop", "sleep 6; exit 3", "true"),
         "sick": start(docker, agent_image, "sick", "exec sleep 600", "false"),
+        # its first check is an hour away: Docker reports "starting" all along (a backend still migrating)
+        "starting": start(docker, agent_image, "starting", "exec sleep 600", "true", interval="1h"),
     }
     wait_until(
         lambda: docker.health(names["steady"]) == "healthy" and docker.health(names["crashloop"]) == "healthy",
@@ -145,6 +147,49 @@ def test_a_container_the_gate_needs_running_passes_unhealthy_and_fails_stopped(c
         timeout=4,
     ).run()
     assert problems == [f"{stopped} is not running", "frh-gate-gone does not exist"], problems
+
+
+def test_a_container_whose_health_is_still_starting_is_not_healthy(containers, docker_engine):
+    """Issue 16 item 16: a gate that took "starting" for healthy passed every test; a backend still in its
+    start period has not passed a single check."""
+    assert docker_engine.health(containers["starting"]) == "starting"
+    problems = gate(["--docker-host", "x", "--healthy", containers["starting"]], timeout=4).run()
+    assert problems == [f"{containers['starting']} is starting, not healthy, after 4s"]
+
+
+def serve(statuses):
+    """A local HTTP server answering GET with the next status of `statuses`; returns (server, url)."""
+    answers = iter(statuses)
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(next(answers, 503))
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}/api/health"
+
+
+def test_a_public_url_that_never_answers_fails_the_gate_without_any_watch(containers):
+    """Issue 16 item 16: with the URL checks gone, a gate whose watch also read the URLs still failed the
+    one URL test; here no revision is watched (a preview's, or cutoverWatchSeconds 0) and the public URL
+    answers 503: the gate must fail on the URL alone, and pass once it answers."""
+    server, url = serve([503] * 10)
+    try:
+        args = ["--docker-host", "x", "--healthy", containers["steady"], "--url", url]
+        assert gate(args, url_attempts=2).run() == [f"{url} answered 503 after 2 attempts"]
+    finally:
+        server.shutdown()
+    server, url = serve([503, 200])
+    try:
+        args = ["--docker-host", "x", "--healthy", containers["steady"], "--url", url]
+        assert gate(args, url_attempts=2).run() == []
+    finally:
+        server.shutdown()
 
 
 def test_a_public_url_that_stops_answering_during_the_watch_fails_it(containers):

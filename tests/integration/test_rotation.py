@@ -21,7 +21,8 @@ from urllib.parse import unquote, urlsplit
 import pytest
 
 from ops import rotate
-from tests.conftest import run_stack
+from ops.git_guard import GitState
+from tests.conftest import ROOT, run_stack
 from tests.integration.datastore_deployment import URL_KEY, DatastoreDeployment
 from tests.integration.harness import wait_until
 from tests.integration.sidecar import MINTED, Artifacts, apply_vault
@@ -149,3 +150,62 @@ def test_a_rotated_secret_id_revokes_the_old_one_and_nothing_but_the_agent_resta
     finally:
         apply_vault(openbao, program["staging"])
         docker_engine.cleanup()
+
+
+def test_rotating_a_secret_id_destroys_one_a_leaked_deploy_token_minted(openbao, program, monkeypatch, tmp_path):
+    """Issue 16 item 1: a secret-id minted with the deploy token outlived the token; `invoke rotate` kept
+    it (it destroyed only the accessor in state). Here the deploy token mints such a backdoor, then
+    `invoke rotate --what app-secret-id` runs with that token (VAULT_TOKEN) against OpenBao, its `pulumi
+    up --replace` doing what the provider does (mint the new secret-id as the program declares it,
+    destroy the replaced one), and the rotation lists the role's accessors and destroys every other: the
+    backdoor no longer logs in, the new one does."""
+    import json as _json
+
+    from tests.integration.vault_provider import APPROLE, deploy_token, secret_id_metadata
+
+    artifacts = program["staging"]
+    role = artifacts.run.outputs["vault_roles"]["app"]
+    token = deploy_token(openbao, artifacts)
+    path = f"auth/{APPROLE}/role/{role}"
+    metadata = secret_id_metadata(artifacts)[role]
+    in_state = token.ok("POST", f"{path}/secret-id", {"metadata": metadata})["data"]  # the agent's today
+    backdoor = token.ok("POST", f"{path}/secret-id", {"metadata": _json.dumps({"env": "staging"})})["data"]
+    role_id = token.ok("GET", f"{path}/role-id")["data"]["role_id"]
+    minted: dict[str, str] = {}
+
+    def pulumi_up_replace(argv):
+        """What `pulumi up --replace <secret-id urn>` does in Vault through the provider."""
+        assert argv[:5] == ["pulumi", "up", "--stack", "staging", "--replace"]
+        minted.update(token.ok("POST", f"{path}/secret-id", {"metadata": metadata})["data"])
+        token.ok("POST", f"{path}/secret-id-accessor/destroy", {"secret_id_accessor": in_state["secret_id_accessor"]})
+        return 0
+
+    stack_file = tmp_path / "Pulumi.staging.yaml"
+    text = (ROOT / "Pulumi.staging.yaml").read_text()
+    stack_file.write_text(text.replace("https://vault.zitian.party", openbao.address))
+    monkeypatch.setenv("VAULT_TOKEN", token.token)
+    monkeypatch.setattr(rotate, "read_git_state", lambda root: GitState("c" * 40, (), "c" * 40))  # main's tip
+    monkeypatch.setattr(rotate, "deploy_history", lambda stack: [])
+    code = rotate.main(
+        "staging",
+        "app-secret-id",
+        yes=True,
+        config_file=str(stack_file),
+        runner=pulumi_up_replace,
+        preflight=lambda: None,
+        outputs=lambda stack: {"vault_secret_id_accessors": {"app": minted["secret_id_accessor"]}},
+    )
+    assert code == 0
+
+    def logs_in(secret_id: str) -> bool:
+        try:
+            openbao.client(token="none").auth.approle.login(role_id=role_id, secret_id=secret_id, use_token=False)
+            return True
+        except Exception:
+            return False
+
+    assert not logs_in(backdoor["secret_id"]), "the backdoor secret-id still logs in"
+    assert not logs_in(in_state["secret_id"])
+    assert logs_in(minted["secret_id"])
+    remaining = openbao.client().list(f"{path}/secret-id")["data"]["keys"]
+    assert remaining == [minted["secret_id_accessor"]]

@@ -122,3 +122,47 @@ def test_vault_agent_cidrs_bind_the_roles_secret_ids_and_tokens_to_the_hosts_add
     else:
         with pytest.raises(hvac.exceptions.VaultError, match="source address"):
             agent.auth.approle.login(role_id=role_id, secret_id=secret_id)
+
+
+def test_allowed_parameters_pin_strings_booleans_and_whole_lists_but_never_a_json_number(openbao):
+    """What the deploy and preview policies can pin (render.vault_artifacts.role_write_parameters;
+    facts.providers.VAULT_JSON_NUMBERS_UNPINNABLE): a string, a boolean and a list compared whole (an empty,
+    shorter or longer list refused), while a JSON number is matched by no allowed value, as an int or as
+    a string: a number parameter is either allowed with any value or refused. So the deploy token may not
+    update a role at all (DEPLOY_ROLE_NARROWING): its TTLs could not be held to the program's."""
+    import requests
+
+    root = openbao.client()
+    root.sys.create_or_update_acl_policy(
+        name="frh-pin-probe",
+        policy='path "auth/approle/role/frh-pin-probe" {\n  capabilities = ["create", "update"]\n'
+        '  allowed_parameters = {\n    "token_type" = ["service"]\n    "bind_secret_id" = [true]\n'
+        '    "secret_id_bound_cidrs" = [["127.0.0.1/32", "10.0.0.0/8"]]\n    "token_ttl" = [3600, "3600"]\n  }\n}\n',
+    )
+    token = root.auth.token.create(policies=["frh-pin-probe"], no_default_policy=True, ttl="5m")["auth"]["client_token"]
+
+    def status(body: dict) -> int:
+        return requests.post(
+            f"{openbao.address}/v1/auth/approle/role/frh-pin-probe",
+            headers={"X-Vault-Token": token},
+            json=body,
+            timeout=10,
+        ).status_code
+
+    accepted = {
+        "the pinned string": {"token_type": "service"},
+        "the pinned boolean": {"bind_secret_id": True},
+        "the pinned list": {"secret_id_bound_cidrs": ["127.0.0.1/32", "10.0.0.0/8"]},
+        "the number as a string": {"token_ttl": "3600"},
+    }
+    refused = {
+        "another string": {"token_type": "batch"},
+        "the boolean as a string": {"bind_secret_id": "true"},
+        "an empty list": {"secret_id_bound_cidrs": []},
+        "a shorter list": {"secret_id_bound_cidrs": ["127.0.0.1/32"]},
+        "a longer list": {"secret_id_bound_cidrs": ["127.0.0.1/32", "10.0.0.0/8", "0.0.0.0/0"]},
+        "the pinned number itself, as a JSON number": {"token_ttl": 3600},
+    }
+    assert {what: status(body) for what, body in accepted.items()} == dict.fromkeys(accepted, 204)
+    assert {what: status(body) for what, body in refused.items()} == dict.fromkeys(refused, 403)
+    root.delete("auth/approle/role/frh-pin-probe")

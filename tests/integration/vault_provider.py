@@ -42,8 +42,32 @@ def role_body(settings: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
+def provider_metadata(text: str) -> str:
+    """A secret-id's metadata as the provider sends it: normalizeDataJSON re-marshals the JSON object
+    (Go's json.Marshal: keys sorted, no spaces) (terraform-provider-vault v5.10.1
+    vault/resource_approle_auth_backend_role_secret_id.go:177-185)."""
+    return json.dumps(json.loads(text), sort_keys=True, separators=(",", ":"))
+
+
+def secret_id_metadata(artifacts: Artifacts) -> dict[str, str]:
+    """role name -> the metadata the program declares on that role's secret-id, as the provider sends it."""
+    from ops.program_run import unwrap_secrets
+
+    roles = {
+        r.name.rsplit("-role", 1)[0]: unwrap_secrets(r.inputs)["roleName"]
+        for r in artifacts.run.by_type("vault:appRole/authBackendRole:AuthBackendRole")
+    }
+    out = {}
+    for r in artifacts.run.by_type("vault:appRole/authBackendRoleSecretId:AuthBackendRoleSecretId"):
+        out[roles[r.name.rsplit("-secret-id", 1)[0]]] = provider_metadata(unwrap_secrets(r.inputs)["metadata"])
+    assert sorted(out) == sorted(roles.values()), "every role has one secret-id"
+    return out
+
+
 def deploy(client: VaultHTTP, artifacts: Artifacts) -> dict[str, dict[str, str]]:
-    """What `pulumi up` does through the Vault provider; returns role -> minted secret-id data."""
+    """What `pulumi up` does through the Vault provider; returns role -> minted secret-id data. A role
+    that exists is read, not written: the provider writes a role only when it creates it or the program
+    changed one of its settings (tests that need the create start from a deleted role)."""
     for name, text in artifacts.policies().items():
         client.ok("PUT", f"sys/policies/acl/{name}", {"policy": text})
         client.ok("GET", f"sys/policies/acl/{name}")
@@ -52,16 +76,13 @@ def deploy(client: VaultHTTP, artifacts: Artifacts) -> dict[str, dict[str, str]]
         client.ok("POST", f"{mount}/data/{names[service]}", {"data": data})
         client.ok("GET", f"{mount}/data/{names[service]}")
     minted = {}
+    metadata = secret_id_metadata(artifacts)
     for role, settings in artifacts.roles().items():
-        client.ok("POST", f"auth/{APPROLE}/role/{role}", role_body(settings))
+        if client.call("GET", f"auth/{APPROLE}/role/{role}").status_code == 404:
+            client.ok("POST", f"auth/{APPROLE}/role/{role}", role_body(settings))
         client.ok("GET", f"auth/{APPROLE}/role/{role}")
         client.ok("GET", f"auth/{APPROLE}/role/{role}/role-id")
-        service = role.rsplit("-", 1)[1]
-        minted[role] = client.ok(
-            "POST",
-            f"auth/{APPROLE}/role/{role}/secret-id",
-            {"metadata": json.dumps({"service": service, "env": artifacts.env})},
-        )["data"]
+        minted[role] = client.ok("POST", f"auth/{APPROLE}/role/{role}/secret-id", {"metadata": metadata[role]})["data"]
         client.ok(
             "POST",
             f"auth/{APPROLE}/role/{role}/secret-id-accessor/lookup",
@@ -103,3 +124,29 @@ def escalations(client: VaultHTTP, own_role: str, target_policy: str) -> dict[st
             "POST", role, {"token_policies": own, "period": "768h"}
         ),
     }
+
+
+def deploy_policy_of(artifacts: Artifacts) -> str:
+    """The env's deploy policy, built from what the program declares on its roles (CIDRs, secret-id TTL)."""
+    from render.vault_artifacts import deploy_policy_hcl
+
+    roles = artifacts.roles()
+    cidrs = {tuple(r.get("secret_id_bound_cidrs") or ()) for r in roles.values()}
+    ttls = {r["secret_id_ttl"] for r in roles.values()}
+    assert len(cidrs) == 1 and len(ttls) == 1, "every role of an env has the same binding and TTL"
+    services = sorted(artifacts.run.outputs["vault_roles"])
+    return deploy_policy_hcl("secret", APPROLE, artifacts.env, services, cidrs.pop(), ttls.pop())
+
+
+def deploy_token(openbao, artifacts: Artifacts, child: bool = True) -> VaultHTTP:
+    """A token with the env's deploy policy (docs/ci-credentials.md "The deploy Vault policy and token"), written by
+    root; by default the child token the Vault provider works through (it inherits the policy)."""
+    env = artifacts.env
+    root = openbao.client()
+    root.sys.create_or_update_acl_policy(name=f"finance_report-{env}-deploy", policy=deploy_policy_of(artifacts))
+    token = root.auth.token.create(
+        policies=[f"finance_report-{env}-deploy"], no_default_policy=True, no_parent=True, ttl="20m"
+    )["auth"]["client_token"]
+    if not child:
+        return VaultHTTP(openbao.address, token)
+    return VaultHTTP(openbao.address, openbao.client(token=token).auth.token.create(ttl="10m")["auth"]["client_token"])

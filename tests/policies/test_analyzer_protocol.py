@@ -7,16 +7,17 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import grpc
 import pytest
 from google.protobuf import empty_pb2, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
-from ci.offline_plan import load_policy_config, plan, resolve_policy
+from ci.offline_plan import plan, resolve_policy
 from ops.program_run import unwrap_secrets
 from policies.registry import POLICIES
-from tests.conftest import ROOT
+from tests.conftest import ROOT, stack_policy_config
 from tests.policies.test_offline_plan import on, plaintext_password_env
 
 LEVELS = {"advisory": analyzer_pb2.ADVISORY, "mandatory": analyzer_pb2.MANDATORY, "disabled": analyzer_pb2.DISABLED}
@@ -48,8 +49,8 @@ def struct(value: dict) -> struct_pb2.Struct:
 
 def configure(stub, stack: str) -> None:
     """What the engine sends: every policy's effective level and config, defaults included."""
-    path = ROOT / f"policies/config.{stack}.json"
-    config = load_policy_config(path)
+    path = Path(f"derived policy config of {stack}")
+    config = stack_policy_config(stack)
     request = analyzer_pb2.ConfigureAnalyzerRequest()
     for policy in POLICIES:
         level, properties = resolve_policy(policy, config, path)

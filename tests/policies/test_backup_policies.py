@@ -108,13 +108,13 @@ def test_the_same_bucket_name_on_another_endpoint_and_unknown_values_are_not_rep
 
 
 def test_separate_backup_storage_is_mandatory_in_production_and_the_committed_stack_has_it():
-    """Production's policy config makes the policy mandatory; its committed stack names a backup bucket of
-    its own and requires a backup key of its own (the offline plan fills it with a placeholder, as every
-    required secret), so it plans clean. Staging keeps the advisory: its backups may share."""
-    from ci.offline_plan import load_policy_config
-    from tests.conftest import ROOT, run_stack
+    """Production's policy config (derived from its stack) makes the policy mandatory; its committed stack
+    names a backup bucket of its own and requires a backup key of its own (the offline plan fills it with
+    a placeholder, as every required secret), so it plans clean. Staging keeps the advisory: its backups
+    may share."""
+    from tests.conftest import run_stack, stack_policy_config
 
-    pack = load_policy_config(ROOT / "policies" / "config.production.json")
+    pack = stack_policy_config("production")
     assert [v for v in evaluate(run_stack("production"), pack, POLICIES) if v.policy == SEPARATE] == []
     shared_bucket = run_stack("production", {"backupS3Bucket": None})
     assert [
@@ -134,7 +134,7 @@ def test_separate_backup_storage_is_mandatory_in_production_and_the_committed_st
         "Backup container backup-container: its repository shares the app's S3 key"
     ]
 
-    staging_pack = load_policy_config(ROOT / "policies" / "config.staging.json")
+    staging_pack = stack_policy_config("staging")
     shared = [v for v in evaluate(run_stack("staging"), staging_pack, POLICIES) if v.policy == SEPARATE]
     assert [(v.enforcementLevel, v.message) for v in shared] == [
         (
@@ -179,10 +179,9 @@ def test_what_counts_as_the_docker_host():
 
 
 def test_the_real_program_with_its_repository_on_the_docker_host_fails_the_plan():
-    from ci.offline_plan import load_policy_config
-    from tests.conftest import ROOT, run_stack
+    from tests.conftest import run_stack, stack_policy_config
 
-    pack = load_policy_config(ROOT / "policies" / "config.production.json")
+    pack = stack_policy_config("production")
     clean = run_stack("production")
     assert [
         v

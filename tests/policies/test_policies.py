@@ -25,6 +25,8 @@ PACK_CONFIG = {
     "docker-container-enforce-memory-limit": {"maxMemoryMb": 2048},
 }
 CONTAINER, VOLUME = "docker:index/container:Container", "docker:index/volume:Volume"
+RANDOM_PASSWORD, RANDOM_BYTES = "random:index/randomPassword:RandomPassword", "random:index/randomBytes:RandomBytes"
+RANDOM_OUTPUTS = ("bcryptHash", "result")
 
 
 def resource(
@@ -132,6 +134,11 @@ def compliant_stack() -> list[PolicyResource]:
             dbr=False,
         ),
         resource(VOLUME, "postgres-data", {"name": "finance_report-postgres-data"}, protect=True, retain=True),
+        resource(RANDOM_PASSWORD, "app-secret-key", {"length": 64}, protect=True, secret_outputs=RANDOM_OUTPUTS),
+        resource(RANDOM_BYTES, "app-llm-key", {"length": 32}, protect=True, secret_outputs=("base64", "hex")),
+        resource(
+            RANDOM_PASSWORD, "backup-restic-password", {"length": 48}, protect=True, secret_outputs=RANDOM_OUTPUTS
+        ),
         agent("app"),
         agent("postgres"),
         resource(CONTAINER, "backend", rolling(backend), dbr=False),
@@ -191,6 +198,7 @@ def compliant_stack() -> list[PolicyResource]:
                 "tokenTtl": 3600,
                 "tokenMaxTtl": 14400,
                 "secretIdTtl": 86400,
+                "secretIdBoundCidrs": ["203.0.113.7/32"],
             },
         ),
         resource(
@@ -247,7 +255,7 @@ def keep_name(change):
 
 def set_label(key: str, value: str | None):
     def change(r: PolicyResource) -> None:
-        labels = [l for l in r.props["labels"] if l["label"] != key]
+        labels = [lb for lb in r.props["labels"] if lb["label"] != key]
         if value is not None:
             labels.append({"label": key, "value": value})
         r.props["labels"] = labels
@@ -268,7 +276,7 @@ def test_the_compliant_stack_passes_every_policy():
 
 def test_every_policy_has_complete_metadata():
     names = [p.name for p in POLICIES]
-    assert len(names) == len(set(names)) == 29
+    assert len(names) == len(set(names)) == 33
     for policy in POLICIES:
         assert policy.description.endswith(".") and policy.severity is not None and policy.remediation_steps, (
             policy.name
@@ -378,6 +386,14 @@ CASES = [
         "mandatory",
     ),
     ("postgres-data", lambda r: setattr(r.opts, "protect", False), "datastore-enforce-protected-data", "mandatory"),
+    ("app-llm-key", lambda r: setattr(r.opts, "protect", False), "generated-secret-enforce-protection", "mandatory"),
+    (
+        "backup-restic-password",
+        lambda r: setattr(r.opts, "protect", False),
+        "generated-secret-enforce-protection",
+        "mandatory",
+    ),
+    ("app-secret-key", lambda r: setattr(r.opts, "protect", False), "generated-secret-enforce-protection", "mandatory"),
     (
         "postgres-data",
         lambda r: setattr(r.opts, "retain_on_delete", False),
@@ -463,6 +479,8 @@ CASES = [
     ("app-role", set_prop("tokenNoDefaultPolicy", False), "vault-approle-configure-hygiene", "advisory"),
     ("app-role", set_prop("tokenMaxTtl", 0), "vault-approle-configure-hygiene", "advisory"),
     ("app-role", set_prop("secretIdTtl", 0), "vault-approle-configure-hygiene", "advisory"),
+    ("app-role", set_prop("secretIdTtl", 90 * 86400), "vault-approle-configure-hygiene", "advisory"),
+    ("app-role", set_prop("secretIdBoundCidrs", None), "vault-approle-configure-hygiene", "advisory"),
     ("app-role", set_prop("tokenTtl", 5), "vault-approle-configure-hygiene", "advisory"),
     ("app-agent", set_prop("mounts", []), "stack-enforce-agent-for-secrets-volume", "mandatory"),
     (
@@ -500,6 +518,13 @@ CASES = [
     ),
     ("app-agent", set_prop("destroyGraceSeconds", None), "docker-container-enforce-destroy-grace", "mandatory"),
     ("postgres", set_prop("destroyGraceSeconds", 30), "docker-container-enforce-destroy-grace", "mandatory"),
+    # stop timeout and grace agree, but below Postgres' own minimum (60 s: a checkpoint under load)
+    (
+        "postgres",
+        lambda r: r.props.update(stopTimeout=30, destroyGraceSeconds=30),
+        "docker-container-enforce-destroy-grace",
+        "mandatory",
+    ),
     (
         "app-agent",
         set_prop("healthcheck", {"tests": ["CMD-SHELL", "true"], "startPeriod": "60s"}),
@@ -699,4 +724,34 @@ def test_retain_on_delete_that_the_engine_does_not_expose_is_not_reported():
 
 
 def test_every_policy_has_at_least_one_violating_case_here():
-    assert {case[2] for case in CASES} == {p.name for p in POLICIES}
+    """The policies only runtime swarm's resources can violate have theirs in test_swarm_policies.py."""
+    from tests.policies.test_swarm_policies import SWARM_ONLY_POLICIES
+
+    assert {case[2] for case in CASES} | SWARM_ONLY_POLICIES == {p.name for p in POLICIES}
+
+
+@pytest.mark.parametrize("name", ["app-secret-key", "app-llm-key", "backup-restic-password"])
+def test_a_plan_that_drops_a_generated_secret_data_depends_on_is_refused(name):
+    """Issue 16 item 13: turning llmEncryption off dropped the LLM key, whose delete runs after the KV
+    write (deletes come last, and the deploy's `pulumi up` skips the preview): the policy refuses such a
+    plan in every preview and offline plan, whatever dropped it."""
+    resources = [r for r in compliant_stack() if r.name != name]
+    assert fired(resources) == {("generated-secret-enforce-protection", "mandatory")}
+    (violation,) = [
+        v
+        for v in evaluate_resources(resources, PACK_CONFIG, POLICIES)
+        if v.policy == "generated-secret-enforce-protection"
+    ]
+    assert violation.message.startswith(f"The generated secret {name} is missing from the plan:")
+
+
+def test_a_previews_generated_secrets_may_be_unprotected_or_absent():
+    resources = []
+    for r in compliant_stack():
+        r.urn = r.urn.replace(f"urn:pulumi:{ENV}::", "urn:pulumi:pr42::")
+        if r.resource_type == RANDOM_BYTES:
+            continue
+        if r.resource_type == RANDOM_PASSWORD:
+            r.opts.protect = False
+        resources.append(r)
+    assert ("generated-secret-enforce-protection", "mandatory") not in fired(resources)

@@ -15,23 +15,23 @@ from tests.conftest import ROOT
 from tests.policies.test_offline_plan import on
 
 POLICY = "preview-stack-disallow-shared-resources"
-ADVISORY_EXPLAINED_IN_README = {"vault-approle-configure-hygiene", "backup-enforce-separate-storage"}
+ADVISORY_EXPLAINED_IN_DOCS = {"vault-approle-configure-hygiene", "backup-enforce-separate-storage"}
 
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
-    stack_path, policy_path, _ = pe.generate(314, tmp_path_factory.mktemp("preview"))
-    return stack_path, policy_path
+    stack_path, _ = pe.generate(314, tmp_path_factory.mktemp("preview"))
+    return stack_path
 
 
-def preview_plan(files, *transforms):
-    return plan("pr314", files[0], files[1], transforms=list(transforms))
+def preview_plan(stack_path, *transforms):
+    return plan("pr314", stack_path, transforms=list(transforms))
 
 
 def test_a_generated_preview_plans_clean_like_staging_and_production(files):
     result = preview_plan(files)
     assert result.mandatory == [], "\n".join(f"{v.policy}: {v.message}" for v in result.mandatory)
-    assert {v.policy for v in result.violations} <= ADVISORY_EXPLAINED_IN_README
+    assert {v.policy for v in result.violations} <= ADVISORY_EXPLAINED_IN_DOCS
     assert result.run.outputs["site_url"] == "https://report-pr314.zitian.party"
 
 
@@ -52,9 +52,10 @@ def staging_kv(props, opts):
 def production_host(props, opts):
     props["labels"] = [
         docker.ContainerLabelArgs(
-            label=l.label, value=l.value.replace("report-pr314.", "report.") if l.label.endswith(".rule") else l.value
+            label=lb.label,
+            value=lb.value.replace("report-pr314.", "report.") if lb.label.endswith(".rule") else lb.value,
         )
-        for l in props["labels"]
+        for lb in props["labels"]
     ]
     return props, opts
 

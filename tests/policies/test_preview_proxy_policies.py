@@ -8,9 +8,9 @@ import copy
 
 import pytest
 
-from ci.offline_plan import evaluate, evaluate_resources, load_policy_config, policy_resources
+from ci.offline_plan import evaluate, evaluate_resources, policy_resources
 from policies.registry import POLICIES
-from tests.conftest import ROOT, run_stack
+from tests.conftest import run_stack, stack_policy_config
 from tests.policies.test_policies import PACK_CONFIG, hardened, resource
 
 CONTAINER = "docker:index/container:Container"
@@ -23,8 +23,7 @@ def test_a_stack_with_the_proxy_has_no_mandatory_violation(stack):
     run = run_stack(stack, {"previewDockerProxy": "true"})
     assert run.error is None, run.error
     assert [c for c in run.by_type(CONTAINER) if c.name == "preview-docker-proxy-container"]
-    config_path = ROOT / "policies" / f"config.{stack}.json"
-    violations = evaluate(run, load_policy_config(config_path), POLICIES, config_path)
+    violations = evaluate(run, stack_policy_config(stack), POLICIES)
     assert [v for v in violations if v.enforcementLevel == "mandatory"] == [], violations
     assert {v.policy for v in violations} <= {"vault-approle-configure-hygiene", "backup-enforce-separate-storage"}
 

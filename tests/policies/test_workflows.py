@@ -17,8 +17,9 @@
   `trust_problems` is checked against mutated workflows (seeded cases) too.
 - Hygiene: actions pinned to full commit SHAs with the tag in a comment, no workflow-wide permissions,
   minimal job permissions, timeouts, checkouts that keep no credentials.
-- Deploy path: a pinned Pulumi CLI equal to the locked SDK, the policy pack's venv installed before any
-  policy run, `invoke status` after every `up`, one concurrency group per stack; the engine workflow
+- Deploy path: every preview and up is `uv run invoke preview|up` (which make the policy venv, always pass
+  the pack and run `invoke status` after an up), behind a pinned Pulumi CLI equal to the locked SDK; the
+  deploy jobs gate on `invoke plan --strict`; one concurrency group per stack; the engine workflow
   runs tests/engine against a real Traefik on dokploy-network and an OpenBao dev server, with no secret.
 """
 
@@ -57,7 +58,7 @@ WORKFLOWS = ROOT / ".github" / "workflows"
 DEPLOY_SECRETS = {"DOKPLOY_SSH_KEY", "VAULT_DEPLOY_TOKEN", "PULUMI_ACCESS_TOKEN"}
 PREVIEW_SECRETS = {"DOKPLOY_PREVIEW_SSH_KEY", "VAULT_PREVIEW_TOKEN", "PULUMI_PREVIEW_TOKEN"}
 # Pull requests' preview environments (stacks pr<N>): deploy credentials scoped to pr* stacks and names,
-# in the `pr-envs` environment, which requires a reviewer (README: CI credentials).
+# in the `pr-envs` environment, which requires a reviewer (docs/ci-credentials.md).
 PR_ENV_SECRETS = {
     "PULUMI_PR_ENV_TOKEN",
     "DOKPLOY_PR_ENV_SSH_KEY",
@@ -66,7 +67,7 @@ PR_ENV_SECRETS = {
     "PR_ENV_S3_SECRET_KEY",
 }
 PR_ENV_ENVIRONMENT = "pr-envs"
-# Environments configured in GitHub (README: CI credentials): deploy ones allow main only; `production`,
+# Environments configured in GitHub (docs/ci-credentials.md): deploy ones allow main only; `production`,
 # both preview environments (their tokens read the env's secrets) and `pr-envs` require a reviewer.
 DEPLOY_ENVIRONMENTS = {"staging", "production"}
 PREVIEW_ENVIRONMENTS = {"preview-staging", "preview-production"}
@@ -97,6 +98,36 @@ def secrets_of(job: dict[str, Any]) -> set[str]:
 
 def steps_using(job: dict[str, Any], action: str) -> list[dict[str, Any]]:
     return [s for s in job.get("steps", []) if str(s.get("uses", "")).split("@")[0] == action]
+
+
+# invoke tasks that run the engine on a stack (ops/deploy.py): the one way the workflows deploy and preview.
+ENGINE_TASKS = ("preview", "up")
+
+
+def engine_steps(job: dict[str, Any]) -> list[tuple[dict[str, Any], str, str | None]]:
+    """(step, what it runs, stack) of every step that runs the engine on a stack: a pulumi/actions step with
+    a command, or an `invoke preview|up` anywhere in a script."""
+    found = []
+    for step in job.get("steps", []):
+        with_ = step.get("with") or {}
+        if str(step.get("uses", "")).split("@")[0] == "pulumi/actions" and with_.get("command"):
+            found.append((step, f"pulumi {with_['command']}", with_.get("stack-name")))
+        if "run" not in step:
+            continue
+        try:
+            commands = shell_commands(str(step["run"]))
+        except ParseError:
+            continue  # reported by source_problems
+        for words in commands:
+            for tool, args in invocations(words):
+                if tool == "invoke" and args[:1] and args[0] in ENGINE_TASKS:
+                    for stack in stacks_named(tool, args) or [None]:
+                        found.append((step, f"invoke {args[0]}", stack))
+    return found
+
+
+def engine_stacks(job: dict[str, Any]) -> set[str]:
+    return {str(stack) for _, _, stack in engine_steps(job) if stack}
 
 
 # ------------------------------------------------------------------------------------------ trust
@@ -165,12 +196,7 @@ def trust_problems(name: str, wf: dict[str, Any]) -> list[str]:
         if used and env_name in PREVIEW_ENVIRONMENTS and used & DEPLOY_SECRETS:
             problems.append(f"{where}: a preview environment job references deploy secrets")
         problems += pr_env_problems(where, on, job, used, env_name, condition)
-        stacks = {
-            str(s.get("with", {}).get("stack-name"))
-            for s in steps_using(job, "pulumi/actions")
-            if s.get("with", {}).get("stack-name")
-        }
-        if "production" in stacks and env_name not in ("production", "preview-production"):
+        if "production" in engine_stacks(job) and env_name not in ("production", "preview-production"):
             problems.append(f"{where}: runs pulumi on production in environment {env_name}, which requires no reviewer")
         credentialed = bool(used) or env_name is not None
         if credentialed:
@@ -352,9 +378,9 @@ PULUMI_VALUE_FLAGS = {
     "--profiling",
     "--memprofilerate",
 }
-# invoke tasks that run pulumi themselves (ops/adopt.py: import and config set; ops/rotate.py: up
-# --replace; ops/rollback.py: up through the Automation API).
-PULUMI_TASKS = {"adopt", "rotate", "rollback"}
+# invoke tasks that run pulumi themselves and write (ops/adopt.py: import and config set; ops/rotate.py: up
+# --replace; ops/rollback.py: up through the Automation API; ops/deploy.py: up). `invoke preview` only reads.
+PULUMI_TASKS = {"adopt", "rotate", "rollback", "up"}
 
 
 @dataclass(frozen=True)
@@ -761,6 +787,21 @@ def mutate(name: str, change) -> list[str]:
         ),
         (
             "pull-request.yml",
+            lambda wf: wf["jobs"]["preview-staging"]["steps"].append({"run": "uv run invoke up --stack staging --yes"}),
+            "preview-staging: runs `invoke up` (a pulumi update) in the preview-staging job, which may only read",
+        ),
+        (
+            "pull-request.yml",
+            lambda wf: wf["jobs"]["checks"]["steps"].append({"run": "uv run invoke preview --stack production"}),
+            "checks: runs pulumi on production in environment None, which requires no reviewer",
+        ),
+        (
+            "deploy.yml",
+            lambda wf: wf["jobs"]["up-staging"]["steps"][-1].update(run="uv run invoke up --stack production --yes"),
+            "up-staging: runs `invoke up` on stack production; the staging deploy job may touch only staging",
+        ),
+        (
+            "pull-request.yml",
             lambda wf: wf["jobs"]["preview-staging"]["steps"].append(
                 {"run": "uv run python -m ci.preview_config --sta production"}
             ),
@@ -813,16 +854,33 @@ def test_the_script_reader_finds_commands_wherever_bash_would_run_them():
 
 def test_production_runs_only_in_environments_that_require_a_reviewer():
     jobs = {f"{n}:{j}": job for n, wf in workflows().items() for j, job in wf["jobs"].items()}
-    production = {
-        k
-        for k, job in jobs.items()
-        if any(s["with"].get("stack-name") == "production" for s in steps_using(job, "pulumi/actions"))
-    }
+    production = {k for k, job in jobs.items() if "production" in engine_stacks(job)}
     assert production == {"pull-request.yml:preview-production", "deploy.yml:up-production"}
     assert (
         jobs["deploy.yml:up-production"]["if"]
-        == f"{MAIN_GUARD} && github.event_name == 'workflow_dispatch' && inputs.stack == 'production'"
+        == f"{MAIN_GUARD} && (github.event_name == 'schedule' || github.event_name == 'workflow_dispatch' && "
+        "inputs.stack == 'production')"
     )
+
+
+def test_a_weekly_deploy_of_main_renews_every_secret_id_before_it_can_expire():
+    """Secret-ids expire (secretIdTtlDays, at least 12) and a deploy in a new renewal window (a third of
+    the TTL) re-mints them; one minted in window k lives to the end of window k+2, so a deploy at least
+    every two thirds of the shortest TTL (8 days) renews each in time. The schedule runs on main only
+    (GitHub runs scheduled workflows on the default branch), both stacks; production's still waits for
+    its reviewer."""
+    from render.vault_artifacts import SECRET_ID_TTL_MIN_DAYS
+
+    wf = workflows()["deploy.yml"]
+    assert "schedule" in triggers(wf)
+    on = wf.get("on", wf.get(True))
+    (entry,) = on["schedule"]
+    minute, hour, day, month, weekday = entry["cron"].split()
+    assert day == "*" and month == "*" and weekday.isdigit() and minute.isdigit() and hour.isdigit(), "weekly"
+    assert SECRET_ID_TTL_MIN_DAYS * 2 / 3 > 7
+    for job in ("up-staging", "up-production"):
+        condition = wf["jobs"][job]["if"]
+        assert condition.startswith(f"{MAIN_GUARD} && (") and "github.event_name == 'schedule'" in condition, job
 
 
 # ------------------------------------------------------------------------------------------ hygiene
@@ -919,8 +977,28 @@ def locked_pulumi_version() -> str:
 
 def test_every_pulumi_cli_is_pinned_to_the_locked_sdk_version():
     uses = [s for wf in workflows().values() for job in wf["jobs"].values() for s in steps_using(job, "pulumi/actions")]
-    assert len(uses) == 9
+    assert len(uses) == 8
     assert {str(s["with"]["pulumi-version"]) for s in uses} == {locked_pulumi_version()}
+
+
+def test_every_job_that_runs_the_engine_installs_the_pinned_cli_first():
+    """`invoke preview|up` run the CLI on PATH: a job installs the pinned one (pulumi/actions without a
+    command) before, under the same condition."""
+    seen = 0
+    for name, wf in workflows().items():
+        for job_name, job in wf["jobs"].items():
+            steps = job["steps"]
+            for step, what, _ in engine_steps(job):
+                if not what.startswith("invoke"):
+                    continue
+                seen += 1
+                installs = [
+                    s
+                    for s in steps[: steps.index(step)]
+                    if s in steps_using(job, "pulumi/actions") and "command" not in s["with"]
+                ]
+                assert installs and installs[0].get("if") in (None, step.get("if")), f"{name}:{job_name}"
+    assert seen == 5  # two deploys, two previews, the preview env's up
 
 
 def test_the_policy_pack_venv_is_installed_before_every_policy_run():
@@ -935,14 +1013,46 @@ def test_the_policy_pack_venv_is_installed_before_every_policy_run():
                     )
 
 
-def test_every_up_is_followed_by_status_and_has_its_own_concurrency_group():
+def test_every_preview_and_up_goes_through_invoke_which_always_passes_the_policy_pack():
+    """One way to deploy: `invoke preview|up` make the policy venv and always pass the pack with the config
+    derived from the stack file (tests/unit/test_deploy.py). A `pulumi preview|up` of its own, in a script
+    or a pulumi/actions step, could leave the pack out."""
+    engine_runs = []
+    for name, wf in workflows().items():
+        if name == "engine.yml":
+            continue  # the engine tests drive their own throwaway stacks, no deploy
+        for job_name, job in wf["jobs"].items():
+            for _step, what, stack in engine_steps(job):
+                assert what not in ("pulumi preview", "pulumi up"), f"{name}:{job_name} runs {what} itself"
+                if what.startswith("invoke "):
+                    engine_runs.append((name, job_name, what, stack))
+            for step in job["steps"]:
+                for words in shell_commands(str(step.get("run", ""))):
+                    for tool, args in invocations(words):
+                        command = pulumi_command(args) if tool == "pulumi" else ""
+                        assert command not in ("preview", "up"), f"{name}:{job_name}: `pulumi {command}` in a script"
+    assert sorted(engine_runs) == [
+        ("deploy.yml", "up-production", "invoke up", "production"),
+        ("deploy.yml", "up-staging", "invoke up", "staging"),
+        ("preview-env.yml", "deploy", "invoke up", "pr$PR"),
+        ("pull-request.yml", "preview-production", "invoke preview", "production"),
+        ("pull-request.yml", "preview-staging", "invoke preview", "staging"),
+    ]
+
+
+def test_every_up_is_gated_by_the_strict_plan_runs_status_and_has_its_own_concurrency_group():
+    """`invoke up` runs `invoke status` after a successful update (tests/unit/test_deploy.py); the strict
+    offline plan (every policy, every required value set) comes before it."""
     jobs = workflows()["deploy.yml"]["jobs"]
     groups = set()
     for job_name, job in jobs.items():
         steps = job["steps"]
-        (up_index,) = [i for i, s in enumerate(steps) if s.get("with", {}).get("command") == "up"]
-        stack = steps[up_index]["with"]["stack-name"]
-        assert [s.get("run") for s in steps[up_index + 1 :]] == [f"uv run invoke status --stack {stack}"], job_name
+        ((up, what, stack),) = engine_steps(job)
+        assert what == "invoke up" and up["run"] == f"uv run invoke up --stack {stack} --yes", job_name
+        assert set(up["env"]) == {"PULUMI_ACCESS_TOKEN", "VAULT_TOKEN"}
+        plan = [s for s in steps if s.get("run") == f"uv run invoke plan --stack {stack} --strict"]
+        assert plan and steps.index(plan[0]) < steps.index(up), job_name
+        assert up is steps[-1], "nothing after the up and its status can hide their failure"
         assert job["environment"] == stack and job["concurrency"] == {
             "group": f"pulumi-up-{stack}",
             "cancel-in-progress": False,
@@ -965,10 +1075,11 @@ def test_previews_run_with_the_read_only_connection_of_their_stack():
         job = jobs[f"preview-{stack}"]
         config = preview_config_step(job)
         assert config["run"] == f'uv run python -m ci.preview_config --stack {stack} --github-output "$GITHUB_OUTPUT"'
-        (preview,) = steps_using(job, "pulumi/actions")
-        assert preview["with"]["command"] == "preview" and preview["with"]["stack-name"] == stack
-        assert preview["with"]["config-map"] == "${{ steps.preview-config.outputs.config-map }}"
+        ((preview, what, named),) = engine_steps(job)
+        assert what == "invoke preview" and named == stack
+        assert preview["run"] == f'uv run invoke preview --stack {stack} --config-map "$CONFIG_MAP"'
         assert preview["env"] == {
+            "CONFIG_MAP": "${{ steps.preview-config.outputs.config-map }}",
             "PULUMI_ACCESS_TOKEN": "${{ secrets.PULUMI_PREVIEW_TOKEN }}",
             "VAULT_TOKEN": "${{ secrets.VAULT_PREVIEW_TOKEN }}",
         }

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 # ------------------------------------------------------------------------------------------ expressions
 
@@ -68,7 +68,7 @@ class Or:
     operands: tuple[Node, ...]
 
 
-Node = Union[Lit, Path, Call, Not, Compare, And, Or]
+Node = Lit | Path | Call | Not | Compare | And | Or
 
 _TOKEN = re.compile(
     r"""\s*(?:

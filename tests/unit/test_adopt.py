@@ -4,6 +4,8 @@ the program does not generate is kept, and every random resource of the plan is 
 
 from __future__ import annotations
 
+import json
+
 from config.stack_config import load_config
 from ops.adopt import plan_adoption
 from render.secrets import GENERATED
@@ -131,10 +133,10 @@ def test_after_adoption_the_program_writes_todays_values_back(production):
 def test_a_value_the_program_owns_must_be_a_string_and_the_error_names_its_key_not_its_value(production):
     import pytest
 
-    from ops.adopt import AdoptError
+    from ops.command import OperatorError
 
     seeded = {**SEEDED, "postgres": {"POSTGRES_PASSWORD": 12345678}}
-    with pytest.raises(AdoptError) as raised:
+    with pytest.raises(OperatorError) as raised:
         plan_adoption(production, config_of("production"), seeded, configured=set())
     assert (
         str(raised.value)
@@ -147,14 +149,46 @@ def test_a_value_the_program_owns_must_be_a_string_and_the_error_names_its_key_n
 def test_a_vault_that_cannot_be_reached_is_one_line_saying_why():
     import pytest
 
-    from ops.adopt import AdoptError, read_vault
+    from ops.adopt import read_vault
+    from ops.command import OperatorError
     from tests.unit.test_net_errors import closed_port
 
     address = f"http://127.0.0.1:{closed_port()}"
-    with pytest.raises(AdoptError) as raised:
+    with pytest.raises(OperatorError) as raised:
         read_vault(address, "generated-token", "secret", "staging", timeout=2)
     assert (
         str(raised.value)
         == f"cannot reach Vault at {address}: the connection was refused (nothing listens on that address and "
         "port); check --vault-address (or vaultAddress) and that this machine reaches it"
     )
+
+
+def test_the_import_file_is_on_tmpfs_readable_by_the_caller_only_and_removed_after(production):
+    """It holds today's values (the import ids): mode 0600 in a 0700 directory on /dev/shm, gone once
+    `pulumi import` ran, whatever it answered."""
+    import os
+    import stat
+    import subprocess
+    from pathlib import Path
+
+    from ops.adopt import apply
+
+    adoption = plan_adoption(production, config_of("production"), SEEDED, configured=set())
+    seen = {}
+
+    def cli(argv, stdin=None):
+        if argv[1] == "import":
+            path = argv[argv.index("--file") + 1]
+            seen.update(
+                path=path,
+                mode=stat.S_IMODE(os.stat(path).st_mode),
+                directory_mode=stat.S_IMODE(os.stat(os.path.dirname(path)).st_mode),
+                ids=json.loads(Path(path).read_text())["resources"],
+            )
+        return subprocess.CompletedProcess(argv, 0, b"", b"")
+
+    apply(adoption, "production", run=cli)
+    assert seen["mode"] == 0o600 and seen["directory_mode"] == 0o700, seen
+    assert seen["path"].startswith("/dev/shm/") or not os.path.isdir("/dev/shm")
+    assert [e for e in seen["ids"] if "id" in e], "the file held the values"
+    assert not os.path.exists(seen["path"]) and not os.path.exists(os.path.dirname(seen["path"]))

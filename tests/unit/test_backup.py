@@ -4,6 +4,7 @@ here only its schedule arithmetic runs (under sh), and its syntax is checked by 
 
 from __future__ import annotations
 
+import itertools
 import json
 import shutil
 import struct
@@ -14,9 +15,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from config.stack_config import ConfigError, load_config
+from config.errors import ConfigError
+from config.stack_config import load_config
+from facts.services import Service
 from ops import backup_health
 from ops import backup_ops as ops
+from ops.command import OperatorError
 from ops.program_run import contains_secret, unwrap_secrets
 from render import backup_job as job
 from tests.conftest import run_stack
@@ -175,7 +179,7 @@ def test_a_deploy_waits_for_the_backup_service_to_run_not_for_its_backups_to_be_
     import shlex
 
     argv = shlex.split(production.one("command:local:Command", "rollout-gate").inputs["create"])
-    pairs = set(zip(argv, argv[1:]))
+    pairs = set(itertools.pairwise(argv))
     assert ("--running", "finance_report-backup") in pairs, argv
     assert ("--healthy", "finance_report-backup") not in pairs
     assert {("--healthy", "finance_report-backup-vault-agent"), ("--healthy", "finance_report-postgres")} <= pairs
@@ -307,8 +311,8 @@ def test_production_refuses_to_back_up_with_the_apps_s3_key(key):
         load_config(raw, "production", KEYS | set(own))
     assert str(err.value) == (
         f"config finance-report:{key} = (not set) is invalid: expected a secret in production: an S3 key of the "
-        "backups' own, limited to their bucket, so the app's key cannot delete them (README \"Backups and "
-        f'restore"): run `pulumi config set --secret {key}`'
+        "backups' own, limited to their bucket, so the app's key cannot delete them (docs/backups.md): run "
+        f"`pulumi config set --secret {key}`"
     )
     assert load_config({**raw, key: own[key]}, "production", KEYS | set(own)).backup.bucket == (
         "finance-report-production-backups"
@@ -324,7 +328,7 @@ def test_the_offline_plan_fills_productions_backup_key_with_placeholders_of_its_
     config, keys = with_missing_secrets(*read_stack_file(ROOT / "Pulumi.production.yaml"))
     assert {"finance-report:backupS3AccessKey", "finance-report:backupS3SecretKey"} <= set(keys)
     assert config["finance-report:backupS3AccessKey"] != config["finance-report:s3AccessKey"]
-    staging, staging_keys = with_missing_secrets(*read_stack_file(ROOT / "Pulumi.staging.yaml"))
+    _staging, staging_keys = with_missing_secrets(*read_stack_file(ROOT / "Pulumi.staging.yaml"))
     assert "finance-report:backupS3AccessKey" not in staging_keys
 
 
@@ -411,9 +415,11 @@ def test_the_health_allows_two_intervals(hours):
     assert ages is not None and ages.max_age == 2 * hours * 3600
 
 
-def health_in_sh(tmp_path, result: str, backup_age: int, verified_age: int, hours: int = 24) -> tuple[int, str]:
-    """`fr-backup health` as Docker runs it, on state files of a given age (the script's scratch volume
-    mapped to `tmp_path`, nothing else changed)."""
+def health_in_sh(
+    tmp_path, result: str, backup_age: int, verified_age: int, hours: int = 24, argv: tuple[str, ...] = ("health",)
+) -> tuple[int, str]:
+    """`fr-backup health` (or `argv`) as Docker runs it, on state files of a given age (the script's scratch
+    volume mapped to `tmp_path`, nothing else changed)."""
     import time
 
     now = int(time.time())
@@ -424,7 +430,7 @@ def health_in_sh(tmp_path, result: str, backup_age: int, verified_age: int, hour
     (state / "last-result").write_text(result + "\n")
     script = job.script().replace(f"SCRATCH={job.SCRATCH}\n", f"SCRATCH={tmp_path}\n", 1)
     env = {"BACKUP_INTERVAL_HOURS": str(hours), "PATH": "/usr/bin:/bin"}
-    proc = subprocess.run(["sh", "-c", script, "fr-backup", "health"], env=env, capture_output=True, text=True)
+    proc = subprocess.run(["sh", "-c", script, "fr-backup", *argv], env=env, capture_output=True, text=True)
     return proc.returncode, proc.stdout
 
 
@@ -517,19 +523,20 @@ LISTED = ops.backups_of(
 
 def test_latest_is_the_newest_verified_backup_even_when_newer_ones_failed_their_check():
     assert ops.resolve_source(LISTED, "latest", "staging") == "abcdef02"
-    with pytest.raises(ops.OpsFailure, match="^env staging has no verified backup to restore$"):
+    with pytest.raises(OperatorError, match=r"^env staging has no verified backup to restore$") as none:
         ops.resolve_source(LISTED[2:], "latest", "staging")
+    assert none.value.exit_code == 1  # nothing to restore: the command failed, the input was fine
 
 
 def test_a_backup_that_failed_or_never_passed_its_restore_check_is_refused_unless_asked_for():
-    with pytest.raises(ops.OpsInputError) as failed:
+    with pytest.raises(OperatorError) as failed:
         ops.resolve_source(LISTED, "abcdef03", "staging")
     assert (
         str(failed.value)
         == "--from abcdef03: snapshot abcdef03 failed its restore check; pass --unverified to restore it anyway "
         "(with --into-scratch to inspect it)"
     )
-    with pytest.raises(ops.OpsInputError) as unchecked:
+    with pytest.raises(OperatorError) as unchecked:
         ops.resolve_source(LISTED, "abcdef04" + "0" * 56, "staging")
     assert (
         str(unchecked.value)
@@ -537,10 +544,12 @@ def test_a_backup_that_failed_or_never_passed_its_restore_check_is_refused_unles
         + ": snapshot abcdef04 has not passed a restore check; pass --unverified to restore it anyway (with "
         "--into-scratch to inspect it)"
     )
+    assert failed.value.exit_code == unchecked.value.exit_code == 2
     assert ops.resolve_source(LISTED, "abcdef03", "staging", unverified=True) == "abcdef03"
     assert ops.resolve_source(LISTED, "abcdef01", "staging") == "abcdef01"
-    with pytest.raises(ops.OpsInputError, match="no backup of env staging has this id"):
+    with pytest.raises(OperatorError, match="no backup of env staging has this id") as unknown:
         ops.resolve_source(LISTED, "abcdef09", "staging", unverified=True)
+    assert unknown.value.exit_code == 2
 
 
 def test_restore_refuses_a_bad_source_before_touching_anything(capsys):
@@ -556,23 +565,30 @@ def closed_stdin(monkeypatch):
     monkeypatch.setattr("sys.stdin", io.StringIO(""))
 
 
-def test_a_declined_or_unanswerable_confirmation_is_exit_1_not_done(monkeypatch, capsys):
-    """Both mean "not done" (exit 1), never "bad input" (2): nothing ran, nothing was wrong with the flags."""
-    host = "unix:///nonexistent.sock"  # never reached: the question comes first
-    assert ops.main("backup", "staging", docker_host=host, confirm=lambda _q: False) == 1
-    assert capsys.readouterr().err == "backup: not confirmed\n"
-    closed_stdin(monkeypatch)
-    assert ops.main("backup", "staging", docker_host=host) == 1
+def test_a_declined_or_unanswerable_confirmation_is_exit_1_not_done(monkeypatch, capsys, staging, tmp_path):
+    """Both mean "not done" (exit 1), never "bad input" (2): nothing ran, nothing was wrong with the flags.
+    The question comes once the host showed its backup service (a fake engine), before anything runs."""
+    from tests.unit.fake_docker import Engine, backup_row, fake_docker
+
+    engine = Engine(containers=[backup_row(staging)])
+    with fake_docker(tmp_path / "docker.sock", engine) as host:
+        assert ops.main("backup", "staging", docker_host=host, read=lambda _q: "n") == 1
+        assert capsys.readouterr().err == "backup: not confirmed; nothing changed\n"
+        closed_stdin(monkeypatch)
+        assert ops.main("backup", "staging", docker_host=host) == 1
     out = capsys.readouterr()
-    assert out.err == "backup: no confirmation (standard input is closed): pass --yes to run without asking\n"
+    assert out.err == (
+        "backup: no confirmation (standard input is closed): pass --yes to run without asking; nothing changed\n"
+    )
     assert out.out == "Back up env staging now? [y/N] "
+    assert engine.commands == [], "nothing ran in the backup container"
 
 
 def test_an_id_is_matched_in_full_and_an_ambiguous_one_is_refused():
     """The listing shows 8 characters, but `--from` is matched against the whole id: a longer id that only
     starts like a backup is not that backup, and two backups sharing the 8 characters need more of it."""
     longer_wrong = "abcdef01" + "f" * 8
-    with pytest.raises(ops.OpsInputError, match="no backup of env staging has this id"):
+    with pytest.raises(OperatorError, match="no backup of env staging has this id"):
         ops.resolve_source(LISTED, longer_wrong, "staging")
     twins = ops.backups_of(
         [
@@ -580,15 +596,16 @@ def test_an_id_is_matched_in_full_and_an_ambiguous_one_is_refused():
             {**snapshot(2, ["kind=db", "run=b", "verify-failed"]), "short_id": "abcdef01", "id": "abcdef01" + "2" * 56},
         ]
     )
-    with pytest.raises(ops.OpsInputError) as ambiguous:
+    with pytest.raises(OperatorError) as ambiguous:
         ops.resolve_source(twins, "abcdef01", "staging")
     assert (
         str(ambiguous.value)
         == "--from abcdef01: 2 backups of env staging start with it; give more of the id (restic snapshots "
         "--json shows it whole)"
     )
+    assert ambiguous.value.exit_code == 2
     assert ops.resolve_source(twins, "abcdef011", "staging") == "abcdef011"
-    with pytest.raises(ops.OpsInputError, match="failed its restore check"):
+    with pytest.raises(OperatorError, match="failed its restore check"):
         ops.resolve_source(twins, "abcdef012", "staging")
 
 
@@ -646,7 +663,7 @@ def ctx_of(api) -> ops.Context:
         site="https://report-staging.example",
         public_gate=False,
         out=io.StringIO(),
-        confirm=lambda _q: True,
+        confirm=lambda _q: None,
     )
 
 
@@ -655,12 +672,13 @@ def test_a_stop_that_fails_starts_again_what_was_stopped_and_restores_nothing():
 
     # the backend and the worker in the order the API lists them: the second one's stop fails
     first, second = [
-        r["Id"] for r in FakeDocker({}).rows if r["Labels"].get(L.SERVICE) in (L.BACKEND, L.PREFECT_WORKER)
+        r["Id"] for r in FakeDocker({}).rows if r["Labels"].get(L.SERVICE) in (Service.BACKEND, Service.PREFECT_WORKER)
     ]
     api = FakeDocker({second: 500})
-    with pytest.raises(ops.OpsFailure) as failed:
+    with pytest.raises(OperatorError) as failed:
         ops.cmd_restore(ctx_of(api), "latest", into_scratch=False)
     assert str(failed.value) == f"stopping {second} failed (500); nothing was restored"
+    assert failed.value.exit_code == 1
     assert api.writes == [
         f"POST /containers/{first}/stop",
         f"POST /containers/{second}/stop",
@@ -703,12 +721,13 @@ def test_a_restore_whose_backend_does_not_come_back_healthy_fails_naming_it(monk
     @dataclass
     class QuickGate(rollout_gate.Gate):
         def __post_init__(self) -> None:
+            super().__post_init__()
             self.timeout, self.interval = 0.5, 0.1
 
     monkeypatch.setattr(rollout_gate, "Gate", QuickGate)
     api = FakeDocker({})
-    backend = next(r["Id"] for r in api.rows if r["Labels"].get(L.SERVICE) == L.BACKEND)
-    backup = next(r["Id"] for r in api.rows if r["Labels"].get(L.SERVICE) == L.BACKUP)
+    backend = next(r["Id"] for r in api.rows if r["Labels"].get(L.SERVICE) == Service.BACKEND)
+    backup = next(r["Id"] for r in api.rows if r["Labels"].get(L.SERVICE) == Service.BACKUP)
     answer = api.request
 
     def request(method, path, query=None, body=None, **kw):
@@ -719,7 +738,7 @@ def test_a_restore_whose_backend_does_not_come_back_healthy_fails_naming_it(monk
 
     api.request = request
     ctx = ctx_of(api)
-    with pytest.raises(ops.OpsFailure) as failed:
+    with pytest.raises(ops.OperatorError) as failed:
         ops.cmd_restore(ctx, "latest", into_scratch=False)
     assert str(failed.value) == (
         f"health gate: {backend} is unhealthy, not healthy, after 0s (last check: no answer)"

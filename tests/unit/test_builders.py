@@ -59,12 +59,6 @@ def test_a_revision_name_stops_matching_when_any_argument_changes(memory, other)
     assert not is_revision_named({**props, "name": "finance_report-backend"})
 
 
-@given(env=envs, revision=st.from_regex(r"[0-9a-f]{10}", fullmatch=True))
-def test_revision_names_keep_the_operator_prefix(env, revision):
-    name = naming.revision_container_name("backend", env, revision)
-    assert name.startswith(naming.container_name("backend", env) + "-") and name.endswith(revision)
-
-
 # ------------------------------------------------------------------------------------------ Traefik
 
 

@@ -6,7 +6,9 @@ from __future__ import annotations
 import pulumi
 import pytest
 
-from config.stack_config import ConfigError, load_config, parse_image
+from config.errors import ConfigError
+from config.stack_config import load_config
+from config.values import parse_image
 from tests.conftest import run_stack, stack_config
 
 BAD_VALUES = [
@@ -143,7 +145,7 @@ BAD_VALUES = [
         {"imagetag": "v1"},
         None,
         "config finance-report:imagetag is not a known key (its value is not shown): did you mean imageTag? "
-        "README's configuration reference lists every key",
+        "docs/configuration.md lists every key",
     ),
     (
         "production",
@@ -197,7 +199,7 @@ def test_a_secret_under_a_misspelt_key_is_never_echoed():
     run = run_stack("production", secret_overrides={"s3SecretKy": value})
     assert (
         str(run.error) == "config finance-report:s3SecretKy is not a known key (its value is not shown): did you mean "
-        "s3SecretKey? README's configuration reference lists every key"
+        "s3SecretKey? docs/configuration.md lists every key"
     )
     assert value not in str(run.error) and run.resources == []
 
@@ -242,7 +244,7 @@ def test_a_list_value_is_shown_as_json_with_credentials_hidden_in_every_element_
 
 
 def test_values_are_shown_the_way_a_stack_file_writes_them():
-    from config.stack_config import show_value
+    from config.errors import show_value
 
     assert (show_value(True), show_value(False), show_value(3), show_value(None)) == ("true", "false", "3", "(not set)")
     assert show_value({"url": "redis://:hunter2@x:6379"}) == '{"url": "redis://[credentials hidden]@x:6379"}'

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from config.stack_config import ConfigError
+from config.errors import ConfigError
 from facts.providers import READ_CALLS
 from program import docker_proxy as dp
 from tests.conftest import ROOT, run_stack
@@ -190,11 +190,11 @@ def test_a_key_or_path_that_could_change_the_forced_command_is_refused(key, sock
         dp.authorized_keys_line(key, socket_path)
 
 
-def test_readme_gives_each_stack_its_forced_command_line():
-    readme = (ROOT / "README.md").read_text()
+def test_the_ci_credentials_page_gives_each_stack_its_forced_command_line():
+    page = (ROOT / "docs/ci-credentials.md").read_text()
     for env in ("staging", "production"):
         line = dp.authorized_keys_line(
             f"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPreviewKeyOf{env.capitalize()}Goes0Here ci-preview-{env}",
             dp.host_socket_path(env),
         )
-        assert f"\n{line}\n" in readme, f"README's authorized_keys line of {env} is stale"
+        assert f"\n{line}\n" in page, f"docs/ci-credentials.md's authorized_keys line of {env} is stale"

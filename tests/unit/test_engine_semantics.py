@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import pytest
 
-from facts import providers
+from facts import providers, tokens
 from facts.revision import revision_name
 from ops.program_run import ProgramRun, contains_secret, unwrap_secrets
 from tests.conftest import run_stack
 
-CONTAINER, VOLUME, NETWORK = providers.CONTAINER, providers.VOLUME, providers.NETWORK
+CONTAINER, VOLUME, NETWORK = tokens.CONTAINER, tokens.VOLUME, tokens.NETWORK
 STACKS = ["production", "staging"]
 ROLLING = {"app-backend": "backend", "app-frontend": "frontend"}
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
+from tests.unit.fake_docker import Engine, backup_row, fake_docker
 
 
 def invoke(*args: str, stdin: str = "", env: dict | None = None) -> subprocess.CompletedProcess:
@@ -46,12 +47,12 @@ def invoke(*args: str, stdin: str = "", env: dict | None = None) -> subprocess.C
         (
             ["rotate", "--stack", "staging"],
             "rotate: --what = '' is invalid: expected one of secret-key, postgres-password, postgres-app-password, "
-            "postgres-backup-password, redis-password, "
-            "app-secret-id, postgres-secret-id, redis-secret-id, backup-secret-id",
+            "postgres-backup-password, redis-password, postgres-secret-id, redis-secret-id, app-secret-id, "
+            "backup-secret-id",
         ),
         (
             ["rollback"],
-            "rollback: --stack is required: production, staging or another stack with a Pulumi.<stack>.yaml",
+            "rollback: --stack is required (or PULUMI_STACK, or `pulumi stack select`): one of production, staging",
         ),
         (
             ["preview-env", "--pr", "abc"],
@@ -65,16 +66,20 @@ def test_a_usage_error_is_one_line_and_exit_2(args, line):
 
 
 @pytest.mark.parametrize("stdin", ["", "n\n"], ids=["stdin closed", "answered no"])
-def test_a_confirmation_not_given_is_exit_1_however_it_is_not_given(stdin):
+def test_a_confirmation_not_given_is_exit_1_however_it_is_not_given(stdin, staging, tmp_path):
     """`backup </dev/null` and `echo n | backup`: both "not done", exit 1, one line (never 2, never a
-    traceback). The question comes before the Docker host is reached."""
-    proc = invoke("backup", "--stack", "staging", "--docker-host", "unix:///nonexistent.sock", stdin=stdin)
+    traceback). The question comes after the host showed its backup service (a fake engine here), before
+    anything runs on it."""
+    engine = Engine(containers=[backup_row(staging)])
+    with fake_docker(tmp_path / "docker.sock", engine) as host:
+        proc = invoke("backup", "--stack", "staging", "--docker-host", host, stdin=stdin)
     expected = (
-        "backup: no confirmation (standard input is closed): pass --yes to run without asking"
+        "backup: no confirmation (standard input is closed): pass --yes to run without asking; nothing changed"
         if not stdin
-        else "backup: not confirmed"
+        else "backup: not confirmed; nothing changed"
     )
     assert (proc.returncode, proc.stderr.strip()) == (1, expected)
+    assert engine.commands == [], "nothing ran in the backup container"
 
 
 NOT_LOGGED_IN = "error: PULUMI_ACCESS_TOKEN must be set for login during non-interactive CLI sessions"

@@ -14,6 +14,7 @@ import pytest
 
 from clients.docker_api import DockerError, Response
 from ops import logs
+from ops.command import OperatorError
 from render import labels as L
 
 
@@ -40,15 +41,17 @@ def test_every_service_label_the_program_declares_can_be_asked_for(production):
     ]
 
 
-def test_readme_and_the_invoke_help_list_every_service_the_tool_accepts():
-    """README "Logs" and `invoke logs --help` are derived from logs.SERVICES and logs.AGENT_SERVICES: an
+def test_the_logs_page_and_the_invoke_help_list_every_service_the_tool_accepts():
+    """docs/logs-and-status.md and `invoke logs --help` are derived from logs.SERVICES and logs.AGENT_SERVICES: an
     accepted name missing from either (agent:backup once) fails here."""
     import tasks
     from tests.conftest import ROOT
 
     doc = logs.readme_services()
-    readme = " ".join((ROOT / "README.md").read_text().split())
-    assert doc in readme, "README's list of --service values is stale: `uv run invoke readme-tables` prints it"
+    page = " ".join((ROOT / "docs/logs-and-status.md").read_text().split())
+    assert doc in page, (
+        "docs/logs-and-status.md's --service values are stale: `uv run invoke readme-tables` prints them"
+    )
     documented = {
         f"agent:{a}" for part in doc.split("`") if part.startswith("agent:") for a in part[len("agent:") :].split("|")
     }
@@ -59,8 +62,9 @@ def test_readme_and_the_invoke_help_list_every_service_the_tool_accepts():
 
 @pytest.mark.parametrize("value", ["web", "agent:backend", "agent:", "Backend"])
 def test_an_unknown_service_is_one_line_naming_the_choices(value):
-    with pytest.raises(logs.LogsInputError) as err:
+    with pytest.raises(OperatorError) as err:
         logs.parse_service(value)
+    assert err.value.exit_code == 2
     assert str(err.value) == f"--service = {value!r} is invalid: expected {logs.SERVICE_CHOICES}"
 
 
@@ -71,8 +75,9 @@ def test_since_takes_durations_and_times():
     assert logs.parse_since("1d", now) == 1_800_000_000 - 86400
     assert logs.parse_since("2026-05-12T09:00:00Z", now) == 1778576400
     assert logs.parse_since(None, now) is None
-    with pytest.raises(logs.LogsInputError) as err:
+    with pytest.raises(OperatorError) as err:
         logs.parse_since("yesterday", now)
+    assert err.value.exit_code == 2
     assert (
         str(err.value)
         == "--since = 'yesterday' is invalid: expected a duration such as 10m, 2h or 1d, or a time such as "
@@ -84,14 +89,16 @@ def test_tail_defaults_to_200_lines_or_all_since_a_time():
     assert logs.parse_tail(None, None) == "200"
     assert logs.parse_tail(None, 5) == "all"
     assert logs.parse_tail("50", None) == "50" and logs.parse_tail("all", None) == "all"
-    with pytest.raises(logs.LogsInputError) as err:
+    with pytest.raises(OperatorError) as err:
         logs.parse_tail("-3", None)
+    assert err.value.exit_code == 2
     assert str(err.value) == "--tail = '-3' is invalid: expected a number of lines or all"
 
 
 def test_a_bad_grep_is_a_bad_input():
-    with pytest.raises(logs.LogsInputError) as err:
+    with pytest.raises(OperatorError) as err:
         logs.parse_grep("(unclosed")
+    assert err.value.exit_code == 2
     assert str(err.value).startswith("--grep = '(unclosed' is invalid: expected a regular expression")
 
 
@@ -230,4 +237,7 @@ def test_bad_input_exits_2_before_any_call():
     assert run(api, tail="many")[0] == 2 and api.calls == []
     out, err = io.StringIO(), io.StringIO()
     assert logs.main("nope", "backend", out=out, err=err) == 2
-    assert err.getvalue() == "logs: no stack file Pulumi.nope.yaml; pass --config-file PATH\n"
+    assert err.getvalue() == (
+        "logs: no stack file Pulumi.nope.yaml: the stacks here are production, staging; `uv run invoke new-stack "
+        "nope` writes one, or pass --config-file PATH\n"
+    )

@@ -114,14 +114,14 @@ def test_the_offline_plan_reports_the_budget_and_fails_when_it_is_exceeded(tmp_p
     assert policies == {"host-memory-budget"}
 
 
-def test_readme_shows_the_budget_the_plan_prints_today():
-    """README's "Today:" block is what `uv run invoke plan --stack staging` prints for the budget: a
+def test_the_pr_environments_page_shows_the_budget_the_plan_prints_today():
+    """docs/pr-environments.md's "Today:" block is what `uv run invoke plan --stack staging` prints for the budget: a
     container added to the program (the backup service once) changes both."""
     import re
 
-    readme = (ROOT / "README.md").read_text()
-    block = re.search(r"when the peak exceeds `hostMemoryMb`\. Today \([^)]*\):\n\n```\n(.*?)```", readme, re.S)
-    assert block, "README's memory budget block is missing"
+    page = (ROOT / "docs/pr-environments.md").read_text()
+    block = re.search(r"when the peak exceeds `hostMemoryMb`\. Today \([^)]*\):\n\n```\n(.*?)```", page, re.S)
+    assert block, "docs/pr-environments.md's memory budget block is missing"
     assert block.group(1) == "\n".join(host_budget("staging").lines()) + "\n", (
-        "README's memory budget is stale: `uv run invoke readme-tables` prints it"
+        "docs/pr-environments.md's memory budget is stale: `uv run invoke readme-tables` prints it"
     )

@@ -15,6 +15,9 @@ def test_each_mutation_matches_its_file_once_and_names_existing_tests(mutation):
     assert mutation.old != mutation.new
     for test in mutation.tests:
         assert (ROOT / test.split("::")[0]).is_file(), f"{mutation.name}: no test file {test}"
+        if "::" in test:  # a node id: its test function is defined in that file (parameters aside)
+            function = test.split("::")[-1].split("[")[0]
+            assert f"def {function}(" in (ROOT / test.split("::")[0]).read_text(), f"{mutation.name}: no test {test}"
 
 
 def test_mutation_names_are_unique():

@@ -48,7 +48,7 @@ def test_a_stack_without_the_proxy_is_refused_with_one_line(stack, capsys):
     assert err == (
         f"error: stack {stack} has no read-only Docker path for previews: set previewDockerProxy: true in "
         f"Pulumi.{stack}.yaml "
-        "after the host setup in README's CI credentials section\n"
+        "after the host setup in docs/ci-credentials.md (the read-only Docker path)\n"
     )
 
 

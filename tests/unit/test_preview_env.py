@@ -1,7 +1,7 @@
-"""Preview environments per pull request (README "Preview environments"): the generated stack and policy
-config, the template's guard rails, the capacity check, the config rules for `pr<N>` envs, and the real
-program under mocks for a generated preview (its own names everywhere, data and secrets that go with the
-PR, nothing of staging's)."""
+"""Preview environments per pull request (docs/pr-environments.md): the generated stack (and the
+policy config derived from it), the template's guard rails, the capacity check, the config rules for
+`pr<N>` envs, and the real program under mocks for a generated preview (its own names everywhere, data
+and secrets that go with the PR, nothing of staging's)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import re
 import pytest
 import yaml
 
-from config.stack_config import ConfigError, load_config
+from config.errors import ConfigError
+from config.stack_config import load_config
 from config.stack_file import read_stack_file
 from ops import preview_env as pe
 from ops.program_run import run_program, unwrap_secrets, with_missing_secrets
@@ -25,8 +26,8 @@ CONTAINER, VOLUME, KV = "docker:index/container:Container", "docker:index/volume
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory):
     out = tmp_path_factory.mktemp("preview")
-    stack_path, policy_path, config = pe.generate(42, out)
-    return stack_path, policy_path, config
+    stack_path, config = pe.generate(42, out)
+    return stack_path, config
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +100,7 @@ def test_a_preview_env_may_not_mount_a_host_data_directory():
 
 
 def test_the_generated_stack_has_its_own_env_smaller_limits_and_the_previews_bucket(generated):
-    _, _, config = generated
+    _, config = generated
     staging, _ = read_stack_file(ROOT / "Pulumi.staging.yaml")
     template = pe.load_template()
     assert config["finance-report:env"] == "pr42"
@@ -116,7 +117,7 @@ def test_the_generated_stack_has_its_own_env_smaller_limits_and_the_previews_buc
 
 
 def test_the_stack_file_reads_back_as_written_with_typed_values(generated):
-    stack_path, _, config = generated
+    stack_path, config = generated
     read, secret_keys = read_stack_file(stack_path)
     assert read == {k: pe.engine_text(v) for k, v in config.items()} and secret_keys == []
     doc = yaml.safe_load(stack_path.read_text())["config"]
@@ -126,7 +127,7 @@ def test_the_stack_file_reads_back_as_written_with_typed_values(generated):
 
 
 def test_a_tag_of_digits_stays_text(tmp_path):
-    _, _, config = pe.generate(5, tmp_path, image_tag="0421337")
+    _, config = pe.generate(5, tmp_path, image_tag="0421337")
     assert (
         read_stack_file(tmp_path / "Pulumi.pr5.yaml")[0]["finance-report:imageTag"]
         == "0421337"
@@ -148,14 +149,23 @@ def test_regenerating_keeps_the_encrypted_values_the_workflow_set(tmp_path):
     assert again["config"]["finance-report:imageTag"] == "c0ffee1"
 
 
-def test_the_policy_config_names_the_preview_env_everywhere(generated):
-    _, policy_path, _ = generated
-    config = json.loads(policy_path.read_text())
-    staging = json.loads((ROOT / "policies/config.staging.json").read_text())
+def test_the_policy_config_derived_from_the_generated_stack_names_the_preview_env_everywhere(generated):
+    from ops.policy_pack import derived
+    from ops.stack_context import load_stack
+
+    stack_path, _ = generated
+    assert sorted(p.name for p in stack_path.parent.iterdir()) == ["Pulumi.pr42.yaml"], "no policy config file"
+    config = derived(load_stack("pr42", stack_path))
+    staging = derived(load_stack("staging"))
     assert set(config) == set(staging)
     envs = {section["env"] for section in config.values() if isinstance(section, dict) and "env" in section}
     assert envs == {"pr42"}
-    assert config["preview-stack-disallow-shared-resources"]["knownEnvs"] == ["production", "staging"]
+    # everything else is staging's (the template keeps its domain, mounts and limits)
+    for name, section in staging.items():
+        expected = dict(section)
+        expected.update({"env": "pr42"} if "env" in section else {})
+        expected.update({"knownEnvs": ["pr42", "production", "staging"]} if "knownEnvs" in section else {})
+        assert config[name] == expected, name
 
 
 @pytest.mark.parametrize(
@@ -341,3 +351,24 @@ def test_the_deployer_policy_grants_every_call_a_previews_deploy_makes_and_no_po
             (caps for rule, caps in rules.items() if rule.endswith("*") and fnmatch.fnmatchcase(path, rule)), set()
         )
         assert capabilities <= granted, f"{path} needs {capabilities - granted}"
+
+
+def test_a_previews_generated_secrets_are_not_protected(preview_run):
+    """Production's and staging's SECRET_KEY, LLM key and restic password are protected
+    (tests/unit/test_program.py); a closed PR's destroy must remove a preview's."""
+    from tests.unit.test_program import DATA_BEARING
+
+    found = {r.name: r for r in preview_run.resources if r.type.startswith("random:")}
+    assert set(DATA_BEARING) <= set(found)
+    assert [n for n in DATA_BEARING if found[n].options["protect"]] == []
+
+
+def test_the_deployer_policy_readme_prints_pins_what_every_preview_inherits(preview_run):
+    """vaultAgentCidrs and secretIdTtlDays come from the base stack (ops/preview_env.template.yaml): the
+    deployer policy docs/pr-environments.md writes must pin exactly the roles a generated preview declares."""
+    from ops.preview_env import deployer_policy
+
+    roles = [r.inputs for r in preview_run.by_type("vault:appRole/authBackendRole:AuthBackendRole")]
+    (cidrs,) = {tuple(r.get("secretIdBoundCidrs") or ()) for r in roles}
+    (ttl,) = {int(r["secretIdTtl"]) for r in roles}
+    assert deployer_policy() == deployer_policy_hcl("secret", "approle", cidrs, ttl)

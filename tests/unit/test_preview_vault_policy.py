@@ -1,6 +1,6 @@
-"""The preview token's Vault policy (README: CI credentials) is built from facts.providers.VAULT_READ_CALLS
+"""The preview token's Vault policy (docs/ci-credentials.md) is built from facts.providers.VAULT_READ_CALLS
 for one env's own services: reads only (plus the secret-id accessor lookup the provider's read uses), no
-glob, no list, no token creation. README shows the exact HCL for both stacks. Its behaviour on a real
+glob, no list, no token creation. docs/vault/ holds the exact HCL for both stacks. Its behaviour on a real
 OpenBao is in tests/integration/test_preview_credentials.py."""
 
 from __future__ import annotations
@@ -56,11 +56,12 @@ def test_the_mounts_come_from_config():
     )
 
 
-def test_readme_shows_the_exact_preview_policy_of_each_stack(production, staging):
-    readme = (ROOT / "README.md").read_text()
+def test_the_ci_credentials_page_writes_the_exact_preview_policy_of_each_stack(production, staging):
+    page = (ROOT / "docs/ci-credentials.md").read_text()
     for run in (production, staging):
         env = run.outputs["env"]
         hcl = preview_policy_hcl("secret", "approle", env, sorted(run.outputs["vault_roles"]))
-        assert f"vault policy write {preview_policy_name(env)} - <<'EOF'\n{hcl}EOF\n" in readme, (
-            f"README's preview policy of {env} is stale"
+        assert f"vault policy write {preview_policy_name(env)} docs/vault/preview-{env}.hcl\n" in page
+        assert (ROOT / f"docs/vault/preview-{env}.hcl").read_text() == hcl, (
+            f"docs/vault/preview-{env}.hcl is stale: run `uv run invoke vault-policies`"
         )

@@ -44,7 +44,7 @@ def known_secret_values(run: ProgramRun, config_secrets: list[str]) -> set[str]:
     return {v for v in values if len(v) >= 8}
 
 
-# ------------------------------------------------------------------------------------------ structure
+# --------------------------------------------------------------------------------------------------------- structure
 
 
 @pytest.mark.parametrize("stack", ["production", "staging"])
@@ -114,7 +114,7 @@ def test_the_traefik_network_is_referenced_never_created(stack, request):
     assert internal.inputs["internal"] is True
 
 
-# ------------------------------------------------------------------------------------------ Traefik
+# ----------------------------------------------------------------------------------------------------------- Traefik
 
 
 def test_backend_has_exactly_the_api_router_labels_in_production(production):
@@ -165,7 +165,7 @@ def test_only_backend_and_frontend_are_routed(stack, request):
             assert enabled == "false", f"{c.urn} must carry traefik.enable=false"
 
 
-# ------------------------------------------------------------------------------------------ networks
+# ---------------------------------------------------------------------------------------------------------- networks
 
 
 @pytest.mark.parametrize("stack,suffix", [("production", ""), ("staging", "-staging")])
@@ -201,7 +201,7 @@ def test_no_container_publishes_a_port_or_uses_host_namespaces(stack, request):
         assert c.inputs.get("pidMode") is None, c.urn
 
 
-# ------------------------------------------------------------------------------------------ secrets path
+# ------------------------------------------------------------------------------------------------------ secrets path
 
 
 @pytest.mark.parametrize(
@@ -294,7 +294,7 @@ def test_no_stack_output_holds_a_secret(production):
     assert production.secret_outputs == set()
 
 
-# ------------------------------------------------------------------------------------------ data safety
+# ------------------------------------------------------------------------------------------------------- data safety
 
 
 def test_datastore_volumes_are_protected_and_retained(staging_volumes):
@@ -338,7 +338,7 @@ def test_datastores_and_agents_are_delete_before_replace_and_rolling_services_ar
     assert dbr == expected
 
 
-# ------------------------------------------------------------------------------------------ hardening
+# --------------------------------------------------------------------------------------------------------- hardening
 
 
 @pytest.mark.parametrize("stack", ["production", "staging"])
@@ -378,7 +378,7 @@ def test_consumers_start_after_their_agent_and_backend_after_the_datastores(prod
         assert container(production, name).inputs["wait"] is True, name
 
 
-# ------------------------------------------------------------------------------------------ rolling names and restart digests
+# --------------------------------------------------------------------------------- rolling names and restart digests
 
 
 def digests(run: ProgramRun) -> dict[str, str]:
@@ -510,9 +510,50 @@ def test_values_the_program_does_not_own_are_kept_never_dropped_or_blanked(stagi
     """Staging has llmEncryption off: its existing keys must survive, as must a key the program does not know."""
     run = run_stack("staging", secret_overrides={"vaultKeptValues": json.dumps(KEPT)})
     app = kv(run, "app")
-    assert app["LLM_ENCRYPTION_KEYS"] == "old-fernet-key-1,old-fernet-key-2"
+    assert app["LLM_ENCRYPTION_KEYS"].startswith("old-fernet-key-1,old-fernet-key-2,")
     assert app["LEGACY_FLAG"] == "kept-as-is" and kv(run, "redis")["NOTE"] == "x"
-    assert kv(staging, "app")["LLM_ENCRYPTION_KEYS"] == "", "nothing kept, feature off: empty"
+    own = kv(staging, "app")["LLM_ENCRYPTION_KEYS"]
+    assert own and "," not in own, "llmEncryption off, nothing kept: the stack's own protected key alone"
+    assert app["LLM_ENCRYPTION_KEYS"] == f"old-fernet-key-1,old-fernet-key-2,{own}", "kept keys stay first when off"
+
+
+def test_turning_llm_encryption_off_keeps_the_generated_key_in_kv_and_in_state(production):
+    """Issue 16 item 13: off deleted the generated key and blanked LLM_ENCRYPTION_KEYS, so data encrypted
+    with it became unreadable. The key stays declared (protected) and in the list; off only stops putting
+    it first (the app encrypts with the first key and has no decrypt-only mode: app-contract)."""
+    on_key = kv(production, "app")["LLM_ENCRYPTION_KEYS"]
+    off = run_stack("production", {"llmEncryption": "false"})
+    key = off.one("random:index/randomBytes:RandomBytes", "app-llm-key")
+    assert key.options["protect"], key.urn
+    assert kv(off, "app")["LLM_ENCRYPTION_KEYS"] == on_key, "the same key, still readable"
+    kept = run_stack("production", {"llmEncryption": "false"}, secret_overrides={"vaultKeptValues": json.dumps(KEPT)})
+    assert kv(kept, "app")["LLM_ENCRYPTION_KEYS"] == f"old-fernet-key-1,old-fernet-key-2,{on_key}"
+
+
+DATA_BEARING = {
+    "app-secret-key": "urn:pulumi:{env}::finance-report::finance-report:index:Stack$finance-report:app:App$"
+    "random:index/randomPassword:RandomPassword::app-secret-key",
+    "app-llm-key": "urn:pulumi:{env}::finance-report::finance-report:index:Stack$finance-report:app:App$"
+    "random:index/randomBytes:RandomBytes::app-llm-key",
+    "backup-restic-password": "urn:pulumi:{env}::finance-report::finance-report:index:Stack$finance-report:backup:"
+    "Backup$random:index/randomPassword:RandomPassword::backup-restic-password",
+}
+
+
+@pytest.mark.parametrize("stack", ["production", "staging"])
+def test_generated_secrets_data_depends_on_are_protected_under_the_urns_their_state_holds(stack, request):
+    """A deleted or regenerated SECRET_KEY, LLM key or restic password loses sessions, encrypted data or
+    every backup. Protected (no update or destroy can delete one), and under the URNs the state holds: a
+    URN change would create a new value (a refactor that moves one must add an alias; the layer refactor
+    moved none, checked against e102ffc^). The datastore passwords are re-applied at each start:
+    rotatable by replace, not protected."""
+    run = request.getfixturevalue(stack)
+    found = {r.name: r for r in run.resources if r.type.startswith("random:")}
+    for name, urn in DATA_BEARING.items():
+        assert found[name].urn == urn.format(env=stack)
+        assert found[name].options["protect"] is True, found[name].urn
+    for name in ("postgres-password", "redis-password"):
+        assert not found[name].options["protect"], found[name].urn
 
 
 def test_a_generated_llm_key_goes_first_and_kept_keys_follow(production):
@@ -535,7 +576,7 @@ def test_an_env_with_values_in_vault_refuses_up_until_adopted_and_warns_on_previ
     assert up.resources == []
     preview = run_program("production", config, keys)
     assert preview.error is None and any("uv run invoke adopt --stack production" in w for w in preview.warnings)
-    adopted = run_stack("production", {"vaultValuesAdopted": "true"})
+    adopted = run_stack("production", {"vaultValuesAdopted": "true", "vaultAgentCidrs": '["203.0.113.7/32"]'})
     assert adopted.error is None and adopted.warnings == []
 
 
@@ -552,7 +593,7 @@ def test_app_kv_holds_urls_built_from_the_datastore_passwords(production):
     assert len(app["SECRET_KEY"].encode()) >= 32
 
 
-# ------------------------------------------------------------------------------------------ outputs
+# ----------------------------------------------------------------------------------------------------------- outputs
 
 
 def test_outputs_give_urls_names_and_vault_identities(production, staging):
@@ -569,6 +610,7 @@ def test_outputs_give_urls_names_and_vault_identities(production, staging):
     assert staging.outputs["networks"] == {
         "internal": declared["internal"],
         "vault_egress": declared["vault-egress"],
+        "backup_egress": declared["backup-egress"],
         "traefik": "dokploy-network",
     }
     assert declared["internal"].startswith("finance_report-internal-staging-")
@@ -627,3 +669,22 @@ def test_vault_agent_cidrs_bind_every_role_and_nothing_when_unset(staging):
             role.inputs["secretIdBoundCidrs"] == role.inputs["tokenBoundCidrs"] == ["203.0.113.7/32", "2001:db8::1/128"]
         ), role.urn
     assert len(bound.by_type("vault:appRole/authBackendRole:AuthBackendRole")) == len(roles)
+
+
+def test_outputs_name_the_deployed_image_commit_docker_host_and_every_network(production, staging):
+    """Audit and rollback need the deployed tag and commit; `networks` lacked backup-egress."""
+    from tests.conftest import stack_config
+
+    for run, stack in ((production, "production"), (staging, "staging")):
+        config, _ = stack_config(stack)
+        tag = config["finance-report:imageTag"]
+        assert run.outputs["image_tag"] == tag
+        assert run.outputs["images"] == {
+            "backend": f"ghcr.io/wangzitian0/finance_report-backend:{tag}",
+            "frontend": f"ghcr.io/wangzitian0/finance_report-frontend:{tag}",
+        }
+        assert run.outputs["docker_host"] == config["finance-report:dockerHost"]
+        declared = {r.inputs["name"] for r in run.by_type("docker:index/network:Network")}
+        assert declared <= set(run.outputs["networks"].values()), declared - set(run.outputs["networks"].values())
+    # a release tag is not a commit; staging's sha7 tag is (config gitCommitSha, else the tag when it is one)
+    assert production.outputs["git_commit_sha"] == "" and staging.outputs["git_commit_sha"] == "b93d279"

@@ -1,5 +1,5 @@
-"""Project files agree with the code: Pulumi.yaml's config schema and README's table are FIELDS, the
-stack files carry no plaintext secret, and the runtime is python with uv."""
+"""Project files agree with the code: Pulumi.yaml's config schema and docs/configuration.md's table are
+FIELDS, the stack files carry no plaintext secret, and the runtime is python with uv."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import re
 import yaml
 
 from ci.config_reference import policy_table, project_config_block, readme_table
-from config.stack_config import FIELDS
+from config.schema import FIELDS
 from facts.envs import is_preview_env
 from tests.conftest import ROOT
 
@@ -27,9 +27,9 @@ def test_pulumi_yaml_declares_every_config_key_with_type_description_and_default
         assert entry["type"] in ("string", "integer", "boolean", "array") and entry["description"], key
 
 
-def test_readme_config_table_matches_the_schema():
-    readme = (ROOT / "README.md").read_text()
-    assert readme_table() in readme, "README's config reference is stale: run `uv run invoke config-reference`"
+def test_the_configuration_page_table_matches_the_schema():
+    page = (ROOT / "docs/configuration.md").read_text()
+    assert readme_table() in page, "docs/configuration.md is stale: run `uv run invoke config-reference`"
 
 
 def test_stack_files_hold_no_plaintext_secret():
@@ -81,25 +81,35 @@ def test_ci_runs_every_command_of_the_pull_request_checks_job():
     ]
     assert commands, "the checks job runs commands"
     assert [c for c in commands if c not in ci] == []
-    assert "\nuv run pytest\n" in ci, "README's test command, exactly"
+    # README's test command, exactly as .ci/run runs it: tests/unit/test_docs.py
 
 
-def test_readme_policy_table_lists_every_policy_of_the_pack():
-    assert policy_table() in (ROOT / "README.md").read_text(), (
-        "README's policy table is stale: regenerate it from ci.config_reference.policy_table()"
+def test_the_policies_page_lists_every_policy_of_the_pack():
+    assert policy_table() in (ROOT / "docs/policies.md").read_text(), (
+        "docs/policies.md's policy table is stale: regenerate it from ci.config_reference.policy_table()"
     )
 
 
-def test_readme_shows_the_exact_deploy_policy_of_each_stack():
+def deploy_policy_of(env: str) -> str:
+    """The deploy policy of a committed stack, from what its program declares (services, CIDRs, TTL)."""
     from render.vault_artifacts import deploy_policy_hcl
     from tests.conftest import run_stack
 
-    readme = (ROOT / "README.md").read_text()
+    run = run_stack(env)
+    services = sorted(run.outputs["vault_roles"])  # every service with a Vault side
+    roles = [r.inputs for r in run.by_type("vault:appRole/authBackendRole:AuthBackendRole")]
+    (cidrs,) = {tuple(r.get("secretIdBoundCidrs") or ()) for r in roles}
+    (ttl,) = {int(r["secretIdTtl"]) for r in roles}
+    return deploy_policy_hcl("secret", "approle", env, services, cidrs, ttl)
+
+
+def test_the_ci_credentials_page_writes_the_exact_deploy_policy_of_each_stack():
+    page = (ROOT / "docs/ci-credentials.md").read_text()
     for env in ("staging", "production"):
-        services = sorted(run_stack(env).outputs["vault_roles"])  # every service with a Vault side
-        hcl = deploy_policy_hcl("secret", "approle", env, services)
-        assert f"vault policy write finance_report-{env}-deploy - <<'EOF'\n{hcl}EOF\n" in readme, (
-            f"README's deploy policy of {env} is stale"
+        hcl = deploy_policy_of(env)
+        assert f"vault policy write finance_report-{env}-deploy docs/vault/deploy-{env}.hcl\n" in page
+        assert (ROOT / f"docs/vault/deploy-{env}.hcl").read_text() == hcl, (
+            f"docs/vault/deploy-{env}.hcl is stale: run `uv run invoke vault-policies`"
         )
 
 

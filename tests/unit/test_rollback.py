@@ -28,9 +28,19 @@ from pulumi.automation._stack import _DATETIME_FORMAT, UpdateSummary
 from config.stack_file import read_stack_file
 from ops import pulumi_cli
 from ops import rollback as rb
+from ops.command import OperatorError
+from ops.git_guard import GitState
 from tests.conftest import ROOT
 
 FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture(autouse=True)
+def deployable_checkout(monkeypatch):
+    """Every test here runs from a clean checkout of main's tip (the refusals: tests/unit/test_git_guard.py)."""
+    monkeypatch.setattr(rb, "read_git_state", lambda root: GitState("c" * 40, (), "c" * 40))
+
+
 HISTORY = json.loads((FIXTURES / "stack_history_production.json").read_text())
 EXPORT = json.loads((FIXTURES / "stack_export_failed_cutover.json").read_text())
 
@@ -105,20 +115,20 @@ def test_after_a_good_deploy_the_default_is_the_tag_before_it():
 
 def test_to_picks_any_tag_that_once_deployed_successfully():
     assert rb.choose_target("production", updates(), "v1.4.3", "v1.4.0").update.version == 42
-    with pytest.raises(rb.RollbackError) as err:
+    with pytest.raises(OperatorError) as err:
         rb.choose_target("production", updates(), "v1.4.3", "v1.3.9")
-    assert (str(err.value), err.value.code) == (
+    assert (str(err.value), err.value.exit_code) == (
         "--to = 'v1.3.9' is invalid: expected a tag stack production deployed successfully: v1.4.2, v1.4.1, v1.4.0",
         2,
     )
-    with pytest.raises(rb.RollbackError) as err:
+    with pytest.raises(OperatorError) as err:
         rb.choose_target("production", updates(), "v1.4.2", "v1.4.2")
     assert (
         str(err.value)
         == "--to = 'v1.4.2' is invalid: it is the stack file's current imageTag; expected an earlier one: "
         "v1.4.1, v1.4.0"
     )
-    with pytest.raises(rb.RollbackError) as err:
+    with pytest.raises(OperatorError) as err:
         rb.choose_target("production", updates(), "v1.4.3", "v1.4.3")
     assert "expected a tag stack production deployed successfully" in str(err.value), (
         "a tag that only failed is never a target"
@@ -127,17 +137,17 @@ def test_to_picks_any_tag_that_once_deployed_successfully():
 
 def test_nothing_to_roll_back_to_is_exit_1():
     only_failed = [e for e in HISTORY if e["result"] == "failed"]
-    with pytest.raises(rb.RollbackError) as err:
+    with pytest.raises(OperatorError) as err:
         rb.choose_target("production", updates(only_failed), "v1.4.3")
     assert (
-        err.value.code == 1
+        err.value.exit_code == 1
         and str(err.value)
         == "stack production has no successful update in its history: there is nothing to roll back to"
     )
     same = [e for e in HISTORY if e["version"] == 46]
-    with pytest.raises(rb.RollbackError) as err:
+    with pytest.raises(OperatorError) as err:
         rb.choose_target("production", updates(same), "v1.4.2")
-    assert err.value.code == 1
+    assert err.value.exit_code == 1
 
 
 def test_the_failed_revisions_become_the_pending_deletes_and_nothing_else_changes():
@@ -145,7 +155,7 @@ def test_the_failed_revisions_become_the_pending_deletes_and_nothing_else_change
     assert sorted(u.rsplit("::", 1)[1] for u in swapped) == ["app-backend", "app-frontend"]
     before, after = EXPORT["deployment"]["resources"], doc["deployment"]["resources"]
     assert len(before) == len(after)
-    for old, new in zip(before, after):
+    for old, new in zip(before, after, strict=True):
         if old["urn"] in swapped:
             assert bool(old.get("delete")) != bool(new.get("delete")), old["urn"]
             assert {k: v for k, v in old.items() if k != "delete"} == {k: v for k, v in new.items() if k != "delete"}
@@ -170,7 +180,7 @@ def test_revisions_without_a_creation_time_are_not_guessed_at():
     old = json.loads(json.dumps(EXPORT))
     for r in old["deployment"]["resources"]:
         r.pop("created", None)
-    with pytest.raises(rb.RollbackError) as err:
+    with pytest.raises(OperatorError) as err:
         rb.swap_failed_revisions(old)
     assert "does not say when its revisions were created" in str(err.value)
 
@@ -185,9 +195,9 @@ def test_without_a_pending_revision_nothing_is_swapped():
 def test_only_the_image_tag_line_of_the_stack_file_changes():
     text = (ROOT / "Pulumi.production.yaml").read_text()
     changed = rb.with_image_tag(text, "v1.4.1")
-    diff = [(a, b) for a, b in zip(text.splitlines(), changed.splitlines()) if a != b]
+    diff = [(a, b) for a, b in zip(text.splitlines(), changed.splitlines(), strict=True) if a != b]
     assert diff == [("  finance-report:imageTag: v1.4.2", '  finance-report:imageTag: "v1.4.1"')]
-    with pytest.raises(rb.RollbackError):
+    with pytest.raises(OperatorError):
         rb.with_image_tag(text.replace("finance-report:imageTag", "finance-report:imageTagX"), "v1")
 
 
@@ -269,7 +279,7 @@ def test_a_failed_rollback_restores_the_stack_file_unless_the_state_was_swapped(
 
 
 def test_refreshes_after_a_failed_cutover_still_swap_the_state_before_the_up(project, capsys):
-    """The container-name conflict README warns about: without the swap the `up` recreates the serving
+    """The container-name conflict docs/deploy.md warns about: without the swap the `up` recreates the serving
     revision's name while that container still runs."""
     path = project / "Pulumi.production.yaml"
     path.write_text(rb.with_image_tag(path.read_text(), "v1.4.3"))
@@ -298,7 +308,7 @@ def test_a_state_that_cannot_be_exported_changes_nothing(project, capsys):
     class Unreadable(FakeEngine):
         def keep_serving_revision(self):
             self.calls.append("export")
-            raise rb.RollbackError("pulumi stack export failed (exit 255): error: no access", 1)
+            raise OperatorError("pulumi stack export failed (exit 255): error: no access")
 
     path = project / "Pulumi.production.yaml"
     before = path.read_bytes()
@@ -371,7 +381,7 @@ def test_a_cli_failure_is_one_line_naming_the_step_the_cli_error_and_the_fix(std
         "reading the update history of stack production", "pulumi stack history", "production", cli_error(stderr)
     )
     error_line = next(line for line in stderr.splitlines() if line.startswith("error:"))
-    assert (str(err), err.code) == (
+    assert (str(err), err.exit_code) == (
         "reading the update history of stack production failed: `pulumi stack history` exited 255: "
         f"{error_line}; {fix}",
         1,
@@ -390,7 +400,7 @@ def test_a_cli_too_old_for_the_automation_api_is_one_line():
             "CLI version is 3.0.0. Please update the Pulumi CLI."
         ),
     )
-    assert err.code == 1 and str(err) == (
+    assert err.exit_code == 1 and str(err) == (
         "selecting stack production failed: Minimum version requirement failed. The minimum CLI version "
         "requirement is 3.1.0, "
         "your current CLI version is 3.0.0. Please update the Pulumi CLI (README Prerequisites: the version "

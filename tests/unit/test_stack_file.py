@@ -29,7 +29,7 @@ def config_of(text: str) -> dict[str, str]:
     return parse_stack_file(text.encode(), "test.yaml").config
 
 
-# ------------------------------------------------------------------------------------------ values as Pulumi passes them
+# -------------------------------------------------------------------------------------- values as Pulumi passes them
 
 
 @pytest.mark.parametrize(
@@ -79,7 +79,7 @@ def offline_plan_images(text: str) -> set[str]:
         path.parent.rmdir()
 
 
-# ------------------------------------------------------------------------------------------ mistakes
+# ---------------------------------------------------------------------------------------------------------- mistakes
 
 
 def edit(stack: str, old: str, new: str) -> bytes:

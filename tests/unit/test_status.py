@@ -97,3 +97,60 @@ def test_a_backup_health_output_the_status_cannot_read_is_a_problem():
         "finance_report-backup-staging: its latest health probe printed 'backup ok', not the backup job's "
         "`last_backup=... last_verified=... max_age=... now=... result: ...` line: backup ages unknown"
     ]
+
+
+class HostListing:
+    """The Docker host as `invoke status` reads it (GET /containers/json, GET /containers/<id>/json): the
+    program's own containers under their declared names and labels, each running and healthy unless
+    named in `unhealthy`; no backup health probe has run yet."""
+
+    def __init__(self, run, unhealthy: tuple[str, ...] = ()):
+        from ops.program_run import unwrap_secrets
+
+        self.rows = []
+        for container in run.by_type("docker:index/container:Container"):
+            inputs = unwrap_secrets(container.inputs)
+            labels = {item["label"]: item["value"] for item in inputs["labels"]}
+            health = "unhealthy" if inputs["name"] in unhealthy else "healthy"
+            self.rows.append(
+                {
+                    "Names": [f"/{inputs['name']}"],
+                    "State": "running",
+                    "Status": f"Up 1 hour ({health})",
+                    "Labels": labels,
+                }
+            )
+
+    def containers(self, filters):
+        return self.rows
+
+    def get(self, path):
+        return {"State": {"Health": {"Log": []}}}
+
+
+def test_status_exits_1_when_a_service_is_unhealthy_and_0_when_all_are(staging, monkeypatch):
+    """The exit code is what the deploy workflow's last step and an operator's script act on."""
+    import io
+
+    from ops import status
+
+    host = HostListing(staging)
+    monkeypatch.setattr(status, "DockerAPI", lambda *args: host)
+    out = io.StringIO()
+    assert status.main("staging", http=False, out=out) == 0, out.getvalue()
+    redis = next(row["Names"][0][1:] for row in host.rows if row["Labels"]["finance-report.service"] == "redis")
+    sick = HostListing(staging, unhealthy=(redis,))
+    monkeypatch.setattr(status, "DockerAPI", lambda *args: sick)
+    out = io.StringIO()
+    assert status.main("staging", http=False, out=out) == 1
+    assert f"problem: {redis}: health unhealthy" in out.getvalue()
+
+
+def test_status_exits_1_when_the_docker_host_cannot_be_reached(tmp_path):
+    import io
+
+    from ops import status
+
+    out = io.StringIO()
+    assert status.main("staging", docker_host=f"unix://{tmp_path}/no-docker.sock", http=False, out=out) == 1
+    assert "problem: " in out.getvalue()

@@ -1,0 +1,7 @@
+path "secret/data/finance_report/previews/+/app" {
+  capabilities = ["read"]
+}
+
+path "auth/token/lookup-self" {
+  capabilities = ["read"]
+}

@@ -1,0 +1,3 @@
+"""The Pulumi project's name: the namespace of every config key and the first part of every URN."""
+
+PROJECT = "finance-report"

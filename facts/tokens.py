@@ -1,0 +1,17 @@
+"""The Pulumi type tokens of every resource and invoke the program declares: each written once, here."""
+
+CONTAINER = "docker:index/container:Container"
+SERVICE = "docker:index/service:Service"  # runtime swarm
+SWARM_SECRET = "docker:index/secret:Secret"
+SWARM_CONFIG = "docker:index/serviceConfig:ServiceConfig"
+VOLUME = "docker:index/volume:Volume"
+NETWORK = "docker:index/network:Network"
+REMOTE_IMAGE = "docker:index/remoteImage:RemoteImage"
+GET_NETWORK = "docker:index/getNetwork:getNetwork"
+KV_SECRET = "vault:kv/secretV2:SecretV2"
+SECRET_ID = "vault:appRole/authBackendRoleSecretId:AuthBackendRoleSecretId"
+APPROLE_ROLE = "vault:appRole/authBackendRole:AuthBackendRole"
+VAULT_POLICY = "vault:index/policy:Policy"
+COMMAND = "command:local:Command"
+RANDOM_PASSWORD = "random:index/randomPassword:RandomPassword"
+RANDOM_BYTES = "random:index/randomBytes:RandomBytes"
