@@ -673,6 +673,16 @@ MUTATIONS = (
         "",
         ("tests/unit/test_backup.py::test_the_health_fails_on_a_failed_last_run_however_recent_the_last_success",),
     ),
+    M(
+        "swarm-backup-health-fails-on-backups",
+        "program/swarm_backup.py",
+        "job.healthcheck_command(report_only=True),",
+        "job.healthcheck_command(),",
+        (
+            "tests/unit/test_backup.py::"
+            "test_under_swarm_a_failed_or_stale_backup_is_reported_but_does_not_fail_the_tasks_health",
+        ),
+    ),
 )
 
 

@@ -40,7 +40,8 @@ from render.hardening import Limits
 from render.labels import resource_labels, volume_labels
 from render.secrets import generated_options, keeps_data, kept_merge
 
-# The first backup of a new env (dump, upload, restore check) runs before the task turns healthy.
+# The task turns healthy at its first probe (its health check reports backups, never fails on them), while
+# the first backup of a new env (dump, upload, restore check) runs.
 CONVERGE = "20m"
 SCRIPT_MODE = 0o555
 
@@ -141,8 +142,10 @@ class SwarmBackup(pulumi.ComponentResource):
                         ],
                         configs=[script],
                         labels=sw.task_labels(env, SERVICE, self.vault.restart_digest),
+                        # Report-only: Swarm would replace a task whose backup failed, over and over, and
+                        # hold every update of it until the next good backup (facts.providers.SWARM_TASK_HEALTH).
                         healthcheck=sw.healthcheck(
-                            job.healthcheck_command(),
+                            job.healthcheck_command(report_only=True),
                             interval=HEALTH_INTERVAL,
                             timeout=10,
                             retries=2,

@@ -92,8 +92,12 @@ def job_envs(settings: JobSettings) -> list[str]:
     return [f"{key}={value}" for key, value in values.items()]
 
 
-def healthcheck_command() -> list[str]:
-    return ["CMD", SCRIPT_PATH, "health"]
+def healthcheck_command(report_only: bool = False) -> list[str]:
+    """The health check: it fails on a failed last run or stale backups. `report_only` prints the same line
+    and flags but passes: for a runtime that acts on health (Swarm replaces an unhealthy task and holds an
+    update until it is healthy: facts.providers.SWARM_TASK_HEALTH), where a failed backup must not restart
+    the service nor block a deploy; `invoke status` reads the line either way."""
+    return ["CMD", SCRIPT_PATH, "health", *(["--report-only"] if report_only else [])]
 
 
 # Tables with fewer rows than this in the previous verified backup are not compared with it: a small

@@ -6,7 +6,8 @@
 #                                          --safety: the backup before a restore (tagged safety, a retention
 #                                          of its own); --accept-drop: a sharp drop since the last verified
 #                                          backup is wanted
-#   fr-backup health                       Docker health check: last run ok, successes recent enough
+#   fr-backup health [--report-only]       Docker health check: last run ok, successes recent enough (--report-only:
+#                                          the same line and flags, always passes; runtime swarm)
 #   fr-backup list                         this env's snapshots, as restic's JSON
 #   fr-backup restore SNAPSHOT|latest DATABASE [--live]
 #   fr-backup check SNAPSHOT|latest        the restore check alone, on an existing snapshot
@@ -349,7 +350,8 @@ cmd_health() {
     if [ "$v" = 0 ]; then age="never made"; else age="$(( (now - v) / 3600 ))h old"; fi
     echo "BACKUPS STALE: the last verified backup is $age; the schedule allows $(( MAX_AGE / 3600 ))h"
   fi
-  [ "$healthy" = yes ]
+  # --report-only (runtime swarm): the line and its flags, never a failure (render/backup_job.py).
+  [ "$healthy" = yes ] || [ "${1:-}" = --report-only ]
 }
 
 cmd_restore() {
@@ -436,10 +438,10 @@ case ${1:-} in
       esac
     done
     cmd_run "${reason:-on demand}" ;;
-  health) cmd_health ;;
+  health) cmd_health "${2:-}" ;;
   list) setup && load_secrets || { echo "list: $(why)" >&2; exit 1; }; restic snapshots --host "$BACKUP_HOST" --json ;;
   restore) shift; cmd_restore "$@" ;;
   check) cmd_check "${2:-latest}" ;;
   next-run) next_run "$2" ;;
-  *) echo "usage: fr-backup loop|run [REASON] [--no-prune] [--safety] [--accept-drop]|health|list|restore SNAPSHOT DATABASE [--live]|check SNAPSHOT|next-run EPOCH" >&2; exit 2 ;;
+  *) echo "usage: fr-backup loop|run [REASON] [--no-prune] [--safety] [--accept-drop]|health [--report-only]|list|restore SNAPSHOT DATABASE [--live]|check SNAPSHOT|next-run EPOCH" >&2; exit 2 ;;
 esac

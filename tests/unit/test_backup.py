@@ -448,6 +448,37 @@ def test_the_health_line_says_stale_loudly(tmp_path):
     assert ages is not None and backup_health.ages_line(ages).startswith("STALE: last backup 2d 2h ago"), ages
 
 
+def test_under_swarm_a_failed_or_stale_backup_is_reported_but_does_not_fail_the_tasks_health(tmp_path):
+    """Swarm acts on a task's health (moby's container executor: a new task counts as running only once
+    healthy, so an update waits for it; an unhealthy one is shut down and replaced): a health check that
+    failed on a failed backup would restart the backup task over and over and block every deploy that
+    updates it through one S3 outage. Its probe must still print the line `invoke status` reads and flags.
+    The containers runtime keeps the failing check (nothing acts on it but the operator's eye)."""
+    from tests.conftest import run_stack
+
+    def probe(run, type_: str, name: str) -> tuple[str, ...]:
+        inputs = unwrap_secrets(run.one(type_, name).inputs)
+        spec = inputs["taskSpec"]["containerSpec"] if type_ == "docker:index/service:Service" else inputs
+        test = spec["healthcheck"]["tests"]
+        assert test[:2] == ["CMD", job.SCRIPT_PATH], test
+        return tuple(test[2:])
+
+    swarm = run_stack("staging", {"runtime": "swarm", "swarmDataNode": "dokploy"})
+    assert swarm.error is None, swarm.error
+    swarm_argv = probe(swarm, "docker:index/service:Service", "backup-service")
+    containers_argv = probe(run_stack("staging"), "docker:index/container:Container", "backup-container")
+    for result, backup_age, flag in (
+        ("failed 2 repository: connection refused", 3600, "LAST BACKUP FAILED"),
+        ("ok 1 run=x snapshot=abc", 50 * 3600, "BACKUPS STALE"),
+    ):
+        code, out = health_in_sh(tmp_path, result, backup_age, backup_age, argv=swarm_argv)
+        assert code == 0 and flag in out, (code, out)
+        ages = backup_health.parse_health_output(out)
+        assert ages is not None and backup_health.age_problems(ages), out
+        code, out = health_in_sh(tmp_path, result, backup_age, backup_age, argv=containers_argv)
+        assert code == 1 and flag in out, (code, out)
+
+
 # ------------------------------------------------------------------------------------------ operator tools (pure)
 
 
