@@ -254,18 +254,34 @@ _BACKUP_HELP = {
 
 
 @task(
-    help={**_BACKUP_HELP, "quiet": "no progress lines (each job line with the time since the start); the result only"}
+    help={
+        **_BACKUP_HELP,
+        "quiet": "no progress lines (each job line with the time since the start); the result only",
+        "accept_drop": "verify this backup even if the table count or a large table's rows dropped sharply since "
+        "the last verified one (a drop that is wanted)",
+    }
 )
-def backup(c, stack="", docker_host=None, config_file=None, yes=False, quiet=False):
+def backup(c, stack="", docker_host=None, config_file=None, yes=False, quiet=False, accept_drop=False):
     """Back up the env now (dump, store off-host, restore check); waits and reports. Exit 0/1/2.
 
-    Runs the backup container's job: dump, upload, restore check, then retention (forget --prune over the
-    env's verified backups). It can take as long as the dump and the restore check (up to 6 h) and fails
-    when another backup or restore holds the lock. Exit 0 done, 1 failed or not confirmed, 2 bad input.
+    Runs the backup container's job: dump, upload, restore check (compared with the last verified backup:
+    a sharp drop fails it unless --accept-drop), then retention (forget --prune over the env's verified
+    backups). It can take as long as the dump and the restore check (up to 6 h) and fails when another
+    backup or restore holds the lock. Exit 0 done, 1 failed or not confirmed, 2 bad input.
     """
     from ops.backup_ops import main
 
-    sys.exit(main("backup", stack, docker_host=docker_host, config_file=config_file, yes=yes, quiet=quiet))
+    sys.exit(
+        main(
+            "backup",
+            stack,
+            docker_host=docker_host,
+            config_file=config_file,
+            yes=yes,
+            quiet=quiet,
+            accept_drop=accept_drop,
+        )
+    )
 
 
 @task(help={k: v for k, v in _BACKUP_HELP.items() if k != "yes"})
@@ -392,7 +408,7 @@ def logs(
     help={
         "stack": "stack name (production, staging, pr<N>)",
         "what": "app-secret-id, postgres-secret-id, redis-secret-id, backup-secret-id, postgres-password, "
-        "redis-password or secret-key",
+        "postgres-app-password, postgres-backup-password, redis-password or secret-key",
         "yes": "do not ask for confirmation",
         "dry_run": "only say what the rotation replaces and does",
         "config_file": "read this stack file instead of Pulumi.<stack>.yaml",

@@ -3,8 +3,11 @@ program declares it, on the real-systems harness (its dockerd, OpenBao, an S3-pr
 loopback, a PostgreSQL server, the backup image stand-in; tests/integration/backup_stage.py).
 
 Prints: the machine, the database size, the time of each step of one backup run (dump and upload,
-restore check, tagging/check/retention), the dump size and the bytes stored in S3, a second (incremental)
-run, and the time of a restore into a new database. Figures, not pass/fail.
+restore check with its comparison to the previous verified backup, tagging, repository check,
+retention), the dump size and the bytes stored in S3, a second (incremental) run, and the time of a
+restore into a new database; and, in the same run, on the same database, from the same container with
+the same role, a raw `pg_dump -Fc` to a file and a raw `pg_restore` of it, with the ratios backup run /
+raw dump and restore / raw restore (the goal: at most 1.5x each). Figures, not pass/fail.
 
 Needs root. Usage: FR_HARNESS_ID=bench uv run python benchmarks/backup_restore.py [--size-mb 1024]
 """
@@ -23,6 +26,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from render import backup_job as job
+from render import vault_artifacts as va
 from tests.integration.backup_stage import BackupStage, backup_image
 from tests.integration.harness import Docker, OpenBao, S3Server
 
@@ -72,8 +77,9 @@ def timeline(err: str) -> str:
     ]
     names = {
         r"^stored ": "dump + upload",
-        r"^restore check of \S+ passed": "restore check",
-        r"^backup \S+ done$": "tag + restic check + retention + heartbeat",
+        r"^restore check of \S+ passed": "restore check (+ comparison)",
+        r"^repository check passed": "tag + restic check",
+        r"^backup \S+ done": "retention + heartbeat",
     }
     stamps = stamps[next(i for i, (_, text) in enumerate(stamps) if re.match(r"^backup \S+ \(", text)) :]
     out, previous = [], stamps[0][0]
@@ -83,6 +89,47 @@ def timeline(err: str) -> str:
             out.append(f"    {names[key]:<42} {(when - previous).total_seconds():6.0f} s")
             previous = when
     return "\n".join(out)
+
+
+def run_seconds(err: str) -> float:
+    """A run's duration from its own log: its first line to its `done` line (1 s resolution)."""
+    stamps = [
+        datetime.fromisoformat(m.group(1).replace("Z", "+00:00")) for m in re.finditer(r"^(\S+) fr-backup: ", err, re.M)
+    ]
+    begin = next(
+        i
+        for i, m in enumerate(re.finditer(r"^\S+ fr-backup: (.*)$", err, re.M))
+        if re.match(r"backup \S+ \(", m.group(1))
+    )
+    done = max(
+        i
+        for i, m in enumerate(re.finditer(r"^\S+ fr-backup: (.*)$", err, re.M))
+        if re.match(r"backup \S+ done", m.group(1))
+    )
+    return (stamps[done] - stamps[begin]).total_seconds()
+
+
+def in_container(stage: BackupStage, script: str) -> float:
+    """`script` in the backup container with the job's own credentials and role (its rendered env file),
+    as the job runs pg_dump and pg_restore: seconds it took."""
+    start = time.monotonic()
+    proc = stage.docker.run(
+        "exec",
+        stage.cid,
+        "sh",
+        "-c",
+        f"set -a; . {va.secrets_mount_path(job.SERVICE)}/{job.ENV_FILE}; set +a; {script}",
+        check=False,
+        timeout=7200,
+    )
+    if proc.returncode != 0:
+        raise SystemExit(f"{script[:60]} failed: {proc.stderr.decode(errors='replace')[-1000:]}")
+    return time.monotonic() - start
+
+
+def ratio(what: str, seconds: float, raw: float) -> str:
+    verdict = "within" if seconds <= 1.5 * raw else "ABOVE"
+    return f"{what}: {seconds:.0f} s / {raw:.0f} s = {seconds / raw:.2f}x ({verdict} the 1.5x goal)"
 
 
 def main() -> None:
@@ -121,8 +168,27 @@ def main() -> None:
         stage.wait_first_backup(seconds=7200)  # the service's own first backup at start
         print(f"first (full) backup at service start, until healthy: {time.monotonic() - began:.0f} s")
         print(timeline(stage.logs()))
+        full_run = run_seconds(stage.logs())
+
+        # The same database, the same container, tools and role: a raw custom-format dump to a file on the
+        # scratch volume (pg_dump's default compression) and its restore into a new database.
+        raw = f"{job.SCRATCH}/tmp/raw.dump"
+        raw_dump = in_container(stage, f"exec pg_dump -Fc --no-password -f {raw}")
+        raw_size = int(stage.docker.run("exec", stage.cid, "sh", "-c", f"wc -c < {raw}").stdout)
+        raw_restore = in_container(
+            stage,
+            'psql -X -q -d postgres -c "CREATE DATABASE finance_report_raw OWNER $DB_OWNER" && '
+            f'exec pg_restore --exit-on-error --no-owner --role="$DB_OWNER" -d finance_report_raw {raw}',
+        )
+        stage.docker.run("exec", stage.cid, "rm", "-f", raw)
+        stage.sql("postgres", "DROP DATABASE finance_report_raw")
+        print(
+            f"raw pg_dump -Fc to a file: {raw_dump:.0f} s ({raw_size / 2**20:.0f} MiB); raw pg_restore of it: "
+            f"{raw_restore:.0f} s"
+        )
         print(f"S3 repository after it: {sum(len(v) for v in s3.objects().values()) / 2**20:.0f} MiB")
         seconds, err = run_once(stage, "benchmark")
+        incremental_run = seconds
         snapshot = max((s for s in stage.snapshots() if "kind=db" in s["tags"]), key=lambda s: s["time"])
         dump = int(next(t for t in snapshot["tags"] if t.startswith("bytes="))[6:])
         stored = sum(len(v) for v in s3.objects().values())
@@ -146,9 +212,17 @@ def main() -> None:
         code, _out, err = stage.job("restore", "latest", "finance_report_bench_restore", timeout=7200)
         if code != 0:
             raise SystemExit(f"restore failed: {err[-2000:]}")
-        print(f"restore into a new database (restic dump | pg_restore): {time.monotonic() - start:.0f} s")
+        restore = time.monotonic() - start
+        print(f"restore into a new database (restic dump | pg_restore): {restore:.0f} s")
         restored = stage.sql("finance_report_bench_restore", "SELECT count(*) FROM ledger_lines")[0][0]
         print(f"restored rows: {restored} of {rows}")
+        print(ratio("full backup run / raw dump", full_run, raw_dump))
+        print(ratio("incremental backup run / raw dump", incremental_run, raw_dump))
+        print(ratio("restore / raw restore", restore, raw_restore))
+        print(
+            "a backup run is a dump and a restore (its check) and more: at best (raw dump + raw restore) / raw dump "
+            f"= {(raw_dump + raw_restore) / raw_dump:.2f}x"
+        )
     finally:
         if stage is not None:
             stage.remove()

@@ -122,8 +122,8 @@ MUTATIONS = (
     ),
     M(
         "postgres-without-alter-role",
-        "render/postgres.py",
-        "ALTER ROLE {POSTGRES_USER} PASSWORD :'pw';",
+        "render/postgres_roles.sql",
+        "ALTER ROLE @SUPERUSER@ PASSWORD :'pw';",
         "SELECT 1;",
         (
             "tests/integration/test_adopt_rotation.py::test_adopt_keeps_todays_values_and_a_replace_then_rotates_the_postgres_password",
@@ -439,8 +439,8 @@ MUTATIONS = (
     M(
         "job-latest-takes-a-failed-snapshot",
         "render/backup_job.sh",
-        "--tag verified,kind=db --json",
-        "--tag kind=db --json",
+        "newest=$(newest_db verified safety-verified)",
+        "newest=$(newest_db kind=db)",
         ("tests/integration/test_backups.py::test_latest_is_the_newest_verified_backup_never_a_newer_failed_one",),
     ),
     M(
@@ -554,8 +554,8 @@ MUTATIONS = (
     M(
         "rollout-gate-accepts-starting",
         "runtime/rollout_gate.py",
-        'if view.exists and view.running and view.health == "healthy":',
-        'if view.exists and view.running and view.health in ("healthy", "starting"):',
+        'if view.exists and view.running and (view.health == "healthy" or name in self.running):',
+        'if view.exists and view.running and (view.health in ("healthy", "starting") or name in self.running):',
         ("tests/integration/test_rollout_gate.py::test_a_container_whose_health_is_still_starting_is_not_healthy",),
     ),
     M(
@@ -648,6 +648,141 @@ MUTATIONS = (
         "uv pip install -q --require-hashes --python policies/venv/bin/python -r policies/requirements.txt",
         "uv pip install -q --python policies/venv/bin/python -r policies/requirements.txt",
         ("tests/unit/test_policy_requirements.py",),
+    ),
+    # issue 16: survivors of the backup service, killed
+    M(
+        "restore-without-health-gate",
+        "ops/backup_ops.py",
+        "    failures += health_gate(ctx)\n",
+        "",
+        ("tests/unit/test_backup.py::test_a_restore_whose_backend_does_not_come_back_healthy_fails_naming_it",),
+    ),
+    M(
+        "safety-backup-prunes",
+        "ops/backup_ops.py",
+        'run_backup(ctx, "before restore", prune=False, safety=True)',
+        'run_backup(ctx, "before restore", safety=True)',
+        (
+            "tests/integration/test_backups.py::test_a_restore_from_an_earlier_same_day_backup_survives_its_own_safety_backup",
+        ),
+    ),
+    M(
+        "backup-health-ignores-a-failed-run",
+        "render/backup_job.sh",
+        '  case $result in ok*) ;; *) healthy=no; echo "LAST BACKUP FAILED: see the result above" ;; esac\n',
+        "",
+        ("tests/unit/test_backup.py::test_the_health_fails_on_a_failed_last_run_however_recent_the_last_success",),
+    ),
+    # issue 16, the data-safety items: one mutation per defect fixed
+    M(
+        "app-connects-as-superuser",
+        "render/app_env.py",
+        'return f"postgresql+asyncpg://{APP_DB_USER}:',
+        'return f"postgresql+asyncpg://{POSTGRES_USER}:',
+        ("tests/unit/test_builders.py::test_database_url_round_trips_any_password_through_sqlalchemy",),
+    ),
+    M(
+        "password-sync-on-the-apps-database",
+        "render/postgres_start.sh",
+        "if ! psql -X -v ON_ERROR_STOP=1 -q -U @POSTGRES_USER@ -d postgres <<'SQL'\n@ROLES@",
+        "if ! psql -X -v ON_ERROR_STOP=1 -q -U @POSTGRES_USER@ -d @POSTGRES_DB@ <<'SQL'\n@ROLES@",
+        (
+            "tests/integration/test_database_roles.py::"
+            "test_postgres_starts_and_syncs_its_passwords_while_finance_report_does_not_exist",
+        ),
+    ),
+    M(
+        "password-sync-logs-its-statement",
+        "render/postgres_start.sh",
+        "PGOPTIONS='-c log_min_error_statement=panic -c log_statement=none -c log_min_duration_statement=-1'",
+        "PGOPTIONS=''",
+        (
+            "tests/integration/test_database_roles.py::test_a_failed_password_sync_leaves_no_password_in_the_servers_log",
+        ),
+    ),
+    M(
+        "restore-swap-in-two-statements",
+        "render/backup_job.sh",
+        "BEGIN;\nSELECT pg_terminate_backend(pid)",
+        "SELECT pg_terminate_backend(pid)",
+        (
+            "tests/integration/test_backups.py::"
+            "test_a_swap_cut_after_its_first_rename_renames_nothing_and_the_kept_name_comes_first",
+        ),
+    ),
+    M(
+        "backup-verifies-a-sharp-drop",
+        "render/backup_job.sh",
+        '  [ "${2:-}" != compare ] || no_sharp_drop\n',
+        "",
+        (
+            "tests/integration/test_backups.py::"
+            "test_a_sharp_drop_since_the_last_verified_backup_is_not_verified_and_prunes_nothing",
+        ),
+    ),
+    M(
+        "restore-ctrl-c-reaches-ssh",
+        "clients/docker_api.py",
+        "preexec_fn=_ignore_sigint,",
+        "",
+        ("tests/unit/test_backup.py::test_ctrl_c_in_the_operators_terminal_does_not_reach_the_ssh_connection",),
+    ),
+    M(
+        "restore-ctrl-c-not-deferred",
+        "ops/backup_ops.py",
+        "with ctrl_c_deferred(ctx.out) as interrupted,",
+        "with contextlib.nullcontext([]) as interrupted,",
+        (
+            "tests/integration/test_backups.py::"
+            "test_ctrl_c_during_a_live_restore_waits_for_it_then_starts_the_backend_and_runs_the_gate",
+        ),
+    ),
+    M(
+        "production-backups-may-use-the-apps-key",
+        "config/stack_config.py",
+        "    if env == naming.PRODUCTION:\n        for key in PRODUCTION_SECRETS:",
+        "    if False:\n        for key in PRODUCTION_SECRETS:",
+        ("tests/unit/test_backup.py::test_production_refuses_to_back_up_with_the_apps_s3_key",),
+    ),
+    M(
+        "separate-storage-advisory-in-production",
+        "config/policy_config.py",
+        '"mandatory" if cfg.env == naming.PRODUCTION else "advisory"',
+        '"advisory"',
+        (
+            "tests/policies/test_backup_policies.py::"
+            "test_separate_backup_storage_is_mandatory_in_production_and_the_committed_stack_has_it",
+        ),
+    ),
+    M(
+        "deploy-waits-for-backup-health",
+        "program/stack.py",
+        'rollout_gate("rollout-gate", gate, containers, app.rolling, self, running=[backup.container])',
+        'rollout_gate("rollout-gate", gate, [*containers, backup.container], app.rolling, self)',
+        (
+            "tests/unit/test_backup.py::test_a_deploy_waits_for_the_backup_service_to_run_not_for_its_backups_to_be_healthy",
+        ),
+    ),
+    M(
+        "job-names-the-untagged-snapshot",
+        "render/backup_job.sh",
+        '  db=$(snapshot_id "$run" db) && [ -n "$db" ] || { note "the tagged snapshot of run $run is not listed"; '
+        'failed "tagging $db verified"; return 1; }\n',
+        "",
+        (
+            "tests/integration/test_backups.py::"
+            "test_the_snapshot_named_in_the_log_and_the_health_line_is_the_tagged_one_and_restores",
+        ),
+    ),
+    M(
+        "swarm-backup-health-fails-on-backups",
+        "program/swarm_backup.py",
+        "job.healthcheck_command(report_only=True),",
+        "job.healthcheck_command(),",
+        (
+            "tests/unit/test_backup.py::"
+            "test_under_swarm_a_failed_or_stale_backup_is_reported_but_does_not_fail_the_tasks_health",
+        ),
     ),
 )
 

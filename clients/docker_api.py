@@ -16,6 +16,7 @@ import contextlib
 import http.client
 import json
 import shutil
+import signal
 import socket
 import subprocess
 from collections.abc import Iterator, Mapping, Sequence
@@ -60,6 +61,10 @@ class _PipeSocket:
 
     def close(self) -> None:
         pass
+
+
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def connection_problem(err: BaseException, proc: subprocess.Popen[bytes] | None = None) -> str:
@@ -117,6 +122,10 @@ class DockerAPI:
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
+                # Ctrl-C in the operator's terminal is the command's to handle (a restore defers it until
+                # its exec ends: ops/backup_ops.py), not a reason for ssh to cut a connection mid-answer;
+                # OpenSSH keeps an inherited SIG_IGN for SIGINT (clientloop.c).
+                preexec_fn=_ignore_sigint,
             )
             conn = http.client.HTTPConnection("docker", timeout=self.timeout)
             conn.sock = _PipeSocket(proc)

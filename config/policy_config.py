@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from config.stack_config import StackConfig
+from render import naming
 
 Derive = Callable[[StackConfig, tuple[str, ...]], Any]
 
@@ -40,6 +41,10 @@ DERIVED: dict[str, dict[str, Derive]] = {
     "vault-kv-enforce-env-path": {"env": _env, "kvMount": lambda cfg, known: cfg.vault_kv_mount},
     "stack-disallow-cross-env-references": {"env": _env, "knownEnvs": _known_envs},
     "pr-env-disallow-shared-resources": {"env": _env, "knownEnvs": _known_envs},
+    # Production's backups must be out of the app key's reach (docs/backups.md); elsewhere a warning.
+    "backup-enforce-separate-storage": {
+        "enforcementLevel": lambda cfg, known: "mandatory" if cfg.env == naming.PRODUCTION else "advisory"
+    },
 }
 # The settings a policy config states about one stack: a `--policy-config` whose values differ from the
 # stack's is for another stack (ops/policy_pack.py names both).

@@ -510,7 +510,7 @@ FIELDS: tuple[Field, ...] = (
     ),
     F(
         "backupS3Bucket",
-        "Bucket of the backup repository (empty: s3Bucket).",
+        "Bucket of the backup repository, versioned (empty: s3Bucket; production's policy requires one of its own).",
         text(BUCKET_RE.match, "an S3 bucket name (lowercase, 3-63 characters), or empty"),
         "",
     ),
@@ -522,11 +522,17 @@ FIELDS: tuple[Field, ...] = (
     ),
     F(
         "backupS3AccessKey",
-        "S3 access key for the backup repository, ideally limited to its prefix (secret; empty: s3AccessKey).",
+        "S3 access key for the backup repository, limited to its bucket or prefix (secret; required in "
+        "production; elsewhere empty: s3AccessKey).",
         Secret(),
         "",
     ),
-    F("backupS3SecretKey", "S3 secret key for the backup repository (secret; empty: s3SecretKey).", Secret(), ""),
+    F(
+        "backupS3SecretKey",
+        "S3 secret key for the backup repository (secret; required in production; elsewhere empty: s3SecretKey).",
+        Secret(),
+        "",
+    ),
     F(
         "backupHeartbeatUrl",
         "URL the backup service GETs after each verified backup, for an external monitor (secret; empty: none).",
@@ -542,6 +548,19 @@ FIELDS: tuple[Field, ...] = (
     F("backupIntervalHours", "Hours between backups, counted from backupTime (24: daily).", Integer(1, 168), 24),
     F("backupKeepDaily", "Verified daily backups kept (the policy requires at least 7).", Integer(1, 366), 7),
     F("backupKeepWeekly", "Verified weekly backups kept beyond the dailies.", Integer(0, 520), 4),
+    F(
+        "backupKeepSafetyDays",
+        "Days the safety backup taken before each restore is kept (apart from the dailies and weeklies).",
+        Integer(1, 366),
+        14,
+    ),
+    F(
+        "backupMaxDropPercent",
+        "Largest drop, since the previous verified backup, of the table count or of a large table's rows that a "
+        "backup may show and still be verified (100: any).",
+        Integer(1, 100),
+        50,
+    ),
     F(
         "backupMemoryMb",
         "Memory limit of the backup container (dump, upload and the restore-check server), MiB.",

@@ -24,6 +24,10 @@ from facts.project import PROJECT
 from render import naming, vault_artifacts
 
 MEMORY_SERVICES = ("postgres", "redis", "backend", "frontend", "prefect", "agent")
+# Secrets production cannot run without although other envs may: the backups' own S3 key, so the app's key
+# (which the backend holds) cannot delete them (docs/backups.md). The offline plan fills them with
+# placeholders as it fills every required secret.
+PRODUCTION_SECRETS = ("backupS3AccessKey", "backupS3SecretKey")
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,10 @@ class BackupSettings:
     interval_hours: int
     keep_daily: int
     keep_weekly: int
+    keep_safety_days: int
+    """Days a safety backup (taken before a restore) is kept, counted from the newest one."""
+    max_drop_percent: int
+    """Largest drop since the previous verified backup that may still be verified."""
     memory_mb: int
 
     @property
@@ -224,6 +232,15 @@ def _load_config(
     values = dict(secret_values) if secret_values is not None else {k: raw[k] for k, ok in present.items() if ok}
     if present["registryToken"] and not v["registryUser"]:
         raise ConfigError("registryUser", "", "the user of registryToken (set both, or neither for anonymous pulls)")
+    if env == naming.PRODUCTION:
+        for key in PRODUCTION_SECRETS:
+            if not present[key]:
+                raise ConfigError(
+                    key,
+                    None,
+                    "a secret in production: an S3 key of the backups' own, limited to their bucket, so the app's "
+                    f"key cannot delete them (docs/backups.md): run `pulumi config set --secret {key}`",
+                )
     if v["registryUser"] and not present["registryToken"]:
         raise ConfigError(
             "registryToken",
@@ -341,5 +358,7 @@ def _backup_settings(v: Mapping[str, Any], env: str, s3_endpoint: str, s3_bucket
         interval_hours=v["backupIntervalHours"],
         keep_daily=v["backupKeepDaily"],
         keep_weekly=v["backupKeepWeekly"],
+        keep_safety_days=v["backupKeepSafetyDays"],
+        max_drop_percent=v["backupMaxDropPercent"],
         memory_mb=v["backupMemoryMb"],
     )

@@ -412,6 +412,13 @@ SERVICE_CONVERGE = Fact(
     "it, create and update return at once. converge_config conflicts with mode.global.",
     f"{DOCKER_TF}/resource_docker_service_funcs.go:52-75,200-223,341-355,434-449; resource_docker_service.go:963-968",
 )
+SWARM_TASK_HEALTH = Fact(
+    "A Swarm task whose container has a health check is reported running only once the check says healthy (a "
+    "service update with converge_config waits for that), and a running task whose check turns unhealthy is shut "
+    "down and replaced.",
+    "moby/moby@b985e2313a:daemon/cluster/executor/container/controller.go:256-300 (Start waits for "
+    "health_status: healthy), 305-322 and 714-731 (Wait: unhealthy -> Shutdown)",
+)
 SERVICE_STOP_ON_DELETE = Fact(
     "Deleting a service removes it and, when stop_grace_period is set (not 0s), waits up to that long for each "
     "task's container to be removed: Swarm itself stops each task with the spec's stop signal and grace.",

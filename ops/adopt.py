@@ -42,7 +42,7 @@ from render.secrets import GENERATED
 SERVICES = tuple(VaultService)
 # Keys the program writes itself (the rest of a KV document is kept as it is).
 OWNED = {
-    "postgres": {"POSTGRES_PASSWORD"},
+    "postgres": {"POSTGRES_PASSWORD", "APP_DB_PASSWORD", "BACKUP_DB_PASSWORD"},
     "redis": {"PASSWORD"},
     "app": set(APP_SECRET_KEYS),
     "backup": {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "RESTIC_PASSWORD", "PGPASSWORD", "HEARTBEAT_URL"},

@@ -42,8 +42,13 @@ def human_age(seconds: int | None) -> str:
 
 
 def ages_line(ages: Ages) -> str:
+    """The ages, flagged first in capitals when stale or when the last run failed: `invoke status` shows
+    it above its problem lines."""
+    stale = any(age is None or age > ages.max_age for age in (ages.backup, ages.verified))
+    flags = [word for word, on in (("STALE", stale), ("LAST RUN FAILED", not ages.result.startswith("ok"))) if on]
     return (
-        f"last backup {human_age(ages.backup)}, last verified restore {human_age(ages.verified)} (allowed: "
+        "".join(f"{flag}: " for flag in flags)
+        + f"last backup {human_age(ages.backup)}, last verified restore {human_age(ages.verified)} (allowed: "
         f"{ages.max_age // 3600}h)"
     )
 

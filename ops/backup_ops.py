@@ -1,6 +1,6 @@
 """Operator commands of the backup service (docs/backups.md):
 
-    uv run invoke backup  --stack S [--yes]                       a backup now; waits and reports
+    uv run invoke backup  --stack S [--yes] [--accept-drop]       a backup now; waits and reports
     uv run invoke backups --stack S                               snapshots: time, size, verification
     uv run invoke restore --stack S --from latest|ID [--into-scratch] [--unverified] [--yes]
 
@@ -12,21 +12,25 @@ the operator's machine. The env's containers are found by their `finance-report.
 
 `restore` takes a safety backup first (and stops if it fails), stops the env's backend and worker,
 restores into a new database and swaps it in (the old one is renamed, never dropped), starts them again
-and runs the rollout gate's health checks. `--into-scratch` restores into a new database beside the live
-one and touches nothing else. `latest` is the newest backup that passed its restore check; an id of one
-that failed it (or was never checked) is refused unless `--unverified`. Exit codes: 0 done; 1 failed (one
-line per failure) or not confirmed (a no, or standard input closed without --yes: ops/command.py); 2 bad
-input.
+and runs the rollout gate's health checks. Ctrl-C once the backend is stopped is deferred: the restore
+in the container runs to its end, the backend and worker start, the gate runs, then the command exits 1.
+`--into-scratch` restores into a new database beside the live one and touches nothing else. `latest` is
+the newest backup that passed its restore check; an id of one that failed it (or was never checked) is
+refused unless `--unverified`. Exit codes: 0 done; 1 failed (one line per failure) or not confirmed (a no,
+or standard input closed without --yes: ops/command.py); 2 bad input.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
+import signal
 import struct
 import sys
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TextIO
@@ -169,6 +173,8 @@ class Backup:
     tables: int | None
     run: str
     full_id: str = ""
+    kind: str = ""
+    """"safety" for the backup taken before a restore (a retention of its own), else empty."""
 
 
 def backups_of(snapshots: Sequence[dict[str, Any]]) -> list[Backup]:
@@ -179,7 +185,8 @@ def backups_of(snapshots: Sequence[dict[str, Any]]) -> list[Backup]:
         if "kind=db" not in tags:
             continue
         values = dict(t.split("=", 1) for t in tags if "=" in t)
-        verification = "verified" if "verified" in tags else "failed" if "verify-failed" in tags else "unverified"
+        passed = "verified" in tags or "safety-verified" in tags
+        verification = "verified" if passed else "failed" if "verify-failed" in tags else "unverified"
         rows.append(
             Backup(
                 time=str(s.get("time", ""))[:19].replace("T", " ") + "Z",
@@ -189,6 +196,7 @@ def backups_of(snapshots: Sequence[dict[str, Any]]) -> list[Backup]:
                 tables=int(values["tables"]) if values.get("tables", "").isdigit() else None,
                 run=values.get("run", ""),
                 full_id=str(s.get("id") or s.get("short_id") or ""),
+                kind="safety" if "safety" in tags else "",
             )
         )
     return sorted(rows, key=lambda b: (b.time, b.id))
@@ -206,14 +214,19 @@ def human_size(size: int | None) -> str:
 
 
 def render_backups(rows: Sequence[Backup]) -> str:
-    lines = [f"{'time (UTC)':<21} {'snapshot':<9} {'size':>10}  {'restore check':<13} tables"]
+    lines = [f"{'time (UTC)':<21} {'snapshot':<9} {'size':>10}  {'restore check':<13} tables kind"]
     for b in rows:
+        tables = str(b.tables) if b.tables is not None else "-"
         lines.append(
-            f"{b.time:<21} {b.id:<9} {human_size(b.size):>10}  {b.verification:<13} "
-            f"{b.tables if b.tables is not None else '-'}"
+            f"{b.time:<21} {b.id:<9} {human_size(b.size):>10}  {b.verification:<13} {tables:<6} {b.kind}".rstrip()
         )
     verified = sum(b.verification == "verified" for b in rows)
-    lines.append(f"{len(rows)} backups, {verified} verified")
+    safety = sum(b.kind == "safety" for b in rows)
+    lines.append(
+        f"{len(rows)} backups"
+        + (f" ({safety} of them safety backups before a restore)" if safety else "")
+        + f", {verified} verified"
+    )
     return "\n".join(lines)
 
 
@@ -267,18 +280,26 @@ def context(
     )
 
 
-def run_backup(ctx: Context, reason: str = "on demand", prune: bool = True) -> None:
+def run_backup(
+    ctx: Context, reason: str = "on demand", prune: bool = True, safety: bool = False, accept_drop: bool = False
+) -> None:
     name = backup_container(ctx.api, ctx.env)
-    argv = [job.SCRIPT_PATH, "run", reason, *([] if prune else ["--no-prune"])]
-    code, _out, err = exec_run(ctx.api, name, argv, on_stderr=ctx.progress)
+    flags = [*([] if prune else ["--no-prune"]), *(["--safety"] if safety else []), *(["--accept-drop"] * accept_drop)]
+    code, _out, err = exec_run(ctx.api, name, [job.SCRIPT_PATH, "run", reason, *flags], on_stderr=ctx.progress)
     if code != 0:
         raise OperatorError(f"backup of env {ctx.env} failed: {last_line(err) or f'exit {code}'}")
 
 
-def cmd_backup(ctx: Context) -> int:
+def cmd_backup(ctx: Context, accept_drop: bool = False) -> int:
     backup_container(ctx.api, ctx.env)  # the host and its backup service first: never ask for what cannot run
-    ctx.confirm(f"Back up env {ctx.env} now?")
-    run_backup(ctx)
+    question = f"Back up env {ctx.env} now?"
+    if accept_drop:
+        question = (
+            f"Back up env {ctx.env} now, and verify it even if its tables or rows dropped sharply since the last "
+            "verified backup (it then counts for retention like any other)?"
+        )
+    ctx.confirm(question)
+    run_backup(ctx, accept_drop=accept_drop)
     print(f"backup of env {ctx.env} done and verified", file=ctx.out)
     return 0
 
@@ -355,7 +376,9 @@ def cmd_restore(
 
     ctx.say(f"safety backup of env {ctx.env} first")
     try:
-        run_backup(ctx, "before restore", prune=False)
+        # Tagged safety, kept backupKeepSafetyDays apart from the dailies; it prunes nothing: the snapshot
+        # about to be restored may be one the day's retention would forget.
+        run_backup(ctx, "before restore", prune=False, safety=True)
     except OperatorError as safety_backup_failed:
         raise OperatorError(f"{safety_backup_failed}; nothing was restored") from None
     if into_scratch:
@@ -366,9 +389,10 @@ def cmd_restore(
         return 0
 
     stopped: list[str] = []
-    failures = []
-    try:
-        # Inside the try: a stop that fails starts again what was already stopped.
+    failures: list[str] = []
+    with ctrl_c_deferred(ctx.out) as interrupted, contextlib.ExitStack() as finally_start:
+        # Registered first: a stop that fails starts again what was already stopped.
+        finally_start.callback(start_again, ctx, stopped, failures)
         for row in env_containers(ctx.api, ctx.env):
             if (
                 row.get("Labels", {}).get(L.SERVICE) in (Service.BACKEND, Service.PREFECT_WORKER)
@@ -387,17 +411,51 @@ def cmd_restore(
                 failures.append(last_line(err) or f"restore exited {code}")
             else:
                 print(last_line(out), file=ctx.out)
-    finally:
-        for container in stopped:
-            answer = ctx.api.request("POST", f"/containers/{container}/start")
-            if answer.status >= 400 and answer.status != 304:
-                failures.append(f"starting {container} again failed ({answer.status})")
-            else:
-                ctx.say(f"started {container}")
+    if interrupted:
+        failures.append("interrupted (Ctrl-C): the restore ran to its end first, then the backend and worker started")
     failures += health_gate(ctx)
     if failures:
         raise OperatorError("; ".join(failures))
     return 0
+
+
+def start_again(ctx: Context, stopped: Sequence[str], failures: list[str]) -> None:
+    for container in stopped:
+        answer = ctx.api.request("POST", f"/containers/{container}/start")
+        if answer.status >= 400 and answer.status != 304:
+            failures.append(f"starting {container} again failed ({answer.status})")
+        else:
+            ctx.say(f"started {container}")
+
+
+@contextlib.contextmanager
+def ctrl_c_deferred(out: TextIO) -> Iterator[list[int]]:
+    """Ctrl-C (SIGINT) while the env is half-restored is noted and said, not obeyed: the restore runs in
+    the backup container (a Docker exec that a closed connection does not stop), so cutting the command
+    short would start the backend on a database still being swapped and skip the health gate. The
+    command goes on to the end of the restore, starts the backend and worker, runs the gate, then exits 1.
+    The yielded list holds one entry per Ctrl-C. (ssh to the Docker host ignores SIGINT:
+    clients/docker_api.py.) Only the main thread may set a handler: elsewhere nothing is deferred."""
+    noted: list[int] = []
+
+    def note(signum: int, _frame: object) -> None:
+        if not noted:
+            print(
+                "Ctrl-C: the restore goes on to its end inside the backup container (stopped midway it would leave "
+                "the env half-restored); the backend and worker start after it, then the health gate runs",
+                file=out,
+                flush=True,
+            )
+        noted.append(signum)
+
+    if threading.current_thread() is not threading.main_thread():
+        yield noted
+        return
+    previous = signal.signal(signal.SIGINT, note)
+    try:
+        yield noted
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def health_gate(ctx: Context) -> list[str]:
@@ -405,14 +463,19 @@ def health_gate(ctx: Context) -> list[str]:
     healthy, and the public health URLs answering when the stack gates on them."""
     from runtime.rollout_gate import Gate
 
-    names = [name_of(r) for r in env_containers(ctx.api, ctx.env)]
+    rows = env_containers(ctx.api, ctx.env)
+    # The backup service need only run: its health reports its last backup, a signal of its own.
+    running = [name_of(r) for r in rows if r.get("Labels", {}).get(L.SERVICE) == Service.BACKUP]
+    healthy = [name_of(r) for r in rows if name_of(r) not in running]
     urls = (f"{ctx.site}/api/health", f"{ctx.site}/") if ctx.public_gate else ()
     quiet = ctx.progress.quiet if ctx.progress is not None else False
     say = lambda line: print(line, file=ctx.out, flush=True)  # noqa: E731
-    problems = Gate(ctx.api, names, urls=urls, timeout=600, say=say, quiet=quiet).run()
+    problems = Gate(ctx.api, healthy, urls=urls, timeout=600, say=say, quiet=quiet, running=running).run()
     if not problems:
         print(
-            f"health gate: {len(names)} containers healthy" + (f", {len(urls)} URLs answer" if urls else ""),
+            f"health gate: {len(healthy)} containers healthy"
+            + (f", {len(running)} running" if running else "")
+            + (f", {len(urls)} URLs answer" if urls else ""),
             file=ctx.out,
         )
     return [f"health gate: {p}" for p in problems]
@@ -429,6 +492,7 @@ def execute(
     into_scratch: bool = False,
     unverified: bool = False,
     no_http: bool = False,
+    accept_drop: bool = False,
     quiet: bool = False,
     out: TextIO | None = None,
     read: Callable[[str], str] = input,
@@ -437,7 +501,7 @@ def execute(
     if no_http:
         ctx.public_gate = False
     if command == "backup":
-        return cmd_backup(ctx)
+        return cmd_backup(ctx, accept_drop)
     if command == "backups":
         return cmd_backups(ctx)
     return cmd_restore(ctx, source, into_scratch, unverified)

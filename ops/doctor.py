@@ -519,6 +519,61 @@ class Doctor:
                 )
         return found
 
+    def backup_storage(self) -> list[Finding]:
+        """The backup bucket keeps versions (or locks objects): restic's prune deletes with the backup key,
+        so without versions that key can destroy every backup for good. Asked with the backup key from
+        BACKUP_AWS_ACCESS_KEY_ID/BACKUP_AWS_SECRET_ACCESS_KEY (its policy must allow GetBucketVersioning,
+        docs/backups.md); without it nothing is claimed."""
+        import boto3
+        import botocore.exceptions
+
+        key, secret = os.environ.get("BACKUP_AWS_ACCESS_KEY_ID"), os.environ.get("BACKUP_AWS_SECRET_ACCESS_KEY")
+        if not (key and secret):
+            return []
+        backup = self.cfg.backup
+        assert backup is not None  # load_config always sets it
+        check = f"s3 backup bucket {backup.bucket}"
+        client = boto3.client(
+            "s3",
+            endpoint_url=backup.endpoint,
+            region_name="us-east-1",
+            aws_access_key_id=key,
+            aws_secret_access_key=secret,
+        )
+        try:
+            versioning = client.get_bucket_versioning(Bucket=backup.bucket).get("Status", "")
+            try:
+                lock = client.get_object_lock_configuration(Bucket=backup.bucket)["ObjectLockConfiguration"]
+            except botocore.exceptions.ClientError:
+                lock = {}  # none configured (ObjectLockConfigurationNotFoundError), or not supported
+        except botocore.exceptions.ClientError as err:
+            code = err.response.get("Error", {}).get("Code", "")
+            return [
+                Finding(
+                    check,
+                    False,
+                    f"the backup key may not read the versioning of {backup.bucket} ({code})",
+                    "allow s3:GetBucketVersioning on the bucket in the backup user's policy",
+                )
+            ]
+        except (botocore.exceptions.BotoCoreError, OSError) as err:
+            return [Finding(check, False, f"{backup.endpoint} did not answer: {why_unreachable(err)}", "")]
+        if lock.get("ObjectLockEnabled") == "Enabled":
+            return [Finding(check, True, "object lock enabled: locked versions cannot be deleted before their time")]
+        if versioning == "Enabled":
+            return [
+                Finding(check, True, "versioning enabled: what the backup key deletes or overwrites stays recoverable")
+            ]
+        return [
+            Finding(
+                check,
+                False,
+                f"{backup.bucket} keeps no versions (versioning {versioning.lower() or 'never enabled'}): the "
+                "backup key can destroy every backup for good",
+                f"mc version enable <alias>/{backup.bucket} (docs/backups.md)",
+            )
+        ]
+
     def all(self) -> list[Finding]:
         findings: list[Finding] = []
 
@@ -538,7 +593,7 @@ class Doctor:
 
         attempt(self.docker_version)
         if findings and not findings[-1].ok and findings[-1].check == "docker host":
-            return findings + self.vault() + self.s3()
+            return findings + self.vault() + self.s3() + self.backup_storage()
         attempt(self.swap_accounting)
         attempt(self.swarm if self.cfg.runtime == "swarm" else self.traefik_network)
         attempt(self.present_or_pull)
@@ -558,6 +613,7 @@ class Doctor:
             )
         findings += self.vault()
         findings += self.s3()
+        findings += self.backup_storage()
         return findings
 
 

@@ -121,11 +121,15 @@ def with_missing_secrets(
     """Fill required secret keys that a stack file leaves to `pulumi config set --secret` with
     generated placeholders, so a plan runs without anyone's credentials (e.g. on fork PRs)."""
     from config.schema import FIELDS
+    from config.stack_config import PRODUCTION_SECRETS
+    from render.naming import PRODUCTION
 
     config, keys = dict(config), list(secret_keys)
+    production = config.get(f"{PROJECT}:env") == PRODUCTION
     for spec in FIELDS:
         full = f"{PROJECT}:{spec.key}"
-        if spec.secret and spec.required and full not in config:
+        required = spec.required or (production and spec.key in PRODUCTION_SECRETS)
+        if spec.secret and required and full not in config:
             config[full] = placeholder_secret(spec.key, seed)
             keys.append(full)
     kept = f"{PROJECT}:vaultKeptValues"

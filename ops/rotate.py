@@ -3,7 +3,8 @@ replacing its resource (`pulumi up --replace <urn>`), after saying what that doe
 (docs/rotation.md).
 
 WHAT is app-secret-id, postgres-secret-id, redis-secret-id, backup-secret-id (a service's AppRole
-secret-id), postgres-password, redis-password or secret-key (the backend's SECRET_KEY). The resource and its
+secret-id), postgres-password, postgres-app-password, postgres-backup-password (the superuser's, the app's
+and the backup's database roles), redis-password or secret-key (the backend's SECRET_KEY). The resource and its
 engine URN come from the program's own plan (ops/program_run.py, as the offline plan computes them),
 never from a hand-written string. Which containers the replace recreates is computed from the program
 too: it is run again with a new value for that resource, as the engine would see it after the replace,
@@ -103,13 +104,31 @@ KINDS = {
         ),
         Kind(
             "postgres-password",
-            "New database password. Postgres is replaced delete-first: it stops, starts again on the same data and "
-            "applies the new password to its role, so requests that need the database fail for the seconds until it "
-            "is healthy. The backend rolls to a new revision with the new DATABASE_URL; the backup service restarts "
-            "with its own copy of the password. Nobody is logged out; no data changes.",
+            "New password of Postgres's superuser (used by Postgres's own start script alone). Postgres is replaced "
+            "delete-first: it stops, starts again on the same data and applies the new password to its role, so "
+            "requests that need the database fail for the seconds until it is healthy. Nobody is logged out; no "
+            "data changes.",
             "requests that need the database fail for the seconds Postgres takes to restart; nobody is logged out",
             "postgres",
             "POSTGRES_PASSWORD",
+        ),
+        Kind(
+            "postgres-app-password",
+            "New password of the app's database role (DATABASE_URL). Postgres is replaced delete-first and applies "
+            "it at start, so requests that need the database fail for the seconds until it is healthy; the "
+            "backend rolls to a new revision with the new DATABASE_URL. Nobody is logged out; no data changes.",
+            "requests that need the database fail for the seconds Postgres takes to restart; nobody is logged out",
+            "postgres",
+            "APP_DB_PASSWORD",
+        ),
+        Kind(
+            "postgres-backup-password",
+            "New password of the backup service's database role. Postgres is replaced delete-first and applies it "
+            "at start, so requests that need the database fail for the seconds until it is healthy; the backup "
+            "service restarts with its own copy of the password. Nobody is logged out; no data changes.",
+            "requests that need the database fail for the seconds Postgres takes to restart; nobody is logged out",
+            "postgres",
+            "BACKUP_DB_PASSWORD",
         ),
         Kind(
             "redis-password",

@@ -1,6 +1,7 @@
 """The backup policies (invariant 9): every env's database has a scheduled backup service, its repository
-is off the Docker host, its retention keeps at least a week of dailies, and (advisory) the backups sit
-in a bucket and behind an S3 key of their own, out of the app's reach.
+is off the Docker host, its retention keeps at least a week of dailies, and the backups sit in a bucket
+and behind an S3 key of their own, out of the app's reach (advisory by default; mandatory for production,
+config/policy_config.py derives that from the stack).
 
 They read what the backup container declares (program/backup.py, render/backup_job.py): its
 `finance-report.service=backup` label and its non-secret settings in `envs` (RESTIC_REPOSITORY,
@@ -306,8 +307,8 @@ SEPARATE_FIX = (
 
 SEPARATE = StackValidationPolicy(
     name="backup-enforce-separate-storage",
-    description="Recommends a backup bucket and S3 key apart from the app's, so the app's key cannot delete the "
-    "backups.",
+    description="Requires a backup bucket and S3 key apart from the app's, so the app's key cannot delete the backups "
+    "(advisory by default, mandatory for production: config/policy_config.py).",
     validate=validate_separate_storage,
     enforcement_level=EnforcementLevel.ADVISORY,
     severity=Severity.HIGH,

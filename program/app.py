@@ -97,7 +97,7 @@ def app_secrets(parent: pulumi.Resource, name: str, env: str, args: AppSecretsAr
     fernet = random.RandomBytes(f"{name}-llm-key", length=32, opts=generated_options(parent, protect=keep))
     generated_llm = fernet.base64.apply(fernet_key)
     owned: dict[str, pulumi.Input[str]] = {
-        "DATABASE_URL": pulumi.Output.from_input(args.postgres_password).apply(
+        "DATABASE_URL": pulumi.Output.from_input(args.database_password).apply(
             lambda pw: app_env.database_url(pw, env)
         ),
         "REDIS_URL": pulumi.Output.from_input(args.redis_password).apply(lambda pw: app_env.redis_url(pw, env)),
@@ -117,7 +117,7 @@ def app_secrets(parent: pulumi.Resource, name: str, env: str, args: AppSecretsAr
 class AppSecretsArgs(Protocol):
     """What app_secrets reads (AppArgs, and runtime swarm's app args, have these)."""
 
-    postgres_password: pulumi.Input[str]
+    database_password: pulumi.Input[str]
     redis_password: pulumi.Input[str]
     operator_secrets: Mapping[str, pulumi.Input[str]]
     llm_encryption: bool
@@ -143,7 +143,8 @@ class AppArgs:
     agent: AgentSettings
     literals: Mapping[str, str]
     """Non-secret backend variables (app_env.backend_literals)."""
-    postgres_password: pulumi.Input[str]
+    database_password: pulumi.Input[str]
+    """Secret: the password of the app's database role (render/postgres.APP_ROLE), for DATABASE_URL."""
     redis_password: pulumi.Input[str]
     operator_secrets: Mapping[str, pulumi.Input[str]]
     """S3_ACCESS_KEY, S3_SECRET_KEY and the optional S3_PUBLIC_*, ZAI_API_KEY (absent: "")."""

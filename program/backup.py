@@ -26,7 +26,7 @@ from config.stack_config import BackupSettings
 from program import named
 from program.containers import fixed_container
 from program.vault_agent import AgentSettings, VaultAgentSidecar, secrets_mount
-from render import app_env, naming
+from render import app_env, naming, postgres
 from render import backup_job as job
 from render import vault_artifacts as va
 from render.hardening import Limits, Stop, hardened_container_args, healthcheck
@@ -71,9 +71,12 @@ def job_settings(settings: BackupSettings, env: str) -> job.JobSettings:
         interval_hours=settings.interval_hours,
         keep_daily=settings.keep_daily,
         keep_weekly=settings.keep_weekly,
+        keep_safety_days=settings.keep_safety_days,
+        max_drop_percent=settings.max_drop_percent,
         pg_host=naming.container_name("postgres", env),
         pg_port=app_env.POSTGRES_PORT,
-        pg_user=app_env.POSTGRES_USER,
+        pg_user=postgres.BACKUP_ROLE,
+        db_owner=postgres.APP_ROLE,
         pg_database=app_env.POSTGRES_DB,
     )
 
@@ -100,8 +103,9 @@ class BackupArgs:
     """The env's internal network, where Postgres answers."""
     agent: AgentSettings
     """Shared vault-agent settings."""
-    postgres_password: pulumi.Input[str]
-    """Secret: the database password (the backup KV holds its own copy)."""
+    database_password: pulumi.Input[str]
+    """Secret: the password of the backup's database role (render/postgres.BACKUP_ROLE; the backup KV holds
+    its own copy)."""
     s3_access_key: pulumi.Input[str]
     """Secret: S3 access key for the repository."""
     s3_secret_key: pulumi.Input[str]
@@ -135,7 +139,7 @@ class BackupComponent(pulumi.ComponentResource):
             "AWS_ACCESS_KEY_ID": args.s3_access_key,
             "AWS_SECRET_ACCESS_KEY": args.s3_secret_key,
             "RESTIC_PASSWORD": password.result,
-            "PGPASSWORD": args.postgres_password,
+            "PGPASSWORD": args.database_password,
             "HEARTBEAT_URL": args.heartbeat_url,
         }
         self.sidecar = args.agent.sidecar(
@@ -188,8 +192,9 @@ class BackupComponent(pulumi.ComponentResource):
                     retries=2,
                     start_period=START_PERIOD,
                 ),
-                wait=True,
-                wait_timeout=START_PERIOD,
+                # Not waited for: its health reports the last backup (one S3 outage makes it unhealthy until
+                # the next good run), a signal of its own that must not block deploys. It must run: the
+                # provider checks that (must_run) and the rollout gate too.
                 **hardened_container_args(args.limits, stop=STOP, user=job.USER),
             ),
             pulumi.ResourceOptions(parent=self, depends_on=[self.sidecar.container, *args.depends_on]),

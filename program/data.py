@@ -1,5 +1,6 @@
 """Where a datastore keeps its data: an adopted host directory, or a protected, retained named volume
-(a PR env's volume is neither: it goes with its pull request)."""
+(a PR env's volume is neither: it goes with its pull request); and the passwords it is reached with.
+Both runtimes (program/datastore.py, program/swarm_datastore.py) declare them here, alike."""
 
 from __future__ import annotations
 
@@ -7,9 +8,12 @@ from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_docker as docker
+import pulumi_random as random
 
 from render import naming
+from render.datastore_spec import DatastoreSpec
 from render.labels import volume_labels
+from render.secrets import GENERATED_PASSWORD, generated_options
 
 
 @dataclass
@@ -34,3 +38,28 @@ def data_storage(
         opts=pulumi.ResourceOptions(parent=parent, protect=keep, retain_on_delete=keep, delete_before_replace=True),
     )
     return DataStorage(mounts=[docker.ContainerMountArgs(type="volume", source=volume.name, target=target)])
+
+
+@dataclass
+class DatastorePasswords:
+    password: pulumi.Output[str]
+    """Secret: the server's password (Redis: the app's URL is built from it; Postgres: its superuser's)."""
+    generated: dict[str, pulumi.Output[str]]
+    """Secret: the spec's other generated passwords by KV key (Postgres: its app's and backup's roles)."""
+
+    def kv(self, spec: DatastoreSpec) -> dict[str, pulumi.Output[str]]:
+        """What the program owns in the service's KV secret."""
+        return {spec.password_key: self.password, **self.generated}
+
+
+def datastore_passwords(name: str, spec: DatastoreSpec, parent: pulumi.Resource) -> DatastorePasswords:
+    """The server's password and the spec's other ones, each a RandomPassword named `<name>-<suffix>`."""
+
+    def generate(suffix: str) -> pulumi.Output[str]:
+        resource = random.RandomPassword(f"{name}-{suffix}", **GENERATED_PASSWORD, opts=generated_options(parent))
+        return pulumi.Output.secret(resource.result)
+
+    return DatastorePasswords(
+        password=generate("password"),
+        generated={key: generate(suffix) for key, suffix in spec.generated.items()},
+    )

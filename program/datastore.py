@@ -14,16 +14,15 @@ from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_docker as docker
-import pulumi_random as random
 
 from program.containers import fixed_container
-from program.data import data_storage
+from program.data import data_storage, datastore_passwords
 from program.vault_agent import AgentSettings, VaultAgentSidecar, secrets_mount
 from render import naming
 from render.datastore_spec import DatastoreSpec
 from render.hardening import Limits, hardened_container_args, healthcheck
 from render.labels import container_labels
-from render.secrets import GENERATED_PASSWORD, generated_options, kept_merge
+from render.secrets import kept_merge
 
 
 @dataclass
@@ -46,7 +45,9 @@ class DatastoreArgs:
 
 class DatastoreComponent(pulumi.ComponentResource):
     password: pulumi.Output[str]
-    """Secret: the server's password (the app's URLs are built from it)."""
+    """Secret: the server's password (Redis: the app's URL is built from it)."""
+    generated: dict[str, pulumi.Output[str]]
+    """Secret: the spec's other generated passwords by KV key (Postgres: its app's and backup's roles)."""
     container: docker.Container
     container_name: pulumi.Output[str]
     sidecar: VaultAgentSidecar
@@ -54,10 +55,10 @@ class DatastoreComponent(pulumi.ComponentResource):
     def __init__(self, name: str, spec: DatastoreSpec, args: DatastoreArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("finance-report:datastore:Datastore", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        generated = random.RandomPassword(f"{name}-password", **GENERATED_PASSWORD, opts=generated_options(self))
-        self.password = pulumi.Output.secret(generated.result)
+        passwords = datastore_passwords(name, spec, self)
+        self.password, self.generated = passwords.password, passwords.generated
 
-        kv = kept_merge({spec.password_key: self.password}, args.kept)
+        kv = kept_merge(passwords.kv(spec), args.kept)
         self.sidecar = args.agent.sidecar(self, f"{name}-vault", spec.service, kv, spec.templates, spec.gid)
         image = docker.RemoteImage(f"{name}-image", name=args.image, keep_locally=True, opts=child)
         storage = data_storage(name, spec.service, args.env, args.data_path, spec.data_dir, self)

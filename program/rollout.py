@@ -32,7 +32,9 @@ class RolloutGateArgs:
     """Public URLs that must answer through Traefik (empty: not checked)."""
 
 
-def gate_command(args: RolloutGateArgs, healthy: Sequence[str], watched: Sequence[str]) -> str:
+def gate_command(
+    args: RolloutGateArgs, healthy: Sequence[str], watched: Sequence[str], running: Sequence[str] = ()
+) -> str:
     """The command line `pulumi up` runs (pure: names are plain strings here)."""
     argv = [
         "uv",
@@ -49,6 +51,8 @@ def gate_command(args: RolloutGateArgs, healthy: Sequence[str], watched: Sequenc
         argv += ["--ssh-opts", json.dumps(list(args.ssh_opts))]
     for name in healthy:
         argv += ["--healthy", name]
+    for name in running:
+        argv += ["--running", name]
     for name in watched:
         argv += ["--watch", name]
     argv += ["--watch-seconds", str(args.watch_seconds)]
@@ -63,13 +67,19 @@ def rollout_gate(
     containers: Sequence[docker.Container],
     watched: Sequence[docker.Container],
     parent: pulumi.Resource,
+    running: Sequence[docker.Container] = (),
 ) -> command.local.Command:
+    """`containers` must turn healthy, `running` (the backup service) only run."""
     names = pulumi.Output.all(*[c.name for c in containers])
     watched_names = pulumi.Output.all(*[c.name for c in watched])
+    running_names = pulumi.Output.all(*[c.name for c in running])
+    every = [*containers, *running]
     return command.local.Command(
         name,
-        create=pulumi.Output.all(names, watched_names).apply(lambda nw: gate_command(args, nw[0], nw[1])),
+        create=pulumi.Output.all(names, watched_names, running_names).apply(
+            lambda nwr: gate_command(args, nwr[0], nwr[1], nwr[2])
+        ),
         # A replaced container has a new id: the gate runs again for it.
-        triggers=[c.id for c in containers],
-        opts=pulumi.ResourceOptions(parent=parent, depends_on=list(containers)),
+        triggers=[c.id for c in every],
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=every),
     )

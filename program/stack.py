@@ -247,7 +247,7 @@ class FinanceReportStack(pulumi.ComponentResource):
                 traefik_network=shared.traefik_network,
                 agent=shared.agent,
                 literals=literals,
-                postgres_password=postgres.password,
+                database_password=postgres.generated["APP_DB_PASSWORD"],
                 redis_password=redis.password,
                 operator_secrets={OPERATOR_SECRETS[k]: v for k, v in cfg.secrets.items() if k in OPERATOR_SECRETS},
                 kept=shared.kept_for("app"),
@@ -273,7 +273,7 @@ class FinanceReportStack(pulumi.ComponentResource):
                 limits=Limits(cfg.backup.memory_mb, cfg.log_max_size, cfg.log_max_files),
                 internal_network=shared.internal.name,
                 agent=shared.agent,
-                postgres_password=postgres.password,
+                database_password=postgres.generated["BACKUP_DB_PASSWORD"],
                 s3_access_key=cfg.secrets.get("backupS3AccessKey") or cfg.secrets["s3AccessKey"],
                 s3_secret_key=cfg.secrets.get("backupS3SecretKey") or cfg.secrets["s3SecretKey"],
                 heartbeat_url=cfg.secrets.get("backupHeartbeatUrl", ""),
@@ -306,9 +306,9 @@ class FinanceReportStack(pulumi.ComponentResource):
             redis.container,
             *app.containers,
             backup.sidecar.container,
-            backup.container,
         ]
-        rollout_gate("rollout-gate", gate, containers, app.rolling, self)
+        # The backup service's health is its own signal (status, health line): running is enough here.
+        rollout_gate("rollout-gate", gate, containers, app.rolling, self, running=[backup.container])
 
     def _outputs(
         self,

@@ -75,7 +75,7 @@ class SwarmAppArgs:
     swarm: SwarmSettings
     monitor_seconds: int
     literals: Mapping[str, str]
-    postgres_password: pulumi.Input[str]
+    database_password: pulumi.Input[str]
     redis_password: pulumi.Input[str]
     operator_secrets: Mapping[str, pulumi.Input[str]]
     kept: pulumi.Input[Mapping[str, str]] = field(default_factory=dict)

@@ -40,7 +40,8 @@ from render.hardening import Limits
 from render.labels import resource_labels, volume_labels
 from render.secrets import generated_options, keeps_data, kept_merge
 
-# The first backup of a new env (dump, upload, restore check) runs before the task turns healthy.
+# The task turns healthy at its first probe (its health check reports backups, never fails on them), while
+# the first backup of a new env (dump, upload, restore check) runs.
 CONVERGE = "20m"
 SCRIPT_MODE = 0o555
 
@@ -55,7 +56,7 @@ class SwarmBackupArgs:
     """Id of the internal overlay, where Postgres answers."""
     agent: AgentSettings
     data_node: str
-    postgres_password: pulumi.Input[str]
+    database_password: pulumi.Input[str]
     s3_access_key: pulumi.Input[str]
     s3_secret_key: pulumi.Input[str]
     heartbeat_url: pulumi.Input[str] = ""
@@ -79,7 +80,7 @@ class SwarmBackup(pulumi.ComponentResource):
             "AWS_ACCESS_KEY_ID": args.s3_access_key,
             "AWS_SECRET_ACCESS_KEY": args.s3_secret_key,
             "RESTIC_PASSWORD": password.result,
-            "PGPASSWORD": args.postgres_password,
+            "PGPASSWORD": args.database_password,
             "HEARTBEAT_URL": args.heartbeat_url,
         }
         self.vault = SwarmVault(
@@ -141,8 +142,10 @@ class SwarmBackup(pulumi.ComponentResource):
                         ],
                         configs=[script],
                         labels=sw.task_labels(env, SERVICE, self.vault.restart_digest),
+                        # Report-only: Swarm would replace a task whose backup failed, over and over, and
+                        # hold every update of it until the next good backup (facts.providers.SWARM_TASK_HEALTH).
                         healthcheck=sw.healthcheck(
-                            job.healthcheck_command(),
+                            job.healthcheck_command(report_only=True),
                             interval=HEALTH_INTERVAL,
                             timeout=10,
                             retries=2,

@@ -17,9 +17,8 @@ from typing import cast
 
 import pulumi
 import pulumi_docker as docker
-import pulumi_random as random
 
-from program.data import DataStorage, data_storage
+from program.data import DataStorage, data_storage, datastore_passwords
 from program.swarm_services import fixed_service
 from program.swarm_vault import SwarmVault, SwarmVaultArgs
 from program.vault_agent import AgentSettings
@@ -27,7 +26,7 @@ from render import naming
 from render import swarm as sw
 from render.datastore_spec import DatastoreSpec
 from render.hardening import Limits
-from render.secrets import GENERATED_PASSWORD, generated_options, kept_merge
+from render.secrets import kept_merge
 
 CONVERGE = "5m"
 
@@ -69,6 +68,9 @@ class SwarmDatastoreArgs:
 
 class SwarmDatastore(pulumi.ComponentResource):
     password: pulumi.Output[str]
+    """Secret: the server's password (Redis: the app's URL is built from it)."""
+    generated: dict[str, pulumi.Output[str]]
+    """Secret: the spec's other generated passwords by KV key (Postgres: its app's and backup's roles)."""
     service: docker.Service
     service_name: pulumi.Output[str]
     vault: SwarmVault
@@ -77,9 +79,9 @@ class SwarmDatastore(pulumi.ComponentResource):
         self, name: str, spec: DatastoreSpec, args: SwarmDatastoreArgs, opts: pulumi.ResourceOptions | None = None
     ):
         super().__init__("finance-report:datastore:Datastore", name, None, opts)
-        generated = random.RandomPassword(f"{name}-password", **GENERATED_PASSWORD, opts=generated_options(self))
-        self.password = pulumi.Output.secret(generated.result)
-        kv = kept_merge({spec.password_key: self.password}, args.kept)
+        passwords = datastore_passwords(name, spec, self)
+        self.password, self.generated = passwords.password, passwords.generated
+        kv = kept_merge(passwords.kv(spec), args.kept)
         self.vault = SwarmVault(
             f"{name}-vault",
             SwarmVaultArgs(

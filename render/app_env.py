@@ -13,7 +13,10 @@ from urllib.parse import quote
 from render import naming
 
 POSTGRES_DB = "finance_report"
-POSTGRES_USER = "postgres"
+POSTGRES_USER = "postgres"  # the image's superuser: Postgres's own start script only, never the app or the backup
+# The app's role: owns the app's database and everything in it (so its migrations run), no superuser (so an
+# SQL injection is not a shell in the Postgres container: `COPY ... TO PROGRAM`). render/postgres.py makes it.
+APP_DB_USER = "finance_report_app"
 POSTGRES_PORT = 5432
 REDIS_PORT = 6379
 
@@ -32,10 +35,11 @@ APP_SECRET_KEYS = (
 
 
 def database_url(password: str, env: str) -> str:
-    """`postgresql+asyncpg://postgres:<pw>@finance_report-postgres<suffix>:5432/finance_report`, with the
-    password percent-encoded so reserved characters cannot change the URL's structure."""
+    """`postgresql+asyncpg://finance_report_app:<pw>@finance_report-postgres<suffix>:5432/finance_report`
+    (the app's own role, APP_DB_USER), with the password percent-encoded so reserved characters cannot
+    change the URL's structure."""
     host = naming.container_name("postgres", env)
-    return f"postgresql+asyncpg://{POSTGRES_USER}:{quote(password, safe='')}@{host}:{POSTGRES_PORT}/{POSTGRES_DB}"
+    return f"postgresql+asyncpg://{APP_DB_USER}:{quote(password, safe='')}@{host}:{POSTGRES_PORT}/{POSTGRES_DB}"
 
 
 def redis_url(password: str, env: str) -> str:

@@ -12,9 +12,13 @@ snapshots tagged with the run; a dump that fails or comes out empty is forgotten
 snapshot is then restored into a throwaway PostgreSQL server the job starts inside its own container on
 the scratch volume (no Docker socket, no second container), and checked: pg_restore exits 0, the
 `alembic_version` table holds one row; the table count and the row counts of the largest tables are
-recorded. Only a snapshot that passed is tagged `verified`; only then does `restic check` run and,
-after it, retention (`forget --keep-daily/--keep-weekly --prune`) over verified snapshots of this env's
-host alone, so a failed or unverified run never prunes, and the newest verified backup is always kept.
+recorded, and compared with the previous verified backup's: a table count or a large table's rows more
+than backupMaxDropPercent below them fails the check (an emptied database is no backup to keep in place
+of the good ones; `--accept-drop` accepts a wanted drop). Only a snapshot that passed is tagged
+`verified` (`safety-verified` for the safety backup before a restore); only then does `restic check` run
+and, after it, retention (`forget --keep-daily/--keep-weekly --prune`) over verified snapshots of this
+env's host alone, so a failed or unverified run never prunes, and the newest verified backup is always
+kept; safety backups are kept backupKeepSafetyDays days apart from that.
 """
 
 from __future__ import annotations
@@ -54,10 +58,18 @@ class JobSettings:
     """Hours between two scheduled backups, counted from `time`."""
     keep_daily: int
     keep_weekly: int
+    keep_safety_days: int
+    """Days a safety backup (the one before a restore) is kept, counted from the newest one."""
+    max_drop_percent: int
+    """The largest drop since the previous verified backup (table count, a large table's rows) a backup may
+    show and still be verified (100: any)."""
     pg_host: str
     pg_port: int
     pg_user: str
+    """The backup's database role: dumps and restores with the rights of `db_owner`, whose member it is."""
     pg_database: str
+    db_owner: str
+    """The app's role: owns the database and every restored one (pg_restore --role)."""
 
 
 def job_envs(settings: JobSettings) -> list[str]:
@@ -69,17 +81,28 @@ def job_envs(settings: JobSettings) -> list[str]:
         "BACKUP_INTERVAL_HOURS": settings.interval_hours,
         "BACKUP_KEEP_DAILY": settings.keep_daily,
         "BACKUP_KEEP_WEEKLY": settings.keep_weekly,
+        "BACKUP_KEEP_SAFETY_DAYS": settings.keep_safety_days,
+        "BACKUP_MAX_DROP_PERCENT": settings.max_drop_percent,
         "PGHOST": settings.pg_host,
         "PGPORT": settings.pg_port,
         "PGUSER": settings.pg_user,
         "PGDATABASE": settings.pg_database,
+        "DB_OWNER": settings.db_owner,
     }
     return [f"{key}={value}" for key, value in values.items()]
 
 
-def healthcheck_command() -> list[str]:
-    return ["CMD", SCRIPT_PATH, "health"]
+def healthcheck_command(report_only: bool = False) -> list[str]:
+    """The health check: it fails on a failed last run or stale backups. `report_only` prints the same line
+    and flags but passes: for a runtime that acts on health (Swarm replaces an unhealthy task and holds an
+    update until it is healthy: facts.providers.SWARM_TASK_HEALTH), where a failed backup must not restart
+    the service nor block a deploy; `invoke status` reads the line either way."""
+    return ["CMD", SCRIPT_PATH, "health", *(["--report-only"] if report_only else [])]
 
+
+# Tables with fewer rows than this in the previous verified backup are not compared with it: a small
+# table's churn (a queue emptied) is no sign of lost data.
+DROP_MIN_ROWS = 100
 
 # Row counts of the five largest tables, each printed as `schema.table=count` by psql's \gexec.
 _LARGEST_TABLES_SQL = (
@@ -110,4 +133,5 @@ def script() -> str:
         .replace("@GLOBALS@", GLOBALS_FILE)
         .replace("@LARGEST_SQL@", _LARGEST_TABLES_SQL)
         .replace("@TABLES_SQL@", _TABLE_COUNT_SQL)
+        .replace("@DROP_MIN_ROWS@", str(DROP_MIN_ROWS))
     )

@@ -1,8 +1,13 @@
 #!/bin/sh
 # fr-backup: the backup service of one env (render/backup_job.py; docs/backups.md).
 #   fr-backup loop                         the container's process: catch up, then run on schedule
-#   fr-backup run [REASON] [--no-prune]    one backup now: dump, store, restore check, tag, check, prune
-#   fr-backup health                       Docker health check: last run ok, successes recent enough
+#   fr-backup run [REASON] [--no-prune] [--safety] [--accept-drop]
+#                                          one backup now: dump, store, restore check, tag, check, prune;
+#                                          --safety: the backup before a restore (tagged safety, a retention
+#                                          of its own); --accept-drop: a sharp drop since the last verified
+#                                          backup is wanted
+#   fr-backup health [--report-only]       Docker health check: last run ok, successes recent enough (--report-only:
+#                                          the same line and flags, always passes; runtime swarm)
 #   fr-backup list                         this env's snapshots, as restic's JSON
 #   fr-backup restore SNAPSHOT|latest DATABASE [--live]
 #   fr-backup check SNAPSHOT|latest        the restore check alone, on an existing snapshot
@@ -22,6 +27,9 @@ GLOBALS=/@GLOBALS@
 export RESTIC_CACHE_DIR="$SCRATCH/cache" TMPDIR="$SCRATCH/tmp"
 STEP=$(( BACKUP_INTERVAL_HOURS * 3600 ))
 MAX_AGE=$(( 2 * STEP ))  # health fails after two intervals without success (one missed run)
+DROP_MIN_ROWS=@DROP_MIN_ROWS@  # tables smaller than this are not compared: their churn says nothing
+# What `run` does beyond a scheduled backup (set from its flags).
+PRUNE=yes SAFETY=no ACCEPT_DROP=no
 
 log() { printf '%s fr-backup: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >&2; }
 # Why the last failing step failed, in one line: its first error line (psql follows one with context
@@ -76,7 +84,7 @@ store() {
   rm -f "$STATE/dump.rc"
   { "$@" 2>"$STATE/dump.err"; echo $? > "$STATE/dump.rc"; } |
     restic backup --stdin --stdin-filename "${file#/}" --host "$BACKUP_HOST" \
-      --tag finance-report --tag "kind=$kind" --tag "run=$run" --json >"$STATE/restic.out" 2>"$STATE/err"
+      --tag finance-report --tag "kind=$kind" --tag "run=$run" ${CLASS:+--tag "$CLASS"} --json >"$STATE/restic.out" 2>"$STATE/err"
   stored=$?
   snap=$(sed -n 's/.*"snapshot_id":"\([0-9a-f]*\)".*/\1/p' "$STATE/restic.out" | tail -n 1)
   bytes=$(sed -n 's/.*"total_bytes_processed":\([0-9]*\).*/\1/p' "$STATE/restic.out" | tail -n 1)
@@ -131,7 +139,8 @@ dump_to_pg_restore() {
   [ "$dumped" = 0 ] || { note "restic dump exited with $dumped"; return 1; }
 }
 
-# verify SNAPSHOT: restore it into a throwaway server on the scratch volume and check it; sets $report.
+# verify SNAPSHOT [compare]: restore it into a throwaway server on the scratch volume and check it (with
+# compare: against the previous verified backup too); sets $report, $tables and $rows.
 verify() {
   stop_verify
   mkdir -p "$VERIFY" || return 1
@@ -148,6 +157,39 @@ verify() {
   tables=$(q -c "@TABLES_SQL@" 2>"$STATE/err") || return 1
   rows=$(printf '%s\n\\gexec\n' "@LARGEST_SQL@" | q 2>"$STATE/err" | tr '\n' ' ') || return 1
   report="tables=$tables largest: ${rows% }"
+  [ "${2:-}" != compare ] || no_sharp_drop
+}
+
+# shrunk BEFORE NOW: NOW is more than BACKUP_MAX_DROP_PERCENT below BEFORE.
+shrunk() { [ $(( $2 * 100 )) -lt $(( $1 * (100 - BACKUP_MAX_DROP_PERCENT) )) ]; }
+
+# The restored database against the previous verified database snapshot's counts (its tags): the table
+# count and the rows of each table it recorded. An emptied database restores fine, and verified it would
+# push every good backup out of retention within weeks; a drop that is wanted is accepted by running the
+# backup with --accept-drop once. Not for a safety backup: it must capture the state before a restore
+# whatever it is, and its retention is its own.
+no_sharp_drop() {
+  # Against the newest regular verified backup: a safety backup is of whatever state the database was
+  # in before a restore (often the damaged one), never a baseline.
+  previous=$(newest_db verified) || return 1
+  [ -n "$previous" ] || return 0  # the first backup: nothing to compare with
+  prev_id=$(printf '%s\n' "$previous" | cut -d' ' -f3 | cut -c1-8)
+  counts=$(printf '%s\n' "$previous" | cut -d' ' -f4- | tr ',' '\n' | tr -d '"')
+  accept="if that is wanted, back up once with --accept-drop"
+  before=$(printf '%s\n' "$counts" | sed -n 's/^tables=\([0-9]*\)$/\1/p')
+  if [ -n "$before" ] && shrunk "$before" "$tables"; then
+    note "the restored database has $tables tables, the previous verified backup ($prev_id) had $before: more than $BACKUP_MAX_DROP_PERCENT% fewer; $accept"
+    return 1
+  fi
+  for pair in $(printf '%s\n' "$counts" | sed -n 's/^rows:\([A-Za-z0-9_]*\.[A-Za-z0-9_]*=[0-9]*\)$/\1/p'); do
+    name=${pair%=*} before=${pair##*=}
+    [ "$before" -ge "$DROP_MIN_ROWS" ] || continue
+    now=$(q -c "SELECT count(*) FROM \"${name%%.*}\".\"${name#*.}\"" 2>/dev/null) || now=0
+    if shrunk "$before" "$now"; then
+      note "$name has $now rows, the previous verified backup ($prev_id) had $before: more than $BACKUP_MAX_DROP_PERCENT% fewer; $accept"
+      return 1
+    fi
+  done
 }
 
 heartbeat() {
@@ -160,9 +202,12 @@ heartbeat() {
 backup_once() {
   run=$(date -u +%Y%m%dT%H%M%SZ)
   log "backup $run ($1): $PGDATABASE on $PGHOST to $RESTIC_REPOSITORY"
+  if [ "$SAFETY" = yes ]; then CLASS=safety PASSED=safety-verified; else CLASS="" PASSED=verified; fi
   load_secrets || { failed secrets; return 1; }
   open_repo || { failed repository; return 1; }
-  store "$GLOBALS" globals "$run" pg_dumpall --globals-only --no-password || { failed "dump of the globals"; return 1; }
+  # Roles without their passwords: the job's role is no superuser (it may not read them), and Postgres
+  # sets every role's password from Vault at start anyway.
+  store "$GLOBALS" globals "$run" pg_dumpall --globals-only --no-role-passwords --no-password || { failed "dump of the globals"; return 1; }
   globals=$snap
   store "$DUMP" db "$run" pg_dump --format=custom --compress=0 --no-password || {
     restic forget "$globals" >/dev/null 2>&1
@@ -172,45 +217,84 @@ backup_once() {
   db=$snap size=$bytes
   date -u +%s > "$STATE/last-backup"
   log "stored $run: snapshot $db ($size bytes), globals $globals; restore check"
-  verify "$db"
+  if [ "$SAFETY" = yes ] || [ "$ACCEPT_DROP" = yes ]; then verify "$db"; else verify "$db" compare; fi
   checked=$?
   stop_verify
   if [ "$checked" != 0 ]; then
     cp "$STATE/err" "$STATE/err.keep" 2>/dev/null
     restic tag --add verify-failed "$db" "$globals" >/dev/null 2>&1
+    db=$(snapshot_id "$run" db) && [ -n "$db" ] || db=$snap
     mv "$STATE/err.keep" "$STATE/err" 2>/dev/null
     failed "restore check of $db"
     return 1
   fi
-  printf '%s run=%s snapshot=%s %s\n' "$(date -u +%s)" "$run" "$db" "$report" > "$STATE/last-report"
   log "restore check of $db passed: $report"
-  restic tag --add verified --add "bytes=$size" --add "tables=$tables" "$db" >/dev/null 2>"$STATE/err" &&
-    restic tag --add verified "$globals" >/dev/null 2>"$STATE/err" || { failed "tagging $db verified"; return 1; }
+  # The counts the next backup is compared with, one tag per table named plainly.
+  set -- --add "$PASSED" --add "bytes=$size" --add "tables=$tables"
+  for pair in $rows; do
+    case $pair in *[!A-Za-z0-9_.=]* | *.*.* | *=*=*) continue ;; esac
+    set -- "$@" --add "rows:$pair"
+  done
+  restic tag "$@" "$db" >/dev/null 2>"$STATE/err" &&
+    restic tag --add "$PASSED" "$globals" >/dev/null 2>"$STATE/err" || { failed "tagging $db verified"; return 1; }
+  db=$(snapshot_id "$run" db) && [ -n "$db" ] || { note "the tagged snapshot of run $run is not listed"; failed "tagging $db verified"; return 1; }
   date -u +%s > "$STATE/last-verified"
+  printf '%s run=%s snapshot=%s %s\n' "$(date -u +%s)" "$run" "$db" "$report" > "$STATE/last-report"
   restic check >/dev/null 2>"$STATE/err" || { failed "repository check"; return 1; }
+  log "repository check passed"
   # Retention only now: after a verified backup, over verified snapshots of this env only. A safety
   # backup taken before a restore prunes nothing: the snapshot about to be restored stays.
-  [ "${2:-}" = --no-prune ] || restic forget --host "$BACKUP_HOST" --tag verified --group-by host,paths \
-    --keep-daily "$BACKUP_KEEP_DAILY" --keep-weekly "$BACKUP_KEEP_WEEKLY" --prune >"$STATE/forget.log" 2>"$STATE/err" || { failed retention; return 1; }
+  [ "$PRUNE" = no ] || retention || { failed retention; return 1; }
   heartbeat
   printf 'ok %s run=%s snapshot=%s %s\n' "$(date -u +%s)" "$run" "$db" "$report" > "$STATE/last-result"
-  log "backup $run done"
+  log "backup $run done: snapshot $db"
+}
+
+# Scheduled and on-demand backups keep backupKeepDaily dailies and backupKeepWeekly weeklies; safety
+# backups (before a restore) are apart from them, so the day's next run cannot prune them, and each is
+# kept backupKeepSafetyDays days from the newest one (restic's keep-within counts from the newest
+# snapshot of the group, so a quiet month never empties it). Snapshots that failed their check are kept.
+retention() {
+  restic forget --host "$BACKUP_HOST" --tag verified --group-by host,paths \
+    --keep-daily "$BACKUP_KEEP_DAILY" --keep-weekly "$BACKUP_KEEP_WEEKLY" --prune >"$STATE/forget.log" 2>"$STATE/err" &&
+    restic forget --host "$BACKUP_HOST" --tag safety-verified --group-by host,paths \
+      --keep-within "${BACKUP_KEEP_SAFETY_DAYS}d" --prune >>"$STATE/forget.log" 2>"$STATE/err"
 }
 
 cmd_run() {
   setup || exit 1
   lock || { log "$(why)"; return 1; }
-  backup_once "${1:-on demand}" "${2:-}"
+  backup_once "${1:-on demand}"
   status=$?
   unlock
   return $status
 }
 
-# The newest verified database snapshot: the state a new container starts from, and `latest`.
+# restic's JSON snapshot list on stdin, one line per snapshot: DATE TIME ID TAGS (TAGS: the JSON array's
+# items, comma-separated, quoted), oldest first. restic 0.17+ nests a flat "summary" object: dropped first.
+snapshot_lines() {
+  sed 's/"summary":{[^}]*}//g' | tr '{' '\n' |
+    sed -n 's/.*"time":"\([0-9-]*\)T\([0-9:]*\)[^"]*".*"tags":\[\([^]]*\)\].*"id":"\([0-9a-f]*\)".*/\1 \2 \4 \3/p' | sort
+}
+
+# newest_db TAG [TAG]: the newest database snapshot carrying one of the TAGs, as one line DATE TIME ID
+# TAGS; empty when none.
+newest_db() {
+  restic snapshots --host "$BACKUP_HOST" --tag "$1,kind=db" ${2:+--tag "$2,kind=db"} --json \
+    >"$STATE/snapshots.json" 2>"$STATE/err" || return 1
+  snapshot_lines < "$STATE/snapshots.json" | tail -n 1
+}
+# The newest verified database snapshot, a safety one too (the newest good copy): the state a new
+# container starts from, and `latest`. DATE TIME ID.
 latest_verified() {
-  # One line per snapshot: restic 0.17+ nests a flat "summary" object, dropped first.
-  restic snapshots --host "$BACKUP_HOST" --tag verified,kind=db --json >"$STATE/snapshots.json" 2>"$STATE/err" || return 1
-  sed 's/"summary":{[^}]*}//g' "$STATE/snapshots.json" | tr '{' '\n' | sed -n 's/.*"time":"\([0-9-]*\)T\([0-9:]*\)[^"]*".*"id":"\([0-9a-f]*\)".*/\1 \2 \3/p' | sort | tail -n 1
+  newest=$(newest_db verified safety-verified) || return 1
+  [ -z "$newest" ] || printf '%s\n' "$newest" | cut -d' ' -f1-3
+}
+
+# snapshot_id RUN KIND: the id of this run's KIND snapshot as it is now (`restic tag` rewrites a snapshot
+# under a new id: the one stored is gone once tagged).
+snapshot_id() {
+  restic snapshots --host "$BACKUP_HOST" --tag "run=$1,kind=$2" --json 2>/dev/null | snapshot_lines | tail -n 1 | cut -d' ' -f3
 }
 
 recover_state() {
@@ -259,8 +343,15 @@ cmd_health() {
   v=$(cat "$STATE/last-verified" 2>/dev/null || echo 0)
   result=$(cat "$STATE/last-result" 2>/dev/null || echo "none yet")
   echo "last_backup=$b last_verified=$v max_age=$MAX_AGE now=$now result: $result"
-  case $result in ok*) ;; *) exit 1 ;; esac
-  [ $(( now - b )) -le "$MAX_AGE" ] && [ $(( now - v )) -le "$MAX_AGE" ]
+  healthy=yes
+  case $result in ok*) ;; *) healthy=no; echo "LAST BACKUP FAILED: see the result above" ;; esac
+  if [ $(( now - b )) -gt "$MAX_AGE" ] || [ $(( now - v )) -gt "$MAX_AGE" ]; then
+    healthy=no
+    if [ "$v" = 0 ]; then age="never made"; else age="$(( (now - v) / 3600 ))h old"; fi
+    echo "BACKUPS STALE: the last verified backup is $age; the schedule allows $(( MAX_AGE / 3600 ))h"
+  fi
+  # --report-only (runtime swarm): the line and its flags, never a failure (render/backup_job.py).
+  [ "$healthy" = yes ] || [ "${1:-}" = --report-only ]
 }
 
 cmd_restore() {
@@ -282,8 +373,10 @@ restore_into() {
     set -- "${latest##* }" "$2" "$3"
     [ -n "$1" ] || { echo "restore: no verified backup in $RESTIC_REPOSITORY" >&2; return 1; }
   fi
-  psql -X -q -v ON_ERROR_STOP=1 -d postgres -c "CREATE DATABASE \"$2\"" >/dev/null 2>"$STATE/err" || { echo "restore: $(why)" >&2; return 1; }
-  if ! dump_to_pg_restore "$1" -d "$2"; then
+  # Owned by the app's role, as the live database; pg_restore creates every object as that role too (the
+  # job's role is its member), whoever owned it in the dump.
+  psql -X -q -v ON_ERROR_STOP=1 -d postgres -c "CREATE DATABASE \"$2\" OWNER \"$DB_OWNER\"" >/dev/null 2>"$STATE/err" || { echo "restore: $(why)" >&2; return 1; }
+  if ! dump_to_pg_restore "$1" -d "$2" --no-owner --role="$DB_OWNER"; then
     echo "restore: snapshot $1 could not be restored: $(why)" >&2
     psql -X -q -d postgres -c "DROP DATABASE IF EXISTS \"$2\"" >/dev/null 2>&1
     return 1
@@ -293,15 +386,24 @@ restore_into() {
   kept="${PGDATABASE}_before_$(date -u +%Y%m%d%H%M%S)"
   exists=$(echo "SELECT count(*) FROM pg_database WHERE datname = :'db'" | psql -X -tA -d postgres -v db="$PGDATABASE" 2>"$STATE/err") || { echo "restore: $(why)" >&2; return 1; }
   if [ "$exists" = 1 ]; then
-    psql -X -q -v ON_ERROR_STOP=1 -d postgres -v db="$PGDATABASE" >/dev/null 2>"$STATE/err" <<SQL || { echo "restore: renaming $PGDATABASE failed: $(why)" >&2; return 1; }
-SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :'db' AND pid <> pg_backend_pid();
-ALTER DATABASE "$PGDATABASE" RENAME TO "$kept";
-SQL
+    swap="ALTER DATABASE \"$PGDATABASE\" RENAME TO \"$kept\";"
     moved=" (the previous database is kept as $kept)"
   else
-    moved=" ($PGDATABASE did not exist)"
+    swap="" moved=" ($PGDATABASE did not exist)"
   fi
-  psql -X -q -v ON_ERROR_STOP=1 -d postgres -c "ALTER DATABASE \"$2\" RENAME TO \"$PGDATABASE\"" >/dev/null 2>"$STATE/err" || { echo "restore: $(why)" >&2; return 1; }
+  # Named before anything moves: whatever happens next, the operator knows where each database is.
+  log "swapping $2 in as $PGDATABASE$moved"
+  # Both renames in one transaction (PostgreSQL runs ALTER DATABASE RENAME in a transaction block, unlike
+  # CREATE and DROP DATABASE): a swap that fails or is cut off renames nothing. Sessions of the app's
+  # role are ended first (a rename waits 5 s for others to leave); the job may not end a superuser's.
+  psql -X -q -v ON_ERROR_STOP=1 -d postgres -v db="$PGDATABASE" >/dev/null 2>"$STATE/err" <<SQL || { echo "restore: swapping $2 in as $PGDATABASE failed and renamed nothing ($PGDATABASE is as it was, the restored copy is $2): $(why)" >&2; return 1; }
+BEGIN;
+SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+WHERE datname = :'db' AND pid <> pg_backend_pid() AND pg_has_role(usesysid, 'MEMBER');
+$swap
+ALTER DATABASE "$2" RENAME TO "$PGDATABASE";
+COMMIT;
+SQL
   echo "restored snapshot $1 into $PGDATABASE$moved"
 }
 
@@ -326,12 +428,20 @@ cmd_check() {
 case ${1:-} in
   loop) cmd_loop ;;
   run) shift
-    # `run --no-prune` without a reason: the flag is not the reason
-    if [ "${1:-}" = --no-prune ]; then cmd_run "on demand" --no-prune; else cmd_run "${1:-on demand}" "${2:-}"; fi ;;
-  health) cmd_health ;;
+    reason=""
+    for arg in "$@"; do  # flags in any place; the first other word is the reason (never a flag)
+      case $arg in
+        --no-prune) PRUNE=no ;;
+        --safety) SAFETY=yes ;;
+        --accept-drop) ACCEPT_DROP=yes ;;
+        *) [ -n "$reason" ] || reason=$arg ;;
+      esac
+    done
+    cmd_run "${reason:-on demand}" ;;
+  health) cmd_health "${2:-}" ;;
   list) setup && load_secrets || { echo "list: $(why)" >&2; exit 1; }; restic snapshots --host "$BACKUP_HOST" --json ;;
   restore) shift; cmd_restore "$@" ;;
   check) cmd_check "${2:-latest}" ;;
   next-run) next_run "$2" ;;
-  *) echo "usage: fr-backup loop|run [REASON] [--no-prune]|health|list|restore SNAPSHOT DATABASE [--live]|check SNAPSHOT|next-run EPOCH" >&2; exit 2 ;;
+  *) echo "usage: fr-backup loop|run [REASON] [--no-prune] [--safety] [--accept-drop]|health [--report-only]|list|restore SNAPSHOT DATABASE [--live]|check SNAPSHOT|next-run EPOCH" >&2; exit 2 ;;
 esac

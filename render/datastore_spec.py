@@ -23,6 +23,9 @@ class DatastoreSpec:
     """Where the image keeps its data."""
     password_key: str
     """Key of the password in the service's KV secret."""
+    generated: Mapping[str, str]
+    """More passwords the program generates into the same KV secret: KV key -> resource name suffix
+    (Postgres: its app's and its backup's roles)."""
     templates: Sequence[va.Template]
     """Files its agent renders (password, config include)."""
     process: Mapping[str, Any]

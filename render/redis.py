@@ -58,6 +58,7 @@ def spec(kv_mount: str, env: str, memory_mb: int) -> DatastoreSpec:
         user=USER,
         data_dir=DATA_DIR,
         password_key="PASSWORD",
+        generated={},
         templates=[va.password_template(kv_mount, env, SERVICE, "PASSWORD"), va.redis_conf_template(kv_mount, env)],
         process={"command": server_command(memory_mb)},
         health=healthcheck_command(),

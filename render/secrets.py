@@ -98,6 +98,8 @@ class Generated:
 
 GENERATED = (
     Generated("postgres-password", "postgres", "POSTGRES_PASSWORD", "password"),
+    Generated("postgres-app-password", "postgres", "APP_DB_PASSWORD", "password"),
+    Generated("postgres-backup-password", "postgres", "BACKUP_DB_PASSWORD", "password"),
     Generated("redis-password", "redis", "PASSWORD", "password"),
     Generated("app-secret-key", "app", "SECRET_KEY", "password"),
     Generated("app-llm-key", "app", "LLM_ENCRYPTION_KEYS", "fernet"),

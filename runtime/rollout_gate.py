@@ -2,9 +2,11 @@
 watched cutover").
 
     python -m runtime.rollout_gate --docker-host ssh://deploy@host [--ssh-opts '["-o","..."]']
-        --healthy NAME [--healthy NAME ...] [--watch NAME ...] [--watch-seconds 60] [--url URL ...]
+        --healthy NAME [--healthy NAME ...] [--running NAME ...] [--watch NAME ...] [--watch-seconds 60] [--url URL ...]
 
-1. Every `--healthy` container is running and its health check reports healthy (waits up to --timeout).
+1. Every `--healthy` container is running and its health check reports healthy (waits up to --timeout);
+   every `--running` container is running, whatever its health (the backup service: its health reports
+   its last backup, a signal of its own, and one failed backup must not block every deploy).
 2. Every `--watch` container (a new backend/frontend revision) then stays running and healthy, without a
    restart, for --watch-seconds, while every `--url` keeps answering: a revision that crash-loops after
    its first healthy check fails the update before Pulumi deletes the old revision.
@@ -100,6 +102,8 @@ class Gate:
     clock: Clock = field(default_factory=Clock)
     http: Callable[[str], tuple[bool, str]] = http_ok
     say: Callable[[str], None] = lambda line: print(line, flush=True)
+    running: Sequence[str] = ()
+    """Containers that need only run: their health is not waited for."""
     read: Callable[[str], ContainerView] | None = None
     """How a container is read (default: GET /containers/{name}/json on `api`)."""
     quiet: bool = False
@@ -114,7 +118,7 @@ class Gate:
         return self.read(name) if self.read is not None else ContainerView.read(self.api, name)
 
     def wait_healthy(self) -> list[str]:
-        pending = list(dict.fromkeys(self.healthy))
+        pending = list(dict.fromkeys([*self.healthy, *self.running]))
         total = len(pending)
         deadline = self.clock.now() + self.timeout
         views: dict[str, ContainerView] = {}
@@ -122,12 +126,14 @@ class Gate:
         while pending:
             for name in list(pending):
                 views[name] = view = self.view(name)
-                if view.exists and view.running and view.health == "healthy":
+                if view.exists and view.running and (view.health == "healthy" or name in self.running):
                     pending.remove(name)
             now = self.clock.now()
             if pending and (reported is None or reported[0] != pending or now - reported[1] >= self.report_every):
                 self.progress(
-                    f"waiting for {len(pending)} of {total} containers to be healthy: "
+                    f"waiting for {len(pending)} of {total} containers to be healthy"
+                    + (" or running" if self.running else "")
+                    + ": "
                     + ", ".join(f"{name} ({_state(views[name])})" for name in pending)
                 )
                 reported = (list(pending), now)
@@ -135,7 +141,9 @@ class Gate:
                 break
             self.clock.sleep(self.interval)
         if not pending:
-            self.progress(f"all {total} containers healthy")
+            self.progress(
+                f"all {total} containers healthy" + (f" ({len(self.running)} need only run)" if self.running else "")
+            )
         problems = []
         for name in pending:
             view = views[name]
@@ -213,6 +221,7 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--docker-host", required=True)
     parser.add_argument("--ssh-opts", default="[]", help="JSON array of ssh options (the stack's dockerSshOpts)")
     parser.add_argument("--healthy", action="append", default=[], required=True)
+    parser.add_argument("--running", action="append", default=[])
     parser.add_argument("--watch", action="append", default=[])
     parser.add_argument("--watch-seconds", type=int, default=60)
     parser.add_argument("--url", action="append", default=[])
@@ -240,6 +249,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.watch_seconds,
         args.url,
         args.timeout,
+        running=args.running,
         quiet=args.quiet,
     )
     try:
@@ -251,6 +261,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not problems:
         print(
             f"rollout gate: {len(args.healthy)} containers healthy"
+            + (f", {len(args.running)} running" if args.running else "")
             + (f", {len(args.watch)} watched {args.watch_seconds}s" if args.watch and args.watch_seconds else "")
             + (f", {len(args.url)} URLs answer" if args.url else "")
         )

@@ -138,6 +138,37 @@ class Heartbeat:
         self.server.shutdown()
 
 
+def apply_roles(pg: Postgres, artifacts: Artifacts) -> None:
+    """What the program's Postgres does at start (render/postgres.py: its start script's two psql inputs),
+    on this harness's server: the roles with the program's passwords (from files on tmpfs, as the agent
+    renders them), then the app's database handed to the app's role. The superuser's password is the
+    program's afterwards."""
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    from render import postgres
+
+    values = artifacts.kv()["postgres"][1]
+    directory = Path(tempfile.mkdtemp(prefix="frh-pg-secrets-", dir="/dev/shm"))
+    try:
+        for key, filename in postgres.PASSWORD_FILES.items():
+            (directory / filename).write_text(values[key])
+        for sql, password in (
+            (postgres.password_sync_input(str(directory)), pg.password),
+            (postgres.handover_input(), values["POSTGRES_PASSWORD"]),
+        ):
+            done = subprocess.run(
+                [str(pg.bindir / "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", str(pg.port),
+                 "-U", "postgres", "-d", "postgres"],
+                input=sql, capture_output=True, text=True, env={**os.environ, "PGPASSWORD": password}, timeout=60,
+            )  # fmt: skip
+            assert done.returncode == 0, done.stderr
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+    pg.password = values["POSTGRES_PASSWORD"]
+
+
 def apply_service(bao: OpenBao, artifacts: Artifacts, service: str) -> None:
     """What `pulumi up` does in Vault for one service: its policy, KV secret and AppRole."""
     client = bao.client()
@@ -202,13 +233,7 @@ class BackupStage:
         self.pg = Postgres()
         self.pg.start()
         try:
-            from psycopg import sql
-
-            self.sql(
-                "postgres",
-                sql.SQL("ALTER ROLE postgres PASSWORD {}").format(sql.Literal(self.kv["PGPASSWORD"])),
-                password=self.pg.password,
-            )
+            apply_roles(self.pg, self.artifacts)
             apply_service(self.openbao, self.artifacts, "backup")
             self.agent, self.secrets_volume, _ = start_agent(
                 self.docker, self.agent_image, self.openbao, self.artifacts, "backup", self.tag
@@ -222,16 +247,16 @@ class BackupStage:
 
     # ---------------------------------------------------------------- Postgres of this env
 
-    def sql(self, db: str, statement: Any, params: tuple = (), password: str | None = None) -> list[tuple]:
+    def sql(self, db: str, statement: Any, params: tuple = (), superuser: bool = False) -> list[tuple]:
+        """As the app connects (its DATABASE_URL's role and password: what it creates, it owns, as after
+        its migrations), or as the superuser for what only the superuser may do."""
         import psycopg
+        from sqlalchemy.engine import make_url
 
+        url = make_url(self.artifacts.kv()["app"][1]["DATABASE_URL"])
+        user, password = ("postgres", self.pg.password) if superuser else (url.username, url.password)
         with psycopg.connect(
-            host="127.0.0.1",
-            port=self.pg.port,
-            user="postgres",
-            password=password or self.kv["PGPASSWORD"],
-            dbname=db,
-            autocommit=True,
+            host="127.0.0.1", port=self.pg.port, user=user, password=password, dbname=db, autocommit=True
         ) as conn:
             cursor = conn.execute(statement, params or None)
             return cursor.fetchall() if cursor.description else []

@@ -83,7 +83,7 @@ class DatastoreDeployment:
         )
         wait_until(lambda: self.docker.health(self.container) == "healthy", 180, self.service)
 
-    def connects(self, password: str, host: str | None = None, port: int | None = None) -> bool:
+    def connects(self, password: str, host: str | None = None, port: int | None = None, user: str = "postgres") -> bool:
         """A client on the internal network, as the app connects; the password only in the client's env."""
         host = host or self.alias
         if self.service == "postgres":
@@ -96,7 +96,7 @@ class DatastoreDeployment:
                 "-p",
                 str(port or 5432),
                 "-U",
-                "postgres",
+                user,
                 "-d",
                 "finance_report",
                 "-tAc",
@@ -111,10 +111,29 @@ class DatastoreDeployment:
         self.last_error = (proc.stderr + proc.stdout).decode(errors="replace").strip()[-300:]
         return proc.returncode == 0 and proc.stdout.strip() == expected
 
+    def run_tool(
+        self, tool: str, user: str, password: str, *args: str, db: str = "finance_report"
+    ) -> tuple[int, str, str]:
+        """A Postgres client program (psql, pg_dump) in a container on the internal network, connecting as
+        `user` over TCP as the app and the backup service do; the password only in the client's env."""
+        proc = self.docker.run(
+            "run", "--rm", "--network", self.network, "-e", "PGPASSWORD", "--entrypoint", tool, self.image,
+            "-h", self.alias, "-U", user, "-d", db, *args,
+            check=False, env={"PGPASSWORD": password}, timeout=300,
+        )  # fmt: skip
+        return proc.returncode, proc.stdout.decode(errors="replace"), proc.stderr.decode(errors="replace")
+
+    def psql(self, user: str, password: str, sql: str, db: str = "finance_report") -> tuple[int, str, str]:
+        return self.run_tool("psql", user, password, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-tA", "-c", sql, db=db)
+
+    def logs(self) -> str:
+        proc = self.docker.run("logs", self.container, check=False)
+        return (proc.stdout + proc.stderr).decode(errors="replace")
+
     def url_connects(self, url: str) -> bool:
         """The URL the backend reads, taken apart as its client does (percent-decoded password)."""
         parts = urlsplit(url)
-        return self.connects(unquote(parts.password or ""), parts.hostname, parts.port)
+        return self.connects(unquote(parts.password or ""), parts.hostname, parts.port, unquote(parts.username or ""))
 
     def rendered_url(self) -> str:
         """DATABASE_URL or REDIS_URL as the app's agent renders it into the backend's env file."""

@@ -16,7 +16,11 @@ from tests.integration.harness import Docker, OpenBao, wait_until
 CONSUMER_USER = {"postgres": "70:70", "redis": "999:1000", "app": "0:0"}
 # agent container -> the (role-id, secret-id) minted for it: the disk scans look for them too
 MINTED: dict[str, tuple[str, str]] = {}
-FILES = {"postgres": ["password"], "redis": ["password", "redis.conf"], "app": ["app.env"]}
+FILES = {
+    "postgres": ["password", "app-password", "backup-password"],
+    "redis": ["password", "redis.conf"],
+    "app": ["app.env"],
+}
 
 
 def _snake(name: str) -> str:

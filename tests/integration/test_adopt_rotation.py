@@ -6,10 +6,10 @@ artifacts at every step.
    mode 0600, removed afterwards, whose ids are today's values; no value is ever in an argument.
 2. The program, with those values in its state (what the import does), writes the same values back:
    Postgres initialised with the compose password keeps accepting it, and the app's rendered
-   DATABASE_URL connects.
+   DATABASE_URL (the app's own role, made by Postgres's start script) connects.
 3. `pulumi up --replace <postgres-password urn>` (a new value in state): the agent renders it, the
-   replaced Postgres applies it to its role at start, the old password is refused, the new one and the
-   app's re-rendered DATABASE_URL connect.
+   replaced Postgres applies it to its role at start, the old password is refused, the new one connects,
+   and the app's re-rendered DATABASE_URL (which never held it) still connects.
 """
 
 from __future__ import annotations
@@ -128,7 +128,10 @@ def test_adopt_keeps_todays_values_and_a_replace_then_rotates_the_postgres_passw
     stored = openbao.client().secrets.kv.v2.read_secret_version(
         path="finance_report/staging/postgres", mount_point="secret", raise_on_deleted_version=True
     )["data"]["data"]
-    assert stored == COMPOSE["postgres"]
+    # today's superuser password kept; the app's and the backup's roles get generated passwords of their own
+    assert {k: v for k, v in stored.items() if k in COMPOSE["postgres"]} == COMPOSE["postgres"]
+    assert set(stored) - set(COMPOSE["postgres"]) == {"APP_DB_PASSWORD", "BACKUP_DB_PASSWORD"}
+    assert COMPOSE["postgres"]["POSTGRES_PASSWORD"] not in (stored["APP_DB_PASSWORD"], stored["BACKUP_DB_PASSWORD"])
     app_doc = openbao.client().secrets.kv.v2.read_secret_version(
         path="finance_report/staging/app", mount_point="secret", raise_on_deleted_version=True
     )["data"]["data"]
@@ -137,7 +140,9 @@ def test_adopt_keeps_todays_values_and_a_replace_then_rotates_the_postgres_passw
     try:
         deployment.postgres()
         assert deployment.connects(COMPOSE["postgres"]["POSTGRES_PASSWORD"]), deployment.last_error
-        assert deployment.connects(make_url(deployment.rendered_database_url()).password)
+        app_url = make_url(deployment.rendered_database_url())
+        assert app_url.username != "postgres", "the app connects as its own role, not the superuser"
+        assert deployment.connects(app_url.password, app_url.username), deployment.last_error
 
         # 3. rotate: the random resource replaced, a new value in state
         rotated_value = "rotated-" + secrets.token_urlsafe(16) + "@%"
@@ -150,8 +155,9 @@ def test_adopt_keeps_todays_values_and_a_replace_then_rotates_the_postgres_passw
         deployment.postgres(replace=True)
         assert not deployment.connects(COMPOSE["postgres"]["POSTGRES_PASSWORD"]), "the old password still works"
         assert deployment.connects(rotated_value)
-        url = deployment.rendered_database_url()
-        assert make_url(url).password == rotated_value and deployment.connects(make_url(url).password)
+        url = make_url(deployment.rendered_database_url())
+        assert url.password != rotated_value, "the superuser's password is in no app URL"
+        assert deployment.connects(url.password, url.username), deployment.last_error
     finally:
         docker_engine.cleanup()
 
@@ -200,7 +206,7 @@ class Deployment:
         )
         wait_until(lambda: self.docker.health(self.container) == "healthy", 180, "postgres")
 
-    def connects(self, password: str) -> bool:
+    def connects(self, password: str, user: str = "postgres") -> bool:
         """A client on the internal network, over TCP as the app connects (scram-sha-256)."""
         host = naming_alias(self.artifacts)
         proc = self.docker.run(
@@ -216,7 +222,7 @@ class Deployment:
             "-h",
             host,
             "-U",
-            "postgres",
+            user,
             "-d",
             "finance_report",
             "-tAc",

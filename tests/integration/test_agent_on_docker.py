@@ -122,7 +122,10 @@ def test_the_backend_env_file_carries_every_injected_variable_in_the_app_formats
         and url.host == "finance_report-postgres"
         and url.database == "finance_report"
     )
-    assert url.password == program["production"].kv()["postgres"][1]["POSTGRES_PASSWORD"]
+    postgres = program["production"].kv()["postgres"][1]
+    assert url.username == "finance_report_app" and url.password == postgres["APP_DB_PASSWORD"], (
+        "the app's own role, never the superuser"
+    )
     assert env["REDIS_URL"].startswith("redis://:") and env["REDIS_URL"].endswith("@finance_report-redis:6379/0")
     assert env["ENVIRONMENT"] == "production"
     assert "deployment.environment=production" in env["OTEL_RESOURCE_ATTRIBUTES"].split(",")

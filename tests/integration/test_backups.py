@@ -27,7 +27,9 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
+import sys
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -62,7 +64,7 @@ def stage(docker_engine, openbao, s3_server, agent_image, backup_image, heartbea
         agent_image,
         backup_image,
         "bk",
-        state={"postgres-password": HOSTILE_PG, "backup-restic-password": HOSTILE_RESTIC},
+        state={"postgres-backup-password": HOSTILE_PG, "backup-restic-password": HOSTILE_RESTIC},
         heartbeat=heartbeat,
     )
     try:
@@ -116,6 +118,57 @@ def test_the_service_backs_up_at_start_and_a_dropped_database_comes_back_equal(s
     assert out.strip().endswith("into finance_report (finance_report did not exist)")
     assert ledger(stage) == before
     assert stage.sql("finance_report", "SELECT version_num FROM alembic_version") == [("0042_head",)]
+
+
+# A psql first on the job's PATH that runs the real one, but when its input holds a rename, feeds it only
+# up to the first rename and then dies as if killed (SIGKILL), as a restore cut short between its renames.
+CUT_PSQL = """#!/bin/sh
+input=$(mktemp)
+cat > "$input"
+if grep -q 'RENAME TO' "$input"; then
+  sed -n '1,/RENAME TO/p' "$input" | {real} "$@"
+  rm -f "$input"
+  kill -9 $$
+fi
+{real} "$@" < "$input"
+status=$?
+rm -f "$input"
+exit $status
+"""
+
+
+def test_a_swap_cut_after_its_first_rename_renames_nothing_and_the_kept_name_comes_first(stage):
+    """`restore --live` renames the live database away and the restored one into place. Cut between the
+    two, `finance_report` must still be there, unchanged; the restored copy stays for another try; the
+    job said where each database would go before it touched any."""
+    before = ledger(stage)
+    target = "finance_report_restore_cut"
+    real = stage.docker.run("exec", stage.cid, "sh", "-c", "command -v psql").stdout.decode().strip()
+    fault = f"{job.SCRATCH}/tmp/cut-psql"
+    stage.docker.run("exec", stage.cid, "mkdir", "-p", fault)
+    stage.docker.copy_in(stage.cid, {f"{fault}/psql": CUT_PSQL.replace("{real}", real)}, mode=0o755)
+    path = stage.docker.run("exec", stage.cid, "sh", "-c", "echo $PATH").stdout.decode().strip()
+    try:
+        proc = stage.docker.run(
+            "exec", "-e", f"PATH={fault}:{path}", stage.cid, job.SCRIPT_PATH, "restore", "latest", target, "--live",
+            check=False, timeout=600,
+        )  # fmt: skip
+        err = proc.stderr.decode(errors="replace")
+        assert proc.returncode == 1, err
+        databases = {r[0] for r in stage.sql("postgres", "SELECT datname FROM pg_database")}
+        assert "finance_report" in databases, f"the live database is gone after a cut swap: {sorted(databases)}"
+        assert ledger(stage) == before and target in databases, err
+        assert not [d for d in databases if d.startswith("finance_report_before_")], "nothing was renamed"
+        announced = [line for line in err.splitlines() if "kept as finance_report_before_" in line]
+        assert announced and err.index(announced[0]) < err.index("failed"), err
+        assert (
+            err.strip()
+            .splitlines()[-1]
+            .startswith(f"restore: swapping {target} in as finance_report failed and renamed nothing")
+        ), err
+    finally:
+        stage.docker.run("exec", stage.cid, "rm", "-rf", fault)
+        stage.sql("postgres", f'DROP DATABASE IF EXISTS "{target}"')
 
 
 def test_the_stored_objects_hold_no_row_and_no_secret(stage, s3_server):
@@ -208,10 +261,11 @@ def _dump_fails_midway(stage, openbao):
             rows = stage.sql(
                 "postgres",
                 "SELECT pid FROM pg_stat_activity WHERE query LIKE 'COPY public.bulk%%' AND pid <> pg_backend_pid()",
+                superuser=True,
             )
             if rows:
                 time.sleep(0.3)  # well inside the table's data
-                stage.sql("postgres", "SELECT pg_terminate_backend(%s)", (rows[0][0],))
+                stage.sql("postgres", "SELECT pg_terminate_backend(%s)", (rows[0][0],), superuser=True)
                 return
             time.sleep(0.02)
 
@@ -570,6 +624,148 @@ def test_run_with_only_no_prune_is_an_on_demand_run_that_prunes_nothing(stage):
     assert stage.job("run", "pruning again")[0] == 0
 
 
+def test_the_snapshot_named_in_the_log_and_the_health_line_is_the_tagged_one_and_restores(stage):
+    """`restic tag` rewrites a snapshot under a new id: the id the job names after tagging (its last log
+    line, the health line) must be one that exists, and `invoke restore --from` it must work. So must the
+    id a failed restore check names, once `verify-failed` is tagged."""
+    import re
+
+    from ops import backup_ops
+
+    code, _out, err = stage.job("run", "named snapshot")
+    assert code == 0, err
+    ids = {s["id"] for s in stage.snapshots()}
+    done = re.search(r"backup \S+ done: snapshot ([0-9a-f]{64})", err)
+    shown = re.search(r"snapshot=([0-9a-f]{64})", stage.health()[1])
+    assert done and shown and done.group(1) == shown.group(1), (err, stage.health()[1])
+    assert shown.group(1) in ids, "the health line names a snapshot that no longer exists (tagging replaced it)"
+    host = f"unix://{DOCKER_SOCK}"
+    assert (
+        backup_ops.main(
+            "restore", "staging", docker_host=host, yes=True, source=shown.group(1), into_scratch=True, no_http=True
+        )
+        == 0
+    )
+    scratch = "SELECT datname FROM pg_database WHERE datname LIKE 'finance_report_scratch_%%'"
+    for (name,) in stage.sql("postgres", scratch):
+        assert ledger(stage, name) == ledger(stage)
+        stage.sql("postgres", f'DROP DATABASE "{name}"')
+
+    set_alembic_rows(stage, [])
+    try:
+        code, _out, err = stage.job("run", "named failure")
+        assert code == 1, err
+        named = re.search(r"restore check of ([0-9a-f]{64})", reason(err))
+        assert named and named.group(1) in {s["id"] for s in stage.snapshots()}, reason(err)
+    finally:
+        set_alembic_rows(stage, ["0042_head"])
+    assert stage.job("run", "after the named failure")[0] == 0
+
+
+def test_the_safety_backup_is_tagged_safety_outlives_same_day_retention_and_is_listed(stage, capsys):
+    """`invoke restore` takes a safety backup first; the day's next run prunes with keep-daily (one per
+    day): the safety backup must stay, for backupKeepSafetyDays days counted from the newest one, and
+    `invoke backups` must show it as such."""
+    from ops import backup_ops
+
+    assert stage.job("run", "regular, before the safety backup")[0] == 0
+    code, _out, err = stage.job("run", "before restore", "--no-prune", "--safety")
+    assert code == 0, err
+    safety = newest_db(stage)
+    assert "safety" in safety["tags"] and "verified" not in safety["tags"], safety["tags"]
+    code, _out, err = stage.job("run", "regular, after the safety backup")  # prunes the day's older regular ones
+    assert code == 0, err
+    runs = {t for s in stage.snapshots() for t in s["tags"] if t.startswith("run=")}
+    assert next(t for t in safety["tags"] if t.startswith("run=")) in runs, "the safety backup was pruned"
+
+    days = int(stage.envs["BACKUP_KEEP_SAFETY_DAYS"])
+    host = stage.envs["BACKUP_HOST"]
+    now = datetime.now(UTC).replace(microsecond=0)
+    tags = ["finance-report", "kind=db", "safety", "safety-verified"]
+    synthetic(stage, now - timedelta(days=days + 2), [*tags, "run=safety-old"], host)
+    synthetic(stage, now - timedelta(days=days - 1), [*tags, "run=safety-recent"], host)
+    assert stage.job("run", "regular, pruning old safety backups")[0] == 0
+    runs = {t for s in stage.snapshots() for t in s["tags"] if t.startswith("run=")}
+    assert "run=safety-recent" in runs and "run=safety-old" not in runs, sorted(runs)
+
+    assert backup_ops.main("backups", "staging", docker_host=f"unix://{DOCKER_SOCK}") == 0
+    listing = capsys.readouterr().out
+    row = next(line for line in listing.splitlines() if line.split()[2:3] == [safety["short_id"]])
+    assert row.split()[-1] == "safety" and "verified" in row, listing
+
+
+def test_a_restore_from_an_earlier_same_day_backup_survives_its_own_safety_backup(stage):
+    """The safety backup prunes nothing: the snapshot about to be restored may be one the day's retention
+    would forget (an earlier backup of today, kept so far because the later one pruned nothing)."""
+    from ops import backup_ops
+
+    stage.sql("finance_report", "INSERT INTO ledger VALUES (800001, 'in-S', 1)")
+    assert stage.job("run", "source S")[0] == 0
+    source = newest_db(stage)
+    stage.sql("finance_report", "DELETE FROM ledger WHERE id = 800001")
+    assert stage.job("run", "later, pruning nothing", "--no-prune")[0] == 0
+    host = f"unix://{DOCKER_SOCK}"
+    assert (
+        backup_ops.main(
+            "restore", "staging", docker_host=host, yes=True, source=source["id"], into_scratch=True, no_http=True
+        )
+        == 0
+    ), "the source was pruned by the safety backup taken before restoring it"
+    scratch = "SELECT datname FROM pg_database WHERE datname LIKE 'finance_report_scratch_%%'"
+    (restored,) = [r[0] for r in stage.sql("postgres", scratch)]
+    assert stage.sql(restored, "SELECT id FROM ledger WHERE id > 800000") == [(800001,)]
+    stage.sql("postgres", f'DROP DATABASE "{restored}"')
+    assert stage.job("run", "after the same-day restore")[0] == 0
+
+
+@pytest.mark.parametrize("how", ["rows", "tables"])
+def test_a_sharp_drop_since_the_last_verified_backup_is_not_verified_and_prunes_nothing(stage, how):
+    """An emptied database restores fine; verified, it would push every good backup out of retention
+    within weeks. Compared with the previous verified backup: the table count, and the rows of its largest
+    tables. Refused with a reason in the log and the health line; accepted on purpose with --accept-drop."""
+    if how == "tables":
+        for i in range(8):
+            stage.sql("finance_report", f"CREATE TABLE extra_{i} (id int PRIMARY KEY)")
+    assert stage.job("run", f"before the {how} drop")[0] == 0
+    before = snapshot_ids(stage)
+    saved = ledger(stage)
+    if how == "rows":
+        stage.sql("finance_report", "DELETE FROM ledger")
+        expected = "public.ledger has 0 rows, the previous verified backup"
+    else:
+        for i in range(8):
+            stage.sql("finance_report", f"DROP TABLE extra_{i}")
+        expected = "tables, the previous verified backup"
+    try:
+        code, _out, err = stage.job("run", f"after the {how} drop")
+        assert code == 1, err
+        line = reason(err)
+        assert "restore check of" in line and expected in line and "--accept-drop" in line, line
+        health, probe = stage.health()
+        assert health == 1 and expected in probe, probe
+        db = newest_db(stage)
+        assert "verify-failed" in db["tags"] and "verified" not in db["tags"], db["tags"]
+        assert before <= snapshot_ids(stage), "a refused backup prunes nothing"
+        # The safety backup before a restore captures the state as it is (a restore is what a drop calls
+        # for), and is no baseline: the next regular backup is still compared with the last regular one.
+        code, _out, err = stage.job("run", "before restore", "--no-prune", "--safety")
+        assert code == 0 and "safety-verified" in newest_db(stage)["tags"], err
+        code, _out, err = stage.job("run", f"after the {how} drop, again")
+        assert code == 1 and expected in reason(err), err
+        code, _out, err = stage.job("run", "the drop is wanted", "--accept-drop")
+        assert code == 0 and "verified" in newest_db(stage)["tags"], err
+    finally:
+        if how == "rows":
+            columns = [list(c) for c in zip(*saved, strict=True)]
+            stage.sql(
+                "finance_report",
+                "INSERT INTO ledger SELECT * FROM unnest(%s::int[], %s::text[], %s::numeric[])",
+                tuple(columns),
+            )
+    assert ledger(stage) == saved
+    assert stage.job("run", f"after the {how} drop test")[0] == 0
+
+
 def test_check_latest_without_a_verified_backup_says_so(stage):
     proc = stage.docker.run(
         "exec",
@@ -700,6 +896,85 @@ def test_the_operator_commands_back_up_list_and_restore_through_the_docker_api(
     assert backup_ops.main("restore", "staging", docker_host=host, source="latest", read=lambda _q: "n") == 1
     assert capsys.readouterr().err.strip() == "restore: not confirmed; nothing changed"
     assert backup_ops.main("restore", "staging", docker_host=host, yes=True, source="../x") == 2
+    docker_engine.run("rm", "-f", backend)
+
+
+def standin_backend(stage: BackupStage, docker_engine, image: str, name: str) -> str:
+    """A container with the program's backend labels (a restore stops it and starts it again), healthy."""
+    labels = {i["label"]: i["value"] for i in stage.artifacts.consumer("app-backend")["labels"]}
+    flags = [arg for k, v in labels.items() for arg in ("--label", f"{k}={v}")]
+    backend = docker_engine.track("container", name)
+    docker_engine.run(
+        "run", "-d", "--name", backend, "--network", "none", *flags, "--health-cmd", "true", "--health-interval",
+        "1s", image, "sleep", "3600",
+    )  # fmt: skip
+    wait_until(lambda: docker_engine.health(backend) == "healthy", 60, "stand-in backend", interval=0.5)
+    return backend
+
+
+# Every DDL statement of a restore (pg_restore creating tables, constraints) waits 2 s: an event trigger in
+# template1, which the restore's new database is copied from. The restore then runs long enough to be
+# interrupted while it runs.
+SLOW_DDL = (
+    "CREATE FUNCTION frh_slow_ddl() RETURNS event_trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(2); END $$; "
+    "CREATE EVENT TRIGGER frh_slow_ddl ON ddl_command_end EXECUTE FUNCTION frh_slow_ddl()"
+)
+NO_SLOW_DDL = "DROP EVENT TRIGGER IF EXISTS frh_slow_ddl; DROP FUNCTION IF EXISTS frh_slow_ddl()"
+
+
+def restoring(stage: BackupStage) -> bool:
+    rows = stage.sql(
+        "postgres", "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pg_restore'", superuser=True
+    )
+    return rows == [(1,)]
+
+
+def test_ctrl_c_during_a_live_restore_waits_for_it_then_starts_the_backend_and_runs_the_gate(
+    stage, docker_engine, agent_image
+):
+    """The restore runs inside the backup container (a Docker exec): Ctrl-C on the operator's machine does
+    not stop it. Starting the backend meanwhile would serve, and migrate, a database being swapped."""
+    from tests.conftest import ROOT
+
+    backend = standin_backend(stage, docker_engine, agent_image, "frh-bk-backend-int")
+    command = (
+        "import sys; from ops import backup_ops; sys.exit(backup_ops.main('restore', 'staging', docker_host="
+        f"'unix://{DOCKER_SOCK}', yes=True, source='latest', no_http=True))"
+    )
+    since = time.time()
+    stage.sql("template1", SLOW_DDL, superuser=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", command], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        wait_until(lambda: restoring(stage), 600, "pg_restore of the live restore", interval=0.2)
+        proc.send_signal(signal.SIGINT)  # what Ctrl-C in the operator's terminal does
+        time.sleep(3)
+        assert restoring(stage), "the restore ended within 3 s of the Ctrl-C: this test cannot tell"
+        assert not docker_engine.inspect(backend)["State"]["Running"], (
+            "the backend was started while the restore was still running in the backup container"
+        )
+        out, err = proc.communicate(timeout=900)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        for db in ("template1", "finance_report"):  # the swapped-in database was copied from template1 too
+            stage.sql(db, NO_SLOW_DDL, superuser=True)
+    assert proc.returncode == 1, out + err
+    assert "interrupted" in err and f"started {backend}" in out and "health gate:" in out, out + err
+    assert out.index(f"started {backend}") < out.index("health gate:"), out
+
+    def events(container: str, action: str) -> list[int]:
+        answer = stage.api.request(
+            "GET", "/events", {"since": f"{since:.0f}", "until": f"{time.time():.0f}",
+                               "filters": json.dumps({"container": [container]})},
+        )  # fmt: skip
+        return [
+            e["timeNano"] for line in answer.body.decode().splitlines() if (e := json.loads(line))["Action"] == action
+        ]
+
+    restore_ended = max(events(stage.cid, "exec_die"))
+    assert min(events(backend, "start")) > restore_ended, "the backend started before the restore's exec ended"
     docker_engine.run("rm", "-f", backend)
 
 

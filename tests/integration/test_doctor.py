@@ -280,3 +280,26 @@ def test_each_bucket_must_exist_on_the_s3_endpoint(host, openbao, s3_server, mon
     assert [f.detail for f in unsigned] == [
         "http://s3.finance-report.invalid did not answer: its name does not resolve (DNS)"
     ]
+
+
+def test_the_backup_bucket_must_keep_overwritten_and_deleted_versions(host, openbao, s3_server, monkeypatch):
+    """With the backup key (BACKUP_AWS_*), doctor asks the backup bucket for versioning (or object lock):
+    without it, the backup key (which restic's prune needs to delete with) can destroy every backup."""
+    bucket = "finance-report-staging-backups-" + secrets.token_hex(3)
+    s3_server.client().create_bucket(Bucket=bucket)
+    monkeypatch.setenv("BACKUP_AWS_ACCESS_KEY_ID", s3_server.access_key)
+    monkeypatch.setenv("BACKUP_AWS_SECRET_ACCESS_KEY", s3_server.secret_key)
+    d = doctor(host, openbao, {"s3Endpoint": s3_server.url, "backupS3Bucket": bucket})
+    off = d.backup_storage()
+    assert [(f.check, f.ok) for f in off] == [(f"s3 backup bucket {bucket}", False)], off
+    assert "keeps no versions" in off[0].detail and f"mc version enable <alias>/{bucket}" in off[0].fix
+    s3_server.client().put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    on = d.backup_storage()
+    assert [(f.ok, f.detail) for f in on] == [
+        (True, "versioning enabled: what the backup key deletes or overwrites stays recoverable")
+    ]
+    monkeypatch.setenv("BACKUP_AWS_SECRET_ACCESS_KEY", "wrong-" + secrets.token_hex(8))
+    refused = d.backup_storage()
+    assert [f.ok for f in refused] == [False] and "may not read the versioning" in refused[0].detail, refused
+    monkeypatch.delenv("BACKUP_AWS_ACCESS_KEY_ID")
+    assert d.backup_storage() == [], "without the backup key nothing is claimed"

@@ -279,32 +279,27 @@ async def _select_one(url: str) -> int:
 @given(password=hostile_text)
 @example(password="'; DROP ROLE postgres; --")
 @example(password=":'pw' `whoami` \\set")
-def test_postgres_role_takes_the_rendered_password_and_database_url_connects(
+def test_the_apps_role_takes_the_rendered_password_and_database_url_connects(
     openbao, staging, postgres_server, password
 ):
-    """The rendered file is applied with the program's own sync input (psql \\set from the file), then
-    the backend's DATABASE_URL, composed by the program, connects with it."""
+    """The rendered files are applied with the program's own sync input (psql \\set from each file), then
+    the backend's DATABASE_URL, composed by the program, connects with the app's role and password."""
     _, original = staging.kv()["postgres"]
-    put(openbao, "staging", "postgres", {"POSTGRES_PASSWORD": password})
+    put(openbao, "staging", "postgres", {**original, "APP_DB_PASSWORD": password})
     shm = Path(tempfile.mkdtemp(prefix="frh-pg-", dir="/dev/shm"))
-    current = postgres_server.password
     try:
-        rendered = render_on_host(openbao, staging, "postgres")["password"]
-        assert rendered == password
-        (shm / "password").write_text(rendered)
-        result = psql(postgres_server, pg_component.password_sync_input(str(shm / "password")), current)
+        rendered = render_on_host(openbao, staging, "postgres")
+        assert rendered["app-password"] == password
+        rendered["password"] = postgres_server.password  # the superuser keeps its own: this test holds the server
+        for name, value in rendered.items():
+            (shm / name).write_text(value)
+        result = psql(postgres_server, pg_component.password_sync_input(str(shm)), postgres_server.password)
         assert result.returncode == 0, result.stderr
-        postgres_server.password = password
         url = app_env.database_url(password, "staging").replace(
             "finance_report-postgres-staging:5432", f"127.0.0.1:{postgres_server.port}"
         )
         assert asyncio.run(_select_one(url)) == 1
     finally:
-        # back to a known boot password so a failure cannot lock the other tests out
-        boot = "boot-" + secrets.token_hex(16)
-        (shm / "password").write_text(boot)
-        psql(postgres_server, pg_component.password_sync_input(str(shm / "password")), postgres_server.password)
-        postgres_server.password = boot
         shutil.rmtree(shm, ignore_errors=True)
         put(openbao, "staging", "postgres", original)
 

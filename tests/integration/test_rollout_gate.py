@@ -78,6 +78,7 @@ def gate(args: list[str], **overrides) -> Gate:
         parsed.watch_seconds,
         parsed.url,
         say=lambda _: None,
+        running=parsed.running,
         **overrides,
     )
 
@@ -89,7 +90,9 @@ def test_the_programs_gate_command_is_accepted_and_names_every_container(product
         and args.ssh_opts[:2] == ["-o", "StrictHostKeyChecking=yes"]
         and "ControlMaster=auto" in args.ssh_opts
     )
-    assert len(args.healthy) == 10 and len(args.watch) == 2 and args.watch_seconds == 60  # 4 agents, 6 services
+    # 4 agents and 5 services healthy; the backup service running (its health is its own signal)
+    assert len(args.healthy) == 9 and len(args.watch) == 2 and args.watch_seconds == 60
+    assert args.running == ["finance_report-backup"]
 
 
 def test_steady_containers_pass_and_a_crash_loop_after_healthy_fails_the_watch(containers):
@@ -131,6 +134,19 @@ def test_a_container_that_never_turns_healthy_or_does_not_exist_fails(containers
     ).run()
     assert problems[0].startswith(f"{containers['sick']} is unhealthy, not healthy, after 6s"), problems
     assert problems[1] == "frh-gate-missing does not exist"
+
+
+def test_a_container_the_gate_needs_running_passes_unhealthy_and_fails_stopped(containers, docker_engine):
+    """`--running`: the backup service, whose health reports its last backup (a failed one, an S3
+    outage), not whether it works: running is enough for a deploy; stopped or missing is not."""
+    assert gate(["--docker-host", "x", "--healthy", containers["steady"], "--running", containers["sick"]]).run() == []
+    stopped = docker_engine.track("container", "frh-gate-stopped")
+    docker_engine.run("create", "--name", stopped, "--network", "none", "fr-harness/agent:local", "true")
+    problems = gate(
+        ["--docker-host", "x", "--healthy", containers["steady"], "--running", stopped, "--running", "frh-gate-gone"],
+        timeout=4,
+    ).run()
+    assert problems == [f"{stopped} is not running", "frh-gate-gone does not exist"], problems
 
 
 def test_a_container_whose_health_is_still_starting_is_not_healthy(containers, docker_engine):

@@ -1,11 +1,12 @@
 """`invoke rotate` on real OpenBao, Postgres and Redis (stand-in images), following the command's own plan.
 
-For each password: the datastore runs with the program's generated value; `invoke rotate` plans the
-replace (its URN from the program, the containers it recreates from the program run again); the program
-with the new value in its state is applied to OpenBao (what `pulumi up` writes), the containers the plan
-names are recreated as the program declares them (delete-first); then the old password is refused by the
-server and by the URL rendered before, and the new one is accepted by the server and through the app's
-freshly rendered DATABASE_URL / REDIS_URL.
+For each password (Postgres's superuser's, its app role's, Redis's): the datastore runs with the
+program's generated value; `invoke rotate` plans the replace (its URN from the program, the containers it
+recreates from the program run again); the program with the new value in its state is applied to OpenBao
+(what `pulumi up` writes), the containers the plan names are recreated as the program declares them
+(delete-first); then the old password is refused by the server (and by the URL rendered before, when the
+app's URL carries it), and the new one is accepted by the server and through the app's freshly rendered
+DATABASE_URL / REDIS_URL; the superuser's is in no URL, so the app's URL stays as it was and connects.
 
 For a secret-id: the plan recreates the agent only; the replace mints a new secret-id, the new agent
 renders with it, deleting the old resource revokes the old one (it no longer logs in), and the server
@@ -15,6 +16,7 @@ keeps running on its rendered files, untouched, accepting the same password.
 from __future__ import annotations
 
 import secrets
+from urllib.parse import unquote, urlsplit
 
 import pytest
 
@@ -26,7 +28,7 @@ from tests.integration.harness import wait_until
 from tests.integration.sidecar import MINTED, Artifacts, apply_vault
 
 pytestmark = pytest.mark.integration
-KEY = {"postgres": "POSTGRES_PASSWORD", "redis": "PASSWORD"}
+KEY = {"postgres": "POSTGRES_PASSWORD", "redis": "PASSWORD"}  # each server's own (superuser's) password
 
 
 def settings(openbao) -> dict:
@@ -43,49 +45,60 @@ def image_of(postgres_image, redis_image):
     return {"postgres": postgres_image, "redis": redis_image}
 
 
-@pytest.mark.parametrize("service", ["postgres", "redis"])
+# (service, --what, its KV key, whether the app's URL carries it)
+ROTATIONS = [
+    ("postgres", "postgres-password", "POSTGRES_PASSWORD", False),
+    ("postgres", "postgres-app-password", "APP_DB_PASSWORD", True),
+    ("redis", "redis-password", "PASSWORD", True),
+]
+
+
+@pytest.mark.parametrize("service,what,key,in_url", ROTATIONS, ids=[r[1] for r in ROTATIONS])
 def test_a_rotated_password_works_and_the_old_one_no_longer_does(
-    service, docker_engine, agent_image, image_of, openbao, program
+    service, what, key, in_url, docker_engine, agent_image, image_of, openbao, program
 ):
     config = settings(openbao)
     before = Artifacts(run_stack("staging", config))
     apply_vault(openbao, before)
-    old = before.kv()[service][1][KEY[service]]
+    old = before.kv()[service][1][key]
     deployment = DatastoreDeployment(
-        docker_engine, agent_image, image_of[service], openbao, before, service, f"rot-{service[:2]}"
+        docker_engine, agent_image, image_of[service], openbao, before, service, f"rot-{what[:12]}"
     )
     try:
         deployment.up()
-        assert deployment.connects(old), deployment.last_error
         old_url = deployment.rendered_url()
+        # the role that holds this password: the superuser's is in no URL, the others are the URL's own
+        user = "postgres" if service == "postgres" and not in_url else unquote(urlsplit(old_url).username or "")
+        assert deployment.connects(old, user=user), deployment.last_error
         assert deployment.url_connects(old_url), deployment.last_error
 
         new = "rotated-" + secrets.token_urlsafe(18) + "%@:/"  # reserved URL characters: the URL must encode them
         plan = rotate.plan_rotation(
-            "staging",
-            f"{service}-password",
-            before.run,
-            lambda state: run_stack("staging", config, state=state),
-            new_value=new,
+            "staging", what, before.run, lambda state: run_stack("staging", config, state=state), new_value=new
         )
-        assert plan.urn == before.run.one("random:index/randomPassword:RandomPassword", f"{service}-password").urn
+        assert plan.urn == before.run.one("random:index/randomPassword:RandomPassword", what).urn
         recreated = {(r.service, r.agent_for) for r in plan.replaced}
-        assert {(service, None), ("vault-agent", service), ("vault-agent", "app"), ("backend", None)} <= recreated
+        assert {(service, None), ("vault-agent", service)} <= recreated
+        app = {("vault-agent", "app"), ("backend", None)}
+        assert app <= recreated if in_url else not app & recreated, recreated
 
         after = Artifacts(run_stack("staging", config, state={plan.resource_name: new}))
-        assert after.kv()[service][1][KEY[service]] == new
+        assert after.kv()[service][1][key] == new
         apply_vault(openbao, after)  # what the up writes to Vault
         deployment.artifacts = after
         deployment.up(replace=True)  # the datastore and its agent, delete-first, as the plan says
 
-        assert not deployment.connects(old), f"the old {service} password still works"
-        assert not deployment.url_connects(old_url), (
-            f"the {URL_KEY[service]} rendered before the rotation still connects"
-        )
-        assert deployment.connects(new), deployment.last_error
+        assert not deployment.connects(old, user=user), f"the old {what} still works"
+        assert deployment.connects(new, user=user), deployment.last_error
         new_url = deployment.rendered_url()
-        assert new_url != old_url and deployment.url_connects(new_url), deployment.last_error
-        assert new not in new_url, "the password must be percent-encoded in the URL"
+        if in_url:
+            assert not deployment.url_connects(old_url), (
+                f"the {URL_KEY[service]} rendered before the rotation still connects"
+            )
+            assert new_url != old_url and deployment.url_connects(new_url), deployment.last_error
+            assert new not in new_url, "the password must be percent-encoded in the URL"
+        else:
+            assert new_url == old_url and deployment.url_connects(new_url), deployment.last_error
     finally:
         apply_vault(openbao, program["staging"])  # the program's values back, for the other tests
         docker_engine.cleanup()

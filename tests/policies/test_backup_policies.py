@@ -107,31 +107,49 @@ def test_the_same_bucket_name_on_another_endpoint_and_unknown_values_are_not_rep
     assert violations(unknown) == []
 
 
-def test_the_real_plans_report_the_shared_bucket_and_key_until_dedicated_ones_are_set():
+def test_separate_backup_storage_is_mandatory_in_production_and_the_committed_stack_has_it():
+    """Production's policy config (derived from its stack) makes the policy mandatory; its committed stack
+    names a backup bucket of its own and requires a backup key of its own (the offline plan fills it with
+    a placeholder, as every required secret), so it plans clean. Staging keeps the advisory: its backups
+    may share."""
     from tests.conftest import run_stack, stack_policy_config
 
     pack = stack_policy_config("production")
-    shared = [v for v in evaluate(run_stack("production"), pack, POLICIES) if v.policy == SEPARATE]
+    assert [v for v in evaluate(run_stack("production"), pack, POLICIES) if v.policy == SEPARATE] == []
+    shared_bucket = run_stack("production", {"backupS3Bucket": None})
+    assert [
+        (v.enforcementLevel, v.message) for v in evaluate(shared_bucket, pack, POLICIES) if v.policy == SEPARATE
+    ] == [
+        (
+            "mandatory",
+            "Backup container backup-container: its repository shares the app's bucket "
+            "finance-report-production, so the backend, or anyone holding the app's S3 key, can delete every "
+            f"backup. {FIX}",
+        )
+    ]
+    same_key = run_stack(
+        "production", {}, {"backupS3AccessKey": "placeholder-s3AccessKey-0", "s3AccessKey": "placeholder-s3AccessKey-0"}
+    )
+    assert [v.message.split(", so")[0] for v in evaluate(same_key, pack, POLICIES) if v.policy == SEPARATE] == [
+        "Backup container backup-container: its repository shares the app's S3 key"
+    ]
+
+    staging_pack = stack_policy_config("staging")
+    shared = [v for v in evaluate(run_stack("staging"), staging_pack, POLICIES) if v.policy == SEPARATE]
     assert [(v.enforcementLevel, v.message) for v in shared] == [
         (
             "advisory",
             "Backup container backup-container: its repository shares the app's bucket "
-            "finance-report-production and the app's S3 key, so the backend, or anyone holding the app's S3 "
+            "finance-report-staging and the app's S3 key, so the backend, or anyone holding the app's S3 "
             f"key, can delete every backup. {FIX}",
         )
     ]
     dedicated = run_stack(
-        "production",
+        "staging",
         {"backupS3Bucket": "finance-report-backups"},
         {"backupS3AccessKey": "backup-only-access", "backupS3SecretKey": "backup-only-secret"},
     )
-    assert [v for v in evaluate(dedicated, pack, POLICIES) if v.policy == SEPARATE] == []
-    key_only = run_stack(
-        "production", {}, {"backupS3AccessKey": "backup-only-access", "backupS3SecretKey": "backup-only-secret"}
-    )
-    assert [v.message.split(", so")[0] for v in evaluate(key_only, pack, POLICIES) if v.policy == SEPARATE] == [
-        "Backup container backup-container: its repository shares the app's bucket finance-report-production"
-    ]
+    assert [v for v in evaluate(dedicated, staging_pack, POLICIES) if v.policy == SEPARATE] == []
 
 
 def test_what_counts_as_the_docker_host():

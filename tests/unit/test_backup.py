@@ -4,6 +4,7 @@ here only its schedule arithmetic runs (under sh), and its syntax is checked by 
 
 from __future__ import annotations
 
+import itertools
 import json
 import shutil
 import struct
@@ -38,16 +39,19 @@ def test_production_declares_the_backup_container_with_its_schedule_repository_a
     c = inputs(production, "backup-container")
     assert c["name"] == "finance_report-backup"
     assert c["envs"] == [
-        "RESTIC_REPOSITORY=s3:https://minio.zitian.party/finance-report-production/finance_report/production/postgres",
+        "RESTIC_REPOSITORY=s3:https://minio.zitian.party/finance-report-production-backups/finance_report/production/postgres",
         "BACKUP_HOST=finance_report-backup",
         "BACKUP_TIME=02:30",
         "BACKUP_INTERVAL_HOURS=24",
         "BACKUP_KEEP_DAILY=7",
         "BACKUP_KEEP_WEEKLY=4",
+        "BACKUP_KEEP_SAFETY_DAYS=14",
+        "BACKUP_MAX_DROP_PERCENT=50",
         "PGHOST=finance_report-postgres",
         "PGPORT=5432",
-        "PGUSER=postgres",
+        "PGUSER=finance_report_backup",
         "PGDATABASE=finance_report",
+        "DB_OWNER=finance_report_app",
     ]
     assert c["user"] == "70:70" and c["entrypoints"] == ["/usr/local/bin/fr-backup"] and c["command"] == ["loop"]
     networks = {r.name: r.inputs["name"] for r in production.by_type("docker:index/network:Network")}
@@ -124,7 +128,8 @@ def test_credentials_reach_only_the_backup_kv_and_the_rendered_file(production):
     postgres = json.loads(
         unwrap_secrets(production.one("vault:kv/secretV2:SecretV2", "postgres-vault-kv").inputs["dataJson"])
     )
-    assert data["PGPASSWORD"] == postgres["POSTGRES_PASSWORD"] and data["HEARTBEAT_URL"] == ""
+    assert data["PGPASSWORD"] == postgres["BACKUP_DB_PASSWORD"] and data["HEARTBEAT_URL"] == ""
+    assert data["PGPASSWORD"] not in (postgres["POSTGRES_PASSWORD"], postgres["APP_DB_PASSWORD"])
     policy = production.one("vault:index/policy:Policy", "backup-vault-policy").inputs["policy"]
     assert 'path "secret/data/finance_report/production/backup"' in policy and policy.count('path "') == 2
     app_policy = production.one("vault:index/policy:Policy", "app-vault-policy").inputs["policy"]
@@ -167,6 +172,21 @@ def test_the_backup_container_waits_for_postgres_and_its_agent_and_is_in_the_rol
     assert "finance_report-backup" in gate.inputs["create"].split()
 
 
+def test_a_deploy_waits_for_the_backup_service_to_run_not_for_its_backups_to_be_healthy(production):
+    """Backup health is its own signal (`invoke status`, the health line): one S3 outage makes the backup
+    container unhealthy until the next good run, and must not block every deploy meanwhile. The gate
+    still requires it running and its agent healthy; the provider does not wait for its health either."""
+    import shlex
+
+    argv = shlex.split(production.one("command:local:Command", "rollout-gate").inputs["create"])
+    pairs = set(itertools.pairwise(argv))
+    assert ("--running", "finance_report-backup") in pairs, argv
+    assert ("--healthy", "finance_report-backup") not in pairs
+    assert {("--healthy", "finance_report-backup-vault-agent"), ("--healthy", "finance_report-postgres")} <= pairs
+    c = inputs(production, "backup-container")
+    assert c.get("wait") is not True and "waitTimeout" not in c, c.get("wait")
+
+
 # ------------------------------------------------------------------------------------------ config
 
 
@@ -199,6 +219,7 @@ def test_backup_settings_default_to_the_apps_storage_and_a_daily_schedule():
         7,
         4,
     )
+    assert (s.keep_safety_days, s.max_drop_percent) == (14, 50)
 
 
 @pytest.mark.parametrize(
@@ -256,6 +277,16 @@ def test_backup_settings_default_to_the_apps_storage_and_a_daily_schedule():
             "backup service calls after each verified backup, or empty",
         ),
         (
+            "backupMaxDropPercent",
+            "0",
+            'config finance-report:backupMaxDropPercent = "0" is invalid: expected an integer from 1 to 100',
+        ),
+        (
+            "backupKeepSafetyDays",
+            "0",
+            'config finance-report:backupKeepSafetyDays = "0" is invalid: expected an integer from 1 to 366',
+        ),
+        (
             "backupResticImage",
             "restic/restic:latest",
             'config finance-report:backupResticImage = "restic/restic:latest" is invalid: expected a pinned '
@@ -267,6 +298,38 @@ def test_bad_backup_settings_are_one_line_naming_key_value_and_expectation(key, 
     with pytest.raises(ConfigError) as err:
         load_config(_raw(**{key: value}), "staging", KEYS)
     assert str(err.value) == message
+
+
+@pytest.mark.parametrize("key", ["backupS3AccessKey", "backupS3SecretKey"])
+def test_production_refuses_to_back_up_with_the_apps_s3_key(key):
+    """Production's backups need an S3 key of their own (limited to their bucket): with the app's, the
+    backend, or anyone holding its key, could delete every backup."""
+    own = {"backupS3AccessKey": "backup-access", "backupS3SecretKey": "backup-secret"}
+    raw = _raw(env="production", backupS3Bucket="finance-report-production-backups", **own)
+    del raw[key]
+    with pytest.raises(ConfigError) as err:
+        load_config(raw, "production", KEYS | set(own))
+    assert str(err.value) == (
+        f"config finance-report:{key} = (not set) is invalid: expected a secret in production: an S3 key of the "
+        "backups' own, limited to their bucket, so the app's key cannot delete them (docs/backups.md): run "
+        f"`pulumi config set --secret {key}`"
+    )
+    assert load_config({**raw, key: own[key]}, "production", KEYS | set(own)).backup.bucket == (
+        "finance-report-production-backups"
+    )
+    assert load_config(_raw(), "staging", KEYS).backup.bucket == "finance-report-staging", "other envs may share"
+
+
+def test_the_offline_plan_fills_productions_backup_key_with_placeholders_of_its_own():
+    from config.stack_file import read_stack_file
+    from ops.program_run import with_missing_secrets
+    from tests.conftest import ROOT
+
+    config, keys = with_missing_secrets(*read_stack_file(ROOT / "Pulumi.production.yaml"))
+    assert {"finance-report:backupS3AccessKey", "finance-report:backupS3SecretKey"} <= set(keys)
+    assert config["finance-report:backupS3AccessKey"] != config["finance-report:s3AccessKey"]
+    _staging, staging_keys = with_missing_secrets(*read_stack_file(ROOT / "Pulumi.staging.yaml"))
+    assert "finance-report:backupS3AccessKey" not in staging_keys
 
 
 def test_an_env_named_backup_is_refused():
@@ -352,6 +415,70 @@ def test_the_health_allows_two_intervals(hours):
     assert ages is not None and ages.max_age == 2 * hours * 3600
 
 
+def health_in_sh(
+    tmp_path, result: str, backup_age: int, verified_age: int, hours: int = 24, argv: tuple[str, ...] = ("health",)
+) -> tuple[int, str]:
+    """`fr-backup health` (or `argv`) as Docker runs it, on state files of a given age (the script's scratch
+    volume mapped to `tmp_path`, nothing else changed)."""
+    import time
+
+    now = int(time.time())
+    state = tmp_path / "state"
+    state.mkdir(exist_ok=True)
+    (state / "last-backup").write_text(f"{now - backup_age}\n")
+    (state / "last-verified").write_text(f"{now - verified_age}\n")
+    (state / "last-result").write_text(result + "\n")
+    script = job.script().replace(f"SCRATCH={job.SCRATCH}\n", f"SCRATCH={tmp_path}\n", 1)
+    env = {"BACKUP_INTERVAL_HOURS": str(hours), "PATH": "/usr/bin:/bin"}
+    proc = subprocess.run(["sh", "-c", script, "fr-backup", *argv], env=env, capture_output=True, text=True)
+    return proc.returncode, proc.stdout
+
+
+def test_the_health_fails_on_a_failed_last_run_however_recent_the_last_success(tmp_path):
+    assert health_in_sh(tmp_path, "ok 1 run=x snapshot=abc", 3600, 3600)[0] == 0
+    code, out = health_in_sh(tmp_path, "failed 2 repository: connection refused", 3600, 3600)
+    assert code == 1 and "LAST BACKUP FAILED" in out, out
+
+
+def test_the_health_line_says_stale_loudly(tmp_path):
+    code, out = health_in_sh(tmp_path, "ok 1 run=x snapshot=abc", 50 * 3600, 50 * 3600)
+    assert code == 1
+    assert out.splitlines()[1] == "BACKUPS STALE: the last verified backup is 50h old; the schedule allows 48h", out
+    ages = backup_health.parse_health_output(out)
+    assert ages is not None and backup_health.ages_line(ages).startswith("STALE: last backup 2d 2h ago"), ages
+
+
+def test_under_swarm_a_failed_or_stale_backup_is_reported_but_does_not_fail_the_tasks_health(tmp_path):
+    """Swarm acts on a task's health (moby's container executor: a new task counts as running only once
+    healthy, so an update waits for it; an unhealthy one is shut down and replaced): a health check that
+    failed on a failed backup would restart the backup task over and over and block every deploy that
+    updates it through one S3 outage. Its probe must still print the line `invoke status` reads and flags.
+    The containers runtime keeps the failing check (nothing acts on it but the operator's eye)."""
+    from tests.conftest import run_stack
+
+    def probe(run, type_: str, name: str) -> tuple[str, ...]:
+        inputs = unwrap_secrets(run.one(type_, name).inputs)
+        spec = inputs["taskSpec"]["containerSpec"] if type_ == "docker:index/service:Service" else inputs
+        test = spec["healthcheck"]["tests"]
+        assert test[:2] == ["CMD", job.SCRIPT_PATH], test
+        return tuple(test[2:])
+
+    swarm = run_stack("staging", {"runtime": "swarm", "swarmDataNode": "dokploy"})
+    assert swarm.error is None, swarm.error
+    swarm_argv = probe(swarm, "docker:index/service:Service", "backup-service")
+    containers_argv = probe(run_stack("staging"), "docker:index/container:Container", "backup-container")
+    for result, backup_age, flag in (
+        ("failed 2 repository: connection refused", 3600, "LAST BACKUP FAILED"),
+        ("ok 1 run=x snapshot=abc", 50 * 3600, "BACKUPS STALE"),
+    ):
+        code, out = health_in_sh(tmp_path, result, backup_age, backup_age, argv=swarm_argv)
+        assert code == 0 and flag in out, (code, out)
+        ages = backup_health.parse_health_output(out)
+        assert ages is not None and backup_health.age_problems(ages), out
+        code, out = health_in_sh(tmp_path, result, backup_age, backup_age, argv=containers_argv)
+        assert code == 1 and flag in out, (code, out)
+
+
 # ------------------------------------------------------------------------------------------ operator tools (pure)
 
 
@@ -371,19 +498,25 @@ def test_the_listing_has_one_row_per_database_snapshot_with_size_and_verificatio
             snapshot(1, ["kind=db", "run=r1", "verified", "bytes=2048", "tables=12"]),
             snapshot(2, ["kind=globals", "run=r1", "verified"]),
             snapshot(4, ["kind=db", "run=r4"]),
+            snapshot(5, ["kind=db", "run=r5", "safety", "safety-verified", "bytes=1024", "tables=12"]),
+            snapshot(6, ["kind=db", "run=r6", "safety", "verify-failed"]),
         ]
     )
-    assert [(r.id, r.verification, r.size, r.tables) for r in rows] == [
-        ("abcdef01", "verified", 2048, 12),
-        ("abcdef03", "failed", None, None),
-        ("abcdef04", "unverified", None, None),
+    assert [(r.id, r.verification, r.size, r.tables, r.kind) for r in rows] == [
+        ("abcdef01", "verified", 2048, 12, ""),
+        ("abcdef03", "failed", None, None, ""),
+        ("abcdef04", "unverified", None, None, ""),
+        ("abcdef05", "verified", 1024, 12, "safety"),
+        ("abcdef06", "failed", None, None, "safety"),
     ]
     assert ops.render_backups(rows).splitlines() == [
-        "time (UTC)            snapshot        size  restore check tables",
+        "time (UTC)            snapshot        size  restore check tables kind",
         "2026-01-01 02:30:01Z  abcdef01     2.0 KiB  verified      12",
         "2026-01-03 02:30:03Z  abcdef03           ?  failed        -",
         "2026-01-04 02:30:04Z  abcdef04           ?  unverified    -",
-        "3 backups, 1 verified",
+        "2026-01-05 02:30:05Z  abcdef05     1.0 KiB  verified      12     safety",
+        "2026-01-06 02:30:06Z  abcdef06           ?  failed        -      safety",
+        "5 backups (2 of them safety backups before a restore), 2 verified",
     ]
 
 
@@ -583,6 +716,65 @@ def test_a_stop_that_fails_starts_again_what_was_stopped_and_restores_nothing():
         f"POST /containers/{first}/start",
     ]
     assert not [cmd for cmd in api.execs if cmd[1] == "restore"]
+
+
+FAKE_SSH = """#!/bin/sh
+# answers one Docker API request with the SIGINT disposition it was started with (SigIgn bit 2)
+while IFS= read -r line && [ "$(printf %s "$line" | tr -d '\\r')" != "" ]; do :; done
+mask=$(sed -n 's/^SigIgn:[[:space:]]*//p' /proc/$$/status)
+body="{\\"sigign\\": \\"$mask\\"}"
+printf 'HTTP/1.1 200 OK\\r\\nContent-Type: application/json\\r\\nContent-Length: %s\\r\\n\\r\\n%s' "${#body}" "$body"
+"""
+
+
+def test_ctrl_c_in_the_operators_terminal_does_not_reach_the_ssh_connection(tmp_path, monkeypatch):
+    """A Ctrl-C during `invoke restore` is deferred until the restore's exec ends (ops/backup_ops.py); the
+    ssh process carrying the exec's stream is in the terminal's process group too and must not die of it."""
+    from clients.docker_api import DockerAPI
+
+    (tmp_path / "ssh").write_text(FAKE_SSH)
+    (tmp_path / "ssh").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:{__import__('os').environ['PATH']}")
+    mask = int(DockerAPI("ssh://deploy@host.example.org").get("/version")["sigign"], 16)
+    assert mask & (1 << (2 - 1)), f"ssh starts with SIGINT not ignored (SigIgn {mask:x})"
+
+
+def test_a_restore_whose_backend_does_not_come_back_healthy_fails_naming_it(monkeypatch):
+    """After the swap the backend and worker start again; the restore counts as done only when the health
+    gate (the rollout gate's checks) passes. A gate shortened to half a second: the backend stays
+    unhealthy; the backup container, unhealthy too, need only run."""
+    from dataclasses import dataclass
+
+    from clients.docker_api import Response
+    from render import labels as L
+    from runtime import rollout_gate
+
+    @dataclass
+    class QuickGate(rollout_gate.Gate):
+        def __post_init__(self) -> None:
+            super().__post_init__()
+            self.timeout, self.interval = 0.5, 0.1
+
+    monkeypatch.setattr(rollout_gate, "Gate", QuickGate)
+    api = FakeDocker({})
+    backend = next(r["Id"] for r in api.rows if r["Labels"].get(L.SERVICE) == Service.BACKEND)
+    backup = next(r["Id"] for r in api.rows if r["Labels"].get(L.SERVICE) == Service.BACKUP)
+    answer = api.request
+
+    def request(method, path, query=None, body=None, **kw):
+        if method == "GET" and path in (f"/containers/{backend}/json", f"/containers/{backup}/json"):
+            state = {"Running": True, "Health": {"Status": "unhealthy", "Log": [{"Output": "no answer"}]}}
+            return Response(200, json.dumps({"State": state, "RestartCount": 0}).encode())
+        return answer(method, path, query, body, **kw)
+
+    api.request = request
+    ctx = ctx_of(api)
+    with pytest.raises(ops.OperatorError) as failed:
+        ops.cmd_restore(ctx, "latest", into_scratch=False)
+    assert str(failed.value) == (
+        f"health gate: {backend} is unhealthy, not healthy, after 0s (last check: no answer)"
+    ), ctx.out.getvalue()
+    assert f"started {backend}" in ctx.out.getvalue()
 
 
 def test_an_exec_without_an_exit_code_is_not_a_success():

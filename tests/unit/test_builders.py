@@ -90,7 +90,7 @@ def test_database_url_round_trips_any_password_through_sqlalchemy(password, env)
     parsed = make_url(url)
     assert parsed.drivername == "postgresql+asyncpg"
     assert parsed.password == password
-    assert parsed.username == "postgres" and parsed.database == "finance_report" and parsed.port == 5432
+    assert parsed.username == "finance_report_app" and parsed.database == "finance_report" and parsed.port == 5432
     assert parsed.host == naming.container_name("postgres", env)
 
 

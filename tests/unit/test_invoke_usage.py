@@ -46,8 +46,9 @@ def invoke(*args: str, stdin: str = "", env: dict | None = None) -> subprocess.C
         ),
         (
             ["rotate", "--stack", "staging"],
-            "rotate: --what = '' is invalid: expected one of secret-key, postgres-password, redis-password, "
-            "postgres-secret-id, redis-secret-id, app-secret-id, backup-secret-id",
+            "rotate: --what = '' is invalid: expected one of secret-key, postgres-password, postgres-app-password, "
+            "postgres-backup-password, redis-password, postgres-secret-id, redis-secret-id, app-secret-id, "
+            "backup-secret-id",
         ),
         (
             ["rollback"],

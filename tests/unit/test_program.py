@@ -417,27 +417,38 @@ def test_the_restart_digest_changes_only_for_consumers_of_a_changed_secret(produ
     )
     assert digests(run_stack("production")) == base, "no change must mean no restart"
 
+    # production's backups have an S3 key of their own: the app's key reaches the app alone
     s3 = digests(run_stack("production", secret_overrides={"s3SecretKey": "rotated-s3-secret-value"}))
-    # the backup service uses the app's S3 key while backupS3SecretKey is unset
-    assert {k for k in base if base[k] != s3[k]} == {
+    assert {k for k in base if base[k] != s3[k]} == {"app-vault-agent", "app-backend", "app-prefect-worker"}
+    own = digests(run_stack("production", secret_overrides={"backupS3SecretKey": "backup-only-s3-secret"}))
+    assert {k for k in base if base[k] != own[k]} == {"backup-vault-agent", "backup-container"}
+    # staging's backups use the app's S3 key while backupS3SecretKey is unset
+    staging_base = digests(run_stack("staging"))
+    shared = digests(run_stack("staging", secret_overrides={"s3SecretKey": "rotated-s3-secret-value"}))
+    assert {k for k in staging_base if staging_base[k] != shared[k]} == {
         "app-vault-agent",
         "app-backend",
-        "app-prefect-worker",
         "backup-vault-agent",
         "backup-container",
     }
-    own = digests(run_stack("production", secret_overrides={"backupS3SecretKey": "backup-only-s3-secret"}))
-    assert {k for k in base if base[k] != own[k]} == {"backup-vault-agent", "backup-container"}
 
     # A rotated Postgres password (the random resource replaced: a new value in state) reaches Postgres
-    # and, through DATABASE_URL, the app; each agent renders it before its consumers restart.
+    # and each of its consumers: the superuser's Postgres alone, the app's role through DATABASE_URL the
+    # app, the backup's role the backup service; each agent renders it before its consumers restart.
     pg = digests(run_stack("production", state={"postgres-password": "rotated-pg-password-0123456789ab"}))
-    assert {k for k in base if base[k] != pg[k]} == {
+    assert {k for k in base if base[k] != pg[k]} == {"postgres-vault-agent", "postgres-container"}
+    app_role = digests(run_stack("production", state={"postgres-app-password": "rotated-app-password-0123456789"}))
+    assert {k for k in base if base[k] != app_role[k]} == {
         "postgres-vault-agent",
         "postgres-container",
         "app-vault-agent",
         "app-backend",
         "app-prefect-worker",
+    }
+    backup_role = digests(run_stack("production", state={"postgres-backup-password": "rotated-backup-password-01234"}))
+    assert {k for k in base if base[k] != backup_role[k]} == {
+        "postgres-vault-agent",
+        "postgres-container",
         "backup-vault-agent",
         "backup-container",
     }
@@ -466,14 +477,20 @@ def kv(run: ProgramRun, service: str) -> dict:
 def test_imported_values_are_written_back_unchanged_and_a_replace_rotates_them(production):
     """`invoke adopt` imports today's values into the random resources' state; the program then writes
     exactly those values, never reads Vault, and `pulumi up --replace <urn>` gives a new one."""
-    adopted = {"postgres-password": "adopted-pg-" + "p" * 20, "app-secret-key": "adopted-key-" + "k" * 52}
+    adopted = {
+        "postgres-password": "adopted-pg-" + "p" * 20,
+        "postgres-app-password": "adopted-app-" + "a" * 20,
+        "app-secret-key": "adopted-key-" + "k" * 52,
+    }
     run = run_stack("production", state=adopted)
     assert kv(run, "postgres")["POSTGRES_PASSWORD"] == adopted["postgres-password"]
+    assert kv(run, "postgres")["APP_DB_PASSWORD"] == adopted["postgres-app-password"]
     assert kv(run, "app")["SECRET_KEY"] == adopted["app-secret-key"]
-    assert quote(adopted["postgres-password"], safe="") in kv(run, "app")["DATABASE_URL"]
-    rotated = run_stack("production", state={**adopted, "postgres-password": "rotated-pg-" + "r" * 20})
-    assert kv(rotated, "postgres")["POSTGRES_PASSWORD"] == "rotated-pg-" + "r" * 20
-    assert quote("rotated-pg-" + "r" * 20, safe="") in kv(rotated, "app")["DATABASE_URL"]
+    assert quote(adopted["postgres-app-password"], safe="") in kv(run, "app")["DATABASE_URL"]
+    rotated = run_stack("production", state={**adopted, "postgres-app-password": "rotated-app-" + "r" * 20})
+    assert kv(rotated, "postgres")["APP_DB_PASSWORD"] == "rotated-app-" + "r" * 20
+    assert quote("rotated-app-" + "r" * 20, safe="") in kv(rotated, "app")["DATABASE_URL"]
+    assert kv(rotated, "postgres")["POSTGRES_PASSWORD"] == adopted["postgres-password"]
     assert kv(rotated, "app")["SECRET_KEY"] == adopted["app-secret-key"], "rotating one value leaves the others"
 
 
@@ -564,12 +581,13 @@ def test_an_env_with_values_in_vault_refuses_up_until_adopted_and_warns_on_previ
 
 
 def test_app_kv_holds_urls_built_from_the_datastore_passwords(production):
-    pg = json.loads(unwrap_secrets(production.one(KV, "postgres-vault-kv").inputs["dataJson"]))["POSTGRES_PASSWORD"]
+    pg = json.loads(unwrap_secrets(production.one(KV, "postgres-vault-kv").inputs["dataJson"]))
     redis = json.loads(unwrap_secrets(production.one(KV, "redis-vault-kv").inputs["dataJson"]))["PASSWORD"]
     app = json.loads(unwrap_secrets(production.one(KV, "app-vault-kv").inputs["dataJson"]))
+    assert len({pg["POSTGRES_PASSWORD"], pg["APP_DB_PASSWORD"], pg["BACKUP_DB_PASSWORD"]}) == 3
     assert (
-        app["DATABASE_URL"]
-        == f"postgresql+asyncpg://postgres:{quote(pg, safe='')}@finance_report-postgres:5432/finance_report"
+        app["DATABASE_URL"] == "postgresql+asyncpg://finance_report_app:"
+        f"{quote(pg['APP_DB_PASSWORD'], safe='')}@finance_report-postgres:5432/finance_report"
     )
     assert app["REDIS_URL"] == f"redis://:{quote(redis, safe='')}@finance_report-redis:6379/0"
     assert len(app["SECRET_KEY"].encode()) >= 32
@@ -616,8 +634,11 @@ def test_the_rollout_gate_checks_every_container_and_watches_the_new_revisions(p
     assert argv[:7] == ["uv", "run", "--frozen", "--no-sync", "python", "-m", "runtime.rollout_gate"]
     names = {c.name: c.inputs["name"] for c in containers}
     healthy = [argv[i + 1] for i, a in enumerate(argv) if a == "--healthy"]
+    running = [argv[i + 1] for i, a in enumerate(argv) if a == "--running"]
     watched = [argv[i + 1] for i, a in enumerate(argv) if a == "--watch"]
-    assert sorted(healthy) == sorted(names.values())
+    # every container; the backup service only running (its health is its own signal)
+    assert running == [names["backup-container"]]
+    assert sorted(healthy + running) == sorted(names.values())
     assert watched == [names["app-backend"], names["app-frontend"]]
     assert argv[argv.index("--watch-seconds") + 1] == "60"
     assert [argv[i + 1] for i, a in enumerate(argv) if a == "--url"] == [

@@ -37,18 +37,17 @@ def recreated(plan: rotate.RotationPlan) -> set[str]:
 
 EXPECTED = {
     "secret-key": ({"backend", "prefect-worker", "vault-agent/app"}, (PASSWORD, "app-secret-key")),
-    # the backup service dumps with its own copy of the Postgres password: it and its agent renew too
-    "postgres-password": (
-        {
-            "postgres",
-            "vault-agent/postgres",
-            "backend",
-            "prefect-worker",
-            "vault-agent/app",
-            "backup",
-            "vault-agent/backup",
-        },
-        (PASSWORD, "postgres-password"),
+    # the superuser's password reaches Postgres alone: neither the app nor the backup service uses it
+    "postgres-password": ({"postgres", "vault-agent/postgres"}, (PASSWORD, "postgres-password")),
+    # the app's role: Postgres applies it, the backend and the worker read it in DATABASE_URL
+    "postgres-app-password": (
+        {"postgres", "vault-agent/postgres", "backend", "prefect-worker", "vault-agent/app"},
+        (PASSWORD, "postgres-app-password"),
+    ),
+    # the backup's role: Postgres applies it, the backup service dumps with its own copy
+    "postgres-backup-password": (
+        {"postgres", "vault-agent/postgres", "backup", "vault-agent/backup"},
+        (PASSWORD, "postgres-backup-password"),
     ),
     "redis-password": (
         {"redis", "vault-agent/redis", "backend", "prefect-worker", "vault-agent/app"},
@@ -269,7 +268,8 @@ def test_a_failed_up_and_bad_input_exit_as_documented(capsys):
     assert (
         capsys.readouterr().err.strip()
         == "rotate: --what = 'database' is invalid: expected one of secret-key, postgres-password, "
-        "redis-password, postgres-secret-id, redis-secret-id, app-secret-id, backup-secret-id"
+        "postgres-app-password, postgres-backup-password, redis-password, postgres-secret-id, redis-secret-id, "
+        "app-secret-id, backup-secret-id"
     )
     assert rotate.main("nope", "secret-key", yes=True, runner=runner, preflight=lambda: None) == 2
     assert (
@@ -394,4 +394,4 @@ def test_the_rotation_page_table_is_generated_from_the_tool():
     rows = {line.split(" | ")[0].strip("| `"): line for line in table.splitlines()[2:]}
     assert list(rows) == list(rotate.KINDS)
     assert "the prefect worker (production only)" in rows["secret-key"]
-    assert "the backup service, the agent of backup" in rows["postgres-password"]
+    assert "the backup service, the agent of backup" in rows["postgres-backup-password"]
