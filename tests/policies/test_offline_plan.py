@@ -17,7 +17,7 @@ import pytest
 
 import render.vault_artifacts as va
 from ci.offline_plan import plan
-from tests.conftest import ROOT
+from tests.conftest import ROOT, stacks_here
 
 ADVISORY_EXPLAINED_IN_DOCS = {"vault-approle-configure-hygiene", "backup-enforce-separate-storage"}
 
@@ -347,7 +347,7 @@ def test_generated_preview_files_in_the_project_change_no_answer(tmp_path, monke
     [
         (
             ["--stack", "nope"],
-            "plan: no stack file Pulumi.nope.yaml: the stacks here are production, staging; `uv run invoke new-stack "
+            f"plan: no stack file Pulumi.nope.yaml: the stacks here are {stacks_here()}; `uv run invoke new-stack "
             "nope` writes one, or pass --config-file PATH",
         ),
         (

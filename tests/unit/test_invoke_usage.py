@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, stacks_here
 from tests.unit.fake_docker import Engine, backup_row, fake_docker
 
 
@@ -52,7 +52,7 @@ def invoke(*args: str, stdin: str = "", env: dict | None = None) -> subprocess.C
         ),
         (
             ["rollback"],
-            "rollback: --stack is required (or PULUMI_STACK, or `pulumi stack select`): one of production, staging",
+            f"rollback: --stack is required (or PULUMI_STACK, or `pulumi stack select`): one of {stacks_here()}",
         ),
         (
             ["pr-env", "--pr", "abc"],
@@ -143,3 +143,13 @@ def test_the_old_task_name_preview_env_says_to_use_pr_env_then_does_what_pr_env_
         2,
         ["pr-env: --pr = 'abc' is invalid: expected a pull-request number such as 42"],
     )
+
+
+@pytest.mark.parametrize("flag", ["--help", "-h"])
+def test_help_after_a_task_with_a_positional_name_prints_its_help_and_writes_nothing(flag, tmp_path):
+    """`new-stack NAME`'s NAME is positional, and invoke hands it any next word, `--help` included."""
+    proc = invoke("new-stack", flag, "--out-dir", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("Usage: inv[oke] [--core-opts] new-stack [--options]"), proc.stdout
+    assert "--docker-host" in proc.stdout and proc.stderr == ""
+    assert list(tmp_path.iterdir()) == []

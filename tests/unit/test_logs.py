@@ -16,6 +16,7 @@ from clients.docker_api import DockerError, Response
 from ops import logs
 from ops.command import OperatorError
 from render import labels as L
+from tests.conftest import stacks_here
 
 
 def frame(stream: int, text: str) -> bytes:
@@ -238,6 +239,6 @@ def test_bad_input_exits_2_before_any_call():
     out, err = io.StringIO(), io.StringIO()
     assert logs.main("nope", "backend", out=out, err=err) == 2
     assert err.getvalue() == (
-        "logs: no stack file Pulumi.nope.yaml: the stacks here are production, staging; `uv run invoke new-stack "
+        f"logs: no stack file Pulumi.nope.yaml: the stacks here are {stacks_here()}; `uv run invoke new-stack "
         "nope` writes one, or pass --config-file PATH\n"
     )
