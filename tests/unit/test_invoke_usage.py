@@ -58,6 +58,13 @@ def invoke(*args: str, stdin: str = "", env: dict | None = None) -> subprocess.C
             ["pr-env", "--pr", "abc"],
             "pr-env: --pr = 'abc' is invalid: expected a pull-request number such as 42",
         ),
+        (["pr-env"], "pr-env: --pr is required: the pull request's number, such as 42"),
+        (
+            ["plan", "--stack", "pr042"],
+            "plan: no stack file Pulumi.pr042.yaml, and pr042 cannot be a stack's name: pr then a digit is reserved "
+            "for PR environments, pr<N> with N a pull-request number without leading zero (`uv run invoke pr-env "
+            "--pr 42` writes pr42's)",
+        ),
     ],
 )
 def test_a_usage_error_is_one_line_and_exit_2(args, line):
