@@ -491,7 +491,7 @@ def test_the_shared_settings_cannot_switch_a_policy_off_or_down(section, shown):
         f"policies/settings.json: {mandatory} = {shown} is invalid: expected settings without an enforcement "
         "level (levels are the policy pack's code, policies/registry.py, or derived from the stack file)"
     )
-    with pytest.raises(PolicySettingsError, match="^policies/settings.json: all = "):
+    with pytest.raises(PolicySettingsError, match=r"^policies/settings\.json: all = "):
         check_settings({**settings, "all": "advisory"})
 
 

@@ -821,6 +821,6 @@ def test_a_failed_safety_backup_stops_the_restore_before_anything_is_stopped():
 
 def test_a_safety_backup_that_fails_before_a_scratch_restore_restores_nothing_either():
     api = FakeDocker({}, exit_codes={"run": 3})
-    with pytest.raises(OperatorError, match="nothing was restored$"):
+    with pytest.raises(OperatorError, match=r"; nothing was restored$"):
         ops.cmd_restore(ctx_of(api), "latest", into_scratch=True)
     assert [cmd[1] for cmd in api.execs if cmd[1] in ("run", "restore")] == ["run"]

@@ -49,9 +49,9 @@ def test_the_logs_page_and_the_invoke_help_list_every_service_the_tool_accepts()
 
     from tests.conftest import ROOT
 
-    # A fresh copy of tasks.py: invoke pops each help text off its Task when it builds a parser
-    # (invoke 3.0.3, invoke/tasks.py line 235 in Task.arg_opts: `self.help.pop(possibility)`), so the imported module's dict is empty once
-    # any test in this process has parsed a command line.
+    # A fresh copy of tasks.py: invoke pops each help text off its Task when it builds a parser (invoke 3.0.3,
+    # invoke/tasks.py line 235 in Task.arg_opts: `self.help.pop(possibility)`), so the imported module's
+    # dict is empty once any test in this process has parsed a command line.
     spec = importlib.util.spec_from_file_location("tasks_for_help", ROOT / "tasks.py")
     assert spec is not None and spec.loader is not None
     tasks = importlib.util.module_from_spec(spec)
