@@ -115,6 +115,26 @@ def test_rollback_list_when_the_cli_is_not_logged_in_is_one_line_naming_the_fix(
     )
 
 
+@pytest.mark.parametrize(
+    "body,how",
+    [("exit 1", "exited 1"), ("kill -SEGV $$", "was killed by signal SIGSEGV")],
+    ids=["fails", "crashes"],
+)
+def test_a_pulumi_cli_that_cannot_say_its_version_is_one_line_without_a_traceback(tmp_path, body, how):
+    """The Automation API asks `pulumi version` first and raises CalledProcessError when it fails."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "pulumi").write_text(f"#!/bin/sh\n{body}\n")
+    (bin_dir / "pulumi").chmod(0o755)
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    proc = invoke("rollback", "--stack", "production", "--list", env=env)
+    assert (proc.returncode, proc.stdout) == (1, "")
+    assert proc.stderr.strip() == (
+        f"rollback: selecting stack production failed: `pulumi version` {how}: the Pulumi CLI on PATH "
+        f"({bin_dir / 'pulumi'}) is broken; reinstall it (README Prerequisites: the version the workflows pin)"
+    )
+
+
 @pytest.mark.parametrize("name", ["restore", "status", "backup", "rotate", "rollback"])
 def test_dash_h_after_a_task_is_its_help_never_an_option(name):
     """Invoke gives a task's first parameter starting with h the short flag -h: `invoke restore -h` ran
