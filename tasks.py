@@ -18,6 +18,12 @@ class TasksProgram(invoke.Program):
             super().parse_tasks()
         except ParseError as err:
             raise Exit(str(err), code=2) from None
+        # A positional parameter (new-stack's NAME) takes the next word whatever it is, so `new-stack --help`
+        # would run the task with the name "--help": show the task's help, as for any other task.
+        for context in self.tasks:
+            if context.name and any(arg.value in ("-h", "--help") for arg in context.positional_args):
+                self.print_task_help(context.name)
+                raise Exit(code=0)
 
 
 # `uv run invoke` (and `python -m invoke`) runs invoke's own Program instance, built before this file is loaded

@@ -31,7 +31,9 @@ from urllib.parse import urlsplit
 
 from config.errors import ConfigError
 from config.stack_config import StackConfig
+from config.stack_file import read_stack_file
 from facts.envs import is_pr_env
+from facts.project import PROJECT
 from facts.tokens import CONTAINER, SERVICE
 from ops.command import bad_input
 from ops.program_run import ROOT, ProgramRun, run_program, unwrap_secrets, with_missing_secrets
@@ -178,9 +180,14 @@ def host_budget(
     for other in committed_stacks(root):
         if other == stack:
             continue
-        cfg, config, secret_keys = _load(other, root / f"Pulumi.{other}.yaml")
-        if host_of(cfg.docker_host) == host:
-            members.append((other, cfg, config, secret_keys))
+        path = root / f"Pulumi.{other}.yaml"
+        # Placed by its dockerHost as written: a stack elsewhere (a user's half-written new one included)
+        # cannot change this host's budget, so only a stack here must be valid.
+        written_host = read_stack_file(path)[0].get(f"{PROJECT}:dockerHost", "")
+        if host_of(written_host) != host:
+            continue
+        cfg, config, secret_keys = _load(other, path)
+        members.append((other, cfg, config, secret_keys))
     budget = Budget(host, own_cfg.host_memory_mb, own_cfg.max_pr_envs)
     for key, attr in (("hostMemoryMb", "host_memory_mb"), ("maxPrEnvs", "max_pr_envs")):
         values = {name: getattr(cfg, attr) for name, cfg, _, _ in members} | {stack: getattr(own_cfg, attr)}

@@ -784,6 +784,39 @@ MUTATIONS = (
             "test_under_swarm_a_failed_or_stale_backup_is_reported_but_does_not_fail_the_tasks_health",
         ),
     ),
+    # Found by a new user's review: each passed every test before its test was written.
+    M(
+        "shared-settings-may-disable-a-policy",
+        "config/policy_config.py",
+        'if isinstance(section, str) or policy == "all":',
+        'if policy == "all":',
+        ("tests/policies/test_offline_plan.py::test_the_shared_settings_cannot_switch_a_policy_off_or_down",),
+    ),
+    M(
+        "revision-hash-skips-labels",
+        "facts/revision.py",
+        'body = {k: v for k, v in props.items() if k != "name"}',
+        'body = {k: v for k, v in props.items() if k not in ("name", "labels")}',
+        ("tests/unit/test_program.py::test_a_change_to_labels_alone_renames_the_rolling_services",),
+    ),
+    M(
+        "label-values-not-checked-for-secrets",
+        "policies/container_secrets.py",
+        "        elif value and (reason := secret_value_reason(str(value))):\n"
+        '            found.append(f"label {key} holds {reason}")\n',
+        "",
+        (
+            "tests/policies/test_policies.py::"
+            "test_a_secret_in_a_label_value_under_an_innocent_key_is_a_violation_that_never_shows_it",
+        ),
+    ),
+    M(
+        "restore-goes-on-after-a-failed-safety-backup",
+        "ops/backup_ops.py",
+        'raise OperatorError(f"{safety_backup_failed}; nothing was restored") from None',
+        "ctx.say(str(safety_backup_failed))",
+        ("tests/unit/test_backup.py::test_a_failed_safety_backup_stops_the_restore_before_anything_is_stopped",),
+    ),
 )
 
 

@@ -11,6 +11,7 @@ one builder; `uv run invoke policy-config --stack S` prints its result for a han
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -51,6 +52,12 @@ DERIVED: dict[str, dict[str, Derive]] = {
 IDENTITY = ("env", "domain")
 
 
+_NO_LEVELS = (
+    "expected settings without an enforcement level (levels are the policy pack's code, policies/registry.py, "
+    "or derived from the stack file)"
+)
+
+
 class PolicySettingsError(ValueError):
     """The committed pack settings set what the stack decides, or are not an object of policy sections."""
 
@@ -61,8 +68,16 @@ def check_settings(settings: Any, label: str = "policies/settings.json") -> dict
     if not isinstance(settings, dict):
         raise PolicySettingsError(f"{label}: expected a JSON object keyed by policy name")
     for policy, section in settings.items():
-        if isinstance(section, str) or policy.startswith("$"):
+        if policy.startswith("$"):
             continue
+        # A level here would apply to every stack's preview and up, mandatory policies included, with no plan
+        # line saying so ("all" is the engine's key for every policy of the pack).
+        if isinstance(section, str) or policy == "all":
+            raise PolicySettingsError(f"{label}: {policy} = {json.dumps(section)} is invalid: {_NO_LEVELS}")
+        if isinstance(section, dict) and "enforcementLevel" in section:
+            shown = json.dumps({"enforcementLevel": section["enforcementLevel"]})
+            shown = shown if len(section) == 1 else shown[:-1] + ", ...}"
+            raise PolicySettingsError(f"{label}: {policy} = {shown} is invalid: {_NO_LEVELS}")
         if not isinstance(section, dict):
             raise PolicySettingsError(
                 f"{label}: {policy} = {str(section)[:60]}; expected an object of settings or an enforcement level"

@@ -225,6 +225,8 @@ def generate(
 
 def main(pr: Any, out_dir: str | None = None, image_tag: str | None = None, existing_stacks: str | None = None) -> int:
     try:
+        if pr in (None, ""):
+            raise PrEnvError("--pr is required: the pull request's number, such as 42")
         # Digits without a leading zero: `042` is not silently pr42 (another pull request's env).
         if not str(pr).isdigit() or (len(str(pr)) > 1 and str(pr).startswith("0")):
             hint = " (digits, no leading zero)" if str(pr).isdigit() else ""

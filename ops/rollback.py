@@ -39,6 +39,8 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -279,6 +281,15 @@ def cli_failure(doing: str, command: str, stack: str, err: Exception) -> Operato
     failed and what fixes it; exit 1: the backend or the CLI, not the command line, is the problem."""
     from pulumi.automation.errors import InvalidVersionError, StackNotFoundError
 
+    if isinstance(err, subprocess.CalledProcessError):
+        # the Automation API's first step, `pulumi version` (pulumi/automation/_cmd.py, PulumiCommand.__init__)
+        died = isinstance(err.returncode, int) and err.returncode < 0
+        how = f"was killed by signal {signal.Signals(-err.returncode).name}" if died else f"exited {err.returncode}"
+        where = shutil.which("pulumi") or "pulumi"
+        return OperatorError(
+            f"{doing} failed: `pulumi version` {how}: the Pulumi CLI on PATH ({where}) is broken; reinstall it "
+            "(README Prerequisites: the version the workflows pin)"
+        )
     if isinstance(err, InvalidVersionError):
         return OperatorError(
             f"{doing} failed: {str(err).strip().splitlines()[0][:200].rstrip('.')} (README Prerequisites: "
@@ -306,7 +317,7 @@ def select(stack: str, work_dir: Path) -> Any:
 
     try:
         return auto.select_stack(stack_name=stack, work_dir=str(work_dir))
-    except (auto.CommandError, auto.errors.InvalidVersionError) as err:
+    except (auto.CommandError, auto.errors.InvalidVersionError, subprocess.CalledProcessError) as err:
         raise cli_failure(f"selecting stack {stack}", "pulumi stack select", stack, err) from None
 
 

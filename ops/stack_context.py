@@ -20,7 +20,7 @@ from typing import Any
 from config.schema import FIELDS
 from config.stack_config import StackConfig, load_config
 from config.stack_file import read_stack_file
-from facts.envs import is_pr_env
+from facts.envs import is_pr_env, looks_like_pr_env
 from facts.project import PROJECT
 from ops.command import bad_input
 from ops.program_run import ROOT, ProgramRun, run_program, with_missing_secrets
@@ -80,6 +80,14 @@ def stack_file(
     if config_file:
         return Path(config_file)
     path = root / f"Pulumi.{stack}.yaml"
+    if not path.exists() and looks_like_pr_env(stack) and not is_pr_env(stack):
+        # new-stack refuses such a name, so it must not be offered
+        example = f"pr{int(stack[2:])}" if stack[2:].isdigit() and int(stack[2:]) > 0 else "pr42"
+        raise bad_input(
+            f"no stack file Pulumi.{stack}.yaml, and {stack} cannot be a stack's name: pr then a digit is reserved "
+            "for PR environments, pr<N> with N a pull-request number without leading zero (`uv run invoke pr-env "
+            f"--pr {example[2:]}` writes {example}'s)"
+        )
     if not path.exists():
         hint = (
             f"`uv run invoke pr-env --pr {stack[2:]}` writes a PR environment's"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -32,6 +33,14 @@ from ops.program_run import ProgramRun, run_program, with_missing_secrets  # noq
 
 _SESSION_MOMENT = config.stack_config.clock()
 config.stack_config.clock = lambda: _SESSION_MOMENT
+
+
+def stacks_here() -> str:
+    """The stack files in the checkout as an error message lists them (PR environments' aside): a user's own
+    Pulumi.<name>.yaml beside the committed ones is listed too. Read from the folder, not from the code
+    under test."""
+    names = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in ROOT.glob("Pulumi.*.yaml"))
+    return ", ".join(n for n in names if not re.fullmatch(r"pr[1-9][0-9]*", n))
 
 
 def stack_config(

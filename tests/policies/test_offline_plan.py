@@ -17,7 +17,7 @@ import pytest
 
 import render.vault_artifacts as va
 from ci.offline_plan import plan
-from tests.conftest import ROOT
+from tests.conftest import ROOT, stacks_here
 
 ADVISORY_EXPLAINED_IN_DOCS = {"vault-approle-configure-hygiene", "backup-enforce-separate-storage"}
 
@@ -347,7 +347,7 @@ def test_generated_preview_files_in_the_project_change_no_answer(tmp_path, monke
     [
         (
             ["--stack", "nope"],
-            "plan: no stack file Pulumi.nope.yaml: the stacks here are production, staging; `uv run invoke new-stack "
+            f"plan: no stack file Pulumi.nope.yaml: the stacks here are {stacks_here()}; `uv run invoke new-stack "
             "nope` writes one, or pass --config-file PATH",
         ),
         (
@@ -467,6 +467,32 @@ def test_the_shared_settings_hold_no_value_a_stack_decides():
         "value); remove it from the shared settings"
     )
     assert sorted(p.name for p in (ROOT / "policies").glob("config.*.json")) == ["config.schema.json"]
+
+
+@pytest.mark.parametrize(
+    "section,shown",
+    [
+        ("disabled", '"disabled"'),
+        ({"enforcementLevel": "advisory", "maxMemoryMb": 2048}, '{"enforcementLevel": "advisory", ...}'),
+    ],
+)
+def test_the_shared_settings_cannot_switch_a_policy_off_or_down(section, shown):
+    """A level in the shared settings would apply to every stack's preview and up, mandatory policies
+    included, and no plan line would say so: levels are the pack's code (policies/registry.py) and, where a
+    stack decides, derived from its file (config/policy_config.py)."""
+    from config.policy_config import PolicySettingsError, check_settings
+    from policies.registry import POLICIES
+
+    mandatory = next(p.name for p in POLICIES if p.enforcement_level.value == "mandatory")
+    settings = json.loads((ROOT / "policies/settings.json").read_text())
+    with pytest.raises(PolicySettingsError) as err:
+        check_settings({**settings, mandatory: section})
+    assert str(err.value) == (
+        f"policies/settings.json: {mandatory} = {shown} is invalid: expected settings without an enforcement "
+        "level (levels are the policy pack's code, policies/registry.py, or derived from the stack file)"
+    )
+    with pytest.raises(PolicySettingsError, match=r"^policies/settings\.json: all = "):
+        check_settings({**settings, "all": "advisory"})
 
 
 # ------------------------------------------------------------------------------------------ workflows

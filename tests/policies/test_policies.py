@@ -612,6 +612,28 @@ def test_violation_messages_say_what_is_wrong_and_where():
     assert "hunter2" not in violation.message
 
 
+@pytest.mark.parametrize(
+    "value,reason",
+    [
+        ("postgresql://postgres:{secret}@db:5432/finance_report", "a URL with an embedded password"),
+        ("hvs.{secret}", "a token or private key"),
+        ("REDIS_PASSWORD={secret}", "an inline assignment to REDIS_PASSWORD"),
+    ],
+)
+def test_a_secret_in_a_label_value_under_an_innocent_key_is_a_violation_that_never_shows_it(value, reason):
+    """Labels are in `docker inspect` and the provider's state like env: a credential in a value is caught by
+    what it looks like, not only by a secret-sounding key (app.token above)."""
+    secret = __import__("secrets").token_hex(16)
+    resources = mutate("backend", set_label("app.note", value.format(secret=secret)))
+    (violation,) = evaluate_resources(resources, PACK_CONFIG, POLICIES)
+    assert violation.policy == "docker-container-disallow-plaintext-secrets"
+    assert violation.message == (
+        f"Container backend: label app.note holds {reason}. Deliver secrets as files rendered by its vault-agent "
+        "into the tmpfs secrets volume."
+    )
+    assert secret not in violation.message
+
+
 def test_staging_names_without_their_suffix_are_production_names():
     resources = compliant_stack()
     config = {**PACK_CONFIG, "stack-disallow-cross-env-references": {"env": "staging"}}

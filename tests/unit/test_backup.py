@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 import json
 import shutil
+import signal
 import struct
 import subprocess
 from datetime import UTC, datetime, timedelta
@@ -643,7 +644,7 @@ def test_an_id_is_matched_in_full_and_an_ambiguous_one_is_refused():
 class FakeDocker:
     """The Docker API calls `invoke restore` makes, answered from a table; records every write."""
 
-    def __init__(self, stop_status: dict[str, int], exit_code: object = 0):
+    def __init__(self, stop_status: dict[str, int], exit_code: object = 0, exit_codes: dict[str, int] | None = None):
         # The containers of production's plan, named and labelled as the program declares them.
         self.rows = []
         for c in run_stack("production").by_type("docker:index/container:Container"):
@@ -651,6 +652,8 @@ class FakeDocker:
             labels = {entry["label"]: entry["value"] for entry in c.inputs.get("labels", [])}
             self.rows.append({"Id": name, "Names": [f"/{name}"], "State": "running", "Labels": labels})
         self.stop_status, self.exit_code, self.writes, self.execs = stop_status, exit_code, [], []
+        # per backup-job verb ("run", "restore", "list"): the exit code of that exec, else exit_code
+        self.exit_codes = exit_codes or {}
 
     def containers(self, labels):
         wanted = dict(label.split("=", 1) for label in labels)
@@ -680,8 +683,11 @@ class FakeDocker:
 
     def get(self, path, **query):
         state = {"Running": False}
-        if self.exit_code is not None:
-            state["ExitCode"] = self.exit_code
+        cmd = self.execs[int(path.split("/")[2]) - 1] if path.startswith("/exec/") else []
+        verb = cmd[1] if len(cmd) > 1 else ""
+        code = self.exit_codes.get(verb, self.exit_code)
+        if code is not None:
+            state["ExitCode"] = code
         return state
 
 
@@ -735,7 +741,13 @@ def test_ctrl_c_in_the_operators_terminal_does_not_reach_the_ssh_connection(tmp_
     (tmp_path / "ssh").write_text(FAKE_SSH)
     (tmp_path / "ssh").chmod(0o755)
     monkeypatch.setenv("PATH", f"{tmp_path}:{__import__('os').environ['PATH']}")
-    mask = int(DockerAPI("ssh://deploy@host.example.org").get("/version")["sigign"], 16)
+    # As in an operator's terminal: SIGINT handled here. A run in the background (.ci/run's mutation check) may
+    # inherit it ignored, and exec keeps an ignored signal ignored: ssh would be immune without the program.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        mask = int(DockerAPI("ssh://deploy@host.example.org").get("/version")["sigign"], 16)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert mask & (1 << (2 - 1)), f"ssh starts with SIGINT not ignored (SigIgn {mask:x})"
 
 
@@ -780,3 +792,35 @@ def test_a_restore_whose_backend_does_not_come_back_healthy_fails_naming_it(monk
 def test_an_exec_without_an_exit_code_is_not_a_success():
     with pytest.raises(ops.DockerError, match="no exit code"):
         ops.exec_run(FakeDocker({}, exit_code=None), "fr-backup", ["true"])
+
+
+def test_a_restore_first_takes_a_safety_backup_that_prunes_nothing_then_stops_and_restores():
+    """The safety backup runs before anything is stopped, tagged safety and with --no-prune: the snapshot about
+    to be restored may be one the day's retention would forget (docs/backups.md)."""
+    from render import labels as L
+
+    api = FakeDocker({})
+    ops.cmd_restore(ctx_of(api), "latest", into_scratch=False)
+    verbs = [cmd[1:] for cmd in api.execs if cmd[1] in ("run", "restore")]
+    assert verbs[0] == ["run", "before restore", "--no-prune", "--safety"], verbs
+    assert [v[0] for v in verbs] == ["run", "restore"] and verbs[1][-1] == "--live", verbs
+    stopped = [w for w in api.writes if w.endswith("/stop")]
+    app = {r["Id"] for r in api.rows if r["Labels"].get(L.SERVICE) in (Service.BACKEND, Service.PREFECT_WORKER)}
+    assert {w.split("/")[2] for w in stopped} == app
+
+
+def test_a_failed_safety_backup_stops_the_restore_before_anything_is_stopped():
+    api = FakeDocker({}, exit_codes={"run": 3})
+    with pytest.raises(OperatorError) as failed:
+        ops.cmd_restore(ctx_of(api), "latest", into_scratch=False)
+    assert str(failed.value) == "backup of env production failed: exit 3; nothing was restored"
+    assert failed.value.exit_code == 1
+    assert api.writes == [], "nothing may be stopped when the safety backup failed"
+    assert [cmd[1] for cmd in api.execs if cmd[1] in ("run", "restore")] == ["run"]
+
+
+def test_a_safety_backup_that_fails_before_a_scratch_restore_restores_nothing_either():
+    api = FakeDocker({}, exit_codes={"run": 3})
+    with pytest.raises(OperatorError, match=r"; nothing was restored$"):
+        ops.cmd_restore(ctx_of(api), "latest", into_scratch=True)
+    assert [cmd[1] for cmd in api.execs if cmd[1] in ("run", "restore")] == ["run"]

@@ -3,10 +3,14 @@ registered, with one line naming the key, the value and what is expected. Exact 
 
 from __future__ import annotations
 
+import json
+import secrets
+
 import pulumi
 import pytest
 
 from config.errors import ConfigError
+from config.schema import FIELDS, Secret
 from config.stack_config import load_config
 from config.values import parse_image
 from tests.conftest import run_stack, stack_config
@@ -183,6 +187,47 @@ def test_a_plaintext_secret_in_a_stack_file_is_refused_without_echoing_it():
     )
     assert config["finance-report:s3SecretKey"] not in str(run.error)
     assert run.resources == []
+
+
+SECRET_FIELDS = [f for f in FIELDS if isinstance(f.check, Secret)]
+
+
+def _valid_secret(key: str) -> tuple[str, str]:
+    """(a value the key's own check accepts, the generated part that must never be shown)."""
+    token = "generated-" + secrets.token_hex(12)
+    if key == "vaultKeptValues":
+        return json.dumps({"app": {"EXTRA_SETTING": token}}), token
+    if key == "backupHeartbeatUrl":
+        return f"https://hc.example.org/ping/{token}", token
+    return token, token
+
+
+# What the other keys need so that the one under test decides (a registry token needs its user).
+_COMPANIONS = {"registryToken": {"registryUser": "deployer"}}
+
+
+@pytest.mark.parametrize("key", [f.key for f in SECRET_FIELDS])
+def test_every_secret_key_written_in_plaintext_is_refused_without_echoing_it(key):
+    value, token = _valid_secret(key)
+    raw = _minimal(**_COMPANIONS.get(key, {}), **{key: value})
+    encrypted = {"s3AccessKey", "s3SecretKey"} - {key}
+    with pytest.raises(ConfigError) as err:
+        load_config(raw, "staging", frozenset(encrypted))
+    assert str(err.value) == (
+        f"config finance-report:{key} = [secret] is invalid: expected an encrypted value, not plaintext: "
+        f"run `pulumi config set --secret {key}`"
+    )
+    assert token not in str(err.value)
+    load_config(raw, "staging", frozenset(encrypted | {key}))  # the same value stored encrypted is accepted
+
+
+@pytest.mark.parametrize("key", [f.key for f in SECRET_FIELDS if f.check.valid is not None])
+def test_an_invalid_secret_value_is_refused_without_echoing_it(key):
+    token = "generated-" + secrets.token_hex(12)
+    with pytest.raises(ConfigError) as err:
+        load_config(_minimal(**{key: f"not valid {token}"}), "staging", frozenset({"s3AccessKey", "s3SecretKey", key}))
+    assert str(err.value).startswith(f"config finance-report:{key} = [secret] is invalid: expected "), str(err.value)
+    assert token not in str(err.value) and "not valid" not in str(err.value)
 
 
 def test_a_missing_required_secret_names_the_command_that_sets_it():

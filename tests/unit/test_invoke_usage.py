@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, stacks_here
 from tests.unit.fake_docker import Engine, backup_row, fake_docker
 
 
@@ -52,11 +52,18 @@ def invoke(*args: str, stdin: str = "", env: dict | None = None) -> subprocess.C
         ),
         (
             ["rollback"],
-            "rollback: --stack is required (or PULUMI_STACK, or `pulumi stack select`): one of production, staging",
+            f"rollback: --stack is required (or PULUMI_STACK, or `pulumi stack select`): one of {stacks_here()}",
         ),
         (
             ["pr-env", "--pr", "abc"],
             "pr-env: --pr = 'abc' is invalid: expected a pull-request number such as 42",
+        ),
+        (["pr-env"], "pr-env: --pr is required: the pull request's number, such as 42"),
+        (
+            ["plan", "--stack", "pr042"],
+            "plan: no stack file Pulumi.pr042.yaml, and pr042 cannot be a stack's name: pr then a digit is reserved "
+            "for PR environments, pr<N> with N a pull-request number without leading zero (`uv run invoke pr-env "
+            "--pr 42` writes pr42's)",
         ),
     ],
 )
@@ -108,6 +115,26 @@ def test_rollback_list_when_the_cli_is_not_logged_in_is_one_line_naming_the_fix(
     )
 
 
+@pytest.mark.parametrize(
+    "body,how",
+    [("exit 1", "exited 1"), ("kill -SEGV $$", "was killed by signal SIGSEGV")],
+    ids=["fails", "crashes"],
+)
+def test_a_pulumi_cli_that_cannot_say_its_version_is_one_line_without_a_traceback(tmp_path, body, how):
+    """The Automation API asks `pulumi version` first and raises CalledProcessError when it fails."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "pulumi").write_text(f"#!/bin/sh\n{body}\n")
+    (bin_dir / "pulumi").chmod(0o755)
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    proc = invoke("rollback", "--stack", "production", "--list", env=env)
+    assert (proc.returncode, proc.stdout) == (1, "")
+    assert proc.stderr.strip() == (
+        f"rollback: selecting stack production failed: `pulumi version` {how}: the Pulumi CLI on PATH "
+        f"({bin_dir / 'pulumi'}) is broken; reinstall it (README Prerequisites: the version the workflows pin)"
+    )
+
+
 @pytest.mark.parametrize("name", ["restore", "status", "backup", "rotate", "rollback"])
 def test_dash_h_after_a_task_is_its_help_never_an_option(name):
     """Invoke gives a task's first parameter starting with h the short flag -h: `invoke restore -h` ran
@@ -143,3 +170,13 @@ def test_the_old_task_name_preview_env_says_to_use_pr_env_then_does_what_pr_env_
         2,
         ["pr-env: --pr = 'abc' is invalid: expected a pull-request number such as 42"],
     )
+
+
+@pytest.mark.parametrize("flag", ["--help", "-h"])
+def test_help_after_a_task_with_a_positional_name_prints_its_help_and_writes_nothing(flag, tmp_path):
+    """`new-stack NAME`'s NAME is positional, and invoke hands it any next word, `--help` included."""
+    proc = invoke("new-stack", flag, "--out-dir", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("Usage: inv[oke] [--core-opts] new-stack [--options]"), proc.stdout
+    assert "--docker-host" in proc.stdout and proc.stderr == ""
+    assert list(tmp_path.iterdir()) == []

@@ -40,9 +40,10 @@ def test_a_larger_backend_limit_raises_the_peak_twice_over():
     assert bigger.peak_mb - base.peak_mb == 2 * 100
 
 
-def test_the_committed_stacks_share_one_host_and_fit_its_budget():
-    budget = host_budget("production")
-    assert committed_stacks() == ["production", "staging"]
+def test_the_committed_stacks_share_one_host_and_fit_its_budget(tmp_path):
+    # The committed files alone (a user's own stack beside them is theirs to size)
+    budget = host_budget("production", root=project(tmp_path))
+    assert committed_stacks(project(tmp_path)) == ["production", "staging"]
     assert budget.host == "dokploy.zitian.party" and budget.problems == [] and not budget.over
     assert [s.stack for s in budget.stacks] == ["production", "staging"]
     assert budget.pr_env is not None and budget.pr_env.peak_mb < min(s.peak_mb for s in budget.stacks)
@@ -81,6 +82,35 @@ def test_a_stack_on_another_host_is_not_counted(tmp_path):
     budget = host_budget("production", root=root)
     assert [s.stack for s in budget.stacks] == ["production"]
     assert budget.problems == ["maxPrEnvs is 2 but PR envs are based on staging, which deploys to another host"]
+
+
+def test_a_half_written_stack_on_another_host_does_not_stop_this_hosts_budget(tmp_path):
+    """A user's new stack, as `invoke new-stack` leaves it before its values are set (no vaultAddress here),
+    on a host of its own: nothing about it can change this host's budget, so it must not stop the plan."""
+    root = project(tmp_path)
+    (root / "Pulumi.mine.yaml").write_text(
+        "config:\n  finance-report:domain: mine.example.org\n"
+        "  finance-report:dockerHost: ssh://deploy@mine.example.org\n"
+    )
+    budget = host_budget("production", root=root)
+    assert [s.stack for s in budget.stacks] == ["production", "staging"]
+    assert budget.problems == []
+
+
+def test_a_broken_stack_on_the_same_host_is_bad_input_naming_its_file(tmp_path):
+    import pytest
+
+    from ops.command import OperatorError
+
+    root = project(tmp_path)
+    (root / "Pulumi.mine.yaml").write_text(
+        "config:\n  finance-report:domain: mine.example.org\n"
+        "  finance-report:dockerHost: ssh://deploy@dokploy.zitian.party\n"
+    )
+    with pytest.raises(OperatorError) as err:
+        host_budget("production", root=root)
+    assert err.value.exit_code == 2
+    assert str(err.value).startswith("Pulumi.mine.yaml: config finance-report:vaultAddress = (not set) is invalid")
 
 
 def test_zero_host_memory_is_reported_as_not_checked():

@@ -408,6 +408,18 @@ def test_a_new_image_tag_gives_rolling_services_new_names_and_keeps_datastore_na
     assert changed == {"app-backend", "app-frontend"}
 
 
+def test_a_change_to_labels_alone_renames_the_rolling_services(production):
+    """A label-only change (the Traefik cert resolver) still replaces a rolling container (labels force a
+    replace: facts/providers.py), so its name must change too, or the create-first replacement collides.
+    Compared across two runs, not against revision_name: a hash that skipped labels would agree with itself."""
+    changed = run_stack("production", {"traefikCertResolver": "other-resolver"})
+    for name in ("app-backend", "app-frontend"):
+        before = unwrap_secrets(production.one(CONTAINER, name).inputs)
+        after = unwrap_secrets(changed.one(CONTAINER, name).inputs)
+        assert {k for k in set(before) | set(after) if before.get(k) != after.get(k)} == {"labels", "name"}, name
+        assert before["name"] != after["name"], f"{name} kept its name across a label change"
+
+
 def test_the_restart_digest_changes_only_for_consumers_of_a_changed_secret(production):
     base = digests(production)
     agents = {"postgres-vault-agent", "redis-vault-agent", "app-vault-agent", "backup-vault-agent"}

@@ -25,7 +25,7 @@ from invoke import Collection, Program
 import tasks
 from ops import pulumi_cli
 from ops.command import EXIT_CODES, NO_ANSWER
-from tests.conftest import ROOT
+from tests.conftest import ROOT, stacks_here
 from tests.unit.fake_docker import Engine, Exec, backup_row, fake_docker
 
 COLLECTION = Collection.from_module(tasks)
@@ -136,7 +136,7 @@ def test_a_stack_without_a_file_lists_the_stacks_there(name, monkeypatch, capsys
     offer = "" if name in NO_CONFIG_FILE else ", or pass --config-file PATH"
     assert (code, err) == (
         2,
-        f"{name}: no stack file Pulumi.nosuch.yaml: the stacks here are production, staging; `uv run invoke "
+        f"{name}: no stack file Pulumi.nosuch.yaml: the stacks here are {stacks_here()}; `uv run invoke "
         f"new-stack nosuch` writes one{offer}\n",
     ), out
 
@@ -146,7 +146,7 @@ def test_no_stack_at_all_says_how_to_name_one(name, monkeypatch, capsys, no_pulu
     code, _, err = run([name, *STACK_TASKS[name]], monkeypatch, capsys)
     assert (code, err) == (
         2,
-        f"{name}: --stack is required (or PULUMI_STACK, or `pulumi stack select`): one of production, staging\n",
+        f"{name}: --stack is required (or PULUMI_STACK, or `pulumi stack select`): one of {stacks_here()}\n",
     )
 
 
