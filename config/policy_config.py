@@ -79,9 +79,7 @@ def check_settings(settings: Any, label: str = "policies/settings.json") -> dict
             shown = shown if len(section) == 1 else shown[:-1] + ", ...}"
             raise PolicySettingsError(f"{label}: {policy} = {shown} is invalid: {_NO_LEVELS}")
         if not isinstance(section, dict):
-            raise PolicySettingsError(
-                f"{label}: {policy} = {str(section)[:60]}; expected an object of settings"
-            )
+            raise PolicySettingsError(f"{label}: {policy} = {str(section)[:60]}; expected an object of settings")
         derived = sorted(set(section) & set(DERIVED.get(policy, {})))
         if derived:
             raise PolicySettingsError(
