@@ -62,8 +62,8 @@ def task(*args, **kwargs):
         "stack": "stack name (production, staging, ...)",
         "json": "print one JSON object instead of the table",
         "config_file": "evaluate this stack file instead of Pulumi.<stack>.yaml",
-        "policy_config": "policy config JSON instead of the one derived from the stack file (its env and domain "
-        "must be the stack's)",
+        "policy_config": "FILE holding a policy config (JSON) instead of the one derived from the stack file (its env "
+        "and domain must be the stack's)",
         "strict": "also fail (exit 1) when a required value is unset and the plan used a placeholder",
     }
 )
@@ -127,8 +127,9 @@ def new_stack(
     },
 )
 def policy_config(c, stack="", config_file=None):
-    """Print the policy pack's config for a stack, derived from its stack file (for a hand-run `pulumi preview
-    --policy-pack policies --policy-pack-config FILE`)."""
+    """Print the policy pack's config for a stack, derived from its stack file, for a hand-run `pulumi preview`.
+
+    Give it to `pulumi preview --policy-pack policies --policy-pack-config FILE`."""
     from ops.policy_pack import main
 
     sys.exit(main(stack, config_file))
@@ -136,8 +137,9 @@ def policy_config(c, stack="", config_file=None):
 
 @task(name="config-reference")
 def config_reference(c):
-    """Print Pulumi.yaml's config block and docs/configuration.md's table, generated from config/schema.py
-    (`invoke docs` writes them in place)."""
+    """Print Pulumi.yaml's config block and docs/configuration.md's table, generated from config/schema.py.
+
+    `invoke docs` writes them in place."""
     import yaml
 
     from ci.config_reference import project_config_block, readme_table
@@ -209,8 +211,9 @@ def vault_policies(c):
 
 @task
 def docs(c):
-    """Rewrite every generated file and block in place (README's and docs/ tables, Pulumi.yaml's config,
-    docs/vault/*.hcl, the production diagram); ci/docs_tables.py lists them."""
+    """Rewrite every generated file and block in place; ci/docs_tables.py lists them.
+
+    README's and docs/ tables, Pulumi.yaml's config, docs/vault/*.hcl, the production diagram."""
     from ci.docs_tables import main
 
     sys.exit(main())
@@ -244,8 +247,9 @@ def readme_tables(c):
     }
 )
 def doctor(c, stack="", config_file=None, docker_host=None, vault_address=None, pull=True):
-    """Preflight of the Docker host, Vault (VAULT_TOKEN) and S3: one line per check; exit 0 ok, 1 a check failed,
-    2 bad input."""
+    """Preflight of the Docker host, Vault (VAULT_TOKEN) and S3, one line per check. Exit 0/1/2.
+
+    Exit 0 every check passed, 1 a check failed, 2 bad input."""
     from ops.doctor import main
 
     sys.exit(main(stack, config_file, docker_host, vault_address, pull))
@@ -355,7 +359,7 @@ _PR_ENV_HELP = {
     "pr": "pull request number N: the PR environment and its stack are pr<N>",
     "out_dir": "write Pulumi.pr<N>.yaml here instead of the project",
     "image_tag": "backend/frontend image tag (default: the base stack's imageTag)",
-    "existing_stacks": "JSON of `pulumi stack ls --json`: refuse a new PR environment beyond maxPrEnvs",
+    "existing_stacks": "FILE holding `pulumi stack ls --json`'s output: refuse a new PR environment beyond maxPrEnvs",
 }
 
 
@@ -421,9 +425,10 @@ def logs(
     }
 )
 def rotate(c, stack="", what="", yes=False, dry_run=False, config_file=None):
-    """Rotate a generated secret or an AppRole secret-id: `pulumi up --replace` of its resource, after saying what
-    it does; a secret-id's rotation then destroys every other secret-id of its role. Runs from a clean checkout of
-    the deployed commit or main's tip only (exit 1 otherwise)."""
+    """Rotate a generated secret or an AppRole secret-id (`pulumi up --replace`), after saying what it does.
+
+    A secret-id's rotation then destroys every other secret-id of its role. Runs from a clean checkout of the
+    deployed commit or main's tip only (exit 1 otherwise)."""
     from ops.rotate import main
 
     sys.exit(main(stack, what, yes, dry_run, config_file))
@@ -438,8 +443,9 @@ def rotate(c, stack="", what="", yes=False, dry_run=False, config_file=None):
     }
 )
 def rollback(c, stack="", to=None, list=False, yes=False):
-    """Redeploy an image tag from the stack's update history, as a normal health-gated update. Runs from a clean
-    checkout of the deployed commit or main's tip only (exit 1 otherwise)."""
+    """Redeploy an image tag from the stack's update history, as a normal health-gated update.
+
+    Runs from a clean checkout of the deployed commit or main's tip only (exit 1 otherwise)."""
     from ops.rollback import main
 
     sys.exit(main(stack, to, list, yes))

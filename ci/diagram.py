@@ -22,7 +22,7 @@ import graphviz
 
 from facts import tokens
 from facts.services import ROLLING_SERVICES
-from ops.command import OperatorError, run_task
+from ops.command import OperatorError, bad_input, run_task
 from ops.program_run import ROOT, ProgramRun, Resource
 from render import naming
 
@@ -294,12 +294,15 @@ def write(stack: str, out: str | None = None) -> tuple[Path, Path]:
     """`uv run invoke diagram`: the stack's DOT source and SVG, docs/images/<stack>.{dot,svg} by default."""
     from ops.stack_context import load_stack, resolve_stack, stack_file
 
+    if out is not None and Path(out).suffix != ".svg":
+        raise bad_input(f"--out = {out!r} is invalid: expected a path ending in .svg (the picture is SVG)")
+    if out is not None and not Path(out).parent.is_dir():
+        raise bad_input(f"--out = {out!r} is invalid: expected a path in an existing folder")
     stack = resolve_stack(stack)
     context = load_stack(stack, stack_file(stack, takes_config_file=False))
     source = dot_source(context.plan(), context.config.image_tag)
     svg_path = Path(out) if out else IMAGES / f"{stack}.svg"
     dot_path = svg_path.with_suffix(".dot")
-    svg_path.parent.mkdir(parents=True, exist_ok=True)
     dot_path.write_text(source)
     svg_path.write_text(svg(source))
     return dot_path, svg_path

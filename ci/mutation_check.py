@@ -219,9 +219,16 @@ MUTATIONS = (
     M(
         "url-credentials-echoed",
         "config/errors.py",
-        'return URL_CREDENTIALS.sub(r"\\1[credentials hidden]@", value)',
-        "return value",
+        'return URL_CREDENTIALS.sub(r"\\1[credentials hidden]@", URL_QUERY.sub(r"\\1?[query hidden]", value))',
+        'return URL_QUERY.sub(r"\\1?[query hidden]", value)',
         ("tests/unit/test_config.py::test_credentials_in_a_url_and_huge_values_are_not_echoed",),
+    ),
+    M(
+        "url-query-echoed",
+        "config/errors.py",
+        'return URL_CREDENTIALS.sub(r"\\1[credentials hidden]@", URL_QUERY.sub(r"\\1?[query hidden]", value))',
+        'return URL_CREDENTIALS.sub(r"\\1[credentials hidden]@", value)',
+        ("tests/unit/test_config.py::test_a_token_in_a_url_query_is_not_echoed",),
     ),
     M(
         "stack-file-duplicates-allowed",
@@ -816,6 +823,37 @@ MUTATIONS = (
         'raise OperatorError(f"{safety_backup_failed}; nothing was restored") from None',
         "ctx.say(str(safety_backup_failed))",
         ("tests/unit/test_backup.py::test_a_failed_safety_backup_stops_the_restore_before_anything_is_stopped",),
+    ),
+    M(
+        "pack-config-skips-the-settings-check",
+        "config/policy_config.py",
+        "    shared = check_settings(dict(settings))",
+        "    shared = dict(settings)",
+        ("tests/policies/test_offline_plan.py::test_every_command_derives_its_pack_config_through_the_settings_check",),
+    ),
+    M(
+        "restore-resolves-latest-after-the-safety-backup",
+        "ops/backup_ops.py",
+        "    source = resolve_source(snapshot_list(ctx), source, ctx.env, unverified)\n    what = (",
+        "    what = (",
+        (
+            "tests/unit/test_backup.py::"
+            "test_a_restore_first_takes_a_safety_backup_that_prunes_nothing_then_stops_and_restores",
+        ),
+    ),
+    M(
+        "restore-swap-goes-on-after-an-error",
+        "render/backup_job.sh",
+        'psql -X -q -v ON_ERROR_STOP=1 -d postgres -v db="$PGDATABASE" >/dev/null',
+        'psql -X -q -d postgres -v db="$PGDATABASE" >/dev/null',
+        ("tests/integration/test_backups.py::test_a_swap_refused_by_postgres_fails_and_renames_nothing",),
+    ),
+    M(
+        "doctor-never-checks-backup-versioning",
+        "ops/doctor.py",
+        '        if versioning == "Enabled":',
+        "        if versioning:",
+        ("tests/integration/test_doctor.py::test_the_backup_bucket_must_keep_overwritten_and_deleted_versions",),
     ),
 )
 

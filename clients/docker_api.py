@@ -94,6 +94,16 @@ def ssh_command(host: str, ssh_opts: Sequence[str] = ()) -> list[str]:
     return [*argv, "--", parts.hostname, "docker", "system", "dial-stdio"]
 
 
+def docker_host_problem(host: str) -> str | None:
+    """Why `host` is not an address this client can reach, or None: `unix:///path` or `ssh://user@host[:port]`."""
+    parts = urlsplit(host)
+    if parts.scheme == "unix" and parts.path:
+        return None
+    if parts.scheme == "ssh" and parts.hostname:
+        return None
+    return f"docker host {host} must be unix:///path or ssh://user@host[:port]"
+
+
 @dataclass
 class DockerAPI:
     host: str

@@ -83,9 +83,13 @@ MAX_SHOWN = 80
 URL_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/@\s]*@")
 
 
+# A URL's query may carry a token (`?token=...`) as its user part may carry a password.
+URL_QUERY = re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://[^\s?#]*)\?[^\s#]*")
+
+
 def hide_credentials(value: Any) -> Any:
     if isinstance(value, str):
-        return URL_CREDENTIALS.sub(r"\1[credentials hidden]@", value)
+        return URL_CREDENTIALS.sub(r"\1[credentials hidden]@", URL_QUERY.sub(r"\1?[query hidden]", value))
     if isinstance(value, list):
         return [hide_credentials(v) for v in value]
     if isinstance(value, dict):

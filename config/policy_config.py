@@ -2,8 +2,8 @@
 
 Every setting that names the env or its platform (the env, the domain, the KV mount, the Traefik network
 and entrypoint, the envs the project knows) comes from the stack's `StackConfig`, so there is no second
-copy of them to drift from the stack file; the pack's own knobs (limits, enforcement levels), the same for
-every stack, come from one committed file (`policies/settings.json`) that may not set any derived key.
+copy of them to drift from the stack file; the pack's own knobs (limits), the same for every stack, come from
+one committed file (`policies/settings.json`) that may set neither a derived key nor an enforcement level.
 The offline plan, `invoke preview`/`up`/`rotate`/`rollback` and the PR environment generator all use this
 one builder; `uv run invoke policy-config --stack S` prints its result for a hand-run `pulumi preview`.
 """
@@ -63,8 +63,8 @@ class PolicySettingsError(ValueError):
 
 
 def check_settings(settings: Any, label: str = "policies/settings.json") -> dict[str, Any]:
-    """The pack's shared settings, refused when they are not `{policy: {setting: value} | level}` or set a
-    value derived from the stack."""
+    """The pack's shared settings, refused when they are not `{policy: {setting: value}}`, set an enforcement
+    level, or set a value derived from the stack."""
     if not isinstance(settings, dict):
         raise PolicySettingsError(f"{label}: expected a JSON object keyed by policy name")
     for policy, section in settings.items():
@@ -79,9 +79,7 @@ def check_settings(settings: Any, label: str = "policies/settings.json") -> dict
             shown = shown if len(section) == 1 else shown[:-1] + ", ...}"
             raise PolicySettingsError(f"{label}: {policy} = {shown} is invalid: {_NO_LEVELS}")
         if not isinstance(section, dict):
-            raise PolicySettingsError(
-                f"{label}: {policy} = {str(section)[:60]}; expected an object of settings or an enforcement level"
-            )
+            raise PolicySettingsError(f"{label}: {policy} = {str(section)[:60]}; expected an object of settings")
         derived = sorted(set(section) & set(DERIVED.get(policy, {})))
         if derived:
             raise PolicySettingsError(
@@ -99,8 +97,7 @@ def policy_config(cfg: StackConfig, known_envs: Iterable[str], settings: Mapping
     # `$comment` and the like document the file; the engine would take them for policy names.
     result: dict[str, Any] = copy.deepcopy({k: v for k, v in shared.items() if not k.startswith("$")})
     for policy, derived in DERIVED.items():
-        section = result.get(policy, {})
-        section = {"enforcementLevel": section} if isinstance(section, str) else dict(section)
+        section = dict(result.get(policy, {}))
         section.update({key: derive(cfg, known) for key, derive in derived.items()})
         result[policy] = section
     return result

@@ -38,7 +38,7 @@ from typing import Any, TextIO
 from clients.docker_api import DockerAPI, DockerError
 from facts.services import Service
 from ops.command import OperatorError, bad_input, confirm, run_task
-from ops.stack_context import resolve_stack
+from ops.stack_context import docker_host_override, resolve_stack
 from render import backup_job as job
 from render import labels as L
 from render.app_env import site_url
@@ -266,9 +266,10 @@ def context(
 
     from ops.status import Declared
 
+    override = docker_host_override(docker_host)
     declared = Declared.of(resolve_stack(stack), Path(config_file) if config_file else None)
     cfg = declared.config
-    api = DockerAPI(docker_host or cfg.docker_host, cfg.docker_ssh_opts, timeout=EXEC_TIMEOUT)
+    api = DockerAPI(override or cfg.docker_host, cfg.docker_ssh_opts, timeout=EXEC_TIMEOUT)
     return Context(
         cfg.env,
         api,
@@ -357,7 +358,9 @@ def cmd_restore(
     unverified: bool = False,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> int:
-    if not SNAPSHOT_RE.match(source or ""):
+    if not source:
+        raise bad_input("--from is required: latest or a snapshot id (8 to 64 hex digits, see `uv run invoke backups`)")
+    if not SNAPSHOT_RE.match(source):
         raise bad_input(
             f"--from {source!r}: expected latest or a snapshot id (8 to 64 hex digits, see `uv run invoke backups`)"
         )

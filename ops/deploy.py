@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import signal
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
@@ -132,6 +133,12 @@ def deploy(
     finally:
         if overrides and path.read_bytes() != original:
             path.write_bytes(original)  # `--config` values are saved by the CLI; the file keeps none
+    if code < 0:  # killed by a signal: the CLI itself broke, and may have printed nothing
+        raise OperatorError(
+            f"`pulumi {command} --stack {stack}` was killed by signal {signal.Signals(-code).name}: if nothing else "
+            "killed it, the Pulumi CLI on PATH is broken; reinstall it (README Prerequisites: the version the "
+            "workflows pin)"
+        )
     if code != 0:
         raise OperatorError(f"`pulumi {command} --stack {stack}` exited {code}; its output above says why")
     if command == "up":

@@ -28,7 +28,7 @@ from facts.tokens import CONTAINER, SERVICE
 from ops import swarm_ops
 from ops.command import run_task
 from ops.program_run import ProgramRun, unwrap_secrets
-from ops.stack_context import load_stack, resolve_stack
+from ops.stack_context import docker_host_override, load_stack, resolve_stack, vault_address_override
 from render import naming
 from render.vault_artifacts import deploy_grants
 
@@ -709,13 +709,14 @@ def check(
     out: TextIO | None = None,
 ) -> int:
     out = out or sys.stdout
+    host, vault = docker_host_override(docker_host), vault_address_override(vault_address)
     stack = resolve_stack(stack)
     cfg, run, unset = load(stack, Path(config_file) if config_file else None)
     doctor = Doctor(
         cfg,
         run,
-        DockerAPI(docker_host or cfg.docker_host, cfg.docker_ssh_opts),
-        (vault_address or cfg.vault_address).rstrip("/"),
+        DockerAPI(host or cfg.docker_host, cfg.docker_ssh_opts),
+        (vault or cfg.vault_address).rstrip("/"),
         os.environ.get("VAULT_TOKEN"),
         pull,
     )

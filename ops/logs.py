@@ -242,8 +242,9 @@ def show_logs(
     since_ts = parse_since(since, now())
     query = logs_query(since_ts, parse_tail(tail, since_ts), False, timestamps)
     pattern = parse_grep(grep)
+    override = stack_context.docker_host_override(docker_host)
     cfg = stack_context.load_stack(stack, config_file).config
-    host = docker_host or cfg.docker_host
+    host = override or cfg.docker_host
     api = api_factory(host, cfg.docker_ssh_opts)
     try:
         if cfg.runtime == "swarm":

@@ -30,6 +30,7 @@ import yaml
 from config.schema import FIELDS, FIELDS_BY_KEY, Secret
 from config.stack_config import stack_env
 from config.stack_file import parse_stack_file, read_stack_file
+from facts.envs import is_pr_env
 from facts.project import PROJECT
 from ops.command import bad_input, run_task
 from ops.program_run import ROOT
@@ -155,6 +156,11 @@ def new_stack(
     out = out or sys.stdout
     if not name:
         raise bad_input("a stack name is required: `uv run invoke new-stack NAME --domain ... --docker-host ...`")
+    if is_pr_env(name):  # valid as an env, but a PR environment's stack comes from its template (maxPrEnvs, ...)
+        raise bad_input(
+            f"{name} is a PR environment's name: `uv run invoke pr-env --pr {name[2:]}` writes its stack file from "
+            "ops/pr_env.template.yaml"
+        )
     stack_env("", name)  # the env is the stack's name: the same rules (ConfigError: key env, the value)
     values = {
         key: value

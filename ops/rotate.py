@@ -62,7 +62,7 @@ SECRET_ID_SERVICES = tuple(VaultService)
 class Kind:
     """One thing `--what` can rotate: how to find its resource in the program, and what rotating it does
     to the people using the app. The containers it recreates are never written here: they are computed
-    from the stack's own program (a staging or preview stack has no prefect worker)."""
+    from the stack's own program (a staging stack or a PR environment has no prefect worker)."""
 
     what: str
     effect: str

@@ -17,9 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from config.schema import FIELDS
-from config.stack_config import StackConfig, load_config
+from clients.docker_api import docker_host_problem
+from config.errors import show_value
+from config.schema import FIELDS, FIELDS_BY_KEY, Text
+from config.stack_config import ENV_EXPECTED, StackConfig, load_config
 from config.stack_file import read_stack_file
+from config.values import ENV_RE
 from facts.envs import is_pr_env, looks_like_pr_env
 from facts.project import PROJECT
 from ops.command import bad_input
@@ -80,6 +83,11 @@ def stack_file(
     if config_file:
         return Path(config_file)
     path = root / f"Pulumi.{stack}.yaml"
+    if not path.exists() and not ENV_RE.match(stack):
+        # new-stack refuses such a name, so it must not be offered
+        raise bad_input(
+            f"no stack file Pulumi.{stack}.yaml, and {stack} cannot be a stack's name: expected {ENV_EXPECTED}"
+        )
     if not path.exists() and looks_like_pr_env(stack) and not is_pr_env(stack):
         # new-stack refuses such a name, so it must not be offered
         example = f"pr{int(stack[2:])}" if stack[2:].isdigit() and int(stack[2:]) > 0 else "pr42"
@@ -139,3 +147,26 @@ def load_stack(stack: str, config_file: str | Path | None = None) -> StackContex
     raw = {k[len(PREFIX) :]: v for k, v in config.items() if k.startswith(PREFIX)}
     cfg = load_config(raw, stack, frozenset(k[len(PREFIX) :] for k in secret_keys if k.startswith(PREFIX)))
     return StackContext(stack, cfg, config, secret_keys, configured)
+
+
+def docker_host_override(value: str | None) -> str | None:
+    """A `--docker-host` flag: None when not given; else a host the Docker client can reach (the flag also
+    takes a local unix socket, which the stack file's dockerHost does not), or bad input."""
+    if value is None:
+        return None
+    if not docker_host_problem(value):
+        return value
+    raise bad_input(f"--docker-host = {show_value(value)} is invalid: expected unix:///path or ssh://user@host[:port]")
+
+
+def vault_address_override(value: str | None) -> str | None:
+    """A `--vault-address` flag: None when not given; else checked as the stack file's vaultAddress is
+    (an empty one too: it would silently mean the stack's)."""
+    if value is None:
+        return None
+    check = FIELDS_BY_KEY["vaultAddress"].check
+    assert isinstance(check, Text)
+    for valid, expected in check.rules:
+        if not value or not valid(value):
+            raise bad_input(f"--vault-address = {show_value(value)} is invalid: expected {expected}")
+    return value

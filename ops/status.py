@@ -30,7 +30,7 @@ from facts.tokens import CONTAINER
 from ops import swarm_ops
 from ops.command import run_task
 from ops.program_run import ProgramRun, unwrap_secrets
-from ops.stack_context import load_stack, resolve_stack
+from ops.stack_context import docker_host_override, load_stack, resolve_stack
 from render import labels as L
 from render.app_env import site_url
 
@@ -164,9 +164,10 @@ def show_status(
     out: TextIO | None = None,
 ) -> int:
     out = out or sys.stdout
+    override = docker_host_override(docker_host)
     declared = Declared.of(resolve_stack(stack), Path(config_file) if config_file else None)
     cfg = declared.config
-    host = docker_host or cfg.docker_host
+    host = override or cfg.docker_host
     found: list[str] = []
     print(f"env {cfg.env} on {host}", file=out)
     if declared.swarm_services is not None:  # runtime swarm: the manager's view of the env's services

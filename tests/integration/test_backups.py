@@ -171,6 +171,33 @@ def test_a_swap_cut_after_its_first_rename_renames_nothing_and_the_kept_name_com
         stage.sql("postgres", f'DROP DATABASE IF EXISTS "{target}"')
 
 
+def test_a_swap_refused_by_postgres_fails_and_renames_nothing(stage):
+    """A rename PostgreSQL refuses (a superuser's session on the live database, which the job may not end)
+    must fail the job: without ON_ERROR_STOP psql would go on to COMMIT, which rolls back with exit 0, and
+    the job would say it restored while nothing moved."""
+    import psycopg
+
+    before = ledger(stage)
+    target = "finance_report_restore_refused"
+    held = psycopg.connect(
+        host="127.0.0.1", port=stage.pg.port, user="postgres", password=stage.pg.password, dbname="finance_report"
+    )
+    try:
+        code, out, err = stage.job("restore", "latest", target, "--live")
+        assert code == 1, out + err
+        assert (
+            err.strip()
+            .splitlines()[-1]
+            .startswith(f"restore: swapping {target} in as finance_report failed and renamed nothing")
+        ), err
+        databases = {r[0] for r in stage.sql("postgres", "SELECT datname FROM pg_database")}
+        assert target in databases and not [d for d in databases if d.startswith("finance_report_before_")]
+    finally:
+        held.close()
+        stage.sql("postgres", f'DROP DATABASE IF EXISTS "{target}"', superuser=True)
+    assert ledger(stage) == before
+
+
 def test_the_stored_objects_hold_no_row_and_no_secret(stage, s3_server):
     stored = s3_server.objects(stage.envs["RESTIC_REPOSITORY"].split(f"/{s3_server.bucket}/", 1)[1])
     assert any("/data/" in key for key in stored) and len(stored) > 5

@@ -298,6 +298,12 @@ def test_the_backup_bucket_must_keep_overwritten_and_deleted_versions(host, open
     assert [(f.ok, f.detail) for f in on] == [
         (True, "versioning enabled: what the backup key deletes or overwrites stays recoverable")
     ]
+    # ...and it is one of doctor's own checks, not a method nobody calls
+    assert [f for f in d.all() if f.check == f"s3 backup bucket {bucket}"] == on
+    # suspended versioning keeps no new versions: as bad as never enabled
+    s3_server.client().put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Suspended"})
+    suspended = d.backup_storage()
+    assert [f.ok for f in suspended] == [False] and "versioning suspended" in suspended[0].detail, suspended
     monkeypatch.setenv("BACKUP_AWS_SECRET_ACCESS_KEY", "wrong-" + secrets.token_hex(8))
     refused = d.backup_storage()
     assert [f.ok for f in refused] == [False] and "may not read the versioning" in refused[0].detail, refused

@@ -495,6 +495,23 @@ def test_the_shared_settings_cannot_switch_a_policy_off_or_down(section, shown):
         check_settings({**settings, "all": "advisory"})
 
 
+def test_every_command_derives_its_pack_config_through_the_settings_check(tmp_path):
+    """`derived` (plan, preview, up, policy-config) refuses what check_settings refuses: a level in a copy of
+    the project's settings is bad input naming the file, not a config that switches the policy off."""
+    from ops.command import OperatorError
+    from ops.policy_pack import derived
+    from ops.stack_context import load_stack
+
+    (tmp_path / "policies").mkdir()
+    settings = json.loads((ROOT / "policies/settings.json").read_text())
+    (tmp_path / "policies/settings.json").write_text(
+        json.dumps({**settings, "datastore-disallow-exposure": "disabled"})
+    )
+    with pytest.raises((OperatorError, ValueError)) as err:
+        derived(load_stack("staging"), tmp_path)
+    assert str(err.value).startswith('policies/settings.json: datastore-disallow-exposure = "disabled" is invalid')
+
+
 # ------------------------------------------------------------------------------------------ workflows
 
 

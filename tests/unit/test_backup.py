@@ -671,11 +671,12 @@ class FakeDocker:
                 json.dumps({"State": {"Running": True, "Health": {"Status": "healthy"}}, "RestartCount": 0}).encode(),
             )
         if path.startswith("/exec/"):
-            out = (
-                json.dumps([snapshot(1, ["kind=db", "run=r1", "verified"])]).encode()
-                if self.execs[-1][1:2] == ["list"]
-                else b""
+            # a safety backup, once taken, is the newest verified snapshot in the listing, as in restic
+            safety_taken = any(cmd[1:2] == ["run"] and "--safety" in cmd for cmd in self.execs)
+            listed = [snapshot(1, ["kind=db", "run=r1", "verified"])] + (
+                [snapshot(2, ["kind=db", "run=r2", "safety", "safety-verified"])] if safety_taken else []
             )
+            out = json.dumps(listed).encode() if self.execs[-1][1:2] == ["list"] else b""
             return Response(200, bytes([1, 0, 0, 0]) + struct.pack(">I", len(out)) + out)
         self.writes.append(f"{method} {path}")
         action, name = path.rsplit("/", 1)[1], path.split("/")[2]
@@ -804,6 +805,8 @@ def test_a_restore_first_takes_a_safety_backup_that_prunes_nothing_then_stops_an
     verbs = [cmd[1:] for cmd in api.execs if cmd[1] in ("run", "restore")]
     assert verbs[0] == ["run", "before restore", "--no-prune", "--safety"], verbs
     assert [v[0] for v in verbs] == ["run", "restore"] and verbs[1][-1] == "--live", verbs
+    # `latest` is resolved before the safety backup, which would otherwise be the newest verified snapshot
+    assert verbs[1][1] == snapshot(1, [])["short_id"], verbs
     stopped = [w for w in api.writes if w.endswith("/stop")]
     app = {r["Id"] for r in api.rows if r["Labels"].get(L.SERVICE) in (Service.BACKEND, Service.PREFECT_WORKER)}
     assert {w.split("/")[2] for w in stopped} == app

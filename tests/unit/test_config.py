@@ -261,6 +261,16 @@ def test_credentials_in_a_url_and_huge_values_are_not_echoed():
     assert len(str(run.error)) < 300 and "(10485760 characters)" in str(run.error)
 
 
+def test_a_token_in_a_url_query_is_not_echoed():
+    token = secrets.token_hex(16)
+    for key in ("vaultAddress", "s3Endpoint"):
+        run = run_stack("production", {key: f"https://host.example.org/x?token={token}#frag"})
+        assert str(run.error).startswith(
+            f'config finance-report:{key} = "https://host.example.org/x?[query hidden]#frag" is invalid: expected '
+        ), str(run.error).replace(token, "[the token]")
+        assert token not in str(run.error)
+
+
 def test_an_encrypted_value_under_a_key_that_is_not_secret_is_never_echoed():
     value = "Not.A.Domain-" + __import__("secrets").token_hex(8)
     run = run_stack("production", secret_overrides={"domain": value})

@@ -253,6 +253,17 @@ def test_a_failed_up_runs_no_status(venv_present, capsys):
     assert capsys.readouterr().err == "up: `pulumi up --stack staging` exited 2; its output above says why\n"
 
 
+def test_a_pulumi_killed_by_a_signal_is_named_as_such_not_as_output_to_read(venv_present, capsys):
+    """A crashed CLI may print nothing: "its output above says why" would send the operator to nothing."""
+    statuses = []
+    code = deploy.main("up", "staging", yes=True, runner=Recorder(-11), status=statuses.append)
+    assert (code, statuses) == (1, [])
+    assert capsys.readouterr().err == (
+        "up: `pulumi up --stack staging` was killed by signal SIGSEGV: if nothing else killed it, the Pulumi CLI on "
+        "PATH is broken; reinstall it (README Prerequisites: the version the workflows pin)\n"
+    )
+
+
 def test_up_asks_without_a_terminal_and_passes_yes_once_answered(venv_present):
     runner, asked = Recorder(), []
     code = deploy.main(

@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -127,3 +128,16 @@ def test_an_unknown_stack_is_one_line_exit_2():
     done = run_task("--stack", "nosuch")
     assert done.returncode == 2
     assert len(done.stderr.strip().splitlines()) == 1 and "Pulumi.nosuch.yaml" in done.stderr
+
+
+@pytest.mark.parametrize(
+    "out,why",
+    [
+        ("x.png", "expected a path ending in .svg (the picture is SVG)"),
+        ("/nonexistent-folder-for-a-test/x.svg", "expected a path in an existing folder"),
+    ],
+)
+def test_an_out_path_that_cannot_hold_the_svg_is_bad_input_and_nothing_is_written(out, why):
+    done = run_task("--stack", "staging", "--out", out)
+    assert (done.returncode, done.stderr.strip()) == (2, f"diagram: --out = {out!r} is invalid: {why}")
+    assert not Path("/nonexistent-folder-for-a-test").exists()

@@ -59,6 +59,58 @@ def invoke(*args: str, stdin: str = "", env: dict | None = None) -> subprocess.C
             "pr-env: --pr = 'abc' is invalid: expected a pull-request number such as 42",
         ),
         (["pr-env"], "pr-env: --pr is required: the pull request's number, such as 42"),
+        # an override is checked like the key it overrides, before anything is reached
+        (
+            ["doctor", "--stack", "staging", "--vault-address", "notaurl"],
+            'doctor: --vault-address = "notaurl" is invalid: expected an https:// URL (http:// only for a loopback '
+            "address), without credentials or path query",
+        ),
+        (
+            ["doctor", "--stack", "staging", "--vault-address", "https://vault.example.org?token=hunter2"],
+            'doctor: --vault-address = "https://vault.example.org?[query hidden]" is invalid: expected an https:// '
+            "URL (http:// only for a loopback address), without credentials or path query",
+        ),
+        (
+            ["doctor", "--stack", "staging", "--docker-host", "foo"],
+            'doctor: --docker-host = "foo" is invalid: expected unix:///path or ssh://user@host[:port]',
+        ),
+        (
+            ["status", "--stack", "staging", "--docker-host", ""],
+            'status: --docker-host = "" is invalid: expected unix:///path or ssh://user@host[:port]',
+        ),
+        (
+            ["logs", "--stack", "staging", "--service", "backend", "--docker-host", "tcp://host:2375"],
+            'logs: --docker-host = "tcp://host:2375" is invalid: expected unix:///path or ssh://user@host[:port]',
+        ),
+        (
+            ["backups", "--stack", "staging", "--docker-host", "foo"],
+            'backups: --docker-host = "foo" is invalid: expected unix:///path or ssh://user@host[:port]',
+        ),
+        (
+            ["restore", "--stack", "staging"],
+            "restore: --from is required: latest or a snapshot id (8 to 64 hex digits, see `uv run invoke backups`)",
+        ),
+        (
+            ["plan", "--stack", "pr007"],
+            "plan: no stack file Pulumi.pr007.yaml, and pr007 cannot be a stack's name: pr then a digit is reserved "
+            "for PR environments, pr<N> with N a pull-request number without leading zero (`uv run invoke pr-env "
+            "--pr 7` writes pr7's)",
+        ),
+        (
+            ["plan", "--stack", "Mine"],
+            "plan: no stack file Pulumi.Mine.yaml, and Mine cannot be a stack's name: expected lowercase letters and "
+            "digits, starting with a letter, at most 20 (no '-' or '/')",
+        ),
+        (
+            ["plan", "--stack", "../etc"],
+            "plan: no stack file Pulumi.../etc.yaml, and ../etc cannot be a stack's name: expected lowercase "
+            "letters and digits, starting with a letter, at most 20 (no '-' or '/')",
+        ),
+        (
+            ["new-stack", "pr7", "--domain", "example.org", "--docker-host", "ssh://deploy@host.example.org"],
+            "new-stack: pr7 is a PR environment's name: `uv run invoke pr-env --pr 7` writes its stack file from "
+            "ops/pr_env.template.yaml",
+        ),
         (
             ["plan", "--stack", "pr042"],
             "plan: no stack file Pulumi.pr042.yaml, and pr042 cannot be a stack's name: pr then a digit is reserved "

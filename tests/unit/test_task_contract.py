@@ -258,3 +258,10 @@ def test_the_troubleshooting_page_shows_the_exit_code_table_as_the_code_defines_
         ["| exit | meaning |\n", "|---|---|\n", *(f"| {c} | {m} |\n" for c, m in EXIT_CODES.items())]
     ), "docs/troubleshooting.md drifted: run `uv run invoke docs`"
     assert begin("exit-codes") in text and sorted(EXIT_CODES) == [0, 1, 2, 3, 130]
+
+
+def test_every_tasks_list_line_is_a_whole_sentence():
+    """`invoke --list` shows a docstring's first line only: it must not stop mid-sentence."""
+    for name, task in TASKS.items():
+        first = (task.__doc__ or "").strip().splitlines()[0]
+        assert first.endswith(".") and len(first) <= 120, f"{name}: {first!r}"
