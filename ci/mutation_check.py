@@ -873,9 +873,28 @@ def scratch_copy(files: list[str]) -> Path:
     return target
 
 
+def verdict(returncode: int, stdout: str) -> tuple[str, str]:
+    """What one pytest run of a mutant's guard tests says: ('killed'|'survived'|'errored', detail).
+
+    Only a guard test failing counts: an error in a fixture or the harness (an engine that did not start)
+    says nothing about the mutation, so it is 'errored', with pytest's first ERROR line as the reason. The
+    guard tests themselves pass unmutated: .ci/run runs the whole suite in the same run (and --unmutated
+    runs each selection alone on the unchanged code)."""
+    summary = (stdout.strip().splitlines() or ["(no output)"])[-1]
+    if returncode == 0:
+        return "survived", summary
+    if returncode != 1:
+        return "survived", f"pytest exited {returncode} (not a test failure): {summary}"
+    if re.search(r"^FAILED ", stdout, re.MULTILINE):
+        return "killed", summary
+    error = next((line for line in stdout.splitlines() if line.startswith("ERROR ")), "")
+    return "errored", f"no guard test failed, only errors: {summary}" + (f" ({error[:200]})" if error else "")
+
+
 def run_one(mutation: Mutation, files: list[str], harness_id: str, mutate: bool = True) -> tuple[str, float, str]:
     """('killed'|'survived'|'stale', seconds, detail); with mutate=False the selection runs on the
-    unchanged copy: ('passes'|'fails', seconds, detail)."""
+    unchanged copy: ('passes'|'fails', seconds, detail). A mutant whose guard tests only errored (a
+    harness that did not start on a loaded machine) runs once more; errored twice, it counts as survived."""
     started = time.monotonic()
     directory = scratch_copy(files)
     try:
@@ -886,28 +905,27 @@ def run_one(mutation: Mutation, files: list[str], harness_id: str, mutate: bool 
         if mutate:
             path.write_text(text.replace(mutation.old, mutation.new))
         env = {**os.environ, "FR_HARNESS_ID": harness_id, "PYTHONDONTWRITEBYTECODE": "1"}
-        proc = subprocess.run(
-            [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *mutation.tests],
-            cwd=directory,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=1800,
-        )
+        runs = 0
+        while True:
+            runs += 1
+            proc = subprocess.run(
+                [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *mutation.tests],
+                cwd=directory,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=1800,
+            )
+            if not mutate:
+                summary = (proc.stdout.strip().splitlines() or ["(no output)"])[-1]
+                return ("passes" if proc.returncode == 0 else "fails"), time.monotonic() - started, summary
+            status, detail = verdict(proc.returncode, proc.stdout)
+            if status != "errored" or runs == 2:
+                break
         seconds = time.monotonic() - started
-        summary = (proc.stdout.strip().splitlines() or ["(no output)"])[-1]
-        if not mutate:
-            return ("passes" if proc.returncode == 0 else "fails"), seconds, summary
-        if proc.returncode == 0:
-            return "survived", seconds, summary
-        if proc.returncode not in (1,):
-            return "survived", seconds, f"pytest exited {proc.returncode} (not a test failure): {summary}"
-        # Only a guard test failing counts: an error in a fixture or the harness (an engine that did not
-        # start) says nothing about the mutation. The guard tests themselves pass unmutated: .ci/run runs
-        # the whole suite in the same run (and --unmutated runs each selection alone on the unchanged code).
-        if not re.search(r"^FAILED ", proc.stdout, re.MULTILINE):
-            return "survived", seconds, f"no guard test failed, only errors: {summary}"
-        return "killed", seconds, summary
+        if status == "errored":
+            return "survived", seconds, f"{detail}, twice"
+        return status, seconds, detail + (" (second run: the first only errored)" if runs == 2 else "")
     finally:
         shutil.rmtree(directory, ignore_errors=True)
 
