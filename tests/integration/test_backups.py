@@ -991,16 +991,30 @@ def test_ctrl_c_during_a_live_restore_waits_for_it_then_starts_the_backend_and_r
     assert "interrupted" in err and f"started {backend}" in out and "health gate:" in out, out + err
     assert out.index(f"started {backend}") < out.index("health gate:"), out
 
-    def events(container: str, action: str) -> list[int]:
+    def all_events(container: str) -> list[dict]:
         answer = stage.api.request(
             "GET", "/events", {"since": f"{since:.0f}", "until": f"{time.time():.0f}",
                                "filters": json.dumps({"container": [container]})},
         )  # fmt: skip
-        return [
-            e["timeNano"] for line in answer.body.decode().splitlines() if (e := json.loads(line))["Action"] == action
-        ]
+        return [json.loads(line) for line in answer.body.decode().splitlines()]
 
-    restore_ended = max(events(stage.cid, "exec_die"))
+    def events(container: str, action: str) -> list[int]:
+        return [e["timeNano"] for e in all_events(container) if e["Action"] == action]
+
+    # The restore's own exec, by its id: Docker's health checks of the backup container are execs too, and
+    # one may end after the backend started (exec_start's Action carries the command, exec_die the id).
+    backup_events = all_events(stage.cid)
+    restore_ids = {
+        e["Actor"]["Attributes"].get("execID")
+        for e in backup_events
+        if e["Action"].startswith("exec_start") and " restore " in e["Action"] and "--live" in e["Action"]
+    }
+    assert restore_ids, [e["Action"] for e in backup_events]
+    restore_ended = max(
+        e["timeNano"]
+        for e in backup_events
+        if e["Action"] == "exec_die" and e["Actor"]["Attributes"].get("execID") in restore_ids
+    )
     assert min(events(backend, "start")) > restore_ended, "the backend started before the restore's exec ended"
     docker_engine.run("rm", "-f", backend)
 
