@@ -245,7 +245,12 @@ def test_readme_s_test_command_is_the_one_ci_runs_as_readme_s():
     readme = README.read_text()
     tests = readme[readme.index("## Tests") :]
     block = re.search(r"```bash\n(.*?)\n```", tests, re.S)
-    assert block and block.group(1) == ran, "README's test command and .ci/run differ"
+    assert block, "README's Tests section shows its commands in a bash block"
+    shown = block.group(1).splitlines()
+    assert shown[-1] == ran, "README's test command and .ci/run differ"
+    # ...and the checks .ci/run runs before it, as written there and in the same order
+    checks = [line for line in ci[:marker] if line.startswith(("uv run ruff", "uv run mypy", "shellcheck"))]
+    assert shown[:-1] == checks, "README's checks and .ci/run's differ"
 
 
 # ------------------------------------------------------------------------------------------ generated
