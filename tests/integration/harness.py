@@ -348,6 +348,20 @@ class Docker:
         state = self.inspect(name)["State"]
         return state.get("Health", {}).get("Status") or state.get("Status")
 
+    def state_and_logs(self, name: str, lines: int = 15) -> str:
+        """Why a container is not ready, for a failure message: its state, exit code, last health-check
+        output and last log lines. Only for containers whose logs hold no secret value (vault agent logs
+        name paths and errors, never a rendered value)."""
+        state = self.inspect(name)["State"]
+        checks = state.get("Health", {}).get("Log") or [{}]
+        logs = self.run("logs", "--tail", str(lines), name, check=False)
+        text = (logs.stdout + logs.stderr).decode(errors="replace").rstrip()
+        return (
+            f"{name}: {state.get('Status')} (exit {state.get('ExitCode')}, OOM-killed {state.get('OOMKilled')}), "
+            f"health {state.get('Health', {}).get('Status')}, last check exit {checks[-1].get('ExitCode')}; "
+            f"last log lines:\n{text}"
+        )
+
 
 # ------------------------------------------------------------------------------------------ OpenBao
 
