@@ -427,28 +427,32 @@ MUTATIONS = (
         "render/backup_job.sh",
         '  [ "$restored" = 0 ] || { [ -s "$STATE/err" ] || note "pg_restore exited with $restored"; return 1; }\n',
         "",
-        ("tests/integration/test_backups.py::test_the_restore_check_rejects_a_backup_pg_restore_cannot_restore",),
+        (
+            "tests/integration/test_backup_restores.py::test_the_restore_check_rejects_a_backup_pg_restore_cannot_restore",
+        ),
     ),
     M(
         "restore-check-any-alembic-rows",
         "render/backup_job.sh",
         '  [ "$versions" = 1 ] || { note "alembic_version holds $versions rows, expected 1"; return 1; }\n',
         "",
-        ("tests/integration/test_backups.py::test_the_restore_check_requires_exactly_one_alembic_version_row",),
+        ("tests/integration/test_backup_restores.py::test_the_restore_check_requires_exactly_one_alembic_version_row",),
     ),
     M(
         "empty-dump-said-as-restics-error",
         "render/backup_job.sh",
         '    if grep -q "snapshot is empty" "$STATE/err"; then note "the $kind dump was empty"; return 1; fi\n',
         "",
-        ("tests/integration/test_backups.py::test_an_empty_dump_is_forgotten_and_fails_the_run",),
+        ("tests/integration/test_backup_runs.py::test_an_empty_dump_is_forgotten_and_fails_the_run",),
     ),
     M(
         "job-latest-takes-a-failed-snapshot",
         "render/backup_job.sh",
         "newest=$(newest_db verified safety-verified)",
         "newest=$(newest_db kind=db)",
-        ("tests/integration/test_backups.py::test_latest_is_the_newest_verified_backup_never_a_newer_failed_one",),
+        (
+            "tests/integration/test_backup_restores.py::test_latest_is_the_newest_verified_backup_never_a_newer_failed_one",
+        ),
     ),
     M(
         "retention-forgets-other-envs",
@@ -456,7 +460,7 @@ MUTATIONS = (
         'restic forget --host "$BACKUP_HOST" --tag verified',
         "restic forget --tag verified",
         (
-            "tests/integration/test_backups.py::test_retention_prunes_exactly_restics_selection_and_nothing_after_a_failed_run",
+            "tests/integration/test_backup_runs.py::test_retention_prunes_exactly_restics_selection_and_nothing_after_a_failed_run",
         ),
     ),
     # the real engine's inputs: policies see them after the provider's Check (issue: engine)
@@ -670,7 +674,7 @@ MUTATIONS = (
         'run_backup(ctx, "before restore", prune=False, safety=True)',
         'run_backup(ctx, "before restore", safety=True)',
         (
-            "tests/integration/test_backups.py::test_a_restore_from_an_earlier_same_day_backup_survives_its_own_safety_backup",
+            "tests/integration/test_backup_restores.py::test_a_restore_from_an_earlier_same_day_backup_survives_its_own_safety_backup",
         ),
     ),
     M(
@@ -713,7 +717,7 @@ MUTATIONS = (
         "BEGIN;\nSELECT pg_terminate_backend(pid)",
         "SELECT pg_terminate_backend(pid)",
         (
-            "tests/integration/test_backups.py::"
+            "tests/integration/test_backup_runs.py::"
             "test_a_swap_cut_after_its_first_rename_renames_nothing_and_the_kept_name_comes_first",
         ),
     ),
@@ -723,7 +727,7 @@ MUTATIONS = (
         '  [ "${2:-}" != compare ] || no_sharp_drop\n',
         "",
         (
-            "tests/integration/test_backups.py::"
+            "tests/integration/test_backup_runs.py::"
             "test_a_sharp_drop_since_the_last_verified_backup_is_not_verified_and_prunes_nothing",
         ),
     ),
@@ -740,7 +744,7 @@ MUTATIONS = (
         "with ctrl_c_deferred(ctx.out) as interrupted,",
         "with contextlib.nullcontext([]) as interrupted,",
         (
-            "tests/integration/test_backups.py::"
+            "tests/integration/test_backup_restores.py::"
             "test_ctrl_c_during_a_live_restore_waits_for_it_then_starts_the_backend_and_runs_the_gate",
         ),
     ),
@@ -777,7 +781,7 @@ MUTATIONS = (
         'failed "tagging $db verified"; return 1; }\n',
         "",
         (
-            "tests/integration/test_backups.py::"
+            "tests/integration/test_backup_restores.py::"
             "test_the_snapshot_named_in_the_log_and_the_health_line_is_the_tagged_one_and_restores",
         ),
     ),
@@ -846,7 +850,7 @@ MUTATIONS = (
         "render/backup_job.sh",
         'psql -X -q -v ON_ERROR_STOP=1 -d postgres -v db="$PGDATABASE" >/dev/null',
         'psql -X -q -d postgres -v db="$PGDATABASE" >/dev/null',
-        ("tests/integration/test_backups.py::test_a_swap_refused_by_postgres_fails_and_renames_nothing",),
+        ("tests/integration/test_backup_runs.py::test_a_swap_refused_by_postgres_fails_and_renames_nothing",),
     ),
     M(
         "doctor-never-checks-backup-versioning",

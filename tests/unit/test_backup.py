@@ -1,6 +1,7 @@
 """The backup service as the program declares it (mocks), its pure builders and the operator tools' pure
-parts. The job script itself runs on real PostgreSQL, restic and S3 in tests/integration/test_backups.py;
-here only its schedule arithmetic runs (under sh), and its syntax is checked by the shells it targets."""
+parts. The job script itself runs on real PostgreSQL, restic and S3 in tests/integration/test_backup_runs.py
+and test_backup_restores.py; here only its schedule arithmetic runs (under sh), and its syntax is checked
+by the shells it targets."""
 
 from __future__ import annotations
 
