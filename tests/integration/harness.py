@@ -8,6 +8,8 @@ session under CI (CI=true) and skips outside it: a skipped layer in CI is a fail
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import io
 import json
@@ -127,13 +129,22 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_until(check: Callable[[], bool], timeout: float, what: str, interval: float = 0.1) -> float:
-    """Poll `check` until it is true; return the seconds it took. Raises TimeoutError naming `what`."""
+def wait_until(
+    check: Callable[[], bool],
+    timeout: float,
+    what: str,
+    interval: float = 0.1,
+    give_up_on: type[Exception] | tuple[type[Exception], ...] = (),
+) -> float:
+    """Poll `check` until it is true; return the seconds it took. Raises TimeoutError naming `what`, or at
+    once what `check` raises of the `give_up_on` kinds (a server that exited will not become ready)."""
     start = time.monotonic()
     while True:
         try:
             if check():
                 return time.monotonic() - start
+        except give_up_on:
+            raise
         except Exception:
             pass
         if time.monotonic() - start > timeout:
@@ -187,6 +198,26 @@ def start_process(name: str, argv: list[str], env: dict | None = None, **kwargs)
 
 # ------------------------------------------------------------------------------------------ Docker
 
+ENGINE_START_LOCK = Path("/run/fr-harness-dockerd-start.lock")
+
+
+class DaemonExited(Exception):
+    """The daemon being waited for has exited."""
+
+
+@contextlib.contextmanager
+def one_engine_starting():
+    """Engines of this machine start one at a time (xdist workers, the mutation check's slots, other
+    checkouts): each dockerd checks, removes and creates the same iptables chains of the host's network
+    namespace at start with separate iptables calls, and two at once failed with "Chain already exists"
+    (tests/integration/test_harness_engines.py)."""
+    with open(ENGINE_START_LOCK, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
 
 @dataclass
 class Docker:
@@ -231,6 +262,11 @@ class Docker:
             made = subprocess.run(argv, capture_output=True, text=True)
             if made.returncode != 0:
                 unavailable("Docker engine", f"{' '.join(argv)}: {made.stderr.strip()}")
+        with one_engine_starting():
+            self._start_daemon()
+
+    def _start_daemon(self) -> None:
+        paths = self.paths
         self.process = start_process(
             f"dockerd{paths.suffix}",
             [
@@ -250,10 +286,17 @@ class Docker:
                 *self.daemon_args,
             ],
         )
+        process = self.process
+
+        def ready() -> bool:
+            if process.proc.poll() is not None:
+                raise DaemonExited(f"dockerd exited ({process.proc.returncode})")
+            return self.run("info", check=False, timeout=10).returncode == 0
+
         try:
-            wait_until(lambda: self.run("info", check=False, timeout=10).returncode == 0, 60, "dockerd")
-        except TimeoutError as err:
-            unavailable("Docker engine", f"{err}; log: {self.process.tail()}")
+            wait_until(ready, 60, "dockerd", give_up_on=DaemonExited)
+        except (TimeoutError, DaemonExited) as err:
+            unavailable("Docker engine", f"{err}; log: {process.tail()}")
 
     def track(self, kind: str, name: str) -> str:
         self.created.append((kind, name))

@@ -190,7 +190,11 @@ def start_agent(
         else:
             seconds = wait_until(lambda: docker.health(name) == "healthy", AGENT_READY_SECONDS, f"{service} agent")
     except TimeoutError as timeout:
-        raise TimeoutError(f"{timeout}; {docker.state_and_logs(name)}") from None
+        try:
+            why = docker.state_and_logs(name)
+        except Exception as error:  # the container gone too: keep the timeout's own words
+            why = f"{name} could not be inspected: {error}"
+        raise TimeoutError(f"{timeout}; {why}") from None
     return name, volume, seconds
 
 
