@@ -2,7 +2,7 @@
 mutation check's engines beside them, so engines of this machine start at the same moment. Each dockerd
 sets up the same iptables chains of the host's network namespace at start (nat DOCKER, filter
 DOCKER-ISOLATION-STAGE-1/2, FORWARD jumps), checking, removing and creating them with separate iptables
-calls: engines starting at once failed with "iptables: Chain already exists" (a CI run's worker skipped
+calls: engines starting at once failed with "iptables: Chain already exists" (a local `-n 2` run skipped
 a whole file; under CI=true that fails the run). Before harness.one_engine_starting, this test failed 2
 runs of 2; a run of two engines 2 rounds of 4."""
 
