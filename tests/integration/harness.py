@@ -211,12 +211,9 @@ def one_engine_starting():
     checkouts): each dockerd checks, removes and creates the same iptables chains of the host's network
     namespace at start with separate iptables calls, and two at once failed with "Chain already exists"
     (tests/integration/test_harness_engines.py)."""
-    with open(ENGINE_START_LOCK, "a") as lock:
+    with open(ENGINE_START_LOCK, "a") as lock:  # closing the file releases the lock
         fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+        yield
 
 
 @dataclass
@@ -393,8 +390,8 @@ class Docker:
 
     def state_and_logs(self, name: str, lines: int = 15) -> str:
         """Why a container is not ready, for a failure message: its state, exit code, last health-check
-        output and last log lines. Only for containers whose logs hold no secret value (vault agent logs
-        name paths and errors, never a rendered value)."""
+        exit code (not its output) and last log lines. Only for containers whose logs hold no secret value
+        (vault agent logs name paths and errors, never a rendered value)."""
         state = self.inspect(name)["State"]
         checks = state.get("Health", {}).get("Log") or [{}]
         logs = self.run("logs", "--tail", str(lines), name, check=False)
