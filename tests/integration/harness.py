@@ -406,6 +406,10 @@ class Docker:
 # ------------------------------------------------------------------------------------------ OpenBao
 
 
+def _text_or_empty(path: Path) -> str:
+    return path.read_text() if path.exists() else ""
+
+
 @dataclass
 class OpenBao:
     address: str = ""
@@ -436,11 +440,14 @@ class OpenBao:
             argv += ["-dev-tls", f"-dev-tls-cert-dir={self._tls_dir}"]
         self.process = start_process(f"openbao{'-tls' if self.tls else ''}", argv, env={"BAO_ADDR": self.address})
         if self.tls:
+            # Whole, not only present: OpenBao creates the file before it writes it, and a loaded machine
+            # once read it empty in between.
+            ca_file = self._tls_dir / "vault-ca.pem"
             try:
-                wait_until(lambda: (self._tls_dir / "vault-ca.pem").exists(), 30, "OpenBao's TLS CA")
+                wait_until(lambda: "-----END CERTIFICATE-----" in _text_or_empty(ca_file), 30, "OpenBao's TLS CA")
             except TimeoutError as err:
                 unavailable("OpenBao (TLS)", f"{err}; log: {self.process.tail()}")
-            self.ca_pem = (self._tls_dir / "vault-ca.pem").read_text()
+            self.ca_pem = ca_file.read_text()
         try:
             wait_until(lambda: self.client().sys.is_initialized(), 60, "OpenBao")
         except TimeoutError as err:

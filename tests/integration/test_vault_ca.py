@@ -48,3 +48,27 @@ def test_the_agent_verifies_vault_against_the_configured_ca(docker_engine, agent
         assert docker_engine.health(agent) != "healthy"
     finally:
         docker_engine.cleanup()
+
+
+def test_the_harness_reads_the_whole_ca_when_openbao_writes_it_after_creating_it(tmp_path, monkeypatch):
+    """A CI run under load read vault-ca.pem between OpenBao creating it and writing it: `ca_pem` was empty,
+    the program got no vaultCaCert and the test above failed with a KeyError. Here a wrapper creates the empty
+    file a second before the real `bao` writes it, which makes that window certain."""
+    import tests.integration.harness as harness
+
+    real = harness.bao_binary()
+    wrapper = tmp_path / "bao"
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        'for arg in "$@"; do case "$arg" in -dev-tls-cert-dir=*) : >"${arg#*=}/vault-ca.pem";; esac; done\n'
+        f'sleep 1\nexec {real} "$@"\n'
+    )
+    wrapper.chmod(0o755)
+    monkeypatch.setattr(harness, "bao_binary", lambda: str(wrapper))
+    server = OpenBao(tls=True)
+    try:
+        server.start()
+        assert server.ca_pem.startswith("-----BEGIN CERTIFICATE-----")
+        assert server.ca_pem.rstrip().endswith("-----END CERTIFICATE-----")
+    finally:
+        server.stop()
