@@ -251,7 +251,7 @@ MUTATIONS = (
         "ops/command.py",
         "            return CRASHED\n",
         "            return BAD_INPUT\n",
-        ("tests/policies/test_offline_plan.py",),
+        ("tests/policies/test_offline_plan.py::test_a_program_crash_is_exit_3_with_its_traceback_not_bad_input",),
     ),
     M(
         "rolling-left-to-the-provider",

@@ -9,7 +9,6 @@ from urllib.parse import unquote, urlsplit
 
 from ops.program_run import unwrap_secrets
 from tests.integration import provider
-from tests.integration.harness import wait_until
 from tests.integration.sidecar import Artifacts, consumer, start_agent
 
 CONTAINER = "docker:index/container:Container"
@@ -81,7 +80,7 @@ class DatastoreDeployment:
             name=self.docker.track("container", f"frh-{self.tag}-{self.service}-{len(self.docker.created)}"),
             networks={network: self.network},
         )
-        wait_until(lambda: self.docker.health(self.container) == "healthy", 180, self.service)
+        self.docker.wait_healthy(self.container, 180, self.service)
 
     def connects(self, password: str, host: str | None = None, port: int | None = None, user: str = "postgres") -> bool:
         """A client on the internal network, as the app connects; the password only in the client's env."""

@@ -205,6 +205,10 @@ class DaemonExited(Exception):
     """The daemon being waited for has exited."""
 
 
+class ContainerStopped(Exception):
+    """The container being waited for stopped before it was ready."""
+
+
 @contextlib.contextmanager
 def one_engine_starting():
     """Engines of this machine start one at a time (xdist workers, the mutation check's slots, other
@@ -387,6 +391,30 @@ class Docker:
     def health(self, name: str) -> str:
         state = self.inspect(name)["State"]
         return state.get("Health", {}).get("Status") or state.get("Status")
+
+    def wait_healthy(self, name: str, timeout: float, what: str, stopped_last: str | None = None) -> float:
+        """Wait for `name`'s health check to pass; give up at once when the container stops meanwhile (it
+        exits, or its restart policy restarts it: a crash-looping server never becomes healthy, and waiting
+        out `timeout` only hid why). `stopped_last` is its State.FinishedAt before it was started: read
+        before `docker start` so that a stop in between is seen; by default, read now."""
+        if stopped_last is None:
+            stopped_last = self.inspect(name)["State"]["FinishedAt"]
+
+        def healthy() -> bool:
+            state = self.inspect(name)["State"]
+            if state["Status"] in ("exited", "dead"):
+                raise ContainerStopped(
+                    f"{what}: {name} stopped before it was healthy: {state['Status']} (exit {state['ExitCode']}, "
+                    f"OOM-killed {state['OOMKilled']})"
+                )
+            if state["FinishedAt"] != stopped_last:  # a restart resets the exit code: only the count is left
+                raise ContainerStopped(
+                    f"{what}: {name} stopped before it was healthy and its restart policy restarted it "
+                    f"(stopped at {state['FinishedAt']}, {self.inspect(name)['RestartCount']} restarts)"
+                )
+            return (state.get("Health") or {}).get("Status") == "healthy"
+
+        return wait_until(healthy, timeout, what, give_up_on=ContainerStopped)
 
     def state_and_logs(self, name: str, lines: int = 15) -> str:
         """Why a container is not ready, for a failure message: its state, exit code, last health-check

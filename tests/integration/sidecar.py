@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ops.program_run import ProgramRun, unwrap_secrets
-from tests.integration.harness import Docker, OpenBao, wait_until
+from tests.integration.harness import ContainerStopped, Docker, OpenBao, wait_until
 
 CONSUMER_USER = {"postgres": "70:70", "redis": "999:1000", "app": "0:0"}
 # agent container -> the (role-id, secret-id) minted for it: the disk scans look for them too
@@ -188,13 +188,13 @@ def start_agent(
                 interval=0.01,
             )
         else:
-            seconds = wait_until(lambda: docker.health(name) == "healthy", AGENT_READY_SECONDS, f"{service} agent")
-    except TimeoutError as timeout:
+            seconds = docker.wait_healthy(name, AGENT_READY_SECONDS, f"{service} agent")
+    except (TimeoutError, ContainerStopped) as not_ready:
         try:
             why = docker.state_and_logs(name)
         except Exception as error:  # the container gone too: keep the timeout's own words
             why = f"{name} could not be inspected: {error}"
-        raise TimeoutError(f"{timeout}; {why}") from None
+        raise type(not_ready)(f"{not_ready}; {why}") from None
     return name, volume, seconds
 
 

@@ -27,7 +27,6 @@ from ops import adopt
 from ops.program_run import unwrap_secrets
 from tests.conftest import run_stack
 from tests.integration import provider
-from tests.integration.harness import wait_until
 from tests.integration.sidecar import Artifacts, apply_vault, consumer, start_agent
 
 pytestmark = pytest.mark.integration
@@ -204,7 +203,7 @@ class Deployment:
             name=self.docker.track("container", "frh-rot-postgres"),
             networks={alias: self.network},
         )
-        wait_until(lambda: self.docker.health(self.container) == "healthy", 180, "postgres")
+        self.docker.wait_healthy(self.container, 180, "postgres")
 
     def connects(self, password: str, user: str = "postgres") -> bool:
         """A client on the internal network, over TCP as the app connects (scram-sha-256)."""

@@ -99,8 +99,9 @@ def as_superuser(deployment: DatastoreDeployment, sql: str, db: str = "finance_r
 def restart(deployment: DatastoreDeployment) -> None:
     """Stop as the provider stops it, start again (the start script runs again on the same data)."""
     provider.stop_for_delete(deployment.api, deployment.container, deployment.inputs)
+    stopped = deployment.docker.inspect(deployment.container)["State"]["FinishedAt"]
     deployment.docker.run("start", deployment.container)
-    wait_until(lambda: deployment.docker.health(deployment.container) == "healthy", 180, "postgres again")
+    deployment.docker.wait_healthy(deployment.container, 180, "postgres again", stopped_last=stopped)
 
 
 def test_the_apps_role_can_migrate_but_cannot_run_programs_or_touch_the_superuser(deployment):
