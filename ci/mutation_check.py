@@ -5,8 +5,9 @@ project's tracked files to a scratch directory once per mutation, applies one mu
 replacement, which must match once), runs the tests that guard it, and expects one of them to FAIL (an
 error in a fixture or the harness does not count). A mutation whose tests still pass "survives": the
 check prints it and exits 1. A mutation whose text no longer matches exits 2 (the list went stale with
-the code). `.ci/run` runs it beside README's test command, which shows in the same run that every guard
-test passes on the unchanged code (.ci/run fails unless both pass).
+the code). `.ci/run` runs it in the background from after the install on, beside README's test command,
+which shows in the same run that every guard test passes on the unchanged code (.ci/run fails unless both
+pass).
 
 Each mutation names the smallest selection of tests that kills it: test node ids, not files, and a unit or
 policy test wherever one kills it, so that only mutations no unit test can see start the real-systems
