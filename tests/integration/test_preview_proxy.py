@@ -34,7 +34,23 @@ from tests.integration.preview_proxy import build_haproxy_image, host_path_map, 
 pytestmark = pytest.mark.integration
 
 CONTAINER = "docker:index/container:Container"
-PREVIEW_GID = 24001
+
+
+def free_gid(first: int = 24001) -> int:
+    """The first group id from `first` on that no group has: a run killed before its cleanup leaves its
+    group behind, and another run on the machine may hold one at this moment."""
+    import grp
+
+    gid = first
+    while True:
+        try:
+            grp.getgrgid(gid)
+        except KeyError:
+            return gid
+        gid += 1
+
+
+PREVIEW_GID = free_gid()
 
 
 def request(sock: str, method: str, path: str, body: bytes = b"") -> tuple[int, bytes]:
@@ -353,3 +369,18 @@ def test_the_preview_key_can_run_no_command_and_forward_nothing(preview_sshd):
         [*base, "-W", f"127.0.0.1:{parts.port}", "--", "127.0.0.1"], input=b"", capture_output=True, timeout=30
     )
     assert forward.returncode != 0 and b"prohibited" in forward.stderr, forward.stderr
+
+
+def test_the_preview_group_id_passes_over_a_group_a_killed_run_left_behind():
+    """fresh CI clones on a reused machine failed all 7 tests here: groupadd found the fixed gid taken by
+    the group of a run killed before its cleanup."""
+    import grp
+
+    left = free_gid(PREVIEW_GID + 100)
+    name = "frpreviewgleft" + secrets.token_hex(3)
+    subprocess.run(["groupadd", "--gid", str(left), name], check=True, capture_output=True)
+    try:
+        assert grp.getgrgid(left).gr_name == name
+        assert free_gid(left) > left
+    finally:
+        subprocess.run(["groupdel", name], check=True, capture_output=True)
