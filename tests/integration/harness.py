@@ -397,20 +397,22 @@ class Docker:
         exits, or its restart policy restarts it: a crash-looping server never becomes healthy, and waiting
         out `timeout` only hid why). `stopped_last` is its State.FinishedAt before it was started: read
         before `docker start` so that a stop in between is seen; by default, read now."""
-        if stopped_last is None:
-            stopped_last = self.inspect(name)["State"]["FinishedAt"]
+        baseline = [stopped_last]  # read in the first poll when not given: retried like every poll
 
         def healthy() -> bool:
-            state = self.inspect(name)["State"]
+            info = self.inspect(name)
+            state = info["State"]
+            if baseline[0] is None:
+                baseline[0] = state["FinishedAt"]
             if state["Status"] in ("exited", "dead"):
                 raise ContainerStopped(
                     f"{what}: {name} stopped before it was healthy: {state['Status']} (exit {state['ExitCode']}, "
                     f"OOM-killed {state['OOMKilled']})"
                 )
-            if state["FinishedAt"] != stopped_last:  # a restart resets the exit code: only the count is left
+            if state["FinishedAt"] != baseline[0]:  # a restart resets the exit code: only the count is left
                 raise ContainerStopped(
                     f"{what}: {name} stopped before it was healthy and its restart policy restarted it "
-                    f"(stopped at {state['FinishedAt']}, {self.inspect(name)['RestartCount']} restarts)"
+                    f"(stopped at {state['FinishedAt']}, {info['RestartCount']} restarts)"
                 )
             return (state.get("Health") or {}).get("Status") == "healthy"
 
