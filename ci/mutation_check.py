@@ -32,9 +32,11 @@ import os
 import queue
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -896,6 +898,58 @@ def verdict(returncode: int, stdout: str) -> tuple[str, str]:
     return "errored", f"no guard test failed, only errors: {summary}" + (f" ({error[:200]})" if error else "")
 
 
+PYTEST = (sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider")
+
+
+class Stopping:
+    """SIGTERM (.ci/run stopping the check after another phase failed): no further mutant starts, and each
+    running mutant's pytest gets SIGINT, so that its fixtures stop the harness they started (engine, bridge,
+    servers) instead of leaving them to the next run on the machine, which uses the same harness ids."""
+
+    def __init__(self) -> None:
+        self.requested = threading.Event()
+        self._lock = threading.Lock()
+        self._running: set[subprocess.Popen[str]] = set()
+
+    def start(self, argv: list[str], **kwargs: object) -> subprocess.Popen[str] | None:
+        with self._lock:
+            if self.requested.is_set():
+                return None
+            proc: subprocess.Popen[str] = subprocess.Popen(argv, text=True, **kwargs)  # type: ignore[call-overload]
+            self._running.add(proc)
+            return proc
+
+    def done(self, proc: subprocess.Popen[str]) -> None:
+        with self._lock:
+            self._running.discard(proc)
+
+    def request(self, *_: object) -> None:
+        with self._lock:
+            self.requested.set()
+            for proc in self._running:
+                proc.send_signal(signal.SIGINT)
+
+
+STOPPING = Stopping()
+
+
+def run_pytest(tests: tuple[str, ...], directory: Path, env: dict[str, str]) -> tuple[int, str] | None:
+    """(exit code, output) of pytest on `tests` in `directory`; None when the check was stopped before or
+    while it ran."""
+    proc = STOPPING.start([*PYTEST, *tests], cwd=directory, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    if proc is None:
+        return None
+    try:
+        stdout, _ = proc.communicate(timeout=1800)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise
+    finally:
+        STOPPING.done(proc)
+    return None if STOPPING.requested.is_set() else (proc.returncode, stdout)
+
+
 def run_one(mutation: Mutation, files: list[str], harness_id: str, mutate: bool = True) -> tuple[str, float, str]:
     """('killed'|'survived'|'stale', seconds, detail); with mutate=False the selection runs on the
     unchanged copy: ('passes'|'fails', seconds, detail). A mutant whose guard tests only errored (a
@@ -913,18 +967,14 @@ def run_one(mutation: Mutation, files: list[str], harness_id: str, mutate: bool 
         runs = 0
         while True:
             runs += 1
-            proc = subprocess.run(
-                [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *mutation.tests],
-                cwd=directory,
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=1800,
-            )
+            ran = run_pytest(mutation.tests, directory, env)
+            if ran is None:
+                return "stopped", time.monotonic() - started, "stopped with the check"
+            returncode, stdout = ran
             if not mutate:
-                summary = (proc.stdout.strip().splitlines() or ["(no output)"])[-1]
-                return ("passes" if proc.returncode == 0 else "fails"), time.monotonic() - started, summary
-            status, detail = verdict(proc.returncode, proc.stdout)
+                summary = (stdout.strip().splitlines() or ["(no output)"])[-1]
+                return ("passes" if returncode == 0 else "fails"), time.monotonic() - started, summary
+            status, detail = verdict(returncode, stdout)
             if status != "errored" or runs == 2:
                 break
         seconds = time.monotonic() - started
@@ -992,9 +1042,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.jobs < 1:
         print(f"mutation_check: --jobs {args.jobs}: expected a whole number of 1 or more", file=sys.stderr)
         return 2
+    # SIGINT handled here, not ignored (as a background job's is): a mutant's pytest, which exec inherits an
+    # ignored signal into, must be able to take the SIGINT that SIGTERM sends it.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, STOPPING.request)
     # A caller's FR_HARNESS_ID is kept: two checks (or a check and a test run) on one machine must not
     # share a harness engine; "mutant" only when none is given.
     results = run_all(chosen, args.jobs, os.environ.get("FR_HARNESS_ID") or "mutant", mutate=not args.unmutated)
+    if STOPPING.requested.is_set():
+        ran = sum(v != "stopped" for _, v in results)
+        print(f"mutation check: stopped (SIGTERM) after {ran} of {len(results)} mutations; no verdict")
+        return 143
     if args.unmutated:
         failing = [m.name for m, v in results if v != "passes"]
         print(f"mutation check, unmutated: {len(results) - len(failing)} selections pass, {len(failing)} do not")
