@@ -5,11 +5,16 @@ interface, address pool or work directory; nor does the second engine the doctor
 from __future__ import annotations
 
 import itertools
+import re
+from pathlib import Path
 
 import pytest
 
 from ci.mutation_check import harness_slots
 from tests.integration.harness import EnginePaths, harness_id, work_dir
+from tests.integration.test_harness_engines import ROUNDS, race_sibling
+
+ROOT = Path(__file__).resolve().parents[2]
 
 # Interface names hold at most IFNAMSIZ - 1 characters (include/uapi/linux/if.h: IFNAMSIZ 16).
 IFNAMSIZ = 16
@@ -53,15 +58,27 @@ def test_two_runs_with_different_ids_share_no_engine_not_even_the_doctor_tests_s
     assert _shared(a.sibling("doctorlog"), b.sibling("doctorlog"), PLACES) == []
 
 
-@pytest.mark.parametrize("base", ["cispeedfull", "mutant"])
+def readme_workers() -> int:
+    """The xdist workers of README's test command (`uv run pytest -n N`), which .ci/run runs."""
+    readme = (ROOT / "README.md").read_text()
+    (workers,) = re.findall(r"^uv run pytest -n (\d+)$", readme, re.MULTILINE)
+    return int(workers)
+
+
+@pytest.mark.parametrize("base", ["cispeedfull", "mutant", "fresh12"])
 def test_the_mutation_checks_slots_and_the_suites_workers_share_nothing_when_they_run_side_by_side(base):
-    """.ci/run runs README's test command (two xdist workers) and the mutation check (two slots) at once
-    under one FR_HARNESS_ID."""
-    workers = [harness_id({"FR_HARNESS_ID": base, "PYTEST_XDIST_WORKER": f"gw{n}"}) for n in range(2)]
+    """.ci/run runs README's test command (its xdist workers) and the mutation check (two slots) at once
+    under one FR_HARNESS_ID; each of them may start its doctor test's second engine, and a worker the three
+    engines of a round of test_harness_engines.py."""
+    workers = [harness_id({"FR_HARNESS_ID": base, "PYTEST_XDIST_WORKER": f"gw{n}"}) for n in range(readme_workers())]
     slots = [harness_id({"FR_HARNESS_ID": slot}) for slot in harness_slots(base, 2)]
-    engines = [EnginePaths(i) for i in workers + slots] + [EnginePaths(i).sibling("doctorlog") for i in workers]
-    for a, b in itertools.combinations(engines, 2):
-        assert _shared(a, b) == [], (a.ident, b.ident)
-    dirs = {work_dir({"FR_HARNESS_ID": base, "PYTEST_XDIST_WORKER": f"gw{n}"}) for n in range(2)}
+    engines = [EnginePaths(i) for i in workers + slots]
+    engines += [EnginePaths(i).sibling("doctorlog") for i in workers + slots]
+    # test_harness_engines.py runs on one worker, whichever: its round's engines beside every other engine
+    for worker, round_ in itertools.product(workers, range(ROUNDS)):
+        race = [EnginePaths(worker).sibling(race_sibling(round_, n)) for n in range(3)]
+        for a, b in itertools.combinations(engines + race, 2):
+            assert _shared(a, b) == [], (a.ident, b.ident)
+    dirs = {work_dir({"FR_HARNESS_ID": base, "PYTEST_XDIST_WORKER": w.rsplit("-", 1)[1]}) for w in workers}
     dirs |= {work_dir({"FR_HARNESS_ID": slot}) for slot in harness_slots(base, 2)}
-    assert len(dirs) == 4
+    assert len(dirs) == len(workers) + 2
