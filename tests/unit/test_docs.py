@@ -240,7 +240,7 @@ def test_every_pytest_line_in_the_pages_is_one_ci_runs():
 def test_readme_s_test_command_is_the_one_ci_runs_as_readme_s():
     ci = (ROOT / ".ci/run").read_text().splitlines()
     marker = next(i for i, line in enumerate(ci) if line.startswith('phase "tests') and "README's test command" in line)
-    # the phase's pytest line: README's command, run as it is written (the mutation check starts beside it)
+    # the phase's pytest line: README's command, run as it is written (the jobs in the background run beside it)
     ran = next(line for line in ci[marker:] if line.startswith("uv run pytest"))
     readme = README.read_text()
     tests = readme[readme.index("## Tests") :]
