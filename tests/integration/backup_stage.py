@@ -330,22 +330,20 @@ class ResticKeys:
 
     def __init__(self, key_file: bytes, password: str):
         data = json.loads(key_file)
-        derived = hashlib.scrypt(
-            password.encode(),
-            salt=base64.b64decode(data["salt"]),
-            n=data["N"],
-            r=data["r"],
-            p=data["p"],
-            maxmem=256 * 1024 * 1024,
-            dklen=64,
-        )
-        user = (derived[:32], derived[32:48], derived[48:64])
-        master = json.loads(self.open(base64.b64decode(data["data"]), user))
+        user = self.user_key(password, base64.b64decode(data["salt"]), data["N"], data["r"], data["p"])
+        self.master_json = self.open(base64.b64decode(data["data"]), user)
+        master = json.loads(self.master_json)
         self.key = (
             base64.b64decode(master["encrypt"]),
             base64.b64decode(master["mac"]["k"]),
             base64.b64decode(master["mac"]["r"]),
         )
+
+    @staticmethod
+    def user_key(password: str, salt: bytes, n: int, r: int, p: int) -> tuple[bytes, bytes, bytes]:
+        """The key that opens a key file's master key: scrypt's 64 bytes as (AES key, MAC k, MAC r)."""
+        derived = hashlib.scrypt(password.encode(), salt=salt, n=n, r=r, p=p, maxmem=256 * 1024 * 1024, dklen=64)
+        return derived[:32], derived[32:48], derived[48:64]
 
     @staticmethod
     def _mac(key: tuple[bytes, bytes, bytes], nonce: bytes, ciphertext: bytes) -> bytes:
@@ -366,11 +364,50 @@ class ResticKeys:
         return Cipher(algorithms.AES(key[0]), modes.CTR(nonce)).decryptor().update(ciphertext)
 
     def seal(self, plaintext: bytes) -> bytes:
+        return self.seal_with(self.key, plaintext)
+
+    @classmethod
+    def seal_with(cls, key: tuple[bytes, bytes, bytes], plaintext: bytes) -> bytes:
         from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
         nonce = os.urandom(16)
-        ciphertext = Cipher(algorithms.AES(self.key[0]), modes.CTR(nonce)).encryptor().update(plaintext)
-        return nonce + ciphertext + self._mac(self.key, nonce, ciphertext)
+        ciphertext = Cipher(algorithms.AES(key[0]), modes.CTR(nonce)).encryptor().update(plaintext)
+        return nonce + ciphertext + cls._mac(key, nonce, ciphertext)
+
+
+# restic's own tests open the repositories they create with these scrypt parameters
+# (internal/repository/testing.go, TestUseLowSecurityKDFParameters). `restic init` calibrates them to about
+# half a second of CPU (crypto.Calibrate with repository.KDFTimeout, 500 ms), and every restic command pays
+# that again to open the repository: in the backup tests, half of all the CPU the run used (restic: 145 of
+# 281 CPU-seconds in test_backup_runs.py, process accounting).
+LOW_COST_KDF = {"N": 128, "r": 1, "p": 1}
+
+
+def low_cost_key_file(key_file: bytes, password: str) -> bytes:
+    """The same key (master key, password, user, host, creation time) in a key file restic opens with
+    LOW_COST_KDF."""
+    data = json.loads(key_file)
+    salt = os.urandom(64)  # restic's: crypto.NewSalt, 64 random bytes
+    user = ResticKeys.user_key(password, salt, LOW_COST_KDF["N"], LOW_COST_KDF["r"], LOW_COST_KDF["p"])
+    sealed = ResticKeys.seal_with(user, ResticKeys(key_file, password).master_json)
+    data.update(LOW_COST_KDF, salt=base64.b64encode(salt).decode(), data=base64.b64encode(sealed).decode())
+    return json.dumps(data).encode()
+
+
+def use_low_cost_key(s3: S3Server, prefix: str, password: str) -> None:
+    """Replace the repository's one key file with its LOW_COST_KDF copy, stored as restic stores a key
+    file (named by the SHA-256 of its bytes). Only the harness's repositories, after the job created them:
+    the job's own `restic init` is what the tests exercise."""
+    client = s3.client()
+    [old] = [o["Key"] for o in client.list_objects_v2(Bucket=s3.bucket, Prefix=f"{prefix}/keys/")["Contents"]]
+    new = low_cost_key_file(client.get_object(Bucket=s3.bucket, Key=old)["Body"].read(), password)
+    client.put_object(Bucket=s3.bucket, Key=f"{prefix}/keys/{hashlib.sha256(new).hexdigest()}", Body=new)
+    client.delete_object(Bucket=s3.bucket, Key=old)
+
+
+def repository_prefix(s3: S3Server, repository: str) -> str:
+    """The object prefix of RESTIC_REPOSITORY `s3:<endpoint>/<bucket>/<prefix>`."""
+    return repository.split(f"/{s3.bucket}/", 1)[1]
 
 
 def write_snapshots(s3: S3Server, prefix: str, password: str, snapshots: list[dict[str, Any]]) -> None:

@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from render import backup_job as job
-from tests.integration.backup_stage import BackupStage
+from tests.integration.backup_stage import BackupStage, repository_prefix
 from tests.integration.backup_suite import (
     ledger,
     newest_db,
@@ -489,7 +489,7 @@ def test_the_status_shows_the_age_of_the_last_backup_and_verified_restore(stage,
 
 
 def test_the_restore_check_detects_corrupted_data(stage, s3_server):
-    prefix = stage.envs["RESTIC_REPOSITORY"].split(f"/{s3_server.bucket}/", 1)[1]
+    prefix = repository_prefix(s3_server, stage.envs["RESTIC_REPOSITORY"])
     before = set(s3_server.objects(f"{prefix}/data/"))
     stage.sql("finance_report", "INSERT INTO ledger SELECT g, md5(g::text), g FROM generate_series(100001, 160000) g")
     assert stage.job("run", "before corruption")[0] == 0

@@ -27,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from render import backup_job as job
-from tests.integration.backup_stage import BackupStage, write_kv, write_snapshots
+from tests.integration.backup_stage import BackupStage, repository_prefix, write_kv, write_snapshots
 from tests.integration.backup_suite import (
     HOSTILE_PG,
     HOSTILE_RESTIC,
@@ -148,7 +148,7 @@ def test_a_swap_refused_by_postgres_fails_and_renames_nothing(stage):
 
 
 def test_the_stored_objects_hold_no_row_and_no_secret(stage, s3_server):
-    stored = s3_server.objects(stage.envs["RESTIC_REPOSITORY"].split(f"/{s3_server.bucket}/", 1)[1])
+    stored = s3_server.objects(repository_prefix(s3_server, stage.envs["RESTIC_REPOSITORY"]))
     assert any("/data/" in key for key in stored) and len(stored) > 5
     blob = b"".join(stored.values())
     needles = {
@@ -462,7 +462,7 @@ def test_more_than_1000_snapshots_are_listed_and_counted(stage, s3_server):
         }
         for i in range(1100)
     ]
-    write_snapshots(s3_server, repository.split(f"/{s3_server.bucket}/", 1)[1], stage.kv["RESTIC_PASSWORD"], docs)
+    write_snapshots(s3_server, repository_prefix(s3_server, repository), stage.kv["RESTIC_PASSWORD"], docs)
     proc = stage.docker.run(
         "exec", "-e", f"RESTIC_REPOSITORY={repository}", stage.cid, job.SCRIPT_PATH, "list", check=False, timeout=600
     )
