@@ -5,7 +5,7 @@ project's tracked files to a scratch directory once per mutation, applies one mu
 replacement, which must match once), runs the tests that guard it, and expects one of them to FAIL (an
 error in a fixture or the harness does not count). A mutation whose tests still pass "survives": the
 check prints it and exits 1. A mutation whose text no longer matches exits 2 (the list went stale with
-the code). `.ci/run` runs it in the background from after the install on, beside README's test command,
+the code). `.ci/run` runs it in the background from after the static checks on, beside README's test command,
 which shows in the same run that every guard test passes on the unchanged code (.ci/run fails unless both
 pass).
 
