@@ -176,9 +176,9 @@ MUTATIONS = (
         ("tests/unit/test_program.py",),
     ),
     M(
-        "ci-skips-the-workflow-unit-step",
+        "ci-skips-the-workflow-staging-plan",
         ".ci/run",
-        "uv run pytest tests/unit tests/policies -q",
+        "uv run invoke plan --stack staging",
         "true",
         ("tests/unit/test_project_files.py::test_ci_runs_every_command_of_the_pull_request_checks_job",),
     ),

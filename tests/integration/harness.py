@@ -436,10 +436,6 @@ class Docker:
 # ------------------------------------------------------------------------------------------ OpenBao
 
 
-def _text_or_empty(path: Path) -> str:
-    return path.read_text() if path.exists() else ""
-
-
 @dataclass
 class OpenBao:
     address: str = ""
@@ -474,7 +470,8 @@ class OpenBao:
             # once read it empty in between.
             ca_file = self._tls_dir / "vault-ca.pem"
             try:
-                wait_until(lambda: "-----END CERTIFICATE-----" in _text_or_empty(ca_file), 30, "OpenBao's TLS CA")
+                # read until whole: OpenBao creates the file before it writes it (a poll that raises is retried)
+                wait_until(lambda: "-----END CERTIFICATE-----" in ca_file.read_text(), 30, "OpenBao's TLS CA")
             except TimeoutError as err:
                 unavailable("OpenBao (TLS)", f"{err}; log: {self.process.tail()}")
             self.ca_pem = ca_file.read_text()

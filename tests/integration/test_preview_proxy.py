@@ -10,6 +10,7 @@ created on the engine first; each is sent with and without the API version prefi
 
 from __future__ import annotations
 
+import grp
 import json
 import os
 import re
@@ -39,8 +40,6 @@ CONTAINER = "docker:index/container:Container"
 def free_gid(first: int = 24001) -> int:
     """The first group id from `first` on that no group has: a run killed before its cleanup leaves its
     group behind, and another run on the machine may hold one at this moment."""
-    import grp
-
     gid = first
     while True:
         try:
@@ -374,7 +373,6 @@ def test_the_preview_key_can_run_no_command_and_forward_nothing(preview_sshd):
 def test_the_preview_group_id_passes_over_a_group_a_killed_run_left_behind():
     """fresh CI clones on a reused machine failed all 7 tests here: groupadd found the fixed gid taken by
     the group of a run killed before its cleanup."""
-    import grp
 
     if os.geteuid() != 0:
         unavailable("groupadd", "adding a group needs root, as the preview sshd fixture does")
