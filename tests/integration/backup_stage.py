@@ -324,9 +324,10 @@ class BackupStage:
 
 
 class ResticKeys:
-    """restic's repository crypto (doc/design.rst: AES-256-CTR, Poly1305-AES MAC, scrypt key files), to
-    write synthetic snapshot files straight into a repository that `restic init` created. Used to make a
-    history of more than 1,000 snapshots in seconds; restic itself then lists and decrypts them."""
+    """restic's repository crypto (doc/design.rst: AES-256-CTR, Poly1305-AES MAC, scrypt key files) for a
+    repository that `restic init` created: to write synthetic snapshot files straight into it (a history of
+    more than 1,000 snapshots in seconds; restic itself then lists and decrypts them), and to re-seal its
+    key with LOW_COST_KDF (low_cost_key_file)."""
 
     def __init__(self, key_file: bytes, password: str):
         data = json.loads(key_file)
@@ -399,10 +400,18 @@ def use_low_cost_key(s3: S3Server, prefix: str, password: str) -> None:
     file (named by the SHA-256 of its bytes). Only the harness's repositories, after the job created them:
     the job's own `restic init` is what the tests exercise."""
     client = s3.client()
-    [old] = [o["Key"] for o in client.list_objects_v2(Bucket=s3.bucket, Prefix=f"{prefix}/keys/")["Contents"]]
+    found = repository_keys(s3, prefix)
+    assert len(found) == 1, f"{prefix}: expected the one key `restic init` made, found {found}"
+    [old] = found
     new = low_cost_key_file(client.get_object(Bucket=s3.bucket, Key=old)["Body"].read(), password)
     client.put_object(Bucket=s3.bucket, Key=f"{prefix}/keys/{hashlib.sha256(new).hexdigest()}", Body=new)
     client.delete_object(Bucket=s3.bucket, Key=old)
+
+
+def repository_keys(s3: S3Server, prefix: str) -> list[str]:
+    """The key files of the repository under `prefix`: their object names."""
+    listed = s3.client().list_objects_v2(Bucket=s3.bucket, Prefix=f"{prefix}/keys/")
+    return [o["Key"] for o in listed.get("Contents", [])]
 
 
 def repository_prefix(s3: S3Server, repository: str) -> str:

@@ -65,7 +65,9 @@ def seeded_stage(
         stage.start()
         stage.wait_first_backup()  # the service's own catch-up backup at start, which created the repository
         # From here on, restic opens it in milliseconds instead of half a second of CPU (LOW_COST_KDF).
-        use_low_cost_key(s3_server, repository_prefix(s3_server, stage.envs["RESTIC_REPOSITORY"]), HOSTILE_RESTIC)
+        use_low_cost_key(
+            s3_server, repository_prefix(s3_server, stage.envs["RESTIC_REPOSITORY"]), stage.kv["RESTIC_PASSWORD"]
+        )
         yield stage
     finally:
         stage.remove()

@@ -18,6 +18,7 @@ order. Restores and the operator commands: test_backup_restores.py, on an env of
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import threading
@@ -27,7 +28,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from render import backup_job as job
-from tests.integration.backup_stage import BackupStage, repository_prefix, write_kv, write_snapshots
+from tests.integration.backup_stage import (
+    LOW_COST_KDF,
+    BackupStage,
+    repository_keys,
+    repository_prefix,
+    write_kv,
+    write_snapshots,
+)
 from tests.integration.backup_suite import (
     HOSTILE_PG,
     HOSTILE_RESTIC,
@@ -162,6 +170,16 @@ def test_the_stored_objects_hold_no_row_and_no_secret(stage, s3_server):
     for what, text in needles.items():
         for encoding in ("utf-8", "utf-16-le"):
             assert text.encode(encoding) not in blob, f"{what} found in plaintext in the repository"
+
+
+def test_the_stage_repository_has_only_the_harness_s_low_cost_key(stage, s3_server):
+    """backup_suite.seeded_stage re-sealed the key the job's `restic init` made (LOW_COST_KDF): one key file,
+    named by the SHA-256 of its bytes, which every job run of this file opened."""
+    prefix = repository_prefix(s3_server, stage.envs["RESTIC_REPOSITORY"])
+    [name] = repository_keys(s3_server, prefix)
+    body = s3_server.client().get_object(Bucket=s3_server.bucket, Key=name)["Body"].read()
+    assert name == f"{prefix}/keys/{hashlib.sha256(body).hexdigest()}"
+    assert {k: json.loads(body)[k] for k in LOW_COST_KDF} == LOW_COST_KDF
 
 
 def test_a_wrong_repository_password_fails_the_restore_clearly(stage, openbao):
