@@ -183,6 +183,14 @@ MUTATIONS = (
         ("tests/unit/test_project_files.py::test_ci_runs_every_command_of_the_pull_request_checks_job",),
     ),
     M(
+        # the one workflow command .ci/run does not repeat must stay within README's test command
+        "workflow-unit-step-selects-what-ci-never-runs",
+        ".github/workflows/pull-request.yml",
+        "run: uv run pytest tests/unit tests/policies -q",
+        "run: uv run pytest tests/unit tests/policies -q -k slow",
+        ("tests/unit/test_project_files.py::test_ci_runs_every_command_of_the_pull_request_checks_job",),
+    ),
+    M(
         "postgres-smart-shutdown",
         "render/postgres_start.sh",
         "trap 'kill -INT ",

@@ -127,9 +127,9 @@ def pytest_runtest_makereport(item, call):
 
 def pytest_collection_modifyitems(config, items):
     """Under pytest-xdist (README's test command: files spread over workers, `--no-loadscope-reorder`)
-    the real-systems files are handed out first, the ones with the most tests first (the two backup
-    files: about 6 minutes each, alone): they mostly wait on containers, and the quick unit files then
-    fill the other worker's time instead of holding the long ones back. Each file's tests stay together
+    the real-systems files are handed out first, the ones with the most tests first (among them the two
+    backup files, about 4 minutes each alone): they mostly wait on containers, and the quick unit files
+    then fill the other workers' time instead of holding the long ones back. Each file's tests stay together
     and in file order; in one process the order is pytest's own."""
     import os
     from collections import Counter

@@ -85,8 +85,8 @@ class EnginePaths:
 
     @property
     def octet(self) -> int:
-        # The ids of one run's xdist workers (...-gw0, ...-gw1) sum one apart, and its doctor engine's 18
-        # further: one run's engines never share a pool. Ids of different runs may (50 values).
+        # The ids of one run's xdist workers (...-gw0, ...-gw1, ...) sum to consecutive values, and its doctor
+        # engine's 18 further: one run's engines never share a pool. Ids of different runs may (50 values).
         return 200 + (sum(map(ord, self.ident)) % 50) if self.ident else 199
 
     @property
@@ -467,10 +467,9 @@ class OpenBao:
         self.process = start_process(f"openbao{'-tls' if self.tls else ''}", argv, env={"BAO_ADDR": self.address})
         if self.tls:
             # Whole, not only present: OpenBao creates the file before it writes it, and a loaded machine
-            # once read it empty in between.
+            # once read it empty in between (a read that raises, before it exists, is polled again).
             ca_file = self._tls_dir / "vault-ca.pem"
             try:
-                # read until whole: OpenBao creates the file before it writes it (a poll that raises is retried)
                 wait_until(lambda: "-----END CERTIFICATE-----" in ca_file.read_text(), 30, "OpenBao's TLS CA")
             except TimeoutError as err:
                 unavailable("OpenBao (TLS)", f"{err}; log: {self.process.tail()}")

@@ -373,7 +373,6 @@ def test_the_preview_key_can_run_no_command_and_forward_nothing(preview_sshd):
 def test_the_preview_group_id_passes_over_a_group_a_killed_run_left_behind():
     """fresh CI clones on a reused machine failed all 7 tests here: groupadd found the fixed gid taken by
     the group of a run killed before its cleanup."""
-
     if os.geteuid() != 0:
         unavailable("groupadd", "adding a group needs root, as the preview sshd fixture does")
     left = free_gid(PREVIEW_GID + 100)
