@@ -422,8 +422,9 @@ def repository_prefix(s3: S3Server, repository: str) -> str:
 def write_snapshots(s3: S3Server, prefix: str, password: str, snapshots: list[dict[str, Any]]) -> None:
     """Store each snapshot document as restic does: encrypted, named by the SHA-256 of the stored bytes."""
     client = s3.client()
-    keys = [o["Key"] for o in client.list_objects_v2(Bucket=s3.bucket, Prefix=f"{prefix}/keys/")["Contents"]]
-    crypto = ResticKeys(client.get_object(Bucket=s3.bucket, Key=keys[0])["Body"].read(), password)
+    crypto = ResticKeys(
+        client.get_object(Bucket=s3.bucket, Key=repository_keys(s3, prefix)[0])["Body"].read(), password
+    )
     for snapshot in snapshots:
         blob = crypto.seal(json.dumps(snapshot).encode())
         client.put_object(Bucket=s3.bucket, Key=f"{prefix}/snapshots/{hashlib.sha256(blob).hexdigest()}", Body=blob)
