@@ -2,7 +2,8 @@
 
 `uv run python -m ci.mutation_check [--only NAME ...] [--list] [--jobs N] [--unmutated]` copies the
 project's tracked files to a scratch directory once per mutation, applies one mutation (an exact text
-replacement, which must match once), runs the tests that guard it, and expects one of them to FAIL (an
+replacement, which must match once), runs the tests that guard it (pytest, forked by ci/pytest_server.py
+from a process that has imported the heavy libraries once), and expects one of them to FAIL (an
 error in a fixture or the harness does not count). A mutation whose tests still pass "survives": the
 check prints it and exits 1. A mutation whose text no longer matches exits 2 (the list went stale with
 the code). `.ci/run` runs it in the background from after the static checks on, beside README's test command,
@@ -28,6 +29,8 @@ defect it fixed.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import os
 import queue
 import re
@@ -846,6 +849,30 @@ MUTATIONS = (
         "    shared = dict(settings)",
         ("tests/policies/test_offline_plan.py::test_every_command_derives_its_pack_config_through_the_settings_check",),
     ),
+    # the mutation check's own pytest server: each forked run must be the `python -m pytest` it replaces
+    M(
+        "pytest-server-run-keeps-the-server-s-environment",
+        "ci/pytest_server.py",
+        "        os.environ.clear()\n",
+        "",
+        ("tests/unit/test_pytest_server.py::test_a_run_has_exactly_the_environment_and_directory_asked_for",),
+    ),
+    M(
+        "pytest-server-lets-preloaded-modules-shadow-the-checkout",
+        "ci/pytest_server.py",
+        "        if shadowed:",
+        "        if False:",
+        ("tests/unit/test_pytest_server.py::test_a_directory_with_a_module_named_like_a_preloaded_one_is_refused",),
+    ),
+    M(
+        "pytest-server-leaves-runs-going-when-its-client-goes",
+        "ci/pytest_server.py",
+        "                        os.kill(pid, signal.SIGINT)",
+        "                        pass",
+        (
+            "tests/unit/test_pytest_server.py::test_runs_left_going_when_the_client_goes_away_are_interrupted_and_waited_for",
+        ),
+    ),
     M(
         "restore-resolves-latest-after-the-safety-backup",
         "ops/backup_ops.py",
@@ -906,56 +933,113 @@ def verdict(returncode: int, stdout: str) -> tuple[str, str]:
     return "errored", f"no guard test failed, only errors: {summary}" + (f" ({error[:200]})" if error else "")
 
 
-PYTEST = (sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider")
+# Each mutant's pytest is forked from ci/pytest_server.py, which has imported pytest, hypothesis and pulumi
+# once: imported afresh, they cost a mutant more CPU than its guard tests (see that file).
+PYTEST_SERVER = (sys.executable, str(ROOT / "ci" / "pytest_server.py"))
+# Preloaded, pytest's plugins (xdist, hypothesis's) are imported before pytest could rewrite their asserts:
+# it warns, and their asserts are not the guard tests'.
+PYTEST_ARGS = ("-x", "-q", "-p", "no:cacheprovider", "-W", "ignore::pytest.PytestAssertRewriteWarning")
+PYTEST_TIMEOUT = 1800
 
 
-class Stopping:
-    """SIGTERM (.ci/run stopping the check after another phase failed): no further mutant starts, and each
-    running mutant's pytest gets SIGINT, so that its fixtures stop the harness they started (engine, bridge,
-    servers) instead of leaving them to the next run on the machine, which uses the same harness ids."""
+class PytestRuns:
+    """The check's pytest runs, each forked by one pytest server, and stopping them: on SIGTERM (.ci/run
+    stopping the check after another phase failed) no further run starts, and each running one gets SIGINT,
+    so that its fixtures stop the harness they started (engine, bridge, servers) instead of leaving them to
+    the next run on the machine, which uses the same harness ids."""
 
-    def __init__(self) -> None:
+    def __init__(self, server: tuple[str, ...] = PYTEST_SERVER) -> None:
         self.requested = threading.Event()
-        self._lock = threading.Lock()
-        self._running: set[subprocess.Popen[str]] = set()
+        self._argv = server
+        # Reentrant: request_stop runs as the SIGTERM handler, possibly while the main thread holds it (close).
+        self._lock = threading.RLock()
+        self._server: subprocess.Popen[str] | None = None
+        self._started: queue.SimpleQueue[int | None] = queue.SimpleQueue()
+        self._ended = threading.Condition()
+        self._exits: dict[int, int] = {}
+        self._server_gone = False
+        self._running: set[int] = set()
 
-    def start(self, argv: list[str], **kwargs: object) -> subprocess.Popen[str] | None:
+    def _read_replies(self, server: subprocess.Popen[str]) -> None:
+        assert server.stdout is not None
+        for line in server.stdout:
+            reply = json.loads(line)
+            if "started" in reply:
+                self._started.put(reply["started"])
+            else:
+                with self._ended:
+                    self._exits[reply["ended"]] = reply["exit"]
+                    self._ended.notify_all()
+        with self._ended:
+            self._server_gone = True
+            self._ended.notify_all()
+        self._started.put(None)
+
+    def start(self, args: tuple[str, ...], directory: Path, env: dict[str, str], output: Path) -> int | None:
+        """The pid of pytest ARGS started in `directory`, its output going to `output`; None once the check
+        is stopping."""
         with self._lock:
             if self.requested.is_set():
                 return None
-            proc: subprocess.Popen[str] = subprocess.Popen(argv, text=True, **kwargs)  # type: ignore[call-overload]
-            self._running.add(proc)
-            return proc
+            if self._server is None:
+                self._server = subprocess.Popen(self._argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+                threading.Thread(target=self._read_replies, args=(self._server,), daemon=True).start()
+            assert self._server.stdin is not None
+            request = {"cwd": str(directory), "args": list(args), "env": env, "output": str(output)}
+            self._server.stdin.write(json.dumps(request) + "\n")
+            self._server.stdin.flush()
+            pid = self._started.get()
+            if pid is None:
+                raise RuntimeError(f"the pytest server ({' '.join(self._argv)}) exited: it started no run")
+            self._running.add(pid)
+            return pid
 
-    def done(self, proc: subprocess.Popen[str]) -> None:
-        with self._lock:
-            self._running.discard(proc)
+    def wait(self, pid: int, timeout: float = PYTEST_TIMEOUT) -> int:
+        """The exit code of run `pid`; one still going after `timeout` seconds is killed."""
+        try:
+            with self._ended:
+                if not self._ended.wait_for(lambda: pid in self._exits or self._server_gone, timeout):
+                    os.kill(pid, signal.SIGKILL)
+                    raise TimeoutError(f"pytest ran over {timeout} s: killed")
+                if pid not in self._exits:
+                    raise RuntimeError(f"the pytest server ({' '.join(self._argv)}) exited while pytest ran")
+                return self._exits.pop(pid)
+        finally:
+            with self._lock:
+                self._running.discard(pid)
 
-    def request(self, *_: object) -> None:
+    def request_stop(self, *_: object) -> None:
         with self._lock:
             self.requested.set()
-            for proc in self._running:
-                proc.send_signal(signal.SIGINT)
+            for pid in self._running:
+                with contextlib.suppress(ProcessLookupError):  # ended, its exit not yet read
+                    os.kill(pid, signal.SIGINT)
+
+    def close(self) -> None:
+        """Let the server exit once its runs have ended, and wait for it."""
+        with self._lock:
+            server, self._server = self._server, None
+        if server is not None:
+            assert server.stdin is not None
+            with contextlib.suppress(BrokenPipeError):  # it had exited already: start() or wait() said so
+                server.stdin.close()
+            server.wait()
 
 
-STOPPING = Stopping()
+RUNS = PytestRuns()
 
 
 def run_pytest(tests: tuple[str, ...], directory: Path, env: dict[str, str]) -> tuple[int, str] | None:
     """(exit code, output) of pytest on `tests` in `directory`; None when the check was stopped before or
     while it ran."""
-    proc = STOPPING.start([*PYTEST, *tests], cwd=directory, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    if proc is None:
-        return None
-    try:
-        stdout, _ = proc.communicate(timeout=1800)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.communicate()
-        raise
-    finally:
-        STOPPING.done(proc)
-    return None if STOPPING.requested.is_set() else (proc.returncode, stdout)
+    with tempfile.TemporaryDirectory(prefix="fr-mutant-output-") as scratch:
+        output = Path(scratch) / "pytest.out"
+        pid = RUNS.start((*PYTEST_ARGS, *tests), directory, env, output)
+        if pid is None:
+            return None
+        returncode = RUNS.wait(pid)
+        stdout = output.read_text(errors="replace") if output.exists() else ""
+    return None if RUNS.requested.is_set() else (returncode, stdout)
 
 
 def run_one(mutation: Mutation, files: list[str], harness_id: str, mutate: bool = True) -> tuple[str, float, str]:
@@ -966,6 +1050,8 @@ def run_one(mutation: Mutation, files: list[str], harness_id: str, mutate: bool 
     directory = scratch_copy(files)
     try:
         path = directory / mutation.path
+        if not path.is_file():
+            return "stale", 0.0, f"{mutation.path}: not a file git tracks"
         text = path.read_text()
         if text.count(mutation.old) != 1:
             return "stale", 0.0, f"{mutation.path}: the text to mutate occurs {text.count(mutation.old)} times"
@@ -1053,11 +1139,14 @@ def main(argv: list[str] | None = None) -> int:
     # SIGINT handled here, not ignored (as a background job's is): a mutant's pytest, which exec inherits an
     # ignored signal into, must be able to take the SIGINT that SIGTERM sends it.
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, STOPPING.request)
+    signal.signal(signal.SIGTERM, RUNS.request_stop)
     # A caller's FR_HARNESS_ID is kept: two checks (or a check and a test run) on one machine must not
     # share a harness engine; "mutant" only when none is given.
-    results = run_all(chosen, args.jobs, os.environ.get("FR_HARNESS_ID") or "mutant", mutate=not args.unmutated)
-    if STOPPING.requested.is_set():
+    try:
+        results = run_all(chosen, args.jobs, os.environ.get("FR_HARNESS_ID") or "mutant", mutate=not args.unmutated)
+    finally:
+        RUNS.close()
+    if RUNS.requested.is_set():
         ran = sum(v != "stopped" for _, v in results)
         print(f"mutation check: stopped (SIGTERM) after {ran} of {len(results)} mutations; no verdict")
         return 143

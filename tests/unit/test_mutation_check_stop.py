@@ -14,36 +14,39 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 
-# Stands in for a mutant's pytest: says it started, then runs until SIGINT, which it answers as pytest does
-# (its fixtures' teardown, then exit 2).
-FAKE_PYTEST = """
-import os, sys, time
-marker = os.environ["FAKE_PYTEST_MARKER"]
-open(marker, "a").write("started\\n")
-try:
+# A mutant's guard test that runs until SIGINT, with a fixture whose teardown takes a while (as the harness's
+# does): the check must interrupt it and wait for that teardown. Real pytest runs it, forked by the check's
+# pytest server as every mutant's is.
+SLOW_TEST = """
+import os, time, pytest
+MARKER = os.environ["FAKE_PYTEST_MARKER"]
+
+@pytest.fixture
+def harness():
+    yield
+    time.sleep(1)
+    open(MARKER, "a").write("torn down\\n")
+
+def test_runs_until_interrupted(harness):
+    open(MARKER, "a").write("started\\n")
     time.sleep(120)
-except KeyboardInterrupt:
-    time.sleep(1)  # a teardown takes a while: the check must wait for it
-    open(marker, "a").write("torn down\\n")
-    sys.exit(2)
 """
 
 DRIVER = """
 import sys
 import ci.mutation_check as check
-check.PYTEST = (sys.executable, sys.argv[1])
 title = open("README.md").readline()
-check.MUTATIONS = (check.Mutation("demo", "README.md", title, "mutated\\n", ("tests/unit/demo.py",)),)
+check.MUTATIONS = (check.Mutation("demo", "README.md", title, "mutated\\n", (sys.argv[1],)),)
 sys.exit(check.main(["--jobs", "1"]))
 """
 
 
 def test_sigterm_interrupts_the_running_mutant_waits_for_its_teardown_and_exits_143(tmp_path):
-    fake = tmp_path / "fake_pytest.py"
-    fake.write_text(FAKE_PYTEST)
+    slow_test = tmp_path / "test_slow.py"
+    slow_test.write_text(SLOW_TEST)
     marker = tmp_path / "marker"
     check = subprocess.Popen(
-        [sys.executable, "-c", DRIVER, str(fake)],
+        [sys.executable, "-c", DRIVER, str(slow_test)],
         cwd=ROOT,
         env={**os.environ, "FAKE_PYTEST_MARKER": str(marker), "PYTHONPATH": str(ROOT)},
         stdout=subprocess.PIPE,

@@ -1,0 +1,144 @@
+"""Runs the mutation check's pytest runs as forks of one process that has imported pytest and the heavy
+third-party libraries once. A mutant's pytest spent more time importing hypothesis, pulumi and its
+providers' SDKs (about 2 CPU-seconds) than running its guard tests (often under one); .ci/run runs about a
+hundred of them beside README's test command on a CPU-bound machine.
+
+Run as a script by path (`python ci/pytest_server.py`), never as `ci.pytest_server`: this process must not
+import a module of any checkout, or a mutant would run that copy instead of its own mutated one. Only
+third-party modules are preloaded, and a child refuses to run (exit 70, saying why) when a preloaded module
+has the name of a top-level package or module in the directory it was asked to test.
+
+Protocol, one JSON object per line:
+- stdin:  {"cwd": DIR, "args": [pytest arguments], "env": {environment}, "output": FILE}
+- stdout: {"started": PID}, in the order of the requests, then {"ended": PID, "exit": CODE} as each ends.
+Each run is `python -m pytest ARGS` in DIR with exactly that environment, its stdout in FILE (stderr
+discarded). SIGINT to a PID interrupts that run as it interrupts pytest. When stdin closes the server waits
+for its runs; runs still going then were left by a client that died, and each gets SIGINT first so its
+fixtures stop what they started."""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import signal
+import sys
+import traceback
+from pathlib import Path
+
+# What a mutant's pytest imported most of its time on (python -X importtime). Each child imports the
+# checkout's own modules itself.
+PRELOAD = (
+    "pytest",
+    "xdist.plugin",
+    "hypothesis",
+    "_hypothesis_pytestplugin",
+    "pulumi",
+    "pulumi.runtime",
+    "pulumi_docker",
+    "pulumi_vault",
+    "pulumi_random",
+    "pulumi_policy",
+    "yaml",
+)
+
+# A child that could not run pytest (its traceback is in its output file).
+CHILD_FAILED = 70
+
+
+def preload() -> set[str]:
+    """Import PRELOAD; the top-level names of the modules that brought in."""
+    # Script runs put their own folder first on sys.path: the checkout's ci/ must not be importable here.
+    del sys.path[0]
+    before = set(sys.modules)
+    for name in PRELOAD:
+        __import__(name)
+    return {name.split(".")[0] for name in set(sys.modules) - before}
+
+
+def shadowing(preloaded: set[str], cwd: str) -> list[str]:
+    """Preloaded modules named like a top-level package or module in `cwd`: the child would use them
+    instead of the files in `cwd`."""
+    here = {p.stem if p.suffix == ".py" else p.name for p in Path(cwd).iterdir()}
+    return sorted(preloaded & here)
+
+
+def run_child(request: dict, preloaded: set[str], inherited: list[int]) -> None:
+    """In the forked child: become `python -m pytest ARGS` in the request's directory; never returns."""
+    code = CHILD_FAILED
+    try:
+        for fd in inherited:
+            os.close(fd)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        with open(os.devnull, "rb") as null_in, open(os.devnull, "wb") as null_out:
+            os.dup2(null_in.fileno(), 0)
+            os.dup2(null_out.fileno(), 2)
+        with open(request["output"], "wb") as output:
+            os.dup2(output.fileno(), 1)
+        os.chdir(request["cwd"])
+        os.environ.clear()
+        os.environ.update(request["env"])
+        sys.dont_write_bytecode = bool(os.environ.get("PYTHONDONTWRITEBYTECODE"))
+        shadowed = shadowing(preloaded, request["cwd"])
+        if shadowed:
+            print(f"pytest_server: preloaded modules shadow the checkout's own: {', '.join(shadowed)}", flush=True)
+        else:
+            sys.path.insert(0, os.getcwd())  # as `python -m` does
+            sys.argv = ["pytest", *request["args"]]
+            import pytest
+
+            code = int(pytest.console_main())
+    except BaseException:
+        traceback.print_exc(file=sys.stdout)
+    finally:
+        sys.stdout.flush()
+        os._exit(code)
+
+
+def reply(message: dict) -> None:
+    sys.stdout.write(json.dumps(message) + "\n")
+    sys.stdout.flush()
+
+
+def serve(preloaded: set[str]) -> None:
+    # A terminal's Ctrl-C reaches the whole process group: the runs take it (and stop their harnesses), the
+    # server goes on reporting them.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    selector = selectors.DefaultSelector()
+    stdin = sys.stdin.fileno()
+    selector.register(stdin, selectors.EVENT_READ)
+    running: dict[int, int] = {}  # pidfd -> pid
+    pending = b""
+    open_for_requests = True
+    while open_for_requests or running:
+        for key, _ in selector.select():
+            if key.fd == stdin:
+                chunk = os.read(stdin, 65536)
+                if not chunk:
+                    open_for_requests = False
+                    selector.unregister(stdin)
+                    for pid in running.values():
+                        os.kill(pid, signal.SIGINT)
+                    continue
+                pending += chunk
+                *lines, pending = pending.split(b"\n")
+                for line in lines:
+                    request = json.loads(line)
+                    sys.stdout.flush()
+                    pid = os.fork()
+                    if pid == 0:
+                        run_child(request, preloaded, [selector.fileno(), *running])
+                    pidfd = os.pidfd_open(pid)
+                    running[pidfd] = pid
+                    selector.register(pidfd, selectors.EVENT_READ)
+                    reply({"started": pid})
+            else:
+                pid = running.pop(key.fd)
+                selector.unregister(key.fd)
+                os.close(key.fd)
+                _, status = os.waitpid(pid, 0)
+                reply({"ended": pid, "exit": os.waitstatus_to_exitcode(status)})
+
+
+if __name__ == "__main__":
+    serve(preload())

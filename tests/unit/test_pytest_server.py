@@ -1,0 +1,130 @@
+"""ci/pytest_server.py forks the mutation check's pytest runs from one process that imported the heavy
+libraries once. Each run must still be the `python -m pytest` it replaces: the directory's own modules, not
+an earlier run's or the server's; exactly the environment asked for; and a run left going when the client
+goes away is interrupted, so its fixtures stop what they started."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SERVER = [sys.executable, str(ROOT / "ci" / "pytest_server.py")]
+
+
+class Server:
+    def __init__(self, env: dict[str, str] | None = None) -> None:
+        self.proc = subprocess.Popen(
+            SERVER, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env or dict(os.environ)
+        )
+
+    def start(self, directory: Path, args: list[str], env: dict[str, str]) -> tuple[int, Path]:
+        output = directory / "pytest.out"
+        request = {"cwd": str(directory), "args": args, "env": env, "output": str(output)}
+        assert self.proc.stdin and self.proc.stdout
+        self.proc.stdin.write(json.dumps(request) + "\n")
+        self.proc.stdin.flush()
+        return json.loads(self.proc.stdout.readline())["started"], output
+
+    def ended(self) -> tuple[int, int]:
+        assert self.proc.stdout
+        reply = json.loads(self.proc.stdout.readline())
+        return reply["ended"], reply["exit"]
+
+    def close(self, timeout: float = 60) -> int:
+        assert self.proc.stdin
+        self.proc.stdin.close()
+        return self.proc.wait(timeout=timeout)
+
+
+def run(server: Server, directory: Path, env: dict[str, str]) -> tuple[int, str]:
+    pid, output = server.start(directory, ["-q", "-p", "no:cacheprovider"], env)
+    ended, code = server.ended()
+    assert ended == pid
+    return code, output.read_text()
+
+
+@pytest.fixture(scope="module")
+def server():
+    running = Server()
+    yield running
+    if running.proc.poll() is None:
+        running.close()
+
+
+def checkout(root: Path, name: str, value: str) -> Path:
+    """A directory with its own module `probe` and a test of the value that module has."""
+    directory = root / name
+    directory.mkdir()
+    (directory / "probe.py").write_text(f"VALUE = {value!r}\n")
+    (directory / "test_probe.py").write_text(
+        "import os, probe\n\ndef test_value():\n    assert probe.VALUE == os.environ['EXPECTED']\n"
+    )
+    return directory
+
+
+def test_each_run_imports_its_own_directory_s_modules(server, tmp_path):
+    first = checkout(tmp_path, "first", "one")
+    second = checkout(tmp_path, "second", "two")
+    # One server: a run that kept an earlier run's `probe` (no fork, or a shared sys.modules) fails here.
+    assert run(server, first, {**os.environ, "EXPECTED": "one"})[0] == 0
+    assert run(server, second, {**os.environ, "EXPECTED": "two"})[0] == 0
+    code, output = run(server, first, {**os.environ, "EXPECTED": "two"})
+    assert code == 1 and "1 failed" in output
+
+
+def test_a_run_has_exactly_the_environment_and_directory_asked_for(tmp_path):
+    directory = tmp_path / "checkout"
+    directory.mkdir()
+    (directory / "test_env.py").write_text(
+        "import os\n\ndef test_env():\n"
+        "    assert 'SERVER_ONLY' not in os.environ\n"
+        "    assert os.environ['ASKED'] == 'yes'\n"
+        f"    assert os.getcwd() == {str(directory)!r}\n"
+    )
+    server = Server({**os.environ, "SERVER_ONLY": "1"})
+    try:
+        env = {k: v for k, v in os.environ.items() if k != "SERVER_ONLY"}
+        code, output = run(server, directory, {**env, "ASKED": "yes"})
+        assert code == 0, output
+    finally:
+        server.close()
+
+
+def test_a_directory_with_a_module_named_like_a_preloaded_one_is_refused(server, tmp_path):
+    directory = checkout(tmp_path, "shadowed", "x")
+    (directory / "yaml.py").write_text("")
+    code, output = run(server, directory, {**os.environ, "EXPECTED": "x"})
+    assert code == 70
+    assert "pytest_server: preloaded modules shadow the checkout's own: yaml" in output
+
+
+def test_runs_left_going_when_the_client_goes_away_are_interrupted_and_waited_for(tmp_path):
+    directory = tmp_path / "checkout"
+    directory.mkdir()
+    marker = tmp_path / "marker"
+    (directory / "test_slow.py").write_text(
+        "import time, pytest\n\n"
+        "@pytest.fixture\ndef harness():\n    yield\n    time.sleep(1)\n"
+        f"    open({str(marker)!r}, 'a').write('torn down\\n')\n\n"
+        f"def test_slow(harness):\n    open({str(marker)!r}, 'a').write('started\\n')\n    time.sleep(120)\n"
+    )
+    server = Server()
+    pid, _ = server.start(directory, ["-q", "-p", "no:cacheprovider"], dict(os.environ))
+    deadline = time.monotonic() + 60
+    while not (marker.exists() and "started" in marker.read_text()):
+        assert time.monotonic() < deadline, "the run never started"
+        time.sleep(0.05)
+    try:
+        assert server.close(timeout=20) == 0  # the teardown takes a second; the test would sleep 120
+    finally:
+        if server.proc.poll() is None:
+            server.proc.kill()
+    assert marker.read_text() == "started\ntorn down\n"
+    assert server.ended() == (pid, 2)  # pytest's exit status when interrupted
