@@ -177,3 +177,17 @@ def test_the_cli_version_the_tools_tell_operators_to_install_is_the_one_every_wo
         f"Pulumi CLI ({PINNED_VERSION.rsplit('.', 1)[0]}, the version the workflows pin)"
         in (ROOT / "README.md").read_text()
     )
+
+
+def test_ci_s_policy_pack_venv_step_runs_again_in_the_same_checkout(tmp_path):
+    """A second `.ci/run` in one checkout (a developer running it again, as README offers: `bash .ci/run`) found
+    policies/venv from the first, and uv (0.13) refuses to create a venv over an existing one: the run failed
+    in that phase after 26 s. The step must replace the venv it made last time."""
+    import subprocess
+
+    line = next(raw.strip() for raw in (ROOT / ".ci/run").read_text().splitlines() if raw.startswith("uv venv "))
+    argv = [str(tmp_path / "venv") if arg == "policies/venv" else arg for arg in shlex.split(line)]
+    assert str(tmp_path / "venv") in argv, line
+    for attempt in ("first", "second"):
+        proc = subprocess.run(argv, capture_output=True, text=True)
+        assert proc.returncode == 0, f"{attempt} run of `{line}`: {proc.stderr}"
