@@ -874,6 +874,13 @@ MUTATIONS = (
         ),
     ),
     M(
+        "pytest-server-run-leaves-by-os-exit",
+        "ci/pytest_server.py",
+        "raise SystemExit(run_child(request, preloaded))",
+        "os._exit(run_child(request, preloaded))",
+        ("tests/unit/test_pytest_server.py::test_a_run_ends_as_a_python_process_does",),
+    ),
+    M(
         "restore-resolves-latest-after-the-safety-backup",
         "ops/backup_ops.py",
         "    source = resolve_source(snapshot_list(ctx), source, ctx.env, unverified)\n    what = (",

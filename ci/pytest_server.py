@@ -63,36 +63,34 @@ def shadowing(preloaded: set[str], cwd: str) -> list[str]:
     return sorted(preloaded & here)
 
 
-def run_child(request: dict, preloaded: set[str], inherited: list[int]) -> None:
-    """In the forked child: become `python -m pytest ARGS` in the request's directory; never returns."""
-    code = CHILD_FAILED
+def run_child(request: dict, preloaded: set[str]) -> int:
+    """In the forked child: `python -m pytest ARGS` in the request's directory; its exit code."""
     try:
-        for fd in inherited:
-            os.close(fd)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        with open(request["output"], "wb") as output:
+            os.dup2(output.fileno(), 1)
         with open(os.devnull, "rb") as null_in, open(os.devnull, "wb") as null_out:
             os.dup2(null_in.fileno(), 0)
             os.dup2(null_out.fileno(), 2)
-        with open(request["output"], "wb") as output:
-            os.dup2(output.fileno(), 1)
+    except OSError:
+        os._exit(CHILD_FAILED)  # stdout may still be the server's replies: the exit code alone says it
+    try:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         os.chdir(request["cwd"])
         os.environ.clear()
         os.environ.update(request["env"])
         sys.dont_write_bytecode = bool(os.environ.get("PYTHONDONTWRITEBYTECODE"))
         shadowed = shadowing(preloaded, request["cwd"])
         if shadowed:
-            print(f"pytest_server: preloaded modules shadow the checkout's own: {', '.join(shadowed)}", flush=True)
-        else:
-            sys.path.insert(0, os.getcwd())  # as `python -m` does
-            sys.argv = ["pytest", *request["args"]]
-            import pytest
+            print(f"pytest_server: preloaded modules shadow the checkout's own: {', '.join(shadowed)}")
+            return CHILD_FAILED
+        sys.path.insert(0, os.getcwd())  # as `python -m` does
+        sys.argv = ["pytest", *request["args"]]
+        import pytest
 
-            code = int(pytest.console_main())
+        return int(pytest.console_main())
     except BaseException:
         traceback.print_exc(file=sys.stdout)
-    finally:
-        sys.stdout.flush()
-        os._exit(code)
+        return CHILD_FAILED
 
 
 def reply(message: dict) -> None:
@@ -127,7 +125,12 @@ def serve(preloaded: set[str]) -> None:
                     sys.stdout.flush()
                     pid = os.fork()
                     if pid == 0:
-                        run_child(request, preloaded, [selector.fileno(), *running])
+                        selector.close()
+                        for pidfd in running:
+                            os.close(pidfd)
+                        # Leave as `python -m pytest` does, by SystemExit: atexit handlers run and
+                        # non-daemon threads are joined (os._exit would skip both).
+                        raise SystemExit(run_child(request, preloaded))
                     pidfd = os.pidfd_open(pid)
                     running[pidfd] = pid
                     selector.register(pidfd, selectors.EVENT_READ)

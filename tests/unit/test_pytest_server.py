@@ -128,3 +128,23 @@ def test_runs_left_going_when_the_client_goes_away_are_interrupted_and_waited_fo
             server.proc.kill()
     assert marker.read_text() == "started\ntorn down\n"
     assert server.ended() == (pid, 2)  # pytest's exit status when interrupted
+
+
+def test_a_run_ends_as_a_python_process_does(server, tmp_path):
+    """`python -m pytest` ends by unwinding: atexit handlers run and non-daemon threads are joined. A fork
+    that leaves with os._exit skips both, and a test's cleanup registered there never happens."""
+    directory = tmp_path / "checkout"
+    directory.mkdir()
+    marker = tmp_path / "marker"
+    (directory / "test_exit.py").write_text(
+        "import atexit, threading, time\n\n"
+        "def test_registers_cleanup():\n"
+        f"    atexit.register(lambda: open({str(marker)!r}, 'a').write('atexit\\n'))\n"
+        "    def late():\n"
+        "        time.sleep(0.5)\n"
+        f"        open({str(marker)!r}, 'a').write('thread\\n')\n"
+        "    threading.Thread(target=late).start()\n"
+    )
+    code, output = run(server, directory, dict(os.environ))
+    assert code == 0, output
+    assert marker.read_text() == "thread\natexit\n"
