@@ -39,6 +39,7 @@ PRELOAD = (
     "pulumi_vault",
     "pulumi_random",
     "pulumi_policy",
+    "pulumi_command",
     "yaml",
 )
 

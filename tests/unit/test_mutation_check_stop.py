@@ -12,6 +12,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 # A mutant's guard test that runs until SIGINT, with a fixture whose teardown takes a while (as the harness's
@@ -58,7 +60,11 @@ def test_sigterm_interrupts_the_running_mutant_waits_for_its_teardown_and_exits_
     try:
         deadline = time.monotonic() + 60
         while not (marker.exists() and "started" in marker.read_text()):
-            assert check.poll() is None and time.monotonic() < deadline, "the mutant never started"
+            if check.poll() is not None:
+                pytest.fail(
+                    f"the check ended (exit {check.returncode}) before the mutant started:\n{check.communicate()[0]}"
+                )
+            assert time.monotonic() < deadline, "the mutant never started"
             time.sleep(0.05)
         check.send_signal(signal.SIGTERM)
         out, _ = check.communicate(timeout=60)
