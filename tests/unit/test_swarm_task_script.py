@@ -23,8 +23,11 @@ SERVICE = (
 
 
 def task(env: dict[str, str], *command: str) -> subprocess.Popen:
+    # SIGINT at its default, as a container's process starts. A test run started as a background job (a
+    # script's `cmd &`) has SIGINT ignored, sh inherits that, and a signal ignored on entry cannot be trapped:
+    # the SIGINT case then hung until its timeout (seen running the workflow's unit step from a script).
     return subprocess.Popen(
-        ["sh", str(TASK_SCRIPT), *command],
+        ["env", "--default-signal=INT", "sh", str(TASK_SCRIPT), *command],
         env={"PATH": os.environ["PATH"], **env},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
