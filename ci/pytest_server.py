@@ -76,6 +76,7 @@ def run_child(request: dict, preloaded: set[str]) -> int:
         os._exit(CHILD_FAILED)  # stdout may still be the server's replies: the exit code alone says it
     try:
         signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # one sent since the fork arrives now
         os.chdir(request["cwd"])
         os.environ.clear()
         os.environ.update(request["env"])
@@ -101,8 +102,9 @@ def reply(message: dict) -> None:
 
 def serve(preloaded: set[str]) -> None:
     # A terminal's Ctrl-C reaches the whole process group: the runs take it (and stop their harnesses), the
-    # server goes on reporting them.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # server goes on reporting them. Blocked, not ignored: a fork inherits the mask and keeps a SIGINT sent
+    # before it has its handler pending (an ignored one was lost, and the run went on to its end).
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     selector = selectors.DefaultSelector()
     stdin = sys.stdin.fileno()
     selector.register(stdin, selectors.EVENT_READ)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -148,3 +149,18 @@ def test_a_run_ends_as_a_python_process_does(server, tmp_path):
     code, output = run(server, directory, dict(os.environ))
     assert code == 0, output
     assert marker.read_text() == "thread\natexit\n"
+
+
+def test_a_sigint_sent_as_soon_as_a_run_is_reported_started_interrupts_it(server, tmp_path):
+    """The check's stop request (SIGTERM) SIGINTs a run the moment the server has reported it started. The
+    server ignored SIGINT and the fork inherited that until it installed its own handler: a SIGINT in
+    between was lost and the run (with its harness) went on to the end while .ci/run waited for it."""
+    directory = tmp_path / "checkout"
+    directory.mkdir()
+    (directory / "test_long.py").write_text("import time\n\ndef test_long():\n    time.sleep(60)\n")
+    began = time.monotonic()
+    pid, _ = server.start(directory, ["-q", "-p", "no:cacheprovider"], dict(os.environ))
+    os.kill(pid, signal.SIGINT)
+    ended, code = server.ended()
+    assert ended == pid and code != 0, "the run ignored the SIGINT and finished"
+    assert time.monotonic() - began < 30
