@@ -876,9 +876,16 @@ MUTATIONS = (
     M(
         "pytest-server-run-leaves-by-os-exit",
         "ci/pytest_server.py",
-        "raise SystemExit(run_child(request, preloaded))",
-        "os._exit(run_child(request, preloaded))",
+        "raise SystemExit(run_child(request, server))",
+        "os._exit(run_child(request, server))",
         ("tests/unit/test_pytest_server.py::test_a_run_ends_as_a_python_process_does",),
+    ),
+    M(
+        "pytest-server-runs-outlive-a-dead-server",
+        "ci/pytest_server.py",
+        "    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGINT)",
+        "    pass",
+        ("tests/unit/test_pytest_server.py::test_a_run_whose_server_dies_is_interrupted",),
     ),
     M(
         "restore-resolves-latest-after-the-safety-backup",
@@ -993,9 +1000,13 @@ class PytestRuns:
                 threading.Thread(target=self._read_replies, args=(self._server,), daemon=True).start()
             assert self._server.stdin is not None
             request = {"cwd": str(directory), "args": list(args), "env": env, "output": str(output)}
-            self._server.stdin.write(json.dumps(request) + "\n")
-            self._server.stdin.flush()
-            pid = self._started.get()
+            try:
+                self._server.stdin.write(json.dumps(request) + "\n")
+                self._server.stdin.flush()
+            except BrokenPipeError:
+                pid = None
+            else:
+                pid = self._started.get()
             if pid is None:
                 raise RuntimeError(f"the pytest server ({' '.join(self._argv)}) exited: it started no run")
             self._running.add(pid)

@@ -18,6 +18,7 @@ fixtures stop what they started."""
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import selectors
@@ -45,26 +46,32 @@ PRELOAD = (
 
 # A child that could not run pytest (its traceback is in its output file).
 CHILD_FAILED = 70
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
-def preload() -> set[str]:
-    """Import PRELOAD; the top-level names of the modules that brought in."""
+def preload() -> None:
     # Script runs put their own folder first on sys.path: the checkout's ci/ must not be importable here.
     del sys.path[0]
-    before = set(sys.modules)
     for name in PRELOAD:
         __import__(name)
-    return {name.split(".")[0] for name in set(sys.modules) - before}
 
 
-def shadowing(preloaded: set[str], cwd: str) -> list[str]:
-    """Preloaded modules named like a top-level package or module in `cwd`: the child would use them
-    instead of the files in `cwd`."""
+def shadowing(cwd: str) -> list[str]:
+    """Modules this process has imported (preloaded, or its own such as json) named like a top-level package
+    or module in `cwd`: the child would use them instead of the files in `cwd`."""
     here = {p.stem if p.suffix == ".py" else p.name for p in Path(cwd).iterdir()}
-    return sorted(preloaded & here)
+    imported = {name.split(".")[0] for name in sys.modules} - {"__main__", "__mp_main__"}
+    return sorted(imported & here)
 
 
-def run_child(request: dict, preloaded: set[str]) -> int:
+def interrupted_when_the_server_dies(server: int) -> bool:
+    """Ask the kernel for SIGINT when the server dies (the run then stops its harness as on Ctrl-C);
+    False when it has died already."""
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGINT)
+    return os.getppid() == server
+
+
+def run_child(request: dict, server: int) -> int:
     """In the forked child: `python -m pytest ARGS` in the request's directory; its exit code."""
     try:
         with open(request["output"], "wb") as output:
@@ -75,13 +82,15 @@ def run_child(request: dict, preloaded: set[str]) -> int:
     except OSError:
         os._exit(CHILD_FAILED)  # stdout may still be the server's replies: the exit code alone says it
     try:
+        if not interrupted_when_the_server_dies(server):
+            return CHILD_FAILED
         signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # one sent since the fork arrives now
         os.chdir(request["cwd"])
         os.environ.clear()
         os.environ.update(request["env"])
         sys.dont_write_bytecode = bool(os.environ.get("PYTHONDONTWRITEBYTECODE"))
-        shadowed = shadowing(preloaded, request["cwd"])
+        shadowed = shadowing(request["cwd"])
         if shadowed:
             print(f"pytest_server: preloaded modules shadow the checkout's own: {', '.join(shadowed)}")
             return CHILD_FAILED
@@ -95,12 +104,25 @@ def run_child(request: dict, preloaded: set[str]) -> int:
         return CHILD_FAILED
 
 
+REPLYING = {"to": True}
+
+
 def reply(message: dict) -> None:
-    sys.stdout.write(json.dumps(message) + "\n")
-    sys.stdout.flush()
+    if not REPLYING["to"]:
+        return
+    try:
+        sys.stdout.write(json.dumps(message) + "\n")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The client is gone (killed) and nobody reads replies: go on reaping the runs (closed stdin has
+        # interrupted them), with what is left to write going nowhere.
+        REPLYING["to"] = False
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+        os.close(null)
 
 
-def serve(preloaded: set[str]) -> None:
+def serve() -> None:
     # A terminal's Ctrl-C reaches the whole process group: the runs take it (and stop their harnesses), the
     # server goes on reporting them. Blocked, not ignored: a fork inherits the mask and keeps a SIGINT sent
     # before it has its handler pending (an ignored one was lost, and the run went on to its end).
@@ -126,6 +148,7 @@ def serve(preloaded: set[str]) -> None:
                 for line in lines:
                     request = json.loads(line)
                     sys.stdout.flush()
+                    server = os.getpid()
                     pid = os.fork()
                     if pid == 0:
                         selector.close()
@@ -133,7 +156,7 @@ def serve(preloaded: set[str]) -> None:
                             os.close(pidfd)
                         # Leave as `python -m pytest` does, by SystemExit: atexit handlers run and
                         # non-daemon threads are joined (os._exit would skip both).
-                        raise SystemExit(run_child(request, preloaded))
+                        raise SystemExit(run_child(request, server))
                     pidfd = os.pidfd_open(pid)
                     running[pidfd] = pid
                     selector.register(pidfd, selectors.EVENT_READ)
@@ -147,4 +170,5 @@ def serve(preloaded: set[str]) -> None:
 
 
 if __name__ == "__main__":
-    serve(preload())
+    preload()
+    serve()

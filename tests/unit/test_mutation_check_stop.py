@@ -38,7 +38,10 @@ DRIVER = """
 import sys
 import ci.mutation_check as check
 title = open("README.md").readline()
-check.MUTATIONS = (check.Mutation("demo", "README.md", title, "mutated\\n", (sys.argv[1],)),)
+# Two, run one at a time: after SIGTERM the second must not start (its run would never be interrupted).
+check.MUTATIONS = tuple(
+    check.Mutation(name, "README.md", title, "mutated\\n", (sys.argv[1],)) for name in ("one", "two")
+)
 sys.exit(check.main(["--jobs", "1"]))
 """
 
@@ -73,4 +76,4 @@ def test_sigterm_interrupts_the_running_mutant_waits_for_its_teardown_and_exits_
             check.kill()
     assert marker.read_text() == "started\ntorn down\n", "the mutant's pytest was not interrupted and waited for"
     assert check.returncode == 143, out
-    assert "mutation check: stopped (SIGTERM) after 0 of 1 mutations; no verdict" in out
+    assert "mutation check: stopped (SIGTERM) after 0 of 2 mutations; no verdict" in out

@@ -5,6 +5,7 @@ goes away is interrupted, so its fixtures stop what they started."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -80,13 +81,37 @@ def test_each_run_imports_its_own_directory_s_modules(server, tmp_path):
     assert code == 1 and "1 failed" in output
 
 
+def test_the_directory_comes_first_on_sys_path_as_with_python_m(tmp_path):
+    """`python -m pytest` puts its directory first on sys.path: a test in tests/ imports the checkout's own
+    top-level modules, never a same-named one on the server's PYTHONPATH."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "probe.py").write_text("VALUE = 'elsewhere'\n")
+    directory = tmp_path / "checkout"
+    (directory / "tests").mkdir(parents=True)
+    (directory / "probe.py").write_text("VALUE = 'own'\n")
+    (directory / "tests" / "test_probe.py").write_text(
+        "import probe\n\ndef test_own():\n    assert probe.VALUE == 'own'\n"
+    )
+    server = Server({**os.environ, "PYTHONPATH": str(elsewhere)})
+    try:
+        code, output = run(server, directory, dict(os.environ))
+        assert code == 0, output
+    finally:
+        server.close()
+
+
 def test_a_run_has_exactly_the_environment_and_directory_asked_for(tmp_path):
     directory = tmp_path / "checkout"
     directory.mkdir()
     (directory / "test_env.py").write_text(
-        "import os\n\ndef test_env():\n"
+        "import os, subprocess\n\ndef test_env():\n"
         "    assert 'SERVER_ONLY' not in os.environ\n"
         "    assert os.environ['ASKED'] == 'yes'\n"
+        "    # what the harness's servers inherit: the process environment, not only Python's mapping\n"
+        "    seen = subprocess.run(['sh', '-c', 'echo ${SERVER_ONLY-unset} ${ASKED-unset}'], capture_output=True,\n"
+        "                          text=True)\n"
+        "    assert seen.stdout == 'unset yes\\n'\n"
         f"    assert os.getcwd() == {str(directory)!r}\n"
     )
     server = Server({**os.environ, "SERVER_ONLY": "1"})
@@ -98,12 +123,25 @@ def test_a_run_has_exactly_the_environment_and_directory_asked_for(tmp_path):
         server.close()
 
 
-def test_a_directory_with_a_module_named_like_a_preloaded_one_is_refused(server, tmp_path):
+@pytest.mark.parametrize(
+    ("name", "package"),
+    [
+        ("yaml", False),  # preloaded by name
+        ("grpc", True),  # a package folder, imported by pulumi
+        ("pluggy", False),  # imported by pytest
+        ("json", False),  # imported by the server itself
+    ],
+)
+def test_a_directory_with_a_module_named_like_a_preloaded_one_is_refused(server, tmp_path, name, package):
     directory = checkout(tmp_path, "shadowed", "x")
-    (directory / "yaml.py").write_text("")
+    if package:
+        (directory / name).mkdir()
+        (directory / name / "__init__.py").write_text("")
+    else:
+        (directory / f"{name}.py").write_text("")
     code, output = run(server, directory, {**os.environ, "EXPECTED": "x"})
     assert code == 70
-    assert "pytest_server: preloaded modules shadow the checkout's own: yaml" in output
+    assert f"pytest_server: preloaded modules shadow the checkout's own: {name}" in output
 
 
 def test_runs_left_going_when_the_client_goes_away_are_interrupted_and_waited_for(tmp_path):
@@ -127,6 +165,8 @@ def test_runs_left_going_when_the_client_goes_away_are_interrupted_and_waited_fo
     finally:
         if server.proc.poll() is None:
             server.proc.kill()
+        with contextlib.suppress(ProcessLookupError):  # failed: the run must not outlive the test
+            os.kill(pid, signal.SIGKILL)
     assert marker.read_text() == "started\ntorn down\n"
     assert server.ended() == (pid, 2)  # pytest's exit status when interrupted
 
@@ -164,3 +204,54 @@ def test_a_sigint_sent_as_soon_as_a_run_is_reported_started_interrupts_it(server
     ended, code = server.ended()
     assert ended == pid and code != 0, "the run ignored the SIGINT and finished"
     assert time.monotonic() - began < 30
+
+
+def slow_checkout(root: Path, marker: Path) -> Path:
+    """A run that says it started, then sleeps until interrupted; its fixture's teardown is marked."""
+    directory = root / "slow"
+    directory.mkdir()
+    (directory / "test_slow.py").write_text(
+        "import time, pytest\n\n"
+        "@pytest.fixture\ndef harness():\n    yield\n"
+        f"    open({str(marker)!r}, 'a').write('torn down\\n')\n\n"
+        f"def test_slow(harness):\n    open({str(marker)!r}, 'a').write('started\\n')\n    time.sleep(120)\n"
+    )
+    return directory
+
+
+def wait_for(marker: Path, text: str, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while not (marker.exists() and text in marker.read_text()):
+        assert time.monotonic() < deadline, f"{marker.name} never said {text!r}"
+        time.sleep(0.05)
+
+
+def test_a_run_whose_server_dies_is_interrupted(tmp_path):
+    marker = tmp_path / "marker"
+    server = Server()
+    pid, _ = server.start(slow_checkout(tmp_path, marker), ["-q", "-p", "no:cacheprovider"], dict(os.environ))
+    try:
+        wait_for(marker, "started")
+        server.proc.kill()
+        wait_for(marker, "torn down", seconds=20)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def test_a_server_whose_client_is_killed_interrupts_its_runs_and_waits_for_them(tmp_path):
+    """The client gone, nobody reads the replies: the server must go on reaping its runs, not die of a
+    broken pipe at the first one."""
+    marker = tmp_path / "marker"
+    server = Server()
+    pid, _ = server.start(slow_checkout(tmp_path, marker), ["-q", "-p", "no:cacheprovider"], dict(os.environ))
+    try:
+        wait_for(marker, "started")
+        assert server.proc.stdout and server.proc.stdin
+        server.proc.stdout.close()  # as a killed client's end of the pipe
+        server.proc.stdin.close()
+        assert server.proc.wait(timeout=20) == 0
+        assert marker.read_text() == "started\ntorn down\n"
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
