@@ -883,8 +883,8 @@ MUTATIONS = (
     M(
         "pytest-server-runs-outlive-a-dead-server",
         "ci/pytest_server.py",
-        "    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGINT)",
-        "    pass",
+        "prctl(PR_SET_PDEATHSIG, signal.SIGINT) != 0",
+        "getpid() == 0",
         ("tests/unit/test_pytest_server.py::test_a_run_whose_server_dies_is_interrupted",),
     ),
     M(

@@ -5,8 +5,8 @@ hundred of them beside README's test command on a CPU-bound machine.
 
 Run as a script by path (`python ci/pytest_server.py`), never as `ci.pytest_server`: this process must not
 import a module of any checkout, or a mutant would run that copy instead of its own mutated one. Only
-third-party modules are preloaded, and a child refuses to run (exit 70, saying why) when a preloaded module
-has the name of a top-level package or module in the directory it was asked to test.
+third-party modules are preloaded, and a child refuses to run (exit 70, saying why) when a module the server
+has imported has the name of a top-level package or module in the directory it was asked to test.
 
 Protocol, one JSON object per line:
 - stdin:  {"cwd": DIR, "args": [pytest arguments], "env": {environment}, "output": FILE}
@@ -24,6 +24,7 @@ import os
 import selectors
 import signal
 import sys
+import threading
 import traceback
 from pathlib import Path
 
@@ -46,6 +47,7 @@ PRELOAD = (
 
 # A child that could not run pytest (its traceback is in its output file).
 CHILD_FAILED = 70
+INTERRUPTED = 2  # pytest's ExitCode.INTERRUPTED
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
@@ -67,7 +69,8 @@ def shadowing(cwd: str) -> list[str]:
 def interrupted_when_the_server_dies(server: int) -> bool:
     """Ask the kernel for SIGINT when the server dies (the run then stops its harness as on Ctrl-C);
     False when it has died already."""
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGINT)
+    if ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGINT) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG)")
     return os.getppid() == server
 
 
@@ -92,13 +95,15 @@ def run_child(request: dict, server: int) -> int:
         sys.dont_write_bytecode = bool(os.environ.get("PYTHONDONTWRITEBYTECODE"))
         shadowed = shadowing(request["cwd"])
         if shadowed:
-            print(f"pytest_server: preloaded modules shadow the checkout's own: {', '.join(shadowed)}")
+            print(f"pytest_server: modules the server has imported shadow the checkout's own: {', '.join(shadowed)}")
             return CHILD_FAILED
         sys.path.insert(0, os.getcwd())  # as `python -m` does
         sys.argv = ["pytest", *request["args"]]
         import pytest
 
         return int(pytest.console_main())
+    except KeyboardInterrupt:
+        return INTERRUPTED  # a SIGINT sent before pytest had started: what pytest says when interrupted
     except BaseException:
         traceback.print_exc(file=sys.stdout)
         return CHILD_FAILED
@@ -126,6 +131,9 @@ def serve() -> None:
     # A terminal's Ctrl-C reaches the whole process group: the runs take it (and stop their harnesses), the
     # server goes on reporting them. Blocked, not ignored: a fork inherits the mask and keeps a SIGINT sent
     # before it has its handler pending (an ignored one was lost, and the run went on to its end).
+    # The mask is this thread's: only with no other thread (none of the preloaded libraries starts one) is
+    # SIGINT blocked for the whole server.
+    assert threading.active_count() == 1, "a preloaded library started a thread: SIGINT could reach it"
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     selector = selectors.DefaultSelector()
     stdin = sys.stdin.fileno()

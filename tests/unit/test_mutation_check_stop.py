@@ -77,3 +77,15 @@ def test_sigterm_interrupts_the_running_mutant_waits_for_its_teardown_and_exits_
     assert marker.read_text() == "started\ntorn down\n", "the mutant's pytest was not interrupted and waited for"
     assert check.returncode == 143, out
     assert "mutation check: stopped (SIGTERM) after 0 of 2 mutations; no verdict" in out
+
+
+def test_a_run_asked_for_after_the_pytest_server_died_says_so():
+    from ci.mutation_check import PytestRuns
+
+    runs = PytestRuns((sys.executable, "-c", "pass"))  # a server that exits at once
+    try:
+        for _ in range(2):
+            with pytest.raises(RuntimeError, match=r"exited: it started no run"):
+                runs.start(("-q",), ROOT, dict(os.environ), ROOT / "never-written")
+    finally:
+        runs.close()
