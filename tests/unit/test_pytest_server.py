@@ -145,21 +145,10 @@ def test_a_directory_with_a_module_named_like_a_preloaded_one_is_refused(server,
 
 
 def test_runs_left_going_when_the_client_goes_away_are_interrupted_and_waited_for(tmp_path):
-    directory = tmp_path / "checkout"
-    directory.mkdir()
     marker = tmp_path / "marker"
-    (directory / "test_slow.py").write_text(
-        "import time, pytest\n\n"
-        "@pytest.fixture\ndef harness():\n    yield\n    time.sleep(1)\n"
-        f"    open({str(marker)!r}, 'a').write('torn down\\n')\n\n"
-        f"def test_slow(harness):\n    open({str(marker)!r}, 'a').write('started\\n')\n    time.sleep(120)\n"
-    )
     server = Server()
-    pid, _ = server.start(directory, ["-q", "-p", "no:cacheprovider"], dict(os.environ))
-    deadline = time.monotonic() + 60
-    while not (marker.exists() and "started" in marker.read_text()):
-        assert time.monotonic() < deadline, "the run never started"
-        time.sleep(0.05)
+    pid, _ = server.start(slow_checkout(tmp_path, marker), ["-q", "-p", "no:cacheprovider"], dict(os.environ))
+    wait_for(marker, "started")
     try:
         assert server.close(timeout=20) == 0  # the teardown takes a second; the test would sleep 120
     finally:
